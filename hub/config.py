@@ -1,0 +1,214 @@
+"""One entry point that turns a JupyterHub into Paved: ``paved.hub.setup(c)``.
+
+``jupyterhub_config.py`` (the embedded default, a site config, or the Helm chart's ``hub.extraConfig``) calls
+``setup(c)`` once. Paved's own settings are traitlets on :class:`Paved` (``c.Paved.projects_file = ...``);
+``setup`` reads them and fills in JupyterHub's settings from one declarative table, ``HUB_SETTINGS``. A value
+the site config already set explicitly is left alone, so a site can override any single setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from traitlets import Bool, CaselessStrEnum, Dict, Unicode, default
+from traitlets.config import Config, Configurable
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+DEMO_USERS = {"alice": "imbalance-price-forecast", "bob": "leads"}
+DEMO_ADMIN = "admin"
+
+
+class Paved(Configurable):
+    """Paved's own settings. Set them as ``c.Paved.<name>`` before calling ``setup(c)``."""
+
+    data_dir = Unicode(
+        help="""Folder for all embedded state: hub database, secrets, stores, lake, workspaces.
+        Default: $PAVED_DATA_DIR, else ./.paved""",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return str(Path(os.environ.get("PAVED_DATA_DIR") or ".paved").resolve())
+
+    projects_file = Unicode(
+        help="Projects YAML file (see paved.hub.projects). Default: $PAVED_PROJECTS_FILE, else <data_dir>/projects.yaml",
+    ).tag(config=True)
+
+    @default("projects_file")
+    def _default_projects_file(self):
+        return os.environ.get("PAVED_PROJECTS_FILE") or str(Path(self.data_dir) / "projects.yaml")
+
+    authenticator = CaselessStrEnum(
+        ["demo", "oidc"], default_value="demo",
+        help="""How users log in. 'demo': the embedded demo users (alice, bob, admin) with one password.
+        'oidc': an OpenID Connect provider through oauthenticator's GenericOAuthenticator, its groups claim
+        mapped to hub groups (and so to projects); configure c.Paved.oidc.""",
+    ).tag(config=True)
+
+    demo_password = Unicode(
+        help="Password of the demo users. Default: $PAVED_DEMO_PASSWORD, else generated once per data dir.",
+    ).tag(config=True)
+
+    @default("demo_password")
+    def _default_demo_password(self):
+        return os.environ.get("PAVED_DEMO_PASSWORD") or read_or_create_secret(
+            Path(self.data_dir) / "demo-password", lambda: secrets.token_urlsafe(12))
+
+    oidc = Dict(
+        help="""OpenID Connect settings when authenticator='oidc': issuer (the provider's URL; endpoints are
+        read from its discovery document), client_id, client_secret, callback_url, groups_claim (default
+        'groups'), admin_groups (list), scope (default ['openid', 'profile', 'email', 'groups']).""",
+    ).tag(config=True)
+
+    chp_command = Unicode(
+        help="configurable-http-proxy executable. Default: on PATH, else ./node_modules/.bin of the working dir.",
+    ).tag(config=True)
+
+    @default("chp_command")
+    def _default_chp(self):
+        return find_chp()
+
+    enable_services = Bool(True, help="Start Paved's hub-managed services (projects API, ...).").tag(config=True)
+
+
+def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
+    """Read a secret kept in a 0600 file, creating it on first use (so it survives restarts)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value
+
+
+def find_chp() -> str:
+    import shutil
+
+    for candidate in (shutil.which("configurable-http-proxy"),
+                      Path.cwd() / "node_modules/.bin/configurable-http-proxy",
+                      HERE.parent / "node_modules/.bin/configurable-http-proxy"):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    return "configurable-http-proxy"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _user_projects(paved: Paved):
+    """template_vars callable: the projects of the user viewing a hub page."""
+    from paved.hub.registry import registry
+
+    def projects(user) -> list[dict]:
+        if user is None:  # error pages render for anonymous visitors too
+            return []
+        groups = [g.name for g in getattr(user, "groups", [])]
+        return [p.public() for p in registry(paved.projects_file).for_user(user.name, groups, user.admin)]
+
+    return projects
+
+
+# JupyterHub setting -> how Paved derives it. Applied only where the site config left the setting unset.
+HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
+    "JupyterHub.db_url": lambda p: f"sqlite:///{Path(p.data_dir) / 'jupyterhub.sqlite'}",
+    "JupyterHub.cookie_secret_file": lambda p: str(Path(p.data_dir) / "jupyterhub_cookie_secret"),
+    "JupyterHub.pid_file": lambda p: str(Path(p.data_dir) / "jupyterhub.pid"),
+    # Internal ports are picked free so several Paved hubs (--data-dir) can run side by side.
+    "JupyterHub.hub_port": lambda p: free_port(),
+    "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
+    "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
+    "JupyterHub.template_vars": lambda p: {"paved_projects": _user_projects(p), "paved_brand": "Paved"},
+    "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
+    "JupyterHub.allow_named_servers": lambda p: True,
+    "JupyterHub.default_url": lambda p: "/hub/home",
+    "JupyterHub.cleanup_servers": lambda p: True,
+    "JupyterHub.authenticator_class": lambda p: (
+        "paved.hub.auth.DemoAuthenticator" if p.authenticator == "demo" else "generic-oauth"),
+    "ConfigurableHTTPProxy.command": lambda p: [p.chp_command],
+    "ConfigurableHTTPProxy.pid_file": lambda p: str(Path(p.data_dir) / "jupyterhub-proxy.pid"),
+}
+
+
+def _is_set(c: Config, dotted: str) -> bool:
+    section, name = dotted.split(".")
+    return section in c and name in c[section]
+
+
+def _set(c: Config, dotted: str, value) -> None:
+    section, name = dotted.split(".")
+    setattr(c[section], name, value)
+
+
+def setup(c: Config, **paved_settings) -> Paved:
+    """Make the JupyterHub configured by ``c`` a Paved hub.
+
+    Keyword arguments are ``c.Paved`` settings (``setup(c, projects_file="...")``). Returns the resolved
+    :class:`Paved` settings. Raises ``ProjectsFileError`` when the projects file is invalid, so a broken
+    file stops the hub at start with every problem listed rather than at the first spawn.
+    """
+    from paved.hub.registry import registry
+
+    for name, value in paved_settings.items():
+        setattr(c.Paved, name, value)
+    paved = Paved(config=c)
+    Path(paved.data_dir).mkdir(parents=True, exist_ok=True)
+    registry(paved.projects_file).projects  # validate now
+    for dotted, derive in HUB_SETTINGS.items():
+        if not _is_set(c, dotted):
+            _set(c, dotted, derive(paved))
+
+    if paved.authenticator == "demo":
+        c.DemoAuthenticator.password = paved.demo_password
+        c.DemoAuthenticator.allowed_users = set(DEMO_USERS) | {DEMO_ADMIN}
+        c.DemoAuthenticator.admin_users = {DEMO_ADMIN}
+    else:
+        from paved.hub.oauth import configure_oidc
+
+        configure_oidc(c, paved.oidc)
+
+    env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
+    c.Spawner.environment = {**env, **c.Spawner.get("environment", {})}
+    if paved.enable_services:
+        add_service(c, {
+            "name": "projects",
+            "url": f"http://127.0.0.1:{free_port()}",
+            "command": [sys.executable, "-m", "paved.hub.projects_service"],
+            "environment": env,
+            "display": False,
+            "oauth_no_confirm": True,
+        })
+    # Users may reach Paved's services (the services check project membership themselves).
+    add_role_scopes(c, "user", ["self", "access:services"])
+    return paved
+
+
+def add_service(c: Config, service: dict) -> None:
+    """Append a hub-managed service unless the site config already defines one with that name."""
+    services = list(c.JupyterHub.get("services", []))
+    if not any(s.get("name") == service["name"] for s in services):
+        services.append(service)
+    c.JupyterHub.services = services
+
+
+def add_role_scopes(c: Config, role_name: str, scopes: list[str], **extra) -> None:
+    """Grant ``scopes`` to role ``role_name`` in ``load_roles``, merging with what the site config has."""
+    roles = list(c.JupyterHub.get("load_roles", []))
+    for role in roles:
+        if role["name"] == role_name:
+            role["scopes"] = sorted(set(role.get("scopes", [])) | set(scopes))
+            role.update(extra)
+            break
+    else:
+        roles.append({"name": role_name, "scopes": sorted(scopes), **extra})
+    c.JupyterHub.load_roles = roles

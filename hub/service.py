@@ -1,0 +1,96 @@
+"""Shared plumbing for Paved's hub-managed services (projects, catalog, pipelines, costs).
+
+Each service is a small Tornado app started by the hub. It authenticates callers with the hub (browser
+cookies through OAuth, or ``Authorization: token|Bearer <hub token>``), learns their name, admin flag and
+groups from the hub, and answers only for projects the caller belongs to. Errors are JSON
+``{"status": N, "message": "..."}`` with no stack traces.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from urllib.parse import urlparse
+
+from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+
+from paved.hub.projects import Project
+from paved.hub.registry import registry
+
+
+class ServiceHandler(HubOAuthenticated, web.RequestHandler):
+    """Base handler: hub-authenticated, JSON errors, project checks."""
+
+    @property
+    def projects(self):
+        return registry(os.environ["PAVED_PROJECTS_FILE"])
+
+    def caller(self) -> dict:
+        user = self.get_current_user()
+        if not user:
+            raise web.HTTPError(403, "Log in through the hub first")
+        return user
+
+    def caller_groups(self) -> list[str]:
+        return list(self.caller().get("groups") or [])
+
+    def caller_projects(self) -> list[Project]:
+        user = self.caller()
+        return self.projects.for_user(user["name"], self.caller_groups(), bool(user.get("admin")))
+
+    def require_project(self, name: str) -> Project:
+        """The project ``name`` if the caller belongs to it; 404 for unknown, 403 for not a member."""
+        project = self.projects.get(name)
+        if project is None:
+            raise web.HTTPError(404, f"No project named {name!r}")
+        if project not in self.caller_projects():
+            raise web.HTTPError(403, f"You are not a member of project {name!r}")
+        return project
+
+    def json_body(self) -> dict:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as e:
+            raise web.HTTPError(400, f"The request body is not valid JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object")
+        return body
+
+    def write_json(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+
+def service_prefix() -> str:
+    return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
+
+
+def make_app(handlers: list[tuple], **settings) -> web.Application:
+    """A Tornado app with the service's handlers under its prefix, plus the OAuth callback."""
+    prefix = service_prefix()
+    routes = [(url_path_join(prefix, path), handler, *rest) for path, handler, *rest in handlers]
+    routes.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))
+    return web.Application(routes, cookie_secret=os.urandom(32), **settings)
+
+
+def run(app: web.Application) -> None:
+    """Serve ``app`` on the URL the hub gave this service, until stopped."""
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    server = HTTPServer(app, xheaders=True)
+    server.listen(url.port, url.hostname)
+    IOLoop.current().start()
