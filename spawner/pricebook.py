@@ -2,14 +2,21 @@
 
 One file feeds the notebook form (estimated price per hour), the project validation (which instance types
 exist), the Kubernetes backend (requests and limits) and the costs service. The shipped copy lives beside
-this module; a refreshed copy (``paved prices refresh``) may be pointed to with ``PAVED_PRICEBOOK``.
+this module; a refreshed copy (``paved prices refresh``) is used when pointed to with ``PAVED_PRICEBOOK`` or
+when it sits at ``$PAVED_DATA_DIR/pricebook.json`` (where the refresh writes by default).
+
+Spot prices move. Besides the current price per type (``prices``), a book may carry a dated spot history per
+region and type (``spot_history``: ``[[ISO time, hourly], ...]``, oldest first): each price holds from its
+time until the next point; before the first point the first price holds, after the last the last. The cost
+model splits usage spans at these change points (:meth:`PriceBook.spot_series`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,15 +45,43 @@ class PriceBook:
     instance_types: dict[str, InstanceType]
     prices: dict[str, dict[str, dict[str, float]]]
     disk_gb_month: dict[str, float]
+    # region -> instance type -> [(epoch seconds, hourly spot price), ...] oldest first; may be empty.
+    spot_history: dict[str, dict[str, list[tuple[float, float]]]] = field(default_factory=dict)
 
     def hourly(self, instance_type: str, lifecycle: str, region: str | None = None) -> float:
         """Hourly price of one instance of this type, in the book's currency."""
         region = region or self.default_region
         return self.prices[region][instance_type][lifecycle]
 
+    def spot_series(self, instance_type: str, region: str | None = None) -> list[tuple[float, float]]:
+        """Spot price change points ``[(epoch seconds, hourly), ...]`` oldest first.
+
+        Without a dated history this is one point at the dawn of time with the current spot price.
+        """
+        region = region or self.default_region
+        history = self.spot_history.get(region, {}).get(instance_type)
+        if history:
+            return list(history)
+        return [(0.0, self.prices[region][instance_type]["spot"])]
+
 
 def pricebook_path() -> Path:
-    return Path(os.environ.get("PAVED_PRICEBOOK") or SHIPPED)
+    """``$PAVED_PRICEBOOK``, else a refreshed ``$PAVED_DATA_DIR/pricebook.json`` if present, else the shipped book."""
+    if os.environ.get("PAVED_PRICEBOOK"):
+        return Path(os.environ["PAVED_PRICEBOOK"])
+    if os.environ.get("PAVED_DATA_DIR"):
+        refreshed = Path(os.environ["PAVED_DATA_DIR"]) / "pricebook.json"
+        if refreshed.is_file():
+            return refreshed
+    return SHIPPED
+
+
+def parse_time(value: str) -> float:
+    """ISO 8601 time (``Z`` or offset; naive means UTC) -> epoch seconds."""
+    t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.timestamp()
 
 
 def parse_pricebook(raw: dict) -> PriceBook:
@@ -57,7 +92,11 @@ def parse_pricebook(raw: dict) -> PriceBook:
     }
     return PriceBook(as_of=raw["as_of"], currency=raw.get("currency", "USD"),
                      default_region=raw["default_region"], instance_types=types,
-                     prices=raw["prices"], disk_gb_month=raw.get("disk_gb_month", {}))
+                     prices=raw["prices"], disk_gb_month=raw.get("disk_gb_month", {}),
+                     spot_history={
+                         region: {t: sorted((parse_time(when), float(price)) for when, price in points)
+                                  for t, points in by_type.items()}
+                         for region, by_type in (raw.get("spot_history") or {}).items()})
 
 
 @lru_cache(maxsize=4)

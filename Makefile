@@ -1,0 +1,47 @@
+# Paved: the two set-up commands of the README.
+#   make up    installs Paved into .venv (and its node tools into ./node_modules), then starts the embedded hub
+#   make test  installs the same plus test needs (Debian chromium for browser tests), then runs pytest
+# Re-running is fast: each install step re-runs only when its inputs changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+DATA_DIR ?= .paved
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: up test install install-test
+
+up: install
+	$(BIN)/paved up --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
+
+test: install-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed node_modules/.installed
+
+install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+tests/oidc/node_modules/.installed: tests/oidc/package.json
+	cd tests/oidc && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Browser tests drive Debian's chromium through playwright (never `playwright install`).
+/usr/bin/chromium:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium

@@ -1,0 +1,143 @@
+"""Shared test fixtures: a real Paved hub (``paved up``) on a free loopback port in a temp data dir.
+
+Every process a test starts runs in its own process group and is stopped by group, also when the test
+fails, so no hub, proxy or notebook server outlives the test session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+PASSWORD = "paved-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM the group (the hub then stops its servers and proxy), SIGKILL it if it lingers."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+@dataclass
+class PavedHub:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen
+    log: Path
+    password: str = PASSWORD
+    sessions: dict = field(default_factory=dict)
+
+    def login(self, username: str, password: str | None = None) -> requests.Session:
+        """Log in through the real login form; returns a session holding the hub cookies."""
+        s = requests.Session()
+        r = s.get(f"{self.url}/hub/login")
+        r.raise_for_status()
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
+        r = s.post(f"{self.url}/hub/login?next=", data={
+            "username": username, "password": password or self.password, "_xsrf": xsrf})
+        r.raise_for_status()
+        s.headers["X-XSRFToken"] = s.cookies.get("_xsrf", xsrf)
+        return s
+
+    def token(self, username: str) -> str:
+        """A hub API token for ``username`` (created through the REST API with their login session)."""
+        s = self.login(username)
+        r = s.post(f"{self.url}/hub/api/users/{username}/tokens", json={"note": "test"})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def api(self, username: str) -> requests.Session:
+        """A requests session that calls the hub/services with ``username``'s API token."""
+        if username not in self.sessions:
+            s = requests.Session()
+            s.headers["Authorization"] = f"token {self.token(username)}"
+            self.sessions[username] = s
+        return self.sessions[username]
+
+    def hub_log(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120) -> PavedHub:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = data_dir / "paved-up.out"
+    full_env = dict(os.environ, PAVED_DEMO_PASSWORD=PASSWORD, **(env or {}))
+    node_bin = ROOT / "node_modules" / ".bin"
+    full_env["PATH"] = f"{node_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env['PATH']}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paved.hub.cli", "up", "--port", str(port), "--data-dir", str(data_dir), *extra_args],
+        stdout=open(out, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=full_env, cwd=ROOT,
+    )
+    hub = PavedHub(url=f"http://127.0.0.1:{port}", data_dir=data_dir, proc=proc, log=data_dir / "hub.log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "Paved is up" in out.read_text(errors="replace"):
+            return hub
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    stop_process_group(proc)
+    raise RuntimeError(f"paved up did not start:\n{out.read_text(errors='replace')}\n{hub.hub_log()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def paved_hub(tmp_path_factory):
+    """One real Paved hub with the demo for the whole test session (read-mostly tests share it)."""
+    hub = start_paved(tmp_path_factory.mktemp("paved"))
+    try:
+        yield hub
+    finally:
+        stop_process_group(hub.proc)
+
+
+@pytest.fixture
+def fresh_hub(tmp_path):
+    """A real Paved hub of this test's own (for tests that change state or restart the hub)."""
+    hubs = []
+
+    def start(*args, **kwargs) -> PavedHub:
+        hub = start_paved(tmp_path / f"paved{len(hubs)}", *args, **kwargs)
+        hubs.append(hub)
+        return hub
+
+    yield start
+    for hub in hubs:
+        stop_process_group(hub.proc)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Folder for screenshots and other files a test keeps for people to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
