@@ -14,6 +14,11 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("paved.hub.up", "start the embedded Paved hub (JupyterHub, proxy, services) with a demo"),
     "projects": ("paved.hub.projects_cli", "check a projects file and list its projects"),
+    "catalog": ("paved.hub.catalog.crawl_cli", "catalog tools: 'paved catalog crawl' registers the lakes' datasets"),
+    "costs": ("paved.hub.costs.cli", "cost reports per project (notebooks, pipelines, spot savings, budgets)"),
+    "prices": ("paved.hub.costs.prices_cli", "show the instance price book or refresh it from AWS"),
+    "promote": ("paved.promote.cli", "turn a parameterized notebook into a scheduled pipeline (spec, pin, deploy)"),
+    "pipelines": ("paved.promote.pipelines_cli", "list, pause, resume, run and backfill pipelines; show runs"),
 }
 
 

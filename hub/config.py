@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from traitlets import Bool, CaselessStrEnum, Dict, Unicode, default
+from traitlets import Bool, CaselessStrEnum, Dict, Int, Unicode, default
 from traitlets.config import Config, Configurable
 
 HERE = Path(__file__).parent
@@ -76,6 +76,35 @@ class Paved(Configurable):
 
     enable_services = Bool(True, help="Start Paved's hub-managed services (projects API, ...).").tag(config=True)
 
+    backend = CaselessStrEnum(
+        ["local", "kubernetes"], default_value="local",
+        help="Where notebook servers run: 'local' processes (embedded) or 'kubernetes' pods (KubeSpawner).",
+    ).tag(config=True)
+
+    public_url = Unicode(
+        help="The URL users and servers reach Paved at (services are below it). Default: from the hub's ip/port.",
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self):
+        hub = self.config.get("JupyterHub", {})
+        ip = hub.get("ip") or "127.0.0.1"
+        return f"http://{'127.0.0.1' if ip in ('0.0.0.0', '') else ip}:{hub.get('port', 8000)}"
+
+    usage_db_url = Unicode(
+        help="SQLAlchemy URL of the usage ledger. Default: $PAVED_USAGE_DB_URL, else SQLite in the data dir.",
+    ).tag(config=True)
+
+    @default("usage_db_url")
+    def _default_usage_db_url(self):
+        return os.environ.get("PAVED_USAGE_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'usage.sqlite'}"
+
+    cull_idle = Bool(True, help="Run the idle culler service (per-server limits from idle_minutes).").tag(config=True)
+    cull_every = Int(60, help="Seconds between the idle culler's checks.").tag(config=True)
+    cull_default_minutes = Int(
+        480, help="Idle limit for servers without their own idle_minutes (e.g. started before Paved).",
+    ).tag(config=True)
+
 
 def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
     """Read a secret kept in a 0600 file, creating it on first use (so it survives restarts)."""
@@ -119,6 +148,26 @@ def _user_projects(paved: Paved):
     return projects
 
 
+def _new_notebook_name(user) -> str:
+    """template_vars callable: a fresh memorable name for the home page's "New notebook" button."""
+    from paved.spawner.names import memorable_name
+
+    return memorable_name(user.orm_user.orm_spawners) if user is not None else ""
+
+
+def _all_notebooks(user) -> list[dict]:
+    """template_vars callable: for hub admins, every user's running notebooks (others get none)."""
+    if user is None or not user.admin:
+        return []
+    from jupyterhub import orm
+
+    rows = []
+    for sp in user.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)):
+        rows.append({"user": sp.user.name, "name": sp.name, "options": sp.user_options or {},
+                     "started": sp.started, "last_activity": sp.last_activity})
+    return sorted(rows, key=lambda r: (r["user"], r["name"]))
+
+
 # JupyterHub setting -> how Paved derives it. Applied only where the site config left the setting unset.
 HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "JupyterHub.db_url": lambda p: f"sqlite:///{Path(p.data_dir) / 'jupyterhub.sqlite'}",
@@ -128,7 +177,9 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "JupyterHub.hub_port": lambda p: free_port(),
     "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
-    "JupyterHub.template_vars": lambda p: {"paved_projects": _user_projects(p), "paved_brand": "Paved"},
+    "JupyterHub.template_vars": lambda p: {
+        "paved_projects": _user_projects(p), "paved_new_name": _new_notebook_name,
+        "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved"},
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,
     "JupyterHub.default_url": lambda p: "/hub/home",
@@ -188,6 +239,18 @@ def setup(c: Config, **paved_settings) -> Paved:
             "display": False,
             "oauth_no_confirm": True,
         })
+    from paved.spawner.hubsetup import setup_notebooks
+
+    setup_notebooks(c, paved)
+    from paved.hub.costs.config import setup_costs
+
+    setup_costs(c, paved)
+    from paved.promote.config import setup_pipelines
+
+    setup_pipelines(c, paved)
+    from paved.hub.catalog.hubsetup import setup_catalog
+
+    setup_catalog(c, paved)
     # Users may reach Paved's services (the services check project membership themselves).
     add_role_scopes(c, "user", ["self", "access:services"])
     return paved

@@ -97,7 +97,12 @@ def run(args) -> int:
         env["PAVED_SITE_CONFIG"] = str(Path(args.config).resolve())
     # Resolve settings as the hub will, to check the projects file and print how to log in.
     os.environ.update({"PAVED_DATA_DIR": str(data_dir)})
-    paved = Paved()
+    site = None
+    if args.config:
+        from traitlets.config.loader import PyFileConfigLoader
+
+        site = PyFileConfigLoader(str(Path(args.config).resolve())).load_config()
+    paved = Paved(config=site)
     try:
         load_projects(paved.projects_file)
     except ProjectsFileError as e:
@@ -111,7 +116,7 @@ def run(args) -> int:
     log_path = data_dir / "hub.log"
     print(f"Starting Paved (hub log: {log_path}) ...", flush=True)
     hub = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG)],
+        [sys.executable, "-m", "paved.hub.app", "-f", str(HUB_CONFIG)],
         cwd=data_dir, env=env, start_new_session=True,
         stdout=sys.stdout if os.environ.get("PAVED_HUB_LOG_TO_STDOUT") else open(log_path, "ab"),
         stderr=subprocess.STDOUT,

@@ -1,0 +1,100 @@
+"use strict";(self.rspackChunkpaved_lab=self.rspackChunkpaved_lab||[]).push([[232],{475(e,r,o){var a=o(601),t=o.n(a),n=o(314),i=(o.n(n))()(t());i.push([e.id,`/* Paved lab extension: Catalog sidebar and Lineage view. Colours come from JupyterLab's theme variables. */
+
+.paved-catalog {
+  background: var(--jp-layout-color1);
+  color: var(--jp-ui-font-color1);
+  font-size: var(--jp-ui-font-size1);
+  min-width: 280px;
+  overflow: auto;
+}
+
+.paved-catalog-body { padding: 8px 10px; }
+.paved-catalog-header h2 { font-size: var(--jp-ui-font-size2); margin: 4px 0 8px; text-transform: uppercase; letter-spacing: 0.04em; }
+.paved-catalog-search { width: 100%; box-sizing: border-box; margin-bottom: 8px; }
+.paved-muted { color: var(--jp-ui-font-color2); }
+.paved-error { color: var(--jp-error-color1); background: var(--jp-error-color3); padding: 4px 6px; border-radius: 3px; margin: 6px 0; }
+.paved-status { color: var(--jp-success-color1); margin: 4px 0; }
+
+.paved-facets { display: flex; flex-direction: column; gap: 4px; margin-bottom: 6px; }
+.paved-facet { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; }
+.paved-facet-name { font-weight: 600; min-width: 72px; text-transform: capitalize; color: var(--jp-ui-font-color2); }
+.paved-chip {
+  border: 1px solid var(--jp-border-color1); border-radius: 10px; background: var(--jp-layout-color2);
+  color: var(--jp-ui-font-color1); padding: 1px 8px; cursor: pointer; font-size: var(--jp-ui-font-size0);
+}
+.paved-chip--active { background: var(--jp-brand-color1); color: white; border-color: var(--jp-brand-color1); }
+.paved-chip-count { opacity: 0.7; }
+
+.paved-results { list-style: none; padding: 0; margin: 0; }
+.paved-result { border-bottom: 1px solid var(--jp-border-color2); }
+.paved-result-open {
+  display: flex; flex-direction: column; align-items: flex-start; gap: 2px; width: 100%; text-align: left;
+  background: none; border: none; padding: 6px 2px; cursor: pointer; color: inherit; font: inherit;
+}
+.paved-result-open:hover { background: var(--jp-layout-color2); }
+.paved-result-name { font-weight: 600; color: var(--jp-content-link-color); }
+.paved-result-description { color: var(--jp-ui-font-color1); }
+
+.paved-tags { display: inline-flex; flex-wrap: wrap; gap: 3px; }
+.paved-tag { background: var(--jp-layout-color3); border-radius: 3px; padding: 0 5px; font-size: var(--jp-ui-font-size0); }
+
+.paved-button {
+  border: 1px solid var(--jp-border-color1); background: var(--jp-layout-color2); color: var(--jp-ui-font-color1);
+  border-radius: 3px; padding: 2px 8px; cursor: pointer; font-size: var(--jp-ui-font-size1);
+}
+.paved-button:disabled { opacity: 0.5; cursor: default; }
+.paved-button--active { background: var(--jp-brand-color1); color: white; border-color: var(--jp-brand-color1); }
+.paved-link { background: none; border: none; padding: 0; color: var(--jp-content-link-color); cursor: pointer; font: inherit; }
+.paved-pager { display: flex; align-items: center; justify-content: space-between; margin-top: 8px; }
+
+.paved-dataset-name { margin: 8px 0 0; word-break: break-all; }
+.paved-dataset-namespace { font-family: var(--jp-code-font-family); font-size: var(--jp-ui-font-size0); word-break: break-all; }
+.paved-actions { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0; }
+.paved-alert { background: var(--jp-warn-color3); color: var(--jp-warn-color0); padding: 4px 6px; border-radius: 3px; margin: 4px 0; }
+
+.paved-table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; }
+.paved-table th, .paved-table td { text-align: left; padding: 2px 6px 2px 0; vertical-align: top; border-bottom: 1px solid var(--jp-border-color3); }
+.paved-facts th { width: 90px; color: var(--jp-ui-font-color2); font-weight: normal; }
+.paved-location { font-family: var(--jp-code-font-family); word-break: break-all; }
+.paved-field-description { display: block; color: var(--jp-ui-font-color2); }
+.paved-pii { border-radius: 3px; padding: 0 5px; margin-right: 4px; font-size: var(--jp-ui-font-size0); font-weight: 600; }
+.paved-pii--suggested { background: var(--jp-warn-color3); color: var(--jp-warn-color0); border: 1px dashed var(--jp-warn-color1); }
+.paved-pii--confirmed { background: var(--jp-error-color1); color: white; }
+.paved-pii--rejected { background: var(--jp-layout-color3); color: var(--jp-ui-font-color2); text-decoration: line-through; }
+.paved-preview-scroll { overflow: auto; max-height: 320px; border: 1px solid var(--jp-border-color2); }
+.paved-preview { font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); white-space: nowrap; }
+.paved-preview th { position: sticky; top: 0; background: var(--jp-layout-color2); }
+
+/* Lineage view */
+.paved-lineage { background: var(--jp-layout-color1); color: var(--jp-ui-font-color1); }
+.paved-lineage-body { display: flex; flex-direction: column; height: 100%; }
+.paved-lineage-toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 12px; padding: 8px 12px; border-bottom: 1px solid var(--jp-border-color2); }
+.paved-lineage-directions { display: inline-flex; }
+.paved-lineage-directions .paved-button { border-radius: 0; }
+.paved-lineage-directions .paved-button:first-child { border-radius: 3px 0 0 3px; }
+.paved-lineage-directions .paved-button:last-child { border-radius: 0 3px 3px 0; }
+.paved-lineage-depth { display: inline-flex; align-items: center; gap: 4px; }
+.paved-lineage-depth-input { width: 48px; }
+.paved-lineage-canvas { flex: 1; overflow: auto; padding: 8px; }
+.paved-lineage-legend { display: flex; gap: 12px; padding: 4px 12px; border-top: 1px solid var(--jp-border-color2); font-size: var(--jp-ui-font-size0); }
+.paved-legend::before { content: ''; display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; vertical-align: middle; }
+.paved-legend--dataset::before { background: #e3f2fd; border: 1px solid #1976d2; }
+.paved-legend--job::before { background: #fff3e0; border: 1px solid #ef6c00; }
+.paved-legend--locked::before { background: #eeeeee; border: 1px dashed #9e9e9e; }
+
+.paved-lineage-edge { fill: none; stroke: var(--jp-ui-font-color2); stroke-width: 1.5; }
+.paved-lineage-arrowhead { fill: var(--jp-ui-font-color2); }
+.paved-lineage-node { cursor: pointer; }
+.paved-lineage-node rect { stroke-width: 1.5; }
+.paved-lineage-node--dataset rect { fill: #e3f2fd; stroke: #1976d2; }
+.paved-lineage-node--job rect { fill: #fff3e0; stroke: #ef6c00; }
+.paved-lineage-node--center rect { stroke-width: 3.5; }
+.paved-lineage-node--locked { cursor: not-allowed; }
+.paved-lineage-node--locked rect { fill: #eeeeee; stroke: #9e9e9e; stroke-dasharray: 4 3; }
+.paved-lineage-node:not(.paved-lineage-node--locked):hover rect { filter: brightness(0.95); }
+.paved-lineage-kind { font-size: 9px; letter-spacing: 0.08em; fill: #555; }
+.paved-lineage-label { font-size: 13px; font-weight: 600; fill: #212121; }
+.paved-lineage-node--locked .paved-lineage-label { fill: #757575; font-style: italic; }
+.paved-lineage-lock path { stroke: #616161; }
+.paved-lineage-lock rect { fill: #616161; }
+`,""]),o.d(r,{},{A:i})},314(e){e.exports=function(e){var r=[];return r.toString=function(){return this.map(function(r){var o="",a=void 0!==r[5];return r[4]&&(o+="@supports (".concat(r[4],") {")),r[2]&&(o+="@media ".concat(r[2]," {")),a&&(o+="@layer".concat(r[5].length>0?" ".concat(r[5]):""," {")),o+=e(r),a&&(o+="}"),r[2]&&(o+="}"),r[4]&&(o+="}"),o}).join("")},r.i=function(e,o,a,t,n){"string"==typeof e&&(e=[[null,e,void 0]]);var i={};if(a)for(var p=0;p<this.length;p++){var d=this[p][0];null!=d&&(i[d]=!0)}for(var l=0;l<e.length;l++){var c=[].concat(e[l]);a&&i[c[0]]||(void 0!==n&&(void 0===c[5]||(c[1]="@layer".concat(c[5].length>0?" ".concat(c[5]):""," {").concat(c[1],"}")),c[5]=n),o&&(c[2]&&(c[1]="@media ".concat(c[2]," {").concat(c[1],"}")),c[2]=o),t&&(c[4]?(c[1]="@supports (".concat(c[4],") {").concat(c[1],"}"),c[4]=t):c[4]="".concat(t)),r.push(c))}},r}},601(e){e.exports=function(e){return e[1]}},72(e){var r=[];function o(e){for(var o=-1,a=0;a<r.length;a++)if(r[a].identifier===e){o=a;break}return o}function a(e,a){for(var t={},n=[],i=0;i<e.length;i++){var p=e[i],d=a.base?p[0]+a.base:p[0],l=t[d]||0,c="".concat(d," ").concat(l);t[d]=l+1;var s=o(c),v={css:p[1],media:p[2],sourceMap:p[3],supports:p[4],layer:p[5]};if(-1!==s)r[s].references++,r[s].updater(v);else{var u=function(e,r){var o=r.domAPI(r);return o.update(e),function(r){r?(r.css!==e.css||r.media!==e.media||r.sourceMap!==e.sourceMap||r.supports!==e.supports||r.layer!==e.layer)&&o.update(e=r):o.remove()}}(v,a);a.byIndex=i,r.splice(i,0,{identifier:c,updater:u,references:1})}n.push(c)}return n}e.exports=function(e,t){var n=a(e=e||[],t=t||{});return function(e){e=e||[];for(var i=0;i<n.length;i++){var p=o(n[i]);r[p].references--}for(var d=a(e,t),l=0;l<n.length;l++){var c=o(n[l]);0===r[c].references&&(r[c].updater(),r.splice(c,1))}n=d}}},659(e){var r={};e.exports=function(e,o){var a=function(e){if(void 0===r[e]){var o=document.querySelector(e);if(window.HTMLIFrameElement&&o instanceof window.HTMLIFrameElement)try{o=o.contentDocument.head}catch(e){o=null}r[e]=o}return r[e]}(e);if(!a)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");a.appendChild(o)}},540(e){e.exports=function(e){var r=document.createElement("style");return e.setAttributes(r,e.attributes),e.insert(r,e.options),r}},56(e,r,o){e.exports=function(e){var r=o.nc;r&&e.setAttribute("nonce",r)}},825(e){e.exports=function(e){if("u"<typeof document)return{update:function(){},remove:function(){}};var r=e.insertStyleElement(e);return{update:function(o){var a,t,n;a="",o.supports&&(a+="@supports (".concat(o.supports,") {")),o.media&&(a+="@media ".concat(o.media," {")),(t=void 0!==o.layer)&&(a+="@layer".concat(o.layer.length>0?" ".concat(o.layer):""," {")),a+=o.css,t&&(a+="}"),o.media&&(a+="}"),o.supports&&(a+="}"),(n=o.sourceMap)&&"u">typeof btoa&&(a+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(n))))," */")),e.styleTagTransform(a,r,e.options)},remove:function(){var e;null===(e=r).parentNode||e.parentNode.removeChild(e)}}}},113(e){e.exports=function(e,r){if(r.styleSheet)r.styleSheet.cssText=e;else{for(;r.firstChild;)r.removeChild(r.firstChild);r.appendChild(document.createTextNode(e))}}},579(e,r,o){var a=o(72),t=o.n(a),n=o(825),i=o.n(n),p=o(659),d=o.n(p),l=o(56),c=o.n(l),s=o(540),v=o.n(s),u=o(113),f=o.n(u),g=o(475),b={};b.styleTagTransform=f(),b.setAttributes=c(),b.insert=d().bind(null,"head"),b.domAPI=i(),b.insertStyleElement=v(),t()(g.A,b),g.A&&g.A.locals&&g.A.locals}}]);

@@ -1,0 +1,123 @@
+/**
+ * Browser side of the catalog connection: every call goes to this Jupyter
+ * server's `/paved/catalog/` route, which forwards it to the catalog service
+ * with the user's hub token. The browser never holds that token.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  DatasetDetail,
+  Direction,
+  FacetName,
+  LineageResponse,
+  PreviewResponse,
+  SearchResponse,
+  SnippetResponse
+} from './types';
+
+/** An error answer of the catalog (or of the forwarding route), with its message. */
+export class CatalogError extends Error {
+  constructor(
+    message: string,
+    readonly status: number
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+function queryString(query: Query): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') {
+      params.append(key, String(value));
+    }
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/** GET a catalog path (relative to the catalog service root) and parse its JSON. */
+export async function catalogGet<T>(path: string, query: Query = {}): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = `${settings.baseUrl}paved/catalog/${path}${queryString(query)}`;
+  let response: Response;
+  try {
+    // 'no-cache' (revalidate) rather than the default 'no-store', which appends a cache-busting number to the query.
+    response = await ServerConnection.makeRequest(url, { method: 'GET', cache: 'no-cache' }, settings);
+  } catch (error) {
+    throw new CatalogError(`Cannot reach the Jupyter server: ${String(error)}`, 0);
+  }
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const detail =
+      body && typeof body === 'object'
+        ? ((body as { message?: string; error?: string }).message ??
+          (body as { error?: string }).error)
+        : undefined;
+    throw new CatalogError(
+      detail || `${response.status} ${response.statusText}`,
+      response.status
+    );
+  }
+  if (body === null) {
+    throw new CatalogError('The catalog answered with something that is not JSON', response.status);
+  }
+  return body as T;
+}
+
+/** The catalog path of one dataset: namespace and name are each one URL path segment. */
+export function datasetPath(namespace: string, name: string): string {
+  return `api/catalog/v1/datasets/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`;
+}
+
+export interface SearchParams {
+  q: string;
+  filters: Partial<Record<FacetName, string>>;
+  page: number;
+  perPage: number;
+}
+
+export function search(params: SearchParams): Promise<SearchResponse> {
+  return catalogGet<SearchResponse>('api/catalog/v1/search', {
+    q: params.q,
+    ...params.filters,
+    page: params.page,
+    per_page: params.perPage
+  });
+}
+
+export function dataset(namespace: string, name: string): Promise<DatasetDetail> {
+  return catalogGet<DatasetDetail>(datasetPath(namespace, name));
+}
+
+export function preview(namespace: string, name: string, limit = 100): Promise<PreviewResponse> {
+  return catalogGet<PreviewResponse>(`${datasetPath(namespace, name)}/preview`, { limit });
+}
+
+export function snippet(namespace: string, name: string): Promise<SnippetResponse> {
+  return catalogGet<SnippetResponse>(`${datasetPath(namespace, name)}/snippet`);
+}
+
+export function lineage(nodeId: string, depth: number, direction: Direction): Promise<LineageResponse> {
+  return catalogGet<LineageResponse>('api/v1/lineage', { nodeId, depth, direction });
+}
+
+/** Split a node id `dataset:<ns>:<name>` / `job:<ns>:<name>`; the namespace may itself hold colons. */
+export function parseNodeId(
+  id: string
+): { kind: string; namespace: string; name: string } | null {
+  const first = id.indexOf(':');
+  const last = id.lastIndexOf(':');
+  if (first < 0 || last <= first) {
+    return null;
+  }
+  return { kind: id.slice(0, first), namespace: id.slice(first + 1, last), name: id.slice(last + 1) };
+}

@@ -1,0 +1,94 @@
+/**
+ * Shapes of the Paved catalog service's JSON answers (the HTTP contract of
+ * `/services/catalog/api/catalog/v1/...` and `/api/v1/lineage`).
+ */
+
+export type FacetName = 'platform' | 'environment' | 'project' | 'tag' | 'owner';
+
+export const FACET_NAMES: FacetName[] = [
+  'project',
+  'environment',
+  'platform',
+  'tag',
+  'owner'
+];
+
+export interface DatasetSummary {
+  id: string;
+  namespace: string;
+  name: string;
+  project?: string | null;
+  environment?: string | null;
+  platform?: string | null;
+  description?: string | null;
+  tags?: string[];
+  owners?: string[];
+  row_count?: number | null;
+  last_modified?: string | null;
+}
+
+export interface SearchResponse {
+  total: number;
+  page: number;
+  per_page: number;
+  results: DatasetSummary[];
+  facets: Partial<Record<FacetName, Record<string, number>>>;
+}
+
+export interface PiiTag {
+  suggested?: string | null;
+  status?: 'suggested' | 'confirmed' | 'rejected' | string;
+}
+
+export interface DatasetField {
+  name: string;
+  type?: string | null;
+  description?: string | null;
+  tags?: string[];
+  pii?: PiiTag | null;
+}
+
+export interface PiiAlert {
+  field?: string;
+  message?: string;
+  [key: string]: unknown;
+}
+
+export interface DatasetDetail extends DatasetSummary {
+  fields?: DatasetField[];
+  size_bytes?: number | null;
+  freshness?: string | null;
+  location?: string | null;
+  producing_job?: string | { namespace?: string; name?: string } | null;
+  last_run?: { id?: string; state?: string; ended_at?: string; [key: string]: unknown } | null;
+  pii_alerts?: (PiiAlert | string)[];
+}
+
+export interface PreviewResponse {
+  columns: { name: string; type?: string }[];
+  rows: unknown[][];
+}
+
+export interface SnippetResponse {
+  language: string;
+  code: string;
+}
+
+export type Direction = 'upstream' | 'downstream' | 'both';
+
+export interface LineageEdge {
+  origin: string;
+  destination: string;
+}
+
+export interface LineageNode {
+  id: string;
+  type: 'DATASET' | 'JOB' | string;
+  data: { name?: string; namespace?: string; locked?: boolean; [key: string]: unknown } | null;
+  inEdges: LineageEdge[];
+  outEdges: LineageEdge[];
+}
+
+export interface LineageResponse {
+  graph: LineageNode[];
+}

@@ -1,0 +1,56 @@
+"""Register the catalog service with the hub: ``setup_catalog(c, paved)``, called from ``paved.hub.setup``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from traitlets import Float, Integer, Unicode
+from traitlets.config import Config, Configurable
+
+# AWS settings passed through to the service so it can read s3:// lakes (assume project roles).
+AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+           "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE", "AWS_CONFIG_FILE",
+           "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS")
+
+
+class Catalog(Configurable):
+    """Catalog service settings: ``c.Catalog.<name>`` in a site config."""
+
+    crawl_interval_minutes = Float(
+        10, help="Crawl every project lake for new or changed parquet files this often (0: only at start).",
+    ).tag(config=True)
+    pii_webhook_url = Unicode(
+        "", help="POST each sensitive-data alert as JSON to this URL (e.g. a Slack/Teams relay). Empty: none.",
+    ).tag(config=True)
+    lineage_max_nodes = Integer(
+        5000, help="Largest lineage graph returned; bigger walks stop there and answer truncated=true.",
+    ).tag(config=True)
+    preview_rows = Integer(100, help="Most rows a dataset preview returns.").tag(config=True)
+    db_path = Unicode("", help="The catalog DuckDB file. Default: <data_dir>/catalog.duckdb").tag(config=True)
+
+
+def setup_catalog(c: Config, paved) -> None:
+    from paved.hub.config import add_service, free_port
+
+    if not paved.enable_services:
+        return
+    settings = Catalog(config=c)
+    env = {
+        "PAVED_DATA_DIR": paved.data_dir,
+        "PAVED_PROJECTS_FILE": paved.projects_file,
+        "PAVED_CATALOG_CRAWL_MINUTES": str(settings.crawl_interval_minutes),
+        "PAVED_CATALOG_PII_WEBHOOK": settings.pii_webhook_url,
+        "PAVED_CATALOG_LINEAGE_MAX_NODES": str(settings.lineage_max_nodes),
+        "PAVED_CATALOG_PREVIEW_ROWS": str(settings.preview_rows),
+        **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
+        **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
+    }
+    add_service(c, {
+        "name": "catalog",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "command": [sys.executable, "-m", "paved.hub.catalog"],
+        "environment": env,
+        "display": False,
+        "oauth_no_confirm": True,
+    })

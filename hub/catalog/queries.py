@@ -1,0 +1,256 @@
+"""Read queries of the catalog: search, dataset detail, lineage, Marquez-shaped lists, alerts.
+
+Every function takes ``projects``: the names of the caller's projects, or ``None`` for "all" (hub admins).
+A dataset is visible when it belongs to one of them or is granted to one; a job when it belongs to one.
+"""
+
+from __future__ import annotations
+
+from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, iso, job_node, parse_node_id, utcnow
+
+VISIBLE = ("($all OR list_contains($projects, {a}.project) "
+           "OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)")
+FACETS = ("platform", "environment", "project", "tag", "owner")
+
+
+def scope(projects: list[str] | None) -> dict:
+    return {"all": projects is None, "projects": list(projects or [])}
+
+
+def dataset_visible(row_project: str | None, grants, projects: list[str] | None) -> bool:
+    return projects is None or row_project in projects or bool(set(grants or []) & set(projects))
+
+
+SEARCH_SQL = """
+WITH tokens AS (SELECT DISTINCT stem(unnest(fts_main_datasets.tokenize($q)), 'porter') AS t),
+qterms AS (SELECT terms.docid, terms.termid, dict.df FROM fts_main_datasets.terms terms
+           JOIN fts_main_datasets.dict dict USING (termid) WHERE dict.term IN (SELECT t FROM tokens)),
+tf AS (SELECT docid, termid, any_value(df) AS df, count(*) AS tf FROM qterms GROUP BY docid, termid),
+st AS (SELECT num_docs, avgdl FROM fts_main_datasets.stats),
+scores AS (SELECT docs.name AS id,
+                  sum(log(((st.num_docs - tf.df + 0.5) / (tf.df + 0.5)) + 1)
+                      * (tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * docs.len / st.avgdl)))) AS score
+           FROM tf JOIN fts_main_datasets.docs docs USING (docid), st GROUP BY docs.name),
+hits AS MATERIALIZED (
+    SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform, d.description, d.tags,
+           d.owners, d.row_count, d.last_modified,
+           (lower(d.title) = lower($q) OR lower(d.name) = lower($q)) AS exact, s.score
+    FROM datasets d LEFT JOIN scores s ON s.id = d.id
+    WHERE ($q = '' OR s.id IS NOT NULL OR lower(d.title) = lower($q) OR lower(d.name) = lower($q))
+      AND {visible} {filters})
+SELECT (SELECT count(*) FROM hits),
+       (SELECT list(h ORDER BY exact DESC, score DESC NULLS LAST, title, name) FROM
+            (SELECT * FROM hits ORDER BY exact DESC, score DESC NULLS LAST, title, name
+             LIMIT $limit OFFSET $offset) h),
+       (SELECT histogram(platform) FROM hits WHERE platform IS NOT NULL),
+       (SELECT histogram(environment) FROM hits WHERE environment IS NOT NULL),
+       (SELECT histogram(project) FROM hits WHERE project IS NOT NULL),
+       (SELECT histogram(t) FROM (SELECT unnest(tags) AS t FROM hits)),
+       (SELECT histogram(o) FROM (SELECT unnest(owners) AS o FROM hits))
+"""
+
+
+def search(cur, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
+    where, params = [], {"q": q.strip(), "limit": per_page, "offset": (page - 1) * per_page, **scope(projects)}
+    for key, column in (("platform", "platform"), ("environment", "environment"), ("project", "project")):
+        if filters.get(key):
+            where.append(f"AND d.{column} = ${key}")
+            params[key] = filters[key]
+    if filters.get("tag"):
+        where.append("AND list_contains(d.tags, $tag)")
+        params["tag"] = filters["tag"]
+    if filters.get("owner"):
+        where.append("AND list_contains(d.owners, $owner)")
+        params["owner"] = filters["owner"]
+    sql = SEARCH_SQL.format(visible=VISIBLE.format(a="d"), filters=" ".join(where))
+    total, page_rows, *facets = cur.execute(sql, params).fetchone()
+    results = [{
+        "id": dataset_node(r["namespace"], r["name"]), "namespace": r["namespace"], "name": r["name"],
+        "title": r["title"], "project": r["project"], "environment": r["environment"], "platform": r["platform"],
+        "description": r["description"], "tags": r["tags"] or [], "owners": r["owners"] or [],
+        "row_count": r["row_count"], "last_modified": iso(r["last_modified"]),
+    } for r in (page_rows or [])]
+    return {"total": total, "page": page, "per_page": per_page, "results": results,
+            "facets": {name: dict(sorted((f or {}).items(), key=lambda kv: (-kv[1], kv[0])))
+                       for name, f in zip(FACETS, facets)}}
+
+
+DATASET_COLS = ("id, namespace, name, title, project, environment, platform, location, description, tags, owners, "
+                "grants, row_count, size_bytes, last_modified, producing_job, last_run_id, created_at, updated_at")
+
+
+def dataset_row(cur, did: int) -> dict | None:
+    row = cur.execute(f"SELECT {DATASET_COLS} FROM datasets WHERE id = ?", [did]).fetchone()
+    if row is None:
+        return None
+    return dict(zip([c.strip() for c in DATASET_COLS.split(",")], row))
+
+
+def dataset_detail(cur, store: Store, d: dict) -> dict:
+    did = d["id"]
+    fields = [{"name": name, "type": ftype, "description": desc, "tags": tags or [],
+               "pii": {"suggested": sug, "status": status} if sug or status else None}
+              for name, ftype, desc, tags, sug, status in cur.execute(
+                  "SELECT name, type, description, tags, pii_suggested, pii_status FROM fields "
+                  "WHERE dataset_id = ? ORDER BY position", [did]).fetchall()]
+    last_run = None
+    if d["last_run_id"]:
+        r = cur.execute("SELECT run_id, state, started_at, ended_at, updated_at FROM runs WHERE run_id = ?",
+                        [d["last_run_id"]]).fetchone()
+        if r:
+            last_run = {"id": r[0], "state": MARQUEZ_STATE.get(r[1], r[1]), "startedAt": iso(r[2]),
+                        "endedAt": iso(r[3]), "updatedAt": iso(r[4])}
+    producing_job = d["producing_job"]
+    if producing_job:
+        _, jns, jname = parse_node_id(producing_job)
+        jid = store.job_ids.get((jns, jname))
+        if jid is None:
+            producing_job = None
+    alerts = [alert_json(a, store) for a in cur.execute(
+        "SELECT id, created_at, project, dataset_id, field, kind, message, webhook FROM alerts "
+        "WHERE dataset_id = ? ORDER BY id", [did]).fetchall()]
+    freshness = (utcnow() - d["last_modified"]).total_seconds() if d["last_modified"] else None
+    return {
+        "id": dataset_node(d["namespace"], d["name"]), "namespace": d["namespace"], "name": d["name"],
+        "title": d["title"], "project": d["project"], "environment": d["environment"], "platform": d["platform"],
+        "description": d["description"], "tags": d["tags"] or [], "owners": d["owners"] or [],
+        "grants": d["grants"] or [], "row_count": d["row_count"], "last_modified": iso(d["last_modified"]),
+        "size_bytes": d["size_bytes"], "freshness": round(freshness) if freshness is not None else None,
+        "location": d["location"], "producing_job": producing_job, "last_run": last_run,
+        "fields": fields, "pii_alerts": alerts,
+        "created_at": iso(d["created_at"]), "updated_at": iso(d["updated_at"]),
+    }
+
+
+def alert_json(row, store: Store) -> dict:
+    aid, created, project, did, field, kind, message, webhook = row
+    key = store.ds_keys.get(did)
+    return {"id": aid, "created_at": iso(created), "project": project,
+            "dataset": dataset_node(*key) if key else None, "field": field, "kind": kind,
+            "message": message, "webhook": webhook}
+
+
+def alerts(cur, store: Store, projects) -> list[dict]:
+    return [alert_json(r, store) for r in cur.execute(
+        "SELECT a.id, a.created_at, a.project, a.dataset_id, a.field, a.kind, a.message, a.webhook "
+        f"FROM alerts a JOIN datasets d ON d.id = a.dataset_id WHERE {VISIBLE.format(a='d')} ORDER BY a.id DESC",
+        scope(projects)).fetchall()]
+
+
+# --- lineage ---------------------------------------------------------------------------------------------
+
+def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int) -> dict:
+    """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs."""
+    kind, ns, name = parse_node_id(node_id)
+    start = (store.ds_ids if kind == "dataset" else store.job_ids).get((ns, name))
+    if start is None:
+        raise KeyError(node_id)
+    max_distance = 2 * depth if kind == "dataset" else 2 * depth - 1
+    nodes, truncated = store.graph.walk(start, max_distance, direction, max_nodes)
+    ds_ids = [n for n in nodes if n in store.ds_keys]
+    job_ids = [n for n in nodes if n in store.job_keys]
+    data: dict[int, tuple[str, str, dict] | None] = {}
+    if ds_ids:
+        for (i, dns, dname, title, project, env, platform, desc, tags, grants, loc, rows, modified
+             ) in cur.execute(
+                "SELECT id, namespace, name, title, project, environment, platform, description, tags, grants, "
+                "location, row_count, last_modified FROM datasets WHERE id IN (SELECT unnest(?::INTEGER[]))",
+                [ds_ids]).fetchall():
+            if dataset_visible(project, grants, projects):
+                data[i] = (dataset_node(dns, dname), "DATASET", {
+                    "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
+                    "project": project, "environment": env, "platform": platform, "description": desc,
+                    "tags": tags or [], "location": loc, "row_count": rows, "lastModifiedAt": iso(modified)})
+    if job_ids:
+        for i, jns, jname, project, env, desc, run_id, state, started, ended in cur.execute(
+                "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "
+                "r.started_at, r.ended_at FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
+                "WHERE j.id IN (SELECT unnest(?::INTEGER[]))", [job_ids]).fetchall():
+            if projects is None or project in projects:
+                data[i] = (job_node(jns, jname), "JOB", {
+                    "id": {"namespace": jns, "name": jname}, "namespace": jns, "name": jname,
+                    "project": project, "environment": env, "description": desc,
+                    "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state),
+                                  "startedAt": iso(started), "endedAt": iso(ended)} if run_id else None})
+    ids: dict[int, str] = {}
+    for n in nodes:
+        ids[n] = data[n][0] if n in data else store.stub_id(n)
+    in_edges: dict[int, list] = {n: [] for n in nodes}
+    out_edges: dict[int, list] = {n: [] for n in nodes}
+    for a, b in store.graph.induced_edges(nodes):
+        edge = {"origin": ids[a], "destination": ids[b]}
+        out_edges[a].append(edge)
+        in_edges[b].append(edge)
+    graph = []
+    for n in sorted(nodes, key=lambda n: (n != start, ids[n])):
+        if n in data:
+            node = {"id": ids[n], "type": data[n][1], "data": data[n][2]}
+        else:
+            node = {"id": ids[n], "type": "DATASET" if n in store.ds_keys else "JOB", "data": {"locked": True}}
+        node["inEdges"] = in_edges[n]
+        node["outEdges"] = out_edges[n]
+        graph.append(node)
+    return {"graph": graph, "truncated": truncated}
+
+
+# --- Marquez-shaped lists --------------------------------------------------------------------------------
+
+def namespaces(cur, projects) -> list[dict]:
+    rows = cur.execute(f"""
+        SELECT namespace, min(created_at), max(updated_at) FROM (
+            SELECT namespace, created_at, updated_at FROM datasets d WHERE {VISIBLE.format(a='d')}
+            UNION ALL
+            SELECT namespace, created_at, updated_at FROM jobs j WHERE ($all OR list_contains($projects, j.project)))
+        GROUP BY namespace ORDER BY namespace""", scope(projects)).fetchall()
+    return [{"name": ns, "createdAt": iso(c), "updatedAt": iso(u), "ownerName": None, "description": None}
+            for ns, c, u in rows]
+
+
+def list_datasets(cur, ns: str, projects, limit: int, offset: int) -> dict:
+    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
+    where = f"d.namespace = $ns AND {VISIBLE.format(a='d')}"
+    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}", params).fetchone()[0]
+    rows = cur.execute(f"""SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform,
+        d.description, d.tags, d.created_at, d.updated_at, d.last_modified,
+        (SELECT list({{'name': f.name, 'type': f.type, 'description': f.description, 'tags': f.tags}}
+                     ORDER BY f.position) FROM fields f WHERE f.dataset_id = d.id)
+        FROM datasets d WHERE {where} ORDER BY d.name LIMIT $limit OFFSET $offset""", params).fetchall()
+    return {"totalCount": total, "datasets": [{
+        "id": {"namespace": r[1], "name": r[2]}, "type": "DB_TABLE", "name": r[2], "physicalName": r[2],
+        "namespace": r[1], "sourceName": r[1], "title": r[3], "project": r[4], "environment": r[5],
+        "platform": r[6], "description": r[7], "tags": r[8] or [], "createdAt": iso(r[9]),
+        "updatedAt": iso(r[10]), "lastModifiedAt": iso(r[11]), "fields": r[12] or []} for r in rows]}
+
+
+def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int) -> dict:
+    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
+    where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))"
+    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", params).fetchone()[0]
+    rows = cur.execute(f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
+        j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at
+        FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id WHERE {where}
+        ORDER BY j.name LIMIT $limit OFFSET $offset""", params).fetchall()
+    jobs = []
+    for jid, jns, name, project, env, desc, created, updated, run_id, state, started, ended in rows:
+        inputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.inn.get(jid, ())]
+        outputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.out.get(jid, ())]
+        jobs.append({"id": {"namespace": jns, "name": name}, "type": "BATCH", "name": name, "namespace": jns,
+                     "project": project, "environment": env, "description": desc, "createdAt": iso(created),
+                     "updatedAt": iso(updated), "inputs": inputs, "outputs": outputs,
+                     "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
+                                   "endedAt": iso(ended)} if run_id else None})
+    return {"totalCount": total, "jobs": jobs}
+
+
+def list_runs(cur, jid: int, limit: int, offset: int) -> dict:
+    total = cur.execute("SELECT count(*) FROM runs WHERE job_id = ?", [jid]).fetchone()[0]
+    rows = cur.execute("""SELECT run_id, created_at, updated_at, nominal_start, nominal_end, state, started_at,
+        ended_at FROM runs WHERE job_id = ? ORDER BY created_at DESC LIMIT ? OFFSET ?""",
+                       [jid, limit, offset]).fetchall()
+    runs = []
+    for rid, created, updated, nstart, nend, state, started, ended in rows:
+        duration = int((ended - started).total_seconds() * 1000) if started and ended else None
+        runs.append({"id": rid, "createdAt": iso(created), "updatedAt": iso(updated), "nominalStartTime": nstart,
+                     "nominalEndTime": nend, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
+                     "endedAt": iso(ended), "durationMs": duration})
+    return {"totalCount": total, "runs": runs}

@@ -1,0 +1,530 @@
+"""The catalog service, hub-managed at ``/services/catalog/``: OpenLineage in, lineage and catalog out.
+
+    POST api/v1/lineage                                   OpenLineage RunEvent / DatasetEvent / JobEvent
+    GET  api/v1/lineage?nodeId=&depth=1&direction=both    Marquez-shaped lineage graph
+    GET  api/v1/namespaces[/<ns>/datasets|/<ns>/jobs|/<ns>/jobs/<job>/runs]
+    GET  api/catalog/v1/search?q=&platform=&environment=&project=&tag=&owner=&page=&per_page=
+    GET|PATCH api/catalog/v1/datasets/<ns>/<name>         detail / edit (project admins)
+    GET  api/catalog/v1/datasets/<ns>/<name>/preview?limit=100
+    GET  api/catalog/v1/datasets/<ns>/<name>/snippet
+    POST api/catalog/v1/datasets/<ns>/<name>/fields/<field>/pii   {"decision": "confirm"|"reject"}
+    GET  api/catalog/v1/alerts
+    POST api/catalog/v1/crawl                             hub admins, or the local crawl token
+
+The service is the only process that opens ``<data_dir>/catalog.duckdb`` (see :mod:`.store`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hmac
+import json
+import logging
+import os
+import secrets
+import signal
+from pathlib import Path
+from urllib.parse import quote
+
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.ioloop import IOLoop, PeriodicCallback
+
+from paved.hub.catalog import crawler, queries, reader
+from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
+from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
+from paved.hub.catalog.ownership import Owner, Ownership
+from paved.hub.catalog.snippet import snippet
+from paved.hub.catalog.store import Resolved, Store
+from paved.hub.registry import registry
+from paved.hub.service import ServiceHandler, make_app, service_prefix
+
+log = logging.getLogger("paved.catalog")
+
+MAX_BODY = 16 * 1024 * 1024
+MAX_BATCH = 1000
+STATE_FILE = "catalog-service.json"
+
+
+class Settings:
+    """The service's settings, from the environment the hub gives it (see hubsetup.Catalog)."""
+
+    def __init__(self, env=os.environ):
+        self.data_dir = Path(env["PAVED_DATA_DIR"])
+        self.projects_file = env["PAVED_PROJECTS_FILE"]
+        self.db = env.get("PAVED_CATALOG_DB") or str(self.data_dir / "catalog.duckdb")
+        self.crawl_minutes = float(env.get("PAVED_CATALOG_CRAWL_MINUTES", "10"))
+        self.webhook = env.get("PAVED_CATALOG_PII_WEBHOOK", "")
+        self.max_nodes = int(env.get("PAVED_CATALOG_LINEAGE_MAX_NODES", "5000"))
+        self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
+
+
+class Catalog:
+    """Service state: the store, the batching writer, crawl and webhooks."""
+
+    def __init__(self, settings: Settings, stub_secret: bytes):
+        self.settings = settings
+        self.registry = registry(settings.projects_file)
+        self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects)
+        self._queue: list[tuple[Resolved, asyncio.Future]] = []
+        self._flushing = False
+        self._ownership: tuple[int, Ownership] | None = None
+        self.crawl_token = secrets.token_urlsafe(32)
+        self._crawl_lock = asyncio.Lock()
+
+    @property
+    def ownership(self) -> Ownership:
+        projects = self.registry.projects
+        if self._ownership is None or self._ownership[0] != id(projects):
+            self._ownership = (id(projects), Ownership(projects))
+        return self._ownership[1]
+
+    async def write(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.store.writer, fn, *args)
+
+    async def read(self, fn, *args):
+        store = self.store
+        return await asyncio.get_running_loop().run_in_executor(
+            store.readers, lambda: fn(store.cursor(), *args))
+
+    # --- ingest: group commit -----------------------------------------------------------------------
+    async def ingest(self, item: Resolved) -> None:
+        """Queue ``item``; return once the batch holding it is committed (so nothing acknowledged is lost)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append((item, fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    result = await self.write(self.store.apply, [item for item, _ in batch])
+                except Exception as e:  # noqa: BLE001
+                    log.exception("Storing a batch of %d events failed", len(batch))
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(e)
+                    continue
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(None)
+                self.after_write(result)
+        finally:
+            self._flushing = False
+
+    def after_write(self, result: dict) -> None:
+        if result.get("profile"):
+            asyncio.ensure_future(self.profile(result["profile"]))
+        for alert in result.get("alerts", []):
+            asyncio.ensure_future(self.send_webhook(alert))
+
+    async def profile(self, ids: list[int]) -> None:
+        """Sample text columns of readable datasets and refine PII suggestions from their values."""
+        for did in ids:
+            target = self.readable(did)
+            if target is None:
+                continue
+            location, platform, project, env = target
+            try:
+                samples = await asyncio.get_running_loop().run_in_executor(
+                    self.store.readers, reader.sample_strings, location, platform, project, env)
+                await self.write(self.store.profile, did, samples)
+            except Exception as e:  # noqa: BLE001
+                log.warning("Could not sample dataset %s for PII: %s", did, e)
+
+    def readable(self, did: int, platform: str | None = None):
+        """(location, platform, project, environment) when the dataset lies in its own project's lake."""
+        info = self.store.ds_info.get(did)
+        if info is None or not info.location or not info.project:
+            return None
+        owner = self.ownership.lake_owner(info.location)
+        if owner is None or owner.project != info.project:
+            return None
+        project = self.registry.get(owner.project)
+        env = project.environments.get(owner.environment) if project else None
+        ns, name = self.store.ds_keys[did]
+        return info.location, platform or platform_of(ns, name), owner.project, env
+
+    async def send_webhook(self, alert: dict) -> None:
+        url = self.settings.webhook
+        if not url:
+            return
+        body = {k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in alert.items()}
+        try:
+            resp = await AsyncHTTPClient().fetch(HTTPRequest(
+                url, method="POST", body=json.dumps({"type": "paved.catalog.pii_alert", "alert": body}),
+                headers={"Content-Type": "application/json"}, request_timeout=10), raise_error=False)
+            status = f"sent ({resp.code})" if resp.code < 400 else f"failed ({resp.code})"
+        except Exception as e:  # noqa: BLE001
+            status = f"failed ({type(e).__name__})"
+        log.info("PII alert %s webhook: %s", alert["id"], status)
+        await self.write(self.store.set_webhook_status, alert["id"], status)
+
+    # --- crawl --------------------------------------------------------------------------------------
+    async def crawl(self) -> dict:
+        async with self._crawl_lock:
+            known = await self.read(lambda cur: {loc: (size, mod) for loc, size, mod in cur.execute(
+                "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL").fetchall()})
+            events, problems = await asyncio.get_running_loop().run_in_executor(
+                self.store.readers, crawler.crawl, self.registry.projects, known)
+            stored = 0
+            for body in events:
+                event = parse_event(body)
+                d = event.dataset
+                facet = d.facet("paved")
+                item = Resolved(event, "paved-crawler", dataset_owners={
+                    d.key: (facet["project"], facet["environment"])}, may_describe={d.key})
+                await self.ingest(item)
+                stored += 1
+            return {"registered": stored, "problems": problems}
+
+    async def crawl_safely(self) -> None:
+        try:
+            await self.crawl()
+        except Exception:  # noqa: BLE001
+            log.exception("Scheduled crawl failed")
+
+    # --- resolution: which project an event's job and datasets belong to, and may the caller post it --
+    def resolve(self, event, user: dict, caller_projects: list[str] | None) -> Resolved:
+        own = self.ownership
+        allowed = None if caller_projects is None else set(caller_projects)
+        item = Resolved(event, user["name"])
+        job_owner = None
+        if event.job_key:
+            job_owner = own.from_facet(event.paved_facet()) or own.from_namespace(event.job_namespace)
+            jid = self.store.job_ids.get(event.job_key)
+            stored = self.store.job_project.get(jid) if jid is not None else None
+            if stored:  # a job keeps the project it was first registered with
+                job_owner = Owner(stored, job_owner.environment if job_owner else None)
+            if job_owner is None and allowed is not None and len(allowed) == 1:
+                job_owner = Owner(next(iter(allowed)), None)
+            if job_owner is None:
+                raise web.HTTPError(400, f"Cannot tell which project job {event.job_namespace}:{event.job_name} "
+                                    "belongs to: use the project name as the job namespace "
+                                    "(<project> or <project>/<environment>) or add a 'paved' job facet "
+                                    "with project and environment")
+            if allowed is not None and job_owner.project not in allowed:
+                raise web.HTTPError(403, f"You may not post lineage for project {job_owner.project!r}")
+            item.job_owner = (job_owner.project, job_owner.environment)
+        for ref in event.datasets:
+            lake = own.lake_owner(location_of(ref.namespace, ref.name))
+            did = self.store.ds_ids.get(ref.key)
+            info = self.store.ds_info.get(did) if did is not None else None
+            owner = lake or (Owner(info.project, info.environment) if info and info.project else None) \
+                or own.from_facet(ref.facet("paved")) or job_owner
+            if owner is None and allowed is not None and len(allowed) == 1:
+                owner = Owner(next(iter(allowed)), None)
+            if owner is None:
+                raise web.HTTPError(400, f"Cannot tell which project dataset {ref.namespace}:{ref.name} belongs "
+                                    "to: add a 'paved' dataset facet with project and environment")
+            env = owner.environment or (job_owner.environment if job_owner else None)
+            item.dataset_owners[ref.key] = (owner.project, env)
+            if allowed is None or owner.project in allowed:
+                item.may_describe.add(ref.key)
+            elif event.kind == "DatasetEvent":
+                raise web.HTTPError(403, f"You may not describe datasets of project {owner.project!r}")
+        return item
+
+
+# --- handlers --------------------------------------------------------------------------------------------
+
+class CatalogHandler(ServiceHandler):
+    @property
+    def catalog(self) -> Catalog:
+        return self.settings["catalog"]
+
+    def check_xsrf_cookie(self):  # token-authenticated API; the hub's auth checks cookie requests itself
+        return None
+
+    def visible(self) -> list[str] | None:
+        """The caller's project names, or None for hub admins (who see everything)."""
+        user = self.caller()
+        if user.get("admin"):
+            return None
+        return [p.name for p in self.caller_projects()]
+
+    def int_arg(self, name: str, default: int, lo: int, hi: int) -> int:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be a whole number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise web.HTTPError(400, f"{name} must be between {lo} and {hi}, got {value}")
+        return value
+
+    async def dataset(self, ns: str, name: str) -> dict:
+        """The dataset row if it exists and the caller may see it; 404 otherwise (existence is not leaked)."""
+        did = self.catalog.store.ds_ids.get((ns, name))
+        row = await self.catalog.read(queries.dataset_row, did) if did is not None else None
+        if row is None or not queries.dataset_visible(row["project"], row["grants"], self.visible()):
+            raise web.HTTPError(404, f"No dataset {ns}:{name}")
+        return row
+
+    def require_dataset_admin(self, row: dict) -> None:
+        user = self.caller()
+        if user.get("admin"):
+            return
+        project = self.projects.get(row["project"]) if row["project"] else None
+        if project is None or not project.is_admin(user["name"]):
+            raise web.HTTPError(403, f"Only admins of project {row['project']!r} may change this dataset")
+
+
+class LineageHandler(CatalogHandler):
+    async def post(self):
+        body = self.request.body
+        if self.request.headers.get("Content-Encoding", "").lower() == "gzip":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as e:
+                raise web.HTTPError(400, f"The body is not valid gzip: {e}") from None
+        if len(body) > MAX_BODY:
+            raise web.HTTPError(413, f"The event is larger than {MAX_BODY} bytes")
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise web.HTTPError(400, f"The body is not valid JSON: {e}") from None
+        try:
+            event = parse_event(data)
+        except ValueError as e:
+            raise web.HTTPError(400, f"Not a valid OpenLineage event: {e}") from None
+        user = self.caller()
+        item = self.catalog.resolve(event, user, self.visible())
+        await self.catalog.ingest(item)
+        self.set_status(201)
+        self.finish()
+
+    async def get(self):
+        node_id = self.get_argument("nodeId", "")
+        direction = self.get_argument("direction", BOTH)
+        if direction not in (UPSTREAM, DOWNSTREAM, BOTH):
+            raise web.HTTPError(400, "direction must be upstream, downstream or both")
+        depth = self.int_arg("depth", 1, 1, 100)
+        try:
+            result = await self.catalog.read(queries.lineage, self.catalog.store, node_id, depth, direction,
+                                             self.visible(), self.catalog.settings.max_nodes)
+        except ValueError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except KeyError:
+            raise web.HTTPError(404, f"No node {node_id}") from None
+        if not any(n["id"] == node_id for n in result["graph"]):
+            raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
+        self.write_json(result)
+
+
+class NamespacesHandler(CatalogHandler):
+    async def get(self):
+        self.write_json({"namespaces": await self.catalog.read(queries.namespaces, self.visible())})
+
+
+class NamespaceDatasetsHandler(CatalogHandler):
+    async def get(self, ns):
+        limit, offset = self.int_arg("limit", 100, 1, 1000), self.int_arg("offset", 0, 0, 10**9)
+        self.write_json(await self.catalog.read(queries.list_datasets, ns, self.visible(), limit, offset))
+
+
+class NamespaceJobsHandler(CatalogHandler):
+    async def get(self, ns):
+        limit, offset = self.int_arg("limit", 100, 1, 1000), self.int_arg("offset", 0, 0, 10**9)
+        self.write_json(await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(),
+                                                limit, offset))
+
+
+class JobRunsHandler(CatalogHandler):
+    async def get(self, ns, job):
+        store = self.catalog.store
+        jid = store.job_ids.get((ns, job))
+        visible = self.visible()
+        if jid is None or not (visible is None or store.job_project.get(jid) in visible):
+            raise web.HTTPError(404, f"No job {ns}:{job}")
+        limit, offset = self.int_arg("limit", 100, 1, 1000), self.int_arg("offset", 0, 0, 10**9)
+        self.write_json(await self.catalog.read(queries.list_runs, jid, limit, offset))
+
+
+class SearchHandler(CatalogHandler):
+    async def get(self):
+        page = self.int_arg("page", 1, 1, 10**6)
+        per_page = self.int_arg("per_page", 20, 1, 100)
+        filters = {k: self.get_argument(k, "") for k in ("platform", "environment", "project", "tag", "owner")}
+        visible = self.visible()
+        if self.catalog.store.fts_dirty:
+            await self.catalog.write(self.catalog.store.rebuild_fts)
+        self.write_json(await self.catalog.read(queries.search, self.get_argument("q", ""), filters, visible,
+                                                page, per_page))
+
+
+def _str_list(body: dict, key: str) -> list[str]:
+    value = body[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise web.HTTPError(400, f"{key} must be a list of non-empty strings")
+    return list(dict.fromkeys(v.strip() for v in value))
+
+
+class DatasetHandler(CatalogHandler):
+    async def get(self, ns, name):
+        row = await self.dataset(ns, name)
+        self.write_json(await self.catalog.read(queries.dataset_detail, self.catalog.store, row))
+
+    async def patch(self, ns, name):
+        row = await self.dataset(ns, name)
+        self.require_dataset_admin(row)
+        body = self.json_body()
+        unknown = set(body) - {"description", "tags", "owners", "grants"}
+        if unknown:
+            raise web.HTTPError(400, f"Unknown field(s) {', '.join(sorted(unknown))}; "
+                                "editable: description, tags, owners, grants")
+        changes = {}
+        if "description" in body:
+            if not isinstance(body["description"], str):
+                raise web.HTTPError(400, "description must be a string")
+            changes["description"] = body["description"]
+        for key in ("tags", "owners", "grants"):
+            if key in body:
+                changes[key] = _str_list(body, key)
+        if "grants" in changes:
+            missing = [g for g in changes["grants"] if self.projects.get(g) is None]
+            if missing:
+                raise web.HTTPError(400, f"Unknown project(s) in grants: {', '.join(missing)}")
+        if changes:
+            await self.catalog.write(self.catalog.store.patch_dataset, row["id"], changes)
+        row = await self.catalog.read(queries.dataset_row, row["id"])
+        self.write_json(await self.catalog.read(queries.dataset_detail, self.catalog.store, row))
+
+
+class PreviewHandler(CatalogHandler):
+    async def get(self, ns, name):
+        row = await self.dataset(ns, name)
+        limit = self.int_arg("limit", self.catalog.settings.preview_rows, 1, self.catalog.settings.preview_rows)
+        target = self.catalog.readable(row["id"], row["platform"])
+        if target is None:
+            raise web.HTTPError(409, "This dataset has no location inside its project's lake, so it cannot be "
+                                "previewed")
+        location, platform, project, env = target
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.catalog.store.readers, reader.preview, location, platform, project, env, limit)
+        except ValueError as e:
+            raise web.HTTPError(409, str(e)) from None
+        except Exception as e:  # noqa: BLE001 - a missing file or denied bucket is the data's problem
+            log.warning("Preview of %s failed: %s", location, e)
+            raise web.HTTPError(502, f"Could not read {location}: {type(e).__name__}") from None
+        self.write_json(result)
+
+
+class SnippetHandler(CatalogHandler):
+    async def get(self, ns, name):
+        row = await self.dataset(ns, name)
+        self.write_json({"language": "python", "code": snippet(row)})
+
+
+class PiiHandler(CatalogHandler):
+    async def post(self, ns, name, field_name):
+        row = await self.dataset(ns, name)
+        self.require_dataset_admin(row)
+        decision = self.json_body().get("decision")
+        if decision not in ("confirm", "reject"):
+            raise web.HTTPError(400, "decision must be 'confirm' or 'reject'")
+        try:
+            pii, alerts = await self.catalog.write(self.catalog.store.decide_pii, row["id"], field_name, decision,
+                                                  self.caller()["name"])
+        except KeyError:
+            raise web.HTTPError(404, f"Dataset {ns}:{name} has no field {field_name!r}") from None
+        for alert in alerts:
+            asyncio.ensure_future(self.catalog.send_webhook(alert))
+        self.write_json({"field": field_name, "pii": pii,
+                         "alerts": [queries.alert_json((a["id"], a["created_at"], a["project"], a["dataset_id"],
+                                                         a["field"], a["kind"], a["message"], a["webhook"]),
+                                                        self.catalog.store) for a in alerts]})
+
+
+class AlertsHandler(CatalogHandler):
+    async def get(self):
+        self.write_json({"alerts": await self.catalog.read(queries.alerts, self.catalog.store, self.visible())})
+
+
+class CrawlHandler(CatalogHandler):
+    async def post(self):
+        auth = self.request.headers.get("Authorization", "")
+        token = auth.split(None, 1)[1] if " " in auth else ""
+        if not (token and hmac.compare_digest(token, self.catalog.crawl_token)):
+            if not self.caller().get("admin"):
+                raise web.HTTPError(403, "Only hub admins may start a crawl")
+        self.write_json(await self.catalog.crawl())
+
+
+class RootHandler(web.RequestHandler):
+    """Unauthenticated health answer at the service root (the hub probes it)."""
+
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"service": "catalog", "lineage": "api/v1/lineage", "catalog": "api/catalog/v1/"}))
+
+
+def routes() -> list[tuple]:
+    seg = r"([^/]+)"
+    ds = rf"api/catalog/v1/datasets/{seg}/{seg}"
+    return [
+        (r"", RootHandler),
+        (r"api/v1/lineage", LineageHandler),
+        (r"api/v1/namespaces", NamespacesHandler),
+        (rf"api/v1/namespaces/{seg}/datasets", NamespaceDatasetsHandler),
+        (rf"api/v1/namespaces/{seg}/jobs", NamespaceJobsHandler),
+        (rf"api/v1/namespaces/{seg}/jobs/{seg}/runs", JobRunsHandler),
+        (r"api/catalog/v1/search", SearchHandler),
+        (r"api/catalog/v1/alerts", AlertsHandler),
+        (r"api/catalog/v1/crawl", CrawlHandler),
+        (ds, DatasetHandler),
+        (ds + "/preview", PreviewHandler),
+        (ds + "/snippet", SnippetHandler),
+        (ds + rf"/fields/{seg}/pii", PiiHandler),
+    ]
+
+
+def dataset_path(ns: str, name: str) -> str:
+    """URL path part for a dataset: namespace and name each encoded as one segment."""
+    return f"{quote(ns, safe='')}/{quote(name, safe='')}"
+
+
+def main() -> None:
+    from urllib.parse import urlparse
+
+    from tornado.httpserver import HTTPServer
+
+    from paved.hub.config import read_or_create_secret
+
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+    settings = Settings()
+    secret = read_or_create_secret(settings.data_dir / "catalog-stub-secret", lambda: secrets.token_hex(32))
+    catalog = Catalog(settings, secret.encode())
+    app = make_app(routes(), catalog=catalog)
+    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    server = HTTPServer(app, xheaders=True, max_body_size=MAX_BODY)
+    server.listen(url.port, url.hostname)
+    state = settings.data_dir / STATE_FILE
+    fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": f"http://{url.hostname}:{url.port}{service_prefix()}", "token": catalog.crawl_token,
+                   "pid": os.getpid()}, f)
+    loop = IOLoop.current()
+    loop.add_callback(catalog.crawl_safely)
+    if settings.crawl_minutes > 0:
+        PeriodicCallback(catalog.crawl_safely, settings.crawl_minutes * 60_000).start()
+
+    def stop(*_):
+        loop.add_callback_from_signal(loop.stop)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Catalog service on %s (store %s)", os.environ["JUPYTERHUB_SERVICE_URL"], settings.db)
+    try:
+        loop.start()
+    finally:
+        state.unlink(missing_ok=True)
+        catalog.store.close()

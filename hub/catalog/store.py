@@ -1,0 +1,562 @@
+"""The catalog store: the one process that opens ``catalog.duckdb`` (DuckDB: one writer process, never two).
+
+Layout:
+
+* ``events`` — every accepted OpenLineage event, raw JSON, append-only, numbered (``seq``): replayable.
+* ``datasets``, ``fields``, ``jobs``, ``runs``, ``run_io``, ``edges`` — derived from the events.
+* ``pii_confirmed``, ``alerts`` — sensitive-data decisions and the alerts they raise.
+
+Writes happen on one thread (``Store.writer``) in batches, one transaction per batch, with bulk inserts
+(JSON arrays unnested by DuckDB, far faster than row-by-row). Reads use their own cursors on other threads.
+Ids of datasets and jobs (one id space) are assigned here, and the lineage graph is kept in memory
+(:mod:`paved.hub.catalog.graph`), loaded from ``edges`` at start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from paved.hub.catalog import duck, pii
+from paved.hub.catalog.graph import LineageGraph
+from paved.hub.catalog.openlineage import FINAL_TYPES, Event, location_of, platform_of, title_of
+
+log = logging.getLogger("paved.catalog")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (seq BIGINT, received_at TIMESTAMP, kind VARCHAR, event_type VARCHAR,
+    event_time TIMESTAMP, run_id VARCHAR, job_namespace VARCHAR, job_name VARCHAR, posted_by VARCHAR, body VARCHAR);
+CREATE TABLE IF NOT EXISTS datasets (id INTEGER PRIMARY KEY, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    title VARCHAR, project VARCHAR, environment VARCHAR, platform VARCHAR, location VARCHAR, description VARCHAR,
+    tags VARCHAR[], owners VARCHAR[], grants VARCHAR[], curated VARCHAR[], row_count BIGINT, size_bytes BIGINT,
+    last_modified TIMESTAMP, producing_job VARCHAR, last_run_id VARCHAR, field_text VARCHAR, keywords VARCHAR,
+    created_at TIMESTAMP, updated_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS fields (dataset_id INTEGER, position INTEGER, name VARCHAR, type VARCHAR,
+    description VARCHAR, tags VARCHAR[], pii_suggested VARCHAR, pii_status VARCHAR);
+CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    project VARCHAR, environment VARCHAR, description VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP,
+    latest_run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, job_id INTEGER, state VARCHAR, state_time TIMESTAMP,
+    started_at TIMESTAMP, ended_at TIMESTAMP, created_at TIMESTAMP, updated_at TIMESTAMP, nominal_start VARCHAR,
+    nominal_end VARCHAR);
+CREATE TABLE IF NOT EXISTS run_io (run_id VARCHAR, dataset_id INTEGER, direction VARCHAR,
+    PRIMARY KEY (run_id, dataset_id, direction));
+CREATE TABLE IF NOT EXISTS edges (src INTEGER, dst INTEGER, first_seen TIMESTAMP);
+CREATE TABLE IF NOT EXISTS pii_confirmed (column_name VARCHAR PRIMARY KEY, kind VARCHAR, decided_by VARCHAR,
+    decided_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS alerts (id INTEGER, created_at TIMESTAMP, project VARCHAR, dataset_id INTEGER,
+    field VARCHAR, kind VARCHAR, message VARCHAR, webhook VARCHAR);
+"""
+
+# JSON struct types for bulk inserts: column -> DuckDB type (order = table column order used below).
+T_EVENTS = {"seq": "BIGINT", "received_at": "TIMESTAMP", "kind": "VARCHAR", "event_type": "VARCHAR",
+            "event_time": "TIMESTAMP", "run_id": "VARCHAR", "job_namespace": "VARCHAR", "job_name": "VARCHAR",
+            "posted_by": "VARCHAR", "body": "VARCHAR"}
+T_DATASETS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "title": "VARCHAR", "project": "VARCHAR",
+              "environment": "VARCHAR", "platform": "VARCHAR", "location": "VARCHAR", "description": "VARCHAR",
+              "tags": "VARCHAR[]", "owners": "VARCHAR[]", "row_count": "BIGINT", "size_bytes": "BIGINT",
+              "last_modified": "TIMESTAMP", "producing_job": "VARCHAR", "last_run_id": "VARCHAR",
+              "field_text": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP"}
+T_FIELDS = {"dataset_id": "INTEGER", "position": "INTEGER", "name": "VARCHAR", "type": "VARCHAR",
+            "description": "VARCHAR", "tags": "VARCHAR[]", "pii_suggested": "VARCHAR", "pii_status": "VARCHAR"}
+T_JOBS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "project": "VARCHAR", "environment": "VARCHAR",
+          "description": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "latest_run_id": "VARCHAR"}
+T_RUNS = {"run_id": "VARCHAR", "job_id": "INTEGER", "state": "VARCHAR", "state_time": "TIMESTAMP",
+          "started_at": "TIMESTAMP", "ended_at": "TIMESTAMP", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
+          "nominal_start": "VARCHAR", "nominal_end": "VARCHAR"}
+T_RUN_IO = {"run_id": "VARCHAR", "dataset_id": "INTEGER", "direction": "VARCHAR"}
+T_EDGES = {"src": "INTEGER", "dst": "INTEGER", "first_seen": "TIMESTAMP"}
+
+MARQUEZ_STATE = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED",
+                 "ABORT": "ABORTED", "OTHER": "RUNNING", None: "NEW"}
+FTS_FIELDS = ("title", "name", "description", "field_text", "keywords")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat(timespec="milliseconds") + "Z" if t else None
+
+
+def _json_default(v):
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    raise TypeError(f"not JSON serialisable: {type(v)}")
+
+
+def bulk_rows(con, table: str, types: dict[str, str], rows: list[dict], conflict: str = "") -> None:
+    """INSERT ``rows`` (dicts with the keys of ``types``) in one statement, optionally with ON CONFLICT."""
+    if not rows:
+        return
+    cols = ", ".join(types)
+    struct = json.dumps([types])
+    con.execute(
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM "
+        f"(SELECT unnest(from_json(?, '{struct}'), recursive := true)) {conflict}",
+        [json.dumps([{k: r.get(k) for k in types} for r in rows], default=_json_default)])
+
+
+def dataset_node(ns: str, name: str) -> str:
+    return f"dataset:{ns}:{name}"
+
+
+def job_node(ns: str, name: str) -> str:
+    return f"job:{ns}:{name}"
+
+
+def parse_node_id(node_id: str) -> tuple[str, str, str]:
+    """``dataset:<ns>:<name>`` / ``job:<ns>:<name>`` -> (kind, ns, name). Namespaces may contain ``:``
+    (``s3://bucket``): the name is what follows the namespace's last ``:`` that is not part of ``://``."""
+    kind, sep, rest = node_id.partition(":")
+    if kind not in ("dataset", "job") or not sep or ":" not in rest:
+        raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>")
+    # Split at the first ':' that does not start '://'.
+    i = 0
+    while True:
+        i = rest.find(":", i)
+        if i < 0:
+            raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>")
+        if rest[i:i + 3] == "://":
+            i += 3
+            continue
+        return kind, rest[:i], rest[i + 1:]
+
+
+@dataclass
+class Resolved:
+    """An event checked and assigned to projects, ready to store."""
+    event: Event
+    posted_by: str
+    job_owner: tuple[str | None, str | None] = (None, None)
+    dataset_owners: dict = field(default_factory=dict)  # (ns, name) -> (project, env)
+    may_describe: set = field(default_factory=set)  # dataset keys whose facets the poster may apply
+
+
+@dataclass
+class DatasetInfo:
+    project: str | None
+    environment: str | None
+    location: str | None
+    schema_hash: str | None = None
+
+
+class Store:
+    def __init__(self, path: str, stub_secret: bytes = b"", projects=None):
+        self.path = path
+        self.stub_secret = stub_secret or b"paved"
+        self.con = duck.connect(path)
+        self.con.execute(SCHEMA)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
+        self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catalog-reader")
+        self._local = threading.local()
+        self.graph = LineageGraph()
+        self.ds_ids: dict[tuple[str, str], int] = {}
+        self.job_ids: dict[tuple[str, str], int] = {}
+        self.ds_keys: dict[int, tuple[str, str]] = {}
+        self.job_keys: dict[int, tuple[str, str]] = {}
+        self.ds_info: dict[int, DatasetInfo] = {}
+        self.job_project: dict[int, str | None] = {}
+        self.pii_confirmed: dict[str, str] = {}
+        self.alerted: set[tuple[int, str]] = set()
+        self.fts_dirty = True
+        self.projects = projects  # callable -> dict[str, Project] (for pii_allowed); may be None
+        self._load()
+
+    # --- start-up -------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        t0 = time.monotonic()
+        con = self.con
+        self.next_id = 1 + max(con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
+                               con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0])
+        self.next_seq = 1 + con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
+        for i, ns, name, project, env, loc in con.execute(
+                "SELECT id, namespace, name, project, environment, location FROM datasets").fetchall():
+            self.ds_ids[(ns, name)] = i
+            self.ds_keys[i] = (ns, name)
+            self.ds_info[i] = DatasetInfo(project, env, loc)
+        for i, ns, name, project in con.execute("SELECT id, namespace, name, project FROM jobs").fetchall():
+            self.job_ids[(ns, name)] = i
+            self.job_keys[i] = (ns, name)
+            self.job_project[i] = project
+        cur = con.execute("SELECT src, dst FROM edges")
+        while True:
+            chunk = cur.fetchmany(100_000)
+            if not chunk:
+                break
+            for src, dst in chunk:
+                self.graph.add(src, dst)
+        self.pii_confirmed = dict(con.execute("SELECT column_name, kind FROM pii_confirmed").fetchall())
+        self.alerted = {(d, f) for d, f in con.execute("SELECT dataset_id, field FROM alerts").fetchall()}
+        log.info("Catalog loaded: %d datasets, %d jobs, %d edges in %.1fs", len(self.ds_ids), len(self.job_ids),
+                 self.graph.edges, time.monotonic() - t0)
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+        self.readers.shutdown(wait=True)
+        self.con.close()
+
+    def cursor(self):
+        """A cursor for the calling reader thread (DuckDB connections are not shared between threads)."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self.con.cursor()
+        return cur
+
+    # --- writes ---------------------------------------------------------------------------------------
+    def _new_id(self) -> int:
+        i = self.next_id
+        self.next_id += 1
+        return i
+
+    def apply(self, items: list[Resolved]) -> dict:
+        """Store a batch of events in one transaction and derive everything from them (writer thread)."""
+        now = utcnow()
+        events, jobs, runs, dsets, schemas, run_io, edges = [], {}, {}, {}, {}, {}, []
+        new_ds: dict[tuple, int] = {}
+        new_jobs: dict[tuple, int] = {}
+        new_edges: set[tuple[int, int]] = set()
+        ds_owner: dict[int, tuple] = {}
+        seq = self.next_seq
+        for it in items:
+            e = it.event
+            events.append({"seq": seq, "received_at": now, "kind": e.kind, "event_type": e.event_type,
+                           "event_time": e.event_time, "run_id": e.run_id, "job_namespace": e.job_namespace,
+                           "job_name": e.job_name, "posted_by": it.posted_by,
+                           "body": json.dumps(e.raw, separators=(",", ":"))})
+            seq += 1
+            jid = None
+            if e.job_key:
+                jid = self.job_ids.get(e.job_key) or new_jobs.get(e.job_key)
+                if jid is None:
+                    jid = new_jobs[e.job_key] = self._new_id()
+                j = jobs.get(jid)
+                if j is None:
+                    j = jobs[jid] = {"id": jid, "namespace": e.job_namespace, "name": e.job_name,
+                                     "project": it.job_owner[0], "environment": it.job_owner[1],
+                                     "description": None, "created_at": e.event_time, "updated_at": e.event_time,
+                                     "latest_run_id": None}
+                doc = e.job_facets.get("documentation")
+                if isinstance(doc, dict) and isinstance(doc.get("description"), str):
+                    j["description"] = doc["description"]
+                j["updated_at"] = max(j["updated_at"], e.event_time)
+                if e.run_id:
+                    j["latest_run_id"] = e.run_id
+            if e.run_id:
+                r = runs.get(e.run_id)
+                if r is None:
+                    r = runs[e.run_id] = {"run_id": e.run_id, "job_id": jid, "state": None, "state_time": None,
+                                          "started_at": None, "ended_at": None, "created_at": e.event_time,
+                                          "updated_at": e.event_time, "nominal_start": None, "nominal_end": None}
+                if e.event_type and (r["state_time"] is None or e.event_time >= r["state_time"]):
+                    r["state"], r["state_time"] = e.event_type, e.event_time
+                if e.event_type == "START":
+                    r["started_at"] = e.event_time
+                if e.event_type in FINAL_TYPES:
+                    r["ended_at"] = e.event_time
+                r["updated_at"] = max(r["updated_at"], e.event_time)
+                nominal = e.run_facets.get("nominalTime")
+                if isinstance(nominal, dict):
+                    r["nominal_start"] = nominal.get("nominalStartTime")
+                    r["nominal_end"] = nominal.get("nominalEndTime")
+            refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
+            if e.dataset:
+                refs.append((e.dataset, None))
+            for ref, direction in refs:
+                did = self.ds_ids.get(ref.key) or new_ds.get(ref.key)
+                if did is None:
+                    did = new_ds[ref.key] = self._new_id()
+                project, env = it.dataset_owners.get(ref.key, (None, None))
+                d = dsets.get(did)
+                if d is None:
+                    d = dsets[did] = {"id": did, "namespace": ref.namespace, "name": ref.name,
+                                      "title": title_of(ref.name), "project": project, "environment": env,
+                                      "platform": platform_of(ref.namespace, ref.name),
+                                      "location": location_of(ref.namespace, ref.name),
+                                      "created_at": e.event_time, "updated_at": e.event_time}
+                ds_owner[did] = (project, env)
+                d["project"], d["environment"] = project, env
+                d["updated_at"] = max(d["updated_at"], e.event_time)
+                if ref.key in it.may_describe:
+                    if ref.description is not None:
+                        d["description"] = ref.description
+                    if ref.tags is not None:
+                        d["tags"] = ref.tags
+                    if ref.owners is not None:
+                        d["owners"] = ref.owners
+                    d.update(ref.stats)
+                    schema = ref.schema
+                    if schema is not None:
+                        schemas[did] = schema
+                        d["field_text"] = " ".join(f["name"].replace(".", " ") for f in schema)
+                if direction == "out" and jid is not None:
+                    d["producing_job"] = job_node(e.job_namespace, e.job_name)
+                    d["last_run_id"] = e.run_id
+                    if e.event_type == "COMPLETE" and "last_modified" not in ref.stats:
+                        d["last_modified"] = e.event_time
+                if direction and jid is not None:
+                    edge = (did, jid) if direction == "in" else (jid, did)
+                    if edge not in new_edges and not self.graph.has(*edge):
+                        new_edges.add(edge)
+                        edges.append({"src": edge[0], "dst": edge[1], "first_seen": e.event_time})
+                    if e.run_id:
+                        run_io[(e.run_id, did, direction)] = {"run_id": e.run_id, "dataset_id": did,
+                                                             "direction": direction}
+        # Schemas that did not change are not rewritten (no churn, no re-profiling).
+        changed_schemas = {}
+        for did, schema in schemas.items():
+            h = hashlib.sha1(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+            info = self.ds_info.get(did)
+            if info is None or info.schema_hash != h:
+                changed_schemas[did] = (schema, h)
+            else:
+                dsets[did].pop("field_text", None)
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            bulk_rows(con, "events", T_EVENTS, events)
+            bulk_rows(con, "jobs", T_JOBS, list(jobs.values()), """ON CONFLICT (id) DO UPDATE SET
+                description = coalesce(excluded.description, jobs.description),
+                updated_at = greatest(excluded.updated_at, jobs.updated_at),
+                latest_run_id = coalesce(excluded.latest_run_id, jobs.latest_run_id),
+                project = coalesce(jobs.project, excluded.project),
+                environment = coalesce(jobs.environment, excluded.environment)""")
+            bulk_rows(con, "runs", T_RUNS, list(runs.values()), """ON CONFLICT (run_id) DO UPDATE SET
+                state = CASE WHEN runs.state_time IS NULL OR excluded.state_time >= runs.state_time
+                             THEN coalesce(excluded.state, runs.state) ELSE runs.state END,
+                state_time = greatest(excluded.state_time, runs.state_time),
+                started_at = coalesce(runs.started_at, excluded.started_at),
+                ended_at = coalesce(excluded.ended_at, runs.ended_at),
+                updated_at = greatest(excluded.updated_at, runs.updated_at),
+                nominal_start = coalesce(excluded.nominal_start, runs.nominal_start),
+                nominal_end = coalesce(excluded.nominal_end, runs.nominal_end)""")
+            bulk_rows(con, "datasets", T_DATASETS, list(dsets.values()), """ON CONFLICT (id) DO UPDATE SET
+                project = excluded.project, environment = coalesce(excluded.environment, datasets.environment),
+                description = CASE WHEN list_contains(coalesce(datasets.curated, []), 'description')
+                    THEN datasets.description ELSE coalesce(excluded.description, datasets.description) END,
+                tags = CASE WHEN list_contains(coalesce(datasets.curated, []), 'tags')
+                    THEN datasets.tags ELSE coalesce(excluded.tags, datasets.tags) END,
+                owners = CASE WHEN list_contains(coalesce(datasets.curated, []), 'owners')
+                    THEN datasets.owners ELSE coalesce(excluded.owners, datasets.owners) END,
+                row_count = coalesce(excluded.row_count, datasets.row_count),
+                size_bytes = coalesce(excluded.size_bytes, datasets.size_bytes),
+                last_modified = coalesce(excluded.last_modified, datasets.last_modified),
+                producing_job = coalesce(excluded.producing_job, datasets.producing_job),
+                last_run_id = coalesce(excluded.last_run_id, datasets.last_run_id),
+                field_text = coalesce(excluded.field_text, datasets.field_text),
+                updated_at = greatest(excluded.updated_at, datasets.updated_at)""")
+            if dsets:
+                con.execute("""UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
+                    coalesce(owners, []), [project, environment, platform]), ' ')
+                    WHERE id IN (SELECT unnest(?::INTEGER[]))""", [list(dsets)])
+            alerts = self._write_fields(con, changed_schemas, ds_owner, now)
+            bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
+            bulk_rows(con, "edges", T_EDGES, edges)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        # Committed: now make the in-memory view match.
+        self.next_seq = seq
+        for key, i in new_ds.items():
+            self.ds_ids[key] = i
+            self.ds_keys[i] = key
+        for key, i in new_jobs.items():
+            self.job_ids[key] = i
+            self.job_keys[i] = key
+        for jid, j in jobs.items():
+            if self.job_project.get(jid) is None:
+                self.job_project[jid] = j["project"]
+        for did, d in dsets.items():
+            info = self.ds_info.get(did)
+            if info is None:
+                info = self.ds_info[did] = DatasetInfo(d["project"], d["environment"], d["location"])
+            info.project, info.environment = d["project"], d["environment"] or info.environment
+        for did, (_, h) in changed_schemas.items():
+            self.ds_info[did].schema_hash = h
+        for e in edges:
+            self.graph.add(e["src"], e["dst"])
+        if dsets:
+            self.fts_dirty = True
+        self._record_alerts(alerts)
+        return {"stored": len(events), "profile": [did for did in changed_schemas], "alerts": alerts}
+
+    def _pii_allowed(self, project: str | None) -> bool:
+        if project is None or self.projects is None:
+            return True
+        p = self.projects().get(project)
+        return True if p is None else p.pii_allowed
+
+    def _write_fields(self, con, changed: dict, ds_owner: dict, now: datetime) -> list[dict]:
+        """Replace the fields of datasets whose schema changed, keeping people's PII decisions and tags."""
+        if not changed:
+            return []
+        ids = list(changed)
+        old = {}
+        for did, name, tags, sug, status, desc in con.execute(
+                "SELECT dataset_id, name, tags, pii_suggested, pii_status, description FROM fields "
+                "WHERE dataset_id IN (SELECT unnest(?::INTEGER[]))", [ids]).fetchall():
+            old[(did, name)] = (tags, sug, status, desc)
+        rows, alerts = [], []
+        for did, (schema, _) in changed.items():
+            project = ds_owner.get(did, (None,))[0]
+            for pos, f in enumerate(schema):
+                tags, sug, status, desc = old.get((did, f["name"]), (None, None, None, None))
+                if status is None:
+                    confirmed = self.pii_confirmed.get(f["name"].lower())
+                    if confirmed:
+                        sug, status = confirmed, "confirmed"
+                    else:
+                        sug = pii.from_name(f["name"])
+                        status = "suggested" if sug else None
+                tags = _pii_tags(tags or [], sug, status)
+                rows.append({"dataset_id": did, "position": pos, "name": f["name"], "type": f["type"],
+                             "description": f["description"] or desc, "tags": tags, "pii_suggested": sug,
+                             "pii_status": status})
+                if status == "confirmed" and not self._pii_allowed(project) and (did, f["name"]) not in self.alerted:
+                    alerts.append(self._alert(did, project, f["name"], sug, now))
+        con.execute("DELETE FROM fields WHERE dataset_id IN (SELECT unnest(?::INTEGER[]))", [ids])
+        bulk_rows(con, "fields", T_FIELDS, rows)
+        if alerts:
+            self._insert_alerts(con, alerts)
+        return alerts
+
+    def _alert(self, did: int, project: str | None, field_name: str, kind: str | None, now: datetime) -> dict:
+        ns, name = self.ds_keys.get(did) or (None, None)
+        alert = {"id": self.next_alert, "created_at": now, "project": project, "dataset_id": did,
+                 "field": field_name, "kind": kind,
+                 "message": f"Column {field_name!r} holds confirmed personal data ({kind}) but project "
+                            f"{project!r} is not allowed to hold PII", "webhook": None}
+        self.next_alert += 1
+        return alert
+
+    def _insert_alerts(self, con, alerts: list[dict]) -> None:
+        bulk_rows(con, "alerts", {"id": "INTEGER", "created_at": "TIMESTAMP", "project": "VARCHAR",
+                                  "dataset_id": "INTEGER", "field": "VARCHAR", "kind": "VARCHAR",
+                                  "message": "VARCHAR", "webhook": "VARCHAR"}, alerts)
+
+    def _record_alerts(self, alerts: list[dict]) -> None:
+        for a in alerts:
+            self.alerted.add((a["dataset_id"], a["field"]))
+            a["dataset"] = dataset_node(*self.ds_keys[a["dataset_id"]]) if a["dataset_id"] in self.ds_keys else None
+
+    def profile(self, did: int, samples: dict[str, list]) -> list[dict]:
+        """Apply value-based PII suggestions from sampled column values (writer thread)."""
+        changed = []
+        for name, sug, status in self.con.execute(
+                "SELECT name, pii_suggested, pii_status FROM fields WHERE dataset_id = ?", [did]).fetchall():
+            if status in ("confirmed", "rejected") or name not in samples:
+                continue
+            kind = pii.classify(name, samples[name])
+            if kind and kind != sug:
+                changed.append((name, kind))
+        if not changed:
+            return []
+        self.con.execute("BEGIN")
+        try:
+            for name, kind in changed:
+                tags = self.con.execute("SELECT tags FROM fields WHERE dataset_id = ? AND name = ?",
+                                        [did, name]).fetchone()[0] or []
+                self.con.execute("UPDATE fields SET pii_suggested = ?, pii_status = 'suggested', tags = ? "
+                                 "WHERE dataset_id = ? AND name = ?",
+                                 [kind, _pii_tags(tags, kind, "suggested"), did, name])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        log.info("PII suggestions for dataset %s: %s", did, changed)
+        return changed
+
+    def decide_pii(self, did: int, field_name: str, decision: str, user: str) -> tuple[dict, list[dict]]:
+        """A project admin confirms or rejects a field's PII suggestion (writer thread)."""
+        now = utcnow()
+        row = self.con.execute("SELECT pii_suggested, tags FROM fields WHERE dataset_id = ? AND name = ?",
+                               [did, field_name]).fetchone()
+        if row is None:
+            raise KeyError(field_name)
+        kind, tags = row
+        if kind is None:
+            kind = pii.from_name(field_name) or "personal"
+        status = "confirmed" if decision == "confirm" else "rejected"
+        alerts = []
+        info = self.ds_info[did]
+        self.con.execute("BEGIN")
+        try:
+            self.con.execute("UPDATE fields SET pii_status = ?, pii_suggested = ?, tags = ? "
+                             "WHERE dataset_id = ? AND name = ?",
+                             [status, kind, _pii_tags(tags or [], kind, status), did, field_name])
+            if status == "confirmed":
+                self.con.execute("INSERT INTO pii_confirmed VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                                 "kind = excluded.kind, decided_by = excluded.decided_by, "
+                                 "decided_at = excluded.decided_at", [field_name.lower(), kind, user, now])
+                if not self._pii_allowed(info.project) and (did, field_name) not in self.alerted:
+                    alerts.append(self._alert(did, info.project, field_name, kind, now))
+                    self._insert_alerts(self.con, alerts)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        if status == "confirmed":
+            self.pii_confirmed[field_name.lower()] = kind
+        self._record_alerts(alerts)
+        return {"suggested": kind, "status": status}, alerts
+
+    def set_webhook_status(self, alert_id: int, status: str) -> None:
+        self.con.execute("UPDATE alerts SET webhook = ? WHERE id = ?", [status, alert_id])
+
+    def patch_dataset(self, did: int, changes: dict) -> None:
+        """Apply people's edits (description, tags, owners, grants); edited fields are kept over events."""
+        sets, params = [], []
+        for key in ("description", "tags", "owners", "grants"):
+            if key in changes:
+                sets.append(f"{key} = ?")
+                params.append(changes[key])
+        curated = [k for k in ("description", "tags", "owners") if k in changes]
+        self.con.execute("BEGIN")
+        try:
+            self.con.execute(
+                f"UPDATE datasets SET {', '.join(sets)}, updated_at = ?, "
+                f"curated = list_distinct(list_concat(coalesce(curated, []), ?::VARCHAR[])) WHERE id = ?",
+                [*params, utcnow(), curated, did])
+            self.con.execute("""UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
+                coalesce(owners, []), [project, environment, platform]), ' ') WHERE id = ?""", [did])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        self.fts_dirty = True
+
+    def rebuild_fts(self) -> None:
+        """Rebuild the full-text index if datasets changed since the last build (writer thread)."""
+        if not self.fts_dirty:
+            return
+        self.fts_dirty = False
+        t0 = time.monotonic()
+        fields = ", ".join(f"'{f}'" for f in FTS_FIELDS)
+        try:
+            self.con.execute(f"PRAGMA create_fts_index('datasets', 'id', {fields}, overwrite = 1)")
+        except Exception:
+            self.fts_dirty = True
+            raise
+        log.info("Full-text index rebuilt in %.2fs", time.monotonic() - t0)
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def stub_id(self, node: int) -> str:
+        return "stub:" + hmac.new(self.stub_secret, str(node).encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _pii_tags(tags: list[str], kind: str | None, status: str | None) -> list[str]:
+    """Field tags with the ``pii:<kind>`` tag present when suggested/confirmed, absent when rejected."""
+    rest = [t for t in tags if not t.startswith("pii:")]
+    if kind and status in ("suggested", "confirmed"):
+        rest.append(f"pii:{kind}")
+    return rest

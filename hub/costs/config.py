@@ -1,0 +1,65 @@
+"""Wiring the costs service into the hub: ``setup_costs(c, paved)`` (called from ``paved.hub.config.setup``).
+
+Settings are traitlets on :class:`Costs` (``c.Costs.budget_webhook_url = "https://hooks.example/..."``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from traitlets import Integer, Unicode, default
+from traitlets.config import Configurable
+
+
+class Costs(Configurable):
+    """Paved's cost tracking settings (``c.Costs.<name>``)."""
+
+    usage_db_url = Unicode(
+        help="""SQLAlchemy URL of the usage ledger (spans and budget alerts). Default: $PAVED_USAGE_DB_URL,
+        else SQLite at <data_dir>/usage.sqlite. Use PostgreSQL at scale.""",
+    ).tag(config=True)
+
+    budget_webhook_url = Unicode(
+        help="""Webhook that receives budget alerts (POST JSON with a Slack-style 'text' field) when a project
+        reaches 50, 80 and 100 % of its monthly budget, once per threshold per month.
+        Default: $PAVED_BUDGET_WEBHOOK_URL; empty: alerts are only shown on the costs page.""",
+    ).tag(config=True)
+
+    @default("budget_webhook_url")
+    def _default_webhook(self):
+        return os.environ.get("PAVED_BUDGET_WEBHOOK_URL", "")
+
+    alert_interval_seconds = Integer(
+        300, help="How often the costs service checks budgets and sends due alerts (seconds).",
+    ).tag(config=True)
+
+
+def setup_costs(c, paved) -> Costs:
+    """Register the hub-managed costs service at /services/costs/."""
+    from paved.hub.config import add_service, free_port
+    from paved.hub.costs.ledger import default_db_url
+
+    costs = Costs(config=c)
+    if not paved.enable_services:
+        return costs
+    env = {
+        "PAVED_DATA_DIR": paved.data_dir,
+        "PAVED_PROJECTS_FILE": paved.projects_file,
+        "PAVED_USAGE_DB_URL": costs.usage_db_url or default_db_url(paved.data_dir),
+        "PAVED_COSTS_ALERT_INTERVAL": str(costs.alert_interval_seconds),
+    }
+    if costs.budget_webhook_url:
+        env["PAVED_BUDGET_WEBHOOK_URL"] = costs.budget_webhook_url
+    if os.environ.get("PAVED_PRICEBOOK"):
+        env["PAVED_PRICEBOOK"] = os.environ["PAVED_PRICEBOOK"]
+    add_service(c, {
+        "name": "costs",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "command": [sys.executable, "-m", "paved.hub.costs.service"],
+        "environment": env,
+        "display": True,
+        "info": {"description": "Costs per project: notebooks and pipelines, spot savings, budgets"},
+        "oauth_no_confirm": True,
+    })
+    return costs

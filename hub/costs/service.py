@@ -1,0 +1,153 @@
+"""The costs service, hub-managed at ``/services/costs/``.
+
+    GET /services/costs/?month=YYYY-MM&project=NAME&period=day|week|month     the page (HTML)
+    GET /services/costs/api/summary?month=YYYY-MM[&format=csv]                 one row per project
+    GET /services/costs/api/projects/NAME?month=&period=[&format=csv]         one project's report
+
+Callers see the projects they belong to; hub admins see all; another project's costs answer 403 (page and
+API). Authenticated by the hub (browser login through OAuth, or ``Authorization: token <hub token>``).
+Every ``PAVED_COSTS_ALERT_INTERVAL`` seconds the service checks budgets and sends due alerts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from datetime import datetime, timezone
+
+from tornado import web
+from tornado.ioloop import IOLoop, PeriodicCallback
+
+from paved.hub.costs import model, page
+from paved.hub.costs.budget import check_alerts
+from paved.hub.costs.ledger import Ledger, default_db_url
+from paved.hub.service import ServiceHandler, make_app, run, service_prefix
+from paved.hub.registry import registry
+from paved.spawner.pricebook import load_pricebook
+
+log = logging.getLogger("paved.costs")
+
+
+class CostsHandler(ServiceHandler):
+    @property
+    def ledger(self) -> Ledger:
+        return self.settings["ledger"]
+
+    def month(self) -> str:
+        month = self.get_argument("month", None) or model.month_of(datetime.now(timezone.utc))
+        try:
+            model.month_window(month)
+        except ValueError as e:
+            raise web.HTTPError(400, str(e)) from None
+        return month
+
+    def period(self) -> str:
+        period = self.get_argument("period", "day")
+        if period not in model.BUCKETS:
+            raise web.HTTPError(400, f"period must be one of {', '.join(model.BUCKETS)}, got {period!r}")
+        return period
+
+    def write_csv(self, rows: list[dict], filename: str) -> None:
+        buf = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(buf.getvalue())
+
+    def wants_csv(self) -> bool:
+        fmt = self.get_argument("format", "json")
+        if fmt not in ("json", "csv"):
+            raise web.HTTPError(400, f"format must be json or csv, got {fmt!r}")
+        return fmt == "csv"
+
+
+class SummaryHandler(CostsHandler):
+    def get(self):
+        self.caller()
+        month = self.month()
+        book = load_pricebook()
+        rows = model.summary(self.ledger, book, month, self.caller_projects())
+        if self.wants_csv():
+            return self.write_csv([{"month": month, **r, "currency": book.currency} for r in rows],
+                                  f"paved-costs-{month}.csv")
+        self.write_json({"month": month, "currency": book.currency, "pricebook_as_of": book.as_of, "projects": rows})
+
+
+class ProjectHandler(CostsHandler):
+    def get(self, name):
+        project = self.require_project(name)
+        month, period = self.month(), self.period()
+        report = model.project_report(self.ledger, load_pricebook(), project, month, period)
+        if self.wants_csv():
+            return self.write_csv([{"project": name, **p, "currency": report["currency"]} for p in report["periods"]],
+                                  f"paved-costs-{name}-{month}-{period}.csv")
+        report["alerts"] = self.ledger.alerts(project=name, month=month)
+        self.write_json(report)
+
+
+class PageHandler(CostsHandler):
+    @web.authenticated
+    def get(self):
+        user = self.caller()
+        month, period = self.month(), self.period()
+        mine = self.caller_projects()
+        name = self.get_argument("project", None)
+        project = self.require_project(name) if name else (mine[0] if mine else None)
+        book = load_pricebook()
+        report = model.project_report(self.ledger, book, project, month, period) if project else None
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(page.render(
+            user=user["name"], admin=bool(user.get("admin")), base=service_prefix(), month=month, period=period,
+            summary=model.summary(self.ledger, book, month, mine), report=report,
+            alerts=self.ledger.alerts(project=project.name, month=month) if project else [],
+            currency=book.currency, pricebook_as_of=book.as_of))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        from html import escape
+
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(f"<!doctype html><title>{status_code}</title><h1>{status_code}</h1><p>{escape(message)}</p>"
+                    f"<p><a href='{escape(service_prefix())}'>Costs</a> · <a href='/hub/home'>Home</a></p>")
+
+
+def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
+    def check():
+        try:
+            delivered = check_alerts(list(registry(projects_file).projects.values()), ledger, load_pricebook(),
+                                     webhook_url)
+            for a in delivered:
+                log.info("Budget alert sent: %s %s%% of %s", a["project"], a["threshold"], a["month"])
+        except Exception:  # noqa: BLE001 - a failed check must not stop the service; next tick retries
+            log.exception("Budget check failed")
+    return check
+
+
+def main() -> None:
+    ledger = Ledger(os.environ.get("PAVED_USAGE_DB_URL") or default_db_url())
+    app = make_app([
+        (r"", PageHandler),
+        (r"api/summary", SummaryHandler),
+        (r"api/projects/([^/]+)", ProjectHandler),
+    ], ledger=ledger)
+    check = alert_checker(ledger, os.environ["PAVED_PROJECTS_FILE"], os.environ.get("PAVED_BUDGET_WEBHOOK_URL"))
+    interval = float(os.environ.get("PAVED_COSTS_ALERT_INTERVAL") or 300)
+
+    def tick():
+        IOLoop.current().run_in_executor(None, check)
+
+    PeriodicCallback(tick, interval * 1000).start()
+    IOLoop.current().add_callback(tick)
+    run(app)
+
+
+if __name__ == "__main__":
+    main()

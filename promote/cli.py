@@ -1,0 +1,262 @@
+"""``paved promote NOTEBOOK``: a parameterized notebook becomes a (scheduled) pipeline in one command.
+
+Steps, each printed as it happens: inspect the notebook's ``parameters`` cell; write or update the spec
+``<notebook stem>.pipeline.yaml`` beside it (command-line flags win, fields you edited are kept, new notebook
+parameters are added); validate everything (spec, parameter types, project bounds when the projects file is
+at hand, the server checks again); pin (content hash, git commit, image, Python); then either ``--dry-run``
+(run once now, locally, show the result) or deploy (embedded scheduler through the pipelines API, or
+``--target kubernetes``: render CronJob/Job YAML, ``--output FILE``, ``--apply`` with kubectl).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from paved.promote.notebook import NotebookError, infer_param, notebook_parameters, read_notebook
+from paved.promote.pin import pin
+from paved.promote.spec import (SpecError, check_against_project, check_parameters, coerce, parse_spec,
+                                resolve_parameters)
+
+
+def add_arguments(p) -> None:
+    p.add_argument("notebook", help="the notebook (.ipynb) with a cell tagged 'parameters'")
+    p.add_argument("--name", help="pipeline name (default: from the notebook's file name)")
+    p.add_argument("--project", help="project (default: $PAVED_PROJECT, the project of this server)")
+    p.add_argument("--environment", help="dev, acc or prd (default: $PAVED_ENVIRONMENT, else dev)")
+    p.add_argument("--schedule", help="cron expression ('0 6 * * *') or 'manual'")
+    p.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="parameter default (typed: int, float, bool, date YYYY-MM-DD, list a,b); repeatable")
+    p.add_argument("--dry-run", action="store_true", help="run once now with these parameters; do not deploy")
+    p.add_argument("--target", choices=["embedded", "kubernetes"], default="embedded")
+    p.add_argument("--output", metavar="FILE", help="kubernetes: write the YAML here (default: print it)")
+    p.add_argument("--apply", action="store_true", help="kubernetes: kubectl apply the rendered objects")
+    p.add_argument("--image", help="kubernetes: image to run (default: the pinned image)")
+    p.add_argument("--namespace", help="kubernetes: namespace of the objects")
+    p.add_argument("--hub-url", help="Paved's URL (default: $PAVED_HUB_URL or $JUPYTERHUB_URL)")
+    p.add_argument("--token", help="hub API token (default: $JUPYTERHUB_API_TOKEN)")
+
+
+def say(ok: bool, text: str) -> None:
+    print(f"{'✓' if ok else '✗'} {text}", flush=True)
+
+
+def spec_path_for(notebook: Path) -> Path:
+    return notebook.with_name(f"{notebook.stem}.pipeline.yaml")
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return (s or "pipeline")[:63].strip("-")
+
+
+def build_raw_spec(notebook: Path, nb_params: dict, existing: dict | None, args) -> tuple[dict, list[str]]:
+    """The spec document: the existing file (or defaults), new notebook parameters, then flags.
+
+    Returns (raw spec, problems from flags)."""
+    problems: list[str] = []
+    raw = dict(existing or {})
+    raw.setdefault("name", slug(notebook.stem))
+    raw.setdefault("project", os.environ.get("PAVED_PROJECT"))
+    raw.setdefault("environment", os.environ.get("PAVED_ENVIRONMENT") or "dev")
+    raw["notebook"] = notebook.name
+    params = dict(raw.get("parameters") or {})
+    for name, info in nb_params.items():
+        if name not in params:
+            param = infer_param(info)
+            params[name] = {k: v for k, v in (("type", param.type), ("default", param.default),
+                                               ("help", param.help)) if v not in ("", None) or k == "default"}
+    raw["parameters"] = params
+    raw.setdefault("schedule", "manual")
+    raw.setdefault("retries", {"count": 2, "backoff_seconds": 60, "backoff_factor": 2})
+    raw.setdefault("timeouts", {"run_seconds": 3600, "cell_seconds": 1800})
+    raw.setdefault("concurrency", "forbid")
+    raw.setdefault("catchup", {"policy": "latest", "max": 10})
+    raw.setdefault("resources", {"instance_type": "t3.medium", "lifecycle": "spot"})
+    raw.setdefault("notify", {})
+    raw.setdefault("retention", {"runs": 100, "days": 90})
+    raw.setdefault("inputs", [])
+    raw.setdefault("outputs", [])
+    for flag in ("name", "project", "environment"):
+        if getattr(args, flag):
+            raw[flag] = getattr(args, flag)
+    if args.schedule:
+        raw["schedule"] = "manual" if args.schedule == "manual" else {
+            "cron": args.schedule, "timezone": args.timezone or (raw["schedule"] or {}).get("timezone", "UTC")
+            if isinstance(raw["schedule"], dict) else args.timezone or "UTC"}
+    elif args.timezone and isinstance(raw["schedule"], dict):
+        raw["schedule"] = {**raw["schedule"], "timezone": args.timezone}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            problems.append(f"--param {item!r}: use NAME=VALUE")
+            continue
+        if key not in params:
+            problems.append(f"parameters.{key}: unknown parameter; the notebook has {', '.join(sorted(params))}")
+            continue
+        ptype = params[key].get("type", "str")
+        if "{{" in value:
+            params[key] = {**params[key], "default": value}
+            continue
+        try:
+            params[key] = {**params[key], "default": coerce(ptype, value, from_text=True, where=f"parameters.{key}")}
+        except ValueError as e:
+            problems.append(f"--param {str(e)}")
+    return raw, problems
+
+
+def _projects():
+    path = os.environ.get("PAVED_PROJECTS_FILE")
+    if not path or not Path(path).exists():
+        return None
+    from paved.hub.registry import registry
+
+    return registry(path)
+
+
+def run(args) -> int:
+    notebook = Path(args.notebook)
+    try:
+        nb = read_notebook(notebook)
+        nb_params = notebook_parameters(notebook)
+    except NotebookError as e:
+        say(False, str(e))
+        return 2
+    say(True, f"inspected {notebook.name}: parameters {', '.join(nb_params) or '(none)'}")
+    spec_file = spec_path_for(notebook)
+    existing = None
+    if spec_file.exists():
+        try:
+            existing = yaml.safe_load(spec_file.read_text()) or {}
+        except yaml.YAMLError as e:
+            say(False, f"{spec_file}: not valid YAML: {e}")
+            return 2
+    raw, problems = build_raw_spec(notebook, nb_params, existing, args)
+    try:
+        spec = parse_spec(raw, str(spec_file))
+    except SpecError as e:
+        problems += e.problems
+        spec = None
+    if spec is not None:
+        problems += check_parameters(spec, nb_params)
+        registry = _projects()
+        project = registry.get(spec.project) if registry else None
+        if registry and project is None:
+            problems.append(f"project: no project named {spec.project!r}")
+        elif project is not None:
+            problems += check_against_project(spec, project)
+        try:
+            values = resolve_parameters(spec, datetime.now(timezone.utc))
+        except SpecError as e:
+            problems += e.problems
+    if problems:
+        say(False, f"{spec_file.name}: {len(problems)} problem(s):")
+        for p in problems:
+            print(f"    - {p}")
+        return 2
+    spec_file.write_text(spec.to_yaml())
+    say(True, f"{'updated' if existing is not None else 'wrote'} {spec_file} and validated it")
+    pinned = pin(notebook, nb)
+    git = f", git {pinned['git_commit'][:12]}{' (uncommitted changes)' if pinned['git_dirty'] else ''}" \
+        if pinned["git_commit"] else ""
+    say(True, f"pinned {pinned['content_hash'][:19]}…{git}, python {pinned['python']}"
+              + (f", image {pinned['image']}" if pinned["image"] else ""))
+    if args.dry_run:
+        return dry_run(spec, nb, values)
+    if args.target == "kubernetes":
+        return deploy_kubernetes(spec, nb, pinned, args)
+    return deploy_embedded(spec, nb, pinned, args)
+
+
+def dry_run(spec, nb: dict, values: dict) -> int:
+    from paved.promote.runner import RunRequest, run as run_attempt, scope_env
+
+    registry = _projects()
+    env = scope_env(registry.get(spec.project) if registry else None, spec.environment)
+    out = Path(tempfile.mkdtemp(prefix=f"paved-dry-run-{spec.name}-")) / "attempt-1"
+    print(f"  running once now with {json.dumps(values)} ...", flush=True)
+    result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values,
+                                    cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds,
+                                    env=env))
+    if result.status == "succeeded":
+        say(True, f"dry run succeeded in {result.duration:.1f}s; output notebook {out / 'output.ipynb'}")
+        return 0
+    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    say(False, f"dry run failed ({result.category}{where}): {result.error}")
+    print(f"    output notebook {out / 'output.ipynb'}, log {out / 'run.log'}")
+    return 1
+
+
+def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
+    from paved.promote.client import ClientError, PipelinesClient
+
+    try:
+        client = PipelinesClient.from_args(args.hub_url, args.token)
+        result = client.deploy(spec.to_dict(), nb, pinned)
+    except ClientError as e:
+        say(False, f"deploy failed: {e}")
+        return 1
+    v = result["version"]
+    what = f"version {v['number']}" if result["new_version"] else f"unchanged, still version {v['number']}"
+    when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"
+    say(True, f"deployed {spec.project}/{spec.name}: {what}, {when}")
+    print(f"  run history: {client.base}")
+    return 0
+
+
+def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:
+    from paved.promote.client import ClientError, PipelinesClient, service_url
+    from paved.promote.k8s import render, to_yaml
+
+    version, url = 0, service_url(args.hub_url) or "http://paved-hub/services/pipelines/"
+    try:  # the Job claims and fetches its notebook through the pipelines API: register the version there
+        client = PipelinesClient.from_args(args.hub_url, args.token)
+        version = client.deploy(spec.to_dict(), nb, pinned)["version"]["number"]
+        say(True, f"registered {spec.project}/{spec.name} version {version} with the pipelines service")
+    except ClientError as e:
+        if args.apply:
+            say(False, f"cannot register the pipeline: {e}")
+            return 1
+        say(False, f"not registered with a pipelines service ({e}); rendering only")
+    image = args.image or pinned.get("image")
+    if not image:
+        say(False, "image: none pinned (not in a container); pass --image REGISTRY/IMAGE:TAG")
+        return 2
+    registry = _projects()
+    objects = render(spec, version=version, image=image, service_url=url,
+                     project=registry.get(spec.project) if registry else None, namespace=args.namespace)
+    text = to_yaml(objects)
+    if args.output:
+        Path(args.output).write_text(text)
+        say(True, f"wrote {', '.join(o['kind'] for o in objects)} to {args.output}")
+    elif not args.apply:
+        print(text)
+    if args.apply:
+        kubectl = shutil.which("kubectl")
+        if not kubectl:
+            say(False, "--apply needs kubectl on PATH (and a configured cluster)")
+            return 1
+        r = subprocess.run([kubectl, "apply", "-f", "-"], input=text, text=True)
+        if r.returncode != 0:
+            say(False, "kubectl apply failed")
+            return 1
+        say(True, "applied with kubectl")
+    return 0
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="paved promote")
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

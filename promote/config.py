@@ -1,0 +1,62 @@
+"""Wiring the pipelines service into the hub: ``setup_pipelines(c, paved)`` (called from ``paved.hub.config.setup``).
+
+Settings are traitlets on :class:`Pipelines` (``c.Pipelines.max_parallel = 8``); the service process gets
+them as environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from traitlets import Float, Integer, Unicode
+from traitlets.config import Configurable
+
+# Passed through from the hub's environment to the service when set (catalog, ledger, test clock).
+PASSTHROUGH = ("PAVED_CATALOG_URL", "PAVED_CATALOG_TOKEN", "PAVED_USAGE_DB_URL", "PAVED_PUBLIC_URL",
+               "PAVED_PIPELINES_CLOCK_SPEED", "PAVED_PIPELINES_CLOCK_ANCHOR", "PAVED_PIPELINES_KERNEL")
+
+
+class Pipelines(Configurable):
+    """Paved's pipelines settings (``c.Pipelines.<name>``)."""
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the run store. Default: $PAVED_PIPELINES_DB_URL, else SQLite at
+        <data_dir>/pipelines.sqlite. Use PostgreSQL at scale.""",
+    ).tag(config=True)
+    max_parallel = Integer(4, help="How many pipeline runs the embedded scheduler executes at once.").tag(config=True)
+    interval = Float(1.0, help="Seconds between scheduler passes.").tag(config=True)
+    kernel_name = Unicode("python3", help="Jupyter kernel that runs pipeline notebooks.").tag(config=True)
+
+
+def setup_pipelines(c, paved) -> Pipelines:
+    """Register the hub-managed pipelines service at /services/pipelines/."""
+    from paved.hub.config import add_service, free_port
+
+    settings = Pipelines(config=c)
+    if not paved.enable_services:
+        return settings
+    env = {
+        "PAVED_DATA_DIR": paved.data_dir,
+        "PAVED_PROJECTS_FILE": paved.projects_file,
+        "PAVED_PIPELINES_MAX_PARALLEL": str(settings.max_parallel),
+        "PAVED_PIPELINES_INTERVAL": str(settings.interval),
+        "PAVED_PIPELINES_KERNEL": settings.kernel_name,
+    }
+    db_url = settings.db_url or os.environ.get("PAVED_PIPELINES_DB_URL")
+    if db_url:
+        env["PAVED_PIPELINES_DB_URL"] = db_url
+    if getattr(paved, "public_url", ""):
+        env["PAVED_PUBLIC_URL"] = paved.public_url
+    for key in PASSTHROUGH:
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    add_service(c, {
+        "name": "pipelines",
+        "url": f"http://127.0.0.1:{free_port()}",
+        "command": [sys.executable, "-m", "paved.promote.service"],
+        "environment": env,
+        "display": True,
+        "oauth_no_confirm": True,
+    })
+    return settings

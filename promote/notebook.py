@@ -1,0 +1,103 @@
+"""What a notebook offers to a pipeline: its ``parameters`` cell, read by papermill's ``inspect_notebook``.
+
+Named ``notebook`` rather than ``inspect`` so it never shadows the standard library module.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from paved.promote.spec import Param
+
+HOW_TO_TAG = ("Tag the cell that assigns the notebook's inputs with 'parameters': in JupyterLab open the "
+              "property inspector (gear icon, right sidebar), select the cell, and add the tag "
+              "'parameters' under Common Tools > Cell Tags. Papermill injects a run's values after that cell.")
+
+
+class NotebookError(ValueError):
+    """The notebook cannot become a pipeline (unreadable, or no parameters cell)."""
+
+
+def _has_parameters_cell(nb: dict) -> bool:
+    return any("parameters" in (c.get("metadata", {}).get("tags") or []) for c in nb.get("cells", [])
+               if c.get("cell_type") == "code")
+
+
+def read_notebook(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        nb = json.loads(path.read_text())
+    except OSError as e:
+        raise NotebookError(f"{path}: cannot read the notebook: {e.strerror}") from None
+    except ValueError as e:
+        raise NotebookError(f"{path}: not a notebook (invalid JSON: {e})") from None
+    if not isinstance(nb, dict) or "cells" not in nb:
+        raise NotebookError(f"{path}: not a notebook (no cells)")
+    return nb
+
+
+def notebook_parameters(path: str | Path) -> dict[str, dict]:
+    """``{name: {name, inferred_type_name, default, help}}`` from papermill; NotebookError without the cell."""
+    import papermill
+
+    path = Path(path)
+    nb = read_notebook(path)
+    if not _has_parameters_cell(nb):
+        raise NotebookError(f"{path}: the notebook has no cell tagged 'parameters'. {HOW_TO_TAG}")
+    if not nb.get("metadata", {}).get("kernelspec", {}).get("name"):
+        # papermill needs a kernel name to pick the language; notebooks saved outside Jupyter may lack one.
+        nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                                        "language": "python"}
+        with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
+            json.dump(nb, f)
+        try:
+            return papermill.inspect_notebook(f.name)
+        finally:
+            Path(f.name).unlink(missing_ok=True)
+    return papermill.inspect_notebook(str(path))
+
+
+_ANNOTATIONS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list", "date": "date",
+                "datetime.date": "date", "List": "list"}
+
+
+def infer_param(info: dict) -> Param:
+    """A typed spec parameter from papermill's view of one assignment (annotation first, then the literal).
+
+    A date-looking text default becomes type ``date`` defaulting to ``{{ nominal_date }}``: a scheduled run
+    almost always means "the day it runs for", not the day the notebook was written.
+    """
+    help_text = info.get("help") or ""
+    annotated = _ANNOTATIONS.get(info.get("inferred_type_name") or "")
+    try:
+        value = ast.literal_eval(info.get("default") or "None")
+    except (ValueError, SyntaxError):
+        value = None  # an expression (e.g. date.today()): keep the type, drop the default
+    if annotated == "date" or (isinstance(value, str) and _is_iso_date(value)):
+        return Param(type="date", default="{{ nominal_date }}", help=help_text)
+    if annotated:
+        ptype = annotated
+    elif isinstance(value, bool):
+        ptype = "bool"
+    elif isinstance(value, int):
+        ptype = "int"
+    elif isinstance(value, float):
+        ptype = "float"
+    elif isinstance(value, (list, tuple)):
+        ptype, value = "list", list(value)
+    else:
+        ptype = "str"
+        value = value if isinstance(value, str) else None
+    return Param(type=ptype, default=value, help=help_text)
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+        return len(text) == 10
+    except ValueError:
+        return False

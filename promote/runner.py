@@ -1,0 +1,198 @@
+"""The runner: supervises one attempt of a pipeline run, wrapping papermill (see ``execute.py``).
+
+Per attempt it creates an immutable output folder (``<data_dir>/pipelines/<project>/<pipeline>/runs/<run_id>/
+attempt-<n>/``) holding the pinned input notebook, the output notebook (kept on failure too, with the failing
+cell identified), ``run.log`` (stdout/stderr of papermill and the kernel's streams) and ``result.json``. The
+executor runs in its own process group; the whole-run timeout stops that group (SIGTERM so papermill saves
+the notebook, then SIGKILL), the kernel follows through ipykernel's parent poller. The executor also dies with
+the runner's process (``PR_SET_PDEATHSIG``), so a killed pipelines service leaves no orphaned runs: their rows
+are found ``running`` at the next start and recovered as ``lost``.
+
+Exit categories: ``notebook-error`` (a cell raised), ``kernel-died``, ``timeout`` (cell or whole run),
+``infra`` (anything else: no kernel, unreadable notebook, executor killed).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from paved.promote.execute import EXIT_CODES, last_started_cell, write_json_atomic
+
+KILL_GRACE_S = 5
+# Never hand the service's own credentials to a notebook.
+_SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "COOKIE")
+
+
+def scope_env(project, environment: str) -> dict:
+    """The scope a run works in: project, environment and its lake folder (and role, if the project has one).
+
+    TODO(lead): call the shared notebook-server scope (``paved.spawner.scope``) here once it exists, so runs
+    and notebook servers get identical environment variables and credentials.
+    """
+    env = project.environments.get(environment) if project is not None else None
+    out = {"PAVED_PROJECT": getattr(project, "name", "") or "", "PAVED_ENVIRONMENT": environment}
+    if env is not None:
+        out["PAVED_LAKE"] = env.lake
+        if env.aws_role_arn:
+            out["AWS_ROLE_ARN"] = env.aws_role_arn
+    return out
+
+
+def base_env() -> dict:
+    """The service's environment without hub/service credentials."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("JUPYTERHUB_") and not any(m in k.upper() for m in _SECRET_MARKERS)}
+
+
+def attempt_dir(data_dir: str | Path, project: str, pipeline: str, run_id: int, attempt: int) -> Path:
+    return Path(data_dir) / "pipelines" / project / pipeline / "runs" / str(run_id) / f"attempt-{attempt}"
+
+
+@dataclass
+class RunRequest:
+    notebook: dict  # the pinned notebook
+    output_dir: Path
+    parameters: dict = field(default_factory=dict)
+    kernel_name: str = "python3"
+    cell_timeout: float | None = None
+    run_timeout: float = 3600
+    env: dict = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    status: str  # succeeded | failed
+    category: str | None = None
+    failing_cell: int | None = None
+    error: str | None = None
+    duration: float = 0.0
+    output_dir: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: SIGKILL this child when the process that started it dies (Linux prctl)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Execution:
+    """A started executor process; ``poll()`` until it returns a Result."""
+
+    def __init__(self, request: RunRequest):
+        self.request = request
+        out = request.output_dir = Path(request.output_dir).resolve()
+        out.mkdir(parents=True, exist_ok=False)  # a fresh folder per attempt: outputs are never overwritten
+        (out / "input.ipynb").write_text(json.dumps(request.notebook))
+        req = {"output_dir": str(out), "parameters": request.parameters, "kernel_name": request.kernel_name,
+               "cell_timeout": request.cell_timeout}
+        (out / "request.json").write_text(json.dumps(req))
+        env = {**base_env(), **request.env, "PAVED_OUTPUT_DIR": str(out),
+               "PAVED_LINEAGE_FILE": str(out / "lineage.jsonl"), "PYTHONUNBUFFERED": "1"}
+        self.log = open(out / "run.log", "ab")
+        self.started = time.monotonic()
+        self.started_wall = time.time()
+        self.deadline = self.started + request.run_timeout
+        self.timed_out = False
+        self._term_sent_at: float | None = None
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "paved.promote.execute", str(out / "request.json")],
+            cwd=out, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        self.pid = self.proc.pid
+
+    def _signal(self, sig) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def poll(self) -> Result | None:
+        now = time.monotonic()
+        rc = self.proc.poll()
+        if rc is None:
+            if now >= self.deadline and self._term_sent_at is None:
+                self.timed_out = True
+                self._term_sent_at = now
+                self._signal(signal.SIGTERM)
+            elif self._term_sent_at is not None and now - self._term_sent_at > KILL_GRACE_S:
+                self._signal(signal.SIGKILL)
+            return None
+        self._signal(signal.SIGKILL)  # anything the executor left in its group
+        self.log.close()
+        return self._result(rc)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _result(self, rc: int) -> Result:
+        out = Path(self.request.output_dir)
+        res = read_result(out, rc, self.timed_out)
+        res.duration = round(time.monotonic() - self.started, 3)
+        seal(out)
+        return res
+
+
+def read_result(out: Path, rc: int | None, timed_out: bool = False) -> Result:
+    """Classify a finished executor from its ``result.json`` and exit code."""
+    try:
+        data = json.loads((out / "result.json").read_text())
+    except (OSError, ValueError):
+        data = None
+    if timed_out:
+        cell, line = last_started_cell(out / "output.ipynb")
+        error = (data or {}).get("error") or "the whole-run timeout stopped the run"
+        if "whole-run" not in error:
+            error = f"the whole-run timeout stopped the run ({error})"
+        if line and "(in:" not in error:
+            error += f" (in: {line})"
+        return Result("failed", "timeout", cell, error, output_dir=str(out))
+    if data is not None and rc in (0, *EXIT_CODES.values()):
+        if data.get("category") is None and rc == 0:
+            return Result("succeeded", output_dir=str(out))
+        return Result("failed", data.get("category") or "infra", data.get("failing_cell"), data.get("error"),
+                      output_dir=str(out))
+    cell, line = last_started_cell(out / "output.ipynb")
+    how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
+    return Result("failed", "infra", cell, f"the executor stopped without a result ({how})", output_dir=str(out))
+
+
+def seal(out: Path) -> None:
+    """Make a finished attempt's files read-only: a run's outputs are immutable."""
+    for path in out.rglob("*"):
+        if path.is_file():
+            try:
+                path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+            except OSError:
+                pass
+
+
+def run(request: RunRequest, poll_interval: float = 0.1) -> Result:
+    """Run one attempt to the end (blocking)."""
+    execution = Execution(request)
+    try:
+        while True:
+            result = execution.poll()
+            if result is not None:
+                return result
+            time.sleep(poll_interval)
+    except BaseException:
+        execution.kill()
+        raise

@@ -1,0 +1,381 @@
+"""The embedded scheduler: claims due ticks, starts attempts through the runner, retries, recovers.
+
+One pass (:meth:`Scheduler.step`, every ``interval`` seconds in the pipelines service):
+
+1. hold the scheduler lock (a lease in the run store; a dead holder on this host is taken over at once), so
+   one scheduler works at a time;
+2. on becoming the scheduler, recover: attempts left ``running`` by a dead process become ``lost`` (or take
+   the result their executor wrote before dying) and their runs are queued again;
+3. per scheduled, unpaused pipeline: compute the cron ticks (croniter, in the pipeline's time zone) after its
+   cursor, apply the catch-up policy (``none``: only a tick due within ``missed_grace`` seconds; ``latest``: the
+   newest missed tick; ``all``: every missed tick, at most ``max``, newest kept), and claim them together
+   with the cursor advance in one transaction (see ``store.py``). With ``concurrency: forbid`` a tick that
+   comes due while a run is running is recorded as ``skipped``;
+4. queue retries whose backoff has passed; start queued runs (oldest nominal time first, ``forbid`` ones
+   one at a time per pipeline, at most ``max_parallel`` in all);
+5. reap finished attempts: record the result, retry with backoff on failure or timeout, alert (webhook)
+   after the last attempt failed; emit lineage and usage spans.
+
+The clock is injectable (:class:`Clock`) so tests and benchmarks can run a one-minute cron in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from paved.promote import lineage
+from paved.promote.runner import Execution, Result, RunRequest, attempt_dir, read_result, scope_env, seal
+from paved.promote.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
+from paved.promote.store import Store, lock_holder, pid_alive_here
+
+log = logging.getLogger("paved.pipelines.scheduler")
+LOCK_NAME = "scheduler"
+MAX_LOST_ATTEMPTS = 50  # a run that keeps getting lost (crash loop) eventually fails instead of looping
+
+
+@dataclass
+class Clock:
+    """Wall-clock time, optionally running ``speed`` times faster from ``anchor`` (epoch seconds).
+
+    Every process given the same anchor and speed agrees on the time, so a scaled clock survives restarts.
+    """
+
+    speed: float = 1.0
+    anchor: float = 0.0
+
+    def now(self) -> float:
+        real = time.time()
+        return real if self.speed == 1.0 else self.anchor + (real - self.anchor) * self.speed
+
+    def real_seconds(self, clock_seconds: float) -> float:
+        return clock_seconds / self.speed
+
+    @classmethod
+    def from_env(cls) -> "Clock":
+        """``$PAVED_PIPELINES_CLOCK_SPEED`` and ``$PAVED_PIPELINES_CLOCK_ANCHOR`` (tests and benchmarks only)."""
+        speed = float(os.environ.get("PAVED_PIPELINES_CLOCK_SPEED") or 1)
+        anchor = float(os.environ.get("PAVED_PIPELINES_CLOCK_ANCHOR") or time.time())
+        return cls(speed=speed, anchor=anchor)
+
+
+def due_ticks(cron: str, tz: str, cursor: float, now: float, policy: str, max_runs: int,
+              missed_grace: float) -> tuple[list[int], int]:
+    """(ticks to run, new cursor) for cron ticks in ``(cursor, now]`` under the catch-up policy.
+
+    Walks back from ``now``, so a long downtime costs at most ``max_runs`` steps, not one per missed tick.
+    """
+    zone = ZoneInfo(tz)
+    latest = None
+    picked: list[int] = []
+    limit = {"all": max_runs, "latest": 1, "none": 1}[policy]
+    # croniter's get_prev from an exact tick returns the previous one; start just after now.
+    it = croniter(cron, datetime.fromtimestamp(now + 0.001, zone))
+    while len(picked) < limit:
+        tick = int(it.get_prev(float))
+        if tick <= cursor:
+            break
+        if latest is None:
+            latest = tick
+        if policy == "none" and now - tick > missed_grace:
+            break
+        picked.append(tick)
+    return sorted(picked), (latest if latest is not None else int(cursor))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+class Scheduler:
+    def __init__(self, store: Store, data_dir: str | Path, *, projects=None, clock: Clock | None = None,
+                 max_parallel: int = 4, lock_ttl: float = 30, missed_grace: float = 60,
+                 kernel_name: str = "python3", history_url: str = "",
+                 launcher: Callable[[RunRequest], Execution] = Execution):
+        self.store = store
+        self.data_dir = Path(data_dir)
+        self.projects = projects  # a ProjectRegistry (or None: runs get no lake)
+        self.clock = clock or Clock()
+        self.max_parallel = max_parallel
+        self.lock_ttl = lock_ttl
+        self.missed_grace = missed_grace
+        self.kernel_name = kernel_name
+        self.history_url = history_url
+        self.launcher = launcher
+        self.holder = lock_holder()
+        self.leader = False
+        self.executions: dict[int, tuple[Execution, dict]] = {}  # attempt id -> (execution, context)
+
+    # --- one pass -----------------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        now = self.clock.now()
+        if not self.store.acquire_lock(LOCK_NAME, self.holder, self.lock_ttl, now=time.time()):
+            if self.leader:
+                log.warning("Lost the scheduler lock; stopping local runs")
+                self.leader = False
+            return
+        if not self.leader:
+            self.leader = True
+            log.info("This process is the scheduler (%s)", self.holder)
+            self.recover()
+        self.reap()
+        self.schedule(now)
+        self.store.requeue_due_retries(self.clock.now())
+        self.dispatch()
+
+    def schedule(self, now: float) -> int:
+        """Claim due ticks of every scheduled pipeline; returns the number of runs created."""
+        created = 0
+        active = self.store.active_pipeline_ids()
+        for p in self.store.scheduled_pipelines():
+            spec = self._spec_of(p["current_version"])
+            if spec is None or p["cursor"] is None:
+                continue
+            try:
+                ticks, new_cursor = due_ticks(p["cron"], p["timezone"], p["cursor"], now, spec.catchup.policy,
+                                              spec.catchup.max, self.missed_grace)
+            except (ValueError, KeyError) as e:
+                log.error("Pipeline %s/%s: bad schedule: %s", p["project"], p["name"], e)
+                continue
+            if new_cursor == p["cursor"]:
+                continue
+            status = "skipped" if spec.concurrency == "forbid" and p["id"] in active else "queued"
+            ids = self.store.claim_ticks(p["id"], p["cursor"], new_cursor, [(t, status) for t in ticks], now=now)
+            created += len(ids)
+        return created
+
+    def dispatch(self) -> int:
+        """Start queued runs within the parallelism limits; returns how many started."""
+        started = 0
+        running = len(self.executions)
+        busy = self.store.active_pipeline_ids()
+        for run in self.store.queued_runs():
+            if running >= self.max_parallel:
+                break
+            pipeline = self.store.pipeline(run["pipeline_id"])
+            version_id = run["version_id"] or pipeline["current_version"]
+            version = self.store.version(version_id, with_notebook=True)
+            spec = parse_spec(version["spec"])
+            if spec.concurrency == "forbid" and run["pipeline_id"] in busy:
+                continue
+            if self._start(run, pipeline, version, spec):
+                started += 1
+                running += 1
+                busy.add(run["pipeline_id"])
+        return started
+
+    def _start(self, run: dict, pipeline: dict, version: dict, spec: PipelineSpec) -> bool:
+        now = self.clock.now()
+        overrides = json.loads(run["parameters"]) if run["parameters"] else None
+        try:
+            params = resolve_parameters(spec, datetime.fromtimestamp(run["nominal_time"], timezone.utc), overrides)
+        except SpecError as e:
+            params, param_error = {}, str(e)
+        else:
+            param_error = None
+
+        def out_dir(n):
+            return attempt_dir(self.data_dir, pipeline["project"], pipeline["name"], run["id"], n)
+
+        attempt = self.store.start_attempt(run["id"], version["id"], params, out_dir, now=now)
+        if attempt is None:
+            return False
+        ctx = {"run": run, "pipeline": pipeline, "version": version, "spec": spec, "attempt": attempt,
+               "lake": None, "started": now}
+        if param_error:
+            self._finish(attempt, Result("failed", "infra", None, param_error, output_dir=attempt["output_dir"]), ctx)
+            return True
+        project = self.projects.get(pipeline["project"]) if self.projects is not None else None
+        env = scope_env(project, spec.environment)
+        env.update({"PAVED_PIPELINE": pipeline["name"], "PAVED_RUN_ID": str(run["id"]),
+                    "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"])})
+        ctx["lake"] = env.get("PAVED_LAKE")
+        request = RunRequest(notebook=version["notebook"], output_dir=Path(attempt["output_dir"]),
+                             parameters=params, kernel_name=self.kernel_name,
+                             cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds, env=env)
+        try:
+            execution = self.launcher(request)
+        except Exception as e:
+            log.exception("Could not start run %s", run["id"])
+            self._finish(attempt, Result("failed", "infra", None, f"could not start: {e}",
+                                         output_dir=attempt["output_dir"]), ctx)
+            return True
+        self.store.set_attempt_pid(attempt["id"], execution.pid)
+        self.executions[attempt["id"]] = (execution, ctx)
+        self._lineage("START", ctx)
+        self._usage_open(ctx)
+        return True
+
+    def reap(self) -> None:
+        for attempt_id, (execution, ctx) in list(self.executions.items()):
+            result = execution.poll()
+            if result is not None:
+                del self.executions[attempt_id]
+                self._finish(ctx["attempt"], result, ctx)
+
+    # --- finishing -----------------------------------------------------------------------------------------
+
+    def _finish(self, attempt: dict, result: Result, ctx: dict | None, status: str | None = None) -> None:
+        status = status or result.status
+        run = self.store.run(attempt["run_id"])
+        if run is None:
+            return
+        retry_delay = None
+        if status == "failed":
+            spec = ctx["spec"] if ctx else self._spec_of(attempt["version_id"])
+            failures = run["attempts"] - run["lost_attempts"]
+            if spec is not None and failures <= spec.retries.count and run["trigger"] != "external":
+                retry_delay = spec.retries.delay(failures)
+        if status == "lost" and run["lost_attempts"] + 1 >= MAX_LOST_ATTEMPTS:
+            status = "failed"
+        updated = self.store.finish_attempt(attempt["id"], status, category=result.category,
+                                            failing_cell=result.failing_cell, error=result.error,
+                                            retry_delay=retry_delay, now=self.clock.now())
+        if updated is None:
+            return
+        log.info("Run %s attempt %s: %s%s", run["id"], attempt["number"], status,
+                 f" ({result.category}: {result.error})" if result.category else "")
+        if ctx:
+            self._lineage("COMPLETE" if status == "succeeded" else "FAIL", ctx, result.error)
+            self._usage_close(ctx, "completed" if status == "succeeded" else "failed")
+        if updated["status"] == "failed":
+            self._notify(updated)
+
+    def recover(self) -> None:
+        """Attempts left running by a dead process: take their written result, or mark them lost."""
+        for attempt in self.store.running_attempts():
+            if attempt["id"] in self.executions:
+                continue
+            alive = pid_alive_here(attempt["host"], attempt["pid"])
+            if alive:  # an executor outlived its scheduler: it is nobody's now, stop it
+                try:
+                    os.killpg(attempt["pid"], 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            out = Path(attempt["output_dir"] or "")
+            result = read_result(out, 0) if attempt["output_dir"] and (out / "result.json").exists() else None
+            if result is not None:
+                seal(out)
+                self._finish(attempt, result, None)
+            else:
+                self._finish(attempt, Result("failed", "infra", None,
+                                             "lost: the pipelines service stopped during the run",
+                                             output_dir=attempt["output_dir"] or ""), None, status="lost")
+            self._usage_close_lost(attempt)
+
+    def stop(self) -> None:
+        """Stop local runs (their rows are recovered as lost by the next scheduler) and release the lock."""
+        for execution, _ in self.executions.values():
+            execution.kill()
+        self.executions.clear()
+        if self.leader:
+            self.store.release_lock(LOCK_NAME, self.holder)
+            self.leader = False
+
+    # --- side effects: lineage, usage, alerts -----------------------------------------------------------------
+
+    def _spec_of(self, version_id) -> PipelineSpec | None:
+        version = self.store.version(version_id) if version_id else None
+        try:
+            return parse_spec(version["spec"]) if version else None
+        except SpecError:
+            return None
+
+    def _lineage(self, state: str, ctx: dict, error: str | None = None) -> None:
+        spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]
+        lineage.emit(state, project=spec.project, environment=spec.environment, pipeline=spec.name,
+                     run_id=run["id"], attempt=attempt["number"], nominal_time=run["nominal_time"],
+                     lake=ctx["lake"], inputs=spec.inputs, outputs=spec.outputs, error=error,
+                     lineage_file=Path(attempt["output_dir"]) / "lineage.jsonl")
+
+    def _ledger(self):
+        if not hasattr(self, "_ledger_obj"):
+            try:
+                from paved.hub.costs.ledger import Ledger, default_db_url
+                self._ledger_obj = Ledger(default_db_url(self.data_dir))
+            except ImportError:
+                self._ledger_obj = None
+            except Exception as e:
+                log.warning("Usage ledger unavailable: %s", e)
+                self._ledger_obj = None
+        return self._ledger_obj
+
+    @staticmethod
+    def _span_id(project, pipeline, run_id, number) -> str:
+        return f"pipeline:{project}/{pipeline}/runs/{run_id}/attempt-{number}"
+
+    def _usage_open(self, ctx: dict) -> None:
+        ledger = self._ledger()
+        if ledger is None:
+            return
+        spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]
+        try:
+            ledger.open_span(self._span_id(spec.project, spec.name, run["id"], attempt["number"]),
+                             project=spec.project, environment=spec.environment,
+                             user=ctx["version"].get("created_by") or "pipelines", kind="pipeline",
+                             resource_id=f"{spec.project}/{spec.name}/runs/{run['id']}",
+                             instance_type=spec.resources.instance_type, lifecycle=spec.resources.lifecycle,
+                             start=datetime.now(timezone.utc))
+        except Exception as e:
+            log.warning("Could not open a usage span: %s", e)
+
+    def _usage_close(self, ctx: dict, reason: str) -> None:
+        ledger = self._ledger()
+        if ledger is None:
+            return
+        spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]
+        try:
+            ledger.close_span(self._span_id(spec.project, spec.name, run["id"], attempt["number"]), reason)
+        except Exception as e:
+            log.warning("Could not close a usage span: %s", e)
+
+    def _usage_close_lost(self, attempt: dict) -> None:
+        ledger = self._ledger()
+        run = self.store.run(attempt["run_id"])
+        if ledger is None or run is None:
+            return
+        try:
+            ledger.close_span(self._span_id(run["project"], run["pipeline"], run["id"], attempt["number"]), "failed")
+        except Exception as e:
+            log.warning("Could not close a usage span: %s", e)
+
+    def _notify(self, run: dict) -> None:
+        """POST the failure to the pipeline's webhook once per run (in the background)."""
+        pipeline = self.store.pipeline(run["pipeline_id"])
+        spec = self._spec_of(run["version_id"] or pipeline["current_version"])
+        if spec is None or not spec.notify.webhook or not self.store.mark_notified(run["id"], self.clock.now()):
+            return
+        payload = {
+            "event": "pipeline_run_failed", "project": pipeline["project"], "pipeline": pipeline["name"],
+            "environment": pipeline["environment"], "run_id": run["id"], "nominal_time": _iso(run["nominal_time"]),
+            "attempts": run["attempts"], "category": run["category"], "failing_cell": run["failing_cell"],
+            "error": run["error"], "url": f"{self.history_url}runs/{run['id']}" if self.history_url else None,
+        }
+        threading.Thread(target=send_webhook, args=(spec.notify.webhook, payload), daemon=True).start()
+
+
+def send_webhook(url: str, payload: dict, attempts: int = 3) -> bool:
+    import urllib.request
+
+    body = json.dumps(payload).encode()
+    for i in range(attempts):
+        try:
+            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                if r.status < 300:
+                    return True
+        except OSError as e:
+            log.warning("Webhook %s failed (%s/%s): %s", url, i + 1, attempts, e)
+        time.sleep(2 ** i)
+    return False

@@ -1,0 +1,139 @@
+"""LocalProjectSpawner: the embedded backend, one JupyterLab process per named server on this machine.
+
+It is JupyterHub's own local process spawner with Paved's scope applied: a workspace folder per notebook
+under the data dir, the scope's environment, the idle flags, a per-process memory limit (RLIMIT_DATA: a
+process can still exceed the machine's memory in aggregate; the embedded default has no cgroups), and a
+pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
+
+Servers run as the hub's own OS user: the embedded default isolates projects by what each server is given
+(env, credentials, lake location), not by OS permissions. Use Kubernetes for hard isolation.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from traitlets import Dict, Unicode, default
+
+from paved.spawner.base import PavedSpawner
+from paved.spawner.scope import Scope
+
+READY_POLL_S = 0.05
+
+
+class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
+    python_executables = Dict(
+        help="""Python version -> interpreter that has JupyterLab and jupyterhub-singleuser installed.
+        Default: the interpreter running the hub.""",
+    ).tag(config=True)
+
+    @default("python_executables")
+    def _default_pythons(self):
+        return {f"{sys.version_info.major}.{sys.version_info.minor}": sys.executable}
+
+    code_server_command = Unicode(
+        help="code-server executable for the VS Code interface. Default: found on PATH or in the project's "
+        "node_modules; when none is found the form hides VS Code and the API refuses it.",
+    ).tag(config=True)
+
+    @default("code_server_command")
+    def _default_code_server(self):
+        for candidate in (shutil.which("code-server"),
+                          Path.cwd() / "node_modules/.bin/code-server",
+                          Path(sys.prefix).parent / "node_modules/.bin/code-server"):
+            if candidate and Path(candidate).exists():
+                return str(candidate)
+        return ""
+
+    workspaces_dir = Unicode(help="Folder holding one workspace per notebook: <dir>/<user>/<notebook>.").tag(config=True)
+
+    @default("workspaces_dir")
+    def _default_workspaces(self):
+        return str(Path(os.environ.get("PAVED_DATA_DIR", ".")).resolve() / "workspaces")
+
+    @default("home_dir")
+    def _default_home_dir(self):
+        return str(Path(self.workspaces_dir) / self.user.name / self.name)
+
+    def available_pythons(self) -> list[str]:
+        return sorted(self.python_executables, reverse=True)
+
+    def available_interfaces(self) -> list[str]:
+        return ["lab", "vscode"] if self.code_server_command else ["lab"]
+
+    def apply_scope(self, scope: Scope) -> None:
+        python = self.python_executables[scope.options.python]
+        self.cmd = [python, "-m", "jupyterhub.singleuser"]
+        self.mem_limit = scope.mem_limit_bytes
+        self.cpu_limit = scope.cpu_limit
+        if os.geteuid() == 0:
+            self.args = [*self.args, "--ServerApp.allow_root=True"]
+        if self.code_server_command:
+            self.environment = {**self.environment, "CODE_EXECUTABLE": self.code_server_command}
+
+    def make_preexec_fn(self, name):
+        prepare = super().make_preexec_fn(name)
+        mem = int(self.mem_limit or 0)
+
+        def preexec():
+            prepare()
+            if mem:
+                try:
+                    resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
+                except (ValueError, OSError):
+                    pass
+
+        return preexec
+
+    def user_env(self, env):
+        env = super().user_env(env)
+        # the hub's own Python first on PATH: `paved`, `jupyter` and the kernels of this install
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return env
+
+    def end_reason(self, exit_status) -> str:
+        # jupyter-server exits 0 when it shuts itself down after `shutdown_no_activity_timeout`
+        return "culled" if exit_status == 0 else "failed"
+
+    def pid_file(self) -> Path:
+        return Path(os.environ.get("PAVED_DATA_DIR", ".")) / "run" / f"server-{self.user.name}--{self.name}.pid"
+
+    async def start(self):
+        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
+        self.emit_progress(30, f"Workspace ready: {self.home_dir}")
+        self.emit_progress(50, "Starting JupyterLab" if self.scope and self.scope.options.interface == "lab"
+                           else "Starting the server for VS Code")
+        ip, port = await super().start()
+        pid_file = self.pid_file()
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(self.pid))
+        self.emit_progress(70, "Waiting for the server to answer")
+        await self._wait_listening(ip, port)
+        self.emit_progress(90, "Server is up")
+        return ip, port
+
+    async def _wait_listening(self, ip: str, port: int) -> None:
+        """Return as soon as the server accepts connections, so the hub's first readiness check succeeds
+        instead of waiting out its backoff."""
+        import asyncio
+
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                return  # died: let the hub report it
+            try:
+                with socket.create_connection((ip or "127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                await asyncio.sleep(READY_POLL_S)
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        self.pid_file().unlink(missing_ok=True)

@@ -1,0 +1,184 @@
+"""The paved-lab extension in a real JupyterLab driven by chromium: Catalog panel (search, facets, dataset
+page, preview), "Insert snippet" into a notebook cell and running it, and the Lineage graph (depth,
+direction, clicking a node, locked stubs). The catalog is ``FakeCatalog`` (fixture JSON) reached through the
+server extension, so the browser only ever talks to its Jupyter server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import stop_process_group
+from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, SNIPPET, FakeCatalog, start_jupyter
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+CENTER = f"dataset:{LAKE_NS}:prices_daily"
+
+
+def write_notebook(path):
+    path.write_text(json.dumps({
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
+                   "source": ""}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }))
+
+
+def quiet_lab_settings(settings_dir):
+    """No news/update toasts over the page (they would cover buttons in screenshots)."""
+    target = settings_dir / "@jupyterlab" / "apputils-extension"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+@pytest.fixture
+def lab(tmp_path):
+    fake = FakeCatalog().start()
+    (tmp_path / "root").mkdir()
+    write_notebook(tmp_path / "root" / "work.ipynb")
+    quiet_lab_settings(tmp_path / "settings")
+    proc, url, log = start_jupyter("lab", tmp_path, fake.url)
+    try:
+        yield {"url": url, "fake": fake, "log": log}
+    finally:
+        stop_process_group(proc)
+        fake.stop()
+
+
+def lineage_args(fake) -> dict:
+    return fake.last("/api/v1/lineage")["args"]
+
+
+def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
+    from playwright.sync_api import expect, sync_playwright
+
+    fake = lab["fake"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab["url"])
+            page = context.new_page()
+            catalog_responses = []
+            page.on("response", lambda r: catalog_responses.append(r) if "/paved/catalog/" in r.url else None)
+            page.goto(f"{lab['url']}/lab/tree/work.ipynb?token={JUPYTER_TOKEN}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+
+            # --- Catalog panel: open, first search, facets --------------------------------------------
+            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+            panel = page.locator("#paved-catalog")
+            expect(panel.locator(".paved-result")).to_have_count(4, timeout=20_000)
+            expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip')).to_have_count(2)
+            expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip[data-value="leads"]')).to_contain_text("1")
+
+            # Search narrows the list; the facet counts follow the hits.
+            panel.locator(".paved-catalog-search").fill("price")
+            expect(panel.locator(".paved-result")).to_have_count(2, timeout=10_000)
+            assert fake.last("/search")["args"]["q"] == "price"
+            expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip')).to_have_count(1)
+            panel.locator('.paved-facet[data-facet="tag"] .paved-chip[data-value="gold"]').click()
+            expect(panel.locator(".paved-result")).to_have_count(1, timeout=10_000)
+            assert fake.last("/search")["args"]["tag"] == "gold"
+            page.screenshot(path=str(artifacts / "lab-catalog-search.png"))
+
+            # --- Dataset page ---------------------------------------------------------------------------
+            panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
+            expect(panel.locator(".paved-dataset-name")).to_have_text("prices_daily")
+            schema = panel.locator(".paved-schema")
+            expect(schema.locator('tr[data-field="trader_email"] .paved-pii--suggested')).to_contain_text("email")
+            expect(schema.locator('tr[data-field="trader_phone"] .paved-pii--confirmed')).to_contain_text("phone")
+            expect(panel.locator(".paved-owners")).to_have_text("alice")
+            expect(panel.locator(".paved-row-count")).to_have_text("1,234")
+            expect(panel.locator(".paved-freshness")).to_have_text("2 hours ago")
+            expect(panel.locator(".paved-dataset-description")).to_contain_text("Daily imbalance prices")
+            expect(panel.locator(".paved-alert")).to_contain_text("trader_phone")
+            expect(panel.locator(".paved-preview tbody tr")).to_have_count(3)
+            expect(panel.locator(".paved-preview")).to_contain_text("ann@example.com")
+            # namespace with slashes travelled as one encoded path segment
+            assert "/datasets/file%3A%2F%2F%2Flake%2Fimbalance-price-forecast%2Fdev/prices_daily" in \
+                fake.last("/prices_daily")["path"]
+            page.screenshot(path=str(artifacts / "lab-catalog-dataset.png"))
+
+            # Copy path puts the dataset's location on the clipboard.
+            panel.locator(".paved-copy-path").click()
+            expect(panel.locator(".paved-status")).to_contain_text("/lake/imbalance-price-forecast/dev/prices_daily.parquet")
+            assert page.evaluate("navigator.clipboard.readText()") == \
+                "/lake/imbalance-price-forecast/dev/prices_daily.parquet"
+
+            # --- Insert snippet into the notebook's active cell, then run it ----------------------------
+            panel.locator(".paved-insert-snippet").click()
+            expect(panel.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
+            cell = page.locator(".jp-NotebookPanel .jp-Cell").first
+            expect(cell.locator(".cm-content")).to_contain_text('SELECT 42 AS answer')
+            cell.locator(".cm-content").click()
+            page.keyboard.press("Shift+Enter")
+            expect(cell.locator(".jp-OutputArea-output")).to_contain_text("answer 42", timeout=90_000)
+            page.screenshot(path=str(artifacts / "lab-notebook-snippet.png"))
+
+            # --- Lineage graph ----------------------------------------------------------------------------
+            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')  # the notebook took focus
+            if not panel.is_visible():
+                page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+            panel.locator(".paved-open-lineage").click()
+            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            nodes = graph.locator("g.paved-lineage-node")
+            expect(nodes).to_have_count(3, timeout=10_000)  # depth 1, both: the dataset and its two jobs
+            assert lineage_args(fake) == {"nodeId": CENTER, "depth": "1", "direction": "both"}
+            expect(graph.locator("path.paved-lineage-edge")).to_have_count(2)
+            expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", CENTER)
+            expect(page.locator("#paved-lineage .paved-lineage-depth-input")).to_have_value("1")
+            # upstream left of the centre, downstream right of it (layered layout)
+            x = {n: float(re.search(r"translate\(([-\d.]+)", graph.locator(f'g[data-id="{n}"]').get_attribute("transform")).group(1))
+                 for n in (CENTER, "job:paved:ingest_prices", "job:paved:forecast")}
+            assert x["job:paved:ingest_prices"] < x[CENTER] < x["job:paved:forecast"]
+
+            page.locator("#paved-lineage .paved-lineage-depth-up").click()
+            expect(nodes).to_have_count(7, timeout=10_000)
+            assert lineage_args(fake)["depth"] == "2"
+            locked = graph.locator("g.paved-lineage-node--locked")
+            expect(locked).to_have_count(1)
+            expect(locked).to_have_attribute("data-id", "stub:7f3a")
+            expect(locked.locator(".paved-lineage-lock")).to_have_count(1)
+            expect(locked).not_to_contain_text("raw_prices")
+            expect(graph.locator("path.paved-lineage-edge")).to_have_count(6)
+            page.screenshot(path=str(artifacts / "lab-lineage-depth2.png"))
+
+            # Clicking a locked stub does nothing; clicking a job centres the graph on it.
+            before = len(fake.requests)
+            locked.click()
+            page.wait_for_timeout(300)
+            assert not [r for r in fake.requests[before:] if r["path"].endswith("/lineage")]
+            graph.locator('g[data-id="job:paved:forecast"]').click()
+            expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", "job:paved:forecast")
+            assert lineage_args(fake)["nodeId"] == "job:paved:forecast"
+
+            # Direction toggle: upstream only.
+            page.locator('#paved-lineage .paved-lineage-direction[data-direction="upstream"]').click()
+            expect(page.locator('#paved-lineage .paved-lineage-direction[data-direction="upstream"]')).to_have_attribute("aria-pressed", "true")
+            expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:forecast_output"]')).to_have_count(0)
+            assert lineage_args(fake) == {"nodeId": "job:paved:forecast", "depth": "2", "direction": "upstream"}
+            expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:weather_hourly"]')).to_have_count(1)
+            page.screenshot(path=str(artifacts / "lab-lineage-job-upstream.png"))
+
+            # --- The browser never saw the hub token -----------------------------------------------------
+            assert catalog_responses, "no catalog calls went through the server extension"
+            for r in catalog_responses:
+                assert not any(HUB_TOKEN in v for v in r.all_headers().values())
+                try:
+                    body = r.text()
+                except Exception:  # a body the browser already dropped
+                    continue
+                assert HUB_TOKEN not in body
+            assert HUB_TOKEN not in page.content()
+            # every request reaching the catalog carried the hub token
+            assert all(r["headers"].get("Authorization") == f"token {HUB_TOKEN}" for r in fake.requests)
+            assert SNIPPET.splitlines()[0] in page.locator(".jp-NotebookPanel .jp-Cell").first.inner_text()
+        finally:
+            browser.close()

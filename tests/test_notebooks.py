@@ -1,0 +1,216 @@
+"""Purpose-scoped notebooks through the real hub: form and REST API, one validation, the scope a server gets,
+usage records, progress and the home page."""
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import start_paved, stop_process_group
+
+ALICE_PROJECT = "imbalance-price-forecast"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("notebooks")
+    site = tmp / "site.py"
+    # fast culler checks; the REST API answers 202 at once so spawn progress can be followed
+    site.write_text("c.Paved.cull_every = 10\nc.JupyterHub.tornado_settings = {'slow_spawn_timeout': 0}\n")
+    hub = start_paved(tmp / "data", "--config", str(site))
+    try:
+        yield hub
+    finally:
+        stop_process_group(hub.proc)
+
+
+def servers(hub, user):
+    return hub.api("admin").get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
+
+
+def wait_ready(hub, user, name, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srv = servers(hub, user).get(name)
+        if srv and srv["ready"]:
+            return srv
+        time.sleep(0.2)
+    raise AssertionError(f"{user}/{name} not ready: {hub.hub_log()[-3000:]}")
+
+
+def wait_gone(hub, user, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srv = servers(hub, user).get(name)
+        if not srv or not srv["ready"] and not srv["pending"]:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{user}/{name} still running")
+
+
+def server_env(hub, user, name) -> dict:
+    pid = int((hub.data_dir / "run" / f"server-{user}--{name}.pid").read_text())
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def _all_spans(hub):
+    import sqlite3
+
+    path = hub.data_dir / "usage.sqlite"
+    if not path.exists():
+        return []
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM usage_spans")]
+    con.close()
+    return rows
+
+
+def stop(hub, user, name, remove=False):
+    r = hub.api(user).delete(f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"remove": remove})
+    assert r.status_code in (202, 204), r.text
+    wait_gone(hub, user, name)
+
+
+def test_api_spawn_gets_the_projects_scope_and_only_that(hub):
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/scoped-otter",
+                              json={"project": ALICE_PROJECT, "environment": "dev", "instance_type": "m5.large",
+                                    "lifecycle": "on-demand", "idle_minutes": 30, "disk_gb": 20})
+    assert r.status_code in (201, 202), r.text
+    srv = wait_ready(hub, "alice", "scoped-otter")
+    assert srv["user_options"]["instance_type"] == "m5.large"
+    env = server_env(hub, "alice", "scoped-otter")
+    lake = hub.data_dir / "lake" / ALICE_PROJECT / "dev"
+    assert env["PAVED_PROJECT"] == ALICE_PROJECT and env["PAVED_ENVIRONMENT"] == "dev"
+    assert Path(env["PAVED_LAKE"]) == lake
+    assert env["PAVED_INSTANCE_TYPE"] == "m5.large" and env["PAVED_LIFECYCLE"] == "on-demand"
+    assert env["PAVED_CATALOG_URL"] == f"{hub.url}/services/catalog/"
+    assert env["MEM_LIMIT"] == str(8 * 1024**3) and env["CPU_LIMIT"] == "2.0"
+    # nothing of another project reaches the server
+    assert not any("leads" in v for v in env.values())
+    assert Path(env["HOME"]) == hub.data_dir / "workspaces" / "alice" / "scoped-otter"
+    # the usage ledger has an open span with the server's options
+    span = next(s for s in _all_spans(hub) if s["resource_id"] == "alice/scoped-otter")
+    assert (span["project"], span["instance_type"], span["lifecycle"], span["end_ts"]) == (
+        ALICE_PROJECT, "m5.large", "on-demand", None)
+    stop(hub, "alice", "scoped-otter")
+    span = next(s for s in _all_spans(hub) if s["resource_id"] == "alice/scoped-otter")
+    assert span["end_reason"] == "user" and span["end_ts"] is not None
+
+
+INVALID = [
+    ({"project": "leads"}, "You are not a member of a project named 'leads'"),
+    ({}, "project is required"),
+    ({"project": ALICE_PROJECT, "gpus": 4}, "Unknown option(s): gpus"),
+    ({"project": ALICE_PROJECT, "idle_minutes": "sixty"}, "idle_minutes must be a whole number"),
+    ({"project": ALICE_PROJECT, "idle_minutes": 10_000}, "idle_minutes must be between 1 and 240"),
+    ({"project": ALICE_PROJECT, "disk_gb": 1}, "disk_gb must be between 5 and 200"),
+    ({"project": ALICE_PROJECT, "instance_type": "t3.large"}, "not an instance type allowed"),
+    ({"project": ALICE_PROJECT, "environment": "qa"}, "not an environment of project"),
+    ({"project": ALICE_PROJECT, "python": "2.7"}, "not an available Python version"),
+    ({"project": ALICE_PROJECT, "interface": "emacs"}, "not an available interface"),
+]
+
+
+@pytest.mark.parametrize("options, message", INVALID)
+def test_invalid_options_get_400_and_leave_nothing(hub, options, message):
+    name = "bad-options"
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}", json=options)
+    assert r.status_code == 400, r.text
+    assert message in r.json()["message"]
+    srv = servers(hub, "alice").get(name)
+    assert not srv or not (srv["ready"] or srv["pending"])
+    # the refused server is not kept (not even stopped, with the refused options)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        model = hub.api("admin").get(f"{hub.url}/hub/api/users/alice?include_stopped_servers=1").json()
+        if name not in model["servers"]:
+            break
+        time.sleep(0.3)
+    assert name not in model["servers"], model["servers"][name]
+    assert not (hub.data_dir / "workspaces" / "alice" / name).exists()
+    assert not (hub.data_dir / "run" / f"server-alice--{name}.pid").exists()
+    assert not [s for s in _all_spans(hub) if s["resource_id"] == f"alice/{name}"]
+
+
+def test_bad_server_name_is_refused(hub):
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/Bad_Name", json={"project": ALICE_PROJECT})
+    assert r.status_code == 400
+
+
+def test_bob_cannot_spawn_in_alices_project_by_api_or_form(hub):
+    r = hub.api("bob").post(f"{hub.url}/hub/api/users/bob/servers/sneaky", json={"project": ALICE_PROJECT})
+    assert r.status_code == 400 and "not a member" in r.json()["message"]
+    # the form, hand-written: POST the fields directly, as a browser would
+    s = hub.login("bob")
+    page = s.get(f"{hub.url}/hub/spawn/bob/sneaky2")
+    assert page.status_code == 200 and ALICE_PROJECT not in page.text  # not even offered
+    r = s.post(f"{hub.url}/hub/spawn/bob/sneaky2", data={"project": ALICE_PROJECT, "idle_minutes": "30",
+                                                         "_xsrf": s.cookies.get("_xsrf")})
+    assert r.status_code == 400
+    assert "You are not a member of a project named" in r.text and "Traceback" not in r.text
+    # and alice cannot start a server for bob (no such permission), nor bob one for alice
+    r = hub.api("bob").post(f"{hub.url}/hub/api/users/alice/servers/x", json={"project": ALICE_PROJECT})
+    assert r.status_code in (403, 404)
+    assert not any(n.startswith("sneaky") and (v["ready"] or v["pending"]) for n, v in servers(hub, "bob").items())
+
+
+def test_form_spawn_two_servers_at_once_and_home_page(hub):
+    s = hub.login("alice")
+    home = s.get(f"{hub.url}/hub/home").text
+    new_link = re.search(r'id="paved-new-notebook"[^>]*href="([^"]+)"', home, re.S).group(1)
+    assert re.search(r"/hub/spawn/alice/[a-z]+-[a-z]+$", new_link)
+    form = s.get(f"{hub.url}/hub/spawn/alice/form-one")
+    assert "Create a new notebook" in form.text
+    data = json.loads(re.search(r'id="paved-form-data">(.*?)</script>', form.text, re.S).group(1))
+    assert list(data["projects"]) == [ALICE_PROJECT]
+    assert data["projects"][ALICE_PROJECT]["environments"]["dev"]["identity"].startswith("service account")
+    assert data["instances"]["m5.large"]["price"]["spot"] < data["instances"]["m5.large"]["price"]["on-demand"]
+    for name in ("form-one", "form-two"):
+        r = s.post(f"{hub.url}/hub/spawn/alice/{name}", data={
+            "_xsrf": s.cookies.get("_xsrf"), "notebook_name": name, "project": ALICE_PROJECT, "environment": "acc",
+            "python": data["pythons"][0], "instance_type": "t3.medium", "lifecycle": "spot", "idle_minutes": "45",
+            "disk_gb": "10", "interface": "lab"}, allow_redirects=False)
+        assert r.status_code == 302, r.text[-2000:]
+    for name in ("form-one", "form-two"):
+        srv = wait_ready(hub, "alice", name)
+        assert srv["user_options"] == {"project": ALICE_PROJECT, "environment": "acc", "python": data["pythons"][0],
+                                       "instance_type": "t3.medium", "lifecycle": "spot", "idle_minutes": 45,
+                                       "disk_gb": 10, "interface": "lab"}
+        assert server_env(hub, "alice", name)["PAVED_ENVIRONMENT"] == "acc"
+    home = s.get(f"{hub.url}/hub/home").text
+    for name in ("form-one", "form-two"):
+        assert f'data-server-name="{name}"' in home
+    assert "45 min" in home and "t3.medium" in home
+    # the next form remembers the last choices
+    again = s.get(f"{hub.url}/hub/spawn/alice/form-three").text
+    last = json.loads(re.search(r'id="paved-form-data">(.*?)</script>', again, re.S).group(1))["last"]
+    assert last["environment"] == "acc" and last["idle_minutes"] == 45
+    # admins see everyone's running notebooks
+    admin_home = hub.login("admin").get(f"{hub.url}/hub/home").text
+    assert "All running notebooks" in admin_home and "form-two" in admin_home
+    for name in ("form-one", "form-two"):
+        stop(hub, "alice", name, remove=True)
+
+
+def test_spawn_progress_shows_real_steps(hub):
+    api = hub.api("alice")
+    r = api.post(f"{hub.url}/hub/api/users/alice/servers/progress-owl", json={"project": ALICE_PROJECT})
+    assert r.status_code in (201, 202)
+    events = []
+    with api.get(f"{hub.url}/hub/api/users/alice/servers/progress-owl/progress", stream=True, timeout=60) as resp:
+        for line in resp.iter_lines():
+            if line.startswith(b"data:"):
+                events.append(json.loads(line[5:]))
+                if events[-1].get("ready"):
+                    break
+    messages = " | ".join(e.get("message", "") for e in events)
+    assert r.status_code == 202  # slow_spawn_timeout=0: the spawn is still pending when we follow it
+    for step in ("Options checked", "Workspace ready", "Starting JupyterLab", "Waiting for the server"):
+        assert step in messages, messages
+    assert events[-1].get("ready") is True
+    stop(hub, "alice", "progress-owl", remove=True)
