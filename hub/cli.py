@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prices": ("paved.hub.costs.prices_cli", "show the instance price book or refresh it from AWS"),
     "promote": ("paved.promote.cli", "turn a parameterized notebook into a scheduled pipeline (spec, pin, deploy)"),
     "pipelines": ("paved.promote.pipelines_cli", "list, pause, resume, run and backfill pipelines; show runs"),
+    "k8s": ("paved.hub.k8s_cli", "Kubernetes objects for the projects: 'paved k8s render' (service accounts, RBAC)"),
 }
 
 

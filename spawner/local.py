@@ -23,6 +23,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from traitlets import Dict, Unicode, default
 
 from paved.spawner.base import PavedSpawner
+from paved.spawner import vscode
 from paved.spawner.scope import Scope
 
 READY_POLL_S = 0.05
@@ -45,6 +46,8 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
 
     @default("code_server_command")
     def _default_code_server(self):
+        if os.environ.get("PAVED_VSCODE") == "0":  # `make up PAVED_VSCODE=0`: VS Code switched off
+            return ""
         for candidate in (shutil.which("code-server"),
                           Path.cwd() / "node_modules/.bin/code-server",
                           Path(sys.prefix).parent / "node_modules/.bin/code-server"):
@@ -76,7 +79,16 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
         if os.geteuid() == 0:
             self.args = [*self.args, "--ServerApp.allow_root=True"]
         if self.code_server_command:
-            self.environment = {**self.environment, "CODE_EXECUTABLE": self.code_server_command}
+            self.environment = {**self.environment, **vscode.server_env(
+                self.code_server_command, self.code_server_config_file(), self.home_dir)}
+
+    def interface_url(self, interface: str) -> str:
+        # VS Code opens on the notebook's workspace folder
+        return vscode.open_url(self.home_dir) if interface == "vscode" else super().interface_url(interface)
+
+    def code_server_config_file(self) -> Path:
+        """code-server's config for this server, beside its other runtime files (outside the workspace)."""
+        return self.runtime_dir() / "code-server.yaml"
 
     def make_preexec_fn(self, name):
         prepare = super().make_preexec_fn(name)
@@ -96,6 +108,8 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
         env = super().user_env(env)
         # the hub's own Python first on PATH: `paved`, `jupyter` and the kernels of this install
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        if self.code_server_command:  # jupyter-vscode-proxy finds code-server on PATH
+            env["PATH"] = vscode.path_with(self.code_server_command, env["PATH"])
         return env
 
     def end_reason(self, exit_status) -> str:
@@ -107,6 +121,8 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
 
     async def start(self):
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
+        if self.code_server_command:
+            vscode.prepare(self.code_server_config_file(), self.home_dir)
         self.emit_progress(30, f"Workspace ready: {self.home_dir}")
         self.emit_progress(50, "Starting JupyterLab" if self.scope and self.scope.options.interface == "lab"
                            else "Starting the server for VS Code")

@@ -66,3 +66,128 @@ def drive(scheduler, until, timeout: float = 60, interval: float = 0.2):
             return value
         time.sleep(interval)
     raise AssertionError("the scheduler did not get there in time")
+
+
+# --- crash harness (the crash test and benchmarks/pipelines.py) ---------------------------------------------
+
+CRASH_PROJECTS = """
+projects:
+  crash:
+    members: {users: [alice]}
+    environments:
+      dev: {lake: lake/crash/dev}
+"""
+
+
+def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> dict:
+    """Environment for running ``python -m paved.promote.service`` without a hub (the scheduler needs none)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env.update({
+        "PAVED_DATA_DIR": str(data_dir), "PAVED_PROJECTS_FILE": str(Path(data_dir) / "projects.yaml"),
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}", "JUPYTERHUB_SERVICE_PREFIX": "/services/pipelines/",
+        "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": "not-used",
+        "JUPYTERHUB_CLIENT_ID": "service-pipelines", "PAVED_PIPELINES_INTERVAL": "0.2",
+        "PAVED_PIPELINES_CLOCK_SPEED": str(speed), "PAVED_PIPELINES_CLOCK_ANCHOR": str(anchor),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    })
+    env.pop("PAVED_CATALOG_URL", None)
+    env.update(extra)
+    return env
+
+
+def crash_cycles(data_dir, cycles: int, *, speed: float = 20, up: tuple[float, float] = (1.5, 3.0),
+                 drain_timeout: float = 180, seed: int = 5, log=print) -> dict:
+    """Kill -9 the pipelines service ``cycles`` times during runs, restart, drain; check the invariants.
+
+    A pipeline on a one-minute cron (clock ``speed`` times faster), catch-up ``all``, concurrency allow.
+    Returns counts; raises AssertionError when a tick was lost or a nominal time succeeded twice.
+    """
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+    from pathlib import Path
+
+    from croniter import croniter
+
+    from paved.promote.pin import content_hash
+    from paved.promote.scheduler import Clock
+    from paved.promote.spec import parse_spec
+    from paved.promote.store import Store
+
+    rnd = random.Random(seed)
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "projects.yaml").write_text(CRASH_PROJECTS)
+    anchor = time.time()
+    clock = Clock(speed=speed, anchor=anchor)
+    store = Store(f"sqlite:///{data_dir / 'pipelines.sqlite'}")
+    nb = make_notebook("n = 0", "total = sum(range(1000))\nprint(n, total)")
+    spec = parse_spec({"name": "tick", "project": "crash", "schedule": {"cron": "* * * * *"},
+                       "concurrency": "allow", "catchup": {"policy": "all", "max": 1000}})
+    p = store.deploy(spec.to_dict(), nb, {"content_hash": content_hash(nb)}, "alice", now=clock.now())["pipeline"]
+    start_cursor = p["cursor"]
+
+    def start():
+        from socket import socket
+        with socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return subprocess.Popen([sys.executable, "-m", "paved.promote.service"],
+                                env=service_env(data_dir, port, speed, anchor),
+                                stdout=open(data_dir / "service.log", "ab"), stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    kills_during_runs = 0
+    for i in range(cycles):
+        proc = start()
+        time.sleep(rnd.uniform(*up))
+        if store.running_count():
+            kills_during_runs += 1
+        os.kill(proc.pid, signal.SIGKILL)  # the service only: its executors die with it (PDEATHSIG)
+        proc.wait()
+    # Recover and drain: the final service runs everything that was claimed or missed.
+    proc = start()
+    try:
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline:
+            runs = store.list_runs(["crash"], limit=100000)
+            if runs and all(r["status"] == "succeeded" for r in runs) and \
+                    store.pipeline(p["id"])["cursor"] >= (runs[0]["nominal_time"]):
+                break
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    final_cursor = store.pipeline(p["id"])["cursor"]
+    it = croniter("* * * * *", start_cursor)
+    expected = []
+    while (t := int(it.get_next(float))) <= final_cursor:
+        expected.append(t)
+    runs = store.list_runs(["crash"], limit=100000)
+    attempts = [a for r in runs for a in store.attempts_of(r["id"])]
+    nominal = Counter(r["nominal_time"] for r in runs)
+    successes = Counter(a["run_id"] for a in attempts if a["status"] == "succeeded")
+    on_disk = Counter()
+    for a in attempts:
+        result = Path(a["output_dir"]) / "result.json"
+        if result.exists() and json.loads(result.read_text())["category"] is None:
+            on_disk[a["run_id"]] += 1
+    not_done = [r for r in runs if r["status"] != "succeeded"]
+    assert sorted(nominal) == expected, f"ticks lost or extra: {sorted(set(expected) ^ set(nominal))}"
+    assert max(nominal.values()) == 1
+    assert not not_done, f"runs not succeeded after the drain: {not_done[:3]}"
+    assert all(successes[r["id"]] == 1 for r in runs), "a nominal time with two successful attempts"
+    assert all(on_disk[r["id"]] <= 1 for r in runs), "a nominal time executed successfully twice"
+    return {"cycles": cycles, "ticks": len(expected), "runs": len(runs), "attempts": len(attempts),
+            "lost": sum(a["status"] == "lost" for a in attempts), "kills_during_runs": kills_during_runs}

@@ -49,8 +49,9 @@ DATASETS = [
              "Hourly weather observations.", ["weather"], ["alice"], 8760),
     _dataset("forecast_output", "imbalance-price-forecast", "dev", "parquet",
              "Model output: next-day price forecast.", ["prices"], ["alice", "bob"], 48),
-    _dataset("lead_contacts", "leads", "prd", "csv", "Sales leads.", ["crm"], ["bob"], 310,
-             ns="file:///lake/leads/prd"),
+    # Like the crawler's datasets: namespace "file", the name a path, a short title for display.
+    dict(_dataset("/lake/leads/prd/lead_contacts.csv", "leads", "prd", "csv", "Sales leads.", ["crm"], ["bob"], 310,
+                  ns="file"), title="lead_contacts"),
 ]
 
 SNIPPET = 'import duckdb\nanswer = duckdb.sql("SELECT 42 AS answer").fetchone()[0]\nprint("answer", answer)'
@@ -67,7 +68,7 @@ def detail(ds: dict) -> dict:
             {"name": "trader_phone", "type": "VARCHAR", "description": "", "tags": [],
              "pii": {"suggested": "phone", "status": "confirmed"}},
         ],
-        "size_bytes": 48213, "freshness": "2 hours ago", "location": f"/lake/{d['project']}/{d['environment']}/{d['name']}.parquet",
+        "size_bytes": 48213, "freshness": 7260, "location": f"/lake/{d['project']}/{d['environment']}/{d['name']}.parquet",
         "producing_job": {"namespace": "paved", "name": "ingest_prices"},
         "last_run": {"id": "r1", "state": "COMPLETE", "ended_at": "2026-11-20T08:30:00Z"},
         "pii_alerts": ["Column trader_phone holds confirmed PII (phone) but project imbalance-price-forecast may not hold PII."],

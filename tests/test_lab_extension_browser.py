@@ -77,6 +77,10 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             expect(panel.locator(".paved-result")).to_have_count(4, timeout=20_000)
             expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip')).to_have_count(2)
             expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip[data-value="leads"]')).to_contain_text("1")
+            # a dataset named by its path shows its title, the full name on hover
+            leads = panel.locator('.paved-result[data-id="dataset:file:/lake/leads/prd/lead_contacts.csv"] .paved-result-name')
+            expect(leads).to_have_text("lead_contacts")
+            expect(leads).to_have_attribute("title", "/lake/leads/prd/lead_contacts.csv")
 
             # Search narrows the list; the facet counts follow the hits.
             panel.locator(".paved-catalog-search").fill("price")
@@ -157,6 +161,9 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             assert not [r for r in fake.requests[before:] if r["path"].endswith("/lineage")]
             graph.locator('g[data-id="job:paved:forecast"]').click()
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", "job:paved:forecast")
+            # its own depth-2 neighbourhood: both inputs, the output, and the job upstream of prices_daily
+            expect(nodes).to_have_count(5, timeout=10_000)
+            expect(graph.locator("g.paved-lineage-node--locked")).to_have_count(0)
             assert lineage_args(fake)["nodeId"] == "job:paved:forecast"
 
             # Direction toggle: upstream only.

@@ -209,7 +209,7 @@ def namespaces(cur, projects) -> list[dict]:
 def list_datasets(cur, ns: str, projects, limit: int, offset: int) -> dict:
     params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
     where = f"d.namespace = $ns AND {VISIBLE.format(a='d')}"
-    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}", params).fetchone()[0]
+    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}", {**scope(projects), "ns": ns}).fetchone()[0]
     rows = cur.execute(f"""SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform,
         d.description, d.tags, d.created_at, d.updated_at, d.last_modified,
         (SELECT list({{'name': f.name, 'type': f.type, 'description': f.description, 'tags': f.tags}}
@@ -225,7 +225,7 @@ def list_datasets(cur, ns: str, projects, limit: int, offset: int) -> dict:
 def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int) -> dict:
     params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
     where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))"
-    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", params).fetchone()[0]
+    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", {**scope(projects), "ns": ns}).fetchone()[0]
     rows = cur.execute(f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
         j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at
         FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id WHERE {where}

@@ -47,7 +47,9 @@ spans = Table(
     # end - start, set on close; indexed so "the longest closed span" is one index lookup, which bounds the
     # range scan for spans overlapping a period (see model.py).
     Column("duration_s", Float),
-    Index("ix_usage_spans_start", "start_ts"),
+    # Covering index for cost queries over all projects: the period's spans are read from the index alone.
+    Index("ix_usage_spans_cover", "start_ts", "end_ts", "project", "kind", "lifecycle", "instance_type", "region",
+          "disk_gb"),
     Index("ix_usage_spans_project_start", "project", "start_ts"),
     Index("ix_usage_spans_end", "end_ts"),
     Index("ix_usage_spans_duration", "duration_s"),

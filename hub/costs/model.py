@@ -35,8 +35,11 @@ DAY_S = 86400.0
 GROUPS = {
     "project": "s.project", "environment": "s.environment", "user": "s.username", "kind": "s.kind",
     "resource_id": "s.resource_id", "instance_type": "s.instance_type", "lifecycle": "s.lifecycle",
-    "region": "s.region", "day": "p.day",
+    "region": "COALESCE(s.region, :default_region)", "day": "p.day",
 }
+# The span columns a cost query by project/kind/lifecycle/day reads are all in the covering index
+# ix_usage_spans_cover, so an all-projects report never touches table rows. Grouping by user, environment or
+# server reads the rows too (used per project, where the project index narrows it).
 FIGURES = ("hours", "compute", "disk", "total", "on_demand_equivalent", "savings")
 
 _temp = MetaData()
@@ -104,10 +107,24 @@ def price_pieces(book, w0: float, w1: float) -> list[dict]:
     return out
 
 
-_SPAN_COLS = ("s0.project, s0.environment, s0.username, s0.kind, s0.resource_id, s0.instance_type, s0.lifecycle, "
-              "COALESCE(s0.region, :default_region) AS region, s0.disk_gb, "
-              "CASE WHEN s0.start_ts > :w0 THEN s0.start_ts ELSE :w0 END AS a, "
-              "CASE WHEN COALESCE(s0.end_ts, :now) < :w1 THEN COALESCE(s0.end_ts, :now) ELSE :w1 END AS b")
+# Price pieces are already clipped to the window, so a span's overlap with a piece is
+# least(end, p.t1) - greatest(start, p.t0), open spans ending at :now.
+_SQL = """
+    SELECT {select}
+           SUM({ov}) / 3600.0 AS hours,
+           SUM({ov} * p.hourly) / 3600.0 AS compute,
+           SUM({ov} * p.od_hourly) / 3600.0 AS on_demand_equivalent,
+           SUM({ov} * p.disk_gb_hourly * COALESCE(s.disk_gb, 0)) / 3600.0 AS disk
+    FROM usage_spans s{hint}
+    JOIN cost_pieces p ON p.region = COALESCE(s.region, :default_region) AND p.instance_type = s.instance_type
+         AND p.lifecycle = s.lifecycle AND p.t0 < {end} AND p.t0 > s.start_ts - :longest_piece AND p.t1 > s.start_ts
+    WHERE {where}{where_project}
+    {group}
+"""
+# Closed spans overlapping the window started at most "longest closed span" before it (start-time index);
+# open spans are few and found through the end-time index.
+_CLOSED = "s.start_ts >= :lo AND s.start_ts < :w1 AND s.end_ts > :w0"
+_OPEN = "s.end_ts IS NULL AND s.start_ts < :w1 AND s.start_ts < :now"
 
 
 def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: list[str] | None = None,
@@ -129,45 +146,45 @@ def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: 
                   lo=w0 - ledger.max_closed_duration())
     where_project = ""
     if projects is not None:
-        where_project = " AND s0.project IN :projects"
+        where_project = " AND s.project IN :projects"
         params["projects"] = list(projects)
-    select_groups = ", ".join(f"{GROUPS[g]} AS {g}" for g in group_by)
-    group_expr = ", ".join(GROUPS[g] for g in group_by)
-    ov = ("(CASE WHEN s.b < p.t1 THEN s.b ELSE p.t1 END) - (CASE WHEN s.a > p.t0 THEN s.a ELSE p.t0 END)")
-    sql = f"""
-        SELECT {select_groups + ',' if group_by else ''}
-               SUM({ov}) / 3600.0 AS hours,
-               SUM(({ov}) * p.hourly) / 3600.0 AS compute,
-               SUM(({ov}) * p.od_hourly) / 3600.0 AS on_demand_equivalent,
-               SUM(({ov}) * p.disk_gb_hourly * COALESCE(s.disk_gb, 0)) / 3600.0 AS disk
-        FROM (
-            SELECT {_SPAN_COLS} FROM usage_spans s0
-            WHERE s0.start_ts >= :lo AND s0.start_ts < :w1 AND s0.end_ts > :w0{where_project}
-            UNION ALL
-            SELECT {_SPAN_COLS} FROM usage_spans s0
-            WHERE s0.end_ts IS NULL AND s0.start_ts < :w1{where_project}
-        ) s
-        JOIN cost_pieces p ON p.region = s.region AND p.instance_type = s.instance_type
-             AND p.lifecycle = s.lifecycle AND p.t0 < s.b AND p.t0 > s.a - :longest_piece
-             AND p.t1 > s.a AND s.b > s.a
-        {'GROUP BY ' + group_expr if group_by else ''}
-    """
-    stmt = text(sql)
-    if projects is not None:
-        stmt = stmt.bindparams(bindparam("projects", expanding=True))
+    select_groups = "".join(f"{GROUPS[g]} AS {g}, " for g in group_by)
+    group_expr = ("GROUP BY " + ", ".join(GROUPS[g] for g in group_by)) if group_by else ""
+    statements = []
+    # SQLite's planner likes the (project, start) index for GROUP BY project and then reads every row;
+    # across all projects the covering index is far cheaper, so say so (SQLite only; others plan well).
+    hint = (" INDEXED BY ix_usage_spans_cover" if ledger.engine.dialect.name == "sqlite" and projects is None
+            else "")
+    least, greatest = ("MIN", "MAX") if ledger.engine.dialect.name == "sqlite" else ("LEAST", "GREATEST")
+    for where, h, end_col in ((_CLOSED, hint, "s.end_ts"), (_OPEN, "", ":now")):
+        ov = f"({least}({end_col}, p.t1) - {greatest}(s.start_ts, p.t0))"
+        stmt = text(_SQL.format(select=select_groups, ov=ov, end=end_col, where=where, hint=h,
+                                where_project=where_project, group=group_expr))
+        if projects is not None:
+            stmt = stmt.bindparams(bindparam("projects", expanding=True))
+        statements.append(stmt)
     pieces = price_pieces(book, w0, w1)
     params["longest_piece"] = max((pc["t1"] - pc["t0"] for pc in pieces), default=0.0) + 1.0
+    merged: dict[tuple, dict] = {}
     with ledger.engine.begin() as conn:
         pieces_table.create(conn, checkfirst=True)
         conn.execute(delete(pieces_table))
         if pieces:
             conn.execute(insert(pieces_table), pieces)
-        rows = [dict(r) for r in conn.execute(stmt, params).mappings()]
+        for stmt in statements:
+            for r in conn.execute(stmt, params).mappings():
+                if r["hours"] is None:  # an aggregate over nothing
+                    continue
+                key = tuple(r[g] for g in group_by)
+                if key in merged:
+                    for f in ("hours", "compute", "on_demand_equivalent", "disk"):
+                        merged[key][f] += r[f]
+                else:
+                    merged[key] = dict(r)
         conn.execute(delete(pieces_table))
+    rows = list(merged.values())
     out = []
     for r in rows:
-        if r["hours"] is None:  # aggregate over nothing
-            continue
         r = {k: (float(v) if k in FIGURES and v is not None else v) for k, v in r.items()}
         r["total"] = r["compute"] + r["disk"]
         r["savings"] = r["on_demand_equivalent"] - r["compute"]

@@ -110,6 +110,15 @@ export function lineage(nodeId: string, depth: number, direction: Direction): Pr
   return catalogGet<LineageResponse>('api/v1/lineage', { nodeId, depth, direction });
 }
 
+/** What to show for a dataset or job: its title, else the last path segment of its name. */
+export function displayName(name: string, title?: unknown): string {
+  if (typeof title === 'string' && title) {
+    return title;
+  }
+  const parts = name.split('/').filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : name;
+}
+
 /** Split a node id `dataset:<ns>:<name>` / `job:<ns>:<name>`; the namespace may itself hold colons. */
 export function parseNodeId(
   id: string

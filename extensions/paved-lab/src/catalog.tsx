@@ -45,6 +45,30 @@ function formatBytes(n: number | null | undefined): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
+/** Seconds since the last change as "5 minutes ago". */
+export function formatAge(value: number | string | null | undefined): string {
+  if (typeof value === 'string') {
+    return value || '—';
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return '—';
+  }
+  const steps: [number, string][] = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+    [1, 'second']
+  ];
+  const seconds = Math.max(0, Math.round(value));
+  for (const [size, unit] of steps) {
+    if (seconds >= size) {
+      const n = Math.floor(seconds / size);
+      return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+    }
+  }
+  return 'just now';
+}
+
 function formatTime(text: string | null | undefined): string {
   if (!text) {
     return '—';
@@ -359,7 +383,9 @@ export class CatalogWidget extends ReactWidget {
     return (
       <li key={d.id} className="paved-result" data-id={d.id}>
         <button className="paved-result-open" onClick={() => void this.openDataset(d.namespace, d.name)}>
-          <span className="paved-result-name">{d.name}</span>
+          <span className="paved-result-name" title={d.name}>
+            {api.displayName(d.name, d.title)}
+          </span>
           <span className="paved-result-meta paved-muted">
             {[d.project, d.environment, d.platform].filter(Boolean).join(' · ')}
             {typeof d.row_count === 'number' ? ` · ${formatCount(d.row_count)} rows` : ''}
@@ -381,8 +407,10 @@ export class CatalogWidget extends ReactWidget {
         <button className="paved-button paved-back" onClick={() => this.closeDataset()}>
           ‹ Results
         </button>
-        <h3 className="paved-dataset-name">{key.name}</h3>
-        <div className="paved-dataset-namespace paved-muted">{key.namespace}</div>
+        <h3 className="paved-dataset-name">{api.displayName(key.name, d?.title)}</h3>
+        <div className="paved-dataset-namespace paved-muted">
+          {key.namespace}:{key.name}
+        </div>
         {this._datasetError ? <div className="paved-error">{this._datasetError}</div> : null}
         {!d && !this._datasetError ? <div className="paved-muted">Loading…</div> : null}
         {d ? (
@@ -420,7 +448,7 @@ export class CatalogWidget extends ReactWidget {
                 <tr><th>Platform</th><td>{d.platform ?? '—'}</td></tr>
                 <tr><th>Rows</th><td className="paved-row-count">{formatCount(d.row_count)}</td></tr>
                 <tr><th>Size</th><td>{formatBytes(d.size_bytes)}</td></tr>
-                <tr><th>Freshness</th><td className="paved-freshness">{d.freshness ?? '—'}</td></tr>
+                <tr><th>Freshness</th><td className="paved-freshness">{formatAge(d.freshness)}</td></tr>
                 <tr><th>Modified</th><td>{formatTime(d.last_modified)}</td></tr>
                 <tr><th>Location</th><td className="paved-location">{d.location ?? '—'}</td></tr>
                 <tr>

@@ -8,6 +8,7 @@
  * 3. coordinates: layers are columns, nodes stacked and centred in their column;
  *    edges are cubic curves from a node's right side to the next node's left side.
  */
+import { displayName } from './api';
 import { LineageNode } from './types';
 
 export const NODE_WIDTH = 200;
@@ -21,6 +22,7 @@ export interface PlacedNode {
   id: string;
   type: string;
   label: string;
+  fullName: string;
   namespace: string;
   locked: boolean;
   center: boolean;
@@ -105,14 +107,14 @@ export function assignLayers(
   return layer;
 }
 
-function label(node: LineageNode): { label: string; namespace: string; locked: boolean } {
+function label(node: LineageNode): { label: string; fullName: string; namespace: string; locked: boolean } {
   const locked = node.id.startsWith('stub:') || node.data?.locked === true;
   if (locked) {
-    return { label: 'Restricted', namespace: '', locked };
+    return { label: 'Restricted', fullName: '', namespace: '', locked };
   }
   const name = typeof node.data?.name === 'string' ? node.data.name : node.id;
   const namespace = typeof node.data?.namespace === 'string' ? node.data.namespace : '';
-  return { label: name, namespace, locked };
+  return { label: displayName(name, node.data?.title), fullName: name, namespace, locked };
 }
 
 export function layoutGraph(graph: LineageNode[], centerId: string): GraphLayout {

@@ -6,7 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CatalogError, lineage, parseNodeId } from './api';
+import { CatalogError, displayName, lineage, parseNodeId } from './api';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
 import { Direction, LineageNode } from './types';
 
@@ -40,7 +40,7 @@ function NodeShape(props: { node: PlacedNode; onOpen: (id: string) => void }): J
     .join(' ');
   const title = node.locked
     ? 'Restricted: belongs to a project you are not a member of'
-    : `${kind}: ${node.namespace}:${node.label}`;
+    : `${kind}: ${node.namespace}:${node.fullName}`;
   const open = () => {
     if (!node.locked && !node.center) {
       onOpen(node.id);
@@ -171,7 +171,7 @@ export class LineageWidget extends ReactWidget {
     this._loading = true;
     this._error = '';
     const parsed = parseNodeId(this._center);
-    this.title.label = `Lineage: ${parsed ? parsed.name : this._center}`;
+    this.title.label = `Lineage: ${parsed ? displayName(parsed.name) : this._center}`;
     this.update();
     try {
       const answer = await lineage(this._center, this._depth, this._direction);
@@ -179,6 +179,10 @@ export class LineageWidget extends ReactWidget {
         return; // a newer request superseded this one
       }
       this._graph = Array.isArray(answer.graph) ? answer.graph : [];
+      const center = this._graph.find(n => n.id === this._center);
+      if (center && typeof center.data?.name === 'string') {
+        this.title.label = `Lineage: ${displayName(center.data.name, center.data.title)}`;
+      }
     } catch (error) {
       if (request !== this._request) {
         return;
@@ -205,7 +209,8 @@ export class LineageWidget extends ReactWidget {
       <div className="paved-lineage-body">
         <div className="paved-lineage-toolbar">
           <span className="paved-lineage-title" title={this._center}>
-            {isDataset ? 'Dataset' : 'Job'} <strong>{centerName}</strong>
+            {isDataset ? 'Dataset' : 'Job'}{' '}
+            <strong>{displayName(centerName, centerNode?.data?.title)}</strong>
           </span>
           <span className="paved-lineage-directions" role="group" aria-label="Direction">
             {DIRECTIONS.map(d => (

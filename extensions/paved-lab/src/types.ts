@@ -17,6 +17,8 @@ export interface DatasetSummary {
   id: string;
   namespace: string;
   name: string;
+  /** Short display name (the catalog sends one when `name` is a long path). */
+  title?: string | null;
   project?: string | null;
   environment?: string | null;
   platform?: string | null;
@@ -57,7 +59,8 @@ export interface PiiAlert {
 export interface DatasetDetail extends DatasetSummary {
   fields?: DatasetField[];
   size_bytes?: number | null;
-  freshness?: string | null;
+  /** Seconds since the data last changed (a ready-made text is shown as it is). */
+  freshness?: number | string | null;
   location?: string | null;
   producing_job?: string | { namespace?: string; name?: string } | null;
   last_run?: { id?: string; state?: string; ended_at?: string; [key: string]: unknown } | null;

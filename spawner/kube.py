@@ -1,0 +1,234 @@
+"""KubeProjectSpawner: the Kubernetes backend, one pod per named server through KubeSpawner.
+
+The shared PavedSpawner validates the options and builds the Scope; :meth:`KubeProjectSpawner.apply_scope`
+only turns the scope into KubeSpawner's own traits, and KubeSpawner builds and watches the pod, the PVC and
+the spawn events as it always does. Per server:
+
+- **placement**: the instance type's node selector, spot/on-demand node affinity and tolerations
+  (``paved.spawner.kube_placement``; the capacity-type label and spot fallback are configurable);
+- **resources**: CPU/memory/GPU requests and limits from the price book's instance, minus headroom for what
+  every node runs besides the server (the rule is documented in ``kube_placement``);
+- **identity**: the project environment's Kubernetes service account (created by the Helm chart or
+  ``paved k8s render``, annotated for IRSA with the environment's role ARN); no cloud keys are put in the pod,
+  and the service account's Kubernetes API token is not mounted (the IRSA webhook projects its own token);
+- **storage**: a PVC per named server (``claim-<user>--<server>``) of the chosen ``disk_gb``, mounted as the
+  home folder;
+- **image** per Python version (``images``), **labels and annotations** for cost attribution (project,
+  environment, user, notebook, instance type, lifecycle: OpenCost/Kubecost aggregate by them), the **idle**
+  flags of the scope;
+- **ending**: a pod that vanished (spot reclaim, node drained: KubeSpawner's ``poll()`` returns 1) or was
+  disrupted is recorded as ``preempted`` and the home page says so; a server that shut itself down when idle
+  (exit 0) as ``culled``; anything else as ``failed``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from kubespawner import KubeSpawner
+from tornado import web
+from traitlets import Bool, Dict, Unicode, default
+
+from paved.spawner.base import PavedSpawner
+from paved.spawner.kube_placement import Headroom, capacity_values, placement_for, resources_for
+from paved.spawner.scope import LABEL_PREFIX, Scope
+
+WORKSPACE_VOLUME = "paved-workspace"
+# Site-configured values of these traits are kept and Paved's per-server values are added on top, freshly
+# at each start (a spawner object lives across restarts with other options).
+SITE_TRAITS = ("node_selector", "node_affinity_required", "node_affinity_preferred", "tolerations",
+               "extra_labels", "extra_annotations", "storage_extra_labels", "storage_extra_annotations",
+               "extra_resource_guarantees", "extra_resource_limits", "volumes", "volume_mounts")
+# Pod status reasons meaning the node or the cluster took the pod away (not the user's code).
+DISRUPTION_REASONS = {"Evicted", "Preempting", "NodeLost", "NodeShutdown", "Shutdown", "Terminated",
+                      "DeletionByTaintManager", "TerminationByKubelet", "EvictionByEvictionAPI"}
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
+
+
+def cost_annotations(scope: Scope) -> dict[str, str]:
+    """Unabridged values (labels are cut to 63 label-safe characters) for cost reports and audits."""
+    o = scope.options
+    raw = {"project": o.project, "environment": o.environment, "user": scope.user, "notebook": scope.notebook,
+           "instance-type": o.instance_type, "lifecycle": o.lifecycle, "idle-minutes": str(o.idle_minutes),
+           "disk-gb": str(o.disk_gb), "python": o.python, "interface": o.interface}
+    # KubeSpawner expands {placeholders} in annotation values: escape braces a user name might contain
+    return {f"{LABEL_PREFIX}{k}": v.replace("{", "{{").replace("}", "}}") for k, v in raw.items()}
+
+
+def disrupted(pod: dict | None) -> bool:
+    """True when ``pod`` (a reflector pod dict) was taken away by the cluster: gone, evicted, node shut down."""
+    if pod is None:
+        return True
+    status = pod.get("status") or {}
+    if status.get("reason") in DISRUPTION_REASONS:
+        return True
+    return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
+               for c in status.get("conditions") or [])
+
+
+class KubeProjectSpawner(PavedSpawner, KubeSpawner):
+    """A Paved notebook server as a Kubernetes pod (see the module docstring)."""
+
+    images = Dict(
+        key_trait=Unicode(), value_trait=Unicode(),
+        help="""Python version -> notebook image (built from images/notebook with that PYTHON_VERSION).
+        The form offers exactly these versions.""",
+    ).tag(config=True)
+
+    @default("images")
+    def _default_images(self):
+        return {v: f"ghcr.io/paved-dev/paved-notebook:py{v}" for v in ("3.12", "3.11", "3.10")}
+
+    capacity_type_label = Unicode(
+        "karpenter.sh/capacity-type",
+        help="""Node label telling spot from on-demand nodes. Known: karpenter.sh/capacity-type (Karpenter:
+        spot / on-demand) and eks.amazonaws.com/capacityType (EKS managed node groups: SPOT / ON_DEMAND);
+        for another label set capacity_type_values.""",
+    ).tag(config=True)
+
+    capacity_type_values = Dict(
+        key_trait=Unicode(), value_trait=Unicode(),
+        help="""Values of capacity_type_label for 'spot' and 'on-demand', e.g. {"spot": "true",
+        "on-demand": "false"}. Default: the known label's values.""",
+    ).tag(config=True)
+
+    spot_fallback_on_demand = Bool(
+        False,
+        help="""Let a spot server start on an on-demand node when no spot capacity is available (spot becomes a
+        preferred node affinity instead of a required one). Usage is still recorded as spot, as asked for.""",
+    ).tag(config=True)
+
+    headroom = Dict(
+        help="""Override the resource headroom rule (see paved.spawner.kube_placement): cpu_fixed, cpu_fraction,
+        memory_fixed_gib, memory_fraction.""",
+    ).tag(config=True)
+
+    workspace_mount_path = Unicode(
+        "/home/jovyan", help="Where the server's PVC is mounted (the notebook image's home folder).",
+    ).tag(config=True)
+
+    @default("storage_pvc_ensure")
+    def _default_pvc_ensure(self):
+        return True
+
+    @default("automount_service_account_token")
+    def _default_automount(self):
+        return False  # IRSA projects its own token; notebooks get no Kubernetes API access
+
+    @default("cmd")
+    def _default_kube_cmd(self):
+        return ["jupyterhub-singleuser"]  # explicit, so the idle flags (args) are passed
+
+    # --- what this backend offers ---------------------------------------------------------------------
+
+    def available_pythons(self) -> list[str]:
+        return sorted(self.images, key=version_key, reverse=True)
+
+    def available_interfaces(self) -> list[str]:
+        return ["lab", "vscode"]  # the notebook images carry code-server and jupyter-vscode-proxy
+
+    # --- scope -> KubeSpawner traits -----------------------------------------------------------------
+
+    def _site_values(self) -> dict:
+        """The configured values of SITE_TRAITS, as lists/dicts, captured before Paved first changes them."""
+        if not hasattr(self, "_site"):
+            self._site = {}
+            for name in SITE_TRAITS:
+                value = copy.deepcopy(getattr(self, name))
+                if name in ("node_affinity_required", "node_affinity_preferred", "tolerations", "volumes",
+                            "volume_mounts"):
+                    value = list(self._sorted_dict_values(value) or [])
+                self._site[name] = value
+        return copy.deepcopy(self._site)
+
+    def apply_scope(self, scope: Scope) -> None:
+        site = self._site_values()
+        o = scope.options
+        self.image = self.images[o.python]
+
+        res = resources_for(scope.instance, Headroom(**self.headroom))
+        self.cpu_guarantee, self.cpu_limit = res.cpu_guarantee, res.cpu_limit
+        self.mem_guarantee, self.mem_limit = res.mem_guarantee, res.mem_limit
+        self.extra_resource_guarantees = {**site["extra_resource_guarantees"], **res.extra}
+        self.extra_resource_limits = {**site["extra_resource_limits"], **res.extra}
+
+        try:
+            values = capacity_values(self.capacity_type_label, self.capacity_type_values)
+        except ValueError as e:
+            raise web.HTTPError(500, f"Paved is misconfigured: {e} (KubeProjectSpawner.capacity_type_values)")
+        place = placement_for(
+            instance=scope.instance, lifecycle=o.lifecycle, label=self.capacity_type_label, values=values,
+            spot_fallback=self.spot_fallback_on_demand, base_required=site["node_affinity_required"],
+            base_preferred=site["node_affinity_preferred"], base_tolerations=site["tolerations"],
+            base_node_selector=site["node_selector"])
+        self.node_selector = place.node_selector
+        self.node_affinity_required = place.node_affinity_required
+        self.node_affinity_preferred = place.node_affinity_preferred
+        self.tolerations = place.tolerations
+
+        # identity: only the project environment's service account, never one carried over or asked for
+        self.service_account = scope.service_account
+
+        labels = dict(scope.labels)
+        annotations = cost_annotations(scope)
+        self.extra_labels = {**site["extra_labels"], **labels}
+        self.extra_annotations = {**site["extra_annotations"], **annotations}
+        self.storage_extra_labels = {**site["storage_extra_labels"], **labels}
+        self.storage_extra_annotations = {**site["storage_extra_annotations"], **annotations}
+
+        self.storage_capacity = f"{o.disk_gb}Gi"
+        volumes, mounts = site["volumes"], site["volume_mounts"]
+        if not any(m.get("mountPath") == self.workspace_mount_path for m in mounts):
+            volumes.append({"name": WORKSPACE_VOLUME, "persistentVolumeClaim": {"claimName": "{pvc_name}"}})
+            mounts.append({"name": WORKSPACE_VOLUME, "mountPath": self.workspace_mount_path})
+        self.volumes = volumes
+        self.volume_mounts = mounts
+
+    def get_env(self):
+        env = super().get_env()
+        if self.scope:
+            env.setdefault("AWS_REGION", self.aws_region)
+            env.setdefault("AWS_DEFAULT_REGION", self.aws_region)
+        return env
+
+    async def load_user_options(self):
+        """Paved's validated options were applied in ``apply_user_options``; KubeSpawner profiles are unused."""
+
+    async def start_credentials(self) -> dict[str, str]:
+        """No credentials from the hub: the pod's service account carries the project role (IRSA)."""
+        self._credential_env = {}
+        return {}
+
+    # --- progress: Paved's first steps, then KubeSpawner's Kubernetes events ---------------------------
+
+    async def progress(self):
+        for event in list(getattr(self, "_progress_events", [])):
+            yield event
+        async for event in KubeSpawner.progress(self):
+            yield event
+
+    # --- ending ---------------------------------------------------------------------------------------
+
+    async def poll(self):
+        await self._start_watching_pods()
+        self._pod_at_poll = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}")
+        self._in_poll = True
+        try:
+            return await super().poll()
+        finally:
+            self._in_poll = False
+
+    async def stop(self, now=False):
+        if getattr(self, "_in_poll", False):
+            # KubeSpawner.poll deletes a pod whose container exited; poll records why it ended, not "user"
+            return await KubeSpawner.stop(self, now=now)
+        return await super().stop(now=now)
+
+    def end_reason(self, exit_status) -> str:
+        if disrupted(getattr(self, "_pod_at_poll", None)):
+            return "preempted"
+        # jupyter-server exits 0 when it shuts itself down after `shutdown_no_activity_timeout`
+        return "culled" if exit_status == 0 else "failed"

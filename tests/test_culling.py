@@ -1,0 +1,88 @@
+"""Idle culling with the real jupyterhub-idle-culler and real kernels: a server idle past its own limit is
+culled (and recorded as culled); a server whose kernel is busy running a long cell is not."""
+
+import json
+import time
+import uuid
+
+import pytest
+import websocket
+
+from conftest import start_paved, stop_process_group
+from test_notebooks import _all_spans, servers, wait_ready
+
+PROJECT = "imbalance-price-forecast"
+LIMIT_MIN = 1
+CULL_EVERY = 10
+POLL = 10
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("culling")
+    site = tmp / "site.py"
+    site.write_text(f"c.Paved.cull_every = {CULL_EVERY}\nc.Spawner.poll_interval = {POLL}\n")
+    hub = start_paved(tmp / "data", "--config", str(site))
+    try:
+        yield hub
+    finally:
+        stop_process_group(hub.proc)
+
+
+def run_cell(hub, user, server, code):
+    """Start a kernel on the server and send ``code`` to it without waiting for the result."""
+    api = hub.api(user)
+    base = f"{hub.url}/user/{user}/{server}"
+    r = api.post(f"{base}/api/kernels", json={"name": "python3"})
+    assert r.status_code == 201, r.text
+    kernel = r.json()["id"]
+    ws_url = base.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels"
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: {api.headers['Authorization']}"], timeout=30)
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
+                   "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    # wait until the kernel reports busy with our request
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        msg = json.loads(ws.recv())
+        if msg.get("msg_type") == "status" and msg["content"]["execution_state"] == "busy" \
+                and msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return ws
+    raise AssertionError("kernel never became busy")
+
+
+def test_idle_server_is_culled_busy_one_is_not(hub):
+    api = hub.api("alice")
+    for name in ("idle-ibex", "busy-badger"):
+        r = api.post(f"{hub.url}/hub/api/users/alice/servers/{name}",
+                     json={"project": PROJECT, "idle_minutes": LIMIT_MIN})
+        assert r.status_code in (201, 202), r.text
+    for name in ("idle-ibex", "busy-badger"):
+        wait_ready(hub, "alice", name)
+    started = time.monotonic()
+    ws = run_cell(hub, "alice", "busy-badger", "import time; time.sleep(600)")
+    try:
+        # the idle one goes within its limit plus the culler's interval (and the hub's poll), with slack
+        budget = LIMIT_MIN * 60 + CULL_EVERY + POLL + 45
+        while time.monotonic() - started < budget:
+            if "idle-ibex" not in servers(hub, "alice"):
+                break
+            time.sleep(2)
+        culled_after = time.monotonic() - started
+        assert "idle-ibex" not in servers(hub, "alice"), f"not culled after {culled_after:.0f}s"
+        # the busy one outlives its idle limit by more than a culler round: it keeps running
+        while time.monotonic() - started < LIMIT_MIN * 60 + 3 * CULL_EVERY + POLL:
+            time.sleep(2)
+        busy = servers(hub, "alice").get("busy-badger")
+        assert busy and busy["ready"], "a server running a long cell was culled"
+    finally:
+        ws.close()
+    spans = {s["resource_id"]: s for s in _all_spans(hub)}
+    assert spans["alice/idle-ibex"]["end_reason"] == "culled"
+    assert spans["alice/busy-badger"]["end_ts"] is None
+    assert "Culling" in hub.hub_log() or "shutting down" in hub.hub_log()
