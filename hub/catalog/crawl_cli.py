@@ -57,6 +57,8 @@ def _in_process(data_dir: Path, projects_file: str) -> dict:
     except duckdb.IOException as e:
         raise SystemExit(f"paved catalog crawl: cannot open the catalog (is the service running?): {e}")
     try:
+        while pending := store.pending():  # first derive what a stopped service had logged
+            store.apply(pending)
         known = {loc: (size, mod) for loc, size, mod in store.con.execute(
             "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL").fetchall()}
         events, problems = crawler.crawl(projects, known)
@@ -67,6 +69,7 @@ def _in_process(data_dir: Path, projects_file: str) -> dict:
             items.append(Resolved(event, "paved-crawler", dataset_owners={
                 event.dataset.key: (facet["project"], facet["environment"])}, may_describe={event.dataset.key}))
         if items:
+            store.append(items)
             store.apply(items)
         store.rebuild_fts()
     finally:

@@ -44,6 +44,7 @@ log = logging.getLogger("paved.catalog")
 
 MAX_BODY = 16 * 1024 * 1024
 MAX_BATCH = 1000
+DERIVE_BATCH = 5000
 STATE_FILE = "catalog-service.json"
 
 
@@ -69,6 +70,11 @@ class Catalog:
         self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects)
         self._queue: list[tuple[Resolved, asyncio.Future]] = []
         self._flushing = False
+        self._derive_queue: list[Resolved] = []
+        self._deriving = False
+        self._derived = asyncio.Event()
+        self.acked_seq = self.store.next_seq - 1
+        self.failed_seq = 0
         self._ownership: tuple[int, Ownership] | None = None
         self.crawl_token = secrets.token_urlsafe(32)
         self._crawl_lock = asyncio.Lock()
@@ -84,13 +90,15 @@ class Catalog:
         return await asyncio.get_running_loop().run_in_executor(self.store.writer, fn, *args)
 
     async def read(self, fn, *args):
+        await self.caught_up()
         store = self.store
         return await asyncio.get_running_loop().run_in_executor(
             store.readers, lambda: fn(store.cursor(), *args))
 
-    # --- ingest: group commit -----------------------------------------------------------------------
+    # --- ingest: group commit to the log, derivation in large batches behind it -----------------------
     async def ingest(self, item: Resolved) -> None:
-        """Queue ``item``; return once the batch holding it is committed (so nothing acknowledged is lost)."""
+        """Queue ``item``; return once the batch holding it is in the raw log (durable: nothing acknowledged is
+        lost). Derivation follows in bigger batches; reads wait for it (:meth:`caught_up`)."""
         fut = asyncio.get_running_loop().create_future()
         self._queue.append((item, fut))
         if not self._flushing:
@@ -99,23 +107,62 @@ class Catalog:
         await fut
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
-                    result = await self.write(self.store.apply, [item for item, _ in batch])
+                    last = await loop.run_in_executor(self.store.appender, self.store.append,
+                                                      [item for item, _ in batch])
                 except Exception as e:  # noqa: BLE001
-                    log.exception("Storing a batch of %d events failed", len(batch))
+                    log.exception("Appending a batch of %d events failed", len(batch))
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(e)
                     continue
+                self.acked_seq = last
+                self._derive_queue.extend(item for item, _ in batch)
+                self._kick_derive()
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(None)
-                self.after_write(result)
         finally:
             self._flushing = False
+
+    def _kick_derive(self) -> None:
+        if not self._deriving:
+            self._deriving = True
+            asyncio.ensure_future(self._derive())
+
+    async def _derive(self) -> None:
+        try:
+            while self._derive_queue:
+                batch, self._derive_queue = self._derive_queue[:DERIVE_BATCH], self._derive_queue[DERIVE_BATCH:]
+                try:
+                    self.after_write(await self.write(self.store.apply, batch))
+                except Exception:  # noqa: BLE001 - logged events stay in the log and are derived at restart
+                    log.exception("Deriving events %s..%s failed", batch[0].seq, batch[-1].seq)
+                    self.failed_seq = batch[-1].seq
+                finally:
+                    self._derived.set()
+                    self._derived = asyncio.Event()
+        finally:
+            self._deriving = False
+
+    async def caught_up(self) -> None:
+        """Wait until every event acknowledged so far is derived (read-your-writes for every reader)."""
+        target = self.acked_seq
+        while self.store.derived_seq < target and self.failed_seq < target:
+            await self._derived.wait()
+
+    async def replay_pending(self) -> None:
+        """Derive events that were logged but not derived before a stop (the log is the source of truth)."""
+        while True:
+            items = await self.write(self.store.pending)
+            if not items:
+                return
+            log.info("Replaying %d logged events from seq %d", len(items), items[0].seq)
+            self.after_write(await self.write(self.store.apply, items))
 
     def after_write(self, result: dict) -> None:
         if result.get("profile"):
@@ -262,6 +309,7 @@ class CatalogHandler(ServiceHandler):
 
     async def dataset(self, ns: str, name: str) -> dict:
         """The dataset row if it exists and the caller may see it; 404 otherwise (existence is not leaked)."""
+        await self.catalog.caught_up()
         did = self.catalog.store.ds_ids.get((ns, name))
         row = await self.catalog.read(queries.dataset_row, did) if did is not None else None
         if row is None or not queries.dataset_visible(row["project"], row["grants"], self.visible()):
@@ -340,6 +388,7 @@ class NamespaceJobsHandler(CatalogHandler):
 class JobRunsHandler(CatalogHandler):
     async def get(self, ns, job):
         store = self.catalog.store
+        await self.catalog.caught_up()
         jid = store.job_ids.get((ns, job))
         visible = self.visible()
         if jid is None or not (visible is None or store.job_project.get(jid) in visible):
@@ -354,6 +403,7 @@ class SearchHandler(CatalogHandler):
         per_page = self.int_arg("per_page", 20, 1, 100)
         filters = {k: self.get_argument(k, "") for k in ("platform", "environment", "project", "tag", "owner")}
         visible = self.visible()
+        await self.catalog.caught_up()
         if self.catalog.store.fts_dirty:
             await self.catalog.write(self.catalog.store.rebuild_fts)
         self.write_json(await self.catalog.read(queries.search, self.get_argument("q", ""), filters, visible,
@@ -513,7 +563,12 @@ def main() -> None:
         json.dump({"url": f"http://{url.hostname}:{url.port}{service_prefix()}", "token": catalog.crawl_token,
                    "pid": os.getpid()}, f)
     loop = IOLoop.current()
-    loop.add_callback(catalog.crawl_safely)
+
+    async def start():
+        await catalog.replay_pending()
+        await catalog.crawl_safely()
+
+    loop.add_callback(start)
     if settings.crawl_minutes > 0:
         PeriodicCallback(catalog.crawl_safely, settings.crawl_minutes * 60_000).start()
 

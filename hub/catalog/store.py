@@ -32,7 +32,9 @@ log = logging.getLogger("paved.catalog")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (seq BIGINT, received_at TIMESTAMP, kind VARCHAR, event_type VARCHAR,
-    event_time TIMESTAMP, run_id VARCHAR, job_namespace VARCHAR, job_name VARCHAR, posted_by VARCHAR, body VARCHAR);
+    event_time TIMESTAMP, run_id VARCHAR, job_namespace VARCHAR, job_name VARCHAR, posted_by VARCHAR, body VARCHAR,
+    resolution VARCHAR);
+CREATE TABLE IF NOT EXISTS state (key VARCHAR PRIMARY KEY, value BIGINT);
 CREATE TABLE IF NOT EXISTS datasets (id INTEGER PRIMARY KEY, namespace VARCHAR NOT NULL, name VARCHAR NOT NULL,
     title VARCHAR, project VARCHAR, environment VARCHAR, platform VARCHAR, location VARCHAR, description VARCHAR,
     tags VARCHAR[], owners VARCHAR[], grants VARCHAR[], curated VARCHAR[], row_count BIGINT, size_bytes BIGINT,
@@ -58,7 +60,7 @@ CREATE TABLE IF NOT EXISTS alerts (id INTEGER, created_at TIMESTAMP, project VAR
 # JSON struct types for bulk inserts: column -> DuckDB type (order = table column order used below).
 T_EVENTS = {"seq": "BIGINT", "received_at": "TIMESTAMP", "kind": "VARCHAR", "event_type": "VARCHAR",
             "event_time": "TIMESTAMP", "run_id": "VARCHAR", "job_namespace": "VARCHAR", "job_name": "VARCHAR",
-            "posted_by": "VARCHAR", "body": "VARCHAR"}
+            "posted_by": "VARCHAR", "body": "VARCHAR", "resolution": "VARCHAR"}
 T_DATASETS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "title": "VARCHAR", "project": "VARCHAR",
               "environment": "VARCHAR", "platform": "VARCHAR", "location": "VARCHAR", "description": "VARCHAR",
               "tags": "VARCHAR[]", "owners": "VARCHAR[]", "row_count": "BIGINT", "size_bytes": "BIGINT",
@@ -139,6 +141,21 @@ class Resolved:
     job_owner: tuple[str | None, str | None] = (None, None)
     dataset_owners: dict = field(default_factory=dict)  # (ns, name) -> (project, env)
     may_describe: set = field(default_factory=set)  # dataset keys whose facets the poster may apply
+    seq: int = 0  # position in the events log, once appended
+
+    def resolution(self) -> str:
+        return json.dumps({"job_owner": list(self.job_owner),
+                           "datasets": [[ns, name, p, e, (ns, name) in self.may_describe]
+                                        for (ns, name), (p, e) in self.dataset_owners.items()]})
+
+    @classmethod
+    def from_log(cls, seq: int, body: str, resolution: str, posted_by: str) -> "Resolved":
+        from paved.hub.catalog.openlineage import parse_event
+
+        r = json.loads(resolution)
+        return cls(parse_event(json.loads(body)), posted_by, tuple(r["job_owner"]),
+                   {(ns, name): (p, e) for ns, name, p, e, _ in r["datasets"]},
+                   {(ns, name) for ns, name, _, _, may in r["datasets"] if may}, seq)
 
 
 @dataclass
@@ -155,6 +172,8 @@ class Store:
         self.stub_secret = stub_secret or b"paved"
         self.con = duck.connect(path)
         self.con.execute(SCHEMA)
+        self.appender_con = self.con.cursor()  # its own connection: appends never wait for derivation
+        self.appender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-appender")
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-writer")
         self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catalog-reader")
         self._local = threading.local()
@@ -178,6 +197,8 @@ class Store:
         self.next_id = 1 + max(con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
                                con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0])
         self.next_seq = 1 + con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        row = con.execute("SELECT value FROM state WHERE key = 'derived_seq'").fetchone()
+        self.derived_seq = row[0] if row else 0
         self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
         for i, ns, name, project, env, loc in con.execute(
                 "SELECT id, namespace, name, project, environment, location FROM datasets").fetchall():
@@ -201,6 +222,7 @@ class Store:
                  self.graph.edges, time.monotonic() - t0)
 
     def close(self) -> None:
+        self.appender.shutdown(wait=True)
         self.writer.shutdown(wait=True)
         self.readers.shutdown(wait=True)
         self.con.close()
@@ -218,22 +240,49 @@ class Store:
         self.next_id += 1
         return i
 
-    def apply(self, items: list[Resolved]) -> dict:
-        """Store a batch of events in one transaction and derive everything from them (writer thread)."""
+    def append(self, items: list[Resolved]) -> int:
+        """Append events to the raw log in one transaction (appender thread); returns the last seq.
+
+        An event is acknowledged once appended: it is durable and will be derived (see :meth:`pending`)."""
         now = utcnow()
-        events, jobs, runs, dsets, schemas, run_io, edges = [], {}, {}, {}, {}, {}, []
+        seq = self.next_seq
+        rows = []
+        for it in items:
+            e = it.event
+            it.seq = seq
+            rows.append({"seq": seq, "received_at": now, "kind": e.kind, "event_type": e.event_type,
+                         "event_time": e.event_time, "run_id": e.run_id, "job_namespace": e.job_namespace,
+                         "job_name": e.job_name, "posted_by": it.posted_by,
+                         "body": json.dumps(e.raw, separators=(",", ":")), "resolution": it.resolution()})
+            seq += 1
+        con = self.appender_con
+        con.execute("BEGIN")
+        try:
+            bulk_rows(con, "events", T_EVENTS, rows)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        self.next_seq = seq
+        return seq - 1
+
+    def pending(self, after: int | None = None, limit: int = 5000) -> list[Resolved]:
+        """Logged events not derived yet (after a restart), oldest first: the log is replayable."""
+        rows = self.con.execute("SELECT seq, body, resolution, posted_by FROM events WHERE seq > ? ORDER BY seq "
+                                "LIMIT ?", [self.derived_seq if after is None else after, limit]).fetchall()
+        return [Resolved.from_log(*r) for r in rows]
+
+    def apply(self, items: list[Resolved]) -> dict:
+        """Derive datasets, fields, jobs, runs, edges from logged events, in one transaction (writer thread)."""
+        now = utcnow()
+        jobs, runs, dsets, schemas, run_io, edges = {}, {}, {}, {}, {}, []
         new_ds: dict[tuple, int] = {}
         new_jobs: dict[tuple, int] = {}
         new_edges: set[tuple[int, int]] = set()
         ds_owner: dict[int, tuple] = {}
-        seq = self.next_seq
+        last_seq = max(it.seq for it in items)
         for it in items:
             e = it.event
-            events.append({"seq": seq, "received_at": now, "kind": e.kind, "event_type": e.event_type,
-                           "event_time": e.event_time, "run_id": e.run_id, "job_namespace": e.job_namespace,
-                           "job_name": e.job_name, "posted_by": it.posted_by,
-                           "body": json.dumps(e.raw, separators=(",", ":"))})
-            seq += 1
             jid = None
             if e.job_key:
                 jid = self.job_ids.get(e.job_key) or new_jobs.get(e.job_key)
@@ -323,7 +372,6 @@ class Store:
         con = self.con
         con.execute("BEGIN")
         try:
-            bulk_rows(con, "events", T_EVENTS, events)
             bulk_rows(con, "jobs", T_JOBS, list(jobs.values()), """ON CONFLICT (id) DO UPDATE SET
                 description = coalesce(excluded.description, jobs.description),
                 updated_at = greatest(excluded.updated_at, jobs.updated_at),
@@ -361,12 +409,14 @@ class Store:
             alerts = self._write_fields(con, changed_schemas, ds_owner, now)
             bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
             bulk_rows(con, "edges", T_EDGES, edges)
+            con.execute("INSERT INTO state VALUES ('derived_seq', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                        [last_seq])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
         # Committed: now make the in-memory view match.
-        self.next_seq = seq
+        self.derived_seq = last_seq
         for key, i in new_ds.items():
             self.ds_ids[key] = i
             self.ds_keys[i] = key
@@ -388,7 +438,7 @@ class Store:
         if dsets:
             self.fts_dirty = True
         self._record_alerts(alerts)
-        return {"stored": len(events), "profile": [did for did in changed_schemas], "alerts": alerts}
+        return {"derived": len(items), "profile": [did for did in changed_schemas], "alerts": alerts}
 
     def _pii_allowed(self, project: str | None) -> bool:
         if project is None or self.projects is None:

@@ -48,7 +48,7 @@ pieces_table = Table(
     Column("region", String(32)), Column("instance_type", String(64)), Column("lifecycle", String(16)),
     Column("t0", Float), Column("t1", Float), Column("day", Float),
     Column("hourly", Float), Column("od_hourly", Float), Column("disk_gb_hourly", Float),
-    Index("ix_cost_pieces", "region", "instance_type", "lifecycle", "t0"),
+    Index("ix_cost_pieces", "region", "instance_type", "lifecycle", "t0", "t1", "hourly", "od_hourly", "disk_gb_hourly"),
     prefixes=["TEMPORARY"],
 )
 
