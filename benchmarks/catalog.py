@@ -153,7 +153,7 @@ def bench_lineage(s, catalog: str, n: int, datasets: int, rng: random.Random) ->
     return times, statistics.mean(sizes) if sizes else 0
 
 
-def bench_ingest(hub, token: str, catalog: str, n: int, workers: int) -> tuple[float, int]:
+def bench_ingest(hub, token: str, catalog: str, n: int, workers: int, offset: int = 0) -> tuple[float, int]:
     local = threading.local()
 
     def post(i: int) -> int:
@@ -166,7 +166,7 @@ def bench_ingest(hub, token: str, catalog: str, n: int, workers: int) -> tuple[f
                  "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
                  "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "p00", "name": f"ingest_{i % 100}"},
                  "inputs": [{"namespace": "ingest", "name": f"src_{i % 50}"}],
-                 "outputs": [{"namespace": "ingest", "name": f"out_{i}", "facets": {"schema": {
+                 "outputs": [{"namespace": "ingest", "name": f"out_{offset + i}", "facets": {"schema": {
                      "_producer": "https://bench", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
                      "fields": [{"name": "a", "type": "INTEGER"}, {"name": "b", "type": "VARCHAR"}]}}}]}
         r = s.post(catalog + "api/v1/lineage", data=gzip.compress(json.dumps(event).encode()))
@@ -226,10 +226,14 @@ def main(argv=None) -> int:
         results["lineage mean nodes returned"] = (size, None)
         token = admin.headers["Authorization"].split(" ", 1)[1]
         eps, ok = bench_ingest(hub, token, catalog, args.events, args.workers)
+        results["ingest events/s (HTTP via proxy, gzip, 201s)"] = (eps, GOALS["ingest_eps"])
+        # the same, straight to the service's port (what the proxy costs)
+        direct = json.loads((data_dir / "catalog-service.json").read_text())["url"]
+        eps2, ok2 = bench_ingest(hub, token, direct, args.events, args.workers, offset=args.events)
+        results["ingest events/s (HTTP direct to service)"] = (eps2, None)
         stored = admin.get(catalog + "api/v1/namespaces/ingest/datasets", params={"limit": 1}).json()["totalCount"]
-        expected = args.events + min(50, args.events)
-        results["ingest events/s (HTTP, gzip, 201s)"] = (eps, GOALS["ingest_eps"])
-        results["ingest accepted / posted"] = (f"{ok}/{args.events}", None)
+        expected = 2 * args.events + min(50, args.events)
+        results["ingest accepted / posted"] = (f"{ok + ok2}/{2 * args.events}", None)
         results["ingest datasets stored / expected (none lost)"] = (f"{stored}/{expected}", None)
         print(f"\n{'measure':<50} {'measured':>12} {'goal':>10}")
         for name, (value, goal) in results.items():
@@ -237,7 +241,7 @@ def main(argv=None) -> int:
             mark = "" if goal is None else ("  ok" if ("events/s" in name and value >= goal) or
                                            ("events/s" not in name and value <= goal) else "  MISSED")
             print(f"{name:<50} {shown:>12} {'' if goal is None else goal:>10}{mark}")
-        lost = stored != expected or ok != args.events
+        lost = stored != expected or ok + ok2 != 2 * args.events
         print("\nnone lost" if not lost else "\nEVENTS LOST")
         return 1 if lost else 0
     finally:

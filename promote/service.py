@@ -374,6 +374,7 @@ class RerunHandler(Base):
 
 
 class HistoryPage(Base):
+    @web.authenticated  # a browser without a session is sent through the hub's login
     def get(self):
         names = self.project_names()
         runs = []
@@ -388,6 +389,7 @@ class HistoryPage(Base):
 
 
 class RunFileHandler(Base):
+    @web.authenticated
     def get(self, run_id, what):
         r = self.run_or_404(run_id)
         attempts = self.store.attempts_of(r["id"])

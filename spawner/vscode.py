@@ -8,7 +8,9 @@ same choices (only keys the user has not set), so they hold also where the flags
 
 code-server runs as a child of the single-user server, so it and its integrated terminal and tasks inherit
 the server's environment: the project scope (``PAVED_PROJECT``, lake, credentials) and the ``PATH`` with
-``paved`` on it.
+``paved`` on it. One catch: VS Code normally re-reads the environment from a login shell (``bash -ilc env``),
+and Debian's /etc/profile then replaces ``PATH``. ``VSCODE_CLI=1`` ("started from a shell already") makes it
+skip that, so the terminal gets exactly the server's environment.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def server_env(command: str, config_file: str | os.PathLike, working_dir: str | 
     name = Path(command).name
     if name not in KNOWN_EXECUTABLES:
         raise ValueError(f"code-server command must be named one of {', '.join(KNOWN_EXECUTABLES)} (got {command!r})")
-    return {"CODE_EXECUTABLE": name, "CODE_SERVER_CONFIG": str(config_file), "CODE_WORKINGDIR": str(working_dir)}
+    return {"CODE_EXECUTABLE": name, "CODE_SERVER_CONFIG": str(config_file), "CODE_WORKINGDIR": str(working_dir),
+            "VSCODE_CLI": "1"}
 
 
 def path_with(command: str, path: str) -> str:

@@ -99,7 +99,7 @@ def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> di
     return env
 
 
-def crash_cycles(data_dir, cycles: int, *, speed: float = 20, up: tuple[float, float] = (1.5, 3.0),
+def crash_cycles(data_dir, cycles: int, *, speed: float = 30, up: tuple[float, float] = (1.0, 2.0),
                  drain_timeout: float = 180, seed: int = 5, log=print) -> dict:
     """Kill -9 the pipelines service ``cycles`` times during runs, restart, drain; check the invariants.
 
@@ -152,14 +152,14 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 20, up: tuple[float, f
             kills_during_runs += 1
         os.kill(proc.pid, signal.SIGKILL)  # the service only: its executors die with it (PDEATHSIG)
         proc.wait()
-    # Recover and drain: the final service runs everything that was claimed or missed.
+    # Recover and drain: the final service claims what was missed and runs everything up to the last kill.
+    end = int(clock.now())
     proc = start()
     try:
         deadline = time.monotonic() + drain_timeout
         while time.monotonic() < deadline:
-            runs = store.list_runs(["crash"], limit=100000)
-            if runs and all(r["status"] == "succeeded" for r in runs) and \
-                    store.pipeline(p["id"])["cursor"] >= (runs[0]["nominal_time"]):
+            runs = [r for r in store.list_runs(["crash"], limit=100000) if r["nominal_time"] <= end]
+            if store.pipeline(p["id"])["cursor"] >= end - 60 and all(r["status"] == "succeeded" for r in runs):
                 break
             time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGTERM)
@@ -169,12 +169,13 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 20, up: tuple[float, f
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    final_cursor = store.pipeline(p["id"])["cursor"]
     it = croniter("* * * * *", start_cursor)
     expected = []
-    while (t := int(it.get_next(float))) <= final_cursor:
+    while (t := int(it.get_next(float))) <= end:
         expected.append(t)
-    runs = store.list_runs(["crash"], limit=100000)
+    all_runs = store.list_runs(["crash"], limit=100000)
+    assert max(Counter(r["nominal_time"] for r in all_runs).values()) == 1
+    runs = [r for r in all_runs if r["nominal_time"] <= end]
     attempts = [a for r in runs for a in store.attempts_of(r["id"])]
     nominal = Counter(r["nominal_time"] for r in runs)
     successes = Counter(a["run_id"] for a in attempts if a["status"] == "succeeded")

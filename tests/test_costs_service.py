@@ -33,7 +33,7 @@ def seed(data_dir) -> dict:
                 (IPF, "carol", "pipeline", "g5.xlarge", "spot", 3 * busy),
                 (LEADS, "bob", "notebook", "t3.large", "spot", 4 * busy)]):
             sid = f"{d}-{i}"
-            resource = f"{user}/{'gpu' if itype.startswith('g') else 'main'}" if kind == "notebook" else f"{['ingest-weather', 'train-forecast', 'score-leads'][i % 3]}/run-{d + 1}"
+            resource = f"{user}/{'gpu' if itype.startswith('g') else 'main'}" if kind == "notebook" else f"{['ingest-weather', 'train-forecast', 'publish-forecast'][i % 3]}/run-{d + 1}"
             ledger.open_span(sid, project=project, environment="dev", user=user, kind=kind, resource_id=resource,
                              instance_type=itype, lifecycle=lc, disk_gb=20 if kind == "notebook" else None,
                              start=day + timedelta(hours=8))

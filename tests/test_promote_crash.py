@@ -10,6 +10,6 @@ from promote_helpers import crash_cycles
 def test_kill_9_during_runs_loses_no_tick_and_never_succeeds_twice(tmp_path):
     stats = crash_cycles(tmp_path, cycles=20)
     print(stats)
-    assert stats["ticks"] >= 15
+    assert stats["ticks"] >= 10
     assert stats["kills_during_runs"] >= 5  # the kills did land during runs
     assert stats["lost"] >= 1  # and recovery found orphaned attempts

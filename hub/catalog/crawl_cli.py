@@ -67,7 +67,7 @@ def _in_process(data_dir: Path, projects_file: str) -> dict:
             event = parse_event(body)
             facet = event.dataset.facet("paved")
             items.append(Resolved(event, "paved-crawler", dataset_owners={
-                event.dataset.key: (facet["project"], facet["environment"])}, may_describe={event.dataset.key}))
+                event.dataset.key: (facet["project"], facet["environment"], True)}))
         if items:
             store.append(items)
             store.apply(items)

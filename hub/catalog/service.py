@@ -225,7 +225,7 @@ class Catalog:
                 d = event.dataset
                 facet = d.facet("paved")
                 item = Resolved(event, "paved-crawler", dataset_owners={
-                    d.key: (facet["project"], facet["environment"])}, may_describe={d.key})
+                    d.key: (facet["project"], facet["environment"], True)})
                 await self.ingest(item)
                 stored += 1
             return {"registered": stored, "problems": problems}
@@ -240,7 +240,7 @@ class Catalog:
     def resolve(self, event, user: dict, caller_projects: list[str] | None) -> Resolved:
         own = self.ownership
         allowed = None if caller_projects is None else set(caller_projects)
-        item = Resolved(event, user["name"])
+        item = Resolved(event, user["name"], allowed=None if allowed is None else sorted(allowed))
         job_owner = None
         if event.job_key:
             job_owner = own.from_facet(event.paved_facet()) or own.from_namespace(event.job_namespace)
@@ -262,18 +262,19 @@ class Catalog:
             lake = own.lake_owner(location_of(ref.namespace, ref.name))
             did = self.store.ds_ids.get(ref.key)
             info = self.store.ds_info.get(did) if did is not None else None
+            facet_owner = own.from_facet(ref.facet("paved"))
+            if facet_owner and allowed is not None and facet_owner.project not in allowed:
+                facet_owner = None  # nobody files datasets under a project they are not in
             owner = lake or (Owner(info.project, info.environment) if info and info.project else None) \
-                or own.from_facet(ref.facet("paved")) or job_owner
+                or facet_owner or job_owner
             if owner is None and allowed is not None and len(allowed) == 1:
                 owner = Owner(next(iter(allowed)), None)
             if owner is None:
                 raise web.HTTPError(400, f"Cannot tell which project dataset {ref.namespace}:{ref.name} belongs "
                                     "to: add a 'paved' dataset facet with project and environment")
             env = owner.environment or (job_owner.environment if job_owner else None)
-            item.dataset_owners[ref.key] = (owner.project, env)
-            if allowed is None or owner.project in allowed:
-                item.may_describe.add(ref.key)
-            elif event.kind == "DatasetEvent":
+            item.dataset_owners[ref.key] = (owner.project, env, lake is not None)
+            if event.kind == "DatasetEvent" and allowed is not None and owner.project not in allowed:
                 raise web.HTTPError(403, f"You may not describe datasets of project {owner.project!r}")
         return item
 

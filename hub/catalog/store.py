@@ -135,18 +135,23 @@ def parse_node_id(node_id: str) -> tuple[str, str, str]:
 
 @dataclass
 class Resolved:
-    """An event checked and assigned to projects, ready to store."""
+    """An event checked and assigned to projects, ready to log and derive.
+
+    ``dataset_owners`` maps (ns, name) -> (project, environment, authoritative): authoritative owners come
+    from lake locations (or the crawler) and always apply; others only for datasets not owned yet.
+    ``allowed`` is the poster's projects (None: all); the poster's dataset facets (schema, description, ...)
+    apply only to datasets of those projects.
+    """
     event: Event
     posted_by: str
-    job_owner: tuple[str | None, str | None] = (None, None)
-    dataset_owners: dict = field(default_factory=dict)  # (ns, name) -> (project, env)
-    may_describe: set = field(default_factory=set)  # dataset keys whose facets the poster may apply
+    job_owner: tuple = (None, None)
+    dataset_owners: dict = field(default_factory=dict)
+    allowed: list | None = None
     seq: int = 0  # position in the events log, once appended
 
     def resolution(self) -> str:
-        return json.dumps({"job_owner": list(self.job_owner),
-                           "datasets": [[ns, name, p, e, (ns, name) in self.may_describe]
-                                        for (ns, name), (p, e) in self.dataset_owners.items()]})
+        return json.dumps({"job_owner": list(self.job_owner), "allowed": self.allowed,
+                           "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()]})
 
     @classmethod
     def from_log(cls, seq: int, body: str, resolution: str, posted_by: str) -> "Resolved":
@@ -154,8 +159,7 @@ class Resolved:
 
         r = json.loads(resolution)
         return cls(parse_event(json.loads(body)), posted_by, tuple(r["job_owner"]),
-                   {(ns, name): (p, e) for ns, name, p, e, _ in r["datasets"]},
-                   {(ns, name) for ns, name, _, _, may in r["datasets"] if may}, seq)
+                   {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]}, r["allowed"], seq)
 
 
 @dataclass
@@ -324,8 +328,14 @@ class Store:
                 did = self.ds_ids.get(ref.key) or new_ds.get(ref.key)
                 if did is None:
                     did = new_ds[ref.key] = self._new_id()
-                project, env = it.dataset_owners.get(ref.key, (None, None))
+                project, env, authoritative = it.dataset_owners.get(ref.key, (None, None, False))
                 d = dsets.get(did)
+                if not authoritative:  # a dataset keeps the project it has
+                    known = d if d is not None else self.ds_info.get(did)
+                    owned = (known["project"], known["environment"]) if isinstance(known, dict) else \
+                        (known.project, known.environment) if known is not None else (None, None)
+                    if owned[0]:
+                        project, env = owned[0], owned[1] or env
                 if d is None:
                     d = dsets[did] = {"id": did, "namespace": ref.namespace, "name": ref.name,
                                       "title": title_of(ref.name), "project": project, "environment": env,
@@ -335,7 +345,7 @@ class Store:
                 ds_owner[did] = (project, env)
                 d["project"], d["environment"] = project, env
                 d["updated_at"] = max(d["updated_at"], e.event_time)
-                if ref.key in it.may_describe:
+                if it.allowed is None or project in it.allowed:
                     if ref.description is not None:
                         d["description"] = ref.description
                     if ref.tags is not None:

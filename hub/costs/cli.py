@@ -61,7 +61,8 @@ def _table(rows: list[dict], columns: list[str], out) -> None:
         print("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths))), file=out)
 
 
-def run(args, out=sys.stdout) -> int:
+def run(args, out=None) -> int:
+    out = out or sys.stdout
     if args.action != "report":
         print("usage: paved costs report [--month YYYY-MM] [--project NAME] [--format table|csv|json]", file=sys.stderr)
         return 2

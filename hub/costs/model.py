@@ -38,8 +38,8 @@ GROUPS = {
     "region": "COALESCE(s.region, :default_region)", "day": "p.day",
 }
 # The span columns a cost query by project/kind/lifecycle/day reads are all in the covering index
-# ix_usage_spans_cover, so an all-projects report never touches table rows. Grouping by user, environment or
-# server reads the rows too (used per project, where the project index narrows it).
+# ix_usage_spans_project_cover; pass ``projects`` (reports always do) so the query seeks it per project and
+# never touches table rows. Grouping by user, environment or server reads the rows too.
 FIGURES = ("hours", "compute", "disk", "total", "on_demand_equivalent", "savings")
 
 _temp = MetaData()
@@ -115,7 +115,7 @@ _SQL = """
            SUM({ov} * p.hourly) / 3600.0 AS compute,
            SUM({ov} * p.od_hourly) / 3600.0 AS on_demand_equivalent,
            SUM({ov} * p.disk_gb_hourly * COALESCE(s.disk_gb, 0)) / 3600.0 AS disk
-    FROM usage_spans s{hint}
+    FROM usage_spans s
     JOIN cost_pieces p ON p.region = COALESCE(s.region, :default_region) AND p.instance_type = s.instance_type
          AND p.lifecycle = s.lifecycle AND p.t0 < {end} AND p.t0 > s.start_ts - :longest_piece AND p.t1 > s.start_ts
     WHERE {where}{where_project}
@@ -151,14 +151,10 @@ def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: 
     select_groups = "".join(f"{GROUPS[g]} AS {g}, " for g in group_by)
     group_expr = ("GROUP BY " + ", ".join(GROUPS[g] for g in group_by)) if group_by else ""
     statements = []
-    # SQLite's planner likes the (project, start) index for GROUP BY project and then reads every row;
-    # across all projects the covering index is far cheaper, so say so (SQLite only; others plan well).
-    hint = (" INDEXED BY ix_usage_spans_cover" if ledger.engine.dialect.name == "sqlite" and projects is None
-            else "")
     least, greatest = ("MIN", "MAX") if ledger.engine.dialect.name == "sqlite" else ("LEAST", "GREATEST")
-    for where, h, end_col in ((_CLOSED, hint, "s.end_ts"), (_OPEN, "", ":now")):
+    for where, end_col in ((_CLOSED, "s.end_ts"), (_OPEN, ":now")):
         ov = f"({least}({end_col}, p.t1) - {greatest}(s.start_ts, p.t0))"
-        stmt = text(_SQL.format(select=select_groups, ov=ov, end=end_col, where=where, hint=h,
+        stmt = text(_SQL.format(select=select_groups, ov=ov, end=end_col, where=where,
                                 where_project=where_project, group=group_expr))
         if projects is not None:
             stmt = stmt.bindparams(bindparam("projects", expanding=True))

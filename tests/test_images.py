@@ -1,0 +1,144 @@
+"""The Dockerfiles under images/, without Docker: what they copy exists, what they build from the repository
+installs, and the notebook image's package set resolves with pip for every Python version it is built for."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGES = ROOT / "images"
+DOCKERFILES = sorted(IMAGES.glob("*/Dockerfile"))
+NOTEBOOK = IMAGES / "notebook"
+PYTHONS = ("3.10", "3.11", "3.12")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def copy_sources(dockerfile: Path) -> list[str]:
+    sources = []
+    for word, rest in instructions(dockerfile):
+        if word in ("COPY", "ADD"):
+            parts = rest.split()
+            if any(p.startswith("--from=") for p in parts):
+                continue
+            parts = [p for p in parts if not p.startswith("--")]
+            sources += parts[:-1]
+    return sources
+
+
+def requirements() -> dict[str, Requirement]:
+    reqs = {}
+    for line in (NOTEBOOK / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            r = Requirement(line)
+            reqs[canonicalize_name(r.name)] = r
+    return reqs
+
+
+def test_there_are_a_hub_and_a_notebook_image():
+    assert {d.parent.name for d in DOCKERFILES} == {"hub", "notebook"}
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda d: d.parent.name)
+def test_dockerfiles_copy_only_files_that_exist(dockerfile):
+    sources = copy_sources(dockerfile)
+    assert sources, "no COPY at all?"
+    for source in sources:
+        assert not source.startswith(("/", "http")), source
+        assert (ROOT / source).exists(), f"{dockerfile.relative_to(ROOT)} copies {source}, which does not exist"
+    for script in ("install-code-server.sh", "code-server-wrapper.sh"):
+        if f"images/notebook/{script}" in sources:
+            subprocess.run(["bash", "-n", str(NOTEBOOK / script)], check=True)
+
+
+def test_notebook_image_is_built_per_python_version():
+    steps = instructions(NOTEBOOK / "Dockerfile")
+    (arg,) = [rest for word, rest in steps if word == "ARG" and rest.startswith("PYTHON_VERSION")]
+    assert arg.split("=")[1] in PYTHONS
+    assert any(word == "FROM" and rest == "python:${PYTHON_VERSION}-slim-bookworm" for word, rest in steps)
+    # code-server for VS Code: a version that runs on Node 20 (4.103+ needs Node 22)
+    script = (NOTEBOOK / "install-code-server.sh").read_text()
+    assert re.search(r"CODE_SERVER_VERSION:-4\.100\.\d+", script)
+    assert any(word == "FROM" and rest.startswith("node:20-") for word, rest in steps)
+    assert {"jupyter-vscode-proxy", "jupyter-server-proxy", "papermill", "duckdb", "duckdb-extension-fts",
+            "duckdb-extension-httpfs", "boto3", "jupyterlab", "jupyterhub"} <= set(requirements())
+
+
+def test_notebook_requirements_cover_paveds_own_dependencies():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    reqs = requirements()
+    for line in pyproject["project"]["dependencies"]:
+        dep = Requirement(line)
+        name = canonicalize_name(dep.name)
+        assert name in reqs, f"{dep.name} (a Paved dependency) is missing from images/notebook/requirements.txt"
+        if str(dep.specifier).startswith("=="):
+            assert reqs[name].specifier == dep.specifier, f"{dep.name}: pin differs from pyproject.toml"
+
+
+def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
+    """Exactly the folders the images COPY into /src/paved build Paved with the spawner, runner and templates."""
+    context = tmp_path / "paved"
+    context.mkdir()
+    copied = {s for d in DOCKERFILES for s in copy_sources(d)}
+    for source in ("pyproject.toml", "hub", "spawner", "promote"):
+        assert source in copied
+        src = ROOT / source
+        if src.is_dir():
+            shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(src, context / source)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"),
+                        str(context)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (wheel,) = (tmp_path / "w").glob("paved-*.whl")
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("paved/spawner/kube.py", "paved/spawner/kube_placement.py", "paved/spawner/busy_activity.py",
+                   "paved/promote/remote.py", "paved/hub/templates/home.html", "paved/spawner/data/pricebook.json",
+                   "paved/hub/k8s_cli.py"):
+        assert needed in names
+    assert (ROOT / "extensions/paved-lab/paved_lab/labextension/package.json").exists()  # prebuilt: no node needed
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_notebook_package_set_resolves(tmp_path, python):
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report",
+           str(report), "--python-version", python, "--only-binary=:all:",
+           *[f"--platform={p}" for p in PLATFORMS], "-r", str(NOTEBOOK / "requirements.txt")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
+    assert r.returncode == 0, r.stderr[-3000:]
+    resolved = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+                for i in json.loads(report.read_text())["install"]}
+    for name, req in requirements().items():
+        assert name in resolved, f"{name} not resolved for Python {python}"
+        assert req.specifier.contains(resolved[name], prereleases=True), (name, resolved[name])
+    assert resolved["jupyterhub"] == "6.1.1" and resolved["jupyterlab"] == "4.6.6"

@@ -1,0 +1,194 @@
+"""VS Code in Paved servers, without a browser: the settings code-server runs with, the environment a VS Code
+server gets through the real hub (and that nothing of it outlives the server), the installer's fast re-run,
+and a Paved without code-server (the `PAVED_VSCODE=0` switch or a site config) hiding VS Code and refusing it.
+The browser half (workbench, terminal, launcher tile, LSP) is in test_vscode_browser.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, start_paved, stop_process_group
+from paved.spawner import vscode
+
+ALICE_PROJECT = "imbalance-price-forecast"
+INSTALLER = ROOT / "scripts" / "install-code-server.sh"
+CODE_SERVER = ROOT / "node_modules" / ".bin" / "code-server"
+
+
+def need_code_server():
+    """Skip only when the developer switched VS Code off (`make ... PAVED_VSCODE=0`); otherwise it must be there."""
+    if os.environ.get("PAVED_VSCODE") == "0":
+        pytest.skip("VS Code switched off (PAVED_VSCODE=0)")
+    assert CODE_SERVER.exists(), "code-server is not installed: run scripts/install-code-server.sh (make does)"
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+def test_code_server_config_turns_off_trust_prompt_telemetry_and_update_checks(tmp_path):
+    vscode.prepare(tmp_path / "run" / "code-server.yaml", tmp_path / "home")
+    config = yaml.safe_load((tmp_path / "run" / "code-server.yaml").read_text())
+    assert config == {"auth": "none", "disable-telemetry": True, "disable-update-check": True,
+                      "disable-workspace-trust": True, "disable-getting-started-override": True}
+    settings = json.loads((tmp_path / "home/.local/share/code-server/User/settings.json").read_text())
+    assert settings["security.workspace.trust.enabled"] is False
+    assert settings["telemetry.telemetryLevel"] == "off" and settings["update.mode"] == "none"
+
+
+SETTINGS_CASES = [
+    # (existing settings.json text, expected afterwards: dict, or None = file left exactly as it was)
+    ('{"telemetry.telemetryLevel": "error", "editor.fontSize": 15}',
+     {**vscode.USER_SETTINGS, "telemetry.telemetryLevel": "error", "editor.fontSize": 15}),
+    ("", vscode.USER_SETTINGS),
+    ('// my settings\n{"editor.fontSize": 15}', None),  # JSON with comments: the user's file, untouched
+    ("[1, 2]", None),
+]
+
+
+@pytest.mark.parametrize("existing, expected", SETTINGS_CASES)
+def test_user_settings_keep_what_the_user_chose(tmp_path, existing, expected):
+    settings_file = tmp_path / "home/.local/share/code-server/User/settings.json"
+    settings_file.parent.mkdir(parents=True)
+    settings_file.write_text(existing)
+    vscode.prepare(tmp_path / "code-server.yaml", tmp_path / "home")
+    if expected is None:
+        assert settings_file.read_text() == existing
+    else:
+        assert json.loads(settings_file.read_text()) == expected
+    assert not list(settings_file.parent.glob("*.tmp"))
+
+
+def test_server_env_names_the_command_as_jupyter_vscode_proxy_needs():
+    env = vscode.server_env("/opt/cs/bin/code-server", "/run/x/code-server.yaml", "/home/me/work")
+    assert env == {"CODE_EXECUTABLE": "code-server", "CODE_SERVER_CONFIG": "/run/x/code-server.yaml",
+                   "CODE_WORKINGDIR": "/home/me/work", "VSCODE_CLI": "1"}
+    with pytest.raises(ValueError, match="must be named one of code-server, openvscode-server"):
+        vscode.server_env("/opt/cs/bin/vscode-4.100", "c.yaml", "/w")
+    assert vscode.path_with("/opt/cs/bin/code-server", "/usr/bin:/opt/cs/bin:/bin") == "/opt/cs/bin:/usr/bin:/bin"
+    assert vscode.open_url("/data/work spaces/a") == "/vscode/?folder=/data/work%20spaces/a"
+
+
+# --- the installer -------------------------------------------------------------------------------------------
+
+def test_installer_rerun_is_a_no_op_and_keeps_the_command_linked():
+    need_code_server()
+    stamp = ROOT / "node_modules" / ".code-server" / ".paved-installed"
+    before = stamp.stat().st_mtime_ns
+    r = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == "", (r.stdout, r.stderr)
+    assert stamp.stat().st_mtime_ns == before and CODE_SERVER.resolve().name == "entry.js"
+    version = subprocess.run([str(CODE_SERVER), "--version"], capture_output=True, text=True, timeout=60).stdout
+    assert version.startswith(stamp.read_text().strip())
+
+
+def test_installer_refuses_unknown_arguments():
+    r = subprocess.run(["bash", str(INSTALLER), "--bogus"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "unknown argument --bogus" in r.stderr
+
+
+# --- through the real hub ------------------------------------------------------------------------------------
+
+def servers(hub, user):
+    return hub.api("admin").get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
+
+
+def wait_ready(hub, user, name, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srv = servers(hub, user).get(name)
+        if srv and srv["ready"]:
+            return srv
+        time.sleep(0.2)
+    raise AssertionError(f"{user}/{name} not ready: {hub.hub_log()[-3000:]}")
+
+
+def process_env(pid: int) -> dict:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_vscode_server_opens_on_its_workspace_with_the_scope_and_stops_clean(fresh_hub):
+    need_code_server()
+    hub = fresh_hub()
+    name = "code-heron"
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
+                              json={"project": ALICE_PROJECT, "interface": "vscode"})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(hub, "alice", name)
+    workspace = hub.data_dir / "workspaces" / "alice" / name
+    # straight into VS Code, on the notebook's workspace folder
+    s = hub.login("alice")
+    page = s.get(f"{hub.url}/user/alice/{name}/")
+    assert page.status_code == 200 and "/vscode/?folder=" in page.url, page.url
+    assert f"folder={workspace}" in page.url
+    assert "vs/code/browser/workbench/workbench" in page.text
+    # code-server runs under the server with the server's scope and Paved's config
+    server_pid = int((hub.data_dir / "run" / f"server-alice--{name}.pid").read_text())
+    code_pids = [p for p in children(server_pid) if "code-server" in Path(f"/proc/{p}/cmdline").read_text()]
+    assert code_pids, "code-server was not started by the server"
+    env = process_env(code_pids[0])
+    assert env["PAVED_PROJECT"] == ALICE_PROJECT and env["VSCODE_CLI"] == "1"
+    config = yaml.safe_load(Path(env["CODE_SERVER_CONFIG"]).read_text())
+    assert config["disable-workspace-trust"] is True and config["disable-update-check"] is True
+    assert not Path(env["CODE_SERVER_CONFIG"]).is_relative_to(workspace)
+    assert (workspace / ".local/share/code-server/User/settings.json").exists()
+    assert re.search(r"--port=\d+", Path(f"/proc/{code_pids[0]}/cmdline").read_text())
+    # stopping the server stops VS Code too
+    r = hub.api("alice").delete(f"{hub.url}/hub/api/users/alice/servers/{name}")
+    assert r.status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (alive(server_pid) or any(alive(p) for p in code_pids)):
+        time.sleep(0.3)
+    assert not alive(server_pid) and not any(alive(p) for p in code_pids)
+
+
+SWITCHED_OFF = [
+    ("site-config", {"config": 'c.LocalProjectSpawner.code_server_command = ""\n'}),
+    ("make-switch", {"env": {"PAVED_VSCODE": "0"}}),
+]
+
+
+@pytest.mark.parametrize("how, setup", SWITCHED_OFF, ids=[h for h, _ in SWITCHED_OFF])
+def test_without_code_server_the_form_hides_vscode_and_the_api_refuses_it(tmp_path, how, setup):
+    args = []
+    if "config" in setup:
+        site = tmp_path / "site.py"
+        site.write_text(setup["config"])
+        args = ["--config", str(site)]
+    hub = start_paved(tmp_path / "data", *args, env=setup.get("env"))
+    try:
+        s = hub.login("alice")
+        form = s.get(f"{hub.url}/hub/spawn/alice/no-code")
+        data = json.loads(re.search(r'id="paved-form-data">(.*?)</script>', form.text, re.S).group(1))
+        assert data["interfaces"] == {"lab": "JupyterLab"}
+        r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/no-code",
+                                  json={"project": ALICE_PROJECT, "interface": "vscode"})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"] == "'vscode' is not an available interface; choose one of: lab."
+        # a hand-written form post gets the same answer, and nothing was started or kept
+        r = s.post(f"{hub.url}/hub/spawn/alice/no-code", data={
+            "_xsrf": s.cookies.get("_xsrf"), "project": ALICE_PROJECT, "interface": "vscode"})
+        assert r.status_code == 400 and "not an available interface" in r.text
+        assert not (hub.data_dir / "workspaces" / "alice" / "no-code").exists()
+    finally:
+        stop_process_group(hub.proc)
