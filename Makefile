@@ -18,7 +18,7 @@ up: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: $(VENV)/.installed node_modules/.installed
+install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed
 
 install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
 
@@ -28,6 +28,12 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e .
+	touch $@
+
+# The JupyterLab extension is its own package; its built assets are committed, so no Node build here.
+LAB_EXTENSION_FILES := $(shell find extensions/paved-lab/paved_lab extensions/paved-lab/pyproject.toml -type f -not -path '*/__pycache__/*' 2>/dev/null)
+$(VENV)/.installed-lab: $(VENV)/.installed $(LAB_EXTENSION_FILES)
+	$(BIN)/pip install -q ./extensions/paved-lab
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
