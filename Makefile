@@ -31,7 +31,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 # The JupyterLab extension is its own package; its built assets are committed, so no Node build here.
-LAB_EXTENSION_FILES := $(shell find extensions/paved-lab/paved_lab extensions/paved-lab/pyproject.toml -type f -not -path '*/__pycache__/*' 2>/dev/null)
+LAB_EXTENSION_FILES := $(shell find extensions/paved-lab/paved_lab extensions/paved-lab/jupyter-config extensions/paved-lab/pyproject.toml -type f -not -path '*/__pycache__/*' 2>/dev/null)
 $(VENV)/.installed-lab: $(VENV)/.installed $(LAB_EXTENSION_FILES)
 	$(BIN)/pip install -q ./extensions/paved-lab
 	touch $@

@@ -90,28 +90,32 @@ def fill(ledger: Ledger, n: int, book) -> None:
 
 
 def naive_monthly(ledger: Ledger, book, month: str, now: float) -> dict[str, float]:
-    """Baseline: fetch the month's spans, price each in Python by walking the spot price points."""
+    """Baseline: fetch the month's spans and price each in Python (bisect into the spot price points)."""
+    import bisect
+
     m0, m1 = (t.timestamp() for t in model.month_window(month))
     out: dict[str, float] = {}
     conn = sqlite3.connect(ledger.db_url.split(":///", 1)[1])
     series = {t: book.spot_series(t) for t in book.prices[book.default_region]}
+    times = {t: [p[0] for p in pts] for t, pts in series.items()}
+    disk_rate = book.disk_gb_month[book.default_region] / model.HOURS_PER_MONTH
     for project, itype, lc, start, end, disk in conn.execute(
             "SELECT project, instance_type, lifecycle, start_ts, end_ts, disk_gb FROM usage_spans "
             "WHERE start_ts < ? AND (end_ts IS NULL OR end_ts > ?)", (m1, m0)):
         a, b = max(start, m0), min(end if end is not None else now, m1)
         if b <= a:
             continue
-        cost = 0.0
         if lc == "on-demand":
             cost = (b - a) / 3600 * book.hourly(itype, "on-demand")
         else:
-            pts = series[itype]
-            for i, (t0, price) in enumerate(pts):
-                t1 = pts[i + 1][0] if i + 1 < len(pts) else float("inf")
-                lo, hi = max(a, t0 if i else float("-inf")), min(b, t1)
-                if hi > lo:
-                    cost += (hi - lo) / 3600 * price
-        cost += (b - a) / 3600 * (disk or 0) * book.disk_gb_month[book.default_region] / model.HOURS_PER_MONTH
+            pts, ts = series[itype], times[itype]
+            i = max(bisect.bisect_right(ts, a) - 1, 0)
+            cost, t = 0.0, a
+            while t < b:
+                nxt = min(ts[i + 1] if i + 1 < len(ts) else b, b)
+                cost += (nxt - t) / 3600 * pts[i][1]
+                t, i = nxt, i + 1
+        cost += (b - a) / 3600 * (disk or 0) * disk_rate
         out[project] = out.get(project, 0.0) + cost
     conn.close()
     return out

@@ -115,6 +115,10 @@ class Scheduler:
         self.holder = lock_holder()
         self.leader = False
         self.executions: dict[int, tuple[Execution, dict]] = {}  # attempt id -> (execution, context)
+        self._versions: dict[int, dict] = {}  # versions are immutable: cache them (with the parsed spec)
+        from concurrent.futures import ThreadPoolExecutor
+        # Usage spans are bookkeeping: written in order, off the dispatch path.
+        self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
 
     # --- one pass -----------------------------------------------------------------------------------------
 
@@ -136,7 +140,7 @@ class Scheduler:
 
     def schedule(self, now: float) -> int:
         """Claim due ticks of every scheduled pipeline; returns the number of runs created."""
-        created = 0
+        claims = []
         active = self.store.active_pipeline_ids()
         for p in self.store.scheduled_pipelines():
             spec = self._spec_of(p["current_version"])
@@ -151,22 +155,24 @@ class Scheduler:
             if new_cursor == p["cursor"]:
                 continue
             status = "skipped" if spec.concurrency == "forbid" and p["id"] in active else "queued"
-            ids = self.store.claim_ticks(p["id"], p["cursor"], new_cursor, [(t, status) for t in ticks], now=now)
-            created += len(ids)
-        return created
+            claims.append((p["id"], p["cursor"], new_cursor, [(t, status) for t in ticks]))
+        return len(self.store.claim_many(claims, now=now)) if claims else 0
 
     def dispatch(self) -> int:
         """Start queued runs within the parallelism limits; returns how many started."""
         started = 0
         running = len(self.executions)
         busy = self.store.active_pipeline_ids()
-        for run in self.store.queued_runs():
+        queued = self.store.queued_runs()
+        pipelines = {p["id"]: p for p in self.store.list_pipelines()} if queued else {}
+        for run in queued:
             if running >= self.max_parallel:
                 break
-            pipeline = self.store.pipeline(run["pipeline_id"])
-            version_id = run["version_id"] or pipeline["current_version"]
-            version = self.store.version(version_id, with_notebook=True)
-            spec = parse_spec(version["spec"])
+            pipeline = pipelines[run["pipeline_id"]]
+            version = self._version(run["version_id"] or pipeline["current_version"])
+            spec = version["_spec"] if version else None
+            if spec is None:
+                continue
             if spec.concurrency == "forbid" and run["pipeline_id"] in busy:
                 continue
             if self._start(run, pipeline, version, spec):
@@ -214,7 +220,7 @@ class Scheduler:
         self.store.set_attempt_pid(attempt["id"], execution.pid)
         self.executions[attempt["id"]] = (execution, ctx)
         self._lineage("START", ctx)
-        self._usage_open(ctx)
+        self._side.submit(self._usage_open, ctx)
         return True
 
     def reap(self) -> None:
@@ -248,7 +254,7 @@ class Scheduler:
                  f" ({result.category}: {result.error})" if result.category else "")
         if ctx:
             self._lineage("COMPLETE" if status == "succeeded" else "FAIL", ctx, result.error)
-            self._usage_close(ctx, "completed" if status == "succeeded" else "failed")
+            self._side.submit(self._usage_close, ctx, "completed" if status == "succeeded" else "failed")
         if updated["status"] == "failed":
             self._notify(updated)
 
@@ -272,25 +278,36 @@ class Scheduler:
                 self._finish(attempt, Result("failed", "infra", None,
                                              "lost: the pipelines service stopped during the run",
                                              output_dir=attempt["output_dir"] or ""), None, status="lost")
-            self._usage_close_lost(attempt)
+            self._side.submit(self._usage_close_lost, attempt)
 
     def stop(self) -> None:
         """Stop local runs (their rows are recovered as lost by the next scheduler) and release the lock."""
         for execution, _ in self.executions.values():
             execution.kill()
         self.executions.clear()
+        self._side.submit(lambda: None).result(timeout=60)  # pending usage writes are done
         if self.leader:
             self.store.release_lock(LOCK_NAME, self.holder)
             self.leader = False
 
     # --- side effects: lineage, usage, alerts -----------------------------------------------------------------
 
+    def _version(self, version_id) -> dict | None:
+        """The version with its notebook and parsed spec (``_spec``), cached."""
+        if version_id not in self._versions:
+            version = self.store.version(version_id, with_notebook=True) if version_id else None
+            if version is None:
+                return None
+            try:
+                version["_spec"] = parse_spec(version["spec"])
+            except SpecError:
+                version["_spec"] = None
+            self._versions[version_id] = version
+        return self._versions[version_id]
+
     def _spec_of(self, version_id) -> PipelineSpec | None:
-        version = self.store.version(version_id) if version_id else None
-        try:
-            return parse_spec(version["spec"]) if version else None
-        except SpecError:
-            return None
+        version = self._version(version_id)
+        return version["_spec"] if version else None
 
     def _lineage(self, state: str, ctx: dict, error: str | None = None) -> None:
         spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]

@@ -269,6 +269,25 @@ class Store:
                     created.append(run_id)
         return created
 
+    def claim_many(self, claims: list[tuple[int, int, int, list[tuple[int, str]]]],
+                   now: float | None = None) -> list[int]:
+        """:meth:`claim_ticks` for many pipelines in one transaction (each pipeline's cursor still CAS-checked)."""
+        now = time.time() if now is None else now
+        created = []
+        with self.engine.begin() as conn:
+            for pipeline_id, expected, new_cursor, ticks in claims:
+                with conn.begin_nested():
+                    moved = conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id,
+                                                                 pipelines.c.cursor == expected)
+                                         .values(cursor=new_cursor)).rowcount
+                    if moved != 1:
+                        continue
+                    for nominal, status in ticks:
+                        run_id = self._insert_run(conn, pipeline_id, nominal, "schedule", status, None, None, now)
+                        if run_id is not None:
+                            created.append(run_id)
+        return created
+
     def _insert_run(self, conn, pipeline_id, nominal, trigger, status, params, user, now) -> int | None:
         values = dict(pipeline_id=pipeline_id, nominal_time=int(nominal), trigger=trigger, status=status,
                       attempts=0, lost_attempts=0, parameters=json.dumps(params) if params else None,

@@ -75,3 +75,13 @@ def test_bad_input_is_a_clear_error(data_dir):
     out = subprocess.run([sys.executable, "-m", "paved.hub.cli", "costs", "report", "--project", "nope"],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "no project named 'nope'" in out.stderr
+
+
+def test_prices_show_prints_the_book_in_use(data_dir, capsys):
+    assert main(["prices", "show"]) == 0
+    out = capsys.readouterr().out
+    book = load_pricebook()
+    assert f"as of {book.as_of}" in out
+    line = next(x for x in out.splitlines() if x.startswith("g4dn.xlarge"))
+    assert book.instance_types["g4dn.xlarge"].describe() in line
+    assert line.split()[-2:] == [f"{book.hourly('g4dn.xlarge', 'on-demand'):.4f}", f"{book.hourly('g4dn.xlarge', 'spot'):.4f}"]

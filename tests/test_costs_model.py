@@ -13,6 +13,7 @@ import pytest
 
 from paved.hub.costs import model
 from paved.hub.costs.ledger import Ledger
+from paved.hub.projects import parse_projects
 from paved.spawner.pricebook import SHIPPED, load_pricebook
 
 
@@ -133,6 +134,10 @@ def test_unknown_instance_type_is_reported_as_unpriced(ledger, book):
     ledger.close_span("x", "user", T(3, 13))
     assert model.costs(ledger, book, T(1), T(1, month=12), now=T(25)) == []
     assert model.unpriced_hours(ledger, book, T(1), T(1, month=12), now=T(25)) == pytest.approx(3.0)
+    assert model.unpriced_hours(ledger, book, T(1), T(1, month=12), ["p2"], now=T(25)) == 0
+    project = parse_projects({"projects": {"p1": {"environments": {"dev": {"lake": "x"}}}}})["p1"]
+    report = model.project_report(ledger, book, project, "2026-11", now=T(25))
+    assert report["unpriced_hours"] == pytest.approx(3.0) and report["totals"]["total"] == 0
 
 
 def test_forecast_is_the_run_rate_to_month_end():

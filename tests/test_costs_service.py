@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,7 +34,9 @@ def seed(data_dir) -> dict:
                 (IPF, "carol", "pipeline", "g5.xlarge", "spot", 3 * busy),
                 (LEADS, "bob", "notebook", "t3.large", "spot", 4 * busy)]):
             sid = f"{d}-{i}"
-            resource = f"{user}/{'gpu' if itype.startswith('g') else 'main'}" if kind == "notebook" else f"{['ingest-weather', 'train-forecast', 'publish-forecast'][i % 3]}/run-{d + 1}"
+            pipeline = ("ingest-weather", "train-forecast", "publish-forecast")[i % 3]
+            server = "gpu" if itype.startswith("g") else "main"
+            resource = f"{user}/{server}" if kind == "notebook" else f"{pipeline}/run-{d + 1}"
             ledger.open_span(sid, project=project, environment="dev", user=user, kind=kind, resource_id=resource,
                              instance_type=itype, lifecycle=lc, disk_gb=20 if kind == "notebook" else None,
                              start=day + timedelta(hours=8))
@@ -121,3 +124,28 @@ def test_admin_page_screenshot(hub, artifacts):
         finally:
             browser.close()
     assert (artifacts / "costs-admin-page.png").stat().st_size > 20_000
+
+
+def test_service_sends_budget_alerts_once(fresh_hub):
+    from test_costs_budget import Receiver
+
+    receiver = Receiver()
+    try:
+        hub = fresh_hub(env={"PAVED_BUDGET_WEBHOOK_URL": receiver.url, "PAVED_COSTS_ALERT_INTERVAL": "1"})
+        seed(hub.data_dir)
+        ledger = Ledger(f"sqlite:///{hub.data_dir / 'usage.sqlite'}")
+        month = model.month_of(datetime.now(timezone.utc))
+        spent = model.costs(ledger, load_pricebook(), *model.month_window(month), projects=[LEADS])[0]["total"]
+        # Lower leads' budget so this month's use is 2/3 of it (the hub reloads the projects file on change).
+        projects = hub.data_dir / "projects.yaml"
+        projects.write_text(projects.read_text().replace("budget_monthly: 300", f"budget_monthly: {spent * 1.5:.4f}"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not receiver.posts:
+            time.sleep(0.5)
+        time.sleep(3)  # a few more checks: nothing more may arrive
+        assert [(p["project"], p["threshold_percent"], p["month"]) for p in receiver.posts] == [(LEADS, 50, month)]
+        alerts = hub.api("bob").get(f"{hub.url}/services/costs/api/projects/{LEADS}").json()["alerts"]
+        assert [(a["threshold"], a["sent_ts"] is not None) for a in alerts] == [(50, True)]
+        assert receiver.url not in hub.hub_log()
+    finally:
+        receiver.close()

@@ -128,14 +128,33 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
     assert (ROOT / "extensions/paved-lab/paved_lab/labextension/package.json").exists()  # prebuilt: no node needed
 
 
+@pytest.fixture(scope="module")
+def resolutions(tmp_path_factory):
+    """pip's resolution of requirements.txt for each Python version, run side by side (each takes ~30 s)."""
+    tmp = tmp_path_factory.mktemp("resolve")
+    procs = {}
+    for python in PYTHONS:
+        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report",
+               str(tmp / f"{python}.json"), "--python-version", python, "--only-binary=:all:",
+               *[f"--platform={p}" for p in PLATFORMS], "-r", str(NOTEBOOK / "requirements.txt")]
+        procs[python] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    try:
+        for python, proc in procs.items():
+            _, err = proc.communicate(timeout=280)
+            results[python] = (proc.returncode, err, tmp / f"{python}.json")
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return results
+
+
 @pytest.mark.parametrize("python", PYTHONS)
-def test_notebook_package_set_resolves(tmp_path, python):
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report",
-           str(report), "--python-version", python, "--only-binary=:all:",
-           *[f"--platform={p}" for p in PLATFORMS], "-r", str(NOTEBOOK / "requirements.txt")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
-    assert r.returncode == 0, r.stderr[-3000:]
+def test_notebook_package_set_resolves(resolutions, python):
+    returncode, stderr, report = resolutions[python]
+    assert returncode == 0, stderr[-3000:]
     resolved = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
                 for i in json.loads(report.read_text())["install"]}
     for name, req in requirements().items():

@@ -465,3 +465,34 @@ def test_running_pod_keeps_its_span_open(projects_file, tmp_path):
     assert status is None
     assert Ledger(db_url).get_span(spawner._span_id)["end_ts"] is None
     assert spawner.paved_end_note == ""
+
+
+# --- progress: Paved's step, then the pod's Kubernetes events --------------------------------------------
+
+class FakeEventReflector(FakeReflector):
+    def __init__(self, events: list):
+        super().__init__({})
+        self.events = events
+
+
+def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
+    async def scenario():
+        spawner = new_spawner(projects_file)
+        await spawner._run_apply_user_options({"project": ALICE, "instance_type": "m5.xlarge", "lifecycle": "spot"})
+        events = [{"involvedObject": {"name": spawner.pod_name}, "metadata": {"uid": str(i)}, "type": "Normal",
+                   "lastTimestamp": f"2026-11-21T10:00:0{i}Z", "eventTime": None, "message": message}
+                  for i, message in enumerate(["Successfully assigned paved/pod to ip-10-0-0-7",
+                                               "Pulling image", "Started container notebook"])]
+        events.insert(1, {**events[0], "involvedObject": {"name": "someone-elses-pod"}, "message": "not mine"})
+        KubeProjectSpawner.reflectors[("events", NAMESPACE)] = FakeEventReflector(events)
+        spawner._start_future = asyncio.get_running_loop().create_future()
+        spawner._start_future.set_result(None)  # the spawn finished: progress reports what happened and ends
+        try:
+            return [e async for e in spawner.progress()]
+        finally:
+            KubeProjectSpawner.reflectors.pop(("events", NAMESPACE), None)
+
+    messages = [e["message"] for e in run(scenario())]
+    assert messages[0].startswith("Options checked: imbalance-price-forecast/dev, m5.xlarge (spot)")
+    assert [m.split("] ", 1)[1] for m in messages[1:]] == [
+        "Successfully assigned paved/pod to ip-10-0-0-7", "Pulling image", "Started container notebook"]

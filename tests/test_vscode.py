@@ -162,20 +162,21 @@ def test_vscode_server_opens_on_its_workspace_with_the_scope_and_stops_clean(fre
     assert not alive(server_pid) and not any(alive(p) for p in code_pids)
 
 
-SWITCHED_OFF = [
-    ("site-config", {"config": 'c.LocalProjectSpawner.code_server_command = ""\n'}),
-    ("make-switch", {"env": {"PAVED_VSCODE": "0"}}),
-]
+def test_make_switch_turns_vscode_off(monkeypatch):
+    """`make up PAVED_VSCODE=0` skips the install and tells the spawner there is no VS Code to offer."""
+    from paved.spawner.local import LocalProjectSpawner
+
+    monkeypatch.setenv("PAVED_VSCODE", "0")
+    assert LocalProjectSpawner().available_interfaces() == ["lab"]
+    if CODE_SERVER.exists():  # installed into the project: found without any configuration
+        monkeypatch.delenv("PAVED_VSCODE")
+        assert LocalProjectSpawner().available_interfaces() == ["lab", "vscode"]
 
 
-@pytest.mark.parametrize("how, setup", SWITCHED_OFF, ids=[h for h, _ in SWITCHED_OFF])
-def test_without_code_server_the_form_hides_vscode_and_the_api_refuses_it(tmp_path, how, setup):
-    args = []
-    if "config" in setup:
-        site = tmp_path / "site.py"
-        site.write_text(setup["config"])
-        args = ["--config", str(site)]
-    hub = start_paved(tmp_path / "data", *args, env=setup.get("env"))
+def test_without_code_server_the_form_hides_vscode_and_the_api_refuses_it(tmp_path):
+    site = tmp_path / "site.py"
+    site.write_text('c.LocalProjectSpawner.code_server_command = ""\n')
+    hub = start_paved(tmp_path / "data", "--config", str(site))
     try:
         s = hub.login("alice")
         form = s.get(f"{hub.url}/hub/spawn/alice/no-code")

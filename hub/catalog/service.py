@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
 from paved.hub.catalog.ownership import Owner, Ownership
 from paved.hub.catalog.snippet import snippet
 from paved.hub.catalog.store import Resolved, Store
+from paved.hub.projects import projects_for
 from paved.hub.registry import registry
 from paved.hub.service import ServiceHandler, make_app, service_prefix
 
@@ -61,12 +63,32 @@ class Settings:
         self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
 
 
+class CachedRegistry:
+    """The projects registry, re-checked for file changes at most once a second (not on every request)."""
+
+    def __init__(self, inner, ttl: float = 1.0):
+        self.inner, self.ttl, self._at, self._projects = inner, ttl, 0.0, None
+
+    @property
+    def projects(self):
+        now = time.monotonic()
+        if self._projects is None or now - self._at > self.ttl:
+            self._projects, self._at = self.inner.projects, now
+        return self._projects
+
+    def get(self, name):
+        return self.projects.get(name)
+
+    def for_user(self, user, groups=(), admin=False):
+        return projects_for(self.projects, user, groups, admin)
+
+
 class Catalog:
     """Service state: the store, the batching writer, crawl and webhooks."""
 
     def __init__(self, settings: Settings, stub_secret: bytes):
         self.settings = settings
-        self.registry = registry(settings.projects_file)
+        self.registry = CachedRegistry(registry(settings.projects_file))
         self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects)
         self._queue: list[tuple[Resolved, asyncio.Future]] = []
         self._flushing = False
@@ -285,6 +307,10 @@ class CatalogHandler(ServiceHandler):
     @property
     def catalog(self) -> Catalog:
         return self.settings["catalog"]
+
+    @property
+    def projects(self):
+        return self.catalog.registry
 
     def check_xsrf_cookie(self):  # token-authenticated API; the hub's auth checks cookie requests itself
         return None

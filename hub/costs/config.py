@@ -31,8 +31,13 @@ class Costs(Configurable):
         return os.environ.get("PAVED_BUDGET_WEBHOOK_URL", "")
 
     alert_interval_seconds = Integer(
-        300, help="How often the costs service checks budgets and sends due alerts (seconds).",
+        help="How often the costs service checks budgets and sends due alerts, in seconds. "
+             "Default: $PAVED_COSTS_ALERT_INTERVAL, else 300.",
     ).tag(config=True)
+
+    @default("alert_interval_seconds")
+    def _default_interval(self):
+        return int(os.environ.get("PAVED_COSTS_ALERT_INTERVAL") or 300)
 
 
 def setup_costs(c, paved) -> Costs:

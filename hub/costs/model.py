@@ -10,12 +10,13 @@ Spot prices change over time: a span is split at every spot price change point o
 UTC midnights for daily figures) and each piece is priced at the price in force. The on-demand equivalent is
 the same hours at the on-demand price, so ``savings = on_demand_equivalent - compute`` shows what spot saved.
 Spans still open are priced up to ``now``. Spans whose instance type or region is not in the price book are
-not priced (hours count as ``unpriced_hours`` in summaries so they do not vanish silently).
+not priced; a project report counts their hours as ``unpriced_hours`` so they do not vanish silently.
 
-Everything is one SQL statement over the ledger (SQLite or PostgreSQL): the price book is turned into a small
-temporary table of price pieces (region, type, lifecycle, from, to, price[, day]) and joined to the spans
-overlapping the period by time overlap. Spans overlapping a period are found through the start-time index:
-a span overlapping ``[w0, w1)`` started in ``[w0 - longest closed span, w1)`` or is still open.
+It is SQL over the ledger (SQLite or PostgreSQL), two statements (closed spans, open spans): the price book
+becomes a small temporary table of price pieces (region, type, lifecycle, from, to, price, day; at most a day
+long) joined to the spans overlapping the period by time overlap. A span overlapping ``[w0, w1)`` started in
+``[w0 - longest closed span, w1)`` or is still open, so the period's spans are one range of the covering
+index (project, start, ...) per project, and each span finds its pieces with a short index range.
 """
 
 from __future__ import annotations
@@ -194,13 +195,20 @@ def unpriced_hours(ledger: Ledger, book, start, end, projects: list[str] | None 
     """Hours of spans in the period whose (region, instance type) the price book does not know."""
     known = {(r, t) for r, types in book.prices.items() for t in types}
     w0, w1, now_ts = to_epoch(utc(start)), to_epoch(utc(end)), to_epoch(now)
-    sql = text("""SELECT COALESCE(region, :dr) AS region, instance_type,
+    sql = text(f"""SELECT COALESCE(region, :dr) AS region, instance_type,
                          SUM((CASE WHEN COALESCE(end_ts, :now) < :w1 THEN COALESCE(end_ts, :now) ELSE :w1 END)
                              - (CASE WHEN start_ts > :w0 THEN start_ts ELSE :w0 END)) / 3600.0 AS hours
                   FROM usage_spans WHERE start_ts < :w1 AND (end_ts IS NULL OR end_ts > :w0)
+                  {'AND project IN :projects' if projects is not None else ''}
                   GROUP BY COALESCE(region, :dr), instance_type""")
+    params = dict(dr=book.default_region, now=now_ts, w0=w0, w1=w1)
+    if projects is not None:
+        if not projects:
+            return 0.0
+        sql = sql.bindparams(bindparam("projects", expanding=True))
+        params["projects"] = list(projects)
     with ledger.engine.connect() as conn:
-        rows = conn.execute(sql, dict(dr=book.default_region, now=now_ts, w0=w0, w1=w1)).all()
+        rows = conn.execute(sql, params).all()
     return sum(max(h or 0, 0) for region, itype, h in rows if (region, itype) not in known)
 
 
@@ -321,6 +329,7 @@ def project_report(ledger, book, project, month: str, bucket: str = "day", now=N
         "top_notebooks": top_by("resource_id", "notebook"),
         "top_pipelines": top_by("resource_id", "pipeline"),
         "top_users": top_by("user"),
+        "unpriced_hours": unpriced_hours(ledger, book, m0, m1, names, now=now),
     }
 
 

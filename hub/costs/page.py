@@ -83,6 +83,10 @@ def _project_section(r: dict, base: str, alerts: list[dict]) -> str:
                f"{' (enforced)' if b['enforced'] else ''}</span></div>"
                f"<div class='kpi'><span>forecast to month end</span><b>{_m(b['forecast'])}</b><span>at this "
                f"month's run rate</span></div></div>")
+    if r.get("unpriced_hours"):
+        out.append(f"<p class='over'>{r['unpriced_hours']:,.1f} hours this month ran on instance types or regions "
+                   "the price book does not know; they are not in these figures. Refresh or extend the price book."
+                   "</p>")
     nav = []
     for p in ("day", "week", "month"):
         label = {"day": "per day", "week": "per week (12 weeks)", "month": "per month (12 months)"}[p]
