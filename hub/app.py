@@ -14,9 +14,25 @@ class PavedHub(JupyterHub):
     async def init_spawners(self):
         self.paved_starting = True
         try:
-            return await super().init_spawners()
+            result = await super().init_spawners()
+            self.reconcile_usage()
+            return result
         finally:
             self.paved_starting = False
+
+    def reconcile_usage(self) -> None:
+        """Close usage spans of notebook servers that are not running any more (the hub was down when they
+        ended); spans of servers still running stay open, so a restart neither loses nor duplicates spans."""
+        url = self.config.get("PavedSpawner", {}).get("usage_db_url")
+        if not url:
+            return
+        from paved.hub.costs.ledger import Ledger
+
+        running = {f"{user.name}/{name}" for user in self.users.values()
+                   for name, spawner in user.spawners.items() if spawner.active}
+        closed = Ledger(url).reconcile(running, reason="hub-shutdown")
+        if closed:
+            self.log.info("Closed %d usage span(s) of servers that ended while the hub was down", len(closed))
 
     async def cleanup(self):
         self.paved_shutting_down = True

@@ -142,7 +142,15 @@ class Scheduler:
         """Claim due ticks of every scheduled pipeline; returns the number of runs created."""
         claims = []
         active = self.store.active_pipeline_ids()
-        for p in self.store.scheduled_pipelines():
+        scheduled = self.store.scheduled_pipelines()
+        missing = {p["current_version"] for p in scheduled} - set(self._versions) - {None}
+        for vid, version in (self.store.versions_by_id(missing).items() if missing else ()):
+            try:
+                version["_spec"] = parse_spec(version["spec"])
+            except SpecError:
+                version["_spec"] = None
+            self._versions[vid] = version
+        for p in scheduled:
             spec = self._spec_of(p["current_version"])
             if spec is None or p["cursor"] is None:
                 continue
@@ -159,49 +167,53 @@ class Scheduler:
         return len(self.store.claim_many(claims, now=now)) if claims else 0
 
     def dispatch(self) -> int:
-        """Start queued runs within the parallelism limits; returns how many started."""
-        started = 0
+        """Start queued runs within the parallelism limits (claimed in one transaction); returns how many."""
         running = len(self.executions)
         busy = self.store.active_pipeline_ids()
         queued = self.store.queued_runs()
         pipelines = {p["id"]: p for p in self.store.list_pipelines()} if queued else {}
+        picked = []
         for run in queued:
             if running >= self.max_parallel:
                 break
             pipeline = pipelines[run["pipeline_id"]]
             version = self._version(run["version_id"] or pipeline["current_version"])
             spec = version["_spec"] if version else None
-            if spec is None:
+            if spec is None or (spec.concurrency == "forbid" and run["pipeline_id"] in busy):
                 continue
-            if spec.concurrency == "forbid" and run["pipeline_id"] in busy:
+            overrides = json.loads(run["parameters"]) if run["parameters"] else None
+            try:
+                params, error = resolve_parameters(
+                    spec, datetime.fromtimestamp(run["nominal_time"], timezone.utc), overrides), None
+            except SpecError as e:
+                params, error = {}, str(e)
+            picked.append((run, pipeline, version, spec, params, error))
+            running += 1
+            busy.add(run["pipeline_id"])
+        if not picked:
+            return 0
+        now = self.clock.now()
+        attempts = self.store.start_attempts([
+            (run["id"], version["id"], params,
+             lambda n, p=pipeline, r=run: attempt_dir(self.data_dir, p["project"], p["name"], r["id"], n))
+            for run, pipeline, version, spec, params, error in picked], now=now)
+        pids, started = {}, 0
+        for (run, pipeline, version, spec, params, error), attempt in zip(picked, attempts):
+            if attempt is None:
                 continue
-            if self._start(run, pipeline, version, spec):
-                started += 1
-                running += 1
-                busy.add(run["pipeline_id"])
+            started += 1
+            execution = self._launch(run, pipeline, version, spec, params, error, attempt, now)
+            if execution is not None:
+                pids[attempt["id"]] = execution.pid
+        self.store.set_attempt_pids(pids)
         return started
 
-    def _start(self, run: dict, pipeline: dict, version: dict, spec: PipelineSpec) -> bool:
-        now = self.clock.now()
-        overrides = json.loads(run["parameters"]) if run["parameters"] else None
-        try:
-            params = resolve_parameters(spec, datetime.fromtimestamp(run["nominal_time"], timezone.utc), overrides)
-        except SpecError as e:
-            params, param_error = {}, str(e)
-        else:
-            param_error = None
-
-        def out_dir(n):
-            return attempt_dir(self.data_dir, pipeline["project"], pipeline["name"], run["id"], n)
-
-        attempt = self.store.start_attempt(run["id"], version["id"], params, out_dir, now=now)
-        if attempt is None:
-            return False
+    def _launch(self, run, pipeline, version, spec, params, param_error, attempt, now):
         ctx = {"run": run, "pipeline": pipeline, "version": version, "spec": spec, "attempt": attempt,
                "lake": None, "started": now}
         if param_error:
             self._finish(attempt, Result("failed", "infra", None, param_error, output_dir=attempt["output_dir"]), ctx)
-            return True
+            return None
         project = self.projects.get(pipeline["project"]) if self.projects is not None else None
         env = scope_env(project, spec.environment)
         env.update({"PAVED_PIPELINE": pipeline["name"], "PAVED_RUN_ID": str(run["id"]),
@@ -216,12 +228,11 @@ class Scheduler:
             log.exception("Could not start run %s", run["id"])
             self._finish(attempt, Result("failed", "infra", None, f"could not start: {e}",
                                          output_dir=attempt["output_dir"]), ctx)
-            return True
-        self.store.set_attempt_pid(attempt["id"], execution.pid)
+            return None
         self.executions[attempt["id"]] = (execution, ctx)
         self._lineage("START", ctx)
         self._side.submit(self._usage_open, ctx)
-        return True
+        return execution
 
     def reap(self) -> None:
         for attempt_id, (execution, ctx) in list(self.executions.items()):

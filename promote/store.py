@@ -227,6 +227,13 @@ class Store:
             conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id).values(
                 paused=paused, updated_at=time.time() if now is None else now))
 
+    def versions_by_id(self, ids) -> dict[int, dict]:
+        """Many versions (with notebook) in one query."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(versions).where(versions.c.id.in_(list(ids)))).mappings().all()
+        return {r["id"]: {**dict(r), "spec": json.loads(r["spec"]), "notebook": json.loads(r["notebook"])}
+                for r in rows}
+
     def version(self, version_id: int, with_notebook: bool = False) -> dict | None:
         cols = [c for c in versions.c if with_notebook or c.name != "notebook"]
         with self.engine.connect() as conn:
@@ -276,22 +283,30 @@ class Store:
         created = []
         with self.engine.begin() as conn:
             for pipeline_id, expected, new_cursor, ticks in claims:
-                with conn.begin_nested():
-                    moved = conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id,
-                                                                 pipelines.c.cursor == expected)
-                                         .values(cursor=new_cursor)).rowcount
-                    if moved != 1:
-                        continue
-                    for nominal, status in ticks:
-                        run_id = self._insert_run(conn, pipeline_id, nominal, "schedule", status, None, None, now)
-                        if run_id is not None:
-                            created.append(run_id)
+                moved = conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id,
+                                                             pipelines.c.cursor == expected)
+                                     .values(cursor=new_cursor)).rowcount
+                if moved != 1:
+                    continue
+                for nominal, status in ticks:
+                    run_id = self._insert_run(conn, pipeline_id, nominal, "schedule", status, None, None, now)
+                    if run_id is not None:
+                        created.append(run_id)
         return created
 
     def _insert_run(self, conn, pipeline_id, nominal, trigger, status, params, user, now) -> int | None:
         values = dict(pipeline_id=pipeline_id, nominal_time=int(nominal), trigger=trigger, status=status,
                       attempts=0, lost_attempts=0, parameters=json.dumps(params) if params else None,
                       created_by=user, created_at=now, ended_at=now if status == "skipped" else None)
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):  # ON CONFLICT DO NOTHING: no savepoint per claim
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            stmt = dialect_insert(runs).values(**values).on_conflict_do_nothing(
+                index_elements=["pipeline_id", "nominal_time"]).returning(runs.c.id)
+            return conn.execute(stmt).scalar()
         try:
             with conn.begin_nested():
                 return conn.execute(insert(runs).values(**values)).inserted_primary_key[0]
@@ -335,20 +350,36 @@ class Store:
 
         ``output_dir_for(attempt_number)`` names the attempt's output folder.
         """
+        return self.start_attempts([(run_id, version_id, parameters, output_dir_for)], now=now, host=host)[0]
+
+    def start_attempts(self, items: list[tuple], now: float | None = None, host: str | None = None) -> list:
+        """:meth:`start_attempt` for many runs in one transaction; a list of attempts (None: not started)."""
         now = time.time() if now is None else now
+        host = host or socket.gethostname()
+        out: list = []
         with self.engine.begin() as conn:
-            moved = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "queued").values(
-                status="running", attempts=runs.c.attempts + 1, version_id=version_id,
-                started_at=func.coalesce(runs.c.started_at, now), ended_at=None)).rowcount
-            if moved != 1:
-                return None
-            number = conn.execute(select(runs.c.attempts).where(runs.c.id == run_id)).scalar_one()
-            output_dir = str(output_dir_for(number))
-            attempt_id = conn.execute(insert(attempts).values(
-                run_id=run_id, number=number, version_id=version_id, status="running",
-                parameters=json.dumps(parameters), output_dir=output_dir, host=host or socket.gethostname(),
-                started_at=now)).inserted_primary_key[0]
-        return self.attempt(attempt_id)
+            for run_id, version_id, parameters, output_dir_for in items:
+                moved = conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "queued").values(
+                    status="running", attempts=runs.c.attempts + 1, version_id=version_id,
+                    started_at=func.coalesce(runs.c.started_at, now), ended_at=None)
+                    .returning(runs.c.attempts)).scalar()
+                if moved is None:
+                    out.append(None)
+                    continue
+                row = dict(run_id=run_id, number=moved, version_id=version_id, status="running",
+                           parameters=json.dumps(parameters), output_dir=str(output_dir_for(moved)), host=host,
+                           started_at=now, pid=None, category=None, failing_cell=None, error=None, ended_at=None)
+                row["id"] = conn.execute(insert(attempts).values(**row)).inserted_primary_key[0]
+                out.append(row)
+        return out
+
+    def set_attempt_pids(self, pids: dict[int, int]) -> None:
+        if not pids:
+            return
+        from sqlalchemy import bindparam
+        with self.engine.begin() as conn:
+            conn.execute(update(attempts).where(attempts.c.id == bindparam("aid")).values(pid=bindparam("p")),
+                         [{"aid": a, "p": p} for a, p in pids.items()])
 
     def set_attempt_pid(self, attempt_id: int, pid: int) -> None:
         with self.engine.begin() as conn:

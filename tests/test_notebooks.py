@@ -214,3 +214,39 @@ def test_spawn_progress_shows_real_steps(hub):
         assert step in messages, messages
     assert events[-1].get("ready") is True
     stop(hub, "alice", "progress-owl", remove=True)
+
+
+def test_hub_restart_keeps_usage_spans_right(fresh_hub):
+    """A server running when the hub stops ends for 'hub-shutdown'; spans are neither lost nor duplicated."""
+    hub = fresh_hub()
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/restart-raven",
+                              json={"project": ALICE_PROJECT})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(hub, "alice", "restart-raven")
+    stop_process_group(hub.proc)  # like Ctrl-C on `paved up`: the hub stops its servers
+    rows = [s for s in _all_spans(hub) if s["resource_id"] == "alice/restart-raven"]
+    assert len(rows) == 1 and rows[0]["end_reason"] == "hub-shutdown" and rows[0]["end_ts"]
+
+
+def test_over_budget_project_is_refused_while_another_spawns(fresh_hub, tmp_path):
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+
+    data = tmp_path / "budget"
+    data.mkdir()
+    (data / "projects.yaml").write_text(DEMO_PROJECTS_YAML.replace(
+        "    budget_monthly: 300\n", "    budget_monthly: 0\n    budget_enforced: true\n"))
+    hub = fresh_hub()  # a hub of its own, then one on the over-budget file
+    stop_process_group(hub.proc)
+    hub = start_paved(data)
+    try:
+        r = hub.api("bob").post(f"{hub.url}/hub/api/users/bob/servers/broke-bison", json={"project": "leads"})
+        assert r.status_code == 403, r.text
+        message = r.json()["message"]
+        assert "leads" in message and "budget" in message.lower()
+        assert not servers(hub, "bob")
+        ok = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/funded-fox",
+                                   json={"project": ALICE_PROJECT})
+        assert ok.status_code in (201, 202), ok.text
+        wait_ready(hub, "alice", "funded-fox")
+    finally:
+        stop_process_group(hub.proc)
