@@ -2,6 +2,8 @@
 #   make up    installs Paved into .venv (and its node tools into ./node_modules), then starts the embedded hub
 #   make test  installs the same plus test needs (Debian chromium for browser tests), then runs pytest
 # Re-running is fast: each install step re-runs only when its inputs changed.
+# Both install VS Code (code-server, into ./node_modules/.code-server) for the "VS Code" interface;
+#   PAVED_VSCODE=0 (e.g. `make up PAVED_VSCODE=0`) skips that install and hides VS Code from the form.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +12,9 @@ PORT ?= 8000
 DATA_DIR ?= .paved
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: up test install install-test
+.PHONY: up test install install-test code-server
+PAVED_VSCODE ?= 1
+export PAVED_VSCODE
 
 up: install
 	$(BIN)/paved up --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
@@ -18,7 +22,7 @@ up: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed
+install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server)
 
 install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
 
@@ -43,6 +47,10 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
+
+# code-server 4.100.x (runs on Node 20) without downloads outside npm/Debian; a no-op when already installed.
+code-server: node_modules/.installed
+	scripts/install-code-server.sh
 
 tests/oidc/node_modules/.installed: tests/oidc/package.json
 	cd tests/oidc && npm install --no-audit --no-fund --loglevel=error

@@ -95,7 +95,7 @@ def dispatch_lag(n: int, work: Path) -> dict:
         time.sleep(0.05)
     from sqlalchemy import func, select
 
-    from paved.promote.store import attempts, runs
+    from paved.promote.store import attempts
     started = 0
     while started < n and time.time() < tick + 120:
         scheduler.step()

@@ -48,6 +48,13 @@ def setup_pipelines(c, paved) -> Pipelines:
         env["PAVED_PIPELINES_DB_URL"] = db_url
     if getattr(paved, "public_url", ""):
         env["PAVED_PUBLIC_URL"] = paved.public_url
+    # runs record usage in the same ledger as notebook servers, and assume roles like them
+    env["PAVED_USAGE_DB_URL"] = paved.usage_db_url
+    spawner_cfg = c.get("PavedSpawner", {})
+    if spawner_cfg.get("aws_endpoint_url"):
+        env["PAVED_AWS_ENDPOINT_URL"] = spawner_cfg["aws_endpoint_url"]
+    if spawner_cfg.get("aws_region"):
+        env["PAVED_AWS_REGION"] = spawner_cfg["aws_region"]
     for key in PASSTHROUGH:
         if os.environ.get(key):
             env[key] = os.environ[key]

@@ -25,7 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from paved.promote.execute import EXIT_CODES, last_started_cell, write_json_atomic
+from paved.promote.execute import EXIT_CODES, last_started_cell
+from paved.spawner.scope import project_env, session_tags
 
 KILL_GRACE_S = 5
 # Never hand the service's own credentials to a notebook.
@@ -33,24 +34,39 @@ _SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "COOKIE")
 
 
 def scope_env(project, environment: str) -> dict:
-    """The scope a run works in: project, environment and its lake folder (and role, if the project has one).
+    """The scope a run works in: the same project variables as a notebook server (paved.spawner.scope)."""
+    if project is None or environment not in project.environments:
+        return {"PAVED_PROJECT": getattr(project, "name", "") or "", "PAVED_ENVIRONMENT": environment}
+    return project_env(project, environment)
 
-    TODO(lead): call the shared notebook-server scope (``paved.spawner.scope``) here once it exists, so runs
-    and notebook servers get identical environment variables and credentials.
-    """
+
+def credentials_env(project, environment: str, pipeline: str, run_id, attempt: int, runtime_dir: Path) -> dict:
+    """Short-lived credentials for the project environment's AWS role, handed to the run the same way a
+    notebook server gets them (a credential_process profile in a private folder, never keys in env).
+    Empty when the environment has no role. Raises CredentialsError when STS refuses."""
     env = project.environments.get(environment) if project is not None else None
-    out = {"PAVED_PROJECT": getattr(project, "name", "") or "", "PAVED_ENVIRONMENT": environment}
-    if env is not None:
-        out["PAVED_LAKE"] = env.lake
-        if env.aws_role_arn:
-            out["AWS_ROLE_ARN"] = env.aws_role_arn
-    return out
+    if env is None or not env.aws_role_arn:
+        return {}
+    from paved.spawner.credentials import assume_role, write_credential_files
+
+    region = os.environ.get("PAVED_AWS_REGION") or "eu-west-1"
+    endpoint = os.environ.get("PAVED_AWS_ENDPOINT_URL") or None
+    creds = assume_role(env.aws_role_arn, f"paved-pipeline-{pipeline}-{run_id}-{attempt}"[:64],
+                        session_tags(project.name, environment, f"pipeline:{pipeline}"),
+                        endpoint_url=endpoint, region=region)
+    return write_credential_files(runtime_dir, creds, region=region, endpoint_url=endpoint)
+
+
+def credentials_dir(data_dir: str | Path, run_id, attempt: int) -> Path:
+    """Private runtime folder of one attempt's credentials (outside its output folder, removed after it)."""
+    return Path(data_dir) / "run" / "pipelines" / f"run-{run_id}-attempt-{attempt}"
 
 
 def base_env() -> dict:
-    """The service's environment without hub/service credentials."""
+    """The service's environment without hub/service credentials. AWS settings are left out too: a run gets
+    its project's own (credentials_env), never the service's identity."""
     return {k: v for k, v in os.environ.items()
-            if not k.startswith("JUPYTERHUB_") and not any(m in k.upper() for m in _SECRET_MARKERS)}
+            if not k.startswith(("JUPYTERHUB_", "AWS_")) and not any(m in k.upper() for m in _SECRET_MARKERS)}
 
 
 def attempt_dir(data_dir: str | Path, project: str, pipeline: str, run_id: int, attempt: int) -> Path:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from paved.promote import lineage
-from paved.promote.runner import Execution, Result, RunRequest, attempt_dir, read_result, scope_env, seal
+from paved.promote.runner import (Execution, Result, RunRequest, attempt_dir, credentials_dir, credentials_env,
+                                  read_result, scope_env, seal)
 from paved.promote.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
 from paved.promote.store import Store, lock_holder, pid_alive_here
 
@@ -219,6 +221,13 @@ class Scheduler:
         env.update({"PAVED_PIPELINE": pipeline["name"], "PAVED_RUN_ID": str(run["id"]),
                     "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"])})
         ctx["lake"] = env.get("PAVED_LAKE")
+        try:
+            env.update(credentials_env(project, spec.environment, pipeline["name"], run["id"], attempt["number"],
+                                       credentials_dir(self.data_dir, run["id"], attempt["number"])))
+        except Exception as e:  # STS refused or unreachable: an infrastructure failure, retried like one
+            self._finish(attempt, Result("failed", "infra", None, f"could not get credentials: {e}",
+                                         output_dir=attempt["output_dir"]), ctx)
+            return None
         request = RunRequest(notebook=version["notebook"], output_dir=Path(attempt["output_dir"]),
                              parameters=params, kernel_name=self.kernel_name,
                              cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds, env=env)
@@ -245,6 +254,7 @@ class Scheduler:
 
     def _finish(self, attempt: dict, result: Result, ctx: dict | None, status: str | None = None) -> None:
         status = status or result.status
+        shutil.rmtree(credentials_dir(self.data_dir, attempt["run_id"], attempt["number"]), ignore_errors=True)
         run = self.store.run(attempt["run_id"])
         if run is None:
             return

@@ -25,7 +25,6 @@ import logging
 import os
 import signal
 import tempfile
-import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo

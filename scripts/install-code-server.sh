@@ -7,7 +7,8 @@
 #   --prefix DIR  where code-server is installed (default: <repo>/node_modules/.code-server; npm leaves
 #                 dot-folders in node_modules alone, so the project's own `npm install` never prunes it)
 #   --link PATH   a symlink made to the `code-server` command (default: <repo>/node_modules/.bin/code-server,
-#                 which is where Paved's spawner and `paved up` look; in an image use /usr/local/bin/code-server)
+#                 which is where Paved's spawner and `paved up` look; in an image e.g. /usr/local/bin/code-server;
+#                 an empty PATH makes no link)
 #   --no-apt      never apt-get the Debian build dependencies (fail with a message instead)
 #   --force       reinstall even when the stamp says this version is installed
 #
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
     --link) LINK="$2"; shift 2 ;;
     --no-apt) APT=0; shift ;;
     --force) FORCE=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "install-code-server: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +46,7 @@ PKG="$PREFIX/node_modules/code-server"
 STAMP="$PREFIX/.paved-installed"
 
 link_command() {
+  [ -n "$LINK" ] || return 0
   mkdir -p "$(dirname "$LINK")"
   ln -sfn "$PREFIX/node_modules/.bin/code-server" "$LINK"
 }
@@ -99,4 +101,4 @@ ln -sfn browser-linux.sh bin/helpers/browser.sh
 "$PKG/out/node/entry.js" --version >/dev/null
 echo "$VERSION" > "$STAMP"
 link_command
-say "done in $(( $(date +%s) - start ))s; $(du -sh "$PREFIX" | cut -f1) in $PREFIX; command: $LINK"
+say "done in $(( $(date +%s) - start ))s; $(du -sh "$PREFIX" | cut -f1) in $PREFIX; command: ${LINK:-$PREFIX/node_modules/.bin/code-server}"

@@ -81,6 +81,8 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
         if self.code_server_command:
             self.environment = {**self.environment, **vscode.server_env(
                 self.code_server_command, self.code_server_config_file(), self.home_dir)}
+        else:
+            self.environment = {**self.environment, **vscode.UNAVAILABLE_ENV}
 
     def interface_url(self, interface: str) -> str:
         # VS Code opens on the notebook's workspace folder

@@ -98,8 +98,21 @@ class Scope:
 
     @property
     def session_tags(self) -> dict[str, str]:
-        return {"paved-project": self.project.name, "paved-environment": self.options.environment,
-                "paved-user": self.user}
+        return session_tags(self.project.name, self.options.environment, self.user)
+
+
+def project_env(project: Project, environment: str) -> dict[str, str]:
+    """What everything running in a project environment carries: notebook servers and pipeline runs alike."""
+    return {
+        "PAVED_PROJECT": project.name,
+        "PAVED_ENVIRONMENT": environment,
+        "PAVED_LAKE": project.environments[environment].lake,
+    }
+
+
+def session_tags(project: str, environment: str, user: str) -> dict[str, str]:
+    """STS session tags: cost and audit attribution of every assumed-role session."""
+    return {"paved-project": project, "paved-environment": environment, "paved-user": user}
 
 
 def build_scope(options: NotebookOptions, project: Project, *, user: str, notebook: str,
@@ -107,12 +120,9 @@ def build_scope(options: NotebookOptions, project: Project, *, user: str, notebo
     """The scope of ``user``'s notebook ``notebook`` with ``options`` (already validated) in ``project``."""
     instance = load_pricebook().instance_types[options.instance_type]
     idle = IdlePolicy(options.idle_minutes)
-    env_cfg = project.environments[options.environment]
     env = {
-        "PAVED_PROJECT": project.name,
-        "PAVED_ENVIRONMENT": options.environment,
+        **project_env(project, options.environment),
         "PAVED_NOTEBOOK": notebook,
-        "PAVED_LAKE": env_cfg.lake,
         "PAVED_INSTANCE_TYPE": options.instance_type,
         "PAVED_LIFECYCLE": options.lifecycle,
         "PAVED_IDLE_MINUTES": str(options.idle_minutes),

@@ -43,6 +43,10 @@ USER_SETTINGS = {
 # jupyter-vscode-proxy only accepts these command names in CODE_EXECUTABLE; it looks them up on PATH
 KNOWN_EXECUTABLES = ("code-server", "openvscode-server")
 
+# Without code-server, a name jupyter-vscode-proxy refuses: jupyter-server-proxy then skips its entry point
+# (logging one warning), so JupyterLab shows no "VS Code" launcher tile that could not start.
+UNAVAILABLE_ENV = {"CODE_EXECUTABLE": "none-installed"}
+
 
 def config_text() -> str:
     """The code-server config file (YAML; every value here is a plain scalar, so JSON syntax per line is YAML)."""
@@ -97,3 +101,23 @@ def prepare(config_file: str | os.PathLike, home: str | os.PathLike) -> None:
         tmp = settings_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(merged, indent=2) + "\n")
         tmp.replace(settings_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m paved.spawner.vscode config|settings``: print the code-server config or the seeded user
+    settings, so images bake the same files the embedded spawner writes (one source of truth)."""
+    import sys
+
+    what = (argv if argv is not None else sys.argv[1:]) or [""]
+    if what[0] == "config":
+        print(config_text(), end="")
+    elif what[0] == "settings":
+        print(json.dumps(USER_SETTINGS, indent=2))
+    else:
+        print("usage: python -m paved.spawner.vscode config|settings", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,7 +18,6 @@ import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -603,3 +602,21 @@ def test_confirmed_pii_column_appearing_in_a_forbidden_project_alerts(env):
                                            schema=[("email", "VARCHAR")]))
     alerts = bearer(env, "alice").get(env.catalog + "api/catalog/v1/alerts").json()["alerts"]
     assert any(a["dataset"] == "dataset:pii:mailing_list" and a["field"] == "email" for a in alerts)
+
+
+def test_notebook_helper_on_an_s3_lake(env):
+    code = ("from paved.hub.catalog import data\n"
+            "meters = data.read('meters')\n"
+            "print(meters.count('*').fetchone()[0])\n"
+            "print(data.write(data.sql('SELECT meter_id, kwh * 2 AS kwh2 FROM meters'), 'meters_doubled'))\n")
+    environ = dict(os.environ, **env.moto.env, PAVED_CATALOG_URL=env.catalog,
+                   JUPYTERHUB_API_TOKEN=token(env, "alice"), PAVED_PROJECT="s3-lake", PAVED_ENVIRONMENT="dev",
+                   PAVED_LAKE=S3_LAKE, JPY_SESSION_NAME="meters.ipynb")
+    out = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True,
+                         env=environ, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["42", f"{S3_LAKE}/meters_doubled.parquet"]
+    graph = lineage(bearer(env, "alice"), env, f"dataset:s3://{BUCKET}:s3-lake/dev/meters_doubled.parquet", 1,
+                    "upstream")
+    assert node_ids(graph) == {f"dataset:s3://{BUCKET}:s3-lake/dev/meters_doubled.parquet",
+                               "job:s3-lake/dev:meters.ipynb", f"dataset:s3://{BUCKET}:s3-lake/dev/meters.parquet"}

@@ -82,3 +82,30 @@ def test_project_without_role_gets_no_aws_settings(aws_hub):
     env = server_env(hub, "bob", "plain-puffin")
     assert not [k for k in env if k.startswith("AWS_")]
     stop(hub, "bob", "plain-puffin")
+
+
+def test_pipeline_runs_get_the_same_kind_of_credentials(moto_server, tmp_path, monkeypatch):  # noqa: F811
+    """A pipeline run assumes its project's role like a notebook server does (paved.promote.runner)."""
+    import yaml
+
+    from paved.hub.projects import parse_projects
+    from paved.promote.runner import base_env, credentials_dir, credentials_env, scope_env
+
+    arn = moto_server.create_role("ipf-dev")
+    text = DEMO_PROJECTS_YAML.replace("dev: {lake: lake/imbalance-price-forecast/dev,",
+                                      f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,')
+    projects = parse_projects(yaml.safe_load(text), base_dir=tmp_path)
+    monkeypatch.setenv("PAVED_AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "the-service-own-key")  # the pipelines service's own identity
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-service-own-secret")
+    folder = credentials_dir(tmp_path, 7, 2)
+    env = {**base_env(), **scope_env(projects["imbalance-price-forecast"], "dev"),
+           **credentials_env(projects["imbalance-price-forecast"], "dev", "forecast", 7, 2, folder)}
+    assert env["PAVED_PROJECT"] == "imbalance-price-forecast"
+    assert not {"the-service-own-key", "the-service-own-secret"} & set(env.values())
+    who = subprocess.run([sys.executable, "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert who.returncode == 0, who.stderr
+    assert who.stdout.strip().endswith("assumed-role/ipf-dev/paved-pipeline-forecast-7-2")
+    # a project environment without a role gets nothing
+    assert credentials_env(projects["leads"], "dev", "x", 1, 1, tmp_path / "none") == {}

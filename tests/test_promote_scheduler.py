@@ -17,7 +17,7 @@ import pytest
 
 from paved.hub.registry import registry
 from paved.promote.pin import content_hash
-from paved.promote.scheduler import Clock, Scheduler
+from paved.promote.scheduler import Scheduler
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import kubernetes_validate
 import pytest

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +41,13 @@ def test_code_server_config_turns_off_trust_prompt_telemetry_and_update_checks(t
     settings = json.loads((tmp_path / "home/.local/share/code-server/User/settings.json").read_text())
     assert settings["security.workspace.trust.enabled"] is False
     assert settings["telemetry.telemetryLevel"] == "off" and settings["update.mode"] == "none"
+    # images bake the same files with `python -m paved.spawner.vscode config|settings`
+    printed = subprocess.run([sys.executable, "-m", "paved.spawner.vscode", "config"], capture_output=True,
+                             text=True, check=True).stdout
+    assert printed == (tmp_path / "run" / "code-server.yaml").read_text()
+    printed = subprocess.run([sys.executable, "-m", "paved.spawner.vscode", "settings"], capture_output=True,
+                             text=True, check=True).stdout
+    assert json.loads(printed) == settings
 
 
 SETTINGS_CASES = [
@@ -83,6 +91,8 @@ def test_installer_rerun_is_a_no_op_and_keeps_the_command_linked():
     before = stamp.stat().st_mtime_ns
     r = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", (r.stdout, r.stderr)
+    r = subprocess.run(["bash", str(INSTALLER), "--link", ""], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == ""
     assert stamp.stat().st_mtime_ns == before and CODE_SERVER.resolve().name == "entry.js"
     version = subprocess.run([str(CODE_SERVER), "--version"], capture_output=True, text=True, timeout=60).stdout
     assert version.startswith(stamp.read_text().strip())
@@ -127,6 +137,13 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
+def launcher_entries(hub, user, name) -> list[str]:
+    """Titles of the jupyter-server-proxy launcher tiles a server shows."""
+    r = hub.api(user).get(f"{hub.url}/user/{user}/{name}/server-proxy/servers-info")
+    r.raise_for_status()
+    return [s["launcher_entry"]["title"] for s in r.json()["server_processes"] if s["launcher_entry"]["enabled"]]
+
+
 def test_vscode_server_opens_on_its_workspace_with_the_scope_and_stops_clean(fresh_hub):
     need_code_server()
     hub = fresh_hub()
@@ -153,6 +170,7 @@ def test_vscode_server_opens_on_its_workspace_with_the_scope_and_stops_clean(fre
     assert not Path(env["CODE_SERVER_CONFIG"]).is_relative_to(workspace)
     assert (workspace / ".local/share/code-server/User/settings.json").exists()
     assert re.search(r"--port=\d+", Path(f"/proc/{code_pids[0]}/cmdline").read_text())
+    assert launcher_entries(hub, "alice", name) == ["VS Code"]
     # stopping the server stops VS Code too
     r = hub.api("alice").delete(f"{hub.url}/hub/api/users/alice/servers/{name}")
     assert r.status_code in (202, 204)
@@ -191,5 +209,10 @@ def test_without_code_server_the_form_hides_vscode_and_the_api_refuses_it(tmp_pa
             "_xsrf": s.cookies.get("_xsrf"), "project": ALICE_PROJECT, "interface": "vscode"})
         assert r.status_code == 400 and "not an available interface" in r.text
         assert not (hub.data_dir / "workspaces" / "alice" / "no-code").exists()
+        # a JupyterLab server there shows no VS Code tile that could not start
+        r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/lab-only", json={"project": ALICE_PROJECT})
+        assert r.status_code in (201, 202), r.text
+        wait_ready(hub, "alice", "lab-only")
+        assert launcher_entries(hub, "alice", "lab-only") == []
     finally:
         stop_process_group(hub.proc)

@@ -10,12 +10,14 @@ Screenshots go to the artifacts folder.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import start_paved, stop_process_group
-from test_vscode import ALICE_PROJECT, need_code_server, wait_ready
+from test_vscode import ALICE_PROJECT, alive, need_code_server, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +57,20 @@ def login(browser, hub, user="alice"):
     return page
 
 
+def descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    kids: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        child, parent = map(int, line.split())
+        kids.setdefault(parent, []).append(child)
+    found, todo = [], list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += kids.get(p, [])
+    return found
+
+
 def write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -86,7 +102,7 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     page.keyboard.press("Control+Backquote")
     page.wait_for_selector(".terminal-wrapper .xterm-rows", timeout=60_000)
     page.click(".terminal-wrapper .xterm")
-    page.wait_for_function("document.querySelector('.xterm-rows').innerText.includes('$')", timeout=30_000)
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.trim().length > 0", timeout=30_000)  # a prompt
     page.keyboard.type('echo "project=$PAVED_PROJECT"; { echo "$PAVED_PROJECT"; echo "$PAVED_LAKE"; '
                       'paved promote --help | head -1; } > scope.txt\n')
     page.wait_for_function(
@@ -100,6 +116,17 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     assert lake == str(hub.data_dir / "lake" / ALICE_PROJECT / "dev")
     assert promote_usage.startswith("usage: paved promote")
     page.screenshot(path=str(artifacts / "vscode-terminal.png"))
+
+    # stopping the server (browser still connected) leaves none of VS Code's processes behind
+    server_pid = int((hub.data_dir / "run" / f"server-alice--{name}.pid").read_text())
+    processes = descendants(server_pid)
+    assert len(processes) >= 4, processes  # code-server, its server, extension host, pty host, bash ...
+    r = hub.api("alice").delete(f"{hub.url}/hub/api/users/alice/servers/{name}")
+    assert r.status_code in (202, 204)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and [p for p in processes if alive(p)]:
+        time.sleep(0.5)
+    assert not [(p, Path(f"/proc/{p}/cmdline").read_text()[:120]) for p in processes if alive(p)]
     page.close()
 
 

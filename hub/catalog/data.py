@@ -41,14 +41,17 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def connection() -> duckdb.DuckDBPyConnection:
-    """The helper's DuckDB connection (httpfs loaded from the wheel; S3 via the server's AWS identity)."""
+    """The helper's DuckDB connection (httpfs loaded from the wheel; S3 with the server's AWS identity, which
+    the Paved spawner sets to the project environment's role)."""
     global con
     if con is None:
         from paved.hub.catalog import duck
 
         con = duck.connect(":memory:", names=("httpfs",))
         if (_env("PAVED_LAKE") or "").startswith("s3://"):
-            con.execute("CREATE SECRET paved_s3 (TYPE s3, PROVIDER credential_chain)")
+            from paved.hub.catalog.reader import add_s3_secret, aws_credentials
+
+            add_s3_secret(con, aws_credentials(_env("PAVED_PROJECT", ""), None))  # the server's own identity
     return con
 
 

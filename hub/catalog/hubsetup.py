@@ -27,6 +27,9 @@ class Catalog(Configurable):
         5000, help="Largest lineage graph returned; bigger walks stop there and answer truncated=true.",
     ).tag(config=True)
     preview_rows = Integer(100, help="Most rows a dataset preview returns.").tag(config=True)
+    duckdb_threads = Integer(
+        1, help="Threads per DuckDB query. Requests already run side by side; raise on machines with many cores.",
+    ).tag(config=True)
     db_path = Unicode("", help="The catalog DuckDB file. Default: <data_dir>/catalog.duckdb").tag(config=True)
 
 
@@ -43,6 +46,7 @@ def setup_catalog(c: Config, paved) -> None:
         "PAVED_CATALOG_PII_WEBHOOK": settings.pii_webhook_url,
         "PAVED_CATALOG_LINEAGE_MAX_NODES": str(settings.lineage_max_nodes),
         "PAVED_CATALOG_PREVIEW_ROWS": str(settings.preview_rows),
+        "PAVED_CATALOG_DUCKDB_THREADS": str(settings.duckdb_threads),
         **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
         **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
     }

@@ -242,7 +242,8 @@ def parse_event(body: Any) -> Event:
                 event.job_namespace = _check_str(job, "namespace", "job", problems)
                 event.job_name = _check_str(job, "name", "job", problems)
                 event.job_facets = _facets(job, "facets", "job", problems)
-        for key, io_key, target in (("inputs", "inputFacets", event.inputs), ("outputs", "outputFacets", event.outputs)):
+        for key, io_key, target in (("inputs", "inputFacets", event.inputs),
+                                    ("outputs", "outputFacets", event.outputs)):
             items = body.get(key)
             if items is None:
                 continue

@@ -6,6 +6,8 @@ A dataset is visible when it belongs to one of them or is granted to one; a job 
 
 from __future__ import annotations
 
+import heapq
+
 from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, iso, job_node, parse_node_id, utcnow
 
 VISIBLE = ("($all OR list_contains($projects, {a}.project) "
@@ -21,7 +23,9 @@ def dataset_visible(row_project: str | None, grants, projects: list[str] | None)
     return projects is None or row_project in projects or bool(set(grants or []) & set(projects))
 
 
-SEARCH_SQL = """
+# BM25 over the DuckDB fts index tables, computed set-wise for the query's terms only (the fts extension's
+# match_bm25 macro scores every row, which is far slower on 100k datasets); same formula, k=1.2, b=0.75.
+SCORES_SQL = """
 WITH tokens AS (SELECT DISTINCT stem(unnest(fts_main_datasets.tokenize($q)), 'porter') AS t),
 qterms AS (SELECT terms.docid, terms.termid, dict.df FROM fts_main_datasets.terms terms
            JOIN fts_main_datasets.dict dict USING (termid) WHERE dict.term IN (SELECT t FROM tokens)),
@@ -30,49 +34,101 @@ st AS (SELECT num_docs, avgdl FROM fts_main_datasets.stats),
 scores AS (SELECT docs.name AS id,
                   sum(log(((st.num_docs - tf.df + 0.5) / (tf.df + 0.5)) + 1)
                       * (tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * docs.len / st.avgdl)))) AS score
-           FROM tf JOIN fts_main_datasets.docs docs USING (docid), st GROUP BY docs.name),
-hits AS MATERIALIZED (
-    SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform, d.description, d.tags,
-           d.owners, d.row_count, d.last_modified,
-           (lower(d.title) = lower($q) OR lower(d.name) = lower($q)) AS exact, s.score
-    FROM datasets d LEFT JOIN scores s ON s.id = d.id
-    WHERE ($q = '' OR s.id IS NOT NULL OR lower(d.title) = lower($q) OR lower(d.name) = lower($q))
-      AND {visible} {filters})
-SELECT (SELECT count(*) FROM hits),
-       (SELECT list(h ORDER BY exact DESC, score DESC NULLS LAST, title, name) FROM
-            (SELECT * FROM hits ORDER BY exact DESC, score DESC NULLS LAST, title, name
-             LIMIT $limit OFFSET $offset) h),
-       (SELECT histogram(platform) FROM hits WHERE platform IS NOT NULL),
-       (SELECT histogram(environment) FROM hits WHERE environment IS NOT NULL),
-       (SELECT histogram(project) FROM hits WHERE project IS NOT NULL),
-       (SELECT histogram(t) FROM (SELECT unnest(tags) AS t FROM hits)),
-       (SELECT histogram(o) FROM (SELECT unnest(owners) AS o FROM hits))
+           FROM tf JOIN fts_main_datasets.docs docs USING (docid), st GROUP BY docs.name)
 """
+PAGE_COLS = "id, namespace, name, title, project, environment, platform, description, tags, owners, row_count, " \
+            "last_modified"
 
 
-def search(cur, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
-    where, params = [], {"q": q.strip(), "limit": per_page, "offset": (page - 1) * per_page, **scope(projects)}
-    for key, column in (("platform", "platform"), ("environment", "environment"), ("project", "project")):
-        if filters.get(key):
-            where.append(f"AND d.{column} = ${key}")
-            params[key] = filters[key]
-    if filters.get("tag"):
-        where.append("AND list_contains(d.tags, $tag)")
-        params["tag"] = filters["tag"]
-    if filters.get("owner"):
-        where.append("AND list_contains(d.owners, $owner)")
-        params["owner"] = filters["owner"]
-    sql = SEARCH_SQL.format(visible=VISIBLE.format(a="d"), filters=" ".join(where))
-    total, page_rows, *facets = cur.execute(sql, params).fetchone()
+def _int_list(ids) -> str:
+    return ", ".join(str(int(i)) for i in ids) or "NULL"
+
+
+TEXT_SQL = SCORES_SQL + "SELECT list(id), list(score) FROM scores"
+
+
+def _matches(lab, visible: set | None, filters: dict) -> bool:
+    if visible is not None and lab.project not in visible and not (lab.grants and lab.grants & visible):
+        return False
+    for key in ("platform", "environment", "project"):
+        if filters.get(key) and getattr(lab, key) != filters[key]:
+            return False
+    if filters.get("tag") and filters["tag"] not in lab.tags:
+        return False
+    if filters.get("owner") and filters["owner"] not in lab.owners:
+        return False
+    return True
+
+
+def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
+    """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
+
+    With a query, DuckDB computes the BM25 scores of the matching datasets only; visibility, filters, facets
+    and ranking are then applied to those hits from the store's in-memory labels, and the page's rows are
+    read by id. Without a query (browsing), one SQL pass over the visible datasets does the same.
+    """
+    q = q.strip()
+    if q:
+        ids, scores = cur.execute(TEXT_SQL, {"q": q}).fetchone()
+        found = dict(zip(ids or (), scores or ()))
+        exact = store.exact.get(q.lower(), set())
+        for i in exact:
+            found.setdefault(i, 0.0)
+        visible = None if projects is None else set(projects)
+        labels = store.labels
+        plain = visible is None and not any(filters.values())
+        hits = [(i, s, i in exact) for i, s in found.items()
+                if i in labels and (plain or _matches(labels[i], visible, filters))]
+        facets = {name: {} for name in FACETS}
+        for i, _, _ in hits:
+            lab = labels[i]
+            for name, values in (("platform", (lab.platform,)), ("environment", (lab.environment,)),
+                                 ("project", (lab.project,)), ("tag", lab.tags), ("owner", lab.owners)):
+                counts = facets[name]
+                for v in values:
+                    if v is not None:
+                        counts[v] = counts.get(v, 0) + 1
+    else:
+        hits, facets = _browse(cur, store, filters, projects)
+    # Exact name matches first, then by score; ties by id (stable across pages).
+    ranked = heapq.nsmallest(page * per_page, hits, key=lambda h: (not h[2], -h[1], h[0]))
+    page_ids = [h[0] for h in ranked[(page - 1) * per_page:]]
+    rows = {}
+    if page_ids:
+        for r in cur.execute(f"SELECT {PAGE_COLS} FROM datasets WHERE id IN ({_int_list(page_ids)})").fetchall():
+            rows[r[0]] = dict(zip([c.strip() for c in PAGE_COLS.split(",")], r))
     results = [{
         "id": dataset_node(r["namespace"], r["name"]), "namespace": r["namespace"], "name": r["name"],
         "title": r["title"], "project": r["project"], "environment": r["environment"], "platform": r["platform"],
         "description": r["description"], "tags": r["tags"] or [], "owners": r["owners"] or [],
         "row_count": r["row_count"], "last_modified": iso(r["last_modified"]),
-    } for r in (page_rows or [])]
-    return {"total": total, "page": page, "per_page": per_page, "results": results,
-            "facets": {name: dict(sorted((f or {}).items(), key=lambda kv: (-kv[1], kv[0])))
-                       for name, f in zip(FACETS, facets)}}
+    } for r in (rows[i] for i in page_ids if i in rows)]
+    return {"total": len(hits), "page": page, "per_page": per_page, "results": results,
+            "facets": {name: dict(sorted(f.items(), key=lambda kv: (-kv[1], kv[0]))) for name, f in facets.items()}}
+
+
+BROWSE_SQL = """
+SELECT histogram(platform), histogram(environment), histogram(project), list(id),
+       (SELECT histogram(t) FROM (SELECT unnest(tags) AS t FROM datasets d WHERE {visible} {filters})),
+       (SELECT histogram(o) FROM (SELECT unnest(owners) AS o FROM datasets d WHERE {visible} {filters}))
+FROM datasets d WHERE {visible} {filters}
+"""
+
+
+def _browse(cur, store: Store, filters: dict, projects) -> tuple[list, dict]:
+    where, params = [], scope(projects)
+    for key in ("platform", "environment", "project"):
+        if filters.get(key):
+            where.append(f"AND d.{key} = ${key}")
+            params[key] = filters[key]
+    for key, column in (("tag", "tags"), ("owner", "owners")):
+        if filters.get(key):
+            where.append(f"AND list_contains(d.{column}, ${key})")
+            params[key] = filters[key]
+    sql = BROWSE_SQL.format(visible=VISIBLE.format(a="d"), filters=" ".join(where))
+    platform, environment, project, ids, tags, owners = cur.execute(sql, params).fetchone()
+    facets = dict(zip(FACETS, ((f or {}) for f in (platform, environment, project, tags, owners))))
+    return [(i, 0.0, False) for i in ids or ()], facets
 
 
 DATASET_COLS = ("id, namespace, name, title, project, environment, platform, location, description, tags, owners, "
@@ -154,8 +210,7 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
         for (i, dns, dname, title, project, env, platform, desc, tags, grants, loc, rows, modified
              ) in cur.execute(
                 "SELECT id, namespace, name, title, project, environment, platform, description, tags, grants, "
-                "location, row_count, last_modified FROM datasets WHERE id IN (SELECT unnest(?::INTEGER[]))",
-                [ds_ids]).fetchall():
+                f"location, row_count, last_modified FROM datasets WHERE id IN ({_int_list(ds_ids)})").fetchall():
             if dataset_visible(project, grants, projects):
                 data[i] = (dataset_node(dns, dname), "DATASET", {
                     "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
@@ -165,7 +220,7 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
         for i, jns, jname, project, env, desc, run_id, state, started, ended in cur.execute(
                 "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "
                 "r.started_at, r.ended_at FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
-                "WHERE j.id IN (SELECT unnest(?::INTEGER[]))", [job_ids]).fetchall():
+                f"WHERE j.id IN ({_int_list(job_ids)})").fetchall():
             if projects is None or project in projects:
                 data[i] = (job_node(jns, jname), "JOB", {
                     "id": {"namespace": jns, "name": jname}, "namespace": jns, "name": jname,

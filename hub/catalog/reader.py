@@ -48,24 +48,29 @@ def aws_credentials(project: str, env: Environment | None) -> dict:
     return {"key_id": frozen.access_key, "secret": frozen.secret_key, "session_token": frozen.token}
 
 
+def add_s3_secret(con, creds: dict) -> None:
+    """Give ``con`` a temporary S3 secret from ``creds`` (key_id, secret, session_token); honours
+    AWS_ENDPOINT_URL(_S3) and AWS_REGION/AWS_DEFAULT_REGION like boto3 does."""
+    parts = ["TYPE s3"]
+    if creds.get("key_id"):
+        parts += [f"KEY_ID '{sql_str(creds['key_id'])}'", f"SECRET '{sql_str(creds['secret'])}'"]
+        if creds.get("session_token"):
+            parts.append(f"SESSION_TOKEN '{sql_str(creds['session_token'])}'")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    parts.append(f"REGION '{sql_str(region)}'")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        u = urlparse(endpoint)
+        parts += [f"ENDPOINT '{sql_str(u.netloc)}'", "URL_STYLE 'path'",
+                  f"USE_SSL {'true' if u.scheme == 'https' else 'false'}"]
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET paved_s3 ({', '.join(parts)})")
+
+
 def connection(location: str, project: str, env: Environment | None):
     """A fresh in-memory DuckDB able to read ``location`` (with an S3 secret for s3:// locations)."""
     con = duck.connect(":memory:", names=("httpfs",) if location.startswith("s3://") else ())
     if location.startswith("s3://"):
-        creds = aws_credentials(project, env)
-        parts = ["TYPE s3"]
-        if creds.get("key_id"):
-            parts += [f"KEY_ID '{sql_str(creds['key_id'])}'", f"SECRET '{sql_str(creds['secret'])}'"]
-            if creds.get("session_token"):
-                parts.append(f"SESSION_TOKEN '{sql_str(creds['session_token'])}'")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        parts.append(f"REGION '{sql_str(region)}'")
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            u = urlparse(endpoint)
-            parts += [f"ENDPOINT '{sql_str(u.netloc)}'", "URL_STYLE 'path'",
-                      f"USE_SSL {'true' if u.scheme == 'https' else 'false'}"]
-        con.execute(f"CREATE TEMPORARY SECRET paved_s3 ({', '.join(parts)})")
+        add_s3_secret(con, aws_credentials(project, env))
     return con
 
 

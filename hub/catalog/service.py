@@ -61,6 +61,7 @@ class Settings:
         self.webhook = env.get("PAVED_CATALOG_PII_WEBHOOK", "")
         self.max_nodes = int(env.get("PAVED_CATALOG_LINEAGE_MAX_NODES", "5000"))
         self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
+        self.duckdb_threads = int(env.get("PAVED_CATALOG_DUCKDB_THREADS", "1"))
 
 
 class CachedRegistry:
@@ -89,7 +90,8 @@ class Catalog:
     def __init__(self, settings: Settings, stub_secret: bytes):
         self.settings = settings
         self.registry = CachedRegistry(registry(settings.projects_file))
-        self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects)
+        self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects,
+                           threads=settings.duckdb_threads)
         self._queue: list[tuple[Resolved, asyncio.Future]] = []
         self._flushing = False
         self._derive_queue: list[Resolved] = []
@@ -162,9 +164,15 @@ class Catalog:
                 batch, self._derive_queue = self._derive_queue[:DERIVE_BATCH], self._derive_queue[DERIVE_BATCH:]
                 try:
                     self.after_write(await self.write(self.store.apply, batch))
-                except Exception:  # noqa: BLE001 - logged events stay in the log and are derived at restart
-                    log.exception("Deriving events %s..%s failed", batch[0].seq, batch[-1].seq)
-                    self.failed_seq = batch[-1].seq
+                except Exception:  # noqa: BLE001
+                    log.exception("Deriving events %s..%s failed; retrying one by one", batch[0].seq,
+                                  batch[-1].seq)
+                    for item in batch:  # isolate the event that fails; it stays in the raw log
+                        try:
+                            self.after_write(await self.write(self.store.apply, [item]))
+                        except Exception:  # noqa: BLE001
+                            log.exception("Could not derive event %s (kept in the log)", item.seq)
+                            self.failed_seq = max(self.failed_seq, item.seq)
                 finally:
                     self._derived.set()
                     self._derived = asyncio.Event()
@@ -184,7 +192,15 @@ class Catalog:
             if not items:
                 return
             log.info("Replaying %d logged events from seq %d", len(items), items[0].seq)
-            self.after_write(await self.write(self.store.apply, items))
+            try:
+                self.after_write(await self.write(self.store.apply, items))
+            except Exception:  # noqa: BLE001 - keep serving; the events stay in the log
+                log.exception("Replaying events %s..%s failed", items[0].seq, items[-1].seq)
+                self.failed_seq = max(self.failed_seq, self.acked_seq)
+                return
+            finally:
+                self._derived.set()
+                self._derived = asyncio.Event()
 
     def after_write(self, result: dict) -> None:
         if result.get("profile"):
@@ -433,8 +449,8 @@ class SearchHandler(CatalogHandler):
         await self.catalog.caught_up()
         if self.catalog.store.fts_dirty:
             await self.catalog.write(self.catalog.store.rebuild_fts)
-        self.write_json(await self.catalog.read(queries.search, self.get_argument("q", ""), filters, visible,
-                                                page, per_page))
+        self.write_json(await self.catalog.read(queries.search, self.catalog.store, self.get_argument("q", ""),
+                                                filters, visible, page, per_page))
 
 
 def _str_list(body: dict, key: str) -> list[str]:

@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from paved.hub.catalog import duck, pii
 from paved.hub.catalog.graph import LineageGraph
@@ -162,6 +163,16 @@ class Resolved:
                    {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]}, r["allowed"], seq)
 
 
+class Labels(NamedTuple):
+    """A dataset's search-relevant labels, kept in memory so search reads only the matching rows' pages."""
+    project: str | None
+    environment: str | None
+    platform: str | None
+    grants: frozenset
+    tags: tuple
+    owners: tuple
+
+
 @dataclass
 class DatasetInfo:
     project: str | None
@@ -171,10 +182,13 @@ class DatasetInfo:
 
 
 class Store:
-    def __init__(self, path: str, stub_secret: bytes = b"", projects=None):
+    def __init__(self, path: str, stub_secret: bytes = b"", projects=None, threads: int = 1):
         self.path = path
         self.stub_secret = stub_secret or b"paved"
         self.con = duck.connect(path)
+        # Requests already run in parallel (readers, writer, appender); one thread per query avoids
+        # oversubscribing the CPUs, which made p95 latency worse in the benchmark.
+        self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute(SCHEMA)
         self.appender_con = self.con.cursor()  # its own connection: appends never wait for derivation
         self.appender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-appender")
@@ -191,6 +205,9 @@ class Store:
         self.pii_confirmed: dict[str, str] = {}
         self.alerted: set[tuple[int, str]] = set()
         self.fts_dirty = True
+        self.version = 0  # bumped on every change to datasets (caches of search answers key on it)
+        self.labels: dict[int, Labels] = {}  # dataset id -> what search filters and counts facets on
+        self.exact: dict[str, set[int]] = {}  # lower-cased title and name -> dataset ids (exact-name ranking)
         self.projects = projects  # callable -> dict[str, Project] (for pii_allowed); may be None
         self._load()
 
@@ -222,6 +239,7 @@ class Store:
                 self.graph.add(src, dst)
         self.pii_confirmed = dict(con.execute("SELECT column_name, kind FROM pii_confirmed").fetchall())
         self.alerted = {(d, f) for d, f in con.execute("SELECT dataset_id, field FROM alerts").fetchall()}
+        self._refresh_labels(con, None)
         log.info("Catalog loaded: %d datasets, %d jobs, %d edges in %.1fs", len(self.ds_ids), len(self.job_ids),
                  self.graph.edges, time.monotonic() - t0)
 
@@ -446,6 +464,7 @@ class Store:
         for e in edges:
             self.graph.add(e["src"], e["dst"])
         if dsets:
+            self._refresh_labels(con, list(dsets))
             self.fts_dirty = True
         self._record_alerts(alerts)
         return {"derived": len(items), "profile": [did for did in changed_schemas], "alerts": alerts}
@@ -593,7 +612,20 @@ class Store:
         except Exception:
             self.con.execute("ROLLBACK")
             raise
+        self._refresh_labels(self.con, [did])
         self.fts_dirty = True
+
+    def _refresh_labels(self, con, ids: list[int] | None) -> None:
+        """Reload the in-memory search helpers (tags/owners, exact names) for ``ids`` (None: all)."""
+        where = "" if ids is None else f"WHERE id IN ({', '.join(str(int(i)) for i in ids)})"
+        for i, title, name, project, env, platform, grants, tags, owners in con.execute(
+                "SELECT id, title, name, project, environment, platform, grants, tags, owners "
+                f"FROM datasets {where}").fetchall():
+            self.labels[i] = Labels(project, env, platform, frozenset(grants or ()), tuple(tags or ()),
+                                    tuple(owners or ()))
+            for key in {(title or "").lower(), name.lower()}:
+                self.exact.setdefault(key, set()).add(i)
+        self.version += 1
 
     def rebuild_fts(self) -> None:
         """Rebuild the full-text index if datasets changed since the last build (writer thread)."""
