@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -153,5 +154,11 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
                 await asyncio.sleep(READY_POLL_S)
 
     async def stop(self, now=False):
+        group = self.pid  # the server leads its own process group (JupyterHub starts it in a new session)
         await super().stop(now=now)
         self.pid_file().unlink(missing_ok=True)
+        if group:  # children that outlived the server (e.g. a VS Code extension host) go with it
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -159,3 +159,29 @@ def test_in_process_crawl_when_the_service_is_not_running(tmp_path):
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 5  # crawls are logged events
     finally:
         store.close()
+
+
+def test_in_memory_bm25_matches_duckdb_fts_match_bm25(tmp_path):
+    """The in-memory scores equal the fts extension's own match_bm25 on the same index."""
+    store = Store(str(tmp_path / "c.duckdb"))
+    try:
+        items = []
+        for i, (name, doc) in enumerate([("wind_speed", "hourly wind speed"), ("wind", "wind wind forecast"),
+                                         ("prices", "imbalance prices forecast"), ("leads", "sales leads")]):
+            e = parse_event({"eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": "s",
+                             "dataset": {"namespace": "w", "name": name,
+                                         "facets": {"documentation": {"description": doc}}}})
+            items.append(Resolved(e, "t", (None, None), {("w", name): ("leads", "dev", True)}, None))
+        store.append(items)
+        store.apply(items)
+        store.rebuild_fts()
+        for q in ("wind", "forecast", "wind forecast", "leads"):
+            terms = store.con.execute("SELECT list(DISTINCT stem(t, 'porter')) FROM "
+                                      "(SELECT unnest(fts_main_datasets.tokenize(?)) AS t)", [q]).fetchone()[0]
+            expected = dict(store.con.execute(
+                "SELECT id, fts_main_datasets.match_bm25(id, ?) AS s FROM datasets WHERE s IS NOT NULL",
+                [q]).fetchall())
+            got = store.text.scores(terms)
+            assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in got), q
+    finally:
+        store.close()

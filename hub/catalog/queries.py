@@ -7,6 +7,8 @@ A dataset is visible when it belongs to one of them or is granted to one; a job 
 from __future__ import annotations
 
 import heapq
+from collections import Counter
+from itertools import chain
 
 from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, iso, job_node, parse_node_id, utcnow
 
@@ -23,28 +25,14 @@ def dataset_visible(row_project: str | None, grants, projects: list[str] | None)
     return projects is None or row_project in projects or bool(set(grants or []) & set(projects))
 
 
-# BM25 over the DuckDB fts index tables, computed set-wise for the query's terms only (the fts extension's
-# match_bm25 macro scores every row, which is far slower on 100k datasets); same formula, k=1.2, b=0.75.
-SCORES_SQL = """
-WITH tokens AS (SELECT DISTINCT stem(unnest(fts_main_datasets.tokenize($q)), 'porter') AS t),
-qterms AS (SELECT terms.docid, terms.termid, dict.df FROM fts_main_datasets.terms terms
-           JOIN fts_main_datasets.dict dict USING (termid) WHERE dict.term IN (SELECT t FROM tokens)),
-tf AS (SELECT docid, termid, any_value(df) AS df, count(*) AS tf FROM qterms GROUP BY docid, termid),
-st AS (SELECT num_docs, avgdl FROM fts_main_datasets.stats),
-scores AS (SELECT docs.name AS id,
-                  sum(log(((st.num_docs - tf.df + 0.5) / (tf.df + 0.5)) + 1)
-                      * (tf.tf * 2.2 / (tf.tf + 1.2 * (0.25 + 0.75 * docs.len / st.avgdl)))) AS score
-           FROM tf JOIN fts_main_datasets.docs docs USING (docid), st GROUP BY docs.name)
-"""
+# The query's terms, tokenised and stemmed exactly as the fts index tokenised the datasets.
+TOKENS_SQL = "SELECT list(DISTINCT stem(t, 'porter')) FROM (SELECT unnest(fts_main_datasets.tokenize($q)) AS t)"
 PAGE_COLS = "id, namespace, name, title, project, environment, platform, description, tags, owners, row_count, " \
             "last_modified"
 
 
 def _int_list(ids) -> str:
     return ", ".join(str(int(i)) for i in ids) or "NULL"
-
-
-TEXT_SQL = SCORES_SQL + "SELECT list(id), list(score) FROM scores"
 
 
 def _matches(lab, visible: set | None, filters: dict) -> bool:
@@ -63,14 +51,15 @@ def _matches(lab, visible: set | None, filters: dict) -> bool:
 def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
     """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
 
-    With a query, DuckDB computes the BM25 scores of the matching datasets only; visibility, filters, facets
-    and ranking are then applied to those hits from the store's in-memory labels, and the page's rows are
-    read by id. Without a query (browsing), one SQL pass over the visible datasets does the same.
+    With a query, the BM25 scores of the matching datasets come from the in-memory postings of the DuckDB fts
+    index (:mod:`.textindex`); visibility, filters, facets and ranking are applied to those hits from the
+    store's in-memory labels, and the page's rows are read by id. Without a query (browsing), one SQL pass
+    over the visible datasets does the same.
     """
     q = q.strip()
     if q:
-        ids, scores = cur.execute(TEXT_SQL, {"q": q}).fetchone()
-        found = dict(zip(ids or (), scores or ()))
+        terms = cur.execute(TOKENS_SQL, {"q": q}).fetchone()[0] or []
+        found = store.text.scores(terms)
         exact = store.exact.get(q.lower(), set())
         for i in exact:
             found.setdefault(i, 0.0)
@@ -80,14 +69,9 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
         hits = [(i, s, i in exact) for i, s in found.items()
                 if i in labels and (plain or _matches(labels[i], visible, filters))]
         facets = {name: {} for name in FACETS}
-        for i, _, _ in hits:
-            lab = labels[i]
-            for name, values in (("platform", (lab.platform,)), ("environment", (lab.environment,)),
-                                 ("project", (lab.project,)), ("tag", lab.tags), ("owner", lab.owners)):
-                counts = facets[name]
-                for v in values:
-                    if v is not None:
-                        counts[v] = counts.get(v, 0) + 1
+        for key, n in Counter(chain.from_iterable(labels[i].facet_keys for i, _, _ in hits)).items():
+            name, _, value = key.partition("\x00")
+            facets[name][value] = n
     else:
         hits, facets = _browse(cur, store, filters, projects)
     # Exact name matches first, then by score; ties by id (stable across pages).

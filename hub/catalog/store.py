@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from paved.hub.catalog import duck, pii
 from paved.hub.catalog.graph import LineageGraph
+from paved.hub.catalog.textindex import TextIndex
 from paved.hub.catalog.openlineage import FINAL_TYPES, Event, location_of, platform_of, title_of
 
 log = logging.getLogger("paved.catalog")
@@ -171,6 +172,7 @@ class Labels(NamedTuple):
     grants: frozenset
     tags: tuple
     owners: tuple
+    facet_keys: tuple  # "<facet>\0<value>" for each facet value, counted in one pass by search
 
 
 @dataclass
@@ -206,6 +208,7 @@ class Store:
         self.alerted: set[tuple[int, str]] = set()
         self.fts_dirty = True
         self.version = 0  # bumped on every change to datasets (caches of search answers key on it)
+        self.text = TextIndex.empty()  # replaced as a whole after each index build (readers keep their copy)
         self.labels: dict[int, Labels] = {}  # dataset id -> what search filters and counts facets on
         self.exact: dict[str, set[int]] = {}  # lower-cased title and name -> dataset ids (exact-name ranking)
         self.projects = projects  # callable -> dict[str, Project] (for pii_allowed); may be None
@@ -621,8 +624,11 @@ class Store:
         for i, title, name, project, env, platform, grants, tags, owners in con.execute(
                 "SELECT id, title, name, project, environment, platform, grants, tags, owners "
                 f"FROM datasets {where}").fetchall():
+            keys = tuple(f"{facet}\x00{v}" for facet, values in (
+                ("platform", (platform,)), ("environment", (env,)), ("project", (project,)), ("tag", tags or ()),
+                ("owner", owners or ())) for v in values if v is not None)
             self.labels[i] = Labels(project, env, platform, frozenset(grants or ()), tuple(tags or ()),
-                                    tuple(owners or ()))
+                                    tuple(owners or ()), keys)
             for key in {(title or "").lower(), name.lower()}:
                 self.exact.setdefault(key, set()).add(i)
         self.version += 1
@@ -636,6 +642,7 @@ class Store:
         fields = ", ".join(f"'{f}'" for f in FTS_FIELDS)
         try:
             self.con.execute(f"PRAGMA create_fts_index('datasets', 'id', {fields}, overwrite = 1)")
+            self.text = TextIndex.load(self.con)
         except Exception:
             self.fts_dirty = True
             raise
