@@ -93,7 +93,7 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     page.wait_for_url("**/vscode/?folder=**", timeout=120_000)
     assert f"/user/alice/{name}/vscode/?folder={workspace}" in page.url
     page.wait_for_selector(".monaco-workbench .explorer-folders-view", timeout=60_000)
-    page.wait_for_function(f"document.title.includes('{name}')", timeout=30_000)  # the workspace folder is open
+    page.wait_for_function(f"document.title.includes('{name}')", timeout=90_000)  # the workspace folder is open
     assert "trust the authors" not in page.locator("body").inner_text()
     settings_now = json.loads(settings.read_text())
     assert settings_now["terminal.integrated.gpuAcceleration"] == "off"
@@ -102,11 +102,11 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     page.keyboard.press("Control+Backquote")
     page.wait_for_selector(".terminal-wrapper .xterm-rows", timeout=60_000)
     page.click(".terminal-wrapper .xterm")
-    page.wait_for_function("document.querySelector('.xterm-rows').innerText.trim().length > 0", timeout=30_000)  # a prompt
+    page.wait_for_function("document.querySelector('.xterm-rows').innerText.trim().length > 0", timeout=60_000)  # a prompt
     page.keyboard.type('echo "project=$PAVED_PROJECT"; { echo "$PAVED_PROJECT"; echo "$PAVED_LAKE"; '
                       'paved promote --help | head -1; } > scope.txt\n')
     page.wait_for_function(
-        f"document.querySelector('.xterm-rows').innerText.includes('project={ALICE_PROJECT}')", timeout=30_000)
+        f"document.querySelector('.xterm-rows').innerText.includes('project={ALICE_PROJECT}')", timeout=60_000)
     out = workspace / "scope.txt"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(out.read_text().splitlines() if out.exists() else []) < 3:

@@ -580,6 +580,15 @@ def routes() -> list[tuple]:
     ]
 
 
+def log_request(handler: web.RequestHandler) -> None:
+    """Access log without the flood: errors and slow requests only (ingest can be thousands a second)."""
+    status, took = handler.get_status(), 1000.0 * handler.request.request_time()
+    if status >= 400 or took > 1000:
+        logging.getLogger("tornado.access").log(
+            logging.WARNING if status < 500 else logging.ERROR, "%d %s %.1fms", status,
+            handler._request_summary(), took)
+
+
 def dataset_path(ns: str, name: str) -> str:
     """URL path part for a dataset: namespace and name each encoded as one segment."""
     return f"{quote(ns, safe='')}/{quote(name, safe='')}"
@@ -596,7 +605,7 @@ def main() -> None:
     settings = Settings()
     secret = read_or_create_secret(settings.data_dir / "catalog-stub-secret", lambda: secrets.token_hex(32))
     catalog = Catalog(settings, secret.encode())
-    app = make_app(routes(), catalog=catalog)
+    app = make_app(routes(), catalog=catalog, log_function=log_request)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     server = HTTPServer(app, xheaders=True, max_body_size=MAX_BODY)
     server.listen(url.port, url.hostname)
