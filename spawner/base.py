@@ -25,7 +25,7 @@ from traitlets import Dict, Float, Unicode, default
 
 from paved.hub.registry import registry
 from paved.spawner.names import check_name
-from paved.spawner.options import INTERFACES, OptionsError, options_from_form_data, validate_options
+from paved.spawner.options import OptionsError, options_from_form_data, validate_options
 from paved.spawner.scope import Scope, build_scope
 
 BUSY_ACTIVITY_EXTENSION = "paved.spawner.busy_activity"
@@ -147,6 +147,9 @@ class PavedSpawner(Spawner):
         spawner._progress_events = []
         spawner._progress_changed = asyncio.Event()
         spawner.paved_end_note = ""
+        if not spawner.name:
+            raise web.HTTPError(400, "Paved notebooks have names: use \"New notebook\" on the home page, or "
+                                     f"POST /hub/api/users/{spawner.user.name}/servers/<name>.")
         problem = check_name(spawner.name)
         if problem:
             raise web.HTTPError(400, problem)
@@ -341,7 +344,3 @@ class PavedSpawner(Spawner):
     def clear_state(self):
         super().clear_state()
         self._span_id = None
-
-
-def interface_choices(available: list[str]) -> dict[str, str]:
-    return {k: v for k, v in INTERFACES.items() if k in available}

@@ -140,6 +140,9 @@ def test_invalid_options_get_400_and_leave_nothing(hub, options, message):
 def test_bad_server_name_is_refused(hub):
     r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/Bad_Name", json={"project": ALICE_PROJECT})
     assert r.status_code == 400
+    # the unnamed default server is not a Paved notebook
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/server", json={"project": ALICE_PROJECT})
+    assert r.status_code == 400 and "Paved notebooks have names" in r.json()["message"]
 
 
 def test_bob_cannot_spawn_in_alices_project_by_api_or_form(hub):
