@@ -18,6 +18,7 @@ from pathlib import Path
 
 from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
+from paved.hub.processes import kill_group, pid_alive
 from paved.hub.projects import ProjectsFileError, load_projects
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
@@ -34,23 +35,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-demo", action="store_true", help="do not create demo projects and data")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def kill_group(pid: int, sig=signal.SIGTERM) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def stop_leftovers(data_dir: Path) -> None:
     """Stop the proxy and notebook servers a hub left behind (e.g. after it was killed)."""
     pid_files = [data_dir / "jupyterhub-proxy.pid", *sorted((data_dir / "run").glob("*.pid"))]
@@ -59,10 +43,10 @@ def stop_leftovers(data_dir: Path) -> None:
             pid = int(pid_file.read_text().strip())
         except (OSError, ValueError):
             continue
-        if _pid_alive(pid):
+        if pid_alive(pid):
             kill_group(pid)
             for _ in range(50):
-                if not _pid_alive(pid):
+                if not pid_alive(pid):
                     break
                 time.sleep(0.1)
             else:

@@ -27,6 +27,8 @@ from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, Meta
                         UniqueConstraint, create_engine, event, func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
+from paved.hub.processes import pid_alive
+
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
 ATTEMPT_STATES = ("running", "succeeded", "failed", "lost")
 CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra")
@@ -125,20 +127,6 @@ def default_db_url(data_dir: str | Path | None = None) -> str:
     data_dir = Path(data_dir or os.environ.get("PAVED_DATA_DIR") or ".paved").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{data_dir / 'pipelines.sqlite'}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is dead for our purposes
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 class Store:
@@ -509,11 +497,11 @@ def lock_holder() -> str:
 
 def _holder_dead(holder: str) -> bool:
     host, _, pid = holder.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
 def pid_alive_here(host: str | None, pid: int | None) -> bool | None:
     """Whether an attempt's process lives: True/False on this host, None when it ran elsewhere."""
     if host != socket.gethostname() or not pid:
         return None
-    return _pid_alive(pid)
+    return pid_alive(pid)

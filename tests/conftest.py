@@ -111,6 +111,60 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
     raise RuntimeError(f"paved up did not start:\n{out.read_text(errors='replace')}\n{hub.hub_log()[-4000:]}")
 
 
+# --- helpers for tests that drive notebook servers through the hub's REST API ------------------------------
+
+def servers(hub, user) -> dict:
+    """``user``'s active servers, as the hub's REST API reports them."""
+    return hub.api("admin").get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
+
+
+def wait_ready(hub, user, name, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srv = servers(hub, user).get(name)
+        if srv and srv["ready"]:
+            return srv
+        time.sleep(0.2)
+    raise AssertionError(f"{user}/{name} not ready: {hub.hub_log()[-3000:]}")
+
+
+def wait_gone(hub, user, name, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        srv = servers(hub, user).get(name)
+        if not srv or not srv["ready"] and not srv["pending"]:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{user}/{name} still running")
+
+
+def server_env(hub, user, name) -> dict:
+    """The real environment of a running local notebook server process (from /proc)."""
+    pid = int((hub.data_dir / "run" / f"server-{user}--{name}.pid").read_text())
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def usage_spans(hub) -> list[dict]:
+    """Every usage span the hub's ledger holds (read directly, as the costs service would)."""
+    import sqlite3
+
+    path = hub.data_dir / "usage.sqlite"
+    if not path.exists():
+        return []
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM usage_spans")]
+    con.close()
+    return rows
+
+
+def stop(hub, user, name, remove=False):
+    r = hub.api(user).delete(f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"remove": remove})
+    assert r.status_code in (202, 204), r.text
+    wait_gone(hub, user, name)
+
+
 @pytest.fixture(scope="session")
 def paved_hub(tmp_path_factory):
     """One real Paved hub with the demo for the whole test session (read-mostly tests share it)."""

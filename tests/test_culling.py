@@ -8,8 +8,7 @@ import uuid
 import pytest
 import websocket
 
-from conftest import start_paved, stop_process_group
-from test_notebooks import _all_spans, servers, wait_ready
+from conftest import servers, start_paved, stop_process_group, usage_spans, wait_ready
 
 PROJECT = "imbalance-price-forecast"
 LIMIT_MIN = 1
@@ -82,7 +81,7 @@ def test_idle_server_is_culled_busy_one_is_not(hub):
         assert busy and busy["ready"], "a server running a long cell was culled"
     finally:
         ws.close()
-    spans = {s["resource_id"]: s for s in _all_spans(hub)}
+    spans = {s["resource_id"]: s for s in usage_spans(hub)}
     assert spans["alice/idle-ibex"]["end_reason"] == "culled"
     assert spans["alice/busy-badger"]["end_ts"] is None
     assert "Culling" in hub.hub_log() or "shutting down" in hub.hub_log()

@@ -7,10 +7,9 @@ import sys
 
 import pytest
 
-from conftest import start_paved, stop_process_group
+from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from test_notebooks import server_env, stop, wait_ready
 
 NOTEBOOK = "cloudy-heron"
 

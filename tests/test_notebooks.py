@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import start_paved, stop_process_group
+from conftest import servers, server_env, start_paved, stop, stop_process_group, usage_spans, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
 
@@ -25,55 +25,6 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         stop_process_group(hub.proc)
-
-
-def servers(hub, user):
-    return hub.api("admin").get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
-
-
-def wait_ready(hub, user, name, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        srv = servers(hub, user).get(name)
-        if srv and srv["ready"]:
-            return srv
-        time.sleep(0.2)
-    raise AssertionError(f"{user}/{name} not ready: {hub.hub_log()[-3000:]}")
-
-
-def wait_gone(hub, user, name, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        srv = servers(hub, user).get(name)
-        if not srv or not srv["ready"] and not srv["pending"]:
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"{user}/{name} still running")
-
-
-def server_env(hub, user, name) -> dict:
-    pid = int((hub.data_dir / "run" / f"server-{user}--{name}.pid").read_text())
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-
-
-def _all_spans(hub):
-    import sqlite3
-
-    path = hub.data_dir / "usage.sqlite"
-    if not path.exists():
-        return []
-    con = sqlite3.connect(path)
-    con.row_factory = sqlite3.Row
-    rows = [dict(r) for r in con.execute("SELECT * FROM usage_spans")]
-    con.close()
-    return rows
-
-
-def stop(hub, user, name, remove=False):
-    r = hub.api(user).delete(f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"remove": remove})
-    assert r.status_code in (202, 204), r.text
-    wait_gone(hub, user, name)
 
 
 def test_api_spawn_gets_the_projects_scope_and_only_that(hub):
@@ -94,11 +45,11 @@ def test_api_spawn_gets_the_projects_scope_and_only_that(hub):
     assert not any("leads" in v for v in env.values())
     assert Path(env["HOME"]) == hub.data_dir / "workspaces" / "alice" / "scoped-otter"
     # the usage ledger has an open span with the server's options
-    span = next(s for s in _all_spans(hub) if s["resource_id"] == "alice/scoped-otter")
+    span = next(s for s in usage_spans(hub) if s["resource_id"] == "alice/scoped-otter")
     assert (span["project"], span["instance_type"], span["lifecycle"], span["end_ts"]) == (
         ALICE_PROJECT, "m5.large", "on-demand", None)
     stop(hub, "alice", "scoped-otter")
-    span = next(s for s in _all_spans(hub) if s["resource_id"] == "alice/scoped-otter")
+    span = next(s for s in usage_spans(hub) if s["resource_id"] == "alice/scoped-otter")
     assert span["end_reason"] == "user" and span["end_ts"] is not None
 
 
@@ -134,7 +85,7 @@ def test_invalid_options_get_400_and_leave_nothing(hub, options, message):
     assert name not in model["servers"], model["servers"][name]
     assert not (hub.data_dir / "workspaces" / "alice" / name).exists()
     assert not (hub.data_dir / "run" / f"server-alice--{name}.pid").exists()
-    assert not [s for s in _all_spans(hub) if s["resource_id"] == f"alice/{name}"]
+    assert not [s for s in usage_spans(hub) if s["resource_id"] == f"alice/{name}"]
 
 
 def test_bad_server_name_is_refused(hub):
@@ -227,7 +178,7 @@ def test_hub_restart_keeps_usage_spans_right(fresh_hub):
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", "restart-raven")
     stop_process_group(hub.proc)  # like Ctrl-C on `paved up`: the hub stops its servers
-    rows = [s for s in _all_spans(hub) if s["resource_id"] == "alice/restart-raven"]
+    rows = [s for s in usage_spans(hub) if s["resource_id"] == "alice/restart-raven"]
     assert len(rows) == 1 and rows[0]["end_reason"] == "hub-shutdown" and rows[0]["end_ts"]
 
 

@@ -11,19 +11,7 @@ import pytest
 import requests
 
 from conftest import ROOT, start_paved, stop_process_group
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); it is gone for our purpose
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return False
+from paved.hub.processes import pid_alive
 
 
 def test_login_page_is_paved_and_wrong_password_is_refused(paved_hub):
@@ -94,13 +82,13 @@ def test_two_hubs_side_by_side_and_ctrl_c_leaves_nothing(tmp_path):
         for hub in (a, b):
             assert requests.get(f"{hub.url}/hub/health").status_code == 200
         proxy_pid = int((a.data_dir / "jupyterhub-proxy.pid").read_text())
-        assert alive(proxy_pid)
+        assert pid_alive(proxy_pid)
         a.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to `paved up`
         assert a.proc.wait(60) == 0
         deadline = time.monotonic() + 10
-        while alive(proxy_pid) and time.monotonic() < deadline:
+        while pid_alive(proxy_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not alive(proxy_pid), "the proxy outlived paved up"
+        assert not pid_alive(proxy_pid), "the proxy outlived paved up"
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{a.url}/hub/health", timeout=2)
         assert requests.get(f"{b.url}/hub/health").status_code == 200  # the other one is untouched

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, start_paved, stop_process_group
+from conftest import ROOT, servers, start_paved, stop_process_group, wait_ready
 from paved.spawner import vscode
 
 ALICE_PROJECT = "imbalance-price-forecast"
@@ -104,20 +104,6 @@ def test_installer_refuses_unknown_arguments():
 
 
 # --- through the real hub ------------------------------------------------------------------------------------
-
-def servers(hub, user):
-    return hub.api("admin").get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
-
-
-def wait_ready(hub, user, name, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        srv = servers(hub, user).get(name)
-        if srv and srv["ready"]:
-            return srv
-        time.sleep(0.2)
-    raise AssertionError(f"{user}/{name} not ready: {hub.hub_log()[-3000:]}")
-
 
 def process_env(pid: int) -> dict:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

@@ -15,11 +15,6 @@ from traitlets.config import Configurable
 class Costs(Configurable):
     """Paved's cost tracking settings (``c.Costs.<name>``)."""
 
-    usage_db_url = Unicode(
-        help="""SQLAlchemy URL of the usage ledger (spans and budget alerts). Default: $PAVED_USAGE_DB_URL,
-        else SQLite at <data_dir>/usage.sqlite. Use PostgreSQL at scale.""",
-    ).tag(config=True)
-
     budget_webhook_url = Unicode(
         help="""Webhook that receives budget alerts (POST JSON with a Slack-style 'text' field) when a project
         reaches 50, 80 and 100 % of its monthly budget, once per threshold per month.
@@ -43,7 +38,6 @@ class Costs(Configurable):
 def setup_costs(c, paved) -> Costs:
     """Register the hub-managed costs service at /services/costs/."""
     from paved.hub.config import add_service, free_port
-    from paved.hub.costs.ledger import default_db_url
 
     costs = Costs(config=c)
     if not paved.enable_services:
@@ -51,7 +45,7 @@ def setup_costs(c, paved) -> Costs:
     env = {
         "PAVED_DATA_DIR": paved.data_dir,
         "PAVED_PROJECTS_FILE": paved.projects_file,
-        "PAVED_USAGE_DB_URL": costs.usage_db_url or default_db_url(paved.data_dir),
+        "PAVED_USAGE_DB_URL": paved.usage_db_url,  # one ledger for servers, runs and costs
         "PAVED_COSTS_ALERT_INTERVAL": str(costs.alert_interval_seconds),
     }
     if costs.budget_webhook_url:
