@@ -31,7 +31,7 @@ class Pipelines(Configurable):
 
 def setup_pipelines(c, paved) -> Pipelines:
     """Register the hub-managed pipelines service at /services/pipelines/."""
-    from paved.hub.config import add_service, free_port
+    from paved.hub.config import add_role_scopes, add_service, free_port
 
     settings = Pipelines(config=c)
     if not paved.enable_services:
@@ -48,8 +48,10 @@ def setup_pipelines(c, paved) -> Pipelines:
         env["PAVED_PIPELINES_DB_URL"] = db_url
     if getattr(paved, "public_url", ""):
         env["PAVED_PUBLIC_URL"] = paved.public_url
-    # runs record usage in the same ledger as notebook servers, and assume roles like them
+    # runs record usage in the same ledger as notebook servers, assume roles like them, and post their lineage
+    # to the catalog (through the proxy, with the service's own token: see PAVED_TRUSTED_SERVICES)
     env["PAVED_USAGE_DB_URL"] = paved.usage_db_url
+    env["PAVED_CATALOG_URL"] = f"{paved.public_url.rstrip('/')}/services/catalog/"
     spawner_cfg = c.get("PavedSpawner", {})
     if spawner_cfg.get("aws_endpoint_url"):
         env["PAVED_AWS_ENDPOINT_URL"] = spawner_cfg["aws_endpoint_url"]
@@ -58,6 +60,7 @@ def setup_pipelines(c, paved) -> Pipelines:
     for key in PASSTHROUGH:
         if os.environ.get(key):
             env[key] = os.environ[key]
+    add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog"], services=["pipelines"])
     add_service(c, {
         "name": "pipelines",
         "url": f"http://127.0.0.1:{free_port()}",

@@ -4,7 +4,7 @@ Sent to the catalog at ``$PAVED_CATALOG_URL`` (its ``POST /api/v1/lineage``, Bea
 or the service's hub token). Without a catalog URL nothing is sent. Sending never fails a run: it happens on
 a background thread and errors are logged.
 
-Job: namespace ``paved.<project>``, name ``<pipeline>``; run id: a UUID derived from the attempt, so a resent
+Job: namespace ``<project>/<environment>`` (the catalog's ownership convention), name ``<pipeline>``; run id: a UUID derived from the attempt, so a resent
 event is the same run. Datasets follow OpenLineage naming: ``s3://bucket/key`` -> namespace ``s3://bucket``,
 name ``key``; a plain name is a file in the environment's lake (namespace ``file``, absolute path, or the
 lake's bucket when the lake is on S3). The notebook (through its data helper) may append
@@ -62,7 +62,7 @@ def _client(url: str):
     token = os.environ.get("PAVED_CATALOG_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
     auth = ApiKeyTokenProvider({"apiKey": token}) if token else TokenProvider({})
     return OpenLineageClient(transport=HttpTransport(HttpConfig(
-        url=url.rstrip("/"), endpoint="api/v1/lineage", timeout=5, auth=auth, retry={"total": 2})))
+        url=url.rstrip("/") + "/", endpoint="api/v1/lineage", timeout=5, auth=auth, retry={"total": 2})))
 
 
 def build_event(state: str, *, project: str, environment: str, pipeline: str, run_id: int, attempt: int,
@@ -83,7 +83,7 @@ def build_event(state: str, *, project: str, environment: str, pipeline: str, ru
         eventType=getattr(RunState, state),
         eventTime=datetime.now(timezone.utc).isoformat(),
         run=Run(runId=run_uuid(project, pipeline, run_id, attempt), facets=facets),
-        job=Job(namespace=f"paved.{project}", name=pipeline),
+        job=Job(namespace=f"{project}/{environment}", name=pipeline),
         producer=PRODUCER,
         inputs=[InputDataset(*dataset(d, lake)) for d in inputs],
         outputs=[OutputDataset(*dataset(d, lake)) for d in outputs],

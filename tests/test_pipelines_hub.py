@@ -77,6 +77,12 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     assert html.status_code == 200 and "forecast 48" in html.text and PROJECT in html.text
     assert "forecast 48" in alice.get(f"{svc}runs/{run['id']}/log").text
 
+    # The run's OpenLineage events reached the real catalog service: its job is in alice's lineage.
+    job = f"job:{PROJECT}/dev:price-forecast"
+    lineage = f"{hub.url}/services/catalog/api/v1/lineage"
+    graph = wait(lambda: (r := alice.get(lineage, params={"nodeId": job})).status_code == 200 and r.json()["graph"])
+    assert any(n["id"] == job and n["type"] == "JOB" for n in graph)
+
     # Another project's user sees nothing and can trigger nothing.
     assert bob.get(f"{svc}api/runs").json()["runs"] == []
     assert bob.get(f"{svc}api/pipelines").json()["pipelines"] == []

@@ -84,7 +84,7 @@ def test_run_gets_typed_parameters_templates_and_scope_env(env):
                        "lake": str((tmp / "lake/forecast/dev").resolve()), "tok": []}
     assert not os.stat(out / "output.ipynb").st_mode & stat.S_IWUSR  # outputs are immutable
     events = receiver.wait_for(lambda r: r["body"]["eventType"] == "COMPLETE")
-    assert events[0]["body"]["job"] == {"namespace": "paved.forecast", "name": "p", "facets": {}}
+    assert events[0]["body"]["job"] == {"namespace": "forecast/dev", "name": "p", "facets": {}}
 
 
 def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env):

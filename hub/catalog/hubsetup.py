@@ -48,6 +48,8 @@ def setup_catalog(c: Config, paved) -> None:
         "PAVED_CATALOG_PREVIEW_ROWS": str(settings.preview_rows),
         "PAVED_CATALOG_DUCKDB_THREADS": str(settings.duckdb_threads),
         **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
+        # the pipelines service posts its runs' lineage for the projects whose pipelines it runs
+        "PAVED_TRUSTED_SERVICES": "pipelines",
         **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
     }
     add_service(c, {
