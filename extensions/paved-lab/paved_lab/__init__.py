@@ -1,8 +1,10 @@
-"""paved-lab: Paved's JupyterLab extension (Catalog sidebar, Lineage graph) and its server extension.
+"""paved-lab: Paved's JupyterLab extension (Catalog sidebar, Lineage graph, "Promote to pipeline") and its
+server extension.
 
-The server extension adds ``/paved/catalog/<path>``, forwarded to the catalog service with the user's hub
-token (see :mod:`paved_lab.proxy`); the prebuilt lab extension lives in ``labextension/`` and is installed
-into ``share/jupyter/labextensions/paved-lab`` by the wheel.
+The server extension adds ``/paved/catalog/<path>`` and ``/paved/pipelines/<path>``, forwarded to those
+services with the user's hub token (see :mod:`paved_lab.proxy`), and ``/paved/promote/(inspect|deploy)``,
+which runs ``paved promote`` for the dialog (see :mod:`paved_lab.promote`); the prebuilt lab extension lives
+in ``labextension/`` and is installed into ``share/jupyter/labextensions/paved-lab`` by the wheel.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(server_app):
-    """Register the catalog forwarder on the Jupyter server."""
-    from .proxy import PavedLab, handlers
+    """Register the service forwarders and the promote endpoints on the Jupyter server."""
+    from . import promote
+    from .proxy import SERVICES, PavedLab, handlers
 
     paved = PavedLab(parent=server_app)
     base_url = server_app.web_app.settings["base_url"]
-    server_app.web_app.add_handlers(".*$", handlers(base_url, paved))
-    where = paved.catalog_url or "(not configured: set PAVED_CATALOG_URL)"
-    server_app.log.info("paved_lab: /paved/catalog/ forwards to %s", where)
+    server_app.web_app.add_handlers(".*$", handlers(base_url, paved) + promote.handlers(base_url, paved))
+    for service in SERVICES:
+        where = paved.service_url(service) or f"(not configured: set PAVED_{service.upper()}_URL)"
+        server_app.log.info("paved_lab: /paved/%s/ forwards to %s", service, where)

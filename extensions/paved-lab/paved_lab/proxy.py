@@ -1,8 +1,11 @@
-"""Forward ``<server>/paved/catalog/<path>`` to the catalog service, adding the user's hub token.
+"""Forward ``<server>/paved/<service>/<path>`` to a Paved service, adding the user's hub token.
+
+Services forwarded: ``catalog`` (``/paved/catalog/`` -> ``PavedLab.catalog_url``) and ``pipelines``
+(``/paved/pipelines/`` -> ``PavedLab.pipelines_url``), one handler class parameterised by the service name.
 
 Why a forwarder: the browser must never hold a hub API token. The single-user server already has one
 (``JUPYTERHUB_API_TOKEN``, owned by the user), so the lab extension talks to its own Jupyter server (cookie
-or Jupyter token auth, XSRF-checked by jupyter_server) and this handler calls the catalog with
+or Jupyter token auth, XSRF-checked by jupyter_server) and this handler calls the service with
 ``Authorization: token <hub token>``. Only the body and a few safe headers travel back; nothing from the
 browser's request headers (cookies, its own Authorization) is passed on.
 """
@@ -18,15 +21,15 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Float, Unicode, default
 from traitlets.config import Configurable
 
-ROUTE = "paved/catalog"
-# Response headers copied from the catalog to the browser; everything else (Set-Cookie, ...) stays behind.
+SERVICES = ("catalog", "pipelines")  # /paved/<name>/ forwards to PavedLab.<name>_url
+# Response headers copied from a service to the browser; everything else (Set-Cookie, ...) stays behind.
 PASSED_RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "ETag", "Last-Modified", "Content-Disposition")
-# Request headers copied from the browser to the catalog.
+# Request headers copied from the browser to the service.
 PASSED_REQUEST_HEADERS = ("Accept", "Content-Type", "If-None-Match", "If-Modified-Since")
 
 
 class PavedLab(Configurable):
-    """Where the lab extension's catalog calls go. Set as ``c.PavedLab.<name>`` in the Jupyter server config."""
+    """Where the lab extension's service calls go. Set as ``c.PavedLab.<name>`` in the Jupyter server config."""
 
     catalog_url = Unicode(
         help="""Base URL of the catalog service; ``/paved/catalog/<path>`` goes to ``<catalog_url><path>``.
@@ -39,20 +42,44 @@ class PavedLab(Configurable):
     def _default_catalog_url(self) -> str:
         return default_catalog_url(os.environ)
 
+    pipelines_url = Unicode(
+        help="""Base URL of the pipelines service; ``/paved/pipelines/<path>`` goes to ``<pipelines_url><path>``,
+        and "Promote to pipeline" deploys there. Default: $PAVED_PIPELINES_URL (the Paved spawner sets it),
+        else ``<hub public URL>services/pipelines/`` (as for ``catalog_url``). Empty means not configured.""",
+    ).tag(config=True)
+
+    @default("pipelines_url")
+    def _default_pipelines_url(self) -> str:
+        return default_service_url(os.environ, "pipelines")
+
     api_token = Unicode(
-        help="Token sent to the catalog as ``Authorization: token ...``. Default: $JUPYTERHUB_API_TOKEN.",
+        help="Token sent to the services as ``Authorization: token ...``. Default: $JUPYTERHUB_API_TOKEN.",
     ).tag(config=True)
 
     @default("api_token")
     def _default_api_token(self) -> str:
         return os.environ.get("JUPYTERHUB_API_TOKEN", "")
 
-    request_timeout = Float(30.0, help="Seconds to wait for the catalog before answering 504.").tag(config=True)
+    request_timeout = Float(30.0, help="Seconds to wait for a service before answering 504.").tag(config=True)
+
+    promote_default_schedule = Unicode(
+        "0 6 * * *",
+        help="""Schedule the "Promote to pipeline" dialog proposes for a notebook promoted for the first time
+        (a cron expression, or 'manual'); an existing spec beside the notebook keeps its own.""",
+    ).tag(config=True)
+
+    def service_url(self, service: str) -> str:
+        return getattr(self, f"{service}_url")
 
 
 def default_catalog_url(env) -> str:
     """The catalog URL from the environment of a hub-spawned server (see ``PavedLab.catalog_url``)."""
-    explicit = env.get("PAVED_CATALOG_URL", "").strip()
+    return default_service_url(env, "catalog")
+
+
+def default_service_url(env, service: str) -> str:
+    """``$PAVED_<SERVICE>_URL``, else ``<hub public URL>/services/<service>/`` from the server's environment."""
+    explicit = env.get(f"PAVED_{service.upper()}_URL", "").strip()
     if explicit:
         return explicit if explicit.endswith("/") else explicit + "/"
     hub = env.get("PAVED_HUB_URL", "").strip()
@@ -63,26 +90,27 @@ def default_catalog_url(env) -> str:
             hub = hub[: -len("/hub")] if hub.endswith("/hub") else hub
     if not hub:
         return ""
-    return hub.rstrip("/") + "/services/catalog/"
+    return hub.rstrip("/") + f"/services/{service}/"
 
 
-def upstream_path(raw_path: str, prefix: str) -> str:
+def upstream_path(raw_path: str, prefix: str, service: str = "catalog") -> str:
     """The still-URL-encoded part of ``raw_path`` after ``prefix``; refuses dot segments (no escaping the
-    catalog's URL space). Encoded slashes (``%2F`` inside a namespace) are kept as they are."""
+    service's URL space). Encoded slashes (``%2F`` inside a namespace) are kept as they are."""
     if not raw_path.startswith(prefix):
         raise web.HTTPError(404)
     rest = raw_path[len(prefix):]
     for segment in rest.split("/"):
         if segment.lower().replace("%2e", ".") in (".", ".."):
-            raise web.HTTPError(400, "dot segments are not allowed in catalog paths")
+            raise web.HTTPError(400, f"dot segments are not allowed in {service} paths")
     return rest
 
 
-class CatalogProxyHandler(APIHandler):
-    """Forwards GET/POST/PUT/PATCH/DELETE under ``/paved/catalog/`` to the catalog service."""
+class ServiceProxyHandler(APIHandler):
+    """Forwards GET/POST/PUT/PATCH/DELETE under ``/paved/<service>/`` to that Paved service."""
 
-    def initialize(self, paved: PavedLab) -> None:
+    def initialize(self, paved: PavedLab, service: str = "catalog") -> None:
         self.paved = paved
+        self.service = service
 
     @web.authenticated
     async def get(self, path: str) -> None:
@@ -105,11 +133,13 @@ class CatalogProxyHandler(APIHandler):
         await self.forward()
 
     async def forward(self) -> None:
-        base = self.paved.catalog_url
+        service = self.service
+        base = self.paved.service_url(service)
         if not base:
-            raise web.HTTPError(503, "The catalog is not configured: set PAVED_CATALOG_URL (or c.PavedLab.catalog_url)")
-        prefix = self.base_url.rstrip("/") + "/" + ROUTE + "/"
-        rest = upstream_path(self.request.path, prefix)
+            raise web.HTTPError(503, f"The {service} service is not configured: set PAVED_{service.upper()}_URL "
+                                     f"(or c.PavedLab.{service}_url)")
+        prefix = self.base_url.rstrip("/") + f"/paved/{service}/"
+        rest = upstream_path(self.request.path, prefix, service)
         url = base.rstrip("/") + "/" + rest
         if self.request.query:
             url += "?" + self.request.query
@@ -127,12 +157,12 @@ class CatalogProxyHandler(APIHandler):
         try:
             response = await AsyncHTTPClient().fetch(request, raise_error=False)
         except HTTPClientError as e:  # only timeouts land here with raise_error=False
-            raise web.HTTPError(504, f"The catalog at {where} did not answer: {e.message}") from None
+            raise web.HTTPError(504, f"The {service} at {where} did not answer: {e.message}") from None
         except OSError as e:
-            raise web.HTTPError(502, f"Cannot reach the catalog at {where}: {e.strerror or e}") from None
+            raise web.HTTPError(502, f"Cannot reach the {service} at {where}: {e.strerror or e}") from None
         if response.code == 599:
-            raise web.HTTPError(502, f"Cannot reach the catalog at {where}: {response.error}")
-        self.set_status(response.code, response.reason or "Catalog answer")
+            raise web.HTTPError(502, f"Cannot reach the {service} at {where}: {response.error}")
+        self.set_status(response.code, response.reason or f"{service.capitalize()} answer")
         for name in PASSED_RESPONSE_HEADERS:
             if name in response.headers:
                 self.set_header(name, response.headers[name])
@@ -146,4 +176,5 @@ class CatalogProxyHandler(APIHandler):
 def handlers(base_url: str, paved: PavedLab) -> list:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base_url, ROUTE, r"(.*)"), CatalogProxyHandler, {"paved": paved})]
+    return [(url_path_join(base_url, "paved", service, r"(.*)"), ServiceProxyHandler,
+             {"paved": paved, "service": service}) for service in SERVICES]

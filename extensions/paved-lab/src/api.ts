@@ -1,7 +1,8 @@
 /**
- * Browser side of the catalog connection: every call goes to this Jupyter
- * server's `/paved/catalog/` route, which forwards it to the catalog service
- * with the user's hub token. The browser never holds that token.
+ * Browser side of the Paved connections: every call goes to this Jupyter
+ * server's `/paved/...` routes (`/paved/catalog/` is forwarded to the catalog
+ * service with the user's hub token; `/paved/promote/` runs `paved promote`
+ * in the server). The browser never holds that token.
  */
 import { ServerConnection } from '@jupyterlab/services';
 
@@ -15,11 +16,13 @@ import {
   SnippetResponse
 } from './types';
 
-/** An error answer of the catalog (or of the forwarding route), with its message. */
-export class CatalogError extends Error {
+/** An error answer of a Paved route (the forwarded services or the promote endpoints), with its message
+ * and the parsed JSON body (e.g. `problems` of a refused promotion). */
+export class PavedError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    readonly body: Record<string, unknown> | null = null
   ) {
     super(message);
   }
@@ -38,16 +41,15 @@ function queryString(query: Query): string {
   return text ? `?${text}` : '';
 }
 
-/** GET a catalog path (relative to the catalog service root) and parse its JSON. */
-export async function catalogGet<T>(path: string, query: Query = {}): Promise<T> {
+/** Call `<server>/paved/<path>` (a forwarded service or a server-extension endpoint) and parse its JSON. */
+export async function pavedRequest<T>(path: string, init: RequestInit, what = 'The server'): Promise<T> {
   const settings = ServerConnection.makeSettings();
-  const url = `${settings.baseUrl}paved/catalog/${path}${queryString(query)}`;
+  const url = `${settings.baseUrl}paved/${path}`;
   let response: Response;
   try {
-    // 'no-cache' (revalidate) rather than the default 'no-store', which appends a cache-busting number to the query.
-    response = await ServerConnection.makeRequest(url, { method: 'GET', cache: 'no-cache' }, settings);
+    response = await ServerConnection.makeRequest(url, init, settings);
   } catch (error) {
-    throw new CatalogError(`Cannot reach the Jupyter server: ${String(error)}`, 0);
+    throw new PavedError(`Cannot reach the Jupyter server: ${String(error)}`, 0);
   }
   const text = await response.text();
   let body: unknown = null;
@@ -56,21 +58,25 @@ export async function catalogGet<T>(path: string, query: Query = {}): Promise<T>
   } catch {
     body = null;
   }
+  const record = body && typeof body === 'object' ? (body as Record<string, unknown>) : null;
   if (!response.ok) {
-    const detail =
-      body && typeof body === 'object'
-        ? ((body as { message?: string; error?: string }).message ??
-          (body as { error?: string }).error)
-        : undefined;
-    throw new CatalogError(
-      detail || `${response.status} ${response.statusText}`,
-      response.status
+    const detail = record ? (record.message ?? record.error) : undefined;
+    throw new PavedError(
+      typeof detail === 'string' && detail ? detail : `${response.status} ${response.statusText}`,
+      response.status,
+      record
     );
   }
   if (body === null) {
-    throw new CatalogError('The catalog answered with something that is not JSON', response.status);
+    throw new PavedError(`${what} answered with something that is not JSON`, response.status);
   }
   return body as T;
+}
+
+/** GET a catalog path (relative to the catalog service root) and parse its JSON. */
+export function catalogGet<T>(path: string, query: Query = {}): Promise<T> {
+  // 'no-cache' (revalidate) rather than the default 'no-store', which appends a cache-busting number to the query.
+  return pavedRequest<T>(`catalog/${path}${queryString(query)}`, { method: 'GET', cache: 'no-cache' }, 'The catalog');
 }
 
 /** The catalog path of one dataset: namespace and name are each one URL path segment. */

@@ -1,5 +1,5 @@
 /**
- * paved-lab: adds the Catalog sidebar and the Lineage view to JupyterLab.
+ * paved-lab: adds the Catalog sidebar, the Lineage view and "Promote to pipeline" to JupyterLab.
  */
 import {
   ILabShell,
@@ -7,11 +7,12 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
-import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
-import { LabIcon } from '@jupyterlab/ui-components';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { CatalogWidget } from './catalog';
 import { LineageWidget } from './lineage';
+import { promoteNotebook } from './promote';
 
 const CATALOG_ICON = new LabIcon({
   name: 'paved-lab:catalog',
@@ -24,9 +25,20 @@ const CATALOG_ICON = new LabIcon({
     '</g></svg>'
 });
 
+const PROMOTE_ICON = new LabIcon({
+  name: 'paved-lab:promote',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16" height="16">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<circle cx="5" cy="12" r="3"/><circle cx="19" cy="5" r="3"/><circle cx="19" cy="19" r="3"/>' +
+    '<path d="M7.6 10.6l8.6-4.4.9 1.8-8.6 4.4zM7.6 13.4l.9-1.8 8.6 4.4-.9 1.8z"/>' +
+    '</g></svg>'
+});
+
 export namespace CommandIDs {
   export const openCatalog = 'paved:open-catalog';
   export const openLineage = 'paved:open-lineage';
+  export const promote = 'paved:promote-notebook';
 }
 
 /** Insert code into the active cell of the current notebook (into an empty cell, at the cursor otherwise). */
@@ -127,7 +139,35 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    const promote = (panel: NotebookPanel | null) => {
+      if (panel) {
+        void promoteNotebook(panel);
+      }
+    };
+    app.commands.addCommand(CommandIDs.promote, {
+      label: 'Promote to pipeline',
+      caption: 'Schedule this notebook as a pipeline (paved promote): parameters, schedule, deploy',
+      icon: PROMOTE_ICON,
+      isEnabled: () => tracker.currentWidget !== null,
+      execute: () => promote(tracker.currentWidget)
+    });
+    // A toolbar button on every notebook, acting on that notebook (not whichever is current).
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew(panel: NotebookPanel) {
+        const button = new ToolbarButton({
+          className: 'paved-promote-button',
+          icon: PROMOTE_ICON,
+          label: 'Promote',
+          tooltip: 'Promote to pipeline: schedule this notebook (paved promote)',
+          onClick: () => promote(panel)
+        });
+        panel.toolbar.insertItem(10, 'pavedPromote', button);
+        return button;
+      }
+    });
+
     palette?.addItem({ command: CommandIDs.openCatalog, category: 'Paved' });
+    palette?.addItem({ command: CommandIDs.promote, category: 'Paved' });
   }
 };
 

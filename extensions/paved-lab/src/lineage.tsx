@@ -6,7 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CatalogError, displayName, lineage, parseNodeId } from './api';
+import { PavedError, displayName, lineage, parseNodeId } from './api';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
 import { Direction, LineageNode } from './types';
 
@@ -188,7 +188,7 @@ export class LineageWidget extends ReactWidget {
         return;
       }
       this._graph = [];
-      this._error = error instanceof CatalogError ? error.message : String(error);
+      this._error = error instanceof PavedError ? error.message : String(error);
     }
     this._loading = false;
     this.update();

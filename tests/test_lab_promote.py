@@ -1,0 +1,246 @@
+""""Promote to pipeline" from JupyterLab, through the real hub: alice's notebook server (spawned through the
+hub's REST API in project imbalance-price-forecast) runs paved_lab's server extension, which inspects the
+notebook with papermill, validates and deploys through the real pipelines service with the server's hub
+token, and writes the spec beside the notebook. The browser test drives the dialog in chromium.
+
+One hub and one server for the module (starting them is most of the time here).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+import yaml
+
+from conftest import start_paved, stop, stop_process_group, wait_ready
+from promote_helpers import make_notebook
+
+PROJECT = "imbalance-price-forecast"
+SERVER = "promo"
+PARAMS_SRC = ("horizon = 24  # hours ahead\nrun_date = '2026-10-30'\nareas = ['NL', 'BE']\n"
+              "scale = 1.5\nverbose = False")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The hub, alice's running server ``promo``, its workspace and URLs."""
+    hub = start_paved(tmp_path_factory.mktemp("lab-promote"))
+    try:
+        r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{SERVER}", json={"project": PROJECT})
+        assert r.status_code in (201, 202), r.text
+        wait_ready(hub, "alice", SERVER)
+        workspace = hub.data_dir / "workspaces" / "alice" / SERVER
+        yield {"hub": hub, "workspace": workspace, "server": f"{hub.url}/user/alice/{SERVER}",
+               "pipelines": f"{hub.url}/services/pipelines/"}
+        stop(hub, "alice", SERVER)
+    finally:
+        stop_process_group(hub.proc)
+
+
+def write(lab, name: str, nb: dict) -> str:
+    path = lab["workspace"] / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb))
+    return name
+
+
+def endpoint(lab, action: str, body: dict, user: str = "alice") -> requests.Response:
+    """Call alice's server's promote endpoint with a hub API token (as the lab page does with its cookie)."""
+    return lab["hub"].api(user).post(f"{lab['server']}/paved/promote/{action}", json=body, allow_redirects=False)
+
+
+def pipelines(lab, user: str = "alice") -> list[dict]:
+    r = lab["hub"].api(user).get(f"{lab['pipelines']}api/pipelines")
+    r.raise_for_status()
+    return r.json()["pipelines"]
+
+
+# --- inspect ------------------------------------------------------------------------------------------------
+
+def test_inspect_prefills_the_dialog_from_the_notebook_and_the_server(lab):
+    path = write(lab, "reports/Price Forecast.ipynb", make_notebook(PARAMS_SRC, "print(horizon)"))
+    r = endpoint(lab, "inspect", {"path": path})
+    assert r.status_code == 200, r.text
+    info = r.json()
+    assert (info["name"], info["project"], info["environment"]) == ("price-forecast", PROJECT, "dev")
+    assert (info["notebook"], info["spec_file"], info["spec_exists"]) == (
+        "reports/Price Forecast.ipynb", "reports/Price Forecast.pipeline.yaml", False)
+    assert (info["schedule"], info["timezone"]) == ("0 6 * * *", None)  # daily; the browser's zone
+    assert info["environments"] == ["dev", "acc", "prd"]
+    params = {p["name"]: (p["type"], p["default"], p["text"], p["help"]) for p in info["parameters"]}
+    assert params == {
+        "horizon": ("int", 24, "24", "hours ahead"),
+        "run_date": ("date", "{{ nominal_date }}", "{{ nominal_date }}", ""),
+        "areas": ("list", ["NL", "BE"], "NL, BE", ""),
+        "scale": ("float", 1.5, "1.5", ""),
+        "verbose": ("bool", False, "false", ""),
+    }
+
+
+@pytest.mark.parametrize("path,status,says", [
+    ("untagged.ipynb", 400, "no cell tagged 'parameters'"),
+    ("../../alice/other/x.ipynb", 400, "outside the server's root"),
+    ("notes.txt", 400, "not a notebook"),
+    ("missing.ipynb", 404, "no notebook at"),
+    ("", 400, "path: required"),
+])
+def test_inspect_refuses_with_a_clear_message(lab, path, status, says):
+    write(lab, "untagged.ipynb", make_notebook("x = 1", tag=False))
+    (lab["workspace"] / "notes.txt").write_text("hello")
+    r = endpoint(lab, "inspect", {"path": path})
+    assert r.status_code == status, r.text
+    assert says in r.json()["message"]
+    if path == "untagged.ipynb":  # tells how to tag the cell
+        assert "Cell Tags" in r.json()["how_to_tag"] and "Cell Tags" in r.json()["message"]
+
+
+def test_endpoints_need_the_servers_owner(lab):
+    path = write(lab, "owner.ipynb", make_notebook("n = 1"))
+    r = requests.post(f"{lab['server']}/paved/promote/inspect", json={"path": path}, allow_redirects=False)
+    assert r.status_code in (302, 403), r.text
+    r = endpoint(lab, "deploy", {"path": path, "project": PROJECT}, user="bob")
+    assert r.status_code in (302, 403, 404), r.text
+    assert not (lab["workspace"] / "owner.pipeline.yaml").exists()
+
+
+# --- deploy -------------------------------------------------------------------------------------------------
+
+BAD = [
+    ({"parameters": {"horizon": "soon"}}, 400, "parameters.horizon", "expected an int"),
+    ({"parameters": {"nope": "1"}}, 400, "parameters.nope", "unknown parameter"),
+    ({"schedule": "61 * * * *"}, 400, "schedule.cron", "not a valid cron expression"),
+    ({"timezone": "Mars/Base"}, 400, "schedule.timezone", "unknown time zone"),
+    ({"environment": "staging"}, 400, "environment", "staging"),
+    ({"name": "Not A Name!"}, 400, "name", ""),
+    ({"project": "leads"}, 403, "project", "not a member"),
+    ({"project": "no-such-project"}, 400, "project", "no project named"),
+]
+
+
+@pytest.mark.parametrize("change,status,field,says", BAD, ids=[b[2] + "-" + str(b[1]) for b in BAD])
+def test_deploy_refusals_name_the_field_and_change_nothing(lab, change, status, field, says):
+    path = write(lab, "bad/Bad Inputs.ipynb", make_notebook(PARAMS_SRC, "print(horizon)"))
+    body = {"path": path, "name": "bad-inputs", "project": PROJECT, "environment": "dev",
+            "schedule": "0 6 * * *", "timezone": "UTC", **change}
+    r = endpoint(lab, "deploy", body)
+    assert r.status_code == status, r.text
+    problems = r.json()["problems"]
+    assert any(p.startswith(f"{field}:") and says in p for p in problems), problems
+    assert not (lab["workspace"] / "bad" / "Bad Inputs.pipeline.yaml").exists()
+    assert not [p for p in pipelines(lab) if p["name"] == "bad-inputs"]
+
+
+def test_deploy_promotes_like_paved_promote_and_writes_the_spec(lab):
+    path = write(lab, "Daily Prices.ipynb", make_notebook(PARAMS_SRC, "print(horizon, areas)"))
+    body = {"path": path, "name": "daily-prices", "project": PROJECT, "environment": "dev",
+            "schedule": "30 7 * * *", "timezone": "Europe/Amsterdam",
+            "parameters": {"horizon": "48", "areas": "NL, DE", "verbose": "true"}}
+    r = endpoint(lab, "deploy", body)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert (result["version"], result["new_version"], result["spec_written"]) == (1, True, "wrote")
+    assert result["pipeline"] == {"project": PROJECT, "name": "daily-prices", "environment": "dev"}
+    assert result["history_url"] == "/services/pipelines/"
+    assert lab["hub"].login("alice").get(f"{lab['hub'].url}{result['history_url']}").status_code == 200
+
+    spec = yaml.safe_load((lab["workspace"] / "Daily Prices.pipeline.yaml").read_text())
+    assert spec["schedule"] == {"cron": "30 7 * * *", "timezone": "Europe/Amsterdam"}
+    assert spec["parameters"]["horizon"] == {"type": "int", "default": 48, "help": "hours ahead"}
+    assert spec["parameters"]["areas"]["default"] == ["NL", "DE"]
+    assert spec["parameters"]["verbose"]["default"] is True
+    assert spec["parameters"]["run_date"]["default"] == "{{ nominal_date }}"
+
+    listed = {p["name"]: p for p in pipelines(lab)}
+    assert listed["daily-prices"]["cron"] == "30 7 * * *"
+    assert listed["daily-prices"]["timezone"] == "Europe/Amsterdam"
+    detail = lab["hub"].api("alice").get(f"{lab['pipelines']}api/pipelines/{PROJECT}/daily-prices").json()
+    assert json.dumps(detail).count("sha256:") >= 1  # pinned content hash
+    assert "daily-prices" not in {p["name"] for p in pipelines(lab, "bob")}  # another project sees nothing
+
+    # The dialog opened again reads the spec it wrote; promoting the same notebook again is no new version.
+    info = endpoint(lab, "inspect", {"path": path}).json()
+    assert (info["spec_exists"], info["schedule"], info["timezone"]) == (True, "30 7 * * *", "Europe/Amsterdam")
+    assert {p["name"]: p["text"] for p in info["parameters"]}["areas"] == "NL, DE"
+    again = endpoint(lab, "deploy", {k: v for k, v in body.items() if k != "parameters"})
+    assert again.status_code == 200, again.text
+    assert (again.json()["version"], again.json()["new_version"], again.json()["spec_written"]) == (1, False, "updated")
+
+
+def test_pipelines_api_is_forwarded_with_the_servers_token(lab):
+    """``/paved/pipelines/<path>`` reaches the pipelines service as alice (the hub token stays in the server)."""
+    s = lab["hub"].api("alice")
+    r = s.get(f"{lab['server']}/paved/pipelines/api/pipelines", params={"project": PROJECT})
+    assert r.status_code == 200, r.text
+    assert r.json()["pipelines"] == pipelines(lab)
+    r = s.get(f"{lab['server']}/paved/pipelines/api/pipelines", params={"project": "leads"})
+    assert r.status_code == 403  # the service's own project check, as alice
+    for path in ("%2e%2e/%2e%2e/hub/api/users", "api/%2E%2E/%2E%2E/%2E%2E/hub/api/users"):
+        r = s.get(f"{lab['server']}/paved/pipelines/{path}")  # the proxy may already answer 404
+        assert r.status_code in (400, 404), r.text
+        assert r.status_code == 404 or "dot segments are not allowed in pipelines paths" in r.json()["message"]
+    r = requests.get(f"{lab['server']}/paved/pipelines/api/pipelines", allow_redirects=False)
+    assert r.status_code in (302, 403)
+
+
+# --- the dialog in a browser ----------------------------------------------------------------------------------
+
+@pytest.mark.browser
+def test_promote_dialog_in_the_lab(lab, artifacts):
+    from playwright.sync_api import expect
+
+    from browser import browser_page, login
+
+    hub = lab["hub"]
+    write(lab, "Browser Forecast.ipynb", make_notebook(PARAMS_SRC, "print(horizon, run_date)"))
+    with browser_page(viewport=(1280, 960)) as page:
+        login(page, hub, "alice")
+        page.goto(f"{lab['server']}/lab/tree/Browser%20Forecast.ipynb")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=90_000)
+
+        # The command palette runs "Promote to pipeline" on the active notebook.
+        page.click(".jp-NotebookPanel .jp-Cell .cm-content")
+        page.click('.lm-MenuBar-itemLabel:text-is("View")')  # (chromium keeps Ctrl+Shift+C for itself)
+        page.click('.lm-Menu-itemLabel:text-is("Activate Command Palette")')
+        page.fill(".jp-ModalCommandPalette .lm-CommandPalette-input", "Promote to pipeline")
+        page.click('.jp-ModalCommandPalette .lm-CommandPalette-item:has-text("Promote to pipeline")')
+
+        dialog = page.locator(".jp-Dialog .paved-promote")
+        expect(dialog).to_be_visible(timeout=30_000)
+        assert page.input_value("#paved-promote-name") == "browser-forecast"
+        assert page.input_value("#paved-promote-project") == PROJECT
+        assert page.input_value("#paved-promote-environment") == "dev"
+        assert page.input_value("#paved-promote-schedule") == "0 6 * * *"
+        assert page.input_value("#paved-promote-parameters\\.horizon") == "24"
+        assert page.input_value("#paved-promote-parameters\\.areas") == "NL, BE"
+        assert not page.is_checked("#paved-promote-parameters\\.verbose")
+        page.screenshot(path=str(artifacts / "lab-promote-dialog.png"))
+
+        # A mistake comes back as the field's own error, the other values kept.
+        page.fill("#paved-promote-parameters\\.horizon", "48")
+        page.fill("#paved-promote-timezone", "Mars/Base")
+        page.check("#paved-promote-parameters\\.verbose")
+        page.click(".jp-Dialog button.jp-mod-accept")
+        error = page.locator('.paved-promote-field-error[data-field="timezone"]')
+        expect(error).to_contain_text("unknown time zone", timeout=30_000)
+        assert page.input_value("#paved-promote-parameters\\.horizon") == "48"
+        page.screenshot(path=str(artifacts / "lab-promote-errors.png"))
+
+        page.fill("#paved-promote-timezone", "Europe/Amsterdam")
+        page.fill("#paved-promote-schedule", "15 5 * * *")
+        page.click(".jp-Dialog button.jp-mod-accept")
+        success = page.locator(".jp-Dialog .paved-promote-result")
+        expect(success).to_contain_text("Version 1 is deployed", timeout=60_000)
+        expect(success).to_contain_text("15 5 * * * (Europe/Amsterdam)")
+        link = page.locator(".paved-promote-history")
+        assert link.get_attribute("href") == f"/services/pipelines/?project={PROJECT}"
+        page.screenshot(path=str(artifacts / "lab-promote-done.png"))
+        page.click(".jp-Dialog button.jp-mod-accept")
+
+    listed = {p["name"]: p for p in pipelines(lab)}
+    assert listed["browser-forecast"]["cron"] == "15 5 * * *"
+    assert listed["browser-forecast"]["timezone"] == "Europe/Amsterdam"
+    spec = yaml.safe_load((lab["workspace"] / "Browser Forecast.pipeline.yaml").read_text())
+    assert spec["parameters"]["horizon"]["default"] == 48 and spec["parameters"]["verbose"]["default"] is True
