@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import start_paved, stop, stop_process_group, wait_ready
+from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"
@@ -145,6 +145,9 @@ def test_deploy_promotes_like_paved_promote_and_writes_the_spec(lab):
     assert result["pipeline"] == {"project": PROJECT, "name": "daily-prices", "environment": "dev"}
     assert result["history_url"] == "/services/pipelines/"
     assert lab["hub"].login("alice").get(f"{lab['hub'].url}{result['history_url']}").status_code == 200
+    server_token = server_env(lab["hub"], "alice", SERVER)["JUPYTERHUB_API_TOKEN"]
+    assert server_token not in r.text  # the server's hub token never reaches the browser or the spec
+    assert server_token not in (lab["workspace"] / "Daily Prices.pipeline.yaml").read_text()
 
     spec = yaml.safe_load((lab["workspace"] / "Daily Prices.pipeline.yaml").read_text())
     assert spec["schedule"] == {"cron": "30 7 * * *", "timezone": "Europe/Amsterdam"}
@@ -187,6 +190,25 @@ def test_pipelines_api_is_forwarded_with_the_servers_token(lab):
 
 # --- the dialog in a browser ----------------------------------------------------------------------------------
 
+def run_from_palette(page, label: str, command: str, attempts: int = 4) -> None:
+    """Run a command from the command palette, opened from the View menu (chromium keeps Ctrl+Shift+C for
+    itself). The modal palette closes when it loses focus, which a loading Lab may cause: then try again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    item = f'.jp-ModalCommandPalette .lm-CommandPalette-item.lm-mod-active[data-command="{command}"]'
+    for _ in range(attempts):
+        page.click('.lm-MenuBar-itemLabel:text-is("View")')
+        page.click('.lm-Menu-itemLabel:text-is("Activate Command Palette")')
+        try:
+            page.fill(".jp-ModalCommandPalette .lm-CommandPalette-input", label, timeout=5_000)
+            page.wait_for_selector(item, timeout=5_000)
+            page.keyboard.press("Enter")
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not run {label!r} from the command palette")
+
+
 @pytest.mark.browser
 def test_promote_dialog_in_the_lab(lab, artifacts):
     from playwright.sync_api import expect
@@ -195,6 +217,7 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
 
     hub = lab["hub"]
     write(lab, "Browser Forecast.ipynb", make_notebook(PARAMS_SRC, "print(horizon, run_date)"))
+    write(lab, "untagged.ipynb", make_notebook("x = 1", tag=False))
     with browser_page(viewport=(1280, 960)) as page:
         login(page, hub, "alice")
         page.goto(f"{lab['server']}/lab/tree/Browser%20Forecast.ipynb")
@@ -202,10 +225,7 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
 
         # The command palette runs "Promote to pipeline" on the active notebook.
         page.click(".jp-NotebookPanel .jp-Cell .cm-content")
-        page.click('.lm-MenuBar-itemLabel:text-is("View")')  # (chromium keeps Ctrl+Shift+C for itself)
-        page.click('.lm-Menu-itemLabel:text-is("Activate Command Palette")')
-        page.fill(".jp-ModalCommandPalette .lm-CommandPalette-input", "Promote to pipeline")
-        page.click('.jp-ModalCommandPalette .lm-CommandPalette-item:has-text("Promote to pipeline")')
+        run_from_palette(page, "Promote to pipeline", "paved:promote-notebook")
 
         dialog = page.locator(".jp-Dialog .paved-promote")
         expect(dialog).to_be_visible(timeout=30_000)
@@ -238,6 +258,16 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
         assert link.get_attribute("href") == f"/services/pipelines/?project={PROJECT}"
         page.screenshot(path=str(artifacts / "lab-promote-done.png"))
         page.click(".jp-Dialog button.jp-mod-accept")
+
+        # The notebook toolbar's button, on a notebook without a parameters cell: how to tag one.
+        page.goto(f"{lab['server']}/lab/tree/untagged.ipynb")
+        current = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+        page.wait_for_selector(f'{current} .cm-content:has-text("x = 1")', timeout=90_000)
+        page.click(f"{current} .paved-promote-button")
+        refusal = page.locator(".jp-Dialog .paved-promote-error")
+        expect(refusal).to_contain_text("no cell tagged 'parameters'", timeout=30_000)
+        expect(refusal).to_contain_text("Cell Tags")
+        page.screenshot(path=str(artifacts / "lab-promote-no-parameters.png"))
 
     listed = {p["name"]: p for p in pipelines(lab)}
     assert listed["browser-forecast"]["cron"] == "15 5 * * *"

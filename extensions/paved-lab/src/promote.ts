@@ -83,6 +83,11 @@ const SCHEDULE_PRESETS: [string, string][] = [
   ['manual', 'no schedule: run now and backfill only']
 ];
 
+const TYPE_HINTS: Record<string, string> = {
+  date: 'date: YYYY-MM-DD, or {{ nominal_date }} = the day the run is for',
+  list: 'list: comma-separated, or JSON [..]'
+};
+
 const PLACEHOLDERS: Record<string, string> = {
   int: 'a whole number',
   float: 'a number',
@@ -270,7 +275,7 @@ export class PromoteForm extends Widget {
       }
       input.dataset.param = param.name;
       input.dataset.type = param.type;
-      const hint = [param.type, param.help].filter(Boolean).join(' · ');
+      const hint = [TYPE_HINTS[param.type] ?? param.type, param.help].filter(Boolean).join(' · ');
       field(key, param.name, input, hint);
     }
   }
@@ -344,10 +349,11 @@ function resultBody(result: PromoteResult): Widget {
 function errorBody(error: PavedError): Widget {
   const body = new Widget();
   body.addClass('paved-promote-error');
-  body.node.append(element('p', { className: 'paved-error' }, error.message));
-  const how = error.body?.how_to_tag;
-  if (typeof how === 'string' && !error.message.includes(how)) {
-    body.node.append(element('p', {}, how));
+  const how = typeof error.body?.how_to_tag === 'string' ? error.body.how_to_tag : '';
+  const what = how ? error.message.replace(how, '').trim() : error.message;
+  body.node.append(element('p', { className: 'paved-error' }, what));
+  if (how) {
+    body.node.append(element('p', { className: 'paved-promote-how' }, how));
   }
   return body;
 }
