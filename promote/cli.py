@@ -124,6 +124,31 @@ def _projects():
     return registry(path)
 
 
+def check_spec(notebook: Path, nb_params: dict, existing: dict | None, flags, where: str):
+    """Build the spec from the notebook, the spec file already there and the flags, and check it all: the
+    spec itself, the notebook's parameters, the project's bounds, the parameter values.
+    Returns ``(spec or None, parameter values, problems)``; shared by the CLI and the JupyterLab dialog."""
+    raw, problems = build_raw_spec(notebook, nb_params, existing, flags)
+    spec, values = None, {}
+    try:
+        spec = parse_spec(raw, where)
+    except SpecError as e:
+        problems += e.problems
+    if spec is not None:
+        problems += check_parameters(spec, nb_params)
+        registry = _projects()
+        project = registry.get(spec.project) if registry else None
+        if registry and project is None:
+            problems.append(f"project: no project named {spec.project!r}")
+        elif project is not None:
+            problems += check_against_project(spec, project)
+        try:
+            values = resolve_parameters(spec, datetime.now(timezone.utc))
+        except SpecError as e:
+            problems += e.problems
+    return spec, values, problems
+
+
 def run(args) -> int:
     notebook = Path(args.notebook)
     try:
@@ -141,24 +166,7 @@ def run(args) -> int:
         except yaml.YAMLError as e:
             say(False, f"{spec_file}: not valid YAML: {e}")
             return 2
-    raw, problems = build_raw_spec(notebook, nb_params, existing, args)
-    try:
-        spec = parse_spec(raw, str(spec_file))
-    except SpecError as e:
-        problems += e.problems
-        spec = None
-    if spec is not None:
-        problems += check_parameters(spec, nb_params)
-        registry = _projects()
-        project = registry.get(spec.project) if registry else None
-        if registry and project is None:
-            problems.append(f"project: no project named {spec.project!r}")
-        elif project is not None:
-            problems += check_against_project(spec, project)
-        try:
-            values = resolve_parameters(spec, datetime.now(timezone.utc))
-        except SpecError as e:
-            problems += e.problems
+    spec, values, problems = check_spec(notebook, nb_params, existing, args, str(spec_file))
     if problems:
         say(False, f"{spec_file.name}: {len(problems)} problem(s):")
         for p in problems:

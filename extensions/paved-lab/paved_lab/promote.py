@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -180,25 +179,8 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
     params = [f"{k}={v if isinstance(v, str) else as_text('', v)}" for k, v in given.items()]
     flags = _flags(**{k: (body.get(k) or "").strip() for k in ("name", "project", "environment", "schedule",
                                                                  "timezone")}, param=params)
-    raw, problems = m.cli.build_raw_spec(nb_path, nb_params, existing, flags)
+    spec, _, problems = m.cli.check_spec(nb_path, nb_params, existing, flags, spec_file.name)
     problems = [p.removeprefix("--param ") for p in problems]
-    spec = None
-    try:
-        spec = m.spec.parse_spec(raw, spec_file.name)
-    except m.spec.SpecError as e:
-        problems += e.problems
-    if spec is not None:
-        problems += m.spec.check_parameters(spec, nb_params)
-        registry = m.cli._projects()  # project bounds here too when the projects file is at hand
-        project = registry.get(spec.project) if registry else None
-        if registry and project is None:
-            problems.append(f"project: no project named {spec.project!r}")
-        elif project is not None:
-            problems += m.spec.check_against_project(spec, project)
-        try:
-            m.spec.resolve_parameters(spec, datetime.now(timezone.utc))
-        except m.spec.SpecError as e:
-            problems += e.problems
     if problems:
         raise PromoteProblem(400, f"{spec_file.name}: {len(problems)} problem(s)", problems)
     pinned = m.pin.pin(nb_path, nb)
