@@ -1,7 +1,7 @@
 """LocalProjectSpawner: the embedded backend, one JupyterLab process per named server on this machine.
 
-It is JupyterHub's own local process spawner with Paved's scope applied: a workspace folder per notebook
-under the data dir, the scope's environment, the idle flags, a per-process memory limit (RLIMIT_DATA: a
+It is JupyterHub's own local process spawner (with warm starts, paved.spawner.warm_pool) with Paved's scope
+applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, a per-process memory limit (RLIMIT_DATA: a
 process can still exceed the machine's memory in aggregate; the embedded default has no cgroups), and a
 pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
 
@@ -20,17 +20,17 @@ import sys
 import time
 from pathlib import Path
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner
 from traitlets import Dict, Unicode, default
 
 from paved.spawner.base import PavedSpawner
 from paved.spawner import vscode
 from paved.spawner.scope import Scope
+from paved.spawner.warm_pool import WarmStartSpawner, warm_up
 
 READY_POLL_S = 0.05
 
 
-class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
+class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     python_executables = Dict(
         help="""Python version -> interpreter that has JupyterLab and jupyterhub-singleuser installed.
         Default: the interpreter running the hub.""",
@@ -65,6 +65,11 @@ class LocalProjectSpawner(PavedSpawner, SimpleLocalProcessSpawner):
     @default("home_dir")
     def _default_home_dir(self):
         return str(Path(self.workspaces_dir) / self.user.name / self.name)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.warm_start:  # so that even the first spawn after the hub starts is a warm one
+            warm_up(self.python_executables[self.available_pythons()[0]])
 
     def available_pythons(self) -> list[str]:
         return sorted(self.python_executables, reverse=True)

@@ -138,11 +138,63 @@ def wait_gone(hub, user, name, timeout=60):
     raise AssertionError(f"{user}/{name} still running")
 
 
+def start_cell(hub, user, server, code):
+    """Start a kernel on the server and send ``code`` to it; returns (websocket, msg_id) once the kernel is
+    busy with it (the caller reads the rest, or just keeps it running)."""
+    import json
+    import uuid
+
+    import websocket
+
+    api = hub.api(user)
+    base = f"{hub.url}/user/{user}/{server}"
+    r = api.post(f"{base}/api/kernels", json={"name": "python3"})
+    assert r.status_code == 201, r.text
+    ws_url = base.replace("http", "ws", 1) + f"/api/kernels/{r.json()['id']}/channels"
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: {api.headers['Authorization']}"], timeout=60)
+    msg_id = uuid.uuid4().hex
+    ws.send(json.dumps({
+        "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
+                   "version": "5.3", "date": ""},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        msg = json.loads(ws.recv())
+        if msg.get("msg_type") == "status" and msg["content"]["execution_state"] == "busy" \
+                and msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return ws, msg_id
+    raise AssertionError("kernel never became busy")
+
+
+def run_code(hub, user, server, code) -> str:
+    """Run ``code`` in a new kernel on the server; its printed output."""
+    import json
+
+    ws, msg_id = start_cell(hub, user, server, code)
+    out = []
+    try:
+        while True:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                raise AssertionError("\n".join(msg["content"]["traceback"]))
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out)
+    finally:
+        ws.close()
+
+
 def server_env(hub, user, name) -> dict:
-    """The real environment of a running local notebook server process (from /proc)."""
-    pid = int((hub.data_dir / "run" / f"server-{user}--{name}.pid").read_text())
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+    """The environment code in a notebook server sees (what its kernels inherit)."""
+    import json
+
+    return json.loads(run_code(hub, user, name, "import os, json; print(json.dumps(dict(os.environ)))"))
 
 
 def usage_spans(hub) -> list[dict]:

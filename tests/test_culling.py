@@ -1,14 +1,11 @@
 """Idle culling with the real jupyterhub-idle-culler and real kernels: a server idle past its own limit is
 culled (and recorded as culled); a server whose kernel is busy running a long cell is not."""
 
-import json
 import time
-import uuid
 
 import pytest
-import websocket
 
-from conftest import servers, start_paved, stop_process_group, usage_spans, wait_ready
+from conftest import servers, start_cell, start_paved, stop_process_group, usage_spans, wait_ready
 
 PROJECT = "imbalance-price-forecast"
 LIMIT_MIN = 1
@@ -28,33 +25,6 @@ def hub(tmp_path_factory):
         stop_process_group(hub.proc)
 
 
-def run_cell(hub, user, server, code):
-    """Start a kernel on the server and send ``code`` to it without waiting for the result."""
-    api = hub.api(user)
-    base = f"{hub.url}/user/{user}/{server}"
-    r = api.post(f"{base}/api/kernels", json={"name": "python3"})
-    assert r.status_code == 201, r.text
-    kernel = r.json()["id"]
-    ws_url = base.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels"
-    ws = websocket.create_connection(ws_url, header=[f"Authorization: {api.headers['Authorization']}"], timeout=30)
-    msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
-                   "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
-    }))
-    # wait until the kernel reports busy with our request
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        msg = json.loads(ws.recv())
-        if msg.get("msg_type") == "status" and msg["content"]["execution_state"] == "busy" \
-                and msg.get("parent_header", {}).get("msg_id") == msg_id:
-            return ws
-    raise AssertionError("kernel never became busy")
-
-
 def test_idle_server_is_culled_busy_one_is_not(hub):
     api = hub.api("alice")
     for name in ("idle-ibex", "busy-badger"):
@@ -64,7 +34,7 @@ def test_idle_server_is_culled_busy_one_is_not(hub):
     for name in ("idle-ibex", "busy-badger"):
         wait_ready(hub, "alice", name)
     started = time.monotonic()
-    ws = run_cell(hub, "alice", "busy-badger", "import time; time.sleep(600)")
+    ws, _ = start_cell(hub, "alice", "busy-badger", "import time; time.sleep(600)")
     try:
         # the idle one goes within its limit plus the culler's interval (and the hub's poll), with slack
         budget = LIMIT_MIN * 60 + CULL_EVERY + POLL + 45

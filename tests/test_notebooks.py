@@ -204,3 +204,19 @@ def test_over_budget_project_is_refused_while_another_spawns(fresh_hub, tmp_path
         wait_ready(hub, "alice", "funded-fox")
     finally:
         stop_process_group(hub.proc)
+
+
+def test_servers_start_warm_without_the_hubs_environment(hub):
+    """A server is started in a pre-warmed interpreter (paved.spawner.warm) that never saw the hub's
+    environment: its process environment holds none of the hub's settings, only what its scope gives it."""
+    time.sleep(5)  # let the waiting interpreter finish its imports after earlier spawns
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/warm-wombat", json={"project": ALICE_PROJECT})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(hub, "alice", "warm-wombat")
+    assert "Starting alice:warm-wombat in a warm interpreter" in hub.hub_log()
+    pid = int((hub.data_dir / "run" / "server-alice--warm-wombat.pid").read_text())
+    initial = Path(f"/proc/{pid}/environ").read_bytes()
+    assert b"PAVED_DEMO_PASSWORD" not in initial and b"paved-test-password" not in initial
+    env = server_env(hub, "alice", "warm-wombat")
+    assert env["PAVED_NOTEBOOK"] == "warm-wombat" and "PAVED_DEMO_PASSWORD" not in env
+    stop(hub, "alice", "warm-wombat", remove=True)
