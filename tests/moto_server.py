@@ -16,9 +16,6 @@ Use from a test module (tests/ is on ``sys.path`` under pytest's default import 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +25,8 @@ import boto3
 import pytest
 import requests
 
+from conftest import free_port, stop_process_group
+
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 TRUST_POLICY = {
@@ -35,29 +34,6 @@ TRUST_POLICY = {
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
                    "Action": ["sts:AssumeRole", "sts:TagSession"]}],
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 5) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 @dataclass
@@ -89,7 +65,7 @@ class MotoServer:
 
 
 def start_moto_server(timeout: float = 30) -> MotoServer:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -104,12 +80,12 @@ def start_moto_server(timeout: float = 30) -> MotoServer:
             return MotoServer(url=url, proc=proc, env=env)
         except requests.RequestException:
             time.sleep(0.1)
-    _stop_group(proc)
+    stop_process_group(proc)
     raise RuntimeError(f"moto server did not start on port {port} (exit code {proc.returncode})")
 
 
 def stop_moto_server(server: MotoServer) -> None:
-    _stop_group(server.proc)
+    stop_process_group(server.proc)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 the `data` helper (lineage recorded), then the Catalog panel finds the new dataset, shows its schema, inserts a
 load snippet that runs, and draws its lineage back to the lake dataset it came from. Real hub, real catalog."""
 
-import json
-import time
 from urllib.parse import quote
 
 import pytest

@@ -9,7 +9,6 @@ One hub and one server for the module (starting them is most of the time here).
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from conftest import servers, server_env, start_paved, stop, stop_process_group, usage_spans, wait_ready
 

@@ -9,7 +9,6 @@ must get the clear "not a member of any project yet" page.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import stat

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, servers, start_paved, stop_process_group, wait_ready
+from conftest import ROOT, start_paved, stop_process_group, wait_ready
 from paved.spawner import vscode
 
 ALICE_PROJECT = "imbalance-price-forecast"
