@@ -24,6 +24,32 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def pids_with_env(key: str, value: str) -> list[int]:
+    """Processes of this machine started with ``key=value`` in their environment (Linux /proc; else none).
+
+    Paved gives every service it starts ``PAVED_DATA_DIR``, so this finds what one Paved left behind."""
+    needle = f"{key}={value}".encode()
+    found = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def default_signals() -> None:
+    """preexec_fn: start a child with SIGINT/SIGQUIT at their defaults. A shell that runs us in the
+    background ignores both, the ignore is inherited, and the hub's services and servers would then only stop
+    on its slower SIGTERM/SIGKILL fallbacks."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def kill_group(pid: int, sig: int = signal.SIGTERM) -> None:
     """Signal the process group led by ``pid``, if it still exists."""
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
-from paved.hub.processes import kill_group, pid_alive
+from paved.hub.processes import default_signals, kill_group, pid_alive, pids_with_env
 from paved.hub.projects import ProjectsFileError, load_projects
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
@@ -36,13 +36,18 @@ def add_arguments(parser) -> None:
 
 
 def stop_leftovers(data_dir: Path) -> None:
-    """Stop the proxy and notebook servers a hub left behind (e.g. after it was killed)."""
+    """Stop the proxy, notebook servers and services a hub left behind (e.g. after it was killed)."""
     pid_files = [data_dir / "jupyterhub-proxy.pid", *sorted((data_dir / "run").glob("*.pid"))]
+    pids = []
     for pid_file in pid_files:
         try:
-            pid = int(pid_file.read_text().strip())
+            pids.append(int(pid_file.read_text().strip()))
         except (OSError, ValueError):
             continue
+        pid_file.unlink(missing_ok=True)
+    # services carry PAVED_DATA_DIR (they lead their own process groups, started by the hub)
+    pids += pids_with_env("PAVED_DATA_DIR", str(data_dir))
+    for pid in dict.fromkeys(pids):
         if pid_alive(pid):
             kill_group(pid)
             for _ in range(50):
@@ -51,7 +56,6 @@ def stop_leftovers(data_dir: Path) -> None:
                 time.sleep(0.1)
             else:
                 kill_group(pid, signal.SIGKILL)
-        pid_file.unlink(missing_ok=True)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
@@ -101,7 +105,7 @@ def run(args) -> int:
     print(f"Starting Paved (hub log: {log_path}) ...", flush=True)
     hub = subprocess.Popen(
         [sys.executable, "-m", "paved.hub.app", "-f", str(HUB_CONFIG)],
-        cwd=data_dir, env=env, start_new_session=True,
+        cwd=data_dir, env=env, start_new_session=True, preexec_fn=default_signals,
         stdout=sys.stdout if os.environ.get("PAVED_HUB_LOG_TO_STDOUT") else open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )

@@ -88,7 +88,8 @@ class PavedHub:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120) -> PavedHub:
+def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120,
+                preexec_fn=None) -> PavedHub:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     out = data_dir / "paved-up.out"
@@ -98,6 +99,7 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
     proc = subprocess.Popen(
         [sys.executable, "-m", "paved.hub.cli", "up", "--port", str(port), "--data-dir", str(data_dir), *extra_args],
         stdout=open(out, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=full_env, cwd=ROOT,
+        preexec_fn=preexec_fn,
     )
     hub = PavedHub(url=f"http://127.0.0.1:{port}", data_dir=data_dir, proc=proc, log=data_dir / "hub.log")
     deadline = time.monotonic() + timeout

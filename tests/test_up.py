@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conftest import ROOT, start_paved, stop_process_group
-from paved.hub.processes import pid_alive
+from paved.hub.processes import pid_alive, pids_with_env
 
 
 def test_login_page_is_paved_and_wrong_password_is_refused(paved_hub):
@@ -75,16 +75,25 @@ def test_password_generated_once_per_data_dir(tmp_path):
     assert oct((tmp_path / "fresh" / "demo-password").stat().st_mode & 0o777) == "0o600"
 
 
+def ignore_interrupts():
+    """What a shell does to a command it starts in the background (`paved up &`): SIGINT/SIGQUIT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
 def test_two_hubs_side_by_side_and_ctrl_c_leaves_nothing(tmp_path):
-    a = start_paved(tmp_path / "a")
+    a = start_paved(tmp_path / "a", preexec_fn=ignore_interrupts)
     b = start_paved(tmp_path / "b")
     try:
         for hub in (a, b):
             assert requests.get(f"{hub.url}/hub/health").status_code == 200
         proxy_pid = int((a.data_dir / "jupyterhub-proxy.pid").read_text())
         assert pid_alive(proxy_pid)
+        services = pids_with_env("PAVED_DATA_DIR", str(a.data_dir))
+        assert len(services) >= 5  # hub, projects, culler, costs, pipelines, catalog, ...
         a.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to `paved up`
         assert a.proc.wait(60) == 0
+        assert not [p for p in services if pid_alive(p)], "services outlived paved up"
         deadline = time.monotonic() + 10
         while pid_alive(proxy_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
