@@ -231,14 +231,7 @@ def setup(c: Config, **paved_settings) -> Paved:
     env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
     c.Spawner.environment = {**env, **c.Spawner.get("environment", {})}
     if paved.enable_services:
-        add_service(c, {
-            "name": "projects",
-            "url": f"http://127.0.0.1:{free_port()}",
-            "command": [sys.executable, "-m", "paved.hub.projects_service"],
-            "environment": env,
-            "display": False,
-            "oauth_no_confirm": True,
-        })
+        add_web_service(c, paved, "projects", "paved.hub.projects_service")
     from paved.spawner.hubsetup import setup_notebooks
 
     setup_notebooks(c, paved)
@@ -262,6 +255,21 @@ def add_service(c: Config, service: dict) -> None:
     if not any(s.get("name") == service["name"] for s in services):
         services.append(service)
     c.JupyterHub.services = services
+
+
+def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None, **extra) -> None:
+    """Add one of Paved's own HTTP services: ``python -m <module>`` on a free loopback port at
+    /services/<name>/, hub OAuth without a confirmation page, and the data dir and projects file in its
+    environment (plus ``env``). ``extra`` are further service keys (display, info, ...)."""
+    add_service(c, {
+        "name": name,
+        "url": f"http://127.0.0.1:{free_port()}",
+        "command": [sys.executable, "-m", module],
+        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file, **(env or {})},
+        "display": False,
+        "oauth_no_confirm": True,
+        **extra,
+    })
 
 
 def add_role_scopes(c: Config, role_name: str, scopes: list[str], **extra) -> None:

@@ -7,7 +7,6 @@ them as environment variables.
 from __future__ import annotations
 
 import os
-import sys
 
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Configurable
@@ -31,14 +30,12 @@ class Pipelines(Configurable):
 
 def setup_pipelines(c, paved) -> Pipelines:
     """Register the hub-managed pipelines service at /services/pipelines/."""
-    from paved.hub.config import add_role_scopes, add_service, free_port
+    from paved.hub.config import add_role_scopes, add_web_service
 
     settings = Pipelines(config=c)
     if not paved.enable_services:
         return settings
     env = {
-        "PAVED_DATA_DIR": paved.data_dir,
-        "PAVED_PROJECTS_FILE": paved.projects_file,
         "PAVED_PIPELINES_MAX_PARALLEL": str(settings.max_parallel),
         "PAVED_PIPELINES_INTERVAL": str(settings.interval),
         "PAVED_PIPELINES_KERNEL": settings.kernel_name,
@@ -61,12 +58,5 @@ def setup_pipelines(c, paved) -> Pipelines:
         if os.environ.get(key):
             env[key] = os.environ[key]
     add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog"], services=["pipelines"])
-    add_service(c, {
-        "name": "pipelines",
-        "url": f"http://127.0.0.1:{free_port()}",
-        "command": [sys.executable, "-m", "paved.promote.service"],
-        "environment": env,
-        "display": True,
-        "oauth_no_confirm": True,
-    })
+    add_web_service(c, paved, "pipelines", "paved.promote.service", env, display=True)
     return settings

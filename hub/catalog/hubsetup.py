@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
@@ -34,14 +33,12 @@ class Catalog(Configurable):
 
 
 def setup_catalog(c: Config, paved) -> None:
-    from paved.hub.config import add_service, free_port
+    from paved.hub.config import add_web_service
 
     if not paved.enable_services:
         return
     settings = Catalog(config=c)
     env = {
-        "PAVED_DATA_DIR": paved.data_dir,
-        "PAVED_PROJECTS_FILE": paved.projects_file,
         "PAVED_CATALOG_CRAWL_MINUTES": str(settings.crawl_interval_minutes),
         "PAVED_CATALOG_PII_WEBHOOK": settings.pii_webhook_url,
         "PAVED_CATALOG_LINEAGE_MAX_NODES": str(settings.lineage_max_nodes),
@@ -52,11 +49,4 @@ def setup_catalog(c: Config, paved) -> None:
         "PAVED_TRUSTED_SERVICES": "pipelines",
         **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
     }
-    add_service(c, {
-        "name": "catalog",
-        "url": f"http://127.0.0.1:{free_port()}",
-        "command": [sys.executable, "-m", "paved.hub.catalog"],
-        "environment": env,
-        "display": False,
-        "oauth_no_confirm": True,
-    })
+    add_web_service(c, paved, "catalog", "paved.hub.catalog", env)

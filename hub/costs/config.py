@@ -6,7 +6,6 @@ Settings are traitlets on :class:`Costs` (``c.Costs.budget_webhook_url = "https:
 from __future__ import annotations
 
 import os
-import sys
 
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
@@ -37,14 +36,12 @@ class Costs(Configurable):
 
 def setup_costs(c, paved) -> Costs:
     """Register the hub-managed costs service at /services/costs/."""
-    from paved.hub.config import add_service, free_port
+    from paved.hub.config import add_web_service
 
     costs = Costs(config=c)
     if not paved.enable_services:
         return costs
     env = {
-        "PAVED_DATA_DIR": paved.data_dir,
-        "PAVED_PROJECTS_FILE": paved.projects_file,
         "PAVED_USAGE_DB_URL": paved.usage_db_url,  # one ledger for servers, runs and costs
         "PAVED_COSTS_ALERT_INTERVAL": str(costs.alert_interval_seconds),
     }
@@ -52,13 +49,6 @@ def setup_costs(c, paved) -> Costs:
         env["PAVED_BUDGET_WEBHOOK_URL"] = costs.budget_webhook_url
     if os.environ.get("PAVED_PRICEBOOK"):
         env["PAVED_PRICEBOOK"] = os.environ["PAVED_PRICEBOOK"]
-    add_service(c, {
-        "name": "costs",
-        "url": f"http://127.0.0.1:{free_port()}",
-        "command": [sys.executable, "-m", "paved.hub.costs.service"],
-        "environment": env,
-        "display": True,
-        "info": {"description": "Costs per project: notebooks and pipelines, spot savings, budgets"},
-        "oauth_no_confirm": True,
-    })
+    add_web_service(c, paved, "costs", "paved.hub.costs.service", env, display=True,
+                    info={"description": "Costs per project: notebooks and pipelines, spot savings, budgets"})
     return costs
