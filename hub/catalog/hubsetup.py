@@ -30,10 +30,16 @@ class Catalog(Configurable):
         1, help="Threads per DuckDB query. Requests already run side by side; raise on machines with many cores.",
     ).tag(config=True)
     db_path = Unicode("", help="The catalog DuckDB file. Default: <data_dir>/catalog.duckdb").tag(config=True)
+    ingest_fronts = Integer(
+        2, help="Processes that take OpenLineage posts (POST api/v1/lineage) off the catalog service's event "
+        "loop and hand them over in batches; the hub routes that URL to them. 0: the service takes posts itself.",
+    ).tag(config=True)
 
 
 def setup_catalog(c: Config, paved) -> None:
-    from paved.hub.config import add_web_service
+    from jupyterhub.utils import url_path_join
+
+    from paved.hub.config import add_web_service, free_port
 
     if not paved.enable_services:
         return
@@ -49,4 +55,9 @@ def setup_catalog(c: Config, paved) -> None:
         "PAVED_TRUSTED_SERVICES": "pipelines",
         **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
     }
+    if settings.ingest_fronts > 0:
+        port = free_port()
+        env.update(PAVED_CATALOG_INGEST_PORT=str(port), PAVED_CATALOG_INGEST_FRONTS=str(settings.ingest_fronts))
+        route = url_path_join(c.JupyterHub.get("base_url", "/"), "services/catalog/api/v1/lineage/")
+        c.Proxy.extra_routes = {**c.Proxy.get("extra_routes", {}), route: f"http://127.0.0.1:{port}"}
     add_web_service(c, paved, "catalog", "paved.hub.catalog", env)

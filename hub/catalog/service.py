@@ -17,29 +17,29 @@ The service is the only process that opens ``<data_dir>/catalog.duckdb`` (see :m
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hmac
 import json
 import logging
 import os
 import secrets
 import signal
-import time
 from pathlib import Path
 from urllib.parse import quote
+
+import orjson
 
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from paved.hub.catalog import crawler, queries, reader
+from paved.hub.catalog.front import FrontProcesses, decode_event, read_frame, write_frame
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
 from paved.hub.catalog.ownership import Owner, Ownership
 from paved.hub.catalog.snippet import snippet
 from paved.hub.catalog.store import Resolved, Store
-from paved.hub.projects import projects_for
-from paved.hub.registry import registry
+from paved.hub.registry import CachedRegistry, registry
 from paved.hub.service import ServiceHandler, make_app, service_prefix
 
 log = logging.getLogger("paved.catalog")
@@ -62,26 +62,9 @@ class Settings:
         self.max_nodes = int(env.get("PAVED_CATALOG_LINEAGE_MAX_NODES", "5000"))
         self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
         self.duckdb_threads = int(env.get("PAVED_CATALOG_DUCKDB_THREADS", "1"))
-
-
-class CachedRegistry:
-    """The projects registry, re-checked for file changes at most once a second (not on every request)."""
-
-    def __init__(self, inner, ttl: float = 1.0):
-        self.inner, self.ttl, self._at, self._projects = inner, ttl, 0.0, None
-
-    @property
-    def projects(self):
-        now = time.monotonic()
-        if self._projects is None or now - self._at > self.ttl:
-            self._projects, self._at = self.inner.projects, now
-        return self._projects
-
-    def get(self, name):
-        return self.projects.get(name)
-
-    def for_user(self, user, groups=(), admin=False):
-        return projects_for(self.projects, user, groups, admin)
+        # where the hub routes OpenLineage posts (its ingest fronts listen there); unset: posts come here
+        self.ingest_port = int(env.get("PAVED_CATALOG_INGEST_PORT") or 0)
+        self.ingest_fronts = int(env.get("PAVED_CATALOG_INGEST_FRONTS", "2"))
 
 
 class Catalog:
@@ -101,6 +84,7 @@ class Catalog:
         self.failed_seq = 0
         self._ownership: tuple[int, Ownership] | None = None
         self.crawl_token = secrets.token_urlsafe(32)
+        self.ingest_secret = secrets.token_urlsafe(32)  # shared with this service's ingest fronts only
         self._crawl_lock = asyncio.Lock()
 
     @property
@@ -123,12 +107,24 @@ class Catalog:
     async def ingest(self, item: Resolved) -> None:
         """Queue ``item``; return once the batch holding it is in the raw log (durable: nothing acknowledged is
         lost). Derivation follows in bigger batches; reads wait for it (:meth:`caught_up`)."""
-        fut = asyncio.get_running_loop().create_future()
-        self._queue.append((item, fut))
+        (failure,) = await self.ingest_many([item])
+        if failure is not None:
+            raise failure
+
+    async def ingest_many(self, items: list[Resolved]) -> list[Exception | None]:
+        """:meth:`ingest` for several items at once; returns None (logged) or the exception, per item."""
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        futures = []
+        for item in items:
+            fut = loop.create_future()
+            self._queue.append((item, fut))
+            futures.append(fut)
         if not self._flushing:
             self._flushing = True
             asyncio.ensure_future(self._flush())
-        await fut
+        return list(await asyncio.gather(*futures, return_exceptions=True))
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -173,6 +169,10 @@ class Catalog:
                         except Exception:  # noqa: BLE001
                             log.exception("Could not derive event %s (kept in the log)", item.seq)
                             self.failed_seq = max(self.failed_seq, item.seq)
+                            try:
+                                await self.write(self.store.log_only, [item])
+                            except Exception:  # noqa: BLE001 - very unlikely: the same table took other events
+                                log.exception("Could not keep event %s in the events table", item.seq)
                 finally:
                     self._derived.set()
                     self._derived = asyncio.Event()
@@ -275,10 +275,10 @@ class Catalog:
             log.exception("Scheduled crawl failed")
 
     # --- resolution: which project an event's job and datasets belong to, and may the caller post it --
-    def resolve(self, event, user: dict, caller_projects: list[str] | None) -> Resolved:
+    def resolve(self, event, user: str, caller_projects: list[str] | None) -> Resolved:
         own = self.ownership
         allowed = None if caller_projects is None else set(caller_projects)
-        item = Resolved(event, user["name"], allowed=None if allowed is None else sorted(allowed))
+        item = Resolved(event, user, allowed=None if allowed is None else sorted(allowed))
         job_owner = None
         if event.job_key:
             job_owner = own.from_facet(event.paved_facet()) or own.from_namespace(event.job_namespace)
@@ -368,26 +368,56 @@ class CatalogHandler(ServiceHandler):
             raise web.HTTPError(403, f"Only admins of project {row['project']!r} may change this dataset")
 
 
+def parse(data):
+    try:
+        return parse_event(data)
+    except ValueError as e:
+        raise web.HTTPError(400, f"Not a valid OpenLineage event: {e}") from None
+
+
+async def ingest_batch(catalog: "Catalog", payload: bytes) -> bytes:
+    """A batch from an ingest front (:mod:`.front`): each event is checked and resolved as if posted here by
+    its caller; the answer lists a status and message per event, 201 once it is in the log."""
+    batch = orjson.loads(payload)
+    callers = batch["callers"]
+    results: list[list] = []
+    items, positions = [], []
+    for entry in batch["events"]:
+        caller = callers[entry["c"]]
+        try:
+            items.append(catalog.resolve(parse(entry["e"]), caller["name"], caller["visible"]))
+            positions.append(len(results))
+            results.append([201, ""])
+        except web.HTTPError as e:
+            results.append([e.status_code, e.log_message])
+    for i, failure in zip(positions, await catalog.ingest_many(items)):
+        if failure is not None:  # logged by the appender; the poster must send it again
+            results[i] = [503, "The event could not be stored; send it again"]
+    return orjson.dumps({"results": results})
+
+
+async def serve_fronts(catalog: "Catalog", reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One front's connection: the shared secret first, then batches answered in order (see :mod:`.front`)."""
+    try:
+        secret = (await read_frame(reader)).decode()
+        if not hmac.compare_digest(secret, catalog.ingest_secret):
+            log.warning("Refused an ingest connection without the right secret")
+            return
+        while True:
+            payload = await read_frame(reader)
+            write_frame(writer, await ingest_batch(catalog, payload))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass  # the front went away
+    finally:
+        writer.close()
+
+
 class LineageHandler(CatalogHandler):
     async def post(self):
-        body = self.request.body
-        if self.request.headers.get("Content-Encoding", "").lower() == "gzip":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError) as e:
-                raise web.HTTPError(400, f"The body is not valid gzip: {e}") from None
-        if len(body) > MAX_BODY:
-            raise web.HTTPError(413, f"The event is larger than {MAX_BODY} bytes")
-        try:
-            data = json.loads(body)
-        except ValueError as e:
-            raise web.HTTPError(400, f"The body is not valid JSON: {e}") from None
-        try:
-            event = parse_event(data)
-        except ValueError as e:
-            raise web.HTTPError(400, f"Not a valid OpenLineage event: {e}") from None
+        data = decode_event(self.request)
         user = self.caller()
-        item = self.catalog.resolve(event, user, self.visible())
+        item = self.catalog.resolve(parse(data), user["name"], self.visible())
         await self.catalog.ingest(item)
         self.set_status(201)
         self.finish()
@@ -608,12 +638,23 @@ def main() -> None:
     app = make_app(routes(), catalog=catalog, log_function=log_request)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     server = HTTPServer(app, xheaders=True, max_body_size=MAX_BODY)
+    own_url = f"http://{url.hostname}:{url.port}{service_prefix()}"
+    fronts = None
+    if settings.ingest_port and settings.ingest_fronts > 0:
+        channel = IOLoop.current().asyncio_loop.run_until_complete(asyncio.start_server(
+            lambda r, w: serve_fronts(catalog, r, w), "127.0.0.1", 0))
+        fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_port, f"http://{url.hostname}:{url.port}",
+                                channel.sockets[0].getsockname()[1], catalog.ingest_secret)
+        fronts.start()
+        fronts.wait_listening()
+        PeriodicCallback(fronts.check, 5000).start()
     server.listen(url.port, url.hostname)
     state = settings.data_dir / STATE_FILE
     fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": f"http://{url.hostname}:{url.port}{service_prefix()}", "token": catalog.crawl_token,
-                   "pid": os.getpid()}, f)
+        json.dump({"url": own_url, "token": catalog.crawl_token, "pid": os.getpid(),
+                   "ingest_url": f"http://{url.hostname}:{settings.ingest_port}{service_prefix()}" if fronts else own_url
+                   }, f)
     loop = IOLoop.current()
 
     async def start():
@@ -633,5 +674,7 @@ def main() -> None:
     try:
         loop.start()
     finally:
+        if fronts:
+            fronts.stop()
         state.unlink(missing_ok=True)
         catalog.store.close()

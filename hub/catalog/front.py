@@ -1,0 +1,277 @@
+"""Ingest fronts: processes beside the catalog service that take OpenLineage posts off its event loop.
+
+Why they exist: the catalog service is the only process that writes ``catalog.duckdb``, and its event loop
+shares one GIL with the thread that derives datasets, jobs and edges from events. At thousands of posts a
+second every socket call of the loop waited for that thread (a GIL convoy), which held ingest near a third of
+its goal. So the hub routes the lineage URL (``Proxy.extra_routes``) to a few front processes sharing one
+port (SO_REUSEPORT). A front
+
+* authenticates the caller with the hub and works out their projects, like any Paved service;
+* inflates gzip bodies and checks the JSON (400 on its own for what is not JSON);
+* passes events to the service in batches over a private loopback channel, with the callers they came from;
+* answers each poster with the service's verdict on their own event: 201 once it is in the durable log, or
+  the 400/403 and reason the service gave. Nothing is acknowledged that the service has not logged.
+
+``GET api/v1/lineage`` (lineage reads share the URL) is passed to the service unchanged.
+
+    python -m paved.hub.catalog.front      (started by the catalog service, which also stops it)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zlib
+
+import orjson
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.netutil import bind_sockets
+
+from paved.hub.registry import CachedRegistry, registry
+from paved.hub.service import ServiceHandler, make_app
+
+log = logging.getLogger("paved.catalog.front")
+
+MAX_BODY = 16 * 1024 * 1024
+MAX_BATCH = 1000
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """The gzip ``body`` inflated; 413 past ``limit`` bytes (a small body may inflate enormously), 400 when it
+    is not gzip."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as e:
+        raise web.HTTPError(400, f"The body is not valid gzip: {e}") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise web.HTTPError(413, f"The event is larger than {limit} bytes")
+    if not inflater.eof:
+        raise web.HTTPError(400, "The body is not valid gzip: it ends early")
+    return out
+
+
+def decode_event(request) -> object:
+    """The posted event as a JSON value (gzip inflated); 400 when it is not JSON."""
+    body = request.body
+    if request.headers.get("Content-Encoding", "").lower() == "gzip":
+        body = gunzip(body, MAX_BODY)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise web.HTTPError(400, f"The body is not valid JSON (UTF-8): {e}") from None
+
+
+def batch_body(events: list[tuple[object, dict]]) -> bytes:
+    """One internal request for ``events`` ((event, caller) pairs): each distinct caller is sent once."""
+    callers: dict[int, int] = {}
+    table, items = [], []
+    for event, caller in events:
+        index = callers.get(id(caller))
+        if index is None:
+            index = callers[id(caller)] = len(table)
+            table.append(caller)
+        items.append({"c": index, "e": event})
+    return orjson.dumps({"callers": table, "events": items})
+
+
+def write_frame(writer: asyncio.StreamWriter, payload: bytes) -> None:
+    writer.write(len(payload).to_bytes(4, "big") + payload)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> bytes:
+    size = int.from_bytes(await reader.readexactly(4), "big")
+    return await reader.readexactly(size)
+
+
+class Forwarder:
+    """Group commit across requests. Events queue while batches are with the service; each of up to
+    ``connections`` senders keeps one connection to the service (so one batch's round trip overlaps the next)
+    and, when its batch is answered, takes everything that queued meanwhile.
+
+    The channel is a plain TCP connection on loopback carrying length-prefixed JSON frames: the shared secret
+    first, then a batch out and its results back, in turn. HTTP per batch cost a name lookup on a thread, a
+    connect and header parsing on both sides: a quarter of a front's time."""
+
+    def __init__(self, port: int, secret: str, connections: int = 3):
+        self.port, self.secret, self.connections = port, secret, connections
+        self.queue: list[tuple[object, dict, asyncio.Future]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.senders: set[asyncio.Task] = set()  # held here: the loop keeps only weak references to tasks
+
+    async def submit(self, event, caller: dict) -> tuple[int, str]:
+        fut = asyncio.get_running_loop().create_future()
+        self.queue.append((event, caller, fut))
+        if len(self.senders) < self.connections:
+            task = asyncio.ensure_future(self._send())
+            self.senders.add(task)
+            task.add_done_callback(self.senders.discard)
+        return await fut
+
+    async def _send(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+            try:
+                results = await self._exchange(batch_body([(e, caller) for e, caller, _ in batch]), len(batch))
+            except Exception:  # noqa: BLE001 - never leave a poster waiting
+                log.exception("Passing %d events to the catalog failed", len(batch))
+                results = [(503, "The catalog could not take the event; send it again")] * len(batch)
+            for (_, _, fut), (status, message) in zip(batch, results):
+                if not fut.done():
+                    fut.set_result((status, message))
+
+    async def _connect(self, patience: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        deadline = time.monotonic() + patience
+        while True:  # the service may be restarting
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                write_frame(writer, self.secret.encode())
+                return reader, writer
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def _exchange(self, payload: bytes, count: int, patience: float = 30) -> list[tuple[int, str]]:
+        try:
+            conn = self.idle.pop() if self.idle else await self._connect(patience)
+            reader, writer = conn
+            write_frame(writer, payload)
+            results = orjson.loads(await read_frame(reader))["results"]
+        except (OSError, asyncio.IncompleteReadError) as e:
+            # the batch may or may not be logged: the posters are told to send again (events are idempotent)
+            log.warning("Passing %d events to the catalog failed: %s", count, e)
+            return [(503, "The catalog is not answering; send the event again")] * count
+        self.idle.append(conn)
+        return [(int(status), message) for status, message in results]
+
+
+class FrontLineageHandler(ServiceHandler):
+    @property
+    def projects(self):
+        return self.settings["projects"]
+
+    def check_xsrf_cookie(self):  # token-authenticated API
+        return None
+
+    async def post(self):
+        event = decode_event(self.request)
+        user = self.caller()
+        visible = None if user.get("admin") else [p.name for p in self.caller_projects()]
+        caller = self._caller_entry(user, visible)
+        status, message = await self.settings["forwarder"].submit(event, caller)
+        if status >= 400:
+            raise web.HTTPError(status, message)
+        self.set_status(status)
+        self.finish()
+
+    def _caller_entry(self, user: dict, visible) -> dict:
+        """What the service needs to know of the caller; one shared dict per (user, projects) so a batch
+        names each caller once."""
+        cache = self.settings["callers"]
+        key = (user["name"], None if visible is None else tuple(visible))
+        entry = cache.get(key)
+        if entry is None:
+            if len(cache) > 10_000:
+                cache.clear()
+            entry = cache[key] = {"name": user["name"], "visible": visible}
+        return entry
+
+    async def get(self):
+        """Lineage reads: answered by the service itself, with the caller's own credentials."""
+        owner = self.settings["owner_url"].rstrip("/")
+        headers = {k: v for k, v in self.request.headers.items() if k.lower() in ("authorization", "cookie", "accept")}
+        resp = await AsyncHTTPClient().fetch(HTTPRequest(
+            f"{owner}{self.request.uri}", headers=headers, request_timeout=120, follow_redirects=False),
+            raise_error=False)
+        if resp.code == 599:
+            raise web.HTTPError(503, "The catalog is not answering")
+        self.set_status(resp.code)
+        for name in ("Content-Type", "Location", "Set-Cookie"):
+            for value in resp.headers.get_list(name):
+                self.add_header(name, value)
+        self.finish(resp.body)
+
+
+class FrontProcesses:
+    """The ingest fronts of one catalog service: started by it, restarted when one exits, stopped with it."""
+
+    def __init__(self, count: int, port: int, owner_url: str, channel_port: int, secret: str):
+        self.count, self.port, self.owner_url, self.secret = count, port, owner_url, secret
+        self.channel_port = channel_port
+        self.procs: list[subprocess.Popen] = []
+
+    def _spawn(self) -> subprocess.Popen:
+        env = dict(os.environ, PAVED_CATALOG_INGEST_PORT=str(self.port), PAVED_CATALOG_OWNER_URL=self.owner_url,
+                   PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port), PAVED_CATALOG_INGEST_SECRET=self.secret)
+        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env)
+
+    def start(self) -> None:
+        self.procs = [self._spawn() for _ in range(self.count)]
+        log.info("%d ingest fronts on port %d", self.count, self.port)
+
+    def wait_listening(self, timeout: float = 60) -> None:
+        """Block until the fronts take connections (the service answers only then, so a client that saw it
+        up never meets a lineage URL nobody listens on)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if any(p.poll() is not None for p in self.procs):
+                    raise RuntimeError("An ingest front exited at start") from None
+                time.sleep(0.05)
+        raise RuntimeError(f"The ingest fronts did not listen on port {self.port}")
+
+    def check(self) -> None:
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                log.warning("Ingest front %d exited (%s); starting another", proc.pid, proc.returncode)
+                self.procs[i] = self._spawn()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
+    port = int(os.environ["PAVED_CATALOG_INGEST_PORT"])
+    owner_url = os.environ["PAVED_CATALOG_OWNER_URL"]
+    forwarder = Forwarder(int(os.environ["PAVED_CATALOG_CHANNEL_PORT"]), os.environ["PAVED_CATALOG_INGEST_SECRET"])
+    app = make_app([(r"api/v1/lineage", FrontLineageHandler)], forwarder=forwarder, owner_url=owner_url,
+                   projects=CachedRegistry(registry(os.environ["PAVED_PROJECTS_FILE"])), callers={},
+                   log_function=lambda handler: None)
+    server = HTTPServer(app, max_body_size=MAX_BODY)
+    server.add_sockets(bind_sockets(port, "127.0.0.1", reuse_port=True))
+    loop = IOLoop.current()
+    parent = os.getppid()
+
+    def parent_gone() -> None:  # the service started us; when it is gone, so are we
+        if os.getppid() != parent:
+            loop.stop()
+
+    PeriodicCallback(parent_gone, 1000).start()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
+    loop.start()
+
+
+if __name__ == "__main__":
+    main()
