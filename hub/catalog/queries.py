@@ -6,15 +6,12 @@ A dataset is visible when it belongs to one of them or is granted to one; a job 
 
 from __future__ import annotations
 
-import heapq
-from collections import Counter
-from itertools import chain
+import numpy as np
 
 from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, iso, job_node, parse_node_id, utcnow
 
 VISIBLE = ("($all OR list_contains($projects, {a}.project) "
            "OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)")
-FACETS = ("platform", "environment", "project", "tag", "owner")
 
 
 def scope(projects: list[str] | None) -> dict:
@@ -35,48 +32,62 @@ def _int_list(ids) -> str:
     return ", ".join(str(int(i)) for i in ids) or "NULL"
 
 
-def _matches(lab, visible: set | None, filters: dict) -> bool:
-    if visible is not None and lab.project not in visible and not (lab.grants and lab.grants & visible):
-        return False
-    for key in ("platform", "environment", "project"):
-        if filters.get(key) and getattr(lab, key) != filters[key]:
-            return False
-    if filters.get("tag") and filters["tag"] not in lab.tags:
-        return False
-    if filters.get("owner") and filters["owner"] not in lab.owners:
-        return False
-    return True
+def query_terms(cur, q: str) -> list[str]:
+    """The query's terms as the index has them; remembered, as people repeat their searches."""
+    terms = _TERMS.get(q)
+    if terms is None:
+        if len(_TERMS) > 10_000:
+            _TERMS.clear()
+        terms = _TERMS[q] = cur.execute(TOKENS_SQL, {"q": q}).fetchone()[0] or []
+    return terms
+
+
+_TERMS: dict[str, list[str]] = {}
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, exact: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the best ``k`` hits, best first: exact name matches, then by score, ties by id."""
+    if len(ids) > 4 * k:  # keep the k best (and everything tied with the k-th) before sorting
+        key = scores + np.where(exact, np.inf, 0.0)
+        kth = np.partition(key, len(key) - k)[len(key) - k]
+        candidates = np.flatnonzero(key >= kth)
+    else:
+        candidates = np.arange(len(ids))
+    order = np.lexsort((ids[candidates], -scores[candidates], ~exact[candidates]))
+    return candidates[order[:k]]
 
 
 def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
     """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
 
-    With a query, the BM25 scores of the matching datasets come from the in-memory postings of the DuckDB fts
-    index (:mod:`.textindex`); visibility, filters, facets and ranking are applied to those hits from the
-    store's in-memory labels, and the page's rows are read by id. Without a query (browsing), one SQL pass
-    over the visible datasets does the same.
+    With a query, the matching datasets and their BM25 scores come from the in-memory index
+    (:mod:`.textindex`); without one (browsing), every dataset matches. Visibility, filters and facet counts
+    are numpy passes over the store's label arrays (:mod:`.facets`); only the page's rows are read from
+    DuckDB, by id.
     """
     q = q.strip()
+    labels = store.facets
     if q:
-        terms = cur.execute(TOKENS_SQL, {"q": q}).fetchone()[0] or []
-        found = store.text.scores(terms)
-        exact = store.exact.get(q.lower(), set())
-        for i in exact:
-            found.setdefault(i, 0.0)
-        visible = None if projects is None else set(projects)
-        labels = store.labels
-        plain = visible is None and not any(filters.values())
-        hits = [(i, s, i in exact) for i, s in found.items()
-                if i in labels and (plain or _matches(labels[i], visible, filters))]
-        facets = {name: {} for name in FACETS}
-        for key, n in Counter(chain.from_iterable(labels[i].facet_keys for i, _, _ in hits)).items():
-            name, _, value = key.partition("\x00")
-            facets[name][value] = n
+        ids, scores = store.text.match(query_terms(cur, q))
+        named = store.exact.get(q.lower())
+        exact = np.zeros(len(ids), dtype=bool)
+        if named:
+            named_ids = np.fromiter(named, dtype=np.int64, count=len(named))
+            exact = np.isin(ids, named_ids)
+            extra = np.setdiff1d(named_ids, ids)
+            ids = np.concatenate([ids, extra])
+            scores = np.concatenate([scores, np.zeros(len(extra))])
+            exact = np.concatenate([exact, np.ones(len(extra), dtype=bool)])
     else:
-        hits, facets = _browse(cur, store, filters, projects)
-    # Exact name matches first, then by score; ties by id (stable across pages).
-    ranked = heapq.nsmallest(page * per_page, hits, key=lambda h: (not h[2], -h[1], h[0]))
-    page_ids = [h[0] for h in ranked[(page - 1) * per_page:]]
+        ids = np.flatnonzero(labels.present)
+        scores, exact = np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
+    keep = labels.mask(ids, projects, filters)
+    ids, scores, exact = ids[keep], scores[keep], exact[keep]
+    facets = labels.counts(ids)
+    if q:
+        page_ids = ids[_top(ids, scores, exact, page * per_page)][(page - 1) * per_page:].tolist()
+    else:  # browsing: by id (ids are in order already)
+        page_ids = ids[(page - 1) * per_page:page * per_page].tolist()
     rows = {}
     if page_ids:
         for r in cur.execute(f"SELECT {PAGE_COLS} FROM datasets WHERE id IN ({_int_list(page_ids)})").fetchall():
@@ -87,32 +98,8 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
         "description": r["description"], "tags": r["tags"] or [], "owners": r["owners"] or [],
         "row_count": r["row_count"], "last_modified": iso(r["last_modified"]),
     } for r in (rows[i] for i in page_ids if i in rows)]
-    return {"total": len(hits), "page": page, "per_page": per_page, "results": results,
+    return {"total": int(len(ids)), "page": page, "per_page": per_page, "results": results,
             "facets": {name: dict(sorted(f.items(), key=lambda kv: (-kv[1], kv[0]))) for name, f in facets.items()}}
-
-
-BROWSE_SQL = """
-SELECT histogram(platform), histogram(environment), histogram(project), list(id),
-       (SELECT histogram(t) FROM (SELECT unnest(tags) AS t FROM datasets d WHERE {visible} {filters})),
-       (SELECT histogram(o) FROM (SELECT unnest(owners) AS o FROM datasets d WHERE {visible} {filters}))
-FROM datasets d WHERE {visible} {filters}
-"""
-
-
-def _browse(cur, store: Store, filters: dict, projects) -> tuple[list, dict]:
-    where, params = [], scope(projects)
-    for key in ("platform", "environment", "project"):
-        if filters.get(key):
-            where.append(f"AND d.{key} = ${key}")
-            params[key] = filters[key]
-    for key, column in (("tag", "tags"), ("owner", "owners")):
-        if filters.get(key):
-            where.append(f"AND list_contains(d.{column}, ${key})")
-            params[key] = filters[key]
-    sql = BROWSE_SQL.format(visible=VISIBLE.format(a="d"), filters=" ".join(where))
-    platform, environment, project, ids, tags, owners = cur.execute(sql, params).fetchone()
-    facets = dict(zip(FACETS, ((f or {}) for f in (platform, environment, project, tags, owners))))
-    return [(i, 0.0, False) for i in ids or ()], facets
 
 
 DATASET_COLS = ("id, namespace, name, title, project, environment, platform, location, description, tags, owners, "

@@ -3,8 +3,9 @@
 DuckDB's fts extension builds the index (tokenizer, Porter stemmer, English stop words) into the tables
 ``fts_main_datasets.{dict,terms,docs,stats}``. Its ``match_bm25`` macro scores every row of the table,
 which costs tens of milliseconds on 100k datasets; instead, after each (re)build we load the postings once
-(term -> dataset ids and term frequencies, as compact arrays) and score only the query's terms here, with
-the same BM25 formula as match_bm25 (k1=1.2, b=0.75, log10 idf). Queries are tokenised by the index's own ``tokenize``/``stem``.
+and score only the query's terms here, with the same BM25 formula as match_bm25 (k1=1.2, b=0.75, log10 idf).
+A term's BM25 contribution per document depends only on the index, so it is computed at load: a query then
+adds up a few numpy arrays (:meth:`match`). Queries are tokenised by the index's own ``tokenize``/``stem``.
 """
 
 from __future__ import annotations
@@ -12,17 +13,27 @@ from __future__ import annotations
 import math
 from array import array
 
+import numpy as np
+
 
 class TextIndex:
     K1, B = 1.2, 0.75
 
     def __init__(self, postings: dict[str, tuple[int, array, array]], doc_ids: array, doc_len: array, avgdl: float,
                  num_docs: int = 0):
-        self.postings = postings  # term -> (df as the fts index counts it, docids, term frequencies)
-        self.doc_ids = doc_ids  # docid -> dataset id
-        self.doc_len = doc_len
+        """``postings``: term -> (df as the fts index counts it, docids, term frequencies); ``doc_ids``: docid ->
+        dataset id; ``doc_len``: docid -> length in terms."""
         self.avgdl = avgdl or 1.0
         self.num_docs = num_docs
+        # term -> (dataset ids, that term's BM25 contribution for each), both numpy arrays
+        self.arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        ids, lengths = np.asarray(doc_ids, dtype=np.int32), np.asarray(doc_len, dtype=np.float64)
+        k1, b, n = self.K1, self.B, num_docs
+        for term, (df, docids, tfs) in postings.items():
+            d = np.asarray(docids, dtype=np.int64)
+            tf = np.asarray(tfs, dtype=np.float64)
+            idf = math.log10((n - df + 0.5) / (df + 0.5) + 1)  # DuckDB log() is base 10, as match_bm25 uses
+            self.arrays[term] = (ids[d], idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[d] / self.avgdl))))
 
     @classmethod
     def empty(cls) -> "TextIndex":
@@ -45,19 +56,17 @@ class TextIndex:
             postings[term] = (df, array("i", docids), array("i", tfs))
         return cls(postings, doc_ids, doc_len, avgdl, num_docs)
 
+    def match(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(dataset ids, BM25 scores) of the datasets matching any of ``terms`` (already stemmed)."""
+        parts = [self.arrays[t] for t in dict.fromkeys(terms) if t in self.arrays]
+        if not parts:
+            return np.zeros(0, dtype=np.int32), np.zeros(0)
+        if len(parts) == 1:
+            return parts[0]
+        ids, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+        return ids, np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+
     def scores(self, terms: list[str]) -> dict[int, float]:
         """dataset id -> BM25 score for the datasets matching any of ``terms`` (already stemmed)."""
-        k1, b, n, avgdl = self.K1, self.B, self.num_docs, self.avgdl
-        out: dict[int, float] = {}
-        doc_ids, doc_len = self.doc_ids, self.doc_len
-        for term in set(terms):
-            posting = self.postings.get(term)
-            if posting is None:
-                continue
-            df, docids, tfs = posting
-            idf = math.log10((n - df + 0.5) / (df + 0.5) + 1)  # DuckDB log() is base 10, as match_bm25 uses
-            for docid, tf in zip(docids, tfs):
-                dataset = doc_ids[docid]
-                out[dataset] = out.get(dataset, 0.0) + idf * (tf * (k1 + 1) /
-                                                             (tf + k1 * (1 - b + b * doc_len[docid] / avgdl)))
-        return out
+        ids, scores = self.match(terms)
+        return dict(zip(ids.tolist(), scores.tolist()))
