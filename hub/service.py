@@ -50,13 +50,7 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
         return list(self.caller().get("groups") or [])
 
     def caller_projects(self) -> list[Project]:
-        user = self.caller()
-        if user.get("kind") == "service":
-            # Paved's own services (e.g. pipelines posting run lineage) act for every project: they check
-            # project membership themselves when users give them work. Other services act for none.
-            trusted = os.environ.get("PAVED_TRUSTED_SERVICES", "").split(",")
-            return self.projects.for_user(user["name"], admin=True) if user["name"] in trusted else []
-        return self.projects.for_user(user["name"], self.caller_groups(), bool(user.get("admin")))
+        return projects_of(self.caller(), self.projects)
 
     def require_project(self, name: str) -> Project:
         """The project ``name`` if the caller belongs to it; 404 for unknown, 403 for not a member."""
@@ -88,6 +82,16 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
             message = exc.log_message % exc.args if exc.args else exc.log_message
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": status_code, "message": message}))
+
+
+def projects_of(user: dict, projects) -> list[Project]:
+    """The projects a hub user or service (its hub model) may use, from the registry ``projects``."""
+    if user.get("kind") == "service":
+        # Paved's own services (e.g. pipelines posting run lineage) act for every project: they check
+        # project membership themselves when users give them work. Other services act for none.
+        trusted = os.environ.get("PAVED_TRUSTED_SERVICES", "").split(",")
+        return projects.for_user(user["name"], admin=True) if user["name"] in trusted else []
+    return projects.for_user(user["name"], list(user.get("groups") or []), bool(user.get("admin")))
 
 
 def service_prefix() -> str:

@@ -423,7 +423,7 @@ async def serve_fronts(catalog: "Catalog", reader: asyncio.StreamReader, writer:
 
 class LineageHandler(CatalogHandler):
     async def post(self):
-        data = decode_event(self.request)
+        data = decode_event(self.request.body, self.request.headers.get("Content-Encoding", ""))
         user = self.caller()
         item = self.catalog.resolve(parse(data), user["name"], self.visible())
         await self.catalog.ingest(item)
