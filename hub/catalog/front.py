@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,10 +31,8 @@ import zlib
 import orjson
 from jupyterhub.services.auth import HubAuth
 from jupyterhub.utils import url_path_join
-from tornado import httputil, web
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.httpserver import HTTPServer
-from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.netutil import bind_sockets
 
 from paved.hub.registry import CachedRegistry, registry
@@ -156,53 +153,63 @@ class Forwarder:
         return [(int(status), message) for status, message in results]
 
 
-class Front(httputil.HTTPServerConnectionDelegate):
-    """A front's HTTP side, at tornado's connection level: a request is read, answered and done, without the
-    per-request handler machinery of ``tornado.web`` (a third of a front's time when it used it). Callers are
-    authenticated as Paved's services do: the hub token (``Authorization: Bearer|token``), looked up with the
-    hub (cached by ``HubAuth``), must carry access to this service."""
+class FrontApp:
+    """A front's HTTP side: a small ASGI app served by uvicorn (the httptools parser on uvloop). Tornado's
+    pure-Python HTTP parsing was most of a front's time. Callers are authenticated as Paved's services do:
+    the hub token (``Authorization: Bearer|token``), looked up with the hub (cached by ``HubAuth``), must
+    carry access to this service."""
 
     def __init__(self, forwarder: Forwarder, hub_auth: HubAuth, projects, owner_url: str, prefix: str):
         self.forwarder, self.hub_auth, self.projects, self.owner_url = forwarder, hub_auth, projects, owner_url
         self.path = url_path_join(prefix, "api/v1/lineage")
         self.callers: dict[tuple, dict] = {}
-        self.tasks: set[asyncio.Task] = set()  # held here: the loop keeps only weak references to tasks
 
-    def start_request(self, server_conn, request_conn) -> "FrontRequest":
-        return FrontRequest(self, request_conn)
-
-    async def answer(self, req: "FrontRequest") -> None:
-        headers: list[tuple[str, str]] = []
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY:
+                chunks.append(chunk)
+            more = message.get("more_body", False)
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1").lower()
+            headers[key] = f"{headers[key]}; {value.decode('latin-1')}" if key in headers else value.decode("latin-1")
+        path = scope["raw_path"].decode("latin-1")
+        query = scope["query_string"].decode("latin-1")
         json_type = [("Content-Type", "application/json")]
+        out: list[tuple[str, str]] = []
         try:
-            if (req.start_line.method == "POST" and req.start_line.path.split("?", 1)[0] == self.path
-                    and "Authorization" in req.headers):
-                status, body = await self.ingest(req), b""
+            if size > MAX_BODY:
+                raise web.HTTPError(413, f"The event is larger than {MAX_BODY} bytes")
+            if scope["method"] == "POST" and path == self.path and "authorization" in headers:
+                status, body = await self.ingest(headers, b"".join(chunks)), b""
             else:  # reads, and posts that log in by cookie or URL token: the service's own checks apply
-                status, body, headers = await self.pass_through(req)
+                status, body, out = await self.pass_through(scope["method"], f"{path}?{query}" if query else path,
+                                                            headers, b"".join(chunks))
         except web.HTTPError as e:
             status, body = e.status_code, orjson.dumps({"status": e.status_code, "message": e.log_message or ""})
-            headers = json_type
+            out = json_type
         except Exception:  # noqa: BLE001 - no stack trace to the caller
-            log.exception("Answering %s %s failed", req.start_line.method, req.start_line.path)
-            status, body, headers = 500, orjson.dumps({"status": 500, "message": "Internal error"}), json_type
-        out = httputil.HTTPHeaders()
-        for name, value in headers:
-            out.add(name, value)
-        out["Content-Length"] = str(len(body))
-        req.conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "")),
-                               out, body)
-        req.conn.finish()
+            log.exception("Answering %s %s failed", scope["method"], path)
+            status, body, out = 500, orjson.dumps({"status": 500, "message": "Internal error"}), json_type
+        out.append(("Content-Length", str(len(body))))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]})
+        await send({"type": "http.response.body", "body": body})
 
-    async def ingest(self, req: "FrontRequest") -> int:
-        auth = req.headers.get("Authorization", "")
-        scheme, _, token = auth.partition(" ")
+    async def ingest(self, headers: dict, body: bytes) -> int:
+        scheme, _, token = headers["authorization"].partition(" ")
         model = None
         if scheme.lower() in ("bearer", "token") and token.strip():
             model = await self.hub_auth.user_for_token(token.strip(), sync=False)
         if not model or not self.hub_auth.check_scopes(self.hub_auth.access_scopes, model):
             raise web.HTTPError(403, "Log in through the hub first")
-        event = decode_event(b"".join(req.chunks), req.headers.get("Content-Encoding", ""))
+        event = decode_event(body, headers.get("content-encoding", ""))
         status, message = await self.forwarder.submit(event, self.caller(model))
         if status >= 400:
             raise web.HTTPError(status, message)
@@ -220,39 +227,20 @@ class Front(httputil.HTTPServerConnectionDelegate):
             entry = self.callers[key] = {"name": model["name"], "visible": visible}
         return entry
 
-    async def pass_through(self, req: "FrontRequest") -> tuple[int, bytes, list[tuple[str, str]]]:
+    async def pass_through(self, method: str, uri: str, headers: dict, body: bytes
+                           ) -> tuple[int, bytes, list[tuple[str, str]]]:
         """Anything else at this URL (lineage reads): answered by the service itself, with the caller's own
         credentials."""
         kept = ("authorization", "cookie", "accept", "content-type", "content-encoding")
         resp = await AsyncHTTPClient().fetch(HTTPRequest(
-            f"{self.owner_url}{req.start_line.path}", method=req.start_line.method,
-            headers={k: v for k, v in req.headers.get_all() if k.lower() in kept},
-            body=b"".join(req.chunks) if req.start_line.method in ("POST", "PUT", "PATCH") else None,
-            request_timeout=120, follow_redirects=False, allow_nonstandard_methods=True), raise_error=False)
+            f"{self.owner_url}{uri}", method=method, headers={k: v for k, v in headers.items() if k in kept},
+            body=body if method in ("POST", "PUT", "PATCH") else None, request_timeout=120,
+            follow_redirects=False, allow_nonstandard_methods=True), raise_error=False)
         if resp.code == 599:
             raise web.HTTPError(503, "The catalog is not answering")
-        headers = [(name, value) for name in ("Content-Type", "Location", "Set-Cookie")
-                   for value in resp.headers.get_list(name)]
-        return resp.code, resp.body or b"", headers
-
-
-class FrontRequest(httputil.HTTPMessageDelegate):
-    def __init__(self, front: Front, conn):
-        self.front, self.conn, self.chunks = front, conn, []
-
-    def headers_received(self, start_line, headers) -> None:
-        self.start_line, self.headers = start_line, headers
-
-    def data_received(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-
-    def finish(self) -> None:
-        task = asyncio.ensure_future(self.front.answer(self))
-        self.front.tasks.add(task)
-        task.add_done_callback(self.front.tasks.discard)
-
-    def on_connection_close(self) -> None:
-        pass
+        out = [(name, value) for name in ("Content-Type", "Location", "Set-Cookie")
+               for value in resp.headers.get_list(name)]
+        return resp.code, resp.body or b"", out
 
 
 class FrontProcesses:
@@ -304,25 +292,32 @@ class FrontProcesses:
 
 
 def main() -> None:
+    import uvicorn
+    import uvloop
+
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     port = int(os.environ["PAVED_CATALOG_INGEST_PORT"])
-    owner_url = os.environ["PAVED_CATALOG_OWNER_URL"]
     forwarder = Forwarder(int(os.environ["PAVED_CATALOG_CHANNEL_PORT"]), os.environ["PAVED_CATALOG_INGEST_SECRET"])
-    front = Front(forwarder, HubAuth(), CachedRegistry(registry(os.environ["PAVED_PROJECTS_FILE"])), owner_url,
-                  service_prefix())
-    server = HTTPServer(front, max_body_size=MAX_BODY)
-    server.add_sockets(bind_sockets(port, "127.0.0.1", reuse_port=True))
-    loop = IOLoop.current()
+    app = FrontApp(forwarder, HubAuth(), CachedRegistry(registry(os.environ["PAVED_PROJECTS_FILE"])),
+                   os.environ["PAVED_CATALOG_OWNER_URL"], service_prefix())
+    # keep-alive longer than the proxy's: it reuses idle connections, and one closed under it would fail
+    config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False, log_level="warning",
+                            timeout_keep_alive=3600, server_header=False)
+    server = uvicorn.Server(config)
+    sockets = bind_sockets(port, "127.0.0.1", reuse_port=True)
     parent = os.getppid()
 
-    def parent_gone() -> None:  # the service started us; when it is gone, so are we
-        if os.getppid() != parent:
-            loop.stop()
+    async def serve() -> None:
+        async def parent_gone() -> None:  # the service started us; when it is gone, so are we
+            while os.getppid() == parent:
+                await asyncio.sleep(1)
+            server.should_exit = True
 
-    PeriodicCallback(parent_gone, 1000).start()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: loop.add_callback_from_signal(loop.stop))
-    loop.start()
+        watch = asyncio.ensure_future(parent_gone())
+        await server.serve(sockets=sockets)
+        watch.cancel()
+
+    uvloop.run(serve())
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ log = logging.getLogger("paved.catalog")
 MAX_BODY = 16 * 1024 * 1024
 MAX_BATCH = 1000
 DERIVE_BATCH = 5000
+MAX_BACKLOG = 50_000  # logged events waiting for derivation (in memory) before posters are made to wait
 BUSY_BATCH = 100  # a derivation of this many events means events are streaming in
-DERIVE_GATHER_SECONDS = 0.1  # then wait this long for more before the next derivation
+DERIVE_GATHER_SECONDS = 0.5  # then wait this long for more before the next derivation (unless a read waits)
 STATE_FILE = "catalog-service.json"
 
 
@@ -77,11 +78,12 @@ class Catalog:
         self.registry = CachedRegistry(registry(settings.projects_file))
         self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects,
                            threads=settings.duckdb_threads)
-        self._queue: list[tuple[Resolved, asyncio.Future]] = []
+        self._queue: list[tuple[list[Resolved], asyncio.Future]] = []  # groups of events waiting to be logged
         self._flushing = False
         self._derive_queue: list[Resolved] = []
         self._deriving = False
         self._busy = False  # the last derivation took a big batch: events are streaming in
+        self._reader_waiting = asyncio.Event()  # a read waits for derivation: do not gather, derive now
         self._derived = asyncio.Event()
         self.acked_seq = self.store.next_seq - 1
         self.failed_seq = 0
@@ -115,38 +117,46 @@ class Catalog:
             raise failure
 
     async def ingest_many(self, items: list[Resolved]) -> list[Exception | None]:
-        """:meth:`ingest` for several items at once; returns None (logged) or the exception, per item."""
+        """:meth:`ingest` for several items at once; returns None (logged) or the exception, per item.
+
+        When derivation falls far behind (``MAX_BACKLOG`` events), posters wait: the backlog is in memory."""
         if not items:
             return []
-        loop = asyncio.get_running_loop()
-        futures = []
-        for item in items:
-            fut = loop.create_future()
-            self._queue.append((item, fut))
-            futures.append(fut)
+        while len(self._derive_queue) > MAX_BACKLOG:
+            await self._derived.wait()
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append((items, fut))
         if not self._flushing:
             self._flushing = True
             asyncio.ensure_future(self._flush())
-        return list(await asyncio.gather(*futures, return_exceptions=True))
+        try:
+            await fut
+        except Exception as e:  # noqa: BLE001 - the poster learns it; nothing was acknowledged
+            return [e] * len(items)
+        return [None] * len(items)
 
     async def _flush(self) -> None:
+        """Group commit: every group queued while the previous append ran goes into the next one."""
         loop = asyncio.get_running_loop()
         try:
             while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                groups, size = [], 0
+                while self._queue and (not groups or size + len(self._queue[0][0]) <= MAX_BATCH):
+                    groups.append(self._queue.pop(0))
+                    size += len(groups[-1][0])
+                items = [item for group, _ in groups for item in group]
                 try:
-                    last = await loop.run_in_executor(self.store.appender, self.store.append,
-                                                      [item for item, _ in batch])
+                    last = await loop.run_in_executor(self.store.appender, self.store.append, items)
                 except Exception as e:  # noqa: BLE001
-                    log.exception("Appending a batch of %d events failed", len(batch))
-                    for _, fut in batch:
+                    log.exception("Appending a batch of %d events failed", len(items))
+                    for _, fut in groups:
                         if not fut.done():
                             fut.set_exception(e)
                     continue
                 self.acked_seq = last
-                self._derive_queue.extend(item for item, _ in batch)
+                self._derive_queue.extend(items)
                 self._kick_derive()
-                for _, fut in batch:
+                for _, fut in groups:
                     if not fut.done():
                         fut.set_result(None)
         finally:
@@ -160,10 +170,13 @@ class Catalog:
     async def _derive(self) -> None:
         try:
             while self._derive_queue:
-                if self._busy and len(self._derive_queue) < DERIVE_BATCH // 2:
+                if self._busy and len(self._derive_queue) < DERIVE_BATCH // 2 and not self._reader_waiting.is_set():
                     # Under a stream of events, gather a bigger batch first: each derivation has a fixed cost
-                    # (a dozen statements and a commit), and readers wait a little longer only meanwhile.
-                    await asyncio.sleep(DERIVE_GATHER_SECONDS)
+                    # (a dozen statements and a commit). A reader waiting for derivation cuts this short.
+                    try:
+                        await asyncio.wait_for(self._reader_waiting.wait(), DERIVE_GATHER_SECONDS)
+                    except asyncio.TimeoutError:
+                        pass
                 batch, self._derive_queue = self._derive_queue[:DERIVE_BATCH], self._derive_queue[DERIVE_BATCH:]
                 self._busy = len(batch) >= BUSY_BATCH
                 try:
@@ -182,6 +195,7 @@ class Catalog:
                             except Exception:  # noqa: BLE001 - very unlikely: the same table took other events
                                 log.exception("Could not keep event %s in the events table", item.seq)
                 finally:
+                    self._reader_waiting.clear()  # readers still behind set it again
                     self._derived.set()
                     self._derived = asyncio.Event()
         finally:
@@ -191,6 +205,7 @@ class Catalog:
         """Wait until every event acknowledged so far is derived (read-your-writes for every reader)."""
         target = self.acked_seq
         while self.store.derived_seq < target and self.failed_seq < target:
+            self._reader_waiting.set()
             await self._derived.wait()
 
     async def replay_pending(self) -> None:

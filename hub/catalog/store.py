@@ -72,7 +72,7 @@ T_DATASETS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "title
               "environment": "VARCHAR", "platform": "VARCHAR", "location": "VARCHAR", "description": "VARCHAR",
               "tags": "VARCHAR[]", "owners": "VARCHAR[]", "row_count": "BIGINT", "size_bytes": "BIGINT",
               "last_modified": "TIMESTAMP", "producing_job": "VARCHAR", "last_run_id": "VARCHAR",
-              "field_text": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP"}
+              "field_text": "VARCHAR", "keywords": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP"}
 T_FIELDS = {"dataset_id": "INTEGER", "position": "INTEGER", "name": "VARCHAR", "type": "VARCHAR",
             "description": "VARCHAR", "tags": "VARCHAR[]", "pii_suggested": "VARCHAR", "pii_status": "VARCHAR"}
 T_JOBS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "project": "VARCHAR", "environment": "VARCHAR",
@@ -155,6 +155,12 @@ class Resolved:
     seq: int = 0  # position in the events log, once appended
     received_at: datetime | None = None
     in_events_table: bool = False  # replayed from an events table written before the write-ahead log
+    body_json: bytes | None = None  # the event as JSON, made once for the log and the events table
+
+    def body(self) -> bytes:
+        if self.body_json is None:
+            self.body_json = orjson.dumps(self.event.raw)
+        return self.body_json
 
     def resolution_dict(self) -> dict:
         return {"job_owner": list(self.job_owner), "allowed": self.allowed,
@@ -166,14 +172,14 @@ class Resolved:
     def log_row(self) -> dict:
         """The item as a line of the write-ahead log."""
         return {"seq": self.seq, "received_at": self.received_at, "posted_by": self.posted_by,
-                "resolution": self.resolution_dict(), "body": self.event.raw}
+                "resolution": self.resolution_dict(), "body": orjson.Fragment(self.body())}
 
     def event_row(self) -> dict:
         """The item as a row of the ``events`` table."""
         e = self.event
         return {"seq": self.seq, "received_at": self.received_at, "kind": e.kind, "event_type": e.event_type,
                 "event_time": e.event_time, "run_id": e.run_id, "job_namespace": e.job_namespace,
-                "job_name": e.job_name, "posted_by": self.posted_by, "body": orjson.dumps(e.raw).decode(),
+                "job_name": e.job_name, "posted_by": self.posted_by, "body": self.body().decode(),
                 "resolution": self.resolution()}
 
     @classmethod
@@ -413,12 +419,17 @@ class Store:
         # Schemas that did not change are not rewritten (no churn, no re-profiling).
         changed_schemas = {}
         for did, schema in schemas.items():
-            h = hashlib.sha1(json.dumps(schema, sort_keys=True).encode()).hexdigest()
+            h = hashlib.sha1(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).hexdigest()
             info = self.ds_info.get(did)
             if info is None or info.schema_hash != h:
                 changed_schemas[did] = (schema, h)
             else:
                 dsets[did].pop("field_text", None)
+        created = set(new_ds.values())
+        for did in created:
+            d = dsets[did]
+            d["keywords"] = " ".join(v for v in (*(d.get("tags") or ()), *(d.get("owners") or ()), d["project"],
+                                                 d["environment"], d["platform"]) if v is not None)
         con = self.con
         con.execute("BEGIN")
         try:
@@ -452,10 +463,11 @@ class Store:
                 last_run_id = coalesce(excluded.last_run_id, datasets.last_run_id),
                 field_text = coalesce(excluded.field_text, datasets.field_text),
                 updated_at = greatest(excluded.updated_at, datasets.updated_at)""")
-            if dsets:
+            existing = [i for i in dsets if i not in created]
+            if existing:  # new datasets got theirs with the insert; curated tags/owners are only in the table
                 con.execute("""UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
                     coalesce(owners, []), [project, environment, platform]), ' ')
-                    WHERE id IN (SELECT unnest(?::INTEGER[]))""", [list(dsets)])
+                    WHERE id IN (SELECT unnest(?::INTEGER[]))""", [existing])
             alerts = self._write_fields(con, changed_schemas, ds_owner, now)
             bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
             bulk_rows(con, "edges", T_EDGES, edges)
@@ -487,8 +499,14 @@ class Store:
             self.ds_info[did].schema_hash = h
         for e in edges:
             self.graph.add(e["src"], e["dst"])
+        for did in created:  # what the insert wrote
+            d = dsets[did]
+            self._set_labels(did, d["title"], d["name"], d["project"], d["environment"], d["platform"], None,
+                             d.get("tags"), d.get("owners"))
+        if existing:
+            self._refresh_labels(con, existing)
         if dsets:
-            self._refresh_labels(con, list(dsets))
+            self.version += 1
             self.fts_dirty = True
         self._record_alerts(alerts)
         return {"derived": len(items), "profile": [did for did in changed_schemas], "alerts": alerts}
@@ -645,10 +663,13 @@ class Store:
         for i, title, name, project, env, platform, grants, tags, owners in con.execute(
                 "SELECT id, title, name, project, environment, platform, grants, tags, owners "
                 f"FROM datasets {where}", [] if ids is None else [ids]).fetchall():
-            self.facets.set(i, project, env, platform, grants, tags, owners)
-            for key in {(title or "").lower(), name.lower()}:
-                self.exact.setdefault(key, set()).add(i)
+            self._set_labels(i, title, name, project, env, platform, grants, tags, owners)
         self.version += 1
+
+    def _set_labels(self, i: int, title, name, project, env, platform, grants, tags, owners) -> None:
+        self.facets.set(i, project, env, platform, grants, tags, owners)
+        for key in {(title or "").lower(), name.lower()}:
+            self.exact.setdefault(key, set()).add(i)
 
     def rebuild_fts(self) -> None:
         """Rebuild the full-text index if datasets changed since the last build (writer thread)."""
