@@ -9,7 +9,9 @@ hub (``paved up``, the catalog service loads the file), then measures over HTTP 
 
 * search p50/p95 (text queries, with and without facet filters) as a member of 5 projects and as hub admin;
 * lineage depth 20, direction both, p50/p95 from random datasets;
-* ingest: OpenLineage RunEvents posted concurrently (gzip, Bearer token), events/s, and that none is lost.
+* ingest: OpenLineage RunEvents posted concurrently (gzip, Bearer token), events/s acknowledged (201: in the
+  durable log) through the proxy and straight to the port the hub routes them to (the ingest fronts); how fast
+  they are derived into the tables; and that none is lost.
 
 Figures are printed side by side with the issue's goals.
 """
@@ -282,13 +284,17 @@ def main(argv=None) -> int:
         results["lineage depth-20 both p95 ms"] = (pct(times, 95), GOALS["lineage_p95_ms"])
         results["lineage mean nodes returned"] = (size, None)
         token = admin.headers["Authorization"].split(" ", 1)[1]
+        ingest_start = time.perf_counter()
         eps, ok = bench_ingest(hub, token, catalog, args.events, args.workers)
         results["ingest events/s (HTTP via proxy, gzip, 201s)"] = (eps, GOALS["ingest_eps"])
         # the same, straight to the port the hub routes posts to (the ingest fronts): what the proxy costs
         direct = json.loads((data_dir / "catalog-service.json").read_text())["ingest_url"]
         eps2, ok2 = bench_ingest(hub, token, direct, args.events, args.workers, offset=args.events)
         results["ingest events/s (HTTP direct, no proxy)"] = (eps2, None)
+        # reads wait until everything acknowledged is derived: when this answers, all events are in the tables
         stored = admin.get(catalog + "api/v1/namespaces/ingest/datasets", params={"limit": 1}).json()["totalCount"]
+        results["ingest derived into the tables, events/s"] = (2 * args.events / (time.perf_counter() - ingest_start),
+                                                               None)
         expected = 2 * args.events + min(50, args.events)
         results["ingest accepted / posted"] = (f"{ok + ok2}/{2 * args.events}", None)
         results["ingest datasets stored / expected (none lost)"] = (f"{stored}/{expected}", None)

@@ -65,11 +65,11 @@ def test_segments_rotate_and_derived_ones_are_deleted(tmp_path, monkeypatch):
     assert [p.stem for p in log.segments()] == ["33"]
 
 
-def _item(i: int) -> Resolved:
+def _item(i: int, name: str = "") -> Resolved:
     e = parse_event({"eventType": "COMPLETE", "eventTime": "2026-11-20T10:00:00Z", "producer": "t",
                      "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
                      "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"}, "job": {"namespace": "leads", "name": "j"},
-                     "outputs": [{"namespace": "w", "name": f"out{i}"}]})
+                     "outputs": [{"namespace": "w", "name": name or f"out{i}"}]})
     return Resolved(e, "tester", ("leads", "dev"), {d.key: ("leads", "dev", False) for d in e.datasets}, ["leads"])
 
 
@@ -178,3 +178,40 @@ def test_facet_counts_and_relabelling(labels):
     assert ALL[labels.mask(ALL, ["leads"], {})].tolist() == [2, 5]
     labels.set(5, "forecast", "dev", "postgres", [], [], [])  # grant withdrawn
     assert ALL[labels.mask(ALL, ["leads"], {})].tolist() == [2]
+
+
+# --- the full-text index stays out of the way of searches in big catalogs -----------------------------------
+
+def test_a_slow_full_text_rebuild_runs_behind_searches(tmp_path):
+    import asyncio
+
+    from paved.hub.catalog.queries import query_terms
+    from paved.hub.catalog.service import Catalog, Settings
+
+    projects = tmp_path / "projects.yaml"
+    projects.write_text("projects:\n  leads:\n    members: {users: [alice]}\n    environments:\n"
+                        "      dev: {lake: lake/leads/dev}\n")
+    catalog = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(projects)}), b"s")
+    store = catalog.store
+
+    def found(word: str) -> list[int]:
+        return store.text.match(query_terms(store.cursor(), word))[0].tolist()
+
+    async def scenario():
+        await catalog.ingest(_item(1, "walrus_prices"))
+        await catalog.caught_up()
+        await catalog.fresh_text_index()  # quick so far: waited for
+        assert not store.fts_dirty and found("walrus") == [store.ds_ids[("w", "walrus_prices")]]
+        store.fts_seconds = 30.0  # as if the catalog were big
+        await catalog.ingest(_item(2, "narwhal_prices"))
+        await catalog.caught_up()
+        before = store.text
+        await catalog.fresh_text_index()  # returns at once; searches keep the previous index meanwhile
+        assert store.text is before and found("narwhal") == []
+        await catalog._fts_build
+        assert found("narwhal") == [store.ds_ids[("w", "narwhal_prices")]]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()

@@ -140,6 +140,7 @@ class Forwarder:
                 await asyncio.sleep(0.2)
 
     async def _exchange(self, payload: bytes, count: int, patience: float = 30) -> list[tuple[int, str]]:
+        conn = None
         try:
             conn = self.idle.pop() if self.idle else await self._connect(patience)
             reader, writer = conn
@@ -148,6 +149,8 @@ class Forwarder:
         except (OSError, asyncio.IncompleteReadError) as e:
             # the batch may or may not be logged: the posters are told to send again (events are idempotent)
             log.warning("Passing %d events to the catalog failed: %s", count, e)
+            if conn is not None:
+                conn[1].close()
             return [(503, "The catalog is not answering; send the event again")] * count
         self.idle.append(conn)
         return [(int(status), message) for status, message in results]

@@ -11,7 +11,10 @@
     GET  api/catalog/v1/alerts
     POST api/catalog/v1/crawl                             hub admins, or the local crawl token
 
-The service is the only process that opens ``<data_dir>/catalog.duckdb`` (see :mod:`.store`).
+The service is the only process that opens ``<data_dir>/catalog.duckdb`` (see :mod:`.store`). It starts its
+ingest fronts (:mod:`.front`), to which the hub routes ``POST api/v1/lineage``; they pass events here in batches
+over a loopback channel (:func:`serve_fronts`). Events are acknowledged once in the write-ahead log
+(:mod:`.eventlog`) and derived behind it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ log = logging.getLogger("paved.catalog")
 MAX_BODY = 16 * 1024 * 1024
 MAX_BATCH = 1000
 DERIVE_BATCH = 5000
+FTS_WAIT_SECONDS = 1.0  # searches wait for a full-text rebuild that took less than this last time
 MAX_BACKLOG = 50_000  # logged events waiting for derivation (in memory) before posters are made to wait
 BUSY_BATCH = 100  # a derivation of this many events means events are streaming in
 DERIVE_GATHER_SECONDS = 0.5  # then wait this long for more before the next derivation (unless a read waits)
@@ -84,6 +88,7 @@ class Catalog:
         self._deriving = False
         self._busy = False  # the last derivation took a big batch: events are streaming in
         self._reader_waiting = asyncio.Event()  # a read waits for derivation: do not gather, derive now
+        self._fts_build: asyncio.Future | None = None
         self._derived = asyncio.Event()
         self.acked_seq = self.store.next_seq - 1
         self.failed_seq = 0
@@ -200,6 +205,19 @@ class Catalog:
                     self._derived = asyncio.Event()
         finally:
             self._deriving = False
+
+    async def fresh_text_index(self) -> None:
+        """Rebuild the full-text index when datasets changed. A quick rebuild is waited for (you find what you
+        just registered); a slow one (a big catalog) runs in the background while searches use the previous
+        index, so new words are found seconds later, not every search seconds later. Names and facets are
+        always current (:mod:`.facets`)."""
+        store = self.store
+        if not store.fts_dirty:
+            return
+        if store.fts_seconds < FTS_WAIT_SECONDS:
+            await self.write(store.rebuild_fts)
+        elif self._fts_build is None or self._fts_build.done():
+            self._fts_build = asyncio.ensure_future(self.write(store.rebuild_fts))
 
     async def caught_up(self) -> None:
         """Wait until every event acknowledged so far is derived (read-your-writes for every reader)."""
@@ -500,8 +518,7 @@ class SearchHandler(CatalogHandler):
         filters = {k: self.get_argument(k, "") for k in ("platform", "environment", "project", "tag", "owner")}
         visible = self.visible()
         await self.catalog.caught_up()
-        if self.catalog.store.fts_dirty:
-            await self.catalog.write(self.catalog.store.rebuild_fts)
+        await self.catalog.fresh_text_index()
         self.write_json(await self.catalog.read(queries.search, self.catalog.store, self.get_argument("q", ""),
                                                 filters, visible, page, per_page))
 

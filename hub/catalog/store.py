@@ -231,6 +231,7 @@ class Store:
         self.pii_confirmed: dict[str, str] = {}
         self.alerted: set[tuple[int, str]] = set()
         self.fts_dirty = True
+        self.fts_seconds = 0.0  # how long the last full-text index build took
         self.version = 0  # bumped on every change to datasets (caches of search answers key on it)
         self.text = TextIndex.empty()  # replaced as a whole after each index build (readers keep their copy)
         self.facets = FacetArrays()  # per dataset id: what search filters on and counts facets of
@@ -684,7 +685,8 @@ class Store:
         except Exception:
             self.fts_dirty = True
             raise
-        log.info("Full-text index rebuilt in %.2fs", time.monotonic() - t0)
+        self.fts_seconds = time.monotonic() - t0
+        log.info("Full-text index rebuilt in %.2fs", self.fts_seconds)
 
     # --- reads ----------------------------------------------------------------------------------------
     def stub_id(self, node: int) -> str:
