@@ -26,6 +26,7 @@ import logging
 import os
 import secrets
 import signal
+from collections import deque
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,7 +37,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from paved.hub.catalog import crawler, queries, reader
-from paved.hub.catalog.front import FrontProcesses, decode_event, read_frame, write_frame
+from paved.hub.catalog.front import MAX_BODY, FrontProcesses, decode_event, read_frame, write_frame
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
 from paved.hub.catalog.ownership import Owner, Ownership
@@ -47,7 +48,6 @@ from paved.hub.service import ServiceHandler, make_app, service_prefix
 
 log = logging.getLogger("paved.catalog")
 
-MAX_BODY = 16 * 1024 * 1024
 MAX_BATCH = 1000
 DERIVE_BATCH = 5000
 FTS_WAIT_SECONDS = 1.0  # searches wait for a full-text rebuild that took less than this last time
@@ -82,7 +82,7 @@ class Catalog:
         self.registry = CachedRegistry(registry(settings.projects_file))
         self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects,
                            threads=settings.duckdb_threads)
-        self._queue: list[tuple[list[Resolved], asyncio.Future]] = []  # groups of events waiting to be logged
+        self._queue: deque[tuple[list[Resolved], asyncio.Future]] = deque()  # groups of events waiting to be logged
         self._flushing = False
         self._derive_queue: list[Resolved] = []
         self._deriving = False
@@ -147,7 +147,7 @@ class Catalog:
             while self._queue:
                 groups, size = [], 0
                 while self._queue and (not groups or size + len(self._queue[0][0]) <= MAX_BATCH):
-                    groups.append(self._queue.pop(0))
+                    groups.append(self._queue.popleft())
                     size += len(groups[-1][0])
                 items = [item for group, _ in groups for item in group]
                 try:
@@ -316,10 +316,12 @@ class Catalog:
             log.exception("Scheduled crawl failed")
 
     # --- resolution: which project an event's job and datasets belong to, and may the caller post it --
-    def resolve(self, event, user: str, caller_projects: list[str] | None) -> Resolved:
+    def resolve(self, event, poster: str, caller_projects: list[str] | None) -> Resolved:
+        """``event`` posted by ``poster`` (a hub user or service name) whose projects are ``caller_projects``
+        (None: all), with its job and datasets assigned to projects; 400/403 when that cannot be or may not be."""
         own = self.ownership
         allowed = None if caller_projects is None else set(caller_projects)
-        item = Resolved(event, user, allowed=None if allowed is None else sorted(allowed))
+        item = Resolved(event, poster, allowed=None if allowed is None else sorted(allowed))
         job_owner = None
         if event.job_key:
             job_owner = own.from_facet(event.paved_facet()) or own.from_namespace(event.job_namespace)
