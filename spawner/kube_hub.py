@@ -29,18 +29,37 @@ def serve_services_in_pod(c, *, pod_ip: str | None = None, first_port: int = FIR
         raise ValueError("serve_services_in_pod: no pod IP (set POD_IP from the downward API: status.podIP)")
     host = f"[{pod_ip}]" if ":" in pod_ip else pod_ip
     moved: dict[str, str] = {}
-    port = first_port
+    free = iter(range(first_port, LAST_PORT + (first_port - FIRST_PORT) + 1))
+
+    def next_port() -> int:
+        port = next(free, None)
+        if port is None:
+            raise ValueError(f"more hub-managed services than ports {first_port}-{first_port + LAST_PORT - FIRST_PORT}")
+        return port
+
     services = []
     for service in c.JupyterHub.get("services", []):
         url = urlparse(service.get("url") or "")
         if service.get("command") and url.hostname in ("127.0.0.1", "localhost"):
-            if port > LAST_PORT + (first_port - FIRST_PORT):
-                raise ValueError(f"more hub-managed services than ports {first_port}-{port - 1}")
-            service = {**service, "url": f"http://{host}:{port}"}
+            service = {**service, "url": f"http://{host}:{next_port()}"}
             moved[service["name"]] = service["url"]
-            port += 1
         services.append(service)
     c.JupyterHub.services = services
+    # The catalog's ingest fronts: the proxy sends OpenLineage posts straight to them (Proxy.extra_routes), so
+    # they move to the pod IP too, at the next port.
+    routes = dict(c.Proxy.get("extra_routes", {}))
+    for service in services:
+        env = service.get("environment") or {}
+        old = env.get("PAVED_CATALOG_INGEST_PORT")
+        if not old or service["name"] not in moved:
+            continue
+        port = next_port()
+        service["environment"] = {**env, "PAVED_CATALOG_INGEST_HOST": pod_ip, "PAVED_CATALOG_INGEST_PORT": str(port)}
+        for spec, target in routes.items():
+            if urlparse(target).port == int(old) and urlparse(target).hostname in ("127.0.0.1", "localhost"):
+                routes[spec] = f"http://{host}:{port}"
+    if routes:
+        c.Proxy.extra_routes = routes
     if internal_url:
         names = c.PavedSpawner.get("service_urls") or {}
         c.PavedSpawner.service_urls = {name: f"{internal_url.rstrip('/')}/services/{name}/" for name in names}

@@ -168,6 +168,13 @@ def test_extra_config_serves_paved_services_on_the_pod_ip(hub_config):
     for service in managed.values():
         assert service["url"].startswith("http://10.1.2.3:"), service
         ports.append(int(service["url"].rsplit(":", 1)[1]))
+    # the proxy sends OpenLineage posts straight to the catalog's ingest fronts: they listen on the pod IP too
+    (route, target), = ((k, v) for k, v in c.Proxy.extra_routes.items() if k.endswith("/catalog/api/v1/lineage/"))
+    assert target.startswith("http://10.1.2.3:"), target
+    ingest_port = int(target.rsplit(":", 1)[1])
+    env = managed["catalog"]["environment"]
+    assert (env["PAVED_CATALOG_INGEST_HOST"], env["PAVED_CATALOG_INGEST_PORT"]) == ("10.1.2.3", str(ingest_port))
+    ports.append(ingest_port)
     assert len(set(ports)) == len(ports)
     policy = VALUES["jupyterhub"]["hub"]["networkPolicy"]["ingress"][0]["ports"][0]
     assert all(policy["port"] <= p <= policy["endPort"] for p in ports)  # the network policy lets the proxy in

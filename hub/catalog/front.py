@@ -249,19 +249,20 @@ class FrontApp:
 class FrontProcesses:
     """The ingest fronts of one catalog service: started by it, restarted when one exits, stopped with it."""
 
-    def __init__(self, count: int, port: int, owner_url: str, channel_port: int, secret: str):
-        self.count, self.port, self.owner_url, self.secret = count, port, owner_url, secret
+    def __init__(self, count: int, host: str, port: int, owner_url: str, channel_port: int, secret: str):
+        self.count, self.host, self.port, self.owner_url, self.secret = count, host, port, owner_url, secret
         self.channel_port = channel_port
         self.procs: list[subprocess.Popen] = []
 
     def _spawn(self) -> subprocess.Popen:
-        env = dict(os.environ, PAVED_CATALOG_INGEST_PORT=str(self.port), PAVED_CATALOG_OWNER_URL=self.owner_url,
+        env = dict(os.environ, PAVED_CATALOG_INGEST_HOST=self.host, PAVED_CATALOG_INGEST_PORT=str(self.port),
+                   PAVED_CATALOG_OWNER_URL=self.owner_url,
                    PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port), PAVED_CATALOG_INGEST_SECRET=self.secret)
         return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env)
 
     def start(self) -> None:
         self.procs = [self._spawn() for _ in range(self.count)]
-        log.info("%d ingest fronts on port %d", self.count, self.port)
+        log.info("%d ingest fronts on %s:%d", self.count, self.host, self.port)
 
     def wait_listening(self, timeout: float = 60) -> None:
         """Block until the fronts take connections (the service answers only then, so a client that saw it
@@ -269,7 +270,7 @@ class FrontProcesses:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection((self.host, self.port), timeout=1).close()
                 return
             except OSError:
                 if any(p.poll() is not None for p in self.procs):
@@ -307,7 +308,8 @@ def main() -> None:
     config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False, log_level="warning",
                             timeout_keep_alive=3600, server_header=False)
     server = uvicorn.Server(config)
-    sockets = bind_sockets(port, "127.0.0.1", reuse_port=True)
+    # loopback in the embedded default; the hub pod's IP on Kubernetes, where the proxy is another pod
+    sockets = bind_sockets(port, os.environ.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1", reuse_port=True)
     parent = os.getppid()
 
     async def serve() -> None:

@@ -57,7 +57,8 @@ def setup_catalog(c: Config, paved) -> None:
     }
     if settings.ingest_fronts > 0:
         port = free_port()
-        env.update(PAVED_CATALOG_INGEST_PORT=str(port), PAVED_CATALOG_INGEST_FRONTS=str(settings.ingest_fronts))
+        env.update(PAVED_CATALOG_INGEST_HOST="127.0.0.1", PAVED_CATALOG_INGEST_PORT=str(port),
+                   PAVED_CATALOG_INGEST_FRONTS=str(settings.ingest_fronts))
         route = url_path_join(c.JupyterHub.get("base_url", "/"), "services/catalog/api/v1/lineage/")
         c.Proxy.extra_routes = {**c.Proxy.get("extra_routes", {}), route: f"http://127.0.0.1:{port}"}
     add_web_service(c, paved, "catalog", "paved.hub.catalog", env)

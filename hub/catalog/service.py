@@ -70,6 +70,7 @@ class Settings:
         self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
         self.duckdb_threads = int(env.get("PAVED_CATALOG_DUCKDB_THREADS", "1"))
         # where the hub routes OpenLineage posts (its ingest fronts listen there); unset: posts come here
+        self.ingest_host = env.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1"
         self.ingest_port = int(env.get("PAVED_CATALOG_INGEST_PORT") or 0)
         self.ingest_fronts = int(env.get("PAVED_CATALOG_INGEST_FRONTS", "2"))
 
@@ -685,8 +686,9 @@ def main() -> None:
     if settings.ingest_port and settings.ingest_fronts > 0:
         channel = IOLoop.current().asyncio_loop.run_until_complete(asyncio.start_server(
             lambda r, w: serve_fronts(catalog, r, w), "127.0.0.1", 0))
-        fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_port, f"http://{url.hostname}:{url.port}",
-                                channel.sockets[0].getsockname()[1], catalog.ingest_secret)
+        fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_host, settings.ingest_port,
+                                f"http://{url.hostname}:{url.port}", channel.sockets[0].getsockname()[1],
+                                catalog.ingest_secret)
         fronts.start()
         fronts.wait_listening()
         PeriodicCallback(fronts.check, 5000).start()
@@ -695,7 +697,8 @@ def main() -> None:
     fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump({"url": own_url, "token": catalog.crawl_token, "pid": os.getpid(),
-                   "ingest_url": f"http://{url.hostname}:{settings.ingest_port}{service_prefix()}" if fronts else own_url
+                   "ingest_url": f"http://{settings.ingest_host}:{settings.ingest_port}{service_prefix()}" if fronts
+                   else own_url
                    }, f)
     loop = IOLoop.current()
 
