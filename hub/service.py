@@ -46,9 +46,6 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, "Log in through the hub first")
         return user
 
-    def caller_groups(self) -> list[str]:
-        return list(self.caller().get("groups") or [])
-
     def caller_projects(self) -> list[Project]:
         return projects_of(self.caller(), self.projects)
 

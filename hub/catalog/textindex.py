@@ -11,7 +11,6 @@ adds up a few numpy arrays (:meth:`match`). Queries are tokenised by the index's
 from __future__ import annotations
 
 import math
-from array import array
 
 import numpy as np
 
@@ -19,8 +18,8 @@ import numpy as np
 class TextIndex:
     K1, B = 1.2, 0.75
 
-    def __init__(self, postings: dict[str, tuple[int, array, array]], doc_ids: array, doc_len: array, avgdl: float,
-                 num_docs: int = 0):
+    def __init__(self, postings: dict[str, tuple[int, list[int], list[int]]], doc_ids: list[int], doc_len: list[int],
+                 avgdl: float, num_docs: int = 0):
         """``postings``: term -> (df as the fts index counts it, docids, term frequencies); ``doc_ids``: docid ->
         dataset id; ``doc_len``: docid -> length in terms."""
         self.avgdl = avgdl or 1.0
@@ -37,14 +36,14 @@ class TextIndex:
 
     @classmethod
     def empty(cls) -> "TextIndex":
-        return cls({}, array("i"), array("i"), 1.0)
+        return cls({}, [], [], 1.0)
 
     @classmethod
     def load(cls, con) -> "TextIndex":
         """Read the postings of the fts index built on ``datasets`` (run right after building it)."""
         docs = con.execute("SELECT docid, name, len FROM fts_main_datasets.docs ORDER BY docid").fetchall()
         size = 1 + max((d[0] for d in docs), default=-1)
-        doc_ids, doc_len = array("i", [0] * size), array("i", [0] * size)
+        doc_ids, doc_len = [0] * size, [0] * size
         for docid, name, length in docs:
             doc_ids[docid], doc_len[docid] = name, length
         num_docs, avgdl = con.execute("SELECT num_docs, avgdl FROM fts_main_datasets.stats").fetchone()
@@ -53,7 +52,7 @@ class TextIndex:
                 SELECT d.term, any_value(d.df), list(t.docid ORDER BY t.docid), list(t.tf ORDER BY t.docid)
                 FROM (SELECT termid, docid, count(*)::INTEGER AS tf FROM fts_main_datasets.terms GROUP BY ALL) t
                 JOIN fts_main_datasets.dict d USING (termid) GROUP BY d.term""").fetchall():
-            postings[term] = (df, array("i", docids), array("i", tfs))
+            postings[term] = (df, docids, tfs)
         return cls(postings, doc_ids, doc_len, avgdl, num_docs)
 
     def match(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
