@@ -117,18 +117,20 @@ class KubePipelines:
 
     # --- pipelines -------------------------------------------------------------------------------------
 
-    def objects(self, spec, version: int, project=None, paused: bool = False) -> list[dict]:
-        return render(spec, version=version, image=self.image, service_url=self.service_url, project=project,
-                      namespace=self.namespace, paused=paused, placement=self.placement)
+    def objects(self, spec, version: int, project=None, paused: bool = False, image: str | None = None) -> list[dict]:
+        return render(spec, version=version, image=image or self.image, service_url=self.service_url,
+                      project=project, namespace=self.namespace, paused=paused, placement=self.placement)
 
-    async def deploy(self, spec, version: int, project=None, paused: bool = False) -> dict | None:
-        """Create or replace the CronJob of a scheduled pipeline version; delete it when paused. Returns it."""
+    async def deploy(self, spec, version: int, project=None, paused: bool = False,
+                     image: str | None = None) -> dict | None:
+        """Create or replace the CronJob of a scheduled pipeline version (``image``: the version's pinned
+        image, default the client's); delete it when paused. Returns the CronJob, or None."""
         if spec.schedule.manual:
             return None  # a manual pipeline has no CronJob: run_now creates its Jobs
         if paused:
             await self.pause(spec)
             return None
-        [cron] = self.objects(spec, version, project)
+        [cron] = self.objects(spec, version, project, image=image)
         try:
             return self._json(await self.batch.create_namespaced_cron_job(self.namespace, cron))
         except ApiException as e:
@@ -311,3 +313,87 @@ class JobRecorder:
                     None, f"pod {pod['metadata']['name']} was taken away from {node} (spot interruption or "
                           "eviction); the Job retries it")
         self.recorded.append((job_name, "lost", "preempted"))
+
+
+class Reconciler:
+    """Keeps the namespace's CronJobs equal to the run store's pipelines, level-triggered like a controller:
+    each pass creates or replaces the CronJob of every scheduled, unpaused pipeline whose current version is not
+    the one deployed, and deletes the CronJob of a paused one. So the API handlers need no Kubernetes code, and
+    a restart or a failed call is repaired by the next pass."""
+
+    def __init__(self, kube: KubePipelines, store, projects=None):
+        self.kube = kube
+        self.store = store
+        self.projects = projects  # the hub's project registry (service accounts), or None
+        self.deployed: dict[str, tuple[int, bool]] = {}  # CronJob name -> (version number, paused)
+
+    async def load(self) -> None:
+        """What is in the cluster now (after a restart)."""
+        listing = await self.kube.batch.list_namespaced_cron_job(self.kube.namespace, label_selector=MANAGED)
+        for cron in listing.items:
+            labels = cron.metadata.labels or {}
+            version = int(labels.get("paved.io/pipeline-version") or 0)
+            self.deployed[cron.metadata.name] = (version, bool(cron.spec.suspend))
+
+    async def reconcile_once(self) -> list[str]:
+        """One pass; returns what it did (``"apply <name> v<n>"`` / ``"delete <name>"``) for logs and tests."""
+        from paved.promote.spec import parse_spec
+
+        done = []
+        for p in self.store.list_pipelines():
+            if not p.get("current_version"):
+                continue
+            version = self.store.version(p["current_version"])
+            spec = parse_spec(version["spec"])
+            if spec.schedule.manual:
+                continue
+            name = k8s_name(spec.project, spec.name)
+            want = (version["number"], bool(p["paused"]))
+            if self.deployed.get(name) == want or (want[1] and name not in self.deployed):
+                continue
+            try:
+                if want[1]:
+                    await self.kube.pause(spec)
+                    self.deployed.pop(name, None)
+                    done.append(f"delete {name}")
+                else:
+                    project = self.projects.get(spec.project) if self.projects else None
+                    await self.kube.deploy(spec, version["number"], project, image=version.get("image") or None)
+                    self.deployed[name] = want
+                    done.append(f"apply {name} v{version['number']}")
+            except ApiException as e:
+                log.error("Kubernetes refused %s: %s %s", name, e.status, e.reason)
+        return done
+
+
+def start_if_configured(store, scheduler, projects=None, environ=None):
+    """The pipelines service's hook: when ``PAVED_PIPELINES_TARGET=kubernetes`` (set by the chart), connect
+    with the pod's service account, reconcile CronJobs every ``PAVED_K8S_RECONCILE_SECONDS`` (default 5) and
+    watch Jobs into the run store. Returns the running task, or None when not on Kubernetes."""
+    import os
+
+    env = os.environ if environ is None else environ
+    if env.get("PAVED_PIPELINES_TARGET") != "kubernetes":
+        return None
+    from paved.promote.runner import Result
+
+    def finish(attempt, status, category, cell, error):
+        scheduler._finish(attempt, Result(status if status != "lost" else "failed", category, cell, error), None,
+                          status=status)
+
+    async def main():
+        kube = await KubePipelines.in_cluster(image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
+                                              service_url=env.get("PAVED_K8S_PIPELINES_URL",
+                                                                  "http://proxy-public/services/pipelines/"))
+        reconciler = Reconciler(kube, store, projects)
+        await reconciler.load()
+        stop = asyncio.Event()
+        watcher = asyncio.ensure_future(kube.watch(JobRecorder(store, finish), stop))
+        interval = float(env.get("PAVED_K8S_RECONCILE_SECONDS") or 5)
+        while not watcher.done():
+            for line in await reconciler.reconcile_once():
+                log.info("Kubernetes: %s", line)
+            await asyncio.sleep(interval)
+        watcher.result()
+
+    return asyncio.ensure_future(main())

@@ -262,3 +262,44 @@ def test_the_api_server_rejects_what_kubernetes_would():
     assert statuses == [422, 403, 422, 405, 422]
     assert len(server.errors) == 5
     assert "schedulle" in server.errors[0]
+
+
+def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
+    """Deploy, new version, pause and resume in the store become create, replace, delete, create."""
+    from paved.promote.kube_client import Reconciler
+
+    store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    p = store.deploy(spec_of().to_dict(), nb, {"content_hash": "sha256:a"}, "alice")["pipeline"]
+    store.deploy(parse_spec({**SCHEDULED, "name": "adhoc", "schedule": "manual"}).to_dict(), nb,
+                 {"content_hash": "sha256:m"}, "alice")
+    name = k8s_name("leads", "daily")
+
+    async def scenario():
+        server = KubeApiServer(NAMESPACE)
+        api = k8s.ApiClient(k8s.Configuration(host=await server.start()))
+        kube = KubePipelines(api, NAMESPACE, image="i:1", service_url="http://p/", placement=EKS)
+        try:
+            r = Reconciler(kube, store)
+            await r.load()
+            steps = [await r.reconcile_once(), await r.reconcile_once()]
+            store.deploy(spec_of(schedule={"cron": "0 7 * * *", "timezone": "UTC"}).to_dict(), nb,
+                         {"content_hash": "sha256:b"}, "alice")
+            steps.append(await r.reconcile_once())
+            assert server.objects["cronjobs"][name]["spec"]["schedule"] == "0 7 * * *"
+            store.set_paused(p["id"], True)
+            steps.append(await r.reconcile_once())
+            assert name not in server.objects["cronjobs"]
+            restarted = Reconciler(kube, store)  # a restarted service finds nothing to undo
+            await restarted.load()
+            steps.append(await restarted.reconcile_once())
+            store.set_paused(p["id"], False)
+            steps.append(await restarted.reconcile_once())
+        finally:
+            await api.close()
+            await server.stop()
+        return server, steps
+
+    server, steps = asyncio.run(scenario())
+    assert server.errors == []
+    assert steps == [[f"apply {name} v1"], [], [f"apply {name} v2"], [f"delete {name}"], [], [f"apply {name} v2"]]
