@@ -30,6 +30,17 @@ PIPELINES_RULES = [
 ]
 
 
+def token_secret_rules(projects) -> list[dict]:
+    """The per-project pipeline token Secrets, created and rotated by the pipelines service: create (which
+    RBAC cannot limit by name) and get/update/delete of exactly those names."""
+    from paved.promote.k8s import token_secret_name
+
+    names = sorted(token_secret_name(p) for p in projects)
+    return [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": names,
+             "verbs": ["get", "update", "delete"]}] if names else []
+
+
 class RenderError(ValueError):
     pass
 
@@ -61,10 +72,11 @@ def service_accounts(projects: dict[str, Project], namespace: str) -> list[dict]
     return objects
 
 
-def pipelines_rbac(namespace: str, service_account: str) -> list[dict]:
+def pipelines_rbac(namespace: str, service_account: str, projects=()) -> list[dict]:
     meta = {"name": PIPELINES_ROLE, "namespace": namespace, "labels": dict(MANAGED_BY)}
     return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": PIPELINES_RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": PIPELINES_RULES + token_secret_rules(projects)},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PIPELINES_ROLE},
          "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
@@ -75,7 +87,7 @@ def render(projects: dict[str, Project], namespace: str, hub_service_account: st
            pipelines_rbac_enabled: bool = True) -> list[dict]:
     objects = service_accounts(projects, namespace)
     if pipelines_rbac_enabled:
-        objects += pipelines_rbac(namespace, hub_service_account)
+        objects += pipelines_rbac(namespace, hub_service_account, sorted(projects))
     return objects
 
 

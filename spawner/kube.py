@@ -122,6 +122,12 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     def _default_automount(self):
         return False  # IRSA projects its own token; notebooks get no Kubernetes API access
 
+    @default("container_security_context")
+    def _default_container_security_context(self):
+        # Pod Security "restricted": non-root, no privilege escalation, no capabilities, the runtime's seccomp
+        return {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"}}
+
     @default("cmd")
     def _default_kube_cmd(self):
         return ["jupyterhub-singleuser"]  # explicit, so the idle flags (args) are passed

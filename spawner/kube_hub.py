@@ -64,3 +64,33 @@ def serve_services_in_pod(c, *, pod_ip: str | None = None, first_port: int = FIR
         names = c.PavedSpawner.get("service_urls") or {}
         c.PavedSpawner.service_urls = {name: f"{internal_url.rstrip('/')}/services/{name}/" for name in names}
     return moved
+
+
+def pipelines_on_kubernetes(c, settings: dict) -> dict[str, str]:
+    """Make the pipelines service (hub-managed) run pipelines as CronJobs and Jobs through the Kubernetes API.
+
+    ``settings``: the chart's ``custom.paved`` values. The service gets ``PAVED_PIPELINES_TARGET=kubernetes``,
+    the placement settings notebooks use (capacity-type label and values, spot fallback, node overhead:
+    ``paved.promote.k8s.JobPlacement``), the Jobs' default image, the region and the URL Job pods reach the
+    pipelines API at. Returns the environment added.
+    """
+    from paved.promote.k8s import JobPlacement
+
+    images = settings.get("images") or {}
+    newest = max(images, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
+    placement = JobPlacement(capacity_type_label=settings.get("capacityTypeLabel", "karpenter.sh/capacity-type"),
+                             capacity_type_values=dict(settings.get("capacityTypeValues") or {}),
+                             spot_fallback_on_demand=bool(settings.get("spotFallbackOnDemand", False)),
+                             node_overhead=dict(settings.get("kubernetes") or {}))
+    internal = (settings.get("internalUrl") or "http://proxy-public").rstrip("/")
+    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **placement.to_env(),
+           "PAVED_K8S_PIPELINE_IMAGE": settings.get("pipelineImage") or (images[newest] if newest else ""),
+           "PAVED_K8S_PIPELINES_URL": f"{internal}/services/pipelines/",
+           "AWS_REGION": settings.get("awsRegion", "eu-west-1")}
+    services = []
+    for service in c.JupyterHub.get("services", []):
+        if service.get("name") == "pipelines":
+            service = {**service, "environment": {**(service.get("environment") or {}), **env}}
+        services.append(service)
+    c.JupyterHub.services = services
+    return env

@@ -495,3 +495,20 @@ def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
     assert messages[0].startswith("Options checked: imbalance-price-forecast/dev, m5.xlarge (spot)")
     assert [m.split("] ", 1)[1] for m in messages[1:]] == [
         "Successfully assigned paved/pod to ip-10-0-0-7", "Pulling image", "Started container notebook"]
+
+
+def test_notebook_pods_meet_pod_security_restricted(projects_file):
+    """Pod Security Standards "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards)."""
+    _, pod, _ = manifests(projects_file, {"project": "fleet", "instance_type": "m5.large", "lifecycle": "spot"},
+                          user="carol")
+    assert_valid(pod)
+    for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        sc = c.get("securityContext") or {}
+        assert not sc.get("privileged")
+        assert sc.get("allowPrivilegeEscalation") is False
+        assert sc.get("capabilities") == {"drop": ["ALL"]}
+        assert sc.get("runAsNonRoot") is True or pod["spec"].get("securityContext", {}).get("runAsNonRoot") is True
+        assert (sc.get("seccompProfile") or pod["spec"].get("securityContext", {}).get("seccompProfile")) == {
+            "type": "RuntimeDefault"}
+    assert not pod["spec"].get("hostNetwork") and not pod["spec"].get("hostPID")
+    assert all("hostPath" not in v for v in pod["spec"].get("volumes", []))
