@@ -76,7 +76,7 @@ def pipelines_on_kubernetes(c, settings: dict) -> dict[str, str]:
     """
     from paved.promote.k8s import JobPlacement
 
-    images = settings.get("images") or {}
+    images = {v: image for v, image in (settings.get("images") or {}).items() if image}  # null: dropped
     newest = max(images, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
     placement = JobPlacement(capacity_type_label=settings.get("capacityTypeLabel", "karpenter.sh/capacity-type"),
                              capacity_type_values=dict(settings.get("capacityTypeValues") or {}),
