@@ -363,3 +363,14 @@ def test_examples_validate():
             instance = load_pricebook().instance_types[pod["nodeSelector"]["node.kubernetes.io/instance-type"]]
             want = pod_resources(instance, overhead).manifest()["requests"]
             assert pod["containers"][0]["resources"]["requests"] == {"cpu": want["cpu"], "memory": want["memory"]}
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_hub_database_is_upgraded_to_paveds_jupyterhub(rendered, values):
+    """The hub image upgrades z2jh 4.3.3's JupyterHub 5.4.4 to Paved's 6.1.1 (images/hub/Dockerfile); with the
+    sqlite-pvc database z2jh starts the hub with --upgrade-db, so the schema follows on the first start."""
+    hub = find(rendered[values], "Deployment", "hub")["spec"]["template"]["spec"]["containers"][0]
+    assert hub["args"][:3] == ["jupyterhub", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"]
+    assert "--upgrade-db" in hub["args"]
+    import jupyterhub
+    assert jupyterhub.__version__ == "6.1.1"  # the version z2jh's config was loaded with above
