@@ -154,12 +154,15 @@ class KubePipelines:
     async def resume(self, spec, version: int, project=None) -> dict | None:
         return await self.deploy(spec, version, project)
 
-    async def run_now(self, spec, version: int, run_id: int, project=None, nominal_time: int | None = None) -> dict:
-        """Create the Job of one manual run; a second call for the same run is a 409 (ApiException)."""
+    async def run_now(self, spec, version: int, run_id: int, project=None, nominal_time: int | None = None,
+                      image: str | None = None, annotations: dict | None = None) -> dict:
+        """Create the Job of one run (run now, backfill, rerun) at ``nominal_time`` (epoch seconds; default:
+        the runner's clock); a second call for the same run is a 409 (ApiException)."""
         from dataclasses import replace
 
         manual = replace(spec, schedule=replace(spec.schedule, cron=None)) if not spec.schedule.manual else spec
-        [job] = self.objects(manual, version, project)
+        [job] = self.objects(manual, version, project, image=image)
+        job["metadata"]["annotations"].update(annotations or {})
         name = k8s_name(spec.project, spec.name, f"run-{run_id}", limit=63)
         job["metadata"]["name"] = name
         job["metadata"]["labels"][RUN_ID_LABEL] = str(run_id)
@@ -316,10 +319,11 @@ class JobRecorder:
 
 
 class Reconciler:
-    """Keeps the namespace's CronJobs equal to the run store's pipelines, level-triggered like a controller:
-    each pass creates or replaces the CronJob of every scheduled, unpaused pipeline whose current version is not
-    the one deployed, and deletes the CronJob of a paused one. So the API handlers need no Kubernetes code, and
-    a restart or a failed call is repaired by the next pass."""
+    """Keeps the namespace's CronJobs and Jobs equal to the run store, level-triggered like a controller: each
+    pass creates or replaces the CronJob of every scheduled, unpaused pipeline whose current version is not the
+    one deployed, deletes the CronJob of a paused one, and turns every queued run (run now, backfill, rerun)
+    into a Job. So the API handlers need no Kubernetes code, and a restart or a failed call is repaired by the
+    next pass. On Kubernetes the service's local scheduler does not run: CronJobs tick, Jobs run and retry."""
 
     def __init__(self, kube: KubePipelines, store, projects=None):
         self.kube = kube
@@ -363,6 +367,40 @@ class Reconciler:
                     done.append(f"apply {name} v{version['number']}")
             except ApiException as e:
                 log.error("Kubernetes refused %s: %s %s", name, e.status, e.reason)
+        done += await self.dispatch_queued()
+        return done
+
+    async def dispatch_queued(self) -> list[str]:
+        """Queued runs -> Jobs. The run is handed to its Job (``created_by = job:<name>``, what the claim API
+        matches a Job's claim against), so the Job's runner claims this run instead of getting a 409."""
+        from sqlalchemy import update
+
+        from paved.promote.spec import parse_spec
+        from paved.promote.store import runs
+
+        done = []
+        for run in self.store.queued_runs():
+            if str(run.get("created_by") or "").startswith("job:"):
+                continue  # already handed to a Job, which has not claimed it yet
+            p = self.store.pipeline(run["pipeline_id"])
+            version = self.store.version(p["current_version"]) if p else None
+            if version is None:
+                continue
+            spec = parse_spec(version["spec"])
+            project = self.projects.get(spec.project) if self.projects else None
+            name = k8s_name(spec.project, spec.name, f"run-{run['id']}", limit=63)
+            try:
+                await self.kube.run_now(spec, version["number"], run["id"], project, nominal_time=run["nominal_time"],
+                                        image=version.get("image") or None,
+                                        annotations={"paved.io/requested-by": str(run.get("created_by") or "")})
+            except ApiException as e:
+                if e.status != 409:  # 409: created by an earlier pass that did not get to hand the run over
+                    log.error("Kubernetes refused Job %s: %s %s", name, e.status, e.reason)
+                    continue
+            with self.store.engine.begin() as conn:
+                conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == "queued")
+                             .values(created_by=f"job:{name}"))
+            done.append(f"run {name}")
         return done
 
 
@@ -381,6 +419,15 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
         scheduler._finish(attempt, Result(status if status != "lost" else "failed", category, cell, error), None,
                           status=status)
 
+    def read_output(attempt) -> dict | None:
+        """The attempt's output notebook, when its output folder is on the shared store the service sees."""
+        folder = str(attempt.get("output_dir") or "")
+        path = Path(folder) / "output.ipynb" if folder and not folder.startswith("external:") else None
+        try:
+            return json.loads(path.read_text()) if path and path.is_file() else None
+        except (OSError, ValueError):
+            return None
+
     async def main():
         kube = await KubePipelines.in_cluster(image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
                                               service_url=env.get("PAVED_K8S_PIPELINES_URL",
@@ -388,7 +435,7 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
         reconciler = Reconciler(kube, store, projects)
         await reconciler.load()
         stop = asyncio.Event()
-        watcher = asyncio.ensure_future(kube.watch(JobRecorder(store, finish), stop))
+        watcher = asyncio.ensure_future(kube.watch(JobRecorder(store, finish, read_output), stop))
         interval = float(env.get("PAVED_K8S_RECONCILE_SECONDS") or 5)
         while not watcher.done():
             for line in await reconciler.reconcile_once():

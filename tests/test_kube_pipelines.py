@@ -282,7 +282,18 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
         try:
             r = Reconciler(kube, store)
             await r.load()
-            steps = [await r.reconcile_once(), await r.reconcile_once()]
+            steps = [await r.reconcile_once()]
+            # run now: the queued run becomes a Job at its nominal time, handed to that Job (its claim matches)
+            run_id = store.create_run(p["id"], 1_700_000_000, "manual", {}, "alice")
+            steps.append(await r.reconcile_once())
+            job_name = k8s_name("leads", "daily", f"run-{run_id}", limit=63)
+            job = server.objects["jobs"][job_name]
+            assert job["metadata"]["labels"]["paved.io/run-id"] == str(run_id)
+            assert job["metadata"]["annotations"]["paved.io/requested-by"] == "alice"
+            args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+            assert args[args.index("--nominal-time") + 1] == "1700000000"
+            assert store.run(run_id)["created_by"] == f"job:{job_name}"
+            steps.append(await r.reconcile_once())
             store.deploy(spec_of(schedule={"cron": "0 7 * * *", "timezone": "UTC"}).to_dict(), nb,
                          {"content_hash": "sha256:b"}, "alice")
             steps.append(await r.reconcile_once())
@@ -302,4 +313,26 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
 
     server, steps = asyncio.run(scenario())
     assert server.errors == []
-    assert steps == [[f"apply {name} v1"], [], [f"apply {name} v2"], [f"delete {name}"], [], [f"apply {name} v2"]]
+    job = k8s_name("leads", "daily", "run-1", limit=63)
+    assert steps == [[f"apply {name} v1"], [f"run {job}"], [], [f"apply {name} v2"], [f"delete {name}"], [],
+                     [f"apply {name} v2"]]
+
+
+def test_promote_to_kubernetes_needs_no_kubectl(tmp_path):
+    """From a notebook pod, `paved promote --target kubernetes` goes through the pipelines API; --apply
+    (kubectl) is refused, and without a reachable pipelines service nothing is pretended."""
+    import json
+    import subprocess
+    import sys
+
+    from promote_helpers import make_notebook
+
+    nb = tmp_path / "score.ipynb"
+    nb.write_text(json.dumps(make_notebook("threshold = 0.5")))
+    base = [sys.executable, "-m", "paved.hub.cli", "promote", str(nb), "--project", "leads", "--schedule",
+            "*/15 * * * *", "--target", "kubernetes", "--hub-url", "http://127.0.0.1:9"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no kubectl anywhere
+    r = subprocess.run([*base, "--apply"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "drop --apply" in r.stdout
+    r = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 1 and "cannot register the pipeline" in r.stdout
