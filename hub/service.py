@@ -84,6 +84,11 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
 def projects_of(user: dict, projects) -> list[Project]:
     """The projects a hub user or service (its hub model) may use, from the registry ``projects``."""
     if user.get("kind") == "service":
+        # A project's pipeline Jobs (Kubernetes) act for that project only (paved.spawner.kube_hub).
+        scoped = json.loads(os.environ.get("PAVED_PROJECT_SERVICES") or "{}")
+        if user["name"] in scoped:
+            project = projects.get(scoped[user["name"]])
+            return [project] if project is not None else []
         # Paved's own services (e.g. pipelines posting run lineage) act for every project: they check
         # project membership themselves when users give them work. Other services act for none.
         trusted = os.environ.get("PAVED_TRUSTED_SERVICES", "").split(",")

@@ -432,6 +432,9 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
         kube = await KubePipelines.in_cluster(image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
                                               service_url=env.get("PAVED_K8S_PIPELINES_URL",
                                                                   "http://proxy-public/services/pipelines/"))
+        # the projects' pipeline Job tokens, fresh at this hub start: write (rotate) their Secrets first
+        for project, token in json.loads(env.get("PAVED_PIPELINE_TOKENS") or "{}").items():
+            await kube.ensure_token_secret(project, token)
         reconciler = Reconciler(kube, store, projects)
         await reconciler.load()
         stop = asyncio.Event()

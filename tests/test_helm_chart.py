@@ -374,3 +374,23 @@ def test_hub_database_is_upgraded_to_paveds_jupyterhub(rendered, values):
     assert "--upgrade-db" in hub["args"]
     import jupyterhub
     assert jupyterhub.__version__ == "6.1.1"  # the version z2jh's config was loaded with above
+
+
+def test_each_projects_pipeline_jobs_get_their_own_hub_identity(hub_config, rendered):
+    name, values, c = hub_config
+    projects = sorted((values["paved"]["projects"]))
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    env = services["pipelines"]["environment"]
+    tokens = json.loads(env["PAVED_PIPELINE_TOKENS"])
+    assert sorted(tokens) == projects
+    assert json.loads(env["PAVED_PROJECT_SERVICES"]) == {f"pipeline-jobs-{p}": p for p in projects}
+    for project in projects:
+        job = services[f"pipeline-jobs-{project}"]
+        assert job == {"name": f"pipeline-jobs-{project}", "api_token": tokens[project]}  # API only: no url
+        assert len(tokens[project]) == 64
+    (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "paved-pipeline-jobs"]
+    assert role["scopes"] == ["access:services!service=pipelines"]
+    assert role["services"] == [f"pipeline-jobs-{p}" for p in projects]
+    assert len(set(tokens.values())) == len(tokens)
+    manifest = yaml.safe_dump_all(rendered[name])
+    assert not any(t in manifest for t in tokens.values())  # made at hub start, never in the chart's objects

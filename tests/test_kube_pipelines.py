@@ -336,3 +336,23 @@ def test_promote_to_kubernetes_needs_no_kubectl(tmp_path):
     assert r.returncode == 2 and "drop --apply" in r.stdout
     r = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 1 and "cannot register the pipeline" in r.stdout
+
+
+def test_a_projects_job_identity_acts_for_that_project_only(tmp_path, monkeypatch):
+    import json
+
+    import yaml
+
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+    from paved.hub.registry import registry
+    from paved.hub.service import projects_of
+
+    path = tmp_path / "projects.yaml"
+    path.write_text(DEMO_PROJECTS_YAML)
+    projects = registry(path)
+    monkeypatch.setenv("PAVED_PROJECT_SERVICES", json.dumps({"pipeline-jobs-leads": "leads"}))
+    monkeypatch.setenv("PAVED_TRUSTED_SERVICES", "pipelines")
+    assert [p.name for p in projects_of({"kind": "service", "name": "pipeline-jobs-leads"}, projects)] == ["leads"]
+    assert projects_of({"kind": "service", "name": "pipeline-jobs-other"}, projects) == []
+    assert len(projects_of({"kind": "service", "name": "pipelines"}, projects)) == len(
+        yaml.safe_load(DEMO_PROJECTS_YAML)["projects"])
