@@ -38,14 +38,13 @@ from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.rest import ApiException
 
 from paved.promote.k8s import TOKEN_SECRET_KEY, JobPlacement, k8s_name, render, token_secret_name
+# the hub image has KubeSpawner: one rule for "the cluster took the pod away", for notebooks and Jobs
+from paved.spawner.kube import disrupted as pod_disrupted
 
 log = logging.getLogger("paved.pipelines.kubernetes")
 MANAGED = "app.kubernetes.io/managed-by=paved"
 RUN_ID_LABEL = "paved.io/run-id"
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-# Pod status reasons / conditions meaning the cluster took the pod away (as paved.spawner.kube.disrupted).
-DISRUPTION_REASONS = {"Evicted", "Preempting", "NodeLost", "NodeShutdown", "Shutdown", "Terminated",
-                      "DeletionByTaintManager", "TerminationByKubelet", "EvictionByEvictionAPI"}
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,6 @@ def job_outcome(job: dict) -> JobOutcome | None:
         if c.get("type") == "Failed":
             return JobOutcome(job["metadata"]["name"], "failed", c.get("reason"), c.get("message"))
     return None
-
-
-def pod_disrupted(pod: dict) -> bool:
-    """True when the cluster took ``pod`` (a Pod as JSON) away: DisruptionTarget condition or eviction reason."""
-    status = pod.get("status") or {}
-    if status.get("reason") in DISRUPTION_REASONS:
-        return True
-    return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
-               for c in status.get("conditions") or [])
 
 
 def failing_cell(notebook: dict | None) -> int | None:
