@@ -80,6 +80,11 @@ BAD_VALUES = [
     ("jupyterhub.custom.paved.oidc", {"client_id": "paved"}),
     ("jupyterhub.custom.paved.authenticator", "ldap"),
     ("jupyterhub.hub.extraConfig", {"other.py": "print('no paved')"}),
+    ("jupyterhub.custom.paved.kubernetes", {"daemonsetOverhead": {"cpu": "lots"}}),
+    ("jupyterhub.custom.paved.kubernetes", {"daemonSetOverhead": {"cpu": "100m"}}),  # typo
+    ("jupyterhub.custom.paved.kubernetes", {"vmMemoryOverheadPercent": 7.5}),
+    ("jupyterhub.custom.paved.awsRegion", "Ireland"),
+    ("jupyterhub.custom.paved.images", {"3.12": ""}),
 ]
 
 
