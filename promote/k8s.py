@@ -36,9 +36,8 @@ import yaml
 
 from paved.promote.execute import EXIT_CODES
 from paved.promote.spec import PipelineSpec
-from paved.spawner.allocatable import NodeOverhead
-from paved.spawner.kube_placement import (DO_NOT_DISRUPT, capacity_values, placement_for, pod_spec_fields,
-                                          resources_for)
+from paved.spawner.allocatable import NodeOverhead, pod_resources
+from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for, pod_spec_fields
 from paved.spawner.pricebook import load_pricebook
 
 LABEL_PREFIX = "paved.io/"
@@ -110,7 +109,7 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
                           label=placement.capacity_type_label,
                           values=capacity_values(placement.capacity_type_label, placement.capacity_type_values),
                           spot_fallback=placement.spot_fallback_on_demand)
-    resources = resources_for(instance, NodeOverhead.from_settings(placement.node_overhead))
+    resources = pod_resources(instance, NodeOverhead.from_settings(placement.node_overhead))
     container = {
         "name": "runner",
         "image": image,

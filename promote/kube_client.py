@@ -357,6 +357,8 @@ class Reconciler:
                     done.append(f"apply {name} v{version['number']}")
             except ApiException as e:
                 log.error("Kubernetes refused %s: %s %s", name, e.status, e.reason)
+            except ValueError as e:  # e.g. an instance type no longer in the price book
+                log.error("Cannot make the CronJob of %s: %s", name, e)
         done += await self.dispatch_queued()
         return done
 
@@ -387,6 +389,9 @@ class Reconciler:
                 if e.status != 409:  # 409: created by an earlier pass that did not get to hand the run over
                     log.error("Kubernetes refused Job %s: %s %s", name, e.status, e.reason)
                     continue
+            except ValueError as e:
+                log.error("Cannot make the Job of %s: %s", name, e)
+                continue
             with self.store.engine.begin() as conn:
                 conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == "queued")
                              .values(created_by=f"job:{name}"))
@@ -428,12 +433,19 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
         reconciler = Reconciler(kube, store, projects)
         await reconciler.load()
         stop = asyncio.Event()
-        watcher = asyncio.ensure_future(kube.watch(JobRecorder(store, finish, read_output), stop))
+        recorder = JobRecorder(store, finish, read_output)
+        watcher = asyncio.ensure_future(kube.watch(recorder, stop))
         interval = float(env.get("PAVED_K8S_RECONCILE_SECONDS") or 5)
-        while not watcher.done():
-            for line in await reconciler.reconcile_once():
-                log.info("Kubernetes: %s", line)
+        while True:  # the service lives as long as the hub: log failures and go on (the API server may blip)
+            if watcher.done():
+                if watcher.exception():
+                    log.error("Kubernetes watch ended: %s; watching again", watcher.exception())
+                watcher = asyncio.ensure_future(kube.watch(recorder, stop))
+            try:
+                for line in await reconciler.reconcile_once():
+                    log.info("Kubernetes: %s", line)
+            except Exception:
+                log.exception("Kubernetes reconcile pass failed")
             await asyncio.sleep(interval)
-        watcher.result()
 
     return asyncio.ensure_future(main())

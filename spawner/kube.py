@@ -31,8 +31,8 @@ from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
 from paved.spawner.base import PavedSpawner
-from paved.spawner.kube_placement import (DO_NOT_DISRUPT, NodeOverhead, capacity_values, placement_for,
-                                          resources_for)
+from paved.spawner.allocatable import NodeOverhead, pod_resources
+from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for
 from paved.spawner.scope import LABEL_PREFIX, Scope
 
 WORKSPACE_VOLUME = "paved-workspace"
@@ -160,7 +160,7 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         self.image = self.images[o.python]
 
         try:
-            res = resources_for(scope.instance, NodeOverhead.from_settings(self.node_overhead))
+            res = pod_resources(scope.instance, NodeOverhead.from_settings(self.node_overhead))
         except ValueError as e:
             raise web.HTTPError(500, f"Paved is misconfigured: {e} (KubeProjectSpawner.node_overhead)")
         self.cpu_guarantee, self.cpu_limit = res.cpu_request, res.cpu_limit

@@ -26,25 +26,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paved.spawner.allocatable import GPU_RESOURCE, NodeOverhead, Resources, pod_resources
+from paved.spawner.allocatable import GPU_RESOURCE
 from paved.spawner.pricebook import InstanceType
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 # Karpenter's pod annotation that blocks voluntary disruption of the pod's node (karpenter.sh/v1).
 DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
-__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "NodeOverhead", "Resources", "resources_for",
-           "capacity_values", "require", "Placement", "placement_for"]
+__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "capacity_values", "require", "Placement",
+           "placement_for", "pod_spec_fields"]
 
 # Known capacity-type labels -> the value each lifecycle has on nodes.
 CAPACITY_TYPE_VALUES: dict[str, dict[str, str]] = {
     "karpenter.sh/capacity-type": {"spot": "spot", "on-demand": "on-demand"},
     "eks.amazonaws.com/capacityType": {"spot": "SPOT", "on-demand": "ON_DEMAND"},
 }
-
-
-def resources_for(instance: InstanceType, overhead: NodeOverhead = NodeOverhead()) -> Resources:
-    """Requests and limits of a notebook or pipeline pod on one node of ``instance`` (see allocatable)."""
-    return pod_resources(instance, overhead)
 
 
 def capacity_values(label: str, configured: dict[str, str] | None = None) -> dict[str, str]:
