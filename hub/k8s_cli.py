@@ -4,7 +4,8 @@
   (``eks.amazonaws.com/role-arn``) with the environment's role, labelled with project and environment, and
   with no API token mounted by default (notebook and pipeline pods use it only as a cloud identity);
 - a Role and RoleBinding letting the pipelines service (it runs in the hub pod: the hub's service account)
-  manage CronJobs and Jobs in its namespace and read their pods and logs.
+  manage CronJobs and Jobs in its namespace, read their pods and logs, and create and rotate the projects'
+  pipeline token Secrets (``paved-pipelines-<project>``, by name).
 
 The Helm chart (helm/paved) creates the same objects from its ``paved.projects`` value; this command is for
 installs without Helm and to review what a projects file implies (``| kubectl apply -f -``). A service
