@@ -710,6 +710,22 @@ def dataset_path(ns: str, name: str) -> str:
     return f"{quote(ns, safe='')}/{quote(name, safe='')}"
 
 
+def open_channel(catalog: "Catalog", ingest_port: int):
+    """The loopback server the fronts pass batches to, on a port the kernel picks. The hub chose the fronts'
+    port earlier and left it free until they bind it, so the kernel may hand that very port to the channel
+    (the fronts then failed with "address in use" while the channel answered the proxy's HTTP): pick again."""
+    loop = IOLoop.current().asyncio_loop
+    taken = []  # held open while picking again, so the kernel cannot hand out the same port twice
+    while True:
+        channel = loop.run_until_complete(asyncio.start_server(lambda r, w: serve_fronts(catalog, r, w),
+                                                               "127.0.0.1", 0))
+        if channel.sockets[0].getsockname()[1] != ingest_port:
+            for other in taken:
+                other.close()
+            return channel
+        taken.append(channel)
+
+
 def main() -> None:
     from urllib.parse import urlparse
 
@@ -727,8 +743,7 @@ def main() -> None:
     own_url = f"http://{url.hostname}:{url.port}{service_prefix()}"
     fronts = None
     if settings.ingest_port and settings.ingest_fronts > 0:
-        channel = IOLoop.current().asyncio_loop.run_until_complete(asyncio.start_server(
-            lambda r, w: serve_fronts(catalog, r, w), "127.0.0.1", 0))
+        channel = open_channel(catalog, settings.ingest_port)
         fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_host, settings.ingest_port,
                                 f"http://{url.hostname}:{url.port}", channel.sockets[0].getsockname()[1],
                                 catalog.ingest_secret)
