@@ -95,11 +95,3 @@ class Ownership:
             raise NotAssignable(f"{where} names environment {str(env)[:100]!r}, which project {project!r} does "
                                 f"not have (it has {', '.join(envs)})")
         return env
-
-    def from_namespace(self, namespace: str | None) -> Owner | None:
-        if not namespace:
-            return None
-        project, _, env = namespace.partition("/")
-        if project in self.projects:
-            return Owner(project, env if env in ENVIRONMENTS else None)
-        return None

@@ -185,10 +185,10 @@ def alerts(cur, store: Store, projects) -> list[dict]:
 
 def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int) -> dict:
     """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs."""
-    kind, ns, name, start = store.find_node(node_id)
-    if kind not in ("dataset", "job"):
+    if node_id.startswith("datasetField:"):
         raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
                          "column lineage is at api/v1/column-lineage")
+    kind, ns, name, start = store.find_node(node_id)
     max_distance = 2 * depth if kind == "dataset" else 2 * depth - 1
     nodes, truncated = store.graph.walk(start, max_distance, direction, max_nodes)
     ds_ids = [n for n in nodes if n in store.ds_keys]

@@ -171,16 +171,14 @@ def split_node_id(node_id: str) -> tuple[str, list[tuple[str, ...]]]:
     return kind, splits
 
 
-def parse_node_id(node_id: str, known=None) -> tuple[str, ...]:
-    """(kind, ns, name[, field]) of ``node_id``: the first split accepted by ``known`` (a predicate on the
-    split; default: the first split whose namespace is not cut inside ``scheme://``)."""
+def parse_node_id(node_id: str, known) -> tuple[str, ...]:
+    """(kind, ns, name[, field]) of ``node_id``: its first split (:func:`split_node_id`) that ``known`` (a
+    predicate on the split) accepts; ``KeyError`` when none does, ``ValueError`` when malformed."""
     kind, splits = split_node_id(node_id)
     for split in splits:
-        if known(split) if known else not split[1].startswith("//"):
+        if known(split):
             return (kind, *split)
-    if known:
-        raise KeyError(node_id)
-    return (kind, *splits[0])
+    raise KeyError(node_id)
 
 
 @dataclass
