@@ -181,8 +181,8 @@ def parse_time(value: str) -> datetime:
     if zone in ("Z", "z"):
         rest = rest[:-1] + "+00:00"
     frac = m.group(7)
-    if frac and len(frac) > 7:  # Python reads at most microseconds; nanoseconds are common (Java, Spark)
-        rest = rest.replace(frac, frac[:7], 1)
+    if frac:  # exactly microseconds: nanoseconds are common (Java, Spark), and Python 3.10 reads only 3 or 6 digits
+        rest = rest.replace(frac, "." + (frac[1:] + "00000")[:6], 1)
     t = datetime.fromisoformat(f"{date}T{rest}")  # also checks the ranges (month 13, hour 25, offset 24:00)
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
