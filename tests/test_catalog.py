@@ -678,6 +678,7 @@ def _post_raw(url: str, tok: str, body, retries: int = 0) -> tuple[int, str]:
             "Authorization": f"Bearer {tok}", "Content-Type": "application/json"})
         if r.status_code != 503 or attempt == retries:
             return r.status_code, r.text
+        time.sleep(0.2)  # back off before sending again, as an OpenLineage client's retry does
     raise AssertionError("unreachable")
 
 
