@@ -171,6 +171,15 @@ def test_any_value_anywhere_is_accepted_or_refused_with_a_reason(catalog, path, 
     catalog.store.apply([item])
 
 
+def test_a_schema_nested_too_deep_is_refused_not_left_underived():
+    fields = [{"name": "leaf", "type": "INT"}]
+    for i in range(200):  # deeper than Python's recursion would allow while deriving
+        fields = [{"name": f"n{i}", "type": "STRUCT", "fields": fields}]
+    body = event(outputs=[{"namespace": "w", "name": "deep", "facets": {"schema": {"fields": fields}}}])
+    with pytest.raises(ValueError, match=r"outputs\[0\]\.facets\.schema: schema fields nest deeper than 64"):
+        parse_event(body)
+
+
 def test_a_bad_event_in_a_batch_does_not_fail_the_others(catalog):
     async def go():
         good = [event(job=f"good{i}", outputs=[("w", f"g{i}")]) for i in range(5)]

@@ -24,12 +24,19 @@ EVENT_TYPES = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
 FINAL_TYPES = {"COMPLETE", "ABORT", "FAIL"}
 
 
+_UNSET = object()
+
+
 @dataclass
 class DatasetRef:
     namespace: str
     name: str
     facets: dict = field(default_factory=dict)
     io_facets: dict = field(default_factory=dict)  # inputFacets / outputFacets
+    _schema: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self._schema = _UNSET
 
     @property
     def key(self) -> tuple[str, str]:
@@ -41,9 +48,12 @@ class DatasetRef:
 
     @property
     def schema(self) -> list[dict] | None:
-        """The schema facet's fields, flattened (nested fields become ``parent.child``), or None."""
-        fields = self.facet("schema").get("fields")
-        return flatten_fields(fields) if isinstance(fields, list) else None
+        """The schema facet's fields, flattened (nested fields become ``parent.child``), or None. Worked out
+        once: the parser checks it, derivation uses it."""
+        if self._schema is _UNSET:
+            fields = self.facet("schema").get("fields")
+            self._schema = flatten_fields(fields) if isinstance(fields, list) else None
+        return self._schema
 
     @property
     def description(self) -> str | None:
@@ -187,7 +197,13 @@ def parse_time(value: str) -> datetime:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def flatten_fields(fields: list, prefix: str = "") -> list[dict]:
+MAX_NESTING = 64  # schema fields nested deeper than this are refused (flattening recurses once per level)
+
+
+def flatten_fields(fields: list, prefix: str = "", depth: int = 0) -> list[dict]:
+    """Schema fields flattened, nested ones as ``parent.child``; ``ValueError`` past ``MAX_NESTING`` levels."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"schema fields nest deeper than {MAX_NESTING} levels")
     out = []
     for f in fields:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
@@ -196,7 +212,7 @@ def flatten_fields(fields: list, prefix: str = "") -> list[dict]:
         out.append({"name": name, "type": f.get("type") if isinstance(f.get("type"), str) else None,
                     "description": f.get("description") if isinstance(f.get("description"), str) else None})
         if isinstance(f.get("fields"), list):
-            out.extend(flatten_fields(f["fields"], name + "."))
+            out.extend(flatten_fields(f["fields"], name + ".", depth + 1))
     return out
 
 
@@ -241,7 +257,13 @@ def _dataset(obj, where: str, problems: list[str], io_key: str | None) -> Datase
         problems.append(f"{where}.facets.schema.fields must be a list")
     if ns is None or name is None:
         return None
-    return DatasetRef(ns, name, facets, io)
+    ref = DatasetRef(ns, name, facets, io)
+    try:
+        ref.schema  # noqa: B018 - checked now (and kept), so an event accepted is an event that derives
+    except ValueError as e:
+        problems.append(f"{where}.facets.schema: {e}")
+        return None
+    return ref
 
 
 # Required by the spec but accepted absent, as Marquez does (its own fixtures omit schemaURL, and teams moving
