@@ -232,6 +232,27 @@ def test_an_event_time_that_is_not_a_string_says_so(value, said):
     assert said in str(e.value) and "RFC 3339" in str(e.value)
 
 
+def test_events_logged_under_looser_checks_are_still_replayed(tmp_path):
+    """An event an older Paved accepted (date-only eventTime) and logged, but had not derived at a crash, is
+    replayed after the upgrade, not refused: a refused replay would leave every read waiting."""
+    from paved.hub.catalog.store import Resolved, Store
+
+    db = str(tmp_path / "c.duckdb")
+    store = Store(db)
+    e = parse_event(event(outputs=[("w", "logged_long_ago")]))
+    e.raw["eventTime"] = "2020-12-28"  # as logged by the old parser, which took it
+    store.append([Resolved(e, "alice", (IPF, "dev"), {("w", "logged_long_ago"): (IPF, "dev", False)}, [IPF])])
+    store.close()
+    store = Store(db)
+    try:
+        (item,) = store.pending()
+        assert item.event.event_time.isoformat() == "2020-12-28T00:00:00"
+        store.apply([item])
+        assert ("w", "logged_long_ago") in store.ds_ids
+    finally:
+        store.close()
+
+
 # --- item 7: Marquez's acceptance: no schemaURL is fine (and noted); every other check stays strict -------------
 
 def test_an_event_without_schema_url_is_stored_with_a_note(catalog):

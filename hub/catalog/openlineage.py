@@ -276,11 +276,15 @@ def _type_name(value: Any) -> str:
             str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-def parse_event(body: Any) -> Event:
+def parse_event(body: Any, logged: bool = False) -> Event:
     """Check ``body`` (a decoded JSON value) and return the Event; ``ValueError`` lists every problem.
 
     Only ``ValueError`` leaves this function, whatever the JSON value (a fuzz test holds it to that): a bad
-    event must be refused alone (400), never fail the batch it travelled in."""
+    event must be refused alone (400), never fail the batch it travelled in.
+
+    ``logged``: the event was accepted before (it is being replayed from the log), perhaps under looser checks
+    of an older Paved (a date-only eventTime, say). It is read as well as it can be, never refused: a refusal
+    would leave it underived for ever, and every read waits for derivation."""
     if not isinstance(body, dict):
         raise ValueError("An OpenLineage event must be a JSON object")
     problems: list[str] = []
@@ -295,6 +299,8 @@ def parse_event(body: Any) -> Event:
             event_time = parse_time(et)
         except ValueError:
             problems.append(f"eventTime {et[:64]!r} is not {TIME_FORMAT}")
+            if logged:
+                event_time = _legacy_time(et)
     producer = _check_str(body, "producer", "event", problems)
     missing = [key for key in LENIENT if body.get(key) is None]
     _check_str(body, "schemaURL", "event", problems, required=False)
@@ -354,9 +360,18 @@ def parse_event(body: Any) -> Event:
                     target.append(ref)
     else:
         event.dataset = _dataset(body.get("dataset"), "dataset", problems, None)
-    if problems:
+    if problems and not logged:
         raise ValueError("; ".join(problems))
     return event
+
+
+def _legacy_time(value: str) -> datetime | None:
+    """How Paved read eventTime before it held to RFC 3339 (``datetime.fromisoformat``), for logged events."""
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.I)

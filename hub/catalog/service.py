@@ -231,7 +231,12 @@ class Catalog:
     async def replay_pending(self) -> None:
         """Derive events that were logged but not derived before a stop (the log is the source of truth)."""
         while True:
-            items = await self.write(self.store.pending)
+            try:
+                items = await self.write(self.store.pending)
+            except Exception:  # noqa: BLE001 - keep serving (reads would wait for ever); the log keeps them
+                log.exception("Reading logged events to replay failed")
+                self.failed_seq = max(self.failed_seq, self.acked_seq)
+                return
             if not items:
                 return
             log.info("Replaying %d logged events from seq %d", len(items), items[0].seq)

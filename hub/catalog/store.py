@@ -237,7 +237,7 @@ class Resolved:
         body = orjson.loads(body) if isinstance(body, str) else body
         if isinstance(received_at, str):
             received_at = datetime.fromisoformat(received_at)
-        return cls(parse_event(body), posted_by, tuple(r["job_owner"]),
+        return cls(parse_event(body, logged=True), posted_by, tuple(r["job_owner"]),
                    {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]}, r["allowed"], seq,
                    received_at)
 
