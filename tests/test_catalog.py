@@ -471,6 +471,10 @@ def test_search_ranks_exact_names_first_and_pages_and_facets(env):
     assert page["facets"]["project"] == {IPF: r["total"]}
     for bad in ({"page": "0"}, {"per_page": "1000"}, {"page": "x"}):
         assert alice.get(env.catalog + "api/catalog/v1/search", params=bad).status_code == 400
+    # issue 14 item 10: the exact name first, whatever separates the words the user types
+    for q in ("wind speed hourly", "wind-speed-hourly", "Wind.Speed.Hourly", "windSpeedHourly"):
+        r = alice.get(env.catalog + "api/catalog/v1/search", params={"q": q}).json()
+        assert r["results"][0]["name"] == "wind_speed_hourly", (q, [x["name"] for x in r["results"]])
 
 
 def test_edit_description_tags_owners_and_grants(env):
