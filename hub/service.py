@@ -50,12 +50,12 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
         return projects_of(self.caller(), self.projects)
 
     def require_project(self, name: str) -> Project:
-        """The project ``name`` if the caller belongs to it; 404 for unknown, 403 for not a member."""
+        """The project ``name`` if the caller belongs to it (hub admins: any). Otherwise 404 with one message,
+        whether the project does not exist or the caller is not in it: the answer must not tell which project
+        names exist (issue 14, item 11)."""
         project = self.projects.get(name)
-        if project is None:
-            raise web.HTTPError(404, f"No project named {name!r}")
-        if project not in self.caller_projects():
-            raise web.HTTPError(403, f"You are not a member of project {name!r}")
+        if project is None or project not in self.caller_projects():
+            raise web.HTTPError(404, f"No project {name!r} among your projects")
         return project
 
     def json_body(self) -> dict:
