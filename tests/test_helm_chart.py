@@ -36,9 +36,31 @@ EXAMPLES = ROOT / "helm" / "examples"
 Z2JH = ROOT.parent / "shared" / "charts" / "jupyterhub-4.3.3.tgz"
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 PRODUCTION = yaml.safe_load((EXAMPLES / "production-values.yaml").read_text())
-VALUE_FILES = {"default": {}, "production": PRODUCTION}
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+# The chart's defaults need one thing from the operator: the projects (values.yaml keeps none, so that Helm's
+# map merge never installs an example project beside the operator's). "default" = the defaults plus one project.
+ONE_PROJECT = {"paved": {"projects": {"imbalance-price-forecast": PRODUCTION["paved"]["projects"][
+    "imbalance-price-forecast"]}}}
+VALUE_FILES = {"default": ONE_PROJECT, "production": PRODUCTION}
+
+
+def merged(over: dict, base: dict = VALUES) -> dict:
+    """``over`` merged into ``base`` as Helm merges values files (maps key by key, a null drops a key)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(value, out[key])
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def values_of(name: str) -> dict:
+    """The values Helm renders a values file with: the chart's defaults merged with it."""
+    return merged(VALUE_FILES[name])
 
 
 def errors(values) -> list[str]:
@@ -47,7 +69,10 @@ def errors(values) -> list[str]:
 
 def test_schema_is_valid_and_values_match_it():
     jsonschema.Draft7Validator.check_schema(SCHEMA)
-    assert errors(VALUES) == []
+    for name in VALUE_FILES:
+        assert errors(values_of(name)) == [], name
+    assert VALUES["paved"]["projects"] == {}  # nothing of the chart's own merged into an operator's projects
+    assert errors(VALUES) == ["{} should be non-empty"]  # ... and installing without projects is refused
 
 
 def _set(path: str, value):
@@ -90,7 +115,7 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("path,value", BAD_VALUES)
 def test_bad_values_are_rejected(path, value):
-    values = copy.deepcopy(VALUES)
+    values = values_of("default")
     _set(path, value)(values)
     assert errors(values), f"{path}={value!r} was accepted"
 
@@ -113,7 +138,7 @@ def test_templates_reference_only_existing_values():
 
 
 def test_chart_projects_are_valid_paved_projects_and_render_valid_objects(tmp_path):
-    projects = parse_projects({"projects": VALUES["paved"]["projects"]}, base_dir=tmp_path)
+    projects = parse_projects({"projects": values_of("production")["paved"]["projects"]}, base_dir=tmp_path)
     for obj in render(projects, "paved"):
         kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
 
@@ -141,12 +166,7 @@ def chart_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rendered(chart_dir) -> dict[str, list[dict]]:
-    cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
-    out = {}
-    for name, values in VALUE_FILES.items():
-        release = cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
-        out[name] = [d for d in yaml.safe_load_all(release["manifest"]) if d]
-    return out
+    return {name: helm_render(chart_dir, values) for name, values in VALUE_FILES.items()}
 
 
 def find(objects, kind, name=None) -> dict:
@@ -177,7 +197,7 @@ def test_every_rendered_object_validates_strictly(rendered, values):
     named = [r for r in role["rules"] if r.get("resourceNames")]
     assert named == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
                       "resourceNames": [f"paved-pipelines-{p}" for p in sorted(
-                          (VALUE_FILES[values] or VALUES)["paved"]["projects"])]}]
+                          values_of(values)["paved"]["projects"])]}]
 
 
 def pod_specs(objects):
@@ -193,7 +213,7 @@ def test_no_privileged_containers_and_irsa_service_accounts(rendered, values):
     for o, pod in pod_specs(objects):
         for c in pod.get("containers", []) + pod.get("initContainers", []):
             assert not (c.get("securityContext") or {}).get("privileged"), f"{o['metadata']['name']}/{c['name']}"
-    projects = (VALUE_FILES[values] or VALUES)["paved"]["projects"]
+    projects = values_of(values)["paved"]["projects"]
     for project in projects.values():
         for env in project["environments"].values():
             sa = find(objects, "ServiceAccount", env["service_account"])
@@ -220,6 +240,32 @@ def test_production_values_are_what_an_operator_needs(rendered):
     pulled = {c["image"] for c in puller.get("initContainers", [])}
     for image in filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()):
         assert image in pulled
+
+
+def helm_render(chart_dir, values: dict) -> list[dict]:
+    cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
+    release = cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
+    return [d for d in yaml.safe_load_all(release["manifest"]) if d]
+
+
+def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
+    """Helm merges an operator's maps with the chart's: no project, member, admin or role of the chart's own
+    may end up in the install (nor RBAC on another project's token Secret)."""
+    fraud = {"description": "Fraud scores.", "members": {"groups": ["risk"]}, "instance_types": ["m5.large"],
+             "lifecycles": ["spot"], "environments": {"dev": {
+                 "lake": "s3://acme/fraud/dev", "service_account": "fraud-dev",
+                 "aws_role_arn": "arn:aws:iam::111111111111:role/fraud-dev"}}}
+    objects = helm_render(chart_dir, {"paved": {"projects": {"fraud": fraud}}})
+    installed = yaml.safe_load(find(objects, "ConfigMap", "paved-projects")["data"]["projects.yaml"])
+    assert installed == {"projects": {"fraud": fraud}}
+    assert sorted(o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount") == ["fraud-dev", "hub"]
+    role = find(objects, "Role", "paved-pipelines")
+    assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [["paved-pipelines-fraud"]]
+
+
+def test_installing_without_projects_is_refused_with_a_clear_error(chart_dir):
+    with pytest.raises(Exception, match="projects"):
+        helm_render(chart_dir, {})
 
 
 # --- z2jh's own jupyterhub_config.py with Paved's extraConfig ------------------------------------------------
@@ -273,7 +319,7 @@ def z2jh_config(objects, tmp_path: Path, monkeypatch, values: dict) -> Config:
 
 @pytest.fixture(params=sorted(VALUE_FILES))
 def hub_config(request, rendered, tmp_path, monkeypatch):
-    values = copy.deepcopy(VALUE_FILES[request.param] or VALUES)
+    values = values_of(request.param)
     return request.param, values, z2jh_config(rendered[request.param], tmp_path, monkeypatch, values)
 
 
