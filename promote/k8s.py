@@ -19,6 +19,8 @@ account: it claims ``(pipeline, nominal_time)`` through the pipelines API (a dup
   (``paved.spawner.allocatable``) and ``karpenter.sh/do-not-disrupt`` so Karpenter does not evict a running
   Job for consolidation, drift or expiry (a real spot interruption is a DisruptionTarget: ignored by the
   podFailurePolicy, the Job makes a new pod).
+- the pod passes Pod Security "restricted" like a notebook pod (same image, same security context) and
+  mounts no Kubernetes API token.
 
 The hub hands its placement settings to the pipelines service as environment variables
 (:meth:`JobPlacement.to_env` / :meth:`JobPlacement.from_env`), so notebooks and Jobs of one install agree.
@@ -26,6 +28,7 @@ The hub hands its placement settings to the pipelines service as environment var
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -37,7 +40,8 @@ import yaml
 from paved.promote.execute import EXIT_CODES
 from paved.promote.spec import PipelineSpec
 from paved.spawner.allocatable import NodeOverhead, pod_resources
-from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for, pod_spec_fields
+from paved.spawner.kube_placement import (DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values,
+                                          placement_for, pod_spec_fields)
 from paved.spawner.pricebook import load_pricebook
 
 LABEL_PREFIX = "paved.io/"
@@ -125,9 +129,11 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
             {"name": "PAVED_ENVIRONMENT", "value": spec.environment},
         ],
         "resources": resources.manifest(),
+        "securityContext": copy.deepcopy(RESTRICTED_SECURITY_CONTEXT),  # admitted where notebooks are
     }
     pod_spec = {
         "restartPolicy": "Never",  # required by podFailurePolicy; Job retries make new pods
+        "automountServiceAccountToken": False,  # no Kubernetes API access; IRSA projects its own token
         "containers": [container],
         **pod_spec_fields(place),
     }

@@ -90,6 +90,21 @@ def test_job_requests_fit_the_node_like_notebooks(instance_type):
         assert "nvidia.com/gpu" not in res["requests"] and gpu == []
 
 
+@pytest.mark.parametrize("lifecycle", ["spot", "on-demand"])
+def test_job_pods_meet_pod_security_restricted_like_notebooks(lifecycle):
+    """A namespace enforcing Pod Security "restricted" admits notebook pods, so it must admit Job pods too."""
+    for spec in (spec_of(resources={"instance_type": "g4dn.xlarge", "lifecycle": lifecycle}),
+                 spec_of(schedule="manual")):
+        [obj] = render(spec, version=1, image="i:1", service_url="http://p/", placement=EKS)
+        pod = pod_of(obj)["spec"]
+        assert pod["automountServiceAccountToken"] is False  # no Kubernetes API access from a Job
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and "volumes" not in pod
+        for c in pod["containers"]:
+            assert c["securityContext"] == {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                            "capabilities": {"drop": ["ALL"]},
+                                            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def test_placement_travels_to_the_pipelines_service_by_environment():
     placement = JobPlacement(capacity_type_label="example.com/pool", capacity_type_values={"spot": "cheap",
                              "on-demand": "steady"}, spot_fallback_on_demand=True, node_overhead=DAEMONSETS)
