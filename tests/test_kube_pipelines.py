@@ -158,7 +158,8 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
         url = await server.start()
         api = k8s.ApiClient(k8s.Configuration(host=url))
         kube = KubePipelines(api, NAMESPACE, image="registry.example/paved-notebook:1-py3.12",
-                             service_url="http://proxy-public/services/pipelines/", placement=EKS)
+                             service_url="http://proxy-public/services/pipelines/", placement=EKS,
+                             aws_region="eu-central-1")
         stop = asyncio.Event()
         watcher = None
         try:
@@ -185,6 +186,8 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
             ok_job = await kube.run_now(spec, 2, run_id=41, nominal_time=1_700_000_000)
             ok_name = ok_job["metadata"]["name"]
             assert ok_job["metadata"]["labels"]["paved.io/run-id"] == "41"
+            env = {e["name"]: e.get("value") for e in ok_job["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"  # the chart's awsRegion
             args = ok_job["spec"]["template"]["spec"]["containers"][0]["args"]
             assert args[args.index("--nominal-time") + 1] == "1700000000"
             with pytest.raises(ApiException) as conflict:
@@ -248,6 +251,32 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
     assert ("POST", "cronjobs") in verbs and ("PUT", k8s_name("leads", "daily")) in verbs
     assert ("POST", "jobs") in verbs and ("DELETE", k8s_name("leads", "daily")) in verbs
     assert ("POST", "secrets") in verbs and ("PUT", token_secret_name("leads")) in verbs
+
+
+def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
+    """start_if_configured builds its client from the environment the hub gave the service (placement, region),
+    not from whatever its own process environment holds."""
+    from paved.promote.kube_client import start_if_configured
+
+    given = {}
+
+    async def in_cluster(cls, **kwargs):
+        given.update(kwargs)
+        raise RuntimeError("no cluster here")
+
+    monkeypatch.setattr(KubePipelines, "in_cluster", classmethod(in_cluster))
+    for name in [*EKS.to_env(), "AWS_REGION"]:
+        monkeypatch.delenv(name, raising=False)
+    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **EKS.to_env(), "AWS_REGION": "eu-central-1",
+           "PAVED_K8S_PIPELINE_IMAGE": "registry.example/p:1"}
+
+    async def scenario():
+        with pytest.raises(RuntimeError, match="no cluster"):
+            await start_if_configured(store=None, scheduler=None, environ=env)
+
+    asyncio.run(scenario())
+    assert given["placement"] == EKS and given["aws_region"] == "eu-central-1"
+    assert given["image"] == "registry.example/p:1"
 
 
 def test_the_api_server_rejects_what_kubernetes_would():
