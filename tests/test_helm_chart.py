@@ -110,6 +110,8 @@ BAD_VALUES = [
     ("jupyterhub.custom.paved.kubernetes", {"vmMemoryOverheadPercent": 7.5}),
     ("jupyterhub.custom.paved.awsRegion", "Ireland"),
     ("jupyterhub.custom.paved.images", {"3.12": ""}),
+    # a label the spawner does not know, without its values: every spawn would fail (HTTP 500)
+    ("jupyterhub.custom.paved.capacityTypeLabel", "example.com/lifecycle"),
 ]
 
 
@@ -118,6 +120,17 @@ def test_bad_values_are_rejected(path, value):
     values = values_of("default")
     _set(path, value)(values)
     assert errors(values), f"{path}={value!r} was accepted"
+
+
+@pytest.mark.parametrize("custom", [
+    {"capacityTypeLabel": "eks.amazonaws.com/capacityType"},
+    {"capacityTypeLabel": "example.com/lifecycle", "capacityTypeValues": {"spot": "cheap", "on-demand": "steady"}},
+    {"spotFallbackOnDemand": True, "kubernetes": {"daemonsetOverhead": {"cpu": "0.25", "memory": "1Gi"}}},
+])
+def test_plausible_operator_values_are_accepted(custom):
+    values = values_of("default")
+    values["jupyterhub"]["custom"]["paved"].update(custom)
+    assert errors(values) == []
 
 
 def test_chart_depends_on_zero_to_jupyterhub():
@@ -242,10 +255,21 @@ def test_production_values_are_what_an_operator_needs(rendered):
         assert image in pulled
 
 
-def helm_render(chart_dir, values: dict) -> list[dict]:
+def helm_install(chart_dir, values: dict) -> dict:
+    """``helm install --dry-run=client`` (``helm template``): the release, with its manifest and notes."""
     cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
-    release = cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
-    return [d for d in yaml.safe_load_all(release["manifest"]) if d]
+    return cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
+
+
+def helm_render(chart_dir, values: dict) -> list[dict]:
+    return [d for d in yaml.safe_load_all(helm_install(chart_dir, values)["manifest"]) if d]
+
+
+def test_install_notes_name_the_images_installed(chart_dir):
+    notes = helm_install(chart_dir, PRODUCTION)["notes"]
+    line = next(line for line in notes.splitlines() if line.startswith("Notebook images:"))
+    images = PRODUCTION["jupyterhub"]["custom"]["paved"]["images"]
+    assert line.split(": ", 1)[1].split() == [f"{v}={i}" for v, i in sorted(images.items()) if i]  # null: dropped
 
 
 def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
