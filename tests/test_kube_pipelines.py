@@ -289,23 +289,32 @@ def test_the_api_server_rejects_what_kubernetes_would():
         [cron] = render(spec_of(), version=1, image="i:1", service_url="http://p/", namespace=NAMESPACE)
         bad_cron = {**cron, "spec": {**cron["spec"], "schedulle": "oops"}}
         statuses = []
-        for call in (lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
-                     lambda: batch.create_namespaced_cron_job("other", cron),
-                     lambda: batch.create_namespaced_job(NAMESPACE, cron),
-                     lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
-                     lambda: batch.delete_namespaced_cron_job("x", NAMESPACE,
-                                                              body={"propagationPolicy": "Sometimes", "x": 1})):
-            with pytest.raises(ApiException) as e:
-                await call()
-            statuses.append(e.value.status)
-        await api.close()
-        await server.stop()
+        calls = (lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
+                 lambda: batch.create_namespaced_cron_job("other", cron),
+                 lambda: batch.create_namespaced_job(NAMESPACE, cron),
+                 lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
+                 lambda: batch.delete_namespaced_cron_job("x", NAMESPACE,
+                                                          body={"propagationPolicy": "Sometimes", "x": 1}),
+                 # a path of no API (CronJobs left batch/v1beta1 in 1.25), a query parameter of none
+                 lambda: api.call_api(f"/apis/batch/v1beta1/namespaces/{NAMESPACE}/cronjobs", "GET"),
+                 lambda: api.call_api(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs", "GET",
+                                      query_params=[("labelSelectr", "a=b")]),
+                 lambda: batch.patch_namespaced_cron_job("x", NAMESPACE, {"spec": {"suspend": True}}))
+        try:
+            for call in calls:
+                with pytest.raises(ApiException) as e:
+                    await call()
+                statuses.append(e.value.status)
+        finally:
+            await api.close()
+            await server.stop()
         return server, statuses
 
     server, statuses = asyncio.run(scenario())
-    assert statuses == [422, 403, 422, 405, 422]
-    assert len(server.errors) == 5
+    assert statuses == [422, 403, 422, 405, 422, 404, 400, 405]
+    assert len(server.errors) == 8
     assert "schedulle" in server.errors[0]
+    assert "labelSelectr" in server.errors[6]
 
 
 def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
