@@ -251,8 +251,24 @@ def test_production_values_are_what_an_operator_needs(rendered):
     assert {"name": "tls-secret", "secret": {"secretName": "paved-tls"}} in proxy["volumes"]
     puller = find(objects, "DaemonSet", "continuous-image-puller")["spec"]["template"]["spec"]
     pulled = {c["image"] for c in puller.get("initContainers", [])}
-    for image in filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()):
-        assert image in pulled
+    # Paved's notebook images and nothing else (not z2jh's sample singleuser image)
+    assert pulled == set(filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()))
+    # ... on the nodes notebooks run on: the puller tolerates every taint of the example NodePools
+    for pool in yaml.safe_load_all((EXAMPLES / "karpenter.yaml").read_text()):
+        for taint in (_get(pool, "spec.template.spec").get("taints") or []) if pool["kind"] == "NodePool" else []:
+            assert any(tolerates(t, taint) for t in puller["tolerations"]), (pool["metadata"]["name"], taint)
+
+
+def tolerates(toleration: dict, taint: dict) -> bool:
+    """Kubernetes' rule (core/v1 Toleration.ToleratesTaint): same key (or empty key with Exists), same effect
+    (or none), and Exists or an equal value."""
+    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+        return False
+    if toleration.get("key") and toleration["key"] != taint["key"]:
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return toleration.get("value", "") == taint.get("value", "")
 
 
 def helm_install(chart_dir, values: dict) -> dict:
