@@ -234,6 +234,37 @@ def test_no_privileged_containers_and_irsa_service_accounts(rendered, values):
             assert sa["automountServiceAccountToken"] is False
 
 
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_pipeline_job_pods_reach_the_pipelines_api_but_not_the_instance_metadata_service(rendered, values):
+    """Job pods run notebooks like servers: the singleuser egress, so no node IAM role through 169.254.169.254."""
+    from paved.promote.k8s import render as render_pipeline
+    from paved.promote.spec import parse_spec
+
+    objects = rendered[values]
+    policy = find(objects, "NetworkPolicy", "paved-pipeline-jobs")["spec"]
+    spec = parse_spec({"name": "daily", "project": "leads", "environment": "dev", "schedule": "manual",
+                       "resources": {"instance_type": "m5.large", "lifecycle": "spot"}})
+    [job] = render_pipeline(spec, version=1, image="i:1", service_url="http://proxy-public/services/pipelines/")
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert all(e["key"] in labels for e in policy["podSelector"]["matchExpressions"])
+    assert policy["policyTypes"] == ["Egress"]
+    for rule in policy["egress"]:
+        for peer in rule["to"]:
+            block = peer.get("ipBlock")
+            if block and not (rule.get("ports") and {p["port"] for p in rule["ports"]} == {53}):
+                assert block["cidr"] != "169.254.169.254/32"
+                if block["cidr"] == "0.0.0.0/0":
+                    assert "169.254.169.254/32" in block["except"]
+    # the proxy: its pod is the one selected on its http port, and its own policy lets anyone in on that port
+    proxy = find(objects, "Deployment", "proxy")["spec"]["template"]
+    (to_proxy,) = [r for r in policy["egress"] if any("podSelector" in peer for peer in r["to"])]
+    assert to_proxy["to"][0]["podSelector"]["matchLabels"].items() <= proxy["metadata"]["labels"].items()
+    http = next(p["containerPort"] for c in proxy["spec"]["containers"] for p in c["ports"] if p["name"] == "http")
+    assert to_proxy["ports"] == [{"port": http, "protocol": "TCP"}]
+    assert {"ports": [{"port": "http"}, {"port": "https"}]} in find(objects, "NetworkPolicy", "proxy")["spec"]["ingress"]
+
+
 def test_production_values_are_what_an_operator_needs(rendered):
     objects = rendered["production"]
     hub_sa = find(objects, "ServiceAccount", "hub")
