@@ -133,6 +133,24 @@ def test_plausible_operator_values_are_accepted(custom):
     assert errors(values) == []
 
 
+@pytest.mark.parametrize("resource,quantity", [
+    (r, q) for r in ("cpu", "memory") for q in ("250m", "0.5", "2", 2, "1.5Gi", "300Mi", "2Gi", "300m", "1e3",
+                                                 ".5", "5.", "-1", "1,5", "100 Mi")])
+def test_the_schema_accepts_exactly_the_quantities_paved_reads(resource, quantity):
+    """A node overhead the schema lets through must not fail every spawn (paved.spawner.allocatable)."""
+    from paved.spawner.allocatable import NodeOverhead
+
+    settings = {"daemonsetOverhead": {resource: quantity}}
+    values = values_of("default")
+    values["jupyterhub"]["custom"]["paved"]["kubernetes"] = settings
+    try:
+        NodeOverhead.from_settings(settings)
+        readable = True
+    except ValueError:
+        readable = False
+    assert (errors(values) == []) == readable
+
+
 def test_chart_depends_on_zero_to_jupyterhub():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
