@@ -352,6 +352,18 @@ def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
     assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [["paved-pipelines-fraud"]]
 
 
+@pytest.mark.parametrize("project", ["a" * 47, "a" * 48, "b" * 60, "c" * 37 + "-" * 20 + "d" * 6, "e" * 63])
+def test_the_role_names_the_token_secret_the_pipelines_service_writes(chart_dir, project):
+    """Long project names are shortened by paved.promote.k8s.token_secret_name; the Role must name the same Secret,
+    or rotating a long-named project's token is forbidden."""
+    from paved.promote.k8s import token_secret_name
+
+    objects = helm_render(chart_dir, {"paved": {"projects": {project: {"environments": {"dev": {
+        "lake": "s3://acme/x/dev"}}}}}})
+    role = find(objects, "Role", "paved-pipelines")
+    assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [[token_secret_name(project)]]
+
+
 def test_installing_without_projects_is_refused_with_a_clear_error(chart_dir):
     with pytest.raises(Exception, match="projects"):
         helm_render(chart_dir, {})
