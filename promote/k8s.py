@@ -19,6 +19,8 @@ account: it claims ``(pipeline, nominal_time)`` through the pipelines API (a dup
   (``paved.spawner.allocatable``) and ``karpenter.sh/do-not-disrupt`` so Karpenter does not evict a running
   Job for consolidation, drift or expiry (a real spot interruption is a DisruptionTarget: ignored by the
   podFailurePolicy, the Job makes a new pod).
+- the pod passes Pod Security "restricted" like a notebook pod (same image, same security context) and
+  mounts no Kubernetes API token.
 
 The hub hands its placement settings to the pipelines service as environment variables
 (:meth:`JobPlacement.to_env` / :meth:`JobPlacement.from_env`), so notebooks and Jobs of one install agree.
@@ -26,6 +28,7 @@ The hub hands its placement settings to the pipelines service as environment var
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -37,7 +40,8 @@ import yaml
 from paved.promote.execute import EXIT_CODES
 from paved.promote.spec import PipelineSpec
 from paved.spawner.allocatable import NodeOverhead, pod_resources
-from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for, pod_spec_fields
+from paved.spawner.kube_placement import (DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values,
+                                          placement_for, pod_spec_fields)
 from paved.spawner.pricebook import load_pricebook
 
 LABEL_PREFIX = "paved.io/"
@@ -98,9 +102,11 @@ def _interval_seconds(cron: str) -> int:
 
 
 def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: str | None,
-             service_url: str, token_secret: str, labels: dict, placement: JobPlacement | None = None) -> dict:
+             service_url: str, token_secret: str, labels: dict, placement: JobPlacement | None = None,
+             aws_region: str | None = None) -> dict:
     """The Job spec (also a CronJob's jobTemplate spec) of one pipeline version; ValueError on a bad
-    placement setting or an instance type missing from the price book."""
+    placement setting or an instance type missing from the price book. ``aws_region``: the cluster's region,
+    given to the runner as ``AWS_REGION``/``AWS_DEFAULT_REGION`` as notebook servers get it."""
     placement = placement or JobPlacement()
     instance = load_pricebook().instance_types.get(spec.resources.instance_type)
     if instance is None:
@@ -123,11 +129,15 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
             {"name": "PAVED_CLAIMANT", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
             {"name": "PAVED_PROJECT", "value": spec.project},
             {"name": "PAVED_ENVIRONMENT", "value": spec.environment},
+            *([{"name": "AWS_REGION", "value": aws_region}, {"name": "AWS_DEFAULT_REGION", "value": aws_region}]
+              if aws_region else []),
         ],
         "resources": resources.manifest(),
+        "securityContext": copy.deepcopy(RESTRICTED_SECURITY_CONTEXT),  # admitted where notebooks are
     }
     pod_spec = {
         "restartPolicy": "Never",  # required by podFailurePolicy; Job retries make new pods
+        "automountServiceAccountToken": False,  # no Kubernetes API access; IRSA projects its own token
         "containers": [container],
         **pod_spec_fields(place),
     }
@@ -148,7 +158,7 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
 
 def render(spec: PipelineSpec, *, version: int, image: str, service_url: str, project=None,
            namespace: str | None = None, paused: bool = False, token_secret: str | None = None,
-           placement: JobPlacement | None = None) -> list[dict]:
+           placement: JobPlacement | None = None, aws_region: str | None = None) -> list[dict]:
     """The Kubernetes objects of one pipeline version: a CronJob (scheduled) or a Job (manual)."""
     env = project.environments.get(spec.environment) if project is not None else None
     service_account = env.service_account if env is not None else None
@@ -163,7 +173,8 @@ def render(spec: PipelineSpec, *, version: int, image: str, service_url: str, pr
     if namespace:
         metadata["namespace"] = namespace
     job = job_spec(spec, version=version, image=image, service_account=service_account, service_url=service_url,
-                   token_secret=token_secret or token_secret_name(spec.project), labels=labels, placement=placement)
+                   token_secret=token_secret or token_secret_name(spec.project), labels=labels, placement=placement,
+                   aws_region=aws_region)
     if spec.schedule.manual:
         return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": {**metadata, "name": name[:52]}, "spec": job}]
     deadline = 60 if spec.catchup.policy == "none" else min(_interval_seconds(spec.schedule.cron) * spec.catchup.max,

@@ -82,12 +82,13 @@ class KubePipelines:
     """CronJobs, Jobs and token Secrets of the pipelines service in one namespace (see the module docstring)."""
 
     def __init__(self, api: k8s.ApiClient, namespace: str, *, image: str, service_url: str,
-                 placement: JobPlacement | None = None):
+                 placement: JobPlacement | None = None, aws_region: str | None = None):
         self.api = api
         self.namespace = namespace
         self.image = image
         self.service_url = service_url
         self.placement = placement or JobPlacement.from_env()
+        self.aws_region = aws_region  # the cluster's region, for the runner's AWS clients (AWS_REGION)
         self.batch = k8s.BatchV1Api(api)
         self.core = k8s.CoreV1Api(api)
 
@@ -109,7 +110,8 @@ class KubePipelines:
 
     def objects(self, spec, version: int, project=None, paused: bool = False, image: str | None = None) -> list[dict]:
         return render(spec, version=version, image=image or self.image, service_url=self.service_url,
-                      project=project, namespace=self.namespace, paused=paused, placement=self.placement)
+                      project=project, namespace=self.namespace, paused=paused, placement=self.placement,
+                      aws_region=self.aws_region)
 
     async def deploy(self, spec, version: int, project=None, paused: bool = False,
                      image: str | None = None) -> dict | None:
@@ -426,7 +428,9 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
     async def main():
         kube = await KubePipelines.in_cluster(image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
                                               service_url=env.get("PAVED_K8S_PIPELINES_URL",
-                                                                  "http://proxy-public/services/pipelines/"))
+                                                                  "http://proxy-public/services/pipelines/"),
+                                              placement=JobPlacement.from_env(env),
+                                              aws_region=env.get("AWS_REGION") or None)
         # the projects' pipeline Job tokens, fresh at this hub start: write (rotate) their Secrets first
         for project, token in json.loads(env.get("PAVED_PIPELINE_TOKENS") or "{}").items():
             await kube.ensure_token_secret(project, token)

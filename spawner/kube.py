@@ -32,7 +32,8 @@ from traitlets import Bool, Dict, Unicode, default
 
 from paved.spawner.base import PavedSpawner
 from paved.spawner.allocatable import NodeOverhead, pod_resources
-from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for
+from paved.spawner.kube_placement import (DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values,
+                                          placement_for)
 from paved.spawner.scope import LABEL_PREFIX, Scope
 
 WORKSPACE_VOLUME = "paved-workspace"
@@ -124,9 +125,7 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
 
     @default("container_security_context")
     def _default_container_security_context(self):
-        # Pod Security "restricted": non-root, no privilege escalation, no capabilities, the runtime's seccomp
-        return {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                "seccompProfile": {"type": "RuntimeDefault"}}
+        return copy.deepcopy(RESTRICTED_SECURITY_CONTEXT)  # Pod Security "restricted", as pipeline Jobs
 
     @default("cmd")
     def _default_kube_cmd(self):

@@ -32,8 +32,14 @@ from paved.spawner.pricebook import InstanceType
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 # Karpenter's pod annotation that blocks voluntary disruption of the pod's node (karpenter.sh/v1).
 DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
-__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "capacity_values", "require", "Placement",
-           "placement_for", "pod_spec_fields"]
+# A container of Pod Security Standards "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards):
+# non-root (the notebook image's numeric USER 1000), no privilege escalation, no capabilities, the runtime's
+# seccomp profile. Notebook servers and pipeline Jobs run the same image, so a namespace enforcing "restricted"
+# admits both.
+RESTRICTED_SECURITY_CONTEXT = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                               "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "RESTRICTED_SECURITY_CONTEXT", "capacity_values",
+           "require", "Placement", "placement_for", "pod_spec_fields"]
 
 # Known capacity-type labels -> the value each lifecycle has on nodes.
 CAPACITY_TYPE_VALUES: dict[str, dict[str, str]] = {

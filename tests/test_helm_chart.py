@@ -36,9 +36,31 @@ EXAMPLES = ROOT / "helm" / "examples"
 Z2JH = ROOT.parent / "shared" / "charts" / "jupyterhub-4.3.3.tgz"
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 PRODUCTION = yaml.safe_load((EXAMPLES / "production-values.yaml").read_text())
-VALUE_FILES = {"default": {}, "production": PRODUCTION}
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+# The chart's defaults need one thing from the operator: the projects (values.yaml keeps none, so that Helm's
+# map merge never installs an example project beside the operator's). "default" = the defaults plus one project.
+ONE_PROJECT = {"paved": {"projects": {"imbalance-price-forecast": PRODUCTION["paved"]["projects"][
+    "imbalance-price-forecast"]}}}
+VALUE_FILES = {"default": ONE_PROJECT, "production": PRODUCTION}
+
+
+def merged(over: dict, base: dict = VALUES) -> dict:
+    """``over`` merged into ``base`` as Helm merges values files (maps key by key, a null drops a key)."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(value, out[key])
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def values_of(name: str) -> dict:
+    """The values Helm renders a values file with: the chart's defaults merged with it."""
+    return merged(VALUE_FILES[name])
 
 
 def errors(values) -> list[str]:
@@ -47,7 +69,10 @@ def errors(values) -> list[str]:
 
 def test_schema_is_valid_and_values_match_it():
     jsonschema.Draft7Validator.check_schema(SCHEMA)
-    assert errors(VALUES) == []
+    for name in VALUE_FILES:
+        assert errors(values_of(name)) == [], name
+    assert VALUES["paved"]["projects"] == {}  # nothing of the chart's own merged into an operator's projects
+    assert errors(VALUES) == ["{} should be non-empty"]  # ... and installing without projects is refused
 
 
 def _set(path: str, value):
@@ -85,14 +110,45 @@ BAD_VALUES = [
     ("jupyterhub.custom.paved.kubernetes", {"vmMemoryOverheadPercent": 7.5}),
     ("jupyterhub.custom.paved.awsRegion", "Ireland"),
     ("jupyterhub.custom.paved.images", {"3.12": ""}),
+    # a label the spawner does not know, without its values: every spawn would fail (HTTP 500)
+    ("jupyterhub.custom.paved.capacityTypeLabel", "example.com/lifecycle"),
 ]
 
 
 @pytest.mark.parametrize("path,value", BAD_VALUES)
 def test_bad_values_are_rejected(path, value):
-    values = copy.deepcopy(VALUES)
+    values = values_of("default")
     _set(path, value)(values)
     assert errors(values), f"{path}={value!r} was accepted"
+
+
+@pytest.mark.parametrize("custom", [
+    {"capacityTypeLabel": "eks.amazonaws.com/capacityType"},
+    {"capacityTypeLabel": "example.com/lifecycle", "capacityTypeValues": {"spot": "cheap", "on-demand": "steady"}},
+    {"spotFallbackOnDemand": True, "kubernetes": {"daemonsetOverhead": {"cpu": "0.25", "memory": "1Gi"}}},
+])
+def test_plausible_operator_values_are_accepted(custom):
+    values = values_of("default")
+    values["jupyterhub"]["custom"]["paved"].update(custom)
+    assert errors(values) == []
+
+
+@pytest.mark.parametrize("resource,quantity", [
+    (r, q) for r in ("cpu", "memory") for q in ("250m", "0.5", "2", 2, "1.5Gi", "300Mi", "2Gi", "300m", "1e3",
+                                                 ".5", "5.", "-1", "1,5", "100 Mi")])
+def test_the_schema_accepts_exactly_the_quantities_paved_reads(resource, quantity):
+    """A node overhead the schema lets through must not fail every spawn (paved.spawner.allocatable)."""
+    from paved.spawner.allocatable import NodeOverhead
+
+    settings = {"daemonsetOverhead": {resource: quantity}}
+    values = values_of("default")
+    values["jupyterhub"]["custom"]["paved"]["kubernetes"] = settings
+    try:
+        NodeOverhead.from_settings(settings)
+        readable = True
+    except ValueError:
+        readable = False
+    assert (errors(values) == []) == readable
 
 
 def test_chart_depends_on_zero_to_jupyterhub():
@@ -113,7 +169,7 @@ def test_templates_reference_only_existing_values():
 
 
 def test_chart_projects_are_valid_paved_projects_and_render_valid_objects(tmp_path):
-    projects = parse_projects({"projects": VALUES["paved"]["projects"]}, base_dir=tmp_path)
+    projects = parse_projects({"projects": values_of("production")["paved"]["projects"]}, base_dir=tmp_path)
     for obj in render(projects, "paved"):
         kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
 
@@ -141,12 +197,7 @@ def chart_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rendered(chart_dir) -> dict[str, list[dict]]:
-    cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
-    out = {}
-    for name, values in VALUE_FILES.items():
-        release = cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
-        out[name] = [d for d in yaml.safe_load_all(release["manifest"]) if d]
-    return out
+    return {name: helm_render(chart_dir, values) for name, values in VALUE_FILES.items()}
 
 
 def find(objects, kind, name=None) -> dict:
@@ -177,7 +228,7 @@ def test_every_rendered_object_validates_strictly(rendered, values):
     named = [r for r in role["rules"] if r.get("resourceNames")]
     assert named == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
                       "resourceNames": [f"paved-pipelines-{p}" for p in sorted(
-                          (VALUE_FILES[values] or VALUES)["paved"]["projects"])]}]
+                          values_of(values)["paved"]["projects"])]}]
 
 
 def pod_specs(objects):
@@ -193,12 +244,43 @@ def test_no_privileged_containers_and_irsa_service_accounts(rendered, values):
     for o, pod in pod_specs(objects):
         for c in pod.get("containers", []) + pod.get("initContainers", []):
             assert not (c.get("securityContext") or {}).get("privileged"), f"{o['metadata']['name']}/{c['name']}"
-    projects = (VALUE_FILES[values] or VALUES)["paved"]["projects"]
+    projects = values_of(values)["paved"]["projects"]
     for project in projects.values():
         for env in project["environments"].values():
             sa = find(objects, "ServiceAccount", env["service_account"])
             assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": env["aws_role_arn"]}
             assert sa["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_pipeline_job_pods_reach_the_pipelines_api_but_not_the_instance_metadata_service(rendered, values):
+    """Job pods run notebooks like servers: the singleuser egress, so no node IAM role through 169.254.169.254."""
+    from paved.promote.k8s import render as render_pipeline
+    from paved.promote.spec import parse_spec
+
+    objects = rendered[values]
+    policy = find(objects, "NetworkPolicy", "paved-pipeline-jobs")["spec"]
+    spec = parse_spec({"name": "daily", "project": "leads", "environment": "dev", "schedule": "manual",
+                       "resources": {"instance_type": "m5.large", "lifecycle": "spot"}})
+    [job] = render_pipeline(spec, version=1, image="i:1", service_url="http://proxy-public/services/pipelines/")
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert all(e["key"] in labels for e in policy["podSelector"]["matchExpressions"])
+    assert policy["policyTypes"] == ["Egress"]
+    for rule in policy["egress"]:
+        for peer in rule["to"]:
+            block = peer.get("ipBlock")
+            if block and not (rule.get("ports") and {p["port"] for p in rule["ports"]} == {53}):
+                assert block["cidr"] != "169.254.169.254/32"
+                if block["cidr"] == "0.0.0.0/0":
+                    assert "169.254.169.254/32" in block["except"]
+    # the proxy: its pod is the one selected on its http port, and its own policy lets anyone in on that port
+    proxy = find(objects, "Deployment", "proxy")["spec"]["template"]
+    (to_proxy,) = [r for r in policy["egress"] if any("podSelector" in peer for peer in r["to"])]
+    assert to_proxy["to"][0]["podSelector"]["matchLabels"].items() <= proxy["metadata"]["labels"].items()
+    http = next(p["containerPort"] for c in proxy["spec"]["containers"] for p in c["ports"] if p["name"] == "http")
+    assert to_proxy["ports"] == [{"port": http, "protocol": "TCP"}]
+    assert {"ports": [{"port": "http"}, {"port": "https"}]} in find(objects, "NetworkPolicy", "proxy")["spec"]["ingress"]
 
 
 def test_production_values_are_what_an_operator_needs(rendered):
@@ -218,8 +300,73 @@ def test_production_values_are_what_an_operator_needs(rendered):
     assert {"name": "tls-secret", "secret": {"secretName": "paved-tls"}} in proxy["volumes"]
     puller = find(objects, "DaemonSet", "continuous-image-puller")["spec"]["template"]["spec"]
     pulled = {c["image"] for c in puller.get("initContainers", [])}
-    for image in filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()):
-        assert image in pulled
+    # Paved's notebook images and nothing else (not z2jh's sample singleuser image)
+    assert pulled == set(filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()))
+    # ... on the nodes notebooks run on: the puller tolerates every taint of the example NodePools
+    for pool in yaml.safe_load_all((EXAMPLES / "karpenter.yaml").read_text()):
+        for taint in (_get(pool, "spec.template.spec").get("taints") or []) if pool["kind"] == "NodePool" else []:
+            assert any(tolerates(t, taint) for t in puller["tolerations"]), (pool["metadata"]["name"], taint)
+
+
+def tolerates(toleration: dict, taint: dict) -> bool:
+    """Kubernetes' rule (core/v1 Toleration.ToleratesTaint): same key (or empty key with Exists), same effect
+    (or none), and Exists or an equal value."""
+    if toleration.get("effect") and toleration["effect"] != taint["effect"]:
+        return False
+    if toleration.get("key") and toleration["key"] != taint["key"]:
+        return False
+    if toleration.get("operator", "Equal") == "Exists":
+        return True
+    return toleration.get("value", "") == taint.get("value", "")
+
+
+def helm_install(chart_dir, values: dict) -> dict:
+    """``helm install --dry-run=client`` (``helm template``): the release, with its manifest and notes."""
+    cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
+    return cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
+
+
+def helm_render(chart_dir, values: dict) -> list[dict]:
+    return [d for d in yaml.safe_load_all(helm_install(chart_dir, values)["manifest"]) if d]
+
+
+def test_install_notes_name_the_images_installed(chart_dir):
+    notes = helm_install(chart_dir, PRODUCTION)["notes"]
+    line = next(line for line in notes.splitlines() if line.startswith("Notebook images:"))
+    images = PRODUCTION["jupyterhub"]["custom"]["paved"]["images"]
+    assert line.split(": ", 1)[1].split() == [f"{v}={i}" for v, i in sorted(images.items()) if i]  # null: dropped
+
+
+def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
+    """Helm merges an operator's maps with the chart's: no project, member, admin or role of the chart's own
+    may end up in the install (nor RBAC on another project's token Secret)."""
+    fraud = {"description": "Fraud scores.", "members": {"groups": ["risk"]}, "instance_types": ["m5.large"],
+             "lifecycles": ["spot"], "environments": {"dev": {
+                 "lake": "s3://acme/fraud/dev", "service_account": "fraud-dev",
+                 "aws_role_arn": "arn:aws:iam::111111111111:role/fraud-dev"}}}
+    objects = helm_render(chart_dir, {"paved": {"projects": {"fraud": fraud}}})
+    installed = yaml.safe_load(find(objects, "ConfigMap", "paved-projects")["data"]["projects.yaml"])
+    assert installed == {"projects": {"fraud": fraud}}
+    assert sorted(o["metadata"]["name"] for o in objects if o["kind"] == "ServiceAccount") == ["fraud-dev", "hub"]
+    role = find(objects, "Role", "paved-pipelines")
+    assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [["paved-pipelines-fraud"]]
+
+
+@pytest.mark.parametrize("project", ["a" * 47, "a" * 48, "b" * 60, "c" * 37 + "-" * 20 + "d" * 6, "e" * 63])
+def test_the_role_names_the_token_secret_the_pipelines_service_writes(chart_dir, project):
+    """Long project names are shortened by paved.promote.k8s.token_secret_name; the Role must name the same Secret,
+    or rotating a long-named project's token is forbidden."""
+    from paved.promote.k8s import token_secret_name
+
+    objects = helm_render(chart_dir, {"paved": {"projects": {project: {"environments": {"dev": {
+        "lake": "s3://acme/x/dev"}}}}}})
+    role = find(objects, "Role", "paved-pipelines")
+    assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [[token_secret_name(project)]]
+
+
+def test_installing_without_projects_is_refused_with_a_clear_error(chart_dir):
+    with pytest.raises(Exception, match="projects"):
+        helm_render(chart_dir, {})
 
 
 # --- z2jh's own jupyterhub_config.py with Paved's extraConfig ------------------------------------------------
@@ -273,7 +420,7 @@ def z2jh_config(objects, tmp_path: Path, monkeypatch, values: dict) -> Config:
 
 @pytest.fixture(params=sorted(VALUE_FILES))
 def hub_config(request, rendered, tmp_path, monkeypatch):
-    values = copy.deepcopy(VALUE_FILES[request.param] or VALUES)
+    values = values_of(request.param)
     return request.param, values, z2jh_config(rendered[request.param], tmp_path, monkeypatch, values)
 
 
@@ -299,7 +446,9 @@ def test_z2jh_config_makes_the_hub_paved_on_kubernetes(hub_config):
     assert c.KubeProjectSpawner.node_overhead == custom["kubernetes"]
     assert c.PavedSpawner.aws_region == custom["awsRegion"]
     assert c.GenericOAuthenticator.client_id == custom["oidc"]["client_id"]
-    assert c.GenericOAuthenticator.admin_groups == set(custom["oidc"]["admin_groups"])
+    # admins only from groups the operator names (the chart's defaults name none: Helm would merge them in)
+    assert c.GenericOAuthenticator.admin_groups == set(custom["oidc"].get("admin_groups", []))
+    assert "admin_groups" not in VALUES["jupyterhub"]["custom"]["paved"]["oidc"]
     if name == "production":
         assert c.KubeProjectSpawner.storage_class == "gp3-wait"
 

@@ -90,6 +90,21 @@ def test_job_requests_fit_the_node_like_notebooks(instance_type):
         assert "nvidia.com/gpu" not in res["requests"] and gpu == []
 
 
+@pytest.mark.parametrize("lifecycle", ["spot", "on-demand"])
+def test_job_pods_meet_pod_security_restricted_like_notebooks(lifecycle):
+    """A namespace enforcing Pod Security "restricted" admits notebook pods, so it must admit Job pods too."""
+    for spec in (spec_of(resources={"instance_type": "g4dn.xlarge", "lifecycle": lifecycle}),
+                 spec_of(schedule="manual")):
+        [obj] = render(spec, version=1, image="i:1", service_url="http://p/", placement=EKS)
+        pod = pod_of(obj)["spec"]
+        assert pod["automountServiceAccountToken"] is False  # no Kubernetes API access from a Job
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and "volumes" not in pod
+        for c in pod["containers"]:
+            assert c["securityContext"] == {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                            "capabilities": {"drop": ["ALL"]},
+                                            "seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def test_placement_travels_to_the_pipelines_service_by_environment():
     placement = JobPlacement(capacity_type_label="example.com/pool", capacity_type_values={"spot": "cheap",
                              "on-demand": "steady"}, spot_fallback_on_demand=True, node_overhead=DAEMONSETS)
@@ -143,7 +158,8 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
         url = await server.start()
         api = k8s.ApiClient(k8s.Configuration(host=url))
         kube = KubePipelines(api, NAMESPACE, image="registry.example/paved-notebook:1-py3.12",
-                             service_url="http://proxy-public/services/pipelines/", placement=EKS)
+                             service_url="http://proxy-public/services/pipelines/", placement=EKS,
+                             aws_region="eu-central-1")
         stop = asyncio.Event()
         watcher = None
         try:
@@ -170,6 +186,8 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
             ok_job = await kube.run_now(spec, 2, run_id=41, nominal_time=1_700_000_000)
             ok_name = ok_job["metadata"]["name"]
             assert ok_job["metadata"]["labels"]["paved.io/run-id"] == "41"
+            env = {e["name"]: e.get("value") for e in ok_job["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"  # the chart's awsRegion
             args = ok_job["spec"]["template"]["spec"]["containers"][0]["args"]
             assert args[args.index("--nominal-time") + 1] == "1700000000"
             with pytest.raises(ApiException) as conflict:
@@ -235,6 +253,32 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
     assert ("POST", "secrets") in verbs and ("PUT", token_secret_name("leads")) in verbs
 
 
+def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
+    """start_if_configured builds its client from the environment the hub gave the service (placement, region),
+    not from whatever its own process environment holds."""
+    from paved.promote.kube_client import start_if_configured
+
+    given = {}
+
+    async def in_cluster(cls, **kwargs):
+        given.update(kwargs)
+        raise RuntimeError("no cluster here")
+
+    monkeypatch.setattr(KubePipelines, "in_cluster", classmethod(in_cluster))
+    for name in [*EKS.to_env(), "AWS_REGION"]:
+        monkeypatch.delenv(name, raising=False)
+    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **EKS.to_env(), "AWS_REGION": "eu-central-1",
+           "PAVED_K8S_PIPELINE_IMAGE": "registry.example/p:1"}
+
+    async def scenario():
+        with pytest.raises(RuntimeError, match="no cluster"):
+            await start_if_configured(store=None, scheduler=None, environ=env)
+
+    asyncio.run(scenario())
+    assert given["placement"] == EKS and given["aws_region"] == "eu-central-1"
+    assert given["image"] == "registry.example/p:1"
+
+
 def test_the_api_server_rejects_what_kubernetes_would():
     """The checks can fail: a wrong path, verb, body or query parameter is refused and recorded."""
     async def scenario():
@@ -245,23 +289,32 @@ def test_the_api_server_rejects_what_kubernetes_would():
         [cron] = render(spec_of(), version=1, image="i:1", service_url="http://p/", namespace=NAMESPACE)
         bad_cron = {**cron, "spec": {**cron["spec"], "schedulle": "oops"}}
         statuses = []
-        for call in (lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
-                     lambda: batch.create_namespaced_cron_job("other", cron),
-                     lambda: batch.create_namespaced_job(NAMESPACE, cron),
-                     lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
-                     lambda: batch.delete_namespaced_cron_job("x", NAMESPACE,
-                                                              body={"propagationPolicy": "Sometimes", "x": 1})):
-            with pytest.raises(ApiException) as e:
-                await call()
-            statuses.append(e.value.status)
-        await api.close()
-        await server.stop()
+        calls = (lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
+                 lambda: batch.create_namespaced_cron_job("other", cron),
+                 lambda: batch.create_namespaced_job(NAMESPACE, cron),
+                 lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
+                 lambda: batch.delete_namespaced_cron_job("x", NAMESPACE,
+                                                          body={"propagationPolicy": "Sometimes", "x": 1}),
+                 # a path of no API (CronJobs left batch/v1beta1 in 1.25), a query parameter of none
+                 lambda: api.call_api(f"/apis/batch/v1beta1/namespaces/{NAMESPACE}/cronjobs", "GET"),
+                 lambda: api.call_api(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs", "GET",
+                                      query_params=[("labelSelectr", "a=b")]),
+                 lambda: batch.patch_namespaced_cron_job("x", NAMESPACE, {"spec": {"suspend": True}}))
+        try:
+            for call in calls:
+                with pytest.raises(ApiException) as e:
+                    await call()
+                statuses.append(e.value.status)
+        finally:
+            await api.close()
+            await server.stop()
         return server, statuses
 
     server, statuses = asyncio.run(scenario())
-    assert statuses == [422, 403, 422, 405, 422]
-    assert len(server.errors) == 5
+    assert statuses == [422, 403, 422, 405, 422, 404, 400, 405]
+    assert len(server.errors) == 8
     assert "schedulle" in server.errors[0]
+    assert "labelSelectr" in server.errors[6]
 
 
 def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
