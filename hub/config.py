@@ -143,7 +143,8 @@ def _user_projects(paved: Paved):
         if user is None:  # error pages render for anonymous visitors too
             return []
         groups = [g.name for g in getattr(user, "groups", [])]
-        return [p.public() for p in registry(paved.projects_file).for_user(user.name, groups, user.admin)]
+        # the projects the user is a member of: hub admins are not offered projects they cannot start in
+        return [p.public() for p in registry(paved.projects_file).for_user(user.name, groups, admin=False)]
 
     return projects
 
@@ -244,6 +245,12 @@ def setup(c: Config, **paved_settings) -> Paved:
     from paved.hub.catalog.hubsetup import setup_catalog
 
     setup_catalog(c, paved)
+    # Paved's static files (stylesheet, page scripts) are served by the hub beside JupyterHub's own.
+    settings = dict(c.JupyterHub.get("tornado_settings", {}))
+    from paved.hub.pages import PavedStaticFiles
+
+    settings.setdefault("static_handler_class", PavedStaticFiles)
+    c.JupyterHub.tornado_settings = settings
     # Users may reach Paved's services (the services check project membership themselves).
     add_role_scopes(c, "user", ["self", "access:services"])
     return paved
