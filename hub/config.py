@@ -143,10 +143,23 @@ def _user_projects(paved: Paved):
         if user is None:  # error pages render for anonymous visitors too
             return []
         groups = [g.name for g in getattr(user, "groups", [])]
-        # the projects the user is a member of: hub admins are not offered projects they cannot start in
-        return [p.public() for p in registry(paved.projects_file).for_user(user.name, groups, admin=False)]
+        return [p.public() for p in registry(paved.projects_file).for_user(user.name, groups, user.admin)]
 
     return projects
+
+
+def _member_projects(paved: Paved):
+    """template_vars callable: names of the projects the user may start notebooks in (members only: a hub
+    admin sees every project but is not offered those they cannot start in)."""
+    from paved.hub.registry import registry
+
+    def names(user) -> list[str]:
+        if user is None:
+            return []
+        groups = [g.name for g in getattr(user, "groups", [])]
+        return [p.name for p in registry(paved.projects_file).for_user(user.name, groups, admin=False)]
+
+    return names
 
 
 def _new_notebook_name(user) -> str:
@@ -179,7 +192,7 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
-        "paved_projects": _user_projects(p), "paved_new_name": _new_notebook_name,
+        "paved_projects": _user_projects(p), "paved_member_projects": _member_projects(p), "paved_new_name": _new_notebook_name,
         "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved"},
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,

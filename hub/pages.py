@@ -56,7 +56,9 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
 
 @lru_cache(maxsize=None)
 def _file_version(path: str, mtime: float) -> str:
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()[:16]
+    # the same version tornado's static_url gives the hub's pages (sha512 of the content), so hub and service
+    # pages share one cached copy
+    return hashlib.sha512(Path(path).read_bytes()).hexdigest()
 
 
 def hub_prefix() -> str:
