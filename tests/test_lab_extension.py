@@ -192,6 +192,38 @@ class LineageHandler(_Handler):
         self.answer({"graph": lineage_graph(node, depth, direction)})
 
 
+def column_lineage_graph() -> list[dict]:
+    """A column-lineage answer in Marquez's exact shape (``GET api/v1/column-lineage``): raw_prices.price ->
+    prices_daily.price_eur_mwh -> forecast_output.forecast_price."""
+    def fid(ds, field):
+        return f"datasetField:{LAKE_NS}:{ds}:{field}"
+
+    def node(ds, field, ftype, inputs, ins, outs):
+        return {"id": fid(ds, field), "type": "DATASET_FIELD",
+                "data": {"namespace": LAKE_NS, "dataset": ds, "datasetVersion": None, "field": field,
+                         "fieldType": ftype, "transformationDescription": None, "transformationType": None,
+                         "inputFields": inputs},
+                "inEdges": [{"origin": o, "destination": fid(ds, field)} for o in ins],
+                "outEdges": [{"origin": fid(ds, field), "destination": d} for d in outs]}
+
+    raw, daily, fc = fid("raw_prices", "price"), fid("prices_daily", "price_eur_mwh"), fid("forecast_output", "forecast_price")
+    return [
+        node("raw_prices", "price", "DOUBLE", [], [], [daily]),
+        node("prices_daily", "price_eur_mwh", "DOUBLE",
+             [{"namespace": LAKE_NS, "dataset": "raw_prices", "datasetVersion": None, "field": "price",
+               "transformationDescription": "identical", "transformationType": "IDENTITY"}], [raw], [fc]),
+        node("forecast_output", "forecast_price", "DOUBLE",
+             [{"namespace": LAKE_NS, "dataset": "prices_daily", "datasetVersion": None, "field": "price_eur_mwh",
+               "transformationDescription": "48h moving average", "transformationType": "TRANSFORMATION"}],
+             [daily], []),
+    ]
+
+
+class ColumnLineageHandler(_Handler):
+    def get(self):
+        self.answer({"graph": column_lineage_graph()})
+
+
 class CookieHandler(_Handler):
     """Answers with headers a browser must not get from the catalog (a cookie)."""
 
@@ -222,6 +254,7 @@ class FakeCatalog:
                 (p + r"api/catalog/v1/search", SearchHandler, {"fake": self}),
                 (p + r"api/catalog/v1/datasets/([^/]+)/([^/]+)(/preview|/snippet)?", DatasetHandler, {"fake": self}),
                 (p + r"api/v1/lineage", LineageHandler, {"fake": self}),
+                (p + r"api/v1/column-lineage", ColumnLineageHandler, {"fake": self}),
                 (p + r"cookie", CookieHandler, {"fake": self}),
             ])
             server = HTTPServer(app)

@@ -189,3 +189,38 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             assert SNIPPET.splitlines()[0] in page.locator(".jp-NotebookPanel .jp-Cell").first.inner_text()
         finally:
             browser.close()
+
+
+def test_column_view_of_the_lineage_graph(lab, artifacts):
+    """Pick a column in the lineage view: where it comes from and where it goes (Marquez-shaped fixture)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    fake = lab["fake"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{lab['url']}/lab?token={JUPYTER_TOKEN}")
+            page.wait_for_selector('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]', timeout=60_000)
+            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+            panel = page.locator("#paved-catalog")
+            panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
+            panel.locator(".paved-open-lineage").click()
+            columns = page.locator("#paved-lineage .paved-columns")
+            pick = columns.locator(".paved-columns-pick")
+            expect(pick.locator("option")).to_have_count(5, timeout=10_000)  # "pick a column…" + 4 fields
+            pick.select_option("price_eur_mwh")
+            up = columns.locator(".paved-columns-upstream .paved-column-hop")
+            down = columns.locator(".paved-columns-downstream .paved-column-hop")
+            expect(up).to_have_count(1, timeout=10_000)
+            expect(up.first).to_contain_text("raw_prices.price")
+            expect(up.first).to_contain_text("IDENTITY")
+            expect(down).to_have_count(1)
+            expect(down.first).to_contain_text("forecast_output.forecast_price")
+            expect(down.first).to_contain_text("48h moving average")
+            args = fake.last("/api/v1/column-lineage")["args"]
+            assert args == {"nodeId": f"datasetField:{LAKE_NS}:prices_daily:price_eur_mwh", "depth": "1",
+                            "withDownstream": "true"}
+            page.screenshot(path=str(artifacts / "lab-lineage-columns.png"))
+        finally:
+            browser.close()

@@ -7,6 +7,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { PavedError, displayName, lineage, parseNodeId } from './api';
+import { ColumnLineageView } from './columns';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
 import { Direction, LineageNode } from './types';
 
@@ -273,6 +274,9 @@ export class LineageWidget extends ReactWidget {
             <div className="paved-muted">No lineage recorded for this node.</div>
           ) : null}
         </div>
+        {isDataset && centerName ? (
+          <ColumnLineageView namespace={centerNs} name={centerName} depth={this._depth} />
+        ) : null}
         <div className="paved-lineage-legend">
           <span className="paved-legend paved-legend--dataset">dataset</span>
           <span className="paved-legend paved-legend--job">job</span>
