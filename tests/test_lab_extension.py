@@ -94,8 +94,26 @@ LINEAGE_EDGES = [
 ]
 
 
+def big_lineage_edges() -> list[tuple[str, str]]:
+    """About 200 nodes around prices_daily, as a depth-20 lineage answers: a chain of 9 jobs upstream, 10 jobs
+    downstream each writing 18 partitions (fan-outs over the 15 the graph shows unfolded)."""
+    center = f"dataset:{LAKE_NS}:prices_daily"
+    edges, below = [], center
+    for i in range(9):
+        job, ds = f"job:paved:up_{i}", f"dataset:{LAKE_NS}:up_{i}"
+        edges += [(job, below), (ds, job)]
+        below = ds
+    for j in range(10):
+        job = f"job:paved:fan_{j}"
+        edges.append((center, job))
+        edges += [(job, f"dataset:{LAKE_NS}:part_{j}_{k:02d}") for k in range(18)]
+    return edges
+
+
 def lineage_graph(node_id: str, depth: int, direction: str) -> list[dict]:
-    """Marquez-shaped answer: nodes within ``depth`` edges of ``node_id`` walking ``direction``."""
+    """Marquez-shaped answer: nodes within ``depth`` edges of ``node_id`` walking ``direction``. From depth 10
+    on, the fake answers the big graph (``big_lineage_edges``)."""
+    LINEAGE_EDGES = big_lineage_edges() if depth >= 10 else globals()["LINEAGE_EDGES"]
     seen = {node_id: 0}
     frontier = [node_id]
     for level in range(1, depth + 1):
