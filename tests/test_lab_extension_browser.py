@@ -204,8 +204,12 @@ def test_column_view_of_the_lineage_graph(lab, artifacts):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 900})
+            urls = []
+            page.on("request", lambda r: urls.append(r.url))
             page.goto(f"{lab['url']}/lab?token={JUPYTER_TOKEN}")
             page.wait_for_selector('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]', timeout=60_000)
+            # a fixed install never rebuilds: JupyterLab does not ask whether a build is needed
+            assert not [u for u in urls if "/lab/api/build" in u]
             page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
             panel = page.locator("#paved-catalog")
             panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
