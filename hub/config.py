@@ -148,6 +148,20 @@ def _user_projects(paved: Paved):
     return projects
 
 
+def _member_projects(paved: Paved):
+    """template_vars callable: names of the projects the user may start notebooks in (members only: a hub
+    admin sees every project but is not offered those they cannot start in)."""
+    from paved.hub.registry import registry
+
+    def names(user) -> list[str]:
+        if user is None:
+            return []
+        groups = [g.name for g in getattr(user, "groups", [])]
+        return [p.name for p in registry(paved.projects_file).for_user(user.name, groups, admin=False)]
+
+    return names
+
+
 def _new_notebook_name(user) -> str:
     """template_vars callable: a fresh memorable name for the home page's "New notebook" button."""
     from paved.spawner.names import memorable_name
@@ -178,7 +192,7 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
-        "paved_projects": _user_projects(p), "paved_new_name": _new_notebook_name,
+        "paved_projects": _user_projects(p), "paved_member_projects": _member_projects(p), "paved_new_name": _new_notebook_name,
         "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved"},
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,
@@ -244,6 +258,12 @@ def setup(c: Config, **paved_settings) -> Paved:
     from paved.hub.catalog.hubsetup import setup_catalog
 
     setup_catalog(c, paved)
+    # Paved's static files (stylesheet, page scripts) are served by the hub beside JupyterHub's own.
+    settings = dict(c.JupyterHub.get("tornado_settings", {}))
+    from paved.hub.pages import PavedStaticFiles
+
+    settings.setdefault("static_handler_class", PavedStaticFiles)
+    c.JupyterHub.tornado_settings = settings
     # Users may reach Paved's services (the services check project membership themselves).
     add_role_scopes(c, "user", ["self", "access:services"])
     return paved

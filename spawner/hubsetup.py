@@ -32,8 +32,10 @@ NOTEBOOK_SETTINGS: dict[str, Callable[[Paved], Any]] = {
         "users:activity!user", "access:servers!server", "access:services", "read:users:groups!user"],
     "Spawner.start_timeout": lambda p: 120,
     "Spawner.http_timeout": lambda p: 60,
-    # Servers report activity often (IdlePolicy.activity_interval); the proxy's view is refreshed each minute.
-    "JupyterHub.last_activity_interval": lambda p: 60,
+    # Activity comes from the servers' own reports (IdlePolicy.activity_interval), which count what a person
+    # or a kernel does (paved.spawner.busy_activity). Not from the proxy: it counts every request, so an open
+    # tab's background polling kept idle servers alive (0 turns JupyterHub's proxy poll off).
+    "JupyterHub.last_activity_interval": lambda p: 0,
 }
 
 

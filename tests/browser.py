@@ -8,13 +8,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 
 
 @contextmanager
-def browser_page(viewport=(1280, 900)):
+def browser_page(viewport=(1280, 900), color_scheme="light"):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, color_scheme=color_scheme)
             yield page
         finally:
             browser.close()

@@ -94,8 +94,26 @@ LINEAGE_EDGES = [
 ]
 
 
+def big_lineage_edges() -> list[tuple[str, str]]:
+    """About 200 nodes around prices_daily, as a depth-20 lineage answers: a chain of 9 jobs upstream, 10 jobs
+    downstream each writing 18 partitions (fan-outs over the 15 the graph shows unfolded)."""
+    center = f"dataset:{LAKE_NS}:prices_daily"
+    edges, below = [], center
+    for i in range(9):
+        job, ds = f"job:paved:up_{i}", f"dataset:{LAKE_NS}:up_{i}"
+        edges += [(job, below), (ds, job)]
+        below = ds
+    for j in range(10):
+        job = f"job:paved:fan_{j}"
+        edges.append((center, job))
+        edges += [(job, f"dataset:{LAKE_NS}:part_{j}_{k:02d}") for k in range(18)]
+    return edges
+
+
 def lineage_graph(node_id: str, depth: int, direction: str) -> list[dict]:
-    """Marquez-shaped answer: nodes within ``depth`` edges of ``node_id`` walking ``direction``."""
+    """Marquez-shaped answer: nodes within ``depth`` edges of ``node_id`` walking ``direction``. From depth 10
+    on, the fake answers the big graph (``big_lineage_edges``)."""
+    LINEAGE_EDGES = big_lineage_edges() if depth >= 10 else globals()["LINEAGE_EDGES"]
     seen = {node_id: 0}
     frontier = [node_id]
     for level in range(1, depth + 1):
@@ -192,6 +210,38 @@ class LineageHandler(_Handler):
         self.answer({"graph": lineage_graph(node, depth, direction)})
 
 
+def column_lineage_graph() -> list[dict]:
+    """A column-lineage answer in Marquez's exact shape (``GET api/v1/column-lineage``): raw_prices.price ->
+    prices_daily.price_eur_mwh -> forecast_output.forecast_price."""
+    def fid(ds, field):
+        return f"datasetField:{LAKE_NS}:{ds}:{field}"
+
+    def node(ds, field, ftype, inputs, ins, outs):
+        return {"id": fid(ds, field), "type": "DATASET_FIELD",
+                "data": {"namespace": LAKE_NS, "dataset": ds, "datasetVersion": None, "field": field,
+                         "fieldType": ftype, "transformationDescription": None, "transformationType": None,
+                         "inputFields": inputs},
+                "inEdges": [{"origin": o, "destination": fid(ds, field)} for o in ins],
+                "outEdges": [{"origin": fid(ds, field), "destination": d} for d in outs]}
+
+    raw, daily, fc = fid("raw_prices", "price"), fid("prices_daily", "price_eur_mwh"), fid("forecast_output", "forecast_price")
+    return [
+        node("raw_prices", "price", "DOUBLE", [], [], [daily]),
+        node("prices_daily", "price_eur_mwh", "DOUBLE",
+             [{"namespace": LAKE_NS, "dataset": "raw_prices", "datasetVersion": None, "field": "price",
+               "transformationDescription": "identical", "transformationType": "IDENTITY"}], [raw], [fc]),
+        node("forecast_output", "forecast_price", "DOUBLE",
+             [{"namespace": LAKE_NS, "dataset": "prices_daily", "datasetVersion": None, "field": "price_eur_mwh",
+               "transformationDescription": "48h moving average", "transformationType": "TRANSFORMATION"}],
+             [daily], []),
+    ]
+
+
+class ColumnLineageHandler(_Handler):
+    def get(self):
+        self.answer({"graph": column_lineage_graph()})
+
+
 class CookieHandler(_Handler):
     """Answers with headers a browser must not get from the catalog (a cookie)."""
 
@@ -222,6 +272,7 @@ class FakeCatalog:
                 (p + r"api/catalog/v1/search", SearchHandler, {"fake": self}),
                 (p + r"api/catalog/v1/datasets/([^/]+)/([^/]+)(/preview|/snippet)?", DatasetHandler, {"fake": self}),
                 (p + r"api/v1/lineage", LineageHandler, {"fake": self}),
+                (p + r"api/v1/column-lineage", ColumnLineageHandler, {"fake": self}),
                 (p + r"cookie", CookieHandler, {"fake": self}),
             ])
             server = HTTPServer(app)

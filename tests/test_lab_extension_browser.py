@@ -157,10 +157,15 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             # Clicking a locked stub does nothing; clicking a job centres the graph on it.
             before = len(fake.requests)
             locked.click()
-            page.wait_for_timeout(300)
-            assert not [r for r in fake.requests[before:] if r["path"].endswith("/lineage")]
+            # a click traces the path from the centre; a double-click centres the graph on the node
             graph.locator('g[data-id="job:paved:forecast"]').click()
+            expect(graph.locator("path.paved-lineage-edge--path")).to_have_count(1)
+            expect(graph.locator("g.paved-lineage-node--path")).to_have_count(2)
+            graph.locator('g[data-id="job:paved:forecast"]').dblclick()
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", "job:paved:forecast")
+            # no fixed wait for "nothing happened": the first lineage call after the stub's click is the job's
+            asked = [r["args"]["nodeId"] for r in fake.requests[before:] if r["path"].endswith("/lineage")]
+            assert asked and asked[0] == "job:paved:forecast" and "stub:7f3a" not in asked, asked
             # its own depth-2 neighbourhood: both inputs, the output, and the job upstream of prices_daily
             expect(nodes).to_have_count(5, timeout=10_000)
             expect(graph.locator("g.paved-lineage-node--locked")).to_have_count(0)
@@ -187,5 +192,90 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             # every request reaching the catalog carried the hub token
             assert all(r["headers"].get("Authorization") == f"token {HUB_TOKEN}" for r in fake.requests)
             assert SNIPPET.splitlines()[0] in page.locator(".jp-NotebookPanel .jp-Cell").first.inner_text()
+        finally:
+            browser.close()
+
+
+def test_column_view_of_the_lineage_graph(lab, artifacts):
+    """Pick a column in the lineage view: where it comes from and where it goes (Marquez-shaped fixture)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    fake = lab["fake"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            urls = []
+            page.on("request", lambda r: urls.append(r.url))
+            page.goto(f"{lab['url']}/lab?token={JUPYTER_TOKEN}")
+            page.wait_for_selector('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]', timeout=60_000)
+            # a fixed install never rebuilds: JupyterLab does not ask whether a build is needed
+            assert not [u for u in urls if "/lab/api/build" in u]
+            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+            panel = page.locator("#paved-catalog")
+            panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
+            panel.locator(".paved-open-lineage").click()
+            columns = page.locator("#paved-lineage .paved-columns")
+            pick = columns.locator(".paved-columns-pick")
+            expect(pick.locator("option")).to_have_count(5, timeout=10_000)  # "pick a column…" + 4 fields
+            pick.select_option("price_eur_mwh")
+            up = columns.locator(".paved-columns-upstream .paved-column-hop")
+            down = columns.locator(".paved-columns-downstream .paved-column-hop")
+            expect(up).to_have_count(1, timeout=10_000)
+            expect(up.first).to_contain_text("raw_prices.price")
+            expect(up.first).to_contain_text("IDENTITY")
+            expect(down).to_have_count(1)
+            expect(down.first).to_contain_text("forecast_output.forecast_price")
+            expect(down.first).to_contain_text("48h moving average")
+            args = fake.last("/api/v1/column-lineage")["args"]
+            assert args == {"nodeId": f"datasetField:{LAKE_NS}:prices_daily:price_eur_mwh", "depth": "1",
+                            "withDownstream": "true"}
+            page.screenshot(path=str(artifacts / "lab-lineage-columns.png"))
+        finally:
+            browser.close()
+
+
+def test_a_200_node_lineage_stays_readable(lab, artifacts):
+    """Depth 20, ~200 nodes: laid out by dagre, big fan-outs folded into expandable nodes, zoom and fit."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{lab['url']}/lab?token={JUPYTER_TOKEN}")
+            page.wait_for_selector('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]', timeout=60_000)
+            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+            panel = page.locator("#paved-catalog")
+            panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
+            panel.locator(".paved-open-lineage").click()
+            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            nodes = graph.locator("g.paved-lineage-node")
+            expect(nodes).to_have_count(3, timeout=10_000)
+            page.fill("#paved-lineage .paved-lineage-depth-input", "20")
+            # 209 nodes: 1 + 18 upstream + 10 jobs + 10 folded fan-outs of 18 partitions each
+            expect(nodes).to_have_count(39, timeout=20_000)
+            folded = graph.locator("g.paved-lineage-node--collapsed")
+            expect(folded).to_have_count(10)
+            expect(page.locator("#paved-lineage .paved-lineage-legend")).to_contain_text("39 of 209 nodes shown")
+            zoom = float(graph.get_attribute("data-zoom"))
+            assert zoom < 1  # fitted to the view
+            page.screenshot(path=str(artifacts / "lab-lineage-200-fitted.png"))
+            page.click("#paved-lineage .paved-lineage-zoom-in")
+            expect(graph).not_to_have_attribute("data-zoom", f"{zoom:.3f}")
+            assert float(graph.get_attribute("data-zoom")) > zoom
+            page.screenshot(path=str(artifacts / "lab-lineage-200-zoomed.png"))
+            page.click("#paved-lineage .paved-lineage-fit")
+            expect(graph).to_have_attribute("data-zoom", f"{zoom:.3f}")
+            # expanding one fan-out shows its 18 partitions
+            graph.locator('g[data-id="fanout:out:job:paved:fan_0"]').click()
+            expect(nodes).to_have_count(39 - 1 + 18, timeout=10_000)
+            expect(folded).to_have_count(9)
+            expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:part_0_17"]')).to_have_count(1)
+            # the centre is highlighted; clicking a partition traces its path to the centre
+            expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", CENTER)
+            graph.locator(f'g[data-id="dataset:{LAKE_NS}:part_0_17"]').click()
+            expect(graph.locator("path.paved-lineage-edge--path")).to_have_count(2)
+            page.screenshot(path=str(artifacts / "lab-lineage-200-expanded.png"))
         finally:
             browser.close()

@@ -23,6 +23,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from paved.hub.costs import model, page
 from paved.hub.costs.budget import check_alerts
 from paved.hub.costs.ledger import Ledger, default_db_url
+from paved.hub.pages import PageHandlerMixin
 from paved.hub.service import ServiceHandler, make_app, run, service_prefix
 from paved.hub.registry import registry
 from paved.spawner.pricebook import load_pricebook
@@ -90,7 +91,10 @@ class ProjectHandler(CostsHandler):
         self.write_json(report)
 
 
-class PageHandler(CostsHandler):
+class PageHandler(PageHandlerMixin, CostsHandler):
+    page_folders = (str(page.TEMPLATES),)
+    nav_active = "costs"
+
     @web.authenticated
     def get(self):
         user = self.caller()
@@ -100,23 +104,11 @@ class PageHandler(CostsHandler):
         project = self.require_project(name) if name else (mine[0] if mine else None)
         book = load_pricebook()
         report = model.project_report(self.ledger, book, project, month, period) if project else None
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(page.render(
-            user=user["name"], admin=bool(user.get("admin")), base=service_prefix(), month=month, period=period,
+        self.render_page("costs.html", **page.context(
+            admin=bool(user.get("admin")), base=service_prefix(), month=month, period=period,
             summary=model.summary(self.ledger, book, month, mine), report=report,
             alerts=self.ledger.alerts(project=project.name, month=month) if project else [],
             currency=book.currency, pricebook_as_of=book.as_of))
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = self._reason
-        if isinstance(exc, web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        from html import escape
-
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(f"<!doctype html><title>{status_code}</title><h1>{status_code}</h1><p>{escape(message)}</p>"
-                    f"<p><a href='{escape(service_prefix())}'>Costs</a> · <a href='/hub/home'>Home</a></p>")
 
 
 def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):

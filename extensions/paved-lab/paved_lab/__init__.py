@@ -3,7 +3,8 @@ server extension.
 
 The server extension adds ``/paved/catalog/<path>`` and ``/paved/pipelines/<path>``, forwarded to those
 services with the user's hub token (see :mod:`paved_lab.proxy`), and ``/paved/promote/(inspect|deploy)``,
-which runs ``paved promote`` for the dialog (see :mod:`paved_lab.promote`); the prebuilt lab extension lives
+which runs ``paved promote`` for the dialog (see :mod:`paved_lab.promote`), and ``/paved/status`` and
+``/paved/activity`` for the status bar item and the idle warning (see :mod:`paved_lab.status`); the prebuilt lab extension lives
 in ``labextension/`` and is installed into ``share/jupyter/labextensions/paved-lab`` by the wheel.
 """
 
@@ -22,12 +23,13 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(server_app):
     """Register the service forwarders and the promote endpoints on the Jupyter server."""
-    from . import promote
+    from . import promote, status
     from .proxy import SERVICES, PavedLab, handlers
 
     paved = PavedLab(parent=server_app)
     base_url = server_app.web_app.settings["base_url"]
-    server_app.web_app.add_handlers(".*$", handlers(base_url, paved) + promote.handlers(base_url, paved))
+    server_app.web_app.add_handlers(".*$", handlers(base_url, paved) + promote.handlers(base_url, paved)
+                                     + status.handlers(base_url))
     for service in SERVICES:
         where = paved.service_url(service) or f"(not configured: set PAVED_{service.upper()}_URL)"
         server_app.log.info("paved_lab: /paved/%s/ forwards to %s", service, where)

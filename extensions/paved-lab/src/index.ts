@@ -13,6 +13,7 @@ import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { CatalogWidget } from './catalog';
 import { LineageWidget } from './lineage';
 import { promoteNotebook } from './promote';
+import statusPlugin from './status';
 
 const CATALOG_ICON = new LabIcon({
   name: 'paved-lab:catalog',
@@ -171,4 +172,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, statusPlugin];

@@ -1,13 +1,10 @@
 /**
- * A small layered layout for lineage graphs (a Sugiyama-style sketch, no library):
- *
- * 1. layers: breadth-first from the centre node, one layer left for every edge walked
- *    against its direction (upstream) and one right for every edge walked along it;
- * 2. order inside a layer: a few barycentre sweeps (each node moves towards the mean
- *    position of its neighbours in the layer next to it) to keep crossings few;
- * 3. coordinates: layers are columns, nodes stacked and centred in their column;
- *    edges are cubic curves from a node's right side to the next node's left side.
+ * Layout of lineage graphs with dagre (@dagrejs/dagre, a maintained Sugiyama-style layered layout: rank
+ * assignment, crossing reduction, coordinate assignment), left to right: upstream on the left, downstream on
+ * the right. Big fan-outs are folded first (see collapse.ts), so a depth-20 graph of ~200 nodes stays readable.
  */
+import dagre from '@dagrejs/dagre';
+
 import { displayName } from './api';
 import { LineageNode } from './types';
 
@@ -16,7 +13,6 @@ export const NODE_HEIGHT = 46;
 const GAP_X = 90;
 const GAP_Y = 22;
 const MARGIN = 24;
-const SWEEPS = 4;
 
 export interface PlacedNode {
   id: string;
@@ -26,7 +22,8 @@ export interface PlacedNode {
   namespace: string;
   locked: boolean;
   center: boolean;
-  layer: number;
+  /** A folded fan-out: how many nodes it stands for (0 for ordinary nodes). */
+  collapsed: number;
   x: number;
   y: number;
 }
@@ -61,53 +58,10 @@ export function graphEdges(graph: LineageNode[]): { origin: string; destination:
   return edges;
 }
 
-/** Layer of every node: signed distance from the centre (negative = upstream). */
-export function assignLayers(
-  ids: string[],
-  edges: { origin: string; destination: string }[],
-  centerId: string
-): Map<string, number> {
-  const outgoing = new Map<string, string[]>();
-  const incoming = new Map<string, string[]>();
-  for (const id of ids) {
-    outgoing.set(id, []);
-    incoming.set(id, []);
-  }
-  for (const e of edges) {
-    outgoing.get(e.origin)?.push(e.destination);
-    incoming.get(e.destination)?.push(e.origin);
-  }
-  const layer = new Map<string, number>();
-  const start = ids.includes(centerId) ? centerId : ids[0];
-  const roots = start === undefined ? [] : [start, ...ids.filter(id => id !== start)];
-  // Nodes not reachable from the centre start their own walk (layer 0) so none is lost.
-  for (const root of roots) {
-    if (layer.has(root)) {
-      continue;
-    }
-    layer.set(root, 0);
-    const queue = [root];
-    while (queue.length > 0) {
-      const id = queue.shift() as string;
-      const here = layer.get(id) as number;
-      for (const next of outgoing.get(id) ?? []) {
-        if (!layer.has(next)) {
-          layer.set(next, here + 1);
-          queue.push(next);
-        }
-      }
-      for (const prev of incoming.get(id) ?? []) {
-        if (!layer.has(prev)) {
-          layer.set(prev, here - 1);
-          queue.push(prev);
-        }
-      }
-    }
-  }
-  return layer;
-}
-
 function label(node: LineageNode): { label: string; fullName: string; namespace: string; locked: boolean } {
+  if (typeof node.data?.collapsed === 'number') {
+    return { label: String(node.data.name ?? ''), fullName: '', namespace: '', locked: false };
+  }
   const locked = node.id.startsWith('stub:') || node.data?.locked === true;
   if (locked) {
     return { label: 'Restricted', fullName: '', namespace: '', locked };
@@ -119,94 +73,49 @@ function label(node: LineageNode): { label: string; fullName: string; namespace:
 
 export function layoutGraph(graph: LineageNode[], centerId: string): GraphLayout {
   const edges = graphEdges(graph);
-  const ids = graph.map(n => n.id);
-  const layers = assignLayers(ids, edges, centerId);
-  const layerValues = [...layers.values()];
-  const minLayer = layerValues.length ? Math.min(...layerValues) : 0;
-  const maxLayer = layerValues.length ? Math.max(...layerValues) : 0;
-
-  // Columns, first in a stable order (centre first, then by id) and then by barycentre sweeps.
-  const columns: string[][] = [];
-  for (let l = minLayer; l <= maxLayer; l++) {
-    columns.push(
-      ids
-        .filter(id => layers.get(id) === l)
-        .sort((a, b) => (a === centerId ? -1 : b === centerId ? 1 : a.localeCompare(b)))
-    );
-  }
-  const neighbours = new Map<string, string[]>();
-  for (const id of ids) {
-    neighbours.set(id, []);
+  const g = new dagre.graphlib.Graph({ multigraph: false });
+  g.setGraph({ rankdir: 'LR', nodesep: GAP_Y, ranksep: GAP_X, marginx: MARGIN, marginy: MARGIN });
+  g.setDefaultEdgeLabel(() => ({}));
+  // a stable input order (centre first, then by id) gives the same picture for the same graph
+  const ordered = [...graph].sort((a, b) =>
+    a.id === centerId ? -1 : b.id === centerId ? 1 : a.id.localeCompare(b.id)
+  );
+  for (const node of ordered) {
+    g.setNode(node.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
   }
   for (const e of edges) {
-    neighbours.get(e.origin)?.push(e.destination);
-    neighbours.get(e.destination)?.push(e.origin);
-  }
-  const position = new Map<string, number>();
-  const remember = () => columns.forEach(col => col.forEach((id, i) => position.set(id, i)));
-  remember();
-  const reorder = (col: string[], reference: Set<string>) => {
-    const score = (id: string): number => {
-      const ns = (neighbours.get(id) ?? []).filter(n => reference.has(n));
-      if (ns.length === 0) {
-        return position.get(id) ?? 0;
-      }
-      return ns.reduce((sum, n) => sum + (position.get(n) ?? 0), 0) / ns.length;
-    };
-    const scored = col.map(id => ({ id, s: score(id) }));
-    scored.sort((a, b) => a.s - b.s || a.id.localeCompare(b.id));
-    col.splice(0, col.length, ...scored.map(x => x.id));
-    col.forEach((id, i) => position.set(id, i));
-  };
-  for (let sweep = 0; sweep < SWEEPS; sweep++) {
-    if (sweep % 2 === 0) {
-      for (let c = 1; c < columns.length; c++) {
-        reorder(columns[c], new Set(columns[c - 1]));
-      }
-    } else {
-      for (let c = columns.length - 2; c >= 0; c--) {
-        reorder(columns[c], new Set(columns[c + 1]));
-      }
+    if (e.origin !== e.destination) {
+      g.setEdge(e.origin, e.destination);
     }
   }
-
-  const tallest = Math.max(1, ...columns.map(col => col.length));
-  const height = MARGIN * 2 + tallest * NODE_HEIGHT + (tallest - 1) * GAP_Y;
-  const width = MARGIN * 2 + columns.length * NODE_WIDTH + Math.max(0, columns.length - 1) * GAP_X;
-  const byId = new Map(graph.map(n => [n.id, n]));
-  const nodes: PlacedNode[] = [];
-  const placed = new Map<string, PlacedNode>();
-  columns.forEach((col, c) => {
-    const colHeight = col.length * NODE_HEIGHT + (col.length - 1) * GAP_Y;
-    const top = (height - colHeight) / 2;
-    col.forEach((id, i) => {
-      const node = byId.get(id) as LineageNode;
-      const p: PlacedNode = {
-        id,
-        type: node.type,
-        ...label(node),
-        center: id === centerId,
-        layer: minLayer + c,
-        x: MARGIN + c * (NODE_WIDTH + GAP_X),
-        y: top + i * (NODE_HEIGHT + GAP_Y)
-      };
-      nodes.push(p);
-      placed.set(id, p);
+  dagre.layout(g);
+  const nodes: PlacedNode[] = ordered.map(node => {
+    const at = g.node(node.id);
+    const count = node.data?.collapsed;
+    return {
+      id: node.id,
+      type: node.type,
+      ...label(node),
+      center: node.id === centerId,
+      collapsed: typeof count === 'number' ? count : 0,
+      x: at.x - NODE_WIDTH / 2,
+      y: at.y - NODE_HEIGHT / 2
+    };
+  });
+  const placedEdges: PlacedEdge[] = edges
+    .filter(e => e.origin !== e.destination)
+    .map(e => {
+      const points = g.edge(e.origin, e.destination)?.points ?? [];
+      const path = points.length
+        ? 'M ' + points.map((p: { x: number; y: number }) => `${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(' L ')
+        : '';
+      return { origin: e.origin, destination: e.destination, path };
     });
-  });
-
-  const placedEdges: PlacedEdge[] = edges.map(e => {
-    const a = placed.get(e.origin) as PlacedNode;
-    const b = placed.get(e.destination) as PlacedNode;
-    const x1 = a.x + NODE_WIDTH;
-    const y1 = a.y + NODE_HEIGHT / 2;
-    const x2 = b.x;
-    const y2 = b.y + NODE_HEIGHT / 2;
-    // Edges against the layer order (cycles) loop round below the nodes.
-    const bend = x2 > x1 ? (x2 - x1) / 2 : NODE_WIDTH / 2 + GAP_X;
-    const path = `M ${x1} ${y1} C ${x1 + bend} ${y1}, ${x2 - bend} ${y2}, ${x2} ${y2}`;
-    return { origin: e.origin, destination: e.destination, path };
-  });
-
-  return { nodes, edges: placedEdges, width, height };
+  const box = g.graph();
+  return {
+    nodes,
+    edges: placedEdges,
+    width: Math.max(1, Math.ceil(box.width ?? 0)),
+    height: Math.max(1, Math.ceil(box.height ?? 0))
+  };
 }

@@ -1,12 +1,15 @@
 /**
- * The Lineage view: a drawn graph (SVG) around one dataset or job, with an
- * upstream / both / downstream toggle and a depth control starting at 1.
- * Clicking a node makes it the centre; nodes the user may not see are locked stubs.
+ * The Lineage view: a drawn graph (SVG, laid out by dagre) around one dataset or job, with an
+ * upstream / both / downstream toggle and a depth control starting at 1; pan (drag), zoom (wheel or
+ * buttons) and fit-to-view. Clicking a node traces its path to the centre; double-clicking makes it the
+ * centre; a folded fan-out ("30 datasets") expands on click. Nodes the user may not see are locked stubs.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { PavedError, displayName, lineage, parseNodeId } from './api';
+import { collapseFanOuts, tracePath } from './collapse';
+import { ColumnLineageView } from './columns';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
 import { Direction, LineageNode } from './types';
 
@@ -27,22 +30,39 @@ function Lock(props: { x: number; y: number }): JSX.Element {
   );
 }
 
-function NodeShape(props: { node: PlacedNode; onOpen: (id: string) => void }): JSX.Element {
-  const { node, onOpen } = props;
+interface NodeActions {
+  onOpen: (id: string) => void;
+  onSelect: (id: string) => void;
+  onExpand: (id: string) => void;
+}
+
+function NodeShape(props: { node: PlacedNode; onPath: boolean } & NodeActions): JSX.Element {
+  const { node, onOpen, onSelect, onExpand, onPath } = props;
   const kind = node.type === 'JOB' ? 'job' : 'dataset';
   const classes = [
     'paved-lineage-node',
     `paved-lineage-node--${kind}`,
     node.locked ? 'paved-lineage-node--locked' : '',
-    node.center ? 'paved-lineage-node--center' : ''
+    node.center ? 'paved-lineage-node--center' : '',
+    node.collapsed ? 'paved-lineage-node--collapsed' : '',
+    onPath ? 'paved-lineage-node--path' : ''
   ]
     .filter(Boolean)
     .join(' ');
   const title = node.locked
     ? 'Restricted: belongs to a project you are not a member of'
-    : `${kind}: ${node.namespace}:${node.fullName}`;
+    : node.collapsed
+      ? `${node.label}, folded: click to show them`
+      : `${kind}: ${node.namespace}:${node.fullName} (click: path to the centre; double-click: centre here)`;
+  const click = () => {
+    if (node.collapsed) {
+      onExpand(node.id);
+    } else if (!node.locked) {
+      onSelect(node.id);
+    }
+  };
   const open = () => {
-    if (!node.locked && !node.center) {
+    if (!node.locked && !node.center && !node.collapsed) {
       onOpen(node.id);
     }
   };
@@ -52,13 +72,14 @@ function NodeShape(props: { node: PlacedNode; onOpen: (id: string) => void }): J
       data-id={node.id}
       data-type={node.type}
       transform={`translate(${node.x} ${node.y})`}
-      onClick={open}
+      onClick={click}
+      onDoubleClick={open}
       role={node.locked ? undefined : 'button'}
     >
       <title>{title}</title>
       <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={kind === 'job' ? 2 : 10} />
       <text className="paved-lineage-kind" x={10} y={16}>
-        {node.locked ? 'LOCKED' : kind.toUpperCase()}
+        {node.locked ? 'LOCKED' : node.collapsed ? `${kind.toUpperCase()}S \u00b7 FOLDED` : kind.toUpperCase()}
       </text>
       <text className="paved-lineage-label" x={10} y={35}>
         {truncate(node.label, 26)}
@@ -68,51 +89,122 @@ function NodeShape(props: { node: PlacedNode; onOpen: (id: string) => void }): J
   );
 }
 
+const MIN_ZOOM = 0.1;
+const MAX_ZOOM = 3;
+
+/** The drawn graph with pan (drag the background), zoom (wheel, buttons) and fit-to-view. */
 export function LineageGraph(props: {
   layout: GraphLayout;
-  onOpen: (id: string) => void;
-}): JSX.Element {
-  const { layout, onOpen } = props;
+  selected: string;
+  centerId: string;
+} & NodeActions): JSX.Element {
+  const { layout, selected, centerId } = props;
+  const box = React.useRef<HTMLDivElement>(null);
+  const [view, setView] = React.useState({ k: 1, x: 0, y: 0 });
+  const drag = React.useRef<{ x: number; y: number; vx: number; vy: number } | null>(null);
+
+  const fit = React.useCallback(() => {
+    const el = box.current;
+    const w = el?.clientWidth || 800;
+    const h = el?.clientHeight || 500;
+    const k = Math.min(1, Math.max(MIN_ZOOM, Math.min(w / layout.width, h / layout.height)));
+    setView({ k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 });
+  }, [layout.width, layout.height]);
+  React.useEffect(fit, [fit]);
+
+  const zoomBy = (factor: number, cx?: number, cy?: number) => {
+    setView(v => {
+      const el = box.current;
+      const px = cx ?? (el?.clientWidth ?? 0) / 2;
+      const py = cy ?? (el?.clientHeight ?? 0) / 2;
+      const k = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, v.k * factor));
+      // keep the point under the cursor where it is
+      return { k, x: px - ((px - v.x) * k) / v.k, y: py - ((py - v.y) * k) / v.k };
+    });
+  };
+  const path = React.useMemo(
+    () => (selected ? tracePath(layout.edges, centerId, selected) : { nodes: new Set<string>(), edges: new Set<string>() }),
+    [layout, selected, centerId]
+  );
   return (
-    <svg
-      className="paved-lineage-svg"
-      width={layout.width}
-      height={layout.height}
-      viewBox={`0 0 ${layout.width} ${layout.height}`}
-      // Shrink wide graphs to the view, but not below 60% (labels stay readable; the canvas scrolls).
-      style={{ maxWidth: '100%', height: 'auto', minWidth: `${Math.round(layout.width * 0.6)}px` }}
-    >
-      <defs>
-        <marker
-          id="paved-lineage-arrow"
-          viewBox="0 0 10 10"
-          refX={10}
-          refY={5}
-          markerWidth={8}
-          markerHeight={8}
-          orient="auto-start-reverse"
-        >
-          <path d="M 0 0 L 10 5 L 0 10 z" className="paved-lineage-arrowhead" />
-        </marker>
-      </defs>
-      <g className="paved-lineage-edges">
-        {layout.edges.map(e => (
-          <path
-            key={`${e.origin}->${e.destination}`}
-            className="paved-lineage-edge"
-            data-origin={e.origin}
-            data-destination={e.destination}
-            d={e.path}
-            markerEnd="url(#paved-lineage-arrow)"
-          />
-        ))}
-      </g>
-      <g className="paved-lineage-nodes">
-        {layout.nodes.map(n => (
-          <NodeShape key={n.id} node={n} onOpen={onOpen} />
-        ))}
-      </g>
-    </svg>
+    <div className="paved-lineage-viewport" ref={box}>
+      <div className="paved-lineage-zoom" role="group" aria-label="Zoom">
+        <button className="paved-button paved-lineage-zoom-in" aria-label="Zoom in" onClick={() => zoomBy(1.25)}>
+          +
+        </button>
+        <button className="paved-button paved-lineage-zoom-out" aria-label="Zoom out" onClick={() => zoomBy(0.8)}>
+          {'\u2212'}
+        </button>
+        <button className="paved-button paved-lineage-fit" onClick={fit}>
+          Fit
+        </button>
+      </div>
+      <svg
+        className="paved-lineage-svg"
+        data-zoom={view.k.toFixed(3)}
+        onWheel={e => {
+          const r = e.currentTarget.getBoundingClientRect();
+          zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX - r.left, e.clientY - r.top);
+        }}
+        onPointerDown={e => {
+          if ((e.target as Element).closest('.paved-lineage-node')) {
+            return;
+          }
+          drag.current = { x: e.clientX, y: e.clientY, vx: view.x, vy: view.y };
+        }}
+        onPointerMove={e => {
+          const d = drag.current;
+          if (d) {
+            setView(v => ({ ...v, x: d.vx + e.clientX - d.x, y: d.vy + e.clientY - d.y }));
+          }
+        }}
+        onPointerUp={() => (drag.current = null)}
+        onPointerLeave={() => (drag.current = null)}
+      >
+        <defs>
+          <marker
+            id="paved-lineage-arrow"
+            viewBox="0 0 10 10"
+            refX={10}
+            refY={5}
+            markerWidth={8}
+            markerHeight={8}
+            orient="auto-start-reverse"
+          >
+            <path d="M 0 0 L 10 5 L 0 10 z" className="paved-lineage-arrowhead" />
+          </marker>
+        </defs>
+        <g className="paved-lineage-scene" transform={`translate(${view.x} ${view.y}) scale(${view.k})`}>
+          <g className="paved-lineage-edges">
+            {layout.edges.map(e => {
+              const key = `${e.origin}->${e.destination}`;
+              return (
+                <path
+                  key={key}
+                  className={`paved-lineage-edge${path.edges.has(key) ? ' paved-lineage-edge--path' : ''}`}
+                  data-origin={e.origin}
+                  data-destination={e.destination}
+                  d={e.path}
+                  markerEnd="url(#paved-lineage-arrow)"
+                />
+              );
+            })}
+          </g>
+          <g className="paved-lineage-nodes">
+            {layout.nodes.map(n => (
+              <NodeShape
+                key={n.id}
+                node={n}
+                onPath={path.nodes.has(n.id)}
+                onOpen={props.onOpen}
+                onSelect={props.onSelect}
+                onExpand={props.onExpand}
+              />
+            ))}
+          </g>
+        </g>
+      </svg>
+    </div>
   );
 }
 
@@ -125,6 +217,8 @@ export class LineageWidget extends ReactWidget {
   private _error = '';
   private _loading = false;
   private _request = 0;
+  private _expanded = new Set<string>();
+  private _selected = '';
 
   constructor(private readonly _openDataset: (namespace: string, name: string) => void) {
     super();
@@ -167,6 +261,8 @@ export class LineageWidget extends ReactWidget {
     if (!this._center) {
       return;
     }
+    this._expanded = new Set();
+    this._selected = '';
     const request = ++this._request;
     this._loading = true;
     this._error = '';
@@ -195,7 +291,8 @@ export class LineageWidget extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const layout = layoutGraph(this._graph, this._center);
+    const shown = collapseFanOuts(this._graph, this._center, this._expanded);
+    const layout = layoutGraph(shown, this._center);
     const centerNode = this._graph.find(n => n.id === this._center);
     const parsed = parseNodeId(this._center);
     const centerName =
@@ -268,16 +365,36 @@ export class LineageWidget extends ReactWidget {
         {this._error ? <div className="paved-error">{this._error}</div> : null}
         <div className="paved-lineage-canvas">
           {this._graph.length > 0 ? (
-            <LineageGraph layout={layout} onOpen={id => this.setCenter(id)} />
+            <LineageGraph
+              layout={layout}
+              centerId={this._center}
+              selected={this._selected}
+              onOpen={id => this.setCenter(id)}
+              onSelect={id => {
+                this._selected = id;
+                this.update();
+              }}
+              onExpand={id => {
+                this._expanded.add(id);
+                this.update();
+              }}
+            />
           ) : !this._loading && !this._error ? (
             <div className="paved-muted">No lineage recorded for this node.</div>
           ) : null}
         </div>
+        {isDataset && centerName ? (
+          <ColumnLineageView namespace={centerNs} name={centerName} depth={this._depth} />
+        ) : null}
         <div className="paved-lineage-legend">
           <span className="paved-legend paved-legend--dataset">dataset</span>
           <span className="paved-legend paved-legend--job">job</span>
           <span className="paved-legend paved-legend--locked">restricted (another project)</span>
-          <span className="paved-muted">Click a node to centre the graph on it.</span>
+          <span className="paved-legend paved-legend--collapsed">folded fan-out (click to expand)</span>
+          <span className="paved-muted">
+            {shown.length} of {this._graph.length} nodes shown · click: path to the centre · double-click: centre
+            here · drag to pan, wheel to zoom
+          </span>
         </div>
       </div>
     );

@@ -95,3 +95,36 @@ export interface LineageNode {
 export interface LineageResponse {
   graph: LineageNode[];
 }
+
+/** One input of a column in Marquez's column-lineage answer (`InputFieldNodeData`). */
+export interface ColumnInputField {
+  namespace: string;
+  dataset: string;
+  datasetVersion?: string | null;
+  field: string;
+  transformationDescription?: string | null;
+  transformationType?: string | null;
+}
+
+/** A node of `GET api/v1/column-lineage` (Marquez's shape): id `datasetField:<ns>:<dataset>:<field>`,
+ * type `DATASET_FIELD`, data `ColumnLineageNodeData`, edges from inputs to outputs. */
+export interface ColumnLineageNode {
+  id: string;
+  type: string;
+  data: {
+    namespace: string;
+    dataset: string;
+    datasetVersion?: string | null;
+    field: string;
+    fieldType?: string | null;
+    transformationDescription?: string | null;
+    transformationType?: string | null;
+    inputFields: ColumnInputField[];
+  } | null;
+  inEdges: LineageEdge[];
+  outEdges: LineageEdge[];
+}
+
+export interface ColumnLineageResponse {
+  graph: ColumnLineageNode[];
+}

@@ -1,0 +1,129 @@
+"""Start to first cell run, in a real browser: Paved vs a vanilla JupyterHub + JupyterLab, in one run.
+
+Both hubs run here side by side on free loopback ports (Paved with `paved up`; vanilla JupyterHub with
+SimpleLocalProcessSpawner and the same JupyterLab, as benchmarks/spawn.py). One chromium (Debian's, through
+playwright) per hub, logged in once, its cache kept across rounds as a person's browser would. Each round:
+click Start (Paved: the new-notebook form's Start; vanilla: open the spawn URL, it has no form), wait for
+JupyterLab's launcher, open a Python notebook, run `1 + 1`, stop the clock when `2` shows. Rounds alternate
+between the hubs so machine load affects both alike. Prints both medians and the ratio (goal: Paved <= 0.5x).
+The clock includes waiting for the kernel to be idle before typing (what a person sees as "ready").
+
+    .venv/bin/python benchmarks/browser_start.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from browser import ARGS, CHROMIUM  # noqa: E402
+from conftest import PASSWORD, start_paved, stop_process_group  # noqa: E402
+from spawn import BENCH_SERVICE, start_vanilla  # noqa: E402
+
+
+def login(page, url: str, password: str) -> None:
+    page.goto(f"{url}/hub/login")
+    page.fill("#username_input", "alice")
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/**")
+
+
+def first_cell(page) -> None:
+    """From JupyterLab's launcher: a new Python notebook, `1 + 1` run, its output shown."""
+    page.wait_for_selector(".jp-LauncherCard", timeout=180_000)
+    page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+    editor = page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first
+    editor.wait_for(timeout=120_000)
+    # a cell run before the kernel is connected can be lost (seen with Paved's fast starts): wait for idle
+    page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=120_000)
+    editor.click()
+    page.keyboard.type("1 + 1")
+    page.keyboard.press("Shift+Enter")
+    try:
+        page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="2").first.wait_for(timeout=120_000)
+    except Exception:
+        page.screenshot(path=str(ROOT / "test-artifacts" / "browser-start-failed.png"))
+        raise
+
+
+def paved_round(page, url: str, name: str) -> float:
+    page.goto(f"{url}/hub/spawn/alice/{name}")
+    page.wait_for_selector("#paved-form")
+    t0 = time.perf_counter()
+    page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
+    first_cell(page)
+    return time.perf_counter() - t0
+
+
+def vanilla_round(page, url: str, name: str) -> float:
+    page.goto(f"{url}/hub/home")
+    t0 = time.perf_counter()
+    # vanilla servers share one home, so JupyterLab would restore the last round's workspace: ask for a fresh one
+    page.goto(f"{url}/hub/spawn/alice/{name}?next=" + quote(f"/user/alice/{name}/lab?reset", safe=""))
+    first_cell(page)
+    return time.perf_counter() - t0
+
+
+def stop_server(url: str, token: str, name: str) -> None:
+    s = requests.Session()
+    s.headers["Authorization"] = f"token {token}"
+    s.delete(f"{url}/hub/api/users/alice/servers/{name}", json={"remove": True})
+    deadline = time.monotonic() + 60
+    while s.get(f"{url}/hub/api/users/alice").json()["servers"].get(name) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    token = secrets.token_hex(16)
+    times: dict[str, list[float]] = {"paved": [], "vanilla": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        site = tmp / "site.py"
+        site.write_text(BENCH_SERVICE.format(token=token))
+        (tmp / "vanilla").mkdir()
+        paved = start_paved(tmp / "paved", "--config", str(site))
+        vanilla_url, vanilla_proc = start_vanilla(tmp / "vanilla", token)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                pages = {}
+                for hub, url in (("paved", paved.url), ("vanilla", vanilla_url)):
+                    pages[hub] = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                    login(pages[hub], url, PASSWORD)
+                for i in range(args.rounds):
+                    times["vanilla"].append(vanilla_round(pages["vanilla"], vanilla_url, f"v{i}"))
+                    stop_server(vanilla_url, token, f"v{i}")
+                    times["paved"].append(paved_round(pages["paved"], paved.url, f"bench-{i}"))
+                    stop_server(paved.url, token, f"bench-{i}")
+                    print(f"round {i + 1}: vanilla {times['vanilla'][-1]:.2f}s  paved {times['paved'][-1]:.2f}s",
+                          flush=True)
+                browser.close()
+        finally:
+            stop_process_group(paved.proc)
+            stop_process_group(vanilla_proc)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\nclick Start -> first cell's output, median of {args.rounds}, real chromium:")
+    print(f"  vanilla JupyterHub + JupyterLab: {med['vanilla']:.2f} s")
+    print(f"  Paved:                           {med['paved']:.2f} s")
+    print(f"  ratio paved/vanilla: {med['paved'] / med['vanilla']:.2f}x (goal <= 0.50x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The home page and the new-notebook form, fault by fault (issue 16, item 6): each test reproduces a fault
+the earlier pages had."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from browser import browser_page, login
+from conftest import stop, wait_ready
+
+PROJECT = "imbalance-price-forecast"
+
+
+def test_opening_the_form_without_starting_leaves_no_row(paved_hub):
+    # JupyterHub records a server when its form page opens; the home page listed it as a stopped notebook
+    s = paved_hub.login("alice")
+    assert s.get(f"{paved_hub.url}/hub/spawn/alice/left-unsubmitted").status_code == 200
+    home = s.get(f"{paved_hub.url}/hub/home").text
+    assert 'data-server-name="left-unsubmitted"' not in home
+
+
+def test_admin_of_no_project_is_not_offered_a_notebook(paved_hub):
+    s = paved_hub.login("admin")
+    home = s.get(f"{paved_hub.url}/hub/home").text
+    assert 'data-project="leads"' in home  # a hub admin sees every project ...
+    assert 'id="paved-new-notebook"' not in home  # ... but is not offered to start in one
+    assert 'id="paved-admin-no-member"' in home
+    form = s.get(f"{paved_hub.url}/hub/spawn/admin/anything").text
+    assert 'id="paved-no-projects"' in form and 'id="paved-form-data"' not in form
+
+
+@pytest.mark.browser
+def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts):
+    r = paved_hub.api("alice").post(f"{paved_hub.url}/hub/api/users/alice/servers/stop-me", json={"project": PROJECT})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(paved_hub, "alice", "stop-me")
+    try:
+        with browser_page() as page:
+            login(page, paved_hub, "alice")
+            row = page.locator('tr[data-server-name="stop-me"]')
+            assert row.locator(".paved-state").inner_text() == "running"
+            page.click("#stop-stop-me")
+            # without a reload: Start and Delete come back, Stop and Open go, the state says stopped
+            page.locator("#start-stop-me").wait_for(state="visible", timeout=60_000)
+            assert page.locator("#delete-stop-me").is_visible()
+            assert not page.locator("#stop-stop-me").is_visible()
+            assert not row.locator(".server-link").is_visible()
+            page.wait_for_function(
+                "document.querySelector('tr[data-server-name=\"stop-me\"] .paved-state').textContent === 'stopped'")
+            page.screenshot(path=str(artifacts / "home-after-stop.png"), full_page=True)
+    finally:
+        stop(paved_hub, "alice", "stop-me", remove=True)
+
+
+@pytest.mark.browser
+def test_invalid_field_in_folded_advanced_options_unfolds_and_says_why(paved_hub, artifacts):
+    with browser_page() as page:
+        login(page, paved_hub, "alice")
+        page.goto(f"{paved_hub.url}/hub/spawn/alice/advanced-owl")
+        page.wait_for_selector("#paved-form")
+        assert not page.locator("#paved-idle").is_visible()
+        # a value over the project's maximum, in a field the folded section hides
+        page.evaluate("document.getElementById('paved-idle').value = '99999'")
+        page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
+        page.locator("#paved-idle").wait_for(state="visible", timeout=5_000)
+        assert page.evaluate("document.getElementById('paved-advanced').open")
+        help_ = page.locator("#paved-idle-help")
+        assert "paved-error" in help_.get_attribute("class")
+        assert re.search(r"\d", help_.inner_text())  # the browser's sentence names the bound
+        assert "/spawn/alice/advanced-owl" in page.url  # nothing was submitted
+        page.screenshot(path=str(artifacts / "form-invalid-advanced.png"), full_page=True)
+        # fixing the value clears the message
+        page.fill("#paved-idle", "30")
+        assert "paved-error" not in (help_.get_attribute("class") or "")
+        # a bad name states the naming rule next to the field
+        page.fill("#paved-name", "Bad_Name")
+        assert "lowercase letters" in page.inner_text("#paved-name-help")

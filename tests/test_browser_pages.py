@@ -1,0 +1,127 @@
+"""Every Paved page, as alice, bob and admin, in the light and the dark theme, in a real browser: each is built on
+the one Paved layout with the one stylesheet and navigation bar, logs no console error, has no failed request and
+loads nothing from outside the Paved host. Screenshots land in test-artifacts/pages/."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+import pytest
+
+from browser import browser_page, login
+
+pytestmark = pytest.mark.browser
+
+OWN = {"alice": "imbalance-price-forecast", "bob": "leads", "admin": None}
+OTHER = {"alice": "leads", "bob": "imbalance-price-forecast"}
+# Pages whose move onto the layout is another developer's change in flight (promote/: the pipelines pages).
+# Their problems make the test xfail (visibly) instead of fail, until that change is merged.
+PENDING = {"pipelines"}
+
+
+def pages_of(user: str) -> list[tuple[str, str, int]]:
+    """(page name, path, expected status of the page itself) for ``user``."""
+    pages = [("home", "/hub/home", 200), ("new-notebook", f"/hub/spawn/{user}/page-tour", 200),
+             ("token", "/hub/token", 200), ("costs", "/services/costs/", 200),
+             ("pipelines", "/services/pipelines/", 200), ("not-found", "/hub/no-such-page", 404),
+             ("costs-bad-month", "/services/costs/?month=2026-13", 400)]
+    if OWN[user]:
+        pages.append(("costs-project", f"/services/costs/?project={OWN[user]}", 200))
+    if user in OTHER:
+        pages.append(("costs-not-member", f"/services/costs/?project={OTHER[user]}", 403))
+    if user == "admin":
+        pages.append(("admin", "/hub/admin", 200))
+    return pages
+
+
+def visit(page, hub, path: str) -> dict:
+    """Load ``path``; what the browser saw: main status, console errors, failed and non-local requests."""
+    page.wait_for_load_state("networkidle")  # the previous page's requests end before this one is watched
+    seen = {"console": [], "failed": [], "foreign": []}
+    local = urlparse(hub.url).netloc
+
+    def on_console(msg):
+        if msg.type == "error":
+            seen["console"].append(msg.text)
+
+    def on_request(req):
+        url = urlparse(req.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.netloc != local:
+            seen["foreign"].append(req.url)
+
+    def on_failed(req):
+        seen["failed"].append(f"{req.url} {req.failure}")
+
+    def on_response(resp):
+        if resp.status >= 400 and resp.request.resource_type != "document":
+            seen["failed"].append(f"{resp.url} {resp.status}")
+
+    page.on("console", on_console)
+    page.on("request", on_request)
+    page.on("requestfailed", on_failed)
+    page.on("response", on_response)
+    try:
+        resp = page.goto(hub.url + path)
+        page.wait_for_load_state("networkidle")
+        seen["status"] = resp.status
+    finally:
+        for event, fn in (("console", on_console), ("request", on_request), ("requestfailed", on_failed),
+                          ("response", on_response)):
+            page.remove_listener(event, fn)
+    # the page's own error status is expected (404, 403, 400 pages); chromium logs it as a console error
+    seen["console"] = [m for m in seen["console"]
+                       if not (seen["status"] >= 400 and f"status of {seen['status']}" in m)]
+    return seen
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("user", ["alice", "bob", "admin"])
+def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts, user, theme):
+    shots = artifacts / "pages"
+    shots.mkdir(exist_ok=True)
+    problems, pending = [], []
+    with browser_page(color_scheme=theme) as page:
+        login(page, paved_hub, user)
+        for name, path, status in pages_of(user):
+            seen = visit(page, paved_hub, path)
+            page.screenshot(path=str(shots / f"{name}-{user}-{theme}.png"), full_page=True)
+            where = f"{name} ({path}) as {user}, {theme}"
+            found = len(problems)
+            if seen["status"] != status:
+                problems.append(f"{where}: status {seen['status']}, expected {status}")
+            layout = page.locator('meta[name="paved-layout"]').count()
+            sheets = page.eval_on_selector_all('link[rel="stylesheet"]', "ls => ls.map(l => l.href)")
+            paved_sheets = [s for s in sheets if "/hub/static/paved/paved.css" in s]
+            if layout != 1 or len(paved_sheets) != 1:
+                problems.append(f"{where}: not on the Paved layout (layout meta {layout}, stylesheets {sheets})")
+            if page.locator("#paved-nav").count() != 1:
+                problems.append(f"{where}: no Paved navigation bar")
+            elif user != "admin" and page.locator("#paved-nav-admin").count():
+                problems.append(f"{where}: Admin offered to a non-admin")
+            if page.evaluate("document.documentElement.getAttribute('data-bs-theme')") != theme:
+                problems.append(f"{where}: not in the {theme} theme")
+            for kind in ("console", "failed", "foreign"):
+                if seen[kind]:
+                    problems.append(f"{where}: {kind}: {seen[kind]}")
+            if name in PENDING:
+                pending += problems[found:]
+                del problems[found:]
+    assert not problems, "\n".join(problems)
+    if pending:
+        pytest.xfail("pages not yet on the Paved layout:\n" + "\n".join(pending))
+
+
+def test_the_one_stylesheet_is_cacheable(paved_hub):
+    s = paved_hub.login("alice")
+    home = s.get(f"{paved_hub.url}/hub/home").text
+    costs = s.get(f"{paved_hub.url}/services/costs/").text
+    hrefs = {re.search(r'id="paved-stylesheet" href="([^"]+)"', page).group(1) for page in (home, costs)}
+    assert len(hrefs) == 1, hrefs  # the same address from the hub and from a service
+    href = hrefs.pop()
+    assert "?v=" in href
+    r = s.get(paved_hub.url + href)
+    assert r.status_code == 200 and "--paved-green" in r.text
+    assert "no-cache" not in r.headers.get("Cache-Control", "")
+    # Paved's static route serves only Paved's static folder
+    assert s.get(f"{paved_hub.url}/hub/static/paved/../../../pyproject.toml").status_code in (403, 404)
