@@ -29,6 +29,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding") == "gzip":  # the data helper compresses its events
+                    import gzip
+                    body = gzip.decompress(body)
                 received.append({"path": self.path, "headers": dict(self.headers),
                                  "body": json.loads(body or b"null")})
                 self.send_response(200)
