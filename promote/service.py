@@ -35,7 +35,7 @@ from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from paved.hub.service import ServiceHandler, make_app, run as run_app, service_prefix
-from paved.promote.notebook import NotebookError, notebook_parameters
+from paved.promote.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.promote.pin import content_hash
 from paved.promote.scheduler import Clock, Scheduler
 from paved.promote.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
@@ -220,22 +220,6 @@ def check_notebook(notebook: dict) -> list[str]:
     return []
 
 
-def check_kernel(notebook: dict, default: str) -> list[str]:
-    """A notebook for a kernel this Paved cannot run is refused at promote time (not run under Python)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    from paved.promote.scheduler import kernel_of
-
-    kernel = kernel_of(notebook, default)
-    installed = KernelSpecManager().find_kernel_specs()
-    if kernel in installed:
-        return []
-    language = ((notebook.get("metadata") or {}).get("kernelspec") or {}).get("language") or "another language"
-    return [f"notebook.metadata.kernelspec: the notebook is for kernel {kernel!r} ({language}), which is not "
-            f"installed where pipelines run; installed: {', '.join(sorted(installed))}. Install that kernel in "
-            f"the runner image or switch the notebook to one of these"]
-
-
 def check_pin(raw) -> tuple[dict, list[str]]:
     if raw is None:
         return {}, []
@@ -285,7 +269,8 @@ class PipelinesHandler(Base):
         nb_problems = check_notebook(notebook)
         problems += nb_problems
         if not nb_problems:
-            problems += check_kernel(notebook, self.scheduler.kernel_name)
+            kernel = kernel_problem(notebook, self.scheduler.kernel_name)
+            problems += [kernel] if kernel else []
             with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
                 json.dump(notebook, f)
             try:
