@@ -285,13 +285,13 @@ export class PromoteForm extends Widget {
     node.append(zones);
     field('timezone', 'Time zone', text(values.timezone, { list: 'paved-promote-timezones' }));
 
-    if (this._info.parameters.length) {
-      grid.append(element('div', { className: 'paved-promote-section' }, 'Parameters (defaults of each run)'));
-    }
     const testRun = element('input', { type: 'checkbox' });
     testRun.checked = values.test_run;
     field('test_run', 'Test run', testRun, 'run the notebook once with these defaults first; a failure deploys nothing');
 
+    if (this._info.parameters.length) {
+      grid.append(element('div', { className: 'paved-promote-section' }, 'Parameters (defaults of each run)'));
+    }
     for (const param of this._info.parameters) {
       const key = `parameters.${param.name}`;
       const current = values.parameters[param.name] ?? param.text;
