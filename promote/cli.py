@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from paved.promote.notebook import NotebookError, infer_param, notebook_parameters, read_notebook
+from paved.promote.notebook import NotebookError, infer_param, kernel_problem, notebook_parameters, read_notebook
 from paved.promote.pin import pin
 from paved.promote.spec import (SpecError, check_against_project, check_parameters, coerce, parse_spec,
                                 resolve_parameters)
@@ -37,6 +37,8 @@ def add_arguments(p) -> None:
     p.add_argument("--param", action="append", default=[], metavar="K=V",
                    help="parameter default (typed: int, float, bool, date YYYY-MM-DD, list a,b); repeatable")
     p.add_argument("--dry-run", action="store_true", help="run once now with these parameters; do not deploy")
+    p.add_argument("--no-test-run", dest="test_run", action="store_false",
+                   help="deploy without first running the notebook once with its default parameters")
     p.add_argument("--target", choices=["embedded", "kubernetes"], default="embedded")
     p.add_argument("--output", metavar="FILE", help="kubernetes: write the YAML here (default: print it)")
     p.add_argument("--apply", action="store_true",
@@ -181,21 +183,58 @@ def run(args) -> int:
               + (f", image {pinned['image']}" if pinned["image"] else ""))
     if args.dry_run:
         return dry_run(spec, nb, values)
+    kernel = kernel_problem(nb)
+    if kernel:
+        say(False, kernel)
+        return 2
+    if getattr(args, "test_run", True):
+        result, out = test_run(spec, nb, values)
+        if result.status != "succeeded":
+            print_failure(result, out)
+            say(False, "nothing deployed: fix the notebook and promote again (or --no-test-run to deploy anyway)")
+            return 1
+        say(True, f"test run succeeded in {result.duration:.1f}s with the default parameters")
     if args.target == "kubernetes":
         return deploy_kubernetes(spec, nb, pinned, args)
     return deploy_embedded(spec, nb, pinned, args)
 
 
-def dry_run(spec, nb: dict, values: dict) -> int:
+def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
+    """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
+    token so the data helper and lineage work); returns ``(Result, output folder)``."""
     from paved.promote.runner import RunRequest, run as run_attempt, scope_env
+    from paved.promote.scheduler import kernel_of
 
     registry = _projects()
     env = scope_env(registry.get(spec.project) if registry else None, spec.environment)
-    out = Path(tempfile.mkdtemp(prefix=f"paved-dry-run-{spec.name}-")) / "attempt-1"
+    env["PAVED_NOTEBOOK"] = spec.name
+    if os.environ.get("JUPYTERHUB_API_TOKEN"):  # the user's own server token, in the user's own server
+        env["JUPYTERHUB_API_TOKEN"] = os.environ["JUPYTERHUB_API_TOKEN"]
+    out = Path(tempfile.mkdtemp(prefix=f"paved-{kind}-{spec.name}-")) / "attempt-1"
     print(f"  running once now with {json.dumps(values)} ...", flush=True)
-    result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values,
+    result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values, kernel_name=kernel_of(nb, "python3"),
                                     cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds,
                                     env=env))
+    return result, out
+
+
+def print_failure(result, out: Path) -> None:
+    """The failing cell (its source and the error) first, then where the output notebook and log are."""
+    from paved.promote.views import failure_of
+
+    failure = failure_of(str(out))
+    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    say(False, f"test run failed ({result.category}{where}): {result.error}")
+    if failure:
+        print(f"    cell {failure['cell']}:")
+        for line in failure["source"].splitlines()[:20]:
+            print(f"    | {line}")
+        print(f"    {failure['ename']}: {failure['evalue']}")
+    print(f"    output notebook {out / 'output.ipynb'}, log {out / 'run.log'}")
+
+
+def dry_run(spec, nb: dict, values: dict) -> int:
+    result, out = test_run(spec, nb, values, kind="dry-run")
     if result.status == "succeeded":
         say(True, f"dry run succeeded in {result.duration:.1f}s; output notebook {out / 'output.ipynb'}")
         return 0
@@ -218,8 +257,21 @@ def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
     what = f"version {v['number']}" if result["new_version"] else f"unchanged, still version {v['number']}"
     when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"
     say(True, f"deployed {spec.project}/{spec.name}: {what}, {when}")
-    print(f"  run history: {client.base}")
+    if result.get("next_run"):
+        say(True, f"next run: {next_run_text(result['next_run'], spec.schedule.timezone)}")
+    failed = result.get("failed_runs") or []
+    if failed:
+        print(f"  {len(failed)} run(s) failed since the last success; rerun them with version {v['number']}:\n"
+              f"    paved pipelines rerun-failed {spec.name} --project {spec.project}")
+    print(f"  pipeline: {client.base}pipelines/{spec.project}/{spec.name}")
     return 0
+
+
+def next_run_text(iso: str, tz: str) -> str:
+    """``2026-12-01 06:00 CET (Europe/Amsterdam)`` from an ISO time with offset."""
+    from zoneinfo import ZoneInfo
+
+    return f"{datetime.fromisoformat(iso).astimezone(ZoneInfo(tz)).strftime('%Y-%m-%d %H:%M %Z')} ({tz})"
 
 
 def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:

@@ -25,7 +25,10 @@ class Pipelines(Configurable):
     ).tag(config=True)
     max_parallel = Integer(4, help="How many pipeline runs the embedded scheduler executes at once.").tag(config=True)
     interval = Float(1.0, help="Seconds between scheduler passes.").tag(config=True)
-    kernel_name = Unicode("python3", help="Jupyter kernel that runs pipeline notebooks.").tag(config=True)
+    kernel_name = Unicode("python3", help="""Jupyter kernel for notebooks that name none; a notebook naming
+        its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.""").tag(config=True)
+    smtp_url = Unicode("", help="""SMTP server for email alerts (notify.email in a spec):
+        smtp://[user:password@]host:port, smtps:// for TLS, ?starttls=1 to upgrade. Empty: no email.""").tag(config=True)
 
 
 def setup_pipelines(c, paved) -> Pipelines:
@@ -40,6 +43,8 @@ def setup_pipelines(c, paved) -> Pipelines:
         "PAVED_PIPELINES_INTERVAL": str(settings.interval),
         "PAVED_PIPELINES_KERNEL": settings.kernel_name,
     }
+    if settings.smtp_url:
+        env["PAVED_PIPELINES_SMTP_URL"] = settings.smtp_url
     db_url = settings.db_url or os.environ.get("PAVED_PIPELINES_DB_URL")
     if db_url:
         env["PAVED_PIPELINES_DB_URL"] = db_url
@@ -57,6 +62,9 @@ def setup_pipelines(c, paved) -> Pipelines:
     for key in PASSTHROUGH:
         if os.environ.get(key):
             env[key] = os.environ[key]
-    add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog"], services=["pipelines"])
+    # Runs act as the user who deployed them (a hub token per attempt: tokens), and "Open in a notebook"
+    # starts or reuses the caller's server (read:users, read:servers, servers).
+    add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog", "tokens", "read:users",
+                                           "read:servers", "servers", "read:users:groups"], services=["pipelines"])
     add_web_service(c, paved, "pipelines", "paved.promote.service", env, display=True)
     return settings

@@ -101,3 +101,21 @@ def _is_iso_date(text: str) -> bool:
         return len(text) == 10
     except ValueError:
         return False
+
+
+def kernel_problem(nb: dict, default: str = "python3") -> str | None:
+    """A sentence when the kernel ``nb`` asks for (its kernelspec name; ``default`` when it names none) is not
+    installed here, else None. An R or Julia notebook must not be run under Python and "succeed"."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = (nb.get("metadata") or {}).get("kernelspec") or {}
+    kernel = spec.get("name") if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("name") \
+        else default
+    installed = KernelSpecManager().find_kernel_specs()
+    if kernel in installed:
+        return None
+    language = spec.get("language") if isinstance(spec, dict) and isinstance(spec.get("language"), str) else None
+    return (f"notebook.metadata.kernelspec: the notebook is for kernel {kernel!r}"
+            f"{f' ({language})' if language else ''}, which is not installed where pipelines run; installed: "
+            f"{', '.join(sorted(installed))}. Install that kernel in the runner image, or switch the notebook "
+            "to one of these")

@@ -5,6 +5,8 @@
     paved pipelines pause|resume NAME --project P
     paved pipelines run NAME --project P [--param k=v ...]
     paved pipelines backfill NAME --project P --from 2026-10-01 --to 2026-10-07
+    paved pipelines rerun RUN_ID | rerun-failed NAME --project P
+    paved pipelines open RUN_ID            # Open in a notebook: prints the JupyterLab URL
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from paved.promote.spec import SpecError, coerce, parse_spec
 
 
 def add_arguments(p) -> None:
-    p.add_argument("action", choices=["list", "runs", "pause", "resume", "run", "backfill"])
+    p.add_argument("action", choices=["list", "runs", "pause", "resume", "run", "backfill", "rerun",
+                                              "rerun-failed", "open"])
     p.add_argument("name", nargs="?", help="pipeline name")
     p.add_argument("--project", default=os.environ.get("PAVED_PROJECT"),
                    help="project (default: $PAVED_PROJECT)")
@@ -58,8 +61,10 @@ def _run(args) -> int:
         rows = client.pipelines(args.project)
         for p in rows:
             sched = f"{p['cron']} ({p['timezone']})" if p["cron"] else "manual"
+            last = (p.get("last_run") or {}).get("status") or "-"
             print(f"{p['project']:<28} {p['name']:<28} {p['environment']:<4} {sched:<32} "
-                  f"{'paused' if p['paused'] else 'active'}")
+                  f"{'paused' if p['paused'] else 'active':<7} v{p.get('version') or '-':<4} last {last:<10} "
+                  f"next {_ts(p.get('next_run'))}")
         if not rows:
             print("No pipelines.")
         return 0
@@ -70,7 +75,23 @@ def _run(args) -> int:
             print(f"{r['id']:>6} {r['pipeline']:<28} {r['version'] or '-':>3} {_ts(r['nominal_time']):<20} "
                   f"{r['status']:<10} {r['attempts']:>3} {r['category'] or ''}")
         return 0
+    if args.action in ("rerun", "open"):
+        _need(args, "name")
+        if not args.name.isdigit():
+            raise ClientError(0, f"{args.action} needs a run id (a number), got {args.name!r}")
+        if args.action == "open":
+            r = client.call("POST", f"api/runs/{int(args.name)}/open")
+            print(f"run {args.name} is open in server {r['server']}{' (reused)' if r['reused'] else ''}: {r['url']}")
+            return 0
+        client.rerun(int(args.name))
+        print(f"queued run {args.name} again with the pipeline's current version")
+        return 0
     _need(args, "name", "project")
+    if args.action == "rerun-failed":
+        r = client.call("POST", f"api/pipelines/{args.project}/{args.name}/rerun-failed")
+        print(f"queued {len(r['run_ids'])} failed run(s) again" + (f": {', '.join(map(str, r['run_ids']))}"
+                                                                   if r["run_ids"] else ""))
+        return 0
     if args.action in ("pause", "resume"):
         client.set_paused(args.project, args.name, args.action == "pause")
         print(f"{args.project}/{args.name}: {'paused' if args.action == 'pause' else 'resumed'}")

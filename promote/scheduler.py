@@ -13,8 +13,14 @@ One pass (:meth:`Scheduler.step`, every ``interval`` seconds in the pipelines se
    comes due while a run is running is recorded as ``skipped``;
 4. queue retries whose backoff has passed; start queued runs (oldest nominal time first, ``forbid`` ones
    one at a time per pipeline, at most ``max_parallel`` in all);
-5. reap finished attempts: record the result, retry with backoff on failure or timeout, alert (webhook)
-   after the last attempt failed; emit lineage and usage spans.
+5. reap finished attempts: record the result; retry with backoff when the failure's class is one the spec
+   retries on (infrastructure, kernel death, timeout by default; a notebook error fails at once); alert on
+   failure, on recovery and on runs taking over twice their usual time (``alerts.py``); emit lineage and usage.
+
+Before a run starts, its project's enforced budget is checked (``paved.hub.costs.budget``): a run due over
+budget is ``skipped`` with the reason (and an alert); running ones finish. Each attempt gets the project's
+environment, its AWS credentials and a hub token of the deploying user (``tokens.py``), as a notebook server
+does, and runs on the notebook's own kernel (the default kernel when the notebook names none).
 
 The clock is injectable (:class:`Clock`) so tests and benchmarks can run a one-minute cron in seconds.
 """
@@ -25,17 +31,13 @@ import json
 import logging
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
-from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
-from paved.promote import lineage
+from paved.promote import alerts, cron, lineage
 from paved.promote.runner import (Execution, Result, RunRequest, attempt_dir, credentials_dir, credentials_env,
                                   read_result, scope_env, seal)
 from paved.promote.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
@@ -71,20 +73,18 @@ class Clock:
         return cls(speed=speed, anchor=anchor)
 
 
-def due_ticks(cron: str, tz: str, cursor: float, now: float, policy: str, max_runs: int,
+def due_ticks(cron_expr: str, tz: str, cursor: float, now: float, policy: str, max_runs: int,
               missed_grace: float) -> tuple[list[int], int]:
     """(ticks to run, new cursor) for cron ticks in ``(cursor, now]`` under the catch-up policy.
 
     Walks back from ``now``, so a long downtime costs at most ``max_runs`` steps, not one per missed tick.
     """
-    zone = ZoneInfo(tz)
     latest = None
     picked: list[int] = []
     limit = {"all": max_runs, "latest": 1, "none": 1}[policy]
-    # croniter's get_prev from an exact tick returns the previous one; start just after now.
-    it = croniter(cron, datetime.fromtimestamp(now + 0.001, zone))
+    ticks = cron.prev_ticks(cron_expr, tz, now)  # local-time rules across DST: see cron.py
     while len(picked) < limit:
-        tick = int(it.get_prev(float))
+        tick = next(ticks)
         if tick <= cursor:
             break
         if latest is None:
@@ -103,7 +103,8 @@ class Scheduler:
     def __init__(self, store: Store, data_dir: str | Path, *, projects=None, clock: Clock | None = None,
                  max_parallel: int = 4, lock_ttl: float = 30, missed_grace: float = 60,
                  kernel_name: str = "python3", history_url: str = "",
-                 launcher: Callable[[RunRequest], Execution] = Execution):
+                 launcher: Callable[[RunRequest], Execution] = Execution, token_issuer=None,
+                 run_env: dict | None = None, budget_check: Callable | None = None, smtp_url: str = ""):
         self.store = store
         self.data_dir = Path(data_dir)
         self.projects = projects  # a ProjectRegistry (or None: runs get no lake)
@@ -114,6 +115,14 @@ class Scheduler:
         self.kernel_name = kernel_name
         self.history_url = history_url
         self.launcher = launcher
+        # issue(user, note, expires_in) -> (token, id) and revoke(user, id): tokens.HubTokenIssuer, or None
+        self.token_issuer = token_issuer
+        self.run_env = dict(run_env or {})  # hub and service URLs every run gets (PAVED_*_URL, JUPYTERHUB_API_URL)
+        # budget_check(project) -> refusal sentence or None; default: the usage ledger against the project's budget
+        self.budget_check = budget_check or self._ledger_budget
+        self.smtp_url = smtp_url
+        self._tokens: dict[int, tuple[str, str]] = {}  # attempt id -> (user, token id), revoked at the end
+        self._slow_alerted: set[int] = set()
         self.holder = lock_holder()
         self.leader = False
         self.executions: dict[int, tuple[Execution, dict]] = {}  # attempt id -> (execution, context)
@@ -174,7 +183,7 @@ class Scheduler:
         busy = self.store.active_pipeline_ids()
         queued = self.store.queued_runs()
         pipelines = {p["id"]: p for p in self.store.list_pipelines()} if queued else {}
-        picked = []
+        picked, budgets = [], {}
         for run in queued:
             if running >= self.max_parallel:
                 break
@@ -182,6 +191,11 @@ class Scheduler:
             version = self._version(run["version_id"] or pipeline["current_version"])
             spec = version["_spec"] if version else None
             if spec is None or (spec.concurrency == "forbid" and run["pipeline_id"] in busy):
+                continue
+            if pipeline["project"] not in budgets:
+                budgets[pipeline["project"]] = self._over_budget(pipeline["project"])
+            if budgets[pipeline["project"]]:
+                self._skip(run, pipeline, spec, budgets[pipeline["project"]])
                 continue
             overrides = json.loads(run["parameters"]) if run["parameters"] else None
             try:
@@ -217,10 +231,24 @@ class Scheduler:
             self._finish(attempt, Result("failed", "infra", None, param_error, output_dir=attempt["output_dir"]), ctx)
             return None
         project = self.projects.get(pipeline["project"]) if self.projects is not None else None
-        env = scope_env(project, spec.environment)
+        env = {**self.run_env, **scope_env(project, spec.environment)}
         env.update({"PAVED_PIPELINE": pipeline["name"], "PAVED_RUN_ID": str(run["id"]),
-                    "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"])})
+                    "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"]),
+                    "PAVED_NOTEBOOK": pipeline["name"]})  # the data helper's lineage job is the pipeline
         ctx["lake"] = env.get("PAVED_LAKE")
+        user = version.get("created_by") or pipeline.get("created_by")
+        if self.token_issuer is not None and user:
+            try:
+                token, token_id = self.token_issuer.issue(
+                    user, f"pipeline run {pipeline['project']}/{pipeline['name']} #{run['id']}",
+                    spec.timeouts.run_seconds)
+            except Exception as e:  # the hub is down or refuses: an infrastructure failure, retried like one
+                self._finish(attempt, Result("failed", "infra", None, f"could not get a hub token: {e}",
+                                             output_dir=attempt["output_dir"]), ctx)
+                return None
+            self._tokens[attempt["id"]] = (user, token_id)
+            env["JUPYTERHUB_API_TOKEN"] = token
+            env["JUPYTERHUB_USER"] = user
         try:
             env.update(credentials_env(project, spec.environment, pipeline["name"], run["id"], attempt["number"],
                                        credentials_dir(self.data_dir, run["id"], attempt["number"])))
@@ -229,7 +257,7 @@ class Scheduler:
                                          output_dir=attempt["output_dir"]), ctx)
             return None
         request = RunRequest(notebook=version["notebook"], output_dir=Path(attempt["output_dir"]),
-                             parameters=params, kernel_name=self.kernel_name,
+                             parameters=params, kernel_name=kernel_of(version["notebook"], self.kernel_name),
                              cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds, env=env)
         try:
             execution = self.launcher(request)
@@ -249,12 +277,31 @@ class Scheduler:
             if result is not None:
                 del self.executions[attempt_id]
                 self._finish(ctx["attempt"], result, ctx)
+            else:
+                self._check_slow(ctx)
+
+    def _check_slow(self, ctx: dict) -> None:
+        """Alert once per run when it has been running over twice its usual time (alerts.slow_threshold)."""
+        run = ctx["run"]
+        if run["id"] in self._slow_alerted:
+            return
+        if "slow_after" not in ctx:
+            ctx["slow_after"] = alerts.slow_threshold(self.store.recent_durations(run["pipeline_id"]))
+        running = self.clock.now() - (run["started_at"] or ctx["started"])
+        if ctx["slow_after"] is not None and running > ctx["slow_after"]:
+            self._slow_alerted.add(run["id"])
+            self._alert("pipeline_run_slow", self.store.run(run["id"]) or run, running_s=running,
+                        median_s=ctx["slow_after"] / alerts.SLOW_FACTOR)
 
     # --- finishing -----------------------------------------------------------------------------------------
 
     def _finish(self, attempt: dict, result: Result, ctx: dict | None, status: str | None = None) -> None:
         status = status or result.status
         shutil.rmtree(credentials_dir(self.data_dir, attempt["run_id"], attempt["number"]), ignore_errors=True)
+        token = self._tokens.pop(attempt["id"], None)
+        if token is not None:
+            self._side.submit(self.token_issuer.revoke, *token)
+        self._slow_alerted.discard(attempt["run_id"])
         run = self.store.run(attempt["run_id"])
         if run is None:
             return
@@ -262,7 +309,8 @@ class Scheduler:
         if status == "failed":
             spec = ctx["spec"] if ctx else self._spec_of(attempt["version_id"])
             failures = run["attempts"] - run["lost_attempts"]
-            if spec is not None and failures <= spec.retries.count and run["trigger"] != "external":
+            if (spec is not None and failures <= spec.retries.count and run["trigger"] != "external"
+                    and spec.retries.retries_on(result.category)):
                 retry_delay = spec.retries.delay(failures)
         if status == "lost" and run["lost_attempts"] + 1 >= MAX_LOST_ATTEMPTS:
             status = "failed"
@@ -278,6 +326,8 @@ class Scheduler:
             self._side.submit(self._usage_close, ctx, "completed" if status == "succeeded" else "failed")
         if updated["status"] == "failed":
             self._notify(updated)
+        elif updated["status"] == "succeeded" and self.store.previous_status(updated) == "failed":
+            self._alert("pipeline_recovered", updated)
 
     def recover(self) -> None:
         """Attempts left running by a dead process: take their written result, or mark them lost."""
@@ -389,31 +439,52 @@ class Scheduler:
             log.warning("Could not close a usage span: %s", e)
 
     def _notify(self, run: dict) -> None:
-        """POST the failure to the pipeline's webhook once per run (in the background)."""
+        """Alert a failed run once (the run store's ``notified_at`` claims it)."""
+        if self.store.mark_notified(run["id"], self.clock.now()):
+            self._alert("pipeline_run_failed", run, attempts=run["attempts"], category=run["category"],
+                        failing_cell=run["failing_cell"], error=run["error"])
+
+    def _alert(self, event: str, run: dict, **extra) -> None:
         pipeline = self.store.pipeline(run["pipeline_id"])
         spec = self._spec_of(run["version_id"] or pipeline["current_version"])
-        if spec is None or not spec.notify.webhook or not self.store.mark_notified(run["id"], self.clock.now()):
+        if spec is None:
             return
-        payload = {
-            "event": "pipeline_run_failed", "project": pipeline["project"], "pipeline": pipeline["name"],
-            "environment": pipeline["environment"], "run_id": run["id"], "nominal_time": _iso(run["nominal_time"]),
-            "attempts": run["attempts"], "category": run["category"], "failing_cell": run["failing_cell"],
-            "error": run["error"], "url": f"{self.history_url}runs/{run['id']}" if self.history_url else None,
-        }
-        threading.Thread(target=send_webhook, args=(spec.notify.webhook, payload), daemon=True).start()
+        body = alerts.payload(event, project=pipeline["project"], pipeline=pipeline["name"],
+                              environment=pipeline["environment"], run_id=run["id"],
+                              nominal_time=_iso(run["nominal_time"]), **extra,
+                              url=f"{self.history_url}runs/{run['id']}" if self.history_url else None)
+        alerts.dispatch(spec.notify, body, self.smtp_url)
 
+    # --- budgets --------------------------------------------------------------------------------------------
 
-def send_webhook(url: str, payload: dict, attempts: int = 3) -> bool:
-    import urllib.request
-
-    body = json.dumps(payload).encode()
-    for i in range(attempts):
+    def _over_budget(self, project_name: str) -> str | None:
+        project = self.projects.get(project_name) if self.projects is not None else None
+        if project is None:
+            return None
         try:
-            req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=10) as r:
-                if r.status < 300:
-                    return True
-        except OSError as e:
-            log.warning("Webhook %s failed (%s/%s): %s", url, i + 1, attempts, e)
-        time.sleep(2 ** i)
-    return False
+            return self.budget_check(project)
+        except Exception as e:  # a broken ledger must not stop every pipeline: log and run
+            log.warning("Budget check for %s failed: %s", project_name, e)
+            return None
+
+    def _ledger_budget(self, project) -> str | None:
+        if not project.budget_enforced or self._ledger() is None:
+            return None
+        from paved.hub.costs.budget import check_budget
+        from paved.spawner.pricebook import load_pricebook
+
+        return check_budget(project, self._ledger(), load_pricebook())
+
+    def _skip(self, run: dict, pipeline: dict, spec, reason: str) -> None:
+        """A run due while its project is over an enforced budget: skipped with the reason, and an alert."""
+        if self.store.skip_run(run["id"], "budget", reason, now=self.clock.now()):
+            log.info("Run %s of %s/%s skipped: over budget", run["id"], pipeline["project"], pipeline["name"])
+            self._alert("pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason,
+                        category="budget")
+
+
+def kernel_of(notebook: dict, default: str) -> str:
+    """The kernel a notebook asks for (its kernelspec name), or ``default`` when it names none."""
+    spec = (notebook.get("metadata") or {}).get("kernelspec") or {}
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else default

@@ -1,4 +1,4 @@
-"""The pipelines service, hub-managed at ``/services/pipelines/``: run store owner, scheduler, API, history page.
+"""The pipelines service, hub-managed at ``/services/pipelines/``: run store owner, scheduler, API and pages.
 
 API (JSON; hub token or browser session; every answer limited to the caller's projects):
 
@@ -9,13 +9,17 @@ API (JSON; hub token or browser session; every answer limited to the caller's pr
     POST api/pipelines/<project>/<name>/runs              run now {parameters?}, or backfill {from, to}
     POST api/pipelines/<project>/<name>/claims            claim a nominal time (Kubernetes Jobs) -> 201 | 409
     GET  api/pipelines/<project>/<name>/versions/<n>/notebook   the pinned notebook
-    GET  api/runs[?project=&status=&pipeline=]            run history
-    GET  api/runs/<id>                                    one run with its attempts
+    POST api/pipelines/<project>/<name>/rerun-failed      queue failed runs since the last success (current version)
+    GET  api/runs[?project=&status=&pipeline=&limit=]     run history
+    GET  api/runs/<id>                                    one run with its attempts and failure (failing cell)
     POST api/runs/<id>/rerun                              queue a failed/skipped run again (latest version)
+    POST api/runs/<id>/open                               Open in a notebook (reproduce.py)
     POST api/attempts/<id>/result                         an external runner reports its result
+    GET  openapi.json                                     this API's OpenAPI description (openapi.yaml)
 
-Pages: ``/`` the run history (filters, actions), ``runs/<id>/notebook`` the output notebook as HTML,
-``runs/<id>/log`` the run log. Errors are JSON ``{status, message}`` naming what is wrong.
+Pages (``pages.py``): ``/`` pipelines and recent runs, ``pipelines/<project>/<name>``, ``runs/<id>``;
+``runs/<id>/notebook`` the output notebook as HTML, ``runs/<id>/log`` the run log. Errors are JSON
+``{status, message}`` naming what is wrong; a project the caller is not in answers 404 like an unknown one.
 """
 
 from __future__ import annotations
@@ -29,18 +33,18 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, select_autoescape
 from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from paved.hub.service import ServiceHandler, make_app, run as run_app, service_prefix
-from paved.promote.notebook import NotebookError, notebook_parameters
+from paved.promote.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.promote.pin import content_hash
 from paved.promote.scheduler import Clock, Scheduler
 from paved.promote.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
-from paved.promote.store import RUN_STATES, Store, default_db_url
+from paved.promote import cron, views
+from paved.promote.store import CATEGORIES, RUN_STATES, Store, default_db_url
 
 log = logging.getLogger("paved.pipelines")
 MAX_BACKFILL = 1000
@@ -82,51 +86,61 @@ class PipelinesSettings(Configurable):
         return os.environ.get("PAVED_PIPELINES_KERNEL") or "python3"
 
 
-_templates = Environment(autoescape=select_autoescape(default=True))
-HISTORY = _templates.from_string("""<!doctype html>
-<html><head><meta charset="utf-8"><title>Pipelines · Paved</title>
-<style>
- body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1f2933} h1{font-size:1.4rem}
- table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{padding:.35rem .6rem;border-bottom:1px solid #e4e7eb;text-align:left}
- th{background:#f5f7fa} .st{font-weight:600;border-radius:3px;padding:.1rem .4rem}
- .succeeded{background:#e3f9e5;color:#207227}.failed{background:#ffe3e3;color:#a61b1b}.running{background:#e6f0ff;color:#1d4ed8}
- .queued,.retrying{background:#fff3c4;color:#8d6708}.skipped{background:#eee;color:#555}
- form.inline{display:inline} .err{color:#a61b1b;font-size:.8rem} nav a{margin-right:1rem}
-</style></head><body>
-<h1>Pipeline runs</h1>
-<form method="get" class="filters">
- <label>Project <select name="project"><option value="">all my projects</option>
- {% for p in projects %}<option value="{{ p }}" {% if p == project %}selected{% endif %}>{{ p }}</option>{% endfor %}</select></label>
- <label>Status <select name="status"><option value="">any</option>
- {% for s in states %}<option value="{{ s }}" {% if s == status %}selected{% endif %}>{{ s }}</option>{% endfor %}</select></label>
- <button type="submit">Filter</button>
-</form>
-<table id="runs"><thead><tr><th>Environment</th><th>Project</th><th>Pipeline</th><th>Version</th><th>Nominal time</th>
-<th>Started</th><th>Duration</th><th>Status</th><th>Attempt</th><th>Actions</th></tr></thead><tbody>
-{% for r in runs %}<tr data-run="{{ r.id }}">
- <td>{{ r.environment }}</td><td>{{ r.project }}</td><td>{{ r.pipeline }}</td><td>{{ r.version or "" }}</td>
- <td>{{ r.nominal }}</td><td>{{ r.started }}</td><td>{{ r.duration }}</td>
- <td><span class="st {{ r.status }}">{{ r.status }}</span>{% if r.error %}<div class="err">{{ r.category }}{% if r.failing_cell is not none %} in cell {{ r.failing_cell }}{% endif %}: {{ r.error[:160] }}</div>{% endif %}</td>
- <td>{{ r.attempts }}</td>
- <td>{% if r.attempts %}<a href="runs/{{ r.id }}/notebook">output</a> <a href="runs/{{ r.id }}/log">log</a>{% endif %}
- {% if r.status in ("failed", "skipped") %}<form class="inline" method="post" action="runs/{{ r.id }}/rerun">
- <input type="hidden" name="_xsrf" value="{{ xsrf }}"><button type="submit">rerun</button></form>{% endif %}</td>
-</tr>{% else %}<tr><td colspan="10">No runs yet.</td></tr>{% endfor %}
-</tbody></table></body></html>""")
-
-
-def _fmt(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
-
-
 def run_json(r: dict) -> dict:
     out = {k: r[k] for k in ("id", "project", "pipeline", "environment", "version", "status", "attempts",
                              "trigger", "category", "failing_cell", "error", "started_at", "ended_at")}
     out["nominal_time"] = datetime.fromtimestamp(r["nominal_time"], timezone.utc).isoformat()
+    out["duration_s"] = round(r["ended_at"] - r["started_at"], 3) if r["started_at"] and r["ended_at"] else None
     return out
 
 
+MAX_ID = 2 ** 62  # ids and limits past what SQL integers hold are "not found", not a server error
+MAX_EPOCH = 32503680000  # year 3000: a nominal time past it is a typo
+MAX_BACKFILL_DAYS = 366
+
+
+def parse_epoch(value, where: str) -> int:
+    """Epoch seconds from a JSON number or ISO 8601 text; HTTPError 400 naming ``where`` otherwise."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+        except ValueError:
+            raise web.HTTPError(400, f"{where}: expected epoch seconds or an ISO 8601 time, got {value[:80]!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_EPOCH:
+        raise web.HTTPError(400, f"{where}: expected epoch seconds between 0 and {MAX_EPOCH} (year 3000), "
+                                 f"got {str(value)[:80]}")
+    return int(value)
+
+
+def parse_int_arg(handler, name: str, default: int, lo: int, hi: int) -> int:
+    text = handler.get_argument(name, None)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise web.HTTPError(400, f"{name}: expected a whole number, got {text[:40]!r}") from None
+    if not lo <= value <= hi:
+        raise web.HTTPError(400, f"{name}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
 class Base(ServiceHandler):
+    def require_project(self, name: str):
+        """The project if the caller belongs to it. Not a member and no such project get the same 404, so
+        the pipelines API never tells anyone which project names exist."""
+        project = self.projects.get(name)
+        if project is None or project not in self.caller_projects():
+            raise web.HTTPError(404, f"No project named {name[:100]!r} among your projects")
+        return project
+
+    def json_body(self) -> dict:
+        try:
+            return super().json_body()
+        except RecursionError:  # JSON nested deeper than Python's parser goes
+            raise web.HTTPError(400, "The request body is nested too deeply") from None
+
     @property
     def store(self) -> Store:
         return self.settings["store"]
@@ -146,13 +160,86 @@ class Base(ServiceHandler):
         return p
 
     def run_or_404(self, run_id: str) -> dict:
-        r = self.store.run(int(run_id))
+        r = self.store.run(int(run_id)) if int(run_id) < MAX_ID else None
         if r is None or r["project"] not in self.project_names():
             raise web.HTTPError(404, f"No run {run_id}")  # another project's run does not exist for you
         return r
 
     def now(self) -> float:
         return self.scheduler.clock.now()
+
+    # --- what the API and the pages show ---------------------------------------------------------------------
+
+    def summaries(self, rows: list[dict]) -> list[dict]:
+        """Pipeline summaries (views.pipeline_summary) for store rows, with two queries in all."""
+        if not rows:
+            return []
+        versions = self.store.versions_by_id({p["current_version"] for p in rows if p["current_version"]},
+                                             with_notebook=False)
+        last = self.store.last_runs([p["id"] for p in rows])
+        now = self.now()
+        return [views.pipeline_summary(p, versions.get(p["current_version"]), last.get(p["id"]), now) for p in rows]
+
+    def detail(self, p: dict) -> dict:
+        """One pipeline: summary, parameters, inputs/outputs, versions with what changed, recent runs."""
+        versions = self.store.versions(p["id"])
+        current = next((v for v in versions if v["id"] == p["current_version"]), None)
+        spec = (current or {}).get("spec") or {}
+        runs = [run_json(r) for r in self.store.list_runs([p["project"]], pipeline=p["name"], limit=100)]
+        return {**self.summaries([p])[0], "parameters": spec.get("parameters") or {},
+                "inputs": spec.get("inputs") or [], "outputs": spec.get("outputs") or [],
+                "notify": spec.get("notify") or {}, "retries": spec.get("retries") or {},
+                "versions": [{**c, "spec": v["spec"]} for c, v in zip(views.version_changes(versions), versions)],
+                "runs": runs}
+
+    def run_detail(self, r: dict) -> dict:
+        """One run with its attempts, each with duration and its failure (failing cell source and traceback)."""
+        attempts = []
+        for a in self.store.attempts_of(r["id"]):
+            ended = a["ended_at"]
+            attempts.append({k: a[k] for k in ("number", "status", "category", "failing_cell", "error")} | {
+                "started_at": views.iso(a["started_at"]), "ended_at": views.iso(ended),
+                "duration_s": round((ended or self.now()) - a["started_at"], 3),
+                "parameters": json.loads(a["parameters"] or "{}"),
+                "local_output": bool(a["output_dir"]) and not a["output_dir"].startswith("external:"),
+                "failure": views.failure_of(a["output_dir"]) if a["status"] == "failed" else None})
+        return {**run_json(r), "attempts": attempts,
+                "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None)}
+
+
+def check_notebook(notebook: dict) -> list[str]:
+    """Problems with a notebook document sent to the API (nbformat 4's schema), each ``notebook...: what``."""
+    import nbformat
+
+    cells = notebook.get("cells")
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        return ["notebook.cells: must be a list of cell objects"]
+    try:
+        nbformat.validate(nbformat.from_dict(notebook))
+    except nbformat.ValidationError as e:
+        where = ".".join(str(p) for p in e.absolute_path) if getattr(e, "absolute_path", None) else ""
+        return [f"notebook{'.' + where if where else ''}: not a valid nbformat 4 notebook ({str(e.message)[:200]})"]
+    except Exception as e:  # nbformat rejects what it cannot even read
+        return [f"notebook: not a valid nbformat 4 notebook ({type(e).__name__})"]
+    return []
+
+
+def check_pin(raw) -> tuple[dict, list[str]]:
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, ["pin: must be an object with content_hash, git_commit, git_dirty, image, python"]
+    problems, pin = [], {}
+    for key, kind, size in (("content_hash", str, 80), ("git_commit", str, 64), ("image", str, 255),
+                            ("python", str, 32), ("git_dirty", bool, 0)):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (size and len(value) > size):
+            problems.append(f"pin.{key}: must be {'text of at most %d characters' % size if size else 'true or false'}")
+        else:
+            pin[key] = value
+    return pin, problems
 
 
 class PipelinesHandler(Base):
@@ -162,12 +249,12 @@ class PipelinesHandler(Base):
         if project:
             self.require_project(project)
             names = [project]
-        self.write_json({"pipelines": [self._public(p) for p in self.store.list_pipelines(names)]})
-
-    @staticmethod
-    def _public(p: dict) -> dict:
-        return {k: p[k] for k in ("project", "name", "environment", "cron", "timezone", "paused")} | {
-            "version_id": p["current_version"]}
+        status = self.get_argument("status", None)
+        rows = self.summaries(self.store.list_pipelines(names))
+        if status:
+            rows = [r for r in rows if status == ("paused" if r["paused"] else "active")
+                    or (r["last_run"] or {}).get("status") == status]
+        self.write_json({"pipelines": rows})
 
     def post(self):
         body = self.json_body()
@@ -181,41 +268,48 @@ class PipelinesHandler(Base):
         project = self.require_project(spec.project)
         problems = check_against_project(spec, project)
         notebook = body["notebook"]
-        with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
-            json.dump(notebook, f)
-        try:
-            problems += check_parameters(spec, notebook_parameters(f.name))
-        except NotebookError as e:
-            problems.append(f"notebook: {str(e).split(': ', 1)[-1]}")
-        except Exception as e:
-            problems.append(f"notebook: cannot read its parameters: {e}")
-        finally:
-            Path(f.name).unlink(missing_ok=True)
+        pin, pin_problems = check_pin(body.get("pin"))
+        problems += pin_problems
+        nb_problems = check_notebook(notebook)
+        problems += nb_problems
+        if not nb_problems:
+            kernel = kernel_problem(notebook, self.scheduler.kernel_name)
+            problems += [kernel] if kernel else []
+            with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
+                json.dump(notebook, f)
+            try:
+                problems += check_parameters(spec, notebook_parameters(f.name))
+            except NotebookError as e:
+                problems.append(f"notebook: {str(e).split(': ', 1)[-1]}")
+            except Exception as e:
+                problems.append(f"notebook: cannot read its parameters: {type(e).__name__}")
+            finally:
+                Path(f.name).unlink(missing_ok=True)
         try:
             resolve_parameters(spec, datetime.now(timezone.utc))
         except SpecError as e:
             problems += e.problems
-        pin = dict(body.get("pin") or {})
-        actual = content_hash(notebook)
-        if pin.get("content_hash") and pin["content_hash"] != actual:
-            problems.append(f"pin.content_hash: {pin['content_hash']} does not match the notebook sent ({actual})")
-        pin["content_hash"] = actual
         if problems:
             raise web.HTTPError(400, str(SpecError(problems, f"pipeline {spec.project}/{spec.name}")))
+        actual = content_hash(notebook)
+        if pin.get("content_hash") and pin["content_hash"] != actual:
+            raise web.HTTPError(400, f"pin.content_hash: {pin['content_hash']} does not match the notebook sent "
+                                     f"({actual})")
+        pin["content_hash"] = actual
         result = self.store.deploy(spec.to_dict(), notebook, pin, self.caller()["name"], now=self.now())
-        v = result["version"]
-        self.write_json({"pipeline": self._public(result["pipeline"]), "new_version": result["new_version"],
+        v, p = result["version"], result["pipeline"]
+        failed = self.store.failed_since_success(p["id"]) if result["new_version"] else []
+        self.write_json({"pipeline": self.summaries([p])[0], "new_version": result["new_version"],
                          "version": {k: v[k] for k in ("number", "content_hash", "git_commit", "image", "python")},
-                         "history_url": service_prefix()}, status=201 if result["new_version"] else 200)
+                         "next_run": views.next_run(p, self.now()), "failed_runs": [r["id"] for r in failed],
+                         "history_url": service_prefix(),
+                         "pipeline_url": f"{service_prefix()}pipelines/{p['project']}/{p['name']}"},
+                        status=201 if result["new_version"] else 200)
 
 
 class PipelineHandler(Base):
     def get(self, project, name):
-        p = self.pipeline_or_404(project, name)
-        versions = [{k: v[k] for k in ("number", "content_hash", "git_commit", "git_dirty", "image", "python",
-                                       "created_by", "created_at", "spec")} for v in self.store.versions(p["id"])]
-        runs = [run_json(r) for r in self.store.list_runs([project], pipeline=name, limit=50)]
-        self.write_json({**PipelinesHandler._public(p), "versions": versions, "runs": runs})
+        self.write_json(self.detail(self.pipeline_or_404(project, name)))
 
 
 class PauseHandler(Base):
@@ -226,15 +320,17 @@ class PauseHandler(Base):
 
 
 def _parse_day(value, where: str) -> date:
+    if not isinstance(value, str):
+        raise web.HTTPError(400, f"{where}: expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
     try:
-        return date.fromisoformat(str(value))
+        return date.fromisoformat(value.strip())
     except ValueError:
-        raise web.HTTPError(400, f"{where}: expected a date YYYY-MM-DD, got {value!r}") from None
+        raise web.HTTPError(400, f"{where}: expected a date YYYY-MM-DD, got {value[:40]!r}") from None
 
 
 class RunsOfPipelineHandler(Base):
     def post(self, project, name):
-        """Run now (``{parameters}``) or backfill (``{from, to}``: every cron tick in [from, to])."""
+        """Run now (``{parameters, nominal_time?}``) or backfill (``{from, to}``: every cron tick in [from, to])."""
         p = self.pipeline_or_404(project, name)
         body = self.json_body()
         user = self.caller()["name"]
@@ -242,38 +338,45 @@ class RunsOfPipelineHandler(Base):
         if "from" in body or "to" in body:
             start, end = _parse_day(body.get("from"), "from"), _parse_day(body.get("to"), "to")
             if end < start:
-                raise web.HTTPError(400, "to: must not be before from")
+                raise web.HTTPError(400, f"to: {end} is before from ({start}); swap them")
+            if (end - start).days >= MAX_BACKFILL_DAYS:
+                raise web.HTTPError(400, f"from/to: {(end - start).days + 1} days is over the limit of "
+                                         f"{MAX_BACKFILL_DAYS}; split the backfill")
             if not p["cron"]:
                 raise web.HTTPError(400, "schedule: a manual pipeline has no ticks to backfill; use run now")
-            from croniter import croniter
             zone = ZoneInfo(p["timezone"])
             lo = datetime.combine(start, datetime.min.time(), zone).timestamp()
             hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).timestamp()
-            it, ticks = croniter(p["cron"], datetime.fromtimestamp(lo - 1, zone)), []
-            while len(ticks) <= MAX_BACKFILL:
-                t = it.get_next(float)
-                if t >= hi:
-                    break
-                ticks.append(int(t))
+            ticks = cron.ticks_between(p["cron"], p["timezone"], lo, hi, MAX_BACKFILL)
             if len(ticks) > MAX_BACKFILL:
                 raise web.HTTPError(400, f"from/to: the range has more than {MAX_BACKFILL} ticks; split it")
-            created = [rid for t in ticks if (rid := self.store.create_run(p["id"], t, "backfill", None, user,
-                                                                            now=self.now()))]
+            created = self.store.create_runs(p["id"], ticks, "backfill", user, now=self.now())
             self.write_json({"ticks": len(ticks), "created": len(created), "already_claimed": len(ticks) - len(created),
                              "run_ids": created}, status=201)
             return
         params = body.get("parameters") or {}
         if not isinstance(params, dict):
             raise web.HTTPError(400, "parameters: must be an object of name -> value")
-        nominal = int(body.get("nominal_time") or self.now())
+        nominal = parse_epoch(body["nominal_time"], "nominal_time") if body.get("nominal_time") is not None \
+            else int(self.now())
         try:
             resolve_parameters(spec, datetime.fromtimestamp(nominal, timezone.utc), params)
         except SpecError as e:
             raise web.HTTPError(400, str(e)) from None
         run_id = self.store.create_run(p["id"], nominal, "manual", params, user, now=self.now())
         if run_id is None:
-            raise web.HTTPError(409, f"{name} already has a run for {datetime.fromtimestamp(nominal, timezone.utc)}")
-        self.write_json({"run_id": run_id, "nominal_time": nominal}, status=201)
+            raise web.HTTPError(409, f"{name} already has a run for {views.iso(nominal)}; rerun that one instead")
+        self.write_json({"run_id": run_id, "nominal_time": nominal, "url": f"{service_prefix()}runs/{run_id}"},
+                        status=201)
+
+
+class RerunFailedHandler(Base):
+    def post(self, project, name):
+        """Queue the pipeline's failed runs since its last success again, with the current version."""
+        p = self.pipeline_or_404(project, name)
+        ids = [r["id"] for r in self.store.failed_since_success(p["id"])
+               if self.store.requeue(r["id"], p["current_version"])]
+        self.write_json({"run_ids": ids, "version_id": p["current_version"]})
 
 
 class ClaimHandler(Base):
@@ -281,13 +384,21 @@ class ClaimHandler(Base):
         """An external runner (a Kubernetes Job) claims ``(pipeline, nominal_time)``; a duplicate gets 409."""
         p = self.pipeline_or_404(project, name)
         body = self.json_body()
+        if "nominal_time" not in body:
+            raise web.HTTPError(400, "nominal_time: required (epoch seconds)")
+        nominal = parse_epoch(body["nominal_time"], "nominal_time")
+        params = body.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise web.HTTPError(400, "parameters: must be an object of name -> value")
+        version = self.store.version(p["current_version"])
         try:
-            nominal = int(body["nominal_time"])
-        except (KeyError, TypeError, ValueError):
-            raise web.HTTPError(400, "nominal_time: required (epoch seconds)") from None
+            params = resolve_parameters(parse_spec(version["spec"]), datetime.fromtimestamp(nominal, timezone.utc),
+                                        params)
+        except SpecError as e:
+            raise web.HTTPError(400, str(e)) from None
         claimant = str(body.get("claimant") or "external")[:200]
-        run_id = self.store.create_run(p["id"], nominal, "external", body.get("parameters"), f"job:{claimant}",
-                                       now=self.now())
+        run_id = self.store.create_run(p["id"], nominal, "external", body.get("parameters") or None,
+                                       f"job:{claimant}", now=self.now())
         if run_id is None:
             existing = [r for r in self.store.list_runs([project], pipeline=name, limit=1000)
                         if r["nominal_time"] == nominal]
@@ -296,8 +407,7 @@ class ClaimHandler(Base):
                 raise web.HTTPError(409, f"{name} at {nominal} is already claimed")
             run_id = existing[0]["id"]
             self.store.requeue_external(run_id)
-        version = self.store.version(p["current_version"])
-        attempt = self.store.start_attempt(run_id, version["id"], body.get("parameters") or {},
+        attempt = self.store.start_attempt(run_id, version["id"], params,
                                            lambda n: f"external:{claimant}/attempt-{n}", now=self.now(),
                                            host="external")
         if attempt is None:
@@ -308,17 +418,23 @@ class ClaimHandler(Base):
 
 class AttemptResultHandler(Base):
     def post(self, attempt_id):
-        attempt = self.store.attempt(int(attempt_id))
+        attempt = self.store.attempt(int(attempt_id)) if int(attempt_id) < MAX_ID else None
         if attempt is None:
-            raise web.HTTPError(404, f"No attempt {attempt_id}")
+            raise web.HTTPError(404, f"No attempt {attempt_id[:30]}")
         self.run_or_404(attempt["run_id"])
         body = self.json_body()
         status = body.get("status")
         if status not in ("succeeded", "failed"):
             raise web.HTTPError(400, "status: must be succeeded or failed")
+        category, cell, error = body.get("category"), body.get("failing_cell"), body.get("error")
+        if category is not None and category not in CATEGORIES:
+            raise web.HTTPError(400, f"category: must be one of {', '.join(CATEGORIES)}")
+        if cell is not None and (isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < 100000):
+            raise web.HTTPError(400, "failing_cell: must be a cell index (a whole number from 0)")
+        if error is not None and not isinstance(error, str):
+            raise web.HTTPError(400, "error: must be text")
         from paved.promote.runner import Result
-        self.scheduler._finish(attempt, Result(status, body.get("category"), body.get("failing_cell"),
-                                               body.get("error")), None)
+        self.scheduler._finish(attempt, Result(status, category, cell, error[:4000] if error else None), None)
         self.write_json(run_json(self.store.run(attempt["run_id"])))
 
 
@@ -329,7 +445,7 @@ class VersionNotebookHandler(Base):
             if v["number"] == int(number):
                 self.write_json(self.store.version(v["id"], with_notebook=True)["notebook"])
                 return
-        raise web.HTTPError(404, f"No version {number} of {name}")
+        raise web.HTTPError(404, f"No version {number[:30]} of {name}")
 
 
 def _runs_filtered(handler: Base) -> list[dict]:
@@ -342,7 +458,7 @@ def _runs_filtered(handler: Base) -> list[dict]:
     if status and status not in RUN_STATES:
         raise web.HTTPError(400, f"status: must be one of {', '.join(RUN_STATES)}")
     return handler.store.list_runs(names, status=status, pipeline=handler.get_argument("pipeline", None),
-                                   limit=int(handler.get_argument("limit", "200")))
+                                   limit=parse_int_arg(handler, "limit", 200, 1, 5000))
 
 
 class RunsHandler(Base):
@@ -352,11 +468,7 @@ class RunsHandler(Base):
 
 class RunHandler(Base):
     def get(self, run_id):
-        r = self.run_or_404(run_id)
-        attempts = [{k: a[k] for k in ("number", "status", "category", "failing_cell", "error", "started_at",
-                                       "ended_at", "output_dir")} | {"parameters": json.loads(a["parameters"] or "{}")}
-                    for a in self.store.attempts_of(r["id"])]
-        self.write_json({**run_json(r), "attempts": attempts})
+        self.write_json(self.run_detail(self.run_or_404(run_id)))
 
 
 class RerunHandler(Base):
@@ -366,25 +478,29 @@ class RerunHandler(Base):
         if not self.store.requeue(r["id"], pipeline["current_version"]):
             raise web.HTTPError(409, f"Run {run_id} is {r['status']}; only failed or skipped runs can be rerun "
                                      "(a scheduled time has at most one successful run)")
-        if self.request.path.rstrip("/").endswith("/api/runs/%s/rerun" % run_id):
-            self.write_json({"run_id": r["id"], "status": "queued"})
-        else:
-            self.redirect(service_prefix())
+        self.write_json({"run_id": r["id"], "status": "queued"})
 
 
-class HistoryPage(Base):
-    @web.authenticated  # a browser without a session is sent through the hub's login
-    def get(self):
-        names = self.project_names()
-        runs = []
-        for r in _runs_filtered(self):
-            dur = (r["ended_at"] or self.now()) - r["started_at"] if r["started_at"] else None
-            runs.append({**r, "nominal": _fmt(r["nominal_time"]), "started": _fmt(r["started_at"]),
-                         "duration": f"{dur:.1f}s" if dur is not None else ""})
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(HISTORY.render(runs=runs, projects=names, project=self.get_argument("project", ""),
-                                   status=self.get_argument("status", ""), states=RUN_STATES,
-                                   xsrf=self.xsrf_token.decode() if isinstance(self.xsrf_token, bytes) else self.xsrf_token))
+class OpenNotebookHandler(Base):
+    async def post(self, run_id):
+        """Open a run in a notebook: the run's exact notebook version, its parameters injected as the first cell,
+        in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
+        from paved.promote import reproduce
+
+        r = self.run_or_404(run_id)
+        if self.caller().get("kind") == "service":
+            raise web.HTTPError(400, "Open in a notebook is for users, not services")
+        attempts = self.store.attempts_of(r["id"])
+        version = self.store.version(r["version_id"], with_notebook=True) if r["version_id"] else None
+        if not attempts or version is None:
+            raise web.HTTPError(409, f"Run {run_id} has not started yet: nothing to reproduce")
+        params = json.loads(attempts[-1]["parameters"] or "{}")
+        try:
+            result = await reproduce.open_in_notebook(
+                self.scheduler.token_issuer, self.caller()["name"], r, version, params)
+        except reproduce.ReproduceError as e:
+            raise web.HTTPError(e.status, str(e)) from None
+        self.write_json(result, status=201)
 
 
 class RunFileHandler(Base):
@@ -392,7 +508,7 @@ class RunFileHandler(Base):
     def get(self, run_id, what):
         r = self.run_or_404(run_id)
         attempts = self.store.attempts_of(r["id"])
-        number = int(self.get_argument("attempt", attempts[-1]["number"] if attempts else 0))
+        number = parse_int_arg(self, "attempt", attempts[-1]["number"] if attempts else 0, 0, 100000)
         attempt = next((a for a in attempts if a["number"] == number), None)
         if attempt is None or not attempt["output_dir"] or attempt["output_dir"].startswith("external:"):
             raise web.HTTPError(404, f"Run {run_id} has no local output for attempt {number}")
@@ -405,29 +521,48 @@ class RunFileHandler(Base):
         path = out / "output.ipynb"
         if not path.exists():
             raise web.HTTPError(404, f"Run {run_id} attempt {number} has no output notebook (yet)")
-        from nbconvert import HTMLExporter
-
-        html, _ = HTMLExporter(template_name="lab").from_filename(str(path))
+        try:
+            html = views.render_notebook(path)
+        except Exception as e:  # a half-written notebook of a running attempt
+            raise web.HTTPError(409, f"Run {run_id} attempt {number}: the output notebook cannot be shown yet "
+                                     f"({type(e).__name__})") from None
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        # The output is the user's code's HTML: shown in a sandbox (its own origin) that may load nothing at all.
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; "
+                                                   "style-src 'unsafe-inline'; font-src data:")
         self.finish(html)
 
 
 def build_app(store: Store, scheduler: Scheduler):
+    from paved.promote import pages
+
     return make_app([
-        (r"", HistoryPage),
+        *pages.routes(),
         (r"api/pipelines", PipelinesHandler),
         (r"api/pipelines/([^/]+)/([^/]+)", PipelineHandler),
         (r"api/pipelines/([^/]+)/([^/]+)/(pause|resume)", PauseHandler),
         (r"api/pipelines/([^/]+)/([^/]+)/runs", RunsOfPipelineHandler),
+        (r"api/pipelines/([^/]+)/([^/]+)/rerun-failed", RerunFailedHandler),
         (r"api/pipelines/([^/]+)/([^/]+)/claims", ClaimHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/versions/(\d+)/notebook", VersionNotebookHandler),
+        (r"api/pipelines/([^/]+)/([^/]+)/versions/(\d{1,9})/notebook", VersionNotebookHandler),
         (r"api/runs", RunsHandler),
-        (r"api/runs/(\d+)", RunHandler),
-        (r"api/runs/(\d+)/rerun", RerunHandler),
-        (r"api/attempts/(\d+)/result", AttemptResultHandler),
-        (r"runs/(\d+)/rerun", RerunHandler),
-        (r"runs/(\d+)/(notebook|log)", RunFileHandler),
+        (r"api/runs/(\d{1,30})", RunHandler),
+        (r"api/runs/(\d{1,30})/rerun", RerunHandler),
+        (r"api/runs/(\d{1,30})/open", OpenNotebookHandler),
+        (r"api/attempts/(\d{1,30})/result", AttemptResultHandler),
+        (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
+        (r"openapi.json", OpenAPIHandler),
     ], store=store, scheduler=scheduler)
+
+
+class OpenAPIHandler(web.RequestHandler):
+    """The API's OpenAPI 3 description (``openapi.yaml`` beside this module), for clients and the fuzz test."""
+
+    def get(self):
+        import yaml
+
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text())))
 
 
 def main() -> None:
@@ -437,10 +572,17 @@ def main() -> None:
     store = Store(settings.db_url)
     projects = registry(os.environ["PAVED_PROJECTS_FILE"]) if os.environ.get("PAVED_PROJECTS_FILE") else None
     public = os.environ.get("PAVED_PUBLIC_URL", "").rstrip("/")
+    api_url, own_token = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
+    issuer = None
+    if api_url and own_token and os.environ.get("PAVED_PIPELINES_RUN_TOKENS", "1") == "1":
+        from paved.promote.tokens import HubTokenIssuer
+        issuer = HubTokenIssuer(api_url, own_token)
     scheduler = Scheduler(store, settings.data_dir, projects=projects, clock=Clock.from_env(),
                           max_parallel=settings.max_parallel, lock_ttl=settings.lock_ttl,
                           missed_grace=settings.missed_grace, kernel_name=settings.kernel_name,
-                          history_url=f"{public}{service_prefix()}" if public else service_prefix())
+                          history_url=f"{public}{service_prefix()}" if public else service_prefix(),
+                          token_issuer=issuer, run_env=run_env(public, api_url),
+                          smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""))
     app = build_app(store, scheduler)
 
     def step():
@@ -462,6 +604,19 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     run_app(app)
+
+
+def run_env(public: str, api_url: str | None) -> dict:
+    """What every run gets besides its project scope, so ``paved`` and the data helper find Paved from a run as
+    from a notebook server: the hub's URL and API, and each service's URL (``PAVED_<NAME>_URL``)."""
+    env = {}
+    if public:
+        env["PAVED_HUB_URL"] = public
+        for name in ("catalog", "pipelines", "costs", "projects"):
+            env[f"PAVED_{name.upper()}_URL"] = f"{public}/services/{name}/"
+    if api_url:
+        env["JUPYTERHUB_API_URL"] = api_url
+    return env
 
 
 def _shutdown(scheduler: Scheduler) -> None:

@@ -8,7 +8,7 @@
       horizon: {type: int, default: 24}
       run_date: {type: date, default: "{{ nominal_date }}"}
     schedule: {cron: "0 6 * * *", timezone: Europe/Amsterdam}   # or: schedule: manual
-    retries: {count: 2, backoff_seconds: 60, backoff_factor: 2}
+    retries: {count: 2, backoff_seconds: 60, backoff_factor: 2}   # on: [infra, kernel-died, timeout] (default)
     timeouts: {run_seconds: 3600, cell_seconds: 600}
     concurrency: forbid                      # or allow
     catchup: {policy: latest, max: 10}       # none | latest | all
@@ -18,6 +18,16 @@
     inputs: ["imbalance_prices.parquet"]     # dataset names (in the project's lake) or ns://names
     outputs: ["imbalance_forecast.parquet"]
 
+Parameter defaults may use Paved's template variables, and only those (:data:`TEMPLATE_VARIABLES`):
+``{{ nominal_date }}`` (the run's scheduled day in the schedule's time zone, ``YYYY-MM-DD``), ``{{ nominal_time }}``
+(ISO 8601 with offset), ``{{ previous_date }}``, ``{{ next_date }}``, ``{{ nominal_year }}``, ``{{ nominal_month }}``,
+``{{ nominal_day }}``, ``{{ nominal_hour }}``. Any other ``{{ ... }}`` text (SQL or Jinja a notebook uses itself) reaches
+the notebook unchanged.
+
+Failures are classified before retrying (``retries.on``): by default infrastructure failures, kernel deaths and
+timeouts are retried; an exception in a cell (``notebook-error``) fails the run at once, since running the same
+code on the same data again fails the same way.
+
 Validation collects every problem, each naming its field (``schedule.timezone: unknown time zone 'Mars/Base'``),
 so one pass fixes the file. Papermill injects parameters as Python literals but never checks their types;
 :func:`coerce` does, for defaults, CLI ``--param k=v`` text and API overrides alike.
@@ -26,6 +36,7 @@ so one pass fixes the file. Papermill injects parameters as Python literals but 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -42,6 +53,12 @@ PARAM_TYPES = ("int", "float", "str", "bool", "date", "list")
 CONCURRENCY = ("forbid", "allow")
 CATCHUP = ("none", "latest", "all")
 LIFECYCLES = ("spot", "on-demand")
+MAX_BACKOFF = 86400.0
+FAILURE_CLASSES = ("notebook-error", "kernel-died", "timeout", "infra")
+RETRY_ON_DEFAULT = ("infra", "kernel-died", "timeout")
+TEMPLATE_VARIABLES = ("nominal_date", "nominal_time", "previous_date", "next_date", "nominal_year", "nominal_month",
+                      "nominal_day", "nominal_hour")
+_TEMPLATE_RE = re.compile(r"\{\{\s*(" + "|".join(TEMPLATE_VARIABLES) + r")\s*\}\}")
 TOP_KEYS = {"name", "project", "environment", "notebook", "parameters", "schedule", "retries", "timeouts",
             "concurrency", "catchup", "resources", "notify", "retention", "inputs", "outputs"}
 
@@ -63,7 +80,8 @@ class Param:
 
     @property
     def templated(self) -> bool:
-        return isinstance(self.default, str) and "{{" in self.default
+        """Whether the default uses one of Paved's template variables (other ``{{ }}`` text is literal)."""
+        return isinstance(self.default, str) and bool(_TEMPLATE_RE.search(self.default))
 
 
 @dataclass
@@ -81,10 +99,18 @@ class Retries:
     count: int = 0
     backoff_seconds: float = 60
     backoff_factor: float = 2
+    on: list[str] = field(default_factory=lambda: list(RETRY_ON_DEFAULT))
+
+    def retries_on(self, category: str | None) -> bool:
+        """Whether a failure of ``category`` (``notebook-error``, ``kernel-died``, ``timeout``, ``infra``) is retried."""
+        return (category or "infra") in self.on
 
     def delay(self, failed_attempt: int) -> float:
-        """Seconds to wait after the ``failed_attempt``-th attempt (1-based) failed."""
-        return self.backoff_seconds * self.backoff_factor ** max(0, failed_attempt - 1)
+        """Seconds to wait after the ``failed_attempt``-th attempt (1-based) failed; at most a day."""
+        try:
+            return min(MAX_BACKOFF, self.backoff_seconds * self.backoff_factor ** max(0, failed_attempt - 1))
+        except OverflowError:
+            return MAX_BACKOFF
 
 
 @dataclass
@@ -172,13 +198,11 @@ def coerce(ptype: str, value: Any, *, from_text: bool = False, where: str = "par
             raise bad("an int (a whole number)")
         return value
     if ptype == "float":
-        if from_text and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise bad("a float (a number)") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad("a float (a number)")
+        # float() also reads "nan", "inf" and "Infinity"; a parameter wants a finite decimal number
+        if from_text and isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
+            value = float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad("a float (a finite number)")
         return float(value)
     if ptype == "str":
         if not isinstance(value, str):
@@ -217,20 +241,21 @@ def coerce(ptype: str, value: Any, *, from_text: bool = False, where: str = "par
     raise ValueError(f"{where}: unknown type {ptype!r}; use one of {', '.join(PARAM_TYPES)}")
 
 
-def template_context(nominal_time: datetime, tz: str = "UTC") -> dict:
-    """Names a parameter default may use: ``{{ nominal_date }}``, ``{{ nominal_time }}``, ``{{ timedelta }}``..."""
+def template_context(nominal_time: datetime, tz: str = "UTC") -> dict[str, str]:
+    """The values of :data:`TEMPLATE_VARIABLES` for a run scheduled at ``nominal_time`` (local to ``tz``)."""
     from datetime import timedelta
 
     local = nominal_time.astimezone(ZoneInfo(tz))
-    return {"nominal_date": local.date().isoformat(), "nominal_time": local.isoformat(),
-            "nominal": local, "timedelta": timedelta}
+    day = local.date()
+    return {"nominal_date": day.isoformat(), "nominal_time": local.isoformat(),
+            "previous_date": (day - timedelta(days=1)).isoformat(), "next_date": (day + timedelta(days=1)).isoformat(),
+            "nominal_year": f"{day.year:04d}", "nominal_month": f"{day.month:02d}", "nominal_day": f"{day.day:02d}",
+            "nominal_hour": f"{local.hour:02d}"}
 
 
 def _render(text: str, context: dict) -> str:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(undefined=StrictUndefined).from_string(text).render(**context)
+    """``text`` with Paved's template variables replaced; any other ``{{ ... }}`` is left exactly as written."""
+    return _TEMPLATE_RE.sub(lambda m: context[m.group(1)], text)
 
 
 def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: dict | None = None,
@@ -369,11 +394,19 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
                 problems.append(f"schedule.timezone: unknown time zone {tz!r} (use an IANA name like Europe/Amsterdam)")
             schedule = Schedule(cron=raw_schedule.get("cron"), timezone=tz)
 
-    r = _mapping(raw, "retries", problems, {"count", "backoff_seconds", "backoff_factor"})
+    r = _mapping(raw, "retries", problems, {"count", "backoff_seconds", "backoff_factor", "on"})
+    retry_on = r.get("on", list(RETRY_ON_DEFAULT))
+    if isinstance(retry_on, str):
+        retry_on = [retry_on]
+    if not isinstance(retry_on, list) or not all(isinstance(c, str) and c in FAILURE_CLASSES for c in retry_on):
+        problems.append(f"retries.on: must be a list of failure classes from {', '.join(FAILURE_CLASSES)}, "
+                        f"got {retry_on!r}")
+        retry_on = list(RETRY_ON_DEFAULT)
     retries = Retries(
         count=_number(r.get("count", 0), "retries.count", problems, integer=True) or 0,
         backoff_seconds=_number(r.get("backoff_seconds", 60), "retries.backoff_seconds", problems) or 0,
-        backoff_factor=_number(r.get("backoff_factor", 2), "retries.backoff_factor", problems, minimum=1) or 1)
+        backoff_factor=_number(r.get("backoff_factor", 2), "retries.backoff_factor", problems, minimum=1) or 1,
+        on=list(dict.fromkeys(retry_on)))
     t = _mapping(raw, "timeouts", problems, {"run_seconds", "cell_seconds"})
     timeouts = Timeouts(
         run_seconds=_number(t.get("run_seconds", 3600), "timeouts.run_seconds", problems, minimum=1) or 3600,

@@ -31,7 +31,7 @@ from paved.hub.processes import pid_alive
 
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
 ATTEMPT_STATES = ("running", "succeeded", "failed", "lost")
-CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra")
+CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra", "budget")
 
 metadata = MetaData()
 
@@ -215,12 +215,13 @@ class Store:
             conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id).values(
                 paused=paused, updated_at=time.time() if now is None else now))
 
-    def versions_by_id(self, ids) -> dict[int, dict]:
-        """Many versions (with notebook) in one query."""
+    def versions_by_id(self, ids, with_notebook: bool = True) -> dict[int, dict]:
+        """Many versions (with notebook unless told otherwise) in one query."""
+        cols = [c for c in versions.c if with_notebook or c.name != "notebook"]
         with self.engine.connect() as conn:
-            rows = conn.execute(select(versions).where(versions.c.id.in_(list(ids)))).mappings().all()
-        return {r["id"]: {**dict(r), "spec": json.loads(r["spec"]), "notebook": json.loads(r["notebook"])}
-                for r in rows}
+            rows = conn.execute(select(*cols).where(versions.c.id.in_(list(ids)))).mappings().all()
+        return {r["id"]: {**dict(r), "spec": json.loads(r["spec"]),
+                          **({"notebook": json.loads(r["notebook"])} if with_notebook else {})} for r in rows}
 
     def version(self, version_id: int, with_notebook: bool = False) -> dict | None:
         cols = [c for c in versions.c if with_notebook or c.name != "notebook"]
@@ -243,30 +244,14 @@ class Store:
 
     # --- claiming ----------------------------------------------------------------------------------------
 
-    def claim_ticks(self, pipeline_id: int, expected_cursor: int, new_cursor: int,
-                    ticks: list[tuple[int, str]], now: float | None = None) -> list[int]:
-        """In one transaction: advance the cursor (compare-and-set) and insert a run per ``(nominal, status)``.
-
-        Returns the ids of inserted runs; ``[]`` and nothing written if another scheduler moved the cursor.
-        A tick that already has a run (a backfill or an external claim got there first) is left alone.
-        """
-        now = time.time() if now is None else now
-        created = []
-        with self.engine.begin() as conn:
-            moved = conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id,
-                                                         pipelines.c.cursor == expected_cursor)
-                                 .values(cursor=new_cursor)).rowcount
-            if moved != 1:
-                return []
-            for nominal, status in ticks:
-                run_id = self._insert_run(conn, pipeline_id, nominal, "schedule", status, None, None, now)
-                if run_id is not None:
-                    created.append(run_id)
-        return created
-
     def claim_many(self, claims: list[tuple[int, int, int, list[tuple[int, str]]]],
                    now: float | None = None) -> list[int]:
-        """:meth:`claim_ticks` for many pipelines in one transaction (each pipeline's cursor still CAS-checked)."""
+        """Claim due ticks of many pipelines in one transaction: per ``(pipeline id, expected cursor, new cursor,
+        [(nominal, status), ...])`` advance the cursor compare-and-set and insert a run per tick.
+
+        A pipeline whose cursor is no longer ``expected`` (another scheduler moved it) gets nothing written; a
+        tick that already has a run (a backfill or an external claim got there first) is left alone. Returns
+        the ids of inserted runs."""
         now = time.time() if now is None else now
         created = []
         with self.engine.begin() as conn:
@@ -300,6 +285,34 @@ class Store:
                 return conn.execute(insert(runs).values(**values)).inserted_primary_key[0]
         except IntegrityError:
             return None
+
+    def create_runs(self, pipeline_id: int, nominals: list[int], trigger: str, user: str | None = None,
+                    now: float | None = None) -> list[int]:
+        """Claim many nominal times as queued runs in one transaction; the ids of those not already claimed."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            ids = [self._insert_run(conn, pipeline_id, t, trigger, "queued", None, user, now) for t in nominals]
+        return [i for i in ids if i is not None]
+
+    def last_runs(self, pipeline_ids: list[int]) -> dict[int, dict]:
+        """The newest run (by nominal time) that started or finished, per pipeline."""
+        latest = (select(runs.c.pipeline_id, func.max(runs.c.nominal_time).label("nt"))
+                  .where(runs.c.pipeline_id.in_(pipeline_ids), runs.c.status != "queued")
+                  .group_by(runs.c.pipeline_id).subquery())
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).join(latest, (runs.c.pipeline_id == latest.c.pipeline_id)
+                                                  & (runs.c.nominal_time == latest.c.nt))).mappings().all()
+        return {r["pipeline_id"]: dict(r) for r in rows}
+
+    def failed_since_success(self, pipeline_id: int, limit: int = 500) -> list[dict]:
+        """Failed runs of a pipeline newer (by nominal time) than its newest successful run."""
+        with self.engine.connect() as conn:
+            last_ok = conn.execute(select(func.max(runs.c.nominal_time)).where(
+                runs.c.pipeline_id == pipeline_id, runs.c.status == "succeeded")).scalar()
+            q = select(runs).where(runs.c.pipeline_id == pipeline_id, runs.c.status == "failed")
+            if last_ok is not None:
+                q = q.where(runs.c.nominal_time > last_ok)
+            return [dict(r) for r in conn.execute(q.order_by(runs.c.nominal_time).limit(limit)).mappings()]
 
     def create_run(self, pipeline_id: int, nominal: int, trigger: str, params: dict | None = None,
                    user: str | None = None, now: float | None = None) -> int | None:
@@ -369,10 +382,6 @@ class Store:
             conn.execute(update(attempts).where(attempts.c.id == bindparam("aid")).values(pid=bindparam("p")),
                          [{"aid": a, "p": p} for a, p in pids.items()])
 
-    def set_attempt_pid(self, attempt_id: int, pid: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(attempts).where(attempts.c.id == attempt_id).values(pid=pid))
-
     def finish_attempt(self, attempt_id: int, status: str, *, category: str | None = None,
                        failing_cell: int | None = None, error: str | None = None,
                        retry_delay: float | None = None, now: float | None = None) -> dict | None:
@@ -440,6 +449,29 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status.in_(("failed", "skipped")))
                                 .values(**values)).rowcount == 1
+
+    def skip_run(self, run_id: int, category: str, reason: str, now: float | None = None) -> bool:
+        """A queued run that will not run (e.g. over budget): ``skipped`` with the reason; False if not queued."""
+        now = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            return conn.execute(update(runs).where(runs.c.id == run_id, runs.c.status == "queued").values(
+                status="skipped", category=category, error=reason, ended_at=now)).rowcount == 1
+
+    def previous_status(self, run: dict) -> str | None:
+        """Status of the pipeline's last finished run before ``run`` (by nominal time), for recovery alerts."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(runs.c.status).where(
+                runs.c.pipeline_id == run["pipeline_id"], runs.c.nominal_time < run["nominal_time"],
+                runs.c.status.in_(("succeeded", "failed"))).order_by(runs.c.nominal_time.desc()).limit(1)).scalar()
+
+    def recent_durations(self, pipeline_id: int, limit: int = 10) -> list[float]:
+        """Seconds taken by the last ``limit`` successful attempts of a pipeline, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(attempts.c.started_at, attempts.c.ended_at).join(
+                runs, attempts.c.run_id == runs.c.id).where(runs.c.pipeline_id == pipeline_id,
+                                                            attempts.c.status == "succeeded")
+                .order_by(attempts.c.ended_at.desc()).limit(limit)).all()
+        return [e - s for s, e in rows if e is not None]
 
     def mark_notified(self, run_id: int, now: float | None = None) -> bool:
         with self.engine.begin() as conn:

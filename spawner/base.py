@@ -202,6 +202,7 @@ class PavedSpawner(Spawner):
         if self.scope:
             args += self.scope.idle.server_args()
             args.append(f"--ServerApp.jpserver_extensions={{'{BUSY_ACTIVITY_EXTENSION}': True}}")
+            args.append(terminal_shell_arg())
         return args
 
     # --- progress -------------------------------------------------------------------------------------------
@@ -344,3 +345,12 @@ class PavedSpawner(Spawner):
     def clear_state(self):
         super().clear_state()
         self._span_id = None
+
+
+TERMINAL_RC = Path(__file__).parent / "data" / "terminal-rc.sh"
+
+
+def terminal_shell_arg() -> str:
+    """JupyterLab terminals run bash with Paved's rc file (``data/terminal-rc.sh``): the login files still run,
+    and ``paved`` and the server's PATH survive /etc/profile."""
+    return f"--ServerApp.terminado_settings={{'shell_command': ['/bin/bash', '--rcfile', '{TERMINAL_RC}', '-i']}}"

@@ -29,6 +29,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding") == "gzip":  # the data helper compresses its events
+                    import gzip
+                    body = gzip.decompress(body)
                 received.append({"path": self.path, "headers": dict(self.headers),
                                  "body": json.loads(body or b"null")})
                 self.send_response(200)
@@ -92,6 +95,7 @@ def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> di
         "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": "not-used",
         "JUPYTERHUB_CLIENT_ID": "service-pipelines", "PAVED_PIPELINES_INTERVAL": "0.2",
         "PAVED_PIPELINES_CLOCK_SPEED": str(speed), "PAVED_PIPELINES_CLOCK_ANCHOR": str(anchor),
+        "PAVED_PIPELINES_RUN_TOKENS": "0",  # no hub here to issue run tokens
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     })
     env.pop("PAVED_CATALOG_URL", None)
@@ -99,12 +103,26 @@ def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> di
     return env
 
 
-def crash_cycles(data_dir, cycles: int, *, speed: float = 30, up: tuple[float, float] = (1.0, 2.0),
-                 drain_timeout: float = 180, seed: int = 5, log=print) -> dict:
+def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "the condition"):
+    """Poll ``predicate`` until it returns something truthy (returned); AssertionError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def crash_cycles(data_dir, cycles: int, *, speed: float = 30, drain_timeout: float = 180, seed: int = 5,
+                 log=print) -> dict:
     """Kill -9 the pipelines service ``cycles`` times during runs, restart, drain; check the invariants.
 
-    A pipeline on a one-minute cron (clock ``speed`` times faster), catch-up ``all``, concurrency allow.
-    Returns counts; raises AssertionError when a tick was lost or a nominal time succeeded twice.
+    A pipeline on a one-minute cron (clock ``speed`` times faster), catch-up ``all``, concurrency allow. Each
+    kill waits for an event, not for time: a new attempt recorded ``running`` by this service process (odd
+    cycles), or the same attempt's output notebook being written, i.e. the kernel executing (even cycles). So
+    every kill lands during a run however loaded the machine is. Returns counts; raises AssertionError when
+    a tick was lost or a nominal time succeeded twice.
     """
     import os
     import random
@@ -116,12 +134,13 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 30, up: tuple[float, f
 
     from croniter import croniter
 
+    from paved.hub.processes import pid_alive
     from paved.promote.pin import content_hash
     from paved.promote.scheduler import Clock
     from paved.promote.spec import parse_spec
     from paved.promote.store import Store
 
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # only picks which event a cycle waits for
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "projects.yaml").write_text(CRASH_PROJECTS)
@@ -145,23 +164,37 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 30, up: tuple[float, f
                                 start_new_session=True)
 
     kills_during_runs = 0
+    seen: set[int] = set()
     for i in range(cycles):
         proc = start()
-        time.sleep(rnd.uniform(*up))
-        if store.running_count():
-            kills_during_runs += 1
-        os.kill(proc.pid, signal.SIGKILL)  # the service only: its executors die with it (PDEATHSIG)
-        proc.wait()
+
+        def new_attempt():
+            fresh = [a for a in store.running_attempts() if a["id"] not in seen and a["pid"]]
+            return fresh[0] if fresh else None
+
+        try:
+            attempt = wait_until(new_attempt, 120, what="the restarted service to start an attempt")
+            seen.add(attempt["id"])
+            if rnd.random() < 0.5:  # later in the run: the kernel has begun writing the output notebook
+                out = Path(attempt["output_dir"]) / "output.ipynb"
+                wait_until(lambda: out.exists() or not pid_alive(attempt["pid"]), 60, what="the kernel to run")
+            if store.running_count():
+                kills_during_runs += 1
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)  # the service only: its executors die with it (PDEATHSIG)
+            proc.wait()
     # Recover and drain: the final service claims what was missed and runs everything up to the last kill.
     end = int(clock.now())
     proc = start()
     try:
-        deadline = time.monotonic() + drain_timeout
-        while time.monotonic() < deadline:
+        def drained():
             runs = [r for r in store.list_runs(["crash"], limit=100000) if r["nominal_time"] <= end]
-            if store.pipeline(p["id"])["cursor"] >= end - 60 and all(r["status"] == "succeeded" for r in runs):
-                break
-            time.sleep(0.5)
+            return store.pipeline(p["id"])["cursor"] >= end - 60 and all(r["status"] == "succeeded" for r in runs)
+
+        try:
+            wait_until(drained, drain_timeout, interval=0.2, what="the runs to drain")
+        except AssertionError:
+            pass  # the invariants below say what is missing
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
     finally:

@@ -15,9 +15,6 @@ pytestmark = pytest.mark.browser
 
 OWN = {"alice": "imbalance-price-forecast", "bob": "leads", "admin": None}
 OTHER = {"alice": "leads", "bob": "imbalance-price-forecast"}
-# Pages whose move onto the layout is another developer's change in flight (promote/: the pipelines pages).
-# Their problems make the test xfail (visibly) instead of fail, until that change is merged.
-PENDING = {"pipelines"}
 
 
 def pages_of(user: str) -> list[tuple[str, str, int]]:
@@ -80,14 +77,13 @@ def visit(page, hub, path: str) -> dict:
 def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts, user, theme):
     shots = artifacts / "pages"
     shots.mkdir(exist_ok=True)
-    problems, pending = [], []
+    problems = []
     with browser_page(color_scheme=theme) as page:
         login(page, paved_hub, user)
         for name, path, status in pages_of(user):
             seen = visit(page, paved_hub, path)
             page.screenshot(path=str(shots / f"{name}-{user}-{theme}.png"), full_page=True)
             where = f"{name} ({path}) as {user}, {theme}"
-            found = len(problems)
             if seen["status"] != status:
                 problems.append(f"{where}: status {seen['status']}, expected {status}")
             layout = page.locator('meta[name="paved-layout"]').count()
@@ -104,12 +100,7 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
             for kind in ("console", "failed", "foreign"):
                 if seen[kind]:
                     problems.append(f"{where}: {kind}: {seen[kind]}")
-            if name in PENDING:
-                pending += problems[found:]
-                del problems[found:]
     assert not problems, "\n".join(problems)
-    if pending:
-        pytest.xfail("pages not yet on the Paved layout:\n" + "\n".join(pending))
 
 
 def test_the_one_stylesheet_is_cacheable(paved_hub):

@@ -114,7 +114,7 @@ BAD = [
     ({"timezone": "Mars/Base"}, 400, "schedule.timezone", "unknown time zone"),
     ({"environment": "staging"}, 400, "environment", "staging"),
     ({"name": "Not A Name!"}, 400, "name", ""),
-    ({"project": "leads"}, 403, "project", "not a member"),
+    ({"project": "leads"}, 404, "project", "No project named 'leads'"),
     ({"project": "no-such-project"}, 400, "project", "no project named"),
 ]
 
@@ -178,7 +178,7 @@ def test_pipelines_api_is_forwarded_with_the_servers_token(lab):
     assert r.status_code == 200, r.text
     assert r.json()["pipelines"] == pipelines(lab)
     r = s.get(f"{lab['server']}/paved/pipelines/api/pipelines", params={"project": "leads"})
-    assert r.status_code == 403  # the service's own project check, as alice
+    assert r.status_code == 404  # the service's own project check, as alice (not a member looks like unknown)
     for path in ("%2e%2e/%2e%2e/hub/api/users", "api/%2E%2E/%2E%2E/%2E%2E/hub/api/users"):
         r = s.get(f"{lab['server']}/paved/pipelines/{path}")  # the proxy may already answer 404
         assert r.status_code in (400, 404), r.text
@@ -251,10 +251,12 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
         page.fill("#paved-promote-schedule", "15 5 * * *")
         page.click(".jp-Dialog button.jp-mod-accept")
         success = page.locator(".jp-Dialog .paved-promote-result")
-        expect(success).to_contain_text("Version 1 is deployed", timeout=60_000)
+        expect(success).to_contain_text("Version 1 is deployed", timeout=90_000)
+        expect(success).to_contain_text("The test run succeeded")
         expect(success).to_contain_text("15 5 * * * (Europe/Amsterdam)")
+        expect(page.locator(".paved-promote-next")).to_contain_text("Next run: ")
         link = page.locator(".paved-promote-history")
-        assert link.get_attribute("href") == f"/services/pipelines/?project={PROJECT}"
+        assert link.get_attribute("href") == f"/services/pipelines/pipelines/{PROJECT}/browser-forecast"
         page.screenshot(path=str(artifacts / "lab-promote-done.png"))
         page.click(".jp-Dialog button.jp-mod-accept")
 
@@ -267,9 +269,51 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
         expect(refusal).to_contain_text("no cell tagged 'parameters'", timeout=30_000)
         expect(refusal).to_contain_text("Cell Tags")
         page.screenshot(path=str(artifacts / "lab-promote-no-parameters.png"))
+        # One click tags the selected cell, and the dialog opens with its parameters; the cell shows a badge.
+        page.click('.jp-Dialog button:has-text("Use the selected cell as parameters")')
+        expect(page.locator(".jp-Dialog .paved-promote")).to_be_visible(timeout=30_000)
+        assert page.input_value("#paved-promote-parameters\\.x") == "1"
+        expect(page.locator(f"{current} .paved-parameters-cell")).to_have_count(1)
+        page.screenshot(path=str(artifacts / "lab-promote-tagged.png"))
+        page.click(".jp-Dialog button.jp-mod-reject")
 
     listed = {p["name"]: p for p in pipelines(lab)}
     assert listed["browser-forecast"]["cron"] == "15 5 * * *"
     assert listed["browser-forecast"]["timezone"] == "Europe/Amsterdam"
     spec = yaml.safe_load((lab["workspace"] / "Browser Forecast.pipeline.yaml").read_text())
     assert spec["parameters"]["horizon"]["default"] == 48 and spec["parameters"]["verbose"]["default"] is True
+
+
+def test_deploy_runs_the_notebook_first_and_a_failure_deploys_nothing(lab):
+    path = write(lab, "broken/Broken.ipynb", make_notebook("horizon = 24", "x = horizon + 1",
+                                                          "raise RuntimeError('no prices for ' + str(horizon))"))
+    body = {"path": path, "name": "broken", "project": PROJECT, "environment": "dev", "schedule": "manual"}
+    r = endpoint(lab, "deploy", body)
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["message"] == "The test run failed in cell 2: nothing was deployed"
+    failure = answer["test_run"]["failure"]
+    assert (failure["cell"], failure["ename"], failure["evalue"]) == (2, "RuntimeError", "no prices for 24")
+    assert "raise RuntimeError" in failure["source"]
+    assert not (lab["workspace"] / "broken" / "Broken.pipeline.yaml").exists()
+    assert "broken" not in {p["name"] for p in pipelines(lab)}
+    # Deploying without a test run is a choice; then the manual pipeline can be run from the dialog.
+    r = endpoint(lab, "deploy", {**body, "test_run": False})
+    assert r.status_code == 200 and r.json()["test_run"] is None and r.json()["next_run"] is None, r.text
+    run = endpoint(lab, "run", {"project": PROJECT, "name": "broken"})
+    assert run.status_code == 200 and run.json()["run_id"] > 0, run.text
+    svc = lab["pipelines"]
+    import time
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = lab["hub"].api("alice").get(f"{svc}api/runs/{run.json()['run_id']}").json()["status"]
+        if status in ("failed", "succeeded"):
+            break
+        time.sleep(0.5)
+    assert status == "failed"
+    fixed = write(lab, "broken/Broken.ipynb", make_notebook("horizon = 24", "x = horizon + 1"))
+    r = endpoint(lab, "deploy", {**body, "path": fixed})
+    assert r.status_code == 200, r.text
+    assert r.json()["test_run"]["status"] == "succeeded" and r.json()["failed_runs"] == [run.json()["run_id"]]
+    again = endpoint(lab, "rerun-failed", {"project": PROJECT, "name": "broken"})
+    assert again.status_code == 200 and again.json()["run_ids"] == [run.json()["run_id"]], again.text

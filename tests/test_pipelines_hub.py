@@ -5,12 +5,15 @@ history shows the run and its output notebook; validation errors; another projec
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from promote_helpers import make_notebook
@@ -61,7 +64,9 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     r = paved("promote", str(nb_path), "--project", PROJECT, "--schedule", "* * * * *", "--timezone",
               "Europe/Amsterdam", "--param", "horizon=48", "--hub-url", hub.url, token=token)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "test run succeeded" in r.stdout  # promote runs it first
     assert "deployed imbalance-price-forecast/price-forecast: version 1" in r.stdout
+    assert "next run: " in r.stdout and "(Europe/Amsterdam)" in r.stdout
     spec = yaml.safe_load((tmp_path / "Price Forecast.pipeline.yaml").read_text())
     assert spec["parameters"] == {"horizon": {"type": "int", "default": 48, "help": "hours ahead"},
                                   "run_date": {"type": "date", "default": "{{ nominal_date }}"}}
@@ -73,6 +78,8 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     assert (run["pipeline"], run["version"], run["environment"], run["trigger"]) == ("price-forecast", 1, "dev", "schedule")
     page = hub.login("alice").get(svc)
     assert page.status_code == 200 and "price-forecast" in page.text and "succeeded" in page.text
+    assert 'href="/services/pipelines/pipelines/imbalance-price-forecast/price-forecast"' in page.text
+    assert "Every minute" in page.text  # the schedule in words
     html = alice.get(f"{svc}runs/{run['id']}/notebook")
     assert html.status_code == 200 and "forecast 48" in html.text and PROJECT in html.text
     assert "forecast 48" in alice.get(f"{svc}runs/{run['id']}/log").text
@@ -86,16 +93,25 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     # Another project's user sees nothing and can trigger nothing.
     assert bob.get(f"{svc}api/runs").json()["runs"] == []
     assert bob.get(f"{svc}api/pipelines").json()["pipelines"] == []
-    assert bob.get(f"{svc}api/pipelines/{PROJECT}/price-forecast").status_code == 403
-    assert bob.post(f"{svc}api/pipelines/{PROJECT}/price-forecast/runs", json={}).status_code == 403
-    assert bob.post(f"{svc}api/pipelines/{PROJECT}/price-forecast/pause").status_code == 403
-    for path in (f"api/runs/{run['id']}", f"runs/{run['id']}/notebook", f"runs/{run['id']}/log"):
+    # Not a member and no such project look the same: 404 with the same sentence.
+    for project in (PROJECT, "no-such-project"):
+        for method, path in (("get", f"api/pipelines/{project}/price-forecast"),
+                             ("post", f"api/pipelines/{project}/price-forecast/runs"),
+                             ("post", f"api/pipelines/{project}/price-forecast/pause"),
+                             ("post", f"api/pipelines/{project}/price-forecast/rerun-failed"),
+                             ("get", f"api/pipelines?project={project}"), ("get", f"api/runs?project={project}"),
+                             ("get", f"pipelines/{project}/price-forecast")):
+            r = getattr(bob, method)(svc + path, json={} if method == "post" else None)
+            assert r.status_code == 404, (path, r.status_code)
+            if path.startswith("api/"):
+                assert r.json()["message"] == f"No project named {project!r} among your projects"
+    for path in (f"api/runs/{run['id']}", f"runs/{run['id']}/notebook", f"runs/{run['id']}/log", f"runs/{run['id']}"):
         assert bob.get(svc + path).status_code == 404
     assert bob.post(f"{svc}api/runs/{run['id']}/rerun").status_code == 404
     assert "price-forecast" not in hub.login("bob").get(svc).text
     r = paved("pipelines", "run", "price-forecast", "--project", PROJECT, "--hub-url", hub.url,
               token=hub.token("bob"))
-    assert r.returncode == 1 and "not a member" in r.stdout
+    assert r.returncode == 1 and "No project named" in r.stdout
 
     # Wrong parameter types are refused with the field named.
     r = alice.post(f"{svc}api/pipelines/{PROJECT}/price-forecast/runs", json={"parameters": {"horizon": "many"}})
@@ -131,7 +147,7 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     ({"schedule": {"cron": "61 * * * *", "timezone": "UTC"}}, "schedule.cron: not a valid cron expression"),
     ({"schedule": {"cron": "* * * * *", "timezone": "Mars/Base"}}, "schedule.timezone: unknown time zone"),
     ({"resources": {"instance_type": "p4d.24xlarge", "lifecycle": "spot"}}, "resources.instance_type: 'p4d.24xlarge'"),
-    ({"environment": "acc", "project": "leads"}, "You are not a member of project 'leads'"),
+    ({"environment": "acc", "project": "leads"}, "No project named 'leads' among your projects"),
     ({"parameters": {"horizon": {"type": "int", "default": "soon"}}}, "parameters.horizon.default: expected an int"),
     ({"parameters": {"nope": {"type": "str", "default": "x"}}}, "parameters.nope: unknown parameter"),
     ({"retries": {"count": -1}}, "retries.count: must be a whole number of at least 0"),
@@ -140,7 +156,7 @@ def test_bad_specs_are_refused_with_the_field_named(hub, change, field):
     nb = make_notebook("horizon = 24")
     spec = {"name": "bad", "project": PROJECT, "environment": "dev", **change}
     r = hub.api("alice").post(f"{hub.url}/services/pipelines/api/pipelines", json={"spec": spec, "notebook": nb})
-    assert r.status_code in (400, 403) and field in r.json()["message"], r.text
+    assert r.status_code in (400, 404) and field in r.json()["message"], r.text
     assert all(p["name"] != "bad" for p in hub.api("alice").get(
         f"{hub.url}/services/pipelines/api/pipelines").json()["pipelines"])
 
@@ -151,3 +167,221 @@ def test_promote_without_parameters_cell_explains_how_to_tag(tmp_path):
     r = paved("promote", str(nb), "--project", PROJECT)
     assert r.returncode == 2 and "no cell tagged 'parameters'" in r.stdout and "Cell Tags" in r.stdout
     assert not (tmp_path / "plain.pipeline.yaml").exists()
+
+
+def _wait_run(api, svc, run_id, timeout=120):
+    return wait(lambda: (r := api.get(f"{svc}api/runs/{run_id}").json())["status"] in ("succeeded", "failed",
+                                                                                      "skipped") and r,
+                timeout=timeout)
+
+
+def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
+    """Promote (test run first), run now with an override, the data helper's lineage in the catalog; break the
+    notebook: promote refuses; --no-test-run deploys it; the failed run shows its failing cell; fix, promote,
+    rerun the failed runs with the new version; open a run in a notebook."""
+    svc = f"{hub.url}/services/pipelines/"
+    token, alice = hub.token("alice"), hub.api("alice")
+    lake = tmp_path / "lake"
+    nb_path = tmp_path / "loop.ipynb"
+    good = make_notebook("horizon = 24", "from paved.hub.catalog import data\n"
+                         "data.write(f'SELECT {horizon} AS h', 'loop_out')\nprint('wrote', horizon)")
+    nb_path.write_text(json.dumps(good))
+    env_cli = {"PAVED_LAKE": str(lake)}
+
+    def promote(*extra):
+        env = dict(os.environ, JUPYTERHUB_API_TOKEN=token, **env_cli)
+        return subprocess.run([sys.executable, "-m", "paved.hub.cli", "promote", str(nb_path), "--project", PROJECT,
+                               "--schedule", "0 6 * * *", "--timezone", "Europe/Amsterdam", "--hub-url", hub.url,
+                               *extra], capture_output=True, text=True, env=env, timeout=180)
+
+    r = promote()
+    assert r.returncode == 0 and "test run succeeded" in r.stdout and "version 1" in r.stdout, r.stdout + r.stderr
+    run = alice.post(f"{svc}api/pipelines/{PROJECT}/loop/runs", json={"parameters": {"horizon": 7}})
+    assert run.status_code == 201, run.text
+    done = _wait_run(alice, svc, run.json()["run_id"])
+    assert done["status"] == "succeeded", done
+    log = alice.get(f"{svc}runs/{done['id']}/log").text
+    assert "wrote 7" in log and "lineage not recorded" not in log  # the run's own hub token reached the catalog
+    job = f"job:{PROJECT}/dev:loop"
+    graph = wait(lambda: (g := alice.get(f"{hub.url}/services/catalog/api/v1/lineage",
+                                         params={"nodeId": job, "depth": 2})).status_code == 200
+                 and any("loop_out" in n["id"] for n in g.json()["graph"]) and g.json()["graph"])
+    assert any(n["id"] == job for n in graph)
+
+    # Break it: the test run fails, nothing is deployed.
+    broken = json.loads(json.dumps(good))
+    broken["cells"].append({"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {},
+                            "outputs": [], "source": "raise ValueError('negative prices not handled')"})
+    nb_path.write_text(json.dumps(broken))
+    r = promote()
+    assert r.returncode == 1 and "test run failed (notebook-error in cell 2)" in r.stdout, r.stdout
+    assert "| raise ValueError('negative prices not handled')" in r.stdout and "nothing deployed" in r.stdout
+    assert [v["number"] for v in alice.get(f"{svc}api/pipelines/{PROJECT}/loop").json()["versions"]] == [1]
+
+    # Deploy it anyway; its run fails at once (a notebook error is not retried) and shows the failing cell.
+    r = promote("--no-test-run")
+    assert r.returncode == 0 and "version 2" in r.stdout, r.stdout
+    failed = _wait_run(alice, svc, alice.post(f"{svc}api/pipelines/{PROJECT}/loop/runs", json={}).json()["run_id"])
+    assert (failed["status"], failed["category"], len(failed["attempts"])) == ("failed", "notebook-error", 1)
+    assert failed["failure"]["cell"] == 2 and "raise ValueError" in failed["failure"]["source"]
+    assert "negative prices not handled" in failed["failure"]["traceback"]
+    page = hub.login("alice").get(f"{svc}runs/{failed['id']}")
+    assert page.status_code == 200 and 'id="failure"' in page.text and "negative prices not handled" in page.text
+    html = alice.get(f"{svc}runs/{failed['id']}/notebook")
+    assert html.status_code == 200 and "sandbox" in html.headers["Content-Security-Policy"]
+    assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html.text)  # nothing from outside Paved
+
+    # Open it in a notebook: a server of the run's project, the exact version, its parameters first.
+    opened = alice.post(f"{svc}api/runs/{failed['id']}/open")
+    assert opened.status_code == 201, opened.text
+    o = opened.json()
+    assert o["url"].endswith(f"/lab/tree/{o['path']}")
+    content = alice.get(f"{hub.url}/user/alice/{o['server']}/api/contents/{o['path']}").json()["content"]
+    assert content["cells"][0]["metadata"]["tags"] == ["injected-parameters"]
+    assert "horizon = 24" in content["cells"][0]["source"]
+    assert "negative prices" in "".join(c["source"] for c in content["cells"])
+    again = alice.post(f"{svc}api/runs/{failed['id']}/open").json()
+    assert again["server"] == o["server"] and again["reused"]
+    r = paved("pipelines", "open", str(failed["id"]), "--hub-url", hub.url, token=token)
+    assert f"is open in server {o['server']} (reused): " in r.stdout and o["path"] in r.stdout, r.stdout
+    hub.api("alice").delete(f"{hub.url}/hub/api/users/alice/servers/{o['server']}")
+
+    # Fix, promote (test run passes), and rerun the failed runs with the new version.
+    nb_path.write_text(json.dumps(good))
+    r = promote()
+    assert r.returncode == 0 and "version 3" in r.stdout and "1 run(s) failed since the last success" in r.stdout, r.stdout
+    r = paved("pipelines", "rerun-failed", "loop", "--project", PROJECT, "--hub-url", hub.url, token=token)
+    assert f"queued 1 failed run(s) again: {failed['id']}" in r.stdout, r.stdout
+    fixed = _wait_run(alice, svc, failed["id"])
+    assert (fixed["status"], fixed["version"]) == ("succeeded", 3)
+
+
+def test_a_notebook_for_a_kernel_that_is_not_installed_is_refused(hub):
+    nb = make_notebook("horizon = 24")
+    nb["metadata"]["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    spec = {"name": "r-notebook", "project": PROJECT, "environment": "dev"}
+    r = hub.api("alice").post(f"{hub.url}/services/pipelines/api/pipelines", json={"spec": spec, "notebook": nb})
+    assert r.status_code == 400
+    assert "the notebook is for kernel 'ir' (R), which is not installed where pipelines run" in r.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def manual(hub):
+    """A manual and a daily pipeline of alice's, to send bad input to."""
+    svc = f"{hub.url}/services/pipelines/"
+    nb = make_notebook("horizon = 24\nrate = 0.5\nlive = False")
+    for name, schedule in (("bad-input", "manual"), ("bad-daily", {"cron": "0 6 * * *", "timezone": "UTC"})):
+        spec = {"name": name, "project": PROJECT, "environment": "dev", "schedule": schedule,
+                "parameters": {"horizon": {"type": "int", "default": 24}, "rate": {"type": "float", "default": 0.5},
+                               "live": {"type": "bool", "default": False}}}
+        r = hub.api("alice").post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb})
+        assert r.status_code in (200, 201), r.text
+    return svc
+
+
+@pytest.mark.parametrize("path, body, status, message", [
+    ("bad-input/runs", {"parameters": {"horizon": "many"}}, 400, "parameters.horizon: expected an int"),
+    ("bad-input/runs", {"parameters": {"rate": True}}, 400, "parameters.rate: expected a float"),
+    ("bad-input/runs", {"parameters": {"live": "perhaps"}}, 400, "parameters.live: expected a bool"),
+    ("bad-input/runs", {"parameters": {"nope": 1}}, 400, "parameters.nope: unknown parameter"),
+    ("bad-input/runs", {"parameters": [1]}, 400, "parameters: must be an object"),
+    ("bad-input/runs", {"nominal_time": "abc"}, 400, "nominal_time: expected epoch seconds or an ISO 8601 time"),
+    ("bad-input/runs", {"nominal_time": 1e308}, 400, "nominal_time: expected epoch seconds between"),
+    ("bad-input/runs", {"nominal_time": -5}, 400, "nominal_time: expected epoch seconds between"),
+    ("bad-daily/runs", {"from": "2026-10-07", "to": "2026-10-01"}, 400, "to: 2026-10-01 is before from (2026-10-07)"),
+    ("bad-daily/runs", {"from": "2025-01-01", "to": "2026-06-01"}, 400, "days is over the limit of 366"),
+    ("bad-daily/runs", {"from": "yesterday", "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
+    ("bad-daily/runs", {"from": 5, "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
+    ("bad-input/runs", {"from": "2026-10-01", "to": "2026-10-02"}, 400, "a manual pipeline has no ticks"),
+    ("no-such-pipeline/pause", None, 404, "No pipeline 'no-such-pipeline'"),
+    ("no-such-pipeline/runs", {}, 404, "No pipeline 'no-such-pipeline'"),
+])
+def test_bad_input_gets_a_sentence_and_records_nothing(hub, manual, path, body, status, message):
+    alice = hub.api("alice")
+    before = len(alice.get(f"{manual}api/runs", params={"limit": 5000}).json()["runs"])
+    r = alice.post(f"{manual}api/pipelines/{PROJECT}/{path}", json=body)
+    assert r.status_code == status and message in r.json()["message"], r.text
+    assert len(alice.get(f"{manual}api/runs", params={"limit": 5000}).json()["runs"]) == before
+
+
+def test_another_projects_run_cannot_be_rerun_or_opened(hub, manual):
+    alice, bob = hub.api("alice"), hub.api("bob")
+    run_id = alice.post(f"{manual}api/pipelines/{PROJECT}/bad-input/runs", json={}).json()["run_id"]
+    for action in ("rerun", "open"):
+        r = bob.post(f"{manual}api/runs/{run_id}/{action}")
+        assert r.status_code == 404 and r.json()["message"] == f"No run {run_id}"
+    assert len(alice.get(f"{manual}api/runs/{run_id}").json()["attempts"]) in (0, 1)
+
+
+def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
+    """Property-based (hypothesis): malformed bodies, query parameters and path parts on every endpoint of the
+    pipelines API (openapi.yaml) give 4xx with a JSON sentence, never a 5xx."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    alice = hub.api("alice")
+    spec_paths = yaml.safe_load((Path(__file__).parents[1] / "promote" / "openapi.yaml").read_text())["paths"]
+    scalars = (st.none() | st.booleans() | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
+               | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
+               | st.sampled_from(["Infinity", "1e308", "abc", "2026-10-01", "", "-1", "NaN", "0", "9" * 40]))
+    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
+                                                                                             max_size=4), max_leaves=12)
+    fields = st.sampled_from(["spec", "notebook", "pin", "parameters", "nominal_time", "from", "to", "claimant",
+                              "status", "category", "failing_cell", "error", "cells", "x"])
+    bodies = (st.dictionaries(fields, values, max_size=5) | values
+              | st.builds(lambda d: {"spec": {"name": "fz", "project": PROJECT, **d}, "notebook": {"cells": d.get("x")}},
+                          st.dictionaries(st.sampled_from(["schedule", "parameters", "retries", "timeouts", "catchup",
+                                                           "notify", "x", "resources", "inputs"]), values, max_size=3)))
+    raw = st.sampled_from(["[" * 100000 + "]" * 100000, '{"a":' * 50000 + "1" + "}" * 50000, "not json", "\x00",
+                          '{"parameters": {"horizon": 1e999}}'])
+    segment = st.sampled_from([PROJECT, "leads", "bad-input", "bad-daily", "x" * 300, "%00", "..", "ü"]) | st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyz-_.0123456789", min_size=1, max_size=20)
+    number = st.integers(min_value=0, max_value=10 ** 30).map(str) | st.sampled_from(["0", "9" * 30, "00001"])
+    query = st.dictionaries(st.sampled_from(["limit", "attempt", "status", "project", "pipeline"]),
+                            st.text(max_size=12) | number | st.sampled_from(["-1", "0", "1e3", "failed", "99999999"]),
+                            max_size=3)
+    routes = []
+    for path, ops in spec_paths.items():
+        for method in ops:
+            if method in ("get", "post"):
+                routes.append((method, path))
+
+    def fill(path, draw):
+        out = path
+        for name in ("project", "name", "action", "number", "run_id", "attempt_id", "what"):
+            token = "{" + name + "}"
+            if token in out:
+                if name in ("number", "run_id", "attempt_id"):
+                    value = draw(number)
+                elif name == "action":
+                    value = draw(st.sampled_from(["pause", "resume"]))
+                elif name == "what":
+                    value = draw(st.sampled_from(["notebook", "log"]))
+                else:
+                    value = draw(segment)
+                out = out.replace(token, requests.utils.quote(value, safe=""))
+        return out.lstrip("/")
+
+    errors = []
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.data())
+    def check(data):
+        method, path = data.draw(st.sampled_from(routes))
+        if path.endswith("/open"):  # would start servers for real ids: fuzz it with ids that do not exist
+            url = f"{manual}api/runs/{data.draw(st.integers(min_value=10 ** 9, max_value=10 ** 30))}/open"
+        else:
+            url = manual + fill(path, data.draw)
+        params = data.draw(query)
+        if method == "get":
+            r = alice.get(url, params=params, timeout=60)
+        elif data.draw(st.booleans()):
+            r = alice.post(url, params=params, data=data.draw(raw), timeout=60)
+        else:
+            # json.dumps writes NaN/Infinity tokens, which Python's (and the service's) parser accepts
+            r = alice.post(url, params=params, data=json.dumps(data.draw(bodies)), timeout=60,
+                           headers={"Content-Type": "application/json"})
+        if r.status_code >= 500:
+            errors.append((method, url[:200], r.status_code, r.text[:300]))
+
+    check()
+    assert not errors, errors[:10]

@@ -34,6 +34,43 @@ projects:
 
 
 @pytest.fixture
+def smtp():
+    """A local SMTP server (aiosmtpd) recording every message."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append({"to": envelope.rcpt_tos, "data": envelope.content.decode("utf8", "replace")})
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Handler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.url = f"smtp://127.0.0.1:{port}"
+
+    def wait_for(n, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(handler.messages) < n:
+            time.sleep(0.1)
+        assert len(handler.messages) >= n, handler.messages
+        return handler.messages
+
+    handler.wait_for = wait_for
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
 def env(tmp_path, monkeypatch):
     (tmp_path / "projects.yaml").write_text(PROJECTS)
     receiver = Receiver()
@@ -47,8 +84,8 @@ def env(tmp_path, monkeypatch):
     receiver.close()
 
 
-def deploy(store, notebook, **spec_fields):
-    raw = {"name": "p", "project": "forecast", "environment": "dev", "schedule": "manual", **spec_fields}
+def deploy(store, notebook, name="p", **spec_fields):
+    raw = {"name": name, "project": "forecast", "environment": "dev", "schedule": "manual", **spec_fields}
     spec = parse_spec(raw)
     return store.deploy(spec.to_dict(), notebook, {"content_hash": content_hash(notebook)}, "alice")["pipeline"]
 
@@ -87,11 +124,12 @@ def test_run_gets_typed_parameters_templates_and_scope_env(env):
     assert events[0]["body"]["job"] == {"namespace": "forecast/dev", "name": "p", "facets": {}}
 
 
-def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env):
+def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smtp):
     store, scheduler, receiver, tmp = env
+    scheduler.smtp_url = smtp.url
     nb = make_notebook("x = 1", "y = x + 1", "raise ValueError('bad input data')")
-    p = deploy(store, nb, retries={"count": 1, "backoff_seconds": 2, "backoff_factor": 2},
-               notify={"webhook": f"{receiver.url}/alerts"})
+    p = deploy(store, nb, retries={"count": 1, "backoff_seconds": 2, "backoff_factor": 2, "on": ["notebook-error"]},
+               notify={"webhook": f"{receiver.url}/alerts", "email": ["team@example.com"]})
     run_id = store.create_run(p["id"], 1_800_000_000, "manual")
     [run] = drive(scheduler, settled(store, run_id), timeout=90)
     assert run["status"] == "failed" and run["attempts"] == 2
@@ -105,9 +143,13 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env):
         assert "bad input data" in (Path(a["output_dir"]) / "run.log").read_text()
     [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts")
     assert alert["body"] | {"error": None} == {
-        "event": "pipeline_run_failed", "project": "forecast", "pipeline": "p", "environment": "dev",
+        "event": "pipeline_run_failed", "text": "Pipeline forecast/p failed (notebook-error) for 2027-01-15T08:00:00+00:00",
+        "project": "forecast", "pipeline": "p", "environment": "dev",
         "run_id": run_id, "nominal_time": "2027-01-15T08:00:00+00:00", "attempts": 2,
         "category": "notebook-error", "failing_cell": 2, "error": None, "url": f"https://paved.example/services/pipelines/runs/{run_id}"}
+    [mail] = smtp.wait_for(1)
+    assert mail["to"] == ["team@example.com"] and "Pipeline forecast/p failed (notebook-error)" in mail["data"]
+    assert f"/services/pipelines/runs/{run_id}" in mail["data"]
     fails = receiver.wait_for(lambda r: r["path"] == "/api/v1/lineage" and r["body"]["eventType"] == "FAIL")
     assert "bad input data" in fails[0]["body"]["run"]["facets"]["errorMessage"]["message"]
     # Usage spans: one per attempt, closed as failed.
@@ -170,3 +212,127 @@ def test_scheduler_lock_admits_one_scheduler(env):
     scheduler.stop()  # releases the lock
     other.step()
     assert other.leader
+
+
+def test_notebook_error_fails_at_once_other_classes_are_retried(env):
+    """Default retries.on: a cell's exception is not retried (same code, same data, same error); a kernel death is."""
+    store, scheduler, receiver, tmp = env
+    bad = deploy(store, make_notebook("x = 1", "raise ValueError('bad input data')"),
+                 retries={"count": 2, "backoff_seconds": 0})
+    died = deploy(store, make_notebook("x = 1", "import os\nos._exit(1)"), name="died",
+                  retries={"count": 1, "backoff_seconds": 0})
+    r1 = store.create_run(bad["id"], 1_800_000_000, "manual")
+    r2 = store.create_run(died["id"], 1_800_000_000, "manual")
+    run1, run2 = drive(scheduler, settled(store, r1, r2), timeout=120)
+    assert (run1["status"], run1["category"], run1["attempts"]) == ("failed", "notebook-error", 1)
+    assert (run2["status"], run2["category"], run2["attempts"]) == ("failed", "kernel-died", 2)
+
+
+def test_notebook_without_kernelspec_runs_on_the_default_kernel(env):
+    from paved.promote.scheduler import kernel_of
+
+    store, scheduler, receiver, tmp = env
+    nb = make_notebook("x = 1", "import sys\nprint('python', sys.version_info[0])")
+    del nb["metadata"]["kernelspec"]
+    assert kernel_of(nb, "python3") == "python3"
+    assert kernel_of({"metadata": {"kernelspec": {"name": "ir"}}}, "python3") == "ir"
+    p = deploy(store, nb)
+    run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded", run
+
+
+class FakeIssuer:
+    """Stands in for the hub's token API (tests/test_pipelines_hub.py uses the real one)."""
+
+    def __init__(self):
+        self.issued, self.revoked = [], []
+
+    def issue(self, user, note, expires_in, scopes=None):
+        self.issued.append((user, note, expires_in))
+        return f"run-token-{len(self.issued)}", str(len(self.issued))
+
+    def revoke(self, user, token_id):
+        self.revoked.append((user, token_id))
+
+
+def test_data_helper_in_a_run_records_lineage_and_never_crashes_it(env):
+    """A run gets a hub token of its deployer; the data helper's reads and writes work, are sent with that token,
+    and the run's own COMPLETE event names the dataset it wrote (job -> output)."""
+    store, scheduler, receiver, tmp = env
+    scheduler.token_issuer = FakeIssuer()
+    scheduler.run_env = {"PAVED_HUB_URL": "https://paved.example"}
+    nb = make_notebook("n = 3", "from paved.hub.catalog import data\n"
+                       "data.write(f'SELECT range AS x FROM range({n})', 'scores')\n"
+                       "print('rows', data.read('scores').count('*').fetchone()[0])\n"
+                       "import os\nprint(os.environ['PAVED_HUB_URL'], os.environ['JUPYTERHUB_USER'])")
+    p = deploy(store, nb)
+    run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded", run
+    [attempt] = store.attempts_of(run_id)
+    log = (Path(attempt["output_dir"]) / "run.log").read_text()
+    assert "rows 3" in log and "https://paved.example alice" in log
+    assert scheduler.token_issuer.issued[0][0] == "alice" and scheduler.token_issuer.revoked == [("alice", "1")]
+    lake = (tmp / "lake/forecast/dev").resolve()
+    helper = receiver.wait_for(lambda r: r["body"]["producer"].endswith("/notebook") and r["body"]["outputs"])
+    assert helper[0]["headers"]["Authorization"] == "Bearer run-token-1"
+    assert helper[0]["body"]["job"]["name"] == "p" and helper[0]["body"]["job"]["namespace"] == "forecast/dev"
+    [complete] = receiver.wait_for(lambda r: r["body"]["eventType"] == "COMPLETE" and r["body"]["producer"].endswith("/promote"))
+    assert {"namespace": "file", "name": str(lake / "scores.parquet")} in [
+        {k: d[k] for k in ("namespace", "name")} for d in complete["body"]["outputs"]]
+
+
+def test_data_helper_without_a_token_warns_once_and_carries_on(env):
+    store, scheduler, receiver, tmp = env
+    nb = make_notebook("n = 2", "import warnings\nwarnings.simplefilter('always')\n"
+                       "from paved.hub.catalog import data\n"
+                       "for i in range(3):\n    data.write(f'SELECT {i} AS x', f'part{i}')\n"
+                       "print('written')")
+    p = deploy(store, nb)
+    run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded", run
+    out = json.loads((Path(store.attempts_of(run_id)[0]["output_dir"]) / "output.ipynb").read_text())
+    streams = "".join("".join(o.get("text", "")) for c in out["cells"] for o in c.get("outputs", []))
+    assert streams.count("lineage not recorded") == 1 and "written" in streams
+
+
+def test_run_due_over_budget_is_skipped_with_the_reason_and_an_alert(env):
+    store, scheduler, receiver, tmp = env
+    scheduler.budget_check = lambda project: f"Project '{project.name}' has used its monthly budget"
+    p = deploy(store, make_notebook("x = 1"), notify={"webhook": f"{receiver.url}/alerts"})
+    run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+    scheduler.step()
+    run = store.run(run_id)
+    assert (run["status"], run["category"], run["attempts"]) == ("skipped", "budget", 0)
+    assert "used its monthly budget" in run["error"]
+    [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts")
+    assert alert["body"]["event"] == "pipeline_run_skipped" and "budget" in alert["body"]["text"]
+    scheduler.budget_check = lambda project: None  # budget raised: a rerun goes through
+    assert store.requeue(run_id)
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded"
+
+
+def test_recovery_and_running_longer_than_usual_alerts(env):
+    store, scheduler, receiver, tmp = env
+    nb = make_notebook("fail = False\nsleep = 0.0", "import time\ntime.sleep(sleep)\nassert not fail, 'asked to fail'")
+    p = deploy(store, nb, notify={"webhook": f"{receiver.url}/alerts"},
+               parameters={"fail": {"type": "bool", "default": False}, "sleep": {"type": "float", "default": 0.0}})
+    # Three earlier successes of about 1 s each make the usual duration (median) 1 s.
+    for i in range(3):
+        rid = store.create_run(p["id"], 1_700_000_000 + i, "manual")
+        a = store.start_attempt(rid, p["current_version"], {}, lambda n: tmp / f"old-{i}", now=1000)
+        store.finish_attempt(a["id"], "succeeded", now=1001)
+    failed = store.create_run(p["id"], 1_800_000_000, "manual", {"fail": True})
+    drive(scheduler, settled(store, failed))
+    receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_run_failed")
+    slow = store.create_run(p["id"], 1_800_000_060, "manual", {"sleep": 6.0})
+    [run] = drive(scheduler, settled(store, slow), timeout=90)
+    assert run["status"] == "succeeded"
+    [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_run_slow"
+                                and r["body"]["run_id"] == slow)  # once, though the scheduler polled it many times
+    assert alert["body"]["median_s"] == pytest.approx(1.0) and alert["body"]["running_s"] > 2.0
+    [rec] = receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_recovered")
+    assert rec["body"]["run_id"] == slow and "succeeded again" in rec["body"]["text"]

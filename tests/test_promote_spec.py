@@ -81,7 +81,7 @@ def test_typed_values_must_have_the_type(ptype, value):
 def test_templates_render_from_the_nominal_time_in_the_pipelines_zone():
     spec = parse_spec({**BASE, "schedule": {"cron": "30 23 * * *", "timezone": "Europe/Amsterdam"},
                        "parameters": {"day": {"type": "date", "default": "{{ nominal_date }}"},
-                                      "prev": {"type": "date", "default": "{{ (nominal - timedelta(days=1)).date() }}"},
+                                      "prev": {"type": "date", "default": "{{previous_date}}"},
                                       "n": {"type": "int", "default": 3}}})
     nominal = datetime(2026, 10, 30, 22, 30, tzinfo=timezone.utc)  # 23:30 in Amsterdam (CET)
     assert resolve_parameters(spec, nominal) == {"day": "2026-10-30", "prev": "2026-10-29", "n": 3}
@@ -89,6 +89,54 @@ def test_templates_render_from_the_nominal_time_in_the_pipelines_zone():
         resolve_parameters(spec, nominal, {"n": "4", "zz": 1})
     assert e.value.problems == ["parameters.zz: unknown parameter; the notebook has day, n, prev",
                                 "parameters.n: expected an int (a whole number), got '4'"]
+
+
+@pytest.mark.parametrize("default, value", [
+    ("{{ nominal_date }}", "2026-10-30"),
+    ("day={{nominal_date}} prev={{ previous_date }} next={{ next_date }}", "day=2026-10-30 prev=2026-10-29 next=2026-10-31"),
+    ("{{ nominal_year }}/{{ nominal_month }}/{{ nominal_day }}T{{ nominal_hour }}", "2026/10/30T23"),
+    ("{{ nominal_time }}", "2026-10-30T23:30:00+01:00"),
+    # anything else a notebook author writes between braces is theirs: SQL templates, Jinja, dbt refs
+    ("SELECT * FROM t WHERE d = '{{ ds }}'", "SELECT * FROM t WHERE d = '{{ ds }}'"),
+    ("{{ ref('orders') }} {% if x %}y{% endif %}", "{{ ref('orders') }} {% if x %}y{% endif %}"),
+    ("{{ nominal_date | upper }} {{ nominal_date }}", "{{ nominal_date | upper }} 2026-10-30"),
+    ("{{ (nominal - timedelta(days=1)).date() }}", "{{ (nominal - timedelta(days=1)).date() }}"),
+    ("{{ undefined_name }}", "{{ undefined_name }}"),
+])
+def test_only_paveds_template_variables_are_expanded(default, value):
+    spec = parse_spec({**BASE, "schedule": {"cron": "30 23 * * *", "timezone": "Europe/Amsterdam"},
+                       "parameters": {"q": {"type": "str", "default": default}}})
+    assert resolve_parameters(spec, datetime(2026, 10, 30, 22, 30, tzinfo=timezone.utc)) == {"q": value}
+
+
+@pytest.mark.parametrize("ptype, value, from_text", [
+    ("float", True, False), ("float", False, False), ("float", "true", True), ("float", "false", True),
+    ("float", "nan", True), ("float", "inf", True), ("float", "Infinity", True), ("float", float("inf"), False),
+    ("float", float("nan"), False), ("float", "1e999", True), ("float", "", True),
+    ("bool", "maybe", True), ("bool", "", True), ("bool", "2", True), ("bool", "False!", True), ("bool", 0, False),
+    ("bool", "true", False), ("int", 1.0, False), ("int", "1.5", True), ("int", False, False),
+])
+def test_wrong_parameter_types_are_errors_naming_the_parameter(ptype, value, from_text):
+    with pytest.raises(ValueError, match=r"^parameters\.p: expected"):
+        coerce(ptype, value, from_text=from_text, where="parameters.p")
+
+
+@pytest.mark.parametrize("on, retried", [
+    (None, {"infra", "kernel-died", "timeout"}),
+    (["notebook-error"], {"notebook-error"}),
+    ("timeout", {"timeout"}),
+    ([], set()),
+])
+def test_retries_on_failure_classes(on, retried):
+    raw = {**BASE, "retries": {"count": 2, **({"on": on} if on is not None else {})}}
+    retries = parse_spec(raw).retries
+    assert {c for c in ("notebook-error", "kernel-died", "timeout", "infra") if retries.retries_on(c)} == retried
+
+
+def test_retries_on_unknown_class_is_refused():
+    with pytest.raises(SpecError) as e:
+        parse_spec({**BASE, "retries": {"on": ["cell-error"]}})
+    assert e.value.problems[0].startswith("retries.on: must be a list of failure classes")
 
 
 def test_notebook_parameters_are_inferred_with_types(tmp_path):
@@ -137,14 +185,23 @@ def test_catch_up_all_keeps_the_newest_max_after_a_long_downtime():
 
 
 def test_claims_and_cursor_are_one_transaction(tmp_path):
+    """The scheduler's own path (Scheduler.schedule -> Store.claim_many) compares-and-sets the cursor: a second
+    scheduler working from a stale view of the pipeline claims nothing and never moves the cursor back."""
+    from paved.promote.scheduler import Scheduler
+
     store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
     nb = make_notebook("x = 1")
-    spec = parse_spec({**BASE, "schedule": {"cron": "* * * * *"}})
-    p = store.deploy(spec.to_dict(), nb, {"content_hash": content_hash(nb)}, "bob", now=1000)["pipeline"]
-    assert store.claim_ticks(p["id"], 1000, 1080, [(1020, "queued"), (1080, "queued")]) != []
-    # A second scheduler with a stale cursor claims nothing and moves nothing.
-    assert store.claim_ticks(p["id"], 1000, 1140, [(1140, "queued")]) == []
+    spec = parse_spec({**BASE, "schedule": {"cron": "* * * * *"}, "catchup": {"policy": "all", "max": 10}})
+    p = store.deploy(spec.to_dict(), nb, {"content_hash": content_hash(nb)}, "bob", now=960)["pipeline"]
+    stale = store.scheduled_pipelines()  # what a slower scheduler read before the first one claimed
+    first, second = Scheduler(store, tmp_path), Scheduler(store, tmp_path)
+    assert first.schedule(now=1090) == 2  # ticks 1020 and 1080
     assert store.pipeline(p["id"])["cursor"] == 1080
+    second.store = type("Stale", (), {"__getattr__": lambda self, n: getattr(store, n),
+                                      "scheduled_pipelines": lambda self: stale})()
+    assert second.schedule(now=1030) == 0  # it would claim 1020 and set the cursor back to 1020
+    assert store.pipeline(p["id"])["cursor"] == 1080
+    assert sorted(r["nominal_time"] for r in store.list_runs(["leads"])) == [1020, 1080]
     assert store.create_run(p["id"], 1020, "backfill") is None
     # A run starts once; it succeeds once.
     [run] = [r for r in store.queued_runs() if r["nominal_time"] == 1020]

@@ -10,13 +10,16 @@
 Every read and write is reported to the catalog as an OpenLineage run of this notebook session (job
 ``<project>/<environment>`` : ``<notebook name>``), so interactive work shows up in lineage with no extra code.
 Configuration comes from the environment the Paved spawner sets: ``PAVED_CATALOG_URL``,
-``JUPYTERHUB_API_TOKEN``, ``PAVED_PROJECT``, ``PAVED_ENVIRONMENT``, ``PAVED_LAKE``. When the catalog cannot be
-reached, reads and writes still work and a warning says lineage was not recorded.
+``JUPYTERHUB_API_TOKEN``, ``PAVED_PROJECT``, ``PAVED_ENVIRONMENT``, ``PAVED_LAKE``. When lineage cannot be sent
+(no token, the catalog unreachable or refusing), reads and writes still work and one warning per session says
+lineage was not recorded. In a pipeline run (``PAVED_LINEAGE_FILE`` set by the runner) every read and write is
+also appended to that file, so the run's own OpenLineage events name the datasets.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import uuid
@@ -147,19 +150,48 @@ class _Session:
         self.outputs: dict[str, dict] = {}
         self.started = False
         self.client = None
+        self.warned = False
+        self.lineage_file = _env("PAVED_LINEAGE_FILE")
         self.enabled = bool(_env("PAVED_CATALOG_URL") and self.project)
         if self.enabled:
-            from openlineage.client import OpenLineageClient
-            from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, \
-                HttpTransport
+            try:
+                self.client = self._client()
+            except Exception as e:  # noqa: BLE001 - e.g. no token: the notebook goes on without lineage
+                self._warn(e)
+                self.enabled = False
+            else:
+                atexit.register(self.complete)
 
-            url = _env("PAVED_CATALOG_URL").rstrip("/") + "/"
-            token = _env("JUPYTERHUB_API_TOKEN")
-            self.client = OpenLineageClient(transport=HttpTransport(HttpConfig(
-                url=url, endpoint="api/v1/lineage", timeout=10, compression=HttpCompression.GZIP,
-                auth=ApiKeyTokenProvider({"api_key": token}) if token else ApiKeyTokenProvider({"api_key": ""}),
-                retry={"total": 2, "backoff_factor": 0.2})))
-            atexit.register(self.complete)
+    @staticmethod
+    def _client():
+        from openlineage.client import OpenLineageClient
+        from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, \
+            HttpTransport
+
+        token = _env("JUPYTERHUB_API_TOKEN")
+        if not token:
+            raise RuntimeError("no hub token (JUPYTERHUB_API_TOKEN) to send lineage with")
+        return OpenLineageClient(transport=HttpTransport(HttpConfig(
+            url=_env("PAVED_CATALOG_URL").rstrip("/") + "/", endpoint="api/v1/lineage", timeout=10,
+            compression=HttpCompression.GZIP, auth=ApiKeyTokenProvider({"apiKey": token}),
+            retry={"total": 2, "backoff_factor": 0.2})))
+
+    def _warn(self, error: Exception) -> None:
+        """One warning per session: a notebook that reads in a loop must not print it a thousand times."""
+        if not self.warned:
+            self.warned = True
+            warnings.warn(f"paved: lineage not recorded ({type(error).__name__}: {error}); reads and writes "
+                          "work as usual", stacklevel=4)
+
+    def _record(self, kind: str, location: str) -> None:
+        """In a pipeline run: note the dataset for the run's own lineage events (see paved.promote.lineage)."""
+        if not self.lineage_file:
+            return
+        try:
+            with open(self.lineage_file, "a") as f:
+                f.write(json.dumps({kind: [location]}) + "\n")
+        except OSError as e:
+            self._warn(e)
 
     def _dataset(self, location: str, rel=None, rows: int | None = None) -> dict:
         ns, name = dataset_names(location)
@@ -188,7 +220,7 @@ class _Session:
         try:
             self.client.transport.emit(body)  # the client's HTTP transport serialises a dict as-is
         except Exception as e:  # noqa: BLE001 - lineage must never break the notebook
-            warnings.warn(f"paved: lineage not recorded ({type(e).__name__}: {e})", stacklevel=3)
+            self._warn(e)
 
     def _start(self) -> None:
         if not self.started:
@@ -196,11 +228,13 @@ class _Session:
             self._emit("START")
 
     def read(self, location: str, rel) -> None:
+        self._record("inputs", location)
         self._start()
         self.inputs[location] = self._dataset(location, rel)
         self._emit("RUNNING")
 
     def wrote(self, location: str, rel, rows: int) -> None:
+        self._record("outputs", location)
         self._start()
         self.outputs[location] = self._dataset(location, rel, rows)
         self._emit("RUNNING", [self.outputs[location]])

@@ -7,6 +7,11 @@ from the notebook, an existing spec and the flags; ``paved.promote.spec``: valid
 The dialog's fields are the command's flags (``--name --project --environment --schedule --timezone
 --param K=V``), so a value typed in the dialog is read exactly as the same text on the command line.
 
+Like the command line, a promotion first runs the notebook once with its default parameters (``"test_run":
+false`` skips it): a failing test run deploys nothing and answers the failing cell (``test_run.failure``). A
+successful one answers the next scheduled run and the pipeline's failed runs since its last success, which
+``POST /paved/promote/rerun-failed`` queues again with the new version (``/paved/promote/run`` starts a manual run).
+
 One difference from the command line, on purpose: the spec file beside the notebook is written only after the
 pipelines service accepted the version, so a refused promotion (a field the service rejects, a project you are
 not in) changes nothing on disk.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -183,6 +189,22 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
     problems = [p.removeprefix("--param ") for p in problems]
     if problems:
         raise PromoteProblem(400, f"{spec_file.name}: {len(problems)} problem(s)", problems)
+    kernel = m.notebook.kernel_problem(nb)
+    if kernel:
+        raise PromoteProblem(400, "This notebook's kernel cannot run pipelines here", [kernel])
+    tested = None
+    if body.get("test_run", True) is not False:
+        values = m.spec.resolve_parameters(spec, datetime.now(timezone.utc))
+        result, out = m.cli.test_run(spec, nb, values)
+        failure = failure_of(str(out))
+        if result.status != "succeeded":
+            where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+            raise PromoteProblem(400, f"The test run failed{where}: nothing was deployed",
+                                 [f"notebook: the test run failed{where} ({result.category}): {result.error}"],
+                                 test_run={"status": "failed", "category": result.category, "error": result.error,
+                                           "failing_cell": result.failing_cell, "failure": failure,
+                                           "output": str(out / "output.ipynb")})
+        tested = {"status": "succeeded", "duration": result.duration}
     pinned = m.pin.pin(nb_path, nb)
     try:
         result = client.deploy(spec.to_dict(), nb, pinned)
@@ -204,7 +226,31 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
         "spec_file": _relative(root_dir, spec_file),
         "spec_written": "updated" if existing is not None else "wrote",
         "history_url": result.get("history_url") or history_fallback,
+        "pipeline_url": result.get("pipeline_url"),
+        "next_run": result.get("next_run"),
+        "failed_runs": result.get("failed_runs") or [],
+        "test_run": tested,
     }
+
+
+def failure_of(out: str):
+    from paved.promote.views import failure_of as failure
+
+    return failure(out)
+
+
+def pipeline_action(body: dict, client) -> dict:
+    """``run`` (a manual run now) or ``rerun-failed`` for the pipeline ``{project, name}`` the dialog deployed."""
+    m = _promote_modules()
+    project, name, action = body.get("project"), body.get("name"), body.get("action")
+    if not isinstance(project, str) or not isinstance(name, str) or not project or not name:
+        raise PromoteProblem(400, "project and name: required (the pipeline just promoted)")
+    try:
+        if action == "run":
+            return client.run_now(project, name)
+        return client.call("POST", f"api/pipelines/{project}/{name}/rerun-failed")
+    except m.client.ClientError as e:
+        raise PromoteProblem(e.status if 400 <= e.status < 500 else 502, str(e)) from None
 
 
 class PromoteHandler(APIHandler):
@@ -231,20 +277,26 @@ class PromoteHandler(APIHandler):
             if action == "inspect":
                 result = await loop.run_in_executor(None, inspect, root, body.get("path"),
                                                     self.paved.promote_default_schedule)
+            elif action in ("run", "rerun-failed"):
+                result = await loop.run_in_executor(None, pipeline_action, {**body, "action": action},
+                                                    self._client())
             else:
                 result = await loop.run_in_executor(None, self._deploy, root, body)
         except PromoteProblem as e:
             return self._answer(e.status, {"message": e.message, "problems": e.problems, **e.extra})
         self._answer(200, result)
 
-    def _deploy(self, root: str, body: dict) -> dict:
+    def _client(self):
         m = _promote_modules()
         base = self.paved.pipelines_url
         if not base:
             raise PromoteProblem(503, "The pipelines service is not configured: set PAVED_PIPELINES_URL "
                                       "(or c.PavedLab.pipelines_url)")
-        client = m.client.PipelinesClient(base, self.paved.api_token or None, timeout=self.paved.request_timeout)
-        return deploy(root, body, client, urlsplit(base).path or "/services/pipelines/")
+        return m.client.PipelinesClient(base, self.paved.api_token or None, timeout=self.paved.request_timeout)
+
+    def _deploy(self, root: str, body: dict) -> dict:
+        client = self._client()
+        return deploy(root, body, client, urlsplit(client.base).path or "/services/pipelines/")
 
     def _answer(self, status: int, data: dict) -> None:
         self.set_status(status)
@@ -255,4 +307,4 @@ class PromoteHandler(APIHandler):
 def handlers(base_url: str, paved: PavedLab) -> list:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base_url, "paved", "promote", r"(inspect|deploy)"), PromoteHandler, {"paved": paved})]
+    return [(url_path_join(base_url, "paved", "promote", r"(inspect|deploy|run|rerun-failed)"), PromoteHandler, {"paved": paved})]

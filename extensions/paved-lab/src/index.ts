@@ -12,7 +12,7 @@ import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { CatalogWidget } from './catalog';
 import { LineageWidget } from './lineage';
-import { promoteNotebook } from './promote';
+import { promoteNotebook, trackParameterBadges } from './promote';
 import statusPlugin from './status';
 
 const CATALOG_ICON = new LabIcon({
@@ -169,6 +169,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     palette?.addItem({ command: CommandIDs.openCatalog, category: 'Paved' });
     palette?.addItem({ command: CommandIDs.promote, category: 'Paved' });
+    trackParameterBadges(tracker);
   }
 };
 

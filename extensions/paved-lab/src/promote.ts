@@ -8,7 +8,7 @@
  */
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
-import { NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
 import { PavedError, pavedRequest } from './api';
@@ -45,6 +45,17 @@ export interface PromoteValues {
   schedule: string;
   timezone: string;
   parameters: Record<string, string>;
+  /** Run the notebook once with its defaults before deploying (a failure deploys nothing). */
+  test_run: boolean;
+}
+
+/** The failing cell of a test run, as the server read it from the output notebook. */
+export interface TestRunFailure {
+  cell: number;
+  source: string;
+  ename: string;
+  evalue: string;
+  traceback: string;
 }
 
 /** The answer of `POST /paved/promote/deploy`. */
@@ -57,6 +68,10 @@ export interface PromoteResult {
   spec_file: string;
   spec_written: string;
   history_url: string;
+  pipeline_url?: string | null;
+  next_run?: string | null;
+  failed_runs?: number[];
+  test_run?: { status: string; duration: number } | null;
 }
 
 export function inspectNotebook(path: string): Promise<PromoteInfo> {
@@ -122,7 +137,8 @@ export function initialValues(info: PromoteInfo): PromoteValues {
     environment: info.environment,
     schedule: info.schedule,
     timezone: info.timezone ?? browserTimezone(),
-    parameters: {}
+    parameters: {},
+    test_run: true
   };
 }
 
@@ -165,11 +181,23 @@ export class PromoteForm extends Widget {
     private readonly _info: PromoteInfo,
     values: PromoteValues,
     problems: string[] = [],
-    message = ''
+    message = '',
+    failure: TestRunFailure | null = null
   ) {
     super();
     this.addClass('paved-promote');
     const node = this.node;
+    if (failure) {
+      node.append(
+        element(
+          'div',
+          { className: 'paved-promote-failure', role: 'alert' },
+          element('strong', {}, `Test run: cell ${failure.cell} failed with ${failure.ename}: ${failure.evalue}`),
+          element('pre', { className: 'paved-promote-failure-source' }, failure.source),
+          element('pre', { className: 'paved-promote-failure-traceback' }, failure.traceback)
+        )
+      );
+    }
     if (problems.length || message) {
       const list = element('ul', { className: 'paved-promote-problems-list' });
       for (const problem of problems) {
@@ -257,6 +285,10 @@ export class PromoteForm extends Widget {
     node.append(zones);
     field('timezone', 'Time zone', text(values.timezone, { list: 'paved-promote-timezones' }));
 
+    const testRun = element('input', { type: 'checkbox' });
+    testRun.checked = values.test_run;
+    field('test_run', 'Test run', testRun, 'run the notebook once with these defaults first; a failure deploys nothing');
+
     if (this._info.parameters.length) {
       grid.append(element('div', { className: 'paved-promote-section' }, 'Parameters (defaults of each run)'));
     }
@@ -300,7 +332,8 @@ export class PromoteForm extends Widget {
       environment: read('environment'),
       schedule: read('schedule'),
       timezone: read('timezone'),
-      parameters
+      parameters,
+      test_run: (this._inputs.get('test_run') as HTMLInputElement | undefined)?.checked ?? true
     };
   }
 }
@@ -323,27 +356,131 @@ export function historyLink(result: PromoteResult): string {
   return `${host}${base}?project=${encodeURIComponent(result.pipeline.project)}`;
 }
 
+/** `2026-12-01 06:00 CET` in the pipeline's time zone (the server gives ISO 8601 with its offset). */
+export function nextRunText(iso: string, timezone: string | null): string {
+  const when = new Date(iso);
+  try {
+    return new Intl.DateTimeFormat('en-GB', {
+      timeZone: timezone || 'UTC', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+      minute: '2-digit', timeZoneName: 'short'
+    }).format(when);
+  } catch {
+    return iso;
+  }
+}
+
+/** Run now / rerun the failed runs of the pipeline just promoted, through the notebook server. */
+function pipelineAction(result: PromoteResult, action: 'run' | 'rerun-failed'): Promise<Record<string, unknown>> {
+  return pavedRequest<Record<string, unknown>>(
+    `promote/${action}`,
+    { method: 'POST', body: JSON.stringify({ project: result.pipeline.project, name: result.pipeline.name }) },
+    'Promote'
+  );
+}
+
 function resultBody(result: PromoteResult): Widget {
   const body = new Widget();
   body.addClass('paved-promote-result');
   const what = result.new_version
     ? `Version ${result.version} is deployed.`
     : `Unchanged: still version ${result.version}.`;
+  const tested = result.test_run ? ` The test run succeeded in ${result.test_run.duration.toFixed(1)} s.` : '';
   const when =
     result.schedule === 'manual'
-      ? 'No schedule (manual): start runs from the run history page.'
+      ? 'No schedule (manual): start a run with Run now.'
       : `Runs on schedule ${result.schedule} (${result.timezone}).`;
+  const host = PageConfig.getOption('hubHost') || '';
   const link = element(
     'a',
-    { href: historyLink(result), target: '_blank', rel: 'noopener', className: 'paved-promote-history' },
-    'Open the run history'
+    {
+      href: result.pipeline_url ? `${host}${result.pipeline_url}` : historyLink(result), target: '_blank',
+      rel: 'noopener', className: 'paved-promote-history'
+    },
+    'Open the pipeline'
   );
   body.node.append(
-    element('p', { className: 'paved-promote-success' }, element('strong', {}, what), ' ', when),
-    element('p', {}, `Spec ${result.spec_written === 'updated' ? 'updated' : 'written'}: ${result.spec_file}`),
-    element('p', {}, link)
+    element('p', { className: 'paved-promote-success' }, element('strong', {}, what), tested, ' ', when)
   );
+  if (result.next_run) {
+    body.node.append(
+      element('p', { className: 'paved-promote-next' }, `Next run: ${nextRunText(result.next_run, result.timezone)}`)
+    );
+  }
+  body.node.append(
+    element('p', {}, `Spec ${result.spec_written === 'updated' ? 'updated' : 'written'}: ${result.spec_file}`)
+  );
+  const status = element('p', { className: 'paved-promote-action-result', role: 'status' });
+  const actions = element('p', { className: 'paved-promote-actions' });
+  const button = (label: string, className: string, action: 'run' | 'rerun-failed', done: (r: Record<string, unknown>) => string) => {
+    const b = element('button', { className: `jp-Button jp-mod-styled jp-mod-reject ${className}`, type: 'button' }, label);
+    b.addEventListener('click', () => {
+      b.disabled = true;
+      pipelineAction(result, action).then(
+        r => { status.textContent = done(r); },
+        (e: Error) => { status.textContent = e.message; b.disabled = false; }
+      );
+    });
+    actions.append(b);
+  };
+  if (result.schedule === 'manual') {
+    button('Run now', 'paved-promote-run-now', 'run', r => `Run #${String(r.run_id)} queued.`);
+  }
+  const failed = result.failed_runs ?? [];
+  if (failed.length) {
+    button(
+      `Rerun the ${failed.length} failed run(s) with version ${result.version}`, 'paved-promote-rerun-failed',
+      'rerun-failed', r => `Queued again: #${((r.run_ids as number[]) ?? []).join(', #')}`
+    );
+  }
+  actions.append(link);
+  body.node.append(actions, status);
   return body;
+}
+
+const PARAMETERS_TAG = 'parameters';
+
+function cellTags(cell: { model: { getMetadata(key: string): unknown } }): string[] {
+  const tags = cell.model.getMetadata('tags');
+  return Array.isArray(tags) ? tags.map(String) : [];
+}
+
+/** Tag the active cell `parameters` (or insert a tagged cell at the top): the one-click fix for Promote. */
+export function tagParametersCell(panel: NotebookPanel, insert: boolean): void {
+  const notebook = panel.content;
+  const model = notebook.model;
+  if (!model) {
+    return;
+  }
+  if (insert || !notebook.activeCell || notebook.activeCell.model.type !== 'code') {
+    model.sharedModel.insertCell(0, {
+      cell_type: 'code', source: '# Parameters: a pipeline run replaces these values\n',
+      metadata: { tags: [PARAMETERS_TAG] }
+    });
+    notebook.activeCellIndex = 0;
+    return;
+  }
+  const cell = notebook.activeCell;
+  const tags = cellTags(cell);
+  if (!tags.includes(PARAMETERS_TAG)) {
+    cell.model.setMetadata('tags', [...tags, PARAMETERS_TAG]);
+  }
+}
+
+/** Show a `parameters` badge on the cell tagged for papermill, kept in step as tags change. */
+export function trackParameterBadges(tracker: INotebookTracker): void {
+  const mark = (panel: NotebookPanel) => {
+    for (const cell of panel.content.widgets) {
+      cell.toggleClass('paved-parameters-cell', cellTags(cell).includes(PARAMETERS_TAG));
+    }
+  };
+  tracker.widgetAdded.connect((_, panel) => {
+    void panel.context.ready.then(() => {
+      mark(panel);
+      panel.content.model?.contentChanged.connect(() => mark(panel));
+      panel.content.model?.cells.changed.connect(() => mark(panel));
+      panel.content.model?.sharedModel.changed.connect(() => mark(panel));
+    });
+  });
 }
 
 function errorBody(error: PavedError): Widget {
@@ -371,11 +508,22 @@ export async function promoteNotebook(panel: NotebookPanel): Promise<void> {
   } catch (error) {
     progress.close();
     if (error instanceof PavedError) {
-      await showDialog({
+      const untagged = typeof error.body?.how_to_tag === 'string';
+      const answer = await showDialog({
         title: `Cannot promote ${label}`,
         body: errorBody(error),
-        buttons: [Dialog.okButton()]
+        buttons: untagged
+          ? [
+              Dialog.cancelButton(),
+              Dialog.createButton({ label: 'Insert a parameters cell', displayType: 'default', actions: ['insert'] }),
+              Dialog.okButton({ label: 'Use the selected cell as parameters', actions: ['use'] })
+            ]
+          : [Dialog.okButton()]
       });
+      if (untagged && (answer.button.actions.includes('use') || answer.button.actions.includes('insert'))) {
+        tagParametersCell(panel, answer.button.actions.includes('insert'));
+        return promoteNotebook(panel);
+      }
     } else {
       await showErrorMessage(`Cannot promote ${label}`, String(error));
     }
@@ -386,10 +534,11 @@ export async function promoteNotebook(panel: NotebookPanel): Promise<void> {
   let values = initialValues(info);
   let problems: string[] = [];
   let message = '';
+  let failure: TestRunFailure | null = null;
   for (;;) {
     const form = new Dialog<PromoteValues>({
       title: `Promote ${label} to a pipeline`,
-      body: new PromoteForm(info, values, problems, message),
+      body: new PromoteForm(info, values, problems, message, failure),
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })],
       focusNodeSelector: '#paved-promote-name'
     });
@@ -399,7 +548,12 @@ export async function promoteNotebook(panel: NotebookPanel): Promise<void> {
       return;
     }
     values = answer.value;
-    progress = showProgress('Promote to pipeline', `Validating and deploying ${values.name}…`);
+    progress = showProgress(
+      'Promote to pipeline',
+      values.test_run
+        ? `Running ${label} once with its defaults (test run), then deploying ${values.name}…`
+        : `Validating and deploying ${values.name}…`
+    );
     try {
       const result = await deployNotebook(context.path, values);
       progress.close();
@@ -414,6 +568,8 @@ export async function promoteNotebook(panel: NotebookPanel): Promise<void> {
       if (error instanceof PavedError) {
         const listed = error.body?.problems;
         problems = Array.isArray(listed) ? listed.map(String) : [];
+        const test = error.body?.test_run as { failure?: TestRunFailure | null } | undefined;
+        failure = test?.failure ?? null;
         message = problems.length ? error.message : '';
         if (!problems.length) {
           problems = [error.message];

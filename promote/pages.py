@@ -1,0 +1,125 @@
+"""The Pipelines app's pages: the pipeline list, a pipeline, a run. Jinja templates (autoescape) in ``templates/``
+extending Paved's one layout (``paved_layout.html`` from ``paved.hub``'s templates); script and style in
+``static/`` served by this service. The pages show what the API answers (the same handler methods) and act
+through the API from the browser, so every button is also an API call and a CLI command.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tornado import web
+
+from paved.hub.pages import render
+from paved.hub.service import service_prefix
+from paved.promote import views
+from paved.promote.service import Base, _runs_filtered, run_json
+from paved.promote.store import RUN_STATES
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TIMELINE_W, TIMELINE_H = 720, 80
+STATUS_COLOURS = {"succeeded": "#2f9e44", "failed": "#c92a2a", "running": "#1c7ed6", "queued": "#f59f00",
+                  "retrying": "#f59f00", "skipped": "#868e96"}
+
+
+def local(ts_iso: str | None, tz: str = "UTC") -> str:
+    if not ts_iso:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(ts_iso).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def timeline(runs: list[dict]) -> list[dict]:
+    """Bars of an SVG timeline: x by nominal time, height by duration, colour by status (newest right)."""
+    runs = sorted(runs, key=lambda r: r["nominal_time"])[-60:]
+    if not runs:
+        return []
+    times = [datetime.fromisoformat(r["nominal_time"]).timestamp() for r in runs]
+    lo, hi = min(times), max(times)
+    longest = max([r["duration_s"] or 0 for r in runs] + [1])
+    bars = []
+    for r, t in zip(runs, times):
+        x = 10 + (TIMELINE_W - 30) * ((t - lo) / (hi - lo) if hi > lo else 0.5)
+        h = 8 + (TIMELINE_H - 20) * ((r["duration_s"] or 0) / longest)
+        bars.append({"id": r["id"], "x": round(x, 1), "y": round(TIMELINE_H - 4 - h, 1), "h": round(h, 1),
+                     "colour": STATUS_COLOURS.get(r["status"], "#868e96"),
+                     "title": f"run {r['id']} · {r['nominal_time'][:16]} · {r['status']}"
+                              + (f" · {r['duration_s']:.1f}s" if r["duration_s"] else "")})
+    return bars
+
+
+class Page(Base):
+    def render_page(self, template: str, **context) -> None:
+        """Render ``template`` as a Paved page (``paved.hub.pages``: the one layout, nav and stylesheet)."""
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        xsrf = self.xsrf_token
+        user = self.current_user
+        self.finish(render(
+            template, folders=(str(HERE / "templates"),), user=user,
+            projects=self.caller_projects() if user else [], active="pipelines",
+            prefix=service_prefix(), hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/",
+            xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf, local=local, states=RUN_STATES,
+            colours=STATUS_COLOURS, **context))
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """Errors of a page are a page (a sentence, a way back), never JSON or a trace."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.render_page("pipelines_error.html", status=status_code, message=message)
+
+
+class PipelinesPage(Page):
+    @web.authenticated  # a browser without a session is sent through the hub's login
+    def get(self):
+        names = self.project_names()
+        project, status = self.get_argument("project", ""), self.get_argument("status", "")
+        rows = self.summaries(self.store.list_pipelines([project] if project and project in names else names))
+        if status:
+            rows = [r for r in rows if status == ("paused" if r["paused"] else "active")
+                    or (r["last_run"] or {}).get("status") == status]
+        runs = [run_json(r) for r in _runs_filtered(self)][:50]
+        self.render_page("pipelines.html", pipelines=rows, runs=runs, projects=names, project=project,
+                         status=status)
+
+
+class PipelinePage(Page):
+    @web.authenticated
+    def get(self, project, name):
+        p = self.detail(self.pipeline_or_404(project, name))
+        self.render_page("pipeline.html", p=p, bars=timeline(p["runs"]), width=TIMELINE_W, height=TIMELINE_H,
+                         catalog=f"{os.environ.get('JUPYTERHUB_BASE_URL', '/').rstrip('/')}/services/catalog/")
+
+
+class RunPage(Page):
+    @web.authenticated
+    def get(self, run_id):
+        r = self.run_detail(self.run_or_404(run_id))
+        pipeline = self.store.find_pipeline(r["project"], r["pipeline"])
+        self.render_page("run.html", r=r, tz=pipeline["timezone"] if pipeline else "UTC")
+
+
+class RerunForm(Page):
+    """``POST runs/<id>/rerun`` from a plain form (no script): rerun, then back to the run page."""
+
+    @web.authenticated
+    def post(self, run_id):
+        r = self.run_or_404(run_id)
+        pipeline = self.store.pipeline(r["pipeline_id"])
+        self.store.requeue(r["id"], pipeline["current_version"])
+        self.redirect(f"{service_prefix()}runs/{r['id']}")
+
+
+def routes() -> list[tuple]:
+    return [
+        (r"", PipelinesPage),
+        (r"pipelines/([^/]+)/([^/]+)", PipelinePage),
+        (r"runs/(\d{1,30})", RunPage),
+        (r"runs/(\d{1,30})/rerun", RerunForm),
+        (r"static/(.*)", web.StaticFileHandler, {"path": str(STATIC)}),
+    ]

@@ -1,0 +1,112 @@
+"""Open a run in a notebook: the failure reproduces in one click.
+
+For a run of project P, environment E, opened by user U (a member of P, checked by the caller):
+
+1. find U's running server in (P, E) through the hub REST API and reuse it, else start one named
+   ``fix-<pipeline>`` with the project's options through the same API (the spawner's server-side checks apply,
+   exactly as if U had used the form) and wait until it is ready;
+2. write the run's exact notebook version into that server (its contents API, with a short-lived token of U
+   scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters as the
+   first cell (tagged ``injected-parameters``, papermill's tag);
+3. answer the JupyterLab URL of the file.
+
+The pipelines service's hub role needs ``read:users``, ``read:servers``, ``servers`` and ``tokens``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import time
+
+import requests
+
+from paved.promote.cli import slug
+
+READY_TIMEOUT_S = 120
+OPEN_TOKEN_S = 300
+
+
+class ReproduceError(RuntimeError):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def with_parameters(notebook: dict, params: dict, run: dict) -> dict:
+    """``notebook`` with a first code cell assigning ``params`` (Python literals) and saying where they came from."""
+    nb = copy.deepcopy(notebook)
+    lines = [f"# Parameters of run {run['id']} of {run['project']}/{run['pipeline']} "
+             f"(version {run.get('version')}, scheduled for {run['nominal_time']})"]
+    lines += [f"{k} = {v!r}" for k, v in params.items()]
+    cell = {"cell_type": "code", "execution_count": None, "id": f"paved-run-{run['id']}",
+            "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": "\n".join(lines)}
+    nb["cells"] = [cell, *nb.get("cells", [])]
+    nb.setdefault("metadata", {}).setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                            "language": "python"})
+    return nb
+
+
+def _server_for(hub, user: str, project: str, environment: str) -> tuple[str, dict] | None:
+    r = hub.session.get(f"{hub.api_url}/users/{user}", timeout=hub.timeout)
+    if r.status_code != 200:
+        raise ReproduceError(502, f"the hub did not list {user}'s servers ({r.status_code})")
+    for name, server in (r.json().get("servers") or {}).items():
+        options = server.get("user_options") or {}
+        if options.get("project") == project and options.get("environment") == environment \
+                and server.get("ready") and not server.get("pending"):
+            return name, server
+    return None
+
+
+def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict) -> dict:
+    public = os.environ.get("PAVED_PUBLIC_URL", "").rstrip("/")
+    found = _server_for(hub, user, run["project"], run["environment"])
+    reused = found is not None
+    if found is None:
+        name = slug(f"fix-{run['pipeline']}")[:40].strip("-")
+        resources = spec.get("resources") or {}
+        options = {"project": run["project"], "environment": run["environment"]}
+        if resources.get("instance_type"):
+            options.update(instance_type=resources["instance_type"], lifecycle=resources.get("lifecycle", "spot"))
+        r = hub.session.post(f"{hub.api_url}/users/{user}/servers/{name}", json=options, timeout=hub.timeout)
+        if r.status_code not in (201, 202, 400) or (r.status_code == 400 and "already running" not in r.text):
+            try:
+                message = r.json().get("message")
+            except ValueError:
+                message = r.text[:300]
+            raise ReproduceError(400 if r.status_code < 500 else 502, f"could not start a server: {message}")
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            server = (hub.session.get(f"{hub.api_url}/users/{user}", timeout=hub.timeout).json()
+                      .get("servers") or {}).get(name)
+            if server and server.get("ready"):
+                found = (name, server)
+                break
+            time.sleep(0.5)
+        if found is None:
+            raise ReproduceError(504, f"the server {name} did not become ready in {READY_TIMEOUT_S}s; try again")
+    name, server = found
+    token, token_id = hub.issue(user, f"open run {run['id']} in a notebook", OPEN_TOKEN_S,
+                                scopes=[f"access:servers!server={user}/{name}"])
+    path = f"pipeline-runs/{run['pipeline']}-run-{run['id']}.ipynb"
+    base = f"{public}{server['url']}"
+    try:
+        auth = {"Authorization": f"token {token}"}
+        requests.put(f"{base}api/contents/pipeline-runs", json={"type": "directory"}, headers=auth, timeout=30)
+        r = requests.put(f"{base}api/contents/{path}", headers=auth, timeout=30, json={
+            "type": "notebook", "format": "json", "content": with_parameters(notebook, params, run)})
+        if r.status_code >= 300:
+            raise ReproduceError(502, f"could not write the notebook into {name} ({r.status_code})")
+    finally:
+        hub.revoke(user, token_id)
+    return {"server": name, "reused": reused, "path": path, "url": f"{base}lab/tree/{path}"}
+
+
+async def open_in_notebook(hub, user: str, run: dict, version: dict, params: dict) -> dict:
+    """Do the above off the event loop; ``hub`` is the service's :class:`tokens.HubTokenIssuer`."""
+    if hub is None:
+        raise ReproduceError(503, "Open in a notebook needs the hub (this pipelines service runs without one)")
+    return await asyncio.get_running_loop().run_in_executor(
+        None, _open, hub, user, run, version["spec"], version["notebook"], params)
