@@ -84,7 +84,7 @@ class PipelinesPage(Page):
             rows = [r for r in rows if status == ("paused" if r["paused"] else "active")
                     or (r["last_run"] or {}).get("status") == status]
         runs = [run_json(r) for r in _runs_filtered(self)][:50]
-        self.render_page("pipelines.html", pipelines=rows, runs=runs, projects=names, project=project,
+        self.render_page("pipelines.html", pipelines=rows, runs=runs, project_names=names, project=project,
                          status=status)
 
 

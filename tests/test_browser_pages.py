@@ -26,7 +26,7 @@ def pages_of(user: str) -> list[tuple[str, str, int]]:
     if OWN[user]:
         pages.append(("costs-project", f"/services/costs/?project={OWN[user]}", 200))
     if user in OTHER:
-        pages.append(("costs-not-member", f"/services/costs/?project={OTHER[user]}", 403))
+        pages.append(("costs-not-member", f"/services/costs/?project={OTHER[user]}", 404))
     if user == "admin":
         pages.append(("admin", "/hub/admin", 200))
     return pages
