@@ -257,14 +257,36 @@ def add_service(c: Config, service: dict) -> None:
     c.JupyterHub.services = services
 
 
-def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None, **extra) -> None:
+# The hub's AWS settings, handed to services that act on AWS (the catalog reads s3:// lakes, pipeline runs
+# assume project roles) through a root-only file: never through the hub database (paved.hub.secret_env).
+AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+           "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE", "AWS_CONFIG_FILE",
+           "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS")
+
+
+def hub_aws_env() -> dict[str, str]:
+    """The AWS settings (keys included) of the hub's own environment."""
+    return {k: os.environ[k] for k in AWS_ENV if k in os.environ}
+
+
+def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None,
+                    secret_env: dict | None = None, **extra) -> None:
     """Add one of Paved's own HTTP services: ``python -m <module>`` on a free loopback port at
     /services/<name>/, hub OAuth without a confirmation page, and the data dir and projects file in its
-    environment (plus ``env``). ``extra`` are further service keys (display, info, ...)."""
+    environment (plus ``env``). ``secret_env`` (e.g. :func:`hub_aws_env`) reaches the service through a
+    root-only file (paved.hub.secret_env), never the hub database. ``extra`` are further service keys
+    (display, info, ...)."""
+    command = [sys.executable, "-m", module]
+    if secret_env:
+        from paved.hub import secret_env as secrets_file
+
+        path = Path(paved.data_dir) / "secrets" / f"{name}.json"
+        secrets_file.write(path, secret_env)
+        command = [sys.executable, "-m", "paved.hub.secret_env", str(path), module]
     add_service(c, {
         "name": name,
         "url": f"http://127.0.0.1:{free_port()}",
-        "command": [sys.executable, "-m", module],
+        "command": command,
         "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file, **(env or {})},
         "display": False,
         "oauth_no_confirm": True,

@@ -234,10 +234,18 @@ class PavedSpawner(Spawner):
 
     # --- credentials -----------------------------------------------------------------------------------
 
+    def data_dir(self) -> Path:
+        return Path(os.environ.get("PAVED_DATA_DIR", ".")).resolve()
+
     def runtime_dir(self) -> Path:
-        """A private folder for this server's runtime files (credentials), outside the user's workspace."""
-        data_dir = Path(os.environ.get("PAVED_DATA_DIR", "."))
-        return data_dir / "run" / "servers" / f"{self.user.name}--{self.name}"
+        """A private folder for this server's runtime files (credentials), outside the user's workspace:
+        ``<data_dir>/run/servers/<user>/<notebook>``."""
+        return self.data_dir() / "run" / "servers" / self.user.name / self.name
+
+    def credentials_group(self) -> int | None:
+        """The gid that may read this server's credential files when it runs as another account (else None:
+        only the hub's user may)."""
+        return None
 
     async def start_credentials(self) -> dict[str, str]:
         """Assume the project role (if any) and return the server's env for the credential process."""
@@ -249,7 +257,7 @@ class PavedSpawner(Spawner):
         self.emit_progress(20, f"Getting short-lived credentials for {self.scope.aws_role_arn}")
         self._refresher = credentials.CredentialRefresher(
             self.scope, self.runtime_dir(), endpoint_url=self.aws_endpoint_url or None,
-            region=self.aws_region, duration_s=int(self.credentials_duration))
+            region=self.aws_region, duration_s=int(self.credentials_duration), group=self.credentials_group())
         self._credential_env = await self._refresher.start()
         return self._credential_env
 
