@@ -136,7 +136,7 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
     data_dir.mkdir(parents=True, exist_ok=True)
     make_passable(data_dir)
     out = data_dir / "paved-up.out"
-    full_env = dict(os.environ, PAVED_DEMO_PASSWORD=PASSWORD, **(env or {}))
+    full_env = {**os.environ, "PAVED_DEMO_PASSWORD": PASSWORD, **(env or {})}
     node_bin = ROOT / "node_modules" / ".bin"
     full_env["PATH"] = f"{node_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env['PATH']}"
     proc = subprocess.Popen(
