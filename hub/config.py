@@ -8,6 +8,7 @@ the site config already set explicitly is left alone, so a site can override any
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import socket
@@ -99,6 +100,17 @@ class Paved(Configurable):
     def _default_usage_db_url(self):
         return os.environ.get("PAVED_USAGE_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'usage.sqlite'}"
 
+    allow_unisolated_multiuser = Bool(
+        help="""Let several hub users start servers when the embedded hub cannot isolate them (it does not run
+        as root: every server then runs as the hub's own OS user and can read the others' files). Default:
+        True for the demo login (its users are one person trying Paved), else False: only the OS user who
+        started Paved may start servers.""",
+    ).tag(config=True)
+
+    @default("allow_unisolated_multiuser")
+    def _default_allow_unisolated(self):
+        return self.authenticator == "demo"
+
     cull_idle = Bool(True, help="Run the idle culler service (per-server limits from idle_minutes).").tag(config=True)
     cull_every = Int(60, help="Seconds between the idle culler's checks.").tag(config=True)
     cull_default_minutes = Int(
@@ -179,7 +191,8 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
         "paved_projects": _user_projects(p), "paved_new_name": _new_notebook_name,
-        "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved"},
+        "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved",
+        "paved_unisolated": p.backend == "local" and os.geteuid() != 0},
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,
     "JupyterHub.default_url": lambda p: "/hub/home",
@@ -228,6 +241,15 @@ def setup(c: Config, **paved_settings) -> Paved:
 
         configure_oidc(c, paved.oidc)
 
+    if paved.backend == "local" and os.geteuid() != 0:
+        import logging
+
+        logging.getLogger("paved").warning(
+            "Single-user mode: Paved does not run as root, so notebook servers run as %s and are not isolated "
+            "from each other.%s", getpass.getuser(), "" if paved.allow_unisolated_multiuser else
+            " Only that user may start servers (c.Paved.allow_unisolated_multiuser = True allows others).")
+    if not _is_set(c, "LocalProjectSpawner.allow_unisolated_multiuser"):
+        c.LocalProjectSpawner.allow_unisolated_multiuser = paved.allow_unisolated_multiuser
     env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
     c.Spawner.environment = {**env, **c.Spawner.get("environment", {})}
     if paved.enable_services:

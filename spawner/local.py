@@ -15,6 +15,7 @@ root cannot do that: servers then run as the hub's user (``isolate`` is False) a
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import resource
 import shutil
@@ -23,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
 from paved.spawner import accounts, isolation, vscode
@@ -90,10 +92,17 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def _default_prefix(self):
         return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
 
+    allow_unisolated_multiuser = Bool(
+        False, help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
+        "start servers. Set from c.Paved.allow_unisolated_multiuser.",
+    ).tag(config=True)
+
     identity: isolation.Identity | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        if self.isolate and not accounts.isolation_possible():
+            raise RuntimeError("c.LocalProjectSpawner.isolate needs a hub running as root")
         if self.warm_start:  # so that even the first spawn after the hub starts is a warm one
             warm_up(self.python_executables[self.available_pythons()[0]])
 
@@ -199,6 +208,10 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     async def start(self):
         self.identity = None
+        if not self.isolate and not self.allow_unisolated_multiuser and self.user.name != getpass.getuser():
+            raise web.HTTPError(403, f"This Paved runs in single-user mode (not as root), so it cannot keep "
+                                     f"notebooks apart: only {getpass.getuser()} may start servers. Ask the "
+                                     "administrator to run Paved as root or allow shared use.")
         if self.isolate:
             await asyncio.to_thread(self._prepare_isolation)
             self.emit_progress(25, f"Runs as Unix account {self.account_name()}")

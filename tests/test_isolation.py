@@ -10,10 +10,11 @@ import json
 import os
 import secrets
 import textwrap
+import time
 
 import pytest
 
-from conftest import ACCOUNT_PREFIX, run_code, start_paved, stop, stop_process_group, wait_ready
+from conftest import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 from paved.hub.demo import DEMO_PROJECTS_YAML
 from paved.hub.processes import pids_with_env
@@ -203,3 +204,20 @@ def test_files_written_in_the_lake_stay_with_the_project(hub):
 
     assert mode == "0o660" and grp.getgrgid(int(gid)).gr_name.startswith(ACCOUNT_PREFIX)
     assert grp.getgrgid(int(gid)).gr_name.endswith("-dev")
+
+
+def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
+    spawn(hub, "alice", "delta", "leads")
+    projects = hub.data_dir / "projects.yaml"
+    projects.write_text(projects.read_text().replace("members: {users: [bob, alice]}", "members: {users: [bob]}"))
+    left = time.monotonic()
+    while time.monotonic() - left < 60:
+        if "delta" not in servers(hub, "alice"):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("alice's server in a project she left still runs after 60 s")
+    spans = [s for s in usage_spans(hub) if s["resource_id"] == "alice/delta"]
+    assert [s["end_reason"] for s in spans] == ["membership-revoked"]
+    assert not (hub.data_dir / "run" / "servers" / "alice" / "delta").exists()
+    assert "alpha" in servers(hub, "alice")  # her server in the project she still belongs to runs on
