@@ -309,11 +309,18 @@ def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict
         "name": name,
         "url": f"http://127.0.0.1:{free_port()}",
         "command": command,
-        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file, **(env or {})},
+        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file,
+                        **_account_prefix(c), **(env or {})},
         "display": False,
         "oauth_no_confirm": True,
         **extra,
     })
+
+
+def _account_prefix(c: Config) -> dict:
+    """The Unix account prefix (paved.spawner.accounts) for services that start processes as accounts."""
+    prefix = c.get("LocalProjectSpawner", {}).get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX")
+    return {"PAVED_SYSTEM_USER_PREFIX": prefix} if prefix else {}
 
 
 def add_role_scopes(c: Config, role_name: str, scopes: list[str], **extra) -> None:

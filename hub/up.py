@@ -122,10 +122,16 @@ def run(args) -> int:
         site = PyFileConfigLoader(str(Path(args.config).resolve())).load_config()
     paved = Paved(config=site)
     try:
-        load_projects(paved.projects_file)
+        projects = load_projects(paved.projects_file)
     except ProjectsFileError as e:
         print(f"paved up: {e}", file=sys.stderr)
         return 2
+    spawner_cfg = (site or {}).get("LocalProjectSpawner", {})
+    if paved.backend == "local" and os.geteuid() == 0 and spawner_cfg.get("isolate", True):
+        from paved.spawner.isolation import prepare_lakes
+
+        prefix = spawner_cfg.get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+        prepare_lakes(projects, prefix, data_dir)
     # Node tools installed into the project (not globally) must be found by the hub.
     local_bin = Path.cwd() / "node_modules" / ".bin"
     if local_bin.is_dir():

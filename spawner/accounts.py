@@ -97,8 +97,9 @@ def _run(cmd: list[str]) -> None:
         raise AccountError(f"{' '.join(cmd[:1])} failed for {cmd[-1]!r}: {result.stderr.strip() or result.returncode}")
 
 
-def ensure_account(name: str, comment: str = "") -> Account:
-    """The account ``name``, created (locked password, no home, private group) if it does not exist yet."""
+def ensure_account(name: str, comment: str = "", group: str | None = None) -> Account:
+    """The account ``name``, created (locked password, no home) if it does not exist yet, with a private group
+    of its own name, or ``group`` (which must exist) as its primary group."""
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
@@ -106,7 +107,8 @@ def ensure_account(name: str, comment: str = "") -> Account:
             try:
                 pw = pwd.getpwnam(name)
             except KeyError:
-                _run(["useradd", "--no-create-home", "--home-dir", HOME, "--shell", SHELL, "--user-group",
+                primary = ["--gid", group] if group else ["--user-group"]
+                _run(["useradd", "--no-create-home", "--home-dir", HOME, "--shell", SHELL, *primary,
                       "--comment", comment[:64].replace(":", " "), "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0",
                       name])
                 pw = pwd.getpwnam(name)

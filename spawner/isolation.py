@@ -160,3 +160,81 @@ def give_tree(top: Path, paths: list[Path], account: Account) -> None:
         p = Path(p)
         if p.exists() and top in p.parents:
             os.chown(p, account.uid, account.gid, follow_symlinks=False)
+
+
+# --- pipeline runs -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunAccount:
+    """Who a pipeline run executes as: its project environment's run account, named like the environment's
+    group (``paved-leads-dev``; no user account ends in an environment, see paved.spawner.accounts), with
+    that group as its only group.
+
+    A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
+    person's session, so it reads and writes exactly the environment's lake, never a deployer's workspaces
+    or their other projects' lakes, and it keeps working when the deployer moves on.
+    """
+
+    account: Account
+    identity: Identity
+
+    def hand_over(self, env: dict, output_dir: Path) -> dict:
+        """Give the run its folders and return its environment: its lake becomes its group's (as for servers),
+        the attempt folder (its HOME) becomes the
+        account's; the credential folder named by ``AWS_CONFIG_FILE`` becomes readable by its group only."""
+        within = Path(os.environ.get("PAVED_DATA_DIR") or output_dir.parent).resolve()
+        if env.get("PAVED_LAKE"):
+            prepare_lake(env["PAVED_LAKE"], self.identity.gid, within=within)
+        for parent in output_dir.resolve().parents:
+            if parent == within or within not in parent.parents:
+                break
+            os.chmod(parent, stat.S_IMODE(os.stat(parent).st_mode) | 0o011)
+        make_dir(output_dir, self.account.uid, self.identity.gid, 0o700)
+        for path in output_dir.iterdir():
+            os.chown(path, self.account.uid, self.identity.gid, follow_symlinks=False)
+        if env.get("AWS_CONFIG_FILE"):
+            folder = Path(env["AWS_CONFIG_FILE"]).parent
+            for parent in (folder.parent.parent, folder.parent):
+                os.chmod(parent, 0o711)
+            os.chown(folder, 0, self.identity.gid)
+            os.chmod(folder, 0o750)
+            for path in folder.iterdir():
+                os.chown(path, 0, self.identity.gid)
+                os.chmod(path, 0o640)
+        return {**env, "HOME": str(output_dir), "USER": self.account.name, "LOGNAME": self.account.name}
+
+    def preexec(self, then=None):
+        """A ``preexec_fn``: ``then()`` (e.g. die with the parent), then become the run account."""
+        identity = self.identity
+
+        def preexec():
+            if then:
+                then()
+            identity.drop()
+
+        return preexec
+
+
+def run_account(project: str, environment: str) -> RunAccount | None:
+    """The account a run in ``project``/``environment`` executes as; None when the caller is not root (it then
+    runs as the caller, e.g. ``paved promote --dry-run`` inside a notebook server) or the scope is unknown."""
+    from paved.spawner import accounts
+
+    if not accounts.isolation_possible() or not project or environment not in accounts.ENVIRONMENTS:
+        return None
+    name = accounts.group_name(project, environment, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
+    gid = accounts.ensure_group(name)
+    account = accounts.ensure_account(name, comment=f"Paved runs of {project}/{environment}", group=name)
+    return RunAccount(account=account, identity=Identity(uid=account.uid, gid=gid, groups=(gid,)))
+
+
+def prepare_lakes(projects, prefix: str, within: Path) -> None:
+    """At hub start: give every local lake of every project environment to its group (see
+    :func:`prepare_lake`), so none is readable by other accounts before its first server or run."""
+    from paved.spawner import accounts
+
+    for project in projects.values():
+        for env_name, env in project.environments.items():
+            if env.lake and "://" not in env.lake:
+                gid = accounts.ensure_group(accounts.group_name(project.name, env_name, prefix))
+                prepare_lake(env.lake, gid, within=within)

@@ -221,3 +221,44 @@ def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
     assert [s["end_reason"] for s in spans] == ["membership-revoked"]
     assert not (hub.data_dir / "run" / "servers" / "alice" / "delta").exists()
     assert "alpha" in servers(hub, "alice")  # her server in the project she still belongs to runs on
+
+
+def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path):
+    import subprocess
+    import sys
+
+    from promote_helpers import make_notebook
+
+    leads_lake = hub.data_dir / "lake" / "leads" / "dev"
+    nb = tmp_path / "who.ipynb"
+    nb.write_text(json.dumps(make_notebook("label = 'x'", textwrap.dedent(f"""
+        import boto3, os
+        arn = boto3.client('sts').get_caller_identity()['Arn']
+        open(os.path.join(os.environ['PAVED_LAKE'], 'from-pipeline.txt'), 'w').write(arn)
+        try:
+            os.listdir({str(leads_lake)!r}); other = 'readable'
+        except PermissionError:
+            other = 'denied'
+        print('who', arn, 'other-lake', other, 'uid', os.getuid())
+    """))))
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
+    env["JUPYTERHUB_API_TOKEN"] = hub.token("alice")
+    paved = [sys.executable, "-m", "paved.hub.cli"]
+    r = subprocess.run([*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([*paved, "pipelines", "run", "who", "--project", IPF, "--hub-url", hub.url],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    svc = f"{hub.url}/services/pipelines/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = hub.api("alice").get(f"{svc}api/runs").json()["runs"]
+        if runs and runs[0]["status"] in ("succeeded", "failed", "retrying"):
+            break
+        time.sleep(1)
+    log = hub.api("alice").get(f"{svc}runs/{runs[0]['id']}/log").text
+    assert runs[0]["status"] == "succeeded", log
+    written = hub.data_dir / "lake" / IPF / "dev" / "from-pipeline.txt"
+    assert ":assumed-role/ipf-dev-iso/paved-pipeline-who-" in written.read_text()
+    assert "other-lake denied" in log and "uid 0" not in log
