@@ -201,7 +201,10 @@ DENIED = {"open": "PermissionError", "paved.data": "denied", "duckdb": "denied"}
 
 
 def read_from(hub, user, server, path) -> dict:
-    return json.loads(run_code(hub, user, server, READ.format(path=path)).strip().splitlines()[-1])
+    got = json.loads(run_code(hub, user, server, READ.format(path=path)).strip().splitlines()[-1])
+    ident = run_code(hub, user, server, "import os; print(os.getuid(), os.getgroups())").strip()
+    assert not ident.startswith("0 "), ident
+    return got
 
 
 def spawn(hub, user, name, project, environment="dev"):
