@@ -1,0 +1,66 @@
+"""Scoped credentials for granted S3 prefixes (issue 17, AWS): the session policy names only the granted
+prefixes, and STS (moto) vends broker-role credentials with it. moto accepts session policies but does not
+enforce IAM, so that S3 refuses other prefixes is checked on the policy document, not by S3 (see README)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moto_server import moto_server  # noqa: F401 (fixture)
+
+from paved.hub.catalog import vending
+from paved.hub.catalog.grants_store import GrantsStore
+
+GRANTED = "s3://lakes/imbalance-price-forecast/dev/imbalance_prices"
+
+
+def test_policy_names_only_the_granted_prefixes():
+    policy = vending.session_policy([(GRANTED, "read")])
+    text = json.dumps(policy)
+    objects, listing = policy["Statement"]
+    assert objects["Resource"] == ["arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices",
+                                   "arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices/*"]
+    assert "s3:PutObject" not in objects["Action"] and "s3:GetObject" in objects["Action"]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == [
+        "imbalance-price-forecast/dev/imbalance_prices", "imbalance-price-forecast/dev/imbalance_prices/*"]
+    assert "leads" not in text and "*\"" not in text.replace("/*\"", "")  # no bucket-wide wildcard
+    write = vending.session_policy([(GRANTED, "write")])
+    assert "s3:PutObject" in write["Statement"][0]["Action"]
+    assert vending.session_policy([])["Statement"] == [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]
+
+
+@pytest.mark.parametrize("bad", ["lakes/x", "s3://", "s3://bucket", "s3:///key", "file:///tmp/x"])
+def test_bad_locations_are_refused(bad):
+    with pytest.raises(ValueError, match="s3://"):
+        vending.session_policy([(bad, "read")])
+
+
+def test_too_many_grants_for_one_policy_is_a_clear_error():
+    many = [(f"s3://lakes/p/dev/dataset_{i:04d}", "read") for i in range(60)]
+    with pytest.raises(ValueError, match="at most 2048"):
+        vending.session_policy(many)
+
+
+def test_granted_locations_follow_active_grants_of_the_environment(tmp_path):
+    store = GrantsStore(tmp_path / "access.sqlite")
+    req = store.add_request("bob", "s3://lakes", "ipf/dev/imbalance_prices", "ipf", "leads", "dev", "read", 7, "why")
+    grant = store.decide(req["id"], True, "alice", "ok")
+    locations = {("s3://lakes", "ipf/dev/imbalance_prices"): GRANTED}
+    assert vending.granted_locations(store.active(), locations, "leads", "dev") == [(GRANTED, "read")]
+    assert vending.granted_locations(store.active(), locations, "leads", "prd") == []
+    store.end(grant["id"], "revoked", "alice")
+    assert vending.granted_locations(store.grants(), locations, "leads", "dev") == []
+
+
+def test_broker_credentials_are_vended_with_the_session_policy(moto_server):  # noqa: F811
+    broker = moto_server.create_role("paved-lake-broker")
+    creds = vending.vend(broker, "bob-leads-dev", [(GRANTED, "read")], endpoint_url=moto_server.url,
+                         region=moto_server.region, session=moto_server.session())
+    assert creds.access_key_id and creds.seconds_left() > 600
+    identity = moto_server.session().client(
+        "sts", endpoint_url=moto_server.url, aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key, aws_session_token=creds.session_token,
+    ).get_caller_identity()
+    assert "paved-lake-broker/bob-leads-dev" in identity["Arn"]
