@@ -66,9 +66,12 @@ def stop_leftovers(data_dir: Path) -> None:
                 time.sleep(0.1)
             else:
                 kill_group(pid, signal.SIGKILL)
-    # credential files of servers and runs that ended without cleaning up (crash, kill -9)
+    # credential files of servers and runs that ended without cleaning up (crash, kill -9), their cgroups
     for folder in ("servers", "pipelines"):
         shutil.rmtree(data_dir / "run" / folder, ignore_errors=True)
+    from paved.spawner.limits import remove_all
+
+    remove_all(data_dir)
 
 
 def secure_state(data_dir: Path) -> None:
