@@ -10,6 +10,7 @@ audited.
     GET    api/catalog/v1/grants?active=true
     DELETE api/catalog/v1/grants/<id>                   revoke (owner project admins)
     GET    api/catalog/v1/audit?namespace=&name=&format=json|csv
+    GET    api/catalog/v1/access-purposes                the caller's project environments (form choices)
 
 The purpose is the requesting project environment: storage access goes to its group ``paved-<project>-<env>``
 only (:mod:`paved.spawner.acl`), so the same user in another project still cannot read the data. In the
@@ -346,6 +347,17 @@ def handlers() -> list[tuple]:
             request = await self.access.check_request(user, self.caller_projects(), self.visible(), body)
             self.write_json(self.access.create(user, request), status=201)
 
+    class PurposesHandler(_Mixin, Base):
+        """The project environments the caller may request access for (the form's choices)."""
+
+        async def get(self):
+            user = self.caller()
+            groups = user.get("groups") or ()
+            self.write_json({"purposes": [
+                {"project": p.name, "environment": e, "admin": p.is_admin(user["name"])}
+                for p in self.caller_projects() if p.is_member(user["name"], groups) for e in sorted(p.environments)],
+                "admin_of": sorted(p.name for p in self.caller_projects() if p.is_admin(user["name"]))})
+
     class DecideHandler(_Mixin, Base):
         async def post(self, rid, verb):
             comment = self.comment()
@@ -392,6 +404,7 @@ def handlers() -> list[tuple]:
 
     return [
         (r"api/catalog/v1/access-requests", RequestsHandler),
+        (r"api/catalog/v1/access-purposes", PurposesHandler),
         (r"api/catalog/v1/access-requests/([^/]+)/(approve|deny)", DecideHandler),
         (r"api/catalog/v1/grants", GrantsHandler),
         (r"api/catalog/v1/grants/([^/]+)", GrantHandler),

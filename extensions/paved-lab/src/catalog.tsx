@@ -6,6 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { AccessRequests, RequestAccess } from './access';
 import * as api from './api';
 import {
   DatasetDetail,
@@ -171,6 +172,7 @@ export class CatalogWidget extends ReactWidget {
   private _previewError = '';
   private _status = '';
   private _datasetRequest = 0;
+  private _showRequests = false;
 
   constructor(private readonly _actions: CatalogActions) {
     super();
@@ -296,8 +298,13 @@ export class CatalogWidget extends ReactWidget {
       <div className="paved-catalog-body">
         <div className="paved-catalog-header">
           <h2>Catalog</h2>
+          <button className="paved-button paved-open-requests" onClick={() => { this._showRequests = true; this.update(); }}>
+            Requests
+          </button>
         </div>
-        {this._datasetKey ? this.renderDataset() : this.renderSearch()}
+        {this._showRequests ? (
+          <AccessRequests onClose={() => { this._showRequests = false; this.update(); }} />
+        ) : this._datasetKey ? this.renderDataset() : this.renderSearch()}
       </div>
     );
   }
@@ -438,6 +445,9 @@ export class CatalogWidget extends ReactWidget {
                   </div>
                 ))}
               </div>
+            ) : null}
+            {(d as { access?: string }).access === 'request' ? (
+              <RequestAccess namespace={key.namespace} name={key.name} />
             ) : null}
             {d.description ? <p className="paved-dataset-description">{d.description}</p> : null}
             <table className="paved-table paved-facts">
