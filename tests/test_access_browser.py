@@ -44,6 +44,8 @@ def test_request_from_the_panel_and_approve_from_requests_view(hub, prices, arti
         expect(form).to_be_visible(timeout=20_000)
         expect(panel.locator(".paved-schema")).to_contain_text("price_eur_mwh")
         expect(panel.locator(".paved-location")).to_have_text("—")
+        expect(panel.locator(".paved-preview")).to_have_count(0)
+        expect(panel.locator(".paved-insert-snippet")).to_be_hidden()
         expect(form.locator(".paved-request-purpose")).to_have_value("leads/dev", timeout=10_000)
         form.locator(".paved-request-days").fill("14")
         form.locator(".paved-request-reason").fill("score leads by price region")

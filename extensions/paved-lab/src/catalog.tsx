@@ -409,6 +409,7 @@ export class CatalogWidget extends ReactWidget {
     const d = this._dataset;
     const job = jobId(d?.producing_job);
     const alerts = d?.pii_alerts ?? [];
+    const discoverOnly = (d as { access?: string } | null)?.access === 'request'; // no data until granted
     return (
       <div className="paved-dataset">
         <button className="paved-button paved-back" onClick={() => this.closeDataset()}>
@@ -422,7 +423,7 @@ export class CatalogWidget extends ReactWidget {
         {!d && !this._datasetError ? <div className="paved-muted">Loading…</div> : null}
         {d ? (
           <>
-            <div className="paved-actions">
+            <div className="paved-actions" hidden={discoverOnly}>
               <button className="paved-button paved-insert-snippet" onClick={() => void this.insertSnippet()}>
                 Insert snippet
               </button>
@@ -446,7 +447,7 @@ export class CatalogWidget extends ReactWidget {
                 ))}
               </div>
             ) : null}
-            {(d as { access?: string }).access === 'request' ? (
+            {discoverOnly ? (
               <RequestAccess namespace={key.namespace} name={key.name} />
             ) : null}
             {d.description ? <p className="paved-dataset-description">{d.description}</p> : null}
@@ -495,10 +496,14 @@ export class CatalogWidget extends ReactWidget {
             </table>
           </>
         ) : null}
-        <h4>Preview</h4>
-        {this._previewError ? <div className="paved-error">{this._previewError}</div> : null}
-        {this._preview ? <PreviewTable preview={this._preview} /> : null}
-        {!this._preview && !this._previewError ? <div className="paved-muted">Loading…</div> : null}
+        {discoverOnly ? null : (
+          <>
+            <h4>Preview</h4>
+            {this._previewError ? <div className="paved-error">{this._previewError}</div> : null}
+            {this._preview ? <PreviewTable preview={this._preview} /> : null}
+            {!this._preview && !this._previewError ? <div className="paved-muted">Loading…</div> : null}
+          </>
+        )}
       </div>
     );
   }
