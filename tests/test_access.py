@@ -288,3 +288,40 @@ def test_a_one_minute_grant_stops_at_the_next_sweep(hub, prices):
         time.sleep(1)
     assert g["end_reason"] == "expired" and not g["active"]
     assert not any("leads-dev" in e for e in acl.entries(path))
+
+
+def lineage_node(hub, user, start, wanted):
+    r = hub.api(user).get(f"{hub.url}/services/catalog/api/v1/lineage",
+                          params={"nodeId": start, "depth": 1, "direction": "upstream"})
+    assert r.status_code == 200, r.text
+    return [n for n in r.json()["graph"] if n["id"] == wanted]
+
+
+def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices):
+    path = hub.api("alice").get(ds_url(hub, prices)).json()["location"]
+    secret = find(hub, "alice", "vault_secrets")[0]
+    event = {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.com/t",
+             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+             "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000a117"},
+             "job": {"namespace": "leads/dev", "name": "grant_lineage"},
+             "inputs": [{"namespace": "file", "name": path}, {"namespace": secret["namespace"], "name": secret["name"]}],
+             "outputs": [{"namespace": "file", "name": "bob_granted_out"}]}
+    r = hub.api("bob").post(f"{hub.url}/services/catalog/api/v1/lineage", json=event)
+    assert r.status_code == 201, r.text
+    start, node = "job:leads/dev:grant_lineage", f"dataset:file:{path}"
+    graph = hub.api("bob").get(f"{hub.url}/services/catalog/api/v1/lineage",
+                               params={"nodeId": start, "depth": 1, "direction": "upstream"}).json()["graph"]
+    assert "vault_secrets" not in json.dumps(graph)  # not discoverable: an opaque stub
+    assert sum(n["id"].startswith("stub:") for n in graph) == 1
+    (named,) = lineage_node(hub, "bob", start, node)
+    assert named["data"]["locked"] and "location" not in named["data"]
+    rid = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="lineage")).json()["id"]
+    gid = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={}).json()["grant"]["id"]
+    (granted,) = lineage_node(hub, "bob", start, node)
+    assert "locked" not in granted["data"] and granted["data"]["location"] == path
+    assert hub.api("alice").delete(f"{hub.catalog}/grants/{gid}").status_code == 200
+    (again,) = lineage_node(hub, "bob", start, node)
+    assert again["data"]["locked"]
+    # bob's read of alice's data is in her audit, as a lineage input of his job
+    audit = hub.api("alice").get(f"{hub.catalog}/audit", params={"namespace": "file", "name": path}).json()["audit"]
+    assert any(a["action"] == "read" and a["project"] == "leads" and a["environment"] == "dev" for a in audit)

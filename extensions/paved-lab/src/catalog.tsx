@@ -423,7 +423,7 @@ export class CatalogWidget extends ReactWidget {
         {!d && !this._datasetError ? <div className="paved-muted">Loading…</div> : null}
         {d ? (
           <>
-            <div className="paved-actions" hidden={discoverOnly}>
+            <div className="paved-actions" style={discoverOnly ? { display: "none" } : undefined}>
               <button className="paved-button paved-insert-snippet" onClick={() => void this.insertSnippet()}>
                 Insert snippet
               </button>
