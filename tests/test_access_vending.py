@@ -64,3 +64,34 @@ def test_broker_credentials_are_vended_with_the_session_policy(moto_server):  # 
         aws_secret_access_key=creds.secret_access_key, aws_session_token=creds.session_token,
     ).get_caller_identity()
     assert "paved-lake-broker/bob-leads-dev" in identity["Arn"]
+
+
+def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
+    """In-process moto, so the session policy STS received can be read back from moto's STS backend."""
+    import boto3
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sts.models import sts_backends
+
+    store = GrantsStore(tmp_path / "access.sqlite")
+    for project, env, name in (("leads", "dev", "imbalance_prices"), ("leads", "prd", "other_prices"),
+                               ("scoring", "dev", "third")):
+        req = store.add_request("bob", "s3://lakes", f"ipf/dev/{name}", "ipf", project, env, "read", 7, "why")
+        store.decide(req["id"], True, "alice", "ok", f"s3://lakes/ipf/dev/{name}")
+    ended = store.add_request("bob", "s3://lakes", "ipf/dev/old", "ipf", "leads", "dev", "read", 7, "why")
+    store.end(store.decide(ended["id"], True, "alice", "ok", "s3://lakes/ipf/dev/old")["id"], "revoked", "alice")
+    assert vending.grants_for(store, "leads", "dev") == [("s3://lakes/ipf/dev/imbalance_prices", "read")]
+    with mock_aws():
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name="eu-west-1")
+        iam = session.client("iam")
+        broker = iam.create_role(RoleName="paved-lake-broker", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        vending.vend(broker, "bob-leads-dev", vending.grants_for(store, "leads", "dev"), session=session)
+        (assumed,) = [r for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles
+                      if r.session_name == "bob-leads-dev"]
+        policy = json.loads(assumed.policy)
+    text = json.dumps(policy)
+    assert "imbalance_prices" in text and "other_prices" not in text and "third" not in text and "old" not in text
+    assert policy["Statement"][0]["Resource"][0] == "arn:aws:s3:::lakes/ipf/dev/imbalance_prices"

@@ -151,8 +151,10 @@ class Access:
         if not self.may_decide(user, req["owner_project"]):
             raise web.HTTPError(403, f"Only admins of project {req['owner_project']!r}, which owns "
                                 f"{req['namespace']}:{req['name']}, may approve or deny this request")
+        did = self.catalog.store.ds_ids.get((req["namespace"], req["name"]))
+        info = self.catalog.store.ds_info.get(did) if did is not None else None
         try:
-            result = self.grants.decide(rid, approve, user["name"], comment)
+            result = self.grants.decide(rid, approve, user["name"], comment, info.location if info else None)
         except Conflict as e:
             raise web.HTTPError(409, str(e)) from None
         answer = {"request": self.grants.request(rid)}

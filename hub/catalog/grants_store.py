@@ -10,7 +10,8 @@ Shapes (all times are UTC, ISO 8601 with ``Z`` in answers, epoch seconds in the 
   "environment", "access": read|write, "days", "reason", "requester", "created", "decided_by", "decided",
   "comment", "grant_id"}``
 - grant: ``{"id", "request_id", "namespace", "name", "owner_project", "project", "environment", "access",
-  "created", "expires", "granted_by", "ended", "end_reason": expired|revoked|null, "ended_by", "active"}``
+  "created", "expires", "granted_by", "ended", "end_reason": expired|revoked|null, "ended_by", "location",
+  "active"}`` (``location``: where the dataset lay when the grant was made, e.g. its s3:// prefix)
 - audit entry: ``{"at", "actor", "action", "project", "environment", "namespace", "name", "owner_project",
   "detail"}`` with action one of requested, approved, denied, revoked, expired, read.
 
@@ -38,7 +39,7 @@ CREATE TABLE IF NOT EXISTS grants (
     id TEXT PRIMARY KEY, request_id TEXT, namespace TEXT NOT NULL, name TEXT NOT NULL,
     owner_project TEXT NOT NULL, project TEXT NOT NULL, environment TEXT NOT NULL, access TEXT NOT NULL,
     created REAL NOT NULL, expires REAL NOT NULL, granted_by TEXT NOT NULL,
-    ended REAL, end_reason TEXT, ended_by TEXT);
+    ended REAL, end_reason TEXT, ended_by TEXT, location TEXT);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
     project TEXT, environment TEXT, namespace TEXT NOT NULL, name TEXT NOT NULL, owner_project TEXT,
@@ -53,7 +54,7 @@ CREATE INDEX IF NOT EXISTS audit_dataset ON audit (namespace, name);
 REQUEST_COLS = ("id, status, namespace, name, owner_project, project, environment, access, days, reason, "
                 "requester, created, decided_by, decided, comment, grant_id")
 GRANT_COLS = ("id, request_id, namespace, name, owner_project, project, environment, access, created, expires, "
-              "granted_by, ended, end_reason, ended_by")
+              "granted_by, ended, end_reason, ended_by, location")
 AUDIT_COLS = "at, actor, action, project, environment, namespace, name, owner_project, detail"
 TIME_KEYS = {"created", "decided", "expires", "ended", "at"}
 
@@ -128,7 +129,7 @@ class GrantsStore:
         return _rows(self.con.execute(f"SELECT {REQUEST_COLS} FROM requests {where} ORDER BY created DESC", params),
                      REQUEST_COLS)
 
-    def decide(self, rid: str, approve: bool, actor: str, comment: str) -> dict:
+    def decide(self, rid: str, approve: bool, actor: str, comment: str, location: str | None = None) -> dict:
         """Approve (returns the new grant) or deny (returns the request) pending request ``rid``;
         :class:`Conflict` when it was decided already (also by a concurrent call), KeyError when unknown."""
         now = self.clock()
@@ -146,9 +147,9 @@ class GrantsStore:
                 raise Conflict(f"Request {rid} was already {req['status']} by {req['decided_by']}: nothing changed")
             if approve:
                 self.con.execute(
-                    f"INSERT INTO grants ({GRANT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
+                    f"INSERT INTO grants ({GRANT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)",
                     [gid, rid, req["namespace"], req["name"], req["owner_project"], req["project"], req["environment"],
-                     req["access"], now, now + req["days"] * 86400.0, actor])
+                     req["access"], now, now + req["days"] * 86400.0, actor, location])
             self._audit(actor, "approved" if approve else "denied", req, comment)
             self.con.execute("COMMIT")
         except BaseException:

@@ -66,6 +66,14 @@ def granted_locations(grants: list[dict], locations: dict[tuple[str, str], str],
     return out
 
 
+def grants_for(store, project: str, environment: str) -> list[tuple[str, str]]:
+    """The (s3 location, access) pairs granted to ``project``/``environment`` now, from a
+    :class:`paved.hub.catalog.grants_store.GrantsStore` (each grant keeps its dataset's location)."""
+    return [(g["location"], g["access"]) for g in store.active()
+            if (g["project"], g["environment"]) == (project, environment)
+            and (g["location"] or "").startswith("s3://")]
+
+
 def vend(broker_role_arn: str, session_name: str, grants: list[tuple[str, str]], **assume_kwargs):
     """Credentials of the broker role limited to ``grants`` (see :func:`session_policy`);
     :class:`paved.spawner.credentials.CredentialsError` when STS refuses."""
