@@ -66,6 +66,17 @@ def test_request_from_the_panel_and_approve_from_requests_view(hub, prices, arti
         row.locator(".paved-approve").click()
         expect(row.locator(".paved-access-status")).to_contain_text("approved by alice: ok for Q3", timeout=20_000)
         page.screenshot(path=str(artifacts / "access-approved.png"))
+        # the owner's dataset view says who uses the data
+        panel.locator(".paved-access-requests .paved-back").click()
+        panel.locator(".paved-catalog-search").fill("imbalance_prices")
+        result = panel.locator('.paved-result[data-id$="imbalance_prices.parquet"]')
+        expect(result).to_have_count(1, timeout=30_000)
+        result.locator(".paved-result-open").click()
+        usage = panel.locator(".paved-dataset-usage")
+        expect(usage.locator(".paved-usage-grant")).to_contain_text("leads/dev · read", timeout=20_000)
+        expect(usage.locator(".paved-usage-audit")).to_contain_text("approved")
+        usage.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "access-who-uses.png"))
     grants = hub.api("bob").get(f"{hub.catalog}/grants", params={"active": "true"}).json()["grants"]
     mine = [g for g in grants if g["request_id"] == rid]
     assert len(mine) == 1 and mine[0]["project"] == "leads" and mine[0]["environment"] == "dev"

@@ -175,3 +175,60 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
     </div>
   );
 }
+
+interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  project: string | null;
+  environment: string | null;
+  detail: string | null;
+}
+
+interface Grant {
+  id: string;
+  namespace: string;
+  name: string;
+  project: string;
+  environment: string;
+  access: string;
+  expires: string;
+  active: boolean;
+}
+
+/** "Who uses my data": a dataset's active grants and its audit trail, for members of the owning project. */
+export function DatasetUsage(props: { namespace: string; name: string }): JSX.Element | null {
+  const [grants, setGrants] = React.useState<Grant[]>([]);
+  const [audit, setAudit] = React.useState<AuditEntry[]>([]);
+  React.useEffect(() => {
+    const query = new URLSearchParams({ namespace: props.namespace, name: props.name }).toString();
+    get<{ audit: AuditEntry[] }>(`audit?${query}`).then(r => setAudit(r.audit)).catch(() => setAudit([]));
+    get<{ grants: Grant[] }>('grants?active=true')
+      .then(r => setGrants(r.grants.filter(g => g.namespace === props.namespace && g.name === props.name)))
+      .catch(() => setGrants([]));
+  }, [props.namespace, props.name]);
+  if (grants.length === 0 && audit.length === 0) {
+    return null;
+  }
+  return (
+    <div className="paved-dataset-usage">
+      <h4>Who uses this data</h4>
+      {grants.map(g => (
+        <div key={g.id} className="paved-usage-grant">
+          {g.project}/{g.environment} · {g.access} until {new Date(g.expires).toLocaleDateString()}
+        </div>
+      ))}
+      <table className="paved-table paved-usage-audit">
+        <tbody>
+          {audit.slice(-20).reverse().map((a, i) => (
+            <tr key={i}>
+              <td className="paved-muted">{new Date(a.at).toLocaleString()}</td>
+              <td>{a.action}</td>
+              <td>{a.actor}{a.project ? ` for ${a.project}${a.environment ? '/' + a.environment : ''}` : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

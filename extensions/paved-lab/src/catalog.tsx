@@ -6,7 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { AccessRequests, RequestAccess } from './access';
+import { AccessRequests, DatasetUsage, RequestAccess } from './access';
 import * as api from './api';
 import {
   DatasetDetail,
@@ -449,6 +449,9 @@ export class CatalogWidget extends ReactWidget {
             ) : null}
             {discoverOnly ? (
               <RequestAccess namespace={key.namespace} name={key.name} />
+            ) : null}
+            {(d as { access?: string }).access === 'own' ? (
+              <DatasetUsage namespace={key.namespace} name={key.name} />
             ) : null}
             {d.description ? <p className="paved-dataset-description">{d.description}</p> : null}
             <table className="paved-table paved-facts">
