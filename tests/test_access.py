@@ -325,3 +325,26 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
     # bob's read of alice's data is in her audit, as a lineage input of his job
     audit = hub.api("alice").get(f"{hub.catalog}/audit", params={"namespace": "file", "name": path}).json()["audit"]
     assert any(a["action"] == "read" and a["project"] == "leads" and a["environment"] == "dev" for a in audit)
+
+
+def test_a_write_grant_lets_the_project_name_the_dataset_as_an_output(hub, prices):
+    path = hub.api("alice").get(ds_url(hub, prices)).json()["location"]
+    event = {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.com/t",
+             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+             "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000b117"},
+             "job": {"namespace": "leads/dev", "name": "write_back"},
+             "inputs": [], "outputs": [{"namespace": "file", "name": path}]}
+    post = lambda: hub.api("bob").post(f"{hub.url}/services/catalog/api/v1/lineage", json=event)  # noqa: E731
+    assert post().status_code == 403
+    rid = hub.api("bob").post(f"{hub.catalog}/access-requests",
+                              json=request_body(prices, access="write", reason="write back scores")).json()["id"]
+    gid = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={}).json()["grant"]["id"]
+    assert hub.api("alice").get(ds_url(hub, prices)).json()["write_grants"] == ["leads"]
+    from paved.spawner import acl
+
+    assert [e for e in acl.entries(path) if "leads-dev" in e and e.startswith("group:")][0].split(":")[2] == "rw-"
+    assert post().status_code == 201
+    assert hub.api("alice").delete(f"{hub.catalog}/grants/{gid}").status_code == 200
+    assert hub.api("alice").get(ds_url(hub, prices)).json()["write_grants"] == []
+    assert not any("leads-dev" in e for e in acl.entries(path))
+    assert post().status_code == 403

@@ -219,22 +219,32 @@ class Access:
             self._sync_storage(key, mine)
 
     async def _sync_catalog(self, key, grants: list[dict]) -> None:
-        """The dataset's catalog ``grants`` list holds the projects of active grants; projects whose grants
-        all ended leave it (unless an admin listed them by hand: they stay, see ``added``)."""
+        """The dataset's catalog ``grants`` list holds the projects of active grants, its ``write_grants`` those
+        of active write grants (so their jobs may name it as an output); projects whose grants all ended leave
+        them (unless an admin listed them by hand: they stay, see ``shown``)."""
         store = self.catalog.store
         did = store.ds_ids.get(key)
         if did is None:
             return
-        current = await self._catalog_grants(did)
-        active = {g["project"] for g in grants if g["active"]}
-        added = self.grants.shown(*key)
-        want = [p for p in current if p in active or p not in added] + sorted(active - set(current))
-        for p in sorted(active - set(current)):
-            self.grants.set_shown(*key, p, True)
-        for p in added - active:
-            self.grants.set_shown(*key, p, False)
-        if want != current:
-            await self.catalog.write(store.patch_dataset, did, {"grants": want})
+        row = await self.catalog.read(queries.dataset_row, did)
+        if row is None:
+            return
+        changes = {}
+        for column, mark, wanted in (
+                ("grants", "", {g["project"] for g in grants if g["active"]}),
+                ("write_grants", "write:", {g["project"] for g in grants if g["active"] and g["access"] == "write"})):
+            current = list(row[column] or [])
+            added = {p[len(mark):] for p in self.grants.shown(*key) if p.startswith(mark) and
+                     (mark or not p.startswith("write:"))}
+            want = [p for p in current if p in wanted or p not in added] + sorted(wanted - set(current))
+            for p in sorted(wanted - set(current)):
+                self.grants.set_shown(*key, mark + p, True)
+            for p in added - wanted:
+                self.grants.set_shown(*key, mark + p, False)
+            if want != current:
+                changes[column] = want
+        if changes:
+            await self.catalog.write(store.patch_dataset, did, changes)
 
     def _sync_storage(self, key, grants: list[dict]) -> None:
         from paved.spawner import accounts, acl
