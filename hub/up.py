@@ -71,7 +71,7 @@ def stop_leftovers(data_dir: Path) -> None:
         shutil.rmtree(data_dir / "run" / folder, ignore_errors=True)
     from paved.spawner.limits import remove_all
 
-    remove_all(data_dir)
+    remove_all(data_dir, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
 
 
 def secure_state(data_dir: Path) -> None:
