@@ -95,3 +95,53 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
     text = json.dumps(policy)
     assert "imbalance_prices" in text and "other_prices" not in text and "third" not in text and "old" not in text
     assert policy["Statement"][0]["Resource"][0] == "arn:aws:s3:::lakes/ipf/dev/imbalance_prices"
+
+
+def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypatch):
+    """The spawner's grant credentials (paved.spawner.grant_credentials) against in-process moto: the session
+    policy names the granted prefix, paved.data gives DuckDB a secret scoped to it, and after the grant ends the
+    next refresh names nothing."""
+    import asyncio
+
+    import boto3
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sts.models import sts_backends
+
+    from paved.hub.catalog import data, duck
+    from paved.spawner import credentials, grant_credentials
+
+    db, runtime = tmp_path / "access.sqlite", tmp_path / "run" / "grants"
+    store = GrantsStore(db)
+    req = store.add_request("bob", "s3://lakes", "ipf/dev/imbalance_prices", "ipf", "leads", "dev", "read", 7, "why")
+    grant = store.decide(req["id"], True, "alice", "ok", GRANTED)
+
+    def policies():
+        return [json.loads(r.policy) for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles
+                if r.session_name == "bob-leads-dev"]
+
+    async def scenario(session):
+        fetch = grant_credentials.make_fetch(db, "leads", "dev", "bob-leads-dev", runtime, session=session)
+        refresher = credentials.CredentialRefresher(fetch, runtime, region="eu-west-1", duration_s=900)
+        await refresher.start()
+        try:
+            assert "imbalance_prices" in json.dumps(policies()[-1])
+            con = duck.connect(":memory:", names=("httpfs",))
+            assert data.add_grant_secrets(con, runtime) == [GRANTED]
+            assert con.sql("SELECT name, scope FROM duckdb_secrets()").fetchall() == [("paved_grant_0", [GRANTED])]
+            store.end(grant["id"], "revoked", "alice")
+            await refresher.refresh()
+            assert "imbalance_prices" not in json.dumps(policies()[-1])
+            assert data.add_grant_secrets(duck.connect(":memory:", names=("httpfs",)), runtime) == []
+        finally:
+            await refresher.stop()
+        assert not (runtime / "aws-credentials.json").exists()
+
+    with mock_aws():
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name="eu-west-1")
+        broker = session.client("iam").create_role(RoleName="paved-lake-broker", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        monkeypatch.setenv("PAVED_LAKE_BROKER_ROLE_ARN", broker)
+        asyncio.run(scenario(session))
