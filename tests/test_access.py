@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import run_code, start_paved, stop, stop_process_group, wait_ready
+from test_catalog import Webhook
 
 from paved.hub.demo import DEMO_PROJECTS_YAML, create_demo
 
@@ -46,13 +47,17 @@ def hub(tmp_path_factory):
     (data / "lake" / "vault" / "dev").mkdir(parents=True)
     duckdb.sql(f"COPY (SELECT 1 AS secret) TO '{data / 'lake/vault/dev/vault_secrets.parquet'}' (FORMAT parquet)")
     site = tmp / "site.py"
-    site.write_text("c.Catalog.access_sweep_seconds = 2\nc.Catalog.crawl_interval_minutes = 0\n")
+    webhook = Webhook()
+    site.write_text("c.Catalog.access_sweep_seconds = 2\nc.Catalog.crawl_interval_minutes = 0\n"
+                    f"c.Catalog.access_webhook_url = {webhook.url!r}\n")
     hub = start_paved(data, "--config", str(site))
     hub.catalog = f"{hub.url}/services/catalog/api/catalog/v1"
+    hub.webhook = webhook
     try:
         yield hub
     finally:
         stop_process_group(hub.proc)
+        webhook.server.shutdown()
 
 
 def find(hub, user, q):
@@ -258,6 +263,10 @@ def test_request_approve_read_revoke_audit(hub, prices):
             assert step in names, actions
         assert ("read", "preview") in actions and ("read", "paved.data.read") in actions, actions
         assert names.index("requested") < names.index("approved") < names.index("revoked")
+        # the owners were told, as budget and PII alerts are
+        kinds = {(m["type"], (m.get("request") or m.get("grant") or {}).get("id")) for m in hub.webhook.received}
+        assert ("paved.catalog.access_requested", rid) in kinds and ("paved.catalog.access_approved", rid) in kinds
+        assert ("paved.catalog.access_revoked", grant["id"]) in kinds
         exported = hub.api("alice").get(f"{hub.catalog}/audit", params={
             "namespace": prices["namespace"], "name": prices["name"], "format": "csv"})
         assert exported.headers["Content-Type"].startswith("text/csv")
@@ -348,3 +357,26 @@ def test_a_write_grant_lets_the_project_name_the_dataset_as_an_output(hub, price
     assert hub.api("alice").get(ds_url(hub, prices)).json()["write_grants"] == []
     assert not any("leads-dev" in e for e in acl.entries(path))
     assert post().status_code == 403
+
+
+def test_fuzzed_request_bodies_are_4xx_and_record_nothing(hub, prices):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
+                       st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
+                                                                            max_size=2))
+    keys = st.sampled_from(["namespace", "name", "project", "environment", "access", "days", "reason", "extra"])
+    before = counts(hub)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.dictionaries(keys, values, max_size=7))
+    def post(body):
+        if set(body) >= {"namespace", "name"}:  # never the real dataset: any 201 would be a valid request
+            body["name"] = str(body["name"]) + "-fuzz"
+        r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+        assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+        assert r.json()["message"]
+
+    post()
+    assert counts(hub) == before
