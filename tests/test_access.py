@@ -363,7 +363,7 @@ def test_fuzzed_request_bodies_are_4xx_and_record_nothing(hub, prices):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30),
+    values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
                        st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
                                                                             max_size=2))
     keys = st.sampled_from(["namespace", "name", "project", "environment", "access", "days", "reason", "extra"])
