@@ -55,6 +55,7 @@ class Access:
         self.catalog = catalog
         self.grants = GrantsStore(path)
         self.webhook = webhook
+        self._settled: set[str] = set()  # ended grants whose effects are gone (not redone every sweep)
 
     # --- who may see what ---------------------------------------------------------------------------
     def discoverable_projects(self) -> list[str]:
@@ -203,8 +204,12 @@ class Access:
             log.exception("Access sweep failed")
 
     async def take_effect(self, grant: dict) -> None:
-        """Bring storage and the catalog in line after ``grant`` started or ended."""
-        await self.reconcile(only=(grant["namespace"], grant["name"]))
+        """Bring storage and the catalog in line after ``grant`` started or ended. The decision is recorded
+        already: a failure here is logged and the next sweep tries again (the caller gets no 5xx)."""
+        try:
+            await self.reconcile(only=(grant["namespace"], grant["name"]))
+        except Exception:  # noqa: BLE001
+            log.exception("Applying grant %s failed; the next sweep tries again", grant["id"])
 
     async def reconcile(self, only: tuple[str, str] | None = None) -> None:
         """Storage ACLs and catalog visibility from the grants: active ones applied, ended ones removed."""
@@ -212,11 +217,13 @@ class Access:
         every = self.grants.grants()
         if only is not None:
             every = [g for g in every if (g["namespace"], g["name"]) == only]
-        datasets = {(g["namespace"], g["name"]) for g in every}
+        # datasets with an active grant, or a grant whose end has not been applied yet
+        datasets = {(g["namespace"], g["name"]) for g in every if g["active"] or g["id"] not in self._settled}
         for key in datasets:
             mine = [g for g in every if (g["namespace"], g["name"]) == key]
             await self._sync_catalog(key, mine)
             self._sync_storage(key, mine)
+            self._settled.update(g["id"] for g in mine if not g["active"])
 
     async def _sync_catalog(self, key, grants: list[dict]) -> None:
         """The dataset's catalog ``grants`` list holds the projects of active grants, its ``write_grants`` those
