@@ -24,7 +24,11 @@ up: install
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server)
+install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl
+
+# Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.spawner.acl).
+/usr/bin/setfacl:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl
 
 install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
 

@@ -89,6 +89,10 @@ class Project:
     budget_monthly: float | None
     budget_enforced: bool = False
     pii_allowed: bool = False
+    # Data access (issue 17): other projects find this project's datasets in the catalog (no data) and may
+    # request access; approved grants last at most max_grant_days.
+    discoverable: bool = True
+    max_grant_days: int = 365
     extra: dict[str, Any] = field(default_factory=dict)
 
     def is_member(self, user: str, groups: Iterable[str] = ()) -> bool:
@@ -117,6 +121,8 @@ class Project:
             "budget_monthly": self.budget_monthly,
             "budget_enforced": self.budget_enforced,
             "pii_allowed": self.pii_allowed,
+            "catalog": {"discoverable": self.discoverable},
+            "max_grant_days": self.max_grant_days,
         }
 
 
@@ -130,7 +136,8 @@ def projects_for(projects: dict[str, Project], user: str, groups: Iterable[str] 
 # --- loading and validation -------------------------------------------------------------------------------
 
 _PROJECT_KEYS = {"description", "members", "admins", "environments", "instance_types", "lifecycles",
-                 "idle_minutes", "disk_gb", "budget_monthly", "budget_enforced", "pii_allowed"}
+                 "idle_minutes", "disk_gb", "budget_monthly", "budget_enforced", "pii_allowed", "catalog", "max_grant_days"}
+MAX_GRANT_DAYS = 365  # default bound of an access grant's duration (issue 17)
 _DEFAULT_BOUNDS = {"idle_minutes": (5, 480, 60), "disk_gb": (1, 500, 10)}
 
 
@@ -237,6 +244,7 @@ def _project(name, raw, base_dir: Path, problems: _Problems) -> Project | None:
         flags[flag] = raw.get(flag, False)
         if not isinstance(flags[flag], bool):
             problems.add(name, flag, f"must be true or false, got {flags[flag]!r}")
+    access = _access(raw, name, problems)
     description = raw.get("description", "")
     if not isinstance(description, str):
         problems.add(name, "description", "must be text")
@@ -253,7 +261,26 @@ def _project(name, raw, base_dir: Path, problems: _Problems) -> Project | None:
         disk_gb=_bounds(raw.get("disk_gb"), name, "disk_gb", problems),
         budget_monthly=float(budget) if budget is not None else None,
         **flags,
+        **access,
     )
+
+
+def _access(raw: dict, project: str, problems: _Problems) -> dict:
+    """``catalog: {discoverable: true|false}`` (default true) and ``max_grant_days`` (default 365)."""
+    catalog = raw.get("catalog") or {}
+    discoverable = True
+    if not isinstance(catalog, dict) or set(catalog) - {"discoverable"}:
+        problems.add(project, "catalog", "must be a mapping with discoverable: true|false")
+    else:
+        discoverable = catalog.get("discoverable", True)
+        if not isinstance(discoverable, bool):
+            problems.add(project, "catalog.discoverable", f"must be true or false, got {discoverable!r}")
+            discoverable = True
+    days = raw.get("max_grant_days", MAX_GRANT_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 3650:
+        problems.add(project, "max_grant_days", f"must be a whole number of days from 1 to 3650, got {days!r}")
+        days = MAX_GRANT_DAYS
+    return {"discoverable": discoverable, "max_grant_days": days}
 
 
 def parse_projects(data: Any, path: str = "<projects>", base_dir: Path | None = None) -> dict[str, Project]:

@@ -264,9 +264,15 @@ class PavedSpawner(Spawner):
             self.scope, self.runtime_dir(), endpoint_url=self.aws_endpoint_url or None,
             region=self.aws_region, duration_s=int(self.credentials_duration), group=self.credentials_group())
         self._credential_env = await self._refresher.start()
+        from paved.spawner import grant_credentials  # S3 prefixes granted to this environment (issue 17)
+
+        self._credential_env.update(await grant_credentials.start(self))
         return self._credential_env
 
     async def stop_credentials(self) -> None:
+        from paved.spawner import grant_credentials
+
+        await grant_credentials.stop(self)
         refresher = getattr(self, "_refresher", None)
         if refresher:
             await refresher.stop()

@@ -161,8 +161,12 @@ def assume_role(
     region: str | None = None,
     duration_s: int = DEFAULT_DURATION_S,
     session: boto3.session.Session | None = None,
+    policy: Mapping | None = None,
 ) -> Credentials:
     """Assume ``role_arn`` as ``session_name`` with session ``tags`` (all transitive); return its credentials.
+
+    ``policy``: an IAM session policy; the credentials may then do only what both the role and it allow
+    (data access grants name only their granted S3 prefixes this way, see :mod:`paved.hub.catalog.vending`).
 
     Uses the hub's own AWS identity (``session``, else the default credential chain). Tags are transitive so
     a role chained from inside the notebook keeps the project attribution and cannot drop it.
@@ -174,6 +178,8 @@ def assume_role(
     if tags:
         params["Tags"] = [{"Key": k, "Value": _tag_value(v)} for k, v in tags.items()]
         params["TransitiveTagKeys"] = list(tags)
+    if policy is not None:
+        params["Policy"] = json.dumps(policy, separators=(",", ":"))
     sts = session.client("sts", region_name=region, endpoint_url=endpoint_url,
                          config=Config(retries={"mode": "standard", "max_attempts": 3},
                                        connect_timeout=5, read_timeout=15))

@@ -79,6 +79,9 @@ def env(tmp_path_factory):
         projects["projects"]["s3-lake"] = {
             "members": {"users": ["alice"]}, "admins": ["alice"],
             "environments": {"dev": {"lake": S3_LAKE, "aws_role_arn": role}}}
+        # scoping tests below expect projects hidden from each other (discoverable projects: test_access.py)
+        for project in projects["projects"].values():
+            project["catalog"] = {"discoverable": False}
         projects_file = tmp / "projects.yaml"
         projects_file.write_text(yaml.safe_dump(projects))
         site = tmp / "site_config.py"

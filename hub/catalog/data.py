@@ -55,7 +55,28 @@ def connection() -> duckdb.DuckDBPyConnection:
             from paved.hub.catalog.reader import add_s3_secret, aws_credentials
 
             add_s3_secret(con, aws_credentials(_env("PAVED_PROJECT", ""), None))  # the server's own identity
+        if _env("PAVED_GRANTS_DIR"):
+            add_grant_secrets(con, Path(_env("PAVED_GRANTS_DIR")))
     return con
+
+
+def add_grant_secrets(c: duckdb.DuckDBPyConnection, grants_dir: Path) -> list[str]:
+    """One S3 secret per prefix granted to this server's project environment (issue 17), from the broker
+    credentials the spawner keeps in ``grants_dir`` (:mod:`paved.spawner.grant_credentials`); returns the
+    prefixes. Nothing granted, or the files not there: none."""
+    import json
+
+    from paved.hub.catalog.reader import add_s3_secret
+
+    try:
+        granted = json.loads((grants_dir / "prefixes.json").read_text())
+        creds = json.loads((grants_dir / "aws-credentials.json").read_text())
+    except (OSError, ValueError):
+        return []
+    keys = {"key_id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"], "session_token": creds["SessionToken"]}
+    for i, g in enumerate(granted):
+        add_s3_secret(c, keys, name=f"paved_grant_{i}", scope=g["location"].rstrip("/"))
+    return [g["location"] for g in granted]
 
 
 def lake() -> str:

@@ -72,16 +72,18 @@ class FacetArrays:
             self.grants.pop(i, None)
         self.present[i] = True
 
-    def mask(self, ids: np.ndarray, projects: list[str] | None, filters: dict) -> np.ndarray:
+    def mask(self, ids: np.ndarray, projects: list[str] | None, filters: dict,
+             discoverable: list[str] = ()) -> np.ndarray:
         """For each of ``ids``: is it a dataset with labels that the caller may see and that passes
-        ``filters``? (``projects``: the caller's projects, None for all.)"""
+        ``filters``? (``projects``: the caller's projects, None for all; ``discoverable``: projects whose
+        datasets everyone finds, see :mod:`.access`.)"""
         present = self.present
         inside = ids < len(present)
         ids = np.where(inside, ids, 0)
         keep = inside & present[ids]
         if projects is not None:
             lut = np.zeros(len(self.codes["project"].values) + 1, dtype=bool)  # last slot: no project (-1)
-            for p in projects:
+            for p in [*projects, *discoverable]:
                 c = self.codes["project"].code.get(p)
                 if c is not None:
                     lut[c] = True

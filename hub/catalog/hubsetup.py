@@ -24,6 +24,14 @@ class Catalog(Configurable):
         1, help="Threads per DuckDB query. Requests already run side by side; raise on machines with many cores.",
     ).tag(config=True)
     db_path = Unicode("", help="The catalog DuckDB file. Default: <data_dir>/catalog.duckdb").tag(config=True)
+    access_webhook_url = Unicode(
+        "", help="POST each data access request, decision, revocation and expiry as JSON to this URL. "
+        "Empty: the PII webhook's URL (if any).",
+    ).tag(config=True)
+    access_sweep_seconds = Float(
+        60, help="End expired access grants and re-apply storage access of active ones this often (seconds; "
+        "0: only at start). A grant stops working at most this long after its expiry.",
+    ).tag(config=True)
     ingest_fronts = Integer(
         2, help="Processes that take OpenLineage posts (POST api/v1/lineage) off the catalog service's event "
         "loop and hand them over in batches; the hub routes that URL to them. 0: the service takes posts itself.",
@@ -44,6 +52,8 @@ def setup_catalog(c: Config, paved) -> None:
         "PAVED_CATALOG_LINEAGE_MAX_NODES": str(settings.lineage_max_nodes),
         "PAVED_CATALOG_PREVIEW_ROWS": str(settings.preview_rows),
         "PAVED_CATALOG_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "PAVED_CATALOG_ACCESS_WEBHOOK": settings.access_webhook_url,
+        "PAVED_CATALOG_ACCESS_SWEEP_SECONDS": str(settings.access_sweep_seconds),
         **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
         # the pipelines service posts its runs' lineage for the projects whose pipelines it runs
         "PAVED_TRUSTED_SERVICES": "pipelines",

@@ -62,7 +62,8 @@ def _top(ids: np.ndarray, scores: np.ndarray, exact: np.ndarray, k: int) -> np.n
     return candidates[order[:k]]
 
 
-def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int) -> dict:
+def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int,
+           discoverable: list[str] = ()) -> dict:
     """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
 
     With a query, the matching datasets and their BM25 scores come from the in-memory index
@@ -86,7 +87,7 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
     else:
         ids = np.flatnonzero(labels.present)
         scores, exact = np.zeros(len(ids)), np.zeros(len(ids), dtype=bool)
-    keep = labels.mask(ids, projects, filters)
+    keep = labels.mask(ids, projects, filters, discoverable)
     ids, scores, exact = ids[keep], scores[keep], exact[keep]
     facets = labels.counts(ids)
     if q:
@@ -183,8 +184,10 @@ def alerts(cur, store: Store, projects) -> list[dict]:
 
 # --- lineage ---------------------------------------------------------------------------------------------
 
-def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int) -> dict:
-    """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs."""
+def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int,
+            discoverable: list[str] = ()) -> dict:
+    """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs (datasets of
+    ``discoverable`` projects: named, locked stubs)."""
     if node_id.startswith("datasetField:"):
         raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
                          "column lineage is at api/v1/column-lineage")
@@ -204,6 +207,10 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
                     "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
                     "project": project, "environment": env, "platform": platform, "description": desc,
                     "tags": tags or [], "location": loc, "row_count": rows, "lastModifiedAt": iso(modified)})
+            elif project in discoverable:
+                data[i] = (dataset_node(dns, dname), "DATASET", {
+                    "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
+                    "project": project, "locked": True, "access": "request"})
     if job_ids:
         for i, jns, jname, project, env, desc, run_id, state, started, ended, error in cur.execute(
                 "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "

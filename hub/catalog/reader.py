@@ -48,8 +48,9 @@ def aws_credentials(project: str, env: Environment | None) -> dict:
     return {"key_id": frozen.access_key, "secret": frozen.secret_key, "session_token": frozen.token}
 
 
-def add_s3_secret(con, creds: dict) -> None:
-    """Give ``con`` a temporary S3 secret from ``creds`` (key_id, secret, session_token); honours
+def add_s3_secret(con, creds: dict, name: str = "paved_s3", scope: str | None = None) -> None:
+    """Give ``con`` a temporary S3 secret ``name`` from ``creds`` (key_id, secret, session_token), for URLs
+    under ``scope`` only when given (DuckDB picks the secret with the longest matching scope); honours
     AWS_ENDPOINT_URL(_S3) and AWS_REGION/AWS_DEFAULT_REGION like boto3 does."""
     parts = ["TYPE s3"]
     if creds.get("key_id"):
@@ -63,7 +64,9 @@ def add_s3_secret(con, creds: dict) -> None:
         u = urlparse(endpoint)
         parts += [f"ENDPOINT '{sql_str(u.netloc)}'", "URL_STYLE 'path'",
                   f"USE_SSL {'true' if u.scheme == 'https' else 'false'}"]
-    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET paved_s3 ({', '.join(parts)})")
+    if scope:
+        parts.append(f"SCOPE '{sql_str(scope)}'")
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {name} ({', '.join(parts)})")
 
 
 def connection(location: str, project: str, env: Environment | None):

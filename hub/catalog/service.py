@@ -10,6 +10,8 @@
     GET  api/catalog/v1/datasets/<ns>/<name>/snippet
     POST api/catalog/v1/datasets/<ns>/<name>/fields/<field>/pii   {"decision": "confirm"|"reject"}
     GET  api/catalog/v1/alerts
+    POST|GET api/catalog/v1/access-requests, POST .../<id>/approve|deny, GET api/catalog/v1/grants,
+    DELETE api/catalog/v1/grants/<id>, GET api/catalog/v1/audit   purpose-based data access (see :mod:`.access`)
     POST api/catalog/v1/crawl                             hub admins, or the local crawl token
 
 The service is the only process that opens ``<data_dir>/catalog.duckdb`` (see :mod:`.store`). It starts its
@@ -74,6 +76,9 @@ class Settings:
         self.ingest_host = env.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1"
         self.ingest_port = int(env.get("PAVED_CATALOG_INGEST_PORT") or 0)
         self.ingest_fronts = int(env.get("PAVED_CATALOG_INGEST_FRONTS", "2"))
+        # data access (issue 17, :mod:`.access`): decisions' webhook, and how often grants are swept
+        self.access_webhook = env.get("PAVED_CATALOG_ACCESS_WEBHOOK", "") or self.webhook
+        self.access_sweep_seconds = float(env.get("PAVED_CATALOG_ACCESS_SWEEP_SECONDS", "60"))
 
 
 class Catalog:
@@ -98,6 +103,9 @@ class Catalog:
         self.crawl_token = secrets.token_urlsafe(32)
         self.ingest_secret = secrets.token_urlsafe(32)  # shared with this service's ingest fronts only
         self._crawl_lock = asyncio.Lock()
+        from paved.hub.catalog.access import Access
+
+        self.access = Access(self, settings.data_dir / "access.sqlite", settings.access_webhook)
 
     @property
     def ownership(self) -> Ownership:
@@ -140,6 +148,11 @@ class Catalog:
             await fut
         except Exception as e:  # noqa: BLE001 - the poster learns it; nothing was acknowledged
             return [e] * len(items)
+        for item in items:
+            try:
+                self.access.record_reads(item)
+            except Exception:  # noqa: BLE001 - the event is logged; a failed audit entry is logged too
+                log.exception("Recording reads of event %s failed", item.seq)
         return [None] * len(items)
 
     async def _flush(self) -> None:
@@ -419,6 +432,14 @@ class CatalogHandler(ServiceHandler):
             raise web.HTTPError(404, f"No dataset {ns}:{name}")
         return row
 
+    async def discoverable(self, ns: str, name: str) -> dict:
+        """The row of a dataset of a discoverable project (:mod:`.access`), else 404 as :meth:`dataset`."""
+        did = self.catalog.store.ds_ids.get((ns, name))
+        row = await self.catalog.read(queries.dataset_row, did) if did is not None else None
+        if row is None or row["project"] not in self.catalog.access.discoverable_projects():
+            raise web.HTTPError(404, f"No dataset {ns}:{name}")
+        return row
+
     def require_dataset_admin(self, row: dict) -> None:
         user = self.caller()
         if user.get("admin"):
@@ -501,7 +522,8 @@ class LineageHandler(CatalogHandler):
         depth = self.int_arg("depth", 1, 1, 100)
         try:
             result = await self.catalog.read(queries.lineage, self.catalog.store, node_id, depth, direction,
-                                             self.visible(), self.catalog.settings.max_nodes)
+                                             self.visible(), self.catalog.settings.max_nodes,
+                                             self.catalog.access.discoverable_projects())
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
         except KeyError:
@@ -569,8 +591,14 @@ class SearchHandler(CatalogHandler):
         visible = self.visible()
         await self.catalog.caught_up()
         await self.catalog.fresh_text_index()
-        self.write_json(await self.catalog.read(queries.search, self.catalog.store, self.get_argument("q", ""),
-                                                filters, visible, page, per_page))
+        access = self.catalog.access
+        result = await self.catalog.read(queries.search, self.catalog.store, self.get_argument("q", ""),
+                                         filters, visible, page, per_page,
+                                         access.discoverable_projects() if visible is not None else ())
+        for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
+            did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
+            r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
+        self.write_json(result)
 
 
 def _str_list(body: dict, key: str) -> list[str]:
@@ -582,8 +610,16 @@ def _str_list(body: dict, key: str) -> list[str]:
 
 class DatasetHandler(CatalogHandler):
     async def get(self, ns, name):
-        row = await self.dataset(ns, name)
-        self.write_json(await self.catalog.read(queries.dataset_detail, self.catalog.store, row))
+        try:
+            row = await self.dataset(ns, name)
+        except web.HTTPError:
+            row = await self.discoverable(ns, name)  # a 404 unless its project is discoverable
+            detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
+            self.write_json(self.catalog.access.discover(row, detail))
+            return
+        detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
+        detail["access"] = self.catalog.access.access_of(row["project"], row["grants"], self.visible())
+        self.write_json(detail)
 
     async def patch(self, ns, name):
         row = await self.dataset(ns, name)
@@ -628,6 +664,11 @@ class PreviewHandler(CatalogHandler):
         except Exception as e:  # noqa: BLE001 - a missing file or denied bucket is the data's problem
             log.warning("Preview of %s failed: %s", location, e)
             raise web.HTTPError(502, f"Could not read {location}: {type(e).__name__}") from None
+        visible = self.visible()
+        if visible is not None and row["project"] not in visible:  # another project's data, through a grant
+            purpose = sorted(set(row["grants"] or ()) & set(visible))
+            self.catalog.access.grants.record_read(self.caller()["name"], purpose[0] if purpose else None, None,
+                                                   ns, name, row["project"], "preview")
         self.write_json(result)
 
 
@@ -698,7 +739,14 @@ def routes() -> list[tuple]:
         (ds + "/preview", PreviewHandler),
         (ds + "/snippet", SnippetHandler),
         (ds + rf"/fields/{seg}/pii", PiiHandler),
+        *access_handlers(),
     ]
+
+
+def access_handlers() -> list[tuple]:
+    from paved.hub.catalog.access import handlers
+
+    return handlers()
 
 
 def log_request(handler: web.RequestHandler) -> None:
@@ -768,6 +816,9 @@ def main() -> None:
     async def start():
         await catalog.replay_pending()
         await catalog.crawl_safely()
+        await catalog.access.sweep()
+        if settings.access_sweep_seconds > 0:
+            PeriodicCallback(catalog.access.sweep, settings.access_sweep_seconds * 1000).start()
 
     loop.add_callback(start)
     if settings.crawl_minutes > 0:
@@ -786,3 +837,4 @@ def main() -> None:
             fronts.stop()
         state.unlink(missing_ok=True)
         catalog.store.close()
+        catalog.access.grants.close()

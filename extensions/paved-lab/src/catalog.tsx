@@ -6,6 +6,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { AccessRequests, DatasetUsage, RequestAccess } from './access';
 import * as api from './api';
 import {
   DatasetDetail,
@@ -171,6 +172,7 @@ export class CatalogWidget extends ReactWidget {
   private _previewError = '';
   private _status = '';
   private _datasetRequest = 0;
+  private _showRequests = false;
 
   constructor(private readonly _actions: CatalogActions) {
     super();
@@ -296,8 +298,13 @@ export class CatalogWidget extends ReactWidget {
       <div className="paved-catalog-body">
         <div className="paved-catalog-header">
           <h2>Catalog</h2>
+          <button className="paved-button paved-open-requests" onClick={() => { this._showRequests = true; this.update(); }}>
+            Requests
+          </button>
         </div>
-        {this._datasetKey ? this.renderDataset() : this.renderSearch()}
+        {this._showRequests ? (
+          <AccessRequests onClose={() => { this._showRequests = false; this.update(); }} />
+        ) : this._datasetKey ? this.renderDataset() : this.renderSearch()}
       </div>
     );
   }
@@ -402,6 +409,7 @@ export class CatalogWidget extends ReactWidget {
     const d = this._dataset;
     const job = jobId(d?.producing_job);
     const alerts = d?.pii_alerts ?? [];
+    const discoverOnly = (d as { access?: string } | null)?.access === 'request'; // no data until granted
     return (
       <div className="paved-dataset">
         <button className="paved-button paved-back" onClick={() => this.closeDataset()}>
@@ -415,7 +423,7 @@ export class CatalogWidget extends ReactWidget {
         {!d && !this._datasetError ? <div className="paved-muted">Loading…</div> : null}
         {d ? (
           <>
-            <div className="paved-actions">
+            <div className="paved-actions" style={discoverOnly ? { display: "none" } : undefined}>
               <button className="paved-button paved-insert-snippet" onClick={() => void this.insertSnippet()}>
                 Insert snippet
               </button>
@@ -438,6 +446,12 @@ export class CatalogWidget extends ReactWidget {
                   </div>
                 ))}
               </div>
+            ) : null}
+            {discoverOnly ? (
+              <RequestAccess namespace={key.namespace} name={key.name} />
+            ) : null}
+            {(d as { access?: string }).access === 'own' ? (
+              <DatasetUsage namespace={key.namespace} name={key.name} />
             ) : null}
             {d.description ? <p className="paved-dataset-description">{d.description}</p> : null}
             <table className="paved-table paved-facts">
@@ -485,10 +499,14 @@ export class CatalogWidget extends ReactWidget {
             </table>
           </>
         ) : null}
-        <h4>Preview</h4>
-        {this._previewError ? <div className="paved-error">{this._previewError}</div> : null}
-        {this._preview ? <PreviewTable preview={this._preview} /> : null}
-        {!this._preview && !this._previewError ? <div className="paved-muted">Loading…</div> : null}
+        {discoverOnly ? null : (
+          <>
+            <h4>Preview</h4>
+            {this._previewError ? <div className="paved-error">{this._previewError}</div> : null}
+            {this._preview ? <PreviewTable preview={this._preview} /> : null}
+            {!this._preview && !this._previewError ? <div className="paved-muted">Loading…</div> : null}
+          </>
+        )}
       </div>
     );
   }

@@ -129,6 +129,16 @@
 .paved-promote-failure pre { white-space: pre-wrap; max-height: 160px; overflow: auto; margin: 4px 0;
   font-size: var(--jp-code-font-size); }
 .paved-promote-actions { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+
+/* Data access (src/access.tsx) */
+.paved-request-access, .paved-access-request { border-left: 3px solid var(--jp-brand-color1); padding: 4px 8px; margin: 8px 0; }
+.paved-request-access label { display: flex; flex-direction: column; margin: 4px 0; font-size: var(--jp-ui-font-size1); }
+.paved-request-access select, .paved-request-access input, .paved-request-access textarea { margin-top: 2px; }
+.paved-request-access textarea { min-height: 3em; }
+.paved-access-status { font-weight: 600; }
+.paved-access-approved { border-left-color: var(--jp-success-color1); }
+.paved-access-denied { border-left-color: var(--jp-error-color1); }
+.paved-catalog-header { display: flex; align-items: center; justify-content: space-between; }
 `,""]),r.d(o,{},{A:n})},842(e,o,r){var a=r(601),t=r.n(a),p=r(314),n=(r.n(p))()(t());n.push([e.id,`/* Paved status bar item and its panel (src/status.ts). Paved green as on the hub pages (hub/static/paved.css). */
 .paved-StatusItem {
   border: none; background: transparent; color: var(--jp-ui-font-color1); font: inherit;

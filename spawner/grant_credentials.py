@@ -1,0 +1,86 @@
+"""Credentials for the S3 prefixes granted to a server's project environment (issue 17, AWS).
+
+Beside the project role's credentials (:mod:`.credentials`), a server whose hub has a lake broker role
+(``PAVED_LAKE_BROKER_ROLE_ARN``, a role that can read and write every lake) gets a second set: the broker role
+assumed with a session policy naming only the prefixes granted to its project environment now
+(:func:`paved.hub.catalog.vending.vend`). They live in ``<runtime dir>/grants/`` with the granted locations
+(``prefixes.json``), are refreshed like the project credentials (every few minutes: STS sessions of 15
+minutes), and each refresh reads the grants again, so a revoked or expired grant drops out at the next refresh.
+``paved.data`` in the notebook gives DuckDB one S3 secret per granted prefix from them (``PAVED_GRANTS_DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from paved.spawner import credentials
+
+log = logging.getLogger("paved.spawner.grants")
+
+GRANT_SESSION_SECONDS = 900  # STS minimum: a grant's end reaches running servers within 15 minutes
+PREFIXES_FILE = "prefixes.json"
+
+
+def broker_role_arn() -> str:
+    return os.environ.get("PAVED_LAKE_BROKER_ROLE_ARN", "")
+
+
+def make_fetch(grants_db: Path, project: str, environment: str, session_name: str, runtime_dir: Path,
+               group: int | None = None, **assume_kwargs):
+    """A blocking fetch for :class:`paved.spawner.credentials.CredentialRefresher`: read the environment's
+    active grants from ``grants_db`` (the catalog's ``access.sqlite``), write their locations to
+    ``prefixes.json`` and return broker credentials limited to them."""
+    from paved.hub.catalog import vending
+    from paved.hub.catalog.grants_store import GrantsStore
+
+    def fetch() -> credentials.Credentials:
+        granted: list[tuple[str, str]] = []
+        if grants_db.exists():
+            store = GrantsStore(grants_db)
+            try:
+                granted = vending.grants_for(store, project, environment)
+            finally:
+                store.close()
+        creds = vending.vend(broker_role_arn(), session_name, granted, duration_s=GRANT_SESSION_SECONDS,
+                             **assume_kwargs)
+        credentials.prepare_runtime_dir(runtime_dir, group)
+        credentials._write_private(runtime_dir / PREFIXES_FILE, json.dumps(
+            [{"location": loc, "access": access} for loc, access in granted]), group)
+        return creds
+
+    return fetch
+
+
+async def start(spawner) -> dict[str, str]:
+    """Start the grant credentials of ``spawner`` (a started :class:`paved.spawner.base.PavedSpawner` with a
+    scope); its env additions, or {} when no broker role is configured. Stop with :func:`stop`."""
+    scope = spawner.scope
+    if not (broker_role_arn() and scope):
+        return {}
+    runtime = spawner.runtime_dir() / "grants"
+    group = spawner.credentials_group()
+    fetch = make_fetch(spawner.data_dir() / "access.sqlite", scope.options.project, scope.options.environment,
+                       scope.session_name, runtime, group, endpoint_url=spawner.aws_endpoint_url or None,
+                       region=spawner.aws_region)
+    refresher = credentials.CredentialRefresher(fetch, runtime, region=spawner.aws_region,
+                                                endpoint_url=spawner.aws_endpoint_url or None,
+                                                duration_s=GRANT_SESSION_SECONDS, group=group,
+                                                name=f"{scope.session_name}-grants")
+    try:
+        await refresher.start()
+    except credentials.CredentialsError as e:  # the server still starts, with its project's own access
+        log.warning("No credentials for granted data of %s: %s", scope.session_name, e)
+        return {}
+    spawner._grant_refresher = refresher
+    return {"PAVED_GRANTS_DIR": str(runtime)}
+
+
+async def stop(spawner) -> None:
+    refresher = getattr(spawner, "_grant_refresher", None)
+    if refresher:
+        await refresher.stop()
+        (refresher.files.runtime_dir / PREFIXES_FILE).unlink(missing_ok=True)
+        spawner._grant_refresher = None

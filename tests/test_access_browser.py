@@ -1,0 +1,83 @@
+"""Data access in a real browser (issue 17): bob requests read access to alice's imbalance_prices from the
+catalog panel of his leads/dev notebook server; alice approves from her Requests view; bob sees the decision.
+Real hub (as root), real catalog, Debian chromium; screenshots kept in the artifacts folder."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import browser_page, login
+from conftest import wait_ready
+from test_access import hub, prices  # noqa: F401 (fixtures: a hub with discoverable projects)
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(os.geteuid() != 0, reason="storage access needs a hub running as root")]
+
+
+def open_lab(hub, user, name, project):  # noqa: F811
+    r = hub.api(user).post(f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"project": project})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(hub, user, name)
+    return f"{hub.url}/user/{user}/{name}/lab"
+
+
+def catalog_panel(page):
+    page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
+    panel = page.locator("#paved-catalog")
+    expect(panel).to_be_visible(timeout=30_000)
+    return panel
+
+
+def test_request_from_the_panel_and_approve_from_requests_view(hub, prices, artifacts):  # noqa: F811
+    bob_lab = open_lab(hub, "bob", "lab-access", "leads")
+    alice_lab = open_lab(hub, "alice", "lab-access", "imbalance-price-forecast")
+    with browser_page(viewport=(1440, 900)) as page:
+        login(page, hub, "bob")
+        page.goto(bob_lab)
+        panel = catalog_panel(page)
+        panel.locator(".paved-catalog-search").fill("imbalance_prices")
+        result = panel.locator('.paved-result[data-id$="imbalance_prices.parquet"]')
+        expect(result).to_have_count(1, timeout=30_000)
+        result.locator(".paved-result-open").click()
+        form = panel.locator(".paved-request-access")
+        expect(form).to_be_visible(timeout=20_000)
+        expect(panel.locator(".paved-schema")).to_contain_text("price_eur_mwh")
+        expect(panel.locator(".paved-location")).to_have_text("—")
+        expect(panel.locator(".paved-preview")).to_have_count(0)
+        expect(panel.locator(".paved-insert-snippet")).to_be_hidden()
+        expect(form.locator(".paved-request-purpose")).to_have_value("leads/dev", timeout=10_000)
+        form.locator(".paved-request-days").fill("14")
+        form.locator(".paved-request-reason").fill("score leads by price region")
+        form.locator(".paved-request-submit").click()
+        expect(form.locator(".paved-status")).to_contain_text("Requested", timeout=20_000)
+        page.screenshot(path=str(artifacts / "access-request.png"))
+    rid = hub.api("bob").get(f"{hub.catalog}/access-requests", params={"status": "pending"}).json()["requests"]
+    rid = [r for r in rid if r["reason"] == "score leads by price region"][0]["id"]
+    with browser_page(viewport=(1440, 900)) as page:
+        login(page, hub, "alice")
+        page.goto(alice_lab)
+        panel = catalog_panel(page)
+        panel.locator(".paved-open-requests").click()
+        row = panel.locator(f'.paved-access-request[data-request="{rid}"]')
+        expect(row).to_contain_text("score leads by price region", timeout=20_000)
+        row.locator(".paved-access-comment").fill("ok for Q3")
+        page.screenshot(path=str(artifacts / "access-requests-view.png"))
+        row.locator(".paved-approve").click()
+        expect(row.locator(".paved-access-status")).to_contain_text("approved by alice: ok for Q3", timeout=20_000)
+        page.screenshot(path=str(artifacts / "access-approved.png"))
+        # the owner's dataset view says who uses the data
+        panel.locator(".paved-access-requests .paved-back").click()
+        panel.locator(".paved-catalog-search").fill("imbalance_prices")
+        result = panel.locator('.paved-result[data-id$="imbalance_prices.parquet"]')
+        expect(result).to_have_count(1, timeout=30_000)
+        result.locator(".paved-result-open").click()
+        usage = panel.locator(".paved-dataset-usage")
+        expect(usage.locator(".paved-usage-grant")).to_contain_text("leads/dev · read", timeout=20_000)
+        expect(usage.locator(".paved-usage-audit")).to_contain_text("approved")
+        usage.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "access-who-uses.png"))
+    grants = hub.api("bob").get(f"{hub.catalog}/grants", params={"active": "true"}).json()["grants"]
+    mine = [g for g in grants if g["request_id"] == rid]
+    assert len(mine) == 1 and mine[0]["project"] == "leads" and mine[0]["environment"] == "dev"
+    assert hub.api("alice").delete(f"{hub.catalog}/grants/{mine[0]['id']}").status_code == 200
