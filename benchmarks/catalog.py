@@ -192,7 +192,7 @@ def bench_ingest(hub, token: str, catalog: str, n: int, workers: int, offset: in
     for i in range(n):
         event = {"eventType": "COMPLETE", "eventTime": "2026-11-20T10:00:00Z", "producer": "https://bench",
                  "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-                 "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "p00", "name": f"ingest_{i % 100}"},
+                 "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "p00/dev", "name": f"ingest_{i % 100}"},
                  "inputs": [{"namespace": "ingest", "name": f"src_{i % 50}"}],
                  "outputs": [{"namespace": "ingest", "name": f"out_{offset + i}", "facets": {"schema": {
                      "_producer": "https://bench",

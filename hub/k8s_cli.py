@@ -4,7 +4,8 @@
   (``eks.amazonaws.com/role-arn``) with the environment's role, labelled with project and environment, and
   with no API token mounted by default (notebook and pipeline pods use it only as a cloud identity);
 - a Role and RoleBinding letting the pipelines service (it runs in the hub pod: the hub's service account)
-  manage CronJobs and Jobs in its namespace and read their pods and logs.
+  manage CronJobs and Jobs in its namespace, read their pods and logs, and create and rotate the projects'
+  pipeline token Secrets (``paved-pipelines-<project>``, by name).
 
 The Helm chart (helm/paved) creates the same objects from its ``paved.projects`` value; this command is for
 installs without Helm and to review what a projects file implies (``| kubectl apply -f -``). A service
@@ -28,6 +29,17 @@ PIPELINES_RULES = [
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
 ]
+
+
+def token_secret_rules(projects) -> list[dict]:
+    """The per-project pipeline token Secrets, created and rotated by the pipelines service: create (which
+    RBAC cannot limit by name) and get/update/delete of exactly those names."""
+    from paved.promote.k8s import token_secret_name
+
+    names = sorted(token_secret_name(p) for p in projects)
+    return [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": names,
+             "verbs": ["get", "update", "delete"]}] if names else []
 
 
 class RenderError(ValueError):
@@ -61,10 +73,11 @@ def service_accounts(projects: dict[str, Project], namespace: str) -> list[dict]
     return objects
 
 
-def pipelines_rbac(namespace: str, service_account: str) -> list[dict]:
+def pipelines_rbac(namespace: str, service_account: str, projects=()) -> list[dict]:
     meta = {"name": PIPELINES_ROLE, "namespace": namespace, "labels": dict(MANAGED_BY)}
     return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": PIPELINES_RULES},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": PIPELINES_RULES + token_secret_rules(projects)},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PIPELINES_ROLE},
          "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
@@ -75,7 +88,7 @@ def render(projects: dict[str, Project], namespace: str, hub_service_account: st
            pipelines_rbac_enabled: bool = True) -> list[dict]:
     objects = service_accounts(projects, namespace)
     if pipelines_rbac_enabled:
-        objects += pipelines_rbac(namespace, hub_service_account)
+        objects += pipelines_rbac(namespace, hub_service_account, sorted(projects))
     return objects
 
 

@@ -1,7 +1,8 @@
 """The projects read API, a hub-managed service at ``/services/projects/``.
 
     GET /services/projects/api/projects          the caller's projects (hub admins: all)
-    GET /services/projects/api/projects/<name>   one project, if the caller belongs to it
+    GET /services/projects/api/projects/<name>   one project, if the caller belongs to it (else 404, the same
+                                                 answer as for a project that does not exist)
 
 Authenticated by the hub: a browser session, or ``Authorization: token <hub API token>``.
 """

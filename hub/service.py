@@ -50,12 +50,12 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
         return projects_of(self.caller(), self.projects)
 
     def require_project(self, name: str) -> Project:
-        """The project ``name`` if the caller belongs to it; 404 for unknown, 403 for not a member."""
+        """The project ``name`` if the caller belongs to it (hub admins: any). Otherwise 404 with one message,
+        whether the project does not exist or the caller is not in it: the answer must not tell which project
+        names exist (issue 14, item 11)."""
         project = self.projects.get(name)
-        if project is None:
-            raise web.HTTPError(404, f"No project named {name!r}")
-        if project not in self.caller_projects():
-            raise web.HTTPError(403, f"You are not a member of project {name!r}")
+        if project is None or project not in self.caller_projects():
+            raise web.HTTPError(404, f"No project {name!r} among your projects")
         return project
 
     def json_body(self) -> dict:
@@ -84,6 +84,11 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
 def projects_of(user: dict, projects) -> list[Project]:
     """The projects a hub user or service (its hub model) may use, from the registry ``projects``."""
     if user.get("kind") == "service":
+        # A project's pipeline Jobs (Kubernetes) act for that project only (paved.spawner.kube_hub).
+        scoped = json.loads(os.environ.get("PAVED_PROJECT_SERVICES") or "{}")
+        if user["name"] in scoped:
+            project = projects.get(scoped[user["name"]])
+            return [project] if project is not None else []
         # Paved's own services (e.g. pipelines posting run lineage) act for every project: they check
         # project membership themselves when users give them work. Other services act for none.
         trusted = os.environ.get("PAVED_TRUSTED_SERVICES", "").split(",")

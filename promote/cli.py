@@ -5,7 +5,8 @@ Steps, each printed as it happens: inspect the notebook's ``parameters`` cell; w
 parameters are added); validate everything (spec, parameter types, project bounds when the projects file is
 at hand, the server checks again); pin (content hash, git commit, image, Python); then either ``--dry-run``
 (run once now, locally, show the result) or deploy (embedded scheduler through the pipelines API, or
-``--target kubernetes``: render CronJob/Job YAML, ``--output FILE``, ``--apply`` with kubectl).
+``--target kubernetes``: the pipelines service in the hub pod creates the CronJob/Job through the Kubernetes API;
+``--output FILE`` also writes the objects for review; no kubectl or cluster credentials needed).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -42,7 +41,8 @@ def add_arguments(p) -> None:
                    help="deploy without first running the notebook once with its default parameters")
     p.add_argument("--target", choices=["embedded", "kubernetes"], default="embedded")
     p.add_argument("--output", metavar="FILE", help="kubernetes: write the YAML here (default: print it)")
-    p.add_argument("--apply", action="store_true", help="kubernetes: kubectl apply the rendered objects")
+    p.add_argument("--apply", action="store_true",
+                   help="kubernetes: no longer needed (the pipelines service creates the objects); refused")
     p.add_argument("--image", help="kubernetes: image to run (default: the pinned image)")
     p.add_argument("--namespace", help="kubernetes: namespace of the objects")
     p.add_argument("--hub-url", help="Paved's URL (default: $PAVED_HUB_URL or $JUPYTERHUB_URL)")
@@ -275,43 +275,40 @@ def next_run_text(iso: str, tz: str) -> str:
 
 
 def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:
+    """Register the version with the pipelines service, which creates its CronJob (or, for run now, Jobs)
+    through the Kubernetes API with the hub's service account (paved.promote.kube_client): a notebook pod needs
+    no kubectl and no cluster credentials. ``--output FILE`` also writes the objects, for review."""
     from paved.promote.client import ClientError, PipelinesClient, service_url
-    from paved.promote.k8s import render, to_yaml
+    from paved.promote.k8s import JobPlacement, render, to_yaml
 
-    version, url = 0, service_url(args.hub_url) or "http://paved-hub/services/pipelines/"
-    try:  # the Job claims and fetches its notebook through the pipelines API: register the version there
+    if args.apply:
+        say(False, "--apply: the pipelines service creates the CronJob/Job in the cluster; drop --apply")
+        return 2
+    version, url, registered = 0, service_url(args.hub_url) or "http://paved-hub/services/pipelines/", False
+    try:
         client = PipelinesClient.from_args(args.hub_url, args.token)
         version = client.deploy(spec.to_dict(), nb, pinned)["version"]["number"]
-        say(True, f"registered {spec.project}/{spec.name} version {version} with the pipelines service")
+        registered = True
+        say(True, f"registered {spec.project}/{spec.name} version {version}: the pipelines service creates its "
+                  f"{'Job on run now' if spec.schedule.manual else 'CronJob'} in the cluster")
+        print(f"  run history: {client.base}")
     except ClientError as e:
-        if args.apply:
+        if not args.output:
             say(False, f"cannot register the pipeline: {e}")
             return 1
         say(False, f"not registered with a pipelines service ({e}); rendering only")
-    image = args.image or pinned.get("image")
-    if not image:
-        say(False, "image: none pinned (not in a container); pass --image REGISTRY/IMAGE:TAG")
-        return 2
-    registry = _projects()
-    objects = render(spec, version=version, image=image, service_url=url,
-                     project=registry.get(spec.project) if registry else None, namespace=args.namespace)
-    text = to_yaml(objects)
     if args.output:
-        Path(args.output).write_text(text)
+        image = args.image or pinned.get("image")
+        if not image:
+            say(False, "image: none pinned (not in a container); pass --image REGISTRY/IMAGE:TAG")
+            return 2
+        registry = _projects()
+        objects = render(spec, version=version, image=image, service_url=url,
+                         project=registry.get(spec.project) if registry else None, namespace=args.namespace,
+                         placement=JobPlacement.from_env())
+        Path(args.output).write_text(to_yaml(objects))
         say(True, f"wrote {', '.join(o['kind'] for o in objects)} to {args.output}")
-    elif not args.apply:
-        print(text)
-    if args.apply:
-        kubectl = shutil.which("kubectl")
-        if not kubectl:
-            say(False, "--apply needs kubectl on PATH (and a configured cluster)")
-            return 1
-        r = subprocess.run([kubectl, "apply", "-f", "-"], input=text, text=True)
-        if r.returncode != 0:
-            say(False, "kubectl apply failed")
-            return 1
-        say(True, "applied with kubectl")
-    return 0
+    return 0 if registered or args.output else 1
 
 
 if __name__ == "__main__":

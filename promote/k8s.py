@@ -11,24 +11,64 @@ account: it claims ``(pipeline, nominal_time)`` through the pipelines API (a dup
 - the CronJob always sets ``timeZone``, ``concurrencyPolicy`` (forbid -> Forbid), ``startingDeadlineSeconds``
   (catch-up ``none``: a minute; else the window of ``max`` ticks, Kubernetes then starts the newest missed
   one; use ``paved pipelines backfill`` for every missed tick) and ``suspend`` for a paused pipeline;
-- labels carry project, environment, pipeline, instance type and lifecycle for cost attribution; the node
-  selector picks the instance type and capacity type (spot / on-demand).
+- labels carry project, environment, pipeline, instance type and lifecycle for cost attribution;
+- the pod is placed like a notebook server (``paved.spawner.kube_placement``, :class:`JobPlacement`): the
+  instance type's node selector, the *configured* capacity-type label (Karpenter's or EKS managed node
+  groups') as a required (or, with spot fallback, preferred) node affinity, the spot toleration, GPU requests
+  and toleration, requests from Karpenter's allocatable minus the declared daemonsets
+  (``paved.spawner.allocatable``) and ``karpenter.sh/do-not-disrupt`` so Karpenter does not evict a running
+  Job for consolidation, drift or expiry (a real spot interruption is a DisruptionTarget: ignored by the
+  podFailurePolicy, the Job makes a new pod).
+
+The hub hands its placement settings to the pipelines service as environment variables
+(:meth:`JobPlacement.to_env` / :meth:`JobPlacement.from_env`), so notebooks and Jobs of one install agree.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+from dataclasses import dataclass, field
 
 import yaml
 
 from paved.promote.execute import EXIT_CODES
 from paved.promote.spec import PipelineSpec
+from paved.spawner.allocatable import NodeOverhead, pod_resources
+from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for, pod_spec_fields
+from paved.spawner.pricebook import load_pricebook
 
 LABEL_PREFIX = "paved.io/"
-CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 TOKEN_SECRET_KEY = "token"
+ENV_PREFIX = "PAVED_K8S_"
+
+
+@dataclass(frozen=True)
+class JobPlacement:
+    """How the install places pods: the same settings as KubeProjectSpawner's (capacity_type_label,
+    capacity_type_values, spot_fallback_on_demand, node_overhead)."""
+
+    capacity_type_label: str = "karpenter.sh/capacity-type"
+    capacity_type_values: dict = field(default_factory=dict)
+    spot_fallback_on_demand: bool = False
+    node_overhead: dict = field(default_factory=dict)
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables carrying these settings to the pipelines service."""
+        return {f"{ENV_PREFIX}CAPACITY_TYPE_LABEL": self.capacity_type_label,
+                f"{ENV_PREFIX}CAPACITY_TYPE_VALUES": json.dumps(self.capacity_type_values),
+                f"{ENV_PREFIX}SPOT_FALLBACK_ON_DEMAND": "1" if self.spot_fallback_on_demand else "0",
+                f"{ENV_PREFIX}NODE_OVERHEAD": json.dumps(self.node_overhead)}
+
+    @classmethod
+    def from_env(cls, environ=None) -> "JobPlacement":
+        env = os.environ if environ is None else environ
+        return cls(capacity_type_label=env.get(f"{ENV_PREFIX}CAPACITY_TYPE_LABEL") or cls.capacity_type_label,
+                   capacity_type_values=json.loads(env.get(f"{ENV_PREFIX}CAPACITY_TYPE_VALUES") or "{}"),
+                   spot_fallback_on_demand=env.get(f"{ENV_PREFIX}SPOT_FALLBACK_ON_DEMAND") == "1",
+                   node_overhead=json.loads(env.get(f"{ENV_PREFIX}NODE_OVERHEAD") or "{}"))
 
 
 def k8s_name(*parts: str, limit: int = 52) -> str:
@@ -38,6 +78,11 @@ def k8s_name(*parts: str, limit: int = 52) -> str:
         digest = hashlib.sha256(name.encode()).hexdigest()[:8]
         name = f"{name[:limit - 9].rstrip('-')}-{digest}"
     return name
+
+
+def token_secret_name(project: str) -> str:
+    """The Secret holding the pipeline token of ``project`` (created and rotated by the pipelines service)."""
+    return k8s_name("paved-pipelines", project, limit=63)
 
 
 def _label(value: str) -> str:
@@ -52,21 +97,19 @@ def _interval_seconds(cron: str) -> int:
     return max(60, int(it.get_next(float) - a))
 
 
-def _resources(instance_type: str) -> dict:
-    try:
-        from paved.spawner.pricebook import load_pricebook
-
-        it = load_pricebook().instance_types[instance_type]
-        cpu, mem = float(it.vcpu), float(it.memory_gib)
-    except Exception:
-        cpu, mem = 1.0, 2.0
-    # leave room for the kubelet and daemonsets so the pod fits the node it asks for
-    return {"requests": {"cpu": f"{int(cpu * 800)}m", "memory": f"{int(mem * 800)}Mi"},
-            "limits": {"memory": f"{int(mem * 900)}Mi"}}
-
-
 def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: str | None,
-             service_url: str, token_secret: str, labels: dict) -> dict:
+             service_url: str, token_secret: str, labels: dict, placement: JobPlacement | None = None) -> dict:
+    """The Job spec (also a CronJob's jobTemplate spec) of one pipeline version; ValueError on a bad
+    placement setting or an instance type missing from the price book."""
+    placement = placement or JobPlacement()
+    instance = load_pricebook().instance_types.get(spec.resources.instance_type)
+    if instance is None:
+        raise ValueError(f"instance type {spec.resources.instance_type!r} is not in the price book")
+    place = placement_for(instance=instance, lifecycle=spec.resources.lifecycle,
+                          label=placement.capacity_type_label,
+                          values=capacity_values(placement.capacity_type_label, placement.capacity_type_values),
+                          spot_fallback=placement.spot_fallback_on_demand)
+    resources = pod_resources(instance, NodeOverhead.from_settings(placement.node_overhead))
     container = {
         "name": "runner",
         "image": image,
@@ -81,13 +124,12 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
             {"name": "PAVED_PROJECT", "value": spec.project},
             {"name": "PAVED_ENVIRONMENT", "value": spec.environment},
         ],
-        "resources": _resources(spec.resources.instance_type),
+        "resources": resources.manifest(),
     }
     pod_spec = {
         "restartPolicy": "Never",  # required by podFailurePolicy; Job retries make new pods
         "containers": [container],
-        "nodeSelector": {INSTANCE_TYPE_LABEL: spec.resources.instance_type,
-                         CAPACITY_TYPE_LABEL: spec.resources.lifecycle},
+        **pod_spec_fields(place),
     }
     if service_account:
         pod_spec["serviceAccountName"] = service_account
@@ -100,12 +142,13 @@ def job_spec(spec: PipelineSpec, *, version: int, image: str, service_account: s
             {"action": "FailJob", "onExitCodes": {"containerName": "runner", "operator": "In",
                                                   "values": [EXIT_CODES["notebook-error"]]}},
         ]},
-        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        "template": {"metadata": {"labels": labels, "annotations": dict(DO_NOT_DISRUPT)}, "spec": pod_spec},
     }
 
 
 def render(spec: PipelineSpec, *, version: int, image: str, service_url: str, project=None,
-           namespace: str | None = None, paused: bool = False, token_secret: str | None = None) -> list[dict]:
+           namespace: str | None = None, paused: bool = False, token_secret: str | None = None,
+           placement: JobPlacement | None = None) -> list[dict]:
     """The Kubernetes objects of one pipeline version: a CronJob (scheduled) or a Job (manual)."""
     env = project.environments.get(spec.environment) if project is not None else None
     service_account = env.service_account if env is not None else None
@@ -120,7 +163,7 @@ def render(spec: PipelineSpec, *, version: int, image: str, service_url: str, pr
     if namespace:
         metadata["namespace"] = namespace
     job = job_spec(spec, version=version, image=image, service_account=service_account, service_url=service_url,
-                   token_secret=token_secret or k8s_name("paved-pipelines", spec.project, limit=63), labels=labels)
+                   token_secret=token_secret or token_secret_name(spec.project), labels=labels, placement=placement)
     if spec.schedule.manual:
         return [{"apiVersion": "batch/v1", "kind": "Job", "metadata": {**metadata, "name": name[:52]}, "spec": job}]
     deadline = 60 if spec.catchup.policy == "none" else min(_interval_seconds(spec.schedule.cron) * spec.catchup.max,

@@ -587,8 +587,12 @@ def main() -> None:
         except Exception:
             log.exception("Scheduler pass failed")
 
-    PeriodicCallback(step, settings.interval * 1000).start()
-    IOLoop.current().add_callback(step)
+    if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
+        from paved.promote.kube_client import start_if_configured
+        IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
+    else:
+        PeriodicCallback(step, settings.interval * 1000).start()
+        IOLoop.current().add_callback(step)
 
     def stop(signum, frame):
         IOLoop.current().add_callback_from_signal(_shutdown, scheduler)

@@ -6,8 +6,9 @@ the spawn events as it always does. Per server:
 
 - **placement**: the instance type's node selector, spot/on-demand node affinity and tolerations
   (``paved.spawner.kube_placement``; the capacity-type label and spot fallback are configurable);
-- **resources**: CPU/memory/GPU requests and limits from the price book's instance, minus headroom for what
-  every node runs besides the server (the rule is documented in ``kube_placement``);
+- **resources**: CPU/memory/GPU requests and limits: Karpenter's allocatable for the instance type minus the
+  declared daemonsets (``paved.spawner.allocatable``, the same rule as pipeline Jobs), so the pod fits the
+  node it asks for; ``karpenter.sh/do-not-disrupt`` keeps Karpenter from evicting a running server;
 - **identity**: the project environment's Kubernetes service account (created by the Helm chart or
   ``paved k8s render``, annotated for IRSA with the environment's role ARN); no cloud keys are put in the pod,
   and the service account's Kubernetes API token is not mounted (the IRSA webhook projects its own token);
@@ -30,7 +31,8 @@ from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
 from paved.spawner.base import PavedSpawner
-from paved.spawner.kube_placement import Headroom, capacity_values, placement_for, resources_for
+from paved.spawner.allocatable import NodeOverhead, pod_resources
+from paved.spawner.kube_placement import DO_NOT_DISRUPT, capacity_values, placement_for
 from paved.spawner.scope import LABEL_PREFIX, Scope
 
 WORKSPACE_VOLUME = "paved-workspace"
@@ -101,9 +103,11 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         preferred node affinity instead of a required one). Usage is still recorded as spot, as asked for.""",
     ).tag(config=True)
 
-    headroom = Dict(
-        help="""Override the resource headroom rule (see paved.spawner.kube_placement): cpu_fixed, cpu_fraction,
-        memory_fixed_gib, memory_fraction.""",
+    node_overhead = Dict(
+        help="""What nodes keep from pods besides Karpenter's kube-reserved (see paved.spawner.allocatable):
+        {"daemonsetOverhead": {"cpu": "200m", "memory": "300Mi"}} (the summed requests of the cluster's
+        daemonsets), and optionally vmMemoryOverheadPercent (Karpenter's, default 0.075), evictionHard
+        (default "100Mi"), systemReserved {cpu, memory}. The pipelines service must be given the same.""",
     ).tag(config=True)
 
     workspace_mount_path = Unicode(
@@ -117,6 +121,12 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     @default("automount_service_account_token")
     def _default_automount(self):
         return False  # IRSA projects its own token; notebooks get no Kubernetes API access
+
+    @default("container_security_context")
+    def _default_container_security_context(self):
+        # Pod Security "restricted": non-root, no privilege escalation, no capabilities, the runtime's seccomp
+        return {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"}}
 
     @default("cmd")
     def _default_kube_cmd(self):
@@ -149,9 +159,12 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         o = scope.options
         self.image = self.images[o.python]
 
-        res = resources_for(scope.instance, Headroom(**self.headroom))
-        self.cpu_guarantee, self.cpu_limit = res.cpu_guarantee, res.cpu_limit
-        self.mem_guarantee, self.mem_limit = res.mem_guarantee, res.mem_limit
+        try:
+            res = pod_resources(scope.instance, NodeOverhead.from_settings(self.node_overhead))
+        except ValueError as e:
+            raise web.HTTPError(500, f"Paved is misconfigured: {e} (KubeProjectSpawner.node_overhead)")
+        self.cpu_guarantee, self.cpu_limit = res.cpu_request, res.cpu_limit
+        self.mem_guarantee = self.mem_limit = res.memory_bytes
         self.extra_resource_guarantees = {**site["extra_resource_guarantees"], **res.extra}
         self.extra_resource_limits = {**site["extra_resource_limits"], **res.extra}
 
@@ -175,7 +188,7 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         labels = dict(scope.labels)
         annotations = cost_annotations(scope)
         self.extra_labels = {**site["extra_labels"], **labels}
-        self.extra_annotations = {**site["extra_annotations"], **annotations}
+        self.extra_annotations = {**site["extra_annotations"], **annotations, **DO_NOT_DISRUPT}
         self.storage_extra_labels = {**site["storage_extra_labels"], **labels}
         self.storage_extra_annotations = {**site["storage_extra_annotations"], **annotations}
 

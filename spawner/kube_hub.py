@@ -64,3 +64,66 @@ def serve_services_in_pod(c, *, pod_ip: str | None = None, first_port: int = FIR
         names = c.PavedSpawner.get("service_urls") or {}
         c.PavedSpawner.service_urls = {name: f"{internal_url.rstrip('/')}/services/{name}/" for name in names}
     return moved
+
+
+def pipelines_on_kubernetes(c, settings: dict) -> dict[str, str]:
+    """Make the pipelines service (hub-managed) run pipelines as CronJobs and Jobs through the Kubernetes API.
+
+    ``settings``: the chart's ``custom.paved`` values. The service gets ``PAVED_PIPELINES_TARGET=kubernetes``,
+    the placement settings notebooks use (capacity-type label and values, spot fallback, node overhead:
+    ``paved.promote.k8s.JobPlacement``), the Jobs' default image, the region and the URL Job pods reach the
+    pipelines API at. Returns the environment added.
+    """
+    from paved.promote.k8s import JobPlacement
+
+    images = {v: image for v, image in (settings.get("images") or {}).items() if image}  # null: dropped
+    newest = max(images, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
+    placement = JobPlacement(capacity_type_label=settings.get("capacityTypeLabel", "karpenter.sh/capacity-type"),
+                             capacity_type_values=dict(settings.get("capacityTypeValues") or {}),
+                             spot_fallback_on_demand=bool(settings.get("spotFallbackOnDemand", False)),
+                             node_overhead=dict(settings.get("kubernetes") or {}))
+    internal = (settings.get("internalUrl") or "http://proxy-public").rstrip("/")
+    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **placement.to_env(),
+           "PAVED_K8S_PIPELINE_IMAGE": settings.get("pipelineImage") or (images[newest] if newest else ""),
+           "PAVED_K8S_PIPELINES_URL": f"{internal}/services/pipelines/",
+           "AWS_REGION": settings.get("awsRegion", "eu-west-1")}
+    env.update(pipeline_job_identities(c))
+    services = []
+    for service in c.JupyterHub.get("services", []):
+        if service.get("name") == "pipelines":
+            service = {**service, "environment": {**(service.get("environment") or {}), **env}}
+        services.append(service)
+    c.JupyterHub.services = services
+    return {k: v for k, v in env.items() if k != "PAVED_PIPELINE_TOKENS"}
+
+
+JOB_SERVICE_PREFIX = "pipeline-jobs-"
+
+
+def pipeline_job_identities(c) -> dict[str, str]:
+    """One hub identity per project for its pipeline Job pods, with a fresh token at every hub start.
+
+    Each project gets an API-only JupyterHub service ``pipeline-jobs-<project>`` whose token may only reach
+    the pipelines service (role ``paved-pipeline-jobs``: ``access:services!service=pipelines``) and which the
+    pipelines service maps to that one project (``PAVED_PROJECT_SERVICES``), so a Job can claim and report
+    runs of its own project and nothing else. The token is random, made here when the hub starts (rotation =
+    a hub restart); JupyterHub keeps only its hash, and the pipelines service writes it into the project's
+    ``paved-pipelines-<project>`` Secret (``KubePipelines.ensure_token_secret``), which Job pods read. Returns
+    the pipelines service's environment: ``PAVED_PIPELINE_TOKENS`` (project -> token; in the hub pod's
+    process environment only) and ``PAVED_PROJECT_SERVICES`` (service -> project).
+    """
+    import json
+    import secrets
+
+    from paved.hub.config import add_role_scopes
+    from paved.hub.projects import load_projects
+
+    projects = sorted(load_projects(c.Paved.projects_file)) if c.Paved.get("projects_file") else []
+    tokens = {project: secrets.token_hex(32) for project in projects}
+    names = {f"{JOB_SERVICE_PREFIX}{project}": project for project in projects}
+    services = [s for s in c.JupyterHub.get("services", []) if s.get("name") not in names]
+    services += [{"name": name, "api_token": tokens[project]} for name, project in names.items()]
+    c.JupyterHub.services = services
+    if names:
+        add_role_scopes(c, "paved-pipeline-jobs", ["access:services!service=pipelines"], services=sorted(names))
+    return {"PAVED_PIPELINE_TOKENS": json.dumps(tokens), "PAVED_PROJECT_SERVICES": json.dumps(names)}

@@ -12,72 +12,34 @@ on on-demand when spot capacity is short; an on-demand server requires an on-dem
 tolerate the taint ``<label>=<spot value>:NoSchedule``, so admins may taint spot pools to keep everything
 else off them; on-demand servers do not tolerate it.
 
-**Resources (headroom rule).** One notebook server asks for one instance type: its pod is pinned to that type
-(``node.kubernetes.io/instance-type``) and requests nearly the whole machine, leaving headroom for what every
-node runs besides it (kubelet and system reservations, eviction threshold, daemonsets such as the CNI,
-kube-proxy, CSI and log/metrics agents):
+**Resources** are Karpenter's allocatable for the instance type minus the declared daemonsets
+(``paved.spawner.allocatable``, shared with pipeline Jobs). GPU servers also tolerate the usual
+``nvidia.com/gpu`` NoSchedule taint of GPU node pools.
 
-- CPU: request = vCPU − (0.3 + 5 % of vCPU); limit = vCPU (CPU is compressible: the server may burst into
-  idle headroom but is throttled, never killed);
-- memory: request = limit = memory − (0.75 GiB + 6 % of memory), rounded down to whole MiB (a memory limit
-  above the request could get the pod OOM-killed or evicted under node pressure, so they are equal);
-- GPU: request = limit = the instance's GPU count as ``nvidia.com/gpu``, and a toleration for the usual
-  ``nvidia.com/gpu`` NoSchedule taint of GPU node pools.
-
-E.g. m5.xlarge (4 vCPU, 16 GiB): 3.5 CPU requested / 4 limit, 14.29 GiB requested and limit; t3.medium (2 vCPU,
-4 GiB): 1.6 CPU / 2, 3.01 GiB. The fixed parts cover EKS's kube-reserved (≈ 0.07 vCPU, 255 MiB + 11 MiB per
-pod) plus typical daemonsets on small nodes; the fractions keep larger nodes safe.
+**Disruption.** Running notebook and pipeline pods carry ``karpenter.sh/do-not-disrupt: "true"``
+(:data:`DO_NOT_DISRUPT`): Karpenter's voluntary disruptions (consolidation, drift, expiry) then wait for the
+pod to end instead of evicting it, so a notebook is not taken away for a cheaper node and Paved does not
+record such an eviction as a spot preemption. A real spot interruption still ends the pod.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from paved.spawner.allocatable import GPU_RESOURCE
 from paved.spawner.pricebook import InstanceType
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-GPU_RESOURCE = "nvidia.com/gpu"
-MIB = 1024**2
+# Karpenter's pod annotation that blocks voluntary disruption of the pod's node (karpenter.sh/v1).
+DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
+__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "capacity_values", "require", "Placement",
+           "placement_for", "pod_spec_fields"]
 
 # Known capacity-type labels -> the value each lifecycle has on nodes.
 CAPACITY_TYPE_VALUES: dict[str, dict[str, str]] = {
     "karpenter.sh/capacity-type": {"spot": "spot", "on-demand": "on-demand"},
     "eks.amazonaws.com/capacityType": {"spot": "SPOT", "on-demand": "ON_DEMAND"},
 }
-
-
-@dataclass(frozen=True)
-class Headroom:
-    """What a notebook pod leaves of its node for everything else (see the module docstring)."""
-
-    cpu_fixed: float = 0.3
-    cpu_fraction: float = 0.05
-    memory_fixed_gib: float = 0.75
-    memory_fraction: float = 0.06
-
-
-@dataclass(frozen=True)
-class Resources:
-    cpu_guarantee: float
-    cpu_limit: float
-    mem_guarantee: int  # bytes
-    mem_limit: int  # bytes
-    extra: dict[str, str]  # extended resources (GPUs): request = limit
-
-
-def resources_for(instance: InstanceType, headroom: Headroom = Headroom()) -> Resources:
-    """Requests and limits of a notebook pod on one node of ``instance`` (the headroom rule above)."""
-    cpu = float(instance.vcpu)
-    cpu_request = math.floor((cpu - (headroom.cpu_fixed + headroom.cpu_fraction * cpu)) * 1000) / 1000
-    mem_gib = float(instance.memory_gib)
-    mem_request_gib = mem_gib - (headroom.memory_fixed_gib + headroom.memory_fraction * mem_gib)
-    mem_request = int(mem_request_gib * 1024) * MIB  # whole MiB
-    if cpu_request <= 0 or mem_request <= 0:
-        raise ValueError(f"instance type {instance.name} is too small for the headroom rule")
-    extra = {GPU_RESOURCE: str(instance.gpu)} if instance.gpu else {}
-    return Resources(cpu_guarantee=cpu_request, cpu_limit=cpu, mem_guarantee=mem_request, mem_limit=mem_request,
-                     extra=extra)
 
 
 def capacity_values(label: str, configured: dict[str, str] | None = None) -> dict[str, str]:
@@ -137,3 +99,20 @@ def placement_for(*, instance: InstanceType, lifecycle: str, label: str, values:
         tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
     return Placement(node_selector={**(base_node_selector or {}), INSTANCE_TYPE_LABEL: instance.name},
                      node_affinity_required=required, node_affinity_preferred=preferred, tolerations=tolerations)
+
+
+def pod_spec_fields(place: Placement) -> dict:
+    """``place`` as the pod spec fields KubeSpawner would write (``nodeSelector``, ``affinity``,
+    ``tolerations``), for pods Paved builds itself (pipeline Jobs)."""
+    fields: dict = {"nodeSelector": dict(place.node_selector)}
+    node_affinity = {}
+    if place.node_affinity_required:
+        node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": list(place.node_affinity_required)}
+    if place.node_affinity_preferred:
+        node_affinity["preferredDuringSchedulingIgnoredDuringExecution"] = list(place.node_affinity_preferred)
+    if node_affinity:
+        fields["affinity"] = {"nodeAffinity": node_affinity}
+    if place.tolerations:
+        fields["tolerations"] = list(place.tolerations)
+    return fields

@@ -1,4 +1,4 @@
-"""The price book: instance types (vCPU, memory, GPU) and their hourly prices.
+"""The price book: instance types (vCPU, memory, max pods, GPU) and their hourly prices.
 
 One file feeds the notebook form (estimated price per hour), the project validation (which instance types
 exist), the Kubernetes backend (requests and limits) and the costs service. The shipped copy lives beside
@@ -31,6 +31,15 @@ class InstanceType:
     memory_gib: float
     gpu: int
     gpu_type: str | None
+    # EC2's MemoryInfo.SizeInMiB (what Karpenter starts its allocatable from); default memory_gib × 1024
+    memory_mib: int = 0
+    # the node's pod limit: EKS AMIs' ENI-limited max pods (amazon-eks-ami eni-max-pods.txt:
+    # ENIs × (IPv4 per ENI − 1) + 2); 110 (the kubelet default) when the book does not say
+    max_pods: int = 110
+
+    def __post_init__(self):
+        if not self.memory_mib:
+            object.__setattr__(self, "memory_mib", int(round(self.memory_gib * 1024)))
 
     def describe(self) -> str:
         gpu = f", {self.gpu}× GPU ({self.gpu_type})" if self.gpu else ""
@@ -87,7 +96,8 @@ def parse_time(value: str) -> float:
 def parse_pricebook(raw: dict) -> PriceBook:
     types = {
         name: InstanceType(name=name, vcpu=int(t["vcpu"]), memory_gib=float(t["memory_gib"]),
-                           gpu=int(t.get("gpu") or 0), gpu_type=t.get("gpu_type"))
+                           gpu=int(t.get("gpu") or 0), gpu_type=t.get("gpu_type"),
+                           memory_mib=int(t.get("memory_mib") or 0), max_pods=int(t.get("max_pods") or 110))
         for name, t in raw["instance_types"].items()
     }
     return PriceBook(as_of=raw["as_of"], currency=raw.get("currency", "USD"),

@@ -158,40 +158,41 @@ def node_ids(graph: dict) -> set[str]:
 
 
 IPF = "imbalance-price-forecast"
+IPFD = f"{IPF}/dev"  # a job names one environment of its project (README: Catalog and lineage)
 
 
 # --- OpenLineage in -------------------------------------------------------------------------------------
 
 def test_stock_openlineage_client_run_with_two_inputs_and_one_output(env):
     client = ol_client(env, "alice")
-    client.emit(run_event(IPF, "train_model", inputs=["ol_features", "ol_weather"], outputs=["ol_model"],
+    client.emit(run_event(IPFD, "train_model", inputs=["ol_features", "ol_weather"], outputs=["ol_model"],
                           schema=[("horizon", "INTEGER"), ("price", "DOUBLE")]))
     alice = bearer(env, "alice")
     graph = lineage(alice, env, "dataset:warehouse:ol_model", depth=1, direction="upstream")
     by_id = {n["id"]: n for n in graph["graph"]}
-    assert set(by_id) == {"dataset:warehouse:ol_model", f"job:{IPF}:train_model",
+    assert set(by_id) == {"dataset:warehouse:ol_model", f"job:{IPFD}:train_model",
                           "dataset:warehouse:ol_features", "dataset:warehouse:ol_weather"}
-    job = by_id[f"job:{IPF}:train_model"]
+    job = by_id[f"job:{IPFD}:train_model"]
     assert job["type"] == "JOB" and job["data"]["latestRun"]["state"] == "COMPLETED"
     assert sorted(e["origin"] for e in job["inEdges"]) == ["dataset:warehouse:ol_features",
                                                           "dataset:warehouse:ol_weather"]
-    assert job["outEdges"] == [{"origin": f"job:{IPF}:train_model", "destination": "dataset:warehouse:ol_model"}]
+    assert job["outEdges"] == [{"origin": f"job:{IPFD}:train_model", "destination": "dataset:warehouse:ol_model"}]
     assert by_id["dataset:warehouse:ol_model"]["type"] == "DATASET"
     detail = alice.get(env.catalog + "api/catalog/v1/datasets/warehouse/ol_model").json()
     assert [f["name"] for f in detail["fields"]] == ["horizon", "price"]
-    assert detail["project"] == IPF and detail["producing_job"] == f"job:{IPF}:train_model"
+    assert detail["project"] == IPF and detail["producing_job"] == f"job:{IPFD}:train_model"
     assert detail["last_run"]["state"] == "COMPLETED"
 
 
 def test_events_with_only_inputs_or_only_outputs_make_edges(env):
     client = ol_client(env, "alice")
-    client.emit(run_event(IPF, "reader_only", inputs=["half_in"]))
-    client.emit(run_event(IPF, "writer_only", outputs=["half_out"]))
+    client.emit(run_event(IPFD, "reader_only", inputs=["half_in"]))
+    client.emit(run_event(IPFD, "writer_only", outputs=["half_out"]))
     alice = bearer(env, "alice")
     assert node_ids(lineage(alice, env, "dataset:warehouse:half_in", direction="downstream")) == {
-        "dataset:warehouse:half_in", f"job:{IPF}:reader_only"}
+        "dataset:warehouse:half_in", f"job:{IPFD}:reader_only"}
     assert node_ids(lineage(alice, env, "dataset:warehouse:half_out", direction="upstream")) == {
-        "dataset:warehouse:half_out", f"job:{IPF}:writer_only"}
+        "dataset:warehouse:half_out", f"job:{IPFD}:writer_only"}
 
 
 def test_dataset_and_job_events_are_accepted(env):
@@ -216,7 +217,7 @@ def test_dataset_and_job_events_are_accepted(env):
 def _good_event(job="bad_job"):
     return {"eventType": "COMPLETE", "eventTime": "2026-11-01T10:00:00Z", "producer": "https://example.com/t",
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-            "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": IPF, "name": job},
+            "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": IPFD, "name": job},
             "inputs": [{"namespace": "warehouse", "name": "never_stored_in"}],
             "outputs": [{"namespace": "warehouse", "name": "never_stored_out"}]}
 
@@ -238,6 +239,14 @@ MALFORMED = [
     ("output without name", {**_good_event(), "outputs": [{"namespace": "warehouse"}]}, {}, "outputs[0].name"),
     ("not an event", {"hello": "world"}, {}, "eventTime is required"),
     ("a list", [1, 2], {}, "must be a JSON object"),
+    # issue 14 item 5: eventType of the wrong shape is a 400 naming it, not a 503
+    ("eventType an object", {**_good_event(), "eventType": {"state": "COMPLETE"}}, {}, "eventType must be one of"),
+    ("eventType a list", {**_good_event(), "eventType": ["COMPLETE"]}, {}, "eventType must be one of"),
+    # item 6: RFC 3339 date-time exactly, and the message says so
+    ("date-only eventTime", {**_good_event(), "eventTime": "2020-12-28"}, {}, "is not an RFC 3339 date-time"),
+    ("compact eventTime", {**_good_event(), "eventTime": "20201228T195101Z"}, {}, "is not an RFC 3339 date-time"),
+    ("epoch eventTime", {**_good_event(), "eventTime": 1609185061}, {}, "must be a string holding an RFC 3339"),
+    ("eventTime without zone", {**_good_event(), "eventTime": "2020-12-28T19:51:01"}, {}, "with a time zone"),
 ]
 
 
@@ -250,7 +259,7 @@ def test_malformed_events_get_400_and_nothing_is_stored(env, label, body, header
     r = alice.post(env.catalog + "api/v1/lineage", data=raw, headers={"Content-Type": "application/json", **headers})
     assert r.status_code == 400, r.text
     assert r.json()["status"] == 400 and message in r.json()["message"]
-    jobs = alice.get(env.catalog + f"api/v1/namespaces/{IPF}/jobs").json()["jobs"]
+    jobs = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs").json()["jobs"]
     assert "bad_job" not in {j["name"] for j in jobs}
     names = {d["name"] for d in alice.get(env.catalog + "api/v1/namespaces/warehouse/datasets").json()["datasets"]}
     assert not names & {"never_stored_in", "never_stored_out"}
@@ -258,14 +267,39 @@ def test_malformed_events_get_400_and_nothing_is_stored(env, label, body, header
 
 def test_posting_for_another_project_is_refused(env):
     bob = bearer(env, "bob")
-    r = bob.post(env.catalog + "api/v1/lineage", json=_good_event("bobs_intrusion"))
-    assert r.status_code == 403
+    answers = set()
+    for job_ns in (IPFD, "no-such-project/dev"):  # another project's, and one that does not exist: one answer
+        r = bob.post(env.catalog + "api/v1/lineage", json={**_good_event("bobs_intrusion"),
+                                                           "job": {"namespace": job_ns, "name": "bobs_intrusion"}})
+        answers.add((r.status_code, r.json()["message"].replace(job_ns, "<ns>")))
+    ((status, message),) = answers
+    assert status == 400 and "names no environment of a project of yours" in message
+    # a tool's own namespace without a paved facet: refused with what to send, nothing stored
     r = bob.post(env.catalog + "api/v1/lineage", json={**_good_event(), "job": {"namespace": "nobody", "name": "x"},
                                                        "inputs": [], "outputs": []})
-    assert r.status_code == 201  # bob is in one project: his unlabelled job goes there
-    r = bearer(env, "admin").get(env.catalog + "api/v1/namespaces/nobody/jobs").json()
-    assert r["jobs"][0]["project"] == "leads"
-    assert bearer(env, "alice").get(env.catalog + "api/v1/namespaces/nobody/jobs").json()["totalCount"] == 0
+    assert r.status_code == 400 and "<project>/<environment>" in r.json()["message"]
+    assert bearer(env, "admin").get(env.catalog + "api/v1/namespaces/nobody/jobs").json()["totalCount"] == 0
+
+
+def test_writing_another_projects_dataset_is_refused_and_it_stays_unchanged(env):
+    alice, bob = bearer(env, "alice"), bearer(env, "bob")
+    ol_client(env, "alice").emit(run_event(IPFD, "owner_job", outputs=["owned_by_alice"], ds_ns="guarded"))
+    url = env.catalog + "api/catalog/v1/datasets/guarded/owned_by_alice"
+    before = alice.get(url).json()
+    r = bob.post(env.catalog + "api/v1/lineage", json={
+        **_good_event(), "job": {"namespace": "leads/dev", "name": "overwrite"}, "inputs": [],
+        "outputs": [{"namespace": "guarded", "name": "owned_by_alice"}]})
+    assert r.status_code == 403 and "You may not write dataset guarded:owned_by_alice" in r.json()["message"]
+    after = alice.get(url).json()
+    assert (after["producing_job"], after["last_modified"], after["last_run"]) == (
+        before["producing_job"], before["last_modified"], before["last_run"]) == (
+        f"job:{IPFD}:owner_job", before["last_modified"], before["last_run"])
+    assert alice.patch(url, json={"write_grants": ["leads"]}).json()["write_grants"] == ["leads"]
+    r = bob.post(env.catalog + "api/v1/lineage", json={
+        **_good_event(), "job": {"namespace": "leads/dev", "name": "overwrite"}, "inputs": [],
+        "outputs": [{"namespace": "guarded", "name": "owned_by_alice"}]})
+    assert r.status_code == 201, r.text
+    assert alice.get(url).json()["producing_job"] == "job:leads/dev:overwrite"
 
 
 # --- lineage out ----------------------------------------------------------------------------------------
@@ -275,8 +309,8 @@ def chain(env):
     """c0 -> j1 -> c1 -> j2 -> c2 -> j3 -> c3, plus a side branch c1 -> jx -> cx."""
     client = ol_client(env, "alice")
     for i in (1, 2, 3):
-        client.emit(run_event(IPF, f"chain_j{i}", inputs=[f"c{i - 1}"], outputs=[f"c{i}"], ds_ns="chain"))
-    client.emit(run_event(IPF, "chain_jx", inputs=["c1"], outputs=["cx"], ds_ns="chain"))
+        client.emit(run_event(IPFD, f"chain_j{i}", inputs=[f"c{i - 1}"], outputs=[f"c{i}"], ds_ns="chain"))
+    client.emit(run_event(IPFD, "chain_jx", inputs=["c1"], outputs=["cx"], ds_ns="chain"))
     return env
 
 
@@ -285,7 +319,7 @@ def _c(i):
 
 
 def _j(i):
-    return f"job:{IPF}:chain_j{i}"
+    return f"job:{IPFD}:chain_j{i}"
 
 
 LINEAGE_CASES = [
@@ -332,9 +366,9 @@ def test_lineage_default_depth_and_bad_parameters(chain):
 def test_other_project_sees_stubs_without_names(env):
     alice_prices = env.lake / IPF / "dev" / "imbalance_prices.parquet"
     # bob's job reads alice's lake dataset (owned by alice's project through its location)
-    ol_client(env, "bob").emit(run_event("leads", "peek", inputs=[str(alice_prices)], outputs=["bob_out"],
+    ol_client(env, "bob").emit(run_event("leads/dev", "peek", inputs=[str(alice_prices)], outputs=["bob_out"],
                                          ds_ns="file"))
-    ol_client(env, "alice").emit(run_event(IPF, "secret_feature_job", inputs=["secret_upstream"],
+    ol_client(env, "alice").emit(run_event(IPFD, "secret_feature_job", inputs=["secret_upstream"],
                                            outputs=[str(alice_prices)], ds_ns="file"))
     bob = bearer(env, "bob")
     graph = lineage(bob, env, "dataset:file:bob_out", depth=2, direction="upstream")
@@ -344,7 +378,7 @@ def test_other_project_sees_stubs_without_names(env):
     assert len(stubs) == 3  # alice's dataset, her job, its input
     assert all(n["data"] == {"locked": True} for n in stubs)
     assert {n["type"] for n in stubs} == {"DATASET", "JOB"}
-    assert "job:leads:peek" in node_ids(graph)
+    assert "job:leads/dev:peek" in node_ids(graph)
     # stub ids are stable and opaque
     again = lineage(bob, env, "dataset:file:bob_out", depth=2, direction="upstream")
     assert node_ids(again) == node_ids(graph)
@@ -361,20 +395,20 @@ def test_other_project_sees_stubs_without_names(env):
 
 
 def test_marquez_reads_are_filtered_by_project(env):
-    ol_client(env, "alice").emit(run_event(IPF, "marquez_job", inputs=["mq_in"], outputs=["mq_out"], ds_ns="mq"))
+    ol_client(env, "alice").emit(run_event(IPFD, "marquez_job", inputs=["mq_in"], outputs=["mq_out"], ds_ns="mq"))
     alice, bob = bearer(env, "alice"), bearer(env, "bob")
     assert "mq" in {n["name"] for n in alice.get(env.catalog + "api/v1/namespaces").json()["namespaces"]}
     assert "mq" not in {n["name"] for n in bob.get(env.catalog + "api/v1/namespaces").json()["namespaces"]}
     ds = alice.get(env.catalog + "api/v1/namespaces/mq/datasets").json()
     assert ds["totalCount"] == 2 and {d["name"] for d in ds["datasets"]} == {"mq_in", "mq_out"}
     assert bob.get(env.catalog + "api/v1/namespaces/mq/datasets").json() == {"totalCount": 0, "datasets": []}
-    jobs = alice.get(env.catalog + f"api/v1/namespaces/{IPF}/jobs").json()["jobs"]
+    jobs = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs").json()["jobs"]
     job = next(j for j in jobs if j["name"] == "marquez_job")
     assert job["inputs"] == [{"namespace": "mq", "name": "mq_in"}]
     assert job["outputs"] == [{"namespace": "mq", "name": "mq_out"}]
-    runs = alice.get(env.catalog + f"api/v1/namespaces/{IPF}/jobs/marquez_job/runs").json()
+    runs = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/marquez_job/runs").json()
     assert runs["totalCount"] == 1 and runs["runs"][0]["state"] == "COMPLETED"
-    assert bob.get(env.catalog + f"api/v1/namespaces/{IPF}/jobs/marquez_job/runs").status_code == 404
+    assert bob.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/marquez_job/runs").status_code == 404
 
 
 # --- crawler, search, detail, edit ----------------------------------------------------------------------
@@ -425,7 +459,7 @@ def test_crawl_command_asks_the_running_service(env):
 
 def test_search_ranks_exact_names_first_and_pages_and_facets(env):
     client = ol_client(env, "alice")
-    client.emit(run_event(IPF, "rank_job", outputs=["wind", "wind_speed_hourly", "wind_direction_hourly"],
+    client.emit(run_event(IPFD, "rank_job", outputs=["wind", "wind_speed_hourly", "wind_direction_hourly"],
                           ds_ns="rank"))
     alice = bearer(env, "alice")
     r = alice.get(env.catalog + "api/catalog/v1/search", params={"q": "wind"}).json()
@@ -437,10 +471,14 @@ def test_search_ranks_exact_names_first_and_pages_and_facets(env):
     assert page["facets"]["project"] == {IPF: r["total"]}
     for bad in ({"page": "0"}, {"per_page": "1000"}, {"page": "x"}):
         assert alice.get(env.catalog + "api/catalog/v1/search", params=bad).status_code == 400
+    # issue 14 item 10: the exact name first, whatever separates the words the user types
+    for q in ("wind speed hourly", "wind-speed-hourly", "Wind.Speed.Hourly", "windSpeedHourly"):
+        r = alice.get(env.catalog + "api/catalog/v1/search", params={"q": q}).json()
+        assert r["results"][0]["name"] == "wind_speed_hourly", (q, [x["name"] for x in r["results"]])
 
 
 def test_edit_description_tags_owners_and_grants(env):
-    ol_client(env, "alice").emit(run_event(IPF, "edit_job", outputs=["editable"], ds_ns="edit"))
+    ol_client(env, "alice").emit(run_event(IPFD, "edit_job", outputs=["editable"], ds_ns="edit"))
     alice, bob = bearer(env, "alice"), bearer(env, "bob")
     url = env.catalog + "api/catalog/v1/datasets/edit/editable"
     r = alice.patch(url, json={"description": "Hourly wind features", "tags": ["gold", "weather"],
@@ -463,7 +501,7 @@ def test_edit_description_tags_owners_and_grants(env):
     r = bob.patch(url, json={"description": "mine now"})
     assert r.status_code == 403  # ...but only the owning project's admins may edit
     # people's edits survive later events
-    ol_client(env, "alice").emit(run_event(IPF, "edit_job", outputs=["editable"], ds_ns="edit"))
+    ol_client(env, "alice").emit(run_event(IPFD, "edit_job", outputs=["editable"], ds_ns="edit"))
     assert alice.get(url).json()["tags"] == ["gold", "weather"]
 
 
@@ -492,7 +530,7 @@ def test_preview_refuses_locations_outside_the_project_lake(env, tmp_path):
     import duckdb
 
     duckdb.sql(f"COPY (SELECT 'secret' AS s) TO '{outside}' (FORMAT parquet)")
-    ol_client(env, "alice").emit(run_event(IPF, "sneaky", outputs=[str(outside)], ds_ns="file"))
+    ol_client(env, "alice").emit(run_event(IPFD, "sneaky", outputs=[str(outside)], ds_ns="file"))
     r = bearer(env, "alice").get(env.catalog + f"api/catalog/v1/datasets/{ds_path('file', str(outside))}/preview")
     assert r.status_code == 409 and "secret" not in r.text
 
@@ -598,7 +636,7 @@ def test_confirmed_pii_column_appearing_in_a_forbidden_project_alerts(env):
     bob = bearer(env, "bob")
     leads = env.catalog + f"api/catalog/v1/datasets/{ds_path('file', str(env.lake / 'leads/dev/leads.parquet'))}"
     bob.post(leads + "/fields/email/pii", json={"decision": "confirm"})
-    ol_client(env, "alice").emit(run_event(IPF, "copy_emails", outputs=["mailing_list"], ds_ns="pii",
+    ol_client(env, "alice").emit(run_event(IPFD, "copy_emails", outputs=["mailing_list"], ds_ns="pii",
                                            schema=[("email", "VARCHAR")]))
     alerts = bearer(env, "alice").get(env.catalog + "api/catalog/v1/alerts").json()["alerts"]
     assert any(a["dataset"] == "dataset:pii:mailing_list" and a["field"] == "email" for a in alerts)
@@ -620,3 +658,145 @@ def test_notebook_helper_on_an_s3_lake(env):
                     "upstream")
     assert node_ids(graph) == {f"dataset:s3://{BUCKET}:s3-lake/dev/meters_doubled.parquet",
                                "job:s3-lake/dev:meters.ipynb", f"dataset:s3://{BUCKET}:s3-lake/dev/meters.parquet"}
+
+
+# --- issue 14 through the real hub: ids with colons, concurrent bad posters, Marquez's acceptance, facets served,
+# --- and the event log replayed after the catalog service is killed ------------------------------------------
+
+def test_node_ids_with_colons_in_the_namespace_read_back(env):
+    alice = bearer(env, "alice")
+    for ns, name in (("postgres://db.example:5432", "sales.public.orders"), ("kafka://broker.example:9092", "orders"),
+                     ("arn:aws:glue:eu-west-1:123456789012", "table/sales/orders")):
+        ol_client(env, "alice").emit(run_event(IPFD, "colon_job", inputs=[name], outputs=[name + "_out"], ds_ns=ns))
+        graph = lineage(alice, env, f"dataset:{ns}:{name}")
+        assert {f"dataset:{ns}:{name}_out", f"job:{IPFD}:colon_job"} <= node_ids(graph)
+        for node in node_ids(graph):  # every id Paved emitted reads back
+            assert lineage(alice, env, node)["graph"][0]["id"] == node
+
+
+def _post_raw(url: str, tok: str, body, retries: int = 0) -> tuple[int, str]:
+    import requests
+
+    for attempt in range(retries + 1):
+        r = requests.post(url, data=json.dumps(body), timeout=120, headers={
+            "Authorization": f"Bearer {tok}", "Content-Type": "application/json"})
+        if r.status_code != 503 or attempt == retries:
+            return r.status_code, r.text
+        time.sleep(0.2)  # back off before sending again, as an OpenLineage client's retry does
+    raise AssertionError("unreachable")
+
+
+def test_concurrent_valid_and_invalid_posters_refuse_no_valid_event(env):
+    """alice posts 400 valid events while bob posts 60 whose eventType is an object or a list, all at once (they
+    share the fronts' batches): every valid event is taken, every bad one gets 400 naming the field."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, alice, bob = env.catalog + "api/v1/lineage", token(env, "alice"), token(env, "bob")
+    good = [{**_good_event(), "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": IPFD, "name": "steady"},
+             "inputs": [], "outputs": [{"namespace": "concurrent", "name": f"ok_{i}"}]} for i in range(400)]
+    bad = [{**_good_event(), "job": {"namespace": "leads/dev", "name": "broken"}, "inputs": [], "outputs": [],
+            "eventType": {"state": "COMPLETE"} if i % 2 else ["COMPLETE"]} for i in range(60)]
+    work = [(alice, e, True) for e in good]
+    for i, e in enumerate(bad):  # spread bob's among alice's
+        work.insert(i * 7, (bob, e, False))
+    with ThreadPoolExecutor(24) as pool:
+        results = list(pool.map(lambda w: (_post_raw(url, w[0], w[1]), w[2]), work))
+    valid = [status for (status, _), ok in results if ok]
+    invalid = [(status, text) for (status, text), ok in results if not ok]
+    assert valid.count(201) == 400, sorted(set(valid))
+    assert all(status == 400 and "eventType must be one of" in text for status, text in invalid), invalid[:3]
+    total = bearer(env, "alice").get(env.catalog + "api/v1/namespaces/concurrent/datasets",
+                                     params={"limit": 1}).json()["totalCount"]
+    assert total == 400
+
+
+def test_events_without_schema_url_are_accepted_as_marquez_does(env):
+    body = {**_good_event(), "job": {"namespace": IPFD, "name": "from_marquez"}, "inputs": [],
+            "outputs": [{"namespace": "mq2", "name": "no_schema_url"}]}
+    del body["schemaURL"]
+    alice = bearer(env, "alice")
+    r = alice.post(env.catalog + "api/v1/lineage", json=body)
+    assert r.status_code == 201, r.text
+    assert alice.get(env.catalog + "api/catalog/v1/datasets/mq2/no_schema_url").status_code == 200
+    body["schemaURL"] = 42  # present but wrong: still refused
+    assert alice.post(env.catalog + "api/v1/lineage", json=body).status_code == 400
+
+
+def test_column_lineage_data_source_and_error_message_are_served(env):
+    alice, bob = bearer(env, "alice"), bearer(env, "bob")
+    ns = "postgres://db.example:5432"
+    field_facet = {"inputFields": [{"namespace": ns, "name": "sales.public.raw", "field": "amount",
+                                    "transformations": [{"type": "DIRECT", "subtype": "AGGREGATION",
+                                                         "description": "sum(amount)"}]}]}
+    body = {**_good_event(), "eventType": "FAIL",
+            "run": {"runId": str(uuid.uuid4()), "facets": {"errorMessage": {
+                "_producer": "p", "_schemaURL": "s", "message": "relation does not exist",
+                "programmingLanguage": "sql", "stackTrace": "ERROR: relation \"x\" does not exist"}}},
+            "job": {"namespace": IPFD, "name": "daily_totals"},
+            "inputs": [{"namespace": ns, "name": "sales.public.raw"}],
+            "outputs": [{"namespace": ns, "name": "sales.public.daily", "facets": {
+                "dataSource": {"_producer": "p", "_schemaURL": "s", "name": "sales-db", "uri": ns},
+                "schema": {"_producer": "p", "_schemaURL": "s", "fields": [{"name": "total", "type": "NUMERIC"}]},
+                "columnLineage": {"_producer": "p", "_schemaURL": "s", "fields": {"total": field_facet}}}}]}
+    assert alice.post(env.catalog + "api/v1/lineage", json=body).status_code == 201
+    params = {"nodeId": f"datasetField:{ns}:sales.public.daily:total", "depth": 5, "withDownstream": "false"}
+    r = alice.get(env.catalog + "api/v1/column-lineage", params=params)
+    assert r.status_code == 200, r.text
+    graph = r.json()["graph"]
+    assert [n["id"] for n in graph] == [params["nodeId"], f"datasetField:{ns}:sales.public.raw:amount"]
+    assert graph[0]["type"] == "DATASET_FIELD" and graph[0]["data"]["fieldType"] == "NUMERIC"
+    assert graph[0]["data"]["inputFields"] == [{"namespace": ns, "dataset": "sales.public.raw", "field": "amount",
+                                                "transformationDescription": "sum(amount)",
+                                                "transformationType": "DIRECT/AGGREGATION"}]
+    assert graph[0]["inEdges"] == [{"origin": graph[1]["id"], "destination": graph[0]["id"]}]
+    assert graph[1]["outEdges"] == graph[0]["inEdges"]
+    down = alice.get(env.catalog + "api/v1/column-lineage", params={
+        "nodeId": f"datasetField:{ns}:sales.public.raw:amount", "withDownstream": "true"}).json()["graph"]
+    assert params["nodeId"] in {n["id"] for n in down}
+    r = bob.get(env.catalog + "api/v1/column-lineage", params=params)  # another project's: as if absent
+    assert r.status_code == 404
+    assert alice.get(env.catalog + "api/v1/column-lineage", params={**params, "withDownstream": "maybe"}
+                     ).status_code == 400
+    detail = alice.get(env.catalog + f"api/catalog/v1/datasets/{ds_path(ns, 'sales.public.daily')}").json()
+    assert detail["dataSource"] == {"name": "sales-db", "uri": ns}
+    assert detail["last_run"]["state"] == "FAILED" and detail["last_run"]["errorMessage"] == "relation does not exist"
+    runs = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/daily_totals/runs").json()["runs"]
+    assert runs[0]["facets"]["errorMessage"]["programmingLanguage"] == "sql"
+
+
+def test_the_catalog_replays_its_event_log_after_its_service_is_killed(env):
+    """kill -9 the catalog service right after its acknowledgements: the hub starts it again, it replays what
+    was logged but not derived, and every acknowledged event is there. A kill that happens to land after
+    derivation proves nothing about replay, so the test repeats until the restarted service reports a replay."""
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    url, alice = env.catalog + "api/v1/lineage", token(env, "alice")
+    state_file = env.data_dir / "catalog-service.json"
+    admin = bearer(env, "admin")
+    for attempt in range(5):
+        pid = json.loads(state_file.read_text())["pid"]
+        replays_before = env.hub_log().count("Replaying")
+        ns = f"replay{attempt}"
+        events = [{**_good_event(), "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": IPFD, "name": "rp"},
+                   "inputs": [], "outputs": [{"namespace": ns, "name": f"d{i}"}]} for i in range(400)]
+        with ThreadPoolExecutor(16) as pool:  # 503: a front of the killed service; events are idempotent
+            statuses = list(pool.map(lambda e: _post_raw(url, alice, e, retries=20)[0], events))
+        assert statuses.count(201) == 400
+        os.kill(pid, signal.SIGKILL)
+
+        def count():  # reads wait until every acknowledged event is derived: without a replay, they never answer
+            try:
+                if json.loads(state_file.read_text())["pid"] == pid:
+                    return None
+                r = admin.get(env.catalog + f"api/v1/namespaces/{ns}/datasets", params={"limit": 1}, timeout=20)
+            except (OSError, ValueError, KeyError, requests.RequestException):
+                return None
+            return r.json()["totalCount"] if r.status_code == 200 else None
+
+        assert wait_for(count, timeout=120) == 400, env.hub_log()[-3000:]
+        if env.hub_log().count("Replaying") > replays_before:
+            return
+    pytest.fail("no kill landed between logging and deriving in 5 tries: the replay was not exercised")

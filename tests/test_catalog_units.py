@@ -12,7 +12,7 @@ import pytest
 
 from paved.hub.catalog import duck, pii
 from paved.hub.catalog.openlineage import dataset_names, location_of, parse_event, platform_of, title_of
-from paved.hub.catalog.store import Resolved, Store, parse_node_id
+from paved.hub.catalog.store import Resolved, Store, parse_node_id, split_node_id
 
 
 def test_extensions_load_from_the_wheels_without_network():
@@ -28,16 +28,20 @@ def test_extensions_load_from_the_wheels_without_network():
     ("dataset:s3://bucket:path/to/x.parquet", ("dataset", "s3://bucket", "path/to/x.parquet")),
     ("dataset:file:/lake/a:b.parquet", ("dataset", "file", "/lake/a:b.parquet")),
     ("job:leads/dev:score.ipynb", ("job", "leads/dev", "score.ipynb")),
-    ("dataset:postgres://db:5432:public.orders", ("dataset", "postgres://db", "5432:public.orders")),
+    ("dataset:postgres://db:5432:public.orders", ("dataset", "postgres://db:5432", "public.orders")),
+    ("datasetField:kafka://b:9092:topic:user_id", ("datasetField", "kafka://b:9092", "topic", "user_id")),
 ])
 def test_node_ids(node, expected):
-    assert parse_node_id(node) == expected
+    """Every split of an id is a candidate; the one naming a known node wins (see test_catalog_faults)."""
+    kind, splits = split_node_id(node)
+    assert (kind, *expected[1:]) == expected and expected[1:] in splits
+    assert parse_node_id(node, lambda split: split == expected[1:]) == expected
 
 
 @pytest.mark.parametrize("bad", ["", "dataset", "dataset:onlyns", "table:a:b", "job:"])
 def test_bad_node_ids(bad):
     with pytest.raises(ValueError):
-        parse_node_id(bad)
+        split_node_id(bad)
 
 
 @pytest.mark.parametrize("ns,name,location,platform,title", [

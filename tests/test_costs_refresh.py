@@ -147,7 +147,8 @@ def test_refresh_updates_specs_and_keeps_prices_aws_does_not_return(clients):
     book = R.refresh(raw, lambda region: ec2, pricing, regions=["eu-west-1"], types=["g4dn.xlarge"], now=NOW,
                      log=logs.append)
     assert book["prices"]["eu-west-1"]["g4dn.xlarge"] == {"on-demand": 0.6, "spot": 0.2143}
-    assert book["instance_types"]["g4dn.xlarge"] == {"vcpu": 4, "memory_gib": 16.0, "gpu": 1, "gpu_type": "nvidia-t4"}
+    assert book["instance_types"]["g4dn.xlarge"] == {"vcpu": 4, "memory_gib": 16.0, "memory_mib": 16384, "max_pods": 29,
+                                                     "gpu": 1, "gpu_type": "nvidia-t4"}
     assert logs == ["eu-west-1 g4dn.xlarge: no spot price history; kept 0.2143"]
 
 

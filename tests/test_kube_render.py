@@ -59,7 +59,11 @@ def test_render_service_accounts_and_rbac_validate_strictly(tmp_path):
     batch = [rule for rule in role["rules"] if rule["apiGroups"] == ["batch"]][0]
     assert set(batch["resources"]) == {"cronjobs", "jobs"}
     assert {"create", "delete", "patch", "list", "watch"} <= set(batch["verbs"])
-    assert all("secrets" not in rule["resources"] for rule in role["rules"])  # no secrets access
+    # secrets: create, and read/rotate/delete only the projects' pipeline token Secrets
+    secrets = [rule for rule in role["rules"] if "secrets" in rule["resources"]]
+    assert secrets == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+                       {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
+                        "resourceNames": ["paved-pipelines-imbalance-price-forecast", "paved-pipelines-leads"]}]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "paved-hub", "namespace": "analytics"}]
 

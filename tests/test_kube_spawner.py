@@ -29,6 +29,7 @@ from paved.hub.projects import parse_projects
 from paved.spawner.kube import KubeProjectSpawner
 from paved.spawner.kube_placement import GPU_RESOURCE, INSTANCE_TYPE_LABEL
 from paved.spawner.pricebook import load_pricebook
+from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 NAMESPACE = "paved"
@@ -239,20 +240,18 @@ def test_site_scheduling_rules_are_kept_and_tightened_not_accumulated(projects_f
 def test_instance_type_selector_and_resources(projects_file, instance_type):
     it = BOOK.instance_types[instance_type]
     _, pod, pvc = manifests(projects_file, {"project": "fleet", "instance_type": instance_type,
-                                            "lifecycle": "on-demand"}, user="carol")
+                                            "lifecycle": "on-demand"}, user="carol", node_overhead=DAEMONSETS)
     assert_valid(pod)
     assert_valid(pvc)
     assert pod["spec"]["nodeSelector"] == {INSTANCE_TYPE_LABEL: instance_type}
     res = container(pod)["resources"]
-    # the documented headroom rule, computed independently
-    cpu_request = it.vcpu - (0.3 + 0.05 * it.vcpu)
-    mem_request = it.memory_gib - (0.75 + 0.06 * it.memory_gib)
-    assert float(res["requests"]["cpu"]) == pytest.approx(cpu_request, abs=0.001)
+    # Karpenter's allocatable for the type (the hand-computed table) minus the declared daemonsets: it fits
+    _, (cpu_allocatable, mem_allocatable) = KARPENTER_TABLE[instance_type]
+    assert float(res["requests"]["cpu"]) == pytest.approx((cpu_allocatable - 180) / 1000, abs=0.0005)
     assert float(res["limits"]["cpu"]) == it.vcpu
     assert quantity_bytes(res["requests"]["memory"]) == quantity_bytes(res["limits"]["memory"])
-    assert quantity_bytes(res["requests"]["memory"]) / 1024**3 == pytest.approx(mem_request, abs=1 / 1024)
-    assert quantity_bytes(res["requests"]["memory"]) % 1024**2 == 0
-    assert quantity_bytes(res["limits"]["memory"]) < it.memory_gib * 1024**3
+    assert quantity_bytes(res["requests"]["memory"]) == (mem_allocatable - 320) * 1024**2
+    assert pod["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
     gpu_tolerations = [t for t in pod["spec"].get("tolerations", []) if t["key"] == GPU_RESOURCE]
     if it.gpu:
         assert res["requests"][GPU_RESOURCE] == res["limits"][GPU_RESOURCE] == str(it.gpu)
@@ -496,3 +495,20 @@ def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
     assert messages[0].startswith("Options checked: imbalance-price-forecast/dev, m5.xlarge (spot)")
     assert [m.split("] ", 1)[1] for m in messages[1:]] == [
         "Successfully assigned paved/pod to ip-10-0-0-7", "Pulling image", "Started container notebook"]
+
+
+def test_notebook_pods_meet_pod_security_restricted(projects_file):
+    """Pod Security Standards "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards)."""
+    _, pod, _ = manifests(projects_file, {"project": "fleet", "instance_type": "m5.large", "lifecycle": "spot"},
+                          user="carol")
+    assert_valid(pod)
+    for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        sc = c.get("securityContext") or {}
+        assert not sc.get("privileged")
+        assert sc.get("allowPrivilegeEscalation") is False
+        assert sc.get("capabilities") == {"drop": ["ALL"]}
+        assert sc.get("runAsNonRoot") is True or pod["spec"].get("securityContext", {}).get("runAsNonRoot") is True
+        assert (sc.get("seccompProfile") or pod["spec"].get("securityContext", {}).get("seccompProfile")) == {
+            "type": "RuntimeDefault"}
+    assert not pod["spec"].get("hostNetwork") and not pod["spec"].get("hostPID")
+    assert all("hostPath" not in v for v in pod["spec"].get("volumes", []))

@@ -161,7 +161,7 @@ def test_idp_groups_decide_projects(idp_hub, username, projects, admin):
     assert r.status_code == 200
     assert sorted(p["name"] for p in r.json()["projects"]) == sorted(projects)
     r = api.get(f"{hub.url}/services/projects/api/projects/{PROJECT}")
-    assert r.status_code == (200 if PROJECT in projects else 403)
+    assert r.status_code == (200 if PROJECT in projects else 404)
 
 
 def test_leaving_the_idp_group_takes_the_project_away(idp_hub):

@@ -71,7 +71,10 @@ def resolve(target: str) -> str:
         from paved.hub.catalog.openlineage import location_of
         from paved.hub.catalog.store import parse_node_id
 
-        _, ns, name = parse_node_id(target)
+        try:  # the split whose namespace is a file system (file, s3://bucket, ...): ids may hold ':' twice
+            _, ns, name = parse_node_id(target, known=lambda split: location_of(*split) is not None)
+        except KeyError:
+            raise ValueError(f"{target} has no file location") from None
         loc = location_of(ns, name)
         if loc is None:
             raise ValueError(f"{target} has no file location")

@@ -24,12 +24,19 @@ EVENT_TYPES = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
 FINAL_TYPES = {"COMPLETE", "ABORT", "FAIL"}
 
 
+_UNSET = object()
+
+
 @dataclass
 class DatasetRef:
     namespace: str
     name: str
     facets: dict = field(default_factory=dict)
     io_facets: dict = field(default_factory=dict)  # inputFacets / outputFacets
+    _schema: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self._schema = _UNSET
 
     @property
     def key(self) -> tuple[str, str]:
@@ -41,9 +48,12 @@ class DatasetRef:
 
     @property
     def schema(self) -> list[dict] | None:
-        """The schema facet's fields, flattened (nested fields become ``parent.child``), or None."""
-        fields = self.facet("schema").get("fields")
-        return flatten_fields(fields) if isinstance(fields, list) else None
+        """The schema facet's fields, flattened (nested fields become ``parent.child``), or None. Worked out
+        once: the parser checks it, derivation uses it."""
+        if self._schema is _UNSET:
+            fields = self.facet("schema").get("fields")
+            self._schema = flatten_fields(fields) if isinstance(fields, list) else None
+        return self._schema
 
     @property
     def description(self) -> str | None:
@@ -67,6 +77,44 @@ class DatasetRef:
             if isinstance(t, dict) and isinstance(t.get("key"), str) and not t.get("field"):
                 out.append(f"{t['key']}:{t['value']}" if t.get("value") not in (None, "", True, "true") else t["key"])
         return out
+
+    @property
+    def data_source(self) -> dict | None:
+        """The dataSource facet as ``{"name", "uri"}`` (strings or None), or None when absent."""
+        facet = self.facets.get("dataSource")
+        if not isinstance(facet, dict):
+            return None
+        out = {k: facet.get(k) if isinstance(facet.get(k), str) else None for k in ("name", "uri")}
+        return out if any(out.values()) else None
+
+    @property
+    def column_lineage(self) -> list[dict] | None:
+        """The columnLineage facet as rows ``{dst_field, src_namespace, src_name, src_field, description,
+        type}``, or None when absent. A field's transformation is its first ``transformations`` entry (spec
+        1-2-0), else the older ``transformationDescription``/``transformationType``."""
+        facet = self.facets.get("columnLineage")
+        fields = facet.get("fields") if isinstance(facet, dict) else None
+        if not isinstance(fields, dict):
+            return None
+        rows = []
+        for dst, spec in fields.items():
+            if not isinstance(spec, dict) or not isinstance(spec.get("inputFields"), list):
+                continue
+            for src in spec["inputFields"]:
+                if not isinstance(src, dict) or not all(isinstance(src.get(k), str) and src[k]
+                                                        for k in ("namespace", "name", "field")):
+                    continue
+                steps = src.get("transformations")
+                step = steps[0] if isinstance(steps, list) and steps and isinstance(steps[0], dict) else {}
+                description = spec.get("transformationDescription", step.get("description"))
+                kind = spec.get("transformationType", step.get("type"))
+                if isinstance(step.get("subtype"), str) and kind == step.get("type"):
+                    kind = f"{kind}/{step['subtype']}"
+                rows.append({"dst_field": dst, "src_namespace": src["namespace"], "src_name": src["name"],
+                             "src_field": src["field"],
+                             "description": description if isinstance(description, str) else None,
+                             "type": kind if isinstance(kind, str) else None})
+        return rows
 
     @property
     def stats(self) -> dict:
@@ -95,6 +143,7 @@ class Event:
     event_time: datetime  # naive UTC
     producer: str
     raw: dict
+    missing: list[str] = field(default_factory=list)  # spec-required fields accepted absent (see LENIENT)
     event_type: str | None = None
     run_id: str | None = None
     run_facets: dict = field(default_factory=dict)
@@ -122,14 +171,39 @@ class Event:
         return {}
 
 
+# RFC 3339 section 5.6 ``date-time``, the format OpenLineage's schema gives eventTime: full date, "T", full
+# time with seconds, optional fraction, and a zone offset ("Z" or +hh:mm). ISO 8601's other forms (a date
+# alone, the compact 20201228T195101Z, no offset) are not date-times there.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+TIME_FORMAT = "an RFC 3339 date-time with a time zone, e.g. 2026-11-30T09:15:00.123Z or 2026-11-30T10:15:00+01:00"
+
+
 def parse_time(value: str) -> datetime:
-    t = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc).replace(tzinfo=None)
-    return t
+    """An RFC 3339 ``date-time`` (the OpenLineage spec's eventTime format) as naive UTC; ``ValueError`` for
+    anything else. A leap second (:60) is read as :59."""
+    m = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError(f"not {TIME_FORMAT}")
+    date, rest = value[:10], value[11:]
+    if m.group(6) == "60":
+        rest = rest[:6] + "59" + rest[8:]
+    zone = m.group(8)
+    if zone in ("Z", "z"):
+        rest = rest[:-1] + "+00:00"
+    frac = m.group(7)
+    if frac:  # exactly microseconds: nanoseconds are common (Java, Spark), and Python 3.10 reads only 3 or 6 digits
+        rest = rest.replace(frac, "." + (frac[1:] + "00000")[:6], 1)
+    t = datetime.fromisoformat(f"{date}T{rest}")  # also checks the ranges (month 13, hour 25, offset 24:00)
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def flatten_fields(fields: list, prefix: str = "") -> list[dict]:
+MAX_NESTING = 64  # schema fields nested deeper than this are refused (flattening recurses once per level)
+
+
+def flatten_fields(fields: list, prefix: str = "", depth: int = 0) -> list[dict]:
+    """Schema fields flattened, nested ones as ``parent.child``; ``ValueError`` past ``MAX_NESTING`` levels."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"schema fields nest deeper than {MAX_NESTING} levels")
     out = []
     for f in fields:
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
@@ -138,7 +212,7 @@ def flatten_fields(fields: list, prefix: str = "") -> list[dict]:
         out.append({"name": name, "type": f.get("type") if isinstance(f.get("type"), str) else None,
                     "description": f.get("description") if isinstance(f.get("description"), str) else None})
         if isinstance(f.get("fields"), list):
-            out.extend(flatten_fields(f["fields"], name + "."))
+            out.extend(flatten_fields(f["fields"], name + ".", depth + 1))
     return out
 
 
@@ -183,25 +257,53 @@ def _dataset(obj, where: str, problems: list[str], io_key: str | None) -> Datase
         problems.append(f"{where}.facets.schema.fields must be a list")
     if ns is None or name is None:
         return None
-    return DatasetRef(ns, name, facets, io)
+    ref = DatasetRef(ns, name, facets, io)
+    try:
+        ref.schema  # noqa: B018 - checked now (and kept), so an event accepted is an event that derives
+    except ValueError as e:
+        problems.append(f"{where}.facets.schema: {e}")
+        return None
+    return ref
 
 
-def parse_event(body: Any) -> Event:
-    """Check ``body`` (a decoded JSON value) and return the Event; ``ValueError`` lists every problem."""
+# Required by the spec but accepted absent, as Marquez does (its own fixtures omit schemaURL, and teams moving
+# from Marquez send such events). The stored event's resolution notes what was missing.
+LENIENT = ("schemaURL",)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
+            str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_event(body: Any, logged: bool = False) -> Event:
+    """Check ``body`` (a decoded JSON value) and return the Event; ``ValueError`` lists every problem.
+
+    Only ``ValueError`` leaves this function, whatever the JSON value (a fuzz test holds it to that): a bad
+    event must be refused alone (400), never fail the batch it travelled in.
+
+    ``logged``: the event was accepted before (it is being replayed from the log), perhaps under looser checks
+    of an older Paved (a date-only eventTime, say). It is read as well as it can be, never refused: a refusal
+    would leave it underived for ever, and every read waits for derivation."""
     if not isinstance(body, dict):
         raise ValueError("An OpenLineage event must be a JSON object")
     problems: list[str] = []
     event_time = None
     et = body.get("eventTime")
-    if not isinstance(et, str):
-        problems.append("eventTime is required (an ISO 8601 date-time)")
+    if et is None:
+        problems.append(f"eventTime is required ({TIME_FORMAT})")
+    elif not isinstance(et, str):
+        problems.append(f"eventTime must be a string holding {TIME_FORMAT}; got {_type_name(et)}")
     else:
         try:
             event_time = parse_time(et)
         except ValueError:
-            problems.append(f"eventTime {et!r} is not an ISO 8601 date-time")
+            problems.append(f"eventTime {et[:64]!r} is not {TIME_FORMAT}")
+            if logged:
+                event_time = _legacy_time(et)
     producer = _check_str(body, "producer", "event", problems)
-    _check_str(body, "schemaURL", "event", problems)
+    missing = [key for key in LENIENT if body.get(key) is None]
+    _check_str(body, "schemaURL", "event", problems, required=False)
 
     if "run" in body:
         kind = "RunEvent"
@@ -212,13 +314,15 @@ def parse_event(body: Any) -> Event:
     else:
         problems.append("not a RunEvent (run and job), DatasetEvent (dataset) or JobEvent (job)")
         raise ValueError("; ".join(problems))
-    event = Event(kind=kind, event_time=event_time or datetime(1970, 1, 1), producer=producer or "", raw=body)
+    event = Event(kind=kind, event_time=event_time or datetime(1970, 1, 1), producer=producer or "", raw=body,
+                  missing=missing)
 
     if kind == "RunEvent":
         etype = body.get("eventType")
-        if etype is not None and etype not in EVENT_TYPES:
-            problems.append(f"eventType must be one of {', '.join(sorted(EVENT_TYPES))}, got {etype!r}")
-        event.event_type = etype if etype in EVENT_TYPES else None
+        if etype is not None and not (isinstance(etype, str) and etype in EVENT_TYPES):
+            shown = repr(etype[:64]) if isinstance(etype, str) else _type_name(etype)
+            problems.append(f"eventType must be one of {', '.join(sorted(EVENT_TYPES))}, got {shown}")
+        event.event_type = etype if isinstance(etype, str) and etype in EVENT_TYPES else None
         run = body.get("run")
         if not isinstance(run, dict):
             problems.append("run must be an object with runId")
@@ -256,9 +360,18 @@ def parse_event(body: Any) -> Event:
                     target.append(ref)
     else:
         event.dataset = _dataset(body.get("dataset"), "dataset", problems, None)
-    if problems:
+    if problems and not logged:
         raise ValueError("; ".join(problems))
     return event
+
+
+def _legacy_time(value: str) -> datetime | None:
+    """How Paved read eventTime before it held to RFC 3339 (``datetime.fromisoformat``), for logged events."""
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 _SCHEME_RE = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.I)

@@ -2,8 +2,12 @@
 
 Rules, first match wins:
 
-* **Job**: its ``paved`` facet (job or run facet) ``{project, environment}``; else the job namespace, read
-  as ``<project>`` or ``<project>/<environment>``; else, when the caller is in exactly one project, that one.
+* **Job** (:meth:`Ownership.job_owner`): its ``paved`` facet (job or run facet) ``{project, environment}``;
+  else the job namespace ``<project>/<environment>`` (``<project>`` alone when the project has one
+  environment). Every job lands in one environment of one of the poster's projects; anything else
+  (``leads/staging``, ``leads/dev/extra``, a tool's own namespace without the facet) is refused with a
+  sentence saying what to send (:class:`NotAssignable`, a 400). A project the poster is not in gets the same
+  answer as one that does not exist, so refusals do not tell which project names exist.
 * **Dataset**: the project whose lake location (any environment) contains the dataset's location; else
   its ``paved`` dataset facet; else the project it already belongs to; else the project of the job that
   wrote it (outputs) or first mentioned it (inputs).
@@ -14,6 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paved.hub.projects import ENVIRONMENTS, Project
+
+
+class NotAssignable(ValueError):
+    """The job names no environment of a project the poster may use; the message says what to send."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +55,43 @@ class Ownership:
         project = facet.get("project") if isinstance(facet, dict) else None
         if isinstance(project, str) and project in self.projects:
             env = facet.get("environment")
-            return Owner(project, env if env in ENVIRONMENTS else None)
+            return Owner(project, env if isinstance(env, str) and env in ENVIRONMENTS else None)
         return None
 
-    def from_namespace(self, namespace: str | None) -> Owner | None:
-        if not namespace:
-            return None
-        project, _, env = namespace.partition("/")
-        if project in self.projects:
-            return Owner(project, env if env in ENVIRONMENTS else None)
-        return None
+    def job_owner(self, facet: dict, namespace: str | None, allowed: set[str] | None) -> Owner:
+        """The project environment a job belongs to (rules above); ``allowed``: the poster's projects (None:
+        all). Raises :class:`NotAssignable`."""
+        def mine(project) -> bool:
+            return isinstance(project, str) and project in self.projects and (allowed is None or project in allowed)
+
+        parts = namespace.split("/") if namespace else []
+        project = facet.get("project") if isinstance(facet, dict) else None
+        if project is not None:
+            if not mine(project):
+                raise NotAssignable(f"The 'paved' job facet names project {str(project)[:100]!r}, which is not "
+                                    "one of your projects")
+            env = facet.get("environment")
+            if env is None and len(parts) == 2 and parts[0] == project:
+                env = parts[1]
+            return Owner(project, self._environment(project, env, "The 'paved' job facet"))
+        if parts and mine(parts[0]):
+            if len(parts) > 2:
+                raise NotAssignable(f"Job namespace {namespace!r} has more than <project>/<environment>: use "
+                                    f"{parts[0]}/<environment> and put the rest in the job name")
+            return Owner(parts[0], self._environment(parts[0], parts[1] if len(parts) == 2 else None,
+                                                     f"Job namespace {namespace!r}"))
+        raise NotAssignable(f"Job namespace {str(namespace)[:200]!r} names no environment of a project of yours: "
+                            "use <project>/<environment> as the job namespace, or add a 'paved' job facet "
+                            '{"project": ..., "environment": ...}')
+
+    def _environment(self, project: str, env, where: str) -> str:
+        envs = list(self.projects[project].environments)
+        if env is None:
+            if len(envs) == 1:
+                return envs[0]
+            raise NotAssignable(f"{where} names project {project!r} but none of its environments "
+                                f"({', '.join(envs)}): use {project}/<environment>")
+        if not isinstance(env, str) or env not in envs:
+            raise NotAssignable(f"{where} names environment {str(env)[:100]!r}, which project {project!r} does "
+                                f"not have (it has {', '.join(envs)})")
+        return env

@@ -6,9 +6,14 @@ A dataset is visible when it belongs to one of them or is granted to one; a job 
 
 from __future__ import annotations
 
-import numpy as np
+import hashlib
+import hmac
 
-from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, iso, job_node, parse_node_id, utcnow
+import numpy as np
+import orjson
+
+from paved.hub.catalog.store import (MARQUEZ_STATE, Store, dataset_node, field_node, iso, job_node, name_key,
+                                     utcnow)
 
 VISIBLE = ("($all OR list_contains($projects, {a}.project) "
            "OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)")
@@ -69,7 +74,7 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
     labels = store.facets
     if q:
         ids, scores = store.text.match(query_terms(cur, q))
-        named = store.exact.get(q.lower())
+        named = store.exact.get(name_key(q))
         exact = np.zeros(len(ids), dtype=bool)
         if named:
             named_ids = np.fromiter(named, dtype=np.int64, count=len(named))
@@ -103,7 +108,8 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
 
 
 DATASET_COLS = ("id, namespace, name, title, project, environment, platform, location, description, tags, owners, "
-                "grants, row_count, size_bytes, last_modified, producing_job, last_run_id, created_at, updated_at")
+                "grants, row_count, size_bytes, last_modified, producing_job, last_run_id, created_at, updated_at, "
+                "data_source, write_grants")
 
 
 def dataset_row(cur, did: int) -> dict | None:
@@ -122,16 +128,16 @@ def dataset_detail(cur, store: Store, d: dict) -> dict:
                   "WHERE dataset_id = ? ORDER BY position", [did]).fetchall()]
     last_run = None
     if d["last_run_id"]:
-        r = cur.execute("SELECT run_id, state, started_at, ended_at, updated_at FROM runs WHERE run_id = ?",
+        r = cur.execute("SELECT run_id, state, started_at, ended_at, updated_at, error FROM runs WHERE run_id = ?",
                         [d["last_run_id"]]).fetchone()
         if r:
             last_run = {"id": r[0], "state": MARQUEZ_STATE.get(r[1], r[1]), "startedAt": iso(r[2]),
-                        "endedAt": iso(r[3]), "updatedAt": iso(r[4])}
+                        "endedAt": iso(r[3]), "updatedAt": iso(r[4]), **run_error(r[5])}
     producing_job = d["producing_job"]
     if producing_job:
-        _, jns, jname = parse_node_id(producing_job)
-        jid = store.job_ids.get((jns, jname))
-        if jid is None:
+        try:
+            store.find_node(producing_job)
+        except (KeyError, ValueError):
             producing_job = None
     alerts = [alert_json(a, store) for a in cur.execute(
         "SELECT id, created_at, project, dataset_id, field, kind, message, webhook FROM alerts "
@@ -144,9 +150,20 @@ def dataset_detail(cur, store: Store, d: dict) -> dict:
         "grants": d["grants"] or [], "row_count": d["row_count"], "last_modified": iso(d["last_modified"]),
         "size_bytes": d["size_bytes"], "freshness": round(freshness) if freshness is not None else None,
         "location": d["location"], "producing_job": producing_job, "last_run": last_run,
+        "dataSource": orjson.loads(d["data_source"]) if d["data_source"] else None,
+        "write_grants": d["write_grants"] or [],
         "fields": fields, "pii_alerts": alerts,
         "created_at": iso(d["created_at"]), "updated_at": iso(d["updated_at"]),
     }
+
+
+def run_error(error: str | None) -> dict:
+    """A run's errorMessage facet (stored JSON) as the fields Paved adds to a run: ``errorMessage`` (the
+    message) and Marquez's ``facets.errorMessage`` (message, programmingLanguage, stackTrace); {} when none."""
+    if not error:
+        return {}
+    facet = orjson.loads(error)
+    return {"errorMessage": facet.get("message"), "facets": {"errorMessage": facet}}
 
 
 def alert_json(row, store: Store) -> dict:
@@ -168,10 +185,10 @@ def alerts(cur, store: Store, projects) -> list[dict]:
 
 def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int) -> dict:
     """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs."""
-    kind, ns, name = parse_node_id(node_id)
-    start = (store.ds_ids if kind == "dataset" else store.job_ids).get((ns, name))
-    if start is None:
-        raise KeyError(node_id)
+    if node_id.startswith("datasetField:"):
+        raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
+                         "column lineage is at api/v1/column-lineage")
+    kind, ns, name, start = store.find_node(node_id)
     max_distance = 2 * depth if kind == "dataset" else 2 * depth - 1
     nodes, truncated = store.graph.walk(start, max_distance, direction, max_nodes)
     ds_ids = [n for n in nodes if n in store.ds_keys]
@@ -188,16 +205,17 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
                     "project": project, "environment": env, "platform": platform, "description": desc,
                     "tags": tags or [], "location": loc, "row_count": rows, "lastModifiedAt": iso(modified)})
     if job_ids:
-        for i, jns, jname, project, env, desc, run_id, state, started, ended in cur.execute(
+        for i, jns, jname, project, env, desc, run_id, state, started, ended, error in cur.execute(
                 "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "
-                "r.started_at, r.ended_at FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
+                "r.started_at, r.ended_at, r.error FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
                 f"WHERE j.id IN ({_int_list(job_ids)})").fetchall():
             if projects is None or project in projects:
                 data[i] = (job_node(jns, jname), "JOB", {
                     "id": {"namespace": jns, "name": jname}, "namespace": jns, "name": jname,
                     "project": project, "environment": env, "description": desc,
                     "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state),
-                                  "startedAt": iso(started), "endedAt": iso(ended)} if run_id else None})
+                                  "startedAt": iso(started), "endedAt": iso(ended), **run_error(error)}
+                    if run_id else None})
     ids: dict[int, str] = {}
     for n in nodes:
         ids[n] = data[n][0] if n in data else store.stub_id(n)
@@ -253,30 +271,144 @@ def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int) -> 
     where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))"
     total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", {**scope(projects), "ns": ns}).fetchone()[0]
     rows = cur.execute(f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
-        j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at
+        j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at, r.error
         FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id WHERE {where}
         ORDER BY j.name LIMIT $limit OFFSET $offset""", params).fetchall()
     jobs = []
-    for jid, jns, name, project, env, desc, created, updated, run_id, state, started, ended in rows:
+    for jid, jns, name, project, env, desc, created, updated, run_id, state, started, ended, error in rows:
         inputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.inn.get(jid, ())]
         outputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.out.get(jid, ())]
         jobs.append({"id": {"namespace": jns, "name": name}, "type": "BATCH", "name": name, "namespace": jns,
                      "project": project, "environment": env, "description": desc, "createdAt": iso(created),
                      "updatedAt": iso(updated), "inputs": inputs, "outputs": outputs,
                      "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
-                                   "endedAt": iso(ended)} if run_id else None})
+                                   "endedAt": iso(ended), **run_error(error)} if run_id else None})
     return {"totalCount": total, "jobs": jobs}
 
 
 def list_runs(cur, jid: int, limit: int, offset: int) -> dict:
     total = cur.execute("SELECT count(*) FROM runs WHERE job_id = ?", [jid]).fetchone()[0]
     rows = cur.execute("""SELECT run_id, created_at, updated_at, nominal_start, nominal_end, state, started_at,
-        ended_at FROM runs WHERE job_id = ? ORDER BY created_at DESC LIMIT ? OFFSET ?""",
+        ended_at, error FROM runs WHERE job_id = ? ORDER BY created_at DESC LIMIT ? OFFSET ?""",
                        [jid, limit, offset]).fetchall()
     runs = []
-    for rid, created, updated, nstart, nend, state, started, ended in rows:
+    for rid, created, updated, nstart, nend, state, started, ended, error in rows:
         duration = int((ended - started).total_seconds() * 1000) if started and ended else None
         runs.append({"id": rid, "createdAt": iso(created), "updatedAt": iso(updated), "nominalStartTime": nstart,
                      "nominalEndTime": nend, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
-                     "endedAt": iso(ended), "durationMs": duration})
+                     "endedAt": iso(ended), "durationMs": duration, **run_error(error)})
     return {"totalCount": total, "runs": runs}
+
+
+# --- column-level lineage (Marquez's GET api/v1/column-lineage) -----------------------------------------
+
+_COL_KEY = "[{p}_namespace, {p}_name, {p}_field] IN (SELECT unnest(?::VARCHAR[][]))"
+
+
+def _column_rows(cur, keys: list[tuple[str, str, str]], side: str) -> list[tuple]:
+    """column_lineage rows whose ``side`` ("dst": the output column, "src": the input column) is in ``keys``."""
+    if not keys:
+        return []
+    return cur.execute(
+        "SELECT src_namespace, src_name, src_field, dst_namespace, dst_name, dst_field, description, type "
+        f"FROM column_lineage WHERE {_COL_KEY.format(p=side)}", [[list(k) for k in keys]]).fetchall()
+
+
+def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream: bool, projects,
+                   max_nodes: int) -> dict:
+    """Marquez-shaped column lineage around ``node_id`` (``datasetField:<ns>:<name>:<field>``, or
+    ``dataset:<ns>:<name>`` for all its columns): upstream ``depth`` steps, and downstream too when
+    ``with_downstream``. Columns of datasets the caller may not see are locked stubs (no names), as in
+    :func:`lineage`; a column of a dataset the catalog has not registered (named only in a columnLineage facet)
+    is shown as the column it was reached from is. ``KeyError`` when the start is unknown or not visible."""
+    kind, ns, name, *rest = store.find_node(node_id)
+    if kind == "job":
+        raise ValueError("nodeId must be datasetField:<namespace>:<name>:<field> or dataset:<namespace>:<name>")
+    if kind == "datasetField":
+        starts = [(ns, name, rest[0])]
+        known = cur.execute("SELECT count(*) FROM fields WHERE dataset_id = ? AND name = ?",
+                            [rest[1], rest[0]]).fetchone()[0] or _column_rows(cur, starts, "dst") \
+            or _column_rows(cur, starts, "src")
+        if not known:
+            raise KeyError(node_id)
+    else:
+        did = rest[0]
+        names = [r[0] for r in cur.execute("SELECT name FROM fields WHERE dataset_id = ? ORDER BY position",
+                                           [did]).fetchall()]
+        for (f,) in cur.execute("SELECT DISTINCT dst_field FROM column_lineage WHERE dst_namespace = ? AND "
+                                "dst_name = ? ORDER BY 1", [ns, name]).fetchall():
+            if f not in names:
+                names.append(f)
+        starts = [(ns, name, f) for f in names]
+    datasets: dict[tuple[str, str], bool] = {}  # registered dataset -> visible to the caller
+
+    def registered(keys) -> None:
+        ids = {store.ds_ids[k]: k for k in keys if k not in datasets and k in store.ds_ids}
+        if ids:
+            for i, project, grants in cur.execute(
+                    f"SELECT id, project, grants FROM datasets WHERE id IN ({_int_list(ids)})").fetchall():
+                datasets[ids[i]] = dataset_visible(project, grants, projects)
+
+    registered([(ns, name)])
+    if not datasets.get((ns, name)):
+        raise KeyError(node_id)
+    visible = {k: True for k in starts}
+    edges: dict[tuple, tuple] = {}  # (src key, dst key) -> (description, type)
+    truncated = False
+    for side, other in (("dst", "src"), ("src", "dst")) if with_downstream else (("dst", "src"),):
+        frontier = list(starts)
+        for _ in range(depth):
+            rows = _column_rows(cur, frontier, side)
+            registered({(r[0], r[1]) for r in rows} | {(r[3], r[4]) for r in rows})
+            nxt = []
+            for r in rows:
+                src, dst = r[0:3], r[3:6]
+                edges[(src, dst)] = (r[6], r[7])
+                here, there = (dst, src) if side == "dst" else (src, dst)
+                if there in visible:
+                    continue
+                if len(visible) >= max_nodes:
+                    truncated = True
+                    continue
+                visible[there] = datasets.get(there[:2], visible[here])
+                nxt.append(there)
+            if not nxt:
+                break
+            frontier = nxt
+    inputs: dict[tuple, list] = {}
+    for r in _column_rows(cur, [k for k, v in visible.items() if v], "dst"):  # every input of shown columns
+        inputs.setdefault(r[3:6], []).append(r)
+    registered({(r[0], r[1]) for rows in inputs.values() for r in rows})
+    types = {}
+    shown_ids = {store.ds_ids[k[:2]] for k, v in visible.items() if v and k[:2] in store.ds_ids}
+    if shown_ids:
+        for dns, dname, fname, ftype in cur.execute(
+                "SELECT d.namespace, d.name, f.name, f.type FROM fields f JOIN datasets d ON d.id = f.dataset_id "
+                f"WHERE d.id IN ({_int_list(shown_ids)})").fetchall():
+            types[(dns, dname, fname)] = ftype
+
+    def node_id_of(key) -> str:
+        if visible.get(key):
+            return field_node(*key)
+        digest = hmac.new(store.stub_secret, "\0".join(key).encode(), hashlib.sha256).hexdigest()[:20]
+        return "stub:" + digest
+
+    graph = []
+    for key in sorted(visible, key=lambda k: (k not in starts, node_id_of(k))):
+        nid = node_id_of(key)
+        in_edges = [{"origin": node_id_of(s), "destination": nid} for (s, d) in edges if d == key and s in visible]
+        out_edges = [{"origin": nid, "destination": node_id_of(d)} for (s, d) in edges if s == key and d in visible]
+        if not visible[key]:
+            graph.append({"id": nid, "type": "DATASET_FIELD", "data": {"locked": True},
+                          "inEdges": in_edges, "outEdges": out_edges})
+            continue
+        own = inputs.get(key, [])
+        shown = [r for r in own if datasets.get((r[0], r[1]), True)]
+        graph.append({"id": nid, "type": "DATASET_FIELD", "data": {
+            "namespace": key[0], "dataset": key[1], "field": key[2], "fieldType": types.get(key),
+            "transformationDescription": own[0][6] if own else None,
+            "transformationType": own[0][7] if own else None,
+            "inputFields": [{"namespace": r[0], "dataset": r[1], "field": r[2], "transformationDescription": r[6],
+                             "transformationType": r[7]} for r in shown]},
+            "inEdges": in_edges, "outEdges": out_edges})
+    return {"graph": graph, "truncated": truncated}

@@ -2,6 +2,7 @@
 
     POST api/v1/lineage                                   OpenLineage RunEvent / DatasetEvent / JobEvent
     GET  api/v1/lineage?nodeId=&depth=1&direction=both    Marquez-shaped lineage graph
+    GET  api/v1/column-lineage?nodeId=datasetField:<ns>:<name>:<field>&depth=20&withDownstream=false
     GET  api/v1/namespaces[/<ns>/datasets|/<ns>/jobs|/<ns>/jobs/<job>/runs]
     GET  api/catalog/v1/search?q=&platform=&environment=&project=&tag=&owner=&page=&per_page=
     GET|PATCH api/catalog/v1/datasets/<ns>/<name>         detail / edit (project admins)
@@ -40,7 +41,7 @@ from paved.hub.catalog import crawler, queries, reader
 from paved.hub.catalog.front import MAX_BODY, FrontProcesses, decode_event, read_frame, write_frame
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
-from paved.hub.catalog.ownership import Owner, Ownership
+from paved.hub.catalog.ownership import NotAssignable, Owner, Ownership
 from paved.hub.catalog.snippet import snippet
 from paved.hub.catalog.store import Resolved, Store
 from paved.hub.registry import CachedRegistry, registry
@@ -230,7 +231,12 @@ class Catalog:
     async def replay_pending(self) -> None:
         """Derive events that were logged but not derived before a stop (the log is the source of truth)."""
         while True:
-            items = await self.write(self.store.pending)
+            try:
+                items = await self.write(self.store.pending)
+            except Exception:  # noqa: BLE001 - keep serving (reads would wait for ever); the log keeps them
+                log.exception("Reading logged events to replay failed")
+                self.failed_seq = max(self.failed_seq, self.acked_seq)
+                return
             if not items:
                 return
             log.info("Replaying %d logged events from seq %d", len(items), items[0].seq)
@@ -325,20 +331,18 @@ class Catalog:
         item = Resolved(event, poster, allowed=None if allowed is None else sorted(allowed))
         job_owner = None
         if event.job_key:
-            job_owner = own.from_facet(event.paved_facet()) or own.from_namespace(event.job_namespace)
+            try:
+                job_owner = own.job_owner(event.paved_facet(), event.job_namespace, allowed)
+            except NotAssignable as e:
+                raise web.HTTPError(400, str(e)) from None
             jid = self.store.job_ids.get(event.job_key)
             stored = self.store.job_project.get(jid) if jid is not None else None
-            if stored:  # a job keeps the project it was first registered with
-                job_owner = Owner(stored, job_owner.environment if job_owner else None)
-            if job_owner is None and allowed is not None and len(allowed) == 1:
-                job_owner = Owner(next(iter(allowed)), None)
-            if job_owner is None:
-                raise web.HTTPError(400, f"Cannot tell which project job {event.job_namespace}:{event.job_name} "
-                                    "belongs to: use the project name as the job namespace "
-                                    "(<project> or <project>/<environment>) or add a 'paved' job facet "
-                                    "with project and environment")
-            if allowed is not None and job_owner.project not in allowed:
-                raise web.HTTPError(403, f"You may not post lineage for project {job_owner.project!r}")
+            if stored and stored != job_owner.project:  # a job keeps the project it was first registered with
+                if allowed is not None and stored not in allowed:
+                    raise web.HTTPError(403, f"You may not post lineage for job {event.job_namespace}:"
+                                        f"{event.job_name}: it belongs to a project you are not in")
+                raise web.HTTPError(400, f"Job {event.job_namespace}:{event.job_name} belongs to project "
+                                    f"{stored!r}: name one of its environments")
             item.job_owner = (job_owner.project, job_owner.environment)
         for ref in event.datasets:
             lake = own.lake_owner(location_of(ref.namespace, ref.name))
@@ -358,7 +362,19 @@ class Catalog:
             item.dataset_owners[ref.key] = (owner.project, env, lake is not None)
             if event.kind == "DatasetEvent" and allowed is not None and owner.project not in allowed:
                 raise web.HTTPError(403, f"You may not describe datasets of project {owner.project!r}")
+        if allowed is not None:
+            for ref in event.outputs:  # writing another project's dataset needs its write grant
+                project = item.dataset_owners[ref.key][0]
+                if project not in allowed and not self.may_write(ref.key, allowed):
+                    raise web.HTTPError(403, f"You may not write dataset {ref.namespace}:{ref.name}: it belongs to "
+                                        "another project, whose admins can grant your project write access "
+                                        "(write_grants)")
         return item
+
+    def may_write(self, key: tuple[str, str], allowed: set[str]) -> bool:
+        did = self.store.ds_ids.get(key)
+        info = self.store.ds_info.get(did) if did is not None else None
+        return info is not None and bool(set(info.write_grants or ()) & allowed)
 
 
 # --- handlers --------------------------------------------------------------------------------------------
@@ -434,6 +450,10 @@ async def ingest_batch(catalog: "Catalog", payload: bytes) -> bytes:
             results.append([201, ""])
         except web.HTTPError as e:
             results.append([e.status_code, e.log_message])
+        except Exception:  # noqa: BLE001 - each event is judged alone: a fault with one never fails the batch
+            log.exception("Checking an event from %s failed", caller["name"])
+            results.append([400, "Not a valid OpenLineage event: the catalog could not read it; check it "
+                                 "against the OpenLineage schema"])
     for i, failure in zip(positions, await catalog.ingest_many(items)):
         if failure is not None:  # logged by the appender; the poster must send it again
             results[i] = [503, "The event could not be stored; send it again"]
@@ -461,7 +481,14 @@ class LineageHandler(CatalogHandler):
     async def post(self):
         data = decode_event(self.request.body, self.request.headers.get("Content-Encoding", ""))
         user = self.caller()
-        item = self.catalog.resolve(parse(data), user["name"], self.visible())
+        try:
+            item = self.catalog.resolve(parse(data), user["name"], self.visible())
+        except web.HTTPError:
+            raise
+        except Exception:  # noqa: BLE001 - as in ingest_batch: a bad event gets a 400, never a 5xx
+            log.exception("Checking an event from %s failed", user["name"])
+            raise web.HTTPError(400, "Not a valid OpenLineage event: the catalog could not read it; check it "
+                                "against the OpenLineage schema") from None
         await self.catalog.ingest(item)
         self.set_status(201)
         self.finish()
@@ -481,6 +508,26 @@ class LineageHandler(CatalogHandler):
             raise web.HTTPError(404, f"No node {node_id}") from None
         if not any(n["id"] == node_id for n in result["graph"]):
             raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
+        self.write_json(result)
+
+
+class ColumnLineageHandler(CatalogHandler):
+    """Marquez's ``GET api/v1/column-lineage?nodeId=datasetField:<ns>:<name>:<field>&depth=20&withDownstream=
+    false`` (also ``nodeId=dataset:<ns>:<name>`` for all its columns), scoped like the lineage graph."""
+
+    async def get(self):
+        node_id = self.get_argument("nodeId", "")
+        depth = self.int_arg("depth", 20, 1, 100)
+        raw = self.get_argument("withDownstream", "false").lower()
+        if raw not in ("true", "false"):
+            raise web.HTTPError(400, f"withDownstream must be true or false, got {raw!r}")
+        try:
+            result = await self.catalog.read(queries.column_lineage, self.catalog.store, node_id, depth,
+                                             raw == "true", self.visible(), self.catalog.settings.max_nodes)
+        except ValueError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except KeyError:
+            raise web.HTTPError(404, f"No node {node_id}") from None
         self.write_json(result)
 
 
@@ -542,22 +589,22 @@ class DatasetHandler(CatalogHandler):
         row = await self.dataset(ns, name)
         self.require_dataset_admin(row)
         body = self.json_body()
-        unknown = set(body) - {"description", "tags", "owners", "grants"}
+        unknown = set(body) - {"description", "tags", "owners", "grants", "write_grants"}
         if unknown:
             raise web.HTTPError(400, f"Unknown field(s) {', '.join(sorted(unknown))}; "
-                                "editable: description, tags, owners, grants")
+                                "editable: description, tags, owners, grants, write_grants")
         changes = {}
         if "description" in body:
             if not isinstance(body["description"], str):
                 raise web.HTTPError(400, "description must be a string")
             changes["description"] = body["description"]
-        for key in ("tags", "owners", "grants"):
+        for key in ("tags", "owners", "grants", "write_grants"):
             if key in body:
                 changes[key] = _str_list(body, key)
-        if "grants" in changes:
-            missing = [g for g in changes["grants"] if self.projects.get(g) is None]
+        for key in ("grants", "write_grants"):
+            missing = [g for g in changes.get(key, ()) if self.projects.get(g) is None]
             if missing:
-                raise web.HTTPError(400, f"Unknown project(s) in grants: {', '.join(missing)}")
+                raise web.HTTPError(400, f"Unknown project(s) in {key}: {', '.join(missing)}")
         if changes:
             await self.catalog.write(self.catalog.store.patch_dataset, row["id"], changes)
         row = await self.catalog.read(queries.dataset_row, row["id"])
@@ -639,6 +686,7 @@ def routes() -> list[tuple]:
     return [
         (r"", RootHandler),
         (r"api/v1/lineage", LineageHandler),
+        (r"api/v1/column-lineage", ColumnLineageHandler),
         (r"api/v1/namespaces", NamespacesHandler),
         (rf"api/v1/namespaces/{seg}/datasets", NamespaceDatasetsHandler),
         (rf"api/v1/namespaces/{seg}/jobs", NamespaceJobsHandler),
@@ -667,6 +715,22 @@ def dataset_path(ns: str, name: str) -> str:
     return f"{quote(ns, safe='')}/{quote(name, safe='')}"
 
 
+def open_channel(catalog: "Catalog", ingest_port: int):
+    """The loopback server the fronts pass batches to, on a port the kernel picks. The hub chose the fronts'
+    port earlier and left it free until they bind it, so the kernel may hand that very port to the channel
+    (the fronts then failed with "address in use" while the channel answered the proxy's HTTP): pick again."""
+    loop = IOLoop.current().asyncio_loop
+    taken = []  # held open while picking again, so the kernel cannot hand out the same port twice
+    while True:
+        channel = loop.run_until_complete(asyncio.start_server(lambda r, w: serve_fronts(catalog, r, w),
+                                                               "127.0.0.1", 0))
+        if channel.sockets[0].getsockname()[1] != ingest_port:
+            for other in taken:
+                other.close()
+            return channel
+        taken.append(channel)
+
+
 def main() -> None:
     from urllib.parse import urlparse
 
@@ -684,8 +748,7 @@ def main() -> None:
     own_url = f"http://{url.hostname}:{url.port}{service_prefix()}"
     fronts = None
     if settings.ingest_port and settings.ingest_fronts > 0:
-        channel = IOLoop.current().asyncio_loop.run_until_complete(asyncio.start_server(
-            lambda r, w: serve_fronts(catalog, r, w), "127.0.0.1", 0))
+        channel = open_channel(catalog, settings.ingest_port)
         fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_host, settings.ingest_port,
                                 f"http://{url.hostname}:{url.port}", channel.sockets[0].getsockname()[1],
                                 catalog.ingest_secret)

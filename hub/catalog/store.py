@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,11 @@ CREATE TABLE IF NOT EXISTS pii_confirmed (column_name VARCHAR PRIMARY KEY, kind 
     decided_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS alerts (id INTEGER, created_at TIMESTAMP, project VARCHAR, dataset_id INTEGER,
     field VARCHAR, kind VARCHAR, message VARCHAR, webhook VARCHAR);
+CREATE TABLE IF NOT EXISTS column_lineage (dst_namespace VARCHAR, dst_name VARCHAR, dst_field VARCHAR,
+    src_namespace VARCHAR, src_name VARCHAR, src_field VARCHAR, description VARCHAR, type VARCHAR);
+ALTER TABLE datasets ADD COLUMN IF NOT EXISTS data_source VARCHAR;
+ALTER TABLE datasets ADD COLUMN IF NOT EXISTS write_grants VARCHAR[];
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS error VARCHAR;
 """
 
 # JSON struct types for bulk inserts: column -> DuckDB type (order = table column order used below).
@@ -72,16 +78,20 @@ T_DATASETS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "title
               "environment": "VARCHAR", "platform": "VARCHAR", "location": "VARCHAR", "description": "VARCHAR",
               "tags": "VARCHAR[]", "owners": "VARCHAR[]", "row_count": "BIGINT", "size_bytes": "BIGINT",
               "last_modified": "TIMESTAMP", "producing_job": "VARCHAR", "last_run_id": "VARCHAR",
-              "field_text": "VARCHAR", "keywords": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP"}
+              "field_text": "VARCHAR", "keywords": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
+              "data_source": "VARCHAR"}
 T_FIELDS = {"dataset_id": "INTEGER", "position": "INTEGER", "name": "VARCHAR", "type": "VARCHAR",
             "description": "VARCHAR", "tags": "VARCHAR[]", "pii_suggested": "VARCHAR", "pii_status": "VARCHAR"}
 T_JOBS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "project": "VARCHAR", "environment": "VARCHAR",
           "description": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "latest_run_id": "VARCHAR"}
 T_RUNS = {"run_id": "VARCHAR", "job_id": "INTEGER", "state": "VARCHAR", "state_time": "TIMESTAMP",
           "started_at": "TIMESTAMP", "ended_at": "TIMESTAMP", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
-          "nominal_start": "VARCHAR", "nominal_end": "VARCHAR"}
+          "nominal_start": "VARCHAR", "nominal_end": "VARCHAR", "error": "VARCHAR"}
 T_RUN_IO = {"run_id": "VARCHAR", "dataset_id": "INTEGER", "direction": "VARCHAR"}
 T_EDGES = {"src": "INTEGER", "dst": "INTEGER", "first_seen": "TIMESTAMP"}
+T_COLUMN_LINEAGE = {"dst_namespace": "VARCHAR", "dst_name": "VARCHAR", "dst_field": "VARCHAR",
+                    "src_namespace": "VARCHAR", "src_name": "VARCHAR", "src_field": "VARCHAR",
+                    "description": "VARCHAR", "type": "VARCHAR"}
 
 MARQUEZ_STATE = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED",
                  "ABORT": "ABORTED", "OTHER": "RUNNING", None: "NEW"}
@@ -120,22 +130,55 @@ def job_node(ns: str, name: str) -> str:
     return f"job:{ns}:{name}"
 
 
-def parse_node_id(node_id: str) -> tuple[str, str, str]:
-    """``dataset:<ns>:<name>`` / ``job:<ns>:<name>`` -> (kind, ns, name). Namespaces may contain ``:``
-    (``s3://bucket``): the name is what follows the namespace's last ``:`` that is not part of ``://``."""
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+def name_key(text: str) -> str:
+    """A name as search compares exact names: lower-case words joined by one space, whatever separated them
+    (``daily_prices``, ``daily-prices``, ``daily.prices``, ``Daily Prices`` and ``dailyPrices`` all give
+    ``daily prices``)."""
+    return _SEPARATORS.sub(" ", _CAMEL.sub(" ", text)).strip().lower()
+
+
+def field_node(ns: str, name: str, field_name: str) -> str:
+    """Marquez's id of a dataset field (column-level lineage)."""
+    return f"datasetField:{ns}:{name}:{field_name}"
+
+
+NODE_FORMS = "dataset:<namespace>:<name>, job:<namespace>:<name> or datasetField:<namespace>:<name>:<field>"
+
+
+def split_node_id(node_id: str) -> tuple[str, list[tuple[str, ...]]]:
+    """``<kind>:<ns>:<name>`` (and ``datasetField:<ns>:<name>:<field>``) -> (kind, every possible split).
+
+    Namespaces and names both may contain ``:`` (OpenLineage's naming spec: ``postgres://host:5432``,
+    ``kafka://broker:9092``, ``arn:aws:glue:region:account``, ``file`` + ``/a:b``), so one id can be split
+    several ways; which split names a real node only the catalog knows (:meth:`Store.find_node`). Splits come
+    in order of the namespace's length. ``ValueError`` when the id has none."""
     kind, sep, rest = node_id.partition(":")
-    if kind not in ("dataset", "job") or not sep or ":" not in rest:
-        raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>")
-    # Split at the first ':' that does not start '://'.
-    i = 0
-    while True:
-        i = rest.find(":", i)
-        if i < 0:
-            raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>")
-        if rest[i:i + 3] == "://":
-            i += 3
-            continue
-        return kind, rest[:i], rest[i + 1:]
+    parts = 3 if kind == "datasetField" else 2
+    if kind not in ("dataset", "job", "datasetField") or not sep:
+        raise ValueError(f"nodeId must look like {NODE_FORMS}")
+    cuts = [i for i, ch in enumerate(rest) if ch == ":"]
+    if parts == 2:
+        splits = [(rest[:i], rest[i + 1:]) for i in cuts]
+    else:
+        splits = [(rest[:i], rest[i + 1:j], rest[j + 1:]) for n, i in enumerate(cuts) for j in cuts[n + 1:]]
+    splits = [s for s in splits if all(s)]
+    if not splits:
+        raise ValueError(f"nodeId must look like {NODE_FORMS}")
+    return kind, splits
+
+
+def parse_node_id(node_id: str, known) -> tuple[str, ...]:
+    """(kind, ns, name[, field]) of ``node_id``: its first split (:func:`split_node_id`) that ``known`` (a
+    predicate on the split) accepts; ``KeyError`` when none does, ``ValueError`` when malformed."""
+    kind, splits = split_node_id(node_id)
+    for split in splits:
+        if known(split):
+            return (kind, *split)
+    raise KeyError(node_id)
 
 
 @dataclass
@@ -163,8 +206,11 @@ class Resolved:
         return self.body_json
 
     def resolution_dict(self) -> dict:
-        return {"job_owner": list(self.job_owner), "allowed": self.allowed,
-                "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()]}
+        out = {"job_owner": list(self.job_owner), "allowed": self.allowed,
+               "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()]}
+        if self.event.missing:  # spec-required fields the event came without (accepted as Marquez does)
+            out["missing"] = self.event.missing
+        return out
 
     def resolution(self) -> str:
         return orjson.dumps(self.resolution_dict()).decode()
@@ -191,7 +237,7 @@ class Resolved:
         body = orjson.loads(body) if isinstance(body, str) else body
         if isinstance(received_at, str):
             received_at = datetime.fromisoformat(received_at)
-        return cls(parse_event(body), posted_by, tuple(r["job_owner"]),
+        return cls(parse_event(body, logged=True), posted_by, tuple(r["job_owner"]),
                    {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]}, r["allowed"], seq,
                    received_at)
 
@@ -202,6 +248,7 @@ class DatasetInfo:
     environment: str | None
     location: str | None
     schema_hash: str | None = None
+    write_grants: list | None = None  # projects that may write this dataset (outputs), besides its own
 
 
 class Store:
@@ -250,11 +297,11 @@ class Store:
         row = con.execute("SELECT value FROM state WHERE key = 'derived_seq'").fetchone()
         self.derived_seq = row[0] if row else 0
         self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
-        for i, ns, name, project, env, loc in con.execute(
-                "SELECT id, namespace, name, project, environment, location FROM datasets").fetchall():
+        for i, ns, name, project, env, loc, write_grants in con.execute(
+                "SELECT id, namespace, name, project, environment, location, write_grants FROM datasets").fetchall():
             self.ds_ids[(ns, name)] = i
             self.ds_keys[i] = (ns, name)
-            self.ds_info[i] = DatasetInfo(project, env, loc)
+            self.ds_info[i] = DatasetInfo(project, env, loc, write_grants=write_grants)
         for i, ns, name, project in con.execute("SELECT id, namespace, name, project FROM jobs").fetchall():
             self.job_ids[(ns, name)] = i
             self.job_keys[i] = (ns, name)
@@ -285,6 +332,17 @@ class Store:
         if cur is None:
             cur = self._local.cur = self.con.cursor()
         return cur
+
+    def find_node(self, node_id: str) -> tuple:
+        """(kind, ns, name[, field], id) of the node ``node_id`` names: the split of the id that is a known
+        dataset or job (see :func:`split_node_id`). ``ValueError`` when malformed, ``KeyError`` when unknown."""
+        kind, splits = split_node_id(node_id)
+        table = self.job_ids if kind == "job" else self.ds_ids
+        for split in splits:
+            i = table.get(split[:2])
+            if i is not None:
+                return (kind, *split, i)
+        raise KeyError(node_id)
 
     # --- writes ---------------------------------------------------------------------------------------
     def _new_id(self) -> int:
@@ -327,6 +385,7 @@ class Store:
         """Derive datasets, fields, jobs, runs, edges from logged events, in one transaction (writer thread)."""
         now = utcnow()
         jobs, runs, dsets, schemas, run_io, edges = {}, {}, {}, {}, {}, []
+        columns: dict[tuple[str, str], list[dict]] = {}  # dataset -> its column lineage (replaces the old)
         new_ds: dict[tuple, int] = {}
         new_jobs: dict[tuple, int] = {}
         new_edges: set[tuple[int, int]] = set()
@@ -366,8 +425,12 @@ class Store:
                 r["updated_at"] = max(r["updated_at"], e.event_time)
                 nominal = e.run_facets.get("nominalTime")
                 if isinstance(nominal, dict):
-                    r["nominal_start"] = nominal.get("nominalStartTime")
-                    r["nominal_end"] = nominal.get("nominalEndTime")
+                    r["nominal_start"] = _str_or_none(nominal.get("nominalStartTime"))
+                    r["nominal_end"] = _str_or_none(nominal.get("nominalEndTime"))
+                error = e.run_facets.get("errorMessage")
+                if isinstance(error, dict) and isinstance(error.get("message"), str):
+                    r["error"] = orjson.dumps({k: error[k] for k in ("message", "programmingLanguage", "stackTrace")
+                                               if isinstance(error.get(k), str)}).decode()
             refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
             if e.dataset:
                 refs.append((e.dataset, None))
@@ -404,6 +467,10 @@ class Store:
                     if schema is not None:
                         schemas[did] = schema
                         d["field_text"] = " ".join(f["name"].replace(".", " ") for f in schema)
+                    if ref.data_source is not None:
+                        d["data_source"] = orjson.dumps(ref.data_source).decode()
+                    if ref.column_lineage is not None:
+                        columns[ref.key] = ref.column_lineage
                 if direction == "out" and jid is not None:
                     d["producing_job"] = job_node(e.job_namespace, e.job_name)
                     d["last_run_id"] = e.run_id
@@ -448,7 +515,8 @@ class Store:
                 ended_at = coalesce(excluded.ended_at, runs.ended_at),
                 updated_at = greatest(excluded.updated_at, runs.updated_at),
                 nominal_start = coalesce(excluded.nominal_start, runs.nominal_start),
-                nominal_end = coalesce(excluded.nominal_end, runs.nominal_end)""")
+                nominal_end = coalesce(excluded.nominal_end, runs.nominal_end),
+                error = coalesce(excluded.error, runs.error)""")
             bulk_rows(con, "datasets", T_DATASETS, list(dsets.values()), """ON CONFLICT (id) DO UPDATE SET
                 project = excluded.project, environment = coalesce(excluded.environment, datasets.environment),
                 description = CASE WHEN list_contains(coalesce(datasets.curated, []), 'description')
@@ -462,6 +530,7 @@ class Store:
                 last_modified = coalesce(excluded.last_modified, datasets.last_modified),
                 producing_job = coalesce(excluded.producing_job, datasets.producing_job),
                 last_run_id = coalesce(excluded.last_run_id, datasets.last_run_id),
+                data_source = coalesce(excluded.data_source, datasets.data_source),
                 field_text = coalesce(excluded.field_text, datasets.field_text),
                 updated_at = greatest(excluded.updated_at, datasets.updated_at)""")
             existing = [i for i in dsets if i not in created]
@@ -472,6 +541,13 @@ class Store:
             alerts = self._write_fields(con, changed_schemas, ds_owner, now)
             bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
             bulk_rows(con, "edges", T_EDGES, edges)
+            if columns:
+                keys = [[ns, name] for ns, name in columns]
+                con.execute("DELETE FROM column_lineage WHERE [dst_namespace, dst_name] IN "
+                            "(SELECT unnest(?::VARCHAR[][]))", [keys])
+                bulk_rows(con, "column_lineage", T_COLUMN_LINEAGE,
+                          [{"dst_namespace": ns, "dst_name": name, **row}
+                           for (ns, name), rows in columns.items() for row in rows])
             bulk_rows(con, "events", T_EVENTS, [it.event_row() for it in items if not it.in_events_table])
             con.execute("INSERT INTO state VALUES ('derived_seq', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
                         [last_seq])
@@ -645,6 +721,9 @@ class Store:
         curated = [k for k in ("description", "tags", "owners") if k in changes]
         self.con.execute("BEGIN")
         try:
+            if "write_grants" in changes:
+                sets.append("write_grants = ?")
+                params.append(changes["write_grants"])
             self.con.execute(
                 f"UPDATE datasets SET {', '.join(sets)}, updated_at = ?, "
                 f"curated = list_distinct(list_concat(coalesce(curated, []), ?::VARCHAR[])) WHERE id = ?",
@@ -655,6 +734,8 @@ class Store:
         except Exception:
             self.con.execute("ROLLBACK")
             raise
+        if "write_grants" in changes:
+            self.ds_info[did].write_grants = changes["write_grants"]
         self._refresh_labels(self.con, [did])
         self.fts_dirty = True
 
@@ -669,7 +750,7 @@ class Store:
 
     def _set_labels(self, i: int, title, name, project, env, platform, grants, tags, owners) -> None:
         self.facets.set(i, project, env, platform, grants, tags, owners)
-        for key in {(title or "").lower(), name.lower()}:
+        for key in {name_key(title or ""), name_key(name)}:
             self.exact.setdefault(key, set()).add(i)
 
     def rebuild_fts(self) -> None:
@@ -691,6 +772,10 @@ class Store:
     # --- reads ----------------------------------------------------------------------------------------
     def stub_id(self, node: int) -> str:
         return "stub:" + hmac.new(self.stub_secret, str(node).encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _str_or_none(value) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _pii_tags(tags: list[str], kind: str | None, status: str | None) -> list[str]:

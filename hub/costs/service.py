@@ -4,8 +4,8 @@
     GET /services/costs/api/summary?month=YYYY-MM[&format=csv]                 one row per project
     GET /services/costs/api/projects/NAME?month=&period=[&format=csv]         one project's report
 
-Callers see the projects they belong to; hub admins see all; another project's costs answer 403 (page and
-API). Authenticated by the hub (browser login through OAuth, or ``Authorization: token <hub token>``).
+Callers see the projects they belong to; hub admins see all; another project's costs answer 404, exactly as a
+project that does not exist (page and API), so no answer tells which project names exist. Authenticated by the hub (browser login through OAuth, or ``Authorization: token <hub token>``).
 Every ``PAVED_COSTS_ALERT_INTERVAL`` seconds the service checks budgets and sends due alerts.
 """
 
@@ -126,6 +126,9 @@ def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
                                      webhook_url)
             for a in delivered:
                 log.info("Budget alert sent: %s %s%% of %s", a["project"], a["threshold"], a["month"])
+            # one line per check (every PAVED_COSTS_ALERT_INTERVAL, default 5 minutes): operators and tests see
+            # that checks run, and a test waits for checks rather than for time
+            log.info("Budget check done: %d alert(s) sent", len(delivered))
         except Exception:  # noqa: BLE001 - a failed check must not stop the service; next tick retries
             log.exception("Budget check failed")
     return check
