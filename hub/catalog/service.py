@@ -681,6 +681,8 @@ class RootHandler(web.RequestHandler):
 
 
 def routes() -> list[tuple]:
+    from paved.hub.catalog import version_feed
+
     seg = r"([^/]+)"
     ds = rf"api/catalog/v1/datasets/{seg}/{seg}"
     return [
@@ -698,6 +700,7 @@ def routes() -> list[tuple]:
         (ds + "/preview", PreviewHandler),
         (ds + "/snippet", SnippetHandler),
         (ds + rf"/fields/{seg}/pii", PiiHandler),
+        (r"api/v1/dataset-versions", version_feed.handler(CatalogHandler)),  # data-aware triggers read it
     ]
 
 
