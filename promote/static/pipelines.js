@@ -96,7 +96,7 @@
     log.textContent = q ? logText.split("\n").filter((l) => l.toLowerCase().includes(q.toLowerCase())).join("\n") : logText;
   }
   async function loadLog(src) {
-    const r = await fetch(src, { credentials: "same-origin" });
+    const r = await fetch(src, { credentials: "same-origin", headers: { "X-XSRFToken": xsrf } });
     logText = await r.text();
     showLog();
   }
@@ -119,7 +119,8 @@
   const list = document.querySelector("table[data-refresh]");
   if (list) {
     setInterval(async () => {
-      const r = await fetch(location.href, { credentials: "same-origin" });
+      // JupyterHub asks scripts (not navigations) for the XSRF token even on GET
+      const r = await fetch(location.href, { credentials: "same-origin", headers: { "X-XSRFToken": xsrf } });
       if (!r.ok) { return; }
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       for (const id of ["pipelines", "runs"]) {
