@@ -29,6 +29,7 @@ import logging
 import time
 import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, func, insert,
@@ -229,7 +230,8 @@ class Triggers:
                                 .order_by(dataset_versions.c.name)).mappings().all()
         return [{"namespace": r["namespace"], "name": r["name"], "seq": r["seq"], "version": r["version"],
                  "source": r["source"], "job": r["job"], "event_time": r["event_time"],
-                 "received_at": r["received_at"], "rows": r["rows"]} for r in rows]
+                 "received_at": r["received_at"], "rows": r["rows"],
+                 "received": datetime.fromtimestamp(r["received_at"], timezone.utc).isoformat()} for r in rows]
 
     # --- the catalog feed cursor ----------------------------------------------------------------------------
 
