@@ -28,7 +28,7 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage")  # one w
 
 def dataset(name: str, lake: str | None) -> tuple[str, str]:
     """(namespace, name) of a declared dataset."""
-    if "://" in name:
+    if "://" in name:  # a URL names the dataset as it is
         scheme, rest = name.split("://", 1)
         host, _, path = rest.partition("/")
         return f"{scheme}://{host}", path

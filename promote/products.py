@@ -122,11 +122,13 @@ class DataProducts:
             if path.exists():
                 staged[name] = str(path)
         all_results, facets = [], {}
-        for name, path in staged.items():
-            items = spec.checks.get(name) or []
-            if not items:
-                continue
+        for name in spec.checks:
             ns, ds = key_of(name, lake)
+            # a staged output, or one the notebook wrote into the lake itself (then checked, not versioned)
+            path = staged.get(name) or (ds if ns == "file" and Path(ds).exists() else None)
+            items = spec.checks.get(name) or []
+            if not items or path is None:
+                continue
             previous = (self.triggers.versions(ns, ds, limit=1) or [{}])[0].get("schema")
             res = checks.evaluate(name, path, items, previous)
             all_results += res
