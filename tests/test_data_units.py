@@ -298,3 +298,40 @@ def test_catalog_feed_serves_complete_events_with_outputs_after_a_seq(tmp_path):
     finally:
         cat.store.close()
     assert may_read({"admin": True}) and not may_read({"name": "alice", "kind": "user"})
+
+
+def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path):
+    import asyncio
+    import uuid
+
+    from paved.hub.catalog import quality
+    from paved.hub.catalog.openlineage import parse_event
+    from paved.hub.catalog.service import Catalog, Settings
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+
+    (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
+    cat = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}),
+                  b"s")
+
+    def event(state, success):
+        facet = checks.assertions_facet([{"name": "not_null(price)", "success": success, "column": "price",
+                                          "severity": "blocking"}])
+        return {"eventType": state, "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/t",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "imbalance-price-forecast/dev", "name": "a"},
+                "inputs": [], "outputs": [{"namespace": "s3://b", "name": "prices", "facets": {
+                    "dataQualityAssertions": facet}}]}
+
+    async def go():
+        for state, ok in (("COMPLETE", True), ("FAIL", False)):
+            await cat.ingest(cat.resolve(parse_event(event(state, ok)), "alice", ["imbalance-price-forecast"]))
+        return await cat.write(quality.history, cat.store, "s3://b", "prices")
+
+    try:
+        history = asyncio.run(go())
+    finally:
+        cat.store.close()
+    assert [(h["event_type"], h["success"]) for h in history] == [("FAIL", False), ("COMPLETE", True)]
+    assert history[0]["assertions"] == [{"assertion": "not_null(price)", "success": False, "column": "price",
+                                         "severity": "error"}]
+    assert not quality.carries({"outputs": "x"}) and not quality.carries([])

@@ -140,6 +140,14 @@ class Catalog:
             await fut
         except Exception as e:  # noqa: BLE001 - the poster learns it; nothing was acknowledged
             return [e] * len(items)
+        from paved.hub.catalog import quality
+
+        checked = [it.event.raw for it in items if quality.carries(it.event.raw)]
+        if checked:  # check results (dataQualityAssertions): the datasets' quality history
+            try:
+                await self.write(quality.record_many, self.store, checked)
+            except Exception:  # noqa: BLE001 - the event itself is logged; only the history row is missing
+                log.exception("Recording quality assertions failed")
         return [None] * len(items)
 
     async def _flush(self) -> None:
@@ -583,7 +591,11 @@ def _str_list(body: dict, key: str) -> list[str]:
 class DatasetHandler(CatalogHandler):
     async def get(self, ns, name):
         row = await self.dataset(ns, name)
-        self.write_json(await self.catalog.read(queries.dataset_detail, self.catalog.store, row))
+        from paved.hub.catalog import quality
+
+        detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
+        detail["quality"] = await self.catalog.write(quality.history, self.catalog.store, ns, name)
+        self.write_json(detail)
 
     async def patch(self, ns, name):
         row = await self.dataset(ns, name)
