@@ -59,6 +59,29 @@ def promote_problems(spec, projects, lake: str | None, granted=None) -> list[str
     return problems
 
 
+def catalog_grants(url: str | None, token: str | None, timeout: float = 5.0):
+    """``granted(project, owner, input)`` asking the catalog whether the dataset's read ``grants`` include
+    ``project`` (``GET api/catalog/v1/datasets/<ns>/<name>``); None without a catalog (then: refused)."""
+    if not url or not token:
+        return None
+    import json
+    import urllib.parse
+    import urllib.request
+
+    def granted(project: str, owner: str, item: str) -> bool:
+        ns, name = key_of(item, None)
+        path = "/".join(urllib.parse.quote(p, safe="") for p in (ns, name))
+        req = urllib.request.Request(f"{url.rstrip('/')}/api/catalog/v1/datasets/{path}",
+                                     headers={"Authorization": f"token {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return project in (json.loads(resp.read()).get("grants") or [])
+        except (OSError, ValueError):
+            return False  # unknown to the catalog, or it is down: no grant can be shown
+
+    return granted
+
+
 def handlers(base):
     class OutputDetailHandler(base):
         def _pipeline_spec(self, project, name, output):

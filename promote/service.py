@@ -288,10 +288,12 @@ class PipelinesHandler(Base):
             resolve_parameters(spec, datetime.now(timezone.utc))
         except SpecError as e:
             problems += e.problems
-        from paved.promote.products_api import promote_problems  # checks' columns, inputs' read grants
+        from paved.promote.products_api import catalog_grants, promote_problems  # checks' columns, read grants
 
         problems += promote_problems(spec, self.projects, self.scheduler.products.lake_of(spec.project,
-                                                                                         spec.environment))
+                                                                                         spec.environment),
+                                     catalog_grants(os.environ.get("PAVED_CATALOG_URL"),
+                                                    os.environ.get("JUPYTERHUB_API_TOKEN")))
         if problems:
             raise web.HTTPError(400, str(SpecError(problems, f"pipeline {spec.project}/{spec.name}")))
         actual = content_hash(notebook)
