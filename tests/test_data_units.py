@@ -335,3 +335,18 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     assert history[0]["assertions"] == [{"assertion": "not_null(price)", "success": False, "column": "price",
                                          "severity": "error"}]
     assert not quality.carries({"outputs": "x"}) and not quality.carries([])
+
+
+def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
+    from paved.promote.pages import _templates_env, local
+
+    r = {"input_versions": [{"name": "/lake/prices_clean.parquet", "version": "3", "seq": 7, "source": "external",
+                             "job": "airflow/<dag>", "received": "2026-11-30T05:00:00+00:00", "rows": 4}],
+         "checks": [{"dataset": "/lake/prices_clean.parquet", "status": "failed", "results": [
+             {"name": "not_null(price)", "severity": "blocking", "success": False, "error": None,
+              "message": "4 null price"}]}]}
+    html = _templates_env().get_template("run_data.html").render(r=r, tz="Europe/Amsterdam", local=local)
+    assert "Caused by new input versions" in html and "airflow/&lt;dag&gt;" in html
+    assert "2026-11-30 06:00 CET" in html and "not_null(price)" in html and "4 null price" in html
+    assert "Quality checks" not in _templates_env().get_template("run_data.html").render(
+        r={"input_versions": [], "checks": []}, tz="UTC", local=local)
