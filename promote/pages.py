@@ -20,22 +20,14 @@ from paved.promote.store import RUN_STATES
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+# This folder's templates, then Paved's layout: paved/hub/templates, beside paved/promote in the repository
+# (package-dir maps paved.hub to hub/) and in an installed Paved alike.
 _env = Environment(loader=ChoiceLoader([FileSystemLoader(str(HERE / "templates")),
                                         FileSystemLoader(str(HERE.parent / "hub" / "templates"))]),
                    autoescape=select_autoescape(default=True, default_for_string=True))
 TIMELINE_W, TIMELINE_H = 720, 80
 STATUS_COLOURS = {"succeeded": "#2f9e44", "failed": "#c92a2a", "running": "#1c7ed6", "queued": "#f59f00",
                   "retrying": "#f59f00", "skipped": "#868e96"}
-
-
-def _templates_env() -> Environment:
-    from importlib.resources import files
-
-    # Installed (non-editable) Paved: the layout lives in the paved.hub package's templates.
-    hub_templates = str(files("paved.hub") / "templates")
-    if hub_templates not in _env.loader.loaders[1].searchpath:
-        _env.loader.loaders[1].searchpath.append(hub_templates)
-    return _env
 
 
 def local(ts_iso: str | None, tz: str = "UTC") -> str:
@@ -69,7 +61,7 @@ class Page(Base):
     def render_page(self, template: str, **context) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
         xsrf = self.xsrf_token
-        self.finish(_templates_env().get_template(template).render(
+        self.finish(_env.get_template(template).render(
             prefix=service_prefix(), hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/",
             xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf, local=local, states=RUN_STATES,
             colours=STATUS_COLOURS, **context))

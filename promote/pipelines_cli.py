@@ -6,6 +6,7 @@
     paved pipelines run NAME --project P [--param k=v ...]
     paved pipelines backfill NAME --project P --from 2026-10-01 --to 2026-10-07
     paved pipelines rerun RUN_ID | rerun-failed NAME --project P
+    paved pipelines open RUN_ID            # Open in a notebook: prints the JupyterLab URL
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from paved.promote.spec import SpecError, coerce, parse_spec
 
 def add_arguments(p) -> None:
     p.add_argument("action", choices=["list", "runs", "pause", "resume", "run", "backfill", "rerun",
-                                              "rerun-failed"])
+                                              "rerun-failed", "open"])
     p.add_argument("name", nargs="?", help="pipeline name")
     p.add_argument("--project", default=os.environ.get("PAVED_PROJECT"),
                    help="project (default: $PAVED_PROJECT)")
@@ -74,10 +75,14 @@ def _run(args) -> int:
             print(f"{r['id']:>6} {r['pipeline']:<28} {r['version'] or '-':>3} {_ts(r['nominal_time']):<20} "
                   f"{r['status']:<10} {r['attempts']:>3} {r['category'] or ''}")
         return 0
-    if args.action == "rerun":
+    if args.action in ("rerun", "open"):
         _need(args, "name")
         if not args.name.isdigit():
-            raise ClientError(0, f"rerun needs a run id (a number), got {args.name!r}")
+            raise ClientError(0, f"{args.action} needs a run id (a number), got {args.name!r}")
+        if args.action == "open":
+            r = client.call("POST", f"api/runs/{int(args.name)}/open")
+            print(f"run {args.name} is open in server {r['server']}{' (reused)' if r['reused'] else ''}: {r['url']}")
+            return 0
         client.rerun(int(args.name))
         print(f"queued run {args.name} again with the pipeline's current version")
         return 0

@@ -1,4 +1,4 @@
-"""The pipelines service, hub-managed at ``/services/pipelines/``: run store owner, scheduler, API, history page.
+"""The pipelines service, hub-managed at ``/services/pipelines/``: run store owner, scheduler, API and pages.
 
 API (JSON; hub token or browser session; every answer limited to the caller's projects):
 
@@ -9,13 +9,17 @@ API (JSON; hub token or browser session; every answer limited to the caller's pr
     POST api/pipelines/<project>/<name>/runs              run now {parameters?}, or backfill {from, to}
     POST api/pipelines/<project>/<name>/claims            claim a nominal time (Kubernetes Jobs) -> 201 | 409
     GET  api/pipelines/<project>/<name>/versions/<n>/notebook   the pinned notebook
-    GET  api/runs[?project=&status=&pipeline=]            run history
-    GET  api/runs/<id>                                    one run with its attempts
+    POST api/pipelines/<project>/<name>/rerun-failed      queue failed runs since the last success (current version)
+    GET  api/runs[?project=&status=&pipeline=&limit=]     run history
+    GET  api/runs/<id>                                    one run with its attempts and failure (failing cell)
     POST api/runs/<id>/rerun                              queue a failed/skipped run again (latest version)
+    POST api/runs/<id>/open                               Open in a notebook (reproduce.py)
     POST api/attempts/<id>/result                         an external runner reports its result
+    GET  openapi.json                                     this API's OpenAPI description (openapi.yaml)
 
-Pages: ``/`` the run history (filters, actions), ``runs/<id>/notebook`` the output notebook as HTML,
-``runs/<id>/log`` the run log. Errors are JSON ``{status, message}`` naming what is wrong.
+Pages (``pages.py``): ``/`` pipelines and recent runs, ``pipelines/<project>/<name>``, ``runs/<id>``;
+``runs/<id>/notebook`` the output notebook as HTML, ``runs/<id>/log`` the run log. Errors are JSON
+``{status, message}`` naming what is wrong; a project the caller is not in answers 404 like an unknown one.
 """
 
 from __future__ import annotations

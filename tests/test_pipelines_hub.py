@@ -242,6 +242,8 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     assert "negative prices" in "".join(c["source"] for c in content["cells"])
     again = alice.post(f"{svc}api/runs/{failed['id']}/open").json()
     assert again["server"] == o["server"] and again["reused"]
+    r = paved("pipelines", "open", str(failed["id"]), "--hub-url", hub.url, token=token)
+    assert f"is open in server {o['server']} (reused): " in r.stdout and o["path"] in r.stdout, r.stdout
     hub.api("alice").delete(f"{hub.url}/hub/api/users/alice/servers/{o['server']}")
 
     # Fix, promote (test run passes), and rerun the failed runs with the new version.
