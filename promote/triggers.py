@@ -249,8 +249,8 @@ class CatalogFeed:
     """Reads new dataset versions from the catalog: ``GET <catalog>/api/v1/dataset-versions?after=<seq>``.
 
     ``__call__(after)`` returns ``(events, last seq)``; the events are OpenLineage COMPLETE events as the
-    catalog received them. Errors are logged (at most once a minute) and return nothing, so a catalog outage
-    only delays triggers.
+    catalog received them. Errors are logged (at most once a minute) and return nothing, and the feed is not asked
+    again for ``backoff`` seconds, so a catalog outage only delays triggers and never slows cron dispatch.
     """
 
     def __init__(self, url: str, token: str, timeout: float = 2.0):
@@ -258,8 +258,12 @@ class CatalogFeed:
         self.token = token
         self.timeout = timeout
         self._warned_at = 0.0
+        self._retry_at = 0.0
+        self.backoff = 10.0  # seconds without asking after a failure
 
     def __call__(self, after: int) -> tuple[list[dict], int]:
+        if time.monotonic() < self._retry_at:
+            return [], after  # the catalog failed recently: don't hold every scheduler pass for the timeout
         req = urllib.request.Request(f"{self.url}?{urllib.parse.urlencode({'after': after})}",
                                      headers={"Authorization": f"token {self.token}"})
         try:
@@ -267,6 +271,7 @@ class CatalogFeed:
                 body = json.loads(resp.read())
             return list(body.get("events") or []), int(body.get("last") or after)
         except Exception as e:  # noqa: BLE001 - the catalog is down or refuses: triggers wait
+            self._retry_at = time.monotonic() + self.backoff
             if time.monotonic() - self._warned_at > 60:
                 self._warned_at = time.monotonic()
                 log.warning("Could not read dataset versions from the catalog: %s", e)

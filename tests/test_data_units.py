@@ -338,15 +338,48 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
 
 
 def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
-    from paved.promote.pages import _templates_env, local
+    from paved.promote.pages import _env, local
 
     r = {"input_versions": [{"name": "/lake/prices_clean.parquet", "version": "3", "seq": 7, "source": "external",
                              "job": "airflow/<dag>", "received": "2026-11-30T05:00:00+00:00", "rows": 4}],
          "checks": [{"dataset": "/lake/prices_clean.parquet", "status": "failed", "results": [
              {"name": "not_null(price)", "severity": "blocking", "success": False, "error": None,
               "message": "4 null price"}]}]}
-    html = _templates_env().get_template("run_data.html").render(r=r, tz="Europe/Amsterdam", local=local)
+    html = _env.get_template("run_data.html").render(r=r, tz="Europe/Amsterdam", local=local)
     assert "Caused by new input versions" in html and "airflow/&lt;dag&gt;" in html
     assert "2026-11-30 06:00 CET" in html and "not_null(price)" in html and "4 null price" in html
-    assert "Quality checks" not in _templates_env().get_template("run_data.html").render(
+    assert "Quality checks" not in _env.get_template("run_data.html").render(
         r={"input_versions": [], "checks": []}, tz="UTC", local=local)
+
+
+def test_catalog_feed_client_reads_pages_and_backs_off_when_the_catalog_is_down():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from paved.promote.triggers import CatalogFeed
+
+    calls = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            calls.append((self.path, self.headers.get("Authorization")))
+            ok = len(calls) == 1
+            self.send_response(200 if ok else 503)
+            self.end_headers()
+            self.wfile.write(json.dumps({"events": [{"eventType": "COMPLETE"}], "last": 9}).encode() if ok else b"")
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        feed = CatalogFeed(f"http://127.0.0.1:{server.server_address[1]}/services/catalog/", "tok")
+        assert feed(3) == ([{"eventType": "COMPLETE"}], 9)
+        assert calls[0] == ("/services/catalog/api/v1/dataset-versions?after=3", "token tok")
+        assert feed(9) == ([], 9) and feed(9) == ([], 9)  # down: the second call does not even ask
+        assert len(calls) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
