@@ -150,7 +150,8 @@ class DataProducts:
                 staged, author=ctx["version"].get("created_by") or "pipelines",
                 message=f"{spec.project}/{spec.name} run {run['id']} attempt {attempt['number']}",
                 extra={"project": spec.project, "pipeline": spec.name, "run": run["id"],
-                       "attempt": attempt["number"], "nominal_time": run["nominal_time"]})
+                       "attempt": attempt["number"], "nominal_time": run["nominal_time"]},
+                slices={o: run["nominal_time"] for o in staged if spec.replace.get(o) == "nominal_time"})
         except Exception as e:  # noqa: BLE001 - an infrastructure failure: retried like one, nothing visible
             log.exception("Publishing the outputs of run %s failed", run["id"])
             return Result("failed", "infra", None, f"could not publish outputs: {e}", result.duration,

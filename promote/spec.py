@@ -17,7 +17,7 @@
     notify: {webhook: "https://hooks.example/x", email: [team@example.com]}
     retention: {runs: 100, days: 90}
     inputs: ["imbalance_prices.parquet"]     # dataset names (in the project's lake) or ns://names
-    outputs: ["imbalance_forecast.parquet"]   # or [{name: ..., freshness: {max_lag: 2h}}]  (freshness.py)
+    outputs: ["imbalance_forecast.parquet"]   # or [{name: ..., freshness: {max_lag: 2h}, replace: nominal_time}]
     checks: {imbalance_forecast.parquet: [{not_null: [price]}, {row_count: {min: 1}, severity: warn}]}  (checks.py)
 
 Parameter defaults may use Paved's template variables, and only those (:data:`TEMPLATE_VARIABLES`):
@@ -170,6 +170,7 @@ class PipelineSpec:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     freshness: dict[str, dict] = field(default_factory=dict)  # output name -> freshness target (freshness.py)
+    replace: dict[str, str] = field(default_factory=dict)  # output name -> "nominal_time" (versions.py)
     checks: dict[str, list[dict]] = field(default_factory=dict)  # output name -> quality checks (checks.py)
 
     def to_dict(self) -> dict:
@@ -183,8 +184,10 @@ class PipelineSpec:
             d["schedule"] = "manual" if self.schedule.manual else {"cron": self.schedule.cron,
                                                                     "timezone": self.schedule.timezone}
         d.pop("freshness")
-        d["outputs"] = [{"name": o, "freshness": self.freshness[o]} if o in self.freshness else o
-                        for o in self.outputs]
+        d.pop("replace")
+        d["outputs"] = [{"name": o, **({"freshness": self.freshness[o]} if o in self.freshness else {}),
+                         **({"replace": self.replace[o]} if o in self.replace else {})}
+                        if o in self.freshness or o in self.replace else o for o in self.outputs]
         if not self.checks:
             d.pop("checks")
         else:  # back to the form written in YAML
@@ -469,7 +472,7 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
     from paved.hub.catalog.freshness import parse_outputs
     from paved.promote.checks import parse_checks
 
-    outputs, freshness = parse_outputs(raw.get("outputs"), problems)
+    outputs, freshness, replace = parse_outputs(raw.get("outputs"), problems)
     checks = parse_checks(raw.get("checks"), outputs, problems)
     if schedule.data_aware and not inputs:
         problems.append("schedule.on: 'inputs' needs declared inputs; add inputs: [dataset, ...]")
@@ -479,7 +482,8 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
                         parameters=params, schedule=schedule, retries=retries, timeouts=timeouts,
                         concurrency=concurrency, catchup=catchup, resources=resources,
                         notify=Notify(webhook=webhook, email=email), retention=retention,
-                        inputs=inputs, outputs=outputs, freshness=freshness, checks=checks)
+                        inputs=inputs, outputs=outputs, freshness=freshness, replace=replace,
+                        checks=checks)
 
 
 def check_against_project(spec: PipelineSpec, project) -> list[str]:

@@ -108,19 +108,31 @@ class Lake:
             self._con.close()
             self._con = None
 
-    def publish(self, staged: dict[str, str], *, author: str, message: str, extra: dict | None = None) -> dict:
+    def publish(self, staged: dict[str, str], *, author: str, message: str, extra: dict | None = None,
+                slices: dict[str, int] | None = None) -> dict:
         """Commit ``{output name: staged Parquet path}`` as one snapshot; then export the plain Parquet files.
 
-        Returns ``{"snapshot": id, "tables": {name: {"rows": n, "parquet": path}}}``. Raises duckdb.Error when the
-        commit fails (nothing is visible then)."""
+        An output in ``slices`` (``{name: nominal time, epoch s}``) replaces only the rows of that nominal time
+        (kept in a ``paved_nominal_time`` column), so a rerun of one time never touches another's data; the others
+        replace the whole table. Returns ``{"snapshot": id, "tables": {name: {"rows": n, "parquet": path}}}``.
+        Raises duckdb.Error when the commit fails (nothing is visible then)."""
         tables = {table_name(d): p for d, p in staged.items()}
+        by_time = {table_name(d): int(t) for d, t in (slices or {}).items()}
 
         def commit(con):
             con.execute("BEGIN")
             con.execute("CALL lake.set_commit_message(?, ?, extra_info => ?)",
                         [author, message, json.dumps(extra or {})])
             for table, path in tables.items():
-                con.execute(f'CREATE OR REPLACE TABLE lake."{table}" AS SELECT * FROM read_parquet(?)', [path])
+                if table not in by_time:
+                    con.execute(f'CREATE OR REPLACE TABLE lake."{table}" AS SELECT * FROM read_parquet(?)', [path])
+                    continue
+                nominal = by_time[table]
+                con.execute(f'CREATE TABLE IF NOT EXISTS lake."{table}" AS SELECT *, {nominal}::BIGINT AS '
+                            f'paved_nominal_time FROM read_parquet(?) LIMIT 0', [path])
+                con.execute(f'DELETE FROM lake."{table}" WHERE paved_nominal_time = {nominal}')
+                con.execute(f'INSERT INTO lake."{table}" BY NAME SELECT *, {nominal}::BIGINT AS paved_nominal_time '
+                            f'FROM read_parquet(?)', [path])
             con.execute("COMMIT")
             snap = con.execute("SELECT id FROM lake.current_snapshot()").fetchone()[0]
             return snap, self._export(con, tables, snap)
@@ -147,12 +159,16 @@ class Lake:
             return []
 
         def read(con):
+            # a table's id changes when it is replaced; changes name tables by "main.<name>" or by id
+            ids = {str(r[0]) for r in con.execute(
+                "SELECT table_id FROM __ducklake_metadata_lake.ducklake_table WHERE table_name = ?", [table]).fetchall()}
             rows = con.execute(
                 "SELECT snapshot_id, epoch(snapshot_time), author, commit_message, commit_extra_info, "
-                "changes::VARCHAR FROM ducklake_snapshots('lake') ORDER BY snapshot_id DESC").fetchall()
+                "changes FROM ducklake_snapshots('lake') ORDER BY snapshot_id DESC").fetchall()
             out = []
             for snap, at, author, message, extra, changes in rows:
-                if f"main.{table}" not in (changes or "") and f"={table}" not in (changes or ""):
+                touched = {str(v) for values in (changes or {}).values() for v in (values or [])}
+                if f"main.{table}" not in touched and not (ids & touched):
                     continue
                 try:
                     count = con.execute(f'SELECT count(*) FROM lake."{table}" AT (VERSION => {int(snap)})').fetchone()[0]

@@ -383,3 +383,25 @@ def test_catalog_feed_client_reads_pages_and_backs_off_when_the_catalog_is_down(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_rerun_of_a_nominal_time_replaces_that_times_rows_only(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    staged = tmp_path / "s.parquet"
+
+    def publish(nominal, values):
+        duckdb.sql(f"COPY (SELECT unnest({values}) AS v) TO '{staged}'")
+        return lake.publish({"p": str(staged)}, author="a", message=str(nominal), slices={"p": nominal})
+
+    publish(100, [1, 2])
+    publish(200, [3])
+    publish(100, [9])  # the rerun of 100: 200's rows stay
+    rows = sorted(lake.read("p"))
+    assert rows == [(3, 200), (9, 100)]
+    assert duckdb.sql(f"SELECT count(*) FROM '{tmp_path}/lake/p.parquet'").fetchone()[0] == 2
+    assert len(lake.versions("p")) == 3
+    spec = parse_spec({**BASE, "outputs": [{"name": "p", "replace": "nominal_time"}]})
+    assert spec.replace == {"p": "nominal_time"} and parse_spec(spec.to_dict()) == spec
+    with pytest.raises(SpecError, match=r"outputs\[0\].replace: must be one of table, nominal_time"):
+        parse_spec({**BASE, "outputs": [{"name": "p", "replace": "partition"}]})
+    lake.close()

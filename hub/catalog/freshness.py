@@ -60,27 +60,37 @@ def parse_target(raw, where: str, problems: list[str]) -> dict | None:
     return {"by": by, "timezone": tz}
 
 
-def parse_outputs(raw, problems: list[str]) -> tuple[list[str], dict[str, dict]]:
-    """(output names, name -> target) of a spec's ``outputs``: names, or ``{name, freshness}`` mappings."""
+REPLACE = ("table", "nominal_time")
+
+
+def parse_outputs(raw, problems: list[str]) -> tuple[list[str], dict[str, dict], dict[str, str]]:
+    """(output names, name -> freshness target, name -> replace mode) of a spec's ``outputs``: names, or
+    ``{name, freshness, replace}`` mappings. ``replace: nominal_time`` makes a run replace only its own nominal
+    time's rows of a versioned output (``paved.promote.versions``); the default ``table`` replaces the table."""
     if raw is None:
-        return [], {}
+        return [], {}, {}
     if not isinstance(raw, list):
         problems.append(f"outputs: must be a list of dataset names or {{name, freshness}} mappings, got {raw!r}")
-        return [], {}
-    names, targets = [], {}
+        return [], {}, {}
+    names, targets, modes = [], {}, {}
     for i, item in enumerate(raw):
         if isinstance(item, str) and item:
             names.append(item)
         elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and \
-                not set(item) - {"name", "freshness"}:
+                not set(item) - {"name", "freshness", "replace"}:
             names.append(item["name"])
             if "freshness" in item:
                 target = parse_target(item["freshness"], f"outputs[{i}].freshness", problems)
                 if target:
                     targets[item["name"]] = {k: v for k, v in target.items() if k != "max_lag_seconds"}
+            mode = item.get("replace", "table")
+            if mode not in REPLACE:
+                problems.append(f"outputs[{i}].replace: must be one of {', '.join(REPLACE)}, got {mode!r}")
+            elif mode != "table":
+                modes[item["name"]] = mode
         else:
-            problems.append(f"outputs[{i}]: must be a dataset name or {{name, freshness}}, got {item!r}")
-    return names, targets
+            problems.append(f"outputs[{i}]: must be a dataset name or {{name, freshness, replace}}, got {item!r}")
+    return names, targets, modes
 
 
 def status(target: dict | None, last_update: float | None, now: float | None = None) -> dict:
