@@ -27,7 +27,7 @@ from paved.hub.catalog import freshness
 from paved.promote import alerts, checks, lineage
 from paved.promote.runner import Result
 from paved.promote.triggers import Triggers
-from paved.promote.versions import Lake, VersionError
+from paved.promote.versions import Lake, VersionError, versionable
 
 log = logging.getLogger("paved.pipelines.products")
 FEED = "catalog"
@@ -95,14 +95,10 @@ class DataProducts:
                 out.append((p, spec))
         return out
 
-    @staticmethod
-    def _local(name: str) -> bool:
-        return "://" not in name
-
     # --- hook: a run's environment -------------------------------------------------------------------------
 
     def run_env(self, spec, output_dir: str) -> dict:
-        outputs = [o for o in spec.outputs if self._local(o)]
+        outputs = [o for o in spec.outputs if versionable(o)]  # others are written in place, unversioned
         if not outputs:
             return {}
         return {"PAVED_STAGING_DIR": str(Path(output_dir) / "staged"), "PAVED_STAGED_OUTPUTS": json.dumps(outputs)}
@@ -116,7 +112,7 @@ class DataProducts:
         staging = Path(attempt["output_dir"]) / "staged"
         staged = {}
         for name in spec.outputs:
-            if not self._local(name):
+            if not versionable(name):
                 continue
             path = staging / Path(key_of(name, lake)[1]).name
             if path.exists():

@@ -55,6 +55,15 @@ def table_name(dataset: str) -> str:
     return stem
 
 
+def versionable(dataset: str) -> bool:
+    """Whether an output is versioned here: a plain name in the project's lake (not a URL, not a sub-folder)."""
+    try:
+        table_name(dataset)
+    except VersionError:
+        return False
+    return "://" not in dataset
+
+
 def _locked(e: Exception) -> bool:
     text = str(e).lower()
     return "locked" in text or "busy" in text or "conflict" in text

@@ -242,6 +242,9 @@ def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_
         lake.rollback("p", 99, author="bob")
     with pytest.raises(VersionError, match="plain name"):
         lake.publish({"../etc/x": stage(1)}, author="a", message="m")
+    from paved.promote.versions import versionable
+    assert [versionable(n) for n in ("p", "p.parquet", "sub/p", "s3://b/p", "p.csv")] == [True, True, False, False,
+                                                                                           False]
     assert list((tmp_path / "lake/.ducklake/data").rglob("*.parquet"))  # data files are Parquet, not inlined
     lake.close()
 
