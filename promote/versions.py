@@ -88,22 +88,27 @@ class Lake:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
         con = connect(":memory:", names=("sqlite_scanner", "ducklake"))
-        con.execute("SET enable_progress_bar = false")
-        con.execute(f"ATTACH 'ducklake:sqlite:{sql_str(str(self.catalog))}' AS lake "
-                    f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0)")
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.execute(f"ATTACH 'ducklake:sqlite:{sql_str(str(self.catalog))}' AS lake "
+                        f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0)")
+        except duckdb.Error:
+            con.close()
+            raise
         return con
 
     def _retry(self, fn):
         """``fn(connection)``, retried with backoff while the catalog is locked by another writer."""
         delay = 0.05
         for attempt in range(RETRIES):
-            if self._con is None:
-                self._con = self._connect()
             try:
+                if self._con is None:  # attaching may create the catalog: another writer may hold it then
+                    self._con = self._connect()
                 return fn(self._con)
             except duckdb.Error as e:
                 try:
-                    self._con.execute("ROLLBACK")
+                    if self._con is not None:
+                        self._con.execute("ROLLBACK")
                 except duckdb.Error:
                     pass
                 if not _locked(e) or attempt == RETRIES - 1:
