@@ -408,3 +408,18 @@ def test_a_rerun_of_a_nominal_time_replaces_that_times_rows_only(tmp_path):
     with pytest.raises(SpecError, match=r"outputs\[0\].replace: must be one of table, nominal_time"):
         parse_spec({**BASE, "outputs": [{"name": "p", "replace": "partition"}]})
     lake.close()
+
+
+def test_the_pipelines_list_says_when_a_data_aware_pipeline_runs():
+    from paved.promote.views import pipeline_summary
+
+    p = {"project": "market", "name": "b", "environment": "dev", "cron": None, "timezone": "UTC", "paused": False,
+         "current_version": 1}
+    spec = parse_spec({**BASE, "schedule": {"on": "inputs", "when": "all", "cron": "0 6 * * *"}, "inputs": ["x", "y"]})
+    version = {"number": 1, "created_by": "alice", "created_at": 0, "spec": spec.to_dict()}
+    summary = pipeline_summary(p, version, None, 0)
+    assert summary["schedule_words"] == ("When all of its inputs (x, y) has a new version, at most once per cron "
+                                         "tick (At 06:00 AM)")
+    assert summary["trigger"] == "inputs" and summary["next_run"] is None
+    manual = pipeline_summary(p, {**version, "spec": parse_spec(BASE).to_dict()}, None, 0)
+    assert manual["schedule_words"].startswith("manual") and "trigger" not in manual
