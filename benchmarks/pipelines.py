@@ -11,6 +11,14 @@
 4. Promote to first success, through a real Paved (hub, proxy, pipelines service): ``paved promote`` (which runs
    the notebook once first) of a small notebook, then Run now, until the run has succeeded. Baseline in the same
    run: the unavoidable work, two bare ``papermill`` executions of the notebook. Goal: <= 10 s.
+5. Trigger latency (issue 18): ``--trigger-events`` OpenLineage COMPLETE events for an input of a pipeline with
+   ``schedule: {on: inputs, settle_seconds: 0}``, each read from the catalog feed by the scheduler looping at the
+   service's default interval (1 s). Latency = event accepted -> downstream run's attempt launched (executor
+   stubbed). Baseline in the same run: a Run now (run created -> attempt launched) through the same loop.
+   Goal: p95 <= 2 s.
+6. A chain of ``--chain`` pipelines with real kernels (each ``on: inputs`` of the previous one's output, written
+   with ``data.write``, checked and published as a DuckLake version): end to end (first run created -> last run
+   succeeded) vs the sum of the runs' own durations. Goal: overhead <= 10 %.
 
     .venv/bin/python benchmarks/pipelines.py [--reps 5] [--pipelines 1000] [--crash-cycles 40] [--promote-reps 3]
 """
@@ -144,22 +152,129 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
             "two_bare_papermill_s": round(statistics.median(bare), 2)}
 
 
+class LatencyExecution(StubExecution):
+    """A stub executor that notes when each run's attempt launched (run id -> wall time)."""
+
+    started: dict[str, float] = {}
+
+    def __init__(self, request: RunRequest):
+        LatencyExecution.started[request.env["PAVED_RUN_ID"]] = time.time()
+        self.pid = os.getpid()
+        self.output_dir = str(request.output_dir)
+
+
+def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
+    import threading
+    import uuid
+
+    store = Store(f"sqlite:///{work / 'trigger.sqlite'}")
+    events: list[dict] = []
+    feed = lambda after: ([e for e in events[after:]], len(events))  # noqa: E731 - the catalog's feed
+    scheduler = Scheduler(store, work / "trigger", launcher=LatencyExecution, max_parallel=50, version_feed=feed)
+    nb = make_notebook("x = 1")
+    pin = {"content_hash": content_hash(nb)}
+    down = store.deploy(parse_spec({"name": "down", "project": "bench", "schedule": {"on": "inputs", "settle_seconds": 0},
+                                    "inputs": ["s3://bench/in"], "concurrency": "allow"}).to_dict(), nb, pin, "b")
+    manual = store.deploy(parse_spec({"name": "manual", "project": "bench", "concurrency": "allow"}).to_dict(),
+                          nb, pin, "b")
+    stop = threading.Event()
+
+    def loop():  # the service's PeriodicCallback
+        while not stop.is_set():
+            scheduler.step()
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    lat, base = [], []
+    try:
+        for i in range(n):
+            accepted = time.time()
+            events.append({"eventType": "COMPLETE", "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "x",
+                           "name": "y"}, "outputs": [{"namespace": "s3://bench", "name": "in"}]})
+            before = set(LatencyExecution.started)
+            while len(LatencyExecution.started) == len(before) and time.time() - accepted < 30:
+                time.sleep(0.005)
+            lat.append(max(LatencyExecution.started.values()) - accepted)
+            if i % 10 == 0:  # the baseline, interleaved: a run-now through the same loop
+                created = time.time()
+                run_id = store.create_run(manual["pipeline"]["id"], int(created) + i, "manual")
+                while str(run_id) not in LatencyExecution.started and time.time() - created < 30:
+                    time.sleep(0.005)
+                base.append(LatencyExecution.started.get(str(run_id), time.time()) - created)
+            time.sleep(0.05 + (i % 7) * 0.09)  # events arrive at varied phases of the loop
+    finally:
+        stop.set()
+        thread.join(10)
+        scheduler.stop()
+    q = lambda xs, f: round(sorted(xs)[min(len(xs) - 1, int(f * len(xs)))], 3)  # noqa: E731
+    runs = [r for r in store.list_runs(["bench"], limit=10000) if r["pipeline"] == "down"]
+    return {"events": n, "runs": len(runs), "p50_s": q(lat, 0.5), "p95_s": q(lat, 0.95), "max_s": round(max(lat), 3),
+            "run_now_p50_s": q(base, 0.5), "run_now_p95_s": q(base, 0.95)}
+
+
+def chain(n: int, work: Path) -> dict:
+    from paved.hub.registry import registry
+
+    (work / "chain").mkdir(exist_ok=True)
+    (work / "chain" / "projects.yaml").write_text(
+        "projects:\n  bench:\n    members: {users: [b]}\n    environments:\n      dev: {lake: lake}\n")
+    store = Store(f"sqlite:///{work / 'chain' / 'p.sqlite'}")
+    scheduler = Scheduler(store, work / "chain", projects=registry(work / "chain" / "projects.yaml"), max_parallel=2)
+    ids = []
+    for i in range(n):
+        nb = make_notebook("x = 1", "from paved.hub.catalog import data\n" + (
+            f"data.read('d{i - 1}')\n" if i else "") + f"data.write('SELECT range AS v FROM range(100)', 'd{i}')")
+        raw = {"name": f"c{i}", "project": "bench", "outputs": [f"d{i}"],
+               "checks": {f"d{i}": [{"row_count": {"min": 1}}, {"not_null": ["v"]}]}}
+        if i:
+            raw.update(schedule={"on": "inputs", "settle_seconds": 0}, inputs=[f"d{i - 1}"])
+        ids.append(store.deploy(parse_spec(raw).to_dict(), nb, {"content_hash": content_hash(nb)}, "b")["pipeline"]["id"])
+    t0 = time.time()
+    store.create_run(ids[0], int(t0), "manual")
+    last = None
+    while time.time() - t0 < 600:
+        scheduler.step()  # the service loop, at its usual pace for a small deployment
+        runs = {r["pipeline_id"]: r for r in store.list_runs(["bench"], limit=1000)}
+        last = runs.get(ids[-1])
+        if last and last["status"] in ("succeeded", "failed"):
+            break
+        if any(r["status"] == "failed" for r in runs.values()):
+            break
+        time.sleep(0.2)
+    end_to_end = (last["ended_at"] if last and last["ended_at"] else time.time()) - t0
+    scheduler.stop()
+    runs = store.list_runs(["bench"], limit=1000)
+    busy = sum((r["ended_at"] or 0) - (r["started_at"] or 0) for r in runs if r["status"] == "succeeded")
+    return {"pipelines": n, "succeeded": sum(r["status"] == "succeeded" for r in runs),
+            "end_to_end_s": round(end_to_end, 2), "sum_of_runs_s": round(busy, 2),
+            "overhead_pct": round(100 * (end_to_end - busy) / busy, 1) if busy else None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--pipelines", type=int, default=1000)
     ap.add_argument("--crash-cycles", type=int, default=40)
     ap.add_argument("--promote-reps", type=int, default=3)
+    ap.add_argument("--trigger-events", type=int, default=100)
+    ap.add_argument("--chain", type=int, default=10)
+    ap.add_argument("--only", choices=["data"], help="run only the data-product items (5 and 6)")
     args = ap.parse_args()
+    if args.only == "data":
+        args.reps = args.pipelines = args.crash_cycles = args.promote_reps = 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print("1. runner overhead vs bare papermill (median of", args.reps, "runs each)", flush=True)
-        r = runner_overhead(args.reps, work)
-        print(f"   papermill {r['papermill_s']}s   paved runner {r['runner_s']}s   ratio {r['ratio']}x  (goal <= 1.1x)")
-        print(f"2. dispatch lag, {args.pipelines} pipelines due in the same minute", flush=True)
-        d = dispatch_lag(args.pipelines, work)
-        print(f"   started {d['started']}/{d['pipelines']}   p50 {d['p50_s']}s   p95 {d['p95_s']}s   "
-              f"max {d['max_s']}s  (goal p95 <= 2s)")
+        if args.reps:
+            print("1. runner overhead vs bare papermill (median of", args.reps, "runs each)", flush=True)
+            r = runner_overhead(args.reps, work)
+            print(f"   papermill {r['papermill_s']}s   paved runner {r['runner_s']}s   ratio {r['ratio']}x  "
+                  f"(goal <= 1.1x)")
+        if args.pipelines:
+            print(f"2. dispatch lag, {args.pipelines} pipelines due in the same minute", flush=True)
+            d = dispatch_lag(args.pipelines, work)
+            print(f"   started {d['started']}/{d['pipelines']}   p50 {d['p50_s']}s   p95 {d['p95_s']}s   "
+                  f"max {d['max_s']}s  (goal p95 <= 2s)")
         if args.crash_cycles:
             print(f"3. crash cycles: kill -9 the service {args.crash_cycles} times during runs", flush=True)
             c = crash_cycles(work / "crash", args.crash_cycles, log=lambda *a: None)
@@ -169,6 +284,17 @@ def main() -> None:
             f = promote_to_first_success(args.promote_reps, work)
             print(f"   paved promote (test run) + run now -> succeeded: {f['promote_to_success_s']}s   "
                   f"two bare papermill runs: {f['two_bare_papermill_s']}s  (goal <= 10s)")
+        if args.trigger_events:
+            print(f"5. trigger latency over {args.trigger_events} COMPLETE events (loop interval 1 s)", flush=True)
+            t = trigger_latency(args.trigger_events, work)
+            print(f"   event -> downstream attempt: p50 {t['p50_s']}s   p95 {t['p95_s']}s   max {t['max_s']}s   "
+                  f"runs {t['runs']}/{t['events']}   baseline run now -> attempt: p50 {t['run_now_p50_s']}s   "
+                  f"p95 {t['run_now_p95_s']}s  (goal p95 <= 2s)")
+        if args.chain:
+            print(f"6. a chain of {args.chain} data-triggered pipelines (real kernels, checks, DuckLake)", flush=True)
+            c = chain(args.chain, work)
+            print(f"   {c['succeeded']}/{c['pipelines']} succeeded   end to end {c['end_to_end_s']}s   "
+                  f"sum of runs {c['sum_of_runs_s']}s   overhead {c['overhead_pct']}%  (goal <= 10%)")
 
 
 if __name__ == "__main__":

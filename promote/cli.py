@@ -256,6 +256,9 @@ def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
     v = result["version"]
     what = f"version {v['number']}" if result["new_version"] else f"unchanged, still version {v['number']}"
     when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"
+    if spec.schedule.data_aware:  # paved.promote.triggers
+        when = f"runs on new versions of {spec.schedule.when} of its inputs ({', '.join(spec.inputs)})" + (
+            f", at most after each {spec.schedule.cron} ({spec.schedule.timezone})" if spec.schedule.cron else "")
     say(True, f"deployed {spec.project}/{spec.name}: {what}, {when}")
     if result.get("next_run"):
         say(True, f"next run: {next_run_text(result['next_run'], spec.schedule.timezone)}")

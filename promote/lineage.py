@@ -28,10 +28,12 @@ _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage")  # one w
 
 def dataset(name: str, lake: str | None) -> tuple[str, str]:
     """(namespace, name) of a declared dataset."""
-    if "://" in name:
+    if "://" in name:  # a URL names the dataset as it is
         scheme, rest = name.split("://", 1)
         host, _, path = rest.partition("/")
         return f"{scheme}://{host}", path
+    if not Path(name).suffix:  # a plain name is a Parquet file, as the data helper writes it
+        name = f"{name}.parquet"
     if lake and lake.startswith("s3://"):
         return dataset(f"{lake.rstrip('/')}/{name}", None)
     base = Path(lake) if lake else Path.cwd()
@@ -67,7 +69,7 @@ def _client(url: str):
 
 def build_event(state: str, *, project: str, environment: str, pipeline: str, run_id: int, attempt: int,
                 nominal_time: float, lake: str | None, inputs: list[str], outputs: list[str],
-                error: str | None = None, lineage_file: Path | None = None):
+                error: str | None = None, lineage_file: Path | None = None, output_facets: dict | None = None):
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
     from openlineage.client.facet_v2 import error_message_run, nominal_time_run
 
@@ -86,8 +88,29 @@ def build_event(state: str, *, project: str, environment: str, pipeline: str, ru
         job=Job(namespace=f"{project}/{environment}", name=pipeline),
         producer=PRODUCER,
         inputs=[InputDataset(*dataset(d, lake)) for d in inputs],
-        outputs=[OutputDataset(*dataset(d, lake)) for d in outputs],
+        outputs=_unique([_output(d, lake, (output_facets or {}).get(d)) for d in outputs]),
     )
+
+
+def _unique(datasets: list) -> list:
+    """One dataset per (namespace, name): a declared name and the path the notebook recorded may be the same."""
+    seen = {}
+    for d in datasets:
+        key = (d.namespace, d.name)
+        if key not in seen or (d.facets and not seen[key].facets):
+            seen[key] = d
+    return list(seen.values())
+
+
+def _output(name: str, lake: str | None, facets: dict | None):
+    """An output dataset, with the facets Paved adds after checks and publishing (``dataQualityAssertions``,
+    ``version``; see paved.promote.products) given as plain dicts the client serialises as they are."""
+    from openlineage.client.event_v2 import OutputDataset
+
+    out = OutputDataset(*dataset(name, lake))
+    if facets:
+        out = OutputDataset(out.namespace, out.name, facets=dict(facets))
+    return out
 
 
 def emit(state: str, **kwargs) -> None:

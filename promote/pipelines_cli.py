@@ -7,6 +7,7 @@
     paved pipelines backfill NAME --project P --from 2026-10-01 --to 2026-10-07
     paved pipelines rerun RUN_ID | rerun-failed NAME --project P
     paved pipelines open RUN_ID            # Open in a notebook: prints the JupyterLab URL
+    paved pipelines outputs|rollback NAME --project P --output O [--version N]   # see products_cli.py
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from paved.promote.spec import SpecError, coerce, parse_spec
 
 def add_arguments(p) -> None:
     p.add_argument("action", choices=["list", "runs", "pause", "resume", "run", "backfill", "rerun",
-                                              "rerun-failed", "open"])
+                                              "rerun-failed", "open", "outputs", "rollback"])
     p.add_argument("name", nargs="?", help="pipeline name")
     p.add_argument("--project", default=os.environ.get("PAVED_PROJECT"),
                    help="project (default: $PAVED_PROJECT)")
@@ -28,6 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="run: parameter override")
     p.add_argument("--from", dest="start", metavar="DATE", help="backfill: first day (YYYY-MM-DD)")
     p.add_argument("--to", dest="end", metavar="DATE", help="backfill: last day (YYYY-MM-DD), inclusive")
+    p.add_argument("--output", help="outputs/rollback: the output's name")
+    p.add_argument("--version", type=int, help="rollback: the version to publish again")
     p.add_argument("--hub-url", help="Paved's URL (default: $PAVED_HUB_URL or $JUPYTERHUB_URL)")
     p.add_argument("--token", help="hub API token (default: $JUPYTERHUB_API_TOKEN)")
 
@@ -87,6 +90,10 @@ def _run(args) -> int:
         print(f"queued run {args.name} again with the pipeline's current version")
         return 0
     _need(args, "name", "project")
+    if args.action in ("outputs", "rollback"):
+        from paved.promote import products_cli
+
+        return products_cli.run(client, args)
     if args.action == "rerun-failed":
         r = client.call("POST", f"api/pipelines/{args.project}/{args.name}/rerun-failed")
         print(f"queued {len(r['run_ids'])} failed run(s) again" + (f": {', '.join(map(str, r['run_ids']))}"

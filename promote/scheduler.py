@@ -104,7 +104,8 @@ class Scheduler:
                  max_parallel: int = 4, lock_ttl: float = 30, missed_grace: float = 60,
                  kernel_name: str = "python3", history_url: str = "",
                  launcher: Callable[[RunRequest], Execution] = Execution, token_issuer=None,
-                 run_env: dict | None = None, budget_check: Callable | None = None, smtp_url: str = ""):
+                 run_env: dict | None = None, budget_check: Callable | None = None, smtp_url: str = "",
+                 version_feed: Callable | None = None):
         self.store = store
         self.data_dir = Path(data_dir)
         self.projects = projects  # a ProjectRegistry (or None: runs get no lake)
@@ -130,6 +131,9 @@ class Scheduler:
         from concurrent.futures import ThreadPoolExecutor
         # Usage spans are bookkeeping: written in order, off the dispatch path.
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
+        from paved.promote.products import DataProducts
+        # checks, versioned outputs, data-aware triggers, freshness (products.py); version_feed: triggers.CatalogFeed
+        self.products = DataProducts(self, feed=version_feed)
 
     # --- one pass -----------------------------------------------------------------------------------------
 
@@ -146,6 +150,10 @@ class Scheduler:
             self.recover()
         self.reap()
         self.schedule(now)
+        try:
+            self.products.step(now)
+        except Exception:  # a broken feed or lake must not stop cron pipelines
+            log.exception("Data-aware triggers and freshness failed in this pass")
         self.store.requeue_due_retries(self.clock.now())
         self.dispatch()
 
@@ -236,6 +244,7 @@ class Scheduler:
                     "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"]),
                     "PAVED_NOTEBOOK": pipeline["name"]})  # the data helper's lineage job is the pipeline
         ctx["lake"] = env.get("PAVED_LAKE")
+        env.update(self.products.run_env(spec, attempt["output_dir"]))
         user = version.get("created_by") or pipeline.get("created_by")
         if self.token_issuer is not None and user:
             try:
@@ -305,6 +314,9 @@ class Scheduler:
         run = self.store.run(attempt["run_id"])
         if run is None:
             return
+        if status == "succeeded" and ctx:  # quality checks, then the outputs as one new version
+            result = self.products.after_success(ctx, result)
+            status = result.status
         retry_delay = None
         if status == "failed":
             spec = ctx["spec"] if ctx else self._spec_of(attempt["version_id"])
@@ -385,7 +397,8 @@ class Scheduler:
         lineage.emit(state, project=spec.project, environment=spec.environment, pipeline=spec.name,
                      run_id=run["id"], attempt=attempt["number"], nominal_time=run["nominal_time"],
                      lake=ctx["lake"], inputs=spec.inputs, outputs=spec.outputs, error=error,
-                     lineage_file=Path(attempt["output_dir"]) / "lineage.jsonl")
+                     lineage_file=Path(attempt["output_dir"]) / "lineage.jsonl",
+                     output_facets=ctx.get("output_facets"))
 
     def _ledger(self):
         if not hasattr(self, "_ledger_obj"):

@@ -203,8 +203,11 @@ class Base(ServiceHandler):
                 "parameters": json.loads(a["parameters"] or "{}"),
                 "local_output": bool(a["output_dir"]) and not a["output_dir"].startswith("external:"),
                 "failure": views.failure_of(a["output_dir"]) if a["status"] == "failed" else None})
+        from paved.promote.products_api import run_extras
+
         return {**run_json(r), "attempts": attempts,
-                "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None)}
+                "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None),
+                **run_extras(self.scheduler, r)}  # input versions that caused it, quality checks
 
 
 def check_notebook(notebook: dict) -> list[str]:
@@ -289,6 +292,12 @@ class PipelinesHandler(Base):
             resolve_parameters(spec, datetime.now(timezone.utc))
         except SpecError as e:
             problems += e.problems
+        from paved.promote.products_api import catalog_grants, promote_problems  # checks' columns, read grants
+
+        problems += promote_problems(spec, self.projects, self.scheduler.products.lake_of(spec.project,
+                                                                                         spec.environment),
+                                     catalog_grants(os.environ.get("PAVED_CATALOG_URL"),
+                                                    os.environ.get("JUPYTERHUB_API_TOKEN")))
         if problems:
             raise web.HTTPError(400, str(SpecError(problems, f"pipeline {spec.project}/{spec.name}")))
         actual = content_hash(notebook)
@@ -534,7 +543,7 @@ class RunFileHandler(Base):
 
 
 def build_app(store: Store, scheduler: Scheduler):
-    from paved.promote import pages
+    from paved.promote import pages, products_api
 
     return make_app([
         *pages.routes(),
@@ -552,6 +561,7 @@ def build_app(store: Store, scheduler: Scheduler):
         (r"api/attempts/(\d{1,30})/result", AttemptResultHandler),
         (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
         (r"openapi.json", OpenAPIHandler),
+        *products_api.handlers(Base),  # outputs: versions, checks, freshness, rollback
     ], store=store, scheduler=scheduler)
 
 
@@ -582,7 +592,8 @@ def main() -> None:
                           missed_grace=settings.missed_grace, kernel_name=settings.kernel_name,
                           history_url=f"{public}{service_prefix()}" if public else service_prefix(),
                           token_issuer=issuer, run_env=run_env(public, api_url),
-                          smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""))
+                          smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
+                          version_feed=catalog_feed(own_token))
     app = build_app(store, scheduler)
 
     def step():
@@ -617,6 +628,16 @@ def run_env(public: str, api_url: str | None) -> dict:
     if api_url:
         env["JUPYTERHUB_API_URL"] = api_url
     return env
+
+
+def catalog_feed(token: str | None):
+    """The catalog's dataset-version feed for data-aware triggers (None without a catalog to read)."""
+    url = os.environ.get("PAVED_CATALOG_SERVICE_URL") or os.environ.get("PAVED_CATALOG_URL")
+    if not url or not token:
+        return None
+    from paved.promote.triggers import CatalogFeed
+
+    return CatalogFeed(url, token)
 
 
 def _shutdown(scheduler: Scheduler) -> None:

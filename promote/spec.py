@@ -8,6 +8,7 @@
       horizon: {type: int, default: 24}
       run_date: {type: date, default: "{{ nominal_date }}"}
     schedule: {cron: "0 6 * * *", timezone: Europe/Amsterdam}   # or: schedule: manual
+    # or data-aware: schedule: {on: inputs, when: any, settle_seconds: 60, cron: "0 6 * * *"}  (triggers.py)
     retries: {count: 2, backoff_seconds: 60, backoff_factor: 2}   # on: [infra, kernel-died, timeout] (default)
     timeouts: {run_seconds: 3600, cell_seconds: 600}
     concurrency: forbid                      # or allow
@@ -16,7 +17,8 @@
     notify: {webhook: "https://hooks.example/x", email: [team@example.com]}
     retention: {runs: 100, days: 90}
     inputs: ["imbalance_prices.parquet"]     # dataset names (in the project's lake) or ns://names
-    outputs: ["imbalance_forecast.parquet"]
+    outputs: ["imbalance_forecast.parquet"]   # or [{name: ..., freshness: {max_lag: 2h}, replace: nominal_time}]
+    checks: {imbalance_forecast.parquet: [{not_null: [price]}, {row_count: {min: 1}, severity: warn}]}  (checks.py)
 
 Parameter defaults may use Paved's template variables, and only those (:data:`TEMPLATE_VARIABLES`):
 ``{{ nominal_date }}`` (the run's scheduled day in the schedule's time zone, ``YYYY-MM-DD``), ``{{ nominal_time }}``
@@ -60,7 +62,7 @@ TEMPLATE_VARIABLES = ("nominal_date", "nominal_time", "previous_date", "next_dat
                       "nominal_day", "nominal_hour")
 _TEMPLATE_RE = re.compile(r"\{\{\s*(" + "|".join(TEMPLATE_VARIABLES) + r")\s*\}\}")
 TOP_KEYS = {"name", "project", "environment", "notebook", "parameters", "schedule", "retries", "timeouts",
-            "concurrency", "catchup", "resources", "notify", "retention", "inputs", "outputs"}
+            "concurrency", "catchup", "resources", "notify", "retention", "inputs", "outputs", "checks"}
 
 
 class SpecError(ValueError):
@@ -86,12 +88,19 @@ class Param:
 
 @dataclass
 class Schedule:
-    cron: str | None = None  # None: manual (run now / backfill only)
+    cron: str | None = None  # None: manual (run now / backfill only); with ``on``: the floor of a data trigger
     timezone: str = "UTC"
+    on: str | None = None  # "inputs": run when declared inputs have new versions (paved.promote.triggers)
+    when: str = "any"  # any | all (of the inputs new since the last triggered run)
+    settle_seconds: float = 60  # debounce: no new input version for this long before the run starts
 
     @property
     def manual(self) -> bool:
-        return self.cron is None
+        return self.cron is None and self.on is None
+
+    @property
+    def data_aware(self) -> bool:
+        return self.on == "inputs"
 
 
 @dataclass
@@ -160,12 +169,30 @@ class PipelineSpec:
     retention: Retention = field(default_factory=Retention)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    freshness: dict[str, dict] = field(default_factory=dict)  # output name -> freshness target (freshness.py)
+    replace: dict[str, str] = field(default_factory=dict)  # output name -> "nominal_time" (versions.py)
+    checks: dict[str, list[dict]] = field(default_factory=dict)  # output name -> quality checks (checks.py)
 
     def to_dict(self) -> dict:
         """The YAML/JSON form (the inverse of :func:`parse_spec`)."""
         d = asdict(self)
-        d["schedule"] = "manual" if self.schedule.manual else {"cron": self.schedule.cron,
-                                                                "timezone": self.schedule.timezone}
+        if self.schedule.data_aware:
+            d["schedule"] = {"on": self.schedule.on, "when": self.schedule.when,
+                             "settle_seconds": self.schedule.settle_seconds, "timezone": self.schedule.timezone,
+                             **({"cron": self.schedule.cron} if self.schedule.cron else {})}
+        else:
+            d["schedule"] = "manual" if self.schedule.manual else {"cron": self.schedule.cron,
+                                                                    "timezone": self.schedule.timezone}
+        d.pop("freshness")
+        d.pop("replace")
+        d["outputs"] = [{"name": o, **({"freshness": self.freshness[o]} if o in self.freshness else {}),
+                         **({"replace": self.replace[o]} if o in self.replace else {})}
+                        if o in self.freshness or o in self.replace else o for o in self.outputs]
+        if not self.checks:
+            d.pop("checks")
+        else:  # back to the form written in YAML
+            d["checks"] = {o: [{c["kind"]: c["arg"], "severity": c["severity"], "name": c["name"]} for c in items]
+                           for o, items in self.checks.items()}
         d["parameters"] = {k: {kk: vv for kk, vv in v.items() if vv not in ("", None) or kk == "default"}
                            for k, v in d["parameters"].items()}
         if not self.notify.webhook and not self.notify.email:
@@ -383,9 +410,13 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
             raw_schedule = {"cron": raw_schedule}
         if not isinstance(raw_schedule, dict):
             problems.append("schedule: must be 'manual' or a mapping with cron and timezone")
+        elif "on" in raw_schedule:
+            from paved.promote.triggers import parse_schedule
+
+            schedule = parse_schedule(raw_schedule, problems)
         else:
             for extra in sorted(set(raw_schedule) - {"cron", "timezone"}):
-                problems.append(f"schedule.{extra}: unknown field; known fields are cron, timezone")
+                problems.append(f"schedule.{extra}: unknown field; known fields are cron, timezone, on")
             validate_cron(raw_schedule.get("cron"), "schedule.cron", problems)
             tz = raw_schedule.get("timezone", "UTC")
             try:
@@ -438,14 +469,21 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
     retention = Retention(runs=_number(ret.get("runs", 100), "retention.runs", problems, integer=True, minimum=1) or 100,
                           days=_number(ret.get("days", 90), "retention.days", problems, integer=True, minimum=1) or 90)
     inputs = _datasets(raw.get("inputs"), "inputs", problems)
-    outputs = _datasets(raw.get("outputs"), "outputs", problems)
+    from paved.hub.catalog.freshness import parse_outputs
+    from paved.promote.checks import parse_checks
+
+    outputs, freshness, replace = parse_outputs(raw.get("outputs"), problems)
+    checks = parse_checks(raw.get("checks"), outputs, problems)
+    if schedule.data_aware and not inputs:
+        problems.append("schedule.on: 'inputs' needs declared inputs; add inputs: [dataset, ...]")
     if problems:
         raise SpecError(problems, source)
     return PipelineSpec(name=name, project=project, environment=environment, notebook=notebook or "",
                         parameters=params, schedule=schedule, retries=retries, timeouts=timeouts,
                         concurrency=concurrency, catchup=catchup, resources=resources,
                         notify=Notify(webhook=webhook, email=email), retention=retention,
-                        inputs=inputs, outputs=outputs)
+                        inputs=inputs, outputs=outputs, freshness=freshness, replace=replace,
+                        checks=checks)
 
 
 def check_against_project(spec: PipelineSpec, project) -> list[str]:

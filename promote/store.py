@@ -31,7 +31,7 @@ from paved.hub.processes import pid_alive
 
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
 ATTEMPT_STATES = ("running", "succeeded", "failed", "lost")
-CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra", "budget")
+CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra", "budget", "check-failed", "check-error")
 
 metadata = MetaData()
 
@@ -157,7 +157,8 @@ class Store:
         now = time.time() if now is None else now
         spec_json = json.dumps(spec, sort_keys=True)
         schedule = spec.get("schedule")
-        cron = None if schedule in (None, "manual") else schedule["cron"]
+        # a data-aware schedule's cron is only a floor (triggers.py), never ticks of its own
+        cron = None if schedule in (None, "manual") or "on" in schedule else schedule["cron"]
         tz = "UTC" if cron is None else schedule.get("timezone", "UTC")
         with self.engine.begin() as conn:
             row = conn.execute(select(pipelines).where(pipelines.c.project == spec["project"],

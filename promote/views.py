@@ -54,7 +54,20 @@ def pipeline_summary(p: dict, version: dict | None, last: dict | None, now: floa
         "deployed_at": iso(version["created_at"]) if version else None,
         "last_run": {"id": last["id"], "status": last["status"], "nominal_time": iso(last["nominal_time"])}
         if last else None,
+        **data_schedule(version),
     }
+
+
+def data_schedule(version: dict | None) -> dict:
+    """A data-aware schedule in words (paved.promote.triggers): the list says when such a pipeline runs."""
+    schedule = ((version or {}).get("spec") or {}).get("schedule")
+    if not isinstance(schedule, dict) or schedule.get("on") != "inputs":
+        return {}
+    inputs = ", ".join(version["spec"].get("inputs") or [])
+    words = f"When {'all' if schedule.get('when') == 'all' else 'any'} of its inputs ({inputs}) has a new version"
+    if schedule.get("cron"):
+        words += f", at most once per cron tick ({schedule_words(schedule['cron'])})"
+    return {"schedule_words": words, "trigger": "inputs"}
 
 
 def version_changes(versions: list[dict]) -> list[dict]:

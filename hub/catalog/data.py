@@ -14,6 +14,12 @@ Configuration comes from the environment the Paved spawner sets: ``PAVED_CATALOG
 (no token, the catalog unreachable or refusing), reads and writes still work and one warning per session says
 lineage was not recorded. In a pipeline run (``PAVED_LINEAGE_FILE`` set by the runner) every read and write is
 also appended to that file, so the run's own OpenLineage events name the datasets.
+
+Versioned outputs: in a pipeline run the runner sets ``PAVED_STAGING_DIR`` and ``PAVED_STAGED_OUTPUTS`` (the
+pipeline's declared outputs). Writing one of those goes to the staging folder, not the lake, and reading it in
+the same run reads the staged file; the pipelines service publishes the run's outputs together as a new
+DuckLake version after its quality checks pass (``paved.promote.versions``). Lineage still names the lake
+dataset. Interactive writes go to the lake's plain Parquet as before.
 """
 
 from __future__ import annotations
@@ -108,6 +114,26 @@ def resolve(target: str) -> str:
     return f"{lake()}/{name}"
 
 
+def _staged(target: str, location: str) -> str | None:
+    """Where a declared output of this pipeline run is staged (None outside runs and for other datasets)."""
+    staging, outputs = _env("PAVED_STAGING_DIR"), _env("PAVED_STAGED_OUTPUTS")
+    if not staging or not outputs or "://" in location:
+        return None
+    try:
+        names = json.loads(outputs)
+    except ValueError:
+        return None
+    lake_dir = _env("PAVED_LAKE", "").rstrip("/")
+    for name in names:
+        if isinstance(name, str) and "://" not in name and location == resolve_lake(lake_dir, name):
+            return str(Path(staging) / Path(location).name)
+    return None
+
+
+def resolve_lake(lake_dir: str, name: str) -> str:
+    return f"{lake_dir}/{name if Path(name).suffix else name + '.parquet'}"
+
+
 def _reader(location: str) -> str:
     suffix = Path(location).suffix.lower().lstrip(".")
     fn = READERS.get({"pq": "parquet", "jsonl": "json", "ndjson": "json", "tsv": "csv"}.get(suffix, suffix),
@@ -118,9 +144,11 @@ def _reader(location: str) -> str:
 def read(target: str, name: str | None = None) -> duckdb.DuckDBPyRelation:
     """Read a dataset as a DuckDB relation, also registered as a view (``name`` or the dataset's name)."""
     location = resolve(target)
-    rel = connection().sql(f"SELECT * FROM {_reader(location)}")
+    staged = _staged(target, location)
+    source = staged if staged and Path(staged).exists() else location  # this run's own output: read-your-writes
+    rel = connection().sql(f"SELECT * FROM {_reader(source)}")
     view = name or re.sub(r"\W+", "_", Path(location).stem) or "dataset"
-    connection().execute(f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM {_reader(location)}')
+    connection().execute(f'CREATE OR REPLACE VIEW "{view}" AS SELECT * FROM {_reader(source)}')
     session().read(location, rel)
     return rel
 
@@ -142,12 +170,13 @@ def write(data, target: str) -> str:
     else:
         c.register("_paved_write_source", data)
         rel = c.sql("SELECT * FROM _paved_write_source")
-    if "://" not in location:
-        Path(location).parent.mkdir(parents=True, exist_ok=True)
-    rel.write_parquet(location)
-    written = c.sql(f"SELECT * FROM read_parquet('{sql_str(location)}')")
-    rows = c.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{sql_str(location)}')").fetchone()[0]
-    session().wrote(location, written, int(rows or 0))
+    target_file = _staged(target, location) or location  # a run's declared output waits in staging
+    if "://" not in target_file:
+        Path(target_file).parent.mkdir(parents=True, exist_ok=True)
+    rel.write_parquet(target_file)
+    written = c.sql(f"SELECT * FROM read_parquet('{sql_str(target_file)}')")
+    rows = c.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{sql_str(target_file)}')").fetchone()[0]
+    session().wrote(location, written, int(rows or 0), staged=target_file != location)
     return location
 
 
@@ -169,6 +198,7 @@ class _Session:
         self.job_namespace = f"{self.project}/{self.environment}" if self.environment else self.project
         self.inputs: dict[str, dict] = {}
         self.outputs: dict[str, dict] = {}
+        self.staged: set[str] = set()
         self.started = False
         self.client = None
         self.warned = False
@@ -254,15 +284,17 @@ class _Session:
         self.inputs[location] = self._dataset(location, rel)
         self._emit("RUNNING")
 
-    def wrote(self, location: str, rel, rows: int) -> None:
+    def wrote(self, location: str, rel, rows: int, staged: bool = False) -> None:
         self._record("outputs", location)
         self._start()
         self.outputs[location] = self._dataset(location, rel, rows)
+        if staged:  # not a version yet: the pipeline's own COMPLETE announces it once published
+            self.staged.add(location)
         self._emit("RUNNING", [self.outputs[location]])
 
     def complete(self) -> None:
         if self.started:
-            self._emit("COMPLETE", list(self.outputs.values()))
+            self._emit("COMPLETE", [d for loc, d in self.outputs.items() if loc not in self.staged])
             self.started = False
 
 

@@ -39,7 +39,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from paved.hub.catalog import crawler, queries, reader
+from paved.hub.catalog import crawler, quality, queries, reader, version_feed
 from paved.hub.catalog.front import MAX_BODY, FrontProcesses, decode_event, read_frame, write_frame
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
@@ -153,6 +153,12 @@ class Catalog:
                 self.access.record_reads(item)
             except Exception:  # noqa: BLE001 - the event is logged; a failed audit entry is logged too
                 log.exception("Recording reads of event %s failed", item.seq)
+        checked = [it.event.raw for it in items if quality.carries(it.event.raw)]
+        if checked:  # check results (dataQualityAssertions): the datasets' quality history
+            try:
+                await self.write(quality.record_many, self.store, checked)
+            except Exception:  # noqa: BLE001 - the event itself is logged; only the history row is missing
+                log.exception("Recording quality assertions failed")
         return [None] * len(items)
 
     async def _flush(self) -> None:
@@ -619,6 +625,7 @@ class DatasetHandler(CatalogHandler):
             return
         detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
         detail["access"] = self.catalog.access.access_of(row["project"], row["grants"], self.visible())
+        detail["quality"] = await self.catalog.write(quality.history, self.catalog.store, ns, name)
         self.write_json(detail)
 
     async def patch(self, ns, name):
@@ -740,6 +747,7 @@ def routes() -> list[tuple]:
         (ds + "/snippet", SnippetHandler),
         (ds + rf"/fields/{seg}/pii", PiiHandler),
         *access_handlers(),
+        (r"api/v1/dataset-versions", version_feed.handler(CatalogHandler)),  # data-aware triggers read it
     ]
 
 
