@@ -5,7 +5,9 @@
 # Both install VS Code (code-server, into ./node_modules/.code-server) for the "VS Code" interface;
 #   PAVED_VSCODE=0 (e.g. `make up PAVED_VSCODE=0`) skips that install and hides VS Code from the form.
 SHELL := /bin/bash
-PYTHON ?= python3
+# Debian's python3, not one from a user's home (pyenv under /root): notebook servers run as per-user accounts
+# (see README, "Isolation") and must be able to execute the venv's interpreter and read its packages.
+PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
@@ -26,9 +28,22 @@ install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if 
 
 install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
 
-$(BIN)/python:
+# A venv made from another interpreter (e.g. an older checkout's pyenv one) is rebuilt from $(PYTHON).
+VENV_BASE := $(shell test -x $(BIN)/python && $(BIN)/python -c 'import sys; print(sys.base_prefix)' 2>/dev/null)
+PYTHON_BASE := $(shell test -x $(PYTHON) && $(PYTHON) -c 'import sys; print(sys.base_prefix)' 2>/dev/null)
+ifneq ($(VENV_BASE),)
+ifneq ($(VENV_BASE),$(PYTHON_BASE))
+$(shell rm -rf $(VENV))
+endif
+endif
+
+$(BIN)/python: | /usr/share/doc/python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+# Debian's interpreter and venv module (already there on most Debian machines).
+/usr/share/doc/python3-venv:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e .

@@ -8,6 +8,7 @@ the site config already set explicitly is left alone, so a site can override any
 
 from __future__ import annotations
 
+import getpass
 import os
 import secrets
 import socket
@@ -99,6 +100,17 @@ class Paved(Configurable):
     def _default_usage_db_url(self):
         return os.environ.get("PAVED_USAGE_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'usage.sqlite'}"
 
+    allow_unisolated_multiuser = Bool(
+        help="""Let several hub users start servers when the embedded hub cannot isolate them (it does not run
+        as root: every server then runs as the hub's own OS user and can read the others' files). Default:
+        True for the demo login (its users are one person trying Paved), else False: only the OS user who
+        started Paved may start servers.""",
+    ).tag(config=True)
+
+    @default("allow_unisolated_multiuser")
+    def _default_allow_unisolated(self):
+        return self.authenticator == "demo"
+
     cull_idle = Bool(True, help="Run the idle culler service (per-server limits from idle_minutes).").tag(config=True)
     cull_every = Int(60, help="Seconds between the idle culler's checks.").tag(config=True)
     cull_default_minutes = Int(
@@ -179,7 +191,8 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
         "paved_projects": _user_projects(p), "paved_new_name": _new_notebook_name,
-        "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved"},
+        "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved",
+        "paved_unisolated": p.backend == "local" and os.geteuid() != 0},
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,
     "JupyterHub.default_url": lambda p: "/hub/home",
@@ -228,6 +241,15 @@ def setup(c: Config, **paved_settings) -> Paved:
 
         configure_oidc(c, paved.oidc)
 
+    if paved.backend == "local" and os.geteuid() != 0:
+        import logging
+
+        logging.getLogger("paved").warning(
+            "Single-user mode: Paved does not run as root, so notebook servers run as %s and are not isolated "
+            "from each other.%s", getpass.getuser(), "" if paved.allow_unisolated_multiuser else
+            " Only that user may start servers (c.Paved.allow_unisolated_multiuser = True allows others).")
+    if not _is_set(c, "LocalProjectSpawner.allow_unisolated_multiuser"):
+        c.LocalProjectSpawner.allow_unisolated_multiuser = paved.allow_unisolated_multiuser
     env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
     c.Spawner.environment = {**env, **c.Spawner.get("environment", {})}
     if paved.enable_services:
@@ -257,19 +279,48 @@ def add_service(c: Config, service: dict) -> None:
     c.JupyterHub.services = services
 
 
-def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None, **extra) -> None:
+# The hub's AWS settings, handed to services that act on AWS (the catalog reads s3:// lakes, pipeline runs
+# assume project roles) through a root-only file: never through the hub database (paved.hub.secret_env).
+AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
+           "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE", "AWS_CONFIG_FILE",
+           "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS")
+
+
+def hub_aws_env() -> dict[str, str]:
+    """The AWS settings (keys included) of the hub's own environment."""
+    return {k: os.environ[k] for k in AWS_ENV if k in os.environ}
+
+
+def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None,
+                    secret_env: dict | None = None, **extra) -> None:
     """Add one of Paved's own HTTP services: ``python -m <module>`` on a free loopback port at
     /services/<name>/, hub OAuth without a confirmation page, and the data dir and projects file in its
-    environment (plus ``env``). ``extra`` are further service keys (display, info, ...)."""
+    environment (plus ``env``). ``secret_env`` (e.g. :func:`hub_aws_env`) reaches the service through a
+    root-only file (paved.hub.secret_env), never the hub database. ``extra`` are further service keys
+    (display, info, ...)."""
+    command = [sys.executable, "-m", module]
+    if secret_env:
+        from paved.hub import secret_env as secrets_file
+
+        path = Path(paved.data_dir) / "secrets" / f"{name}.json"
+        secrets_file.write(path, secret_env)
+        command = [sys.executable, "-m", "paved.hub.secret_env", str(path), module]
     add_service(c, {
         "name": name,
         "url": f"http://127.0.0.1:{free_port()}",
-        "command": [sys.executable, "-m", module],
-        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file, **(env or {})},
+        "command": command,
+        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file,
+                        **_account_prefix(c), **(env or {})},
         "display": False,
         "oauth_no_confirm": True,
         **extra,
     })
+
+
+def _account_prefix(c: Config) -> dict:
+    """The Unix account prefix (paved.spawner.accounts) for services that start processes as accounts."""
+    prefix = c.get("LocalProjectSpawner", {}).get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX")
+    return {"PAVED_SYSTEM_USER_PREFIX": prefix} if prefix else {}
 
 
 def add_role_scopes(c: Config, role_name: str, scopes: list[str], **extra) -> None:

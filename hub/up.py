@@ -4,12 +4,19 @@ The hub runs as a child in its own process group; it starts the proxy, the servi
 servers. On Ctrl-C (or SIGTERM) we ask the hub to shut down cleanly (it stops servers and the proxy), then
 stop whatever is left: the hub's process group, the proxy (by its pid file) and every notebook server
 recorded under ``<data dir>/run/`` (each in its own process group).
+
+Paved's state is kept from notebook accounts (see paved.spawner.isolation): the hub and its services run with
+umask 077, so everything they write (hub database, cookie secret, crypt key, usage ledger, run store, catalog
+and its event log, pid files, logs) is readable by root only; the data dir itself is passable (0711) but not
+listable, for the workspaces, lakes and credential folders below it that servers reach.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -23,6 +30,9 @@ from paved.hub.projects import ProjectsFileError, load_projects
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
 SHUTDOWN_GRACE_S = 20
+STATE_UMASK = 0o077
+# Entries of the data dir that notebook accounts pass through (each sets its own modes further down).
+PASSABLE = ("workspaces", "lake", "run")
 
 
 def add_arguments(parser) -> None:
@@ -56,6 +66,24 @@ def stop_leftovers(data_dir: Path) -> None:
                 time.sleep(0.1)
             else:
                 kill_group(pid, signal.SIGKILL)
+    # credential files of servers and runs that ended without cleaning up (crash, kill -9)
+    for folder in ("servers", "pipelines"):
+        shutil.rmtree(data_dir / "run" / folder, ignore_errors=True)
+
+
+def secure_state(data_dir: Path) -> None:
+    """Make the data dir's own state root's only (also what an older Paved left readable): the data dir 0711,
+    every entry in it 0700/0600 except the folders servers pass through (0711), pid files 0600."""
+    os.chmod(data_dir, 0o711)
+    for entry in data_dir.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.name in PASSABLE and entry.is_dir():
+            os.chmod(entry, 0o711)
+        else:
+            os.chmod(entry, stat.S_IMODE(entry.stat().st_mode) & 0o700)
+    for pid_file in (data_dir / "run").glob("*.pid"):
+        os.chmod(pid_file, 0o600)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
@@ -74,11 +102,13 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> boo
 
 
 def run(args) -> int:
+    os.umask(STATE_UMASK)  # the hub, its proxy and services inherit it
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     stop_leftovers(data_dir)
     if not args.no_demo and create_demo(data_dir):
         print(f"Created the demo projects and lake in {data_dir}", flush=True)
+    secure_state(data_dir)
 
     env = dict(os.environ, PAVED_DATA_DIR=str(data_dir), PAVED_PORT=str(args.port), PAVED_IP=args.ip)
     if args.config:
@@ -92,10 +122,16 @@ def run(args) -> int:
         site = PyFileConfigLoader(str(Path(args.config).resolve())).load_config()
     paved = Paved(config=site)
     try:
-        load_projects(paved.projects_file)
+        projects = load_projects(paved.projects_file)
     except ProjectsFileError as e:
         print(f"paved up: {e}", file=sys.stderr)
         return 2
+    spawner_cfg = (site or {}).get("LocalProjectSpawner", {})
+    if paved.backend == "local" and os.geteuid() == 0 and spawner_cfg.get("isolate", True):
+        from paved.spawner.isolation import prepare_lakes
+
+        prefix = spawner_cfg.get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+        prepare_lakes(projects, prefix, data_dir)
     # Node tools installed into the project (not globally) must be found by the hub.
     local_bin = Path.cwd() / "node_modules" / ".bin"
     if local_bin.is_dir():

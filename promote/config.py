@@ -30,7 +30,7 @@ class Pipelines(Configurable):
 
 def setup_pipelines(c, paved) -> Pipelines:
     """Register the hub-managed pipelines service at /services/pipelines/."""
-    from paved.hub.config import add_role_scopes, add_web_service
+    from paved.hub.config import add_role_scopes, add_web_service, hub_aws_env
 
     settings = Pipelines(config=c)
     if not paved.enable_services:
@@ -58,5 +58,6 @@ def setup_pipelines(c, paved) -> Pipelines:
         if os.environ.get(key):
             env[key] = os.environ[key]
     add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog"], services=["pipelines"])
-    add_web_service(c, paved, "pipelines", "paved.promote.service", env, display=True)
+    # runs assume their project's role with the hub's AWS identity (keys in a root-only file, not the hub DB)
+    add_web_service(c, paved, "pipelines", "paved.promote.service", env, secret_env=hub_aws_env(), display=True)
     return settings

@@ -124,10 +124,17 @@ class Execution:
         self.deadline = self.started + request.run_timeout
         self.timed_out = False
         self._term_sent_at: float | None = None
+        preexec = _die_with_parent
+        # as the project environment's run account with its group only, when the service can (root)
+        from paved.spawner.isolation import run_account
+
+        account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""))
+        if account is not None:
+            env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "paved.promote.execute", str(out / "request.json")],
             cwd=out, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=preexec)
         self.pid = self.proc.pid
 
     def _signal(self, sig) -> None:

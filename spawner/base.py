@@ -5,7 +5,10 @@
   builds the Scope (paved.spawner.scope) and hands it to the backend's :meth:`apply_scope`;
 - ``get_env`` adds the scope's variables and the credential-process settings (never the keys);
 - ``progress`` shows real steps; ``start``/``stop``/``poll`` record usage spans with the reason a server
-  ended (user, culled, failed, preempted, hub-shutdown).
+  ended (user, culled, failed, preempted, hub-shutdown, membership-revoked);
+- ``poll`` (every ``poll_interval`` seconds, also for servers a restarted hub found running) re-checks that
+  the user still belongs to the server's project (projects file and identity-provider groups): when not,
+  the server's credentials are removed at once and the hub stops it ("membership-revoked").
 
 Backends (``LocalProjectSpawner``, ``KubeProjectSpawner``) subclass this *and* their JupyterHub spawner and
 implement :meth:`apply_scope` (turn the scope into their own traits) and :meth:`end_reason` (what a server
@@ -75,6 +78,7 @@ class PavedSpawner(Spawner):
         "culled": "Stopped after its idle limit.",
         "preempted": "Stopped: the spot instance was reclaimed (preempted). Start it again to continue.",
         "failed": "The server stopped unexpectedly; see its logs or start it again.",
+        "membership-revoked": "Stopped: you are no longer a member of its project.",
     }
 
     # --- the form -------------------------------------------------------------------------------------
@@ -234,10 +238,18 @@ class PavedSpawner(Spawner):
 
     # --- credentials -----------------------------------------------------------------------------------
 
+    def data_dir(self) -> Path:
+        return Path(os.environ.get("PAVED_DATA_DIR", ".")).resolve()
+
     def runtime_dir(self) -> Path:
-        """A private folder for this server's runtime files (credentials), outside the user's workspace."""
-        data_dir = Path(os.environ.get("PAVED_DATA_DIR", "."))
-        return data_dir / "run" / "servers" / f"{self.user.name}--{self.name}"
+        """A private folder for this server's runtime files (credentials), outside the user's workspace:
+        ``<data_dir>/run/servers/<user>/<notebook>``."""
+        return self.data_dir() / "run" / "servers" / self.user.name / self.name
+
+    def credentials_group(self) -> int | None:
+        """The gid that may read this server's credential files when it runs as another account (else None:
+        only the hub's user may)."""
+        return None
 
     async def start_credentials(self) -> dict[str, str]:
         """Assume the project role (if any) and return the server's env for the credential process."""
@@ -249,7 +261,7 @@ class PavedSpawner(Spawner):
         self.emit_progress(20, f"Getting short-lived credentials for {self.scope.aws_role_arn}")
         self._refresher = credentials.CredentialRefresher(
             self.scope, self.runtime_dir(), endpoint_url=self.aws_endpoint_url or None,
-            region=self.aws_region, duration_s=int(self.credentials_duration))
+            region=self.aws_region, duration_s=int(self.credentials_duration), group=self.credentials_group())
         self._credential_env = await self._refresher.start()
         return self._credential_env
 
@@ -309,6 +321,9 @@ class PavedSpawner(Spawner):
 
     async def stop(self, now=False):
         reason = "hub-shutdown" if hub_is_restarting() else "user"
+        if getattr(self, "_revoked", False):
+            reason, self._revoked = "membership-revoked", False
+            self.paved_end_note = self.END_NOTES[reason]
         span_id = getattr(self, "_span_id", None)
         self._stopping = True  # the backend's stop() polls; a server exiting now was stopped, not self-culled
         try:
@@ -318,8 +333,34 @@ class PavedSpawner(Spawner):
             await self.stop_credentials()
             self.close_usage_span(reason, span_id)
 
+    def still_a_member(self) -> bool:
+        """Whether the server's user still belongs to the project it was started for (True when unknown)."""
+        project = (self.user_options or {}).get("project")
+        if not project or self.user is None:
+            return True
+        try:
+            return any(p.name == project for p in self.user_projects())
+        except Exception:  # an unreadable projects file keeps the last good projects; never stop on doubt
+            self.log.exception("Could not check project membership of %s", self._log_name)
+            return True
+
+    async def revoke(self) -> None:
+        """The user left the server's project: credentials go now, the hub stops the server."""
+        self.log.warning("%s: %s is no longer a member of project %s; stopping the server", self._log_name,
+                         self.user.name, (self.user_options or {}).get("project"))
+        self._revoked = True
+        await self.stop_credentials()
+        try:
+            await self.user.stop(self.name)
+        except Exception:
+            self.log.exception("Stopping %s after its membership was revoked failed", self._log_name)
+
     async def poll(self):
         span_id = getattr(self, "_span_id", None)
+        if (span_id and not getattr(self, "_stopping", False) and not getattr(self, "_revoked", False)
+                and not self.pending and not self.still_a_member()):
+            self._revoked = True
+            asyncio.ensure_future(self.revoke())
         status = await super().poll()
         if status is not None and span_id and not getattr(self, "_stopping", False):
             reason = "hub-shutdown" if hub_is_restarting() else self.end_reason(status)

@@ -5,7 +5,9 @@ session tags = project / environment / user, so CloudTrail and cost reports carr
 server the result through the standard ``credential_process`` mechanism:
 
 - a private runtime folder (0700, outside the user's workspace) holds a 0600 JSON file in the
-  ``credential_process`` output format, rewritten atomically (temp file + rename) on each refresh;
+  ``credential_process`` output format, rewritten atomically (temp file + rename) on each refresh; when the
+  server runs as another Unix account (paved.spawner.isolation) the folder is 0750 and the files 0640, owned
+  by root with a ``group`` only that server holds, so it can read them but not change them;
 - a 0600 AWS config file there says ``credential_process = /bin/cat <that file>`` plus the region;
 - the server only gets environment variables pointing at the config file (:func:`server_env`), never keys.
 
@@ -207,8 +209,9 @@ def assume_project_role(
 
 # --- handing them to a server ------------------------------------------------------------------------------
 
-def prepare_runtime_dir(path: str | os.PathLike) -> Path:
-    """Create (or tighten) ``path`` as a private folder: a real directory owned by us, mode 0700."""
+def prepare_runtime_dir(path: str | os.PathLike, group: int | None = None) -> Path:
+    """Create (or tighten) ``path`` as a private folder: a real directory owned by us, mode 0700; with
+    ``group`` (a gid) it belongs to that group, mode 0750 (readers hold the group, only we write)."""
     path = Path(path)
     if not os.path.lexists(path):
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -217,14 +220,20 @@ def prepare_runtime_dir(path: str | os.PathLike) -> Path:
         raise CredentialsError(f"Runtime folder {path} is not a directory.")
     if st.st_uid != os.getuid():
         raise CredentialsError(f"Runtime folder {path} is not owned by this user.")
-    os.chmod(path, 0o700)
+    if group is not None:
+        os.chown(path, -1, group)
+    os.chmod(path, 0o700 if group is None else 0o750)
     return path
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically with mode 0600 (readers see the old or the new file, whole)."""
+def _write_private(path: Path, text: str, group: int | None = None) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600 (readers see the old or the new file, whole);
+    with ``group``, group-readable (0640) by that gid."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: 0600
     try:
+        if group is not None:  # before the rename, so the file is never visible with other rights
+            os.fchown(fd, -1, group)
+            os.fchmod(fd, 0o640)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -290,10 +299,11 @@ class CredentialFiles:
             p.unlink(missing_ok=True)
 
 
-def write_credentials(runtime_dir: str | os.PathLike, creds: Credentials) -> Path:
-    """(Re)write only the ``credential_process`` JSON in ``runtime_dir`` (atomically, 0600); return its path."""
+def write_credentials(runtime_dir: str | os.PathLike, creds: Credentials, group: int | None = None) -> Path:
+    """(Re)write only the ``credential_process`` JSON in ``runtime_dir`` (atomically, 0600, or 0640 for
+    ``group``); return its path."""
     files = CredentialFiles(Path(runtime_dir))
-    _write_private(files.credentials, json.dumps(creds.process_output()))
+    _write_private(files.credentials, json.dumps(creds.process_output()), group)
     return files.credentials
 
 
@@ -303,11 +313,13 @@ def write_credential_files(
     *,
     region: str,
     endpoint_url: str | None = None,
+    group: int | None = None,
 ) -> dict[str, str]:
-    """Write the credentials JSON and AWS config into the private ``runtime_dir``; return the server's env."""
-    files = CredentialFiles(prepare_runtime_dir(runtime_dir))
-    write_credentials(files.runtime_dir, creds)
-    _write_private(files.config, config_text(files.credentials, region=region, endpoint_url=endpoint_url))
+    """Write the credentials JSON and AWS config into the private ``runtime_dir``; return the server's env.
+    ``group``: the gid that may read them (a server running as another account), else only we can."""
+    files = CredentialFiles(prepare_runtime_dir(runtime_dir, group))
+    write_credentials(files.runtime_dir, creds, group)
+    _write_private(files.config, config_text(files.credentials, region=region, endpoint_url=endpoint_url), group)
     return server_env(files.config, region=region, endpoint_url=endpoint_url)
 
 
@@ -339,7 +351,7 @@ class CredentialRefresher:
     blocking callable returning :class:`Credentials`. Fetches run in a thread. ``session`` (the hub's
     identity) defaults to a fresh default-chain session per fetch; boto3 sessions are not thread-safe, so
     never share one between refreshers. ``clock`` and ``sleep`` are injectable so tests can run a day of
-    refreshes in a moment.
+    refreshes in a moment. ``group``: the gid that may read the files (see :func:`write_credential_files`).
     """
 
     def __init__(
@@ -354,7 +366,9 @@ class CredentialRefresher:
         name: str = "",
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable] = asyncio.sleep,
+        group: int | None = None,
     ):
+        self.group = group
         self.region = region or (session or boto3.session.Session()).region_name or DEFAULT_REGION
         if callable(source):
             self.fetch: Callable[[], Credentials] = source
@@ -394,7 +408,7 @@ class CredentialRefresher:
             creds = await asyncio.to_thread(self.fetch)
             self.issued_at = self.clock()
             self.env = write_credential_files(self.files.runtime_dir, creds, region=self.region,
-                                              endpoint_url=self.endpoint_url)
+                                              endpoint_url=self.endpoint_url, group=self.group)
         except BaseException:
             self.files.remove()
             raise
@@ -406,7 +420,7 @@ class CredentialRefresher:
         """Fetch new credentials now and rewrite the credentials file (the config file does not change)."""
         creds = await asyncio.to_thread(self.fetch)
         self.issued_at = self.clock()
-        write_credentials(self.files.runtime_dir, creds)
+        write_credentials(self.files.runtime_dir, creds, self.group)
         self.credentials = creds
         self.refreshes += 1
         log.info("Refreshed AWS credentials for %s, expire %s", self.name, creds.expiration_iso)

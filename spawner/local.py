@@ -1,33 +1,40 @@
 """LocalProjectSpawner: the embedded backend, one JupyterLab process per named server on this machine.
 
 It is JupyterHub's own local process spawner (with warm starts, paved.spawner.warm_pool) with Paved's scope
-applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, a per-process memory limit (RLIMIT_DATA: a
-process can still exceed the machine's memory in aggregate; the embedded default has no cgroups), and a
+applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, a
+per-process memory limit (RLIMIT_DATA: a process can still exceed the machine's memory in aggregate), and a
 pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
 
-Servers run as the hub's own OS user: the embedded default isolates projects by what each server is given
-(env, credentials, lake location), not by OS permissions. Use Kubernetes for hard isolation.
+When the hub runs as root (the embedded default on a VM, CI), every server runs as its user's own Unix
+account with its project environment's group as its only supplementary group, like JupyterHub's
+``LocalProcessSpawner`` with ``LocalAuthenticator.create_system_users`` (accounts and groups are made on first
+spawn: paved.spawner.accounts; folders and the privilege drop: paved.spawner.isolation). A hub that is not
+root cannot do that: servers then run as the hub's user (``isolate`` is False) and are not isolated.
 """
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import os
 import resource
 import shutil
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
-from traitlets import Dict, Unicode, default
+from tornado import web
+from traitlets import Bool, Dict, Unicode, default
 
+from paved.spawner import accounts, isolation, vscode
 from paved.spawner.base import PavedSpawner
-from paved.spawner import vscode
 from paved.spawner.scope import Scope
 from paved.spawner.warm_pool import WarmStartSpawner, warm_up
 
 READY_POLL_S = 0.05
+# What a server's PATH holds besides its Python's folder (and code-server's): nothing of the hub's own PATH.
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
@@ -66,8 +73,36 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def _default_home_dir(self):
         return str(Path(self.workspaces_dir) / self.user.name / self.name)
 
+    isolate = Bool(
+        help="""Run each server as its user's Unix account (created on first spawn) with only its project
+        environment's group. Needs a hub running as root. Default: on when the hub runs as root.""",
+    ).tag(config=True)
+
+    @default("isolate")
+    def _default_isolate(self):
+        return accounts.isolation_possible()
+
+    system_user_prefix = Unicode(
+        help="""Prefix of the Unix accounts and groups Paved creates: account <prefix><user>, group
+        <prefix><project>-<environment> (names made safe as in paved.spawner.accounts).
+        Default: $PAVED_SYSTEM_USER_PREFIX, else 'paved-'.""",
+    ).tag(config=True)
+
+    @default("system_user_prefix")
+    def _default_prefix(self):
+        return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+
+    allow_unisolated_multiuser = Bool(
+        False, help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
+        "start servers. Set from c.Paved.allow_unisolated_multiuser.",
+    ).tag(config=True)
+
+    identity: isolation.Identity | None = None
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        if self.isolate and not accounts.isolation_possible():
+            raise RuntimeError("c.LocalProjectSpawner.isolate needs a hub running as root")
         if self.warm_start:  # so that even the first spawn after the hub starts is a warm one
             warm_up(self.python_executables[self.available_pythons()[0]])
 
@@ -82,7 +117,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         self.cmd = [python, "-m", "jupyterhub.singleuser"]
         self.mem_limit = scope.mem_limit_bytes
         self.cpu_limit = scope.cpu_limit
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and not self.isolate:
             self.args = [*self.args, "--ServerApp.allow_root=True"]
         if self.code_server_command:
             self.environment = {**self.environment, **vscode.server_env(
@@ -99,38 +134,91 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return self.runtime_dir() / "code-server.yaml"
 
     def make_preexec_fn(self, name):
-        prepare = super().make_preexec_fn(name)
+        prepare = None if self.identity else super().make_preexec_fn(name)
         mem = int(self.mem_limit or 0)
+        identity, home = self.identity, self.home_dir
 
         def preexec():
-            prepare()
+            if prepare:
+                prepare()
             if mem:
                 try:
                     resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
                 except (ValueError, OSError):
                     pass
+            if identity:
+                identity.drop()
+                os.chdir(home)
 
         return preexec
 
+    def get_env(self):
+        env = super().get_env()
+        if self.isolate:  # where Paved's state is: nothing a server needs (and none of it readable to it)
+            for key in ("PAVED_DATA_DIR", "PAVED_PROJECTS_FILE"):
+                env.pop(key, None)
+        return env
+
+    def warm_identity(self) -> dict | None:
+        return self.identity.to_request() if self.identity else None
+
     def user_env(self, env):
         env = super().user_env(env)
-        # the hub's own Python first on PATH: `paved`, `jupyter` and the kernels of this install
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        # the server's Python first on PATH: `paved`, `jupyter` and the kernels of this install
+        python = self.python_executables.get(self.scope.options.python) if self.scope else sys.executable
+        env["PATH"] = f"{Path(python or sys.executable).parent}{os.pathsep}{SYSTEM_PATH}"
         if self.code_server_command:  # jupyter-vscode-proxy finds code-server on PATH
             env["PATH"] = vscode.path_with(self.code_server_command, env["PATH"])
+        if self.identity:
+            env["USER"] = env["LOGNAME"] = self.account_name()
         return env
+
+    # --- isolation ------------------------------------------------------------------------------------
+
+    def account_name(self) -> str:
+        return accounts.account_name(self.user.name, self.system_user_prefix)
+
+    def credentials_group(self) -> int | None:
+        return self.identity.groups[0] if self.identity else None
+
+    def _prepare_isolation(self) -> None:
+        """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
+        scope = self.scope
+        python = self.python_executables[scope.options.python]
+        for path, what in ((Path(python), "the server's Python"), (Path(self.workspaces_dir), "the workspaces"),
+                           (Path(os.path.realpath(python)), "the server's Python")):
+            problem = isolation.reachable_problem(path)
+            if problem:
+                raise isolation.IsolationError(f"Cannot isolate {what}: {problem}.")
+        account = accounts.ensure_account(self.account_name(), comment=f"Paved user {self.user.name}")
+        group = accounts.ensure_group(accounts.group_name(scope.project.name, scope.options.environment,
+                                                          self.system_user_prefix))
+        isolation.prepare_workspace(Path(self.workspaces_dir), self.user.name, self.name, account)
+        isolation.prepare_lake(scope.env["PAVED_LAKE"], group, within=self.data_dir())
+        isolation.prepare_runtime(self.runtime_dir().parent.parent, self.user.name, self.name, account, group)
+        self._account = account
+        self.identity = isolation.Identity.of(account, group)
 
     def end_reason(self, exit_status) -> str:
         # jupyter-server exits 0 when it shuts itself down after `shutdown_no_activity_timeout`
         return "culled" if exit_status == 0 else "failed"
 
     def pid_file(self) -> Path:
-        return Path(os.environ.get("PAVED_DATA_DIR", ".")) / "run" / f"server-{self.user.name}--{self.name}.pid"
+        return self.data_dir() / "run" / f"server-{self.user.name}--{self.name}.pid"
 
     async def start(self):
-        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
+        self.identity = None
+        if not self.isolate and not self.allow_unisolated_multiuser and self.user.name != getpass.getuser():
+            raise web.HTTPError(403, f"This Paved runs in single-user mode (not as root), so it cannot keep "
+                                     f"notebooks apart: only {getpass.getuser()} may start servers. Ask the "
+                                     "administrator to run Paved as root or allow shared use.")
+        if self.isolate:
+            await asyncio.to_thread(self._prepare_isolation)
+            self.emit_progress(25, f"Runs as Unix account {self.account_name()}")
+        else:
+            Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         if self.code_server_command:
-            vscode.prepare(self.code_server_config_file(), self.home_dir)
+            await asyncio.to_thread(self._prepare_vscode)
         self.emit_progress(30, f"Workspace ready: {self.home_dir}")
         self.emit_progress(50, "Starting JupyterLab" if self.scope and self.scope.options.interface == "lab"
                            else "Starting the server for VS Code")
@@ -143,25 +231,36 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         self.emit_progress(90, "Server is up")
         return ip, port
 
+    def _prepare_vscode(self) -> None:
+        vscode.prepare(self.code_server_config_file(), self.home_dir)
+        if self.identity:  # the config is read by the server (root's, its project group); settings are the user's
+            os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
+            os.chmod(self.code_server_config_file(), 0o640)
+            settings = vscode.user_data_dir(self.home_dir) / "User" / "settings.json"
+            home = Path(self.home_dir)
+            isolation.give_tree(home, [*[p for p in settings.parents if home in p.parents], settings], self._account)
+
     async def _wait_listening(self, ip: str, port: int) -> None:
         """Return as soon as the server accepts connections, so the hub's first readiness check succeeds
-        instead of waiting out its backoff."""
-        import asyncio
-
+        instead of waiting out its backoff. Never blocks the hub's event loop (50 spawns wait at once)."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:
                 return  # died: let the hub report it
             try:
-                with socket.create_connection((ip or "127.0.0.1", port), timeout=0.5):
-                    return
-            except OSError:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(ip or "127.0.0.1", port), timeout=0.5)
+            except (OSError, asyncio.TimeoutError):
                 await asyncio.sleep(READY_POLL_S)
+                continue
+            writer.close()
+            return
 
     async def stop(self, now=False):
         group = self.pid  # the server leads its own process group (JupyterHub starts it in a new session)
         await super().stop(now=now)
         self.pid_file().unlink(missing_ok=True)
+        if self.isolate:  # credentials and code-server config go with the server
+            shutil.rmtree(self.runtime_dir(), ignore_errors=True)
         if group:  # children that outlived the server (e.g. a VS Code extension host) go with it
             try:
                 os.killpg(group, signal.SIGKILL)

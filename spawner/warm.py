@@ -10,7 +10,12 @@ The interpreter starts with a minimal environment (nothing of the hub's: no secr
 import time (jupyterhub.singleuser does, so it is imported after). If the hub goes away, stdin closes and
 the interpreter exits.
 
-    python -m paved.spawner.warm        # then, on stdin: {"argv": [...], "env": {...}, "cwd": "...", "mem": N}
+When the hub runs as root, the interpreter warms up as root (it holds nothing but imported modules) and the
+request names the server's identity (paved.spawner.isolation): it joins the server's cgroups, sets its limits,
+then drops to the user's account and project group for good before anything of the server runs.
+
+    python -m paved.spawner.warm        # then, on stdin: {"argv": [...], "env": {...}, "cwd": "...", "mem": N,
+                                        #                  "identity": {...} | null, "cgroups": [...]}
 """
 
 from __future__ import annotations
@@ -40,13 +45,20 @@ def preload() -> None:
 def become_server(request: dict) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
-    os.chdir(request["cwd"])
+    for procs in request.get("cgroups") or ():
+        with open(procs, "w") as f:  # before dropping root: only root may move a process between cgroups
+            f.write(str(os.getpid()))
     mem = int(request.get("mem") or 0)
     if mem:
         try:
             resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
         except (ValueError, OSError):
             pass
+    if request.get("identity"):
+        from paved.spawner.isolation import Identity
+
+        Identity.from_request(request["identity"]).drop()
+    os.chdir(request["cwd"])
     sys.argv = list(request["argv"])
     from jupyterhub.singleuser import main as singleuser_main
 

@@ -57,6 +57,15 @@ class WarmStartSpawner(SimpleLocalProcessSpawner):
             return cmd[0]
         return None
 
+    def warm_identity(self) -> dict | None:
+        """The identity the warm interpreter drops to (paved.spawner.isolation.Identity.to_request), or None
+        to keep the hub's. What a cold start's ``preexec_fn`` does, for the warm path."""
+        return None
+
+    def warm_cgroups(self) -> list[str]:
+        """``cgroup.procs`` files the warm interpreter moves itself into before dropping privileges."""
+        return []
+
     async def start(self):
         python = self.warm_python()
         proc = take(python) if python else None
@@ -66,7 +75,8 @@ class WarmStartSpawner(SimpleLocalProcessSpawner):
             if self.port == 0:
                 self.port = random_port()
             request = {"argv": ["jupyterhub-singleuser", *self.get_args()], "env": self.get_env(),
-                       "cwd": self.home_dir, "mem": int(self.mem_limit or 0)}
+                       "cwd": self.home_dir, "mem": int(self.mem_limit or 0),
+                       "identity": self.warm_identity(), "cgroups": self.warm_cgroups()}
             Path(self.home_dir).mkdir(parents=True, exist_ok=True)
             self.log.info("Starting %s in a warm interpreter (pid %s)", self._log_name, proc.pid)
             proc.stdin.write(json.dumps(request).encode() + b"\n")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,46 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "paved-test-password"
+# Unix accounts and groups the hubs of this test session create (tests run as root, so servers are isolated):
+# a prefix of their own, so they are recognisable and all removed after the session (paved.spawner.accounts).
+ACCOUNT_PREFIX = "pvt-"
+os.environ["PAVED_SYSTEM_USER_PREFIX"] = ACCOUNT_PREFIX
+
+
+def pytest_configure(config):
+    """Temp folders in a root of this session's own: pytest's shared /tmp/pytest-of-<user> is 0700 and made so
+    again by every pytest session that starts, while notebook accounts must pass through a data dir's parents."""
+    if config.option.basetemp is None and os.geteuid() == 0:
+        base = Path(tempfile.mkdtemp(prefix="paved-tests-"))
+        os.chmod(base, 0o711)
+        config.option.basetemp = str(base / "t")
+        config._paved_temp_root = base
+
+
+def pytest_unconfigure(config):
+    base = getattr(config, "_paved_temp_root", None)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def make_passable(path: Path) -> None:
+    """Let notebook accounts pass through ``path``'s parents (pytest makes its temp folders 0700)."""
+    for parent in Path(path).resolve().parents:
+        st = parent.stat()
+        if st.st_uid == os.geteuid() and not st.st_mode & 0o001:
+            os.chmod(parent, (st.st_mode & 0o7777) | 0o011)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def unix_accounts():
+    """Remove the session's Unix accounts and groups afterwards (and any a crashed session left)."""
+    from paved.spawner.accounts import isolation_possible, remove_accounts
+
+    if isolation_possible():
+        remove_accounts(ACCOUNT_PREFIX)
+    yield
+    if isolation_possible():
+        remove_accounts(ACCOUNT_PREFIX)
 
 
 def free_port() -> int:
@@ -92,8 +134,9 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
                 preexec_fn=None) -> PavedHub:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
+    make_passable(data_dir)
     out = data_dir / "paved-up.out"
-    full_env = dict(os.environ, PAVED_DEMO_PASSWORD=PASSWORD, **(env or {}))
+    full_env = {**os.environ, "PAVED_DEMO_PASSWORD": PASSWORD, **(env or {})}
     node_bin = ROOT / "node_modules" / ".bin"
     full_env["PATH"] = f"{node_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env['PATH']}"
     proc = subprocess.Popen(

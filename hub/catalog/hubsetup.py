@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
-# AWS settings passed through to the service so it can read s3:// lakes (assume project roles).
-AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
-           "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE", "AWS_CONFIG_FILE",
-           "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS")
 
 
 class Catalog(Configurable):
@@ -39,7 +33,7 @@ class Catalog(Configurable):
 def setup_catalog(c: Config, paved) -> None:
     from jupyterhub.utils import url_path_join
 
-    from paved.hub.config import add_web_service, free_port
+    from paved.hub.config import add_web_service, free_port, hub_aws_env
 
     if not paved.enable_services:
         return
@@ -53,7 +47,6 @@ def setup_catalog(c: Config, paved) -> None:
         **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
         # the pipelines service posts its runs' lineage for the projects whose pipelines it runs
         "PAVED_TRUSTED_SERVICES": "pipelines",
-        **{k: os.environ[k] for k in AWS_ENV if k in os.environ},
     }
     if settings.ingest_fronts > 0:
         port = free_port()
@@ -61,4 +54,4 @@ def setup_catalog(c: Config, paved) -> None:
                    PAVED_CATALOG_INGEST_FRONTS=str(settings.ingest_fronts))
         route = url_path_join(c.JupyterHub.get("base_url", "/"), "services/catalog/api/v1/lineage/")
         c.Proxy.extra_routes = {**c.Proxy.get("extra_routes", {}), route: f"http://127.0.0.1:{port}"}
-    add_web_service(c, paved, "catalog", "paved.hub.catalog", env)
+    add_web_service(c, paved, "catalog", "paved.hub.catalog", env, secret_env=hub_aws_env())

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 KINDS = ("notebook", "pipeline")
 LIFECYCLES = ("spot", "on-demand")
-END_REASONS = ("user", "culled", "preempted", "failed", "completed", "hub-shutdown")
+END_REASONS = ("user", "culled", "preempted", "failed", "completed", "hub-shutdown", "membership-revoked")
 
 metadata = MetaData()
 
@@ -43,7 +43,7 @@ spans = Table(
     Column("disk_gb", Integer),
     Column("start_ts", Float, nullable=False),
     Column("end_ts", Float),
-    Column("end_reason", String(16)),
+    Column("end_reason", String(32)),
     # end - start, set on close; indexed so "the longest closed span" is one index lookup, which bounds the
     # range scan for spans overlapping a period (see model.py).
     Column("duration_s", Float),

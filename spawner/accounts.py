@@ -1,0 +1,153 @@
+"""Unix accounts and groups for the embedded backend: one account per hub user, one group per project environment.
+
+Names follow the rules of kubespawner's ``slugs.py`` (the same hub name always gives the same name; a name
+that is not already safe is stripped and suffixed with a hash of the original, so two names never collide),
+within what Debian's ``useradd``/``groupadd`` accept (``^[a-z][-a-z0-9_]*$``, at most 32 characters):
+
+- account: ``<prefix><user>``, e.g. ``paved-alice``; with a user-private primary group of the same name;
+- group:   ``<prefix><project>-<environment>``, e.g. ``paved-leads-dev``.
+
+Account names never end in ``-dev``/``-acc``/``-prd`` (such user names are hashed), so an account's private
+group can never be a project environment's group.
+
+Groups have no members in ``/etc/group``: a server gets its project environment's group only as the one
+supplementary group the hub gives it at start (``setgroups``), so membership is decided by the projects file
+and the identity provider at each start, and ``sg``/``newgrp`` cannot lend a server another project's group.
+
+Accounts have no password (locked) and no home (``/nonexistent``: each server's HOME is its workspace); the
+login shell is ``/bin/bash`` because terminals start it. Creating accounts needs root.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import pwd
+import re
+import subprocess
+import threading
+from dataclasses import dataclass
+
+from paved.hub.projects import ENVIRONMENTS
+
+MAX_NAME = 32  # useradd/groupadd on Debian (and utmp's ut_user) take at most 32 characters
+HASH_LENGTH = 8
+SHELL = "/bin/bash"
+HOME = "/nonexistent"  # Debian's convention for accounts without a home; HOME is set per server
+_SAFE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_ENV_SUFFIXES = tuple(f"-{e}" for e in ENVIRONMENTS)
+
+# useradd/groupadd lock /etc/passwd and /etc/group and fail ("cannot lock") when run concurrently
+_lock = threading.Lock()
+
+
+class AccountError(RuntimeError):
+    """An account or group could not be created; the message says which and why."""
+
+
+def _strip_and_hash(name: str, max_length: int) -> str:
+    """``<safe part>---<8 hex of sha256(name)>`` within ``max_length`` (kubespawner's ``strip_and_hash``)."""
+    keep = max_length - HASH_LENGTH - 3
+    if keep < 1:
+        raise ValueError(f"no room for a name in {max_length} characters")
+    digest = hashlib.sha256(name.encode("utf8")).hexdigest()[:HASH_LENGTH]
+    safe = _NOT_ALNUM.sub("-", name.lower()).strip("-")
+    if safe and not safe[0].isalpha():
+        safe = "x-" + safe
+    safe = safe[:keep].rstrip("-") or "x"
+    # stripping '-' above means the separator is always exactly '---', which a safe name never contains
+    return f"{safe}---{digest}"
+
+
+def slug(name: str, max_length: int, *, reserved_suffixes: tuple[str, ...] = ()) -> str:
+    """``name`` itself when it is safe (lowercase letters, digits, single '-', starts with a letter), short
+    enough and does not end in one of ``reserved_suffixes``; else its stripped form with a hash suffix."""
+    if (_SAFE.match(name) and "--" not in name and len(name) <= max_length
+            and not name.endswith(reserved_suffixes)):
+        return name
+    return _strip_and_hash(name, max_length)
+
+
+def account_name(user: str, prefix: str = "paved-") -> str:
+    """The Unix account of hub user ``user``: ``<prefix><slug>``, at most 32 characters."""
+    return prefix + slug(user, MAX_NAME - len(prefix), reserved_suffixes=_ENV_SUFFIXES)
+
+
+def group_name(project: str, environment: str, prefix: str = "paved-") -> str:
+    """The Unix group of a project environment: ``<prefix><project slug>-<environment>``."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {environment!r}")
+    return f"{prefix}{slug(project, MAX_NAME - len(prefix) - len(environment) - 1)}-{environment}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Unix account as a server runs with it."""
+
+    name: str
+    uid: int
+    gid: int  # the account's private primary group
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    if result.returncode != 0:
+        raise AccountError(f"{' '.join(cmd[:1])} failed for {cmd[-1]!r}: {result.stderr.strip() or result.returncode}")
+
+
+def ensure_account(name: str, comment: str = "", group: str | None = None) -> Account:
+    """The account ``name``, created (locked password, no home) if it does not exist yet, with a private group
+    of its own name, or ``group`` (which must exist) as its primary group."""
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        with _lock:
+            try:
+                pw = pwd.getpwnam(name)
+            except KeyError:
+                primary = ["--gid", group] if group else ["--user-group"]
+                _run(["useradd", "--no-create-home", "--home-dir", HOME, "--shell", SHELL, *primary,
+                      "--comment", comment[:64].replace(":", " "), "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0",
+                      name])
+                pw = pwd.getpwnam(name)
+    if pw.pw_uid == 0 or pw.pw_gid == 0:
+        raise AccountError(f"Account {name!r} is root's; refusing to run a server as it.")
+    return Account(name=pw.pw_name, uid=pw.pw_uid, gid=pw.pw_gid)
+
+
+def ensure_group(name: str) -> int:
+    """The gid of group ``name``, created (no members) if it does not exist yet."""
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        pass
+    with _lock:
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            _run(["groupadd", name])
+            return grp.getgrnam(name).gr_gid
+
+
+def remove_accounts(prefix: str) -> list[str]:
+    """Delete every account and group whose name starts with ``prefix`` (tests' cleanup); returns their names."""
+    if len(prefix) < 2:
+        raise ValueError("refusing to remove accounts by a prefix this short")
+    removed = []
+    with _lock:
+        for pw in pwd.getpwall():
+            if pw.pw_name.startswith(prefix) and pw.pw_uid != 0:
+                subprocess.run(["userdel", pw.pw_name], capture_output=True)
+                removed.append(pw.pw_name)
+        for gr in grp.getgrall():
+            if gr.gr_name.startswith(prefix) and gr.gr_gid != 0:
+                subprocess.run(["groupdel", gr.gr_name], capture_output=True)
+                removed.append(gr.gr_name)
+    return removed
+
+
+def isolation_possible() -> bool:
+    """True when the hub can run servers as other accounts (it runs as root)."""
+    return os.geteuid() == 0

@@ -1,0 +1,240 @@
+"""Running a notebook server (or pipeline run) as its user's Unix account, with its project environment's group.
+
+What the embedded backend gives a process it starts while the hub runs as root:
+
+- the user's account (paved.spawner.accounts) as uid and primary gid, and as its only supplementary group the
+  group of the project environment it was started for, so alice's notebook for project A cannot read project
+  B's lake even though alice belongs to both;
+- umask 007: files it writes in its lake are group read/write (the lake folder is setgid, so they keep the
+  environment's group), nothing it writes is readable by other accounts;
+- folders made for it (:func:`make_dir`): the workspace ``<workspaces>/<user>/<notebook>`` owned by the account
+  (0700: a user's notebooks share their files, nobody else's); the lake folder owned by root and the group
+  (2770); the credential folder ``<run>/servers/<user>/<notebook>`` reached only through
+  ``<run>/servers/<user>`` (root, the account's private group, 0710) and readable only with the project group
+  (root, 0750): only this user's servers for this project environment hold both.
+
+:meth:`Identity.drop` is what the child does before it runs the server: in a ``preexec_fn`` for a cold start,
+in the pre-warmed interpreter (paved.spawner.warm) for a warm one.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from paved.spawner.accounts import Account
+
+SERVER_UMASK = 0o007
+
+
+class IsolationError(RuntimeError):
+    """A folder a server needs cannot be made safe; the message says which and what to change."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a server process runs as: uid, primary gid and the supplementary groups (the project's only)."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    umask: int = SERVER_UMASK
+
+    @classmethod
+    def of(cls, account: Account, project_gid: int) -> "Identity":
+        return cls(uid=account.uid, gid=account.gid, groups=(project_gid,))
+
+    def to_request(self) -> dict:
+        """JSON form for the warm interpreter's hand-over line."""
+        return {"uid": self.uid, "gid": self.gid, "groups": list(self.groups), "umask": self.umask}
+
+    @classmethod
+    def from_request(cls, data: dict) -> "Identity":
+        return cls(uid=int(data["uid"]), gid=int(data["gid"]), groups=tuple(int(g) for g in data["groups"]),
+                   umask=int(data["umask"]))
+
+    def drop(self) -> None:
+        """Become this identity for good (needs root; groups first, uid last). Raises if root stays reachable."""
+        if self.uid == 0 or self.gid == 0 or 0 in self.groups:
+            raise PermissionError("refusing to run a server with root's uid or a root group")
+        os.setgroups(list(self.groups))
+        os.setgid(self.gid)
+        os.setuid(self.uid)
+        os.umask(self.umask)
+        try:
+            os.setuid(0)
+        except PermissionError:
+            return
+        raise PermissionError("dropping privileges failed: setuid(0) still succeeds")
+
+
+def make_dir(path: Path, uid: int, gid: int, mode: int) -> Path:
+    """``path`` as a real directory (never a symlink) with this owner, group and mode; parents must exist."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise IsolationError(f"{path} should be a folder but is not; move it away and start again.")
+    if (st.st_uid, st.st_gid) != (uid, gid):
+        os.chown(path, uid, gid, follow_symlinks=False)
+    if stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)
+    return path
+
+
+def reachable_problem(path: Path) -> str | None:
+    """Why accounts other than root cannot reach ``path`` (a parent without ``x`` for others), or None."""
+    path = Path(path).resolve()
+    for parent in [*reversed(path.parents), path]:
+        try:
+            mode = os.stat(parent).st_mode
+        except FileNotFoundError:
+            return None  # made by us further down, with the right modes
+        if not mode & stat.S_IXOTH:
+            return (f"notebook accounts cannot reach {path}: {parent} is mode {stat.S_IMODE(mode):o}; "
+                    f"allow others to pass through it (chmod o+x {parent}) or use another data dir")
+    return None
+
+
+def prepare_workspace(workspaces_dir: Path, user: str, notebook: str, account: Account) -> Path:
+    """``<workspaces>/<user>/<notebook>``: the top folder root's and passable (0711), the user's two levels
+    the account's (0700)."""
+    workspaces_dir = Path(workspaces_dir)
+    workspaces_dir.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(workspaces_dir, 0, 0, 0o711)
+    make_dir(workspaces_dir / user, account.uid, account.gid, 0o700)
+    return make_dir(workspaces_dir / user / notebook, account.uid, account.gid, 0o700)
+
+
+def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
+    """Give a local lake folder to its project environment's group: root-owned, setgid, 2770; files already
+    in it become group read/write (once, when the folder is not yet the group's). Its parents below
+    ``within`` (the data dir) become passable (o+x), not listable. ``s3://`` lakes: nothing."""
+    if "://" in lake:
+        return
+    path = Path(lake)
+    path.mkdir(parents=True, exist_ok=True)
+    if within is not None:
+        for parent in path.parents:
+            if parent == within or within not in parent.parents:
+                break
+            st = os.lstat(parent)
+            if st.st_uid == 0 and not st.st_mode & stat.S_IXOTH:
+                os.chmod(parent, stat.S_IMODE(st.st_mode) | 0o011)
+    st = os.lstat(path)
+    if st.st_gid == gid and stat.S_IMODE(st.st_mode) == 0o2770 and st.st_uid == 0:
+        return
+    for root, dirs, files in os.walk(path):
+        for d in dirs:
+            p = os.path.join(root, d)
+            os.chown(p, 0, gid, follow_symlinks=False)
+            os.chmod(p, 0o2770)
+        for f in files:
+            p = os.path.join(root, f)
+            if os.path.islink(p):
+                continue
+            os.chown(p, -1, gid, follow_symlinks=False)
+            os.chmod(p, (os.lstat(p).st_mode & 0o700) | 0o060)
+    os.chown(path, 0, gid)
+    os.chmod(path, 0o2770)
+
+
+def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Account, project_gid: int) -> Path:
+    """The credential folder of one server (see the module doc): root's, readable only with both the
+    account's private group (to pass its user's folder) and the project group (to read inside)."""
+    servers_dir = Path(servers_dir)
+    servers_dir.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(servers_dir.parent, 0, 0, 0o711)
+    make_dir(servers_dir, 0, 0, 0o711)
+    make_dir(servers_dir / user, 0, account.gid, 0o710)
+    return make_dir(servers_dir / user / notebook, 0, project_gid, 0o750)
+
+
+def give_tree(top: Path, paths: list[Path], account: Account) -> None:
+    """Hand ``paths`` (files and folders the hub made under a workspace ``top``) to the account."""
+    for p in paths:
+        p = Path(p)
+        if p.exists() and top in p.parents:
+            os.chown(p, account.uid, account.gid, follow_symlinks=False)
+
+
+# --- pipeline runs -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunAccount:
+    """Who a pipeline run executes as: its project environment's run account, named like the environment's
+    group (``paved-leads-dev``; no user account ends in an environment, see paved.spawner.accounts), with
+    that group as its only group.
+
+    A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
+    person's session, so it reads and writes exactly the environment's lake, never a deployer's workspaces
+    or their other projects' lakes, and it keeps working when the deployer moves on.
+    """
+
+    account: Account
+    identity: Identity
+
+    def hand_over(self, env: dict, output_dir: Path) -> dict:
+        """Give the run its folders and return its environment: its lake becomes its group's (as for servers),
+        the attempt folder (its HOME) becomes the
+        account's; the credential folder named by ``AWS_CONFIG_FILE`` becomes readable by its group only."""
+        within = Path(os.environ.get("PAVED_DATA_DIR") or output_dir.parent).resolve()
+        if env.get("PAVED_LAKE"):
+            prepare_lake(env["PAVED_LAKE"], self.identity.gid, within=within)
+        for parent in output_dir.resolve().parents:
+            if parent == within or within not in parent.parents:
+                break
+            os.chmod(parent, stat.S_IMODE(os.stat(parent).st_mode) | 0o011)
+        make_dir(output_dir, self.account.uid, self.identity.gid, 0o700)
+        for path in output_dir.iterdir():
+            os.chown(path, self.account.uid, self.identity.gid, follow_symlinks=False)
+        if env.get("AWS_CONFIG_FILE"):
+            folder = Path(env["AWS_CONFIG_FILE"]).parent
+            for parent in (folder.parent.parent, folder.parent):
+                os.chmod(parent, 0o711)
+            os.chown(folder, 0, self.identity.gid)
+            os.chmod(folder, 0o750)
+            for path in folder.iterdir():
+                os.chown(path, 0, self.identity.gid)
+                os.chmod(path, 0o640)
+        return {**env, "HOME": str(output_dir), "USER": self.account.name, "LOGNAME": self.account.name}
+
+    def preexec(self, then=None):
+        """A ``preexec_fn``: ``then()`` (e.g. die with the parent), then become the run account."""
+        identity = self.identity
+
+        def preexec():
+            if then:
+                then()
+            identity.drop()
+
+        return preexec
+
+
+def run_account(project: str, environment: str) -> RunAccount | None:
+    """The account a run in ``project``/``environment`` executes as; None when the caller is not root (it then
+    runs as the caller, e.g. ``paved promote --dry-run`` inside a notebook server) or the scope is unknown."""
+    from paved.spawner import accounts
+
+    if not accounts.isolation_possible() or not project or environment not in accounts.ENVIRONMENTS:
+        return None
+    name = accounts.group_name(project, environment, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
+    gid = accounts.ensure_group(name)
+    account = accounts.ensure_account(name, comment=f"Paved runs of {project}/{environment}", group=name)
+    return RunAccount(account=account, identity=Identity(uid=account.uid, gid=gid, groups=(gid,)))
+
+
+def prepare_lakes(projects, prefix: str, within: Path) -> None:
+    """At hub start: give every local lake of every project environment to its group (see
+    :func:`prepare_lake`), so none is readable by other accounts before its first server or run."""
+    from paved.spawner import accounts
+
+    for project in projects.values():
+        for env_name, env in project.environments.items():
+            if env.lake and "://" not in env.lake:
+                gid = accounts.ensure_group(accounts.group_name(project.name, env_name, prefix))
+                prepare_lake(env.lake, gid, within=within)

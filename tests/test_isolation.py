@@ -1,0 +1,264 @@
+"""Isolation on the embedded default, tried from inside real notebook servers (code run in a real kernel of a
+server started through the REST API): bob (project leads) attacks alice's workspace, her project's lake, the
+hub's state, processes and secrets; every attempt must end in a permission error. alice, in two projects,
+reaches from each notebook only the lake of the project it was started for.
+
+Tests run as root, so the hub isolates servers (paved.spawner.isolation); without root there is nothing to test.
+"""
+
+import json
+import os
+import secrets
+import textwrap
+import time
+
+import pytest
+
+from conftest import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
+from moto_server import moto_server  # noqa: F401 (fixture)
+from paved.hub.demo import DEMO_PROJECTS_YAML
+from paved.hub.processes import pids_with_env
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs a hub running as root")
+
+IPF = "imbalance-price-forecast"
+
+# Runs in bob's kernel: each attempt answers "denied" (PermissionError) or what it managed to do.
+PROBE = textwrap.dedent("""
+    import json, os, signal
+    T = json.loads({targets!r})
+    results = {{}}
+
+    def attempt(name, fn):
+        try:
+            results[name] = "ALLOWED: " + repr(fn())[:80]
+        except PermissionError:
+            results[name] = "denied"
+        except Exception as e:
+            results[name] = f"other: {{type(e).__name__}}: {{e}}"[:120]
+
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read(64)
+
+    def write(path):
+        with open(path, "w") as f:
+            return f.write("x")
+
+    attempt("list alice's workspace", lambda: os.listdir(T["alice_workspace"]))
+    attempt("read alice's notebook file", lambda: read(T["alice_file"]))
+    attempt("write into alice's workspace", lambda: write(os.path.join(T["alice_workspace"], "bob.txt")))
+    attempt("list the ipf lake", lambda: os.listdir(T["ipf_lake"]))
+    attempt("read an ipf dataset", lambda: read(T["ipf_dataset"]))
+    attempt("write into the ipf lake", lambda: write(os.path.join(T["ipf_lake"], "bob.parquet")))
+    attempt("overwrite an ipf dataset", lambda: write(T["ipf_dataset"]))
+    attempt("list the data dir", lambda: os.listdir(T["data_dir"]))
+    for path in T["state_files"]:
+        attempt("read " + os.path.basename(path), lambda p=path: read(p) if os.path.isfile(p) else os.listdir(p))
+    attempt("read alice's credential file", lambda: read(T["alice_credentials"]))
+    attempt("list alice's credential folder", lambda: os.listdir(os.path.dirname(T["alice_credentials"])))
+    for pid in T["root_pids"]:
+        attempt(f"read /proc/{{pid}}/environ", lambda p=pid: read(f"/proc/{{p}}/environ"))
+        attempt(f"signal {{pid}}", lambda p=pid: os.kill(p, 0))
+    attempt("read alice's server environ", lambda: read(f"/proc/{{T['alice_server_pid']}}/environ"))
+    attempt("signal alice's server", lambda: os.kill(T["alice_server_pid"], signal.SIGTERM))
+
+    # every secret of the hub and of alice's project, searched wherever bob can read
+    found = []
+    def scan(path):
+        try:
+            with open(path, "rb") as f:
+                data = f.read(2_000_000)
+        except OSError:
+            return
+        for secret in T["secrets"]:
+            if secret.encode() in data:
+                found.append(path)
+    for top in (T["data_dir"], "/tmp"):
+        for root, dirs, files in os.walk(top):
+            for name in files:
+                scan(os.path.join(root, name))
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            for what in ("environ", "cmdline"):
+                scan(f"/proc/{{pid}}/{{what}}")
+    results["secrets found"] = sorted(set(found))
+    results["uid"] = os.getuid()
+    results["groups"] = os.getgroups()
+    print(json.dumps(results))
+""")
+
+
+def lake_probe(lakes: dict[str, str]) -> str:
+    return textwrap.dedent(f"""
+        import json, os
+        out = {{}}
+        for name, path in {lakes!r}.items():
+            try:
+                out[name] = sorted(os.listdir(path))
+            except PermissionError:
+                out[name] = "denied"
+        print(json.dumps(out))
+    """)
+
+
+@pytest.fixture(scope="module")
+def hub(moto_server, tmp_path_factory):  # noqa: F811
+    arn = moto_server.create_role("ipf-dev-iso")
+    tmp = tmp_path_factory.mktemp("isolation")
+    data = tmp / "data"
+    data.mkdir()
+    (data / "projects.yaml").write_text(
+        DEMO_PROJECTS_YAML
+        .replace("dev: {lake: lake/imbalance-price-forecast/dev,",
+                 f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,')
+        .replace("members: {users: [bob]}", "members: {users: [bob, alice]}"))
+    for lake in (data / "lake" / IPF / "dev", data / "lake" / "leads" / "dev"):
+        lake.mkdir(parents=True)
+        (lake / "prices.parquet").write_bytes(b"PAR1 not really")
+    site = tmp / "site.py"
+    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
+                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    # secrets of this hub alone, so finding one anywhere is a leak, not a coincidence
+    password = "iso-" + secrets.token_hex(12)
+    hub = start_paved(data, "--config", str(site), env={
+        **moto_server.env, "PAVED_DEMO_PASSWORD": password,
+        "AWS_ACCESS_KEY_ID": "AKIAPAVEDISOLATION01", "AWS_SECRET_ACCESS_KEY": "hub-" + secrets.token_hex(16)})
+    hub.password = password
+    try:
+        yield hub
+    finally:
+        stop_process_group(hub.proc)
+
+
+def spawn(hub, user, name, project, environment="dev"):
+    r = hub.api(user).post(f"{hub.url}/hub/api/users/{user}/servers/{name}",
+                           json={"project": project, "environment": environment})
+    assert r.status_code in (201, 202), r.text
+    wait_ready(hub, user, name)
+
+
+def test_bob_reaches_nothing_of_alice_or_the_hub(hub, moto_server):  # noqa: F811
+    spawn(hub, "alice", "alpha", IPF)
+    spawn(hub, "bob", "bravo", "leads")
+    run_code(hub, "alice", "alpha", "open('secret-notes.txt', 'w').write('alice only')")
+    data = hub.data_dir
+    lake = data / "lake" / IPF / "dev"
+    credentials = data / "run" / "servers" / "alice" / "alpha" / "aws-credentials.json"
+    alice_pid = int((data / "run" / "server-alice--alpha.pid").read_text())
+    hub_pid = int((data / "jupyterhub.pid").read_text())
+    service_pids = pids_with_env("PAVED_DATA_DIR", str(data))
+    alice_token = run_code(hub, "alice", "alpha", "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])").strip()
+    creds = json.loads(credentials.read_text())
+    hub_env = open(f"/proc/{hub_pid}/environ").read().split("\0")
+    wanted = [creds["SecretAccessKey"], creds["SessionToken"], alice_token, hub.password,
+              (data / "jupyterhub_cookie_secret").read_text().strip()]
+    wanted += [kv.split("=", 1)[1] for kv in hub_env if kv.startswith(("AWS_SECRET_ACCESS_KEY=", "CONFIGPROXY_AUTH"))]
+    for pid in service_pids:  # every service's hub token
+        env = open(f"/proc/{pid}/environ").read().split("\0")
+        wanted += [kv.split("=", 1)[1] for kv in env if kv.startswith("JUPYTERHUB_API_TOKEN=")]
+    assert len(wanted) >= 8
+    state = [data / n for n in ("jupyterhub.sqlite", "jupyterhub_cookie_secret", "usage.sqlite", "pipelines.sqlite",
+                                "catalog.duckdb", "catalog.duckdb.events", "projects.yaml", "hub.log", "secrets",
+                                "jupyterhub.pid", "jupyterhub_crypt_key")
+             if (data / n).exists()]
+    state += [p for p in data.iterdir() if p.is_file() and p not in state]
+    assert data / "catalog.duckdb.events" in state and data / "secrets" in state
+    targets = {
+        "data_dir": str(data), "alice_workspace": str(data / "workspaces" / "alice" / "alpha"),
+        "alice_file": str(data / "workspaces" / "alice" / "alpha" / "secret-notes.txt"),
+        "ipf_lake": str(lake), "ipf_dataset": str(next(lake.glob("*.parquet"))),
+        "state_files": [str(p) for p in state], "alice_credentials": str(credentials),
+        "root_pids": [hub_pid, *service_pids], "alice_server_pid": alice_pid,
+        "secrets": [s for s in wanted if s],
+    }
+    results = json.loads(run_code(hub, "bob", "bravo", PROBE.format(targets=json.dumps(targets))).strip()
+                         .splitlines()[-1])
+    found, uid, groups = results.pop("secrets found"), results.pop("uid"), results.pop("groups")
+    assert len(results) >= 20 + 2 * len(service_pids)
+    not_denied = {k: v for k, v in results.items() if v != "denied"}
+    assert not not_denied, json.dumps(not_denied, indent=1)
+    assert found == []
+    assert uid != 0 and 0 not in groups and len(groups) == 1
+    assert (data / "workspaces" / "alice" / "alpha" / "secret-notes.txt").read_text() == "alice only"
+
+
+def test_alice_reaches_only_the_lake_of_the_notebooks_project(hub):
+    spawn(hub, "alice", "charlie", "leads")
+    lakes = {"ipf": str(hub.data_dir / "lake" / IPF / "dev"), "leads": str(hub.data_dir / "lake" / "leads" / "dev")}
+    seen_from_ipf = json.loads(run_code(hub, "alice", "alpha", lake_probe(lakes)))
+    seen_from_leads = json.loads(run_code(hub, "alice", "charlie", lake_probe(lakes)))
+    assert seen_from_ipf["leads"] == "denied" and "prices.parquet" in seen_from_ipf["ipf"]
+    assert seen_from_leads["ipf"] == "denied" and "prices.parquet" in seen_from_leads["leads"]
+    # both run as alice's one account
+    uids = {run_code(hub, "alice", n, "import os; print(os.getuid())").strip() for n in ("alpha", "charlie")}
+    assert len(uids) == 1 and uids != {"0"}
+    stop(hub, "alice", "charlie")
+
+
+def test_files_written_in_the_lake_stay_with_the_project(hub):
+    code = ("import os, stat; p = os.path.join(os.environ['PAVED_LAKE'], 'by-alice.txt'); open(p, 'w').write('x'); "
+            "st = os.stat(p); print(oct(stat.S_IMODE(st.st_mode)), st.st_gid)")
+    mode, gid = run_code(hub, "alice", "alpha", code).split()
+    import grp
+
+    assert mode == "0o660" and grp.getgrgid(int(gid)).gr_name.startswith(ACCOUNT_PREFIX)
+    assert grp.getgrgid(int(gid)).gr_name.endswith("-dev")
+
+
+def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
+    spawn(hub, "alice", "delta", "leads")
+    projects = hub.data_dir / "projects.yaml"
+    projects.write_text(projects.read_text().replace("members: {users: [bob, alice]}", "members: {users: [bob]}"))
+    left = time.monotonic()
+    while time.monotonic() - left < 60:
+        if "delta" not in servers(hub, "alice"):
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("alice's server in a project she left still runs after 60 s")
+    spans = [s for s in usage_spans(hub) if s["resource_id"] == "alice/delta"]
+    assert [s["end_reason"] for s in spans] == ["membership-revoked"]
+    assert not (hub.data_dir / "run" / "servers" / "alice" / "delta").exists()
+    assert "alpha" in servers(hub, "alice")  # her server in the project she still belongs to runs on
+
+
+def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path):
+    import subprocess
+    import sys
+
+    from promote_helpers import make_notebook
+
+    leads_lake = hub.data_dir / "lake" / "leads" / "dev"
+    nb = tmp_path / "who.ipynb"
+    nb.write_text(json.dumps(make_notebook("label = 'x'", textwrap.dedent(f"""
+        import boto3, os
+        arn = boto3.client('sts').get_caller_identity()['Arn']
+        open(os.path.join(os.environ['PAVED_LAKE'], 'from-pipeline.txt'), 'w').write(arn)
+        try:
+            os.listdir({str(leads_lake)!r}); other = 'readable'
+        except PermissionError:
+            other = 'denied'
+        print('who', arn, 'other-lake', other, 'uid', os.getuid())
+    """))))
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
+    env["JUPYTERHUB_API_TOKEN"] = hub.token("alice")
+    paved = [sys.executable, "-m", "paved.hub.cli"]
+    r = subprocess.run([*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([*paved, "pipelines", "run", "who", "--project", IPF, "--hub-url", hub.url],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    svc = f"{hub.url}/services/pipelines/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = hub.api("alice").get(f"{svc}api/runs").json()["runs"]
+        if runs and runs[0]["status"] in ("succeeded", "failed", "retrying"):
+            break
+        time.sleep(1)
+    log = hub.api("alice").get(f"{svc}runs/{runs[0]['id']}/log").text
+    assert runs[0]["status"] == "succeeded", log
+    written = hub.data_dir / "lake" / IPF / "dev" / "from-pipeline.txt"
+    assert ":assumed-role/ipf-dev-iso/paved-pipeline-who-" in written.read_text()
+    assert "other-lake denied" in log and "uid 0" not in log
