@@ -1,9 +1,9 @@
 """LocalProjectSpawner: the embedded backend, one JupyterLab process per named server on this machine.
 
 It is JupyterHub's own local process spawner (with warm starts, paved.spawner.warm_pool) with Paved's scope
-applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, a
-per-process memory limit (RLIMIT_DATA: a process can still exceed the machine's memory in aggregate), and a
-pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
+applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, the
+instance type's memory and vCPUs as a cgroup of the server where root can make one (paved.spawner.limits; else
+a per-process RLIMIT_DATA, which a server can still exceed in aggregate), and a pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
 
 When the hub runs as root (the embedded default on a VM, CI), every server runs as its user's own Unix
 account with its project environment's group as its only supplementary group, like JupyterHub's
@@ -27,7 +27,7 @@ from pathlib import Path
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
-from paved.spawner import accounts, isolation, vscode
+from paved.spawner import accounts, isolation, limits, vscode
 from paved.spawner.base import PavedSpawner
 from paved.spawner.scope import Scope
 from paved.spawner.warm_pool import WarmStartSpawner, warm_up
@@ -98,6 +98,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     ).tag(config=True)
 
     identity: isolation.Identity | None = None
+    _cgroups: list[str] = []
+    _limits_warned = False
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -135,12 +137,14 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     def make_preexec_fn(self, name):
         prepare = None if self.identity else super().make_preexec_fn(name)
-        mem = int(self.mem_limit or 0)
-        identity, home = self.identity, self.home_dir
+        mem = 0 if self._cgroups else int(self.mem_limit or 0)
+        identity, home, cgroups = self.identity, self.home_dir, list(self._cgroups)
 
         def preexec():
             if prepare:
                 prepare()
+            if cgroups:
+                limits.join(cgroups)
             if mem:
                 try:
                     resource.setrlimit(resource.RLIMIT_DATA, (mem, mem))
@@ -158,6 +162,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             for key in ("PAVED_DATA_DIR", "PAVED_PROJECTS_FILE"):
                 env.pop(key, None)
         return env
+
+    def warm_cgroups(self) -> list[str]:
+        return list(self._cgroups)
 
     def warm_identity(self) -> dict | None:
         return self.identity.to_request() if self.identity else None
@@ -223,14 +230,27 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def pid_file(self) -> Path:
         return self.data_dir() / "run" / f"server-{self.user.name}--{self.name}.pid"
 
+    def _make_cgroups(self) -> None:
+        self._cgroups = limits.create(self.cgroup_name(), int(self.mem_limit or 0), float(self.cpu_limit or 1)) \
+            if self.mem_limit else []
+        if not self._cgroups and not LocalProjectSpawner._limits_warned:
+            LocalProjectSpawner._limits_warned = True
+            self.log.warning("No writable cgroups on this machine: memory is limited per process (RLIMIT_DATA) and "
+                             "CPU is not limited")
+
+    def cgroup_name(self) -> str:
+        return limits.cgroup_name(self.data_dir(), self.user.name, self.name)
+
     async def start(self):
         self.identity = None
+        self._cgroups = []
         if not self.isolate and not self.allow_unisolated_multiuser and self.user.name != getpass.getuser():
             raise web.HTTPError(403, f"This Paved runs in single-user mode (not as root), so it cannot keep "
                                      f"notebooks apart: only {getpass.getuser()} may start servers. Ask the "
                                      "administrator to run Paved as root or allow shared use.")
         if self.isolate:
             await asyncio.to_thread(self._prepare_isolation)
+            await asyncio.to_thread(self._make_cgroups)
             self.emit_progress(25, f"Runs as Unix account {self.account_name()}")
         else:
             Path(self.home_dir).mkdir(parents=True, exist_ok=True)
@@ -262,7 +282,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         instead of waiting out its backoff. Never blocks the hub's event loop (50 spawns wait at once)."""
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.proc and self.proc.poll() is not None:
+            if self.server_exited():
                 return  # died: let the hub report it
             try:
                 _, writer = await asyncio.wait_for(asyncio.open_connection(ip or "127.0.0.1", port), timeout=0.5)
@@ -283,3 +303,6 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
                 os.killpg(group, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self.isolate:
+            await asyncio.sleep(0.1)  # the killed processes leave their cgroup
+            limits.remove(self.cgroup_name())

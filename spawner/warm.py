@@ -1,21 +1,26 @@
-"""A pre-warmed interpreter that becomes the next notebook server.
+"""A pre-warmed interpreter that forks notebook servers (a fork server, like multiprocessing's "forkserver").
 
 Starting a single-user server is almost all Python imports (jupyter_server, JupyterLab and the server
 extensions: ~2.4 s of a ~2.7 s start here). The embedded spawner keeps one interpreter per Python version that
-has already imported them and waits on stdin; a spawn hands it the server's command line, environment and
-working directory as one JSON line, and it runs jupyterhub-singleuser in-process. Then the next one warms up.
+has imported them once; for each spawn it forks a child (copy-on-write, milliseconds) that becomes the server:
+its own session, the server's command line, environment and working directory from one JSON line, and runs
+jupyterhub-singleuser in-process. So every server starts warm, also fifty at once, and they share the
+imported code's memory.
 
 The interpreter starts with a minimal environment (nothing of the hub's: no secrets in its
-/proc/<pid>/environ) and only then takes on the server's; nothing is imported that reads the environment at
-import time (jupyterhub.singleuser does, so it is imported after). If the hub goes away, stdin closes and
-the interpreter exits.
+/proc/<pid>/environ) and a child only then takes on the server's; nothing is imported that reads the
+environment at import time (jupyterhub.singleuser does, so a child imports it after). If the hub goes away,
+stdin closes and the fork server exits (its servers keep running, as cold-started ones do).
 
-When the hub runs as root, the interpreter warms up as root (it holds nothing but imported modules) and the
-request names the server's identity (paved.spawner.isolation): it joins the server's cgroups, sets its limits,
-then drops to the user's account and project group for good before anything of the server runs.
+When the hub runs as root, the fork server runs as root (it holds nothing but imported modules) and the
+request names the server's identity (paved.spawner.isolation): the child joins the server's cgroups, sets its
+limits, then drops to the user's account and project group for good before anything of the server runs.
 
-    python -m paved.spawner.warm        # then, on stdin: {"argv": [...], "env": {...}, "cwd": "...", "mem": N,
-                                        #                  "identity": {...} | null, "cgroups": [...]}
+Protocol: the hub writes one request per line on stdin,
+    {"argv": [...], "env": {...}, "cwd": "...", "mem": N, "identity": {...} | null, "cgroups": [...]}
+and reads ``started <pid>`` per request and ``exited <pid> <exit code>`` (negative: signal) when a server ends.
+
+    python -m paved.spawner.warm
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import importlib
 import json
 import os
 import resource
+import signal
 import sys
+import traceback
 
 # Heavy modules a Paved notebook server loads; missing ones are skipped (they are not installed).
 PRELOAD = (
@@ -45,9 +52,10 @@ def preload() -> None:
 def become_server(request: dict) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
-    for procs in request.get("cgroups") or ():
-        with open(procs, "w") as f:  # before dropping root: only root may move a process between cgroups
-            f.write(str(os.getpid()))
+    if request.get("cgroups"):  # before dropping root: only root may move a process between cgroups
+        from paved.spawner.limits import join
+
+        join(request["cgroups"])
     mem = int(request.get("mem") or 0)
     if mem:
         try:
@@ -65,17 +73,60 @@ def become_server(request: dict) -> int:
     return singleuser_main() or 0
 
 
+def _reap(signum=None, frame=None) -> None:
+    """SIGCHLD: collect ended servers and tell the hub their exit codes."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _tell(f"exited {pid} {os.waitstatus_to_exitcode(status)}")
+
+
+def _tell(line: str) -> None:
+    try:
+        os.write(1, (line + "\n").encode())
+    except OSError:  # the hub went away
+        pass
+
+
+def _child(request: dict) -> None:
+    """In the forked child: detach from the fork server and become the server; never returns."""
+    code = 1
+    try:
+        os.setsid()  # its own session and process group, like a cold start (start_new_session)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)  # the hand-over pipe: kernels and terminals must not inherit it
+        os.close(devnull)
+        os.dup2(2, 1)  # output goes where the hub's goes, not into the pipe the hub reads answers from
+        code = become_server(request)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
 def main() -> int:
     preload()
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # the hub went away before needing us
-    request = json.loads(line)
-    # the hand-over pipe is done with; kernels and terminals must not inherit it
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    return become_server(request)
+    signal.signal(signal.SIGCHLD, _reap)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        _tell(f"started {pid}")
+    return 0
 
 
 if __name__ == "__main__":

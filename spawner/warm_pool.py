@@ -1,88 +1,147 @@
-"""The hub side of warm starts: keep one pre-warmed interpreter per Python (paved.spawner.warm) ready.
+"""The hub side of warm starts: one fork server per Python (paved.spawner.warm) that forks each new server.
 
-``WarmStartSpawner`` is JupyterHub's local process spawner whose ``start()`` hands the server's command line,
-environment and working directory to a waiting interpreter instead of starting a cold one, and then warms up
-the next. It falls back to a cold start whenever no warm interpreter is ready (the first spawn, or two
-spawns at once), so a warm start is only ever faster, never required.
+``WarmStartSpawner`` is JupyterHub's local process spawner whose ``start()`` asks the fork server for a server
+instead of starting a cold interpreter. It falls back to a cold start whenever the fork server is gone, so a
+warm start is only ever faster, never required. A forked server is not the hub's child: the spawner follows it
+by pid (as JupyterHub does after a restart) and learns its exit code from the fork server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import queue
 import subprocess
+import threading
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool
 
-# python executable -> the waiting interpreter (one per hub process)
-_waiting: dict[str, subprocess.Popen] = {}
+from paved.hub.processes import pid_alive
+
+HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports (a few seconds)
 
 
 def _minimal_env() -> dict[str, str]:
-    """What a waiting interpreter starts with: enough to run, nothing of the hub's (no secrets)."""
+    """What a fork server starts with: enough to run, nothing of the hub's (no secrets)."""
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
     return {**keep, "HOME": os.environ.get("PAVED_DATA_DIR", "/tmp"), "PYTHONUNBUFFERED": "1"}
 
 
-def warm_up(python: str) -> None:
-    """Start a waiting interpreter for ``python`` unless one is already waiting."""
-    proc = _waiting.get(python)
-    if proc is not None and proc.poll() is None:
-        return
-    _waiting[python] = subprocess.Popen(
-        [python, "-m", "paved.spawner.warm"], stdin=subprocess.PIPE, env=_minimal_env(),
-        start_new_session=True,  # like any server: its own process group, no signals from the hub's terminal
-    )
+class ForkServer:
+    """One ``python -m paved.spawner.warm`` process and the answers it sends back."""
+
+    def __init__(self, python: str):
+        self.proc = subprocess.Popen(
+            [python, "-m", "paved.spawner.warm"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env=_minimal_env(), start_new_session=True)  # no signals from the hub's terminal
+        self.exited: dict[int, int] = {}
+        self._started: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, name=f"paved-fork-server-{self.proc.pid}", daemon=True).start()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            kind, _, rest = line.decode().strip().partition(" ")
+            if kind == "started":
+                self._started.put(int(rest))
+            elif kind == "exited":
+                pid, code = rest.split()
+                self.exited[int(pid)] = int(code)
+        self._started.put(None)  # the fork server ended: whoever waits falls back to a cold start
+
+    def spawn(self, request: dict) -> int | None:
+        """Fork a server for ``request`` (blocking; call in a thread). Its pid, or None if the fork server
+        is gone."""
+        with self._lock:
+            if not self.alive:
+                return None
+            try:
+                self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+                self.proc.stdin.flush()
+                return self._started.get(timeout=HANDOVER_TIMEOUT_S)
+            except (OSError, queue.Empty):
+                return None
 
 
-def take(python: str) -> subprocess.Popen | None:
-    proc = _waiting.pop(python, None)
-    return proc if proc is not None and proc.poll() is None else None
+# python executable -> its fork server (one per hub process)
+_servers: dict[str, ForkServer] = {}
+
+
+def warm_up(python: str) -> ForkServer:
+    """The fork server for ``python``, started unless one is running."""
+    server = _servers.get(python)
+    if server is None or not server.alive:
+        server = _servers[python] = ForkServer(python)
+    return server
 
 
 class WarmStartSpawner(SimpleLocalProcessSpawner):
     warm_start = Bool(
-        True, help="Start servers in a pre-warmed interpreter (imports done ahead): a spawn takes a fraction of "
-        "a second instead of a few seconds. Off: every server starts cold.",
+        True, help="Start servers from a pre-warmed fork server (imports done ahead): a spawn takes a fraction "
+        "of a second instead of a few seconds. Off: every server starts cold.",
     ).tag(config=True)
 
+    _fork_server: ForkServer | None = None
+
     def warm_python(self) -> str | None:
-        """The interpreter to warm for this server: only when it runs ``<python> -m jupyterhub.singleuser``
-        (what the warm interpreter becomes); any other command starts cold."""
+        """The interpreter to fork from for this server: only when it runs ``<python> -m jupyterhub.singleuser``
+        (what a forked child becomes); any other command starts cold."""
         cmd = list(self.cmd)
         if self.warm_start and len(cmd) == 3 and cmd[1:] == ["-m", "jupyterhub.singleuser"]:
             return cmd[0]
         return None
 
     def warm_identity(self) -> dict | None:
-        """The identity the warm interpreter drops to (paved.spawner.isolation.Identity.to_request), or None
-        to keep the hub's. What a cold start's ``preexec_fn`` does, for the warm path."""
+        """The identity a forked server drops to (paved.spawner.isolation.Identity.to_request), or None to
+        keep the hub's. What a cold start's ``preexec_fn`` does, for the warm path."""
         return None
 
     def warm_cgroups(self) -> list[str]:
-        """``cgroup.procs`` files the warm interpreter moves itself into before dropping privileges."""
+        """``cgroup.procs`` files a forked server moves itself into before dropping privileges."""
         return []
+
+    def server_exited(self) -> bool:
+        """Whether the server process has ended (cold: our child; warm: by pid and the fork server's word)."""
+        if self.proc is not None:
+            return self.proc.poll() is not None
+        server = self._fork_server
+        return not self.pid or (server is not None and self.pid in server.exited) or not pid_alive(self.pid)
 
     async def start(self):
         python = self.warm_python()
-        proc = take(python) if python else None
-        if proc is None:
-            result = await super().start()
-        else:
-            if self.port == 0:
-                self.port = random_port()
-            request = {"argv": ["jupyterhub-singleuser", *self.get_args()], "env": self.get_env(),
-                       "cwd": self.home_dir, "mem": int(self.mem_limit or 0),
-                       "identity": self.warm_identity(), "cgroups": self.warm_cgroups()}
-            Path(self.home_dir).mkdir(parents=True, exist_ok=True)
-            self.log.info("Starting %s in a warm interpreter (pid %s)", self._log_name, proc.pid)
-            proc.stdin.write(json.dumps(request).encode() + b"\n")
-            proc.stdin.close()
-            self.proc, self.pid = proc, proc.pid
-            result = (self.ip or "127.0.0.1", self.port)
-        if python:
-            warm_up(python)
-        return result
+        if python is None:
+            return await super().start()
+        if self.port == 0:
+            self.port = random_port()
+        request = {"argv": ["jupyterhub-singleuser", *self.get_args()], "env": self.get_env(),
+                   "cwd": self.home_dir, "mem": 0 if self.warm_cgroups() else int(self.mem_limit or 0),
+                   "identity": self.warm_identity(), "cgroups": self.warm_cgroups()}
+        Path(self.home_dir).mkdir(parents=True, exist_ok=True)
+        server = warm_up(python)
+        pid = await asyncio.to_thread(server.spawn, request)
+        if pid is None:
+            self.log.warning("No fork server for %s; starting %s cold", python, self._log_name)
+            return await super().start()
+        self.log.info("Starting %s in a warm interpreter (pid %s)", self._log_name, pid)
+        self.proc, self.pid, self._fork_server = None, pid, server
+        return (self.ip or "127.0.0.1", self.port)
+
+    async def poll(self):
+        server = self._fork_server
+        if self.proc is None and server is not None and self.pid in server.exited:
+            code = server.exited.pop(self.pid)
+            self.clear_state()
+            return code
+        return await super().poll()
+
+    def clear_state(self):
+        super().clear_state()
+        self._fork_server = None

@@ -262,3 +262,19 @@ def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path
     written = hub.data_dir / "lake" / IPF / "dev" / "from-pipeline.txt"
     assert ":assumed-role/ipf-dev-iso/paved-pipeline-who-" in written.read_text()
     assert "other-lake denied" in log and "uid 0" not in log
+
+
+def test_server_runs_in_a_cgroup_with_its_instance_types_limits(hub):
+    from paved.spawner import limits
+    from paved.spawner.pricebook import load_pricebook
+
+    if "No writable cgroups" in hub.hub_log():
+        pytest.skip("this machine has no writable cgroups (servers get RLIMIT_DATA)")
+    name = limits.cgroup_name(hub.data_dir.resolve(), "alice", "alpha")
+    seen = run_code(hub, "alice", "alpha", "print(open('/proc/self/cgroup').read())")
+    assert name in seen
+    instance = servers(hub, "alice")["alpha"]["user_options"].get("instance_type") or "t3.medium"
+    memory = int(load_pricebook().instance_types[instance].memory_gib * 1024**3)
+    v2 = limits.CGROUP_ROOT / name / "memory.max"
+    limit_file = v2 if v2.exists() else limits.CGROUP_ROOT / "memory" / name / "memory.limit_in_bytes"
+    assert abs(int(limit_file.read_text()) - memory) < 4096  # the kernel rounds to pages

@@ -1,0 +1,77 @@
+"""Memory and CPU limits of one notebook server through cgroups, where the machine lets root write them.
+
+cgroup v2 (one unified hierarchy with the memory and cpu controllers enabled for children) or cgroup v1 (the
+``memory`` and ``cpu`` controllers mounted under /sys/fs/cgroup): a cgroup per server named after the hub's
+data dir and the server, with ``memory.max``/``memory.limit_in_bytes`` = the instance type's memory and
+``cpu.max``/``cpu.cfs_quota_us`` = its vCPUs (kernel docs: Documentation/admin-guide/cgroup-v2.rst,
+cgroup-v1/memory.rst, scheduler/sched-bwc.rst). The server's process joins it before dropping root, and its
+kernels and terminals inherit it. Where none is writable, :func:`create` returns no cgroups and the spawner
+keeps the per-process RLIMIT_DATA (with a warning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str) -> str:
+    """``paved-<8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine."""
+    tag = hashlib.sha256(str(data_dir).encode()).hexdigest()[:8]
+    return _UNSAFE.sub("_", f"paved-{tag}-{user}--{notebook}")
+
+
+def _folders(name: str) -> list[tuple[str, Path]]:
+    if (CGROUP_ROOT / "cgroup.controllers").exists():  # v2 mounted at the root
+        return [("v2", CGROUP_ROOT / name)]
+    return [(c, CGROUP_ROOT / c / name) for c in ("memory", "cpu")]
+
+
+def create(name: str, memory_bytes: int, cpus: float) -> list[str]:
+    """Make the server's cgroup(s) with these limits; the ``cgroup.procs`` files to join, or [] if the
+    machine does not let us (no cgroup fs, not root, controllers not delegated)."""
+    made: list[Path] = []
+    try:
+        for kind, folder in _folders(name):
+            folder.mkdir(exist_ok=True)
+            made.append(folder)
+            quota = max(1000, int(cpus * CPU_PERIOD_US))
+            if kind == "v2":
+                (folder / "memory.max").write_text(str(memory_bytes))
+                (folder / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
+            elif kind == "memory":
+                (folder / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            else:
+                (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (folder / "cpu.cfs_quota_us").write_text(str(quota))
+    except OSError:
+        for folder in made:
+            _rmdir(folder)
+        return []
+    return [str(folder / "cgroup.procs") for folder in made]
+
+
+def join(procs_files: list[str], pid: int | None = None) -> None:
+    """Move ``pid`` (default: this process) into the cgroups (needs root; before dropping it)."""
+    for procs in procs_files:
+        with open(procs, "w") as f:
+            f.write(str(pid or os.getpid()))
+
+
+def remove(name: str) -> None:
+    """Remove the server's cgroups (the kernel refuses while processes remain; then they stay, empty later)."""
+    for _, folder in _folders(name):
+        _rmdir(folder)
+
+
+def _rmdir(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
