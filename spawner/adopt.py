@@ -29,6 +29,7 @@ async def adopt(spawner) -> None:
     project = registry(spawner.projects_file).get(options.project)
     spawner.scope = build_scope(options, project, user=spawner.user.name, notebook=spawner.name,
                                 service_urls=spawner.service_urls)
+    spawner.mem_limit = spawner.scope.mem_limit_bytes  # shown on the home page
     try:
         await spawner.start_credentials()
     except Exception as e:  # the old files stay valid until they expire; the next restart tries again

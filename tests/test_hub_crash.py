@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from conftest import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
+from moto_server import moto_server  # noqa: F401 (fixture)
 from paved.hub import supervise
 from paved.hub.processes import pid_alive, pids_with_env
 from paved.hub.up import stop_leftovers
@@ -258,4 +259,45 @@ def test_paved_down_after_a_crash_stops_the_servers(tmp_path):
         assert span[0]["end_reason"] == "hub-shutdown" and span[0]["end_ts"] >= span[0]["start_ts"]
     finally:
         stop_process_group(hub.proc)
+        _paved("down", "--data-dir", str(data))
+
+
+def test_credentials_are_refreshed_again_after_a_crash(moto_server, tmp_path):  # noqa: F811
+    """A server that outlived its hub gets its project role's credentials rewritten by the next hub (same files,
+    same group), instead of keeping ones that expire within the hour."""
+    from conftest import run_code
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+
+    arn = moto_server.create_role("ipf-crash")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "projects.yaml").write_text(DEMO_PROJECTS_YAML.replace(
+        "dev: {lake: lake/imbalance-price-forecast/dev,",
+        f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,'))
+    site = tmp_path / "site.py"
+    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
+                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    hub = start_paved(data, "--config", str(site), env=moto_server.env)
+    hubs = [hub]
+    try:
+        _spawn(hub, "cloud-crash")
+        creds_file = next((data / "run" / "servers").rglob("aws-credentials.json"))
+        before, stat = json.loads(creds_file.read_text()), creds_file.stat()
+        os.kill(int((data / "jupyterhub.pid").read_text()), signal.SIGKILL)
+        hub.proc.wait(60)
+        assert creds_file.exists(), "a running server's credentials were removed"
+        hub = start_paved(data, "--config", str(site), env=moto_server.env, port=int(hub.url.rsplit(":", 1)[1]))
+        hubs.append(hub)
+        wait_ready(hub, "alice", "cloud-crash")
+        deadline = time.monotonic() + 60
+        while json.loads(creds_file.read_text())["AccessKeyId"] == before["AccessKeyId"]:
+            assert time.monotonic() < deadline, "the restarted hub did not refresh the credentials"
+            time.sleep(0.5)
+        assert (creds_file.stat().st_gid, creds_file.stat().st_mode) == (stat.st_gid, stat.st_mode)
+        who = run_code(hub, "alice", "cloud-crash",
+                       "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])")
+        assert "assumed-role/ipf-crash/paved-alice-cloud-crash" in who
+    finally:
+        for h in hubs:
+            stop_process_group(h.proc)
         _paved("down", "--data-dir", str(data))
