@@ -375,7 +375,7 @@ class PavedSpawner(Spawner):
             # found gone at start: it ended while no hub watched, last seen when the old hub last beat
             self.close_usage_span(reason, span_id, hub_last_alive() if hub_is_restarting() else None)
             await self.stop_credentials()
-        elif status is None and hub_is_restarting() and not self.pending:
+        elif status is None and hub_is_restarting() and self.pending in (None, "check"):  # "check": at start
             from paved.spawner.adopt import adopt
 
             await adopt(self)  # it outlived the previous hub: scope and credentials again
