@@ -75,6 +75,9 @@ def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "")
             if f"{user_dir.name}--{server_dir.name}" not in running:
                 shutil.rmtree(server_dir, ignore_errors=True)
     shutil.rmtree(data_dir / "run" / "pipelines", ignore_errors=True)
+    from paved.spawner.limits import remove_all
+
+    remove_all(data_dir)  # cgroups of servers that are gone (a running server's is not empty: it stays)
 
 
 def end_usage(usage_db_url: str, resource_ids: list[str]) -> None:

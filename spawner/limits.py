@@ -21,10 +21,13 @@ CPU_PERIOD_US = 100_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
+def _tag(data_dir: str | os.PathLike) -> str:
+    return "paved-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:8]
+
+
 def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str) -> str:
     """``paved-<8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine."""
-    tag = hashlib.sha256(str(data_dir).encode()).hexdigest()[:8]
-    return _UNSAFE.sub("_", f"paved-{tag}-{user}--{notebook}")
+    return _UNSAFE.sub("_", f"{_tag(data_dir)}-{user}--{notebook}")
 
 
 def _folders(name: str) -> list[tuple[str, Path]]:
@@ -64,14 +67,24 @@ def join(procs_files: list[str], pid: int | None = None) -> None:
             f.write(str(pid or os.getpid()))
 
 
-def remove(name: str) -> None:
-    """Remove the server's cgroups (the kernel refuses while processes remain; then they stay, empty later)."""
-    for _, folder in _folders(name):
-        _rmdir(folder)
+def remove(name: str) -> bool:
+    """Remove the server's cgroups; False while the kernel refuses (processes still leaving them)."""
+    return all(_rmdir(folder) for _, folder in _folders(name))
 
 
-def _rmdir(folder: Path) -> None:
+def remove_all(data_dir: str | os.PathLike) -> None:
+    """Remove the (empty) cgroups a Paved with this data dir left behind (``paved up`` at start)."""
+    tag = _tag(data_dir)
+    for _, folder in _folders(tag):
+        for leftover in folder.parent.glob(f"{tag}-*"):
+            _rmdir(leftover)
+
+
+def _rmdir(folder: Path) -> bool:
     try:
         folder.rmdir()
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError:
+        return False
+    return True

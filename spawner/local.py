@@ -304,5 +304,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             except (ProcessLookupError, PermissionError):
                 pass
         if self.isolate:
-            await asyncio.sleep(0.1)  # the killed processes leave their cgroup
-            limits.remove(self.cgroup_name())
+            for _ in range(50):  # killed processes take a moment to leave their cgroup
+                if limits.remove(self.cgroup_name()):
+                    break
+                await asyncio.sleep(0.1)

@@ -278,3 +278,30 @@ def test_server_runs_in_a_cgroup_with_its_instance_types_limits(hub):
     v2 = limits.CGROUP_ROOT / name / "memory.max"
     limit_file = v2 if v2.exists() else limits.CGROUP_ROOT / "memory" / name / "memory.limit_in_bytes"
     assert abs(int(limit_file.read_text()) - memory) < 4096  # the kernel rounds to pages
+
+
+def test_no_secret_in_the_hub_database_or_any_file_paved_writes(hub):
+    import sqlite3
+
+    data = hub.data_dir
+    hub_pid = int((data / "jupyterhub.pid").read_text())
+    hub_env = dict(kv.split("=", 1) for kv in open(f"/proc/{hub_pid}/environ").read().split("\0") if "=" in kv)
+    creds = json.loads((data / "run" / "servers" / "alice" / "alpha" / "aws-credentials.json").read_text())
+    wanted = {"hub AWS secret": hub_env["AWS_SECRET_ACCESS_KEY"], "demo password": hub.password,
+              "alice's AWS secret": creds["SecretAccessKey"], "alice's session token": creds["SessionToken"],
+              "alice's hub token": run_code(hub, "alice", "alpha",
+                                            "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])").strip()}
+    con = sqlite3.connect(data / "jupyterhub.sqlite")
+    environments = [row[0] or "" for row in con.execute("SELECT environment FROM services")]
+    con.close()
+    assert environments and not any("AWS_SECRET_ACCESS_KEY" in e or "AWS_ACCESS_KEY_ID" in e for e in environments)
+    # where secrets belong: the root-only service secrets, the running server's credential folder, the cookie
+    # secret itself, and what `paved up` prints to its terminal (the demo password, captured by the tests)
+    allowed = [data / "secrets", data / "run" / "servers", data / "jupyterhub_cookie_secret", data / "paved-up.out"]
+    found = []
+    for path in data.rglob("*"):
+        if path.is_file() and not any(path == a or a in path.parents for a in allowed):
+            content = path.read_bytes()
+            found += [f"{what} in {path.relative_to(data)}" for what, secret in wanted.items()
+                      if secret.encode() in content]
+    assert found == []
