@@ -162,6 +162,17 @@ def _old_processes(data_dir: Path) -> list[int]:
             + pids_with_env(supervise.SERVICE_MARKER, str(data_dir)) if pid_alive(p)]
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def _spawn(hub, name: str) -> int:
     r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}", json={"project": ALICE_PROJECT})
     assert r.status_code in (201, 202), r.text
@@ -190,10 +201,13 @@ def test_servers_and_kernels_survive_a_hub_crash_and_are_taken_back(tmp_path):
 
         # 1. kill -9 the hub: `paved up` stops its proxy and services, the servers keep running
         hub_pid = int((data / "jupyterhub.pid").read_text())
+        children = [p for p in _children(hub_pid) if p not in (cat_pid, dog_pid)]  # proxy, services, fork server
+        assert len(children) >= 6
         os.kill(hub_pid, signal.SIGKILL)
         assert hub.proc.wait(60) != 0
         assert "Notebook servers keep running" in (data / "paved-up.out").read_text()
         assert not [p for p in services if pid_alive(p)], "services of the crashed hub are left"
+        assert not [p for p in children if not _wait_dead(p, 5)], "processes of the crashed hub are left"
         assert pid_alive(cat_pid) and pid_alive(dog_pid)
         os.killpg(dog_pid, signal.SIGKILL)  # one server ends while no hub watches
         dog_ended = time.time()
