@@ -46,10 +46,12 @@ def hub_is_restarting() -> bool:
 
 
 def hub_last_alive() -> datetime | None:
-    """When the previous hub was last seen alive (its heartbeat, paved.hub.supervise), while this one starts."""
+    """When the previous hub was last seen alive (its heartbeat, paved.hub.supervise) while this one starts;
+    None otherwise (a server found gone later ended at about the time it is found)."""
     from jupyterhub.app import JupyterHub
 
-    return getattr(JupyterHub.instance(), "paved_last_alive", None) if JupyterHub.initialized() else None
+    app = JupyterHub.instance() if JupyterHub.initialized() else None
+    return getattr(app, "paved_last_alive", None) if getattr(app, "paved_starting", False) else None
 
 
 class PavedSpawner(Spawner):
@@ -373,7 +375,7 @@ class PavedSpawner(Spawner):
             reason = "hub-shutdown" if hub_is_restarting() else self.end_reason(status)
             self.paved_end_note = self.END_NOTES.get(reason, "")
             # found gone at start: it ended while no hub watched, last seen when the old hub last beat
-            self.close_usage_span(reason, span_id, hub_last_alive() if hub_is_restarting() else None)
+            self.close_usage_span(reason, span_id, hub_last_alive())
             await self.stop_credentials()
         elif status is None and hub_is_restarting() and self.pending in (None, "check"):  # "check": at start
             from paved.spawner.adopt import adopt
