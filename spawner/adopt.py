@@ -23,12 +23,15 @@ async def adopt(spawner) -> None:
     try:
         options = validate_options(dict(spawner.user_options or {}), user_projects=spawner.user_projects(),
                                    pythons=spawner.available_pythons(), interfaces=spawner.available_interfaces())
+        project = registry(spawner.projects_file).get(options.project)
+        spawner.scope = build_scope(options, project, user=spawner.user.name, notebook=spawner.name,
+                                    service_urls=spawner.service_urls)
     except OptionsError as e:
         spawner.log.warning("Took back %s without its scope: %s", spawner._log_name, e)
         return
-    project = registry(spawner.projects_file).get(options.project)
-    spawner.scope = build_scope(options, project, user=spawner.user.name, notebook=spawner.name,
-                                service_urls=spawner.service_urls)
+    except Exception:  # e.g. an unreadable projects file: the server runs on, its credentials until they expire
+        spawner.log.exception("Took back %s without its scope", spawner._log_name)
+        return
     spawner.mem_limit = spawner.scope.mem_limit_bytes  # shown on the home page
     try:
         await spawner.start_credentials()
