@@ -77,7 +77,8 @@ def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "")
     shutil.rmtree(data_dir / "run" / "pipelines", ignore_errors=True)
     from paved.spawner.limits import remove_all
 
-    remove_all(data_dir)  # cgroups of servers that are gone (a running server's is not empty: it stays)
+    # cgroups of servers that are gone (a running server's is not empty: it stays)
+    remove_all(data_dir, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
 
 
 def end_usage(usage_db_url: str, resource_ids: list[str]) -> None:
@@ -211,7 +212,8 @@ def run(args) -> int:
 
 
 def add_down_arguments(parser) -> None:
-    parser.add_argument("--data-dir", default=".paved", help="the data dir `paved up` was started with (default ./.paved)")
+    parser.add_argument("--data-dir", default=".paved",
+                        help="the data dir `paved up` was started with (default ./.paved)")
 
 
 def down(args) -> int:

@@ -21,13 +21,14 @@ CPU_PERIOD_US = 100_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
-def _tag(data_dir: str | os.PathLike) -> str:
-    return "paved-" + hashlib.sha256(str(data_dir).encode()).hexdigest()[:8]
+def _tag(data_dir: str | os.PathLike, prefix: str) -> str:
+    return prefix + hashlib.sha256(str(data_dir).encode()).hexdigest()[:8]
 
 
-def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str) -> str:
-    """``paved-<8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine."""
-    return _UNSAFE.sub("_", f"{_tag(data_dir)}-{user}--{notebook}")
+def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str, prefix: str = "paved-") -> str:
+    """``<prefix><8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine
+    (``prefix``: the accounts' prefix, paved.spawner.accounts)."""
+    return _UNSAFE.sub("_", f"{_tag(data_dir, prefix)}-{user}--{notebook}")
 
 
 def _folders(name: str) -> list[tuple[str, Path]]:
@@ -72,11 +73,12 @@ def remove(name: str) -> bool:
     return all(_rmdir(folder) for _, folder in _folders(name))
 
 
-def remove_all(data_dir: str | os.PathLike) -> None:
-    """Remove the (empty) cgroups a Paved with this data dir left behind (``paved up`` at start)."""
-    tag = _tag(data_dir)
+def remove_all(data_dir: str | os.PathLike | None, prefix: str = "paved-") -> None:
+    """Remove the (empty) cgroups a Paved with this data dir left behind (``paved up`` at start); with
+    ``data_dir`` None, all with this prefix (tests' cleanup)."""
+    tag = _tag(data_dir, prefix) if data_dir is not None else prefix
     for _, folder in _folders(tag):
-        for leftover in folder.parent.glob(f"{tag}-*"):
+        for leftover in folder.parent.glob(f"{tag}*"):
             _rmdir(leftover)
 
 

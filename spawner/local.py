@@ -239,7 +239,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
                              "CPU is not limited")
 
     def cgroup_name(self) -> str:
-        return limits.cgroup_name(self.data_dir(), self.user.name, self.name)
+        return limits.cgroup_name(self.data_dir(), self.user.name, self.name, self.system_user_prefix)
 
     async def start(self):
         self.identity = None

@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "paved-test-password"
 # Unix accounts and groups the hubs of this test session create (tests run as root, so servers are isolated):
-# a prefix of their own, so they are recognisable and all removed after the session (paved.spawner.accounts).
-ACCOUNT_PREFIX = "pvt-"
+# a prefix of this session's own (several test sessions may share the machine), so they are recognisable and
+# all removed after the session (paved.spawner.accounts); those of sessions that were killed go at the next.
+ACCOUNT_PREFIX = f"pvt{os.getpid()}-"
+_SESSION_PREFIX = re.compile(r"^(pvt(\d+)-)")
 os.environ["PAVED_SYSTEM_USER_PREFIX"] = ACCOUNT_PREFIX
 
 
@@ -58,12 +60,23 @@ def make_passable(path: Path) -> None:
 def unix_accounts():
     """Remove the session's Unix accounts and groups afterwards (and any a crashed session left)."""
     from paved.spawner.accounts import isolation_possible, remove_accounts
+    from paved.spawner.limits import remove_all
 
     if isolation_possible():
-        remove_accounts(ACCOUNT_PREFIX)
+        import grp
+        import pwd
+
+        from paved.hub.processes import pid_alive
+
+        names = [p.pw_name for p in pwd.getpwall()] + [g.gr_name for g in grp.getgrall()]
+        for prefix, pid in {m.groups() for m in map(_SESSION_PREFIX.match, names) if m}:
+            if not pid_alive(int(pid)):
+                remove_accounts(prefix)
+                remove_all(None, prefix)
     yield
     if isolation_possible():
         remove_accounts(ACCOUNT_PREFIX)
+        remove_all(None, ACCOUNT_PREFIX)  # servers' cgroups a killed test hub left behind
 
 
 def free_port() -> int:

@@ -270,7 +270,7 @@ def test_server_runs_in_a_cgroup_with_its_instance_types_limits(hub):
 
     if "No writable cgroups" in hub.hub_log():
         pytest.skip("this machine has no writable cgroups (servers get RLIMIT_DATA)")
-    name = limits.cgroup_name(hub.data_dir.resolve(), "alice", "alpha")
+    name = limits.cgroup_name(hub.data_dir.resolve(), "alice", "alpha", ACCOUNT_PREFIX)
     seen = run_code(hub, "alice", "alpha", "print(open('/proc/self/cgroup').read())")
     assert name in seen
     instance = servers(hub, "alice")["alpha"]["user_options"].get("instance_type") or "t3.medium"
@@ -296,12 +296,16 @@ def test_no_secret_in_the_hub_database_or_any_file_paved_writes(hub):
     con.close()
     assert environments and not any("AWS_SECRET_ACCESS_KEY" in e or "AWS_ACCESS_KEY_ID" in e for e in environments)
     # where secrets belong: the root-only service secrets, the running server's credential folder, the cookie
-    # secret itself, and what `paved up` prints to its terminal (the demo password, captured by the tests)
-    allowed = [data / "secrets", data / "run" / "servers", data / "jupyterhub_cookie_secret", data / "paved-up.out"]
+    # secret itself, and what `paved up` prints to its terminal (the demo password, captured by the tests);
+    # bob's workspace holds the probe of the first test, which carried the secrets to search for
+    # and Jupyter's own runtime files (jpserver-*.json) hold each server's token for `jupyter server list`, in its
+    # owner's 0700 workspace
+    allowed = [data / "secrets", data / "run" / "servers", data / "jupyterhub_cookie_secret", data / "paved-up.out",
+               data / "workspaces" / "bob", *data.glob("workspaces/*/*/.local/share/jupyter/runtime")]
     found = []
     for path in data.rglob("*"):
         if path.is_file() and not any(path == a or a in path.parents for a in allowed):
             content = path.read_bytes()
             found += [f"{what} in {path.relative_to(data)}" for what, secret in wanted.items()
                       if secret.encode() in content]
-    assert found == []
+    assert found == [], found
