@@ -166,8 +166,11 @@ def _children(pid: int) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
         try:
-            if entry.name.isdigit() and open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()[1] == str(pid):
-                found.append(int(entry.name))
+            if not entry.name.isdigit():
+                continue
+            with open(f"/proc/{entry.name}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == str(pid):  # field 4: ppid
+                    found.append(int(entry.name))
         except OSError:
             continue
     return found
