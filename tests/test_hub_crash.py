@@ -318,3 +318,8 @@ def test_credentials_are_refreshed_again_after_a_crash(moto_server, tmp_path):  
         for h in hubs:
             stop_process_group(h.proc)
         _paved("down", "--data-dir", str(data))
+
+
+def test_paved_down_of_a_missing_data_dir_says_so(tmp_path):
+    out = _paved("down", "--data-dir", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "no data dir" in out.stderr and "Traceback" not in out.stderr
