@@ -44,10 +44,26 @@ def leftover_pids(data_dir: Path) -> list[int]:
     """Processes of an earlier hub of ``data_dir``: hub, proxy, services and what they started (not servers)."""
     data_dir = Path(data_dir)
     pids = pids_with_env(HUB_MARKER, str(data_dir)) + pids_with_env(SERVICE_MARKER, str(data_dir))
-    proxy = read_pid(data_dir / "jupyterhub-proxy.pid")
-    if proxy:
+    proxy = read_pid(data_dir / "jupyterhub-proxy.pid")  # also one an older Paved started (no marker)
+    if proxy and _cmdline_has(proxy, b"configurable-http-proxy"):  # not whoever has its pid now
         pids.append(proxy)
     return list(dict.fromkeys(p for p in pids if p != os.getpid()))
+
+
+def _cmdline_has(pid: int, word: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return word in f.read()
+    except OSError:
+        return False
+
+
+def server_alive(pid: int | None) -> bool:
+    """Whether ``pid`` (from a server's pid file) is still a notebook server: started cold
+    (``-m jupyterhub.singleuser``) or forked by the warm fork server (``-m paved.spawner.warm``), not a
+    process that got the pid of one that ended."""
+    return bool(pid) and pid_alive(pid) and (_cmdline_has(pid, b"jupyterhub.singleuser")
+                                             or _cmdline_has(pid, b"paved.spawner.warm"))
 
 
 def server_pid_files(data_dir: Path) -> list[Path]:

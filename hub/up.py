@@ -27,8 +27,8 @@ from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
 from paved.hub.processes import default_signals, kill_group, pid_alive
 from paved.hub.projects import ProjectsFileError, load_projects
-from paved.hub.supervise import (HUB_MARKER, is_hub, kill_now, leftover_pids, read_pid, server_pid_files,
-                                  stop_pids)
+from paved.hub.supervise import (HUB_MARKER, is_hub, kill_now, leftover_pids, read_pid, server_alive,
+                                  server_pid_files, stop_pids)
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
 UP_PID_FILE = "paved-up.pid"
@@ -60,9 +60,9 @@ def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "")
     stopped = []
     for pid_file in server_pid_files(data_dir):
         pid = read_pid(pid_file)
-        if pid and pid_alive(pid) and not servers:
+        if server_alive(pid) and not servers:
             continue
-        if pid and pid_alive(pid):
+        if server_alive(pid):
             stop_pids([pid])
             stopped.append(pid_file.stem.removeprefix("server-"))
         pid_file.unlink(missing_ok=True)

@@ -31,8 +31,9 @@ ALICE_PROJECT = "imbalance-price-forecast"
 
 # --- the leftover finder on plain processes -----------------------------------------------------------------
 
-def _sleeper(env: dict) -> subprocess.Popen:
-    return subprocess.Popen(["sleep", "600"], env={**os.environ, **env}, start_new_session=True)
+def _sleeper(env: dict, *argv: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", *argv],
+                            env={**os.environ, **env}, start_new_session=True)
 
 
 def _wait_dead(pid: int, timeout: float = 10) -> bool:
@@ -48,11 +49,14 @@ def test_leftovers_of_a_data_dir_are_stopped_servers_only_on_request(tmp_path):
     service = _sleeper({supervise.SERVICE_MARKER: str(data)})  # e.g. the idle culler
     hub_child = _sleeper({supervise.HUB_MARKER: str(data)})  # e.g. the proxy
     foreign = _sleeper({supervise.SERVICE_MARKER: str(other)})  # another Paved's: untouched
-    server = _sleeper({"PAVED_DATA_DIR": str(data)})  # an unisolated server has the data dir, no marker
+    # an unisolated server has the data dir, no marker (its command line names jupyterhub.singleuser)
+    server = _sleeper({"PAVED_DATA_DIR": str(data)}, "jupyterhub.singleuser")
     dead = _sleeper({})
-    procs = [service, hub_child, foreign, server, dead]
+    reused = _sleeper({})  # has the pid of a server that ended: not a server, never stopped
+    procs = [service, hub_child, foreign, server, dead, reused]
     try:
         (data / "run" / "server-alice--cat.pid").write_text(str(server.pid))
+        (data / "run" / "server-bob--old.pid").write_text(str(reused.pid))
         (data / "run" / "servers" / "alice" / "cat").mkdir(parents=True)
         dead.kill()
         dead.wait()
@@ -64,9 +68,10 @@ def test_leftovers_of_a_data_dir_are_stopped_servers_only_on_request(tmp_path):
         assert foreign.poll() is None and server.poll() is None, "only the old hub's own processes go"
         assert (data / "run" / "server-alice--cat.pid").exists() and (data / "run/servers/alice/cat").is_dir()
         assert not (data / "run" / "server-alice--gone.pid").exists()
+        assert not (data / "run" / "server-bob--old.pid").exists() and reused.poll() is None
         assert not (data / "run" / "servers" / "alice" / "gone").exists()
         stop_leftovers(data, servers=True)  # paved down
-        assert server.wait(10) is not None and foreign.poll() is None
+        assert server.wait(10) is not None and foreign.poll() is None and reused.poll() is None
         assert not (data / "run" / "servers" / "alice" / "cat").exists()
     finally:
         for p in procs:
