@@ -14,12 +14,16 @@ PORT ?= 8000
 DATA_DIR ?= .paved
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: up test install install-test code-server
+.PHONY: up down test install install-test code-server
 PAVED_VSCODE ?= 1
 export PAVED_VSCODE
 
 up: install
 	$(BIN)/paved up --port $(PORT) --data-dir $(DATA_DIR) $(ARGS)
+
+# Stop the Paved of DATA_DIR, also after a crash (hub, proxy, services, notebook servers).
+down:
+	$(BIN)/paved down --data-dir $(DATA_DIR)
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -4,15 +4,26 @@ A server that ends because the hub stops (or that the hub finds gone when it sta
 "hub-shutdown", not because its user stopped it or it failed; usage records need that difference.
 """
 
+import os
+
 from jupyterhub.app import JupyterHub
+from tornado.ioloop import PeriodicCallback
+
+from paved.hub import supervise
 
 
 class PavedHub(JupyterHub):
     paved_starting = False
     paved_shutting_down = False
+    paved_last_alive = None  # when the previous hub of this data dir was last alive (its heartbeat)
 
     async def init_spawners(self):
         self.paved_starting = True
+        data_dir = os.environ.get("PAVED_DATA_DIR")
+        if data_dir:
+            self.paved_last_alive = supervise.last_beat(data_dir)
+            supervise.beat(data_dir)
+            PeriodicCallback(lambda: supervise.beat(data_dir), supervise.HEARTBEAT_S * 1000).start()
         try:
             result = await super().init_spawners()
             self.reconcile_usage()
@@ -30,7 +41,7 @@ class PavedHub(JupyterHub):
 
         running = {f"{user.name}/{name}" for user in self.users.values()
                    for name, spawner in user.spawners.items() if spawner.active}
-        closed = Ledger(url).reconcile(running, reason="hub-shutdown")
+        closed = Ledger(url).reconcile(running, reason="hub-shutdown", end=self.paved_last_alive)
         if closed:
             self.log.info("Closed %d usage span(s) of servers that ended while the hub was down", len(closed))
 

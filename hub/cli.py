@@ -13,6 +13,7 @@ import sys
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("paved.hub.up", "start the embedded Paved hub (JupyterHub, proxy, services) with a demo"),
+    "down": ("paved.hub.down", "stop the Paved of a data dir: hub, proxy, services and notebook servers"),
     "projects": ("paved.hub.projects_cli", "check a projects file and list its projects"),
     "catalog": ("paved.hub.catalog.crawl_cli", "catalog tools: 'paved catalog crawl' registers the lakes' datasets"),
     "costs": ("paved.hub.costs.cli", "cost reports per project (notebooks, pipelines, spot savings, budgets)"),

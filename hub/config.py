@@ -200,7 +200,7 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "JupyterHub.cookie_secret_file": lambda p: str(Path(p.data_dir) / "jupyterhub_cookie_secret"),
     "JupyterHub.pid_file": lambda p: str(Path(p.data_dir) / "jupyterhub.pid"),
     # Internal ports are picked free so several Paved hubs (--data-dir) can run side by side.
-    "JupyterHub.hub_port": lambda p: free_port(),
+    "JupyterHub.hub_port": lambda p: _stable_port(p.data_dir, "hub-port"),
     "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
@@ -216,6 +216,13 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "ConfigurableHTTPProxy.command": lambda p: [p.chp_command],
     "ConfigurableHTTPProxy.pid_file": lambda p: str(Path(p.data_dir) / "jupyterhub-proxy.pid"),
 }
+
+
+def _stable_port(data_dir: str, name: str) -> int:
+    """The hub's internal port stays across restarts: servers that outlived a crashed hub call its API there."""
+    from paved.hub.supervise import stable_port
+
+    return stable_port(data_dir, name)
 
 
 def _is_set(c: Config, dotted: str) -> bool:
@@ -288,6 +295,9 @@ def setup(c: Config, **paved_settings) -> Paved:
     c.JupyterHub.tornado_settings = settings
     # Users may reach Paved's services (the services check project membership themselves).
     add_role_scopes(c, "user", ["self", "access:services"])
+    from paved.hub.supervise import mark_services
+
+    mark_services(c.JupyterHub.get("services", []), paved.data_dir)  # found again after a hub crash
     return paved
 
 

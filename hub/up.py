@@ -25,10 +25,13 @@ from pathlib import Path
 
 from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
-from paved.hub.processes import default_signals, kill_group, pid_alive, pids_with_env
+from paved.hub.processes import default_signals, kill_group, pid_alive
 from paved.hub.projects import ProjectsFileError, load_projects
+from paved.hub.supervise import (HUB_MARKER, is_hub, kill_now, leftover_pids, read_pid, server_alive,
+                                  server_pid_files, stop_pids)
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
+UP_PID_FILE = "paved-up.pid"
 SHUTDOWN_GRACE_S = 20
 STATE_UMASK = 0o077
 # Entries of the data dir that notebook accounts pass through (each sets its own modes further down).
@@ -45,33 +48,47 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-demo", action="store_true", help="do not create demo projects and data")
 
 
-def stop_leftovers(data_dir: Path) -> None:
-    """Stop the proxy, notebook servers and services a hub left behind (e.g. after it was killed)."""
-    pid_files = [data_dir / "jupyterhub-proxy.pid", *sorted((data_dir / "run").glob("*.pid"))]
-    pids = []
-    for pid_file in pid_files:
-        try:
-            pids.append(int(pid_file.read_text().strip()))
-        except (OSError, ValueError):
+def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "") -> None:
+    """Stop what an earlier hub of ``data_dir`` left running (paved.hub.supervise): its hub, proxy and
+    services always; its notebook servers only when ``servers`` (Ctrl-C, ``paved down``). Without, servers
+    that are still running stay for the next hub to take back (JupyterHub's model); the pid files and
+    credential folders of servers that are gone are removed. Usage spans of servers stopped here end now."""
+    old_hubs = [p for p in [read_pid(data_dir / "jupyterhub.pid")] if p and is_hub(p, data_dir)]
+    kill_now(old_hubs)  # SIGKILL: a hub that gets SIGTERM stops every server on its way out
+    stop_pids(leftover_pids(data_dir))
+    (data_dir / "jupyterhub-proxy.pid").unlink(missing_ok=True)
+    stopped = []
+    for pid_file in server_pid_files(data_dir):
+        pid = read_pid(pid_file)
+        if server_alive(pid) and not servers:
             continue
+        if server_alive(pid):
+            stop_pids([pid])
+            stopped.append(pid_file.stem.removeprefix("server-"))
         pid_file.unlink(missing_ok=True)
-    # services carry PAVED_DATA_DIR (they lead their own process groups, started by the hub)
-    pids += pids_with_env("PAVED_DATA_DIR", str(data_dir))
-    for pid in dict.fromkeys(pids):
-        if pid_alive(pid):
-            kill_group(pid)
-            for _ in range(50):
-                if not pid_alive(pid):
-                    break
-                time.sleep(0.1)
-            else:
-                kill_group(pid, signal.SIGKILL)
-    # credential files of servers and runs that ended without cleaning up (crash, kill -9), their cgroups
-    for folder in ("servers", "pipelines"):
-        shutil.rmtree(data_dir / "run" / folder, ignore_errors=True)
+    if stopped and usage_db_url:
+        end_usage(usage_db_url, [s.replace("--", "/", 1) for s in stopped])
+    # credential files of servers and runs that ended without cleaning up (crash, kill -9)
+    running = {f.stem.removeprefix("server-") for f in server_pid_files(data_dir)}
+    for user_dir in (data_dir / "run" / "servers").glob("*"):
+        for server_dir in user_dir.glob("*"):
+            if f"{user_dir.name}--{server_dir.name}" not in running:
+                shutil.rmtree(server_dir, ignore_errors=True)
+    shutil.rmtree(data_dir / "run" / "pipelines", ignore_errors=True)
     from paved.spawner.limits import remove_all
 
+    # cgroups of servers that are gone (a running server's is not empty: it stays)
     remove_all(data_dir, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
+
+
+def end_usage(usage_db_url: str, resource_ids: list[str]) -> None:
+    """Close the open usage spans of notebook servers ``paved`` stopped itself (``user/notebook`` ids)."""
+    from paved.hub.costs.ledger import Ledger
+
+    ledger = Ledger(usage_db_url)
+    for span in ledger.open_spans("notebook"):
+        if span["resource_id"] in resource_ids:
+            ledger.close_span(span["span_id"], "hub-shutdown")
 
 
 def secure_state(data_dir: Path) -> None:
@@ -108,12 +125,13 @@ def run(args) -> int:
     os.umask(STATE_UMASK)  # the hub, its proxy and services inherit it
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    stop_leftovers(data_dir)
+    stop_leftovers(data_dir, servers=False)  # servers still running are the next hub's to take back
     if not args.no_demo and create_demo(data_dir):
         print(f"Created the demo projects and lake in {data_dir}", flush=True)
     secure_state(data_dir)
 
     env = dict(os.environ, PAVED_DATA_DIR=str(data_dir), PAVED_PORT=str(args.port), PAVED_IP=args.ip)
+    env[HUB_MARKER] = str(data_dir)  # how the next `paved up` finds this hub and its proxy after a crash
     if args.config:
         env["PAVED_SITE_CONFIG"] = str(Path(args.config).resolve())
     # Resolve settings as the hub will, to check the projects file and print how to log in.
@@ -149,6 +167,8 @@ def run(args) -> int:
         stderr=subprocess.STDOUT,
     )
     stopping = False
+    up_pid_file = data_dir / UP_PID_FILE
+    up_pid_file.write_text(str(os.getpid()))
 
     def stop(signum, frame):
         nonlocal stopping
@@ -173,16 +193,56 @@ def run(args) -> int:
             time.sleep(0.2)
         return 0 if stopping else (hub.returncode or 1)
     finally:
-        print("Stopping Paved ...", flush=True)
+        crashed = hub.poll() is not None and not stopping
+        if crashed:  # JupyterHub's model: servers outlive their hub; its proxy and services do not
+            print(f"The hub exited ({hub.returncode}). Notebook servers keep running: `paved up` again takes "
+                  "them back, `paved down` stops them. Stopping the proxy and services ...", flush=True)
+        else:
+            print("Stopping Paved ...", flush=True)
         if hub.poll() is None:
-            kill_group(hub.pid, signal.SIGTERM)
+            kill_group(hub.pid, signal.SIGTERM)  # the hub stops its servers (cleanup_servers), then itself
             try:
                 hub.wait(SHUTDOWN_GRACE_S)
             except subprocess.TimeoutExpired:
                 pass
         kill_group(hub.pid, signal.SIGKILL)
-        stop_leftovers(data_dir)
+        stop_leftovers(data_dir, servers=not crashed, usage_db_url=paved.usage_db_url)
+        up_pid_file.unlink(missing_ok=True)
         print("Stopped.", flush=True)
+
+
+def add_down_arguments(parser) -> None:
+    parser.add_argument("--data-dir", default=".paved",
+                        help="the data dir `paved up` was started with (default ./.paved)")
+
+
+def down(args) -> int:
+    """``paved down``: stop the Paved of a data dir — its `paved up` (as Ctrl-C does) or, when that is gone
+    (a crash), whatever it left running: hub, proxy, services and notebook servers."""
+    data_dir = Path(args.data_dir).resolve()
+    if not data_dir.is_dir():
+        print(f"paved down: no data dir {data_dir}", file=sys.stderr)
+        return 2
+    up = read_pid(data_dir / UP_PID_FILE)
+    if up and pid_alive(up) and _is_paved_up(up):
+        os.kill(up, signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S + 30
+        while pid_alive(up) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    os.environ["PAVED_DATA_DIR"] = str(data_dir)
+    stop_leftovers(data_dir, servers=True, usage_db_url=Paved().usage_db_url)
+    (data_dir / UP_PID_FILE).unlink(missing_ok=True)
+    print(f"Stopped the Paved of {data_dir}.", flush=True)
+    return 0
+
+
+def _is_paved_up(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"up" in argv and any(b"paved" in a for a in argv)
 
 
 def _tail(path: Path, lines: int = 30) -> None:

@@ -45,6 +45,15 @@ def hub_is_restarting() -> bool:
     return bool(getattr(app, "paved_shutting_down", False) or getattr(app, "paved_starting", False))
 
 
+def hub_last_alive() -> datetime | None:
+    """When the previous hub was last seen alive (its heartbeat, paved.hub.supervise) while this one starts;
+    None otherwise (a server found gone later ended at about the time it is found)."""
+    from jupyterhub.app import JupyterHub
+
+    app = JupyterHub.instance() if JupyterHub.initialized() else None
+    return getattr(app, "paved_last_alive", None) if getattr(app, "paved_starting", False) else None
+
+
 class PavedSpawner(Spawner):
     """Base of Paved's spawners (not used on its own)."""
 
@@ -303,9 +312,9 @@ class PavedSpawner(Spawner):
                                 kind="notebook", resource_id=self.resource_id, instance_type=o.instance_type,
                                 lifecycle=o.lifecycle, region=self.aws_region, disk_gb=o.disk_gb, start=started)
 
-    def close_usage_span(self, reason: str, span_id: str | None) -> None:
+    def close_usage_span(self, reason: str, span_id: str | None, end: datetime | None = None) -> None:
         if span_id and self.usage_db_url:
-            self.ledger().close_span(span_id, reason)
+            self.ledger().close_span(span_id, reason, end)
 
     def end_reason(self, exit_status) -> str:
         """Why a server that stopped by itself ended. Backends refine this."""
@@ -372,8 +381,13 @@ class PavedSpawner(Spawner):
         if status is not None and span_id and not getattr(self, "_stopping", False):
             reason = "hub-shutdown" if hub_is_restarting() else self.end_reason(status)
             self.paved_end_note = self.END_NOTES.get(reason, "")
-            self.close_usage_span(reason, span_id)
+            # found gone at start: it ended while no hub watched, last seen when the old hub last beat
+            self.close_usage_span(reason, span_id, hub_last_alive())
             await self.stop_credentials()
+        elif status is None and hub_is_restarting() and self.pending in (None, "check"):  # "check": at start
+            from paved.spawner.adopt import adopt
+
+            await adopt(self)  # it outlived the previous hub: scope and credentials again
         return status
 
     def get_state(self):

@@ -206,6 +206,23 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         self._account = account
         self.identity = isolation.Identity.of(account, group)
 
+    # The identity is kept in the hub's state like the pid (JupyterHub's model), so a hub that restarts while
+    # the server runs writes its refreshed credentials for the same group (paved.spawner.adopt).
+    def get_state(self):
+        state = super().get_state()
+        if self.identity:
+            state["paved_identity"] = self.identity.to_request()
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("paved_identity"):
+            self.identity = isolation.Identity.from_request(state["paved_identity"])
+
+    def clear_state(self):
+        super().clear_state()
+        self.identity = None
+
     def end_reason(self, exit_status) -> str:
         # jupyter-server exits 0 when it shuts itself down after `shutdown_no_activity_timeout`
         return "culled" if exit_status == 0 else "failed"

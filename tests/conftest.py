@@ -144,8 +144,8 @@ class PavedHub:
 
 
 def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120,
-                preexec_fn=None) -> PavedHub:
-    port = free_port()
+                preexec_fn=None, port: int | None = None) -> PavedHub:
+    port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     make_passable(data_dir)
     out = data_dir / "paved-up.out"

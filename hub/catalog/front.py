@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -105,6 +106,7 @@ class Forwarder:
         self.queue: list[tuple[object, dict, asyncio.Future]] = []
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.senders: set[asyncio.Task] = set()  # held here: the loop keeps only weak references to tasks
+        self.stopping = False  # the service is gone: fail at once instead of waiting for it to come back
 
     async def submit(self, event, caller: dict) -> tuple[int, str]:
         fut = asyncio.get_running_loop().create_future()
@@ -135,7 +137,7 @@ class Forwarder:
                 write_frame(writer, self.secret.encode())
                 return reader, writer
             except OSError:
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or self.stopping:
                     raise
                 await asyncio.sleep(0.2)
 
@@ -246,6 +248,46 @@ class FrontApp:
         return resp.code, resp.body or b"", out
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: SIGTERM this front the moment the service that started it dies (Linux PR_SET_PDEATHSIG), so
+    a killed service's fronts stop listening on the shared port at once, not at their next look."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, 15, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGTERM = 15
+    except (OSError, AttributeError):
+        pass  # not Linux: the fronts' own watch of their parent stops them within a second
+
+
+def stop_orphaned_fronts(port: int) -> list[int]:
+    """Stop fronts of an earlier service of this data dir still on ``port`` (a killed service's), so only
+    the new fronts take connections on it; returns their pids."""
+    from paved.hub.processes import pid_alive, pids_with_env
+
+    data_dir = os.environ.get("PAVED_DATA_DIR", "")
+    mine = set(pids_with_env("PAVED_DATA_DIR", data_dir))
+    old = [pid for pid in pids_with_env("PAVED_CATALOG_INGEST_PORT", str(port)) if pid in mine and _is_front(pid)]
+    for pid in old:
+        try:
+            os.kill(pid, signal.SIGKILL)  # it has no service to answer for any more
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + 5
+    while any(pid_alive(pid) for pid in old) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if old:
+        log.warning("Stopped %d ingest front(s) of an earlier catalog service on port %d", len(old), port)
+    return old
+
+
+def _is_front(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"paved.hub.catalog.front" in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
 class FrontProcesses:
     """The ingest fronts of one catalog service: started by it, restarted when one exits, stopped with it."""
 
@@ -258,9 +300,11 @@ class FrontProcesses:
         env = dict(os.environ, PAVED_CATALOG_INGEST_HOST=self.host, PAVED_CATALOG_INGEST_PORT=str(self.port),
                    PAVED_CATALOG_OWNER_URL=self.owner_url,
                    PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port), PAVED_CATALOG_INGEST_SECRET=self.secret)
-        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env)
+        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env,
+                                preexec_fn=_die_with_parent)
 
     def start(self) -> None:
+        stop_orphaned_fronts(self.port)
         self.procs = [self._spawn() for _ in range(self.count)]
         log.info("%d ingest fronts on %s:%d", self.count, self.host, self.port)
 
@@ -306,7 +350,7 @@ def main() -> None:
                    os.environ["PAVED_CATALOG_OWNER_URL"], service_prefix())
     # keep-alive longer than the proxy's: it reuses idle connections, and one closed under it would fail
     config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False, log_level="warning",
-                            timeout_keep_alive=3600, server_header=False)
+                            timeout_keep_alive=3600, server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     # loopback in the embedded default; the hub pod's IP on Kubernetes, where the proxy is another pod
     sockets = bind_sockets(port, os.environ.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1", reuse_port=True)
@@ -314,8 +358,9 @@ def main() -> None:
 
     async def serve() -> None:
         async def parent_gone() -> None:  # the service started us; when it is gone, so are we
-            while os.getppid() == parent:
-                await asyncio.sleep(1)
+            while os.getppid() == parent and not server.should_exit:  # should_exit: SIGTERM (PDEATHSIG)
+                await asyncio.sleep(0.1)
+            forwarder.stopping = True  # posts in flight are told to send again now, not after 30 s
             server.should_exit = True
 
         watch = asyncio.ensure_future(parent_gone())
