@@ -6,7 +6,7 @@
     GET  api/catalog/v1/search?q=&platform=&environment=&project=&tag=&owner=&page=&per_page=
     GET|PATCH api/catalog/v1/datasets/<ns>/<name>         detail / edit (project admins)
     GET  api/catalog/v1/datasets/<ns>/<name>/preview?limit=100
-    GET  api/catalog/v1/datasets/<ns>/<name>/snippet
+    GET  api/catalog/v1/datasets/<ns>/<name>/snippet  {code: via paved.data, duckdb: plain DuckDB}
     POST api/catalog/v1/datasets/<ns>/<name>/fields/<field>/pii   {"decision": "confirm"|"reject"}
     GET  api/catalog/v1/alerts
     POST api/catalog/v1/crawl                             hub admins, or the local crawl token
@@ -41,7 +41,7 @@ from paved.hub.catalog.front import MAX_BODY, FrontProcesses, decode_event, read
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
 from paved.hub.catalog.ownership import Owner, Ownership
-from paved.hub.catalog.snippet import snippet
+from paved.hub.catalog.snippet import duckdb_snippet, snippet
 from paved.hub.catalog.store import Resolved, Store
 from paved.hub.registry import CachedRegistry, registry
 from paved.hub.service import ServiceHandler, make_app, service_prefix
@@ -587,7 +587,7 @@ class PreviewHandler(CatalogHandler):
 class SnippetHandler(CatalogHandler):
     async def get(self, ns, name):
         row = await self.dataset(ns, name)
-        self.write_json({"language": "python", "code": snippet(row)})
+        self.write_json({"language": "python", "code": snippet(row), "duckdb": duckdb_snippet(row)})
 
 
 class PiiHandler(CatalogHandler):
