@@ -73,7 +73,8 @@ abstract class ModelView extends ReactWidget {
 class Header extends ModelView {
   constructor(
     model: DatasetModel,
-    private readonly _actions: DatasetActions
+    private readonly _actions: DatasetActions,
+    private readonly _showLineage: () => void
   ) {
     super(model);
     this.addClass('paved-dataset-header');
@@ -153,6 +154,9 @@ class Header extends ModelView {
               </button>
               <button className="paved-button paved-copy-path" onClick={() => this.copyPath()}>
                 Copy path
+              </button>
+              <button className="paved-button paved-open-lineage" onClick={() => this._showLineage()}>
+                Lineage
               </button>
             </div>
             {m.status ? <div className="paved-status">{m.status}</div> : null}
@@ -436,7 +440,7 @@ export class DatasetPanel extends Panel {
     this.title.caption = `${namespace}:${name}`;
     this.title.closable = true;
 
-    const header = new Header(this.model, actions);
+    const header = new Header(this.model, actions, () => this.showTab('Lineage'));
     this.tabs = new TabPanel();
     this.tabs.addClass('paved-dataset-tabs');
     this._lineage = new LineageWidget(actions.openDataset);
