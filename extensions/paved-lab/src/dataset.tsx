@@ -469,9 +469,9 @@ export class DatasetPanel extends Panel {
     void this.model.load();
   }
 
-  /** Show one of the tabs by its label (Schema, Preview, Lineage, Access). */
+  /** Show one of the tabs by its label (Schema, Preview, Lineage, Access; the graph's reads "Lineage: <centre>"). */
   showTab(label: string): void {
-    const w = this.tabs.widgets.find(t => t.title.label === label);
+    const w = this.tabs.widgets.find(t => t.title.label.startsWith(label));
     if (w) {
       this.tabs.currentWidget = w;
     }
