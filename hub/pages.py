@@ -24,6 +24,8 @@ from types import SimpleNamespace
 import jinja2
 from jupyterhub.handlers.static import CacheControlStaticFilesHandler
 
+from paved.hub import labstatic
+
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -39,19 +41,34 @@ def jupyterhub_templates() -> Path:
 
 class PavedStaticFiles(CacheControlStaticFilesHandler):
     """The hub's static file handler (``tornado_settings['static_handler_class']``): paths under ``paved/``
-    come from Paved's ``hub/static``, all others from JupyterHub's static folder as before. ``static_url``
-    versions them the same way (``?v=<hash>``: cached for good, refetched when the file changes)."""
+    come from Paved's ``hub/static``, paths under ``paved-lab/<key>/`` from JupyterLab's build (one cacheable
+    address for every notebook server, see :mod:`paved.hub.labstatic`), all others from JupyterHub's static
+    folder as before. ``static_url`` versions Paved's files the same way (``?v=<hash>``: cached for good,
+    refetched when the file changes); JupyterLab's are immutable at their key."""
 
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
         if path.startswith(STATIC_PREFIX):
             return os.path.abspath(os.path.join(STATIC, path[len(STATIC_PREFIX):]))
+        if path.startswith(labstatic.URL_PREFIX):
+            file = labstatic.shared_path(path)
+            # another build's key (or no JupyterLab here): a path that is never a file, so a 404
+            return str(file) if file else os.path.join(root, "paved-lab-not-here", "-")
         return super().get_absolute_path(root, path)
 
     def validate_absolute_path(self, root: str, absolute_path: str):
         if absolute_path.startswith(str(STATIC.resolve()) + os.sep):
             return super().validate_absolute_path(str(STATIC.resolve()), absolute_path)
+        lab = labstatic.lab_static_dir()
+        if lab is not None and absolute_path.startswith(str(lab.resolve()) + os.sep):
+            return super().validate_absolute_path(str(lab.resolve()), absolute_path)
         return super().validate_absolute_path(root, absolute_path)
+
+    def set_extra_headers(self, path: str) -> None:
+        if path.startswith(labstatic.URL_PREFIX):
+            self.set_header("Cache-Control", labstatic.CACHE_CONTROL)
+            return
+        super().set_extra_headers(path)
 
 
 @lru_cache(maxsize=None)

@@ -10,6 +10,8 @@ import re
 import secrets
 from typing import Iterable
 
+from jupyterhub.slugs import is_valid_safe_slug
+
 ADJECTIVES = (
     "meaningful brave calm clever curious eager gentle happy jolly kind lively lucky mighty nimble patient "
     "polite proud quick quiet rapid sharp shiny silent sincere smart steady sunny swift tidy vivid wise witty "
@@ -21,9 +23,13 @@ ANIMALS = (
     "salmon seal sparrow tapir tiger toucan turtle walrus weasel wombat yak zebra"
 ).split()
 
-# Kubernetes-safe and short enough to append suffixes (pvc names etc.).
-NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
-NAME_RULE = "1-40 lowercase letters, digits or '-', starting with a letter and not ending with '-'"
+# JupyterHub 6 accepts only "safe slugs" as new server names (jupyterhub.slugs.is_valid_safe_slug: 1-30
+# characters, lowercase letters, digits and single hyphens, starting with a letter, ending with a letter or digit)
+# and answers anything else with a bare "Invalid server_name". Paved's rule is exactly that one, so the form and
+# Paved's own messages can state it; a DNS label (Kubernetes pod/PVC names) with room for suffixes follows.
+NAME_RE = re.compile(r"^(?!.*--)[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
+NAME_RULE = ("1-30 lowercase letters, digits or single '-', starting with a letter and ending with a letter or "
+             "digit (JupyterHub's server-name rule)")
 
 
 def memorable_name(taken: Iterable[str] = ()) -> str:
@@ -41,6 +47,6 @@ def memorable_name(taken: Iterable[str] = ()) -> str:
 
 def check_name(name: str) -> str | None:
     """None if ``name`` is a valid notebook name, else what is wrong with it."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name) or not is_valid_safe_slug(name):
         return f"Notebook name {name!r} is not valid: use {NAME_RULE}."
     return None

@@ -54,32 +54,34 @@ def test_notebook_lineage_then_catalog_panel_snippet_and_graph(paved_hub, artifa
             result = panel.locator('.paved-result[data-id$="daily_prices.parquet"]')
             expect(result).to_have_count(1, timeout=30_000)
             result.locator(".paved-result-open").click()
-            expect(panel.locator(".paved-schema")).to_contain_text("price", timeout=20_000)
-            expect(panel.locator(".paved-preview tbody tr").first).to_be_visible(timeout=20_000)
+            dataset = page.locator(".paved-dataset-panel")  # a main-area tab
+            expect(dataset.locator(".paved-schema")).to_contain_text("price", timeout=20_000)
+            dataset.locator('.paved-dataset-tabs .lm-TabBar-tab:has-text("Preview")').click()
+            expect(dataset.locator(".paved-grid tbody tr").first).to_be_visible(timeout=20_000)
             page.screenshot(path=str(artifacts / "real-catalog-dataset.png"))
 
-            # the snippet goes into the empty second cell and runs
+            # the snippet (through paved.data) goes into the empty second cell and runs
+            page.locator('#jp-main-dock-panel .lm-TabBar-tab:has-text("work.ipynb")').click()
             second = page.locator(".jp-NotebookPanel .jp-Cell").nth(1)
             second.locator(".cm-content").click()
-            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
-            if not panel.is_visible():
-                page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
-            panel.locator(".paved-insert-snippet").click()
-            expect(panel.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
+            page.locator('#jp-main-dock-panel .lm-TabBar-tab:has-text("daily_prices")').click()
+            dataset.locator(".paved-insert-snippet").click()
+            expect(dataset.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
+            expect(second.locator(".cm-content")).to_contain_text("data.read(")
             expect(second.locator(".cm-content")).to_contain_text("daily_prices.parquet")
             second.locator(".cm-content").click()
             page.keyboard.press("Shift+Enter")
             expect(second.locator(".jp-OutputArea-output")).to_contain_text("price", timeout=90_000)
 
             # lineage: upstream from the new dataset reaches the notebook's job and the lake dataset it read
-            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
-            if not panel.is_visible():
-                page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
-            panel.locator(".paved-open-lineage").click()
-            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            page.locator('#jp-main-dock-panel .lm-TabBar-tab:has-text("daily_prices")').click()
+            dataset.locator(".paved-open-lineage").click()
+            graph = dataset.locator(".paved-lineage svg.paved-lineage-svg")
             expect(graph.locator("g.paved-lineage-node")).to_have_count(3, timeout=30_000)
             expect(graph.locator('g.paved-lineage-node[data-id$="imbalance_prices.parquet"]')).to_have_count(1)
-            expect(graph.locator("path.paved-lineage-edge")).to_have_count(2)
+            # two edges from the notebook's writing cell, and a third: the snippet read daily_prices through
+            # paved.data, so that read is in the lineage too
+            expect(graph.locator("path.paved-lineage-edge")).to_have_count(3, timeout=30_000)
             page.screenshot(path=str(artifacts / "real-catalog-lineage.png"))
     finally:
         api.delete(f"{paved_hub.url}/hub/api/users/alice/servers/{NAME}", json={"remove": True})

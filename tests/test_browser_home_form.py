@@ -77,3 +77,18 @@ def test_invalid_field_in_folded_advanced_options_unfolds_and_says_why(paved_hub
         # a bad name states the naming rule next to the field
         page.fill("#paved-name", "Bad_Name")
         assert "lowercase letters" in page.inner_text("#paved-name-help")
+
+
+@pytest.mark.browser
+def test_admin_page_start_server_shows_paveds_reason(paved_hub, artifacts):
+    # JupyterHub's admin app answered a refused start with a bare "Failed to start server"; Paved's reason (here:
+    # Paved notebooks have names, the admin app starts the unnamed default server) is shown beside it
+    with browser_page() as page:
+        login(page, paved_hub, "admin")
+        page.goto(f"{paved_hub.url}/hub/admin")
+        row = page.locator("tr", has=page.get_by_text("alice", exact=True)).first
+        row.locator(".start-button").first.click()
+        reason = page.locator("#paved-admin-reason")
+        reason.wait_for(state="visible", timeout=30_000)
+        assert "Paved notebooks have names" in reason.inner_text()
+        page.screenshot(path=str(artifacts / "admin-start-refused.png"), full_page=True)

@@ -3,6 +3,7 @@
 import pytest
 
 from browser import browser_page, login
+from paved.hub.labstatic import lab_static_key
 
 pytestmark = pytest.mark.browser
 
@@ -27,10 +28,33 @@ def test_login_form_spawn_and_lab_loads(paved_hub, artifacts):
         page.fill("#paved-idle", "30")
         page.fill("#paved-name", "browser-test")
         page.screenshot(path=str(artifacts / "notebook-form.png"), full_page=True)
+        responses = []
+        page.on("response", lambda r: responses.append(r))
         page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
         page.wait_for_url("**/user/alice/browser-test/lab**", timeout=120_000)
         page.wait_for_selector(".jp-LauncherCard", timeout=120_000)
         page.screenshot(path=str(artifacts / "jupyterlab.png"))
+        # JupyterLab's application files come from the hub's one shared address, cacheable for good, not from
+        # under this server's prefix (where every new notebook downloaded them again)
+        shared = f"/hub/static/paved-lab/{lab_static_key()}/"
+        lab_files = [r for r in responses if shared in r.url]
+        assert any("/main." in r.url for r in lab_files), [r.url for r in responses]
+        assert all(r.status == 200 and "immutable" in r.headers.get("cache-control", "") for r in lab_files)
+        assert not [r.url for r in responses if "/user/alice/browser-test/static/lab/" in r.url]
     srv = paved_hub.api("admin").get(f"{paved_hub.url}/hub/api/users/alice").json()["servers"]["browser-test"]
     assert srv["user_options"]["idle_minutes"] == 30 and srv["user_options"]["lifecycle"] == "on-demand"
     paved_hub.api("alice").delete(f"{paved_hub.url}/hub/api/users/alice/servers/browser-test")
+
+
+def test_shared_lab_files_only_for_this_build(paved_hub):
+    """The hub serves JupyterLab's files at its own build's key only: a server with another build (another key)
+    gets a 404 when it asks, and keeps its own address."""
+    import requests
+
+    key = lab_static_key()
+    ok = requests.head(f"{paved_hub.url}/hub/static/paved-lab/{key}/index.html", timeout=10)
+    assert ok.status_code == 200 and "immutable" in ok.headers["Cache-Control"]
+    assert requests.head(f"{paved_hub.url}/hub/static/paved-lab/0000000000000000/index.html",
+                         timeout=10).status_code == 404
+    assert requests.get(f"{paved_hub.url}/hub/static/paved-lab/{key}/../../../jupyterhub.sqlite",
+                        timeout=10).status_code in (403, 404)

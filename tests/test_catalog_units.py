@@ -189,3 +189,17 @@ def test_in_memory_bm25_matches_duckdb_fts_match_bm25(tmp_path):
             assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in got), q
     finally:
         store.close()
+
+
+def test_data_sql_on_a_name_not_read_says_which_call_to_make():
+    """data.sql on a dataset name that data.read has not registered names the call that fixes it."""
+    import duckdb
+
+    from paved.hub.catalog import data
+
+    with pytest.raises(duckdb.CatalogException) as raised:
+        data.sql("SELECT * FROM never_read_prices")
+    assert 'call data.read("never_read_prices") first' in str(raised.value)
+    # other DuckDB errors are left alone
+    with pytest.raises(duckdb.ParserException):
+        data.sql("SELEC 1")

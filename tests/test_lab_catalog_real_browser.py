@@ -71,6 +71,8 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
             result = panel.locator(f'.paved-result[data-id="dataset:file:{target}"]')
             result.wait_for(timeout=30_000)
             result.locator(".paved-result-open").click()
+            # the dataset opens as a main-area tab
+            panel = page.locator(".paved-dataset-panel")
             panel.locator(".paved-dataset-name").wait_for()
             assert panel.locator(".paved-dataset-name").inner_text().startswith("contacts_export")
             # the PII chip as the service tagged it (confirmed), and the project's PII alert
@@ -84,13 +86,13 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
             page.screenshot(path=str(artifacts / "lab-catalog-real-dataset.png"))
             # Copy path: the service's location of the dataset
             panel.locator(".paved-copy-path").click()
-            page.wait_for_function("document.querySelector('#paved-catalog .paved-status')"
-                                   f"&& document.querySelector('#paved-catalog .paved-status').textContent"
+            page.wait_for_function("document.querySelector('.paved-dataset-panel .paved-status')"
+                                   f"&& document.querySelector('.paved-dataset-panel .paved-status').textContent"
                                    f".includes({str(target)!r})")
             assert str(target) in page.evaluate("navigator.clipboard.readText()")
             # lineage: alice's job by name, bob's reader as a locked stub without its name
             panel.locator(".paved-open-lineage").click()
-            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            graph = panel.locator(".paved-lineage svg.paved-lineage-svg")
             graph.locator(f'g[data-id="job:{IPF}:export_contacts"]').wait_for(timeout=20_000)
             locked = graph.locator("g.paved-lineage-node--locked")
             locked.first.wait_for(timeout=10_000)

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import stop_process_group
-from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, SNIPPET, FakeCatalog, start_jupyter
+from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, PREVIEW, SNIPPET, FakeCatalog, start_jupyter
 
 pytestmark = pytest.mark.browser
 
@@ -92,33 +92,58 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             assert fake.last("/search")["args"]["tag"] == "gold"
             page.screenshot(path=str(artifacts / "lab-catalog-search.png"))
 
-            # --- Dataset page ---------------------------------------------------------------------------
+            # --- Dataset page: a main-area tab, with room for every column ------------------------------
             panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
-            expect(panel.locator(".paved-dataset-name")).to_have_text("prices_daily")
-            schema = panel.locator(".paved-schema")
+            dataset = page.locator(".paved-dataset-panel")
+            expect(dataset.locator(".paved-dataset-name")).to_have_text("prices_daily")
+            expect(page.locator(".jp-MainAreaWidget.paved-dataset-main")).to_be_visible()
+            expect(page.locator('#jp-main-dock-panel .lm-TabBar-tab:has-text("prices_daily")')).to_have_count(1)
+            schema = dataset.locator(".paved-schema")
             expect(schema.locator('tr[data-field="trader_email"] .paved-pii--suggested')).to_contain_text("email")
             expect(schema.locator('tr[data-field="trader_phone"] .paved-pii--confirmed')).to_contain_text("phone")
-            expect(panel.locator(".paved-owners")).to_have_text("alice")
-            expect(panel.locator(".paved-row-count")).to_have_text("1,234")
-            expect(panel.locator(".paved-freshness")).to_have_text("2 hours ago")
-            expect(panel.locator(".paved-dataset-description")).to_contain_text("Daily imbalance prices")
-            expect(panel.locator(".paved-alert")).to_contain_text("trader_phone")
-            expect(panel.locator(".paved-preview tbody tr")).to_have_count(3)
-            expect(panel.locator(".paved-preview")).to_contain_text("ann@example.com")
+            expect(dataset.locator(".paved-owners")).to_have_text("alice")
+            expect(dataset.locator(".paved-dataset-project")).to_have_text("imbalance-price-forecast")
+            expect(dataset.locator(".paved-row-count")).to_have_text("1,234")
+            expect(dataset.locator(".paved-freshness")).to_have_text("2 hours ago")
+            expect(dataset.locator(".paved-dataset-description")).to_contain_text("Daily imbalance prices")
+            expect(dataset.locator(".paved-alert")).to_contain_text("trader_phone")
             # namespace with slashes travelled as one encoded path segment
             assert "/datasets/file%3A%2F%2F%2Flake%2Fimbalance-price-forecast%2Fdev/prices_daily" in \
                 fake.last("/prices_daily")["path"]
             page.screenshot(path=str(artifacts / "lab-catalog-dataset.png"))
 
+            # Preview: a grid with every column (wider than the sidebar ever was), sorted by a header click
+            dataset.locator('.paved-dataset-tabs .lm-TabBar-tab:has-text("Preview")').click()
+            grid = dataset.locator(".paved-grid")
+            expect(grid.locator("tbody tr")).to_have_count(3)
+            expect(grid).to_contain_text("ann@example.com")
+            for th in grid.locator("thead th").all():
+                assert th.is_visible()
+            assert grid.locator("thead th").count() == len(PREVIEW["columns"])
+            price = grid.locator('thead th[data-column="price_eur_mwh"]')
+            prices = lambda: [float(v) for v in grid.locator("tbody tr td:nth-child(2)").all_inner_texts()]  # noqa: E731
+            assert prices() == [81.5, 92.25, 77.0]  # the catalog's order
+            price.click()
+            expect(price).to_have_attribute("aria-sort", "ascending")
+            assert prices() == [77.0, 81.5, 92.25]
+            price.click()
+            expect(price).to_have_attribute("aria-sort", "descending")
+            assert prices() == [92.25, 81.5, 77.0]
+            page.screenshot(path=str(artifacts / "lab-catalog-preview-grid.png"))
+
+            # Access: this catalog has no access requests (404): the tab says so, nothing breaks
+            dataset.locator('.paved-dataset-tabs .lm-TabBar-tab:has-text("Access")').click()
+            expect(dataset.locator(".paved-access-unavailable")).to_be_visible(timeout=10_000)
+
             # Copy path puts the dataset's location on the clipboard.
-            panel.locator(".paved-copy-path").click()
-            expect(panel.locator(".paved-status")).to_contain_text("/lake/imbalance-price-forecast/dev/prices_daily.parquet")
+            dataset.locator(".paved-copy-path").click()
+            expect(dataset.locator(".paved-status")).to_contain_text("/lake/imbalance-price-forecast/dev/prices_daily.parquet")
             assert page.evaluate("navigator.clipboard.readText()") == \
                 "/lake/imbalance-price-forecast/dev/prices_daily.parquet"
 
             # --- Insert snippet into the notebook's active cell, then run it ----------------------------
-            panel.locator(".paved-insert-snippet").click()
-            expect(panel.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
+            dataset.locator(".paved-insert-snippet").click()
+            expect(dataset.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
             cell = page.locator(".jp-NotebookPanel .jp-Cell").first
             expect(cell.locator(".cm-content")).to_contain_text('SELECT 42 AS answer')
             cell.locator(".cm-content").click()
@@ -126,24 +151,22 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             expect(cell.locator(".jp-OutputArea-output")).to_contain_text("answer 42", timeout=90_000)
             page.screenshot(path=str(artifacts / "lab-notebook-snippet.png"))
 
-            # --- Lineage graph ----------------------------------------------------------------------------
-            page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')  # the notebook took focus
-            if not panel.is_visible():
-                page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
-            panel.locator(".paved-open-lineage").click()
-            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            # --- Lineage graph: the dataset tab's Lineage, full size ----------------------------------------
+            page.locator('#jp-main-dock-panel .lm-TabBar-tab:has-text("prices_daily")').click()
+            dataset.locator(".paved-open-lineage").click()
+            graph = page.locator(".paved-dataset-panel .paved-lineage svg.paved-lineage-svg")
             nodes = graph.locator("g.paved-lineage-node")
             expect(nodes).to_have_count(3, timeout=10_000)  # depth 1, both: the dataset and its two jobs
             assert lineage_args(fake) == {"nodeId": CENTER, "depth": "1", "direction": "both"}
             expect(graph.locator("path.paved-lineage-edge")).to_have_count(2)
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", CENTER)
-            expect(page.locator("#paved-lineage .paved-lineage-depth-input")).to_have_value("1")
+            expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-depth-input")).to_have_value("1")
             # upstream left of the centre, downstream right of it (layered layout)
             x = {n: float(re.search(r"translate\(([-\d.]+)", graph.locator(f'g[data-id="{n}"]').get_attribute("transform")).group(1))
                  for n in (CENTER, "job:paved:ingest_prices", "job:paved:forecast")}
             assert x["job:paved:ingest_prices"] < x[CENTER] < x["job:paved:forecast"]
 
-            page.locator("#paved-lineage .paved-lineage-depth-up").click()
+            page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-depth-up").click()
             expect(nodes).to_have_count(7, timeout=10_000)
             assert lineage_args(fake)["depth"] == "2"
             locked = graph.locator("g.paved-lineage-node--locked")
@@ -163,17 +186,18 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             expect(graph.locator("g.paved-lineage-node--path")).to_have_count(2)
             graph.locator('g[data-id="job:paved:forecast"]').dblclick()
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", "job:paved:forecast")
-            # no fixed wait for "nothing happened": the first lineage call after the stub's click is the job's
-            asked = [r["args"]["nodeId"] for r in fake.requests[before:] if r["path"].endswith("/lineage")]
-            assert asked and asked[0] == "job:paved:forecast" and "stub:7f3a" not in asked, asked
             # its own depth-2 neighbourhood: both inputs, the output, and the job upstream of prices_daily
             expect(nodes).to_have_count(5, timeout=10_000)
+            # no fixed wait for "nothing happened": the first lineage call after the stub's click is the job's
+            # (checked once the job's graph is drawn, so its call has certainly reached the fake)
+            asked = [r["args"]["nodeId"] for r in fake.requests[before:] if r["path"].endswith("/lineage")]
+            assert asked and asked[0] == "job:paved:forecast" and "stub:7f3a" not in asked, asked
             expect(graph.locator("g.paved-lineage-node--locked")).to_have_count(0)
             assert lineage_args(fake)["nodeId"] == "job:paved:forecast"
 
             # Direction toggle: upstream only.
-            page.locator('#paved-lineage .paved-lineage-direction[data-direction="upstream"]').click()
-            expect(page.locator('#paved-lineage .paved-lineage-direction[data-direction="upstream"]')).to_have_attribute("aria-pressed", "true")
+            page.locator('.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]').click()
+            expect(page.locator('.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]')).to_have_attribute("aria-pressed", "true")
             expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:forecast_output"]')).to_have_count(0)
             assert lineage_args(fake) == {"nodeId": "job:paved:forecast", "depth": "2", "direction": "upstream"}
             expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:weather_hourly"]')).to_have_count(1)
@@ -214,8 +238,8 @@ def test_column_view_of_the_lineage_graph(lab, artifacts):
             page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
             panel = page.locator("#paved-catalog")
             panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
-            panel.locator(".paved-open-lineage").click()
-            columns = page.locator("#paved-lineage .paved-columns")
+            page.locator(".paved-dataset-panel .paved-open-lineage").click()
+            columns = page.locator(".paved-dataset-panel .paved-lineage .paved-columns")
             pick = columns.locator(".paved-columns-pick")
             expect(pick.locator("option")).to_have_count(5, timeout=10_000)  # "pick a column…" + 4 fields
             pick.select_option("price_eur_mwh")
@@ -248,24 +272,24 @@ def test_a_200_node_lineage_stays_readable(lab, artifacts):
             page.click('.jp-SideBar .lm-TabBar-tab[data-id="paved-catalog"]')
             panel = page.locator("#paved-catalog")
             panel.locator('.paved-result[data-id$=":prices_daily"] .paved-result-open').click()
-            panel.locator(".paved-open-lineage").click()
-            graph = page.locator("#paved-lineage svg.paved-lineage-svg")
+            page.locator(".paved-dataset-panel .paved-open-lineage").click()
+            graph = page.locator(".paved-dataset-panel .paved-lineage svg.paved-lineage-svg")
             nodes = graph.locator("g.paved-lineage-node")
             expect(nodes).to_have_count(3, timeout=10_000)
-            page.fill("#paved-lineage .paved-lineage-depth-input", "20")
+            page.fill(".paved-dataset-panel .paved-lineage .paved-lineage-depth-input", "20")
             # 209 nodes: 1 + 18 upstream + 10 jobs + 10 folded fan-outs of 18 partitions each
             expect(nodes).to_have_count(39, timeout=20_000)
             folded = graph.locator("g.paved-lineage-node--collapsed")
             expect(folded).to_have_count(10)
-            expect(page.locator("#paved-lineage .paved-lineage-legend")).to_contain_text("39 of 209 nodes shown")
+            expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-legend")).to_contain_text("39 of 209 nodes shown")
             zoom = float(graph.get_attribute("data-zoom"))
             assert zoom < 1  # fitted to the view
             page.screenshot(path=str(artifacts / "lab-lineage-200-fitted.png"))
-            page.click("#paved-lineage .paved-lineage-zoom-in")
+            page.click(".paved-dataset-panel .paved-lineage .paved-lineage-zoom-in")
             expect(graph).not_to_have_attribute("data-zoom", f"{zoom:.3f}")
             assert float(graph.get_attribute("data-zoom")) > zoom
             page.screenshot(path=str(artifacts / "lab-lineage-200-zoomed.png"))
-            page.click("#paved-lineage .paved-lineage-fit")
+            page.click(".paved-dataset-panel .paved-lineage .paved-lineage-fit")
             expect(graph).to_have_attribute("data-zoom", f"{zoom:.3f}")
             # expanding one fan-out shows its 18 partitions
             graph.locator('g[data-id="fanout:out:job:paved:fan_0"]').click()

@@ -4,7 +4,9 @@ import pytest
 
 from paved.hub.demo import DEMO_PROJECTS_YAML
 from paved.hub.projects import parse_projects
-from paved.spawner.names import check_name, memorable_name
+from jupyterhub.slugs import is_valid_safe_slug
+
+from paved.spawner.names import NAME_RE, NAME_RULE, check_name, memorable_name
 from paved.spawner.options import OptionsError, options_from_form_data, validate_options
 
 import yaml
@@ -62,9 +64,15 @@ def test_form_data_is_reshaped_not_validated():
 @pytest.mark.parametrize("name, ok", [
     ("meaningful-ostrich", True), ("a", True), ("nb-2", True),
     ("Meaningful", False), ("-x", False), ("x-", False), ("1abc", False), ("a_b", False), ("a" * 41, False),
+    ("a" * 30, True), ("a" * 31, False), ("a--b", False),
 ])
 def test_notebook_names(name, ok):
     assert (check_name(name) is None) == ok
+    # the rule is JupyterHub's own: a name Paved accepts is never refused by the hub, and the reverse
+    assert (check_name(name) is None) == is_valid_safe_slug(name)
+    assert bool(NAME_RE.match(name)) == ok
+    if not ok:
+        assert NAME_RULE in check_name(name)
 
 
 def test_memorable_names_avoid_taken_ones():

@@ -154,8 +154,20 @@ def read(target: str, name: str | None = None) -> duckdb.DuckDBPyRelation:
 
 
 def sql(query: str) -> duckdb.DuckDBPyRelation:
-    """Run SQL on the helper's connection (datasets read with :func:`read` are views there)."""
-    return connection().sql(query)
+    """Run SQL on the helper's connection (datasets read with :func:`read` are views there).
+
+    Raises ``duckdb.CatalogException`` naming the call to make when the query uses a name that was not read
+    first: only :func:`read` registers a dataset and records it as an input of this notebook's lineage."""
+    try:
+        return connection().sql(query)
+    except duckdb.CatalogException as error:
+        missing = re.search(r"Table with name (\S+) does not exist", str(error))
+        if missing is None:
+            raise
+        name = missing.group(1)
+        raise duckdb.CatalogException(
+            f'{name} is not read yet: call data.read("{name}") first (it registers the view {name} and records '
+            f"the read in lineage), then run data.sql again. DuckDB said: {error}") from error
 
 
 def write(data, target: str) -> str:

@@ -7,7 +7,7 @@
     GET  api/catalog/v1/search?q=&platform=&environment=&project=&tag=&owner=&page=&per_page=
     GET|PATCH api/catalog/v1/datasets/<ns>/<name>         detail / edit (project admins)
     GET  api/catalog/v1/datasets/<ns>/<name>/preview?limit=100
-    GET  api/catalog/v1/datasets/<ns>/<name>/snippet
+    GET  api/catalog/v1/datasets/<ns>/<name>/snippet  {code: via paved.data, duckdb: plain DuckDB}
     POST api/catalog/v1/datasets/<ns>/<name>/fields/<field>/pii   {"decision": "confirm"|"reject"}
     GET  api/catalog/v1/alerts
     POST|GET api/catalog/v1/access-requests, POST .../<id>/approve|deny, GET api/catalog/v1/grants,
@@ -44,7 +44,7 @@ from paved.hub.catalog.front import MAX_BODY, FrontProcesses, decode_event, read
 from paved.hub.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.hub.catalog.openlineage import location_of, parse_event, platform_of
 from paved.hub.catalog.ownership import NotAssignable, Owner, Ownership
-from paved.hub.catalog.snippet import snippet
+from paved.hub.catalog.snippet import duckdb_snippet, snippet
 from paved.hub.catalog.store import Resolved, Store
 from paved.hub.registry import CachedRegistry, registry
 from paved.hub.service import ServiceHandler, make_app, service_prefix
@@ -682,7 +682,7 @@ class PreviewHandler(CatalogHandler):
 class SnippetHandler(CatalogHandler):
     async def get(self, ns, name):
         row = await self.dataset(ns, name)
-        self.write_json({"language": "python", "code": snippet(row)})
+        self.write_json({"language": "python", "code": snippet(row), "duckdb": duckdb_snippet(row)})
 
 
 class PiiHandler(CatalogHandler):

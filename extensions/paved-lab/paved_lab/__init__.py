@@ -33,3 +33,7 @@ def _load_jupyter_server_extension(server_app):
     for service in SERVICES:
         where = paved.service_url(service) or f"(not configured: set PAVED_{service.upper()}_URL)"
         server_app.log.info("paved_lab: /paved/%s/ forwards to %s", service, where)
+    from .shared_static import use_shared_lab_static
+
+    shared = use_shared_lab_static(server_app)
+    server_app.log.info("paved_lab: JupyterLab's files from %s", shared or "this server (no shared copy)")

@@ -11,6 +11,7 @@ import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/no
 import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { CatalogWidget } from './catalog';
+import { openDatasetTab } from './datasettab';
 import { LineageWidget } from './lineage';
 import { promoteNotebook, trackParameterBadges } from './promote';
 import statusPlugin from './status';
@@ -87,18 +88,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     let lineage: MainAreaWidget<LineageWidget> | null = null;
 
-    const catalog: CatalogWidget = new CatalogWidget({
-      insertSnippet: async code => insertIntoNotebook(app, tracker, code),
-      copy: text => Clipboard.copyToSystem(text),
-      openLineage: nodeId => void app.commands.execute(CommandIDs.openLineage, { nodeId })
-    });
+    const openDataset = (namespace: string, name: string): void => {
+      openDatasetTab(shell, namespace, name, {
+        insertSnippet: async code => insertIntoNotebook(app, tracker, code),
+        copy: text => Clipboard.copyToSystem(text),
+        openDataset
+      });
+    };
+
+    const catalog: CatalogWidget = new CatalogWidget({ openDataset });
     catalog.title.icon = CATALOG_ICON;
     shell.add(catalog, 'left', { rank: 450 });
-
-    const openDataset = (namespace: string, name: string) => {
-      shell.activateById(catalog.id);
-      void catalog.openDataset(namespace, name);
-    };
 
     app.commands.addCommand(CommandIDs.openCatalog, {
       label: 'Open Data Catalog',

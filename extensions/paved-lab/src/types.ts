@@ -74,7 +74,10 @@ export interface PreviewResponse {
 
 export interface SnippetResponse {
   language: string;
+  /** Reads through `paved.data` (the read is recorded in lineage). */
   code: string;
+  /** The same read in plain DuckDB (no lineage); older catalogs do not send it. */
+  duckdb?: string;
 }
 
 export type Direction = 'upstream' | 'downstream' | 'both';

@@ -1,0 +1,25 @@
+"""Load JupyterLab's application files from the hub's shared, cacheable address (see
+:mod:`paved.hub.labstatic`) instead of this server's own prefix, when the hub serves this very build."""
+
+from __future__ import annotations
+
+import os
+
+
+def use_shared_lab_static(server_app) -> str | None:
+    """Point JupyterLab's ``fullStaticUrl`` page setting at the hub's copy of this build; returns that URL, or
+    None (not started by a hub, Paved not installed here, or the hub has another build) leaving JupyterLab's
+    own address. ``PAVED_SHARED_LAB_STATIC=0`` turns it off (e.g. to measure the difference)."""
+    api = os.environ.get("JUPYTERHUB_API_URL", "")
+    if not api or os.environ.get("PAVED_SHARED_LAB_STATIC", "1") == "0":
+        return None
+    try:
+        from paved.hub.labstatic import shared_url
+    except ImportError:
+        return None
+    hub_internal = api.rstrip("/").removesuffix("/api") + "/"
+    url = shared_url(hub_internal, os.environ.get("JUPYTERHUB_BASE_URL", "/"))
+    if url:
+        # JupyterLab's LabHandler only sets fullStaticUrl when the page config does not have it yet
+        server_app.web_app.settings.setdefault("page_config_data", {})["fullStaticUrl"] = url
+    return url
