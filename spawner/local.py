@@ -27,6 +27,7 @@ from pathlib import Path
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
+from paved.hub.registry import registry
 from paved.spawner import accounts, isolation, limits, vscode
 from paved.spawner.base import PavedSpawner
 from paved.spawner.scope import Scope
@@ -200,6 +201,12 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         account = accounts.ensure_account(self.account_name(), comment=f"Paved user {self.user.name}")
         group = accounts.ensure_group(accounts.group_name(scope.project.name, scope.options.environment,
                                                           self.system_user_prefix))
+        # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
+        # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
+        # So before a server gets its ids, every lake is its own group's again and no other user's workspace is
+        # this account's (cheap when all is well: a stat per lake and workspace).
+        isolation.prepare_lakes(registry(self.projects_file).projects, self.system_user_prefix, self.data_dir())
+        isolation.disown_workspaces(Path(self.workspaces_dir), self.user.name, account)
         isolation.prepare_workspace(Path(self.workspaces_dir), self.user.name, self.name, account)
         isolation.prepare_lake(scope.env["PAVED_LAKE"], group, within=self.data_dir())
         isolation.prepare_runtime(self.runtime_dir().parent.parent, self.user.name, self.name, account, group)
