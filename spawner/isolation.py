@@ -170,14 +170,6 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
     return make_dir(servers_dir / user / notebook, 0, project_gid, 0o750)
 
 
-def give_tree(top: Path, paths: list[Path], account: Account) -> None:
-    """Hand ``paths`` (files and folders the hub made under a workspace ``top``) to the account."""
-    for p in paths:
-        p = Path(p)
-        if p.exists() and top in p.parents:
-            os.chown(p, account.uid, account.gid, follow_symlinks=False)
-
-
 # --- pipeline runs -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

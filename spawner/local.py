@@ -20,6 +20,7 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -259,13 +260,23 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return ip, port
 
     def _prepare_vscode(self) -> None:
-        vscode.prepare(self.code_server_config_file(), self.home_dir)
-        if self.identity:  # the config is read by the server (root's, its project group); settings are the user's
-            os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
-            os.chmod(self.code_server_config_file(), 0o640)
-            settings = vscode.user_data_dir(self.home_dir) / "User" / "settings.json"
-            home = Path(self.home_dir)
-            isolation.give_tree(home, [*[p for p in settings.parents if home in p.parents], settings], self._account)
+        if not self.identity:
+            vscode.prepare(self.code_server_config_file(), self.home_dir)
+            return
+        # the config is read by the server (root's, its project group)
+        vscode.write_config(self.code_server_config_file())
+        os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
+        os.chmod(self.code_server_config_file(), 0o640)
+        # The settings live in the workspace, where the user may have put symlinks to anywhere: root following
+        # them would create and chown files outside it, so the account seeds them itself.
+        identity = self.identity
+        result = subprocess.run(
+            [self.python_executables[self.scope.options.python], "-m", "paved.spawner.vscode", "seed", self.home_dir],
+            cwd=self.home_dir, env={"PATH": SYSTEM_PATH, "HOME": self.home_dir}, capture_output=True, text=True,
+            user=identity.uid, group=identity.gid, extra_groups=list(identity.groups), umask=identity.umask,
+            timeout=60)
+        if result.returncode != 0:
+            self.log.warning("Could not seed VS Code settings for %s: %s", self._log_name, result.stderr[-500:])
 
     async def _wait_listening(self, ip: str, port: int) -> None:
         """Return as soon as the server accepts connections, so the hub's first readiness check succeeds

@@ -10,6 +10,7 @@ import os
 import pwd
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -72,3 +73,35 @@ def test_a_reused_gid_or_uid_gives_bob_nothing_of_alice(tmp_path, monkeypatch):
     st = os.stat(data / "workspaces" / "alice")
     assert (st.st_uid, st.st_gid) == (0, 0) and st.st_mode & 0o777 == 0o700, "bob's account owns alice's workspace"
     assert pwd.getpwuid(os.stat(data / "workspaces" / "bob").st_uid).pw_name == bob_name
+
+
+def test_vscode_settings_are_seeded_by_the_account_not_root(tmp_path, monkeypatch):
+    """bob's workspace is his: a folder of the VS Code settings path replaced by a symlink must not make the
+    hub (root) create or chown anything where it points."""
+    data = tmp_path / "data"
+    data.mkdir()
+    make_passable(data)
+    (data / "projects.yaml").write_text(PROJECTS)
+    monkeypatch.setenv("PAVED_DATA_DIR", str(data))
+    outside = tmp_path / "root-only"
+    outside.mkdir(mode=0o755)
+    bob = spawner_for("bob", "beta", data)
+    bob.code_server_command = "/usr/bin/code-server"
+    bob._prepare_isolation()
+    share = Path(bob.home_dir) / ".local" / "share"
+    share.mkdir(parents=True)
+    for folder in (share.parent, share):  # as bob would have made them
+        os.chown(folder, bob.identity.uid, bob.identity.gid)
+    (share / "code-server").symlink_to(outside)
+    os.chown(share / "code-server", bob.identity.uid, bob.identity.gid, follow_symlinks=False)
+
+    bob._prepare_vscode()
+
+    assert list(outside.iterdir()) == [], "root wrote through bob's symlink"
+    assert os.stat(outside).st_uid == 0
+    assert (bob.code_server_config_file()).exists()
+    # and where nothing is in the way, bob's settings are seeded, his own
+    (share / "code-server").unlink()
+    bob._prepare_vscode()
+    settings = share / "code-server" / "User" / "settings.json"
+    assert settings.exists() and os.stat(settings).st_uid == bob.identity.uid
