@@ -147,6 +147,8 @@ def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
     for root, dirs, files in os.walk(path):
         for d in dirs:
             p = os.path.join(root, d)
+            if os.path.islink(p):  # a member's symlink to a folder elsewhere: chmod would change that folder
+                continue
             os.chown(p, 0, gid, follow_symlinks=False)
             os.chmod(p, 0o2770)
         for f in files:

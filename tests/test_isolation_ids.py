@@ -105,3 +105,18 @@ def test_vscode_settings_are_seeded_by_the_account_not_root(tmp_path, monkeypatc
     bob._prepare_vscode()
     settings = share / "code-server" / "User" / "settings.json"
     assert settings.exists() and os.stat(settings).st_uid == bob.identity.uid
+
+
+def test_preparing_a_lake_leaves_what_a_members_symlink_points_to(tmp_path):
+    """A project member may put a symlink to any folder into the lake; giving the lake to its group (root)
+    must not chmod that folder."""
+    lake = tmp_path / "lake" / "alpha" / "dev"
+    lake.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o711)
+    os.chmod(elsewhere, 0o711)
+    (lake / "sub").mkdir()
+    (lake / "sub" / "link").symlink_to(elsewhere)
+    prepare_lake(str(lake), accounts.ensure_group(accounts.group_name("alpha", "dev", ACCOUNT_PREFIX)))
+    assert oct(os.stat(elsewhere).st_mode & 0o7777) == oct(0o711)
+    assert oct(os.stat(lake / "sub").st_mode & 0o7777) == oct(0o2770)
