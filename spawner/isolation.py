@@ -110,6 +110,22 @@ def prepare_workspace(workspaces_dir: Path, user: str, notebook: str, account: A
     return make_dir(workspaces_dir / user / notebook, account.uid, account.gid, 0o700)
 
 
+def disown_workspaces(workspaces_dir: Path, user: str, account: Account) -> None:
+    """Take from ``account`` any other user's workspace folder it owns (a uid reused after an account was
+    deleted): such a folder becomes root's, 0700, until its own user's next server makes it theirs again."""
+    try:
+        entries = list(os.scandir(workspaces_dir))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name == user or entry.is_symlink():
+            continue
+        st = entry.stat(follow_symlinks=False)
+        if st.st_uid == account.uid or st.st_gid == account.gid:
+            os.chown(entry.path, 0, 0, follow_symlinks=False)
+            os.chmod(entry.path, 0o700)
+
+
 def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
     """Give a local lake folder to its project environment's group: root-owned, setgid, 2770; files already
     in it become group read/write (once, when the folder is not yet the group's). Its parents below
@@ -131,6 +147,8 @@ def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
     for root, dirs, files in os.walk(path):
         for d in dirs:
             p = os.path.join(root, d)
+            if os.path.islink(p):  # a member's symlink to a folder elsewhere: chmod would change that folder
+                continue
             os.chown(p, 0, gid, follow_symlinks=False)
             os.chmod(p, 0o2770)
         for f in files:
@@ -152,14 +170,6 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
     make_dir(servers_dir, 0, 0, 0o711)
     make_dir(servers_dir / user, 0, account.gid, 0o710)
     return make_dir(servers_dir / user / notebook, 0, project_gid, 0o750)
-
-
-def give_tree(top: Path, paths: list[Path], account: Account) -> None:
-    """Hand ``paths`` (files and folders the hub made under a workspace ``top``) to the account."""
-    for p in paths:
-        p = Path(p)
-        if p.exists() and top in p.parents:
-            os.chown(p, account.uid, account.gid, follow_symlinks=False)
 
 
 # --- pipeline runs -------------------------------------------------------------------------------------------

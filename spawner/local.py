@@ -20,6 +20,7 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
+from paved.hub.registry import registry
 from paved.spawner import accounts, isolation, limits, vscode
 from paved.spawner.base import PavedSpawner
 from paved.spawner.scope import Scope
@@ -200,6 +202,12 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         account = accounts.ensure_account(self.account_name(), comment=f"Paved user {self.user.name}")
         group = accounts.ensure_group(accounts.group_name(scope.project.name, scope.options.environment,
                                                           self.system_user_prefix))
+        # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
+        # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
+        # So before a server gets its ids, every lake is its own group's again and no other user's workspace is
+        # this account's (cheap when all is well: a stat per lake and workspace).
+        isolation.prepare_lakes(registry(self.projects_file).projects, self.system_user_prefix, self.data_dir())
+        isolation.disown_workspaces(Path(self.workspaces_dir), self.user.name, account)
         isolation.prepare_workspace(Path(self.workspaces_dir), self.user.name, self.name, account)
         isolation.prepare_lake(scope.env["PAVED_LAKE"], group, within=self.data_dir())
         isolation.prepare_runtime(self.runtime_dir().parent.parent, self.user.name, self.name, account, group)
@@ -269,13 +277,23 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return ip, port
 
     def _prepare_vscode(self) -> None:
-        vscode.prepare(self.code_server_config_file(), self.home_dir)
-        if self.identity:  # the config is read by the server (root's, its project group); settings are the user's
-            os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
-            os.chmod(self.code_server_config_file(), 0o640)
-            settings = vscode.user_data_dir(self.home_dir) / "User" / "settings.json"
-            home = Path(self.home_dir)
-            isolation.give_tree(home, [*[p for p in settings.parents if home in p.parents], settings], self._account)
+        if not self.identity:
+            vscode.prepare(self.code_server_config_file(), self.home_dir)
+            return
+        # the config is read by the server (root's, its project group)
+        vscode.write_config(self.code_server_config_file())
+        os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
+        os.chmod(self.code_server_config_file(), 0o640)
+        # The settings live in the workspace, where the user may have put symlinks to anywhere: root following
+        # them would create and chown files outside it, so the account seeds them itself.
+        identity = self.identity
+        result = subprocess.run(
+            [self.python_executables[self.scope.options.python], "-m", "paved.spawner.vscode", "seed", self.home_dir],
+            cwd=self.home_dir, env={"PATH": SYSTEM_PATH, "HOME": self.home_dir}, capture_output=True, text=True,
+            user=identity.uid, group=identity.gid, extra_groups=list(identity.groups), umask=identity.umask,
+            timeout=60)
+        if result.returncode != 0:
+            self.log.warning("Could not seed VS Code settings for %s: %s", self._log_name, result.stderr[-500:])
 
     async def _wait_listening(self, ip: str, port: int) -> None:
         """Return as soon as the server accepts connections, so the hub's first readiness check succeeds

@@ -83,9 +83,21 @@ def open_url(working_dir: str | os.PathLike) -> str:
 
 def prepare(config_file: str | os.PathLike, home: str | os.PathLike) -> None:
     """Write the code-server config file and seed the user settings under ``home`` (keeping the user's own)."""
+    write_config(config_file)
+    seed_settings(home)
+
+
+def write_config(config_file: str | os.PathLike) -> None:
+    """Write the code-server config file (outside the workspace, by the hub)."""
     config_file = Path(config_file)
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(config_text())
+
+
+def seed_settings(home: str | os.PathLike) -> None:
+    """Seed the user settings under ``home`` (keeping the user's own). Everything under ``home`` is the user's
+    to replace (a folder by a symlink to anywhere), so an isolating hub runs this as the user's account
+    (``python -m paved.spawner.vscode seed <home>``), never as root."""
     settings_file = user_data_dir(home) / "User" / "settings.json"
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     current: dict = {}
@@ -105,7 +117,8 @@ def prepare(config_file: str | os.PathLike, home: str | os.PathLike) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m paved.spawner.vscode config|settings``: print the code-server config or the seeded user
-    settings, so images bake the same files the embedded spawner writes (one source of truth)."""
+    settings, so images bake the same files the embedded spawner writes (one source of truth); ``seed <home>``:
+    seed the settings under ``home`` (run as the server's account by an isolating hub)."""
     import sys
 
     what = (argv if argv is not None else sys.argv[1:]) or [""]
@@ -113,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         print(config_text(), end="")
     elif what[0] == "settings":
         print(json.dumps(USER_SETTINGS, indent=2))
+    elif what[0] == "seed" and len(what) == 2:
+        seed_settings(what[1])
     else:
-        print("usage: python -m paved.spawner.vscode config|settings", file=sys.stderr)
+        print("usage: python -m paved.spawner.vscode config|settings|seed <home>", file=sys.stderr)
         return 2
     return 0
 

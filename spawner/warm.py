@@ -17,8 +17,10 @@ request names the server's identity (paved.spawner.isolation): the child joins t
 limits, then drops to the user's account and project group for good before anything of the server runs.
 
 Protocol: the hub writes one request per line on stdin,
-    {"argv": [...], "env": {...}, "cwd": "...", "mem": N, "identity": {...} | null, "cgroups": [...]}
-and reads ``started <pid>`` per request and ``exited <pid> <exit code>`` (negative: signal) when a server ends.
+    {"id": "...", "argv": [...], "env": {...}, "cwd": "...", "mem": N, "identity": {...} | null, "cgroups": [...]}
+and reads ``started <pid> <id>`` per request (``id``: the request's own, echoed so that an answer can never be
+taken for another request's, e.g. after the hub gave up waiting for an earlier one) and ``exited <pid> <exit
+code>`` (negative: signal) when a server ends.
 
     python -m paved.spawner.warm
 """
@@ -125,7 +127,7 @@ def main() -> int:
         pid = os.fork()
         if pid == 0:
             _child(request)
-        _tell(f"started {pid}")
+        _tell(f"started {pid} {request.get('id', '')}".rstrip())
     return 0
 
 

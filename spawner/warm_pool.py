@@ -12,8 +12,10 @@ import asyncio
 import json
 import os
 import queue
+import signal
 import subprocess
 import threading
+import uuid
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
@@ -32,15 +34,23 @@ def _minimal_env() -> dict[str, str]:
 
 
 class ForkServer:
-    """One ``python -m paved.spawner.warm`` process and the answers it sends back."""
+    """One ``python -m paved.spawner.warm`` process and the answers it sends back.
+
+    Each request carries an id that the fork server echoes with the pid it forked, and an answer goes only to
+    the request with that id: a server is never handed to the wrong spawner (and so to another user), also when
+    the hub gave up waiting for an earlier request (it then starts that one cold) whose answer comes late. A
+    server forked for a request nobody waits for any more is killed at once: its spawner has started it cold.
+    """
 
     def __init__(self, python: str):
         self.proc = subprocess.Popen(
             [python, "-m", "paved.spawner.warm"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env=_minimal_env(), start_new_session=True)  # no signals from the hub's terminal
         self.exited: dict[int, int] = {}
-        self._started: queue.Queue = queue.Queue()
-        self._lock = threading.Lock()
+        self._waiting: dict[str, queue.Queue] = {}  # request id -> where its pid goes
+        self._ended = False
+        self._answers = threading.Lock()  # guards _waiting and _ended (the reader thread and spawning threads)
+        self._write = threading.Lock()  # one request line at a time on stdin
         threading.Thread(target=self._read, name=f"paved-fork-server-{self.proc.pid}", daemon=True).start()
 
     @property
@@ -51,24 +61,53 @@ class ForkServer:
         for line in self.proc.stdout:
             kind, _, rest = line.decode().strip().partition(" ")
             if kind == "started":
-                self._started.put(int(rest))
+                pid_text, _, request_id = rest.partition(" ")
+                pid = int(pid_text)
+                self.exited.pop(pid, None)  # the kernel reused the pid of a server that ended earlier
+                with self._answers:
+                    waiter = self._waiting.pop(request_id, None)
+                    if waiter is not None:
+                        waiter.put(pid)
+                if waiter is None:
+                    _kill_abandoned(pid)
             elif kind == "exited":
                 pid, code = rest.split()
                 self.exited[int(pid)] = int(code)
-        self._started.put(None)  # the fork server ended: whoever waits falls back to a cold start
+        with self._answers:  # the fork server ended: whoever waits falls back to a cold start
+            self._ended = True
+            for waiter in self._waiting.values():
+                waiter.put(None)
+            self._waiting.clear()
 
     def spawn(self, request: dict) -> int | None:
         """Fork a server for ``request`` (blocking; call in a thread). Its pid, or None if the fork server
-        is gone."""
-        with self._lock:
-            if not self.alive:
+        is gone or did not answer within HANDOVER_TIMEOUT_S (then it never starts that server)."""
+        request_id = uuid.uuid4().hex
+        waiter: queue.Queue = queue.Queue()
+        with self._answers:
+            if self._ended or not self.alive:
                 return None
-            try:
-                self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self._waiting[request_id] = waiter
+        try:
+            with self._write:
+                self.proc.stdin.write(json.dumps({**request, "id": request_id}).encode() + b"\n")
                 self.proc.stdin.flush()
-                return self._started.get(timeout=HANDOVER_TIMEOUT_S)
-            except (OSError, queue.Empty):
-                return None
+            return waiter.get(timeout=HANDOVER_TIMEOUT_S)
+        except (OSError, queue.Empty):
+            with self._answers:
+                if self._waiting.pop(request_id, None) is not None:
+                    return None  # a late answer finds nobody waiting and its server is killed
+            return waiter.get_nowait()  # answered between the timeout and taking the lock
+
+
+def _kill_abandoned(pid: int) -> None:
+    """Kill a server forked for a request whose spawner gave up on it (it is the fork server's child, so the
+    pid is not reused before the fork server reaps it)."""
+    for kill in (os.killpg, os.kill):  # its group if it has made one already (setsid), else itself
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 # python executable -> its fork server (one per hub process)

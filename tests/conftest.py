@@ -29,6 +29,7 @@ PASSWORD = "paved-test-password"
 # all removed after the session (paved.spawner.accounts); those of sessions that were killed go at the next.
 ACCOUNT_PREFIX = f"pvt{os.getpid()}-"
 _SESSION_PREFIX = re.compile(r"^(pvt(\d+)-)")
+TEMP_ROOT_PREFIX = "paved-tests-"
 os.environ["PAVED_SYSTEM_USER_PREFIX"] = ACCOUNT_PREFIX
 
 
@@ -36,7 +37,8 @@ def pytest_configure(config):
     """Temp folders in a root of this session's own: pytest's shared /tmp/pytest-of-<user> is 0700 and made so
     again by every pytest session that starts, while notebook accounts must pass through a data dir's parents."""
     if config.option.basetemp is None and os.geteuid() == 0:
-        base = Path(tempfile.mkdtemp(prefix="paved-tests-"))
+        # the pid in the name lets a later session remove what this one leaves if it is killed (unix_accounts)
+        base = Path(tempfile.mkdtemp(prefix=f"{TEMP_ROOT_PREFIX}{os.getpid()}-"))
         os.chmod(base, 0o711)
         config.option.basetemp = str(base / "t")
         config._paved_temp_root = base
@@ -71,6 +73,10 @@ def unix_accounts():
         names = [p.pw_name for p in pwd.getpwall()] + [g.gr_name for g in grp.getgrall()]
         for prefix, pid in {m.groups() for m in map(_SESSION_PREFIX.match, names) if m}:
             if not pid_alive(int(pid)):
+                # its temp folders first: their lakes and workspaces are owned by the session's uids and gids,
+                # which useradd/groupadd hand out again once its accounts are gone (to this session's bob, say)
+                for root in Path(tempfile.gettempdir()).glob(f"{TEMP_ROOT_PREFIX}{pid}-*"):
+                    shutil.rmtree(root, ignore_errors=True)
                 remove_accounts(prefix)
                 remove_all(None, prefix)
     yield
