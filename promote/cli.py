@@ -199,6 +199,11 @@ def run(args) -> int:
     return deploy_embedded(spec, nb, pinned, args)
 
 
+# What a notebook server's scope sets for AWS (paved.spawner.credentials): a profile file, never keys.
+AWS_SCOPE = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_SDK_LOAD_CONFIG", "AWS_REGION",
+             "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+
+
 def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
     token so the data helper and lineage work); returns ``(Result, output folder)``."""
@@ -210,6 +215,10 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     env["PAVED_NOTEBOOK"] = spec.name
     if os.environ.get("JUPYTERHUB_API_TOKEN"):  # the user's own server token, in the user's own server
         env["JUPYTERHUB_API_TOKEN"] = os.environ["JUPYTERHUB_API_TOKEN"]
+    # The runner drops AWS_* (a service's identity must never reach a run). Here the run is the caller's own
+    # process in the caller's own server, so it keeps that server's credential_process profile: the test run
+    # acts as the project's role, as the scheduled runs will.
+    env.update({k: v for k, v in os.environ.items() if k in AWS_SCOPE})
     out = Path(tempfile.mkdtemp(prefix=f"paved-{kind}-{spec.name}-")) / "attempt-1"
     print(f"  running once now with {json.dumps(values)} ...", flush=True)
     result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values, kernel_name=kernel_of(nb, "python3"),

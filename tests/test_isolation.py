@@ -244,7 +244,9 @@ def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path
     env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
     env["JUPYTERHUB_API_TOKEN"] = hub.token("alice")
     paved = [sys.executable, "-m", "paved.hub.cli"]
-    r = subprocess.run([*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url],
+    # promoted from outside a notebook server (no credential profile here): the scheduled run is what's tested
+    r = subprocess.run([*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url,
+                        "--no-test-run"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     r = subprocess.run([*paved, "pipelines", "run", "who", "--project", IPF, "--hub-url", hub.url],
