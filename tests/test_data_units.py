@@ -249,6 +249,25 @@ def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_
     lake.close()
 
 
+def test_the_plain_parquet_export_is_readable_by_the_lakes_group_under_the_services_umask(tmp_path):
+    # The pipelines service runs with umask 077 (paved.hub.up); runs and notebooks read the lake as its group.
+    import os
+    import stat
+
+    staged = tmp_path / "p.parquet"
+    duckdb.sql(f"COPY (SELECT 1 AS x) TO '{staged}'")
+    lake = Lake(tmp_path / "lake")
+    old = os.umask(0o077)
+    try:
+        lake.publish({"p": str(staged)}, author="alice", message="run 1")
+        lake.rollback("p", lake.versions("p")[0]["version"], author="alice")
+    finally:
+        os.umask(old)
+        lake.close()
+    mode = stat.S_IMODE((tmp_path / "lake/p.parquet").stat().st_mode)
+    assert mode & 0o060 == 0o060 and not mode & 0o007, oct(mode)
+
+
 def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path):
     """Two processes publishing to one SQLite-catalogued DuckLake at once: both commit (short transactions and
     retries), each as its own version."""
