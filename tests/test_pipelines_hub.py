@@ -314,6 +314,17 @@ def test_another_projects_run_cannot_be_rerun_or_opened(hub, manual):
     assert len(alice.get(f"{manual}api/runs/{run_id}").json()["attempts"]) in (0, 1)
 
 
+def test_a_member_cannot_report_an_attempts_result(hub, manual):
+    # Results are reported by the Kubernetes Job that claimed its attempt, never by a user: alice must not be able
+    # to mark her own run succeeded while it runs (or after it failed).
+    alice = hub.api("alice")
+    run_id = alice.post(f"{manual}api/pipelines/{PROJECT}/bad-input/runs", json={}).json()["run_id"]
+    wait(lambda: alice.get(f"{manual}api/runs/{run_id}").json()["attempts"], timeout=60)
+    answers = {alice.post(f"{manual}api/attempts/{attempt_id}/result", json={"status": "succeeded"}).status_code
+               for attempt_id in range(1, 60)}
+    assert answers <= {404, 409}, answers
+
+
 def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
     """Property-based (hypothesis): malformed bodies, query parameters and path parts on every endpoint of the
     pipelines API (openapi.yaml) give 4xx with a JSON sentence, never a 5xx."""
