@@ -6,8 +6,8 @@ For a run of project P, environment E, opened by user U (a member of P, checked 
    ``fix-<pipeline>`` with the project's options through the same API (the spawner's server-side checks apply,
    exactly as if U had used the form) and wait until it is ready;
 2. write the run's exact notebook version into that server (its contents API, with a short-lived token of U
-   scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters as the
-   first cell (tagged ``injected-parameters``, papermill's tag);
+   scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters in a cell
+   tagged ``injected-parameters`` where papermill put them (after the ``parameters`` cell, so they win);
 3. answer the JupyterLab URL of the file.
 
 The pipelines service's hub role needs ``read:users``, ``read:servers``, ``servers`` and ``tokens``.

@@ -501,8 +501,8 @@ class RerunHandler(Base):
 
 class OpenNotebookHandler(Base):
     async def post(self, run_id):
-        """Open a run in a notebook: the run's exact notebook version, its parameters injected as the first cell,
-        in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
+        """Open a run in a notebook: the run's exact notebook version, its parameters injected after its
+        parameters cell, in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
         from paved.promote import reproduce
 
         r = self.run_or_404(run_id)
