@@ -207,6 +207,7 @@ AWS_SCOPE = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "A
 def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
     token so the data helper and lineage work); returns ``(Result, output folder)``."""
+    from paved.promote.products import staging_env
     from paved.promote.runner import RunRequest, run as run_attempt, scope_env
     from paved.promote.scheduler import kernel_of
 
@@ -220,11 +221,37 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     # acts as the project's role, as the scheduled runs will.
     env.update({k: v for k, v in os.environ.items() if k in AWS_SCOPE})
     out = Path(tempfile.mkdtemp(prefix=f"paved-{kind}-{spec.name}-")) / "attempt-1"
+    # Declared outputs are staged in the test run's own folder, as in a pipeline run: a test run publishes
+    # nothing (readers and downstream triggers never see an unchecked or undeployed version).
+    env.update(staging_env(spec, out))
     print(f"  running once now with {json.dumps(values)} ...", flush=True)
     result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values, kernel_name=kernel_of(nb, "python3"),
                                     cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds,
                                     env=env))
+    if result.status == "succeeded":
+        result = check_staged(spec, result, out, env.get("PAVED_LAKE") or os.environ.get("PAVED_LAKE", ""))
     return result, out
+
+
+def check_staged(spec, result, out: Path, lake: str):
+    """``result``, failed as ``check-failed``/``check-error`` when a blocking check of the spec fails on the
+    outputs the test run staged in ``out/staged`` (the checks a pipeline run applies before publishing)."""
+    from paved.hub.catalog.data import resolve_lake
+    from paved.promote import checks
+
+    found = []
+    for name, items in spec.checks.items():
+        staged = out / "staged" / Path(resolve_lake(lake, name)).name
+        if not items or not staged.exists():
+            continue
+        published = resolve_lake(lake, name)  # the current version, for `schema: unchanged|compatible`
+        previous = checks.schema_of_parquet(published) if lake and Path(published).exists() else None
+        found += checks.evaluate(name, str(staged), items, previous)
+    category, message = checks.verdict(found)
+    if not category:
+        return result
+    result.status, result.category, result.error = "failed", category, message
+    return result
 
 
 def print_failure(result, out: Path) -> None:

@@ -59,6 +59,17 @@ def key_of(name: str, lake: str | None) -> tuple[str, str]:
     return lineage.dataset(name, lake)
 
 
+
+def staging_env(spec, output_dir: str | Path) -> dict:
+    """The environment that makes ``data.write`` of ``spec``'s versionable outputs land in ``<output_dir>/staged``
+    (nobody reads them there) instead of the lake: pipeline runs and promote's test run alike. Empty when the
+    spec declares none (other outputs are written in place, unversioned)."""
+    outputs = [o for o in spec.outputs if versionable(o)]
+    if not outputs:
+        return {}
+    return {"PAVED_STAGING_DIR": str(Path(output_dir) / "staged"), "PAVED_STAGED_OUTPUTS": json.dumps(outputs)}
+
+
 class DataProducts:
     def __init__(self, scheduler, feed: Callable[[int], tuple[list[dict], int]] | None = None,
                  freshness_interval: float = 5.0):
@@ -98,10 +109,7 @@ class DataProducts:
     # --- hook: a run's environment -------------------------------------------------------------------------
 
     def run_env(self, spec, output_dir: str) -> dict:
-        outputs = [o for o in spec.outputs if versionable(o)]  # others are written in place, unversioned
-        if not outputs:
-            return {}
-        return {"PAVED_STAGING_DIR": str(Path(output_dir) / "staged"), "PAVED_STAGED_OUTPUTS": json.dumps(outputs)}
+        return staging_env(spec, output_dir)
 
     # --- hook: after the notebook succeeded ----------------------------------------------------------------
 

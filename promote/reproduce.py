@@ -6,8 +6,8 @@ For a run of project P, environment E, opened by user U (a member of P, checked 
    ``fix-<pipeline>`` with the project's options through the same API (the spawner's server-side checks apply,
    exactly as if U had used the form) and wait until it is ready;
 2. write the run's exact notebook version into that server (its contents API, with a short-lived token of U
-   scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters as the
-   first cell (tagged ``injected-parameters``, papermill's tag);
+   scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters in a cell
+   tagged ``injected-parameters`` where papermill put them (after the ``parameters`` cell, so they win);
 3. answer the JupyterLab URL of the file.
 
 The pipelines service's hub role needs ``read:users``, ``read:servers``, ``servers`` and ``tokens``.
@@ -19,6 +19,7 @@ import asyncio
 import copy
 import os
 import time
+from datetime import datetime, timezone
 
 import requests
 
@@ -35,14 +36,25 @@ class ReproduceError(RuntimeError):
 
 
 def with_parameters(notebook: dict, params: dict, run: dict) -> dict:
-    """``notebook`` with a first code cell assigning ``params`` (Python literals) and saying where they came from."""
+    """``notebook`` with a code cell assigning ``params`` (Python literals) and saying where they came from.
+
+    The cell goes where papermill injected the run's parameters: right after the first cell tagged ``parameters``
+    (papermill's rule), or first when no cell is tagged. Put first in front of a tagged cell, the notebook's own
+    defaults would overwrite the run's values and a failure that depends on them would not reproduce.
+    """
     nb = copy.deepcopy(notebook)
+    nominal = run.get("nominal_time")
+    if isinstance(nominal, (int, float)):  # the store keeps epoch seconds; people read ISO 8601
+        nominal = datetime.fromtimestamp(nominal, timezone.utc).isoformat()
     lines = [f"# Parameters of run {run['id']} of {run['project']}/{run['pipeline']} "
-             f"(version {run.get('version')}, scheduled for {run['nominal_time']})"]
+             f"(version {run.get('version')}, scheduled for {nominal})"]
     lines += [f"{k} = {v!r}" for k, v in params.items()]
     cell = {"cell_type": "code", "execution_count": None, "id": f"paved-run-{run['id']}",
             "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": "\n".join(lines)}
-    nb["cells"] = [cell, *nb.get("cells", [])]
+    cells = list(nb.get("cells", []))
+    tagged = [i for i, c in enumerate(cells) if "parameters" in (c.get("metadata", {}).get("tags") or [])]
+    at = tagged[0] + 1 if tagged else 0
+    nb["cells"] = [*cells[:at], cell, *cells[at:]]
     nb.setdefault("metadata", {}).setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"})
     return nb

@@ -431,6 +431,15 @@ class AttemptResultHandler(Base):
         if attempt is None:
             raise web.HTTPError(404, f"No attempt {attempt_id[:30]}")
         self.run_or_404(attempt["run_id"])
+        # Only a Job that claimed its tick (an external attempt) reports its own result, once. An attempt the
+        # service runs itself reports through its executor: a member posting here must not end it (a notebook
+        # still running marked succeeded, its token revoked under it) nor rewrite a finished one.
+        if attempt.get("host") != "external":
+            raise web.HTTPError(409, f"Attempt {attempt_id} is run by the pipelines service itself; only a "
+                                     "Kubernetes Job reports the result of the attempt it claimed")
+        if attempt.get("status") != "running":
+            raise web.HTTPError(409, f"Attempt {attempt_id} already ended ({attempt.get('status')}); its result "
+                                     "cannot change")
         body = self.json_body()
         status = body.get("status")
         if status not in ("succeeded", "failed"):
@@ -492,8 +501,8 @@ class RerunHandler(Base):
 
 class OpenNotebookHandler(Base):
     async def post(self, run_id):
-        """Open a run in a notebook: the run's exact notebook version, its parameters injected as the first cell,
-        in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
+        """Open a run in a notebook: the run's exact notebook version, its parameters injected after its
+        parameters cell, in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
         from paved.promote import reproduce
 
         r = self.run_or_404(run_id)

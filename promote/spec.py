@@ -318,6 +318,17 @@ def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: di
 
 # --- parsing and validation ---------------------------------------------------------------------------------
 
+def _yaml11_on(value):
+    """``value`` with a key ``True`` renamed ``"on"``, when ``value`` is a mapping.
+
+    PyYAML follows YAML 1.1, where an unquoted ``on`` is the boolean true, so the documented
+    ``schedule: {on: inputs}`` and ``retries: {on: [notebook-error]}`` arrive from ``yaml.safe_load`` keyed ``True``.
+    """
+    if isinstance(value, dict) and True in value and "on" not in value:
+        return {("on" if k is True else k): v for k, v in value.items()}
+    return value
+
+
 def _mapping(raw, key, problems, known: set[str]) -> dict:
     value = raw.get(key)
     if value is None:
@@ -325,7 +336,7 @@ def _mapping(raw, key, problems, known: set[str]) -> dict:
     if not isinstance(value, dict):
         problems.append(f"{key}: must be a mapping with {', '.join(sorted(known))}")
         return {}
-    for extra in sorted(set(value) - known):
+    for extra in sorted(map(str, set(value) - known)):  # YAML keys may be numbers or booleans
         problems.append(f"{key}.{extra}: unknown field; known fields are {', '.join(sorted(known))}")
     return value
 
@@ -404,7 +415,7 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         params[pname] = param
 
     schedule = Schedule()
-    raw_schedule = raw.get("schedule", "manual")
+    raw_schedule = _yaml11_on(raw.get("schedule", "manual"))
     if raw_schedule not in (None, "manual"):
         if isinstance(raw_schedule, str):
             raw_schedule = {"cron": raw_schedule}
@@ -415,7 +426,7 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
 
             schedule = parse_schedule(raw_schedule, problems)
         else:
-            for extra in sorted(set(raw_schedule) - {"cron", "timezone"}):
+            for extra in sorted(map(str, set(raw_schedule) - {"cron", "timezone"})):
                 problems.append(f"schedule.{extra}: unknown field; known fields are cron, timezone, on")
             validate_cron(raw_schedule.get("cron"), "schedule.cron", problems)
             tz = raw_schedule.get("timezone", "UTC")
@@ -425,6 +436,8 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
                 problems.append(f"schedule.timezone: unknown time zone {tz!r} (use an IANA name like Europe/Amsterdam)")
             schedule = Schedule(cron=raw_schedule.get("cron"), timezone=tz)
 
+    if isinstance(raw.get("retries"), dict):
+        raw = {**raw, "retries": _yaml11_on(raw["retries"])}
     r = _mapping(raw, "retries", problems, {"count", "backoff_seconds", "backoff_factor", "on"})
     retry_on = r.get("on", list(RETRY_ON_DEFAULT))
     if isinstance(retry_on, str):

@@ -38,6 +38,7 @@ import duckdb
 from paved.hub.catalog.duck import connect, sql_str
 
 RETRIES = 8  # attempts at a locked commit (backoff 0.05 s doubling, jitter): ~6 s in all
+EXPORT_MODE = 0o660  # the plain Parquet export of a table: rw for the lake's (setgid) group, as servers write
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -161,6 +162,10 @@ class Lake:
             tmp = self.lake / f".{table}.parquet.{os.getpid()}.tmp"
             con.execute(f"COPY (SELECT * FROM lake.\"{table}\" AT (VERSION => {int(snapshot)})) TO "
                         f"'{sql_str(str(tmp))}' (FORMAT parquet)")
+            # The writer is the pipelines service, whose umask is 077 (paved.hub.up): the export would be 0600 and
+            # root's, unreadable to the project environment's group that every notebook and run of the project
+            # reads the lake as. Group read/write, as a notebook server's files in its lake (umask 007).
+            os.chmod(tmp, EXPORT_MODE)
             os.replace(tmp, target)  # atomic: readers see the old file or the new one, never half of one
             rows = con.execute(f'SELECT count(*) FROM lake."{table}" AT (VERSION => {int(snapshot)})').fetchone()[0]
             out[table] = {"rows": int(rows), "parquet": str(target)}

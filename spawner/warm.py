@@ -51,6 +51,21 @@ def preload() -> None:
             pass
 
 
+def lab_dirs_from_home() -> list[str]:
+    """Command-line settings that put JupyterLab's workspaces and user settings under the server's ``$HOME``.
+
+    ``LabApp.workspaces_dir`` and ``LabApp.user_settings_dir`` default to values computed in the class body,
+    so once :func:`preload` imported JupyterLab a forked child kept the fork server's home (the hub's data dir,
+    not the user's): every save of the lab's layout or settings answered 500 "Permission denied". Called with
+    the server's environment in place; empty when JupyterLab was not preloaded (it then reads the right home).
+    """
+    if "jupyterlab.labapp" not in sys.modules:
+        return []
+    from jupyterlab.commands import get_user_settings_dir, get_workspaces_dir
+
+    return [f"--LabApp.workspaces_dir={get_workspaces_dir()}", f"--LabApp.user_settings_dir={get_user_settings_dir()}"]
+
+
 def become_server(request: dict) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
@@ -69,7 +84,7 @@ def become_server(request: dict) -> int:
 
         Identity.from_request(request["identity"]).drop()
     os.chdir(request["cwd"])
-    sys.argv = list(request["argv"])
+    sys.argv = [*request["argv"], *lab_dirs_from_home()]
     from jupyterhub.singleuser import main as singleuser_main
 
     return singleuser_main() or 0

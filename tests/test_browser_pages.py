@@ -91,6 +91,11 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
             paved_sheets = [s for s in sheets if "/hub/static/paved/paved.css" in s]
             if layout != 1 or len(paved_sheets) != 1:
                 problems.append(f"{where}: not on the Paved layout (layout meta {layout}, stylesheets {sheets})")
+            # one look: the page's heading is inset from the window's edge like the navigation bar's content
+            left = page.evaluate("(() => { const h = document.querySelector('h1, h2');"
+                                 " return h ? h.getBoundingClientRect().left : null; })()")
+            if left is not None and left < 8:
+                problems.append(f"{where}: content flush against the window's edge (heading at {left}px)")
             if page.locator("#paved-nav").count() != 1:
                 problems.append(f"{where}: no Paved navigation bar")
             elif user != "admin" and page.locator("#paved-nav-admin").count():

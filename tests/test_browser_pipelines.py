@@ -49,8 +49,11 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
     from browser import browser_page, login
 
     hub, svc = lab["hub"], lab["svc"]
-    (lab["workspace"] / NOTEBOOK).write_text(json.dumps(make_notebook(
+    nb_file = lab["workspace"] / NOTEBOOK
+    nb_file.write_text(json.dumps(make_notebook(
         "horizon = 24", "print('forecast for', horizon, 'hours')", tag=False)))
+    owner = lab["workspace"].stat()  # the server runs as alice's own Unix account: her file, as if she wrote it
+    os.chown(nb_file, owner.st_uid, owner.st_gid)
     outside: list[str] = []
 
     def shot(page, name):

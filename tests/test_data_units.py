@@ -249,6 +249,25 @@ def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_
     lake.close()
 
 
+def test_the_plain_parquet_export_is_readable_by_the_lakes_group_under_the_services_umask(tmp_path):
+    # The pipelines service runs with umask 077 (paved.hub.up); runs and notebooks read the lake as its group.
+    import os
+    import stat
+
+    staged = tmp_path / "p.parquet"
+    duckdb.sql(f"COPY (SELECT 1 AS x) TO '{staged}'")
+    lake = Lake(tmp_path / "lake")
+    old = os.umask(0o077)
+    try:
+        lake.publish({"p": str(staged)}, author="alice", message="run 1")
+        lake.rollback("p", lake.versions("p")[0]["version"], author="alice")
+    finally:
+        os.umask(old)
+        lake.close()
+    mode = stat.S_IMODE((tmp_path / "lake/p.parquet").stat().st_mode)
+    assert mode & 0o060 == 0o060 and not mode & 0o007, oct(mode)
+
+
 def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path):
     """Two processes publishing to one SQLite-catalogued DuckLake at once: both commit (short transactions and
     retries), each as its own version."""
@@ -341,7 +360,10 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
 
 
 def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
-    from paved.promote.pages import _env, local
+    from paved.hub.pages import environment
+    from paved.promote.pages import HERE, local
+
+    _env = environment(str(HERE / "templates"))  # the pages' own Jinja environment (paved.hub.pages)
 
     r = {"input_versions": [{"name": "/lake/prices_clean.parquet", "version": "3", "seq": 7, "source": "external",
                              "job": "airflow/<dag>", "received": "2026-11-30T05:00:00+00:00", "rows": 4}],
@@ -423,3 +445,25 @@ def test_the_pipelines_list_says_when_a_data_aware_pipeline_runs():
     assert summary["trigger"] == "inputs" and summary["next_run"] is None
     manual = pipeline_summary(p, {**version, "spec": parse_spec(BASE).to_dict()}, None, 0)
     assert manual["schedule_words"].startswith("manual") and "trigger" not in manual
+
+
+@pytest.mark.parametrize("value, status, category", [("NULL", "failed", "check-failed"), ("1", "succeeded", None)])
+def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(tmp_path, monkeypatch, value, status,
+                                                                                category):
+    # A test run publishes nothing (the lake keeps its current version) and fails on a blocking check, as a run does.
+    from paved.promote.cli import test_run
+    from promote_helpers import make_notebook
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    duckdb.sql(f"COPY (SELECT 7 AS price) TO '{lake}/prices_clean.parquet'")
+    monkeypatch.setenv("PAVED_LAKE", str(lake))
+    monkeypatch.delenv("PAVED_PROJECTS_FILE", raising=False)
+    spec = parse_spec({"name": "clean", "project": "leads", "outputs": ["prices_clean"],
+                       "checks": {"prices_clean": [{"not_null": ["price"]}]}})
+    nb = make_notebook("n = 1", "from paved.hub.catalog import data\n"
+                                f"data.write('SELECT {value}::INTEGER AS price', 'prices_clean')")
+    result, out = test_run(spec, nb, {"n": 1})
+    assert (result.status, result.category) == (status, category), result
+    assert (out / "staged/prices_clean.parquet").exists()
+    assert duckdb.sql(f"SELECT price FROM '{lake}/prices_clean.parquet'").fetchall() == [(7,)]  # untouched

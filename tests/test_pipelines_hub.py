@@ -237,8 +237,9 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     o = opened.json()
     assert o["url"].endswith(f"/lab/tree/{o['path']}")
     content = alice.get(f"{hub.url}/user/alice/{o['server']}/api/contents/{o['path']}").json()["content"]
-    assert content["cells"][0]["metadata"]["tags"] == ["injected-parameters"]
-    assert "horizon = 24" in content["cells"][0]["source"]
+    tags = [c["metadata"].get("tags") or [] for c in content["cells"]]
+    at = tags.index(["injected-parameters"])  # right after the notebook's parameters cell: the run's values win
+    assert "parameters" in tags[at - 1] and "horizon = 24" in content["cells"][at]["source"]
     assert "negative prices" in "".join(c["source"] for c in content["cells"])
     again = alice.post(f"{svc}api/runs/{failed['id']}/open").json()
     assert again["server"] == o["server"] and again["reused"]
@@ -311,6 +312,17 @@ def test_another_projects_run_cannot_be_rerun_or_opened(hub, manual):
         r = bob.post(f"{manual}api/runs/{run_id}/{action}")
         assert r.status_code == 404 and r.json()["message"] == f"No run {run_id}"
     assert len(alice.get(f"{manual}api/runs/{run_id}").json()["attempts"]) in (0, 1)
+
+
+def test_a_member_cannot_report_an_attempts_result(hub, manual):
+    # Results are reported by the Kubernetes Job that claimed its attempt, never by a user: alice must not be able
+    # to mark her own run succeeded while it runs (or after it failed).
+    alice = hub.api("alice")
+    run_id = alice.post(f"{manual}api/pipelines/{PROJECT}/bad-input/runs", json={}).json()["run_id"]
+    wait(lambda: alice.get(f"{manual}api/runs/{run_id}").json()["attempts"], timeout=60)
+    answers = {alice.post(f"{manual}api/attempts/{attempt_id}/result", json={"status": "succeeded"}).status_code
+               for attempt_id in range(1, 60)}
+    assert answers <= {404, 409}, answers
 
 
 def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):

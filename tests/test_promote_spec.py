@@ -265,3 +265,20 @@ def test_promote_target_kubernetes_writes_valid_yaml(tmp_path):
     [obj] = list(yaml.safe_load_all(out.read_text()))
     kubernetes_validate.validate(obj, "1.30.0", strict=True)
     assert obj["metadata"]["name"] == "leads-score" and obj["spec"]["schedule"] == "*/15 * * * *"
+
+
+@pytest.mark.parametrize("text", [
+    "schedule: {on: inputs, settle_seconds: 5}\ninputs: [prices_clean]\nretries: {count: 1, on: [notebook-error]}",
+    "schedule:\n  on: inputs\ninputs: [prices_clean]\nretries:\n  count: 1\n  on: notebook-error",
+])
+def test_unquoted_on_in_a_spec_file_is_the_on_field(text):
+    # YAML 1.1 (PyYAML) reads an unquoted `on` key as the boolean true; the README writes it unquoted.
+    spec = parse_spec({**BASE, **yaml.safe_load(text)})
+    assert spec.schedule.on == "inputs" and spec.retries.on == ["notebook-error"]
+
+
+def test_non_text_keys_are_named_not_crashed_on():
+    with pytest.raises(SpecError) as e:
+        parse_spec({**BASE, "schedule": {"cron": "0 6 * * *", 1: "x", None: "y"}, "retries": {2: 3}})
+    assert {"schedule.1: unknown field", "schedule.None: unknown field", "retries.2: unknown field"} <= {
+        p.split(";")[0] for p in e.value.problems}, e.value.problems
