@@ -364,3 +364,23 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
     run = store.run(over)
     assert (run["status"], run["category"], run["attempts"]) == ("skipped", "budget", 0)
     assert "budget" in run["error"]
+
+
+def test_a_data_dir_run_accounts_cannot_reach_fails_runs_with_the_fix(env):
+    """As root, runs execute as the environment's account: a data dir it cannot pass through fails the run at
+    start with the chmod that fixes it (not 'the executor stopped without a result')."""
+    from paved.spawner.accounts import isolation_possible
+
+    if not isolation_possible():
+        pytest.skip("runs execute as the service's own user here")
+    store, scheduler, receiver, tmp = env
+    os.chmod(tmp, 0o700)
+    try:
+        p = deploy(store, make_notebook("x = 1"))
+        run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+        scheduler.step()
+        run = store.run(run_id)
+        assert (run["status"], run["category"]) == ("failed", "infra"), run
+        assert "pipeline run accounts cannot reach" in run["error"] and f"chmod o+x {tmp}" in run["error"]
+    finally:
+        os.chmod(tmp, 0o711)
