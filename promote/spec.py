@@ -294,8 +294,10 @@ def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: di
     problems, values = [], {}
     overrides = dict(overrides or {})
     for key in sorted(set(overrides) - set(spec.parameters)):
-        problems.append(f"parameters.{key}: unknown parameter; the notebook has "
-                        f"{', '.join(sorted(spec.parameters)) or 'none'}")
+        # the spec's declared parameters, which a notebook's parameters cell may outnumber: say whose list it is
+        problems.append(f"parameters.{key}: unknown parameter; " + (
+            f"the pipeline's spec declares {', '.join(sorted(spec.parameters))}" if spec.parameters else
+            "the pipeline's spec declares none (list the notebook's parameters under parameters: to pass them)"))
     context = None
     for name, param in spec.parameters.items():
         where = f"parameters.{name}"

@@ -193,6 +193,9 @@ class RunAccount:
         the attempt folder (its HOME) becomes the
         account's; the credential folder named by ``AWS_CONFIG_FILE`` becomes readable by its group only."""
         within = Path(os.environ.get("PAVED_DATA_DIR") or output_dir.parent).resolve()
+        problem = reachable_problem(within)  # else the run dies reading its request, with no sentence saying why
+        if problem:
+            raise PermissionError(problem.replace("notebook accounts", "pipeline run accounts", 1))
         if env.get("PAVED_LAKE"):
             prepare_lake(env["PAVED_LAKE"], self.identity.gid, within=within)
         for parent in output_dir.resolve().parents:

@@ -412,6 +412,17 @@ def test_marquez_reads_are_filtered_by_project(env):
     runs = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/marquez_job/runs").json()
     assert runs["totalCount"] == 1 and runs["runs"][0]["state"] == "COMPLETED"
     assert bob.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/marquez_job/runs").status_code == 404
+    # every id a list returns reads back one by one (Marquez's GET .../datasets/<name>, .../jobs/<name>), the
+    # same for another project's as for a missing one
+    for d in ds["datasets"]:
+        one = alice.get(env.catalog + f"api/v1/namespaces/mq/datasets/{quote(d['name'], safe='')}")
+        assert one.status_code == 200 and one.json() == d
+    one = alice.get(env.catalog + f"api/v1/namespaces/{quote(IPFD, safe='')}/jobs/marquez_job")
+    assert one.status_code == 200 and one.json() == job
+    for path in ("mq/datasets/mq_in", "mq/datasets/nothing", f"{quote(IPFD, safe='')}/jobs/marquez_job",
+                 f"{quote(IPFD, safe='')}/jobs/nothing"):
+        r = bob.get(env.catalog + f"api/v1/namespaces/{path}")
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/json"), r.text
 
 
 # --- crawler, search, detail, edit ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from paved.promote.scheduler import Scheduler
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
 
+from conftest import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
 PROJECTS = """
@@ -48,6 +49,7 @@ B_NOTEBOOK = make_notebook(
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
+    make_passable(tmp_path / "pipelines")  # run accounts (one per project environment) reach the run folders
     (tmp_path / "projects.yaml").write_text(PROJECTS)
     hooks = Receiver()  # B's owners' webhook, A's owners' webhook
     monkeypatch.delenv("PAVED_CATALOG_URL", raising=False)

@@ -1,7 +1,7 @@
 """Promises the README makes that no test held (issue 14, items 11 and 17), against one real Paved hub:
 
 * a project a caller is not in and a project that does not exist get the same answer, everywhere (projects,
-  catalog, costs APIs, the costs page, the spawn API);
+  catalog, pipelines, costs APIs, the costs page, the spawn API);
 * a hub admin cannot start a server in a project they are not a member of (admin rights are not membership);
 * a broken edit of ``projects.yaml`` keeps the previous projects in the hub itself (home page, spawn checks)
   and in its services, and the hub logs why; a good edit is picked up again.
@@ -24,7 +24,18 @@ MISSING = "no-such-project"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    hub = start_paved(tmp_path_factory.mktemp("promises") / "paved")
+    from paved.hub.demo import create_demo
+
+    data = tmp_path_factory.mktemp("promises") / "paved"
+    create_demo(data)
+    # A discoverable project (the default) shows its datasets' names to everyone on purpose (README:
+    # "Discoverable, not readable"), so a search filtered by it differs from one by a missing name; the promise
+    # is about a project that opted out of discovery.
+    projects = data / "projects.yaml"
+    text = projects.read_text()
+    assert f"  {IPF}:\n" in text
+    projects.write_text(text.replace(f"  {IPF}:\n", f"  {IPF}:\n    catalog: {{discoverable: false}}\n", 1))
+    hub = start_paved(data)
     try:
         yield hub
     finally:
@@ -54,6 +65,14 @@ ANSWERS = [  # (label, method, URL under the hub, body); {p} is the project name
         "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
         "run": {"runId": "3f5e83fa-3480-44ff-99c5-ff943904e5e8"}, "job": {"namespace": "{p}/dev", "name": "x"}}),
     ("spawn API", "POST", "/hub/api/users/bob/servers/probe", {"project": "{p}"}),
+    ("pipelines of a project", "GET", "/services/pipelines/api/pipelines?project={p}", None),
+    ("a pipeline of a project", "GET", "/services/pipelines/api/pipelines/{p}/x", None),
+    ("runs of a project", "GET", "/services/pipelines/api/runs?project={p}", None),
+    ("run a project's pipeline now", "POST", "/services/pipelines/api/pipelines/{p}/x/runs", {}),
+    ("deploy into a project", "POST", "/services/pipelines/api/pipelines", {
+        "spec": {"name": "x", "project": "{p}", "environment": "dev", "schedule": "manual"},
+        "notebook": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}),
+    ("catalog Marquez job read", "GET", "/services/catalog/api/v1/namespaces/{p}%2Fdev/jobs/x", None),
 ]
 
 

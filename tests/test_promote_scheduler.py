@@ -21,6 +21,7 @@ from paved.promote.scheduler import Scheduler
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
 
+from conftest import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
 PROJECTS = """
@@ -72,6 +73,7 @@ def smtp():
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
+    make_passable(tmp_path / "pipelines")  # run accounts (one per project environment) reach the run folders
     (tmp_path / "projects.yaml").write_text(PROJECTS)
     receiver = Receiver()
     monkeypatch.setenv("PAVED_CATALOG_URL", receiver.url)
@@ -336,3 +338,49 @@ def test_recovery_and_running_longer_than_usual_alerts(env):
     assert alert["body"]["median_s"] == pytest.approx(1.0) and alert["body"]["running_s"] > 2.0
     [rec] = receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_recovered")
     assert rec["body"]["run_id"] == slow and "succeeded again" in rec["body"]["text"]
+
+
+def test_the_real_budget_check_reads_the_usage_ledger(env):
+    """Without an injected check the scheduler reads the usage ledger (PAVED_USAGE_DB_URL) against the project's
+    enforced budget: a project that has burnt it gets its due run skipped; one under budget runs."""
+    from datetime import timedelta
+
+    from paved.hub.costs.ledger import Ledger, default_db_url
+
+    store, scheduler, receiver, tmp = env
+    p = deploy(store, make_notebook("x = 1"))
+    under = store.create_run(p["id"], 1_800_000_000, "manual")
+    (tmp / "projects.yaml").write_text(PROJECTS.replace(
+        "    instance_types: [t3.medium]\n",
+        "    instance_types: [t3.medium]\n    budget_monthly: 1\n    budget_enforced: true\n"))
+    os.utime(tmp / "projects.yaml", (time.time() + 5, time.time() + 5))  # a new mtime however coarse the clock
+    [run] = drive(scheduler, settled(store, under))
+    assert run["status"] == "succeeded", (run["category"], run["error"])  # nothing spent yet
+    Ledger(default_db_url(tmp)).open_span(
+        "burn", project="forecast", environment="dev", user="alice", kind="notebook", resource_id="alice/",
+        instance_type="m5.large", lifecycle="on-demand", start=datetime.now(timezone.utc) - timedelta(hours=30))
+    over = store.create_run(p["id"], 1_800_000_060, "manual")
+    scheduler.step()
+    run = store.run(over)
+    assert (run["status"], run["category"], run["attempts"]) == ("skipped", "budget", 0)
+    assert "budget" in run["error"]
+
+
+def test_a_data_dir_run_accounts_cannot_reach_fails_runs_with_the_fix(env):
+    """As root, runs execute as the environment's account: a data dir it cannot pass through fails the run at
+    start with the chmod that fixes it (not 'the executor stopped without a result')."""
+    from paved.spawner.accounts import isolation_possible
+
+    if not isolation_possible():
+        pytest.skip("runs execute as the service's own user here")
+    store, scheduler, receiver, tmp = env
+    os.chmod(tmp, 0o700)
+    try:
+        p = deploy(store, make_notebook("x = 1"))
+        run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+        scheduler.step()
+        run = store.run(run_id)
+        assert (run["status"], run["category"]) == ("failed", "infra"), run
+        assert "pipeline run accounts cannot reach" in run["error"] and f"chmod o+x {tmp}" in run["error"]
+    finally:
+        os.chmod(tmp, 0o711)

@@ -87,8 +87,13 @@ def test_templates_render_from_the_nominal_time_in_the_pipelines_zone():
     assert resolve_parameters(spec, nominal) == {"day": "2026-10-30", "prev": "2026-10-29", "n": 3}
     with pytest.raises(SpecError) as e:
         resolve_parameters(spec, nominal, {"n": "4", "zz": 1})
-    assert e.value.problems == ["parameters.zz: unknown parameter; the notebook has day, n, prev",
+    assert e.value.problems == ["parameters.zz: unknown parameter; the pipeline's spec declares day, n, prev",
                                 "parameters.n: expected an int (a whole number), got '4'"]
+    # a spec declaring none says so, not that the notebook (whose parameters cell may have some) has none
+    with pytest.raises(SpecError) as e:
+        resolve_parameters(parse_spec({**BASE, "schedule": "manual"}), nominal, {"rate": 1.5})
+    assert e.value.problems == ["parameters.rate: unknown parameter; the pipeline's spec declares none (list the "
+                                "notebook's parameters under parameters: to pass them)"]
 
 
 @pytest.mark.parametrize("default, value", [

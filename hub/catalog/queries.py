@@ -257,10 +257,13 @@ def namespaces(cur, projects) -> list[dict]:
             for ns, c, u in rows]
 
 
-def list_datasets(cur, ns: str, projects, limit: int, offset: int) -> dict:
-    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
-    where = f"d.namespace = $ns AND {VISIBLE.format(a='d')}"
-    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}", {**scope(projects), "ns": ns}).fetchone()[0]
+def list_datasets(cur, ns: str, projects, limit: int, offset: int, name: str | None = None) -> dict:
+    """Marquez's dataset list of namespace ``ns`` (only ``name``'s, when given: Marquez's single-dataset read)."""
+    only = {} if name is None else {"name": name}
+    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset, **only}
+    where = f"d.namespace = $ns AND {VISIBLE.format(a='d')}" + (" AND d.name = $name" if only else "")
+    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}",
+                        {**scope(projects), "ns": ns, **only}).fetchone()[0]
     rows = cur.execute(f"""SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform,
         d.description, d.tags, d.created_at, d.updated_at, d.last_modified,
         (SELECT list({{'name': f.name, 'type': f.type, 'description': f.description, 'tags': f.tags}}
@@ -273,10 +276,14 @@ def list_datasets(cur, ns: str, projects, limit: int, offset: int) -> dict:
         "updatedAt": iso(r[10]), "lastModifiedAt": iso(r[11]), "fields": r[12] or []} for r in rows]}
 
 
-def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int) -> dict:
-    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset}
-    where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))"
-    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", {**scope(projects), "ns": ns}).fetchone()[0]
+def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int, name: str | None = None) -> dict:
+    """Marquez's job list of namespace ``ns`` (only ``name``'s, when given: Marquez's single-job read)."""
+    only = {} if name is None else {"name": name}
+    params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset, **only}
+    where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))" + (
+        " AND j.name = $name" if only else "")
+    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}",
+                        {**scope(projects), "ns": ns, **only}).fetchone()[0]
     rows = cur.execute(f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
         j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at, r.error
         FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id WHERE {where}

@@ -3,7 +3,7 @@
     POST api/v1/lineage                                   OpenLineage RunEvent / DatasetEvent / JobEvent
     GET  api/v1/lineage?nodeId=&depth=1&direction=both    Marquez-shaped lineage graph
     GET  api/v1/column-lineage?nodeId=datasetField:<ns>:<name>:<field>&depth=20&withDownstream=false
-    GET  api/v1/namespaces[/<ns>/datasets|/<ns>/jobs|/<ns>/jobs/<job>/runs]
+    GET  api/v1/namespaces[/<ns>/datasets[/<name>]|/<ns>/jobs[/<job>[/runs]]]
     GET  api/catalog/v1/search?q=&platform=&environment=&project=&tag=&owner=&page=&per_page=
     GET|PATCH api/catalog/v1/datasets/<ns>/<name>         detail / edit (project admins)
     GET  api/catalog/v1/datasets/<ns>/<name>/preview?limit=100
@@ -577,6 +577,26 @@ class NamespaceJobsHandler(CatalogHandler):
                                                 limit, offset))
 
 
+class NamespaceDatasetHandler(CatalogHandler):
+    """Marquez's ``GET api/v1/namespaces/<ns>/datasets/<name>``: one dataset of the list above, or a 404 that
+    is the same for another project's dataset and a missing one."""
+    async def get(self, ns, name):
+        found = (await self.catalog.read(queries.list_datasets, ns, self.visible(), 1, 0, name))["datasets"]
+        if not found:
+            raise web.HTTPError(404, f"No dataset {ns}:{name}")
+        self.write_json(found[0])
+
+
+class NamespaceJobHandler(CatalogHandler):
+    """Marquez's ``GET api/v1/namespaces/<ns>/jobs/<name>``: one job, or the same 404 as the runs below."""
+    async def get(self, ns, name):
+        found = (await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(), 1, 0,
+                                         name))["jobs"]
+        if not found:
+            raise web.HTTPError(404, f"No job {ns}:{name}")
+        self.write_json(found[0])
+
+
 class JobRunsHandler(CatalogHandler):
     async def get(self, ns, job):
         store = self.catalog.store
@@ -738,6 +758,8 @@ def routes() -> list[tuple]:
         (r"api/v1/namespaces", NamespacesHandler),
         (rf"api/v1/namespaces/{seg}/datasets", NamespaceDatasetsHandler),
         (rf"api/v1/namespaces/{seg}/jobs", NamespaceJobsHandler),
+        (rf"api/v1/namespaces/{seg}/datasets/{seg}", NamespaceDatasetHandler),
+        (rf"api/v1/namespaces/{seg}/jobs/{seg}", NamespaceJobHandler),
         (rf"api/v1/namespaces/{seg}/jobs/{seg}/runs", JobRunsHandler),
         (r"api/catalog/v1/search", SearchHandler),
         (r"api/catalog/v1/alerts", AlertsHandler),
