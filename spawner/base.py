@@ -210,12 +210,17 @@ class PavedSpawner(Spawner):
             env.update(getattr(self, "_credential_env", {}))
         return env
 
+    # Terminals get Paved's rc file by its path on this host: true for servers started from this install (the
+    # embedded default); a pod's image has its own install path, so the Kubernetes spawner turns it off.
+    terminal_rc_on_host = True
+
     def get_args(self):
         args = super().get_args()
         if self.scope:
             args += self.scope.idle.server_args()
             args.append(f"--ServerApp.jpserver_extensions={{'{BUSY_ACTIVITY_EXTENSION}': True}}")
-            args.append(terminal_shell_arg())
+            if self.terminal_rc_on_host:
+                args.append(terminal_shell_arg())
         return args
 
     # --- progress -------------------------------------------------------------------------------------------

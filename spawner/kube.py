@@ -75,6 +75,8 @@ def disrupted(pod: dict | None) -> bool:
 class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     """A Paved notebook server as a Kubernetes pod (see the module docstring)."""
 
+    terminal_rc_on_host = False  # the hub's path to the rc file means nothing inside the pod's image
+
     images = Dict(
         key_trait=Unicode(), value_trait=Unicode(),
         help="""Python version -> notebook image (built from images/notebook with that PYTHON_VERSION).

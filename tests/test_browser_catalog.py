@@ -86,13 +86,19 @@ def test_notebook_lineage_then_catalog_panel_snippet_and_graph(paved_hub, artifa
     finally:
         api.delete(f"{paved_hub.url}/hub/api/users/alice/servers/{NAME}", json={"remove": True})
 
-    # bob (another project) cannot see the dataset, and its lineage shows him nothing of alice's
+    # bob (another project) may discover the dataset (projects are discoverable by default) but not read it:
+    # search marks it "request", its detail has no location, its preview is refused
     alice_cat = paved_hub.api("alice")
     hits = alice_cat.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search", params={"q": "daily_prices"}).json()
     node = hits["results"][0]["id"]
     bob = paved_hub.api("bob")
-    assert bob.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search",
-                   params={"q": "daily_prices"}).json()["total"] == 0
+    bob_hits = bob.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search",
+                       params={"q": "daily_prices"}).json()["results"]
+    assert bob_hits and all(h.get("access") == "request" for h in bob_hits if h["id"] == node)
     _, ns, name = node.split(":", 2)
-    assert bob.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/datasets/{quote(ns, safe='')}/"
-                   f"{quote(name, safe='')}").status_code == 404
+    ds = (f"{paved_hub.url}/services/catalog/api/catalog/v1/datasets/{quote(ns, safe='')}/"
+          f"{quote(name, safe='')}")
+    detail = bob.get(ds)
+    assert detail.status_code == 200 and detail.json()["access"] == "request"
+    assert not detail.json().get("location")
+    assert bob.get(ds + "/preview").status_code == 404

@@ -173,7 +173,7 @@ NOTEBOOK_ONLY = {"jupyterlab", "ipykernel", "jupyter-server-proxy", "jupyter-vsc
 # import name -> distribution, where they differ; and what the hub's requirements bring in themselves
 IMPORT_DIST = {"yaml": "pyyaml", "openlineage": "openlineage-python", "kubespawner": "jupyterhub-kubespawner",
                "kubernetes_asyncio": "kubernetes-asyncio"}
-TRANSITIVE = {"traitlets", "tornado", "jinja2", "requests", "botocore", "nbclient", "sqlalchemy"}
+TRANSITIVE = {"traitlets", "tornado", "jinja2", "requests", "botocore", "nbclient", "sqlalchemy", "jupyter_client"}
 
 
 def test_hub_image_has_the_hubs_stack_and_not_the_notebook_stack():

@@ -49,9 +49,9 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
     assert wait_for(suggested), "the service never suggested the contact column as personal data"
     assert alice.post(url + "/fields/contact/pii", json={"decision": "confirm"}).status_code == 200
     # alice's job writes it; bob's job reads it (alice sees that as a locked stub)
-    ol_client(hub, "alice").emit(run_event(IPF, "export_contacts", inputs=["crm_contacts"],
+    ol_client(hub, "alice").emit(run_event(f"{IPF}/dev", "export_contacts", inputs=["crm_contacts"],
                                            outputs=[str(target)], ds_ns="file"))
-    ol_client(hub, "bob").emit(run_event("leads", "peek", inputs=[str(target)], outputs=["bob_out"], ds_ns="file"))
+    ol_client(hub, "bob").emit(run_event("leads/dev", "peek", inputs=[str(target)], outputs=["bob_out"], ds_ns="file"))
     detail = wait_for(lambda: (d := alice.get(url).json()).get("producing_job") and d)
     assert detail, "the producing job never showed up in the service"
 
@@ -93,7 +93,7 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
             # lineage: alice's job by name, bob's reader as a locked stub without its name
             panel.locator(".paved-open-lineage").click()
             graph = panel.locator(".paved-lineage svg.paved-lineage-svg")
-            graph.locator(f'g[data-id="job:{IPF}:export_contacts"]').wait_for(timeout=20_000)
+            graph.locator(f'g[data-id="job:{IPF}/dev:export_contacts"]').wait_for(timeout=20_000)
             locked = graph.locator("g.paved-lineage-node--locked")
             locked.first.wait_for(timeout=10_000)
             assert locked.count() >= 1
