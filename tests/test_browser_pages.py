@@ -92,7 +92,9 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
             if layout != 1 or len(paved_sheets) != 1:
                 problems.append(f"{where}: not on the Paved layout (layout meta {layout}, stylesheets {sheets})")
             # one look: the page's heading is inset from the window's edge like the navigation bar's content
-            left = page.evaluate("(() => { const h = document.querySelector('h1, h2');"
+            # (the first heading shown: hidden ones, e.g. in a closed dialog, have an empty box at 0)
+            left = page.evaluate("(() => { const h = [...document.querySelectorAll('h1, h2')]"
+                                 ".find(e => e.getBoundingClientRect().width > 0);"
                                  " return h ? h.getBoundingClientRect().left : null; })()")
             if left is not None and left < 8:
                 problems.append(f"{where}: content flush against the window's edge (heading at {left}px)")
