@@ -318,7 +318,11 @@ def test_a_member_cannot_report_an_attempts_result(hub, manual):
     # Results are reported by the Kubernetes Job that claimed its attempt, never by a user: alice must not be able
     # to mark her own run succeeded while it runs (or after it failed).
     alice = hub.api("alice")
-    run_id = alice.post(f"{manual}api/pipelines/{PROJECT}/bad-input/runs", json={}).json()["run_id"]
+
+    def start():  # an earlier test's run of this pipeline may still hold it (concurrency: forbid)
+        return alice.post(f"{manual}api/pipelines/{PROJECT}/bad-input/runs", json={}).json().get("run_id")
+
+    run_id = wait(start, timeout=120)
     wait(lambda: alice.get(f"{manual}api/runs/{run_id}").json()["attempts"], timeout=60)
     answers = {alice.post(f"{manual}api/attempts/{attempt_id}/result", json={"status": "succeeded"}).status_code
                for attempt_id in range(1, 60)}
