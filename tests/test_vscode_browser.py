@@ -10,13 +10,14 @@ Screenshots go to the artifacts folder.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import start_paved, stop_process_group
+from conftest import ACCOUNT_PREFIX, start_paved, stop_process_group
 from test_vscode import ALICE_PROJECT, alive, need_code_server, wait_ready
 
 pytestmark = pytest.mark.browser
@@ -83,10 +84,18 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     # (Also shows that a user's own VS Code settings are kept when Paved seeds its own.)
     settings = workspace / ".local/share/code-server/User/settings.json"
     write_json(settings, {"terminal.integrated.gpuAcceleration": "off"})
+    # the server runs as alice's own Unix account (made here as her first spawn would): her files, as if she
+    # had written them, so Paved's seeding (done as her) can add to them
+    from paved.spawner.accounts import account_name, ensure_account
+
+    account = ensure_account(account_name("alice", ACCOUNT_PREFIX), comment="Paved user alice")
+    for path in (workspace, *workspace.rglob("*")):
+        os.chown(path, account.uid, account.gid)
 
     page = login(browser, hub)
     page.goto(f"{hub.url}/hub/spawn/alice/{name}")
     page.select_option("#paved-project", ALICE_PROJECT)
+    page.select_option("#paved-environment", "dev")
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
     page.check("input[name=interface][value=vscode]")
     page.click("#spawn_form input[type=submit], #spawn_form button[type=submit]")
