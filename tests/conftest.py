@@ -6,6 +6,7 @@ fails, so no hub, proxy or notebook server outlives the test session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -147,6 +148,19 @@ class PavedHub:
 
     def hub_log(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@contextlib.contextmanager
+def paved_with_site(folder: Path, site: str, **kwargs):
+    """A Paved started on ``folder/data`` with ``site`` (lines of ``c.…`` settings) as its site config, stopped by
+    process group afterwards, also when the test fails."""
+    config = folder / "site.py"
+    config.write_text(site)
+    hub = start_paved(folder / "data", "--config", str(config), **kwargs)
+    try:
+        yield hub
+    finally:
+        stop_process_group(hub.proc)
 
 
 def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120,

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import servers, start_cell, start_paved, stop_process_group, usage_spans, wait_ready
+from conftest import paved_with_site, servers, start_cell, usage_spans, wait_ready
 
 PROJECT = "imbalance-price-forecast"
 LIMIT_MIN = 1
@@ -19,14 +19,9 @@ POLL = 10
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("culling")
-    site = tmp / "site.py"
-    site.write_text(f"c.Paved.cull_every = {CULL_EVERY}\nc.Spawner.poll_interval = {POLL}\n")
-    hub = start_paved(tmp / "data", "--config", str(site))
-    try:
+    site = f"c.Paved.cull_every = {CULL_EVERY}\nc.Spawner.poll_interval = {POLL}\n"
+    with paved_with_site(tmp_path_factory.mktemp("culling"), site) as hub:
         yield hub
-    finally:
-        stop_process_group(hub.proc)
 
 
 def spawn(hub, name):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from browser import browser_page, login
-from conftest import start_paved, stop, stop_process_group, wait_ready
+from conftest import paved_with_site, stop, wait_ready
 from test_catalog import bearer, ds_path, ol_client, run_event, wait_for
 
 pytestmark = pytest.mark.browser
@@ -19,15 +19,9 @@ IPF = "imbalance-price-forecast"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lab-catalog")
-    site = tmp / "site.py"
-    site.write_text("c.Catalog.crawl_interval_minutes = 0\n")
-    hub = start_paved(tmp / "data", "--config", str(site))
-    hub.catalog = f"{hub.url}/services/catalog/"
-    try:
+    with paved_with_site(tmp_path_factory.mktemp("lab-catalog"), "c.Catalog.crawl_interval_minutes = 0\n") as hub:
+        hub.catalog = f"{hub.url}/services/catalog/"
         yield hub
-    finally:
-        stop_process_group(hub.proc)
 
 
 def test_catalog_panel_with_the_real_catalog(hub, artifacts):

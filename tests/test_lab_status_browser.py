@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from browser import browser_page, login
-from conftest import servers, start_paved, stop_process_group, usage_spans, wait_ready
+from conftest import paved_with_site, servers, usage_spans, wait_ready
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +20,9 @@ CULL_EVERY = 10
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lab-status")
-    site = tmp / "site.py"
-    site.write_text(f"c.Paved.cull_every = {CULL_EVERY}\nc.Spawner.poll_interval = 10\n")
-    hub = start_paved(tmp / "data", "--config", str(site))
-    try:
+    site = f"c.Paved.cull_every = {CULL_EVERY}\nc.Spawner.poll_interval = 10\n"
+    with paved_with_site(tmp_path_factory.mktemp("lab-status"), site) as hub:
         yield hub
-    finally:
-        stop_process_group(hub.proc)
 
 
 def hub_last_activity(hub, name) -> datetime:
