@@ -112,8 +112,10 @@ def main() -> None:
                     stop_server(vanilla_url, token, f"v{i}")
                     times["paved"].append(paved_round(pages["paved"], paved.url, f"bench-{i}"))
                     stop_server(paved.url, token, f"bench-{i}")
-                    print(f"round {i + 1}: vanilla {times['vanilla'][-1]:.2f}s  paved {times['paved'][-1]:.2f}s",
-                          flush=True)
+                    print(
+                        f"round {i + 1}: vanilla {times['vanilla'][-1]:.2f}s  paved {times['paved'][-1]:.2f}s",
+                        flush=True,
+                    )
                 browser.close()
         finally:
             stop_process_group(paved.proc)

@@ -37,10 +37,48 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 GOALS = {"search_p95_ms": 20.0, "lineage_p95_ms": 150.0, "ingest_eps": 2000.0}
 N_PROJECTS = 50
-WORDS = [f"{a}{b}" for a in ("price", "wind", "solar", "lead", "order", "meter", "grid", "trade", "load", "sale",
-                              "churn", "risk", "fraud", "stock", "ship")
-         for b in ("", "s", "flow", "index", "daily", "hourly", "model", "feature", "report", "raw", "clean",
-                   "agg", "score", "event", "snapshot", "forecast", "zone", "unit", "batch", "stream")]
+WORDS = [
+    f"{a}{b}"
+    for a in (
+        "price",
+        "wind",
+        "solar",
+        "lead",
+        "order",
+        "meter",
+        "grid",
+        "trade",
+        "load",
+        "sale",
+        "churn",
+        "risk",
+        "fraud",
+        "stock",
+        "ship",
+    )
+    for b in (
+        "",
+        "s",
+        "flow",
+        "index",
+        "daily",
+        "hourly",
+        "model",
+        "feature",
+        "report",
+        "raw",
+        "clean",
+        "agg",
+        "score",
+        "event",
+        "snapshot",
+        "forecast",
+        "zone",
+        "unit",
+        "batch",
+        "stream",
+    )
+]
 TAGS = [f"tag{i}" for i in range(30)]
 OWNERS = [f"owner{i}" for i in range(40)]
 
@@ -49,8 +87,13 @@ def projects_yaml(n: int) -> str:
     lines = ["projects:"]
     for i in range(n):
         users = ["alice"] if i < 5 else ["bob"] if i < 10 else []
-        lines += [f"  p{i:02d}:", f"    members: {{users: {json.dumps(users)}}}",
-                  "    environments:", f"      dev: {{lake: lake/p{i:02d}/dev}}", f"      prd: {{lake: lake/p{i:02d}/prd}}"]
+        lines += [
+            f"  p{i:02d}:",
+            f"    members: {{users: {json.dumps(users)}}}",
+            "    environments:",
+            f"      dev: {{lake: lake/p{i:02d}/dev}}",
+            f"      prd: {{lake: lake/p{i:02d}/prd}}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -69,7 +112,8 @@ def generate(db: Path, datasets: int, edges: int) -> dict:
         return f"$w[(1 + ({expr}) % {nw})::BIGINT]"
 
     t0 = time.monotonic()
-    con.execute(f"""
+    con.execute(
+        f"""
         INSERT INTO datasets (id, namespace, name, title, project, environment, platform, location, description,
             tags, owners, grants, curated, row_count, size_bytes, last_modified, field_text, keywords, created_at,
             updated_at)
@@ -81,13 +125,15 @@ def generate(db: Path, datasets: int, edges: int) -> dict:
         FROM (
             SELECT i, printf('p%02d', (i // 100) % {N_PROJECTS}) AS proj,
                    CASE WHEN i % 3 = 0 THEN 'prd' ELSE 'dev' END AS env,
-                   {w('hash(i)')} || '_' || {w('hash(i * 7)')} || '_' || i AS title,
-                   array_to_string([{w('hash(i * 11)')}, {w('hash(i * 13)')}, {w('hash(i * 17)')},
-                                    {w('hash(i * 19)')}, {w('hash(i * 23)')}], ' ') AS desc_,
+                   {w("hash(i)")} || '_' || {w("hash(i * 7)")} || '_' || i AS title,
+                   array_to_string([{w("hash(i * 11)")}, {w("hash(i * 13)")}, {w("hash(i * 17)")},
+                                    {w("hash(i * 19)")}, {w("hash(i * 23)")}], ' ') AS desc_,
                    ['tag' || (hash(i * 5) % 30), 'tag' || (hash(i * 29) % 30)] AS tags,
                    ['owner' || (hash(i * 31) % 40)] AS owners,
-                   array_to_string([{w('hash(i * 37)')}, {w('hash(i * 41)')}, {w('hash(i * 43)')}], ' ') AS fields
-            FROM range(1, {datasets + 1}) t(i))""", {"w": WORDS})
+                   array_to_string([{w("hash(i * 37)")}, {w("hash(i * 41)")}, {w("hash(i * 43)")}], ' ') AS fields
+            FROM range(1, {datasets + 1}) t(i))""",
+        {"w": WORDS},
+    )
     # jobs: ids after the datasets; job j belongs to component j % comps, writes one dataset of it, reads 4
     # datasets with lower positions in the component (one per quarter, so all distinct).
     con.execute(f"""
@@ -103,10 +149,12 @@ def generate(db: Path, datasets: int, edges: int) -> dict:
         FROM jobgen, range(4) r(k) WHERE 1 + comp * 100 + t <= {datasets}
         UNION ALL
         SELECT id, 1 + comp * 100 + t, now()::TIMESTAMP FROM jobgen WHERE 1 + comp * 100 + t <= {datasets}""")
-    counts = {"datasets": con.execute("SELECT count(*) FROM datasets").fetchone()[0],
-              "jobs": con.execute("SELECT count(*) FROM jobs").fetchone()[0],
-              "edges": con.execute("SELECT count(*) FROM edges").fetchone()[0],
-              "seconds": round(time.monotonic() - t0, 1)}
+    counts = {
+        "datasets": con.execute("SELECT count(*) FROM datasets").fetchone()[0],
+        "jobs": con.execute("SELECT count(*) FROM jobs").fetchone()[0],
+        "edges": con.execute("SELECT count(*) FROM edges").fetchone()[0],
+        "seconds": round(time.monotonic() - t0, 1),
+    }
     con.close()
     return counts
 
@@ -184,20 +232,33 @@ def bench_ingest(hub, token: str, catalog: str, n: int, workers: int, offset: in
     """Post ``n`` gzip RunEvents over ``workers`` keep-alive connections (a lean asyncio client, so the client
     is not what limits the figure); returns (events/s, number answered 201)."""
     import asyncio
-
     from urllib.parse import urlparse
 
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
     bodies = []
     for i in range(n):
-        event = {"eventType": "COMPLETE", "eventTime": "2026-11-20T10:00:00Z", "producer": "https://bench",
-                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-                 "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "p00/dev", "name": f"ingest_{i % 100}"},
-                 "inputs": [{"namespace": "ingest", "name": f"src_{i % 50}"}],
-                 "outputs": [{"namespace": "ingest", "name": f"out_{offset + i}", "facets": {"schema": {
-                     "_producer": "https://bench",
-                     "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
-                     "fields": [{"name": "a", "type": "INTEGER"}, {"name": "b", "type": "VARCHAR"}]}}}]}
+        event = {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "https://bench",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "p00/dev", "name": f"ingest_{i % 100}"},
+            "inputs": [{"namespace": "ingest", "name": f"src_{i % 50}"}],
+            "outputs": [
+                {
+                    "namespace": "ingest",
+                    "name": f"out_{offset + i}",
+                    "facets": {
+                        "schema": {
+                            "_producer": "https://bench",
+                            "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+                            "fields": [{"name": "a", "type": "INTEGER"}, {"name": "b", "type": "VARCHAR"}],
+                        }
+                    },
+                }
+            ],
+        }
         bodies.append(gzip.compress(json.dumps(event).encode()))
 
     url = urlparse(catalog + "api/v1/lineage")
@@ -209,8 +270,12 @@ def bench_ingest(hub, token: str, catalog: str, n: int, workers: int, offset: in
         try:
             while queue:
                 body = queue.pop()
-                writer.write((f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n{head}"
-                              f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+                writer.write(
+                    (
+                        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+                    ).encode()
+                    + body
+                )
                 status = int((await reader.readline()).split()[1])
                 length = 0
                 while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -293,8 +358,10 @@ def main(argv=None) -> int:
         results["ingest events/s (HTTP direct, no proxy)"] = (eps2, None)
         # reads wait until everything acknowledged is derived: when this answers, all events are in the tables
         stored = admin.get(catalog + "api/v1/namespaces/ingest/datasets", params={"limit": 1}).json()["totalCount"]
-        results["ingest derived into the tables, events/s"] = (2 * args.events / (time.perf_counter() - ingest_start),
-                                                               None)
+        results["ingest derived into the tables, events/s"] = (
+            2 * args.events / (time.perf_counter() - ingest_start),
+            None,
+        )
         expected = 2 * args.events + min(50, args.events)
         results["ingest accepted / posted"] = (f"{ok + ok2}/{2 * args.events}", None)
         results["ingest datasets stored / expected (none lost)"] = (f"{stored}/{expected}", None)
@@ -303,8 +370,15 @@ def main(argv=None) -> int:
         print(f"\n{'measure':<50} {'measured':>12} {'goal':>10}")
         for name, (value, goal) in results.items():
             shown = f"{value:.1f}" if isinstance(value, float) else str(value)
-            mark = "" if goal is None else ("  ok" if ("events/s" in name and value >= goal) or
-                                           ("events/s" not in name and value <= goal) else "  MISSED")
+            mark = (
+                ""
+                if goal is None
+                else (
+                    "  ok"
+                    if ("events/s" in name and value >= goal) or ("events/s" not in name and value <= goal)
+                    else "  MISSED"
+                )
+            )
             print(f"{name:<50} {shown:>12} {'' if goal is None else goal:>10}{mark}")
         lost = stored != expected or ok + ok2 != 2 * args.events
         print("\nnone lost" if not lost else "\nEVENTS LOST")

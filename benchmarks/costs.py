@@ -45,7 +45,9 @@ def make_pricebook(path: Path) -> None:
     for itype, p in raw["prices"][region].items():
         pts, t = [], YEAR0 - 86400
         while t < YEAR0 + YEAR_S + 86400:
-            pts.append([datetime.fromtimestamp(t, timezone.utc).isoformat(), round(p["spot"] * rng.uniform(0.8, 1.2), 5)])
+            pts.append(
+                [datetime.fromtimestamp(t, timezone.utc).isoformat(), round(p["spot"] * rng.uniform(0.8, 1.2), 5)]
+            )
             t += 6 * 3600
         history[itype] = pts
     raw["spot_history"] = {region: history}
@@ -72,14 +74,30 @@ def fill(ledger: Ledger, n: int, book) -> None:
             dur = min(dur, 7 * 86400)
             open_ = i % 100_000 == 0  # a few still open
             project = f"project-{rng.randrange(500):03d}"
-            rows.append((f"s{i}", project, rng.choice(("dev", "acc", "prd")), f"user{rng.randrange(2000)}", kind,
-                         f"{project}/server-{rng.randrange(40)}" if kind == "notebook" else f"{project}/run-{i}",
-                         rng.choice(types), "spot" if rng.random() < 0.7 else "on-demand", None,
-                         rng.choice((10, 20, 50)) if kind == "notebook" else None, start,
-                         None if open_ else start + dur, None if open_ else "user", None if open_ else dur))
-        raw.executemany("INSERT INTO usage_spans (span_id, project, environment, username, kind, resource_id, "
-                        "instance_type, lifecycle, region, disk_gb, start_ts, end_ts, end_reason, duration_s) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            rows.append(
+                (
+                    f"s{i}",
+                    project,
+                    rng.choice(("dev", "acc", "prd")),
+                    f"user{rng.randrange(2000)}",
+                    kind,
+                    f"{project}/server-{rng.randrange(40)}" if kind == "notebook" else f"{project}/run-{i}",
+                    rng.choice(types),
+                    "spot" if rng.random() < 0.7 else "on-demand",
+                    None,
+                    rng.choice((10, 20, 50)) if kind == "notebook" else None,
+                    start,
+                    None if open_ else start + dur,
+                    None if open_ else "user",
+                    None if open_ else dur,
+                )
+            )
+        raw.executemany(
+            "INSERT INTO usage_spans (span_id, project, environment, username, kind, resource_id, "
+            "instance_type, lifecycle, region, disk_gb, start_ts, end_ts, end_reason, duration_s) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         raw.commit()
         print(f"  {min(n, base + chunk):,} spans", end="\r", file=sys.stderr, flush=True)
     raw.close()
@@ -100,8 +118,10 @@ def naive_monthly(ledger: Ledger, book, month: str, now: float) -> dict[str, flo
     times = {t: [p[0] for p in pts] for t, pts in series.items()}
     disk_rate = book.disk_gb_month[book.default_region] / model.HOURS_PER_MONTH
     for project, itype, lc, start, end, disk in conn.execute(
-            "SELECT project, instance_type, lifecycle, start_ts, end_ts, disk_gb FROM usage_spans "
-            "WHERE start_ts < ? AND (end_ts IS NULL OR end_ts > ?)", (m1, m0)):
+        "SELECT project, instance_type, lifecycle, start_ts, end_ts, disk_gb FROM usage_spans "
+        "WHERE start_ts < ? AND (end_ts IS NULL OR end_ts > ?)",
+        (m1, m0),
+    ):
         a, b = max(start, m0), min(end if end is not None else now, m1)
         if b <= a:
             continue
@@ -152,10 +172,22 @@ def main() -> int:
         t = time.perf_counter()
         fill(ledger, args.spans, book)
         print(f"filled {args.spans:,} spans in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    projects = [Project(name=f"project-{i:03d}", description="", member_users=frozenset(), member_groups=frozenset(),
-                        admins=frozenset(), environments={}, instance_types=(), lifecycles=(),
-                        idle_minutes=Bounds(1, 60, 30), disk_gb=Bounds(1, 50, 10), budget_monthly=1000.0)
-                for i in range(500)]
+    projects = [
+        Project(
+            name=f"project-{i:03d}",
+            description="",
+            member_users=frozenset(),
+            member_groups=frozenset(),
+            admins=frozenset(),
+            environments={},
+            instance_types=(),
+            lifecycles=(),
+            idle_minutes=Bounds(1, 60, 30),
+            disk_gb=Bounds(1, 50, 10),
+            budget_monthly=1000.0,
+        )
+        for i in range(500)
+    ]
     now = datetime(2026, 12, 15, tzinfo=timezone.utc)
     t_sql, c_sql, rows = best_of(lambda: model.summary(ledger, book, MONTH, projects, now=now))
     t_page, c_page, _ = best_of(lambda: model.project_report(ledger, book, projects[7], MONTH, "day", now=now))
@@ -163,10 +195,14 @@ def main() -> int:
     ours = {r["project"]: r["total"] for r in rows}
     worst = max(abs(ours[p] - naive.get(p, 0.0)) for p in ours)
     total = sum(ours.values())
-    print(f"ledger: {args.spans:,} spans, 500 projects, one year; month {MONTH}; "
-          f"{len(book.spot_series('m5.large')):,} spot price points per type; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"ledger: {args.spans:,} spans, 500 projects, one year; month {MONTH}; "
+        f"{len(book.spot_series('m5.large')):,} spot price points per type; load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"{'what (wall / CPU seconds)':<48}{'paved (SQL)':>20}{'naive (Python)':>20}")
-    print(f"{'monthly report, one row per project (500)':<48}{t_sql:>9.3f} / {c_sql:>6.3f}{t_naive:>11.3f} / {c_naive:>6.3f}")
+    print(
+        f"{'monthly report, one row per project (500)':<48}{t_sql:>9.3f} / {c_sql:>6.3f}{t_naive:>11.3f} / {c_naive:>6.3f}"
+    )
     print(f"{'one project page (month by day, tops, burn)':<48}{t_page:>9.3f} / {c_page:>6.3f}")
     print(f"month total {total:,.2f} {book.currency}; largest per-project difference vs naive {worst:.6f}")
     return 0 if worst < 0.01 else 1

@@ -55,8 +55,23 @@ def runner_overhead(reps: int, work: Path) -> dict:
     bare, ours = [], []
     for i in range(reps):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "papermill", str(src), str(work / f"bare-{i}.ipynb"),
-                        "-p", "n", "200000", "-k", "python3", "--no-progress-bar"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "papermill",
+                str(src),
+                str(work / f"bare-{i}.ipynb"),
+                "-p",
+                "n",
+                "200000",
+                "-k",
+                "python3",
+                "--no-progress-bar",
+            ],
+            check=True,
+            capture_output=True,
+        )
         bare.append(time.perf_counter() - t)
         t = time.perf_counter()
         result = run(RunRequest(notebook=NOTEBOOK, output_dir=work / f"ours-{i}", parameters={"n": 200000}))
@@ -73,6 +88,7 @@ class StubExecution:
 
     def __init__(self, request: RunRequest):
         from datetime import datetime
+
         nominal = datetime.fromisoformat(request.env["PAVED_NOMINAL_TIME"]).timestamp()
         StubExecution.launched.append(time.time() - nominal)
         self.pid = os.getpid()
@@ -91,8 +107,15 @@ def dispatch_lag(n: int, work: Path) -> dict:
     now = time.time()
     tick = int(now // 60 * 60 + 60)
     clock = Clock(speed=1.0)
-    spec = parse_spec({"name": "p", "project": "bench", "schedule": {"cron": "* * * * *"},
-                       "concurrency": "allow", "catchup": {"policy": "latest"}})
+    spec = parse_spec(
+        {
+            "name": "p",
+            "project": "bench",
+            "schedule": {"cron": "* * * * *"},
+            "concurrency": "allow",
+            "catchup": {"policy": "latest"},
+        }
+    )
     nb = make_notebook("x = 1")
     pin = {"content_hash": content_hash(nb)}
     t = time.perf_counter()
@@ -100,13 +123,15 @@ def dispatch_lag(n: int, work: Path) -> dict:
         store.deploy({**spec.to_dict(), "name": f"p{i:04d}"}, nb, pin, "bench", now=tick - 30)
     deploy_s = time.perf_counter() - t
     scheduler = Scheduler(store, work, clock=clock, max_parallel=n, launcher=StubExecution)
-    print(f"  deployed {n} pipelines in {deploy_s:.1f}s; waiting {tick - time.time():.0f}s for the tick ...",
-          flush=True)
+    print(
+        f"  deployed {n} pipelines in {deploy_s:.1f}s; waiting {tick - time.time():.0f}s for the tick ...", flush=True
+    )
     while time.time() < tick:
         time.sleep(0.05)
     from sqlalchemy import func, select
 
     from paved.promote.store import attempts
+
     started = 0
     while started < n and time.time() < tick + 120:
         scheduler.step()
@@ -132,14 +157,41 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
             nb.write_text(json.dumps(NOTEBOOK))
             t = time.perf_counter()
             for k in range(2):
-                subprocess.run([sys.executable, "-m", "papermill", str(nb), str(work / f"first-bare-{i}-{k}.ipynb"),
-                                "-k", "python3", "--no-progress-bar"], check=True, capture_output=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "papermill",
+                        str(nb),
+                        str(work / f"first-bare-{i}-{k}.ipynb"),
+                        "-k",
+                        "python3",
+                        "--no-progress-bar",
+                    ],
+                    check=True,
+                    capture_output=True,
+                )
             bare.append(time.perf_counter() - t)
             env = dict(os.environ, JUPYTERHUB_API_TOKEN=token, PAVED_LAKE=str(work / "lake"))
             t = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "paved.hub.cli", "promote", str(nb), "--project",
-                                "imbalance-price-forecast", "--schedule", "manual", "--hub-url", hub.url],
-                               capture_output=True, text=True, env=env)
+            r = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "paved.hub.cli",
+                    "promote",
+                    str(nb),
+                    "--project",
+                    "imbalance-price-forecast",
+                    "--schedule",
+                    "manual",
+                    "--hub-url",
+                    hub.url,
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             assert r.returncode == 0, r.stdout + r.stderr
             run_id = api.post(f"{svc}api/pipelines/imbalance-price-forecast/first-{i}/runs", json={}).json()["run_id"]
             while (status := api.get(f"{svc}api/runs/{run_id}").json()["status"]) not in ("succeeded", "failed"):
@@ -148,8 +200,10 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
             assert status == "succeeded"
     finally:
         stop_process_group(hub.proc)
-    return {"promote_to_success_s": round(statistics.median(ours), 2),
-            "two_bare_papermill_s": round(statistics.median(bare), 2)}
+    return {
+        "promote_to_success_s": round(statistics.median(ours), 2),
+        "two_bare_papermill_s": round(statistics.median(bare), 2),
+    }
 
 
 class LatencyExecution(StubExecution):
@@ -173,10 +227,23 @@ def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
     scheduler = Scheduler(store, work / "trigger", launcher=LatencyExecution, max_parallel=50, version_feed=feed)
     nb = make_notebook("x = 1")
     pin = {"content_hash": content_hash(nb)}
-    down = store.deploy(parse_spec({"name": "down", "project": "bench", "schedule": {"on": "inputs", "settle_seconds": 0},
-                                    "inputs": ["s3://bench/in"], "concurrency": "allow"}).to_dict(), nb, pin, "b")
-    manual = store.deploy(parse_spec({"name": "manual", "project": "bench", "concurrency": "allow"}).to_dict(),
-                          nb, pin, "b")
+    store.deploy(
+        parse_spec(
+            {
+                "name": "down",
+                "project": "bench",
+                "schedule": {"on": "inputs", "settle_seconds": 0},
+                "inputs": ["s3://bench/in"],
+                "concurrency": "allow",
+            }
+        ).to_dict(),
+        nb,
+        pin,
+        "b",
+    )
+    manual = store.deploy(
+        parse_spec({"name": "manual", "project": "bench", "concurrency": "allow"}).to_dict(), nb, pin, "b"
+    )
     stop = threading.Event()
 
     def loop():  # the service's PeriodicCallback
@@ -190,8 +257,14 @@ def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
     try:
         for i in range(n):
             accepted = time.time()
-            events.append({"eventType": "COMPLETE", "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "x",
-                           "name": "y"}, "outputs": [{"namespace": "s3://bench", "name": "in"}]})
+            events.append(
+                {
+                    "eventType": "COMPLETE",
+                    "run": {"runId": str(uuid.uuid4())},
+                    "job": {"namespace": "x", "name": "y"},
+                    "outputs": [{"namespace": "s3://bench", "name": "in"}],
+                }
+            )
             before = set(LatencyExecution.started)
             while len(LatencyExecution.started) == len(before) and time.time() - accepted < 30:
                 time.sleep(0.005)
@@ -209,8 +282,15 @@ def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
         scheduler.stop()
     q = lambda xs, f: round(sorted(xs)[min(len(xs) - 1, int(f * len(xs)))], 3)  # noqa: E731
     runs = [r for r in store.list_runs(["bench"], limit=10000) if r["pipeline"] == "down"]
-    return {"events": n, "runs": len(runs), "p50_s": q(lat, 0.5), "p95_s": q(lat, 0.95), "max_s": round(max(lat), 3),
-            "run_now_p50_s": q(base, 0.5), "run_now_p95_s": q(base, 0.95)}
+    return {
+        "events": n,
+        "runs": len(runs),
+        "p50_s": q(lat, 0.5),
+        "p95_s": q(lat, 0.95),
+        "max_s": round(max(lat), 3),
+        "run_now_p50_s": q(base, 0.5),
+        "run_now_p95_s": q(base, 0.95),
+    }
 
 
 def chain(n: int, work: Path) -> dict:
@@ -218,18 +298,29 @@ def chain(n: int, work: Path) -> dict:
 
     (work / "chain").mkdir(exist_ok=True)
     (work / "chain" / "projects.yaml").write_text(
-        "projects:\n  bench:\n    members: {users: [b]}\n    environments:\n      dev: {lake: lake}\n")
+        "projects:\n  bench:\n    members: {users: [b]}\n    environments:\n      dev: {lake: lake}\n"
+    )
     store = Store(f"sqlite:///{work / 'chain' / 'p.sqlite'}")
     scheduler = Scheduler(store, work / "chain", projects=registry(work / "chain" / "projects.yaml"), max_parallel=2)
     ids = []
     for i in range(n):
-        nb = make_notebook("x = 1", "from paved.hub.catalog import data\n" + (
-            f"data.read('d{i - 1}')\n" if i else "") + f"data.write('SELECT range AS v FROM range(100)', 'd{i}')")
-        raw = {"name": f"c{i}", "project": "bench", "outputs": [f"d{i}"],
-               "checks": {f"d{i}": [{"row_count": {"min": 1}}, {"not_null": ["v"]}]}}
+        nb = make_notebook(
+            "x = 1",
+            "from paved.hub.catalog import data\n"
+            + (f"data.read('d{i - 1}')\n" if i else "")
+            + f"data.write('SELECT range AS v FROM range(100)', 'd{i}')",
+        )
+        raw = {
+            "name": f"c{i}",
+            "project": "bench",
+            "outputs": [f"d{i}"],
+            "checks": {f"d{i}": [{"row_count": {"min": 1}}, {"not_null": ["v"]}]},
+        }
         if i:
             raw.update(schedule={"on": "inputs", "settle_seconds": 0}, inputs=[f"d{i - 1}"])
-        ids.append(store.deploy(parse_spec(raw).to_dict(), nb, {"content_hash": content_hash(nb)}, "b")["pipeline"]["id"])
+        ids.append(
+            store.deploy(parse_spec(raw).to_dict(), nb, {"content_hash": content_hash(nb)}, "b")["pipeline"]["id"]
+        )
     t0 = time.time()
     store.create_run(ids[0], int(t0), "manual")
     last = None
@@ -246,9 +337,13 @@ def chain(n: int, work: Path) -> dict:
     scheduler.stop()
     runs = store.list_runs(["bench"], limit=1000)
     busy = sum((r["ended_at"] or 0) - (r["started_at"] or 0) for r in runs if r["status"] == "succeeded")
-    return {"pipelines": n, "succeeded": sum(r["status"] == "succeeded" for r in runs),
-            "end_to_end_s": round(end_to_end, 2), "sum_of_runs_s": round(busy, 2),
-            "overhead_pct": round(100 * (end_to_end - busy) / busy, 1) if busy else None}
+    return {
+        "pipelines": n,
+        "succeeded": sum(r["status"] == "succeeded" for r in runs),
+        "end_to_end_s": round(end_to_end, 2),
+        "sum_of_runs_s": round(busy, 2),
+        "overhead_pct": round(100 * (end_to_end - busy) / busy, 1) if busy else None,
+    }
 
 
 def main() -> None:
@@ -268,13 +363,17 @@ def main() -> None:
         if args.reps:
             print("1. runner overhead vs bare papermill (median of", args.reps, "runs each)", flush=True)
             r = runner_overhead(args.reps, work)
-            print(f"   papermill {r['papermill_s']}s   paved runner {r['runner_s']}s   ratio {r['ratio']}x  "
-                  f"(goal <= 1.1x)")
+            print(
+                f"   papermill {r['papermill_s']}s   paved runner {r['runner_s']}s   ratio {r['ratio']}x  "
+                f"(goal <= 1.1x)"
+            )
         if args.pipelines:
             print(f"2. dispatch lag, {args.pipelines} pipelines due in the same minute", flush=True)
             d = dispatch_lag(args.pipelines, work)
-            print(f"   started {d['started']}/{d['pipelines']}   p50 {d['p50_s']}s   p95 {d['p95_s']}s   "
-                  f"max {d['max_s']}s  (goal p95 <= 2s)")
+            print(
+                f"   started {d['started']}/{d['pipelines']}   p50 {d['p50_s']}s   p95 {d['p95_s']}s   "
+                f"max {d['max_s']}s  (goal p95 <= 2s)"
+            )
         if args.crash_cycles:
             print(f"3. crash cycles: kill -9 the service {args.crash_cycles} times during runs", flush=True)
             c = crash_cycles(work / "crash", args.crash_cycles, log=lambda *a: None)
@@ -282,19 +381,25 @@ def main() -> None:
         if args.promote_reps:
             print(f"4. promote to first success through a real Paved (median of {args.promote_reps})", flush=True)
             f = promote_to_first_success(args.promote_reps, work)
-            print(f"   paved promote (test run) + run now -> succeeded: {f['promote_to_success_s']}s   "
-                  f"two bare papermill runs: {f['two_bare_papermill_s']}s  (goal <= 10s)")
+            print(
+                f"   paved promote (test run) + run now -> succeeded: {f['promote_to_success_s']}s   "
+                f"two bare papermill runs: {f['two_bare_papermill_s']}s  (goal <= 10s)"
+            )
         if args.trigger_events:
             print(f"5. trigger latency over {args.trigger_events} COMPLETE events (loop interval 1 s)", flush=True)
             t = trigger_latency(args.trigger_events, work)
-            print(f"   event -> downstream attempt: p50 {t['p50_s']}s   p95 {t['p95_s']}s   max {t['max_s']}s   "
-                  f"runs {t['runs']}/{t['events']}   baseline run now -> attempt: p50 {t['run_now_p50_s']}s   "
-                  f"p95 {t['run_now_p95_s']}s  (goal p95 <= 2s)")
+            print(
+                f"   event -> downstream attempt: p50 {t['p50_s']}s   p95 {t['p95_s']}s   max {t['max_s']}s   "
+                f"runs {t['runs']}/{t['events']}   baseline run now -> attempt: p50 {t['run_now_p50_s']}s   "
+                f"p95 {t['run_now_p95_s']}s  (goal p95 <= 2s)"
+            )
         if args.chain:
             print(f"6. a chain of {args.chain} data-triggered pipelines (real kernels, checks, DuckLake)", flush=True)
             c = chain(args.chain, work)
-            print(f"   {c['succeeded']}/{c['pipelines']} succeeded   end to end {c['end_to_end_s']}s   "
-                  f"sum of runs {c['sum_of_runs_s']}s   overhead {c['overhead_pct']}%  (goal <= 10%)")
+            print(
+                f"   {c['succeeded']}/{c['pipelines']} succeeded   end to end {c['end_to_end_s']}s   "
+                f"sum of runs {c['sum_of_runs_s']}s   overhead {c['overhead_pct']}%  (goal <= 10%)"
+            )
 
 
 if __name__ == "__main__":

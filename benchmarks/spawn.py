@@ -48,7 +48,8 @@ c.Spawner.start_timeout = {timeout}
 c.Spawner.http_timeout = {timeout}
 """
 
-VANILLA = """
+VANILLA = (
+    """
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
 c.JupyterHub.hub_port = {hub_port}
@@ -63,7 +64,9 @@ c.LocalAuthenticator.create_system_users = True
 c.Authenticator.allow_all = True
 c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
-""" + BENCH_SERVICE
+"""
+    + BENCH_SERVICE
+)
 
 PROJECTS = """
 projects:
@@ -83,10 +86,25 @@ def start_vanilla(data: Path, token: str):
     port = free_port()
     chp = str(ROOT / "node_modules/.bin/configurable-http-proxy")
     cfg = data / "jupyterhub_config.py"
-    cfg.write_text(VANILLA.format(port=port, hub_port=free_port(), api_port=free_port(), chp=chp, data=data,
-                                  python=sys.executable, token=token, timeout=TIMEOUT_S))
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(cfg)], cwd=data,
-                            stdout=open(data / "hub.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    cfg.write_text(
+        VANILLA.format(
+            port=port,
+            hub_port=free_port(),
+            api_port=free_port(),
+            chp=chp,
+            data=data,
+            python=sys.executable,
+            token=token,
+            timeout=TIMEOUT_S,
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(cfg)],
+        cwd=data,
+        stdout=open(data / "hub.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

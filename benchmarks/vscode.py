@@ -15,25 +15,43 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata as md
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import start_paved, stop_process_group  # noqa: E402
 
 PROJECT = "imbalance-price-forecast"
-IDE_DISTS = ["jupyter-server-proxy", "jupyter-vscode-proxy", "simpervisor", "jupyterlab-lsp", "python-lsp-server",
-             "python-lsp-jsonrpc", "jedi", "parso", "pyflakes", "pluggy", "docstring-to-markdown",
-             "jupyterlab-git", "nbdime", "GitPython", "gitdb", "smmap", "pexpect"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+IDE_DISTS = [
+    "jupyter-server-proxy",
+    "jupyter-vscode-proxy",
+    "simpervisor",
+    "jupyterlab-lsp",
+    "python-lsp-server",
+    "python-lsp-jsonrpc",
+    "jedi",
+    "parso",
+    "pyflakes",
+    "pluggy",
+    "docstring-to-markdown",
+    "jupyterlab-git",
+    "nbdime",
+    "GitPython",
+    "gitdb",
+    "smmap",
+    "pexpect",
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 MB = 1024 * 1024
 
 
@@ -105,8 +123,9 @@ def measure_memory() -> dict[str, tuple[float, float]]:
         try:
             name = "bench-vscode"
             ws = hub.data_dir / "workspaces" / "alice" / name
-            r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
-                                      json={"project": PROJECT, "interface": "vscode"})
+            r = hub.api("alice").post(
+                f"{hub.url}/hub/api/users/alice/servers/{name}", json={"project": PROJECT, "interface": "vscode"}
+            )
             r.raise_for_status()
             for _ in range(300):
                 srv = hub.api("admin").get(f"{hub.url}/hub/api/users/alice").json()["servers"].get(name)
@@ -141,7 +160,8 @@ def measure_memory() -> dict[str, tuple[float, float]]:
                 page.keyboard.type("python analysis.py; ls -la\n")
                 time.sleep(15)
                 results["VS Code active (editor + terminal): code-server processes"] = memory(
-                    code_server_pids(server_pid))
+                    code_server_pids(server_pid)
+                )
                 results["VS Code active (editor + terminal): whole server"] = memory(tree(server_pid))
                 b.close()
         finally:
@@ -152,8 +172,18 @@ def measure_memory() -> dict[str, tuple[float, float]]:
 def measure_install() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()
-        subprocess.run(["bash", str(ROOT / "scripts/install-code-server.sh"), "--prefix", f"{tmp}/cs",
-                        "--link", f"{tmp}/bin/code-server"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                "bash",
+                str(ROOT / "scripts/install-code-server.sh"),
+                "--prefix",
+                f"{tmp}/cs",
+                "--link",
+                f"{tmp}/bin/code-server",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return time.monotonic() - t
 
 
@@ -168,10 +198,13 @@ def main() -> int:
     print(f"{'disk: code-server (node_modules/.code-server)':<68} {cs:>9.0f} MB {'~275 MB':>18}")
     print(f"{'disk: Python packages (proxies, LSP, git)':<68} {py:>9.0f} MB {'':>18}")
     if args.install:
-        print(f"{'install time: scripts/install-code-server.sh (fresh)':<68} {measure_install():>10.0f} s "
-              f"{'~60 s':>18}")
-    trial = {"VS Code idle: code-server processes": "~150 MB",
-             "VS Code active (editor + terminal): code-server processes": "~530 MB"}
+        print(
+            f"{'install time: scripts/install-code-server.sh (fresh)':<68} {measure_install():>10.0f} s {'~60 s':>18}"
+        )
+    trial = {
+        "VS Code idle: code-server processes": "~150 MB",
+        "VS Code active (editor + terminal): code-server processes": "~530 MB",
+    }
     for what, (rss, pss) in measure_memory().items():
         print(f"{'memory RSS: ' + what:<68} {rss:>9.0f} MB {trial.get(what, ''):>18}")
         print(f"{'memory PSS: ' + what:<68} {pss:>9.0f} MB {'':>18}")

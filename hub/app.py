@@ -39,8 +39,12 @@ class PavedHub(JupyterHub):
             return
         from paved.hub.costs.ledger import Ledger
 
-        running = {f"{user.name}/{name}" for user in self.users.values()
-                   for name, spawner in user.spawners.items() if spawner.active}
+        running = {
+            f"{user.name}/{name}"
+            for user in self.users.values()
+            for name, spawner in user.spawners.items()
+            if spawner.active
+        }
         closed = Ledger(url).reconcile(running, reason="hub-shutdown", end=self.paved_last_alive)
         if closed:
             self.log.info("Closed %d usage span(s) of servers that ended while the hub was down", len(closed))

@@ -46,7 +46,8 @@ class Paved(Configurable):
         return os.environ.get("PAVED_PROJECTS_FILE") or str(Path(self.data_dir) / "projects.yaml")
 
     authenticator = CaselessStrEnum(
-        ["demo", "oidc"], default_value="demo",
+        ["demo", "oidc"],
+        default_value="demo",
         help="""How users log in. 'demo': the embedded demo users (alice, bob, admin) with one password.
         'oidc': an OpenID Connect provider through oauthenticator's GenericOAuthenticator, its groups claim
         mapped to hub groups (and so to projects); configure c.Paved.oidc.""",
@@ -59,7 +60,8 @@ class Paved(Configurable):
     @default("demo_password")
     def _default_demo_password(self):
         return os.environ.get("PAVED_DEMO_PASSWORD") or read_or_create_secret(
-            Path(self.data_dir) / "demo-password", lambda: secrets.token_urlsafe(12))
+            Path(self.data_dir) / "demo-password", lambda: secrets.token_urlsafe(12)
+        )
 
     oidc = Dict(
         help="""OpenID Connect settings when authenticator='oidc': issuer (the provider's URL; endpoints are
@@ -78,7 +80,8 @@ class Paved(Configurable):
     enable_services = Bool(True, help="Start Paved's hub-managed services (projects API, ...).").tag(config=True)
 
     backend = CaselessStrEnum(
-        ["local", "kubernetes"], default_value="local",
+        ["local", "kubernetes"],
+        default_value="local",
         help="Where notebook servers run: 'local' processes (embedded) or 'kubernetes' pods (KubeSpawner).",
     ).tag(config=True)
 
@@ -114,7 +117,8 @@ class Paved(Configurable):
     cull_idle = Bool(True, help="Run the idle culler service (per-server limits from idle_minutes).").tag(config=True)
     cull_every = Int(60, help="Seconds between the idle culler's checks.").tag(config=True)
     cull_default_minutes = Int(
-        480, help="Idle limit for servers without their own idle_minutes (e.g. started before Paved).",
+        480,
+        help="Idle limit for servers without their own idle_minutes (e.g. started before Paved).",
     ).tag(config=True)
 
 
@@ -133,9 +137,11 @@ def read_or_create_secret(path: Path, make: Callable[[], str]) -> str:
 def find_chp() -> str:
     import shutil
 
-    for candidate in (shutil.which("configurable-http-proxy"),
-                      Path.cwd() / "node_modules/.bin/configurable-http-proxy",
-                      HERE.parent / "node_modules/.bin/configurable-http-proxy"):
+    for candidate in (
+        shutil.which("configurable-http-proxy"),
+        Path.cwd() / "node_modules/.bin/configurable-http-proxy",
+        HERE.parent / "node_modules/.bin/configurable-http-proxy",
+    ):
         if candidate and Path(candidate).exists():
             return str(candidate)
     return "configurable-http-proxy"
@@ -189,8 +195,15 @@ def _all_notebooks(user) -> list[dict]:
 
     rows = []
     for sp in user.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)):
-        rows.append({"user": sp.user.name, "name": sp.name, "options": sp.user_options or {},
-                     "started": sp.started, "last_activity": sp.last_activity})
+        rows.append(
+            {
+                "user": sp.user.name,
+                "name": sp.name,
+                "options": sp.user_options or {},
+                "started": sp.started,
+                "last_activity": sp.last_activity,
+            }
+        )
     return sorted(rows, key=lambda r: (r["user"], r["name"]))
 
 
@@ -204,15 +217,20 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "ConfigurableHTTPProxy.api_url": lambda p: f"http://127.0.0.1:{free_port()}",
     "JupyterHub.template_paths": lambda p: [str(TEMPLATES)],
     "JupyterHub.template_vars": lambda p: {
-        "paved_projects": _user_projects(p), "paved_member_projects": _member_projects(p),
-        "paved_new_name": _new_notebook_name, "paved_all_notebooks": _all_notebooks, "paved_brand": "Paved",
-        "paved_unisolated": p.backend == "local" and os.geteuid() != 0},
+        "paved_projects": _user_projects(p),
+        "paved_member_projects": _member_projects(p),
+        "paved_new_name": _new_notebook_name,
+        "paved_all_notebooks": _all_notebooks,
+        "paved_brand": "Paved",
+        "paved_unisolated": p.backend == "local" and os.geteuid() != 0,
+    },
     "JupyterHub.logo_file": lambda p: str(HERE / "static" / "paved-logo.svg"),
     "JupyterHub.allow_named_servers": lambda p: True,
     "JupyterHub.default_url": lambda p: "/hub/home",
     "JupyterHub.cleanup_servers": lambda p: True,
     "JupyterHub.authenticator_class": lambda p: (
-        "paved.hub.auth.DemoAuthenticator" if p.authenticator == "demo" else "generic-oauth"),
+        "paved.hub.auth.DemoAuthenticator" if p.authenticator == "demo" else "generic-oauth"
+    ),
     "ConfigurableHTTPProxy.command": lambda p: [p.chp_command],
     "ConfigurableHTTPProxy.pid_file": lambda p: str(Path(p.data_dir) / "jupyterhub-proxy.pid"),
 }
@@ -267,8 +285,12 @@ def setup(c: Config, **paved_settings) -> Paved:
 
         logging.getLogger("paved").warning(
             "Single-user mode: Paved does not run as root, so notebook servers run as %s and are not isolated "
-            "from each other.%s", getpass.getuser(), "" if paved.allow_unisolated_multiuser else
-            " Only that user may start servers (c.Paved.allow_unisolated_multiuser = True allows others).")
+            "from each other.%s",
+            getpass.getuser(),
+            ""
+            if paved.allow_unisolated_multiuser
+            else " Only that user may start servers (c.Paved.allow_unisolated_multiuser = True allows others).",
+        )
     if not _is_set(c, "LocalProjectSpawner.allow_unisolated_multiuser"):
         c.LocalProjectSpawner.allow_unisolated_multiuser = paved.allow_unisolated_multiuser
     env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
@@ -311,9 +333,22 @@ def add_service(c: Config, service: dict) -> None:
 
 # The hub's AWS settings, handed to services that act on AWS (the catalog reads s3:// lakes, pipeline runs
 # assume project roles) through a root-only file: never through the hub database (paved.hub.secret_env).
-AWS_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION",
-           "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS", "AWS_PROFILE", "AWS_CONFIG_FILE",
-           "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_STS_REGIONAL_ENDPOINTS")
+AWS_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_STS",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+)
 
 
 def hub_aws_env() -> dict[str, str]:
@@ -321,8 +356,9 @@ def hub_aws_env() -> dict[str, str]:
     return {k: os.environ[k] for k in AWS_ENV if k in os.environ}
 
 
-def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict | None = None,
-                    secret_env: dict | None = None, **extra) -> None:
+def add_web_service(
+    c: Config, paved: "Paved", name: str, module: str, env: dict | None = None, secret_env: dict | None = None, **extra
+) -> None:
     """Add one of Paved's own HTTP services: ``python -m <module>`` on a free loopback port at
     /services/<name>/, hub OAuth without a confirmation page, and the data dir and projects file in its
     environment (plus ``env``). ``secret_env`` (e.g. :func:`hub_aws_env`) reaches the service through a
@@ -335,16 +371,23 @@ def add_web_service(c: Config, paved: "Paved", name: str, module: str, env: dict
         path = Path(paved.data_dir) / "secrets" / f"{name}.json"
         secrets_file.write(path, secret_env)
         command = [sys.executable, "-m", "paved.hub.secret_env", str(path), module]
-    add_service(c, {
-        "name": name,
-        "url": f"http://127.0.0.1:{free_port()}",
-        "command": command,
-        "environment": {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file,
-                        **_account_prefix(c), **(env or {})},
-        "display": False,
-        "oauth_no_confirm": True,
-        **extra,
-    })
+    add_service(
+        c,
+        {
+            "name": name,
+            "url": f"http://127.0.0.1:{free_port()}",
+            "command": command,
+            "environment": {
+                "PAVED_DATA_DIR": paved.data_dir,
+                "PAVED_PROJECTS_FILE": paved.projects_file,
+                **_account_prefix(c),
+                **(env or {}),
+            },
+            "display": False,
+            "oauth_no_confirm": True,
+            **extra,
+        },
+    )
 
 
 def _account_prefix(c: Config) -> dict:

@@ -25,8 +25,11 @@ IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 PIPELINES_ROLE = "paved-pipelines"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "paved"}
 PIPELINES_RULES = [
-    {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"],
-     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {
+        "apiGroups": ["batch"],
+        "resources": ["cronjobs", "jobs"],
+        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+    },
     {"apiGroups": [""], "resources": ["pods", "pods/log", "events"], "verbs": ["get", "list", "watch"]},
 ]
 
@@ -37,9 +40,14 @@ def token_secret_rules(projects) -> list[dict]:
     from paved.promote.k8s import token_secret_name
 
     names = sorted(token_secret_name(p) for p in projects)
-    return [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": names,
-             "verbs": ["get", "update", "delete"]}] if names else []
+    return (
+        [
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["secrets"], "resourceNames": names, "verbs": ["get", "update", "delete"]},
+        ]
+        if names
+        else []
+    )
 
 
 class RenderError(ValueError):
@@ -60,32 +68,50 @@ def service_accounts(projects: dict[str, Project], namespace: str) -> list[dict]
                 if other_project != project.name or other_role != env.aws_role_arn:
                     raise RenderError(
                         f"service account {name!r} is used by {other_project}/{other_env} and "
-                        f"{project.name}/{env_name} with different projects or roles; give each its own")
+                        f"{project.name}/{env_name} with different projects or roles; give each its own"
+                    )
                 continue
             seen[name] = (project.name, env.aws_role_arn, env_name)
-            metadata = {"name": name, "namespace": namespace,
-                        "labels": {"paved.io/project": project.name, "paved.io/environment": env_name,
-                                   **MANAGED_BY}}
+            metadata = {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"paved.io/project": project.name, "paved.io/environment": env_name, **MANAGED_BY},
+            }
             if env.aws_role_arn:
                 metadata["annotations"] = {IRSA_ANNOTATION: env.aws_role_arn}
-            objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata,
-                            "automountServiceAccountToken": False})
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": metadata,
+                    "automountServiceAccountToken": False,
+                }
+            )
     return objects
 
 
 def pipelines_rbac(namespace: str, service_account: str, projects=()) -> list[dict]:
     meta = {"name": PIPELINES_ROLE, "namespace": namespace, "labels": dict(MANAGED_BY)}
     return [
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
-         "rules": PIPELINES_RULES + token_secret_rules(projects)},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": dict(meta),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PIPELINES_ROLE},
-         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": PIPELINES_RULES + token_secret_rules(projects),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": dict(meta),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": PIPELINES_ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+        },
     ]
 
 
-def render(projects: dict[str, Project], namespace: str, hub_service_account: str = "hub",
-           pipelines_rbac_enabled: bool = True) -> list[dict]:
+def render(
+    projects: dict[str, Project], namespace: str, hub_service_account: str = "hub", pipelines_rbac_enabled: bool = True
+) -> list[dict]:
     objects = service_accounts(projects, namespace)
     if pipelines_rbac_enabled:
         objects += pipelines_rbac(namespace, hub_service_account, sorted(projects))
@@ -97,16 +123,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("render", help="print the ServiceAccounts and pipelines RBAC for a projects file (YAML)")
     p.add_argument("--projects", required=True, metavar="FILE", help="the projects YAML file")
     p.add_argument("--namespace", default="paved", help="namespace of the hub and the notebook pods")
-    p.add_argument("--hub-service-account", default="hub",
-                   help="service account of the hub pod, where the pipelines service runs (chart default: hub)")
+    p.add_argument(
+        "--hub-service-account",
+        default="hub",
+        help="service account of the hub pod, where the pipelines service runs (chart default: hub)",
+    )
     p.add_argument("--no-pipelines-rbac", action="store_true", help="only the project service accounts")
     p.add_argument("--output", metavar="FILE", help="write here instead of printing")
 
 
 def run(args) -> int:
     try:
-        objects = render(load_projects(args.projects), args.namespace, args.hub_service_account,
-                         not args.no_pipelines_rbac)
+        objects = render(
+            load_projects(args.projects), args.namespace, args.hub_service_account, not args.no_pipelines_rbac
+        )
     except (ProjectsFileError, RenderError) as e:
         print(f"paved k8s render: {e}", file=sys.stderr)
         return 2

@@ -47,7 +47,7 @@ def lab_static_key(folder: Path | None = None) -> str | None:
 
 def shared_path(path: str) -> Path | None:
     """The file for a hub static path ``paved-lab/<key>/<file>``, or None (other key, no JupyterLab)."""
-    key, _, rest = path[len(URL_PREFIX):].partition("/")
+    key, _, rest = path[len(URL_PREFIX) :].partition("/")
     folder = lab_static_dir()
     if folder is None or key != lab_static_key(folder):
         return None

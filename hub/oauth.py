@@ -100,8 +100,9 @@ def _validated(oidc: dict) -> dict:
     problems = [f"'{k}' is required" for k in REQUIRED if not oidc.get(k)]
     unknown = sorted(set(oidc) - set(REQUIRED) - set(DEFAULTS))
     if unknown:
-        problems.append(f"unknown key(s) {', '.join(map(repr, unknown))}; known: "
-                        f"{', '.join(sorted([*REQUIRED, *DEFAULTS]))}")
+        problems.append(
+            f"unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted([*REQUIRED, *DEFAULTS]))}"
+        )
     settings = {**DEFAULTS, **oidc}
     if settings["client_auth"] not in ("basic", "post"):
         problems.append(f"'client_auth' must be 'basic' or 'post', not {settings['client_auth']!r}")
@@ -126,8 +127,10 @@ def discover(issuer: str, timeout: float = 30) -> dict:
                 document = json.load(r)
             break
         except urllib.error.HTTPError as e:  # the server answered: retrying will not help
-            raise OIDCConfigError(f"c.Paved.oidc: the discovery document {url} answered HTTP {e.code}; "
-                                  "is 'issuer' the provider's issuer URL?") from None
+            raise OIDCConfigError(
+                f"c.Paved.oidc: the discovery document {url} answered HTTP {e.code}; "
+                "is 'issuer' the provider's issuer URL?"
+            ) from None
         except (OSError, ValueError) as e:
             if time.monotonic() >= deadline:
                 raise OIDCConfigError(f"c.Paved.oidc: cannot read the discovery document {url}: {e}") from None
@@ -138,15 +141,19 @@ def discover(issuer: str, timeout: float = 30) -> dict:
     if missing:
         raise OIDCConfigError(f"c.Paved.oidc: the discovery document {url} lacks {', '.join(missing)}")
     if str(document.get("issuer", "")).rstrip("/") != issuer:
-        raise OIDCConfigError(f"c.Paved.oidc: 'issuer' is {issuer!r} but the provider calls itself "
-                              f"{document.get('issuer')!r}; use the provider's value")
+        raise OIDCConfigError(
+            f"c.Paved.oidc: 'issuer' is {issuer!r} but the provider calls itself "
+            f"{document.get('issuer')!r}; use the provider's value"
+        )
     return document
 
 
 def username_from(claims: list[str]) -> Callable[[dict], str | None]:
     """GenericOAuthenticator.username_claim: the first of ``claims`` the userinfo carries."""
+
     def username(user_info: dict) -> str | None:
         return next((str(user_info[c]) for c in claims if user_info.get(c)), None)
+
     return username
 
 
@@ -155,6 +162,7 @@ def groups_from(claim: str) -> Callable[[dict], list[str]]:
 
     A user without the claim simply has no groups (the library's dotted-key lookup would log an error).
     """
+
     def groups(auth_state: dict) -> list[str]:
         value: Any = auth_state.get("oauth_user") or {}
         for part in claim.split("."):
@@ -162,6 +170,7 @@ def groups_from(claim: str) -> Callable[[dict], list[str]]:
         if isinstance(value, str):
             return [value]
         return [str(g) for g in value or []]
+
     return groups
 
 

@@ -49,7 +49,7 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
     @classmethod
     def get_absolute_path(cls, root: str, path: str) -> str:
         if path.startswith(STATIC_PREFIX):
-            return os.path.abspath(os.path.join(STATIC, path[len(STATIC_PREFIX):]))
+            return os.path.abspath(os.path.join(STATIC, path[len(STATIC_PREFIX) :]))
         if path.startswith(labstatic.URL_PREFIX):
             file = labstatic.shared_path(path)
             # another build's key (or no JupyterLab here): a path that is never a file, so a 404
@@ -88,7 +88,7 @@ def static_url(path: str, include_version: bool = True) -> str:
     """URL of a hub static file from a service page: ``paved/...`` files carry their content hash."""
     url = hub_prefix() + "static/" + path
     if include_version and path.startswith(STATIC_PREFIX):
-        file = STATIC / path[len(STATIC_PREFIX):]
+        file = STATIC / path[len(STATIC_PREFIX) :]
         if file.is_file():
             url += "?v=" + _file_version(str(file), file.stat().st_mtime)
     return url
@@ -98,10 +98,12 @@ def static_url(path: str, include_version: bool = True) -> str:
 def environment(*folders: str) -> jinja2.Environment:
     """A Jinja environment over ``folders`` (a service's own templates, searched first), Paved's templates
     and JupyterHub's (as ``templates/<name>``), autoescaping on."""
-    loader = jinja2.ChoiceLoader([
-        jinja2.FileSystemLoader([*folders, str(TEMPLATES)]),
-        jinja2.PrefixLoader({"templates": jinja2.FileSystemLoader(str(jupyterhub_templates()))}),
-    ])
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader([*folders, str(TEMPLATES)]),
+            jinja2.PrefixLoader({"templates": jinja2.FileSystemLoader(str(jupyterhub_templates()))}),
+        ]
+    )
     return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.ChainableUndefined)
 
 
@@ -111,8 +113,9 @@ def page_context(user: dict | None, projects: list | None = None, active: str = 
     base_url = hub_prefix()
     u = None
     if user:
-        u = SimpleNamespace(name=user["name"], admin=bool(user.get("admin")),
-                            json_escaped_name=json.dumps(user["name"])[1:-1])
+        u = SimpleNamespace(
+            name=user["name"], admin=bool(user.get("admin")), json_escaped_name=json.dumps(user["name"])[1:-1]
+        )
     return {
         "user": u,
         "base_url": base_url,
@@ -131,8 +134,15 @@ def page_context(user: dict | None, projects: list | None = None, active: str = 
     }
 
 
-def render(template: str, *, folders: tuple[str, ...] = (), user: dict | None = None, projects: list | None = None,
-           active: str = "", **context) -> str:
+def render(
+    template: str,
+    *,
+    folders: tuple[str, ...] = (),
+    user: dict | None = None,
+    projects: list | None = None,
+    active: str = "",
+    **context,
+) -> str:
     """Render ``template`` (found in ``folders`` or Paved's templates) as a Paved page for ``user``."""
     env = environment(*(str(f) for f in folders))
     return env.get_template(template).render({**page_context(user, projects, active), **context})
@@ -155,8 +165,9 @@ class PageHandlerMixin:
         user = self.current_user
         projects = self.caller_projects() if user else []
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(render(template, folders=self.page_folders, user=user, projects=projects,
-                           active=self.nav_active, **context))
+        self.finish(
+            render(template, folders=self.page_folders, user=user, projects=projects, active=self.nav_active, **context)
+        )
 
     def write_error(self, status_code: int, **kwargs) -> None:
         from tornado import web
@@ -170,5 +181,14 @@ class PageHandlerMixin:
         except Exception:  # noqa: BLE001 - an error page must render even when the projects file is broken
             projects = []
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(render("paved_error.html", folders=self.page_folders, user=self.current_user,
-                           projects=projects, active=self.nav_active, status_code=status_code, message=message))
+        self.finish(
+            render(
+                "paved_error.html",
+                folders=self.page_folders,
+                user=self.current_user,
+                projects=projects,
+                active=self.nav_active,
+                status_code=status_code,
+                message=message,
+            )
+        )

@@ -97,8 +97,9 @@ class Project:
 
     def is_member(self, user: str, groups: Iterable[str] = ()) -> bool:
         groups = set(groups)
-        return (user in self.member_users or user in self.admins or self.name in groups
-                or bool(groups & self.member_groups))
+        return (
+            user in self.member_users or user in self.admins or self.name in groups or bool(groups & self.member_groups)
+        )
 
     def is_admin(self, user: str) -> bool:
         return user in self.admins
@@ -126,8 +127,9 @@ class Project:
         }
 
 
-def projects_for(projects: dict[str, Project], user: str, groups: Iterable[str] = (),
-                 admin: bool = False) -> list[Project]:
+def projects_for(
+    projects: dict[str, Project], user: str, groups: Iterable[str] = (), admin: bool = False
+) -> list[Project]:
     """The projects ``user`` may work in (hub admins see all), by name."""
     groups = list(groups)
     return [p for _, p in sorted(projects.items()) if admin or p.is_member(user, groups)]
@@ -135,8 +137,21 @@ def projects_for(projects: dict[str, Project], user: str, groups: Iterable[str] 
 
 # --- loading and validation -------------------------------------------------------------------------------
 
-_PROJECT_KEYS = {"description", "members", "admins", "environments", "instance_types", "lifecycles",
-                 "idle_minutes", "disk_gb", "budget_monthly", "budget_enforced", "pii_allowed", "catalog", "max_grant_days"}
+_PROJECT_KEYS = {
+    "description",
+    "members",
+    "admins",
+    "environments",
+    "instance_types",
+    "lifecycles",
+    "idle_minutes",
+    "disk_gb",
+    "budget_monthly",
+    "budget_enforced",
+    "pii_allowed",
+    "catalog",
+    "max_grant_days",
+}
 MAX_GRANT_DAYS = 365  # default bound of an access grant's duration (issue 17)
 _DEFAULT_BOUNDS = {"idle_minutes": (5, 480, 60), "disk_gb": (1, 500, 10)}
 
@@ -168,8 +183,11 @@ def _bounds(value, project, fieldname, problems) -> Bounds:
             problems.add(project, f"{fieldname}.{k}", f"must be a whole number of at least 1, got {v!r}")
             return Bounds(lo, hi, default)
     if not got["min"] <= got["default"] <= got["max"]:
-        problems.add(project, fieldname,
-                      f"needs min <= default <= max, got min={got['min']} default={got['default']} max={got['max']}")
+        problems.add(
+            project,
+            fieldname,
+            f"needs min <= default <= max, got min={got['min']} default={got['default']} max={got['max']}",
+        )
     return Bounds(**got)
 
 
@@ -192,12 +210,14 @@ def _environment(name, value, project, base_dir: Path, problems) -> Environment 
         lake = str((base_dir / lake).resolve())
     arn = value.get("aws_role_arn")
     if arn is not None and (not isinstance(arn, str) or not ROLE_ARN_RE.match(arn)):
-        problems.add(project, f"{where}.aws_role_arn",
-                     f"must look like arn:aws:iam::123456789012:role/name, got {arn!r}")
+        problems.add(
+            project, f"{where}.aws_role_arn", f"must look like arn:aws:iam::123456789012:role/name, got {arn!r}"
+        )
     sa = value.get("service_account")
     if sa is not None and (not isinstance(sa, str) or not NAME_RE.match(sa)):
-        problems.add(project, f"{where}.service_account",
-                     f"must be a DNS label (lowercase letters, digits, '-'), got {sa!r}")
+        problems.add(
+            project, f"{where}.service_account", f"must be a DNS label (lowercase letters, digits, '-'), got {sa!r}"
+        )
     return Environment(name=name, lake=lake, aws_role_arn=arn, service_account=sa)
 
 
@@ -227,8 +247,11 @@ def _project(name, raw, base_dir: Path, problems: _Problems) -> Project | None:
     types = _str_list(raw.get("instance_types", ["t3.medium"]), name, "instance_types", problems)
     for t in types:
         if t not in known_types:
-            problems.add(name, "instance_types", f"unknown instance type {t!r}; the price book has "
-                         f"{', '.join(sorted(known_types))}")
+            problems.add(
+                name,
+                "instance_types",
+                f"unknown instance type {t!r}; the price book has {', '.join(sorted(known_types))}",
+            )
     if "instance_types" in raw and not types:
         problems.add(name, "instance_types", "needs at least one instance type")
     lifecycles = _str_list(raw.get("lifecycles", list(LIFECYCLES)), name, "lifecycles", problems)

@@ -19,6 +19,5 @@ def run(args) -> int:
         return 1
     for p in projects.values():
         envs = ", ".join(p.environments)
-        print(f"{p.name}: {len(p.member_users)} user(s), groups {sorted(p.member_groups) or '-'}, "
-              f"environments {envs}")
+        print(f"{p.name}: {len(p.member_users)} user(s), groups {sorted(p.member_groups) or '-'}, environments {envs}")
     return 0

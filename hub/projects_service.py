@@ -24,10 +24,14 @@ class ProjectHandler(ServiceHandler):
 
 
 def main() -> None:
-    run(make_app([
-        (r"api/projects", ProjectsHandler),
-        (r"api/projects/([^/]+)", ProjectHandler),
-    ]))
+    run(
+        make_app(
+            [
+                (r"api/projects", ProjectsHandler),
+                (r"api/projects/([^/]+)", ProjectHandler),
+            ]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,11 @@ def server_alive(pid: int | None) -> bool:
     """Whether ``pid`` (from a server's pid file) is still a notebook server: started cold
     (``-m jupyterhub.singleuser``) or forked by the warm fork server (``-m paved.spawner.warm``), not a
     process that got the pid of one that ended."""
-    return bool(pid) and pid_alive(pid) and (_cmdline_has(pid, b"jupyterhub.singleuser")
-                                             or _cmdline_has(pid, b"paved.spawner.warm"))
+    return (
+        bool(pid)
+        and pid_alive(pid)
+        and (_cmdline_has(pid, b"jupyterhub.singleuser") or _cmdline_has(pid, b"paved.spawner.warm"))
+    )
 
 
 def server_pid_files(data_dir: Path) -> list[Path]:
@@ -119,6 +122,7 @@ def is_hub(pid: int, data_dir: Path) -> bool:
 
 # --- the hub's heartbeat ------------------------------------------------------------------------------------
 
+
 def heartbeat_file(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "run" / "hub.alive"
 
@@ -142,6 +146,7 @@ def last_beat(data_dir: str | os.PathLike) -> datetime | None:
 
 
 # --- a hub port that survives restarts ----------------------------------------------------------------------
+
 
 def stable_port(data_dir: str | os.PathLike, name: str) -> int:
     """A loopback port kept in ``<data_dir>/<name>`` across restarts (free now, else a new one is picked and

@@ -27,8 +27,16 @@ from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
 from paved.hub.processes import default_signals, kill_group, pid_alive
 from paved.hub.projects import ProjectsFileError, load_projects
-from paved.hub.supervise import (HUB_MARKER, is_hub, kill_now, leftover_pids, read_pid, server_alive,
-                                  server_pid_files, stop_pids)
+from paved.hub.supervise import (
+    HUB_MARKER,
+    is_hub,
+    kill_now,
+    leftover_pids,
+    read_pid,
+    server_alive,
+    server_pid_files,
+    stop_pids,
+)
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
 UP_PID_FILE = "paved-up.pid"
@@ -41,10 +49,16 @@ PASSABLE = ("workspaces", "lake", "run")
 def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port of the hub's public URL (default 8000)")
     parser.add_argument("--ip", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--data-dir", default=".paved",
-                        help="folder for all state: hub database, secrets, demo lake, workspaces (default ./.paved)")
-    parser.add_argument("--config", metavar="FILE",
-                        help="a site jupyterhub config (c.Paved.* and any JupyterHub setting), loaded before Paved's")
+    parser.add_argument(
+        "--data-dir",
+        default=".paved",
+        help="folder for all state: hub database, secrets, demo lake, workspaces (default ./.paved)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a site jupyterhub config (c.Paved.* and any JupyterHub setting), loaded before Paved's",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not create demo projects and data")
 
 
@@ -162,7 +176,10 @@ def run(args) -> int:
     print(f"Starting Paved (hub log: {log_path}) ...", flush=True)
     hub = subprocess.Popen(
         [sys.executable, "-m", "paved.hub.app", "-f", str(HUB_CONFIG)],
-        cwd=data_dir, env=env, start_new_session=True, preexec_fn=default_signals,
+        cwd=data_dir,
+        env=env,
+        start_new_session=True,
+        preexec_fn=default_signals,
         stdout=sys.stdout if os.environ.get("PAVED_HUB_LOG_TO_STDOUT") else open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )
@@ -195,8 +212,11 @@ def run(args) -> int:
     finally:
         crashed = hub.poll() is not None and not stopping
         if crashed:  # JupyterHub's model: servers outlive their hub; its proxy and services do not
-            print(f"The hub exited ({hub.returncode}). Notebook servers keep running: `paved up` again takes "
-                  "them back, `paved down` stops them. Stopping the proxy and services ...", flush=True)
+            print(
+                f"The hub exited ({hub.returncode}). Notebook servers keep running: `paved up` again takes "
+                "them back, `paved down` stops them. Stopping the proxy and services ...",
+                flush=True,
+            )
         else:
             print("Stopping Paved ...", flush=True)
         if hub.poll() is None:
@@ -212,8 +232,9 @@ def run(args) -> int:
 
 
 def add_down_arguments(parser) -> None:
-    parser.add_argument("--data-dir", default=".paved",
-                        help="the data dir `paved up` was started with (default ./.paved)")
+    parser.add_argument(
+        "--data-dir", default=".paved", help="the data dir `paved up` was started with (default ./.paved)"
+    )
 
 
 def down(args) -> int:

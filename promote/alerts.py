@@ -33,7 +33,7 @@ TEXTS = {
     "pipeline_run_failed": "Pipeline {project}/{pipeline} failed ({category}) for {nominal_time}",
     "pipeline_recovered": "Pipeline {project}/{pipeline} succeeded again for {nominal_time} after failed runs",
     "pipeline_run_slow": "Pipeline {project}/{pipeline} has been running {running_s:.0f}s for {nominal_time}, "
-                         "over {factor:g}x its usual {median_s:.0f}s",
+    "over {factor:g}x its usual {median_s:.0f}s",
     "pipeline_run_skipped": "Pipeline {project}/{pipeline} was skipped for {nominal_time}: {error}",
 }
 
@@ -65,7 +65,7 @@ def send_webhook(url: str, body: dict, attempts: int = 3) -> bool:
                     return True
         except OSError as e:
             log.warning("Webhook %s failed (%s/%s): %s", urlsplit(url).netloc, i + 1, attempts, e)
-        time.sleep(2 ** i)
+        time.sleep(2**i)
     return False
 
 

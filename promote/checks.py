@@ -107,8 +107,14 @@ def parse_checks(raw, outputs: list[str], problems: list[str]) -> dict[str, list
                 problems.append(f"{w}.severity: must be one of {', '.join(SEVERITIES)}, got {severity!r}")
             problem = _arg_problem(kind, arg, f"{w}.{kind}", problems)
             if problem is None:
-                parsed.append({"kind": kind, "arg": arg, "severity": severity,
-                               "name": str(item.get("name") or _default_name(kind, arg))})
+                parsed.append(
+                    {
+                        "kind": kind,
+                        "arg": arg,
+                        "severity": severity,
+                        "name": str(item.get("name") or _default_name(kind, arg)),
+                    }
+                )
         out[dataset] = parsed
     return out
 
@@ -120,8 +126,12 @@ def _arg_problem(kind: str, arg, where: str, problems: list[str]):
 
     names = lambda v: isinstance(v, list) and v and all(isinstance(c, str) and c for c in v)  # noqa: E731
     if kind == "row_count":
-        if not isinstance(arg, dict) or not arg or set(arg) - {"min", "max"} or not all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in arg.values()):
+        if (
+            not isinstance(arg, dict)
+            or not arg
+            or set(arg) - {"min", "max"}
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in arg.values())
+        ):
             return bad("must be {min: N} and/or {max: N} with whole numbers")
     elif kind in ("not_null", "unique"):
         if not names(arg):
@@ -170,8 +180,10 @@ def check_columns(checks: dict[str, list[dict]], schema_of) -> list[str]:
         for i, check in enumerate(items):
             for col in _columns_of(check["kind"], check["arg"]):
                 if col not in columns:
-                    problems.append(f"checks.{dataset}[{i}].{check['kind']}: no column {col!r} in {dataset}; "
-                                    f"it has {', '.join(columns)}")
+                    problems.append(
+                        f"checks.{dataset}[{i}].{check['kind']}: no column {col!r} in {dataset}; "
+                        f"it has {', '.join(columns)}"
+                    )
     return problems
 
 
@@ -186,8 +198,9 @@ def schema_of_parquet(location: str) -> list[dict] | None:
         return None
 
 
-def evaluate(dataset: str, location: str, checks: list[dict], previous_schema: list[dict] | None = None,
-             now: float | None = None) -> list[dict]:
+def evaluate(
+    dataset: str, location: str, checks: list[dict], previous_schema: list[dict] | None = None, now: float | None = None
+) -> list[dict]:
     """Run ``checks`` on the Parquet file at ``location``; one result per check:
     ``{name, kind, severity, column, success, failing_rows, message, error}`` (``error``: it could not run)."""
     now = time.time() if now is None else now
@@ -200,11 +213,29 @@ def evaluate(dataset: str, location: str, checks: list[dict], previous_schema: l
             con.execute(f"CREATE VIEW {_quote(view)} AS SELECT * FROM this")
         schema = [{"name": r[0], "type": r[1]} for r in con.execute("DESCRIBE this").fetchall()]
     except duckdb.Error as e:
-        return [{"name": c["name"], "kind": c["kind"], "severity": c["severity"], "column": None, "success": False,
-                 "failing_rows": None, "message": None, "error": f"cannot read {dataset}: {e}"} for c in checks]
+        return [
+            {
+                "name": c["name"],
+                "kind": c["kind"],
+                "severity": c["severity"],
+                "column": None,
+                "success": False,
+                "failing_rows": None,
+                "message": None,
+                "error": f"cannot read {dataset}: {e}",
+            }
+            for c in checks
+        ]
     for check in checks:
-        result = {"name": check["name"], "kind": check["kind"], "severity": check["severity"], "column": None,
-                  "failing_rows": None, "message": None, "error": None}
+        result = {
+            "name": check["name"],
+            "kind": check["kind"],
+            "severity": check["severity"],
+            "column": None,
+            "failing_rows": None,
+            "message": None,
+            "error": None,
+        }
         try:
             result.update(_run(con, check["kind"], check["arg"], schema, previous_schema, now))
         except (duckdb.Error, CheckError) as e:
@@ -226,25 +257,41 @@ def _run(con, kind: str, arg, schema: list[dict], previous: list[dict] | None, n
     if kind == "not_null":
         bad = {c: _count(con, f"SELECT count(*) FROM this WHERE {_quote(c)} IS NULL") for c in arg}
         failing = {c: n for c, n in bad.items() if n}
-        return {"success": not failing, "column": ", ".join(arg), "failing_rows": sum(failing.values()),
-                "message": "; ".join(f"{n} null {c}" for c, n in failing.items()) or None}
+        return {
+            "success": not failing,
+            "column": ", ".join(arg),
+            "failing_rows": sum(failing.values()),
+            "message": "; ".join(f"{n} null {c}" for c, n in failing.items()) or None,
+        }
     if kind == "unique":
         cols = ", ".join(_quote(c) for c in arg)
         dup = _count(con, f"SELECT count(*) FROM (SELECT {cols} FROM this GROUP BY ALL HAVING count(*) > 1)")
-        return {"success": dup == 0, "column": ", ".join(arg), "failing_rows": dup,
-                "message": f"{dup} duplicated value(s)" if dup else None}
+        return {
+            "success": dup == 0,
+            "column": ", ".join(arg),
+            "failing_rows": dup,
+            "message": f"{dup} duplicated value(s)" if dup else None,
+        }
     if kind == "accepted_values":
         total, messages = 0, []
         for col, values in arg.items():
             placeholders = ", ".join("?" for _ in values)
-            n = int(con.execute(f"SELECT count(*) FROM this WHERE {_quote(col)} IS NOT NULL AND "
-                                f"{_quote(col)}::VARCHAR NOT IN ({placeholders})", [str(v) for v in values]
-                                ).fetchone()[0])
+            n = int(
+                con.execute(
+                    f"SELECT count(*) FROM this WHERE {_quote(col)} IS NOT NULL AND "
+                    f"{_quote(col)}::VARCHAR NOT IN ({placeholders})",
+                    [str(v) for v in values],
+                ).fetchone()[0]
+            )
             if n:
                 total += n
                 messages.append(f"{n} row(s) with {col} outside {values}")
-        return {"success": total == 0, "column": ", ".join(arg), "failing_rows": total,
-                "message": "; ".join(messages) or None}
+        return {
+            "success": total == 0,
+            "column": ", ".join(arg),
+            "failing_rows": total,
+            "message": "; ".join(messages) or None,
+        }
     if kind == "freshness_column":
         from paved.hub.catalog.freshness import parse_duration
 
@@ -253,8 +300,11 @@ def _run(con, kind: str, arg, schema: list[dict], previous: list[dict] | None, n
         if newest is None:
             return {"success": False, "column": arg["column"], "message": "no values"}
         age = now - float(newest)
-        return {"success": age <= lag, "column": arg["column"],
-                "message": f"newest value {int(age // 60)} min old (max {arg['max_lag']})"}
+        return {
+            "success": age <= lag,
+            "column": arg["column"],
+            "message": f"newest value {int(age // 60)} min old (max {arg['max_lag']})",
+        }
     if kind == "schema":
         if previous is None:
             return {"success": True, "message": "no previous version"}
@@ -271,14 +321,19 @@ def schema_change(before: list[dict], after: list[dict]) -> dict:
     """``{added: [..], removed: [..], changed: [{name, from, to}]}`` between two ``[{name, type}]`` schemas."""
     old = {f["name"]: f.get("type") for f in before or []}
     new = {f["name"]: f.get("type") for f in after or []}
-    return {"added": [n for n in new if n not in old], "removed": [n for n in old if n not in new],
-            "changed": [{"name": n, "from": old[n], "to": new[n]} for n in new if n in old and old[n] != new[n]]}
+    return {
+        "added": [n for n in new if n not in old],
+        "removed": [n for n in old if n not in new],
+        "changed": [{"name": n, "from": old[n], "to": new[n]} for n in new if n in old and old[n] != new[n]],
+    }
 
 
 def describe_change(change: dict) -> str:
-    parts = [f"added {', '.join(change['added'])}" if change["added"] else "",
-             f"removed {', '.join(change['removed'])}" if change["removed"] else "",
-             "; ".join(f"{c['name']} {c['from']} -> {c['to']}" for c in change["changed"])]
+    parts = [
+        f"added {', '.join(change['added'])}" if change["added"] else "",
+        f"removed {', '.join(change['removed'])}" if change["removed"] else "",
+        "; ".join(f"{c['name']} {c['from']} -> {c['to']}" for c in change["changed"]),
+    ]
     return "; ".join(p for p in parts if p)
 
 
@@ -289,14 +344,24 @@ def verdict(results: list[dict]) -> tuple[str | None, str | None]:
         return "check-error", "; ".join(f"{r['name']}: {r['error']}" for r in errors)
     failed = [r for r in results if not r["success"] and r["severity"] == "blocking"]
     if failed:
-        return "check-failed", "; ".join(f"blocking check {r['name']} failed" + (f": {r['message']}" if r["message"]
-                                                                             else "") for r in failed)
+        return "check-failed", "; ".join(
+            f"blocking check {r['name']} failed" + (f": {r['message']}" if r["message"] else "") for r in failed
+        )
     return None, None
 
 
 def assertions_facet(results: list[dict]) -> dict:
     """The OpenLineage ``dataQualityAssertions`` dataset facet of ``results``."""
-    return {"_producer": PRODUCER, "_schemaURL": FACET_SCHEMA + "#/$defs/DataQualityAssertionsDatasetFacet",
-            "assertions": [{"assertion": r["name"], "success": bool(r["success"]),
-                            **({"column": r["column"]} if r["column"] else {}),
-                            "severity": "error" if r["severity"] == "blocking" else "warn"} for r in results]}
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": FACET_SCHEMA + "#/$defs/DataQualityAssertionsDatasetFacet",
+        "assertions": [
+            {
+                "assertion": r["name"],
+                "success": bool(r["success"]),
+                **({"column": r["column"]} if r["column"] else {}),
+                "severity": "error" if r["severity"] == "blocking" else "warn",
+            }
+            for r in results
+        ],
+    }

@@ -23,8 +23,14 @@ import yaml
 
 from paved.promote.notebook import NotebookError, infer_param, kernel_problem, notebook_parameters, read_notebook
 from paved.promote.pin import pin
-from paved.promote.spec import (SpecError, check_against_project, check_parameters, coerce, parse_spec,
-                                resolve_parameters)
+from paved.promote.spec import (
+    SpecError,
+    check_against_project,
+    check_parameters,
+    coerce,
+    parse_spec,
+    resolve_parameters,
+)
 
 
 def add_arguments(p) -> None:
@@ -34,15 +40,27 @@ def add_arguments(p) -> None:
     p.add_argument("--environment", help="dev, acc or prd (default: $PAVED_ENVIRONMENT, else dev)")
     p.add_argument("--schedule", help="cron expression ('0 6 * * *') or 'manual'")
     p.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
-    p.add_argument("--param", action="append", default=[], metavar="K=V",
-                   help="parameter default (typed: int, float, bool, date YYYY-MM-DD, list a,b); repeatable")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="parameter default (typed: int, float, bool, date YYYY-MM-DD, list a,b); repeatable",
+    )
     p.add_argument("--dry-run", action="store_true", help="run once now with these parameters; do not deploy")
-    p.add_argument("--no-test-run", dest="test_run", action="store_false",
-                   help="deploy without first running the notebook once with its default parameters")
+    p.add_argument(
+        "--no-test-run",
+        dest="test_run",
+        action="store_false",
+        help="deploy without first running the notebook once with its default parameters",
+    )
     p.add_argument("--target", choices=["embedded", "kubernetes"], default="embedded")
     p.add_argument("--output", metavar="FILE", help="kubernetes: write the YAML here (default: print it)")
-    p.add_argument("--apply", action="store_true",
-                   help="kubernetes: no longer needed (the pipelines service creates the objects); refused")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="kubernetes: no longer needed (the pipelines service creates the objects); refused",
+    )
     p.add_argument("--image", help="kubernetes: image to run (default: the pinned image)")
     p.add_argument("--namespace", help="kubernetes: namespace of the objects")
     p.add_argument("--hub-url", help="Paved's URL (default: $PAVED_HUB_URL or $JUPYTERHUB_URL)")
@@ -76,8 +94,11 @@ def build_raw_spec(notebook: Path, nb_params: dict, existing: dict | None, args)
     for name, info in nb_params.items():
         if name not in params:
             param = infer_param(info)
-            params[name] = {k: v for k, v in (("type", param.type), ("default", param.default),
-                                               ("help", param.help)) if v not in ("", None) or k == "default"}
+            params[name] = {
+                k: v
+                for k, v in (("type", param.type), ("default", param.default), ("help", param.help))
+                if v not in ("", None) or k == "default"
+            }
     raw["parameters"] = params
     raw.setdefault("schedule", "manual")
     raw.setdefault("retries", {"count": 2, "backoff_seconds": 60, "backoff_factor": 2})
@@ -93,9 +114,16 @@ def build_raw_spec(notebook: Path, nb_params: dict, existing: dict | None, args)
         if getattr(args, flag):
             raw[flag] = getattr(args, flag)
     if args.schedule:
-        raw["schedule"] = "manual" if args.schedule == "manual" else {
-            "cron": args.schedule, "timezone": args.timezone or (raw["schedule"] or {}).get("timezone", "UTC")
-            if isinstance(raw["schedule"], dict) else args.timezone or "UTC"}
+        raw["schedule"] = (
+            "manual"
+            if args.schedule == "manual"
+            else {
+                "cron": args.schedule,
+                "timezone": args.timezone or (raw["schedule"] or {}).get("timezone", "UTC")
+                if isinstance(raw["schedule"], dict)
+                else args.timezone or "UTC",
+            }
+        )
     elif args.timezone and isinstance(raw["schedule"], dict):
         raw["schedule"] = {**raw["schedule"], "timezone": args.timezone}
     for item in args.param:
@@ -177,10 +205,16 @@ def run(args) -> int:
     spec_file.write_text(spec.to_yaml())
     say(True, f"{'updated' if existing is not None else 'wrote'} {spec_file} and validated it")
     pinned = pin(notebook, nb)
-    git = f", git {pinned['git_commit'][:12]}{' (uncommitted changes)' if pinned['git_dirty'] else ''}" \
-        if pinned["git_commit"] else ""
-    say(True, f"pinned {pinned['content_hash'][:19]}…{git}, python {pinned['python']}"
-              + (f", image {pinned['image']}" if pinned["image"] else ""))
+    git = (
+        f", git {pinned['git_commit'][:12]}{' (uncommitted changes)' if pinned['git_dirty'] else ''}"
+        if pinned["git_commit"]
+        else ""
+    )
+    say(
+        True,
+        f"pinned {pinned['content_hash'][:19]}…{git}, python {pinned['python']}"
+        + (f", image {pinned['image']}" if pinned["image"] else ""),
+    )
     if args.dry_run:
         return dry_run(spec, nb, values)
     kernel = kernel_problem(nb)
@@ -200,15 +234,23 @@ def run(args) -> int:
 
 
 # What a notebook server's scope sets for AWS (paved.spawner.credentials): a profile file, never keys.
-AWS_SCOPE = ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_SDK_LOAD_CONFIG", "AWS_REGION",
-             "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+AWS_SCOPE = (
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_PROFILE",
+    "AWS_SDK_LOAD_CONFIG",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+)
 
 
 def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
     token so the data helper and lineage work); returns ``(Result, output folder)``."""
     from paved.promote.products import staging_env
-    from paved.promote.runner import RunRequest, run as run_attempt, scope_env
+    from paved.promote.runner import RunRequest, scope_env
+    from paved.promote.runner import run as run_attempt
     from paved.promote.scheduler import kernel_of
 
     registry = _projects()
@@ -225,9 +267,17 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     # nothing (readers and downstream triggers never see an unchecked or undeployed version).
     env.update(staging_env(spec, out))
     print(f"  running once now with {json.dumps(values)} ...", flush=True)
-    result = run_attempt(RunRequest(notebook=nb, output_dir=out, parameters=values, kernel_name=kernel_of(nb, "python3"),
-                                    cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds,
-                                    env=env))
+    result = run_attempt(
+        RunRequest(
+            notebook=nb,
+            output_dir=out,
+            parameters=values,
+            kernel_name=kernel_of(nb, "python3"),
+            cell_timeout=spec.timeouts.cell_seconds,
+            run_timeout=spec.timeouts.run_seconds,
+            env=env,
+        )
+    )
     if result.status == "succeeded":
         result = check_staged(spec, result, out, env.get("PAVED_LAKE") or os.environ.get("PAVED_LAKE", ""))
     return result, out
@@ -294,14 +344,17 @@ def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
     when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"
     if spec.schedule.data_aware:  # paved.promote.triggers
         when = f"runs on new versions of {spec.schedule.when} of its inputs ({', '.join(spec.inputs)})" + (
-            f", at most after each {spec.schedule.cron} ({spec.schedule.timezone})" if spec.schedule.cron else "")
+            f", at most after each {spec.schedule.cron} ({spec.schedule.timezone})" if spec.schedule.cron else ""
+        )
     say(True, f"deployed {spec.project}/{spec.name}: {what}, {when}")
     if result.get("next_run"):
         say(True, f"next run: {next_run_text(result['next_run'], spec.schedule.timezone)}")
     failed = result.get("failed_runs") or []
     if failed:
-        print(f"  {len(failed)} run(s) failed since the last success; rerun them with version {v['number']}:\n"
-              f"    paved pipelines rerun-failed {spec.name} --project {spec.project}")
+        print(
+            f"  {len(failed)} run(s) failed since the last success; rerun them with version {v['number']}:\n"
+            f"    paved pipelines rerun-failed {spec.name} --project {spec.project}"
+        )
     print(f"  pipeline: {client.base}pipelines/{spec.project}/{spec.name}")
     return 0
 
@@ -328,8 +381,11 @@ def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:
         client = PipelinesClient.from_args(args.hub_url, args.token)
         version = client.deploy(spec.to_dict(), nb, pinned)["version"]["number"]
         registered = True
-        say(True, f"registered {spec.project}/{spec.name} version {version}: the pipelines service creates its "
-                  f"{'Job on run now' if spec.schedule.manual else 'CronJob'} in the cluster")
+        say(
+            True,
+            f"registered {spec.project}/{spec.name} version {version}: the pipelines service creates its "
+            f"{'Job on run now' if spec.schedule.manual else 'CronJob'} in the cluster",
+        )
         print(f"  run history: {client.base}")
     except ClientError as e:
         if not args.output:
@@ -342,9 +398,15 @@ def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:
             say(False, "image: none pinned (not in a container); pass --image REGISTRY/IMAGE:TAG")
             return 2
         registry = _projects()
-        objects = render(spec, version=version, image=image, service_url=url,
-                         project=registry.get(spec.project) if registry else None, namespace=args.namespace,
-                         placement=JobPlacement.from_env())
+        objects = render(
+            spec,
+            version=version,
+            image=image,
+            service_url=url,
+            project=registry.get(spec.project) if registry else None,
+            namespace=args.namespace,
+            placement=JobPlacement.from_env(),
+        )
         Path(args.output).write_text(to_yaml(objects))
         say(True, f"wrote {', '.join(o['kind'] for o in objects)} to {args.output}")
     return 0 if registered or args.output else 1

@@ -48,8 +48,9 @@ class PipelinesClient:
         except requests.RequestException as e:
             raise ClientError(0, f"cannot reach the pipelines service at {self.base}: {e}") from None
         if r.status_code in (301, 302, 303):
-            raise ClientError(r.status_code, "not authenticated: pass --token (a hub API token) or set "
-                                             "JUPYTERHUB_API_TOKEN")
+            raise ClientError(
+                r.status_code, "not authenticated: pass --token (a hub API token) or set JUPYTERHUB_API_TOKEN"
+            )
         try:
             data = r.json()
         except ValueError:
@@ -86,8 +87,9 @@ class PipelinesClient:
         return self.call("POST", f"api/runs/{run_id}/rerun")
 
     def claim(self, project: str, name: str, nominal_time: int, claimant: str) -> dict:
-        return self.call("POST", f"api/pipelines/{project}/{name}/claims",
-                         json={"nominal_time": nominal_time, "claimant": claimant})
+        return self.call(
+            "POST", f"api/pipelines/{project}/{name}/claims", json={"nominal_time": nominal_time, "claimant": claimant}
+        )
 
     def report(self, attempt_id: int, result: dict) -> dict:
         return self.call("POST", f"api/attempts/{attempt_id}/result", json=result)

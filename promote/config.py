@@ -12,8 +12,15 @@ from traitlets import Float, Integer, Unicode
 from traitlets.config import Configurable
 
 # Passed through from the hub's environment to the service when set (catalog, ledger, test clock).
-PASSTHROUGH = ("PAVED_CATALOG_URL", "PAVED_CATALOG_TOKEN", "PAVED_USAGE_DB_URL", "PAVED_PUBLIC_URL",
-               "PAVED_PIPELINES_CLOCK_SPEED", "PAVED_PIPELINES_CLOCK_ANCHOR", "PAVED_PIPELINES_KERNEL")
+PASSTHROUGH = (
+    "PAVED_CATALOG_URL",
+    "PAVED_CATALOG_TOKEN",
+    "PAVED_USAGE_DB_URL",
+    "PAVED_PUBLIC_URL",
+    "PAVED_PIPELINES_CLOCK_SPEED",
+    "PAVED_PIPELINES_CLOCK_ANCHOR",
+    "PAVED_PIPELINES_KERNEL",
+)
 
 
 class Pipelines(Configurable):
@@ -25,10 +32,16 @@ class Pipelines(Configurable):
     ).tag(config=True)
     max_parallel = Integer(4, help="How many pipeline runs the embedded scheduler executes at once.").tag(config=True)
     interval = Float(1.0, help="Seconds between scheduler passes.").tag(config=True)
-    kernel_name = Unicode("python3", help="""Jupyter kernel for notebooks that name none; a notebook naming
-        its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.""").tag(config=True)
-    smtp_url = Unicode("", help="""SMTP server for email alerts (notify.email in a spec):
-        smtp://[user:password@]host:port, smtps:// for TLS, ?starttls=1 to upgrade. Empty: no email.""").tag(config=True)
+    kernel_name = Unicode(
+        "python3",
+        help="""Jupyter kernel for notebooks that name none; a notebook naming
+        its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.""",
+    ).tag(config=True)
+    smtp_url = Unicode(
+        "",
+        help="""SMTP server for email alerts (notify.email in a spec):
+        smtp://[user:password@]host:port, smtps:// for TLS, ?starttls=1 to upgrade. Empty: no email.""",
+    ).tag(config=True)
 
 
 def setup_pipelines(c, paved) -> Pipelines:
@@ -64,8 +77,12 @@ def setup_pipelines(c, paved) -> Pipelines:
             env[key] = os.environ[key]
     # Runs act as the user who deployed them (a hub token per attempt: tokens), and "Open in a notebook"
     # starts or reuses the caller's server (read:users, read:servers, servers).
-    add_role_scopes(c, "paved-pipelines", ["access:services!service=catalog", "tokens", "read:users",
-                                           "read:servers", "servers", "read:users:groups"], services=["pipelines"])
+    add_role_scopes(
+        c,
+        "paved-pipelines",
+        ["access:services!service=catalog", "tokens", "read:users", "read:servers", "servers", "read:users:groups"],
+        services=["pipelines"],
+    )
     # runs assume their project's role with the hub's AWS identity (keys in a root-only file, not the hub DB)
     add_web_service(c, paved, "pipelines", "paved.promote.service", env, secret_env=hub_aws_env(), display=True)
     return settings

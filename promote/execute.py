@@ -68,11 +68,11 @@ def last_started_cell(output_path: Path) -> tuple[int | None, str]:
 
 
 def main(request_path: str) -> int:
+    import logging
+
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
-
-    import logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     request = json.loads(Path(request_path).read_text())
@@ -87,10 +87,16 @@ def main(request_path: str) -> int:
     category, failing, error = None, None, None
     try:
         papermill.execute_notebook(
-            str(out_dir / "input.ipynb"), str(output), parameters=request.get("parameters") or {},
+            str(out_dir / "input.ipynb"),
+            str(output),
+            parameters=request.get("parameters") or {},
             kernel_name=request.get("kernel_name") or "python3",
-            execution_timeout=request.get("cell_timeout"), log_output=True, progress_bar=False,
-            cwd=str(out_dir), report_mode=False)
+            execution_timeout=request.get("cell_timeout"),
+            log_output=True,
+            progress_bar=False,
+            cwd=str(out_dir),
+            report_mode=False,
+        )
     except PapermillExecutionError as e:
         category, error = "notebook-error", f"{e.ename}: {e.evalue}"
         print(str(e), flush=True)  # the cell's traceback, in the run log

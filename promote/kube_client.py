@@ -38,6 +38,7 @@ from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.rest import ApiException
 
 from paved.promote.k8s import TOKEN_SECRET_KEY, JobPlacement, k8s_name, render, token_secret_name
+
 # the hub image has KubeSpawner: one rule for "the cluster took the pod away", for notebooks and Jobs
 from paved.spawner.kube import disrupted as pod_disrupted
 
@@ -81,8 +82,16 @@ def failing_cell(notebook: dict | None) -> int | None:
 class KubePipelines:
     """CronJobs, Jobs and token Secrets of the pipelines service in one namespace (see the module docstring)."""
 
-    def __init__(self, api: k8s.ApiClient, namespace: str, *, image: str, service_url: str,
-                 placement: JobPlacement | None = None, aws_region: str | None = None):
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        namespace: str,
+        *,
+        image: str,
+        service_url: str,
+        placement: JobPlacement | None = None,
+        aws_region: str | None = None,
+    ):
         self.api = api
         self.namespace = namespace
         self.image = image
@@ -96,6 +105,7 @@ class KubePipelines:
     async def in_cluster(cls, **kwargs) -> "KubePipelines":
         """From the pod's service account (the hub's), in the pod's own namespace unless ``namespace`` is given."""
         from kubernetes_asyncio import config
+
         config.load_incluster_config()
         namespace = kwargs.pop("namespace", None) or NAMESPACE_FILE.read_text().strip()
         return cls(k8s.ApiClient(), namespace, **kwargs)
@@ -109,12 +119,21 @@ class KubePipelines:
     # --- pipelines -------------------------------------------------------------------------------------
 
     def objects(self, spec, version: int, project=None, paused: bool = False, image: str | None = None) -> list[dict]:
-        return render(spec, version=version, image=image or self.image, service_url=self.service_url,
-                      project=project, namespace=self.namespace, paused=paused, placement=self.placement,
-                      aws_region=self.aws_region)
+        return render(
+            spec,
+            version=version,
+            image=image or self.image,
+            service_url=self.service_url,
+            project=project,
+            namespace=self.namespace,
+            paused=paused,
+            placement=self.placement,
+            aws_region=self.aws_region,
+        )
 
-    async def deploy(self, spec, version: int, project=None, paused: bool = False,
-                     image: str | None = None) -> dict | None:
+    async def deploy(
+        self, spec, version: int, project=None, paused: bool = False, image: str | None = None
+    ) -> dict | None:
         """Create or replace the CronJob of a scheduled pipeline version (``image``: the version's pinned
         image, default the client's); delete it when paused. Returns the CronJob, or None."""
         if spec.schedule.manual:
@@ -128,15 +147,14 @@ class KubePipelines:
         except ApiException as e:
             if e.status != 409:
                 raise
-        return self._json(await self.batch.replace_namespaced_cron_job(cron["metadata"]["name"], self.namespace,
-                                                                       cron))
+        return self._json(await self.batch.replace_namespaced_cron_job(cron["metadata"]["name"], self.namespace, cron))
 
     async def pause(self, spec) -> bool:
         """Delete the pipeline's CronJob (Jobs it started run on). False when there was none."""
         try:
             await self.batch.delete_namespaced_cron_job(
-                k8s_name(spec.project, spec.name), self.namespace,
-                body=k8s.V1DeleteOptions(propagation_policy="Orphan"))
+                k8s_name(spec.project, spec.name), self.namespace, body=k8s.V1DeleteOptions(propagation_policy="Orphan")
+            )
         except ApiException as e:
             if e.status == 404:
                 return False
@@ -146,8 +164,16 @@ class KubePipelines:
     async def resume(self, spec, version: int, project=None) -> dict | None:
         return await self.deploy(spec, version, project)
 
-    async def run_now(self, spec, version: int, run_id: int, project=None, nominal_time: int | None = None,
-                      image: str | None = None, annotations: dict | None = None) -> dict:
+    async def run_now(
+        self,
+        spec,
+        version: int,
+        run_id: int,
+        project=None,
+        nominal_time: int | None = None,
+        image: str | None = None,
+        annotations: dict | None = None,
+    ) -> dict:
         """Create the Job of one run (run now, backfill, rerun) at ``nominal_time`` (epoch seconds; default:
         the runner's clock); a second call for the same run is a 409 (ApiException)."""
         from dataclasses import replace
@@ -166,8 +192,9 @@ class KubePipelines:
 
     async def delete_job(self, name: str) -> bool:
         try:
-            await self.batch.delete_namespaced_job(name, self.namespace,
-                                                   body=k8s.V1DeleteOptions(propagation_policy="Background"))
+            await self.batch.delete_namespaced_job(
+                name, self.namespace, body=k8s.V1DeleteOptions(propagation_policy="Background")
+            )
         except ApiException as e:
             if e.status == 404:
                 return False
@@ -179,10 +206,17 @@ class KubePipelines:
     async def ensure_token_secret(self, project: str, token: str) -> str:
         """Create the project's pipeline token Secret, or replace its token (rotation). Returns its name."""
         name = token_secret_name(project)
-        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": {"name": name, "namespace": self.namespace,
-                             "labels": {"app.kubernetes.io/managed-by": "paved", "paved.io/project": project}},
-                "stringData": {TOKEN_SECRET_KEY: token}}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "labels": {"app.kubernetes.io/managed-by": "paved", "paved.io/project": project},
+            },
+            "stringData": {TOKEN_SECRET_KEY: token},
+        }
         try:
             await self.core.create_namespaced_secret(self.namespace, body)
         except ApiException as e:
@@ -202,8 +236,14 @@ class KubePipelines:
 
     # --- watching --------------------------------------------------------------------------------------
 
-    async def _watch(self, list_call, kind: str, on_change: Callable[[str, dict], Awaitable[None] | None],
-                     stop: asyncio.Event, timeout_seconds: int) -> None:
+    async def _watch(
+        self,
+        list_call,
+        kind: str,
+        on_change: Callable[[str, dict], Awaitable[None] | None],
+        stop: asyncio.Event,
+        timeout_seconds: int,
+    ) -> None:
         """List, then watch from the list's resourceVersion; relist after a 410 Gone or a closed stream."""
         while not stop.is_set():
             listing = await list_call(self.namespace, label_selector=MANAGED, _preload_content=False)
@@ -213,8 +253,13 @@ class KubePipelines:
             version = (data.get("metadata") or {}).get("resourceVersion")
             w = k8s_watch.Watch()
             try:
-                async for event in w.stream(list_call, self.namespace, label_selector=MANAGED,
-                                            resource_version=version, timeout_seconds=timeout_seconds):
+                async for event in w.stream(
+                    list_call,
+                    self.namespace,
+                    label_selector=MANAGED,
+                    resource_version=version,
+                    timeout_seconds=timeout_seconds,
+                ):
                     if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                         await _call(on_change, kind, event["raw_object"])
                     if stop.is_set():
@@ -227,16 +272,17 @@ class KubePipelines:
 
     async def watch(self, recorder: "JobRecorder", stop: asyncio.Event, timeout_seconds: int = 300) -> None:
         """Hand every Job and pod change to ``recorder`` until ``stop`` is set."""
+
         async def on_change(kind, obj):
             if kind == "Job":
                 recorder.job_changed(obj)
             else:
                 recorder.pod_changed(obj)
 
-        tasks = [asyncio.ensure_future(self._watch(self.batch.list_namespaced_job, "Job", on_change, stop,
-                                                   timeout_seconds)),
-                 asyncio.ensure_future(self._watch(self.core.list_namespaced_pod, "Pod", on_change, stop,
-                                                   timeout_seconds))]
+        tasks = [
+            asyncio.ensure_future(self._watch(self.batch.list_namespaced_job, "Job", on_change, stop, timeout_seconds)),
+            asyncio.ensure_future(self._watch(self.core.list_namespaced_pod, "Pod", on_change, stop, timeout_seconds)),
+        ]
         stopped = asyncio.ensure_future(stop.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopped], return_when=asyncio.FIRST_COMPLETED)
@@ -264,8 +310,9 @@ class JobRecorder:
     shared store, or None.
     """
 
-    def __init__(self, store, finish: Callable[..., None],
-                 read_output: Callable[[dict], dict | None] = lambda attempt: None):
+    def __init__(
+        self, store, finish: Callable[..., None], read_output: Callable[[dict], dict | None] = lambda attempt: None
+    ):
         self.store = store
         self.finish = finish
         self.read_output = read_output
@@ -292,7 +339,8 @@ class JobRecorder:
         cell = failing_cell(self.read_output(attempt))
         category = "notebook-error" if cell is not None else "infra"
         error = f"Job {outcome.name} failed: {outcome.reason or 'Failed'}" + (
-            f" ({outcome.message})" if outcome.message else "")
+            f" ({outcome.message})" if outcome.message else ""
+        )
         self.finish(attempt, "failed", category, cell, error)
         self.recorded.append((outcome.name, "failed", category))
 
@@ -304,9 +352,14 @@ class JobRecorder:
         if attempt is None:
             return
         node = (pod.get("spec") or {}).get("nodeName") or "its node"
-        self.finish(attempt, "lost", "preempted",
-                    None, f"pod {pod['metadata']['name']} was taken away from {node} (spot interruption or "
-                          "eviction); the Job retries it")
+        self.finish(
+            attempt,
+            "lost",
+            "preempted",
+            None,
+            f"pod {pod['metadata']['name']} was taken away from {node} (spot interruption or "
+            "eviction); the Job retries it",
+        )
         self.recorded.append((job_name, "lost", "preempted"))
 
 
@@ -384,9 +437,15 @@ class Reconciler:
             project = self.projects.get(spec.project) if self.projects else None
             name = k8s_name(spec.project, spec.name, f"run-{run['id']}", limit=63)
             try:
-                await self.kube.run_now(spec, version["number"], run["id"], project, nominal_time=run["nominal_time"],
-                                        image=version.get("image") or None,
-                                        annotations={"paved.io/requested-by": str(run.get("created_by") or "")})
+                await self.kube.run_now(
+                    spec,
+                    version["number"],
+                    run["id"],
+                    project,
+                    nominal_time=run["nominal_time"],
+                    image=version.get("image") or None,
+                    annotations={"paved.io/requested-by": str(run.get("created_by") or "")},
+                )
             except ApiException as e:
                 if e.status != 409:  # 409: created by an earlier pass that did not get to hand the run over
                     log.error("Kubernetes refused Job %s: %s %s", name, e.status, e.reason)
@@ -395,8 +454,11 @@ class Reconciler:
                 log.error("Cannot make the Job of %s: %s", name, e)
                 continue
             with self.store.engine.begin() as conn:
-                conn.execute(update(runs).where(runs.c.id == run["id"], runs.c.status == "queued")
-                             .values(created_by=f"job:{name}"))
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.id == run["id"], runs.c.status == "queued")
+                    .values(created_by=f"job:{name}")
+                )
             done.append(f"run {name}")
         return done
 
@@ -413,8 +475,9 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
     from paved.promote.runner import Result
 
     def finish(attempt, status, category, cell, error):
-        scheduler._finish(attempt, Result(status if status != "lost" else "failed", category, cell, error), None,
-                          status=status)
+        scheduler._finish(
+            attempt, Result(status if status != "lost" else "failed", category, cell, error), None, status=status
+        )
 
     def read_output(attempt) -> dict | None:
         """The attempt's output notebook, when its output folder is on the shared store the service sees."""
@@ -426,11 +489,12 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
             return None
 
     async def main():
-        kube = await KubePipelines.in_cluster(image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
-                                              service_url=env.get("PAVED_K8S_PIPELINES_URL",
-                                                                  "http://proxy-public/services/pipelines/"),
-                                              placement=JobPlacement.from_env(env),
-                                              aws_region=env.get("AWS_REGION") or None)
+        kube = await KubePipelines.in_cluster(
+            image=env.get("PAVED_K8S_PIPELINE_IMAGE", ""),
+            service_url=env.get("PAVED_K8S_PIPELINES_URL", "http://proxy-public/services/pipelines/"),
+            placement=JobPlacement.from_env(env),
+            aws_region=env.get("AWS_REGION") or None,
+        )
         # the projects' pipeline Job tokens, fresh at this hub start: write (rotate) their Secrets first
         for project, token in json.loads(env.get("PAVED_PIPELINE_TOKENS") or "{}").items():
             await kube.ensure_token_secret(project, token)

@@ -63,14 +63,30 @@ def _client(url: str):
 
     token = os.environ.get("PAVED_CATALOG_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
     auth = ApiKeyTokenProvider({"apiKey": token}) if token else TokenProvider({})
-    return OpenLineageClient(transport=HttpTransport(HttpConfig(
-        url=url.rstrip("/") + "/", endpoint="api/v1/lineage", timeout=5, auth=auth, retry={"total": 2})))
+    return OpenLineageClient(
+        transport=HttpTransport(
+            HttpConfig(url=url.rstrip("/") + "/", endpoint="api/v1/lineage", timeout=5, auth=auth, retry={"total": 2})
+        )
+    )
 
 
-def build_event(state: str, *, project: str, environment: str, pipeline: str, run_id: int, attempt: int,
-                nominal_time: float, lake: str | None, inputs: list[str], outputs: list[str],
-                error: str | None = None, lineage_file: Path | None = None, output_facets: dict | None = None):
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+def build_event(
+    state: str,
+    *,
+    project: str,
+    environment: str,
+    pipeline: str,
+    run_id: int,
+    attempt: int,
+    nominal_time: float,
+    lake: str | None,
+    inputs: list[str],
+    outputs: list[str],
+    error: str | None = None,
+    lineage_file: Path | None = None,
+    output_facets: dict | None = None,
+):
+    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
     from openlineage.client.facet_v2 import error_message_run, nominal_time_run
 
     if state != "START":
@@ -79,8 +95,9 @@ def build_event(state: str, *, project: str, environment: str, pipeline: str, ru
     nominal = datetime.fromtimestamp(nominal_time, timezone.utc).isoformat().replace("+00:00", "Z")
     facets = {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=nominal)}
     if error:
-        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(message=error[:4000],
-                                                                        programmingLanguage="python")
+        facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error[:4000], programmingLanguage="python"
+        )
     return RunEvent(
         eventType=getattr(RunState, state),
         eventTime=datetime.now(timezone.utc).isoformat(),
@@ -123,8 +140,9 @@ def emit(state: str, **kwargs) -> None:
         try:
             _client(url).emit(build_event(state, **kwargs))
         except Exception as e:  # lineage must never fail a run
-            log.warning("Could not send lineage %s for %s/%s: %s", state, kwargs.get("project"),
-                        kwargs.get("pipeline"), e)
+            log.warning(
+                "Could not send lineage %s for %s/%s: %s", state, kwargs.get("project"), kwargs.get("pipeline"), e
+            )
 
     _pool.submit(send)
 

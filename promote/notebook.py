@@ -13,9 +13,11 @@ from pathlib import Path
 
 from paved.promote.spec import Param
 
-HOW_TO_TAG = ("Tag the cell that assigns the notebook's inputs with 'parameters': in JupyterLab open the "
-              "property inspector (gear icon, right sidebar), select the cell, and add the tag "
-              "'parameters' under Common Tools > Cell Tags. Papermill injects a run's values after that cell.")
+HOW_TO_TAG = (
+    "Tag the cell that assigns the notebook's inputs with 'parameters': in JupyterLab open the "
+    "property inspector (gear icon, right sidebar), select the cell, and add the tag "
+    "'parameters' under Common Tools > Cell Tags. Papermill injects a run's values after that cell."
+)
 
 
 class NotebookError(ValueError):
@@ -23,8 +25,11 @@ class NotebookError(ValueError):
 
 
 def _has_parameters_cell(nb: dict) -> bool:
-    return any("parameters" in (c.get("metadata", {}).get("tags") or []) for c in nb.get("cells", [])
-               if c.get("cell_type") == "code")
+    return any(
+        "parameters" in (c.get("metadata", {}).get("tags") or [])
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    )
 
 
 def read_notebook(path: str | Path) -> dict:
@@ -50,8 +55,11 @@ def notebook_parameters(path: str | Path) -> dict[str, dict]:
         raise NotebookError(f"{path}: the notebook has no cell tagged 'parameters'. {HOW_TO_TAG}")
     if not nb.get("metadata", {}).get("kernelspec", {}).get("name"):
         # papermill needs a kernel name to pick the language; notebooks saved outside Jupyter may lack one.
-        nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"}
+        nb.setdefault("metadata", {})["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
             json.dump(nb, f)
         try:
@@ -61,8 +69,16 @@ def notebook_parameters(path: str | Path) -> dict[str, dict]:
     return papermill.inspect_notebook(str(path))
 
 
-_ANNOTATIONS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list": "list", "date": "date",
-                "datetime.date": "date", "List": "list"}
+_ANNOTATIONS = {
+    "int": "int",
+    "float": "float",
+    "str": "str",
+    "bool": "bool",
+    "list": "list",
+    "date": "date",
+    "datetime.date": "date",
+    "List": "list",
+}
 
 
 def infer_param(info: dict) -> Param:
@@ -109,13 +125,18 @@ def kernel_problem(nb: dict, default: str = "python3") -> str | None:
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = (nb.get("metadata") or {}).get("kernelspec") or {}
-    kernel = spec.get("name") if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("name") \
+    kernel = (
+        spec.get("name")
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str) and spec.get("name")
         else default
+    )
     installed = KernelSpecManager().find_kernel_specs()
     if kernel in installed:
         return None
     language = spec.get("language") if isinstance(spec, dict) and isinstance(spec.get("language"), str) else None
-    return (f"notebook.metadata.kernelspec: the notebook is for kernel {kernel!r}"
-            f"{f' ({language})' if language else ''}, which is not installed where pipelines run; installed: "
-            f"{', '.join(sorted(installed))}. Install that kernel in the runner image, or switch the notebook "
-            "to one of these")
+    return (
+        f"notebook.metadata.kernelspec: the notebook is for kernel {kernel!r}"
+        f"{f' ({language})' if language else ''}, which is not installed where pipelines run; installed: "
+        f"{', '.join(sorted(installed))}. Install that kernel in the runner image, or switch the notebook "
+        "to one of these"
+    )

@@ -7,22 +7,27 @@ through the API from the browser, so every button is also an API call and a CLI 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from tornado import web
 
 from paved.hub.pages import render
 from paved.hub.service import service_prefix
-from paved.promote import views
 from paved.promote.service import Base, _runs_filtered, run_json
 from paved.promote.store import RUN_STATES
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TIMELINE_W, TIMELINE_H = 720, 80
-STATUS_COLOURS = {"succeeded": "#2f9e44", "failed": "#c92a2a", "running": "#1c7ed6", "queued": "#f59f00",
-                  "retrying": "#f59f00", "skipped": "#868e96"}
+STATUS_COLOURS = {
+    "succeeded": "#2f9e44",
+    "failed": "#c92a2a",
+    "running": "#1c7ed6",
+    "queued": "#f59f00",
+    "retrying": "#f59f00",
+    "skipped": "#868e96",
+}
 
 
 def local(ts_iso: str | None, tz: str = "UTC") -> str:
@@ -45,10 +50,17 @@ def timeline(runs: list[dict]) -> list[dict]:
     for r, t in zip(runs, times):
         x = 10 + (TIMELINE_W - 30) * ((t - lo) / (hi - lo) if hi > lo else 0.5)
         h = 8 + (TIMELINE_H - 20) * ((r["duration_s"] or 0) / longest)
-        bars.append({"id": r["id"], "x": round(x, 1), "y": round(TIMELINE_H - 4 - h, 1), "h": round(h, 1),
-                     "colour": STATUS_COLOURS.get(r["status"], "#868e96"),
-                     "title": f"run {r['id']} · {r['nominal_time'][:16]} · {r['status']}"
-                              + (f" · {r['duration_s']:.1f}s" if r["duration_s"] else "")})
+        bars.append(
+            {
+                "id": r["id"],
+                "x": round(x, 1),
+                "y": round(TIMELINE_H - 4 - h, 1),
+                "h": round(h, 1),
+                "colour": STATUS_COLOURS.get(r["status"], "#868e96"),
+                "title": f"run {r['id']} · {r['nominal_time'][:16]} · {r['status']}"
+                + (f" · {r['duration_s']:.1f}s" if r["duration_s"] else ""),
+            }
+        )
     return bars
 
 
@@ -58,12 +70,22 @@ class Page(Base):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         xsrf = self.xsrf_token
         user = self.current_user
-        self.finish(render(
-            template, folders=(str(HERE / "templates"),), user=user,
-            projects=self.caller_projects() if user else [], active="pipelines",
-            prefix=service_prefix(), hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/",
-            xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf, local=local, states=RUN_STATES,
-            colours=STATUS_COLOURS, **context))
+        self.finish(
+            render(
+                template,
+                folders=(str(HERE / "templates"),),
+                user=user,
+                projects=self.caller_projects() if user else [],
+                active="pipelines",
+                prefix=service_prefix(),
+                hub_prefix=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/",
+                xsrf=xsrf.decode() if isinstance(xsrf, bytes) else xsrf,
+                local=local,
+                states=RUN_STATES,
+                colours=STATUS_COLOURS,
+                **context,
+            )
+        )
 
     def write_error(self, status_code: int, **kwargs) -> None:
         """Errors of a page are a page (a sentence, a way back), never JSON or a trace."""
@@ -81,19 +103,29 @@ class PipelinesPage(Page):
         project, status = self.get_argument("project", ""), self.get_argument("status", "")
         rows = self.summaries(self.store.list_pipelines([project] if project and project in names else names))
         if status:
-            rows = [r for r in rows if status == ("paused" if r["paused"] else "active")
-                    or (r["last_run"] or {}).get("status") == status]
+            rows = [
+                r
+                for r in rows
+                if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
+            ]
         runs = [run_json(r) for r in _runs_filtered(self)][:50]
-        self.render_page("pipelines.html", pipelines=rows, runs=runs, project_names=names, project=project,
-                         status=status)
+        self.render_page(
+            "pipelines.html", pipelines=rows, runs=runs, project_names=names, project=project, status=status
+        )
 
 
 class PipelinePage(Page):
     @web.authenticated
     def get(self, project, name):
         p = self.detail(self.pipeline_or_404(project, name))
-        self.render_page("pipeline.html", p=p, bars=timeline(p["runs"]), width=TIMELINE_W, height=TIMELINE_H,
-                         catalog=f"{os.environ.get('JUPYTERHUB_BASE_URL', '/').rstrip('/')}/services/catalog/")
+        self.render_page(
+            "pipeline.html",
+            p=p,
+            bars=timeline(p["runs"]),
+            width=TIMELINE_W,
+            height=TIMELINE_H,
+            catalog=f"{os.environ.get('JUPYTERHUB_BASE_URL', '/').rstrip('/')}/services/catalog/",
+        )
 
 
 class RunPage(Page):

@@ -16,8 +16,10 @@ from pathlib import Path
 
 def content_hash(nb: dict) -> str:
     """``sha256:<hex>`` over the notebook's cell types and sources plus its kernel name."""
-    cells = [[c.get("cell_type"), "".join(c.get("source", "")) if isinstance(c.get("source"), list)
-              else c.get("source", "")] for c in nb.get("cells", [])]
+    cells = [
+        [c.get("cell_type"), "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")]
+        for c in nb.get("cells", [])
+    ]
     kernel = nb.get("metadata", {}).get("kernelspec", {}).get("name", "")
     digest = hashlib.sha256(json.dumps([kernel, cells], sort_keys=True).encode()).hexdigest()
     return f"sha256:{digest}"
@@ -27,12 +29,17 @@ def git_info(path: str | Path) -> dict:
     """``{commit, dirty}`` of the repository holding ``path`` (``{}`` outside a repository or without git)."""
     path = Path(path).resolve()
     try:
-        commit = subprocess.run(["git", "-C", str(path.parent), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "-C", str(path.parent), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if commit.returncode != 0:
             return {}
-        status = subprocess.run(["git", "-C", str(path.parent), "status", "--porcelain", "--", path.name],
-                                capture_output=True, text=True, timeout=10)
+        status = subprocess.run(
+            ["git", "-C", str(path.parent), "status", "--porcelain", "--", path.name],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}

@@ -1,13 +1,13 @@
 """``paved pipelines list|runs|pause|resume|run|backfill``: operate promoted pipelines from a terminal.
 
-    paved pipelines list [--project P]
-    paved pipelines runs [NAME] [--project P] [--status failed]
-    paved pipelines pause|resume NAME --project P
-    paved pipelines run NAME --project P [--param k=v ...]
-    paved pipelines backfill NAME --project P --from 2026-10-01 --to 2026-10-07
-    paved pipelines rerun RUN_ID | rerun-failed NAME --project P
-    paved pipelines open RUN_ID            # Open in a notebook: prints the JupyterLab URL
-    paved pipelines outputs|rollback NAME --project P --output O [--version N]   # see products_cli.py
+paved pipelines list [--project P]
+paved pipelines runs [NAME] [--project P] [--status failed]
+paved pipelines pause|resume NAME --project P
+paved pipelines run NAME --project P [--param k=v ...]
+paved pipelines backfill NAME --project P --from 2026-10-01 --to 2026-10-07
+paved pipelines rerun RUN_ID | rerun-failed NAME --project P
+paved pipelines open RUN_ID            # Open in a notebook: prints the JupyterLab URL
+paved pipelines outputs|rollback NAME --project P --output O [--version N]   # see products_cli.py
 """
 
 from __future__ import annotations
@@ -20,11 +20,24 @@ from paved.promote.spec import SpecError, coerce, parse_spec
 
 
 def add_arguments(p) -> None:
-    p.add_argument("action", choices=["list", "runs", "pause", "resume", "run", "backfill", "rerun",
-                                              "rerun-failed", "open", "outputs", "rollback"])
+    p.add_argument(
+        "action",
+        choices=[
+            "list",
+            "runs",
+            "pause",
+            "resume",
+            "run",
+            "backfill",
+            "rerun",
+            "rerun-failed",
+            "open",
+            "outputs",
+            "rollback",
+        ],
+    )
     p.add_argument("name", nargs="?", help="pipeline name")
-    p.add_argument("--project", default=os.environ.get("PAVED_PROJECT"),
-                   help="project (default: $PAVED_PROJECT)")
+    p.add_argument("--project", default=os.environ.get("PAVED_PROJECT"), help="project (default: $PAVED_PROJECT)")
     p.add_argument("--status", help="runs: only runs with this status")
     p.add_argument("--param", action="append", default=[], metavar="K=V", help="run: parameter override")
     p.add_argument("--from", dest="start", metavar="DATE", help="backfill: first day (YYYY-MM-DD)")
@@ -65,9 +78,11 @@ def _run(args) -> int:
         for p in rows:
             sched = f"{p['cron']} ({p['timezone']})" if p["cron"] else "manual"
             last = (p.get("last_run") or {}).get("status") or "-"
-            print(f"{p['project']:<28} {p['name']:<28} {p['environment']:<4} {sched:<32} "
-                  f"{'paused' if p['paused'] else 'active':<7} v{p.get('version') or '-':<4} last {last:<10} "
-                  f"next {_ts(p.get('next_run'))}")
+            print(
+                f"{p['project']:<28} {p['name']:<28} {p['environment']:<4} {sched:<32} "
+                f"{'paused' if p['paused'] else 'active':<7} v{p.get('version') or '-':<4} last {last:<10} "
+                f"next {_ts(p.get('next_run'))}"
+            )
         if not rows:
             print("No pipelines.")
         return 0
@@ -75,8 +90,10 @@ def _run(args) -> int:
         rows = client.runs(project=args.project, pipeline=args.name, status=args.status)
         print(f"{'id':>6} {'pipeline':<28} {'v':>3} {'nominal time':<20} {'status':<10} {'att':>3} category")
         for r in rows:
-            print(f"{r['id']:>6} {r['pipeline']:<28} {r['version'] or '-':>3} {_ts(r['nominal_time']):<20} "
-                  f"{r['status']:<10} {r['attempts']:>3} {r['category'] or ''}")
+            print(
+                f"{r['id']:>6} {r['pipeline']:<28} {r['version'] or '-':>3} {_ts(r['nominal_time']):<20} "
+                f"{r['status']:<10} {r['attempts']:>3} {r['category'] or ''}"
+            )
         return 0
     if args.action in ("rerun", "open"):
         _need(args, "name")
@@ -96,8 +113,10 @@ def _run(args) -> int:
         return products_cli.run(client, args)
     if args.action == "rerun-failed":
         r = client.call("POST", f"api/pipelines/{args.project}/{args.name}/rerun-failed")
-        print(f"queued {len(r['run_ids'])} failed run(s) again" + (f": {', '.join(map(str, r['run_ids']))}"
-                                                                   if r["run_ids"] else ""))
+        print(
+            f"queued {len(r['run_ids'])} failed run(s) again"
+            + (f": {', '.join(map(str, r['run_ids']))}" if r["run_ids"] else "")
+        )
         return 0
     if args.action in ("pause", "resume"):
         client.set_paused(args.project, args.name, args.action == "pause")
@@ -121,6 +140,8 @@ def _run(args) -> int:
         return 0
     _need(args, "start", "end")
     r = client.backfill(args.project, args.name, args.start, args.end)
-    print(f"backfill {args.start}..{args.end}: {r['ticks']} tick(s), {r['created']} queued, "
-          f"{r['already_claimed']} already had a run")
+    print(
+        f"backfill {args.start}..{args.end}: {r['ticks']} tick(s), {r['created']} queued, "
+        f"{r['already_claimed']} already had a run"
+    )
     return 0

@@ -34,7 +34,8 @@ FEED = "catalog"
 
 metadata = MetaData()
 check_results = Table(
-    "check_results", metadata,
+    "check_results",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("run_id", Integer, nullable=False, index=True),
     Column("namespace", String(255), nullable=False),
@@ -44,7 +45,8 @@ check_results = Table(
     Column("at", Float, nullable=False),
 )
 schema_changes = Table(
-    "schema_changes", metadata,
+    "schema_changes",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("namespace", String(255), nullable=False),
     Column("name", Text, nullable=False),
@@ -59,7 +61,6 @@ def key_of(name: str, lake: str | None) -> tuple[str, str]:
     return lineage.dataset(name, lake)
 
 
-
 def staging_env(spec, output_dir: str | Path) -> dict:
     """The environment that makes ``data.write`` of ``spec``'s versionable outputs land in ``<output_dir>/staged``
     (nobody reads them there) instead of the lake: pipeline runs and promote's test run alike. Empty when the
@@ -71,8 +72,9 @@ def staging_env(spec, output_dir: str | Path) -> dict:
 
 
 class DataProducts:
-    def __init__(self, scheduler, feed: Callable[[int], tuple[list[dict], int]] | None = None,
-                 freshness_interval: float = 5.0):
+    def __init__(
+        self, scheduler, feed: Callable[[int], tuple[list[dict], int]] | None = None, freshness_interval: float = 5.0
+    ):
         self.scheduler = scheduler
         self.store = scheduler.store
         self.triggers = Triggers(scheduler.store)
@@ -139,10 +141,14 @@ class DataProducts:
             facets[name] = {"dataQualityAssertions": checks.assertions_facet(res)}
             cat, _ = checks.verdict(res)
             status = {"check-error": "error", "check-failed": "failed"}.get(cat) or (
-                "warned" if any(not r["success"] for r in res) else "passed")
+                "warned" if any(not r["success"] for r in res) else "passed"
+            )
             with self.store.engine.begin() as conn:
-                conn.execute(insert(check_results).values(run_id=run["id"], namespace=ns, name=ds,
-                                                          results=json.dumps(res), status=status, at=time.time()))
+                conn.execute(
+                    insert(check_results).values(
+                        run_id=run["id"], namespace=ns, name=ds, results=json.dumps(res), status=status, at=time.time()
+                    )
+                )
         ctx["output_facets"] = facets
         category, message = checks.verdict(all_results)
         if category:
@@ -151,25 +157,43 @@ class DataProducts:
             return result
         try:
             published = self._lake(lake).publish(
-                staged, author=ctx["version"].get("created_by") or "pipelines",
+                staged,
+                author=ctx["version"].get("created_by") or "pipelines",
                 message=f"{spec.project}/{spec.name} run {run['id']} attempt {attempt['number']}",
-                extra={"project": spec.project, "pipeline": spec.name, "run": run["id"],
-                       "attempt": attempt["number"], "nominal_time": run["nominal_time"]},
-                slices={o: run["nominal_time"] for o in staged if spec.replace.get(o) == "nominal_time"})
+                extra={
+                    "project": spec.project,
+                    "pipeline": spec.name,
+                    "run": run["id"],
+                    "attempt": attempt["number"],
+                    "nominal_time": run["nominal_time"],
+                },
+                slices={o: run["nominal_time"] for o in staged if spec.replace.get(o) == "nominal_time"},
+            )
         except Exception as e:  # noqa: BLE001 - an infrastructure failure: retried like one, nothing visible
             log.exception("Publishing the outputs of run %s failed", run["id"])
-            return Result("failed", "infra", None, f"could not publish outputs: {e}", result.duration,
-                          result.output_dir)
+            return Result(
+                "failed", "infra", None, f"could not publish outputs: {e}", result.duration, result.output_dir
+            )
         uuid = lineage.run_uuid(spec.project, spec.name, run["id"], attempt["number"])
         for name in staged:
             ns, ds = key_of(name, lake)
             table = published["tables"].get(Path(ds).stem) or {}
             schema = checks.schema_of_parquet(staged[name])
             facets.setdefault(name, {})["version"] = {
-                "_producer": lineage.PRODUCER, "datasetVersion": str(published["snapshot"]),
-                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json"}
-            self.new_version(ns, ds, uuid, source="pipeline", job=f"{spec.project}/{spec.environment}/{spec.name}",
-                             version=str(published["snapshot"]), schema=schema, rows=table.get("rows"))
+                "_producer": lineage.PRODUCER,
+                "datasetVersion": str(published["snapshot"]),
+                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+            }
+            self.new_version(
+                ns,
+                ds,
+                uuid,
+                source="pipeline",
+                job=f"{spec.project}/{spec.environment}/{spec.name}",
+                version=str(published["snapshot"]),
+                schema=schema,
+                rows=table.get("rows"),
+            )
         return result
 
     # --- versions in, triggers and schema news out --------------------------------------------------------
@@ -188,8 +212,15 @@ class DataProducts:
         if not any(change.values()):
             return
         with self.store.engine.begin() as conn:
-            conn.execute(insert(schema_changes).values(namespace=version["namespace"], name=version["name"],
-                                                       seq=version["seq"], change=json.dumps(change), at=time.time()))
+            conn.execute(
+                insert(schema_changes).values(
+                    namespace=version["namespace"],
+                    name=version["name"],
+                    seq=version["seq"],
+                    change=json.dumps(change),
+                    at=time.time(),
+                )
+            )
         key = (version["namespace"], version["name"])
         text = checks.describe_change(change)
         for p, spec in self._specs():  # downstream by lineage: the pipelines that declare it as an input
@@ -197,17 +228,29 @@ class DataProducts:
             if key not in {key_of(i, lake) for i in spec.inputs}:
                 continue
             # Only what this owner can already see: the dataset they read, and their own pipeline.
-            body = alerts.payload("dataset_schema_changed", project=p["project"], pipeline=p["name"],
-                                  environment=p["environment"], dataset=version["name"], change=change,
-                                  summary=text)
+            body = alerts.payload(
+                "dataset_schema_changed",
+                project=p["project"],
+                pipeline=p["name"],
+                environment=p["environment"],
+                dataset=version["name"],
+                change=change,
+                summary=text,
+            )
             body["text"] = f"Schema of {version['name']} (an input of {p['project']}/{p['name']}) changed: {text}"
             alerts.dispatch(spec.notify, body, self.scheduler.smtp_url)
 
     def schema_changes(self, namespace: str, name: str) -> list[dict]:
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(schema_changes).where(schema_changes.c.namespace == namespace,
-                                                             schema_changes.c.name == name)
-                                .order_by(schema_changes.c.id.desc())).mappings().all()
+            rows = (
+                conn.execute(
+                    select(schema_changes)
+                    .where(schema_changes.c.namespace == namespace, schema_changes.c.name == name)
+                    .order_by(schema_changes.c.id.desc())
+                )
+                .mappings()
+                .all()
+            )
         return [{**dict(r), "change": json.loads(r["change"])} for r in rows]
 
     def checks_of(self, *, run_id: int | None = None, key: tuple[str, str] | None = None) -> list[dict]:
@@ -251,8 +294,10 @@ class DataProducts:
         """``{output: status}`` of a pipeline's outputs (see ``paved.hub.catalog.freshness.status``)."""
         keys = {o: key_of(o, lake) for o in spec.outputs}
         latest = self.triggers.latest(list(keys.values()))
-        return {o: freshness.status(spec.freshness.get(o), (latest.get(k) or {}).get("received_at"), now)
-                for o, k in keys.items()}
+        return {
+            o: freshness.status(spec.freshness.get(o), (latest.get(k) or {}).get("received_at"), now)
+            for o, k in keys.items()
+        }
 
     def check_freshness(self, specs, now: float) -> None:
         for p, spec in specs:
@@ -264,11 +309,16 @@ class DataProducts:
                     continue
                 ns, name = key_of(output, lake)
                 if self.episodes.observe(f"{ns}|{name}", st["state"], now):
-                    body = alerts.payload("dataset_late", project=p["project"], pipeline=p["name"],
-                                          environment=p["environment"], dataset=output,
-                                          late_minutes=st["late_minutes"], target=spec.freshness[output])
-                    body["text"] = (f"Dataset {output} of {p['project']}/{p['name']} is late by "
-                                    f"{st['late_minutes']} min")
+                    body = alerts.payload(
+                        "dataset_late",
+                        project=p["project"],
+                        pipeline=p["name"],
+                        environment=p["environment"],
+                        dataset=output,
+                        late_minutes=st["late_minutes"],
+                        target=spec.freshness[output],
+                    )
+                    body["text"] = f"Dataset {output} of {p['project']}/{p['name']} is late by {st['late_minutes']} min"
                     alerts.dispatch(spec.notify, body, self.scheduler.smtp_url)
 
     # --- rollback -------------------------------------------------------------------------------------------
@@ -282,9 +332,16 @@ class DataProducts:
         ns, ds = key_of(output, lake)
         snapshot = str(published["snapshot"])
         parquet = next(iter(published["tables"].values()))
-        recorded = self.new_version(ns, ds, f"rollback-{snapshot}", source="rollback", job=f"{project}/{environment}",
-                                    version=snapshot, schema=checks.schema_of_parquet(parquet["parquet"]),
-                                    rows=parquet["rows"])
+        recorded = self.new_version(
+            ns,
+            ds,
+            f"rollback-{snapshot}",
+            source="rollback",
+            job=f"{project}/{environment}",
+            version=snapshot,
+            schema=checks.schema_of_parquet(parquet["parquet"]),
+            rows=parquet["rows"],
+        )
         return {"version": published["snapshot"], "rolled_back_to": version, "seq": (recorded or {}).get("seq")}
 
     def versions(self, project: str, environment: str, output: str) -> list[dict]:

@@ -23,9 +23,13 @@ from paved.promote.versions import VersionError
 
 def run_extras(scheduler, run: dict) -> dict:
     products = scheduler.products
-    return {"input_versions": products.triggers.inputs_of(run["id"]),
-            "checks": [{"dataset": c["name"], "status": c["status"], "results": c["results"]}
-                       for c in products.checks_of(run_id=run["id"])]}
+    return {
+        "input_versions": products.triggers.inputs_of(run["id"]),
+        "checks": [
+            {"dataset": c["name"], "status": c["status"], "results": c["results"]}
+            for c in products.checks_of(run_id=run["id"])
+        ],
+    }
 
 
 def promote_problems(spec, projects, lake: str | None, granted=None) -> list[str]:
@@ -54,8 +58,10 @@ def promote_problems(spec, projects, lake: str | None, granted=None) -> list[str
                 for env in other.environments.values():
                     root = str(env.lake).rstrip("/") + "/"
                     if name.startswith(root) and not (granted and granted(spec.project, other.name, item)):
-                        problems.append(f"inputs[{i}]: {item!r} belongs to another project, which has not "
-                                        f"granted {spec.project!r} read access; ask its admins for a grant")
+                        problems.append(
+                            f"inputs[{i}]: {item!r} belongs to another project, which has not "
+                            f"granted {spec.project!r} read access; ask its admins for a grant"
+                        )
     return problems
 
 
@@ -71,8 +77,9 @@ def catalog_grants(url: str | None, token: str | None, timeout: float = 5.0):
     def granted(project: str, owner: str, item: str) -> bool:
         ns, name = key_of(item, None)
         path = "/".join(urllib.parse.quote(p, safe="") for p in (ns, name))
-        req = urllib.request.Request(f"{url.rstrip('/')}/api/catalog/v1/datasets/{path}",
-                                     headers={"Authorization": f"token {token}"})
+        req = urllib.request.Request(
+            f"{url.rstrip('/')}/api/catalog/v1/datasets/{path}", headers={"Authorization": f"token {token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return project in (json.loads(resp.read()).get("grants") or [])
@@ -88,8 +95,11 @@ def handlers(base):
             p = self.pipeline_or_404(project, name)
             spec = parse_spec(self.store.version(p["current_version"])["spec"])
             if output not in spec.outputs:
-                raise web.HTTPError(404, f"Pipeline {project}/{name} has no output {output!r}; its outputs are "
-                                         f"{', '.join(spec.outputs) or 'none'}")
+                raise web.HTTPError(
+                    404,
+                    f"Pipeline {project}/{name} has no output {output!r}; its outputs are "
+                    f"{', '.join(spec.outputs) or 'none'}",
+                )
             return p, spec
 
         def get(self, project, name, output):
@@ -101,27 +111,36 @@ def handlers(base):
                 versions = products.versions(p["project"], p["environment"], output)
             except VersionError:
                 versions = []
-            self.write_json({"output": output, "namespace": key[0], "name": key[1], "versions": versions,
-                             "checks": products.checks_of(key=key),
-                             "freshness": products.freshness(spec, lake)[output],
-                             "freshness_target": spec.freshness.get(output),
-                             "schema_changes": products.schema_changes(*key)})
+            self.write_json(
+                {
+                    "output": output,
+                    "namespace": key[0],
+                    "name": key[1],
+                    "versions": versions,
+                    "checks": products.checks_of(key=key),
+                    "freshness": products.freshness(spec, lake)[output],
+                    "freshness_target": spec.freshness.get(output),
+                    "schema_changes": products.schema_changes(*key),
+                }
+            )
 
     class RollbackHandler(OutputDetailHandler):
         def post(self, project, name, output):
             p, spec = self._pipeline_spec(project, name, output)
             body = self.json_body()
             version = body.get("version")
-            if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2 ** 62:
+            if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version < 2**62:
                 raise web.HTTPError(400, f"version: a version number from the output's versions, got {version!r}")
             try:
-                result = self.scheduler.products.rollback(p["project"], p["environment"], output, version,
-                                                          self.caller()["name"])
+                result = self.scheduler.products.rollback(
+                    p["project"], p["environment"], output, version, self.caller()["name"]
+                )
             except VersionError as e:
                 raise web.HTTPError(400, str(e)) from None
             self.write_json(result, status=201)
 
     seg = r"([^/]+)"
-    return [(rf"api/pipelines/{seg}/{seg}/outputs/{seg}", OutputDetailHandler),
-            (rf"api/pipelines/{seg}/{seg}/outputs/{seg}/rollback", RollbackHandler)]
-
+    return [
+        (rf"api/pipelines/{seg}/{seg}/outputs/{seg}", OutputDetailHandler),
+        (rf"api/pipelines/{seg}/{seg}/outputs/{seg}/rollback", RollbackHandler),
+    ]

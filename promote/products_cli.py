@@ -1,7 +1,7 @@
 """``paved pipelines outputs|rollback``: an output's versions, checks and freshness, and rolling it back.
 
-    paved pipelines outputs NAME --project P --output prices_clean
-    paved pipelines rollback NAME --project P --output prices_clean --version 3
+paved pipelines outputs NAME --project P --output prices_clean
+paved pipelines rollback NAME --project P --output prices_clean --version 3
 """
 
 from __future__ import annotations
@@ -36,5 +36,7 @@ def run(client, args) -> int:
         print(f"{v['version']:>7} {when:<19} {v['rows'] if v['rows'] is not None else '-':>9} {run_id:>6}  {verdict}")
     for c in r.get("schema_changes") or []:
         ch = c["change"]
-        print(f"schema change: added {ch['added'] or '-'}, removed {ch['removed'] or '-'}, changed {ch['changed'] or '-'}")
+        print(
+            f"schema change: added {ch['added'] or '-'}, removed {ch['removed'] or '-'}, changed {ch['changed'] or '-'}"
+        )
     return 0

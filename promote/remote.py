@@ -62,20 +62,49 @@ def main(argv: list[str] | None = None) -> int:
     notebook = client.notebook(args.project, args.pipeline, args.version)
     params = resolve_parameters(spec, datetime.fromtimestamp(nominal, timezone.utc))
     out = Path(args.output_dir) / f"run-{claim['run_id']}-attempt-{claim['attempt']}"
-    env = {"PAVED_PROJECT": spec.project, "PAVED_ENVIRONMENT": spec.environment, "PAVED_PIPELINE": spec.name,
-           "PAVED_RUN_ID": str(claim["run_id"])}
-    common = dict(project=spec.project, environment=spec.environment, pipeline=spec.name, run_id=claim["run_id"],
-                  attempt=claim["attempt"], nominal_time=nominal, lake=None, inputs=spec.inputs, outputs=spec.outputs)
+    env = {
+        "PAVED_PROJECT": spec.project,
+        "PAVED_ENVIRONMENT": spec.environment,
+        "PAVED_PIPELINE": spec.name,
+        "PAVED_RUN_ID": str(claim["run_id"]),
+    }
+    common = dict(
+        project=spec.project,
+        environment=spec.environment,
+        pipeline=spec.name,
+        run_id=claim["run_id"],
+        attempt=claim["attempt"],
+        nominal_time=nominal,
+        lake=None,
+        inputs=spec.inputs,
+        outputs=spec.outputs,
+    )
     lineage.emit("START", **common)
-    result = run(RunRequest(notebook=notebook, output_dir=out, parameters=params,
-                            cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds, env=env))
-    lineage.emit("COMPLETE" if result.status == "succeeded" else "FAIL", error=result.error,
-                 lineage_file=out / "lineage.jsonl", **common)
-    client.report(claim["attempt_id"], {k: v for k, v in result.to_dict().items()
-                                        if k in ("status", "category", "failing_cell", "error")})
+    result = run(
+        RunRequest(
+            notebook=notebook,
+            output_dir=out,
+            parameters=params,
+            cell_timeout=spec.timeouts.cell_seconds,
+            run_timeout=spec.timeouts.run_seconds,
+            env=env,
+        )
+    )
+    lineage.emit(
+        "COMPLETE" if result.status == "succeeded" else "FAIL",
+        error=result.error,
+        lineage_file=out / "lineage.jsonl",
+        **common,
+    )
+    client.report(
+        claim["attempt_id"],
+        {k: v for k, v in result.to_dict().items() if k in ("status", "category", "failing_cell", "error")},
+    )
     lineage.flush()
-    print(f"run {claim['run_id']} attempt {claim['attempt']}: {result.status}"
-          + (f" ({result.category}: {result.error})" if result.category else ""))
+    print(
+        f"run {claim['run_id']} attempt {claim['attempt']}: {result.status}"
+        + (f" ({result.category}: {result.error})" if result.category else "")
+    )
     return 0 if result.status == "succeeded" else EXIT_CODES.get(result.category or "infra", 13)
 
 

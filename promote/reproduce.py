@@ -46,17 +46,26 @@ def with_parameters(notebook: dict, params: dict, run: dict) -> dict:
     nominal = run.get("nominal_time")
     if isinstance(nominal, (int, float)):  # the store keeps epoch seconds; people read ISO 8601
         nominal = datetime.fromtimestamp(nominal, timezone.utc).isoformat()
-    lines = [f"# Parameters of run {run['id']} of {run['project']}/{run['pipeline']} "
-             f"(version {run.get('version')}, scheduled for {nominal})"]
+    lines = [
+        f"# Parameters of run {run['id']} of {run['project']}/{run['pipeline']} "
+        f"(version {run.get('version')}, scheduled for {nominal})"
+    ]
     lines += [f"{k} = {v!r}" for k, v in params.items()]
-    cell = {"cell_type": "code", "execution_count": None, "id": f"paved-run-{run['id']}",
-            "metadata": {"tags": ["injected-parameters"]}, "outputs": [], "source": "\n".join(lines)}
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": f"paved-run-{run['id']}",
+        "metadata": {"tags": ["injected-parameters"]},
+        "outputs": [],
+        "source": "\n".join(lines),
+    }
     cells = list(nb.get("cells", []))
     tagged = [i for i, c in enumerate(cells) if "parameters" in (c.get("metadata", {}).get("tags") or [])]
     at = tagged[0] + 1 if tagged else 0
     nb["cells"] = [*cells[:at], cell, *cells[at:]]
-    nb.setdefault("metadata", {}).setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"})
+    nb.setdefault("metadata", {}).setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     return nb
 
 
@@ -66,8 +75,12 @@ def _server_for(hub, user: str, project: str, environment: str) -> tuple[str, di
         raise ReproduceError(502, f"the hub did not list {user}'s servers ({r.status_code})")
     for name, server in (r.json().get("servers") or {}).items():
         options = server.get("user_options") or {}
-        if options.get("project") == project and options.get("environment") == environment \
-                and server.get("ready") and not server.get("pending"):
+        if (
+            options.get("project") == project
+            and options.get("environment") == environment
+            and server.get("ready")
+            and not server.get("pending")
+        ):
             return name, server
     return None
 
@@ -91,8 +104,9 @@ def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict) -
             raise ReproduceError(400 if r.status_code < 500 else 502, f"could not start a server: {message}")
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            server = (hub.session.get(f"{hub.api_url}/users/{user}", timeout=hub.timeout).json()
-                      .get("servers") or {}).get(name)
+            server = (
+                hub.session.get(f"{hub.api_url}/users/{user}", timeout=hub.timeout).json().get("servers") or {}
+            ).get(name)
             if server and server.get("ready"):
                 found = (name, server)
                 break
@@ -100,15 +114,20 @@ def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict) -
         if found is None:
             raise ReproduceError(504, f"the server {name} did not become ready in {READY_TIMEOUT_S}s; try again")
     name, server = found
-    token, token_id = hub.issue(user, f"open run {run['id']} in a notebook", OPEN_TOKEN_S,
-                                scopes=[f"access:servers!server={user}/{name}"])
+    token, token_id = hub.issue(
+        user, f"open run {run['id']} in a notebook", OPEN_TOKEN_S, scopes=[f"access:servers!server={user}/{name}"]
+    )
     path = f"pipeline-runs/{run['pipeline']}-run-{run['id']}.ipynb"
     base = f"{public}{server['url']}"
     try:
         auth = {"Authorization": f"token {token}"}
         requests.put(f"{base}api/contents/pipeline-runs", json={"type": "directory"}, headers=auth, timeout=30)
-        r = requests.put(f"{base}api/contents/{path}", headers=auth, timeout=30, json={
-            "type": "notebook", "format": "json", "content": with_parameters(notebook, params, run)})
+        r = requests.put(
+            f"{base}api/contents/{path}",
+            headers=auth,
+            timeout=30,
+            json={"type": "notebook", "format": "json", "content": with_parameters(notebook, params, run)},
+        )
         if r.status_code >= 300:
             raise ReproduceError(502, f"could not write the notebook into {name} ({r.status_code})")
     finally:
@@ -121,4 +140,5 @@ async def open_in_notebook(hub, user: str, run: dict, version: dict, params: dic
     if hub is None:
         raise ReproduceError(503, "Open in a notebook needs the hub (this pipelines service runs without one)")
     return await asyncio.get_running_loop().run_in_executor(
-        None, _open, hub, user, run, version["spec"], version["notebook"], params)
+        None, _open, hub, user, run, version["spec"], version["notebook"], params
+    )

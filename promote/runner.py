@@ -51,9 +51,13 @@ def credentials_env(project, environment: str, pipeline: str, run_id, attempt: i
 
     region = os.environ.get("PAVED_AWS_REGION") or "eu-west-1"
     endpoint = os.environ.get("PAVED_AWS_ENDPOINT_URL") or None
-    creds = assume_role(env.aws_role_arn, f"paved-pipeline-{pipeline}-{run_id}-{attempt}"[:64],
-                        session_tags(project.name, environment, f"pipeline:{pipeline}"),
-                        endpoint_url=endpoint, region=region)
+    creds = assume_role(
+        env.aws_role_arn,
+        f"paved-pipeline-{pipeline}-{run_id}-{attempt}"[:64],
+        session_tags(project.name, environment, f"pipeline:{pipeline}"),
+        endpoint_url=endpoint,
+        region=region,
+    )
     return write_credential_files(runtime_dir, creds, region=region, endpoint_url=endpoint)
 
 
@@ -65,8 +69,11 @@ def credentials_dir(data_dir: str | Path, run_id, attempt: int) -> Path:
 def base_env() -> dict:
     """The service's environment without hub/service credentials. AWS settings are left out too: a run gets
     its project's own (credentials_env), never the service's identity."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("JUPYTERHUB_", "AWS_")) and not any(m in k.upper() for m in _SECRET_MARKERS)}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JUPYTERHUB_", "AWS_")) and not any(m in k.upper() for m in _SECRET_MARKERS)
+    }
 
 
 def attempt_dir(data_dir: str | Path, project: str, pipeline: str, run_id: int, attempt: int) -> Path:
@@ -113,11 +120,20 @@ class Execution:
         out = request.output_dir = Path(request.output_dir).resolve()
         out.mkdir(parents=True, exist_ok=False)  # a fresh folder per attempt: outputs are never overwritten
         (out / "input.ipynb").write_text(json.dumps(request.notebook))
-        req = {"output_dir": str(out), "parameters": request.parameters, "kernel_name": request.kernel_name,
-               "cell_timeout": request.cell_timeout}
+        req = {
+            "output_dir": str(out),
+            "parameters": request.parameters,
+            "kernel_name": request.kernel_name,
+            "cell_timeout": request.cell_timeout,
+        }
         (out / "request.json").write_text(json.dumps(req))
-        env = {**base_env(), **request.env, "PAVED_OUTPUT_DIR": str(out),
-               "PAVED_LINEAGE_FILE": str(out / "lineage.jsonl"), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **base_env(),
+            **request.env,
+            "PAVED_OUTPUT_DIR": str(out),
+            "PAVED_LINEAGE_FILE": str(out / "lineage.jsonl"),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.log = open(out / "run.log", "ab")
         self.started = time.monotonic()
         self.started_wall = time.time()
@@ -133,8 +149,14 @@ class Execution:
             env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "paved.promote.execute", str(out / "request.json")],
-            cwd=out, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=preexec)
+            cwd=out,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
         self.pid = self.proc.pid
 
     def _signal(self, sig) -> None:
@@ -190,8 +212,9 @@ def read_result(out: Path, rc: int | None, timed_out: bool = False) -> Result:
     if data is not None and rc in (0, *EXIT_CODES.values()):
         if data.get("category") is None and rc == 0:
             return Result("succeeded", output_dir=str(out))
-        return Result("failed", data.get("category") or "infra", data.get("failing_cell"), data.get("error"),
-                      output_dir=str(out))
+        return Result(
+            "failed", data.get("category") or "infra", data.get("failing_cell"), data.get("error"), output_dir=str(out)
+        )
     cell, line = last_started_cell(out / "output.ipynb")
     how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit code {rc}"
     return Result("failed", "infra", cell, f"the executor stopped without a result ({how})", output_dir=str(out))

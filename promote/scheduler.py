@@ -38,8 +38,17 @@ from pathlib import Path
 from typing import Callable
 
 from paved.promote import alerts, cron, lineage
-from paved.promote.runner import (Execution, Result, RunRequest, attempt_dir, credentials_dir, credentials_env,
-                                  read_result, scope_env, seal)
+from paved.promote.runner import (
+    Execution,
+    Result,
+    RunRequest,
+    attempt_dir,
+    credentials_dir,
+    credentials_env,
+    read_result,
+    scope_env,
+    seal,
+)
 from paved.promote.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
 from paved.promote.store import Store, lock_holder, pid_alive_here
 
@@ -73,8 +82,9 @@ class Clock:
         return cls(speed=speed, anchor=anchor)
 
 
-def due_ticks(cron_expr: str, tz: str, cursor: float, now: float, policy: str, max_runs: int,
-              missed_grace: float) -> tuple[list[int], int]:
+def due_ticks(
+    cron_expr: str, tz: str, cursor: float, now: float, policy: str, max_runs: int, missed_grace: float
+) -> tuple[list[int], int]:
     """(ticks to run, new cursor) for cron ticks in ``(cursor, now]`` under the catch-up policy.
 
     Walks back from ``now``, so a long downtime costs at most ``max_runs`` steps, not one per missed tick.
@@ -100,12 +110,25 @@ def _iso(ts: float) -> str:
 
 
 class Scheduler:
-    def __init__(self, store: Store, data_dir: str | Path, *, projects=None, clock: Clock | None = None,
-                 max_parallel: int = 4, lock_ttl: float = 30, missed_grace: float = 60,
-                 kernel_name: str = "python3", history_url: str = "",
-                 launcher: Callable[[RunRequest], Execution] = Execution, token_issuer=None,
-                 run_env: dict | None = None, budget_check: Callable | None = None, smtp_url: str = "",
-                 version_feed: Callable | None = None):
+    def __init__(
+        self,
+        store: Store,
+        data_dir: str | Path,
+        *,
+        projects=None,
+        clock: Clock | None = None,
+        max_parallel: int = 4,
+        lock_ttl: float = 30,
+        missed_grace: float = 60,
+        kernel_name: str = "python3",
+        history_url: str = "",
+        launcher: Callable[[RunRequest], Execution] = Execution,
+        token_issuer=None,
+        run_env: dict | None = None,
+        budget_check: Callable | None = None,
+        smtp_url: str = "",
+        version_feed: Callable | None = None,
+    ):
         self.store = store
         self.data_dir = Path(data_dir)
         self.projects = projects  # a ProjectRegistry (or None: runs get no lake)
@@ -129,9 +152,11 @@ class Scheduler:
         self.executions: dict[int, tuple[Execution, dict]] = {}  # attempt id -> (execution, context)
         self._versions: dict[int, dict] = {}  # versions are immutable: cache them (with the parsed spec)
         from concurrent.futures import ThreadPoolExecutor
+
         # Usage spans are bookkeeping: written in order, off the dispatch path.
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
         from paved.promote.products import DataProducts
+
         # checks, versioned outputs, data-aware triggers, freshness (products.py); version_feed: triggers.CatalogFeed
         self.products = DataProducts(self, feed=version_feed)
 
@@ -163,7 +188,7 @@ class Scheduler:
         active = self.store.active_pipeline_ids()
         scheduled = self.store.scheduled_pipelines()
         missing = {p["current_version"] for p in scheduled} - set(self._versions) - {None}
-        for vid, version in (self.store.versions_by_id(missing).items() if missing else ()):
+        for vid, version in self.store.versions_by_id(missing).items() if missing else ():
             try:
                 version["_spec"] = parse_spec(version["spec"])
             except SpecError:
@@ -174,8 +199,9 @@ class Scheduler:
             if spec is None or p["cursor"] is None:
                 continue
             try:
-                ticks, new_cursor = due_ticks(p["cron"], p["timezone"], p["cursor"], now, spec.catchup.policy,
-                                              spec.catchup.max, self.missed_grace)
+                ticks, new_cursor = due_ticks(
+                    p["cron"], p["timezone"], p["cursor"], now, spec.catchup.policy, spec.catchup.max, self.missed_grace
+                )
             except (ValueError, KeyError) as e:
                 log.error("Pipeline %s/%s: bad schedule: %s", p["project"], p["name"], e)
                 continue
@@ -207,8 +233,10 @@ class Scheduler:
                 continue
             overrides = json.loads(run["parameters"]) if run["parameters"] else None
             try:
-                params, error = resolve_parameters(
-                    spec, datetime.fromtimestamp(run["nominal_time"], timezone.utc), overrides), None
+                params, error = (
+                    resolve_parameters(spec, datetime.fromtimestamp(run["nominal_time"], timezone.utc), overrides),
+                    None,
+                )
             except SpecError as e:
                 params, error = {}, str(e)
             picked.append((run, pipeline, version, spec, params, error))
@@ -217,10 +245,18 @@ class Scheduler:
         if not picked:
             return 0
         now = self.clock.now()
-        attempts = self.store.start_attempts([
-            (run["id"], version["id"], params,
-             lambda n, p=pipeline, r=run: attempt_dir(self.data_dir, p["project"], p["name"], r["id"], n))
-            for run, pipeline, version, spec, params, error in picked], now=now)
+        attempts = self.store.start_attempts(
+            [
+                (
+                    run["id"],
+                    version["id"],
+                    params,
+                    lambda n, p=pipeline, r=run: attempt_dir(self.data_dir, p["project"], p["name"], r["id"], n),
+                )
+                for run, pipeline, version, spec, params, error in picked
+            ],
+            now=now,
+        )
         pids, started = {}, 0
         for (run, pipeline, version, spec, params, error), attempt in zip(picked, attempts):
             if attempt is None:
@@ -233,47 +269,85 @@ class Scheduler:
         return started
 
     def _launch(self, run, pipeline, version, spec, params, param_error, attempt, now):
-        ctx = {"run": run, "pipeline": pipeline, "version": version, "spec": spec, "attempt": attempt,
-               "lake": None, "started": now}
+        ctx = {
+            "run": run,
+            "pipeline": pipeline,
+            "version": version,
+            "spec": spec,
+            "attempt": attempt,
+            "lake": None,
+            "started": now,
+        }
         if param_error:
             self._finish(attempt, Result("failed", "infra", None, param_error, output_dir=attempt["output_dir"]), ctx)
             return None
         project = self.projects.get(pipeline["project"]) if self.projects is not None else None
         env = {**self.run_env, **scope_env(project, spec.environment)}
-        env.update({"PAVED_PIPELINE": pipeline["name"], "PAVED_RUN_ID": str(run["id"]),
-                    "PAVED_ATTEMPT": str(attempt["number"]), "PAVED_NOMINAL_TIME": _iso(run["nominal_time"]),
-                    "PAVED_NOTEBOOK": pipeline["name"]})  # the data helper's lineage job is the pipeline
+        env.update(
+            {
+                "PAVED_PIPELINE": pipeline["name"],
+                "PAVED_RUN_ID": str(run["id"]),
+                "PAVED_ATTEMPT": str(attempt["number"]),
+                "PAVED_NOMINAL_TIME": _iso(run["nominal_time"]),
+                "PAVED_NOTEBOOK": pipeline["name"],
+            }
+        )  # the data helper's lineage job is the pipeline
         ctx["lake"] = env.get("PAVED_LAKE")
         env.update(self.products.run_env(spec, attempt["output_dir"]))
         user = version.get("created_by") or pipeline.get("created_by")
         if self.token_issuer is not None and user:
             try:
                 token, token_id = self.token_issuer.issue(
-                    user, f"pipeline run {pipeline['project']}/{pipeline['name']} #{run['id']}",
-                    spec.timeouts.run_seconds)
+                    user,
+                    f"pipeline run {pipeline['project']}/{pipeline['name']} #{run['id']}",
+                    spec.timeouts.run_seconds,
+                )
             except Exception as e:  # the hub is down or refuses: an infrastructure failure, retried like one
-                self._finish(attempt, Result("failed", "infra", None, f"could not get a hub token: {e}",
-                                             output_dir=attempt["output_dir"]), ctx)
+                self._finish(
+                    attempt,
+                    Result(
+                        "failed", "infra", None, f"could not get a hub token: {e}", output_dir=attempt["output_dir"]
+                    ),
+                    ctx,
+                )
                 return None
             self._tokens[attempt["id"]] = (user, token_id)
             env["JUPYTERHUB_API_TOKEN"] = token
             env["JUPYTERHUB_USER"] = user
         try:
-            env.update(credentials_env(project, spec.environment, pipeline["name"], run["id"], attempt["number"],
-                                       credentials_dir(self.data_dir, run["id"], attempt["number"])))
+            env.update(
+                credentials_env(
+                    project,
+                    spec.environment,
+                    pipeline["name"],
+                    run["id"],
+                    attempt["number"],
+                    credentials_dir(self.data_dir, run["id"], attempt["number"]),
+                )
+            )
         except Exception as e:  # STS refused or unreachable: an infrastructure failure, retried like one
-            self._finish(attempt, Result("failed", "infra", None, f"could not get credentials: {e}",
-                                         output_dir=attempt["output_dir"]), ctx)
+            self._finish(
+                attempt,
+                Result("failed", "infra", None, f"could not get credentials: {e}", output_dir=attempt["output_dir"]),
+                ctx,
+            )
             return None
-        request = RunRequest(notebook=version["notebook"], output_dir=Path(attempt["output_dir"]),
-                             parameters=params, kernel_name=kernel_of(version["notebook"], self.kernel_name),
-                             cell_timeout=spec.timeouts.cell_seconds, run_timeout=spec.timeouts.run_seconds, env=env)
+        request = RunRequest(
+            notebook=version["notebook"],
+            output_dir=Path(attempt["output_dir"]),
+            parameters=params,
+            kernel_name=kernel_of(version["notebook"], self.kernel_name),
+            cell_timeout=spec.timeouts.cell_seconds,
+            run_timeout=spec.timeouts.run_seconds,
+            env=env,
+        )
         try:
             execution = self.launcher(request)
         except Exception as e:
             log.exception("Could not start run %s", run["id"])
-            self._finish(attempt, Result("failed", "infra", None, f"could not start: {e}",
-                                         output_dir=attempt["output_dir"]), ctx)
+            self._finish(
+                attempt, Result("failed", "infra", None, f"could not start: {e}", output_dir=attempt["output_dir"]), ctx
+            )
             return None
         self.executions[attempt["id"]] = (execution, ctx)
         self._lineage("START", ctx)
@@ -299,8 +373,12 @@ class Scheduler:
         running = self.clock.now() - (run["started_at"] or ctx["started"])
         if ctx["slow_after"] is not None and running > ctx["slow_after"]:
             self._slow_alerted.add(run["id"])
-            self._alert("pipeline_run_slow", self.store.run(run["id"]) or run, running_s=running,
-                        median_s=ctx["slow_after"] / alerts.SLOW_FACTOR)
+            self._alert(
+                "pipeline_run_slow",
+                self.store.run(run["id"]) or run,
+                running_s=running,
+                median_s=ctx["slow_after"] / alerts.SLOW_FACTOR,
+            )
 
     # --- finishing -----------------------------------------------------------------------------------------
 
@@ -321,18 +399,33 @@ class Scheduler:
         if status == "failed":
             spec = ctx["spec"] if ctx else self._spec_of(attempt["version_id"])
             failures = run["attempts"] - run["lost_attempts"]
-            if (spec is not None and failures <= spec.retries.count and run["trigger"] != "external"
-                    and spec.retries.retries_on(result.category)):
+            if (
+                spec is not None
+                and failures <= spec.retries.count
+                and run["trigger"] != "external"
+                and spec.retries.retries_on(result.category)
+            ):
                 retry_delay = spec.retries.delay(failures)
         if status == "lost" and run["lost_attempts"] + 1 >= MAX_LOST_ATTEMPTS:
             status = "failed"
-        updated = self.store.finish_attempt(attempt["id"], status, category=result.category,
-                                            failing_cell=result.failing_cell, error=result.error,
-                                            retry_delay=retry_delay, now=self.clock.now())
+        updated = self.store.finish_attempt(
+            attempt["id"],
+            status,
+            category=result.category,
+            failing_cell=result.failing_cell,
+            error=result.error,
+            retry_delay=retry_delay,
+            now=self.clock.now(),
+        )
         if updated is None:
             return
-        log.info("Run %s attempt %s: %s%s", run["id"], attempt["number"], status,
-                 f" ({result.category}: {result.error})" if result.category else "")
+        log.info(
+            "Run %s attempt %s: %s%s",
+            run["id"],
+            attempt["number"],
+            status,
+            f" ({result.category}: {result.error})" if result.category else "",
+        )
         if ctx:
             self._lineage("COMPLETE" if status == "succeeded" else "FAIL", ctx, result.error)
             self._side.submit(self._usage_close, ctx, "completed" if status == "succeeded" else "failed")
@@ -358,9 +451,18 @@ class Scheduler:
                 seal(out)
                 self._finish(attempt, result, None)
             else:
-                self._finish(attempt, Result("failed", "infra", None,
-                                             "lost: the pipelines service stopped during the run",
-                                             output_dir=attempt["output_dir"] or ""), None, status="lost")
+                self._finish(
+                    attempt,
+                    Result(
+                        "failed",
+                        "infra",
+                        None,
+                        "lost: the pipelines service stopped during the run",
+                        output_dir=attempt["output_dir"] or "",
+                    ),
+                    None,
+                    status="lost",
+                )
             self._side.submit(self._usage_close_lost, attempt)
 
     def stop(self) -> None:
@@ -394,16 +496,27 @@ class Scheduler:
 
     def _lineage(self, state: str, ctx: dict, error: str | None = None) -> None:
         spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]
-        lineage.emit(state, project=spec.project, environment=spec.environment, pipeline=spec.name,
-                     run_id=run["id"], attempt=attempt["number"], nominal_time=run["nominal_time"],
-                     lake=ctx["lake"], inputs=spec.inputs, outputs=spec.outputs, error=error,
-                     lineage_file=Path(attempt["output_dir"]) / "lineage.jsonl",
-                     output_facets=ctx.get("output_facets"))
+        lineage.emit(
+            state,
+            project=spec.project,
+            environment=spec.environment,
+            pipeline=spec.name,
+            run_id=run["id"],
+            attempt=attempt["number"],
+            nominal_time=run["nominal_time"],
+            lake=ctx["lake"],
+            inputs=spec.inputs,
+            outputs=spec.outputs,
+            error=error,
+            lineage_file=Path(attempt["output_dir"]) / "lineage.jsonl",
+            output_facets=ctx.get("output_facets"),
+        )
 
     def _ledger(self):
         if not hasattr(self, "_ledger_obj"):
             try:
                 from paved.hub.costs.ledger import Ledger, default_db_url
+
                 self._ledger_obj = Ledger(default_db_url(self.data_dir))
             except ImportError:
                 self._ledger_obj = None
@@ -422,12 +535,17 @@ class Scheduler:
             return
         spec, run, attempt = ctx["spec"], ctx["run"], ctx["attempt"]
         try:
-            ledger.open_span(self._span_id(spec.project, spec.name, run["id"], attempt["number"]),
-                             project=spec.project, environment=spec.environment,
-                             user=ctx["version"].get("created_by") or "pipelines", kind="pipeline",
-                             resource_id=f"{spec.project}/{spec.name}/runs/{run['id']}",
-                             instance_type=spec.resources.instance_type, lifecycle=spec.resources.lifecycle,
-                             start=datetime.now(timezone.utc))
+            ledger.open_span(
+                self._span_id(spec.project, spec.name, run["id"], attempt["number"]),
+                project=spec.project,
+                environment=spec.environment,
+                user=ctx["version"].get("created_by") or "pipelines",
+                kind="pipeline",
+                resource_id=f"{spec.project}/{spec.name}/runs/{run['id']}",
+                instance_type=spec.resources.instance_type,
+                lifecycle=spec.resources.lifecycle,
+                start=datetime.now(timezone.utc),
+            )
         except Exception as e:
             log.warning("Could not open a usage span: %s", e)
 
@@ -454,18 +572,30 @@ class Scheduler:
     def _notify(self, run: dict) -> None:
         """Alert a failed run once (the run store's ``notified_at`` claims it)."""
         if self.store.mark_notified(run["id"], self.clock.now()):
-            self._alert("pipeline_run_failed", run, attempts=run["attempts"], category=run["category"],
-                        failing_cell=run["failing_cell"], error=run["error"])
+            self._alert(
+                "pipeline_run_failed",
+                run,
+                attempts=run["attempts"],
+                category=run["category"],
+                failing_cell=run["failing_cell"],
+                error=run["error"],
+            )
 
     def _alert(self, event: str, run: dict, **extra) -> None:
         pipeline = self.store.pipeline(run["pipeline_id"])
         spec = self._spec_of(run["version_id"] or pipeline["current_version"])
         if spec is None:
             return
-        body = alerts.payload(event, project=pipeline["project"], pipeline=pipeline["name"],
-                              environment=pipeline["environment"], run_id=run["id"],
-                              nominal_time=_iso(run["nominal_time"]), **extra,
-                              url=f"{self.history_url}runs/{run['id']}" if self.history_url else None)
+        body = alerts.payload(
+            event,
+            project=pipeline["project"],
+            pipeline=pipeline["name"],
+            environment=pipeline["environment"],
+            run_id=run["id"],
+            nominal_time=_iso(run["nominal_time"]),
+            **extra,
+            url=f"{self.history_url}runs/{run['id']}" if self.history_url else None,
+        )
         alerts.dispatch(spec.notify, body, self.smtp_url)
 
     # --- budgets --------------------------------------------------------------------------------------------
@@ -492,8 +622,9 @@ class Scheduler:
         """A run due while its project is over an enforced budget: skipped with the reason, and an alert."""
         if self.store.skip_run(run["id"], "budget", reason, now=self.clock.now()):
             log.info("Run %s of %s/%s skipped: over budget", run["id"], pipeline["project"], pipeline["name"])
-            self._alert("pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason,
-                        category="budget")
+            self._alert(
+                "pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason, category="budget"
+            )
 
 
 def kernel_of(notebook: dict, default: str) -> str:

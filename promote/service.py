@@ -38,12 +38,13 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
-from paved.hub.service import ServiceHandler, make_app, run as run_app, service_prefix
+from paved.hub.service import ServiceHandler, make_app, service_prefix
+from paved.hub.service import run as run_app
+from paved.promote import cron, views
 from paved.promote.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.promote.pin import content_hash
 from paved.promote.scheduler import Clock, Scheduler
 from paved.promote.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
-from paved.promote import cron, views
 from paved.promote.store import CATEGORIES, RUN_STATES, Store, default_db_url
 
 log = logging.getLogger("paved.pipelines")
@@ -59,7 +60,9 @@ class PipelinesSettings(Configurable):
     def _data_dir(self):
         return os.environ.get("PAVED_DATA_DIR") or str(Path(".paved").resolve())
 
-    db_url = Unicode(help="Run store SQLAlchemy URL. Default $PAVED_PIPELINES_DB_URL, else SQLite in data_dir.").tag(config=True)
+    db_url = Unicode(help="Run store SQLAlchemy URL. Default $PAVED_PIPELINES_DB_URL, else SQLite in data_dir.").tag(
+        config=True
+    )
 
     @default("db_url")
     def _db_url(self):
@@ -87,14 +90,30 @@ class PipelinesSettings(Configurable):
 
 
 def run_json(r: dict) -> dict:
-    out = {k: r[k] for k in ("id", "project", "pipeline", "environment", "version", "status", "attempts",
-                             "trigger", "category", "failing_cell", "error", "started_at", "ended_at")}
+    out = {
+        k: r[k]
+        for k in (
+            "id",
+            "project",
+            "pipeline",
+            "environment",
+            "version",
+            "status",
+            "attempts",
+            "trigger",
+            "category",
+            "failing_cell",
+            "error",
+            "started_at",
+            "ended_at",
+        )
+    }
     out["nominal_time"] = datetime.fromtimestamp(r["nominal_time"], timezone.utc).isoformat()
     out["duration_s"] = round(r["ended_at"] - r["started_at"], 3) if r["started_at"] and r["ended_at"] else None
     return out
 
 
-MAX_ID = 2 ** 62  # ids and limits past what SQL integers hold are "not found", not a server error
+MAX_ID = 2**62  # ids and limits past what SQL integers hold are "not found", not a server error
 MAX_EPOCH = 32503680000  # year 3000: a nominal time past it is a typo
 MAX_BACKFILL_DAYS = 366
 
@@ -106,10 +125,13 @@ def parse_epoch(value, where: str) -> int:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
             value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
         except ValueError:
-            raise web.HTTPError(400, f"{where}: expected epoch seconds or an ISO 8601 time, got {value[:80]!r}") from None
+            raise web.HTTPError(
+                400, f"{where}: expected epoch seconds or an ISO 8601 time, got {value[:80]!r}"
+            ) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_EPOCH:
-        raise web.HTTPError(400, f"{where}: expected epoch seconds between 0 and {MAX_EPOCH} (year 3000), "
-                                 f"got {str(value)[:80]}")
+        raise web.HTTPError(
+            400, f"{where}: expected epoch seconds between 0 and {MAX_EPOCH} (year 3000), got {str(value)[:80]}"
+        )
     return int(value)
 
 
@@ -174,8 +196,9 @@ class Base(ServiceHandler):
         """Pipeline summaries (views.pipeline_summary) for store rows, with two queries in all."""
         if not rows:
             return []
-        versions = self.store.versions_by_id({p["current_version"] for p in rows if p["current_version"]},
-                                             with_notebook=False)
+        versions = self.store.versions_by_id(
+            {p["current_version"] for p in rows if p["current_version"]}, with_notebook=False
+        )
         last = self.store.last_runs([p["id"] for p in rows])
         now = self.now()
         return [views.pipeline_summary(p, versions.get(p["current_version"]), last.get(p["id"]), now) for p in rows]
@@ -186,28 +209,41 @@ class Base(ServiceHandler):
         current = next((v for v in versions if v["id"] == p["current_version"]), None)
         spec = (current or {}).get("spec") or {}
         runs = [run_json(r) for r in self.store.list_runs([p["project"]], pipeline=p["name"], limit=100)]
-        return {**self.summaries([p])[0], "parameters": spec.get("parameters") or {},
-                "inputs": spec.get("inputs") or [], "outputs": spec.get("outputs") or [],
-                "notify": spec.get("notify") or {}, "retries": spec.get("retries") or {},
-                "versions": [{**c, "spec": v["spec"]} for c, v in zip(views.version_changes(versions), versions)],
-                "runs": runs}
+        return {
+            **self.summaries([p])[0],
+            "parameters": spec.get("parameters") or {},
+            "inputs": spec.get("inputs") or [],
+            "outputs": spec.get("outputs") or [],
+            "notify": spec.get("notify") or {},
+            "retries": spec.get("retries") or {},
+            "versions": [{**c, "spec": v["spec"]} for c, v in zip(views.version_changes(versions), versions)],
+            "runs": runs,
+        }
 
     def run_detail(self, r: dict) -> dict:
         """One run with its attempts, each with duration and its failure (failing cell source and traceback)."""
         attempts = []
         for a in self.store.attempts_of(r["id"]):
             ended = a["ended_at"]
-            attempts.append({k: a[k] for k in ("number", "status", "category", "failing_cell", "error")} | {
-                "started_at": views.iso(a["started_at"]), "ended_at": views.iso(ended),
-                "duration_s": round((ended or self.now()) - a["started_at"], 3),
-                "parameters": json.loads(a["parameters"] or "{}"),
-                "local_output": bool(a["output_dir"]) and not a["output_dir"].startswith("external:"),
-                "failure": views.failure_of(a["output_dir"]) if a["status"] == "failed" else None})
+            attempts.append(
+                {k: a[k] for k in ("number", "status", "category", "failing_cell", "error")}
+                | {
+                    "started_at": views.iso(a["started_at"]),
+                    "ended_at": views.iso(ended),
+                    "duration_s": round((ended or self.now()) - a["started_at"], 3),
+                    "parameters": json.loads(a["parameters"] or "{}"),
+                    "local_output": bool(a["output_dir"]) and not a["output_dir"].startswith("external:"),
+                    "failure": views.failure_of(a["output_dir"]) if a["status"] == "failed" else None,
+                }
+            )
         from paved.promote.products_api import run_extras
 
-        return {**run_json(r), "attempts": attempts,
-                "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None),
-                **run_extras(self.scheduler, r)}  # input versions that caused it, quality checks
+        return {
+            **run_json(r),
+            "attempts": attempts,
+            "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None),
+            **run_extras(self.scheduler, r),
+        }  # input versions that caused it, quality checks
 
 
 def check_notebook(notebook: dict) -> list[str]:
@@ -233,8 +269,13 @@ def check_pin(raw) -> tuple[dict, list[str]]:
     if not isinstance(raw, dict):
         return {}, ["pin: must be an object with content_hash, git_commit, git_dirty, image, python"]
     problems, pin = [], {}
-    for key, kind, size in (("content_hash", str, 80), ("git_commit", str, 64), ("image", str, 255),
-                            ("python", str, 32), ("git_dirty", bool, 0)):
+    for key, kind, size in (
+        ("content_hash", str, 80),
+        ("git_commit", str, 64),
+        ("image", str, 255),
+        ("python", str, 32),
+        ("git_dirty", bool, 0),
+    ):
         value = raw.get(key)
         if value is None:
             continue
@@ -255,8 +296,11 @@ class PipelinesHandler(Base):
         status = self.get_argument("status", None)
         rows = self.summaries(self.store.list_pipelines(names))
         if status:
-            rows = [r for r in rows if status == ("paused" if r["paused"] else "active")
-                    or (r["last_run"] or {}).get("status") == status]
+            rows = [
+                r
+                for r in rows
+                if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
+            ]
         self.write_json({"pipelines": rows})
 
     def post(self):
@@ -294,26 +338,35 @@ class PipelinesHandler(Base):
             problems += e.problems
         from paved.promote.products_api import catalog_grants, promote_problems  # checks' columns, read grants
 
-        problems += promote_problems(spec, self.projects, self.scheduler.products.lake_of(spec.project,
-                                                                                         spec.environment),
-                                     catalog_grants(os.environ.get("PAVED_CATALOG_URL"),
-                                                    os.environ.get("JUPYTERHUB_API_TOKEN")))
+        problems += promote_problems(
+            spec,
+            self.projects,
+            self.scheduler.products.lake_of(spec.project, spec.environment),
+            catalog_grants(os.environ.get("PAVED_CATALOG_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")),
+        )
         if problems:
             raise web.HTTPError(400, str(SpecError(problems, f"pipeline {spec.project}/{spec.name}")))
         actual = content_hash(notebook)
         if pin.get("content_hash") and pin["content_hash"] != actual:
-            raise web.HTTPError(400, f"pin.content_hash: {pin['content_hash']} does not match the notebook sent "
-                                     f"({actual})")
+            raise web.HTTPError(
+                400, f"pin.content_hash: {pin['content_hash']} does not match the notebook sent ({actual})"
+            )
         pin["content_hash"] = actual
         result = self.store.deploy(spec.to_dict(), notebook, pin, self.caller()["name"], now=self.now())
         v, p = result["version"], result["pipeline"]
         failed = self.store.failed_since_success(p["id"]) if result["new_version"] else []
-        self.write_json({"pipeline": self.summaries([p])[0], "new_version": result["new_version"],
-                         "version": {k: v[k] for k in ("number", "content_hash", "git_commit", "image", "python")},
-                         "next_run": views.next_run(p, self.now()), "failed_runs": [r["id"] for r in failed],
-                         "history_url": service_prefix(),
-                         "pipeline_url": f"{service_prefix()}pipelines/{p['project']}/{p['name']}"},
-                        status=201 if result["new_version"] else 200)
+        self.write_json(
+            {
+                "pipeline": self.summaries([p])[0],
+                "new_version": result["new_version"],
+                "version": {k: v[k] for k in ("number", "content_hash", "git_commit", "image", "python")},
+                "next_run": views.next_run(p, self.now()),
+                "failed_runs": [r["id"] for r in failed],
+                "history_url": service_prefix(),
+                "pipeline_url": f"{service_prefix()}pipelines/{p['project']}/{p['name']}",
+            },
+            status=201 if result["new_version"] else 200,
+        )
 
 
 class PipelineHandler(Base):
@@ -349,8 +402,11 @@ class RunsOfPipelineHandler(Base):
             if end < start:
                 raise web.HTTPError(400, f"to: {end} is before from ({start}); swap them")
             if (end - start).days >= MAX_BACKFILL_DAYS:
-                raise web.HTTPError(400, f"from/to: {(end - start).days + 1} days is over the limit of "
-                                         f"{MAX_BACKFILL_DAYS}; split the backfill")
+                raise web.HTTPError(
+                    400,
+                    f"from/to: {(end - start).days + 1} days is over the limit of "
+                    f"{MAX_BACKFILL_DAYS}; split the backfill",
+                )
             if not p["cron"]:
                 raise web.HTTPError(400, "schedule: a manual pipeline has no ticks to backfill; use run now")
             zone = ZoneInfo(p["timezone"])
@@ -360,14 +416,24 @@ class RunsOfPipelineHandler(Base):
             if len(ticks) > MAX_BACKFILL:
                 raise web.HTTPError(400, f"from/to: the range has more than {MAX_BACKFILL} ticks; split it")
             created = self.store.create_runs(p["id"], ticks, "backfill", user, now=self.now())
-            self.write_json({"ticks": len(ticks), "created": len(created), "already_claimed": len(ticks) - len(created),
-                             "run_ids": created}, status=201)
+            self.write_json(
+                {
+                    "ticks": len(ticks),
+                    "created": len(created),
+                    "already_claimed": len(ticks) - len(created),
+                    "run_ids": created,
+                },
+                status=201,
+            )
             return
         params = body.get("parameters") or {}
         if not isinstance(params, dict):
             raise web.HTTPError(400, "parameters: must be an object of name -> value")
-        nominal = parse_epoch(body["nominal_time"], "nominal_time") if body.get("nominal_time") is not None \
+        nominal = (
+            parse_epoch(body["nominal_time"], "nominal_time")
+            if body.get("nominal_time") is not None
             else int(self.now())
+        )
         try:
             resolve_parameters(spec, datetime.fromtimestamp(nominal, timezone.utc), params)
         except SpecError as e:
@@ -375,16 +441,20 @@ class RunsOfPipelineHandler(Base):
         run_id = self.store.create_run(p["id"], nominal, "manual", params, user, now=self.now())
         if run_id is None:
             raise web.HTTPError(409, f"{name} already has a run for {views.iso(nominal)}; rerun that one instead")
-        self.write_json({"run_id": run_id, "nominal_time": nominal, "url": f"{service_prefix()}runs/{run_id}"},
-                        status=201)
+        self.write_json(
+            {"run_id": run_id, "nominal_time": nominal, "url": f"{service_prefix()}runs/{run_id}"}, status=201
+        )
 
 
 class RerunFailedHandler(Base):
     def post(self, project, name):
         """Queue the pipeline's failed runs since its last success again, with the current version."""
         p = self.pipeline_or_404(project, name)
-        ids = [r["id"] for r in self.store.failed_since_success(p["id"])
-               if self.store.requeue(r["id"], p["current_version"])]
+        ids = [
+            r["id"]
+            for r in self.store.failed_since_success(p["id"])
+            if self.store.requeue(r["id"], p["current_version"])
+        ]
         self.write_json({"run_ids": ids, "version_id": p["current_version"]})
 
 
@@ -401,28 +471,35 @@ class ClaimHandler(Base):
             raise web.HTTPError(400, "parameters: must be an object of name -> value")
         version = self.store.version(p["current_version"])
         try:
-            params = resolve_parameters(parse_spec(version["spec"]), datetime.fromtimestamp(nominal, timezone.utc),
-                                        params)
+            params = resolve_parameters(
+                parse_spec(version["spec"]), datetime.fromtimestamp(nominal, timezone.utc), params
+            )
         except SpecError as e:
             raise web.HTTPError(400, str(e)) from None
         claimant = str(body.get("claimant") or "external")[:200]
-        run_id = self.store.create_run(p["id"], nominal, "external", body.get("parameters") or None,
-                                       f"job:{claimant}", now=self.now())
+        run_id = self.store.create_run(
+            p["id"], nominal, "external", body.get("parameters") or None, f"job:{claimant}", now=self.now()
+        )
         if run_id is None:
-            existing = [r for r in self.store.list_runs([project], pipeline=name, limit=1000)
-                        if r["nominal_time"] == nominal]
-            same_job = existing and existing[0]["created_by"] == f"job:{claimant}" and existing[0]["status"] != "succeeded"
+            existing = [
+                r for r in self.store.list_runs([project], pipeline=name, limit=1000) if r["nominal_time"] == nominal
+            ]
+            same_job = (
+                existing and existing[0]["created_by"] == f"job:{claimant}" and existing[0]["status"] != "succeeded"
+            )
             if not same_job:
                 raise web.HTTPError(409, f"{name} at {nominal} is already claimed")
             run_id = existing[0]["id"]
             self.store.requeue_external(run_id)
-        attempt = self.store.start_attempt(run_id, version["id"], params,
-                                           lambda n: f"external:{claimant}/attempt-{n}", now=self.now(),
-                                           host="external")
+        attempt = self.store.start_attempt(
+            run_id, version["id"], params, lambda n: f"external:{claimant}/attempt-{n}", now=self.now(), host="external"
+        )
         if attempt is None:
             raise web.HTTPError(409, f"{name} at {nominal} is already running")
-        self.write_json({"run_id": run_id, "attempt_id": attempt["id"], "attempt": attempt["number"],
-                         "version": version["number"]}, status=201)
+        self.write_json(
+            {"run_id": run_id, "attempt_id": attempt["id"], "attempt": attempt["number"], "version": version["number"]},
+            status=201,
+        )
 
 
 class AttemptResultHandler(Base):
@@ -435,11 +512,15 @@ class AttemptResultHandler(Base):
         # service runs itself reports through its executor: a member posting here must not end it (a notebook
         # still running marked succeeded, its token revoked under it) nor rewrite a finished one.
         if attempt.get("host") != "external":
-            raise web.HTTPError(409, f"Attempt {attempt_id} is run by the pipelines service itself; only a "
-                                     "Kubernetes Job reports the result of the attempt it claimed")
+            raise web.HTTPError(
+                409,
+                f"Attempt {attempt_id} is run by the pipelines service itself; only a "
+                "Kubernetes Job reports the result of the attempt it claimed",
+            )
         if attempt.get("status") != "running":
-            raise web.HTTPError(409, f"Attempt {attempt_id} already ended ({attempt.get('status')}); its result "
-                                     "cannot change")
+            raise web.HTTPError(
+                409, f"Attempt {attempt_id} already ended ({attempt.get('status')}); its result cannot change"
+            )
         body = self.json_body()
         status = body.get("status")
         if status not in ("succeeded", "failed"):
@@ -452,6 +533,7 @@ class AttemptResultHandler(Base):
         if error is not None and not isinstance(error, str):
             raise web.HTTPError(400, "error: must be text")
         from paved.promote.runner import Result
+
         self.scheduler._finish(attempt, Result(status, category, cell, error[:4000] if error else None), None)
         self.write_json(run_json(self.store.run(attempt["run_id"])))
 
@@ -475,8 +557,12 @@ def _runs_filtered(handler: Base) -> list[dict]:
     status = handler.get_argument("status", None)
     if status and status not in RUN_STATES:
         raise web.HTTPError(400, f"status: must be one of {', '.join(RUN_STATES)}")
-    return handler.store.list_runs(names, status=status, pipeline=handler.get_argument("pipeline", None),
-                                   limit=parse_int_arg(handler, "limit", 200, 1, 5000))
+    return handler.store.list_runs(
+        names,
+        status=status,
+        pipeline=handler.get_argument("pipeline", None),
+        limit=parse_int_arg(handler, "limit", 200, 1, 5000),
+    )
 
 
 class RunsHandler(Base):
@@ -494,8 +580,11 @@ class RerunHandler(Base):
         r = self.run_or_404(run_id)
         pipeline = self.store.pipeline(r["pipeline_id"])
         if not self.store.requeue(r["id"], pipeline["current_version"]):
-            raise web.HTTPError(409, f"Run {run_id} is {r['status']}; only failed or skipped runs can be rerun "
-                                     "(a scheduled time has at most one successful run)")
+            raise web.HTTPError(
+                409,
+                f"Run {run_id} is {r['status']}; only failed or skipped runs can be rerun "
+                "(a scheduled time has at most one successful run)",
+            )
         self.write_json({"run_id": r["id"], "status": "queued"})
 
 
@@ -515,7 +604,8 @@ class OpenNotebookHandler(Base):
         params = json.loads(attempts[-1]["parameters"] or "{}")
         try:
             result = await reproduce.open_in_notebook(
-                self.scheduler.token_issuer, self.caller()["name"], r, version, params)
+                self.scheduler.token_issuer, self.caller()["name"], r, version, params
+            )
         except reproduce.ReproduceError as e:
             raise web.HTTPError(e.status, str(e)) from None
         self.write_json(result, status=201)
@@ -542,36 +632,43 @@ class RunFileHandler(Base):
         try:
             html = views.render_notebook(path)
         except Exception as e:  # a half-written notebook of a running attempt
-            raise web.HTTPError(409, f"Run {run_id} attempt {number}: the output notebook cannot be shown yet "
-                                     f"({type(e).__name__})") from None
+            raise web.HTTPError(
+                409, f"Run {run_id} attempt {number}: the output notebook cannot be shown yet ({type(e).__name__})"
+            ) from None
         self.set_header("Content-Type", "text/html; charset=utf-8")
         # The output is the user's code's HTML: shown in a sandbox (its own origin) that may load nothing at all.
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; "
-                                                   "style-src 'unsafe-inline'; font-src data:")
+        self.set_header(
+            "Content-Security-Policy",
+            "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:",
+        )
         self.finish(html)
 
 
 def build_app(store: Store, scheduler: Scheduler):
     from paved.promote import pages, products_api
 
-    return make_app([
-        *pages.routes(),
-        (r"api/pipelines", PipelinesHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)", PipelineHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/(pause|resume)", PauseHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/runs", RunsOfPipelineHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/rerun-failed", RerunFailedHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/claims", ClaimHandler),
-        (r"api/pipelines/([^/]+)/([^/]+)/versions/(\d{1,9})/notebook", VersionNotebookHandler),
-        (r"api/runs", RunsHandler),
-        (r"api/runs/(\d{1,30})", RunHandler),
-        (r"api/runs/(\d{1,30})/rerun", RerunHandler),
-        (r"api/runs/(\d{1,30})/open", OpenNotebookHandler),
-        (r"api/attempts/(\d{1,30})/result", AttemptResultHandler),
-        (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
-        (r"openapi.json", OpenAPIHandler),
-        *products_api.handlers(Base),  # outputs: versions, checks, freshness, rollback
-    ], store=store, scheduler=scheduler)
+    return make_app(
+        [
+            *pages.routes(),
+            (r"api/pipelines", PipelinesHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)", PipelineHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)/(pause|resume)", PauseHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)/runs", RunsOfPipelineHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)/rerun-failed", RerunFailedHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)/claims", ClaimHandler),
+            (r"api/pipelines/([^/]+)/([^/]+)/versions/(\d{1,9})/notebook", VersionNotebookHandler),
+            (r"api/runs", RunsHandler),
+            (r"api/runs/(\d{1,30})", RunHandler),
+            (r"api/runs/(\d{1,30})/rerun", RerunHandler),
+            (r"api/runs/(\d{1,30})/open", OpenNotebookHandler),
+            (r"api/attempts/(\d{1,30})/result", AttemptResultHandler),
+            (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
+            (r"openapi.json", OpenAPIHandler),
+            *products_api.handlers(Base),  # outputs: versions, checks, freshness, rollback
+        ],
+        store=store,
+        scheduler=scheduler,
+    )
 
 
 class OpenAPIHandler(web.RequestHandler):
@@ -595,14 +692,23 @@ def main() -> None:
     issuer = None
     if api_url and own_token and os.environ.get("PAVED_PIPELINES_RUN_TOKENS", "1") == "1":
         from paved.promote.tokens import HubTokenIssuer
+
         issuer = HubTokenIssuer(api_url, own_token)
-    scheduler = Scheduler(store, settings.data_dir, projects=projects, clock=Clock.from_env(),
-                          max_parallel=settings.max_parallel, lock_ttl=settings.lock_ttl,
-                          missed_grace=settings.missed_grace, kernel_name=settings.kernel_name,
-                          history_url=f"{public}{service_prefix()}" if public else service_prefix(),
-                          token_issuer=issuer, run_env=run_env(public, api_url),
-                          smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
-                          version_feed=catalog_feed(own_token))
+    scheduler = Scheduler(
+        store,
+        settings.data_dir,
+        projects=projects,
+        clock=Clock.from_env(),
+        max_parallel=settings.max_parallel,
+        lock_ttl=settings.lock_ttl,
+        missed_grace=settings.missed_grace,
+        kernel_name=settings.kernel_name,
+        history_url=f"{public}{service_prefix()}" if public else service_prefix(),
+        token_issuer=issuer,
+        run_env=run_env(public, api_url),
+        smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
+        version_feed=catalog_feed(own_token),
+    )
     app = build_app(store, scheduler)
 
     def step():
@@ -613,6 +719,7 @@ def main() -> None:
 
     if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
         from paved.promote.kube_client import start_if_configured
+
         IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
     else:
         PeriodicCallback(step, settings.interval * 1000).start()

@@ -58,11 +58,35 @@ LIFECYCLES = ("spot", "on-demand")
 MAX_BACKOFF = 86400.0
 FAILURE_CLASSES = ("notebook-error", "kernel-died", "timeout", "infra")
 RETRY_ON_DEFAULT = ("infra", "kernel-died", "timeout")
-TEMPLATE_VARIABLES = ("nominal_date", "nominal_time", "previous_date", "next_date", "nominal_year", "nominal_month",
-                      "nominal_day", "nominal_hour")
+TEMPLATE_VARIABLES = (
+    "nominal_date",
+    "nominal_time",
+    "previous_date",
+    "next_date",
+    "nominal_year",
+    "nominal_month",
+    "nominal_day",
+    "nominal_hour",
+)
 _TEMPLATE_RE = re.compile(r"\{\{\s*(" + "|".join(TEMPLATE_VARIABLES) + r")\s*\}\}")
-TOP_KEYS = {"name", "project", "environment", "notebook", "parameters", "schedule", "retries", "timeouts",
-            "concurrency", "catchup", "resources", "notify", "retention", "inputs", "outputs", "checks"}
+TOP_KEYS = {
+    "name",
+    "project",
+    "environment",
+    "notebook",
+    "parameters",
+    "schedule",
+    "retries",
+    "timeouts",
+    "concurrency",
+    "catchup",
+    "resources",
+    "notify",
+    "retention",
+    "inputs",
+    "outputs",
+    "checks",
+}
 
 
 class SpecError(ValueError):
@@ -177,24 +201,40 @@ class PipelineSpec:
         """The YAML/JSON form (the inverse of :func:`parse_spec`)."""
         d = asdict(self)
         if self.schedule.data_aware:
-            d["schedule"] = {"on": self.schedule.on, "when": self.schedule.when,
-                             "settle_seconds": self.schedule.settle_seconds, "timezone": self.schedule.timezone,
-                             **({"cron": self.schedule.cron} if self.schedule.cron else {})}
+            d["schedule"] = {
+                "on": self.schedule.on,
+                "when": self.schedule.when,
+                "settle_seconds": self.schedule.settle_seconds,
+                "timezone": self.schedule.timezone,
+                **({"cron": self.schedule.cron} if self.schedule.cron else {}),
+            }
         else:
-            d["schedule"] = "manual" if self.schedule.manual else {"cron": self.schedule.cron,
-                                                                    "timezone": self.schedule.timezone}
+            d["schedule"] = (
+                "manual" if self.schedule.manual else {"cron": self.schedule.cron, "timezone": self.schedule.timezone}
+            )
         d.pop("freshness")
         d.pop("replace")
-        d["outputs"] = [{"name": o, **({"freshness": self.freshness[o]} if o in self.freshness else {}),
-                         **({"replace": self.replace[o]} if o in self.replace else {})}
-                        if o in self.freshness or o in self.replace else o for o in self.outputs]
+        d["outputs"] = [
+            {
+                "name": o,
+                **({"freshness": self.freshness[o]} if o in self.freshness else {}),
+                **({"replace": self.replace[o]} if o in self.replace else {}),
+            }
+            if o in self.freshness or o in self.replace
+            else o
+            for o in self.outputs
+        ]
         if not self.checks:
             d.pop("checks")
         else:  # back to the form written in YAML
-            d["checks"] = {o: [{c["kind"]: c["arg"], "severity": c["severity"], "name": c["name"]} for c in items]
-                           for o, items in self.checks.items()}
-        d["parameters"] = {k: {kk: vv for kk, vv in v.items() if vv not in ("", None) or kk == "default"}
-                           for k, v in d["parameters"].items()}
+            d["checks"] = {
+                o: [{c["kind"]: c["arg"], "severity": c["severity"], "name": c["name"]} for c in items]
+                for o, items in self.checks.items()
+            }
+        d["parameters"] = {
+            k: {kk: vv for kk, vv in v.items() if vv not in ("", None) or kk == "default"}
+            for k, v in d["parameters"].items()
+        }
         if not self.notify.webhook and not self.notify.email:
             d["notify"] = {}
         return d
@@ -215,6 +255,7 @@ def coerce(ptype: str, value: Any, *, from_text: bool = False, where: str = "par
     ``from_text`` accepts the text forms a command line gives (``24``, ``true``, ``a,b``); otherwise the value
     must already have the type (a YAML or JSON ``24``, not ``"24"``), so typos in specs and API calls show.
     """
+
     def bad(expected: str):
         return ValueError(f"{where}: expected {expected}, got {value!r}")
 
@@ -274,10 +315,16 @@ def template_context(nominal_time: datetime, tz: str = "UTC") -> dict[str, str]:
 
     local = nominal_time.astimezone(ZoneInfo(tz))
     day = local.date()
-    return {"nominal_date": day.isoformat(), "nominal_time": local.isoformat(),
-            "previous_date": (day - timedelta(days=1)).isoformat(), "next_date": (day + timedelta(days=1)).isoformat(),
-            "nominal_year": f"{day.year:04d}", "nominal_month": f"{day.month:02d}", "nominal_day": f"{day.day:02d}",
-            "nominal_hour": f"{local.hour:02d}"}
+    return {
+        "nominal_date": day.isoformat(),
+        "nominal_time": local.isoformat(),
+        "previous_date": (day - timedelta(days=1)).isoformat(),
+        "next_date": (day + timedelta(days=1)).isoformat(),
+        "nominal_year": f"{day.year:04d}",
+        "nominal_month": f"{day.month:02d}",
+        "nominal_day": f"{day.day:02d}",
+        "nominal_hour": f"{local.hour:02d}",
+    }
 
 
 def _render(text: str, context: dict) -> str:
@@ -285,8 +332,9 @@ def _render(text: str, context: dict) -> str:
     return _TEMPLATE_RE.sub(lambda m: context[m.group(1)], text)
 
 
-def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: dict | None = None,
-                       *, from_text: bool = False) -> dict:
+def resolve_parameters(
+    spec: PipelineSpec, nominal_time: datetime, overrides: dict | None = None, *, from_text: bool = False
+) -> dict:
     """The typed parameters of one run: defaults (templates rendered for ``nominal_time``), then overrides.
 
     Raises SpecError naming every unknown or mistyped parameter.
@@ -295,9 +343,14 @@ def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: di
     overrides = dict(overrides or {})
     for key in sorted(set(overrides) - set(spec.parameters)):
         # the spec's declared parameters, which a notebook's parameters cell may outnumber: say whose list it is
-        problems.append(f"parameters.{key}: unknown parameter; " + (
-            f"the pipeline's spec declares {', '.join(sorted(spec.parameters))}" if spec.parameters else
-            "the pipeline's spec declares none (list the notebook's parameters under parameters: to pass them)"))
+        problems.append(
+            f"parameters.{key}: unknown parameter; "
+            + (
+                f"the pipeline's spec declares {', '.join(sorted(spec.parameters))}"
+                if spec.parameters
+                else "the pipeline's spec declares none (list the notebook's parameters under parameters: to pass them)"
+            )
+        )
     context = None
     for name, param in spec.parameters.items():
         where = f"parameters.{name}"
@@ -319,6 +372,7 @@ def resolve_parameters(spec: PipelineSpec, nominal_time: datetime, overrides: di
 
 
 # --- parsing and validation ---------------------------------------------------------------------------------
+
 
 def _yaml11_on(value):
     """``value`` with a key ``True`` renamed ``"on"``, when ``value`` is a mapping.
@@ -445,29 +499,37 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
     if isinstance(retry_on, str):
         retry_on = [retry_on]
     if not isinstance(retry_on, list) or not all(isinstance(c, str) and c in FAILURE_CLASSES for c in retry_on):
-        problems.append(f"retries.on: must be a list of failure classes from {', '.join(FAILURE_CLASSES)}, "
-                        f"got {retry_on!r}")
+        problems.append(
+            f"retries.on: must be a list of failure classes from {', '.join(FAILURE_CLASSES)}, got {retry_on!r}"
+        )
         retry_on = list(RETRY_ON_DEFAULT)
     retries = Retries(
         count=_number(r.get("count", 0), "retries.count", problems, integer=True) or 0,
         backoff_seconds=_number(r.get("backoff_seconds", 60), "retries.backoff_seconds", problems) or 0,
         backoff_factor=_number(r.get("backoff_factor", 2), "retries.backoff_factor", problems, minimum=1) or 1,
-        on=list(dict.fromkeys(retry_on)))
+        on=list(dict.fromkeys(retry_on)),
+    )
     t = _mapping(raw, "timeouts", problems, {"run_seconds", "cell_seconds"})
     timeouts = Timeouts(
         run_seconds=_number(t.get("run_seconds", 3600), "timeouts.run_seconds", problems, minimum=1) or 3600,
-        cell_seconds=_number(t.get("cell_seconds"), "timeouts.cell_seconds", problems, minimum=1, allow_none=True))
+        cell_seconds=_number(t.get("cell_seconds"), "timeouts.cell_seconds", problems, minimum=1, allow_none=True),
+    )
     if timeouts.cell_seconds and timeouts.cell_seconds > timeouts.run_seconds:
-        problems.append(f"timeouts.cell_seconds: {timeouts.cell_seconds} is longer than timeouts.run_seconds "
-                        f"({timeouts.run_seconds})")
+        problems.append(
+            f"timeouts.cell_seconds: {timeouts.cell_seconds} is longer than timeouts.run_seconds "
+            f"({timeouts.run_seconds})"
+        )
     concurrency = _choice(raw.get("concurrency", "forbid"), "concurrency", CONCURRENCY, problems)
     c = _mapping(raw, "catchup", problems, {"policy", "max"})
-    catchup = Catchup(policy=_choice(c.get("policy", "latest"), "catchup.policy", CATCHUP, problems) or "latest",
-                      max=_number(c.get("max", 10), "catchup.max", problems, integer=True, minimum=1) or 10)
+    catchup = Catchup(
+        policy=_choice(c.get("policy", "latest"), "catchup.policy", CATCHUP, problems) or "latest",
+        max=_number(c.get("max", 10), "catchup.max", problems, integer=True, minimum=1) or 10,
+    )
     res = _mapping(raw, "resources", problems, {"instance_type", "lifecycle"})
-    resources = Resources(instance_type=res.get("instance_type", "t3.medium"),
-                          lifecycle=_choice(res.get("lifecycle", "spot"), "resources.lifecycle", LIFECYCLES,
-                                            problems) or "spot")
+    resources = Resources(
+        instance_type=res.get("instance_type", "t3.medium"),
+        lifecycle=_choice(res.get("lifecycle", "spot"), "resources.lifecycle", LIFECYCLES, problems) or "spot",
+    )
     if not isinstance(resources.instance_type, str):
         problems.append(f"resources.instance_type: must be an instance type name, got {resources.instance_type!r}")
     n = _mapping(raw, "notify", problems, {"webhook", "email"})
@@ -481,8 +543,10 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         problems.append(f"notify.email: must be a list of addresses, got {email!r}")
         email = []
     ret = _mapping(raw, "retention", problems, {"runs", "days"})
-    retention = Retention(runs=_number(ret.get("runs", 100), "retention.runs", problems, integer=True, minimum=1) or 100,
-                          days=_number(ret.get("days", 90), "retention.days", problems, integer=True, minimum=1) or 90)
+    retention = Retention(
+        runs=_number(ret.get("runs", 100), "retention.runs", problems, integer=True, minimum=1) or 100,
+        days=_number(ret.get("days", 90), "retention.days", problems, integer=True, minimum=1) or 90,
+    )
     inputs = _datasets(raw.get("inputs"), "inputs", problems)
     from paved.hub.catalog.freshness import parse_outputs
     from paved.promote.checks import parse_checks
@@ -493,26 +557,46 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         problems.append("schedule.on: 'inputs' needs declared inputs; add inputs: [dataset, ...]")
     if problems:
         raise SpecError(problems, source)
-    return PipelineSpec(name=name, project=project, environment=environment, notebook=notebook or "",
-                        parameters=params, schedule=schedule, retries=retries, timeouts=timeouts,
-                        concurrency=concurrency, catchup=catchup, resources=resources,
-                        notify=Notify(webhook=webhook, email=email), retention=retention,
-                        inputs=inputs, outputs=outputs, freshness=freshness, replace=replace,
-                        checks=checks)
+    return PipelineSpec(
+        name=name,
+        project=project,
+        environment=environment,
+        notebook=notebook or "",
+        parameters=params,
+        schedule=schedule,
+        retries=retries,
+        timeouts=timeouts,
+        concurrency=concurrency,
+        catchup=catchup,
+        resources=resources,
+        notify=Notify(webhook=webhook, email=email),
+        retention=retention,
+        inputs=inputs,
+        outputs=outputs,
+        freshness=freshness,
+        replace=replace,
+        checks=checks,
+    )
 
 
 def check_against_project(spec: PipelineSpec, project) -> list[str]:
     """Problems with ``spec`` under ``project``'s bounds (a :class:`paved.hub.projects.Project`)."""
     problems = []
     if spec.environment not in project.environments:
-        problems.append(f"environment: project {project.name!r} has no {spec.environment!r} environment; "
-                        f"it has {', '.join(project.environments)}")
+        problems.append(
+            f"environment: project {project.name!r} has no {spec.environment!r} environment; "
+            f"it has {', '.join(project.environments)}"
+        )
     if spec.resources.instance_type not in project.instance_types:
-        problems.append(f"resources.instance_type: {spec.resources.instance_type!r} is not allowed in project "
-                        f"{project.name!r}; allowed: {', '.join(project.instance_types)}")
+        problems.append(
+            f"resources.instance_type: {spec.resources.instance_type!r} is not allowed in project "
+            f"{project.name!r}; allowed: {', '.join(project.instance_types)}"
+        )
     if spec.resources.lifecycle not in project.lifecycles:
-        problems.append(f"resources.lifecycle: {spec.resources.lifecycle!r} is not allowed in project "
-                        f"{project.name!r}; allowed: {', '.join(project.lifecycles)}")
+        problems.append(
+            f"resources.lifecycle: {spec.resources.lifecycle!r} is not allowed in project "
+            f"{project.name!r}; allowed: {', '.join(project.lifecycles)}"
+        )
     return problems
 
 
@@ -520,8 +604,10 @@ def check_parameters(spec: PipelineSpec, notebook_params: dict) -> list[str]:
     """Problems between the spec's parameters and the notebook's ``parameters`` cell (by name)."""
     problems = []
     for name in sorted(set(spec.parameters) - set(notebook_params)):
-        problems.append(f"parameters.{name}: unknown parameter; the notebook's parameters cell defines "
-                        f"{', '.join(sorted(notebook_params)) or 'nothing'}")
+        problems.append(
+            f"parameters.{name}: unknown parameter; the notebook's parameters cell defines "
+            f"{', '.join(sorted(notebook_params)) or 'nothing'}"
+        )
     return problems
 
 

@@ -35,9 +35,15 @@ class HubTokenIssuer:
     def issue(self, user: str, note: str, expires_in: float, scopes: list[str] | None = None) -> tuple[str, str]:
         """``(token, token id)`` for ``user`` (``scopes`` default: a run's); raises TokenError with the hub's answer."""
         try:
-            r = self.session.post(f"{self.api_url}/users/{user}/tokens", timeout=self.timeout,
-                                  json={"note": note[:200], "expires_in": int(min(expires_in, 7 * 86400)) + GRACE_S,
-                                        "scopes": scopes or RUN_TOKEN_SCOPES})
+            r = self.session.post(
+                f"{self.api_url}/users/{user}/tokens",
+                timeout=self.timeout,
+                json={
+                    "note": note[:200],
+                    "expires_in": int(min(expires_in, 7 * 86400)) + GRACE_S,
+                    "scopes": scopes or RUN_TOKEN_SCOPES,
+                },
+            )
         except requests.RequestException as e:
             raise TokenError(f"the hub is unreachable: {e}") from None
         if r.status_code >= 300:

@@ -32,8 +32,7 @@ import urllib.request
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, func, insert,
-                        select)
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 log = logging.getLogger("paved.pipelines.triggers")
@@ -44,7 +43,8 @@ DEFAULT_SETTLE = 60.0
 metadata = MetaData()
 
 dataset_versions = Table(
-    "dataset_versions", metadata,
+    "dataset_versions",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("namespace", String(255), nullable=False),
     Column("name", Text, nullable=False),
@@ -60,7 +60,8 @@ dataset_versions = Table(
 )
 
 run_inputs = Table(
-    "run_inputs", metadata,
+    "run_inputs",
+    metadata,
     Column("run_id", Integer, nullable=False, index=True),
     Column("pipeline_id", Integer, nullable=False, index=True),
     Column("namespace", String(255), nullable=False),
@@ -69,7 +70,8 @@ run_inputs = Table(
 )
 
 cursors = Table(
-    "feed_cursors", metadata,
+    "feed_cursors",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Integer, nullable=False),
 )
@@ -98,8 +100,9 @@ def parse_schedule(raw: dict, problems: list[str]):
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         problems.append(f"schedule.timezone: unknown time zone {tz!r} (use an IANA name like Europe/Amsterdam)")
-    return Schedule(cron=cron_expr, timezone=tz, on="inputs", when=when if when in WHEN else "any",
-                    settle_seconds=float(settle))
+    return Schedule(
+        cron=cron_expr, timezone=tz, on="inputs", when=when if when in WHEN else "any", settle_seconds=float(settle)
+    )
 
 
 class Triggers:
@@ -112,27 +115,64 @@ class Triggers:
 
     # --- versions -------------------------------------------------------------------------------------------
 
-    def record_version(self, namespace: str, name: str, run_uuid: str, *, source: str, job: str = "",
-                       version: str | None = None, event_time: str | None = None, schema=None,
-                       rows: int | None = None, now: float | None = None) -> dict | None:
+    def record_version(
+        self,
+        namespace: str,
+        name: str,
+        run_uuid: str,
+        *,
+        source: str,
+        job: str = "",
+        version: str | None = None,
+        event_time: str | None = None,
+        schema=None,
+        rows: int | None = None,
+        now: float | None = None,
+    ) -> dict | None:
         """Record one new version; returns it with the previous version's schema (``previous_schema``), or None
         when this run's version of the dataset is already known (the same event seen twice)."""
         now = time.time() if now is None else now
         try:
             with self.engine.begin() as conn:
-                prev = conn.execute(select(dataset_versions.c.schema).where(
-                    dataset_versions.c.namespace == namespace, dataset_versions.c.name == name,
-                    dataset_versions.c.schema.is_not(None)).order_by(dataset_versions.c.seq.desc())
-                    .limit(1)).scalar()
-                seq = conn.execute(insert(dataset_versions).values(
-                    namespace=namespace, name=name, run_uuid=run_uuid, version=version, source=source, job=job,
-                    event_time=event_time, received_at=now, schema=json.dumps(schema) if schema else None,
-                    rows=rows)).inserted_primary_key[0]
+                prev = conn.execute(
+                    select(dataset_versions.c.schema)
+                    .where(
+                        dataset_versions.c.namespace == namespace,
+                        dataset_versions.c.name == name,
+                        dataset_versions.c.schema.is_not(None),
+                    )
+                    .order_by(dataset_versions.c.seq.desc())
+                    .limit(1)
+                ).scalar()
+                seq = conn.execute(
+                    insert(dataset_versions).values(
+                        namespace=namespace,
+                        name=name,
+                        run_uuid=run_uuid,
+                        version=version,
+                        source=source,
+                        job=job,
+                        event_time=event_time,
+                        received_at=now,
+                        schema=json.dumps(schema) if schema else None,
+                        rows=rows,
+                    )
+                ).inserted_primary_key[0]
         except IntegrityError:
             return None
-        return {"seq": seq, "namespace": namespace, "name": name, "run_uuid": run_uuid, "version": version,
-                "source": source, "job": job, "received_at": now, "schema": schema, "rows": rows,
-                "previous_schema": json.loads(prev) if prev else None}
+        return {
+            "seq": seq,
+            "namespace": namespace,
+            "name": name,
+            "run_uuid": run_uuid,
+            "version": version,
+            "source": source,
+            "job": job,
+            "received_at": now,
+            "schema": schema,
+            "rows": rows,
+            "previous_schema": json.loads(prev) if prev else None,
+        }
 
     def record_event(self, event: dict, now: float | None = None) -> list[dict]:
         """Versions named by one OpenLineage event (a dict); only COMPLETE events' outputs are versions."""
@@ -149,46 +189,75 @@ class Triggers:
             schema = [{"name": f.get("name"), "type": f.get("type")} for f in fields or [] if isinstance(f, dict)]
             stats = (ds.get("outputFacets") or {}).get("outputStatistics") or {}
             rows = stats.get("rowCount") if isinstance(stats.get("rowCount"), int) else None
-            version = (facets.get("version") or {}).get("datasetVersion") if isinstance(
-                facets.get("version"), dict) else None
+            version = (
+                (facets.get("version") or {}).get("datasetVersion") if isinstance(facets.get("version"), dict) else None
+            )
             recorded = self.record_version(
-                ds["namespace"], ds["name"], run_uuid, source="external", job=f"{job.get('namespace')}/"
-                f"{job.get('name')}", version=str(version) if version is not None else None,
-                event_time=event.get("eventTime"), schema=schema or None, rows=rows, now=now)
+                ds["namespace"],
+                ds["name"],
+                run_uuid,
+                source="external",
+                job=f"{job.get('namespace')}/{job.get('name')}",
+                version=str(version) if version is not None else None,
+                event_time=event.get("eventTime"),
+                schema=schema or None,
+                rows=rows,
+                now=now,
+            )
             if recorded:
                 out.append(recorded)
         return out
 
     def versions(self, namespace: str, name: str, limit: int = 50) -> list[dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(dataset_versions).where(
-                dataset_versions.c.namespace == namespace, dataset_versions.c.name == name)
-                .order_by(dataset_versions.c.seq.desc()).limit(limit)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(dataset_versions)
+                    .where(dataset_versions.c.namespace == namespace, dataset_versions.c.name == name)
+                    .order_by(dataset_versions.c.seq.desc())
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
         return [{**dict(r), "schema": json.loads(r["schema"]) if r["schema"] else None} for r in rows]
 
     def latest(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
         """The newest version of each dataset key that has one."""
         if not keys:
             return {}
-        newest = (select(func.max(dataset_versions.c.seq).label("seq"))
-                  .where(dataset_versions.c.namespace.in_({k[0] for k in keys}),
-                         dataset_versions.c.name.in_({k[1] for k in keys}))
-                  .group_by(dataset_versions.c.namespace, dataset_versions.c.name).subquery())
+        newest = (
+            select(func.max(dataset_versions.c.seq).label("seq"))
+            .where(
+                dataset_versions.c.namespace.in_({k[0] for k in keys}),
+                dataset_versions.c.name.in_({k[1] for k in keys}),
+            )
+            .group_by(dataset_versions.c.namespace, dataset_versions.c.name)
+            .subquery()
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(select(dataset_versions).where(dataset_versions.c.seq.in_(select(newest.c.seq))))
-            return {(r["namespace"], r["name"]): dict(r) for r in rows.mappings() if (r["namespace"], r["name"]) in keys}
+            return {
+                (r["namespace"], r["name"]): dict(r) for r in rows.mappings() if (r["namespace"], r["name"]) in keys
+            }
 
     # --- the rule -------------------------------------------------------------------------------------------
 
     def consumed(self, pipeline_id: int) -> tuple[dict[tuple[str, str], int], int | None]:
         """(newest version seq consumed per input, nominal time of the last triggered run) of a pipeline."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(run_inputs.c.namespace, run_inputs.c.name, func.max(run_inputs.c.seq))
-                                .where(run_inputs.c.pipeline_id == pipeline_id)
-                                .group_by(run_inputs.c.namespace, run_inputs.c.name)).all()
+            rows = conn.execute(
+                select(run_inputs.c.namespace, run_inputs.c.name, func.max(run_inputs.c.seq))
+                .where(run_inputs.c.pipeline_id == pipeline_id)
+                .group_by(run_inputs.c.namespace, run_inputs.c.name)
+            ).all()
             from paved.promote.store import runs
-            last = conn.execute(select(func.max(runs.c.nominal_time)).where(
-                runs.c.pipeline_id == pipeline_id, runs.c.trigger == "inputs")).scalar()
+
+            last = conn.execute(
+                select(func.max(runs.c.nominal_time)).where(
+                    runs.c.pipeline_id == pipeline_id, runs.c.trigger == "inputs"
+                )
+            ).scalar()
         return {(r[0], r[1]): r[2] for r in rows}, last
 
     def due(self, pipeline: dict, spec, keys: list[tuple[str, str]], now: float) -> list[dict] | None:
@@ -218,20 +287,50 @@ class Triggers:
             run_id = self.store._insert_run(conn, pipeline_id, nominal, "inputs", "queued", None, None, now)
             if run_id is None:
                 return None
-            conn.execute(insert(run_inputs), [{"run_id": run_id, "pipeline_id": pipeline_id, "namespace": v["namespace"],
-                                               "name": v["name"], "seq": v["seq"]} for v in versions])
+            conn.execute(
+                insert(run_inputs),
+                [
+                    {
+                        "run_id": run_id,
+                        "pipeline_id": pipeline_id,
+                        "namespace": v["namespace"],
+                        "name": v["name"],
+                        "seq": v["seq"],
+                    }
+                    for v in versions
+                ],
+            )
         return run_id
 
     def inputs_of(self, run_id: int) -> list[dict]:
         """The input versions that caused a run (for the run page): dataset, version, producer, when."""
         j = run_inputs.join(dataset_versions, run_inputs.c.seq == dataset_versions.c.seq)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(dataset_versions).select_from(j).where(run_inputs.c.run_id == run_id)
-                                .order_by(dataset_versions.c.name)).mappings().all()
-        return [{"namespace": r["namespace"], "name": r["name"], "seq": r["seq"], "version": r["version"],
-                 "source": r["source"], "job": r["job"], "event_time": r["event_time"],
-                 "received_at": r["received_at"], "rows": r["rows"],
-                 "received": datetime.fromtimestamp(r["received_at"], timezone.utc).isoformat()} for r in rows]
+            rows = (
+                conn.execute(
+                    select(dataset_versions)
+                    .select_from(j)
+                    .where(run_inputs.c.run_id == run_id)
+                    .order_by(dataset_versions.c.name)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            {
+                "namespace": r["namespace"],
+                "name": r["name"],
+                "seq": r["seq"],
+                "version": r["version"],
+                "source": r["source"],
+                "job": r["job"],
+                "event_time": r["event_time"],
+                "received_at": r["received_at"],
+                "rows": r["rows"],
+                "received": datetime.fromtimestamp(r["received_at"], timezone.utc).isoformat(),
+            }
+            for r in rows
+        ]
 
     # --- the catalog feed cursor ----------------------------------------------------------------------------
 
@@ -264,8 +363,9 @@ class CatalogFeed:
     def __call__(self, after: int) -> tuple[list[dict], int]:
         if time.monotonic() < self._retry_at:
             return [], after  # the catalog failed recently: don't hold every scheduler pass for the timeout
-        req = urllib.request.Request(f"{self.url}?{urllib.parse.urlencode({'after': after})}",
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}?{urllib.parse.urlencode({'after': after})}", headers={"Authorization": f"token {self.token}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 body = json.loads(resp.read())

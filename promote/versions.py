@@ -91,8 +91,10 @@ class Lake:
         con = connect(":memory:", names=("sqlite_scanner", "ducklake"))
         try:
             con.execute("SET enable_progress_bar = false")
-            con.execute(f"ATTACH 'ducklake:sqlite:{sql_str(str(self.catalog))}' AS lake "
-                        f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0)")
+            con.execute(
+                f"ATTACH 'ducklake:sqlite:{sql_str(str(self.catalog))}' AS lake "
+                f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0)"
+            )
         except duckdb.Error:
             con.close()
             raise
@@ -123,8 +125,15 @@ class Lake:
             self._con.close()
             self._con = None
 
-    def publish(self, staged: dict[str, str], *, author: str, message: str, extra: dict | None = None,
-                slices: dict[str, int] | None = None) -> dict:
+    def publish(
+        self,
+        staged: dict[str, str],
+        *,
+        author: str,
+        message: str,
+        extra: dict | None = None,
+        slices: dict[str, int] | None = None,
+    ) -> dict:
         """Commit ``{output name: staged Parquet path}`` as one snapshot; then export the plain Parquet files.
 
         An output in ``slices`` (``{name: nominal time, epoch s}``) replaces only the rows of that nominal time
@@ -136,18 +145,25 @@ class Lake:
 
         def commit(con):
             con.execute("BEGIN")
-            con.execute("CALL lake.set_commit_message(?, ?, extra_info => ?)",
-                        [author, message, json.dumps(extra or {})])
+            con.execute(
+                "CALL lake.set_commit_message(?, ?, extra_info => ?)", [author, message, json.dumps(extra or {})]
+            )
             for table, path in tables.items():
                 if table not in by_time:
                     con.execute(f'CREATE OR REPLACE TABLE lake."{table}" AS SELECT * FROM read_parquet(?)', [path])
                     continue
                 nominal = by_time[table]
-                con.execute(f'CREATE TABLE IF NOT EXISTS lake."{table}" AS SELECT *, {nominal}::BIGINT AS '
-                            f'paved_nominal_time FROM read_parquet(?) LIMIT 0', [path])
+                con.execute(
+                    f'CREATE TABLE IF NOT EXISTS lake."{table}" AS SELECT *, {nominal}::BIGINT AS '
+                    f"paved_nominal_time FROM read_parquet(?) LIMIT 0",
+                    [path],
+                )
                 con.execute(f'DELETE FROM lake."{table}" WHERE paved_nominal_time = {nominal}')
-                con.execute(f'INSERT INTO lake."{table}" BY NAME SELECT *, {nominal}::BIGINT AS paved_nominal_time '
-                            f'FROM read_parquet(?)', [path])
+                con.execute(
+                    f'INSERT INTO lake."{table}" BY NAME SELECT *, {nominal}::BIGINT AS paved_nominal_time '
+                    f"FROM read_parquet(?)",
+                    [path],
+                )
             con.execute("COMMIT")
             snap = con.execute("SELECT id FROM lake.current_snapshot()").fetchone()[0]
             return snap, self._export(con, tables, snap)
@@ -160,8 +176,10 @@ class Lake:
         for table in tables:
             target = self.lake / f"{table}.parquet"
             tmp = self.lake / f".{table}.parquet.{os.getpid()}.tmp"
-            con.execute(f"COPY (SELECT * FROM lake.\"{table}\" AT (VERSION => {int(snapshot)})) TO "
-                        f"'{sql_str(str(tmp))}' (FORMAT parquet)")
+            con.execute(
+                f'COPY (SELECT * FROM lake."{table}" AT (VERSION => {int(snapshot)})) TO '
+                f"'{sql_str(str(tmp))}' (FORMAT parquet)"
+            )
             # The writer is the pipelines service, whose umask is 077 (paved.hub.up): the export would be 0600 and
             # root's, unreadable to the project environment's group that every notebook and run of the project
             # reads the lake as. Group read/write, as a notebook server's files in its lake (umask 007).
@@ -179,22 +197,37 @@ class Lake:
 
         def read(con):
             # a table's id changes when it is replaced; changes name tables by "main.<name>" or by id
-            ids = {str(r[0]) for r in con.execute(
-                "SELECT table_id FROM __ducklake_metadata_lake.ducklake_table WHERE table_name = ?", [table]).fetchall()}
+            ids = {
+                str(r[0])
+                for r in con.execute(
+                    "SELECT table_id FROM __ducklake_metadata_lake.ducklake_table WHERE table_name = ?", [table]
+                ).fetchall()
+            }
             rows = con.execute(
                 "SELECT snapshot_id, epoch(snapshot_time), author, commit_message, commit_extra_info, "
-                "changes FROM ducklake_snapshots('lake') ORDER BY snapshot_id DESC").fetchall()
+                "changes FROM ducklake_snapshots('lake') ORDER BY snapshot_id DESC"
+            ).fetchall()
             out = []
             for snap, at, author, message, extra, changes in rows:
                 touched = {str(v) for values in (changes or {}).values() for v in (values or [])}
                 if f"main.{table}" not in touched and not (ids & touched):
                     continue
                 try:
-                    count = con.execute(f'SELECT count(*) FROM lake."{table}" AT (VERSION => {int(snap)})').fetchone()[0]
+                    count = con.execute(f'SELECT count(*) FROM lake."{table}" AT (VERSION => {int(snap)})').fetchone()[
+                        0
+                    ]
                 except duckdb.Error:
                     count = None  # dropped in that snapshot
-                out.append({"version": snap, "time": at, "author": author, "message": message,
-                            "extra": json.loads(extra) if extra else {}, "rows": count})
+                out.append(
+                    {
+                        "version": snap,
+                        "time": at,
+                        "author": author,
+                        "message": message,
+                        "extra": json.loads(extra) if extra else {},
+                        "rows": count,
+                    }
+                )
             return out
 
         return self._retry(read)
@@ -210,16 +243,19 @@ class Lake:
         table = table_name(dataset)
         known = {v["version"] for v in self.versions(dataset)}
         if version not in known:
-            raise VersionError(f"{dataset} has no version {version}; versions are "
-                               f"{', '.join(map(str, sorted(known))) or 'none'}")
+            raise VersionError(
+                f"{dataset} has no version {version}; versions are {', '.join(map(str, sorted(known))) or 'none'}"
+            )
 
         def commit(con):
             con.execute("BEGIN")
-            con.execute("CALL lake.set_commit_message(?, ?, extra_info => ?)",
-                        [author, f"rollback of {table} to version {version}",
-                         json.dumps({"rollback_to": version})])
-            con.execute(f'CREATE OR REPLACE TABLE lake."{table}" AS SELECT * FROM lake."{table}" '
-                        f'AT (VERSION => {int(version)})')
+            con.execute(
+                "CALL lake.set_commit_message(?, ?, extra_info => ?)",
+                [author, f"rollback of {table} to version {version}", json.dumps({"rollback_to": version})],
+            )
+            con.execute(
+                f'CREATE OR REPLACE TABLE lake."{table}" AS SELECT * FROM lake."{table}" AT (VERSION => {int(version)})'
+            )
             con.execute("COMMIT")
             snap = con.execute("SELECT id FROM lake.current_snapshot()").fetchone()[0]
             return snap, self._export(con, {table: None}, snap)

@@ -46,14 +46,21 @@ def next_run(p: dict, now: float) -> str | None:
 
 def pipeline_summary(p: dict, version: dict | None, last: dict | None, now: float) -> dict:
     return {
-        "project": p["project"], "name": p["name"], "environment": p["environment"], "cron": p["cron"],
-        "timezone": p["timezone"], "paused": bool(p["paused"]), "version_id": p["current_version"],
-        "schedule_words": schedule_words(p["cron"]), "next_run": next_run(p, now),
+        "project": p["project"],
+        "name": p["name"],
+        "environment": p["environment"],
+        "cron": p["cron"],
+        "timezone": p["timezone"],
+        "paused": bool(p["paused"]),
+        "version_id": p["current_version"],
+        "schedule_words": schedule_words(p["cron"]),
+        "next_run": next_run(p, now),
         "version": version["number"] if version else None,
         "deployed_by": version["created_by"] if version else p.get("created_by"),
         "deployed_at": iso(version["created_at"]) if version else None,
         "last_run": {"id": last["id"], "status": last["status"], "nominal_time": iso(last["nominal_time"])}
-        if last else None,
+        if last
+        else None,
         **data_schedule(version),
     }
 
@@ -76,13 +83,31 @@ def version_changes(versions: list[dict]) -> list[dict]:
     out, prev = [], None
     for v in versions:
         spec_text = json.dumps(v["spec"], indent=1, sort_keys=True).splitlines()
-        diff = [] if prev is None else list(difflib.unified_diff(
-            json.dumps(prev["spec"], indent=1, sort_keys=True).splitlines(), spec_text, f"v{prev['number']}",
-            f"v{v['number']}", lineterm="", n=1))
-        out.append({"number": v["number"], "content_hash": v["content_hash"], "created_by": v["created_by"],
-                    "created_at": iso(v["created_at"]), "git_commit": v.get("git_commit"),
-                    "notebook_changed": prev is not None and prev["content_hash"] != v["content_hash"],
-                    "spec_diff": "\n".join(diff)})
+        diff = (
+            []
+            if prev is None
+            else list(
+                difflib.unified_diff(
+                    json.dumps(prev["spec"], indent=1, sort_keys=True).splitlines(),
+                    spec_text,
+                    f"v{prev['number']}",
+                    f"v{v['number']}",
+                    lineterm="",
+                    n=1,
+                )
+            )
+        )
+        out.append(
+            {
+                "number": v["number"],
+                "content_hash": v["content_hash"],
+                "created_by": v["created_by"],
+                "created_at": iso(v["created_at"]),
+                "git_commit": v.get("git_commit"),
+                "notebook_changed": prev is not None and prev["content_hash"] != v["content_hash"],
+                "spec_diff": "\n".join(diff),
+            }
+        )
         prev = v
     return out
 
@@ -107,8 +132,13 @@ def failure_of(output_dir: str | None) -> dict | None:
             n += 1
         for o in cell.get("outputs", []) or []:
             if o.get("output_type") == "error":
-                return {"cell": n, "source": _source(cell), "ename": o.get("ename"), "evalue": o.get("evalue"),
-                        "traceback": _ANSI.sub("", "\n".join(o.get("traceback") or []))}
+                return {
+                    "cell": n,
+                    "source": _source(cell),
+                    "ename": o.get("ename"),
+                    "evalue": o.get("evalue"),
+                    "traceback": _ANSI.sub("", "\n".join(o.get("traceback") or [])),
+                }
     return None
 
 
@@ -126,7 +156,8 @@ def render_notebook(path: Path) -> str:
     third-party request."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="paved_output", extra_template_basedirs=[str(TEMPLATES / "nbconvert")],
-                            embed_images=True)
+    exporter = HTMLExporter(
+        template_name="paved_output", extra_template_basedirs=[str(TEMPLATES / "nbconvert")], embed_images=True
+    )
     html, _ = exporter.from_filename(str(path))
     return html

@@ -64,8 +64,7 @@ def _strip_and_hash(name: str, max_length: int) -> str:
 def slug(name: str, max_length: int, *, reserved_suffixes: tuple[str, ...] = ()) -> str:
     """``name`` itself when it is safe (lowercase letters, digits, single '-', starts with a letter), short
     enough and does not end in one of ``reserved_suffixes``; else its stripped form with a hash suffix."""
-    if (_SAFE.match(name) and "--" not in name and len(name) <= max_length
-            and not name.endswith(reserved_suffixes)):
+    if _SAFE.match(name) and "--" not in name and len(name) <= max_length and not name.endswith(reserved_suffixes):
         return name
     return _strip_and_hash(name, max_length)
 
@@ -108,9 +107,24 @@ def ensure_account(name: str, comment: str = "", group: str | None = None) -> Ac
                 pw = pwd.getpwnam(name)
             except KeyError:
                 primary = ["--gid", group] if group else ["--user-group"]
-                _run(["useradd", "--no-create-home", "--home-dir", HOME, "--shell", SHELL, *primary,
-                      "--comment", comment[:64].replace(":", " "), "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0",
-                      name])
+                _run(
+                    [
+                        "useradd",
+                        "--no-create-home",
+                        "--home-dir",
+                        HOME,
+                        "--shell",
+                        SHELL,
+                        *primary,
+                        "--comment",
+                        comment[:64].replace(":", " "),
+                        "-K",
+                        "SUB_UID_COUNT=0",
+                        "-K",
+                        "SUB_GID_COUNT=0",
+                        name,
+                    ]
+                )
                 pw = pwd.getpwnam(name)
     if pw.pw_uid == 0 or pw.pw_gid == 0:
         raise AccountError(f"Account {name!r} is root's; refusing to run a server as it.")

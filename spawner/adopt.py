@@ -21,11 +21,16 @@ async def adopt(spawner) -> None:
         return
     spawner._adopted = True
     try:
-        options = validate_options(dict(spawner.user_options or {}), user_projects=spawner.user_projects(),
-                                   pythons=spawner.available_pythons(), interfaces=spawner.available_interfaces())
+        options = validate_options(
+            dict(spawner.user_options or {}),
+            user_projects=spawner.user_projects(),
+            pythons=spawner.available_pythons(),
+            interfaces=spawner.available_interfaces(),
+        )
         project = registry(spawner.projects_file).get(options.project)
-        spawner.scope = build_scope(options, project, user=spawner.user.name, notebook=spawner.name,
-                                    service_urls=spawner.service_urls)
+        spawner.scope = build_scope(
+            options, project, user=spawner.user.name, notebook=spawner.name, service_urls=spawner.service_urls
+        )
     except OptionsError as e:
         spawner.log.warning("Took back %s without its scope: %s", spawner._log_name, e)
         return
@@ -36,8 +41,8 @@ async def adopt(spawner) -> None:
     try:
         await spawner.start_credentials()
     except Exception as e:  # the old files stay valid until they expire; the next restart tries again
-        spawner.log.warning("Could not refresh the credentials of %s after the hub restarted: %s",
-                            spawner._log_name, type(e).__name__)
+        spawner.log.warning(
+            "Could not refresh the credentials of %s after the hub restarted: %s", spawner._log_name, type(e).__name__
+        )
         return
-    spawner.log.info("Took back %s (pid %s) after the hub restarted", spawner._log_name,
-                     getattr(spawner, "pid", None))
+    spawner.log.info("Took back %s (pid %s) after the hub restarted", spawner._log_name, getattr(spawner, "pid", None))

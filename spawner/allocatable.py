@@ -44,8 +44,17 @@ MIB = 1024**2
 # Karpenter's kube-reserved CPU bands: (from millicores, to millicores, fraction reserved of that band).
 KUBE_RESERVED_CPU_BANDS = ((0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025))
 
-_UNITS = {"": 1, "k": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4,
-          "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+_UNITS = {
+    "": 1,
+    "k": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
 
 
 def cpu_millicores(quantity: str | int | float) -> int:
@@ -90,20 +99,30 @@ class NodeOverhead:
         s = dict(settings or {})
         ds = s.get("daemonsetOverhead") or s.get("daemonset_overhead") or {}
         sr = s.get("systemReserved") or s.get("system_reserved") or {}
-        known = {"daemonsetOverhead", "daemonset_overhead", "systemReserved", "system_reserved",
-                 "vmMemoryOverheadPercent", "vm_memory_overhead_percent", "evictionHard", "eviction_hard"}
+        known = {
+            "daemonsetOverhead",
+            "daemonset_overhead",
+            "systemReserved",
+            "system_reserved",
+            "vmMemoryOverheadPercent",
+            "vm_memory_overhead_percent",
+            "evictionHard",
+            "eviction_hard",
+        }
         unknown = sorted(set(s) - known)
         if unknown:
             raise ValueError(f"unknown node overhead setting(s): {', '.join(unknown)}")
         pct = float(s.get("vmMemoryOverheadPercent", s.get("vm_memory_overhead_percent", 0.075)))
         if not 0 <= pct < 1:
             raise ValueError(f"vmMemoryOverheadPercent {pct} must be a fraction in [0, 1), e.g. 0.075")
-        return cls(vm_memory_overhead_percent=pct,
-                   eviction_memory_mib=memory_mib(s.get("evictionHard", s.get("eviction_hard", "100Mi"))),
-                   system_reserved_cpu_millicores=cpu_millicores(sr.get("cpu", 0)),
-                   system_reserved_memory_mib=memory_mib(sr.get("memory", 0)),
-                   daemonset_cpu_millicores=cpu_millicores(ds.get("cpu", 0)),
-                   daemonset_memory_mib=memory_mib(ds.get("memory", 0)))
+        return cls(
+            vm_memory_overhead_percent=pct,
+            eviction_memory_mib=memory_mib(s.get("evictionHard", s.get("eviction_hard", "100Mi"))),
+            system_reserved_cpu_millicores=cpu_millicores(sr.get("cpu", 0)),
+            system_reserved_memory_mib=memory_mib(sr.get("memory", 0)),
+            daemonset_cpu_millicores=cpu_millicores(ds.get("cpu", 0)),
+            daemonset_memory_mib=memory_mib(ds.get("memory", 0)),
+        )
 
 
 def kube_reserved_cpu_millicores(vcpu: int) -> int:
@@ -136,8 +155,12 @@ class Allocatable:
 def allocatable(instance: InstanceType, overhead: NodeOverhead = NodeOverhead()) -> Allocatable:
     """The node's allocatable CPU and memory (Karpenter's formula, before any pod or daemonset)."""
     cpu = instance.vcpu * 1000 - kube_reserved_cpu_millicores(instance.vcpu) - overhead.system_reserved_cpu_millicores
-    mem = (memory_capacity_mib(instance, overhead) - kube_reserved_memory_mib(instance.max_pods)
-           - overhead.system_reserved_memory_mib - overhead.eviction_memory_mib)
+    mem = (
+        memory_capacity_mib(instance, overhead)
+        - kube_reserved_memory_mib(instance.max_pods)
+        - overhead.system_reserved_memory_mib
+        - overhead.eviction_memory_mib
+    )
     return Allocatable(cpu_millicores=cpu, memory_mib=mem)
 
 
@@ -179,9 +202,10 @@ def pod_resources(instance: InstanceType, overhead: NodeOverhead = NodeOverhead(
     cpu = a.cpu_millicores - overhead.daemonset_cpu_millicores
     mem = a.memory_mib - overhead.daemonset_memory_mib
     if cpu <= 0 or mem <= 0:
-        raise ValueError(f"instance type {instance.name} has no room left for a pod: allocatable {a.cpu_millicores}m"
-                         f" CPU / {a.memory_mib}Mi memory, daemonsets {overhead.daemonset_cpu_millicores}m /"
-                         f" {overhead.daemonset_memory_mib}Mi")
+        raise ValueError(
+            f"instance type {instance.name} has no room left for a pod: allocatable {a.cpu_millicores}m"
+            f" CPU / {a.memory_mib}Mi memory, daemonsets {overhead.daemonset_cpu_millicores}m /"
+            f" {overhead.daemonset_memory_mib}Mi"
+        )
     extra = {GPU_RESOURCE: str(instance.gpu)} if instance.gpu else {}
-    return Resources(cpu_request_millicores=cpu, cpu_limit_millicores=instance.vcpu * 1000, memory_mib=mem,
-                     extra=extra)
+    return Resources(cpu_request_millicores=cpu, cpu_limit_millicores=instance.vcpu * 1000, memory_mib=mem, extra=extra)

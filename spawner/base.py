@@ -161,27 +161,37 @@ class PavedSpawner(Spawner):
         spawner._progress_changed = asyncio.Event()
         spawner.paved_end_note = ""
         if not spawner.name:
-            raise web.HTTPError(400, "Paved notebooks have names: use \"New notebook\" on the home page, or "
-                                     f"POST /hub/api/users/{spawner.user.name}/servers/<name>.")
+            raise web.HTTPError(
+                400,
+                'Paved notebooks have names: use "New notebook" on the home page, or '
+                f"POST /hub/api/users/{spawner.user.name}/servers/<name>.",
+            )
         problem = check_name(spawner.name)
         if problem:
             raise web.HTTPError(400, problem)
         try:
-            options = validate_options(user_options, user_projects=spawner.user_projects(),
-                                       pythons=spawner.available_pythons(),
-                                       interfaces=spawner.available_interfaces())
+            options = validate_options(
+                user_options,
+                user_projects=spawner.user_projects(),
+                pythons=spawner.available_pythons(),
+                interfaces=spawner.available_interfaces(),
+            )
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
         project = registry(spawner.projects_file).get(options.project)
         refusal = spawner.check_budget(project)
         if refusal:
             raise web.HTTPError(403, refusal)
-        spawner.scope = build_scope(options, project, user=spawner.user.name, notebook=spawner.name,
-                                    service_urls=spawner.service_urls)
+        spawner.scope = build_scope(
+            options, project, user=spawner.user.name, notebook=spawner.name, service_urls=spawner.service_urls
+        )
         spawner.default_url = spawner.interface_url(options.interface)
         spawner.apply_scope(spawner.scope)
-        spawner.emit_progress(10, f"Options checked: {options.project}/{options.environment}, "
-                                  f"{options.instance_type} ({options.lifecycle}), idle limit {options.idle_minutes} min")
+        spawner.emit_progress(
+            10,
+            f"Options checked: {options.project}/{options.environment}, "
+            f"{options.instance_type} ({options.lifecycle}), idle limit {options.idle_minutes} min",
+        )
 
     def interface_url(self, interface: str) -> str:
         return "/vscode/" if interface == "vscode" else "/lab"
@@ -275,8 +285,13 @@ class PavedSpawner(Spawner):
 
         self.emit_progress(20, f"Getting short-lived credentials for {self.scope.aws_role_arn}")
         self._refresher = credentials.CredentialRefresher(
-            self.scope, self.runtime_dir(), endpoint_url=self.aws_endpoint_url or None,
-            region=self.aws_region, duration_s=int(self.credentials_duration), group=self.credentials_group())
+            self.scope,
+            self.runtime_dir(),
+            endpoint_url=self.aws_endpoint_url or None,
+            region=self.aws_region,
+            duration_s=int(self.credentials_duration),
+            group=self.credentials_group(),
+        )
         self._credential_env = await self._refresher.start()
         from paved.spawner import grant_credentials  # S3 prefixes granted to this environment (issue 17)
 
@@ -313,9 +328,19 @@ class PavedSpawner(Spawner):
         started = datetime.now(timezone.utc)
         self._span_id = f"notebook:{self.resource_id}:{started.isoformat()}"
         o = self.scope.options
-        self.ledger().open_span(self._span_id, project=o.project, environment=o.environment, user=self.user.name,
-                                kind="notebook", resource_id=self.resource_id, instance_type=o.instance_type,
-                                lifecycle=o.lifecycle, region=self.aws_region, disk_gb=o.disk_gb, start=started)
+        self.ledger().open_span(
+            self._span_id,
+            project=o.project,
+            environment=o.environment,
+            user=self.user.name,
+            kind="notebook",
+            resource_id=self.resource_id,
+            instance_type=o.instance_type,
+            lifecycle=o.lifecycle,
+            region=self.aws_region,
+            disk_gb=o.disk_gb,
+            start=started,
+        )
 
     def close_usage_span(self, reason: str, span_id: str | None, end: datetime | None = None) -> None:
         if span_id and self.usage_db_url:
@@ -367,8 +392,12 @@ class PavedSpawner(Spawner):
 
     async def revoke(self) -> None:
         """The user left the server's project: credentials go now, the hub stops the server."""
-        self.log.warning("%s: %s is no longer a member of project %s; stopping the server", self._log_name,
-                         self.user.name, (self.user_options or {}).get("project"))
+        self.log.warning(
+            "%s: %s is no longer a member of project %s; stopping the server",
+            self._log_name,
+            self.user.name,
+            (self.user_options or {}).get("project"),
+        )
         self._revoked = True
         await self.stop_credentials()
         try:
@@ -378,8 +407,13 @@ class PavedSpawner(Spawner):
 
     async def poll(self):
         span_id = getattr(self, "_span_id", None)
-        if (span_id and not getattr(self, "_stopping", False) and not getattr(self, "_revoked", False)
-                and not self.pending and not self.still_a_member()):
+        if (
+            span_id
+            and not getattr(self, "_stopping", False)
+            and not getattr(self, "_revoked", False)
+            and not self.pending
+            and not self.still_a_member()
+        ):
             self._revoked = True
             asyncio.ensure_future(self.revoke())
         status = await super().poll()

@@ -77,8 +77,12 @@ class Credentials:
             expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))
         if expiration.tzinfo is None:
             expiration = expiration.replace(tzinfo=timezone.utc)
-        return cls(access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"],
-                   session_token=creds["SessionToken"], expiration=expiration.astimezone(timezone.utc))
+        return cls(
+            access_key_id=creds["AccessKeyId"],
+            secret_access_key=creds["SecretAccessKey"],
+            session_token=creds["SessionToken"],
+            expiration=expiration.astimezone(timezone.utc),
+        )
 
     @property
     def expiration_iso(self) -> str:
@@ -87,8 +91,13 @@ class Credentials:
 
     def process_output(self) -> dict:
         """The ``credential_process`` output document (what the server's SDK reads)."""
-        return {"Version": 1, "AccessKeyId": self.access_key_id, "SecretAccessKey": self.secret_access_key,
-                "SessionToken": self.session_token, "Expiration": self.expiration_iso}
+        return {
+            "Version": 1,
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret_access_key,
+            "SessionToken": self.session_token,
+            "Expiration": self.expiration_iso,
+        }
 
     def seconds_left(self, now: float | None = None) -> float:
         return self.expiration.timestamp() - (time.time() if now is None else now)
@@ -110,8 +119,7 @@ _SECRET_PATTERNS = [
     # XML bodies: <SecretAccessKey>..</SecretAccessKey>, <SessionToken>..</SessionToken>
     (re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</\2>)"), r"\1***\3"),
     # JSON / dict reprs: "SecretAccessKey": "..", 'SessionToken': '..'
-    (re.compile(r"""((?:SecretAccessKey|SessionToken|secret_key|token)["']?\s*[:=]\s*["'])[^"']*(["'])"""),
-     r"\1***\2"),
+    (re.compile(r"""((?:SecretAccessKey|SessionToken|secret_key|token)["']?\s*[:=]\s*["'])[^"']*(["'])"""), r"\1***\2"),
     # signed requests: X-Amz-Security-Token header or query value, in canonical requests and header dicts
     (re.compile(r"""(x-amz-security-token["']?\s*[:=]\s*(?:b?["'])?)[^"'\s,&}]+""", re.IGNORECASE), r"\1***"),
 ]
@@ -139,13 +147,21 @@ class RedactCredentialsFilter(logging.Filter):
 
 
 _REDACT = RedactCredentialsFilter()
-for _name in ("botocore.parsers", "botocore.endpoint", "botocore.auth", "botocore.credentials", "botocore.hooks",
-              "botocore.httpsession", "urllib3.connectionpool"):
+for _name in (
+    "botocore.parsers",
+    "botocore.endpoint",
+    "botocore.auth",
+    "botocore.credentials",
+    "botocore.hooks",
+    "botocore.httpsession",
+    "urllib3.connectionpool",
+):
     if _REDACT not in logging.getLogger(_name).filters:
         logging.getLogger(_name).addFilter(_REDACT)
 
 
 # --- assuming the role -------------------------------------------------------------------------------------
+
 
 def _tag_value(value: str) -> str:
     """An STS session-tag value: ≤256 chars of letters, digits, spaces and ``_.:/=+-@``."""
@@ -180,20 +196,30 @@ def assume_role(
         params["TransitiveTagKeys"] = list(tags)
     if policy is not None:
         params["Policy"] = json.dumps(policy, separators=(",", ":"))
-    sts = session.client("sts", region_name=region, endpoint_url=endpoint_url,
-                         config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                       connect_timeout=5, read_timeout=15))
+    sts = session.client(
+        "sts",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=15),
+    )
     try:
         response = sts.assume_role(**params)
     except ClientError as e:
         err = e.response.get("Error", {})
-        raise CredentialsError(f"Could not assume role {role_arn} as {session_name}: "
-                               f"{err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")) from None
+        raise CredentialsError(
+            f"Could not assume role {role_arn} as {session_name}: "
+            f"{err.get('Code', 'error')}: {err.get('Message', '')}".rstrip(": ")
+        ) from None
     except (BotoCoreError, ValueError) as e:
         raise CredentialsError(f"Could not assume role {role_arn} as {session_name}: {e}") from None
     creds = Credentials.from_sts(response["Credentials"])
-    log.info("Assumed %s as %s (tags %s), expires %s", role_arn, session_name,
-             ",".join(f"{k}={v}" for k, v in tags.items()), creds.expiration_iso)
+    log.info(
+        "Assumed %s as %s (tags %s), expires %s",
+        role_arn,
+        session_name,
+        ",".join(f"{k}={v}" for k, v in tags.items()),
+        creds.expiration_iso,
+    )
     return creds
 
 
@@ -207,13 +233,22 @@ def assume_project_role(
 ) -> Credentials:
     """Assume the AWS role of ``scope`` (a :class:`paved.spawner.scope.Scope`) for its user and notebook."""
     if not scope.aws_role_arn:
-        raise CredentialsError(f"Project {scope.project.name!r} environment {scope.options.environment!r} "
-                               "has no AWS role to assume.")
-    return assume_role(scope.aws_role_arn, scope.session_name, scope.session_tags, endpoint_url=endpoint_url,
-                       region=region, duration_s=duration_s, session=session)
+        raise CredentialsError(
+            f"Project {scope.project.name!r} environment {scope.options.environment!r} has no AWS role to assume."
+        )
+    return assume_role(
+        scope.aws_role_arn,
+        scope.session_name,
+        scope.session_tags,
+        endpoint_url=endpoint_url,
+        region=region,
+        duration_s=duration_s,
+        session=session,
+    )
 
 
 # --- handing them to a server ------------------------------------------------------------------------------
+
 
 def prepare_runtime_dir(path: str | os.PathLike, group: int | None = None) -> Path:
     """Create (or tighten) ``path`` as a private folder: a real directory owned by us, mode 0700; with
@@ -331,6 +366,7 @@ def write_credential_files(
 
 # --- keeping them fresh ------------------------------------------------------------------------------------
 
+
 def refresh_delay(creds: Credentials, issued_at: float, now: float) -> float:
     """Seconds from ``now`` until ``creds`` (obtained at ``issued_at``) should be replaced.
 
@@ -383,8 +419,9 @@ class CredentialRefresher:
             name = name or scope.session_name
 
             def fetch() -> Credentials:
-                return assume_project_role(scope, endpoint_url=endpoint_url, region=self.region,
-                                           duration_s=duration_s, session=session)
+                return assume_project_role(
+                    scope, endpoint_url=endpoint_url, region=self.region, duration_s=duration_s, session=session
+                )
 
             self.fetch = fetch
         self.files = CredentialFiles(Path(runtime_dir))
@@ -413,8 +450,9 @@ class CredentialRefresher:
         try:
             creds = await asyncio.to_thread(self.fetch)
             self.issued_at = self.clock()
-            self.env = write_credential_files(self.files.runtime_dir, creds, region=self.region,
-                                              endpoint_url=self.endpoint_url, group=self.group)
+            self.env = write_credential_files(
+                self.files.runtime_dir, creds, region=self.region, endpoint_url=self.endpoint_url, group=self.group
+            )
         except BaseException:
             self.files.remove()
             raise
@@ -448,9 +486,13 @@ class CredentialRefresher:
             except Exception as e:  # keep the old file (still valid for a while) and retry soon
                 self.failures += 1
                 left = self.credentials.seconds_left(self.clock())
-                log.warning("Refreshing AWS credentials for %s failed (%d in a row, current ones expire in %ds): %s",
-                            self.name, self.failures, max(0, left), e if isinstance(e, CredentialsError)
-                            else type(e).__name__)
+                log.warning(
+                    "Refreshing AWS credentials for %s failed (%d in a row, current ones expire in %ds): %s",
+                    self.name,
+                    self.failures,
+                    max(0, left),
+                    e if isinstance(e, CredentialsError) else type(e).__name__,
+                )
 
     async def stop(self) -> None:
         """Stop refreshing and remove the credential files. Safe to call more than once."""

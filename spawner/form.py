@@ -29,16 +29,16 @@ def form_data(spawner) -> dict:
     for p in spawner.user_projects():
         projects[p.name] = {
             "description": p.description,
-            "environments": {e: {"identity": _identity(p.environments[e])}
-                             for e in ENVIRONMENTS if e in p.environments},
+            "environments": {
+                e: {"identity": _identity(p.environments[e])} for e in ENVIRONMENTS if e in p.environments
+            },
             "instance_types": list(p.instance_types),
             "lifecycles": [lc for lc in LIFECYCLES if lc in p.lifecycles],
             "idle_minutes": vars(p.idle_minutes),
             "disk_gb": vars(p.disk_gb),
         }
     instances = {
-        name: {"describe": t.describe(),
-               "price": {lc: book.hourly(name, lc) for lc in LIFECYCLES}}
+        name: {"describe": t.describe(), "price": {lc: book.hourly(name, lc) for lc in LIFECYCLES}}
         for name, t in book.instance_types.items()
     }
     return {

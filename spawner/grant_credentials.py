@@ -28,8 +28,15 @@ def broker_role_arn() -> str:
     return os.environ.get("PAVED_LAKE_BROKER_ROLE_ARN", "")
 
 
-def make_fetch(grants_db: Path, project: str, environment: str, session_name: str, runtime_dir: Path,
-               group: int | None = None, **assume_kwargs):
+def make_fetch(
+    grants_db: Path,
+    project: str,
+    environment: str,
+    session_name: str,
+    runtime_dir: Path,
+    group: int | None = None,
+    **assume_kwargs,
+):
     """A blocking fetch for :class:`paved.spawner.credentials.CredentialRefresher`: read the environment's
     active grants from ``grants_db`` (the catalog's ``access.sqlite``), write their locations to
     ``prefixes.json`` and return broker credentials limited to them."""
@@ -44,11 +51,15 @@ def make_fetch(grants_db: Path, project: str, environment: str, session_name: st
                 granted = vending.grants_for(store, project, environment)
             finally:
                 store.close()
-        creds = vending.vend(broker_role_arn(), session_name, granted, duration_s=GRANT_SESSION_SECONDS,
-                             **assume_kwargs)
+        creds = vending.vend(
+            broker_role_arn(), session_name, granted, duration_s=GRANT_SESSION_SECONDS, **assume_kwargs
+        )
         credentials.prepare_runtime_dir(runtime_dir, group)
-        credentials._write_private(runtime_dir / PREFIXES_FILE, json.dumps(
-            [{"location": loc, "access": access} for loc, access in granted]), group)
+        credentials._write_private(
+            runtime_dir / PREFIXES_FILE,
+            json.dumps([{"location": loc, "access": access} for loc, access in granted]),
+            group,
+        )
         return creds
 
     return fetch
@@ -62,13 +73,25 @@ async def start(spawner) -> dict[str, str]:
         return {}
     runtime = spawner.runtime_dir() / "grants"
     group = spawner.credentials_group()
-    fetch = make_fetch(spawner.data_dir() / "access.sqlite", scope.options.project, scope.options.environment,
-                       scope.session_name, runtime, group, endpoint_url=spawner.aws_endpoint_url or None,
-                       region=spawner.aws_region)
-    refresher = credentials.CredentialRefresher(fetch, runtime, region=spawner.aws_region,
-                                                endpoint_url=spawner.aws_endpoint_url or None,
-                                                duration_s=GRANT_SESSION_SECONDS, group=group,
-                                                name=f"{scope.session_name}-grants")
+    fetch = make_fetch(
+        spawner.data_dir() / "access.sqlite",
+        scope.options.project,
+        scope.options.environment,
+        scope.session_name,
+        runtime,
+        group,
+        endpoint_url=spawner.aws_endpoint_url or None,
+        region=spawner.aws_region,
+    )
+    refresher = credentials.CredentialRefresher(
+        fetch,
+        runtime,
+        region=spawner.aws_region,
+        endpoint_url=spawner.aws_endpoint_url or None,
+        duration_s=GRANT_SESSION_SECONDS,
+        group=group,
+        name=f"{scope.session_name}-grants",
+    )
     try:
         await refresher.start()
     except credentials.CredentialsError as e:  # the server still starts, with its project's own access

@@ -25,11 +25,16 @@ NOTEBOOK_SETTINGS: dict[str, Callable[[Paved], Any]] = {
     "PavedSpawner.projects_file": lambda p: p.projects_file,
     "PavedSpawner.usage_db_url": lambda p: p.usage_db_url,
     "PavedSpawner.service_urls": lambda p: {
-        name: f"{p.public_url.rstrip('/')}/services/{name}/" for name in SERVICES_FOR_SERVERS},
+        name: f"{p.public_url.rstrip('/')}/services/{name}/" for name in SERVICES_FOR_SERVERS
+    },
     # The server's hub token may report activity, be reached by its owner, and call Paved's services
     # on the owner's behalf (the services check the owner's projects themselves).
     "Spawner.server_token_scopes": lambda p: [
-        "users:activity!user", "access:servers!server", "access:services", "read:users:groups!user"],
+        "users:activity!user",
+        "access:servers!server",
+        "access:services",
+        "read:users:groups!user",
+    ],
     "Spawner.start_timeout": lambda p: 120,
     "Spawner.http_timeout": lambda p: 60,
     # Activity comes from the servers' own reports (IdlePolicy.activity_interval), which count what a person
@@ -44,14 +49,26 @@ def setup_notebooks(c, paved: Paved) -> None:
         if not _is_set(c, dotted):
             _set(c, dotted, derive(paved))
     if paved.cull_idle:
-        add_service(c, {
-            "name": "idle-culler",
-            "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--config={CULLER_CONFIG}",
-                        f"--timeout={paved.cull_default_minutes * 60}", f"--cull-every={paved.cull_every}"],
-            "environment": {"PAVED_USAGE_DB_URL": paved.usage_db_url},
-        })
+        add_service(
+            c,
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--config={CULLER_CONFIG}",
+                    f"--timeout={paved.cull_default_minutes * 60}",
+                    f"--cull-every={paved.cull_every}",
+                ],
+                "environment": {"PAVED_USAGE_DB_URL": paved.usage_db_url},
+            },
+        )
         roles = list(c.JupyterHub.get("load_roles", []))
         if not any(r["name"] == "paved-idle-culler" for r in roles):
-            add_role_scopes(c, "paved-idle-culler",
-                            ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-                            services=["idle-culler"])
+            add_role_scopes(
+                c,
+                "paved-idle-culler",
+                ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                services=["idle-culler"],
+            )

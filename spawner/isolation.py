@@ -52,8 +52,12 @@ class Identity:
 
     @classmethod
     def from_request(cls, data: dict) -> "Identity":
-        return cls(uid=int(data["uid"]), gid=int(data["gid"]), groups=tuple(int(g) for g in data["groups"]),
-                   umask=int(data["umask"]))
+        return cls(
+            uid=int(data["uid"]),
+            gid=int(data["gid"]),
+            groups=tuple(int(g) for g in data["groups"]),
+            umask=int(data["umask"]),
+        )
 
     def drop(self) -> None:
         """Become this identity for good (needs root; groups first, uid last). Raises if root stays reachable."""
@@ -95,8 +99,10 @@ def reachable_problem(path: Path) -> str | None:
         except FileNotFoundError:
             return None  # made by us further down, with the right modes
         if not mode & stat.S_IXOTH:
-            return (f"notebook accounts cannot reach {path}: {parent} is mode {stat.S_IMODE(mode):o}; "
-                    f"allow others to pass through it (chmod o+x {parent}) or use another data dir")
+            return (
+                f"notebook accounts cannot reach {path}: {parent} is mode {stat.S_IMODE(mode):o}; "
+                f"allow others to pass through it (chmod o+x {parent}) or use another data dir"
+            )
     return None
 
 
@@ -173,6 +179,7 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
 
 
 # --- pipeline runs -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RunAccount:

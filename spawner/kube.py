@@ -30,21 +30,40 @@ from kubespawner import KubeSpawner
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
-from paved.spawner.base import PavedSpawner
 from paved.spawner.allocatable import NodeOverhead, pod_resources
-from paved.spawner.kube_placement import (DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values,
-                                          placement_for)
+from paved.spawner.base import PavedSpawner
+from paved.spawner.kube_placement import DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values, placement_for
 from paved.spawner.scope import LABEL_PREFIX, Scope
 
 WORKSPACE_VOLUME = "paved-workspace"
 # Site-configured values of these traits are kept and Paved's per-server values are added on top, freshly
 # at each start (a spawner object lives across restarts with other options).
-SITE_TRAITS = ("node_selector", "node_affinity_required", "node_affinity_preferred", "tolerations",
-               "extra_labels", "extra_annotations", "storage_extra_labels", "storage_extra_annotations",
-               "extra_resource_guarantees", "extra_resource_limits", "volumes", "volume_mounts")
+SITE_TRAITS = (
+    "node_selector",
+    "node_affinity_required",
+    "node_affinity_preferred",
+    "tolerations",
+    "extra_labels",
+    "extra_annotations",
+    "storage_extra_labels",
+    "storage_extra_annotations",
+    "extra_resource_guarantees",
+    "extra_resource_limits",
+    "volumes",
+    "volume_mounts",
+)
 # Pod status reasons meaning the node or the cluster took the pod away (not the user's code).
-DISRUPTION_REASONS = {"Evicted", "Preempting", "NodeLost", "NodeShutdown", "Shutdown", "Terminated",
-                      "DeletionByTaintManager", "TerminationByKubelet", "EvictionByEvictionAPI"}
+DISRUPTION_REASONS = {
+    "Evicted",
+    "Preempting",
+    "NodeLost",
+    "NodeShutdown",
+    "Shutdown",
+    "Terminated",
+    "DeletionByTaintManager",
+    "TerminationByKubelet",
+    "EvictionByEvictionAPI",
+}
 
 
 def version_key(version: str) -> tuple:
@@ -54,9 +73,18 @@ def version_key(version: str) -> tuple:
 def cost_annotations(scope: Scope) -> dict[str, str]:
     """Unabridged values (labels are cut to 63 label-safe characters) for cost reports and audits."""
     o = scope.options
-    raw = {"project": o.project, "environment": o.environment, "user": scope.user, "notebook": scope.notebook,
-           "instance-type": o.instance_type, "lifecycle": o.lifecycle, "idle-minutes": str(o.idle_minutes),
-           "disk-gb": str(o.disk_gb), "python": o.python, "interface": o.interface}
+    raw = {
+        "project": o.project,
+        "environment": o.environment,
+        "user": scope.user,
+        "notebook": scope.notebook,
+        "instance-type": o.instance_type,
+        "lifecycle": o.lifecycle,
+        "idle-minutes": str(o.idle_minutes),
+        "disk-gb": str(o.disk_gb),
+        "python": o.python,
+        "interface": o.interface,
+    }
     # KubeSpawner expands {placeholders} in annotation values: escape braces a user name might contain
     return {f"{LABEL_PREFIX}{k}": v.replace("{", "{{").replace("}", "}}") for k, v in raw.items()}
 
@@ -68,8 +96,9 @@ def disrupted(pod: dict | None) -> bool:
     status = pod.get("status") or {}
     if status.get("reason") in DISRUPTION_REASONS:
         return True
-    return any(c.get("type") == "DisruptionTarget" and c.get("status") == "True"
-               for c in status.get("conditions") or [])
+    return any(
+        c.get("type") == "DisruptionTarget" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
 
 
 class KubeProjectSpawner(PavedSpawner, KubeSpawner):
@@ -78,7 +107,8 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     terminal_rc_on_host = False  # the hub's path to the rc file means nothing inside the pod's image
 
     images = Dict(
-        key_trait=Unicode(), value_trait=Unicode(),
+        key_trait=Unicode(),
+        value_trait=Unicode(),
         help="""Python version -> notebook image (built from images/notebook with that PYTHON_VERSION).
         The form offers exactly these versions.""",
     ).tag(config=True)
@@ -95,7 +125,8 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     ).tag(config=True)
 
     capacity_type_values = Dict(
-        key_trait=Unicode(), value_trait=Unicode(),
+        key_trait=Unicode(),
+        value_trait=Unicode(),
         help="""Values of capacity_type_label for 'spot' and 'on-demand', e.g. {"spot": "true",
         "on-demand": "false"}. Default: the known label's values.""",
     ).tag(config=True)
@@ -114,7 +145,8 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     ).tag(config=True)
 
     workspace_mount_path = Unicode(
-        "/home/jovyan", help="Where the server's PVC is mounted (the notebook image's home folder).",
+        "/home/jovyan",
+        help="Where the server's PVC is mounted (the notebook image's home folder).",
     ).tag(config=True)
 
     @default("storage_pvc_ensure")
@@ -149,8 +181,13 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
             self._site = {}
             for name in SITE_TRAITS:
                 value = copy.deepcopy(getattr(self, name))
-                if name in ("node_affinity_required", "node_affinity_preferred", "tolerations", "volumes",
-                            "volume_mounts"):
+                if name in (
+                    "node_affinity_required",
+                    "node_affinity_preferred",
+                    "tolerations",
+                    "volumes",
+                    "volume_mounts",
+                ):
                     value = list(self._sorted_dict_values(value) or [])
                 self._site[name] = value
         return copy.deepcopy(self._site)
@@ -174,10 +211,16 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         except ValueError as e:
             raise web.HTTPError(500, f"Paved is misconfigured: {e} (KubeProjectSpawner.capacity_type_values)")
         place = placement_for(
-            instance=scope.instance, lifecycle=o.lifecycle, label=self.capacity_type_label, values=values,
-            spot_fallback=self.spot_fallback_on_demand, base_required=site["node_affinity_required"],
-            base_preferred=site["node_affinity_preferred"], base_tolerations=site["tolerations"],
-            base_node_selector=site["node_selector"])
+            instance=scope.instance,
+            lifecycle=o.lifecycle,
+            label=self.capacity_type_label,
+            values=values,
+            spot_fallback=self.spot_fallback_on_demand,
+            base_required=site["node_affinity_required"],
+            base_preferred=site["node_affinity_preferred"],
+            base_tolerations=site["tolerations"],
+            base_node_selector=site["node_selector"],
+        )
         self.node_selector = place.node_selector
         self.node_affinity_required = place.node_affinity_required
         self.node_affinity_preferred = place.node_affinity_preferred

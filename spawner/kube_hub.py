@@ -17,8 +17,9 @@ FIRST_PORT = 10101
 LAST_PORT = 10110
 
 
-def serve_services_in_pod(c, *, pod_ip: str | None = None, first_port: int = FIRST_PORT,
-                          internal_url: str | None = None) -> dict[str, str]:
+def serve_services_in_pod(
+    c, *, pod_ip: str | None = None, first_port: int = FIRST_PORT, internal_url: str | None = None
+) -> dict[str, str]:
     """Move hub-managed services from loopback to ``pod_ip`` (default ``$POD_IP``), ports from ``first_port``.
 
     ``internal_url`` (e.g. ``http://proxy-public``): how notebook pods reach the hub's proxy inside the cluster;
@@ -78,15 +79,20 @@ def pipelines_on_kubernetes(c, settings: dict) -> dict[str, str]:
 
     images = {v: image for v, image in (settings.get("images") or {}).items() if image}  # null: dropped
     newest = max(images, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
-    placement = JobPlacement(capacity_type_label=settings.get("capacityTypeLabel", "karpenter.sh/capacity-type"),
-                             capacity_type_values=dict(settings.get("capacityTypeValues") or {}),
-                             spot_fallback_on_demand=bool(settings.get("spotFallbackOnDemand", False)),
-                             node_overhead=dict(settings.get("kubernetes") or {}))
+    placement = JobPlacement(
+        capacity_type_label=settings.get("capacityTypeLabel", "karpenter.sh/capacity-type"),
+        capacity_type_values=dict(settings.get("capacityTypeValues") or {}),
+        spot_fallback_on_demand=bool(settings.get("spotFallbackOnDemand", False)),
+        node_overhead=dict(settings.get("kubernetes") or {}),
+    )
     internal = (settings.get("internalUrl") or "http://proxy-public").rstrip("/")
-    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **placement.to_env(),
-           "PAVED_K8S_PIPELINE_IMAGE": settings.get("pipelineImage") or (images[newest] if newest else ""),
-           "PAVED_K8S_PIPELINES_URL": f"{internal}/services/pipelines/",
-           "AWS_REGION": settings.get("awsRegion", "eu-west-1")}
+    env = {
+        "PAVED_PIPELINES_TARGET": "kubernetes",
+        **placement.to_env(),
+        "PAVED_K8S_PIPELINE_IMAGE": settings.get("pipelineImage") or (images[newest] if newest else ""),
+        "PAVED_K8S_PIPELINES_URL": f"{internal}/services/pipelines/",
+        "AWS_REGION": settings.get("awsRegion", "eu-west-1"),
+    }
     env.update(pipeline_job_identities(c))
     services = []
     for service in c.JupyterHub.get("services", []):

@@ -36,10 +36,23 @@ DO_NOT_DISRUPT = {"karpenter.sh/do-not-disrupt": "true"}
 # non-root (the notebook image's numeric USER 1000), no privilege escalation, no capabilities, the runtime's
 # seccomp profile. Notebook servers and pipeline Jobs run the same image, so a namespace enforcing "restricted"
 # admits both.
-RESTRICTED_SECURITY_CONTEXT = {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                               "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-__all__ = ["GPU_RESOURCE", "INSTANCE_TYPE_LABEL", "DO_NOT_DISRUPT", "RESTRICTED_SECURITY_CONTEXT", "capacity_values",
-           "require", "Placement", "placement_for", "pod_spec_fields"]
+RESTRICTED_SECURITY_CONTEXT = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+__all__ = [
+    "GPU_RESOURCE",
+    "INSTANCE_TYPE_LABEL",
+    "DO_NOT_DISRUPT",
+    "RESTRICTED_SECURITY_CONTEXT",
+    "capacity_values",
+    "require",
+    "Placement",
+    "placement_for",
+    "pod_spec_fields",
+]
 
 # Known capacity-type labels -> the value each lifecycle has on nodes.
 CAPACITY_TYPE_VALUES: dict[str, dict[str, str]] = {
@@ -53,8 +66,10 @@ def capacity_values(label: str, configured: dict[str, str] | None = None) -> dic
     values = {**CAPACITY_TYPE_VALUES.get(label, {}), **(configured or {})}
     missing = [lc for lc in ("spot", "on-demand") if not values.get(lc)]
     if missing:
-        raise ValueError(f"capacity-type label {label!r} is not a known one ({', '.join(CAPACITY_TYPE_VALUES)}); "
-                         f"configure its values for: {', '.join(missing)}")
+        raise ValueError(
+            f"capacity-type label {label!r} is not a known one ({', '.join(CAPACITY_TYPE_VALUES)}); "
+            f"configure its values for: {', '.join(missing)}"
+        )
     return values
 
 
@@ -82,10 +97,19 @@ class Placement:
     tolerations: list[dict]
 
 
-def placement_for(*, instance: InstanceType, lifecycle: str, label: str, values: dict[str, str],
-                  spot_fallback: bool, base_required: list[dict] = (), base_preferred: list[dict] = (),
-                  base_tolerations: list[dict] = (), base_node_selector: dict[str, str] | None = None,
-                  preferred_weight: int = 100) -> Placement:
+def placement_for(
+    *,
+    instance: InstanceType,
+    lifecycle: str,
+    label: str,
+    values: dict[str, str],
+    spot_fallback: bool,
+    base_required: list[dict] = (),
+    base_preferred: list[dict] = (),
+    base_tolerations: list[dict] = (),
+    base_node_selector: dict[str, str] | None = None,
+    preferred_weight: int = 100,
+) -> Placement:
     """Node selection for a server of ``instance`` on ``lifecycle``, on top of the site's own rules."""
     required = list(base_required)
     preferred = list(base_preferred)
@@ -103,8 +127,12 @@ def placement_for(*, instance: InstanceType, lifecycle: str, label: str, values:
         raise ValueError(f"unknown lifecycle {lifecycle!r}")
     if instance.gpu:
         tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
-    return Placement(node_selector={**(base_node_selector or {}), INSTANCE_TYPE_LABEL: instance.name},
-                     node_affinity_required=required, node_affinity_preferred=preferred, tolerations=tolerations)
+    return Placement(
+        node_selector={**(base_node_selector or {}), INSTANCE_TYPE_LABEL: instance.name},
+        node_affinity_required=required,
+        node_affinity_preferred=preferred,
+        tolerations=tolerations,
+    )
 
 
 def pod_spec_fields(place: Placement) -> dict:
@@ -114,7 +142,8 @@ def pod_spec_fields(place: Placement) -> dict:
     node_affinity = {}
     if place.node_affinity_required:
         node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
-            "nodeSelectorTerms": list(place.node_affinity_required)}
+            "nodeSelectorTerms": list(place.node_affinity_required)
+        }
     if place.node_affinity_preferred:
         node_affinity["preferredDuringSchedulingIgnoredDuringExecution"] = list(place.node_affinity_preferred)
     if node_affinity:

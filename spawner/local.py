@@ -58,14 +58,18 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def _default_code_server(self):
         if os.environ.get("PAVED_VSCODE") == "0":  # `make up PAVED_VSCODE=0`: VS Code switched off
             return ""
-        for candidate in (shutil.which("code-server"),
-                          Path.cwd() / "node_modules/.bin/code-server",
-                          Path(sys.prefix).parent / "node_modules/.bin/code-server"):
+        for candidate in (
+            shutil.which("code-server"),
+            Path.cwd() / "node_modules/.bin/code-server",
+            Path(sys.prefix).parent / "node_modules/.bin/code-server",
+        ):
             if candidate and Path(candidate).exists():
                 return str(candidate)
         return ""
 
-    workspaces_dir = Unicode(help="Folder holding one workspace per notebook: <dir>/<user>/<notebook>.").tag(config=True)
+    workspaces_dir = Unicode(help="Folder holding one workspace per notebook: <dir>/<user>/<notebook>.").tag(
+        config=True
+    )
 
     @default("workspaces_dir")
     def _default_workspaces(self):
@@ -95,7 +99,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
 
     allow_unisolated_multiuser = Bool(
-        False, help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
+        False,
+        help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
         "start servers. Set from c.Paved.allow_unisolated_multiuser.",
     ).tag(config=True)
 
@@ -124,8 +129,10 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         if os.geteuid() == 0 and not self.isolate:
             self.args = [*self.args, "--ServerApp.allow_root=True"]
         if self.code_server_command:
-            self.environment = {**self.environment, **vscode.server_env(
-                self.code_server_command, self.code_server_config_file(), self.home_dir)}
+            self.environment = {
+                **self.environment,
+                **vscode.server_env(self.code_server_command, self.code_server_config_file(), self.home_dir),
+            }
         else:
             self.environment = {**self.environment, **vscode.UNAVAILABLE_ENV}
 
@@ -194,14 +201,18 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
         scope = self.scope
         python = self.python_executables[scope.options.python]
-        for path, what in ((Path(python), "the server's Python"), (Path(self.workspaces_dir), "the workspaces"),
-                           (Path(os.path.realpath(python)), "the server's Python")):
+        for path, what in (
+            (Path(python), "the server's Python"),
+            (Path(self.workspaces_dir), "the workspaces"),
+            (Path(os.path.realpath(python)), "the server's Python"),
+        ):
             problem = isolation.reachable_problem(path)
             if problem:
                 raise isolation.IsolationError(f"Cannot isolate {what}: {problem}.")
         account = accounts.ensure_account(self.account_name(), comment=f"Paved user {self.user.name}")
-        group = accounts.ensure_group(accounts.group_name(scope.project.name, scope.options.environment,
-                                                          self.system_user_prefix))
+        group = accounts.ensure_group(
+            accounts.group_name(scope.project.name, scope.options.environment, self.system_user_prefix)
+        )
         # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
         # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
         # So before a server gets its ids, every lake is its own group's again and no other user's workspace is
@@ -239,12 +250,17 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return self.data_dir() / "run" / f"server-{self.user.name}--{self.name}.pid"
 
     def _make_cgroups(self) -> None:
-        self._cgroups = limits.create(self.cgroup_name(), int(self.mem_limit or 0), float(self.cpu_limit or 1)) \
-            if self.mem_limit else []
+        self._cgroups = (
+            limits.create(self.cgroup_name(), int(self.mem_limit or 0), float(self.cpu_limit or 1))
+            if self.mem_limit
+            else []
+        )
         if not self._cgroups and not LocalProjectSpawner._limits_warned:
             LocalProjectSpawner._limits_warned = True
-            self.log.warning("No writable cgroups on this machine: memory is limited per process (RLIMIT_DATA) and "
-                             "CPU is not limited")
+            self.log.warning(
+                "No writable cgroups on this machine: memory is limited per process (RLIMIT_DATA) and "
+                "CPU is not limited"
+            )
 
     def cgroup_name(self) -> str:
         return limits.cgroup_name(self.data_dir(), self.user.name, self.name, self.system_user_prefix)
@@ -253,9 +269,12 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         self.identity = None
         self._cgroups = []
         if not self.isolate and not self.allow_unisolated_multiuser and self.user.name != getpass.getuser():
-            raise web.HTTPError(403, f"This Paved runs in single-user mode (not as root), so it cannot keep "
-                                     f"notebooks apart: only {getpass.getuser()} may start servers. Ask the "
-                                     "administrator to run Paved as root or allow shared use.")
+            raise web.HTTPError(
+                403,
+                f"This Paved runs in single-user mode (not as root), so it cannot keep "
+                f"notebooks apart: only {getpass.getuser()} may start servers. Ask the "
+                "administrator to run Paved as root or allow shared use.",
+            )
         if self.isolate:
             await asyncio.to_thread(self._prepare_isolation)
             await asyncio.to_thread(self._make_cgroups)
@@ -265,8 +284,12 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         if self.code_server_command:
             await asyncio.to_thread(self._prepare_vscode)
         self.emit_progress(30, f"Workspace ready: {self.home_dir}")
-        self.emit_progress(50, "Starting JupyterLab" if self.scope and self.scope.options.interface == "lab"
-                           else "Starting the server for VS Code")
+        self.emit_progress(
+            50,
+            "Starting JupyterLab"
+            if self.scope and self.scope.options.interface == "lab"
+            else "Starting the server for VS Code",
+        )
         ip, port = await super().start()
         pid_file = self.pid_file()
         pid_file.parent.mkdir(parents=True, exist_ok=True)
@@ -289,9 +312,16 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         identity = self.identity
         result = subprocess.run(
             [self.python_executables[self.scope.options.python], "-m", "paved.spawner.vscode", "seed", self.home_dir],
-            cwd=self.home_dir, env={"PATH": SYSTEM_PATH, "HOME": self.home_dir}, capture_output=True, text=True,
-            user=identity.uid, group=identity.gid, extra_groups=list(identity.groups), umask=identity.umask,
-            timeout=60)
+            cwd=self.home_dir,
+            env={"PATH": SYSTEM_PATH, "HOME": self.home_dir},
+            capture_output=True,
+            text=True,
+            user=identity.uid,
+            group=identity.gid,
+            extra_groups=list(identity.groups),
+            umask=identity.umask,
+            timeout=60,
+        )
         if result.returncode != 0:
             self.log.warning("Could not seed VS Code settings for %s: %s", self._log_name, result.stderr[-500:])
 

@@ -28,8 +28,10 @@ ANIMALS = (
 # and answers anything else with a bare "Invalid server_name". Paved's rule is exactly that one, so the form and
 # Paved's own messages can state it; a DNS label (Kubernetes pod/PVC names) with room for suffixes follows.
 NAME_RE = re.compile(r"^(?!.*--)[a-z]([a-z0-9-]{0,28}[a-z0-9])?$")
-NAME_RULE = ("1-30 lowercase letters, digits or single '-', starting with a letter and ending with a letter or "
-             "digit (JupyterHub's server-name rule)")
+NAME_RULE = (
+    "1-30 lowercase letters, digits or single '-', starting with a letter and ending with a letter or "
+    "digit (JupyterHub's server-name rule)"
+)
 
 
 def memorable_name(taken: Iterable[str] = ()) -> str:

@@ -81,25 +81,36 @@ def validate_options(
     if not isinstance(name, str):
         raise OptionsError(f"project must be text (got {name!r}).")
     if name not in by_name:
-        raise OptionsError(f"You are not a member of a project named {name!r}; "
-                           f"your projects: {', '.join(by_name) or '(none)'}.")
+        raise OptionsError(
+            f"You are not a member of a project named {name!r}; your projects: {', '.join(by_name) or '(none)'}."
+        )
     project = by_name[name]
     environments = [e for e in ENVIRONMENTS if e in project.environments]
     pythons = list(pythons)
     interfaces = list(interfaces)
     return NotebookOptions(
         project=name,
-        environment=_one_of("environment", raw.get("environment", environments[0]), environments,
-                            f"an environment of project {name}"),
-        python=_one_of("python", raw.get("python", pythons[0] if pythons else ""), pythons,
-                       "an available Python version"),
-        instance_type=_one_of("instance_type", raw.get("instance_type", project.instance_types[0]),
-                              project.instance_types, f"an instance type allowed in project {name}"),
-        lifecycle=_one_of("lifecycle", raw.get("lifecycle", project.lifecycles[0]),
-                          [lc for lc in LIFECYCLES if lc in project.lifecycles],
-                          f"a lifecycle allowed in project {name}"),
-        idle_minutes=_whole_number("idle_minutes", raw.get("idle_minutes", project.idle_minutes.default),
-                                   project.idle_minutes),
+        environment=_one_of(
+            "environment", raw.get("environment", environments[0]), environments, f"an environment of project {name}"
+        ),
+        python=_one_of(
+            "python", raw.get("python", pythons[0] if pythons else ""), pythons, "an available Python version"
+        ),
+        instance_type=_one_of(
+            "instance_type",
+            raw.get("instance_type", project.instance_types[0]),
+            project.instance_types,
+            f"an instance type allowed in project {name}",
+        ),
+        lifecycle=_one_of(
+            "lifecycle",
+            raw.get("lifecycle", project.lifecycles[0]),
+            [lc for lc in LIFECYCLES if lc in project.lifecycles],
+            f"a lifecycle allowed in project {name}",
+        ),
+        idle_minutes=_whole_number(
+            "idle_minutes", raw.get("idle_minutes", project.idle_minutes.default), project.idle_minutes
+        ),
         disk_gb=_whole_number("disk_gb", raw.get("disk_gb", project.disk_gb.default), project.disk_gb),
         interface=_one_of("interface", raw.get("interface", "lab"), interfaces, "an available interface"),
     )

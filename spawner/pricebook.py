@@ -95,18 +95,31 @@ def parse_time(value: str) -> float:
 
 def parse_pricebook(raw: dict) -> PriceBook:
     types = {
-        name: InstanceType(name=name, vcpu=int(t["vcpu"]), memory_gib=float(t["memory_gib"]),
-                           gpu=int(t.get("gpu") or 0), gpu_type=t.get("gpu_type"),
-                           memory_mib=int(t.get("memory_mib") or 0), max_pods=int(t.get("max_pods") or 110))
+        name: InstanceType(
+            name=name,
+            vcpu=int(t["vcpu"]),
+            memory_gib=float(t["memory_gib"]),
+            gpu=int(t.get("gpu") or 0),
+            gpu_type=t.get("gpu_type"),
+            memory_mib=int(t.get("memory_mib") or 0),
+            max_pods=int(t.get("max_pods") or 110),
+        )
         for name, t in raw["instance_types"].items()
     }
-    return PriceBook(as_of=raw["as_of"], currency=raw.get("currency", "USD"),
-                     default_region=raw["default_region"], instance_types=types,
-                     prices=raw["prices"], disk_gb_month=raw.get("disk_gb_month", {}),
-                     spot_history={
-                         region: {t: sorted((parse_time(when), float(price)) for when, price in points)
-                                  for t, points in by_type.items()}
-                         for region, by_type in (raw.get("spot_history") or {}).items()})
+    return PriceBook(
+        as_of=raw["as_of"],
+        currency=raw.get("currency", "USD"),
+        default_region=raw["default_region"],
+        instance_types=types,
+        prices=raw["prices"],
+        disk_gb_month=raw.get("disk_gb_month", {}),
+        spot_history={
+            region: {
+                t: sorted((parse_time(when), float(price)) for when, price in points) for t, points in by_type.items()
+            }
+            for region, by_type in (raw.get("spot_history") or {}).items()
+        },
+    )
 
 
 @lru_cache(maxsize=4)

@@ -115,8 +115,9 @@ def session_tags(project: str, environment: str, user: str) -> dict[str, str]:
     return {"paved-project": project, "paved-environment": environment, "paved-user": user}
 
 
-def build_scope(options: NotebookOptions, project: Project, *, user: str, notebook: str,
-                service_urls: dict[str, str] | None = None) -> Scope:
+def build_scope(
+    options: NotebookOptions, project: Project, *, user: str, notebook: str, service_urls: dict[str, str] | None = None
+) -> Scope:
     """The scope of ``user``'s notebook ``notebook`` with ``options`` (already validated) in ``project``."""
     instance = load_pricebook().instance_types[options.instance_type]
     idle = IdlePolicy(options.idle_minutes)
@@ -139,5 +140,13 @@ def build_scope(options: NotebookOptions, project: Project, *, user: str, notebo
         f"{LABEL_PREFIX}instance-type": options.instance_type,
         f"{LABEL_PREFIX}lifecycle": options.lifecycle,
     }
-    return Scope(user=user, notebook=notebook, options=options, project=project, instance=instance, idle=idle,
-                 env=env, labels={k: label_value(v) for k, v in labels.items()})
+    return Scope(
+        user=user,
+        notebook=notebook,
+        options=options,
+        project=project,
+        instance=instance,
+        idle=idle,
+        env=env,
+        labels={k: label_value(v) for k, v in labels.items()},
+    )

@@ -66,8 +66,12 @@ def server_env(command: str, config_file: str | os.PathLike, working_dir: str | 
     name = Path(command).name
     if name not in KNOWN_EXECUTABLES:
         raise ValueError(f"code-server command must be named one of {', '.join(KNOWN_EXECUTABLES)} (got {command!r})")
-    return {"CODE_EXECUTABLE": name, "CODE_SERVER_CONFIG": str(config_file), "CODE_WORKINGDIR": str(working_dir),
-            "VSCODE_CLI": "1"}
+    return {
+        "CODE_EXECUTABLE": name,
+        "CODE_SERVER_CONFIG": str(config_file),
+        "CODE_WORKINGDIR": str(working_dir),
+        "VSCODE_CLI": "1",
+    }
 
 
 def path_with(command: str, path: str) -> str:

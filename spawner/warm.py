@@ -37,9 +37,20 @@ import traceback
 
 # Heavy modules a Paved notebook server loads; missing ones are skipped (they are not installed).
 PRELOAD = (
-    "tornado.web", "jupyter_client", "nbformat", "jupyter_server.serverapp", "jupyter_server_terminals",
-    "jupyterlab_server", "jupyterlab.labapp", "notebook_shim", "jupyter_lsp", "jupyter_server_proxy",
-    "jupyterlab_git", "nbdime", "paved_lab", "paved.spawner.busy_activity",
+    "tornado.web",
+    "jupyter_client",
+    "nbformat",
+    "jupyter_server.serverapp",
+    "jupyter_server_terminals",
+    "jupyterlab_server",
+    "jupyterlab.labapp",
+    "notebook_shim",
+    "jupyter_lsp",
+    "jupyter_server_proxy",
+    "jupyterlab_git",
+    "nbdime",
+    "paved_lab",
+    "paved.spawner.busy_activity",
 )
 
 

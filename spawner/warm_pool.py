@@ -44,8 +44,12 @@ class ForkServer:
 
     def __init__(self, python: str):
         self.proc = subprocess.Popen(
-            [python, "-m", "paved.spawner.warm"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=_minimal_env(), start_new_session=True)  # no signals from the hub's terminal
+            [python, "-m", "paved.spawner.warm"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=_minimal_env(),
+            start_new_session=True,
+        )  # no signals from the hub's terminal
         self.exited: dict[int, int] = {}
         self._waiting: dict[str, queue.Queue] = {}  # request id -> where its pid goes
         self._ended = False
@@ -124,7 +128,8 @@ def warm_up(python: str) -> ForkServer:
 
 class WarmStartSpawner(SimpleLocalProcessSpawner):
     warm_start = Bool(
-        True, help="Start servers from a pre-warmed fork server (imports done ahead): a spawn takes a fraction "
+        True,
+        help="Start servers from a pre-warmed fork server (imports done ahead): a spawn takes a fraction "
         "of a second instead of a few seconds. Off: every server starts cold.",
     ).tag(config=True)
 
@@ -160,9 +165,14 @@ class WarmStartSpawner(SimpleLocalProcessSpawner):
             return await super().start()
         if self.port == 0:
             self.port = random_port()
-        request = {"argv": ["jupyterhub-singleuser", *self.get_args()], "env": self.get_env(),
-                   "cwd": self.home_dir, "mem": 0 if self.warm_cgroups() else int(self.mem_limit or 0),
-                   "identity": self.warm_identity(), "cgroups": self.warm_cgroups()}
+        request = {
+            "argv": ["jupyterhub-singleuser", *self.get_args()],
+            "env": self.get_env(),
+            "cwd": self.home_dir,
+            "mem": 0 if self.warm_cgroups() else int(self.mem_limit or 0),
+            "identity": self.warm_identity(),
+            "cgroups": self.warm_cgroups(),
+        }
         Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         server = warm_up(python)
         pid = await asyncio.to_thread(server.spawn, request)

@@ -125,8 +125,10 @@ class PavedHub:
         r = s.get(f"{self.url}/hub/login")
         r.raise_for_status()
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
-        r = s.post(f"{self.url}/hub/login?next=", data={
-            "username": username, "password": password or self.password, "_xsrf": xsrf})
+        r = s.post(
+            f"{self.url}/hub/login?next=",
+            data={"username": username, "password": password or self.password, "_xsrf": xsrf},
+        )
         r.raise_for_status()
         s.headers["X-XSRFToken"] = s.cookies.get("_xsrf", xsrf)
         return s
@@ -163,8 +165,14 @@ def paved_with_site(folder: Path, site: str, **kwargs):
         stop_process_group(hub.proc)
 
 
-def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 120,
-                preexec_fn=None, port: int | None = None) -> PavedHub:
+def start_paved(
+    data_dir: Path,
+    *extra_args: str,
+    env: dict | None = None,
+    timeout: float = 120,
+    preexec_fn=None,
+    port: int | None = None,
+) -> PavedHub:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     make_passable(data_dir)
@@ -174,7 +182,11 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
     full_env["PATH"] = f"{node_bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{full_env['PATH']}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "paved.hub.cli", "up", "--port", str(port), "--data-dir", str(data_dir), *extra_args],
-        stdout=open(out, "wb"), stderr=subprocess.STDOUT, start_new_session=True, env=full_env, cwd=ROOT,
+        stdout=open(out, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=full_env,
+        cwd=ROOT,
         preexec_fn=preexec_fn,
     )
     hub = PavedHub(url=f"http://127.0.0.1:{port}", data_dir=data_dir, proc=proc, log=data_dir / "hub.log")
@@ -190,6 +202,7 @@ def start_paved(data_dir: Path, *extra_args: str, env: dict | None = None, timeo
 
 
 # --- helpers for tests that drive notebook servers through the hub's REST API ------------------------------
+
 
 def servers(hub, user) -> dict:
     """``user``'s active servers, as the hub's REST API reports them."""
@@ -231,18 +244,39 @@ def start_cell(hub, user, server, code):
     ws_url = base.replace("http", "ws", 1) + f"/api/kernels/{r.json()['id']}/channels"
     ws = websocket.create_connection(ws_url, header=[f"Authorization: {api.headers['Authorization']}"], timeout=60)
     msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request",
-                   "version": "5.3", "date": ""},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                    "allow_stdin": False, "stop_on_error": True},
-    }))
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": user,
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": True,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
+        )
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         msg = json.loads(ws.recv())
-        if msg.get("msg_type") == "status" and msg["content"]["execution_state"] == "busy" \
-                and msg.get("parent_header", {}).get("msg_id") == msg_id:
+        if (
+            msg.get("msg_type") == "status"
+            and msg["content"]["execution_state"] == "busy"
+            and msg.get("parent_header", {}).get("msg_id") == msg_id
+        ):
             return ws, msg_id
     raise AssertionError("kernel never became busy")
 

@@ -43,14 +43,30 @@ COLLECTION_VERBS = {"GET", "POST"}  # list/watch, create (deletecollection is no
 ITEM_VERBS = {"GET", "PUT", "PATCH", "DELETE"}
 READ_ONLY = {"pods"}  # Paved only reads pods
 QUERY = {
-    ("GET", "collection"): {"labelSelector", "fieldSelector", "watch", "resourceVersion", "timeoutSeconds",
-                            "allowWatchBookmarks", "limit", "continue", "pretty", "resourceVersionMatch",
-                            "sendInitialEvents"},
+    ("GET", "collection"): {
+        "labelSelector",
+        "fieldSelector",
+        "watch",
+        "resourceVersion",
+        "timeoutSeconds",
+        "allowWatchBookmarks",
+        "limit",
+        "continue",
+        "pretty",
+        "resourceVersionMatch",
+        "sendInitialEvents",
+    },
     ("POST", "collection"): {"dryRun", "fieldManager", "fieldValidation", "pretty"},
     ("GET", "item"): {"pretty"},
     ("PUT", "item"): {"dryRun", "fieldManager", "fieldValidation", "pretty"},
-    ("DELETE", "item"): {"dryRun", "gracePeriodSeconds", "propagationPolicy", "orphanDependents", "pretty",
-                         "ignoreStoreReadErrorWithClusterBreakingPotential"},
+    ("DELETE", "item"): {
+        "dryRun",
+        "gracePeriodSeconds",
+        "propagationPolicy",
+        "orphanDependents",
+        "pretty",
+        "ignoreStoreReadErrorWithClusterBreakingPotential",
+    },
 }
 
 
@@ -124,8 +140,18 @@ class KubeApiServer:
 
     @staticmethod
     def _status(status: int, reason: str, message: str) -> web.Response:
-        return web.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                  "message": message, "reason": reason, "code": status}, status=status)
+        return web.json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": message,
+                "reason": reason,
+                "code": status,
+            },
+            status=status,
+        )
 
     def _bump(self, obj: dict) -> None:
         self._version += 1
@@ -207,8 +233,14 @@ class KubeApiServer:
             if (request.query.get("watch") or "").lower() in ("true", "1"):
                 return await self._watch(request, resource, selector)
             items = [o for o in store.values() if _matches(o["metadata"].get("labels") or {}, selector)]
-            return web.json_response({"kind": f"{kind}List", "apiVersion": api_version,
-                                      "metadata": {"resourceVersion": str(self._version)}, "items": items})
+            return web.json_response(
+                {
+                    "kind": f"{kind}List",
+                    "apiVersion": api_version,
+                    "metadata": {"resourceVersion": str(self._version)},
+                    "items": items,
+                }
+            )
         if verb == "POST":
             problem = self._validate(body, api_version, kind, where)
             if problem:
@@ -221,8 +253,10 @@ class KubeApiServer:
             obj = self._stamp(copy.deepcopy(body))
             if resource == "secrets" and "stringData" in obj:  # the API server turns stringData into data
                 import base64
-                obj.setdefault("data", {}).update({k: base64.b64encode(v.encode()).decode()
-                                                   for k, v in obj.pop("stringData").items()})
+
+                obj.setdefault("data", {}).update(
+                    {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()}
+                )
             store[obj["metadata"]["name"]] = obj
             self._notify(resource, "ADDED", obj)
             return web.json_response(obj, status=201)
@@ -245,6 +279,7 @@ class KubeApiServer:
             obj["metadata"].update({k: old["metadata"][k] for k in ("uid", "creationTimestamp", "namespace")})
             if resource == "secrets" and "stringData" in obj:
                 import base64
+
                 obj["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in obj.pop("stringData").items()}
             self._bump(obj)
             store[name] = obj
@@ -257,8 +292,15 @@ class KubeApiServer:
                     return self._reject(422, "Invalid", problem)
             obj = store.pop(name)
             self._notify(resource, "DELETED", obj)
-            return web.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                      "details": {"name": name, "kind": resource, "uid": obj["metadata"]["uid"]}})
+            return web.json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {"name": name, "kind": resource, "uid": obj["metadata"]["uid"]},
+                }
+            )
         return self._reject(405, "MethodNotAllowed", f"{where}: not supported by this test server")
 
     async def _watch(self, request: web.Request, resource: str, selector: str | None) -> web.StreamResponse:

@@ -24,15 +24,19 @@ from dataclasses import dataclass, field
 import boto3
 import pytest
 import requests
-
 from conftest import free_port, stop_process_group
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 TRUST_POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                   "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+        }
+    ],
 }
 
 
@@ -45,8 +49,9 @@ class MotoServer:
 
     def session(self) -> boto3.session.Session:
         """A boto3 session with moto's dummy credentials (the "hub's own" identity in tests)."""
-        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                     region_name=self.region)
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
+        )
 
     def client(self, service: str):
         return self.session().client(service, endpoint_url=self.url)
@@ -66,8 +71,12 @@ class MotoServer:
 
 def start_moto_server(timeout: float = 30) -> MotoServer:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,8 +84,12 @@ def start_moto_server(timeout: float = 30) -> MotoServer:
             break
         try:
             requests.get(f"{url}/moto-api/data.json", timeout=1).raise_for_status()
-            env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": url}
+            env = {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ENDPOINT_URL": url,
+            }
             return MotoServer(url=url, proc=proc, env=env)
         except requests.RequestException:
             time.sleep(0.1)

@@ -31,9 +31,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":  # the data helper compresses its events
                     import gzip
+
                     body = gzip.decompress(body)
-                received.append({"path": self.path, "headers": dict(self.headers),
-                                 "body": json.loads(body or b"null")})
+                received.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")})
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"{}")
@@ -89,15 +89,22 @@ def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> di
     from pathlib import Path
 
     env = dict(os.environ)
-    env.update({
-        "PAVED_DATA_DIR": str(data_dir), "PAVED_PROJECTS_FILE": str(Path(data_dir) / "projects.yaml"),
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}", "JUPYTERHUB_SERVICE_PREFIX": "/services/pipelines/",
-        "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api", "JUPYTERHUB_API_TOKEN": "not-used",
-        "JUPYTERHUB_CLIENT_ID": "service-pipelines", "PAVED_PIPELINES_INTERVAL": "0.2",
-        "PAVED_PIPELINES_CLOCK_SPEED": str(speed), "PAVED_PIPELINES_CLOCK_ANCHOR": str(anchor),
-        "PAVED_PIPELINES_RUN_TOKENS": "0",  # no hub here to issue run tokens
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "PAVED_DATA_DIR": str(data_dir),
+            "PAVED_PROJECTS_FILE": str(Path(data_dir) / "projects.yaml"),
+            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+            "JUPYTERHUB_SERVICE_PREFIX": "/services/pipelines/",
+            "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
+            "JUPYTERHUB_API_TOKEN": "not-used",
+            "JUPYTERHUB_CLIENT_ID": "service-pipelines",
+            "PAVED_PIPELINES_INTERVAL": "0.2",
+            "PAVED_PIPELINES_CLOCK_SPEED": str(speed),
+            "PAVED_PIPELINES_CLOCK_ANCHOR": str(anchor),
+            "PAVED_PIPELINES_RUN_TOKENS": "0",  # no hub here to issue run tokens
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
     env.pop("PAVED_CATALOG_URL", None)
     env.update(extra)
     return env
@@ -114,8 +121,9 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "t
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def crash_cycles(data_dir, cycles: int, *, speed: float = 30, drain_timeout: float = 180, seed: int = 5,
-                 log=print) -> dict:
+def crash_cycles(
+    data_dir, cycles: int, *, speed: float = 30, drain_timeout: float = 180, seed: int = 5, log=print
+) -> dict:
     """Kill -9 the pipelines service ``cycles`` times during runs, restart, drain; check the invariants.
 
     A pipeline on a one-minute cron (clock ``speed`` times faster), catch-up ``all``, concurrency allow. Each
@@ -151,20 +159,31 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 30, drain_timeout: flo
     clock = Clock(speed=speed, anchor=anchor)
     store = Store(f"sqlite:///{data_dir / 'pipelines.sqlite'}")
     nb = make_notebook("n = 0", "total = sum(range(1000))\nprint(n, total)")
-    spec = parse_spec({"name": "tick", "project": "crash", "schedule": {"cron": "* * * * *"},
-                       "concurrency": "allow", "catchup": {"policy": "all", "max": 1000}})
+    spec = parse_spec(
+        {
+            "name": "tick",
+            "project": "crash",
+            "schedule": {"cron": "* * * * *"},
+            "concurrency": "allow",
+            "catchup": {"policy": "all", "max": 1000},
+        }
+    )
     p = store.deploy(spec.to_dict(), nb, {"content_hash": content_hash(nb)}, "alice", now=clock.now())["pipeline"]
     start_cursor = p["cursor"]
 
     def start():
         from socket import socket
+
         with socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        return subprocess.Popen([sys.executable, "-m", "paved.promote.service"],
-                                env=service_env(data_dir, port, speed, anchor),
-                                stdout=open(data_dir / "service.log", "ab"), stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "paved.promote.service"],
+            env=service_env(data_dir, port, speed, anchor),
+            stdout=open(data_dir / "service.log", "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     kills_during_runs = 0
     seen: set[int] = set()
@@ -190,6 +209,7 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 30, drain_timeout: flo
     end = int(clock.now())
     proc = start()
     try:
+
         def drained():
             runs = [r for r in store.list_runs(["crash"], limit=100000) if r["nominal_time"] <= end]
             return store.pipeline(p["id"])["cursor"] >= end - 60 and all(r["status"] == "succeeded" for r in runs)
@@ -226,5 +246,11 @@ def crash_cycles(data_dir, cycles: int, *, speed: float = 30, drain_timeout: flo
     assert not not_done, f"runs not succeeded after the drain: {not_done[:3]}"
     assert all(successes[r["id"]] == 1 for r in runs), "a nominal time with two successful attempts"
     assert all(on_disk[r["id"]] <= 1 for r in runs), "a nominal time executed successfully twice"
-    return {"cycles": cycles, "ticks": len(expected), "runs": len(runs), "attempts": len(attempts),
-            "lost": sum(a["status"] == "lost" for a in attempts), "kills_during_runs": kills_during_runs}
+    return {
+        "cycles": cycles,
+        "ticks": len(expected),
+        "runs": len(runs),
+        "attempts": len(attempts),
+        "lost": sum(a["status"] == "lost" for a in attempts),
+        "kills_during_runs": kills_during_runs,
+    }

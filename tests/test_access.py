@@ -17,7 +17,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import run_code, start_paved, stop, stop_process_group, wait_ready
 from test_catalog import Webhook
 
@@ -36,11 +35,17 @@ def hub(tmp_path_factory):
     create_demo(data)
     projects = yaml.safe_load(DEMO_PROJECTS_YAML)
     projects["projects"][IPF]["max_grant_days"] = 30
-    projects["projects"]["scoring"] = {"members": {"users": ["bob"]}, "admins": ["bob"],
-                                       "environments": {"dev": {"lake": "lake/scoring/dev"}}}
-    projects["projects"]["vault"] = {"members": {"users": ["alice"]}, "admins": ["alice"],
-                                     "catalog": {"discoverable": False},
-                                     "environments": {"dev": {"lake": "lake/vault/dev"}}}
+    projects["projects"]["scoring"] = {
+        "members": {"users": ["bob"]},
+        "admins": ["bob"],
+        "environments": {"dev": {"lake": "lake/scoring/dev"}},
+    }
+    projects["projects"]["vault"] = {
+        "members": {"users": ["alice"]},
+        "admins": ["alice"],
+        "catalog": {"discoverable": False},
+        "environments": {"dev": {"lake": "lake/vault/dev"}},
+    }
     (data / "projects.yaml").write_text(yaml.safe_dump(projects))
     import duckdb
 
@@ -48,8 +53,10 @@ def hub(tmp_path_factory):
     duckdb.sql(f"COPY (SELECT 1 AS secret) TO '{data / 'lake/vault/dev/vault_secrets.parquet'}' (FORMAT parquet)")
     site = tmp / "site.py"
     webhook = Webhook()
-    site.write_text("c.Catalog.access_sweep_seconds = 2\nc.Catalog.crawl_interval_minutes = 0\n"
-                    f"c.Catalog.access_webhook_url = {webhook.url!r}\n")
+    site.write_text(
+        "c.Catalog.access_sweep_seconds = 2\nc.Catalog.crawl_interval_minutes = 0\n"
+        f"c.Catalog.access_webhook_url = {webhook.url!r}\n"
+    )
     hub = start_paved(data, "--config", str(site))
     hub.catalog = f"{hub.url}/services/catalog/api/catalog/v1"
     hub.webhook = webhook
@@ -84,15 +91,25 @@ def ds_url(hub, d, tail=""):
 
 
 def request_body(d, **kw):
-    return {"namespace": d["namespace"], "name": d["name"], "project": "leads", "environment": "dev",
-            "access": "read", "days": 7, "reason": "score leads by price region", **kw}
+    return {
+        "namespace": d["namespace"],
+        "name": d["name"],
+        "project": "leads",
+        "environment": "dev",
+        "access": "read",
+        "days": 7,
+        "reason": "score leads by price region",
+        **kw,
+    }
 
 
 def counts(hub):
     admin = hub.api("admin")
-    return (len(admin.get(f"{hub.catalog}/access-requests").json()["requests"]),
-            len(admin.get(f"{hub.catalog}/grants").json()["grants"]),
-            len(admin.get(f"{hub.catalog}/audit").json()["audit"]))
+    return (
+        len(admin.get(f"{hub.catalog}/access-requests").json()["requests"]),
+        len(admin.get(f"{hub.catalog}/grants").json()["grants"]),
+        len(admin.get(f"{hub.catalog}/audit").json()["audit"]),
+    )
 
 
 def test_discoverable_not_readable(hub, prices):
@@ -154,15 +171,15 @@ def test_bad_bodies_and_unknown_ids(hub):
 
 
 def test_concurrent_approve_and_deny_exactly_one_wins(hub, prices):
-    r = hub.api("bob").post(f"{hub.catalog}/access-requests",
-                            json=request_body(prices, environment="prd", reason="race"))
+    r = hub.api("bob").post(
+        f"{hub.catalog}/access-requests", json=request_body(prices, environment="prd", reason="race")
+    )
     assert r.status_code == 201, r.text
     rid = r.json()["id"]
     results = []
 
     def decide(verb):
-        results.append(hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/{verb}",
-                                             json={"comment": verb}))
+        results.append(hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/{verb}", json={"comment": verb}))
 
     threads = [threading.Thread(target=decide, args=(v,)) for v in ("approve", "deny") * 3]
     for t in threads:
@@ -213,8 +230,9 @@ def read_from(hub, user, server, path) -> dict:
 
 
 def spawn(hub, user, name, project, environment="dev"):
-    r = hub.api(user).post(f"{hub.url}/hub/api/users/{user}/servers/{name}",
-                           json={"project": project, "environment": environment})
+    r = hub.api(user).post(
+        f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"project": project, "environment": environment}
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, user, name)
 
@@ -240,13 +258,19 @@ def test_request_approve_read_revoke_audit(hub, prices):
         r = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={"comment": "again"})
         assert r.status_code == 409 and "already approved" in r.json()["message"]
         # the decision is visible to bob; the dataset is now his project's to see and preview
-        assert [q for q in hub.api("bob").get(f"{hub.catalog}/access-requests").json()["requests"]
-                if q["id"] == rid][0]["status"] == "approved"
+        assert [q for q in hub.api("bob").get(f"{hub.catalog}/access-requests").json()["requests"] if q["id"] == rid][
+            0
+        ]["status"] == "approved"
         assert hub.api("bob").get(ds_url(hub, prices)).json()["access"] == "granted"
         assert hub.api("bob").get(ds_url(hub, prices, "/preview")).status_code == 200
         # storage: only leads/dev's group
         got = read_from(hub, "bob", "leadsdev", path)
-        assert got["paved.data"] == got["duckdb"] and isinstance(got["duckdb"], int) and got["duckdb"] > 0 and got["open"] == 4, got
+        assert (
+            got["paved.data"] == got["duckdb"]
+            and isinstance(got["duckdb"], int)
+            and got["duckdb"] > 0
+            and got["open"] == 4
+        ), got
         assert read_from(hub, "bob", "scoringdev", path) == DENIED
         # revoke: the next read fails
         r = hub.api("alice").delete(f"{hub.catalog}/grants/{grant['id']}")
@@ -255,8 +279,11 @@ def test_request_approve_read_revoke_audit(hub, prices):
         assert read_from(hub, "bob", "leadsdev", path) == DENIED
         assert hub.api("bob").get(ds_url(hub, prices)).json()["access"] == "request"
         # the audit lists each step and the reads through Paved (preview, paved.data.read)
-        audit = hub.api("alice").get(f"{hub.catalog}/audit",
-                                     params={"namespace": prices["namespace"], "name": prices["name"]}).json()
+        audit = (
+            hub.api("alice")
+            .get(f"{hub.catalog}/audit", params={"namespace": prices["namespace"], "name": prices["name"]})
+            .json()
+        )
         actions = [(a["action"], a["detail"]) for a in audit["audit"] if a["project"] in ("leads", None)]
         names = [a for a, _ in actions]
         for step in ("requested", "approved", "revoked"):
@@ -267,14 +294,19 @@ def test_request_approve_read_revoke_audit(hub, prices):
         kinds = {(m["type"], (m.get("request") or m.get("grant") or {}).get("id")) for m in hub.webhook.received}
         assert ("paved.catalog.access_requested", rid) in kinds and ("paved.catalog.access_approved", rid) in kinds
         assert ("paved.catalog.access_revoked", grant["id"]) in kinds
-        exported = hub.api("alice").get(f"{hub.catalog}/audit", params={
-            "namespace": prices["namespace"], "name": prices["name"], "format": "csv"})
+        exported = hub.api("alice").get(
+            f"{hub.catalog}/audit", params={"namespace": prices["namespace"], "name": prices["name"], "format": "csv"}
+        )
         assert exported.headers["Content-Type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(exported.text)))
         assert [r["action"] for r in rows] == [a["action"] for a in audit["audit"]]
         # bob's own project's admins do not see alice's audit; alice's own does
-        assert hub.api("bob").get(f"{hub.catalog}/audit", params={
-            "namespace": prices["namespace"], "name": prices["name"]}).json()["audit"] == []
+        assert (
+            hub.api("bob")
+            .get(f"{hub.catalog}/audit", params={"namespace": prices["namespace"], "name": prices["name"]})
+            .json()["audit"]
+            == []
+        )
     finally:
         stop(hub, "bob", "leadsdev")
         stop(hub, "bob", "scoringdev")
@@ -283,8 +315,9 @@ def test_request_approve_read_revoke_audit(hub, prices):
 def test_a_one_minute_grant_stops_at_the_next_sweep(hub, prices):
     from paved.spawner import acl
 
-    r = hub.api("bob").post(f"{hub.catalog}/access-requests",
-                            json=request_body(prices, days=1 / 1440, reason="one minute"))
+    r = hub.api("bob").post(
+        f"{hub.catalog}/access-requests", json=request_body(prices, days=1 / 1440, reason="one minute")
+    )
     assert r.status_code == 201, r.text
     grant = hub.api("alice").post(f"{hub.catalog}/access-requests/{r.json()['id']}/approve", json={}).json()["grant"]
     path = hub.api("alice").get(ds_url(hub, prices)).json()["location"]
@@ -300,8 +333,9 @@ def test_a_one_minute_grant_stops_at_the_next_sweep(hub, prices):
 
 
 def lineage_node(hub, user, start, wanted):
-    r = hub.api(user).get(f"{hub.url}/services/catalog/api/v1/lineage",
-                          params={"nodeId": start, "depth": 1, "direction": "upstream"})
+    r = hub.api(user).get(
+        f"{hub.url}/services/catalog/api/v1/lineage", params={"nodeId": start, "depth": 1, "direction": "upstream"}
+    )
     assert r.status_code == 200, r.text
     return [n for n in r.json()["graph"] if n["id"] == wanted]
 
@@ -309,22 +343,33 @@ def lineage_node(hub, user, start, wanted):
 def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices):
     path = hub.api("alice").get(ds_url(hub, prices)).json()["location"]
     secret = find(hub, "alice", "vault_secrets")[0]
-    event = {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.com/t",
-             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-             "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000a117"},
-             "job": {"namespace": "leads/dev", "name": "grant_lineage"},
-             "inputs": [{"namespace": "file", "name": path}, {"namespace": secret["namespace"], "name": secret["name"]}],
-             "outputs": [{"namespace": "file", "name": "bob_granted_out"}]}
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "producer": "https://example.com/t",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000a117"},
+        "job": {"namespace": "leads/dev", "name": "grant_lineage"},
+        "inputs": [{"namespace": "file", "name": path}, {"namespace": secret["namespace"], "name": secret["name"]}],
+        "outputs": [{"namespace": "file", "name": "bob_granted_out"}],
+    }
     r = hub.api("bob").post(f"{hub.url}/services/catalog/api/v1/lineage", json=event)
     assert r.status_code == 201, r.text
     start, node = "job:leads/dev:grant_lineage", f"dataset:file:{path}"
-    graph = hub.api("bob").get(f"{hub.url}/services/catalog/api/v1/lineage",
-                               params={"nodeId": start, "depth": 1, "direction": "upstream"}).json()["graph"]
+    graph = (
+        hub.api("bob")
+        .get(
+            f"{hub.url}/services/catalog/api/v1/lineage", params={"nodeId": start, "depth": 1, "direction": "upstream"}
+        )
+        .json()["graph"]
+    )
     assert "vault_secrets" not in json.dumps(graph)  # not discoverable: an opaque stub
     assert sum(n["id"].startswith("stub:") for n in graph) == 1
     (named,) = lineage_node(hub, "bob", start, node)
     assert named["data"]["locked"] and "location" not in named["data"]
-    rid = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="lineage")).json()["id"]
+    rid = (
+        hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="lineage")).json()["id"]
+    )
     gid = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={}).json()["grant"]["id"]
     (granted,) = lineage_node(hub, "bob", start, node)
     assert "locked" not in granted["data"] and granted["data"]["location"] == path
@@ -338,15 +383,23 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
 
 def test_a_write_grant_lets_the_project_name_the_dataset_as_an_output(hub, prices):
     path = hub.api("alice").get(ds_url(hub, prices)).json()["location"]
-    event = {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z", "producer": "https://example.com/t",
-             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-             "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000b117"},
-             "job": {"namespace": "leads/dev", "name": "write_back"},
-             "inputs": [], "outputs": [{"namespace": "file", "name": path}]}
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "producer": "https://example.com/t",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0b9f1c1e-0000-4000-8000-00000000b117"},
+        "job": {"namespace": "leads/dev", "name": "write_back"},
+        "inputs": [],
+        "outputs": [{"namespace": "file", "name": path}],
+    }
     post = lambda: hub.api("bob").post(f"{hub.url}/services/catalog/api/v1/lineage", json=event)  # noqa: E731
     assert post().status_code == 403
-    rid = hub.api("bob").post(f"{hub.catalog}/access-requests",
-                              json=request_body(prices, access="write", reason="write back scores")).json()["id"]
+    rid = (
+        hub.api("bob")
+        .post(f"{hub.catalog}/access-requests", json=request_body(prices, access="write", reason="write back scores"))
+        .json()["id"]
+    )
     gid = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={}).json()["grant"]["id"]
     assert hub.api("alice").get(ds_url(hub, prices)).json()["write_grants"] == ["leads"]
     from paved.spawner import acl
@@ -363,9 +416,15 @@ def test_fuzzed_request_bodies_are_4xx_and_record_nothing(hub, prices):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    values = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
-                       st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(),
-                                                                            max_size=2))
+    values = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=30),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    )
     keys = st.sampled_from(["namespace", "name", "project", "environment", "access", "days", "reason", "extra"])
     before = counts(hub)
 

@@ -5,14 +5,15 @@ Real hub (as root), real catalog, Debian chromium; screenshots kept in the artif
 import os
 
 import pytest
-from playwright.sync_api import expect
-
 from browser import browser_page, login
 from conftest import wait_ready
+from playwright.sync_api import expect
 from test_access import hub, prices  # noqa: F401 (fixtures: a hub with discoverable projects)
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.geteuid() != 0, reason="storage access needs a hub running as root")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(os.geteuid() != 0, reason="storage access needs a hub running as root"),
+]
 
 
 def open_lab(hub, user, name, project):  # noqa: F811

@@ -10,7 +10,6 @@ import textwrap
 import pytest
 import requests
 import yaml
-
 from conftest import run_code, start_paved, stop, stop_process_group, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
@@ -32,15 +31,32 @@ def hub(moto_server, tmp_path_factory):  # noqa: F811
     duckdb.sql(f"COPY (SELECT i AS hour, i * 2.5 AS price FROM range(24) t(i)) TO '{local}' (FORMAT parquet)")
     s3.upload_file(str(local), BUCKET, "ipf/dev/s3_prices.parquet")
     s3.upload_file(str(local), BUCKET, "ipf/dev/not_granted.parquet")
-    projects = {"projects": {
-        "ipf": {"members": {"users": ["alice"]}, "admins": ["alice"], "environments": {"dev": {
-            "lake": f"s3://{BUCKET}/ipf/dev", "aws_role_arn": moto_server.create_role("ipf-dev-access")}}},
-        "leads": {"members": {"users": ["bob"]}, "admins": ["bob"], "environments": {"dev": {
-            "lake": f"s3://{BUCKET}/leads/dev", "aws_role_arn": moto_server.create_role("leads-dev-access")}}}}}
+    projects = {
+        "projects": {
+            "ipf": {
+                "members": {"users": ["alice"]},
+                "admins": ["alice"],
+                "environments": {
+                    "dev": {"lake": f"s3://{BUCKET}/ipf/dev", "aws_role_arn": moto_server.create_role("ipf-dev-access")}
+                },
+            },
+            "leads": {
+                "members": {"users": ["bob"]},
+                "admins": ["bob"],
+                "environments": {
+                    "dev": {
+                        "lake": f"s3://{BUCKET}/leads/dev",
+                        "aws_role_arn": moto_server.create_role("leads-dev-access"),
+                    }
+                },
+            },
+        }
+    }
     (data / "projects.yaml").write_text(yaml.safe_dump(projects))
     site = tmp / "site.py"
-    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
-                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    site.write_text(
+        f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\nc.PavedSpawner.aws_region = {moto_server.region!r}\n"
+    )
     broker = moto_server.create_role("paved-lake-broker")
     hub = start_paved(data, "--config", str(site), env={**moto_server.env, "PAVED_LAKE_BROKER_ROLE_ARN": broker})
     hub.catalog = f"{hub.url}/services/catalog/api/catalog/v1"
@@ -61,9 +77,17 @@ def test_notebook_credentials_name_only_the_granted_prefix(hub, moto_server):  #
             break
         time.sleep(0.5)
     (d,) = [r for r in found if r["name"].endswith("s3_prices.parquet")]
-    r = hub.api("bob").post(f"{hub.catalog}/access-requests", json={
-        "namespace": d["namespace"], "name": d["name"], "project": "leads", "environment": "dev", "days": 7,
-        "reason": "price features"})
+    r = hub.api("bob").post(
+        f"{hub.catalog}/access-requests",
+        json={
+            "namespace": d["namespace"],
+            "name": d["name"],
+            "project": "leads",
+            "environment": "dev",
+            "days": 7,
+            "reason": "price features",
+        },
+    )
     assert r.status_code == 201, r.text
     grant = hub.api("alice").post(f"{hub.catalog}/access-requests/{r.json()['id']}/approve", json={}).json()["grant"]
     assert grant["location"] == location
@@ -71,7 +95,12 @@ def test_notebook_credentials_name_only_the_granted_prefix(hub, moto_server):  #
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "bob", "s3access")
     try:
-        out = json.loads(run_code(hub, "bob", "s3access", textwrap.dedent(f"""
+        out = json.loads(
+            run_code(
+                hub,
+                "bob",
+                "s3access",
+                textwrap.dedent(f"""
             import json, os
             from pathlib import Path
             from paved.hub.catalog import data
@@ -80,7 +109,11 @@ def test_notebook_credentials_name_only_the_granted_prefix(hub, moto_server):  #
             rows = data.read({location!r}).aggregate("count(*)").fetchone()[0]
             print(json.dumps({{"key": key, "prefixes": json.loads((grants / "prefixes.json").read_text()),
                               "rows": rows}}))
-        """)).strip().splitlines()[-1])
+        """),
+            )
+            .strip()
+            .splitlines()[-1]
+        )
     finally:
         stop(hub, "bob", "s3access")
     assert out["prefixes"] == [{"location": location, "access": "read"}] and out["rows"] == 24

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.hub.catalog import vending
@@ -20,12 +19,16 @@ def test_policy_names_only_the_granted_prefixes():
     policy = vending.session_policy([(GRANTED, "read")])
     text = json.dumps(policy)
     objects, listing = policy["Statement"]
-    assert objects["Resource"] == ["arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices",
-                                   "arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices/*"]
+    assert objects["Resource"] == [
+        "arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices",
+        "arn:aws:s3:::lakes/imbalance-price-forecast/dev/imbalance_prices/*",
+    ]
     assert "s3:PutObject" not in objects["Action"] and "s3:GetObject" in objects["Action"]
     assert listing["Condition"]["StringLike"]["s3:prefix"] == [
-        "imbalance-price-forecast/dev/imbalance_prices", "imbalance-price-forecast/dev/imbalance_prices/*"]
-    assert "leads" not in text and "*\"" not in text.replace("/*\"", "")  # no bucket-wide wildcard
+        "imbalance-price-forecast/dev/imbalance_prices",
+        "imbalance-price-forecast/dev/imbalance_prices/*",
+    ]
+    assert "leads" not in text and '*"' not in text.replace('/*"', "")  # no bucket-wide wildcard
     write = vending.session_policy([(GRANTED, "write")])
     assert "s3:PutObject" in write["Statement"][0]["Action"]
     assert vending.session_policy([])["Statement"] == [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]
@@ -56,13 +59,26 @@ def test_granted_locations_follow_active_grants_of_the_environment(tmp_path):
 
 def test_broker_credentials_are_vended_with_the_session_policy(moto_server):  # noqa: F811
     broker = moto_server.create_role("paved-lake-broker")
-    creds = vending.vend(broker, "bob-leads-dev", [(GRANTED, "read")], endpoint_url=moto_server.url,
-                         region=moto_server.region, session=moto_server.session())
+    creds = vending.vend(
+        broker,
+        "bob-leads-dev",
+        [(GRANTED, "read")],
+        endpoint_url=moto_server.url,
+        region=moto_server.region,
+        session=moto_server.session(),
+    )
     assert creds.access_key_id and creds.seconds_left() > 600
-    identity = moto_server.session().client(
-        "sts", endpoint_url=moto_server.url, aws_access_key_id=creds.access_key_id,
-        aws_secret_access_key=creds.secret_access_key, aws_session_token=creds.session_token,
-    ).get_caller_identity()
+    identity = (
+        moto_server.session()
+        .client(
+            "sts",
+            endpoint_url=moto_server.url,
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+            aws_session_token=creds.session_token,
+        )
+        .get_caller_identity()
+    )
     assert "paved-lake-broker/bob-leads-dev" in identity["Arn"]
 
 
@@ -74,23 +90,34 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
     from moto.sts.models import sts_backends
 
     store = GrantsStore(tmp_path / "access.sqlite")
-    for project, env, name in (("leads", "dev", "imbalance_prices"), ("leads", "prd", "other_prices"),
-                               ("scoring", "dev", "third")):
+    for project, env, name in (
+        ("leads", "dev", "imbalance_prices"),
+        ("leads", "prd", "other_prices"),
+        ("scoring", "dev", "third"),
+    ):
         req = store.add_request("bob", "s3://lakes", f"ipf/dev/{name}", "ipf", project, env, "read", 7, "why")
         store.decide(req["id"], True, "alice", "ok", f"s3://lakes/ipf/dev/{name}")
     ended = store.add_request("bob", "s3://lakes", "ipf/dev/old", "ipf", "leads", "dev", "read", 7, "why")
     store.end(store.decide(ended["id"], True, "alice", "ok", "s3://lakes/ipf/dev/old")["id"], "revoked", "alice")
     assert vending.grants_for(store, "leads", "dev") == [("s3://lakes/ipf/dev/imbalance_prices", "read")]
     with mock_aws():
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name="eu-west-1")
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+        )
         iam = session.client("iam")
-        broker = iam.create_role(RoleName="paved-lake-broker", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        broker = iam.create_role(
+            RoleName="paved-lake-broker",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+                }
+            ),
+        )["Role"]["Arn"]
         vending.vend(broker, "bob-leads-dev", vending.grants_for(store, "leads", "dev"), session=session)
-        (assumed,) = [r for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles
-                      if r.session_name == "bob-leads-dev"]
+        (assumed,) = [
+            r for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles if r.session_name == "bob-leads-dev"
+        ]
         policy = json.loads(assumed.policy)
     text = json.dumps(policy)
     assert "imbalance_prices" in text and "other_prices" not in text and "third" not in text and "old" not in text
@@ -117,8 +144,11 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
     grant = store.decide(req["id"], True, "alice", "ok", GRANTED)
 
     def policies():
-        return [json.loads(r.policy) for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles
-                if r.session_name == "bob-leads-dev"]
+        return [
+            json.loads(r.policy)
+            for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles
+            if r.session_name == "bob-leads-dev"
+        ]
 
     async def scenario(session):
         fetch = grant_credentials.make_fetch(db, "leads", "dev", "bob-leads-dev", runtime, session=session)
@@ -138,10 +168,17 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
         assert not (runtime / "aws-credentials.json").exists()
 
     with mock_aws():
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name="eu-west-1")
-        broker = session.client("iam").create_role(RoleName="paved-lake-broker", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
-                                                    "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+        )
+        broker = session.client("iam").create_role(
+            RoleName="paved-lake-broker",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+                }
+            ),
+        )["Role"]["Arn"]
         monkeypatch.setenv("PAVED_LAKE_BROKER_ROLE_ARN", broker)
         asyncio.run(scenario(session))

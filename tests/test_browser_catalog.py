@@ -5,10 +5,9 @@ load snippet that runs, and draws its lineage back to the lake dataset it came f
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import expect
-
 from browser import browser_page, login
 from conftest import wait_ready
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 NAME = "catalog-lab"
@@ -21,10 +20,15 @@ print("rows written:", len(daily.fetchall()))"""
 
 
 def notebook(*sources):
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                           "language": "python"}},
-            "cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [],
-                       "source": src} for i, src in enumerate(sources)]}
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "cells": [
+            {"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [], "source": src}
+            for i, src in enumerate(sources)
+        ],
+    }
 
 
 def test_notebook_lineage_then_catalog_panel_snippet_and_graph(paved_hub, artifacts):
@@ -92,12 +96,12 @@ def test_notebook_lineage_then_catalog_panel_snippet_and_graph(paved_hub, artifa
     hits = alice_cat.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search", params={"q": "daily_prices"}).json()
     node = hits["results"][0]["id"]
     bob = paved_hub.api("bob")
-    bob_hits = bob.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search",
-                       params={"q": "daily_prices"}).json()["results"]
+    bob_hits = bob.get(f"{paved_hub.url}/services/catalog/api/catalog/v1/search", params={"q": "daily_prices"}).json()[
+        "results"
+    ]
     assert bob_hits and all(h.get("access") == "request" for h in bob_hits if h["id"] == node)
     _, ns, name = node.split(":", 2)
-    ds = (f"{paved_hub.url}/services/catalog/api/catalog/v1/datasets/{quote(ns, safe='')}/"
-          f"{quote(name, safe='')}")
+    ds = f"{paved_hub.url}/services/catalog/api/catalog/v1/datasets/{quote(ns, safe='')}/{quote(name, safe='')}"
     detail = bob.get(ds)
     assert detail.status_code == 200 and detail.json()["access"] == "request"
     assert not detail.json().get("location")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from browser import browser_page, login
 from conftest import stop, wait_ready
 
@@ -48,7 +47,8 @@ def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts)
             assert not page.locator("#stop-stop-me").is_visible()
             assert not row.locator(".server-link").is_visible()
             page.wait_for_function(
-                "document.querySelector('tr[data-server-name=\"stop-me\"] .paved-state').textContent === 'stopped'")
+                "document.querySelector('tr[data-server-name=\"stop-me\"] .paved-state').textContent === 'stopped'"
+            )
             page.screenshot(path=str(artifacts / "home-after-stop.png"), full_page=True)
     finally:
         stop(paved_hub, "alice", "stop-me", remove=True)

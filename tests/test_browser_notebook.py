@@ -1,8 +1,8 @@
 """A person's path, in a real browser: log in, open the form, spawn, JupyterLab loads. Screenshots kept."""
 
 import pytest
-
 from browser import browser_page, login
+
 from paved.hub.labstatic import lab_static_key
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,10 @@ def test_shared_lab_files_only_for_this_build(paved_hub):
     key = lab_static_key()
     ok = requests.head(f"{paved_hub.url}/hub/static/paved-lab/{key}/index.html", timeout=10)
     assert ok.status_code == 200 and "immutable" in ok.headers["Cache-Control"]
-    assert requests.head(f"{paved_hub.url}/hub/static/paved-lab/0000000000000000/index.html",
-                         timeout=10).status_code == 404
-    assert requests.get(f"{paved_hub.url}/hub/static/paved-lab/{key}/../../../jupyterhub.sqlite",
-                        timeout=10).status_code in (403, 404)
+    assert (
+        requests.head(f"{paved_hub.url}/hub/static/paved-lab/0000000000000000/index.html", timeout=10).status_code
+        == 404
+    )
+    assert requests.get(
+        f"{paved_hub.url}/hub/static/paved-lab/{key}/../../../jupyterhub.sqlite", timeout=10
+    ).status_code in (403, 404)

@@ -8,7 +8,6 @@ import re
 from urllib.parse import urlparse
 
 import pytest
-
 from browser import browser_page, login
 
 pytestmark = pytest.mark.browser
@@ -19,10 +18,15 @@ OTHER = {"alice": "leads", "bob": "imbalance-price-forecast"}
 
 def pages_of(user: str) -> list[tuple[str, str, int]]:
     """(page name, path, expected status of the page itself) for ``user``."""
-    pages = [("home", "/hub/home", 200), ("new-notebook", f"/hub/spawn/{user}/page-tour", 200),
-             ("token", "/hub/token", 200), ("costs", "/services/costs/", 200),
-             ("pipelines", "/services/pipelines/", 200), ("not-found", "/hub/no-such-page", 404),
-             ("costs-bad-month", "/services/costs/?month=2026-13", 400)]
+    pages = [
+        ("home", "/hub/home", 200),
+        ("new-notebook", f"/hub/spawn/{user}/page-tour", 200),
+        ("token", "/hub/token", 200),
+        ("costs", "/services/costs/", 200),
+        ("pipelines", "/services/pipelines/", 200),
+        ("not-found", "/hub/no-such-page", 404),
+        ("costs-bad-month", "/services/costs/?month=2026-13", 400),
+    ]
     if OWN[user]:
         pages.append(("costs-project", f"/services/costs/?project={OWN[user]}", 200))
     if user in OTHER:
@@ -63,12 +67,15 @@ def visit(page, hub, path: str) -> dict:
         page.wait_for_load_state("networkidle")
         seen["status"] = resp.status
     finally:
-        for event, fn in (("console", on_console), ("request", on_request), ("requestfailed", on_failed),
-                          ("response", on_response)):
+        for event, fn in (
+            ("console", on_console),
+            ("request", on_request),
+            ("requestfailed", on_failed),
+            ("response", on_response),
+        ):
             page.remove_listener(event, fn)
     # the page's own error status is expected (404, 403, 400 pages); chromium logs it as a console error
-    seen["console"] = [m for m in seen["console"]
-                       if not (seen["status"] >= 400 and f"status of {seen['status']}" in m)]
+    seen["console"] = [m for m in seen["console"] if not (seen["status"] >= 400 and f"status of {seen['status']}" in m)]
     return seen
 
 
@@ -93,9 +100,11 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
                 problems.append(f"{where}: not on the Paved layout (layout meta {layout}, stylesheets {sheets})")
             # one look: the page's heading is inset from the window's edge like the navigation bar's content
             # (the first heading shown: hidden ones, e.g. in a closed dialog, have an empty box at 0)
-            left = page.evaluate("(() => { const h = [...document.querySelectorAll('h1, h2')]"
-                                 ".find(e => e.getBoundingClientRect().width > 0);"
-                                 " return h ? h.getBoundingClientRect().left : null; })()")
+            left = page.evaluate(
+                "(() => { const h = [...document.querySelectorAll('h1, h2')]"
+                ".find(e => e.getBoundingClientRect().width > 0);"
+                " return h ? h.getBoundingClientRect().left : null; })()"
+            )
             if left is not None and left < 8:
                 problems.append(f"{where}: content flush against the window's edge (heading at {left}px)")
             if page.locator("#paved-nav").count() != 1:

@@ -16,7 +16,6 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import start_paved, stop, stop_process_group, wait_ready
 from promote_helpers import make_notebook
 
@@ -36,22 +35,24 @@ def lab(tmp_path_factory):
         wait_ready(hub, "alice", SERVER)
         workspace = hub.data_dir / "workspaces" / "alice" / SERVER
         workspace.mkdir(parents=True, exist_ok=True)
-        yield {"hub": hub, "workspace": workspace, "server": f"{hub.url}/user/alice/{SERVER}",
-               "svc": f"{hub.url}/services/pipelines/"}
+        yield {
+            "hub": hub,
+            "workspace": workspace,
+            "server": f"{hub.url}/user/alice/{SERVER}",
+            "svc": f"{hub.url}/services/pipelines/",
+        }
         stop(hub, "alice", SERVER)
     finally:
         stop_process_group(hub.proc)
 
 
 def test_the_team_leads_loop_in_a_browser(lab, artifacts):
-    from playwright.sync_api import expect
-
     from browser import browser_page, login
+    from playwright.sync_api import expect
 
     hub, svc = lab["hub"], lab["svc"]
     nb_file = lab["workspace"] / NOTEBOOK
-    nb_file.write_text(json.dumps(make_notebook(
-        "horizon = 24", "print('forecast for', horizon, 'hours')", tag=False)))
+    nb_file.write_text(json.dumps(make_notebook("horizon = 24", "print('forecast for', horizon, 'hours')", tag=False)))
     owner = lab["workspace"].stat()  # the server runs as alice's own Unix account: her file, as if she wrote it
     os.chown(nb_file, owner.st_uid, owner.st_gid)
     outside: list[str] = []
@@ -61,9 +62,14 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
 
     with browser_page(viewport=(1280, 960)) as page:
         hub_host = urlsplit(hub.url).netloc
-        page.on("request", lambda req: outside.append(req.url)
+        page.on(
+            "request",
+            lambda req: (
+                outside.append(req.url)
                 if urlsplit(req.url).netloc not in (hub_host, "") and not req.url.startswith(("data:", "blob:"))
-                else None)
+                else None
+            ),
+        )
         login(page, hub, "alice")
         current = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
@@ -72,7 +78,7 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
             page.wait_for_selector(f'{current} .cm-content:has-text("horizon = 24")', timeout=90_000)
 
         open_lab()
-        page.click(f'{current} .jp-Cell >> nth=0')
+        page.click(f"{current} .jp-Cell >> nth=0")
 
         # 1. Promote: one click tags the selected cell; the test run passes and the next run is shown.
         page.click(f"{current} .paved-promote-button")
@@ -103,7 +109,7 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         app.fill('#run-now input[name="horizon"]', "7")
         shot(app, "4-pipeline-run-now")
         app.click('#run-now button[type="submit"]')
-        app.click('#run-now .result a', timeout=30_000)
+        app.click("#run-now .result a", timeout=30_000)
         expect(app.locator("#run-status")).to_have_text("succeeded", timeout=120_000)
         expect(app.locator("#attempts")).to_contain_text('"horizon": 7')
         app.fill("#log-filter", "forecast for")
@@ -112,7 +118,7 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
 
         # 3. Break the notebook: the test run fails with the cell shown, and nothing is deployed.
         open_lab()
-        page.click(f'{current} .jp-Cell >> nth=1')
+        page.click(f"{current} .jp-Cell >> nth=1")
         page.keyboard.press("Escape")
         page.keyboard.press("b")
         page.keyboard.press("Enter")
@@ -130,16 +136,29 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
 
         # 4. Deploy the failing version anyway from a terminal: paved promote --no-test-run.
         env = dict(os.environ, JUPYTERHUB_API_TOKEN=hub.token("alice"))
-        r = subprocess.run([sys.executable, "-m", "paved.hub.cli", "promote", str(lab["workspace"] / NOTEBOOK),
-                            "--no-test-run", "--hub-url", hub.url], capture_output=True, text=True, env=env,
-                           timeout=120)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "paved.hub.cli",
+                "promote",
+                str(lab["workspace"] / NOTEBOOK),
+                "--no-test-run",
+                "--hub-url",
+                hub.url,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert r.returncode == 0 and "version 2" in r.stdout, r.stdout + r.stderr
 
         # 5. Its run fails at once; the run page has the failing cell on top.
         app.goto(f"{svc}pipelines/{PROJECT}/loop-forecast")
         app.click("#run-now summary")
         app.click('#run-now button[type="submit"]')
-        app.click('#run-now .result a', timeout=30_000)
+        app.click("#run-now .result a", timeout=30_000)
         expect(app.locator("#run-status")).to_have_text("failed", timeout=120_000)
         expect(app.locator("#failure")).to_contain_text("Cell 2 failed")
         expect(app.locator("#failure pre.cell")).to_contain_text("raise ValueError('negative prices not handled')")
@@ -157,7 +176,7 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
 
         # 7. Fix (delete the failing cell), re-promote, and rerun the failed runs with the new version.
         open_lab()
-        page.click(f'{current} .jp-Cell >> nth=2')
+        page.click(f"{current} .jp-Cell >> nth=2")
         page.keyboard.press("Escape")
         page.keyboard.press("d")
         page.keyboard.press("d")

@@ -13,7 +13,8 @@ import uuid
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tornado import web
 
 from paved.hub.catalog import queries
@@ -39,10 +40,16 @@ def event(job_ns=f"{IPF}/dev", job="j", inputs=(), outputs=(), state="COMPLETE",
     def ds(d):
         return d if isinstance(d, dict) else {"namespace": d[0], "name": d[1]}
 
-    e = {"eventType": state, "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/t",
-         "schemaURL": SCHEMA_URL, "run": {"runId": str(uuid.uuid4()), "facets": run_facets or {}},
-         "job": {"namespace": job_ns, "name": job},
-         "inputs": [ds(d) for d in inputs], "outputs": [ds(d) for d in outputs]}
+    e = {
+        "eventType": state,
+        "eventTime": "2026-11-20T10:00:00Z",
+        "producer": "https://example.com/t",
+        "schemaURL": SCHEMA_URL,
+        "run": {"runId": str(uuid.uuid4()), "facets": run_facets or {}},
+        "job": {"namespace": job_ns, "name": job},
+        "inputs": [ds(d) for d in inputs],
+        "outputs": [ds(d) for d in outputs],
+    }
     e.update(over)
     return e
 
@@ -93,11 +100,16 @@ NAMING = [  # (data store, namespace, name), from OpenLineage's spec/Naming.md
 @pytest.mark.parametrize("store_kind,ns,name", NAMING, ids=[n[0] for n in NAMING])
 def test_every_naming_scheme_reads_back_by_node_id(catalog, store_kind, ns, name):
     post(catalog, event(job="etl.load", inputs=[(ns, name)], outputs=[(ns, name + "_copy")]))
-    for node, expected in ((dataset_node(ns, name), {job_node(f"{IPF}/dev", "etl.load")}),
-                           (dataset_node(ns, name + "_copy"), {job_node(f"{IPF}/dev", "etl.load")})):
+    for node, expected in (
+        (dataset_node(ns, name), {job_node(f"{IPF}/dev", "etl.load")}),
+        (dataset_node(ns, name + "_copy"), {job_node(f"{IPF}/dev", "etl.load")}),
+    ):
         graph = read(catalog, queries.lineage, node, 1, "both", [IPF], 100)["graph"]
-        assert graph[0]["id"] == node and graph[0]["data"]["namespace"] == ns and graph[0]["data"]["name"] in (
-            name, name + "_copy")
+        assert (
+            graph[0]["id"] == node
+            and graph[0]["data"]["namespace"] == ns
+            and graph[0]["data"]["name"] in (name, name + "_copy")
+        )
         assert {n["id"] for n in graph} == {dataset_node(ns, name), dataset_node(ns, name + "_copy"), *expected}
         for other in graph:  # every id in the answer is itself readable
             read(catalog, queries.lineage, other["id"], 1, "both", [IPF], 100)
@@ -111,8 +123,11 @@ def test_a_job_namespace_with_colons_reads_back(catalog):
     node = job_node("airflow://scheduler.example:8080", "dag.task")
     graph = read(catalog, queries.lineage, node, 1, "both", [IPF], 100)["graph"]
     assert graph[0]["id"] == node
-    detail = read(catalog, queries.dataset_detail, read(catalog, lambda cur, s, i: queries.dataset_row(cur, i),
-                                                         catalog.store.ds_ids[("kafka://b:9092", "t")]))
+    detail = read(
+        catalog,
+        queries.dataset_detail,
+        read(catalog, lambda cur, s, i: queries.dataset_row(cur, i), catalog.store.ds_ids[("kafka://b:9092", "t")]),
+    )
     assert detail["producing_job"] == node  # the producing job's id resolves too
 
 
@@ -127,7 +142,9 @@ def test_malformed_node_ids(bad):
 BAD_EVENT_TYPES = [{"a": 1}, ["COMPLETE"], 5, True, "DONE"]
 
 
-@pytest.mark.parametrize("etype", BAD_EVENT_TYPES, ids=[type(t).__name__ + str(i) for i, t in enumerate(BAD_EVENT_TYPES)])
+@pytest.mark.parametrize(
+    "etype", BAD_EVENT_TYPES, ids=[type(t).__name__ + str(i) for i, t in enumerate(BAD_EVENT_TYPES)]
+)
 def test_event_type_of_any_wrong_shape_is_a_400_naming_the_field(etype):
     with pytest.raises(ValueError, match="eventType must be one of"):
         parse_event(event(eventType=etype))
@@ -135,18 +152,41 @@ def test_event_type_of_any_wrong_shape_is_a_400_naming_the_field(etype):
 
 def _json_values():
     # what orjson can hand over (the fronts decode with it): integers within 64 bits, finite floats
-    return st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats(allow_nan=False,
-                        allow_infinity=False) | st.text(max_size=8),
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                     max_size=3), max_leaves=8)
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**64 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+        max_leaves=8,
+    )
 
 
-PATHS = [("eventType",), ("eventTime",), ("producer",), ("schemaURL",), ("run",), ("run", "runId"),
-         ("run", "facets"), ("run", "facets", "nominalTime"), ("run", "facets", "errorMessage"), ("job",),
-         ("job", "namespace"), ("job", "facets"), ("job", "facets", "paved"), ("inputs",), ("outputs",),
-         ("outputs", 0), ("outputs", 0, "facets"), ("outputs", 0, "facets", "schema"),
-         ("outputs", 0, "facets", "paved"), ("outputs", 0, "facets", "columnLineage"),
-         ("outputs", 0, "facets", "dataSource"), ("outputs", 0, "facets", "tags")]
+PATHS = [
+    ("eventType",),
+    ("eventTime",),
+    ("producer",),
+    ("schemaURL",),
+    ("run",),
+    ("run", "runId"),
+    ("run", "facets"),
+    ("run", "facets", "nominalTime"),
+    ("run", "facets", "errorMessage"),
+    ("job",),
+    ("job", "namespace"),
+    ("job", "facets"),
+    ("job", "facets", "paved"),
+    ("inputs",),
+    ("outputs",),
+    ("outputs", 0),
+    ("outputs", 0, "facets"),
+    ("outputs", 0, "facets", "schema"),
+    ("outputs", 0, "facets", "paved"),
+    ("outputs", 0, "facets", "columnLineage"),
+    ("outputs", 0, "facets", "dataSource"),
+    ("outputs", 0, "facets", "tags"),
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -196,15 +236,28 @@ def test_a_bad_event_in_a_batch_does_not_fail_the_others(catalog):
 
 # --- item 6: eventTime is RFC 3339 date-time exactly; the message names the format -----------------------------
 
-GOOD_TIMES = [("2020-12-28T19:51:01Z", "2020-12-28T19:51:01"),
-              ("2020-12-28T19:51:01.123Z", "2020-12-28T19:51:01.123000"),
-              ("2020-12-28T20:51:01+01:00", "2020-12-28T19:51:01"),
-              ("2020-12-28t19:51:01z", "2020-12-28T19:51:01"),
-              ("2020-12-28T19:51:01.123456789Z", "2020-12-28T19:51:01.123456"),  # nanoseconds (Java clients)
-              ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59")]  # a leap second
-BAD_TIMES = ["2020-12-28", "20201228T195101Z", "2020-12-28T19:51:01", "2020-12-28 19:51:01Z",
-             "2020-12-28T19:51Z", "2020-13-28T19:51:01Z", "2020-12-28T25:51:01Z", "2020-12-28T19:51:01+0100",
-             "yesterday", "", "2020-W53-1T19:51:01Z", "１２３４-12-28T19:51:01Z"]
+GOOD_TIMES = [
+    ("2020-12-28T19:51:01Z", "2020-12-28T19:51:01"),
+    ("2020-12-28T19:51:01.123Z", "2020-12-28T19:51:01.123000"),
+    ("2020-12-28T20:51:01+01:00", "2020-12-28T19:51:01"),
+    ("2020-12-28t19:51:01z", "2020-12-28T19:51:01"),
+    ("2020-12-28T19:51:01.123456789Z", "2020-12-28T19:51:01.123456"),  # nanoseconds (Java clients)
+    ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59"),
+]  # a leap second
+BAD_TIMES = [
+    "2020-12-28",
+    "20201228T195101Z",
+    "2020-12-28T19:51:01",
+    "2020-12-28 19:51:01Z",
+    "2020-12-28T19:51Z",
+    "2020-13-28T19:51:01Z",
+    "2020-12-28T25:51:01Z",
+    "2020-12-28T19:51:01+0100",
+    "yesterday",
+    "",
+    "2020-W53-1T19:51:01Z",
+    "１２３４-12-28T19:51:01Z",
+]
 
 
 @pytest.mark.parametrize("text,utc", GOOD_TIMES)
@@ -219,8 +272,9 @@ def test_other_times_are_refused_naming_the_format(text):
     assert "RFC 3339 date-time" in str(e.value) and "2026-11-30T09:15:00" in str(e.value)
 
 
-@pytest.mark.parametrize("value,said", [(1606582261, "got a number"), (None, "eventTime is required"),
-                                        ({"t": 1}, "got an object")])
+@pytest.mark.parametrize(
+    "value,said", [(1606582261, "got a number"), (None, "eventTime is required"), ({"t": 1}, "got an object")]
+)
 def test_an_event_time_that_is_not_a_string_says_so(value, said):
     body = event()
     if value is None:
@@ -255,6 +309,7 @@ def test_events_logged_under_looser_checks_are_still_replayed(tmp_path):
 
 # --- item 7: Marquez's acceptance: no schemaURL is fine (and noted); every other check stays strict -------------
 
+
 def test_an_event_without_schema_url_is_stored_with_a_note(catalog):
     body = event(job="no_schema_url", outputs=[("w", "from_marquez")])
     del body["schemaURL"]
@@ -263,13 +318,19 @@ def test_an_event_without_schema_url_is_stored_with_a_note(catalog):
     assert "schemaURL" not in json.loads(row[0])
     assert json.loads(row[1])["missing"] == ["schemaURL"]
     with_url = post(catalog, event(job="with_schema_url"))
-    assert "missing" not in json.loads(catalog.store.con.execute(
-        "SELECT resolution FROM events WHERE seq = ?", [with_url.seq]).fetchone()[0])
+    assert "missing" not in json.loads(
+        catalog.store.con.execute("SELECT resolution FROM events WHERE seq = ?", [with_url.seq]).fetchone()[0]
+    )
 
 
-@pytest.mark.parametrize("field,value,message", [("schemaURL", 5, "schemaURL must be a non-empty string"),
-                                                 ("producer", None, "producer is required"),
-                                                 ("eventTime", None, "eventTime is required")])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("schemaURL", 5, "schemaURL must be a non-empty string"),
+        ("producer", None, "producer is required"),
+        ("eventTime", None, "eventTime is required"),
+    ],
+)
 def test_other_required_fields_stay_required(field, value, message):
     body = event()
     body.pop("schemaURL")
@@ -283,11 +344,22 @@ def test_other_required_fields_stay_required(field, value, message):
 
 # --- item 8: dataSource, errorMessage and columnLineage are served ---------------------------------------------
 
+
 def test_data_source_and_error_message_are_served(catalog):
-    ds = {"namespace": "postgres://db.example:5432", "name": "sales.public.orders", "facets": {
-        "dataSource": {"_producer": "p", "_schemaURL": "s", "name": "sales-db", "uri": "postgres://db.example:5432"}}}
-    error = {"_producer": "p", "_schemaURL": "s", "message": "division by zero", "programmingLanguage": "python",
-             "stackTrace": "Traceback ...\nZeroDivisionError: division by zero"}
+    ds = {
+        "namespace": "postgres://db.example:5432",
+        "name": "sales.public.orders",
+        "facets": {
+            "dataSource": {"_producer": "p", "_schemaURL": "s", "name": "sales-db", "uri": "postgres://db.example:5432"}
+        },
+    }
+    error = {
+        "_producer": "p",
+        "_schemaURL": "s",
+        "message": "division by zero",
+        "programmingLanguage": "python",
+        "stackTrace": "Traceback ...\nZeroDivisionError: division by zero",
+    }
     post(catalog, event(job="failing", outputs=[ds], state="FAIL", run_facets={"errorMessage": error}))
     did = catalog.store.ds_ids[(ds["namespace"], ds["name"])]
     detail = read(catalog, queries.dataset_detail, read(catalog, lambda cur, s, i: queries.dataset_row(cur, i), did))
@@ -308,10 +380,28 @@ def test_data_source_and_error_message_are_served(catalog):
 
 def column_facet(fields: dict) -> dict:
     """A columnLineage facet: ``{out_field: [(ns, name, in_field), ...]}``, spec 1-2-0 transformations."""
-    return {"columnLineage": {"_producer": "p", "_schemaURL": "s", "fields": {
-        out: {"inputFields": [{"namespace": ns, "name": name, "field": f, "transformations": [
-            {"type": "DIRECT", "subtype": "TRANSFORMATION", "description": "sum", "masking": False}]}
-            for ns, name, f in inputs]} for out, inputs in fields.items()}}}
+    return {
+        "columnLineage": {
+            "_producer": "p",
+            "_schemaURL": "s",
+            "fields": {
+                out: {
+                    "inputFields": [
+                        {
+                            "namespace": ns,
+                            "name": name,
+                            "field": f,
+                            "transformations": [
+                                {"type": "DIRECT", "subtype": "TRANSFORMATION", "description": "sum", "masking": False}
+                            ],
+                        }
+                        for ns, name, f in inputs
+                    ]
+                }
+                for out, inputs in fields.items()
+            },
+        }
+    }
 
 
 def schema(*names):
@@ -321,35 +411,94 @@ def schema(*names):
 @pytest.fixture
 def columns(catalog):
     """raw.a, raw.b -> daily.total (alice) -> report.total (alice); bob's leads.copy reads daily.total."""
-    post(catalog, event(job="daily", inputs=[("w", "raw")], outputs=[{"namespace": "w", "name": "daily", "facets": {
-        **schema("total", "day"), **column_facet({"total": [("w", "raw", "a"), ("w", "raw", "b")],
-                                                  "day": [("w", "raw", "ts")]})}}]))
-    post(catalog, event(job="report", inputs=[("w", "daily")], outputs=[{"namespace": "w", "name": "report", "facets": {
-        **schema("total"), **column_facet({"total": [("w", "daily", "total")]})}}]))
+    post(
+        catalog,
+        event(
+            job="daily",
+            inputs=[("w", "raw")],
+            outputs=[
+                {
+                    "namespace": "w",
+                    "name": "daily",
+                    "facets": {
+                        **schema("total", "day"),
+                        **column_facet({"total": [("w", "raw", "a"), ("w", "raw", "b")], "day": [("w", "raw", "ts")]}),
+                    },
+                }
+            ],
+        ),
+    )
+    post(
+        catalog,
+        event(
+            job="report",
+            inputs=[("w", "daily")],
+            outputs=[
+                {
+                    "namespace": "w",
+                    "name": "report",
+                    "facets": {**schema("total"), **column_facet({"total": [("w", "daily", "total")]})},
+                }
+            ],
+        ),
+    )
     catalog.store.con.execute("UPDATE datasets SET grants = ['leads'] WHERE name = 'daily'")
-    post(catalog, event(job_ns="leads/dev", job="copy", inputs=[("w", "daily")], outputs=[
-        {"namespace": "w", "name": "bobs", "facets": {**schema("t"), **column_facet({"t": [("w", "daily", "total")]})}}]),
-         user="bob", projects=["leads"])
+    post(
+        catalog,
+        event(
+            job_ns="leads/dev",
+            job="copy",
+            inputs=[("w", "daily")],
+            outputs=[
+                {
+                    "namespace": "w",
+                    "name": "bobs",
+                    "facets": {**schema("t"), **column_facet({"t": [("w", "daily", "total")]})},
+                }
+            ],
+        ),
+        user="bob",
+        projects=["leads"],
+    )
     return catalog
 
 
 def test_column_lineage_upstream_in_marquez_shape(columns):
     got = read(columns, queries.column_lineage, field_node("w", "report", "total"), 20, False, [IPF], 100)
     by_id = {n["id"]: n for n in got["graph"]}
-    assert set(by_id) == {field_node("w", "report", "total"), field_node("w", "daily", "total"),
-                          field_node("w", "raw", "a"), field_node("w", "raw", "b")}
+    assert set(by_id) == {
+        field_node("w", "report", "total"),
+        field_node("w", "daily", "total"),
+        field_node("w", "raw", "a"),
+        field_node("w", "raw", "b"),
+    }
     top = by_id[field_node("w", "report", "total")]
     assert top["type"] == "DATASET_FIELD" and got["graph"][0] is top
-    assert top["data"] == {"namespace": "w", "dataset": "report", "field": "total", "fieldType": "DOUBLE",
-                           "transformationDescription": "sum", "transformationType": "DIRECT/TRANSFORMATION",
-                           "inputFields": [{"namespace": "w", "dataset": "daily", "field": "total",
-                                            "transformationDescription": "sum",
-                                            "transformationType": "DIRECT/TRANSFORMATION"}]}
+    assert top["data"] == {
+        "namespace": "w",
+        "dataset": "report",
+        "field": "total",
+        "fieldType": "DOUBLE",
+        "transformationDescription": "sum",
+        "transformationType": "DIRECT/TRANSFORMATION",
+        "inputFields": [
+            {
+                "namespace": "w",
+                "dataset": "daily",
+                "field": "total",
+                "transformationDescription": "sum",
+                "transformationType": "DIRECT/TRANSFORMATION",
+            }
+        ],
+    }
     assert top["inEdges"] == [{"origin": field_node("w", "daily", "total"), "destination": top["id"]}]
     assert by_id[field_node("w", "daily", "total")]["outEdges"] == [
-        {"origin": field_node("w", "daily", "total"), "destination": top["id"]}]
+        {"origin": field_node("w", "daily", "total"), "destination": top["id"]}
+    ]
     assert {e["origin"] for e in by_id[field_node("w", "daily", "total")]["inEdges"]} == {
-        field_node("w", "raw", "a"), field_node("w", "raw", "b")}
+        field_node("w", "raw", "a"),
+        field_node("w", "raw", "b"),
+    }
     one = read(columns, queries.column_lineage, field_node("w", "report", "total"), 1, False, [IPF], 100)
     assert {n["id"] for n in one["graph"]} == {field_node("w", "report", "total"), field_node("w", "daily", "total")}
 
@@ -378,22 +527,37 @@ def test_column_lineage_of_a_whole_dataset(columns):
 
 def test_column_lineage_with_colons_in_namespace_and_field(catalog):
     ns = "postgres://db.example:5432"
-    post(catalog, event(job="pg", inputs=[(ns, "s.public.a")], outputs=[{"namespace": ns, "name": "s.public.b",
-         "facets": column_facet({"x:y": [(ns, "s.public.a", "x:y")]})}]))
+    post(
+        catalog,
+        event(
+            job="pg",
+            inputs=[(ns, "s.public.a")],
+            outputs=[
+                {"namespace": ns, "name": "s.public.b", "facets": column_facet({"x:y": [(ns, "s.public.a", "x:y")]})}
+            ],
+        ),
+    )
     graph = read(catalog, queries.column_lineage, field_node(ns, "s.public.b", "x:y"), 5, False, [IPF], 100)
-    assert {n["id"] for n in graph["graph"]} == {field_node(ns, "s.public.b", "x:y"), field_node(ns, "s.public.a", "x:y")}
+    assert {n["id"] for n in graph["graph"]} == {
+        field_node(ns, "s.public.b", "x:y"),
+        field_node(ns, "s.public.a", "x:y"),
+    }
 
 
 # --- item 9: a job lands in one environment of one of the poster's projects, or is refused with a sentence ------
 
-@pytest.mark.parametrize("job_ns,facet,message", [
-    (f"{IPF}/staging", None, "names environment 'staging', which project 'imbalance-price-forecast' does not have"),
-    (f"{IPF}/dev/extra", None, "has more than <project>/<environment>"),
-    (IPF, None, "names project 'imbalance-price-forecast' but none of its environments (dev, acc, prd)"),
-    ("airflow-prod", None, "names no environment of a project of yours"),
-    ("airflow-prod", {"project": IPF, "environment": "test"}, "names environment 'test'"),
-    ("airflow-prod", {"project": IPF}, "none of its environments"),
-])
+
+@pytest.mark.parametrize(
+    "job_ns,facet,message",
+    [
+        (f"{IPF}/staging", None, "names environment 'staging', which project 'imbalance-price-forecast' does not have"),
+        (f"{IPF}/dev/extra", None, "has more than <project>/<environment>"),
+        (IPF, None, "names project 'imbalance-price-forecast' but none of its environments (dev, acc, prd)"),
+        ("airflow-prod", None, "names no environment of a project of yours"),
+        ("airflow-prod", {"project": IPF, "environment": "test"}, "names environment 'test'"),
+        ("airflow-prod", {"project": IPF}, "none of its environments"),
+    ],
+)
 def test_jobs_that_name_no_project_environment_are_refused(catalog, job_ns, facet, message):
     body = event(job_ns=job_ns, outputs=[("w", "unassigned")])
     if facet:
@@ -404,9 +568,14 @@ def test_jobs_that_name_no_project_environment_are_refused(catalog, job_ns, face
     assert ("w", "unassigned") not in catalog.store.ds_ids
 
 
-@pytest.mark.parametrize("job_ns,facet,env", [(f"{IPF}/acc", None, "acc"),
-                                               ("airflow-prod", {"project": IPF, "environment": "prd"}, "prd"),
-                                               (f"{IPF}/prd", {"project": IPF}, "prd")])
+@pytest.mark.parametrize(
+    "job_ns,facet,env",
+    [
+        (f"{IPF}/acc", None, "acc"),
+        ("airflow-prod", {"project": IPF, "environment": "prd"}, "prd"),
+        (f"{IPF}/prd", {"project": IPF}, "prd"),
+    ],
+)
 def test_jobs_naming_a_project_environment_get_it(catalog, job_ns, facet, env):
     body = event(job_ns=job_ns, outputs=[("w", "assigned")])
     if facet:
@@ -417,8 +586,9 @@ def test_jobs_naming_a_project_environment_get_it(catalog, job_ns, facet, env):
 
 def test_a_single_environment_project_may_be_named_alone(tmp_path):
     projects = tmp_path / "projects.yaml"
-    projects.write_text("projects:\n  solo:\n    members: {users: [carol]}\n"
-                        "    environments: {dev: {lake: lake/solo/dev}}\n")
+    projects.write_text(
+        "projects:\n  solo:\n    members: {users: [carol]}\n    environments: {dev: {lake: lake/solo/dev}}\n"
+    )
     cat = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(projects)}), b"s")
     try:
         assert cat.resolve(parse_event(event(job_ns="solo")), "carol", ["solo"]).job_owner == ("solo", "dev")
@@ -443,28 +613,62 @@ def test_other_projects_and_missing_projects_get_the_same_answer(catalog):
 
 # --- item 10: an exact name ranks first whatever separates its words ------------------------------------------
 
-@pytest.mark.parametrize("query", ["wind speed hourly", "wind_speed_hourly", "wind-speed-hourly", "Wind.Speed.Hourly",
-                                   "windSpeedHourly", "  wind   speed hourly ", "WIND SPEED HOURLY"])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "wind speed hourly",
+        "wind_speed_hourly",
+        "wind-speed-hourly",
+        "Wind.Speed.Hourly",
+        "windSpeedHourly",
+        "  wind   speed hourly ",
+        "WIND SPEED HOURLY",
+    ],
+)
 def test_exact_names_rank_first_whatever_the_separator(catalog, query):
     # the others score higher on full text (their descriptions repeat the words); only the exact-name rule
     # puts wind_speed_hourly first
     others = ["hourly_wind_speed_forecast", "wind_speed_hourly_2025", "speed_wind"]
-    post(catalog, event(job="rank", outputs=[{"namespace": "w", "name": "wind_speed_hourly"}] + [
-        {"namespace": "w", "name": n, "facets": {"documentation": {
-            "description": "wind speed hourly wind speed hourly wind speed hourly"}}} for n in others]))
+    post(
+        catalog,
+        event(
+            job="rank",
+            outputs=[{"namespace": "w", "name": "wind_speed_hourly"}]
+            + [
+                {
+                    "namespace": "w",
+                    "name": n,
+                    "facets": {
+                        "documentation": {"description": "wind speed hourly wind speed hourly wind speed hourly"}
+                    },
+                }
+                for n in others
+            ],
+        ),
+    )
     catalog.store.rebuild_fts()
     got = read(catalog, queries.search, query, {}, [IPF], 1, 10)
     assert got["results"][0]["name"] == "wind_speed_hourly", [r["name"] for r in got["results"]]
 
 
-@pytest.mark.parametrize("text,key", [("daily_prices", "daily prices"), ("Daily-Prices", "daily prices"),
-                                      ("dailyPrices", "daily prices"), ("daily__prices.", "daily prices"),
-                                      ("imbalance_prices_v2", "imbalance prices v2"), ("", "")])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("daily_prices", "daily prices"),
+        ("Daily-Prices", "daily prices"),
+        ("dailyPrices", "daily prices"),
+        ("daily__prices.", "daily prices"),
+        ("imbalance_prices_v2", "imbalance prices v2"),
+        ("", ""),
+    ],
+)
 def test_name_keys(text, key):
     assert name_key(text) == key
 
 
 # --- issue 13 item 7: no writes into another project's dataset without a write grant ---------------------------
+
 
 def test_writing_another_projects_dataset_is_refused_and_it_stays_unchanged(catalog):
     post(catalog, event(job="producer", outputs=[{"namespace": "w", "name": "alices", "facets": schema("x")}]))
@@ -472,8 +676,7 @@ def test_writing_another_projects_dataset_is_refused_and_it_stays_unchanged(cata
     before = catalog.store.con.execute("SELECT * FROM datasets WHERE id = ?", [did]).fetchone()
     for outputs in ([("w", "alices")], [("w", "bobs_ok"), ("w", "alices")]):
         with pytest.raises(web.HTTPError) as e:
-            catalog.resolve(parse_event(event(job_ns="leads/dev", job="overwrite", outputs=outputs)), "bob",
-                            ["leads"])
+            catalog.resolve(parse_event(event(job_ns="leads/dev", job="overwrite", outputs=outputs)), "bob", ["leads"])
         assert e.value.status_code == 403 and "You may not write dataset w:alices" in e.value.log_message
     assert catalog.store.con.execute("SELECT * FROM datasets WHERE id = ?", [did]).fetchone() == before
     # reading it is fine (a lineage edge, the dataset unchanged); so is writing it with a write grant

@@ -17,8 +17,8 @@ import uuid
 
 import pytest
 import requests
-
 from conftest import start_paved, stop_process_group
+
 from paved.hub.processes import pid_alive, pids_with_env
 
 POST_TIMEOUT_S = 10
@@ -47,18 +47,26 @@ def _fronts(data_dir, port: str) -> list[int]:
 
 
 def _event(i: int) -> dict:
-    return {"eventType": "COMPLETE", "eventTime": "2026-01-01T00:00:00Z",
-            "producer": "https://example.com/test", "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
-            "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "imbalance-price-forecast/dev", "name": "ho"},
-            "inputs": [], "outputs": [{"namespace": "handover", "name": f"d{i}"}]}
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "producer": "https://example.com/test",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "imbalance-price-forecast/dev", "name": "ho"},
+        "inputs": [],
+        "outputs": [{"namespace": "handover", "name": f"d{i}"}],
+    }
 
 
 def test_a_killed_catalogs_fronts_leave_the_port_to_the_new_ones(hub):
     state_file = hub.data_dir / "catalog-service.json"
     old_pid = json.loads(state_file.read_text())["pid"]
-    port = next(line.split("=", 1)[1] for line in
-                open(f"/proc/{old_pid}/environ", "rb").read().decode().split("\0")
-                if line.startswith("PAVED_CATALOG_INGEST_PORT="))
+    port = next(
+        line.split("=", 1)[1]
+        for line in open(f"/proc/{old_pid}/environ", "rb").read().decode().split("\0")
+        if line.startswith("PAVED_CATALOG_INGEST_PORT=")
+    )
     old_fronts = _fronts(hub.data_dir, port)
     assert old_fronts, "the catalog runs with ingest fronts"
     url = f"{hub.url}/services/catalog/api/v1/lineage"
@@ -71,8 +79,9 @@ def test_a_killed_catalogs_fronts_leave_the_port_to_the_new_ones(hub):
         while not stop.is_set():
             sent = time.monotonic()
             try:
-                status = requests.post(url, data=json.dumps(_event(k * 100000 + i)), headers=headers,
-                                       timeout=POST_TIMEOUT_S).status_code
+                status = requests.post(
+                    url, data=json.dumps(_event(k * 100000 + i)), headers=headers, timeout=POST_TIMEOUT_S
+                ).status_code
             except requests.RequestException as e:
                 status = type(e).__name__
             results.append((sent, time.monotonic(), status))
@@ -97,8 +106,13 @@ def test_a_killed_catalogs_fronts_leave_the_port_to_the_new_ones(hub):
         while time.monotonic() < deadline:  # the hub starts the service again; its fronts listen before it answers
             try:
                 state = json.loads(state_file.read_text())
-                if state["pid"] != old_pid and requests.get(f"{hub.url}/services/catalog/api/v1/namespaces",
-                                                            headers=headers, timeout=5).status_code == 200:
+                if (
+                    state["pid"] != old_pid
+                    and requests.get(
+                        f"{hub.url}/services/catalog/api/v1/namespaces", headers=headers, timeout=5
+                    ).status_code
+                    == 200
+                ):
                     new_up = time.monotonic()
                     break
             except (OSError, ValueError, KeyError, requests.RequestException):

@@ -26,6 +26,7 @@ def rows(first: int, last: int) -> list[dict]:
 
 # --- the write-ahead log ------------------------------------------------------------------------------------
 
+
 def test_log_appends_reads_after_and_survives_a_reopen(tmp_path):
     log = EventLog(tmp_path / "ev")
     log.append(rows(1, 3))
@@ -66,10 +67,17 @@ def test_segments_rotate_and_derived_ones_are_deleted(tmp_path, monkeypatch):
 
 
 def _item(i: int, name: str = "") -> Resolved:
-    e = parse_event({"eventType": "COMPLETE", "eventTime": "2026-11-20T10:00:00Z", "producer": "t",
-                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-                     "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"}, "job": {"namespace": "leads", "name": "j"},
-                     "outputs": [{"namespace": "w", "name": name or f"out{i}"}]})
+    e = parse_event(
+        {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "t",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": f"00000000-0000-4000-8000-{i:012d}"},
+            "job": {"namespace": "leads", "name": "j"},
+            "outputs": [{"namespace": "w", "name": name or f"out{i}"}],
+        }
+    )
     return Resolved(e, "tester", ("leads", "dev"), {d.key: ("leads", "dev", False) for d in e.datasets}, ["leads"])
 
 
@@ -79,8 +87,7 @@ def test_acknowledged_events_reach_the_events_table_when_derived(tmp_path):
         store.append([_item(i) for i in range(3)])
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 0  # durable in the log only
         store.apply(store.pending())
-        body, resolution = store.con.execute(
-            "SELECT body, resolution FROM events WHERE seq = 2").fetchone()
+        body, resolution = store.con.execute("SELECT body, resolution FROM events WHERE seq = 2").fetchone()
         assert '"out1"' in body and '"leads"' in resolution
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 3
     finally:
@@ -92,8 +99,10 @@ def test_events_logged_in_the_table_before_the_log_existed_are_replayed_once(tmp
     store = Store(db)
     item = _item(7)
     item.seq, item.received_at = 1, None
-    store.con.execute("INSERT INTO events (seq, posted_by, body, resolution) VALUES (1, 'tester', ?, ?)",
-                      [item.body().decode(), item.resolution()])
+    store.con.execute(
+        "INSERT INTO events (seq, posted_by, body, resolution) VALUES (1, 'tester', ?, ?)",
+        [item.body().decode(), item.resolution()],
+    )
     store.close()
     store = Store(db)
     try:
@@ -107,6 +116,7 @@ def test_events_logged_in_the_table_before_the_log_existed_are_replayed_once(tmp
 
 
 # --- request bodies -------------------------------------------------------------------------------------------
+
 
 def test_gzip_bodies_are_inflated_within_a_limit():
     assert gunzip(gzip.compress(b'{"a": 1}'), 100) == b'{"a": 1}'
@@ -137,6 +147,7 @@ def test_a_batch_names_each_caller_once():
 
 # --- search labels as arrays ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def labels():
     f = FacetArrays(size=2)  # grows as ids arrive
@@ -150,20 +161,23 @@ def labels():
 ALL = np.array([1, 2, 5, 9, 3, 100])  # 3 and 100 have no labels (unknown datasets)
 
 
-@pytest.mark.parametrize("projects,filters,expected", [
-    (None, {}, [1, 2, 5, 9]),
-    (["leads"], {}, [1, 2, 5]),  # 5 is granted to leads
-    (["forecast"], {}, [5, 9]),
-    (["nobody"], {}, []),
-    (None, {"environment": "dev"}, [1, 5]),
-    (None, {"platform": "postgres"}, [5]),
-    (None, {"tag": "raw"}, [1, 2]),
-    (None, {"tag": "c"}, [5]),  # a wider row of tags
-    (None, {"owner": "ana"}, [1, 5]),
-    (["leads"], {"project": "forecast"}, [5]),
-    (None, {"tag": "no-such-tag"}, []),
-    (None, {"project": "", "tag": ""}, [1, 2, 5, 9]),  # empty filters do not filter
-])
+@pytest.mark.parametrize(
+    "projects,filters,expected",
+    [
+        (None, {}, [1, 2, 5, 9]),
+        (["leads"], {}, [1, 2, 5]),  # 5 is granted to leads
+        (["forecast"], {}, [5, 9]),
+        (["nobody"], {}, []),
+        (None, {"environment": "dev"}, [1, 5]),
+        (None, {"platform": "postgres"}, [5]),
+        (None, {"tag": "raw"}, [1, 2]),
+        (None, {"tag": "c"}, [5]),  # a wider row of tags
+        (None, {"owner": "ana"}, [1, 5]),
+        (["leads"], {"project": "forecast"}, [5]),
+        (None, {"tag": "no-such-tag"}, []),
+        (None, {"project": "", "tag": ""}, [1, 2, 5, 9]),  # empty filters do not filter
+    ],
+)
 def test_visibility_and_filters(labels, projects, filters, expected):
     assert ALL[labels.mask(ALL, projects, filters)].tolist() == expected
 
@@ -182,6 +196,7 @@ def test_facet_counts_and_relabelling(labels):
 
 # --- the full-text index stays out of the way of searches in big catalogs -----------------------------------
 
+
 def test_a_slow_full_text_rebuild_runs_behind_searches(tmp_path):
     import asyncio
 
@@ -189,8 +204,9 @@ def test_a_slow_full_text_rebuild_runs_behind_searches(tmp_path):
     from paved.hub.catalog.service import Catalog, Settings
 
     projects = tmp_path / "projects.yaml"
-    projects.write_text("projects:\n  leads:\n    members: {users: [alice]}\n    environments:\n"
-                        "      dev: {lake: lake/leads/dev}\n")
+    projects.write_text(
+        "projects:\n  leads:\n    members: {users: [alice]}\n    environments:\n      dev: {lake: lake/leads/dev}\n"
+    )
     catalog = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(projects)}), b"s")
     store = catalog.store
 

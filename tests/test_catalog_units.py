@@ -23,14 +23,17 @@ def test_extensions_load_from_the_wheels_without_network():
     assert con.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0] is False
 
 
-@pytest.mark.parametrize("node,expected", [
-    ("dataset:warehouse:orders", ("dataset", "warehouse", "orders")),
-    ("dataset:s3://bucket:path/to/x.parquet", ("dataset", "s3://bucket", "path/to/x.parquet")),
-    ("dataset:file:/lake/a:b.parquet", ("dataset", "file", "/lake/a:b.parquet")),
-    ("job:leads/dev:score.ipynb", ("job", "leads/dev", "score.ipynb")),
-    ("dataset:postgres://db:5432:public.orders", ("dataset", "postgres://db:5432", "public.orders")),
-    ("datasetField:kafka://b:9092:topic:user_id", ("datasetField", "kafka://b:9092", "topic", "user_id")),
-])
+@pytest.mark.parametrize(
+    "node,expected",
+    [
+        ("dataset:warehouse:orders", ("dataset", "warehouse", "orders")),
+        ("dataset:s3://bucket:path/to/x.parquet", ("dataset", "s3://bucket", "path/to/x.parquet")),
+        ("dataset:file:/lake/a:b.parquet", ("dataset", "file", "/lake/a:b.parquet")),
+        ("job:leads/dev:score.ipynb", ("job", "leads/dev", "score.ipynb")),
+        ("dataset:postgres://db:5432:public.orders", ("dataset", "postgres://db:5432", "public.orders")),
+        ("datasetField:kafka://b:9092:topic:user_id", ("datasetField", "kafka://b:9092", "topic", "user_id")),
+    ],
+)
 def test_node_ids(node, expected):
     """Every split of an id is a candidate; the one naming a known node wins (see test_catalog_faults)."""
     kind, splits = split_node_id(node)
@@ -44,13 +47,16 @@ def test_bad_node_ids(bad):
         split_node_id(bad)
 
 
-@pytest.mark.parametrize("ns,name,location,platform,title", [
-    ("file", "/lake/p/dev/prices.parquet", "/lake/p/dev/prices.parquet", "parquet", "prices"),
-    ("s3://bucket", "p/dev/x.csv", "s3://bucket/p/dev/x.csv", "csv", "x"),
-    ("s3a://bucket/", "/k.json", "s3://bucket/k.json", "json", "k"),
-    ("postgres://db:5432", "public.orders", None, "postgres", "public.orders"),
-    ("file", "relative.parquet", None, "parquet", "relative"),
-])
+@pytest.mark.parametrize(
+    "ns,name,location,platform,title",
+    [
+        ("file", "/lake/p/dev/prices.parquet", "/lake/p/dev/prices.parquet", "parquet", "prices"),
+        ("s3://bucket", "p/dev/x.csv", "s3://bucket/p/dev/x.csv", "csv", "x"),
+        ("s3a://bucket/", "/k.json", "s3://bucket/k.json", "json", "k"),
+        ("postgres://db:5432", "public.orders", None, "postgres", "public.orders"),
+        ("file", "relative.parquet", None, "parquet", "relative"),
+    ],
+)
 def test_dataset_naming(ns, name, location, platform, title):
     assert location_of(ns, name) == location
     assert platform_of(ns, name) == platform
@@ -67,11 +73,24 @@ def test_dataset_names_follow_openlineage_naming():
 
 
 def _event(**over):
-    e = {"eventType": "COMPLETE", "eventTime": "2026-11-01T10:00:00+01:00", "producer": "p", "schemaURL": "s",
-         "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "leads", "name": "j"},
-         "inputs": [{"namespace": "w", "name": "a"}],
-         "outputs": [{"namespace": "w", "name": "b", "facets": {"schema": {"fields": [
-             {"name": "s", "type": "STRUCT", "fields": [{"name": "x", "type": "INT"}]}]}}}]}
+    e = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-11-01T10:00:00+01:00",
+        "producer": "p",
+        "schemaURL": "s",
+        "run": {"runId": str(uuid.uuid4())},
+        "job": {"namespace": "leads", "name": "j"},
+        "inputs": [{"namespace": "w", "name": "a"}],
+        "outputs": [
+            {
+                "namespace": "w",
+                "name": "b",
+                "facets": {
+                    "schema": {"fields": [{"name": "s", "type": "STRUCT", "fields": [{"name": "x", "type": "INT"}]}]}
+                },
+            }
+        ],
+    }
     e.update(over)
     return e
 
@@ -80,8 +99,17 @@ def test_parse_event_reads_times_facets_and_nested_fields():
     e = parse_event(_event())
     assert e.kind == "RunEvent" and e.event_time.isoformat() == "2026-11-01T09:00:00"
     assert [f["name"] for f in e.outputs[0].schema] == ["s", "s.x"]
-    assert parse_event({"eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": "s",
-                        "dataset": {"namespace": "w", "name": "d"}}).kind == "DatasetEvent"
+    assert (
+        parse_event(
+            {
+                "eventTime": "2026-01-01T00:00:00Z",
+                "producer": "p",
+                "schemaURL": "s",
+                "dataset": {"namespace": "w", "name": "d"},
+            }
+        ).kind
+        == "DatasetEvent"
+    )
 
 
 def test_parse_event_lists_every_problem():
@@ -122,10 +150,10 @@ def test_pii_classification(column, values, expected):
 
 
 def _resolved(i: int, project="leads") -> Resolved:
-    e = parse_event(_event(job={"namespace": project, "name": f"job{i % 3}"},
-                           outputs=[{"namespace": "w", "name": f"out{i}"}]))
-    return Resolved(e, "tester", (project, "dev"),
-                    {d.key: (project, "dev", False) for d in e.datasets}, [project])
+    e = parse_event(
+        _event(job={"namespace": project, "name": f"job{i % 3}"}, outputs=[{"namespace": "w", "name": f"out{i}"}])
+    )
+    return Resolved(e, "tester", (project, "dev"), {d.key: (project, "dev", False) for d in e.datasets}, [project])
 
 
 def test_log_is_replayable_after_a_stop_between_append_and_derive(tmp_path):
@@ -151,15 +179,24 @@ def test_in_process_crawl_when_the_service_is_not_running(tmp_path):
 
     data_dir = tmp_path / "paved"
     create_demo(data_dir)
-    out = subprocess.run([sys.executable, "-m", "paved.hub.cli", "catalog", "crawl", "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", "catalog", "crawl", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "Registered 5 new or changed dataset(s) in-process" in out.stdout
     store = Store(str(data_dir / "catalog.duckdb"))
     try:
         rows = dict(store.con.execute("SELECT title, row_count FROM datasets").fetchall())
-        assert rows == {"imbalance_prices": 2880, "weather_observations": 720, "imbalance_forecast": 192,
-                        "leads": 500, "campaigns": 24}
+        assert rows == {
+            "imbalance_prices": 2880,
+            "weather_observations": 720,
+            "imbalance_forecast": 192,
+            "leads": 500,
+            "campaigns": 24,
+        }
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 5  # crawls are logged events
     finally:
         store.close()
@@ -170,21 +207,35 @@ def test_in_memory_bm25_matches_duckdb_fts_match_bm25(tmp_path):
     store = Store(str(tmp_path / "c.duckdb"))
     try:
         items = []
-        for i, (name, doc) in enumerate([("wind_speed", "hourly wind speed"), ("wind", "wind wind forecast"),
-                                         ("prices", "imbalance prices forecast"), ("leads", "sales leads")]):
-            e = parse_event({"eventTime": "2026-01-01T00:00:00Z", "producer": "p", "schemaURL": "s",
-                             "dataset": {"namespace": "w", "name": name,
-                                         "facets": {"documentation": {"description": doc}}}})
+        for i, (name, doc) in enumerate(
+            [
+                ("wind_speed", "hourly wind speed"),
+                ("wind", "wind wind forecast"),
+                ("prices", "imbalance prices forecast"),
+                ("leads", "sales leads"),
+            ]
+        ):
+            e = parse_event(
+                {
+                    "eventTime": "2026-01-01T00:00:00Z",
+                    "producer": "p",
+                    "schemaURL": "s",
+                    "dataset": {"namespace": "w", "name": name, "facets": {"documentation": {"description": doc}}},
+                }
+            )
             items.append(Resolved(e, "t", (None, None), {("w", name): ("leads", "dev", True)}, None))
         store.append(items)
         store.apply(items)
         store.rebuild_fts()
         for q in ("wind", "forecast", "wind forecast", "leads"):
-            terms = store.con.execute("SELECT list(DISTINCT stem(t, 'porter')) FROM "
-                                      "(SELECT unnest(fts_main_datasets.tokenize(?)) AS t)", [q]).fetchone()[0]
-            expected = dict(store.con.execute(
-                "SELECT id, fts_main_datasets.match_bm25(id, ?) AS s FROM datasets WHERE s IS NOT NULL",
-                [q]).fetchall())
+            terms = store.con.execute(
+                "SELECT list(DISTINCT stem(t, 'porter')) FROM (SELECT unnest(fts_main_datasets.tokenize(?)) AS t)", [q]
+            ).fetchone()[0]
+            expected = dict(
+                store.con.execute(
+                    "SELECT id, fts_main_datasets.match_bm25(id, ?) AS s FROM datasets WHERE s IS NOT NULL", [q]
+                ).fetchall()
+            )
             got = store.text.scores(terms)
             assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in got), q
     finally:

@@ -22,13 +22,25 @@ OD = BOOK.hourly("m5.large", "on-demand")
 
 def projects(budget_enforced=True):
     env = {"dev": {"lake": "lake"}}
-    return parse_projects({"projects": {
-        "spendy": {"environments": env, "instance_types": ["m5.large"], "budget_monthly": 10 * OD,
-                   "budget_enforced": budget_enforced},
-        "thrifty": {"environments": env, "instance_types": ["m5.large"], "budget_monthly": 1000,
-                    "budget_enforced": True},
-        "unbudgeted": {"environments": env, "instance_types": ["m5.large"]},
-    }})
+    return parse_projects(
+        {
+            "projects": {
+                "spendy": {
+                    "environments": env,
+                    "instance_types": ["m5.large"],
+                    "budget_monthly": 10 * OD,
+                    "budget_enforced": budget_enforced,
+                },
+                "thrifty": {
+                    "environments": env,
+                    "instance_types": ["m5.large"],
+                    "budget_monthly": 1000,
+                    "budget_enforced": True,
+                },
+                "unbudgeted": {"environments": env, "instance_types": ["m5.large"]},
+            }
+        }
+    )
 
 
 @pytest.fixture
@@ -39,8 +51,17 @@ def ledger(tmp_path):
 def use(ledger, span_id, project, hours, day=2):
     """An on-demand m5.large span of ``hours`` on November ``day`` (costs hours x OD)."""
     start = datetime(2026, 11, day, tzinfo=timezone.utc).timestamp()
-    ledger.open_span(span_id, project=project, environment="dev", user="alice", kind="notebook",
-                     resource_id=f"alice/{span_id}", instance_type="m5.large", lifecycle="on-demand", start=start)
+    ledger.open_span(
+        span_id,
+        project=project,
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id=f"alice/{span_id}",
+        instance_type="m5.large",
+        lifecycle="on-demand",
+        start=start,
+    )
     ledger.close_span(span_id, "user", start + hours * 3600)
 
 
@@ -61,9 +82,17 @@ def test_over_enforced_budget_is_refused_with_a_message_naming_the_budget(ledger
 
 def test_open_span_counts_towards_the_budget(ledger):
     ps = projects()
-    ledger.open_span("open", project="spendy", environment="dev", user="alice", kind="notebook",
-                     resource_id="alice/", instance_type="m5.large", lifecycle="on-demand",
-                     start=datetime(2026, 11, 20, tzinfo=timezone.utc))
+    ledger.open_span(
+        "open",
+        project="spendy",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="on-demand",
+        start=datetime(2026, 11, 20, tzinfo=timezone.utc),
+    )
     assert check_budget(ps["spendy"], ledger, BOOK, now=datetime(2026, 11, 20, 9, tzinfo=timezone.utc)) is None
     assert check_budget(ps["spendy"], ledger, BOOK, now=datetime(2026, 11, 20, 10, 1, tzinfo=timezone.utc))
 
@@ -122,14 +151,29 @@ def test_alerts_fire_once_per_threshold_per_month(ledger, receiver, caplog):
     assert check() == [("spendy", 100)]
     assert check() == []
     assert [(p["project"], p["threshold_percent"], p["month"]) for p in receiver.posts] == [
-        ("spendy", 50, "2026-11"), ("spendy", 80, "2026-11"), ("spendy", 100, "2026-11")]
+        ("spendy", 50, "2026-11"),
+        ("spendy", 80, "2026-11"),
+        ("spendy", 100, "2026-11"),
+    ]
     assert "reached 100% of its monthly budget in 2026-11" in receiver.posts[-1]["text"]
     assert {(a["threshold"], a["sent_ts"] is not None) for a in ledger.alerts("spendy", "2026-11")} == {
-        (50, True), (80, True), (100, True)}
+        (50, True),
+        (80, True),
+        (100, True),
+    }
     # December starts from zero: a December span crossing 50 % alerts again, for December.
     start = datetime(2026, 12, 2, tzinfo=timezone.utc)
-    ledger.open_span("dec", project="spendy", environment="dev", user="alice", kind="notebook", resource_id="x",
-                     instance_type="m5.large", lifecycle="on-demand", start=start)
+    ledger.open_span(
+        "dec",
+        project="spendy",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="x",
+        instance_type="m5.large",
+        lifecycle="on-demand",
+        start=start,
+    )
     ledger.close_span("dec", "user", datetime(2026, 12, 2, 6, tzinfo=timezone.utc))
     assert check(datetime(2026, 12, 3, tzinfo=timezone.utc)) == [("spendy", 50)]
     assert "secret-token" not in caplog.text

@@ -26,8 +26,17 @@ def data_dir(tmp_path, monkeypatch):
     ledger = Ledger(f"sqlite:///{tmp_path / 'usage.sqlite'}")
     for i, (project, lc, day) in enumerate([("leads", "on-demand", 2), ("leads", "spot", 2), ("leads", "spot", 9)]):
         start = datetime(2026, 10, day, 9, tzinfo=timezone.utc)
-        ledger.open_span(f"s{i}", project=project, environment="dev", user="bob", kind="notebook",
-                         resource_id="bob/", instance_type="t3.large", lifecycle=lc, start=start)
+        ledger.open_span(
+            f"s{i}",
+            project=project,
+            environment="dev",
+            user="bob",
+            kind="notebook",
+            resource_id="bob/",
+            instance_type="t3.large",
+            lifecycle=lc,
+            start=start,
+        )
         ledger.close_span(f"s{i}", "user", start.replace(hour=19))  # 10 hours
     for var in ("PAVED_USAGE_DB_URL", "PAVED_PROJECTS_FILE", "PAVED_PRICEBOOK"):
         monkeypatch.delenv(var, raising=False)
@@ -69,11 +78,13 @@ def test_one_project_per_day_and_week(data_dir, capsys):
 
 
 def test_bad_input_is_a_clear_error(data_dir):
-    out = subprocess.run([sys.executable, "-m", "paved.hub.cli", "costs", "report", "--month", "oct"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", "costs", "report", "--month", "oct"], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "month must look like 2026-11" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "paved.hub.cli", "costs", "report", "--project", "nope"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", "costs", "report", "--project", "nope"], capture_output=True, text=True
+    )
     assert out.returncode == 2 and "no project named 'nope'" in out.stderr
 
 
@@ -84,4 +95,7 @@ def test_prices_show_prints_the_book_in_use(data_dir, capsys):
     assert f"as of {book.as_of}" in out
     line = next(x for x in out.splitlines() if x.startswith("g4dn.xlarge"))
     assert book.instance_types["g4dn.xlarge"].describe() in line
-    assert line.split()[-2:] == [f"{book.hourly('g4dn.xlarge', 'on-demand'):.4f}", f"{book.hourly('g4dn.xlarge', 'spot'):.4f}"]
+    assert line.split()[-2:] == [
+        f"{book.hourly('g4dn.xlarge', 'on-demand'):.4f}",
+        f"{book.hourly('g4dn.xlarge', 'spot'):.4f}",
+    ]

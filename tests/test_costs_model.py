@@ -37,44 +37,102 @@ def ledger(tmp_path):
     return Ledger(f"sqlite:///{tmp_path / 'usage.sqlite'}")
 
 
-def span(ledger, span_id, start, end=None, *, kind="notebook", lifecycle="on-demand", disk_gb=None,
-         project="p1", user="alice", resource_id=None, reason="user"):
-    ledger.open_span(span_id, project=project, environment="dev", user=user, kind=kind,
-                     resource_id=resource_id or f"{user}/{span_id}", instance_type="m5.large", lifecycle=lifecycle,
-                     region="eu-west-1", disk_gb=disk_gb, start=start)
+def span(
+    ledger,
+    span_id,
+    start,
+    end=None,
+    *,
+    kind="notebook",
+    lifecycle="on-demand",
+    disk_gb=None,
+    project="p1",
+    user="alice",
+    resource_id=None,
+    reason="user",
+):
+    ledger.open_span(
+        span_id,
+        project=project,
+        environment="dev",
+        user=user,
+        kind=kind,
+        resource_id=resource_id or f"{user}/{span_id}",
+        instance_type="m5.large",
+        lifecycle=lifecycle,
+        region="eu-west-1",
+        disk_gb=disk_gb,
+        start=start,
+    )
     if end is not None:
         ledger.close_span(span_id, reason, end)
 
 
 # (case, spans [(start, end, kind, lifecycle, disk_gb)], window, now, expected {figure: value})
 CASES = [
-    ("on-demand notebook 2 h with 10 GB disk",
-     [(T(3, 10), T(3, 12), "notebook", "on-demand", 10)], (T(1), T(1, month=12)), T(25),
-     {"hours": 2.0, "compute": 0.20, "disk": 0.002, "total": 0.202, "on_demand_equivalent": 0.20, "savings": 0.0}),
-    ("spot pipeline 3 h at 0.04",
-     [(T(5, 10), T(5, 13), "pipeline", "spot", None)], (T(1), T(1, month=12)), T(25),
-     {"hours": 3.0, "compute": 0.12, "disk": 0.0, "on_demand_equivalent": 0.30, "savings": 0.18}),
-    ("spot span across the price change: 2 h at 0.04 + 2 h at 0.05",
-     [(T(10, 10), T(10, 14), "notebook", "spot", None)], (T(1), T(1, month=12)), T(25),
-     {"hours": 4.0, "compute": 0.18, "on_demand_equivalent": 0.40, "savings": 0.22}),
-    ("spot span before the first dated point takes the first price",
-     [(T(20, 10, month=10), T(20, 12, month=10), "notebook", "spot", None)], (T(1, month=10), T(1)), T(25),
-     {"hours": 2.0, "compute": 0.08}),
-    ("span across month end: only November's hour counts in November",
-     [(T(30, 23), T(1, 1, month=12), "notebook", "on-demand", 20)], (T(1), T(1, month=12)), T(25, month=12),
-     {"hours": 1.0, "compute": 0.10, "disk": 0.002}),
-    ("span across month end: December's hour in December",
-     [(T(30, 23), T(1, 1, month=12), "notebook", "on-demand", 20)], (T(1, month=12), datetime(2027, 1, 1, tzinfo=timezone.utc)),
-     T(25, month=12), {"hours": 1.0, "compute": 0.10}),
-    ("open span priced up to now",
-     [(T(25, 0), None, "notebook", "on-demand", None)], (T(1), T(1, month=12)), T(25, 6),
-     {"hours": 6.0, "compute": 0.60}),
-    ("open spot span up to now, at the latest price",
-     [(T(25, 0), None, "pipeline", "spot", None)], (T(1), T(1, month=12)), T(25, 1, minute=30),
-     {"hours": 1.5, "compute": 0.075, "savings": 0.075}),
-    ("span outside the window costs nothing",
-     [(T(3, 10, month=10), T(3, 12, month=10), "notebook", "on-demand", None)], (T(1), T(1, month=12)), T(25),
-     {}),
+    (
+        "on-demand notebook 2 h with 10 GB disk",
+        [(T(3, 10), T(3, 12), "notebook", "on-demand", 10)],
+        (T(1), T(1, month=12)),
+        T(25),
+        {"hours": 2.0, "compute": 0.20, "disk": 0.002, "total": 0.202, "on_demand_equivalent": 0.20, "savings": 0.0},
+    ),
+    (
+        "spot pipeline 3 h at 0.04",
+        [(T(5, 10), T(5, 13), "pipeline", "spot", None)],
+        (T(1), T(1, month=12)),
+        T(25),
+        {"hours": 3.0, "compute": 0.12, "disk": 0.0, "on_demand_equivalent": 0.30, "savings": 0.18},
+    ),
+    (
+        "spot span across the price change: 2 h at 0.04 + 2 h at 0.05",
+        [(T(10, 10), T(10, 14), "notebook", "spot", None)],
+        (T(1), T(1, month=12)),
+        T(25),
+        {"hours": 4.0, "compute": 0.18, "on_demand_equivalent": 0.40, "savings": 0.22},
+    ),
+    (
+        "spot span before the first dated point takes the first price",
+        [(T(20, 10, month=10), T(20, 12, month=10), "notebook", "spot", None)],
+        (T(1, month=10), T(1)),
+        T(25),
+        {"hours": 2.0, "compute": 0.08},
+    ),
+    (
+        "span across month end: only November's hour counts in November",
+        [(T(30, 23), T(1, 1, month=12), "notebook", "on-demand", 20)],
+        (T(1), T(1, month=12)),
+        T(25, month=12),
+        {"hours": 1.0, "compute": 0.10, "disk": 0.002},
+    ),
+    (
+        "span across month end: December's hour in December",
+        [(T(30, 23), T(1, 1, month=12), "notebook", "on-demand", 20)],
+        (T(1, month=12), datetime(2027, 1, 1, tzinfo=timezone.utc)),
+        T(25, month=12),
+        {"hours": 1.0, "compute": 0.10},
+    ),
+    (
+        "open span priced up to now",
+        [(T(25, 0), None, "notebook", "on-demand", None)],
+        (T(1), T(1, month=12)),
+        T(25, 6),
+        {"hours": 6.0, "compute": 0.60},
+    ),
+    (
+        "open spot span up to now, at the latest price",
+        [(T(25, 0), None, "pipeline", "spot", None)],
+        (T(1), T(1, month=12)),
+        T(25, 1, minute=30),
+        {"hours": 1.5, "compute": 0.075, "savings": 0.075},
+    ),
+    (
+        "span outside the window costs nothing",
+        [(T(3, 10, month=10), T(3, 12, month=10), "notebook", "on-demand", None)],
+        (T(1), T(1, month=12)),
+        T(25),
+        {},
+    ),
 ]
 
 
@@ -121,7 +179,9 @@ def test_groups_and_project_filter(ledger, book):
     span(ledger, "b", T(3, 10), T(3, 11), project="p2", user="bob")
     rows = model.costs(ledger, book, T(1), T(1, month=12), group_by=("project", "user"), now=T(25))
     assert {(r["project"], r["user"]): r["compute"] for r in rows} == {
-        ("p1", "alice"): pytest.approx(0.2), ("p2", "bob"): pytest.approx(0.1)}
+        ("p1", "alice"): pytest.approx(0.2),
+        ("p2", "bob"): pytest.approx(0.1),
+    }
     assert [r["project"] for r in model.costs(ledger, book, T(1), T(1, month=12), projects=["p2"], now=T(25))] == ["p2"]
     assert model.costs(ledger, book, T(1), T(1, month=12), projects=[], now=T(25)) == []
     with pytest.raises(ValueError, match="unknown group"):
@@ -129,8 +189,17 @@ def test_groups_and_project_filter(ledger, book):
 
 
 def test_unknown_instance_type_is_reported_as_unpriced(ledger, book):
-    ledger.open_span("x", project="p1", environment="dev", user="alice", kind="notebook", resource_id="alice/",
-                     instance_type="x9.mega", lifecycle="spot", start=T(3, 10))
+    ledger.open_span(
+        "x",
+        project="p1",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="x9.mega",
+        lifecycle="spot",
+        start=T(3, 10),
+    )
     ledger.close_span("x", "user", T(3, 13))
     assert model.costs(ledger, book, T(1), T(1, month=12), now=T(25)) == []
     assert model.unpriced_hours(ledger, book, T(1), T(1, month=12), now=T(25)) == pytest.approx(3.0)
@@ -149,11 +218,30 @@ def test_forecast_is_the_run_rate_to_month_end():
 
 # --- the ledger itself ----------------------------------------------------------------------------------
 
+
 def test_open_is_idempotent_and_first_close_wins(ledger):
-    assert ledger.open_span("s1", project="p1", environment="dev", user="alice", kind="notebook",
-                            resource_id="alice/", instance_type="m5.large", lifecycle="spot", start=T(3))
-    assert not ledger.open_span("s1", project="p1", environment="dev", user="alice", kind="notebook",
-                                resource_id="alice/", instance_type="m5.large", lifecycle="spot", start=T(4))
+    assert ledger.open_span(
+        "s1",
+        project="p1",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="spot",
+        start=T(3),
+    )
+    assert not ledger.open_span(
+        "s1",
+        project="p1",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="spot",
+        start=T(4),
+    )
     assert ledger.get_span("s1")["start"] == T(3)
     assert ledger.close_span("s1", "preempted", T(3, 5))
     assert not ledger.close_span("s1", "user", T(3, 6))
@@ -168,14 +256,24 @@ def test_close_before_start_is_clamped(ledger):
     assert ledger.get_span("s")["duration_s"] == 0
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("kind", "server", "kind must be one of notebook, pipeline"),
-    ("lifecycle", "reserved", "lifecycle must be one of spot, on-demand"),
-    ("project", "", "project must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("kind", "server", "kind must be one of notebook, pipeline"),
+        ("lifecycle", "reserved", "lifecycle must be one of spot, on-demand"),
+        ("project", "", "project must be a non-empty string"),
+    ],
+)
 def test_bad_span_input_is_refused_and_nothing_written(ledger, field, value, message):
-    args = dict(project="p1", environment="dev", user="alice", kind="notebook", resource_id="alice/",
-                instance_type="m5.large", lifecycle="spot")
+    args = dict(
+        project="p1",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="spot",
+    )
     args[field] = value
     with pytest.raises(ValueError, match=message):
         ledger.open_span("bad", **args)

@@ -27,26 +27,48 @@ def seed(data_dir) -> dict:
     for d in range(days):
         day = m0 + timedelta(days=d)
         busy = 0.3 if day.weekday() >= 5 else 1 + (d * 7 % 5) / 4  # quiet weekends, busier weeks
-        for i, (project, user, kind, itype, lc, hours) in enumerate([
+        for i, (project, user, kind, itype, lc, hours) in enumerate(
+            [
                 (IPF, "alice", "notebook", "m5.xlarge", "spot", 6 * busy),
                 (IPF, "alice", "notebook", "g4dn.xlarge", "on-demand", 9 * busy),
                 (IPF, "dave", "notebook", "r5.2xlarge", "spot", 8 * busy),
-                (IPF, "alice", "pipeline", "m5.large", "spot", 1), (IPF, "carol", "pipeline", "c5.2xlarge", "on-demand", 2),
+                (IPF, "alice", "pipeline", "m5.large", "spot", 1),
+                (IPF, "carol", "pipeline", "c5.2xlarge", "on-demand", 2),
                 (IPF, "carol", "pipeline", "g5.xlarge", "spot", 3 * busy),
-                (LEADS, "bob", "notebook", "t3.large", "spot", 4 * busy)]):
+                (LEADS, "bob", "notebook", "t3.large", "spot", 4 * busy),
+            ]
+        ):
             sid = f"{d}-{i}"
             pipeline = ("ingest-weather", "train-forecast", "publish-forecast")[i % 3]
             server = "gpu" if itype.startswith("g") else "main"
             resource = f"{user}/{server}" if kind == "notebook" else f"{pipeline}/run-{d + 1}"
-            ledger.open_span(sid, project=project, environment="dev", user=user, kind=kind, resource_id=resource,
-                             instance_type=itype, lifecycle=lc, disk_gb=20 if kind == "notebook" else None,
-                             start=day + timedelta(hours=8))
-            ledger.close_span(sid, "completed" if kind == "pipeline" else "culled",
-                              day + timedelta(hours=8 + hours))
-    ledger.open_span("open-1", project=IPF, environment="dev", user="alice", kind="notebook", resource_id="alice/",
-                     instance_type="m5.large", lifecycle="spot", start=now - timedelta(hours=1))
-    total = model.costs(ledger, load_pricebook(), *model.month_window(model.month_of(now)), projects=[IPF],
-                        now=now)[0]["total"]
+            ledger.open_span(
+                sid,
+                project=project,
+                environment="dev",
+                user=user,
+                kind=kind,
+                resource_id=resource,
+                instance_type=itype,
+                lifecycle=lc,
+                disk_gb=20 if kind == "notebook" else None,
+                start=day + timedelta(hours=8),
+            )
+            ledger.close_span(sid, "completed" if kind == "pipeline" else "culled", day + timedelta(hours=8 + hours))
+    ledger.open_span(
+        "open-1",
+        project=IPF,
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="spot",
+        start=now - timedelta(hours=1),
+    )
+    total = model.costs(ledger, load_pricebook(), *model.month_window(model.month_of(now)), projects=[IPF], now=now)[0][
+        "total"
+    ]
     return {"total": total, "month": model.month_of(now)}
 
 
@@ -103,6 +125,7 @@ def test_members_see_their_project_only_and_admins_see_all(hub):
     assert r.status_code == 200 and f">{LEADS}<" in r.text and ">bob<" in r.text
     # Without a login, the page sends the browser to log in; the API says 403.
     import requests
+
     assert requests.get(f"{url}/api/summary").status_code == 403
     r = requests.get(f"{url}/", allow_redirects=False)
     assert r.status_code == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
@@ -113,9 +136,16 @@ def test_admin_page_screenshot(hub, artifacts):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(f"{hub.url}/hub/login")

@@ -21,14 +21,20 @@ from datetime import datetime, timezone
 
 import pytest
 import yaml
-
 from moto_server import ACCOUNT, moto_server  # noqa: F401  (fixture)
+
 from paved.hub.demo import DEMO_PROJECTS_YAML
 from paved.hub.projects import parse_projects
 from paved.spawner import credentials as cr
 from paved.spawner.credentials import (
-    CredentialRefresher, Credentials, CredentialsError, assume_project_role, refresh_delay, retry_delay,
-    write_credential_files, write_credentials,
+    CredentialRefresher,
+    Credentials,
+    CredentialsError,
+    assume_project_role,
+    refresh_delay,
+    retry_delay,
+    write_credential_files,
+    write_credentials,
 )
 from paved.spawner.options import validate_options
 from paved.spawner.scope import build_scope
@@ -53,15 +59,18 @@ def make_scope(role_arn: str | None, user: str = "alice", notebook: str = "meani
     if role_arn:
         data["projects"][PROJECT]["environments"]["dev"]["aws_role_arn"] = role_arn
     project = parse_projects(data)[PROJECT]
-    options = validate_options({"project": PROJECT, "environment": "dev"}, user_projects=[project],
-                               pythons=["3.11"])
+    options = validate_options({"project": PROJECT, "environment": "dev"}, user_projects=[project], pythons=["3.11"])
     return build_scope(options, project, user=user, notebook=notebook)
 
 
 def fake_creds(tag: str, expires_in: float = 3600, now: float | None = None) -> Credentials:
     expiration = datetime.fromtimestamp((now or time.time()) + expires_in, timezone.utc)
-    return Credentials(access_key_id=f"ASIAFAKE{tag:0>12}", secret_access_key=f"secret-{tag}-" + "s" * 30,
-                       session_token=f"token-{tag}-" + "t" * 100, expiration=expiration)
+    return Credentials(
+        access_key_id=f"ASIAFAKE{tag:0>12}",
+        secret_access_key=f"secret-{tag}-" + "s" * 30,
+        session_token=f"token-{tag}-" + "t" * 100,
+        expiration=expiration,
+    )
 
 
 def secrets_of(*creds: Credentials) -> list[str]:
@@ -109,19 +118,26 @@ async def until(predicate, timeout: float = 10) -> None:
 
 # --- assuming the role -------------------------------------------------------------------------------------
 
+
 def test_assume_project_role_uses_scope_identity_and_hides_secrets(moto_server, role_arn, debug_logs):
     scope = make_scope(role_arn)
     session = moto_server.session()
     sent = {}
     session.events.register("provide-client-params.sts.AssumeRole", lambda params, **kw: sent.update(params))
 
-    creds = assume_project_role(scope, endpoint_url=moto_server.url, region=moto_server.region, duration_s=900,
-                                session=session)
+    creds = assume_project_role(
+        scope, endpoint_url=moto_server.url, region=moto_server.region, duration_s=900, session=session
+    )
 
     assert sent == {
-        "RoleArn": role_arn, "RoleSessionName": "paved-alice-meaningful-ostrich", "DurationSeconds": 900,
-        "Tags": [{"Key": "paved-project", "Value": PROJECT}, {"Key": "paved-environment", "Value": "dev"},
-                 {"Key": "paved-user", "Value": "alice"}],
+        "RoleArn": role_arn,
+        "RoleSessionName": "paved-alice-meaningful-ostrich",
+        "DurationSeconds": 900,
+        "Tags": [
+            {"Key": "paved-project", "Value": PROJECT},
+            {"Key": "paved-environment", "Value": "dev"},
+            {"Key": "paved-user", "Value": "alice"},
+        ],
         "TransitiveTagKeys": ["paved-project", "paved-environment", "paved-user"],
     }
     assert creds.access_key_id.startswith("ASIA")
@@ -131,9 +147,13 @@ def test_assume_project_role_uses_scope_identity_and_hides_secrets(moto_server, 
     # The credentials work and are the assumed role's session (used here, in the hub's process, so that
     # botocore's signing logs of the session token are captured too).
     import boto3
-    as_role = boto3.session.Session(aws_access_key_id=creds.access_key_id,
-                                    aws_secret_access_key=creds.secret_access_key,
-                                    aws_session_token=creds.session_token, region_name=moto_server.region)
+
+    as_role = boto3.session.Session(
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+        region_name=moto_server.region,
+    )
     arn = as_role.client("sts", endpoint_url=moto_server.url).get_caller_identity()["Arn"]
     assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/paved-alice-meaningful-ostrich"
 
@@ -148,6 +168,7 @@ def test_assume_project_role_uses_scope_identity_and_hides_secrets(moto_server, 
     assert f"Assumed {role_arn} as paved-alice-meaningful-ostrich" in debug_logs.text
     with pytest.raises(TypeError):
         import pickle
+
         pickle.dumps(creds)
 
 
@@ -163,17 +184,28 @@ def test_session_tag_values_are_made_valid(moto_server, role_arn):
 
 def test_no_role_and_sts_errors_give_clear_messages_without_secrets(moto_server):
     with pytest.raises(CredentialsError, match=f"Project '{PROJECT}' environment 'dev' has no AWS role"):
-        assume_project_role(make_scope(None), endpoint_url=moto_server.url, region=moto_server.region,
-                            session=moto_server.session())
+        assume_project_role(
+            make_scope(None), endpoint_url=moto_server.url, region=moto_server.region, session=moto_server.session()
+        )
     # a real STS refusal from the server (a session name over 64 characters), wrapped with role and session
     long_name = "s" * 65
-    with pytest.raises(CredentialsError, match=rf"Could not assume role arn:aws:iam::\d+:role/x as {long_name}: "
-                                               r"ValidationError: 1 validation error"):
-        cr.assume_role(f"arn:aws:iam::{ACCOUNT}:role/x", long_name, {"paved-project": "p"},
-                       endpoint_url=moto_server.url, region=moto_server.region, session=moto_server.session())
+    with pytest.raises(
+        CredentialsError,
+        match=rf"Could not assume role arn:aws:iam::\d+:role/x as {long_name}: "
+        r"ValidationError: 1 validation error",
+    ):
+        cr.assume_role(
+            f"arn:aws:iam::{ACCOUNT}:role/x",
+            long_name,
+            {"paved-project": "p"},
+            endpoint_url=moto_server.url,
+            region=moto_server.region,
+            session=moto_server.session(),
+        )
 
 
 # --- files and environment ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("endpoint_url", [None, "http://127.0.0.1:5999"])
 def test_files_are_private_atomic_and_env_carries_no_keys(tmp_path, endpoint_url):
@@ -188,23 +220,37 @@ def test_files_are_private_atomic_and_env_carries_no_keys(tmp_path, endpoint_url
     assert sorted(p.name for p in runtime.iterdir()) == ["aws-config", "aws-credentials.json"]  # no temp files
     assert mode(runtime) == 0o700 and mode(files.credentials) == 0o600 and mode(files.config) == 0o600
     assert json.loads(files.credentials.read_text()) == {
-        "Version": 1, "AccessKeyId": creds.access_key_id, "SecretAccessKey": creds.secret_access_key,
-        "SessionToken": creds.session_token, "Expiration": creds.expiration_iso}
-    assert creds.expiration_iso.endswith("Z") and datetime.fromisoformat(creds.expiration_iso[:-1] + "+00:00") \
-        <= creds.expiration
+        "Version": 1,
+        "AccessKeyId": creds.access_key_id,
+        "SecretAccessKey": creds.secret_access_key,
+        "SessionToken": creds.session_token,
+        "Expiration": creds.expiration_iso,
+    }
+    assert (
+        creds.expiration_iso.endswith("Z")
+        and datetime.fromisoformat(creds.expiration_iso[:-1] + "+00:00") <= creds.expiration
+    )
 
     config = configparser.ConfigParser()
     config.read(files.config)
     command = shlex.split(config["default"]["credential_process"])
     assert command[1:] == [str(files.credentials)]
-    assert json.loads(subprocess.run(command, capture_output=True, check=True).stdout)["AccessKeyId"] \
+    assert (
+        json.loads(subprocess.run(command, capture_output=True, check=True).stdout)["AccessKeyId"]
         == creds.access_key_id
+    )
     assert config["default"]["region"] == "eu-west-1"
     assert config["default"].get("endpoint_url") == endpoint_url
 
-    expected = {"AWS_CONFIG_FILE": str(files.config), "AWS_SDK_LOAD_CONFIG": "1", "AWS_DEFAULT_REGION": "eu-west-1",
-                "AWS_REGION": "eu-west-1", "AWS_PROFILE": "default", "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                "AWS_EC2_METADATA_DISABLED": "true"}
+    expected = {
+        "AWS_CONFIG_FILE": str(files.config),
+        "AWS_SDK_LOAD_CONFIG": "1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+        "AWS_PROFILE": "default",
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     if endpoint_url:
         expected["AWS_ENDPOINT_URL"] = endpoint_url
     assert env == expected
@@ -232,13 +278,17 @@ def test_runtime_folder_must_be_a_real_directory(tmp_path):
 
 # --- refreshing --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lifetime, expected", [
-    (3600, 2400),      # 2/3 of an hour = 20 min before expiry: both rules agree
-    (900, 450),        # STS minimum: not before half the lifetime
-    (1800, 900),       # 20-min margin would be at 10 min; half-life floor wins
-    (43200, 28800),    # 12 h: 2/3 comes first
-    (7200, 4800),      # 2 h: 2/3 (80 min) before expiry-20min (100 min)
-])
+
+@pytest.mark.parametrize(
+    "lifetime, expected",
+    [
+        (3600, 2400),  # 2/3 of an hour = 20 min before expiry: both rules agree
+        (900, 450),  # STS minimum: not before half the lifetime
+        (1800, 900),  # 20-min margin would be at 10 min; half-life floor wins
+        (43200, 28800),  # 12 h: 2/3 comes first
+        (7200, 4800),  # 2 h: 2/3 (80 min) before expiry-20min (100 min)
+    ],
+)
 def test_refresh_schedule(lifetime, expected):
     now = 1_000_000.0
     creds = fake_creds("a", expires_in=lifetime, now=now)
@@ -247,11 +297,17 @@ def test_refresh_schedule(lifetime, expected):
     assert refresh_delay(creds, issued_at=now, now=now + lifetime + 5) == 0
 
 
-@pytest.mark.parametrize("failures, left, expected", [
-    (1, 3600, 5), (2, 3600, 10), (4, 3600, 40), (9, 3600, 60),  # backoff, capped at 60 s
-    (3, 40, 10),   # a quarter of what is left
-    (3, 0, 1),     # expired: still not a busy loop
-])
+@pytest.mark.parametrize(
+    "failures, left, expected",
+    [
+        (1, 3600, 5),
+        (2, 3600, 10),
+        (4, 3600, 40),
+        (9, 3600, 60),  # backoff, capped at 60 s
+        (3, 40, 10),  # a quarter of what is left
+        (3, 0, 1),  # expired: still not a busy loop
+    ],
+)
 def test_retry_schedule(failures, left, expected):
     now = 1_000_000.0
     assert retry_delay(fake_creds("a", expires_in=left, now=now), now, failures) == pytest.approx(expected)
@@ -267,8 +323,15 @@ def test_server_process_uses_credentials_and_picks_up_refresh(moto_server, role_
     (home / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIASTRAY\naws_secret_access_key = x\n")
     sleep = ManualSleep()
     # called as the spawner calls it: the scope, its runtime folder, where STS is, for how long
-    refresher = CredentialRefresher(scope, runtime, endpoint_url=moto_server.url, region=moto_server.region,
-                                    duration_s=900, session=moto_server.session(), sleep=sleep)
+    refresher = CredentialRefresher(
+        scope,
+        runtime,
+        endpoint_url=moto_server.url,
+        region=moto_server.region,
+        duration_s=900,
+        session=moto_server.session(),
+        sleep=sleep,
+    )
     seen = []
 
     async def scenario():
@@ -277,9 +340,17 @@ def test_server_process_uses_credentials_and_picks_up_refresh(moto_server, role_
         seen.append(first)
         assert refresher.running and mode(runtime) == 0o700
         server_env = {**env, "PATH": os.environ["PATH"], "HOME": str(home)}
-        proc = subprocess.Popen([sys.executable, "-c", PROBE], env=server_env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PROBE],
+            env=server_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
+
             def ask() -> dict:
                 proc.stdin.write("go\n")
                 proc.stdin.flush()
@@ -320,8 +391,11 @@ def test_server_process_uses_credentials_and_picks_up_refresh(moto_server, role_
 def test_failed_refresh_keeps_last_good_file_and_retries(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     now = [1_000_000.0]
-    results = [fake_creds("a", 3600, now[0]), CredentialsError("Could not assume role R as S: AccessDenied: no"),
-               fake_creds("b", 3600, now[0] + 2405)]
+    results = [
+        fake_creds("a", 3600, now[0]),
+        CredentialsError("Could not assume role R as S: AccessDenied: no"),
+        fake_creds("b", 3600, now[0] + 2405),
+    ]
     file_during_failure = []
     runtime = tmp_path / "rt"
 

@@ -8,7 +8,6 @@ round is the proof that a busy kernel counts as activity."""
 import time
 
 import pytest
-
 from conftest import paved_with_site, servers, start_cell, usage_spans, wait_ready
 
 PROJECT = "imbalance-price-forecast"
@@ -25,8 +24,9 @@ def hub(tmp_path_factory):
 
 
 def spawn(hub, name):
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
-                              json={"project": PROJECT, "idle_minutes": LIMIT_MIN})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/{name}", json={"project": PROJECT, "idle_minutes": LIMIT_MIN}
+    )
     assert r.status_code in (201, 202), r.text
     return wait_ready(hub, "alice", name)
 

@@ -8,15 +8,20 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from promote_helpers import make_notebook
 from test_pipelines_hub import PROJECT, paved, wait
 
-A_NB = make_notebook("n = 4", "from paved.hub.catalog import data\n"
-                     "data.write(f'SELECT range AS hour, (range * 10.0)::DOUBLE AS price FROM range({n})', "
-                     "'prices_clean')")
-B_NB = make_notebook("x = 0", "from paved.hub.catalog import data\ndata.read('prices_clean')\n"
-                     "data.write('SELECT avg(price) AS avg_price FROM prices_clean', 'daily_avg')")
+A_NB = make_notebook(
+    "n = 4",
+    "from paved.hub.catalog import data\n"
+    "data.write(f'SELECT range AS hour, (range * 10.0)::DOUBLE AS price FROM range({n})', "
+    "'prices_clean')",
+)
+B_NB = make_notebook(
+    "x = 0",
+    "from paved.hub.catalog import data\ndata.read('prices_clean')\n"
+    "data.write('SELECT avg(price) AS avg_price FROM prices_clean', 'daily_avg')",
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +36,10 @@ def hub(tmp_path_factory):
 
 
 def deploy(api, svc, notebook, spec):
-    r = api.post(f"{svc}api/pipelines", json={"spec": {"project": PROJECT, "environment": "dev", **spec},
-                                               "notebook": notebook, "pin": {}})
+    r = api.post(
+        f"{svc}api/pipelines",
+        json={"spec": {"project": PROJECT, "environment": "dev", **spec}, "notebook": notebook, "pin": {}},
+    )
     assert r.status_code in (200, 201), r.text
     return r.json()
 
@@ -40,14 +47,34 @@ def deploy(api, svc, notebook, spec):
 def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
     svc = f"{hub.url}/services/pipelines/"
     alice, bob = hub.api("alice"), hub.api("bob")
-    deploy(alice, svc, A_NB, {"name": "prices-a", "outputs": ["prices_clean"],
-                              "checks": {"prices_clean": [{"not_null": ["price"]}, {"row_count": {"min": 1}}]}})
-    deploy(alice, svc, B_NB, {"name": "avg-b", "schedule": {"on": "inputs", "settle_seconds": 1},
-                              "inputs": ["prices_clean"], "outputs": ["daily_avg"]})
+    deploy(
+        alice,
+        svc,
+        A_NB,
+        {
+            "name": "prices-a",
+            "outputs": ["prices_clean"],
+            "checks": {"prices_clean": [{"not_null": ["price"]}, {"row_count": {"min": 1}}]},
+        },
+    )
+    deploy(
+        alice,
+        svc,
+        B_NB,
+        {
+            "name": "avg-b",
+            "schedule": {"on": "inputs", "settle_seconds": 1},
+            "inputs": ["prices_clean"],
+            "outputs": ["daily_avg"],
+        },
+    )
 
     def b_runs():
-        return [r for r in alice.get(f"{svc}api/runs", params={"pipeline": "avg-b"}).json()["runs"]
-                if r["pipeline"] == "avg-b"]
+        return [
+            r
+            for r in alice.get(f"{svc}api/runs", params={"pipeline": "avg-b"}).json()["runs"]
+            if r["pipeline"] == "avg-b"
+        ]
 
     run_a = alice.post(f"{svc}api/pipelines/{PROJECT}/prices-a/runs", json={}).json()["run_id"]
     wait(lambda: alice.get(f"{svc}api/runs/{run_a}").json()["status"] == "succeeded", timeout=180)
@@ -64,26 +91,43 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
     [v1] = out["versions"]
     assert [c["success"] for c in v1["checks"]] == [True, True] and out["freshness"]["state"] == "unknown"
     assert bob.get(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean").status_code == 404
-    assert bob.post(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean/rollback",
-                    json={"version": v1["version"]}).status_code == 404
+    assert (
+        bob.post(
+            f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean/rollback", json={"version": v1["version"]}
+        ).status_code
+        == 404
+    )
     r = alice.post(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean/rollback", json={"version": "one"})
     assert r.status_code == 400 and r.json()["message"].startswith("version:")
     assert alice.get(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/nope").status_code == 404
 
     # An external tool's COMPLETE for prices_clean, posted to the catalog with alice's token, triggers B
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
-    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
     import uuid
     from datetime import datetime, timezone
 
-    client = OpenLineageClient(transport=HttpTransport(HttpConfig(
-        url=f"{hub.url}/services/catalog/", endpoint="api/v1/lineage",
-        auth=ApiKeyTokenProvider({"apiKey": hub.token("alice")}))))
-    client.emit(RunEvent(eventType=RunState.COMPLETE, eventTime=datetime.now(timezone.utc).isoformat(),
-                         run=Run(runId=str(uuid.uuid4())), job=Job(namespace=f"{PROJECT}/dev", name="airflow-clean"),
-                         producer="https://github.com/apache/airflow",
-                         outputs=[OutputDataset(out["namespace"], out["name"])]))
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.event_v2 import Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport
+
+    client = OpenLineageClient(
+        transport=HttpTransport(
+            HttpConfig(
+                url=f"{hub.url}/services/catalog/",
+                endpoint="api/v1/lineage",
+                auth=ApiKeyTokenProvider({"apiKey": hub.token("alice")}),
+            )
+        )
+    )
+    client.emit(
+        RunEvent(
+            eventType=RunState.COMPLETE,
+            eventTime=datetime.now(timezone.utc).isoformat(),
+            run=Run(runId=str(uuid.uuid4())),
+            job=Job(namespace=f"{PROJECT}/dev", name="airflow-clean"),
+            producer="https://github.com/apache/airflow",
+            outputs=[OutputDataset(out["namespace"], out["name"])],
+        )
+    )
     accepted = time.monotonic()
     wait(lambda: len(b_runs()) == 2, timeout=30, interval=0.2)
     assert time.monotonic() - accepted <= 1 + 2 + 2  # settle + the 2 s goal + a pass of slack on a busy machine
@@ -95,11 +139,33 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
 
     # CLI: list the versions, roll back (a new version), which triggers B again
     token = hub.token("alice")
-    r = paved("pipelines", "outputs", "prices-a", "--project", PROJECT, "--output", "prices_clean",
-              "--hub-url", hub.url, token=token)
+    r = paved(
+        "pipelines",
+        "outputs",
+        "prices-a",
+        "--project",
+        PROJECT,
+        "--output",
+        "prices_clean",
+        "--hub-url",
+        hub.url,
+        token=token,
+    )
     assert r.returncode == 0 and "prices_clean: unknown" in r.stdout and "not_null(price) pass" in r.stdout, r.stdout
-    r = paved("pipelines", "rollback", "prices-a", "--project", PROJECT, "--output", "prices_clean", "--version",
-              str(v1["version"]), "--hub-url", hub.url, token=token)
+    r = paved(
+        "pipelines",
+        "rollback",
+        "prices-a",
+        "--project",
+        PROJECT,
+        "--output",
+        "prices_clean",
+        "--version",
+        str(v1["version"]),
+        "--hub-url",
+        hub.url,
+        token=token,
+    )
     assert r.returncode == 0 and f"version {v1['version']} published again" in r.stdout, r.stdout + r.stderr
     wait(lambda: len(b_runs()) == 3, timeout=30, interval=0.2)
     newest = max(b_runs(), key=lambda r: r["id"])

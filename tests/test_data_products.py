@@ -14,15 +14,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import make_passable
+from promote_helpers import Receiver, drive, make_notebook
 
 from paved.hub.registry import registry
 from paved.promote.pin import content_hash
 from paved.promote.scheduler import Scheduler
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
-
-from conftest import make_passable
-from promote_helpers import Receiver, drive, make_notebook
 
 PROJECTS = """
 projects:
@@ -39,12 +38,14 @@ A_NOTEBOOK = make_notebook(
     "cols = 'range AS hour, (range * 10.0)::DOUBLE AS price' + (', 1 AS area' if extra else '')\n"
     "q = f\"SELECT {cols} FROM range(4)\" if not bad else 'SELECT range AS hour, NULL::DOUBLE AS price FROM range(4)'\n"
     "data.write(q, 'prices_clean')\n"
-    "print('rows', data.read('prices_clean').count('*').fetchone()[0])")
+    "print('rows', data.read('prices_clean').count('*').fetchone()[0])",
+)
 B_NOTEBOOK = make_notebook(
     "x = 0",
     "from paved.hub.catalog import data\n"
     "data.read('prices_clean')\n"
-    "data.write('SELECT avg(price) AS avg_price, count(*) AS n FROM prices_clean', 'daily_avg')")
+    "data.write('SELECT avg(price) AS avg_price, count(*) AS n FROM prices_clean', 'daily_avg')",
+)
 
 
 @pytest.fixture
@@ -61,8 +62,9 @@ def env(tmp_path, monkeypatch):
         new = [e for e in feed_events if e["_seq"] > after]
         return new, max([after, *(e["_seq"] for e in new)])
 
-    scheduler = Scheduler(store, tmp_path, projects=registry(tmp_path / "projects.yaml"), max_parallel=3,
-                          version_feed=feed)
+    scheduler = Scheduler(
+        store, tmp_path, projects=registry(tmp_path / "projects.yaml"), max_parallel=3, version_feed=feed
+    )
     scheduler.products.freshness_interval = 0
     yield store, scheduler, hooks, tmp_path, feed_events
     scheduler.stop()
@@ -85,14 +87,31 @@ def finished(store, run_id):
 def test_done_when_chain_checks_freshness_rollback_schema(env):
     store, scheduler, hooks, tmp, feed_events = env
     lake = (tmp / "lake/market/dev").resolve()
-    a = deploy(store, A_NOTEBOOK, "a", schedule={"cron": "0 6 * * *"},
-               parameters={"bad": {"type": "bool", "default": False}, "extra": {"type": "bool", "default": False}},
-               outputs=[{"name": "prices_clean", "freshness": {"max_lag": "1m"}}],
-               checks={"prices_clean": [{"not_null": ["price"]}, {"row_count": {"min": 1}},
-                                        {"sql": "SELECT * FROM prices_clean WHERE price > 1000", "severity": "warn"}]},
-               notify={"webhook": f"{hooks.url}/a-owners"})
-    b = deploy(store, B_NOTEBOOK, "b", schedule={"on": "inputs", "settle_seconds": 1}, inputs=["prices_clean"],
-               outputs=["daily_avg"], notify={"webhook": f"{hooks.url}/b-owners"})
+    a = deploy(
+        store,
+        A_NOTEBOOK,
+        "a",
+        schedule={"cron": "0 6 * * *"},
+        parameters={"bad": {"type": "bool", "default": False}, "extra": {"type": "bool", "default": False}},
+        outputs=[{"name": "prices_clean", "freshness": {"max_lag": "1m"}}],
+        checks={
+            "prices_clean": [
+                {"not_null": ["price"]},
+                {"row_count": {"min": 1}},
+                {"sql": "SELECT * FROM prices_clean WHERE price > 1000", "severity": "warn"},
+            ]
+        },
+        notify={"webhook": f"{hooks.url}/a-owners"},
+    )
+    b = deploy(
+        store,
+        B_NOTEBOOK,
+        "b",
+        schedule={"on": "inputs", "settle_seconds": 1},
+        inputs=["prices_clean"],
+        outputs=["daily_avg"],
+        notify={"webhook": f"{hooks.url}/b-owners"},
+    )
 
     # A (its cron would run it at 06:00; the same run started now) writes prices_clean -> B runs once
     run_a = store.create_run(a["id"], int(time.time()) - 60, "manual")
@@ -189,10 +208,14 @@ def external_complete(receiver_url: str, lake: Path) -> dict:
     from openlineage.client.serde import Serde
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    event = RunEvent(eventType=RunState.COMPLETE, eventTime=datetime.now(timezone.utc).isoformat(),
-                     run=Run(runId=str(uuid.uuid4())), job=Job(namespace="airflow", name="prices_dag.clean"),
-                     producer="https://github.com/apache/airflow",
-                     outputs=[OutputDataset("file", str(lake / "prices_clean.parquet"))])
+    event = RunEvent(
+        eventType=RunState.COMPLETE,
+        eventTime=datetime.now(timezone.utc).isoformat(),
+        run=Run(runId=str(uuid.uuid4())),
+        job=Job(namespace="airflow", name="prices_dag.clean"),
+        producer="https://github.com/apache/airflow",
+        outputs=[OutputDataset("file", str(lake / "prices_clean.parquet"))],
+    )
     client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=receiver_url + "/", endpoint="api/v1/lineage")))
     client.emit(event)
     return json.loads(Serde.to_json(event))

@@ -22,23 +22,35 @@ BASE = {"name": "b", "project": "market"}
 
 # --- bad input, refused at promote time, each naming its field ----------------------------------------------
 
-@pytest.mark.parametrize("fields, expected", [
-    ({"schedule": {"on": "outputs"}, "inputs": ["x"]}, "schedule.on: must be 'inputs'"),
-    ({"schedule": {"on": "inputs", "when": "some"}, "inputs": ["x"]}, "schedule.when: must be one of any, all"),
-    ({"schedule": {"on": "inputs", "settle_seconds": -1}, "inputs": ["x"]}, "schedule.settle_seconds"),
-    ({"schedule": {"on": "inputs", "cron": "99 * * * *"}, "inputs": ["x"]}, "schedule.cron: not a valid cron"),
-    ({"schedule": {"on": "inputs"}}, "schedule.on: 'inputs' needs declared inputs"),
-    ({"outputs": [{"name": "p", "freshness": {"by": "07:00", "timezone": "Mars/Base"}}]},
-     "outputs[0].freshness.timezone: unknown time zone 'Mars/Base'"),
-    ({"outputs": [{"name": "p", "freshness": {"max_lag": "soon"}}]}, "outputs[0].freshness.max_lag: must be a duration"),
-    ({"outputs": [{"name": "p", "freshness": {"by": "7am"}}]}, "outputs[0].freshness.by: must be a local time HH:MM"),
-    ({"outputs": ["p"], "checks": {"p": [{"sql": "SELEC * FROM p"}]}}, "checks.p[0].sql: SQL does not parse"),
-    ({"outputs": ["p"], "checks": {"q": [{"not_null": ["x"]}]}}, "checks.q: not an output of this pipeline"),
-    ({"outputs": ["p"], "checks": {"p": [{"nonsense": 1}]}}, "checks.p[0]: must have exactly one of"),
-    ({"outputs": ["p"], "checks": {"p": [{"not_null": "x"}]}}, "checks.p[0].not_null: must be a list of column"),
-    ({"outputs": ["p"], "checks": {"p": [{"row_count": {"min": 1}, "severity": "fatal"}]}}, "checks.p[0].severity"),
-    ({"outputs": ["p"], "checks": {"p": [{"schema": "frozen"}]}}, "checks.p[0].schema: must be one of"),
-])
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({"schedule": {"on": "outputs"}, "inputs": ["x"]}, "schedule.on: must be 'inputs'"),
+        ({"schedule": {"on": "inputs", "when": "some"}, "inputs": ["x"]}, "schedule.when: must be one of any, all"),
+        ({"schedule": {"on": "inputs", "settle_seconds": -1}, "inputs": ["x"]}, "schedule.settle_seconds"),
+        ({"schedule": {"on": "inputs", "cron": "99 * * * *"}, "inputs": ["x"]}, "schedule.cron: not a valid cron"),
+        ({"schedule": {"on": "inputs"}}, "schedule.on: 'inputs' needs declared inputs"),
+        (
+            {"outputs": [{"name": "p", "freshness": {"by": "07:00", "timezone": "Mars/Base"}}]},
+            "outputs[0].freshness.timezone: unknown time zone 'Mars/Base'",
+        ),
+        (
+            {"outputs": [{"name": "p", "freshness": {"max_lag": "soon"}}]},
+            "outputs[0].freshness.max_lag: must be a duration",
+        ),
+        (
+            {"outputs": [{"name": "p", "freshness": {"by": "7am"}}]},
+            "outputs[0].freshness.by: must be a local time HH:MM",
+        ),
+        ({"outputs": ["p"], "checks": {"p": [{"sql": "SELEC * FROM p"}]}}, "checks.p[0].sql: SQL does not parse"),
+        ({"outputs": ["p"], "checks": {"q": [{"not_null": ["x"]}]}}, "checks.q: not an output of this pipeline"),
+        ({"outputs": ["p"], "checks": {"p": [{"nonsense": 1}]}}, "checks.p[0]: must have exactly one of"),
+        ({"outputs": ["p"], "checks": {"p": [{"not_null": "x"}]}}, "checks.p[0].not_null: must be a list of column"),
+        ({"outputs": ["p"], "checks": {"p": [{"row_count": {"min": 1}, "severity": "fatal"}]}}, "checks.p[0].severity"),
+        ({"outputs": ["p"], "checks": {"p": [{"schema": "frozen"}]}}, "checks.p[0].schema: must be one of"),
+    ],
+)
 def test_bad_specs_are_refused_naming_the_field(fields, expected):
     with pytest.raises(SpecError) as e:
         parse_spec({**BASE, **fields})
@@ -46,9 +58,15 @@ def test_bad_specs_are_refused_naming_the_field(fields, expected):
 
 
 def test_data_aware_spec_round_trips_and_keeps_cron_out_of_the_cron_scheduler(tmp_path):
-    spec = parse_spec({**BASE, "schedule": {"on": "inputs", "when": "all", "cron": "0 6 * * *", "settle_seconds": 5},
-                       "inputs": ["x", "y"], "outputs": [{"name": "p", "freshness": {"max_lag": "2h"}}],
-                       "checks": {"p": [{"unique": ["id"], "severity": "warn"}]}})
+    spec = parse_spec(
+        {
+            **BASE,
+            "schedule": {"on": "inputs", "when": "all", "cron": "0 6 * * *", "settle_seconds": 5},
+            "inputs": ["x", "y"],
+            "outputs": [{"name": "p", "freshness": {"max_lag": "2h"}}],
+            "checks": {"p": [{"unique": ["id"], "severity": "warn"}]},
+        }
+    )
     assert parse_spec(spec.to_dict()) == spec and spec.schedule.data_aware and not spec.schedule.manual
     store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
     p = store.deploy(spec.to_dict(), {"cells": []}, {"content_hash": "h"}, "alice")["pipeline"]
@@ -63,7 +81,8 @@ def test_check_columns_refuses_columns_the_current_version_lacks(tmp_path):
     duckdb.sql(f"COPY (SELECT 1 AS hour, 2.0 AS price) TO '{lake}/p.parquet'")
     spec = parse_spec({**BASE, "outputs": ["p"], "checks": {"p": [{"not_null": ["price", "prize"]}]}})
     assert promote_problems(spec, None, str(lake)) == [
-        "checks.p[0].not_null: no column 'prize' in p; it has hour, price"]
+        "checks.p[0].not_null: no column 'prize' in p; it has hour, price"
+    ]
 
 
 def test_an_input_in_another_projects_lake_needs_a_read_grant(tmp_path):
@@ -85,18 +104,22 @@ projects:
 
 # --- the trigger rule ---------------------------------------------------------------------------------------
 
+
 def _pipeline(store, **schedule):
     spec = parse_spec({**BASE, "schedule": {"on": "inputs", **schedule}, "inputs": ["x", "y"]})
     return store.deploy(spec.to_dict(), {"cells": []}, {"content_hash": content_hash({})}, "a")["pipeline"], spec
 
 
-@pytest.mark.parametrize("when, versions, settle, expected", [
-    ("any", ["x"], 0, True),
-    ("all", ["x"], 0, False),
-    ("all", ["x", "y"], 0, True),
-    ("any", ["x"], 30, False),  # still settling
-    ("any", [], 0, False),
-])
+@pytest.mark.parametrize(
+    "when, versions, settle, expected",
+    [
+        ("any", ["x"], 0, True),
+        ("all", ["x"], 0, False),
+        ("all", ["x", "y"], 0, True),
+        ("any", ["x"], 30, False),  # still settling
+        ("any", [], 0, False),
+    ],
+)
 def test_trigger_rule(tmp_path, when, versions, settle, expected):
     store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
     t = Triggers(store)
@@ -136,17 +159,20 @@ def test_the_same_run_reported_twice_is_one_version_and_a_cron_floor_waits_for_i
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc).timestamp()  # 09:00 in Amsterdam
 
 
-@pytest.mark.parametrize("target, last_update, state, late", [
-    ({"max_lag": "2h"}, NOW - 3600, "fresh", None),
-    ({"max_lag": "2h"}, NOW - 3 * 3600, "late", 60),
-    ({"max_lag": 60}, NOW - 61, "late", 0),
-    ({"max_lag": "2h"}, None, "unknown", None),
-    (None, NOW - 10, "unknown", None),
-    ({"by": "07:00", "timezone": "Europe/Amsterdam"}, NOW - 3600, "fresh", None),  # written today
-    ({"by": "07:00", "timezone": "Europe/Amsterdam"}, NOW - 12 * 3600, "late", 120),  # yesterday's only
-    ({"by": "10:00", "timezone": "Europe/Amsterdam"}, NOW - 30 * 3600, "fresh", None),  # kept yesterday's promise
-    ({"by": "10:00", "timezone": "Europe/Amsterdam"}, NOW - 40 * 3600, "late", 23 * 60),  # broke it
-])
+@pytest.mark.parametrize(
+    "target, last_update, state, late",
+    [
+        ({"max_lag": "2h"}, NOW - 3600, "fresh", None),
+        ({"max_lag": "2h"}, NOW - 3 * 3600, "late", 60),
+        ({"max_lag": 60}, NOW - 61, "late", 0),
+        ({"max_lag": "2h"}, None, "unknown", None),
+        (None, NOW - 10, "unknown", None),
+        ({"by": "07:00", "timezone": "Europe/Amsterdam"}, NOW - 3600, "fresh", None),  # written today
+        ({"by": "07:00", "timezone": "Europe/Amsterdam"}, NOW - 12 * 3600, "late", 120),  # yesterday's only
+        ({"by": "10:00", "timezone": "Europe/Amsterdam"}, NOW - 30 * 3600, "fresh", None),  # kept yesterday's promise
+        ({"by": "10:00", "timezone": "Europe/Amsterdam"}, NOW - 40 * 3600, "late", 23 * 60),  # broke it
+    ],
+)
 def test_freshness_states(target, last_update, state, late):
     st = freshness.status(target, last_update, NOW)
     assert (st["state"], st["late_minutes"]) == (state, late)
@@ -160,11 +186,14 @@ def test_one_alert_per_lateness_episode(tmp_path):
 
 # --- checks -------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def parquet(tmp_path):
     path = tmp_path / "prices.parquet"
-    duckdb.sql(f"COPY (SELECT * FROM (VALUES (1, 'NL', 10.0, now()::TIMESTAMP), (2, 'BE', NULL, now()::TIMESTAMP), "
-               f"(2, 'XX', 30.0, now()::TIMESTAMP)) t(id, area, price, ts)) TO '{path}'")
+    duckdb.sql(
+        f"COPY (SELECT * FROM (VALUES (1, 'NL', 10.0, now()::TIMESTAMP), (2, 'BE', NULL, now()::TIMESTAMP), "
+        f"(2, 'XX', 30.0, now()::TIMESTAMP)) t(id, area, price, ts)) TO '{path}'"
+    )
     return str(path)
 
 
@@ -175,17 +204,20 @@ def _check(raw):
     return parsed["prices"]
 
 
-@pytest.mark.parametrize("raw, success, failing", [
-    ({"row_count": {"min": 1}}, True, None),
-    ({"row_count": {"min": 4}}, False, None),
-    ({"not_null": ["id", "price"]}, False, 1),
-    ({"not_null": ["id"]}, True, 0),
-    ({"unique": ["id"]}, False, 1),
-    ({"accepted_values": {"area": ["NL", "BE"]}}, False, 1),
-    ({"freshness_column": {"column": "ts", "max_lag": "1d"}}, True, None),
-    ({"sql": "SELECT * FROM prices WHERE price > 20"}, False, 1),
-    ({"sql": "SELECT * FROM this WHERE price > 100"}, True, 0),
-])
+@pytest.mark.parametrize(
+    "raw, success, failing",
+    [
+        ({"row_count": {"min": 1}}, True, None),
+        ({"row_count": {"min": 4}}, False, None),
+        ({"not_null": ["id", "price"]}, False, 1),
+        ({"not_null": ["id"]}, True, 0),
+        ({"unique": ["id"]}, False, 1),
+        ({"accepted_values": {"area": ["NL", "BE"]}}, False, 1),
+        ({"freshness_column": {"column": "ts", "max_lag": "1d"}}, True, None),
+        ({"sql": "SELECT * FROM prices WHERE price > 20"}, False, 1),
+        ({"sql": "SELECT * FROM this WHERE price > 100"}, True, 0),
+    ],
+)
 def test_builtin_and_sql_checks(parquet, raw, success, failing):
     [result] = checks.evaluate("prices", parquet, _check(raw))
     assert result["success"] is success and result["error"] is None, result
@@ -203,21 +235,28 @@ def test_checks_that_cannot_run_are_check_errors_and_warnings_do_not_block(parqu
     assert checks.verdict(blocking)[0] == "check-failed"
     facet = checks.assertions_facet(blocking + warn)
     assert [(a["assertion"], a["success"], a["severity"]) for a in facet["assertions"]] == [
-        ("unique(id)", False, "error"), ("unique(id)", False, "warn")]
+        ("unique(id)", False, "error"),
+        ("unique(id)", False, "warn"),
+    ]
 
 
 def test_schema_checks_against_the_previous_version(parquet):
-    previous = [{"name": "id", "type": "INTEGER"}, {"name": "area", "type": "VARCHAR"},
-                {"name": "price", "type": "DECIMAL(3,1)"}, {"name": "ts", "type": "TIMESTAMP"}, {"name": "gone",
-                                                                                              "type": "INTEGER"}]
+    previous = [
+        {"name": "id", "type": "INTEGER"},
+        {"name": "area", "type": "VARCHAR"},
+        {"name": "price", "type": "DECIMAL(3,1)"},
+        {"name": "ts", "type": "TIMESTAMP"},
+        {"name": "gone", "type": "INTEGER"},
+    ]
     [unchanged] = checks.evaluate("prices", parquet, _check({"schema": "unchanged"}), previous)
     assert not unchanged["success"] and "removed gone" in unchanged["message"]
-    assert checks.schema_change([{"name": "a", "type": "INT"}], [{"name": "a", "type": "BIGINT"},
-                                                               {"name": "b", "type": "INT"}]) == {
-        "added": ["b"], "removed": [], "changed": [{"name": "a", "from": "INT", "to": "BIGINT"}]}
+    assert checks.schema_change(
+        [{"name": "a", "type": "INT"}], [{"name": "a", "type": "BIGINT"}, {"name": "b", "type": "INT"}]
+    ) == {"added": ["b"], "removed": [], "changed": [{"name": "a", "from": "INT", "to": "BIGINT"}]}
 
 
 # --- DuckLake versions --------------------------------------------------------------------------------------
+
 
 def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_see_whole_versions(tmp_path):
     staged = tmp_path / "staged"
@@ -243,8 +282,14 @@ def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_
     with pytest.raises(VersionError, match="plain name"):
         lake.publish({"../etc/x": stage(1)}, author="a", message="m")
     from paved.promote.versions import versionable
-    assert [versionable(n) for n in ("p", "p.parquet", "sub/p", "s3://b/p", "p.csv")] == [True, True, False, False,
-                                                                                           False]
+
+    assert [versionable(n) for n in ("p", "p.parquet", "sub/p", "s3://b/p", "p.csv")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert list((tmp_path / "lake/.ducklake/data").rglob("*.parquet"))  # data files are Parquet, not inlined
     lake.close()
 
@@ -276,17 +321,24 @@ def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path)
 
     staged = tmp_path / "s.parquet"
     duckdb.sql(f"COPY (SELECT range AS x FROM range(1000)) TO '{staged}'")
-    code = ("import sys\nfrom paved.promote.versions import Lake\n"
-            "L = Lake(sys.argv[1])\n"
-            "for i in range(3):\n    L.publish({'p': sys.argv[2]}, author=sys.argv[3], message=str(i))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "lake"), str(staged), f"w{i}"],
-                              stderr=subprocess.PIPE) for i in range(2)]
+    code = (
+        "import sys\nfrom paved.promote.versions import Lake\n"
+        "L = Lake(sys.argv[1])\n"
+        "for i in range(3):\n    L.publish({'p': sys.argv[2]}, author=sys.argv[3], message=str(i))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "lake"), str(staged), f"w{i}"], stderr=subprocess.PIPE
+        )
+        for i in range(2)
+    ]
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     assert len(Lake(tmp_path / "lake").versions("p")) == 6
 
 
 # --- the catalog's version feed -----------------------------------------------------------------------------
+
 
 def test_catalog_feed_serves_complete_events_with_outputs_after_a_seq(tmp_path):
     import uuid
@@ -297,15 +349,22 @@ def test_catalog_feed_serves_complete_events_with_outputs_after_a_seq(tmp_path):
     from paved.hub.demo import DEMO_PROJECTS_YAML
 
     (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
-    cat = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}),
-                  b"s")
+    cat = Catalog(
+        Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}), b"s"
+    )
     try:
+
         def post(state, outputs):
-            body = {"eventType": state, "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/t",
-                    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-                    "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "imbalance-price-forecast/dev",
-                                                                 "name": "j"},
-                    "inputs": [], "outputs": [{"namespace": "s3://b", "name": n} for n in outputs]}
+            body = {
+                "eventType": state,
+                "eventTime": "2026-11-20T10:00:00Z",
+                "producer": "https://example.com/t",
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "run": {"runId": str(uuid.uuid4())},
+                "job": {"namespace": "imbalance-price-forecast/dev", "name": "j"},
+                "inputs": [],
+                "outputs": [{"namespace": "s3://b", "name": n} for n in outputs],
+            }
             item = cat.resolve(parse_event(body), "alice", ["imbalance-price-forecast"])
             cat.store.append([item])
             cat.store.apply([item])
@@ -332,17 +391,24 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     from paved.hub.demo import DEMO_PROJECTS_YAML
 
     (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
-    cat = Catalog(Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}),
-                  b"s")
+    cat = Catalog(
+        Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}), b"s"
+    )
 
     def event(state, success):
-        facet = checks.assertions_facet([{"name": "not_null(price)", "success": success, "column": "price",
-                                          "severity": "blocking"}])
-        return {"eventType": state, "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/t",
-                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-                "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "imbalance-price-forecast/dev", "name": "a"},
-                "inputs": [], "outputs": [{"namespace": "s3://b", "name": "prices", "facets": {
-                    "dataQualityAssertions": facet}}]}
+        facet = checks.assertions_facet(
+            [{"name": "not_null(price)", "success": success, "column": "price", "severity": "blocking"}]
+        )
+        return {
+            "eventType": state,
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "https://example.com/t",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": "imbalance-price-forecast/dev", "name": "a"},
+            "inputs": [],
+            "outputs": [{"namespace": "s3://b", "name": "prices", "facets": {"dataQualityAssertions": facet}}],
+        }
 
     async def go():
         for state, ok in (("COMPLETE", True), ("FAIL", False)):
@@ -354,8 +420,9 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     finally:
         cat.store.close()
     assert [(h["event_type"], h["success"]) for h in history] == [("FAIL", False), ("COMPLETE", True)]
-    assert history[0]["assertions"] == [{"assertion": "not_null(price)", "success": False, "column": "price",
-                                         "severity": "error"}]
+    assert history[0]["assertions"] == [
+        {"assertion": "not_null(price)", "success": False, "column": "price", "severity": "error"}
+    ]
     assert not quality.carries({"outputs": "x"}) and not quality.carries([])
 
 
@@ -365,16 +432,40 @@ def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
 
     _env = environment(str(HERE / "templates"))  # the pages' own Jinja environment (paved.hub.pages)
 
-    r = {"input_versions": [{"name": "/lake/prices_clean.parquet", "version": "3", "seq": 7, "source": "external",
-                             "job": "airflow/<dag>", "received": "2026-11-30T05:00:00+00:00", "rows": 4}],
-         "checks": [{"dataset": "/lake/prices_clean.parquet", "status": "failed", "results": [
-             {"name": "not_null(price)", "severity": "blocking", "success": False, "error": None,
-              "message": "4 null price"}]}]}
+    r = {
+        "input_versions": [
+            {
+                "name": "/lake/prices_clean.parquet",
+                "version": "3",
+                "seq": 7,
+                "source": "external",
+                "job": "airflow/<dag>",
+                "received": "2026-11-30T05:00:00+00:00",
+                "rows": 4,
+            }
+        ],
+        "checks": [
+            {
+                "dataset": "/lake/prices_clean.parquet",
+                "status": "failed",
+                "results": [
+                    {
+                        "name": "not_null(price)",
+                        "severity": "blocking",
+                        "success": False,
+                        "error": None,
+                        "message": "4 null price",
+                    }
+                ],
+            }
+        ],
+    }
     html = _env.get_template("run_data.html").render(r=r, tz="Europe/Amsterdam", local=local)
     assert "Caused by new input versions" in html and "airflow/&lt;dag&gt;" in html
     assert "2026-11-30 06:00 CET" in html and "not_null(price)" in html and "4 null price" in html
     assert "Quality checks" not in _env.get_template("run_data.html").render(
-        r={"input_versions": [], "checks": []}, tz="UTC", local=local)
+        r={"input_versions": [], "checks": []}, tz="UTC", local=local
+    )
 
 
 def test_catalog_feed_client_reads_pages_and_backs_off_when_the_catalog_is_down():
@@ -435,34 +526,51 @@ def test_a_rerun_of_a_nominal_time_replaces_that_times_rows_only(tmp_path):
 def test_the_pipelines_list_says_when_a_data_aware_pipeline_runs():
     from paved.promote.views import pipeline_summary
 
-    p = {"project": "market", "name": "b", "environment": "dev", "cron": None, "timezone": "UTC", "paused": False,
-         "current_version": 1}
+    p = {
+        "project": "market",
+        "name": "b",
+        "environment": "dev",
+        "cron": None,
+        "timezone": "UTC",
+        "paused": False,
+        "current_version": 1,
+    }
     spec = parse_spec({**BASE, "schedule": {"on": "inputs", "when": "all", "cron": "0 6 * * *"}, "inputs": ["x", "y"]})
     version = {"number": 1, "created_by": "alice", "created_at": 0, "spec": spec.to_dict()}
     summary = pipeline_summary(p, version, None, 0)
-    assert summary["schedule_words"] == ("When all of its inputs (x, y) has a new version, at most once per cron "
-                                         "tick (At 06:00 AM)")
+    assert summary["schedule_words"] == (
+        "When all of its inputs (x, y) has a new version, at most once per cron tick (At 06:00 AM)"
+    )
     assert summary["trigger"] == "inputs" and summary["next_run"] is None
     manual = pipeline_summary(p, {**version, "spec": parse_spec(BASE).to_dict()}, None, 0)
     assert manual["schedule_words"].startswith("manual") and "trigger" not in manual
 
 
 @pytest.mark.parametrize("value, status, category", [("NULL", "failed", "check-failed"), ("1", "succeeded", None)])
-def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(tmp_path, monkeypatch, value, status,
-                                                                                category):
+def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
+    tmp_path, monkeypatch, value, status, category
+):
     # A test run publishes nothing (the lake keeps its current version) and fails on a blocking check, as a run does.
-    from paved.promote.cli import test_run
     from promote_helpers import make_notebook
+
+    from paved.promote.cli import test_run
 
     lake = tmp_path / "lake"
     lake.mkdir()
     duckdb.sql(f"COPY (SELECT 7 AS price) TO '{lake}/prices_clean.parquet'")
     monkeypatch.setenv("PAVED_LAKE", str(lake))
     monkeypatch.delenv("PAVED_PROJECTS_FILE", raising=False)
-    spec = parse_spec({"name": "clean", "project": "leads", "outputs": ["prices_clean"],
-                       "checks": {"prices_clean": [{"not_null": ["price"]}]}})
-    nb = make_notebook("n = 1", "from paved.hub.catalog import data\n"
-                                f"data.write('SELECT {value}::INTEGER AS price', 'prices_clean')")
+    spec = parse_spec(
+        {
+            "name": "clean",
+            "project": "leads",
+            "outputs": ["prices_clean"],
+            "checks": {"prices_clean": [{"not_null": ["price"]}]},
+        }
+    )
+    nb = make_notebook(
+        "n = 1", f"from paved.hub.catalog import data\ndata.write('SELECT {value}::INTEGER AS price', 'prices_clean')"
+    )
     result, out = test_run(spec, nb, {"n": 1})
     assert (result.status, result.category) == (status, category), result
     assert (out / "staged/prices_clean.parquet").exists()

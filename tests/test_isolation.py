@@ -13,9 +13,9 @@ import textwrap
 import time
 
 import pytest
-
 from conftest import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
+
 from paved.hub.demo import DEMO_PROJECTS_YAML
 from paved.hub.processes import pids_with_env
 
@@ -109,21 +109,31 @@ def hub(moto_server, tmp_path_factory):  # noqa: F811
     data = tmp / "data"
     data.mkdir()
     (data / "projects.yaml").write_text(
-        DEMO_PROJECTS_YAML
-        .replace("dev: {lake: lake/imbalance-price-forecast/dev,",
-                 f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,')
-        .replace("members: {users: [bob]}", "members: {users: [bob, alice]}"))
+        DEMO_PROJECTS_YAML.replace(
+            "dev: {lake: lake/imbalance-price-forecast/dev,",
+            f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,',
+        ).replace("members: {users: [bob]}", "members: {users: [bob, alice]}")
+    )
     for lake in (data / "lake" / IPF / "dev", data / "lake" / "leads" / "dev"):
         lake.mkdir(parents=True)
         (lake / "prices.parquet").write_bytes(b"PAR1 not really")
     site = tmp / "site.py"
-    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
-                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    site.write_text(
+        f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\nc.PavedSpawner.aws_region = {moto_server.region!r}\n"
+    )
     # secrets of this hub alone, so finding one anywhere is a leak, not a coincidence
     password = "iso-" + secrets.token_hex(12)
-    hub = start_paved(data, "--config", str(site), env={
-        **moto_server.env, "PAVED_DEMO_PASSWORD": password,
-        "AWS_ACCESS_KEY_ID": "AKIAPAVEDISOLATION01", "AWS_SECRET_ACCESS_KEY": "hub-" + secrets.token_hex(16)})
+    hub = start_paved(
+        data,
+        "--config",
+        str(site),
+        env={
+            **moto_server.env,
+            "PAVED_DEMO_PASSWORD": password,
+            "AWS_ACCESS_KEY_ID": "AKIAPAVEDISOLATION01",
+            "AWS_SECRET_ACCESS_KEY": "hub-" + secrets.token_hex(16),
+        },
+    )
     hub.password = password
     try:
         yield hub
@@ -132,8 +142,9 @@ def hub(moto_server, tmp_path_factory):  # noqa: F811
 
 
 def spawn(hub, user, name, project, environment="dev"):
-    r = hub.api(user).post(f"{hub.url}/hub/api/users/{user}/servers/{name}",
-                           json={"project": project, "environment": environment})
+    r = hub.api(user).post(
+        f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"project": project, "environment": environment}
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, user, name)
 
@@ -151,29 +162,52 @@ def test_bob_reaches_nothing_of_alice_or_the_hub(hub, moto_server):  # noqa: F81
     alice_token = run_code(hub, "alice", "alpha", "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])").strip()
     creds = json.loads(credentials.read_text())
     hub_env = open(f"/proc/{hub_pid}/environ").read().split("\0")
-    wanted = [creds["SecretAccessKey"], creds["SessionToken"], alice_token, hub.password,
-              (data / "jupyterhub_cookie_secret").read_text().strip()]
+    wanted = [
+        creds["SecretAccessKey"],
+        creds["SessionToken"],
+        alice_token,
+        hub.password,
+        (data / "jupyterhub_cookie_secret").read_text().strip(),
+    ]
     wanted += [kv.split("=", 1)[1] for kv in hub_env if kv.startswith(("AWS_SECRET_ACCESS_KEY=", "CONFIGPROXY_AUTH"))]
     for pid in service_pids:  # every service's hub token
         env = open(f"/proc/{pid}/environ").read().split("\0")
         wanted += [kv.split("=", 1)[1] for kv in env if kv.startswith("JUPYTERHUB_API_TOKEN=")]
     assert len(wanted) >= 8
-    state = [data / n for n in ("jupyterhub.sqlite", "jupyterhub_cookie_secret", "usage.sqlite", "pipelines.sqlite",
-                                "catalog.duckdb", "catalog.duckdb.events", "projects.yaml", "hub.log", "secrets",
-                                "jupyterhub.pid", "jupyterhub_crypt_key")
-             if (data / n).exists()]
+    state = [
+        data / n
+        for n in (
+            "jupyterhub.sqlite",
+            "jupyterhub_cookie_secret",
+            "usage.sqlite",
+            "pipelines.sqlite",
+            "catalog.duckdb",
+            "catalog.duckdb.events",
+            "projects.yaml",
+            "hub.log",
+            "secrets",
+            "jupyterhub.pid",
+            "jupyterhub_crypt_key",
+        )
+        if (data / n).exists()
+    ]
     state += [p for p in data.iterdir() if p.is_file() and p not in state]
     assert data / "catalog.duckdb.events" in state and data / "secrets" in state
     targets = {
-        "data_dir": str(data), "alice_workspace": str(data / "workspaces" / "alice" / "alpha"),
+        "data_dir": str(data),
+        "alice_workspace": str(data / "workspaces" / "alice" / "alpha"),
         "alice_file": str(data / "workspaces" / "alice" / "alpha" / "secret-notes.txt"),
-        "ipf_lake": str(lake), "ipf_dataset": str(next(lake.glob("*.parquet"))),
-        "state_files": [str(p) for p in state], "alice_credentials": str(credentials),
-        "root_pids": [hub_pid, *service_pids], "alice_server_pid": alice_pid,
+        "ipf_lake": str(lake),
+        "ipf_dataset": str(next(lake.glob("*.parquet"))),
+        "state_files": [str(p) for p in state],
+        "alice_credentials": str(credentials),
+        "root_pids": [hub_pid, *service_pids],
+        "alice_server_pid": alice_pid,
         "secrets": [s for s in wanted if s],
     }
-    results = json.loads(run_code(hub, "bob", "bravo", PROBE.format(targets=json.dumps(targets))).strip()
-                         .splitlines()[-1])
+    results = json.loads(
+        run_code(hub, "bob", "bravo", PROBE.format(targets=json.dumps(targets))).strip().splitlines()[-1]
+    )
     found, uid, groups = results.pop("secrets found"), results.pop("uid"), results.pop("groups")
     assert len(results) >= 20 + 2 * len(service_pids)
     not_denied = {k: v for k, v in results.items() if v != "denied"}
@@ -197,8 +231,10 @@ def test_alice_reaches_only_the_lake_of_the_notebooks_project(hub):
 
 
 def test_files_written_in_the_lake_stay_with_the_project(hub):
-    code = ("import os, stat; p = os.path.join(os.environ['PAVED_LAKE'], 'by-alice.txt'); open(p, 'w').write('x'); "
-            "st = os.stat(p); print(oct(stat.S_IMODE(st.st_mode)), st.st_gid)")
+    code = (
+        "import os, stat; p = os.path.join(os.environ['PAVED_LAKE'], 'by-alice.txt'); open(p, 'w').write('x'); "
+        "st = os.stat(p); print(oct(stat.S_IMODE(st.st_mode)), st.st_gid)"
+    )
     mode, gid = run_code(hub, "alice", "alpha", code).split()
     import grp
 
@@ -231,7 +267,11 @@ def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path
 
     leads_lake = hub.data_dir / "lake" / "leads" / "dev"
     nb = tmp_path / "who.ipynb"
-    nb.write_text(json.dumps(make_notebook("label = 'x'", textwrap.dedent(f"""
+    nb.write_text(
+        json.dumps(
+            make_notebook(
+                "label = 'x'",
+                textwrap.dedent(f"""
         import boto3, os
         arn = boto3.client('sts').get_caller_identity()['Arn']
         open(os.path.join(os.environ['PAVED_LAKE'], 'from-pipeline.txt'), 'w').write(arn)
@@ -240,17 +280,29 @@ def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path
         except PermissionError:
             other = 'denied'
         print('who', arn, 'other-lake', other, 'uid', os.getuid())
-    """))))
+    """),
+            )
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
     env["JUPYTERHUB_API_TOKEN"] = hub.token("alice")
     paved = [sys.executable, "-m", "paved.hub.cli"]
     # promoted from outside a notebook server (no credential profile here): the scheduled run is what's tested
-    r = subprocess.run([*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url,
-                        "--no-test-run"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [*paved, "promote", str(nb), "--project", IPF, "--schedule", "manual", "--hub-url", hub.url, "--no-test-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([*paved, "pipelines", "run", "who", "--project", IPF, "--hub-url", hub.url],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [*paved, "pipelines", "run", "who", "--project", IPF, "--hub-url", hub.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     svc = f"{hub.url}/services/pipelines/"
     deadline = time.monotonic() + 120
@@ -289,10 +341,15 @@ def test_no_secret_in_the_hub_database_or_any_file_paved_writes(hub):
     hub_pid = int((data / "jupyterhub.pid").read_text())
     hub_env = dict(kv.split("=", 1) for kv in open(f"/proc/{hub_pid}/environ").read().split("\0") if "=" in kv)
     creds = json.loads((data / "run" / "servers" / "alice" / "alpha" / "aws-credentials.json").read_text())
-    wanted = {"hub AWS secret": hub_env["AWS_SECRET_ACCESS_KEY"], "demo password": hub.password,
-              "alice's AWS secret": creds["SecretAccessKey"], "alice's session token": creds["SessionToken"],
-              "alice's hub token": run_code(hub, "alice", "alpha",
-                                            "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])").strip()}
+    wanted = {
+        "hub AWS secret": hub_env["AWS_SECRET_ACCESS_KEY"],
+        "demo password": hub.password,
+        "alice's AWS secret": creds["SecretAccessKey"],
+        "alice's session token": creds["SessionToken"],
+        "alice's hub token": run_code(
+            hub, "alice", "alpha", "import os; print(os.environ['JUPYTERHUB_API_TOKEN'])"
+        ).strip(),
+    }
     con = sqlite3.connect(data / "jupyterhub.sqlite")
     environments = [row[0] or "" for row in con.execute("SELECT environment FROM services")]
     con.close()
@@ -302,12 +359,19 @@ def test_no_secret_in_the_hub_database_or_any_file_paved_writes(hub):
     # bob's workspace holds the probe of the first test, which carried the secrets to search for
     # and Jupyter's own runtime files (jpserver-*.json) hold each server's token for `jupyter server list`, in its
     # owner's 0700 workspace
-    allowed = [data / "secrets", data / "run" / "servers", data / "jupyterhub_cookie_secret", data / "paved-up.out",
-               data / "workspaces" / "bob", *data.glob("workspaces/*/*/.local/share/jupyter/runtime")]
+    allowed = [
+        data / "secrets",
+        data / "run" / "servers",
+        data / "jupyterhub_cookie_secret",
+        data / "paved-up.out",
+        data / "workspaces" / "bob",
+        *data.glob("workspaces/*/*/.local/share/jupyter/runtime"),
+    ]
     found = []
     for path in data.rglob("*"):
         if path.is_file() and not any(path == a or a in path.parents for a in allowed):
             content = path.read_bytes()
-            found += [f"{what} in {path.relative_to(data)}" for what, secret in wanted.items()
-                      if secret.encode() in content]
+            found += [
+                f"{what} in {path.relative_to(data)}" for what, secret in wanted.items() if secret.encode() in content
+            ]
     assert found == [], found

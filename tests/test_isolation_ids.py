@@ -14,8 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import ACCOUNT_PREFIX, make_passable
+
 from paved.spawner import accounts
 from paved.spawner.isolation import prepare_lake, prepare_workspace
 from paved.spawner.local import LocalProjectSpawner
@@ -30,14 +30,20 @@ projects:
 
 
 def spawner_for(user, project, data):
-    spawner = LocalProjectSpawner(user=SimpleNamespace(name=user, url=f"/user/{user}/"), warm_start=False,
-                                  isolate=True, system_user_prefix=ACCOUNT_PREFIX,
-                                  projects_file=str(data / "projects.yaml"),
-                                  workspaces_dir=str(data / "workspaces"),
-                                  python_executables={"3": sys.executable})
-    spawner.scope = SimpleNamespace(options=SimpleNamespace(python="3", environment="dev"),
-                                    project=SimpleNamespace(name=project),
-                                    env={"PAVED_LAKE": str(data / "lake" / project / "dev")})
+    spawner = LocalProjectSpawner(
+        user=SimpleNamespace(name=user, url=f"/user/{user}/"),
+        warm_start=False,
+        isolate=True,
+        system_user_prefix=ACCOUNT_PREFIX,
+        projects_file=str(data / "projects.yaml"),
+        workspaces_dir=str(data / "workspaces"),
+        python_executables={"3": sys.executable},
+    )
+    spawner.scope = SimpleNamespace(
+        options=SimpleNamespace(python="3", environment="dev"),
+        project=SimpleNamespace(name=project),
+        env={"PAVED_LAKE": str(data / "lake" / project / "dev")},
+    )
     return spawner
 
 
@@ -59,7 +65,9 @@ def test_a_reused_gid_or_uid_gives_bob_nothing_of_alice(tmp_path, monkeypatch):
     # an admin (or a test's cleanup) deletes alpha's group and alice's account; bob's come next with their numbers
     subprocess.run(["groupdel", alpha_group], check=True)
     subprocess.run(["userdel", alice.name], check=True)
-    subprocess.run(["groupadd", "-g", str(stale_gid), accounts.group_name("idsbeta", "dev", ACCOUNT_PREFIX)], check=True)
+    subprocess.run(
+        ["groupadd", "-g", str(stale_gid), accounts.group_name("idsbeta", "dev", ACCOUNT_PREFIX)], check=True
+    )
     bob_name = accounts.account_name("idsbob", ACCOUNT_PREFIX)
     subprocess.run(["useradd", "--no-create-home", "-u", str(alice.uid), "--user-group", bob_name], check=True)
 

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from paved.spawner.allocatable import (NodeOverhead, allocatable, cpu_millicores, kube_reserved_cpu_millicores,
-                                       memory_mib, pod_resources)
+from paved.spawner.allocatable import (
+    NodeOverhead,
+    allocatable,
+    cpu_millicores,
+    kube_reserved_cpu_millicores,
+    memory_mib,
+    pod_resources,
+)
 from paved.spawner.pricebook import load_pricebook
 
 BOOK = load_pricebook()
@@ -67,19 +73,23 @@ def test_kube_reserved_cpu_bands(vcpu, reserved):
 def test_other_overheads_are_subtracted():
     it = BOOK.instance_types["m5.large"]
     base = allocatable(it)
-    o = NodeOverhead.from_settings({"systemReserved": {"cpu": "100m", "memory": "1Gi"}, "evictionHard": "500Mi",
-                                    "vmMemoryOverheadPercent": 0})
+    o = NodeOverhead.from_settings(
+        {"systemReserved": {"cpu": "100m", "memory": "1Gi"}, "evictionHard": "500Mi", "vmMemoryOverheadPercent": 0}
+    )
     a = allocatable(it, o)
     assert a.cpu_millicores == base.cpu_millicores - 100
     assert a.memory_mib == 8192 - 574 - 1024 - 500
 
 
-@pytest.mark.parametrize("settings,message", [
-    ({"daemonsetOverhead": {"cpu": "lots"}}, "not a CPU quantity"),
-    ({"daemonsetOverhead": {"memory": "3 GB"}}, "not a memory quantity"),
-    ({"vmMemoryOverheadPercent": 7.5}, "fraction"),
-    ({"daemonSetOverhead": {}}, "unknown node overhead"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        ({"daemonsetOverhead": {"cpu": "lots"}}, "not a CPU quantity"),
+        ({"daemonsetOverhead": {"memory": "3 GB"}}, "not a memory quantity"),
+        ({"vmMemoryOverheadPercent": 7.5}, "fraction"),
+        ({"daemonSetOverhead": {}}, "unknown node overhead"),
+    ],
+)
 def test_bad_overhead_settings_say_what_is_wrong(settings, message):
     with pytest.raises(ValueError, match=message):
         NodeOverhead.from_settings(settings)
@@ -87,8 +97,9 @@ def test_bad_overhead_settings_say_what_is_wrong(settings, message):
 
 def test_daemonsets_larger_than_the_node_are_refused():
     with pytest.raises(ValueError, match="no room left"):
-        pod_resources(BOOK.instance_types["t3.medium"],
-                      NodeOverhead.from_settings({"daemonsetOverhead": {"memory": "4Gi"}}))
+        pod_resources(
+            BOOK.instance_types["t3.medium"], NodeOverhead.from_settings({"daemonsetOverhead": {"memory": "4Gi"}})
+        )
 
 
 @pytest.mark.parametrize("text,m", [("250m", 250), ("1.5", 1500), (2, 2000), ("0", 0)])

@@ -8,22 +8,27 @@ import asyncio
 
 import kubernetes_validate
 import pytest
+from kube_api_server import KubeApiServer
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.rest import ApiException
+from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 
-from kube_api_server import KubeApiServer
 from paved.promote.k8s import JobPlacement, k8s_name, render, token_secret_name
 from paved.promote.kube_client import JobRecorder, KubePipelines, failing_cell
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
-from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 NAMESPACE = "paved"
 EKS = JobPlacement(capacity_type_label="eks.amazonaws.com/capacityType", node_overhead=DAEMONSETS)
-SCHEDULED = {"name": "daily", "project": "leads", "environment": "prd",
-             "schedule": {"cron": "0 6 * * *", "timezone": "UTC"}, "retries": {"count": 2},
-             "resources": {"instance_type": "m5.large", "lifecycle": "spot"}}
+SCHEDULED = {
+    "name": "daily",
+    "project": "leads",
+    "environment": "prd",
+    "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
+    "retries": {"count": 2},
+    "resources": {"instance_type": "m5.large", "lifecycle": "spot"},
+}
 
 
 def spec_of(**changes):
@@ -37,12 +42,20 @@ def pod_of(obj: dict) -> dict:
 
 # --- placement -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fallback", [False, True])
 def test_spot_job_carries_the_configured_capacity_label_toleration_and_do_not_disrupt(fallback):
-    placement = JobPlacement(capacity_type_label="eks.amazonaws.com/capacityType", spot_fallback_on_demand=fallback,
-                             node_overhead=DAEMONSETS)
-    [obj] = render(spec_of(), version=1, image="registry.example/p:1", service_url="http://proxy-public/",
-                   namespace=NAMESPACE, placement=placement)
+    placement = JobPlacement(
+        capacity_type_label="eks.amazonaws.com/capacityType", spot_fallback_on_demand=fallback, node_overhead=DAEMONSETS
+    )
+    [obj] = render(
+        spec_of(),
+        version=1,
+        image="registry.example/p:1",
+        service_url="http://proxy-public/",
+        namespace=NAMESPACE,
+        placement=placement,
+    )
     for version in K8S_VERSIONS:
         kubernetes_validate.validate(obj, version, strict=True)
     template = pod_of(obj)
@@ -52,30 +65,47 @@ def test_spot_job_carries_the_configured_capacity_label_toleration_and_do_not_di
     spot = {"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["SPOT"]}
     affinity = pod["affinity"]["nodeAffinity"]
     if fallback:
-        assert affinity == {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 100, "preference": {"matchExpressions": [spot]}}]}
+        assert affinity == {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "preference": {"matchExpressions": [spot]}}
+            ]
+        }
     else:
-        assert affinity == {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [spot]}]}}
-    assert pod["tolerations"] == [{"key": "eks.amazonaws.com/capacityType", "operator": "Equal", "value": "SPOT",
-                                   "effect": "NoSchedule"}]
+        assert affinity == {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [spot]}]}
+        }
+    assert pod["tolerations"] == [
+        {"key": "eks.amazonaws.com/capacityType", "operator": "Equal", "value": "SPOT", "effect": "NoSchedule"}
+    ]
     assert "karpenter.sh/capacity-type" not in str(obj)  # nothing hard-coded
 
 
 def test_on_demand_job_requires_on_demand_and_tolerates_no_spot_taint():
-    [obj] = render(spec_of(resources={"instance_type": "m5.large", "lifecycle": "on-demand"}), version=1,
-                   image="i:1", service_url="http://p/", placement=EKS)
+    [obj] = render(
+        spec_of(resources={"instance_type": "m5.large", "lifecycle": "on-demand"}),
+        version=1,
+        image="i:1",
+        service_url="http://p/",
+        placement=EKS,
+    )
     pod = pod_of(obj)["spec"]
     assert pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == {
-        "nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["ON_DEMAND"]}]}]}
+        "nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["ON_DEMAND"]}]}
+        ]
+    }
     assert "tolerations" not in pod
 
 
 @pytest.mark.parametrize("instance_type", sorted(KARPENTER_TABLE))
 def test_job_requests_fit_the_node_like_notebooks(instance_type):
-    [obj] = render(spec_of(resources={"instance_type": instance_type, "lifecycle": "spot"}), version=1,
-                   image="i:1", service_url="http://p/", placement=EKS)
+    [obj] = render(
+        spec_of(resources={"instance_type": instance_type, "lifecycle": "spot"}),
+        version=1,
+        image="i:1",
+        service_url="http://p/",
+        placement=EKS,
+    )
     kubernetes_validate.validate(obj, K8S_VERSIONS[-1], strict=True)
     pod = pod_of(obj)["spec"]
     res = pod["containers"][0]["resources"]
@@ -93,26 +123,36 @@ def test_job_requests_fit_the_node_like_notebooks(instance_type):
 @pytest.mark.parametrize("lifecycle", ["spot", "on-demand"])
 def test_job_pods_meet_pod_security_restricted_like_notebooks(lifecycle):
     """A namespace enforcing Pod Security "restricted" admits notebook pods, so it must admit Job pods too."""
-    for spec in (spec_of(resources={"instance_type": "g4dn.xlarge", "lifecycle": lifecycle}),
-                 spec_of(schedule="manual")):
+    for spec in (
+        spec_of(resources={"instance_type": "g4dn.xlarge", "lifecycle": lifecycle}),
+        spec_of(schedule="manual"),
+    ):
         [obj] = render(spec, version=1, image="i:1", service_url="http://p/", placement=EKS)
         pod = pod_of(obj)["spec"]
         assert pod["automountServiceAccountToken"] is False  # no Kubernetes API access from a Job
         assert not pod.get("hostNetwork") and not pod.get("hostPID") and "volumes" not in pod
         for c in pod["containers"]:
-            assert c["securityContext"] == {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]},
-                                            "seccompProfile": {"type": "RuntimeDefault"}}
+            assert c["securityContext"] == {
+                "runAsNonRoot": True,
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            }
 
 
 def test_placement_travels_to_the_pipelines_service_by_environment():
-    placement = JobPlacement(capacity_type_label="example.com/pool", capacity_type_values={"spot": "cheap",
-                             "on-demand": "steady"}, spot_fallback_on_demand=True, node_overhead=DAEMONSETS)
+    placement = JobPlacement(
+        capacity_type_label="example.com/pool",
+        capacity_type_values={"spot": "cheap", "on-demand": "steady"},
+        spot_fallback_on_demand=True,
+        node_overhead=DAEMONSETS,
+    )
     assert JobPlacement.from_env(placement.to_env()) == placement
     assert JobPlacement.from_env({}) == JobPlacement()
 
 
 # --- the client against the schema-checking server ---------------------------------------------------------
+
 
 def notebook_failing_at(index: int) -> dict:
     cells = [{"cell_type": "code", "metadata": {"papermill": {"exception": False}}} for _ in range(4)]
@@ -143,8 +183,12 @@ async def until(predicate, timeout: float = 10):
 def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     spec = spec_of()
-    deployed = store.deploy(spec.to_dict(), {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
-                            {"content_hash": "sha256:x"}, "alice")
+    deployed = store.deploy(
+        spec.to_dict(),
+        {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+        {"content_hash": "sha256:x"},
+        "alice",
+    )
     pipeline_id, version_id = deployed["pipeline"]["id"], deployed["version"]["id"]
     outputs = {}
 
@@ -157,9 +201,14 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
         server = KubeApiServer(NAMESPACE)
         url = await server.start()
         api = k8s.ApiClient(k8s.Configuration(host=url))
-        kube = KubePipelines(api, NAMESPACE, image="registry.example/paved-notebook:1-py3.12",
-                             service_url="http://proxy-public/services/pipelines/", placement=EKS,
-                             aws_region="eu-central-1")
+        kube = KubePipelines(
+            api,
+            NAMESPACE,
+            image="registry.example/paved-notebook:1-py3.12",
+            service_url="http://proxy-public/services/pipelines/",
+            placement=EKS,
+            aws_region="eu-central-1",
+        )
         stop = asyncio.Event()
         watcher = None
         try:
@@ -202,31 +251,69 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
             outputs[bad["id"]] = notebook_failing_at(3)
 
             # to success
-            server.set_status("jobs", ok_name, {"succeeded": 1, "conditions": [
-                {"type": "Complete", "status": "True", "lastProbeTime": "2026-11-30T05:00:00Z",
-                 "lastTransitionTime": "2026-11-30T05:00:00Z"}]})
+            server.set_status(
+                "jobs",
+                ok_name,
+                {
+                    "succeeded": 1,
+                    "conditions": [
+                        {
+                            "type": "Complete",
+                            "status": "True",
+                            "lastProbeTime": "2026-11-30T05:00:00Z",
+                            "lastTransitionTime": "2026-11-30T05:00:00Z",
+                        }
+                    ],
+                },
+            )
             await until(lambda: store.run(ok["run_id"])["status"] == "succeeded")
             # to failure, with the failing cell of the output notebook on the shared store
-            server.set_status("jobs", bad_job, {"failed": 1, "conditions": [
-                {"type": "Failed", "status": "True", "reason": "PodFailurePolicy",
-                 "message": "Container runner for pod paved/x failed with exit code 10",
-                 "lastProbeTime": "2026-11-30T05:00:00Z", "lastTransitionTime": "2026-11-30T05:00:00Z"}]})
+            server.set_status(
+                "jobs",
+                bad_job,
+                {
+                    "failed": 1,
+                    "conditions": [
+                        {
+                            "type": "Failed",
+                            "status": "True",
+                            "reason": "PodFailurePolicy",
+                            "message": "Container runner for pod paved/x failed with exit code 10",
+                            "lastProbeTime": "2026-11-30T05:00:00Z",
+                            "lastTransitionTime": "2026-11-30T05:00:00Z",
+                        }
+                    ],
+                },
+            )
             await until(lambda: store.run(bad["run_id"])["status"] == "failed")
             run = store.run(bad["run_id"])
             assert (run["category"], run["failing_cell"]) == ("notebook-error", 3)
             assert "PodFailurePolicy" in run["error"]
             # a spot pod taken away: the attempt is lost (preempted) and the run waits for the Job's new pod
-            server.add("pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {
-                "name": f"{spot_job}-abcde", "labels": {"job-name": spot_job,
-                                                        "app.kubernetes.io/managed-by": "paved"}},
-                "spec": {"containers": [{"name": "runner", "image": "i"}], "nodeName": "ip-10-0-0-1"},
-                "status": {"phase": "Failed", "conditions": [
-                    {"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet"}]}})
+            server.add(
+                "pods",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": f"{spot_job}-abcde",
+                        "labels": {"job-name": spot_job, "app.kubernetes.io/managed-by": "paved"},
+                    },
+                    "spec": {"containers": [{"name": "runner", "image": "i"}], "nodeName": "ip-10-0-0-1"},
+                    "status": {
+                        "phase": "Failed",
+                        "conditions": [
+                            {"type": "DisruptionTarget", "status": "True", "reason": "TerminationByKubelet"}
+                        ],
+                    },
+                },
+            )
             await until(lambda: store.attempt(spot["id"])["status"] == "lost")
             assert store.attempt(spot["id"])["category"] == "preempted"
             assert store.run(spot["run_id"])["status"] == "queued"
-            assert sorted(recorder.recorded) == sorted([(ok_name, "succeeded", ""), (bad_job, "failed", "notebook-error"),
-                                                        (spot_job, "lost", "preempted")])
+            assert sorted(recorder.recorded) == sorted(
+                [(ok_name, "succeeded", ""), (bad_job, "failed", "notebook-error"), (spot_job, "lost", "preempted")]
+            )
 
             # pause deletes the CronJob (its Jobs run on); pausing again finds none
             assert await kube.pause(spec) is True
@@ -246,8 +333,9 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
 
     server = asyncio.run(scenario())
     assert server.errors == []
-    verbs = {(verb, path.rsplit("/", 1)[-1] if verb != "POST" else path.rsplit("/", 1)[-1]) for verb, path in
-             server.requests}
+    verbs = {
+        (verb, path.rsplit("/", 1)[-1] if verb != "POST" else path.rsplit("/", 1)[-1]) for verb, path in server.requests
+    }
     assert ("POST", "cronjobs") in verbs and ("PUT", k8s_name("leads", "daily")) in verbs
     assert ("POST", "jobs") in verbs and ("DELETE", k8s_name("leads", "daily")) in verbs
     assert ("POST", "secrets") in verbs and ("PUT", token_secret_name("leads")) in verbs
@@ -267,8 +355,12 @@ def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
     monkeypatch.setattr(KubePipelines, "in_cluster", classmethod(in_cluster))
     for name in [*EKS.to_env(), "AWS_REGION"]:
         monkeypatch.delenv(name, raising=False)
-    env = {"PAVED_PIPELINES_TARGET": "kubernetes", **EKS.to_env(), "AWS_REGION": "eu-central-1",
-           "PAVED_K8S_PIPELINE_IMAGE": "registry.example/p:1"}
+    env = {
+        "PAVED_PIPELINES_TARGET": "kubernetes",
+        **EKS.to_env(),
+        "AWS_REGION": "eu-central-1",
+        "PAVED_K8S_PIPELINE_IMAGE": "registry.example/p:1",
+    }
 
     async def scenario():
         with pytest.raises(RuntimeError, match="no cluster"):
@@ -281,6 +373,7 @@ def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
 
 def test_the_api_server_rejects_what_kubernetes_would():
     """The checks can fail: a wrong path, verb, body or query parameter is refused and recorded."""
+
     async def scenario():
         server = KubeApiServer(NAMESPACE)
         url = await server.start()
@@ -289,17 +382,19 @@ def test_the_api_server_rejects_what_kubernetes_would():
         [cron] = render(spec_of(), version=1, image="i:1", service_url="http://p/", namespace=NAMESPACE)
         bad_cron = {**cron, "spec": {**cron["spec"], "schedulle": "oops"}}
         statuses = []
-        calls = (lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
-                 lambda: batch.create_namespaced_cron_job("other", cron),
-                 lambda: batch.create_namespaced_job(NAMESPACE, cron),
-                 lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
-                 lambda: batch.delete_namespaced_cron_job("x", NAMESPACE,
-                                                          body={"propagationPolicy": "Sometimes", "x": 1}),
-                 # a path of no API (CronJobs left batch/v1beta1 in 1.25), a query parameter of none
-                 lambda: api.call_api(f"/apis/batch/v1beta1/namespaces/{NAMESPACE}/cronjobs", "GET"),
-                 lambda: api.call_api(f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs", "GET",
-                                      query_params=[("labelSelectr", "a=b")]),
-                 lambda: batch.patch_namespaced_cron_job("x", NAMESPACE, {"spec": {"suspend": True}}))
+        calls = (
+            lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
+            lambda: batch.create_namespaced_cron_job("other", cron),
+            lambda: batch.create_namespaced_job(NAMESPACE, cron),
+            lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
+            lambda: batch.delete_namespaced_cron_job("x", NAMESPACE, body={"propagationPolicy": "Sometimes", "x": 1}),
+            # a path of no API (CronJobs left batch/v1beta1 in 1.25), a query parameter of none
+            lambda: api.call_api(f"/apis/batch/v1beta1/namespaces/{NAMESPACE}/cronjobs", "GET"),
+            lambda: api.call_api(
+                f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs", "GET", query_params=[("labelSelectr", "a=b")]
+            ),
+            lambda: batch.patch_namespaced_cron_job("x", NAMESPACE, {"spec": {"suspend": True}}),
+        )
         try:
             for call in calls:
                 with pytest.raises(ApiException) as e:
@@ -324,8 +419,12 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     p = store.deploy(spec_of().to_dict(), nb, {"content_hash": "sha256:a"}, "alice")["pipeline"]
-    store.deploy(parse_spec({**SCHEDULED, "name": "adhoc", "schedule": "manual"}).to_dict(), nb,
-                 {"content_hash": "sha256:m"}, "alice")
+    store.deploy(
+        parse_spec({**SCHEDULED, "name": "adhoc", "schedule": "manual"}).to_dict(),
+        nb,
+        {"content_hash": "sha256:m"},
+        "alice",
+    )
     name = k8s_name("leads", "daily")
 
     async def scenario():
@@ -347,8 +446,12 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
             assert args[args.index("--nominal-time") + 1] == "1700000000"
             assert store.run(run_id)["created_by"] == f"job:{job_name}"
             steps.append(await r.reconcile_once())
-            store.deploy(spec_of(schedule={"cron": "0 7 * * *", "timezone": "UTC"}).to_dict(), nb,
-                         {"content_hash": "sha256:b"}, "alice")
+            store.deploy(
+                spec_of(schedule={"cron": "0 7 * * *", "timezone": "UTC"}).to_dict(),
+                nb,
+                {"content_hash": "sha256:b"},
+                "alice",
+            )
             steps.append(await r.reconcile_once())
             assert server.objects["cronjobs"][name]["spec"]["schedule"] == "0 7 * * *"
             store.set_paused(p["id"], True)
@@ -367,8 +470,15 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
     server, steps = asyncio.run(scenario())
     assert server.errors == []
     job = k8s_name("leads", "daily", "run-1", limit=63)
-    assert steps == [[f"apply {name} v1"], [f"run {job}"], [], [f"apply {name} v2"], [f"delete {name}"], [],
-                     [f"apply {name} v2"]]
+    assert steps == [
+        [f"apply {name} v1"],
+        [f"run {job}"],
+        [],
+        [f"apply {name} v2"],
+        [f"delete {name}"],
+        [],
+        [f"apply {name} v2"],
+    ]
 
 
 def test_promote_to_kubernetes_needs_no_kubectl(tmp_path):
@@ -382,8 +492,21 @@ def test_promote_to_kubernetes_needs_no_kubectl(tmp_path):
 
     nb = tmp_path / "score.ipynb"
     nb.write_text(json.dumps(make_notebook("threshold = 0.5")))
-    base = [sys.executable, "-m", "paved.hub.cli", "promote", str(nb), "--project", "leads", "--schedule",
-            "*/15 * * * *", "--target", "kubernetes", "--hub-url", "http://127.0.0.1:9"]
+    base = [
+        sys.executable,
+        "-m",
+        "paved.hub.cli",
+        "promote",
+        str(nb),
+        "--project",
+        "leads",
+        "--schedule",
+        "*/15 * * * *",
+        "--target",
+        "kubernetes",
+        "--hub-url",
+        "http://127.0.0.1:9",
+    ]
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no kubectl anywhere
     r = subprocess.run([*base, "--apply"], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 2 and "drop --apply" in r.stdout
@@ -408,4 +531,5 @@ def test_a_projects_job_identity_acts_for_that_project_only(tmp_path, monkeypatc
     assert [p.name for p in projects_of({"kind": "service", "name": "pipeline-jobs-leads"}, projects)] == ["leads"]
     assert projects_of({"kind": "service", "name": "pipeline-jobs-other"}, projects) == []
     assert len(projects_of({"kind": "service", "name": "pipelines"}, projects)) == len(
-        yaml.safe_load(DEMO_PROJECTS_YAML)["projects"])
+        yaml.safe_load(DEMO_PROJECTS_YAML)["projects"]
+    )

@@ -38,16 +38,31 @@ def write(tmp_path: Path, data: dict) -> Path:
 
 
 def test_render_service_accounts_and_rbac_validate_strictly(tmp_path):
-    r = paved("k8s", "render", "--projects", str(write(tmp_path, projects_with_roles())), "--namespace", "analytics",
-              "--hub-service-account", "paved-hub")
+    r = paved(
+        "k8s",
+        "render",
+        "--projects",
+        str(write(tmp_path, projects_with_roles())),
+        "--namespace",
+        "analytics",
+        "--hub-service-account",
+        "paved-hub",
+    )
     assert r.returncode == 0, r.stderr
     objects = list(yaml.safe_load_all(r.stdout))
     for obj in objects:
         for version in K8S_VERSIONS:
             kubernetes_validate.validate(obj, version, strict=True)
     sas = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
-    assert sorted(sas) == sorted(["imbalance-price-forecast-dev", "imbalance-price-forecast-acc",
-                                  "imbalance-price-forecast-prd", "leads-dev", "leads-prd"])
+    assert sorted(sas) == sorted(
+        [
+            "imbalance-price-forecast-dev",
+            "imbalance-price-forecast-acc",
+            "imbalance-price-forecast-prd",
+            "leads-dev",
+            "leads-prd",
+        ]
+    )
     for name, sa in sas.items():
         assert sa["metadata"]["namespace"] == "analytics"
         assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE.format(name)}
@@ -61,9 +76,15 @@ def test_render_service_accounts_and_rbac_validate_strictly(tmp_path):
     assert {"create", "delete", "patch", "list", "watch"} <= set(batch["verbs"])
     # secrets: create, and read/rotate/delete only the projects' pipeline token Secrets
     secrets = [rule for rule in role["rules"] if "secrets" in rule["resources"]]
-    assert secrets == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-                       {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update", "delete"],
-                        "resourceNames": ["paved-pipelines-imbalance-price-forecast", "paved-pipelines-leads"]}]
+    assert secrets == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "verbs": ["get", "update", "delete"],
+            "resourceNames": ["paved-pipelines-imbalance-price-forecast", "paved-pipelines-leads"],
+        },
+    ]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "paved-hub", "namespace": "analytics"}]
 
@@ -81,13 +102,20 @@ def test_render_without_roles_or_rbac(tmp_path):
         kubernetes_validate.validate(obj, K8S_VERSIONS[-1], strict=True)
 
 
-@pytest.mark.parametrize("change,message", [
-    # another project's account: its pods would get the other project's identity
-    (lambda d: d["projects"]["leads"]["environments"]["dev"].update(service_account="imbalance-price-forecast-dev"),
-     "imbalance-price-forecast-dev"),
-    # one project, two environments, two roles on one account
-    (lambda d: d["projects"]["leads"]["environments"]["prd"].update(service_account="leads-dev"), "leads-dev"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        # another project's account: its pods would get the other project's identity
+        (
+            lambda d: d["projects"]["leads"]["environments"]["dev"].update(
+                service_account="imbalance-price-forecast-dev"
+            ),
+            "imbalance-price-forecast-dev",
+        ),
+        # one project, two environments, two roles on one account
+        (lambda d: d["projects"]["leads"]["environments"]["prd"].update(service_account="leads-dev"), "leads-dev"),
+    ],
+)
 def test_mixed_identities_are_refused(tmp_path, change, message):
     data = projects_with_roles()
     change(data)

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from jupyterhub.objects import Hub, Server
 from kubernetes_asyncio.client import ApiClient
+from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 from tornado import web
 from traitlets.config import Config
 
@@ -29,7 +30,6 @@ from paved.hub.projects import parse_projects
 from paved.spawner.kube import KubeProjectSpawner
 from paved.spawner.kube_placement import GPU_RESOURCE, INSTANCE_TYPE_LABEL
 from paved.spawner.pricebook import load_pricebook
-from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 NAMESPACE = "paved"
@@ -53,10 +53,16 @@ EXTRA_PROJECT = {
     "description": "Every instance type, with AWS roles.",
     "members": {"users": ["carol"]},
     "environments": {
-        "dev": {"lake": "s3://lake/fleet/dev", "service_account": "fleet-dev",
-                "aws_role_arn": "arn:aws:iam::123456789012:role/fleet-dev"},
-        "prd": {"lake": "s3://lake/fleet/prd", "service_account": "fleet-prd",
-                "aws_role_arn": "arn:aws:iam::123456789012:role/fleet-prd"},
+        "dev": {
+            "lake": "s3://lake/fleet/dev",
+            "service_account": "fleet-dev",
+            "aws_role_arn": "arn:aws:iam::123456789012:role/fleet-dev",
+        },
+        "prd": {
+            "lake": "s3://lake/fleet/prd",
+            "service_account": "fleet-prd",
+            "aws_role_arn": "arn:aws:iam::123456789012:role/fleet-prd",
+        },
     },
     "instance_types": ALL_TYPES,
     "lifecycles": ["spot", "on-demand"],
@@ -104,8 +110,7 @@ def new_spawner(projects_file, user="alice", name="brave-otter", **config) -> Ku
     orm_spawner.name = name
     orm_spawner.user_options = None
     orm_spawner.server = None
-    return KubeProjectSpawner(config=c, user=FakeUser(user), orm_spawner=orm_spawner, hub=Hub(), db=Mock(),
-                              _mock=True)
+    return KubeProjectSpawner(config=c, user=FakeUser(user), orm_spawner=orm_spawner, hub=Hub(), db=Mock(), _mock=True)
 
 
 def run(coro):
@@ -173,8 +178,12 @@ PLACEMENT_CASES = [
 
 @pytest.mark.parametrize("lifecycle,fallback,label,required,preferred_value,tolerates", PLACEMENT_CASES)
 def test_capacity_type_placement(projects_file, lifecycle, fallback, label, required, preferred_value, tolerates):
-    spawner, pod, pvc = manifests(projects_file, {"project": ALICE, "lifecycle": lifecycle},
-                                  spot_fallback_on_demand=fallback, capacity_type_label=label)
+    spawner, pod, pvc = manifests(
+        projects_file,
+        {"project": ALICE, "lifecycle": lifecycle},
+        spot_fallback_on_demand=fallback,
+        capacity_type_label=label,
+    )
     assert_valid(pod)
     assert_valid(pvc)
     if required:
@@ -182,24 +191,30 @@ def test_capacity_type_placement(projects_file, lifecycle, fallback, label, requ
     else:
         assert required_exprs(pod) == []
     if preferred_value:
-        assert preferred(pod) == [{"weight": 100, "preference": {"matchExpressions": [
-            {"key": label, "operator": "In", "values": [preferred_value]}]}}]
+        assert preferred(pod) == [
+            {
+                "weight": 100,
+                "preference": {"matchExpressions": [{"key": label, "operator": "In", "values": [preferred_value]}]},
+            }
+        ]
     else:
         assert preferred(pod) == []
     spot_tolerations = [t for t in pod["spec"].get("tolerations", []) if t["key"] == label]
     if tolerates:
         spot_value = "SPOT" if label == EKS else "spot"
-        assert spot_tolerations == [{"key": label, "operator": "Equal", "value": spot_value,
-                                     "effect": "NoSchedule"}]
+        assert spot_tolerations == [{"key": label, "operator": "Equal", "value": spot_value, "effect": "NoSchedule"}]
     else:
         assert spot_tolerations == []
     assert pod["metadata"]["labels"]["paved.io/lifecycle"] == lifecycle
 
 
 def test_custom_capacity_label_needs_its_values(projects_file):
-    _, pod, _ = manifests(projects_file, {"project": ALICE, "lifecycle": "spot"},
-                          capacity_type_label="example.com/spot",
-                          capacity_type_values={"spot": "true", "on-demand": "false"})
+    _, pod, _ = manifests(
+        projects_file,
+        {"project": ALICE, "lifecycle": "spot"},
+        capacity_type_label="example.com/spot",
+        capacity_type_values={"spot": "true", "on-demand": "false"},
+    )
     assert required_exprs(pod) == [[{"key": "example.com/spot", "operator": "In", "values": ["true"]}]]
     with pytest.raises(web.HTTPError) as e:  # misconfigured: the spawn fails rather than landing anywhere
         manifests(projects_file, {"project": ALICE}, capacity_type_label="example.com/spot")
@@ -213,12 +228,17 @@ def test_site_scheduling_rules_are_kept_and_tightened_not_accumulated(projects_f
     dedicated = {"key": "hub.jupyter.org/dedicated", "operator": "Equal", "value": "user", "effect": "NoSchedule"}
 
     async def scenario():
-        spawner = new_spawner(projects_file, node_affinity_required=[{"matchExpressions": [purpose]}],
-                              tolerations=[dedicated], extra_labels={"team": "data"})
+        spawner = new_spawner(
+            projects_file,
+            node_affinity_required=[{"matchExpressions": [purpose]}],
+            tolerations=[dedicated],
+            extra_labels={"team": "data"},
+        )
         await spawner._run_apply_user_options({"project": ALICE, "lifecycle": "spot", "instance_type": "m5.large"})
         first = ApiClient().sanitize_for_serialization(await spawner.get_pod_manifest())
-        await spawner._run_apply_user_options({"project": ALICE, "lifecycle": "on-demand",
-                                               "instance_type": "t3.medium", "environment": "prd"})
+        await spawner._run_apply_user_options(
+            {"project": ALICE, "lifecycle": "on-demand", "instance_type": "t3.medium", "environment": "prd"}
+        )
         second = ApiClient().sanitize_for_serialization(await spawner.get_pod_manifest())
         return first, second
 
@@ -236,11 +256,16 @@ def test_site_scheduling_rules_are_kept_and_tightened_not_accumulated(projects_f
 
 # --- instance types: selector and resources ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("instance_type", ALL_TYPES)
 def test_instance_type_selector_and_resources(projects_file, instance_type):
     it = BOOK.instance_types[instance_type]
-    _, pod, pvc = manifests(projects_file, {"project": "fleet", "instance_type": instance_type,
-                                            "lifecycle": "on-demand"}, user="carol", node_overhead=DAEMONSETS)
+    _, pod, pvc = manifests(
+        projects_file,
+        {"project": "fleet", "instance_type": instance_type, "lifecycle": "on-demand"},
+        user="carol",
+        node_overhead=DAEMONSETS,
+    )
     assert_valid(pod)
     assert_valid(pvc)
     assert pod["spec"]["nodeSelector"] == {INSTANCE_TYPE_LABEL: instance_type}
@@ -265,8 +290,11 @@ def test_instance_type_selector_and_resources(projects_file, instance_type):
 
 # --- images, disks ------------------------------------------------------------------------------------
 
-IMAGES = {"3.12": "registry.example/paved-notebook:1.0-py3.12", "3.11": "registry.example/paved-notebook:1.0-py3.11",
-          "3.10": "registry.example/paved-notebook:1.0-py3.10"}
+IMAGES = {
+    "3.12": "registry.example/paved-notebook:1.0-py3.12",
+    "3.11": "registry.example/paved-notebook:1.0-py3.11",
+    "3.10": "registry.example/paved-notebook:1.0-py3.10",
+}
 
 
 @pytest.mark.parametrize("python", sorted(IMAGES))
@@ -307,9 +335,19 @@ def test_disk_outside_the_project_bounds_is_refused(projects_file):
 
 # --- identity, labels, idle flags, interfaces ---------------------------------------------------------------
 
+
 def test_identity_labels_and_idle_flags(projects_file):
-    spawner, pod, _ = manifests(projects_file, {"project": "fleet", "environment": "prd", "idle_minutes": 30,
-                                                "instance_type": "m5.xlarge", "lifecycle": "spot"}, user="carol")
+    spawner, pod, _ = manifests(
+        projects_file,
+        {
+            "project": "fleet",
+            "environment": "prd",
+            "idle_minutes": 30,
+            "instance_type": "m5.xlarge",
+            "lifecycle": "spot",
+        },
+        user="carol",
+    )
     assert_valid(pod)
     spec = pod["spec"]
     assert spec["serviceAccountName"] == "fleet-prd"
@@ -321,14 +359,22 @@ def test_identity_labels_and_idle_flags(projects_file):
     assert env["AWS_REGION"] == spawner.aws_region
     assert run(spawner.start_credentials()) == {}
     labels = pod["metadata"]["labels"]
-    for key, value in {"project": "fleet", "environment": "prd", "user": "carol", "notebook": "brave-otter",
-                       "lifecycle": "spot", "instance-type": "m5.xlarge"}.items():
+    for key, value in {
+        "project": "fleet",
+        "environment": "prd",
+        "user": "carol",
+        "notebook": "brave-otter",
+        "lifecycle": "spot",
+        "instance-type": "m5.xlarge",
+    }.items():
         assert labels[f"paved.io/{key}"] == value
         assert pod["metadata"]["annotations"][f"paved.io/{key}"] == value
     args = container(pod)["args"]
     assert args[0] == "jupyterhub-singleuser"
-    assert args[1:] == [*spawner.scope.idle.server_args(),
-                        "--ServerApp.jpserver_extensions={'paved.spawner.busy_activity': True}"]
+    assert args[1:] == [
+        *spawner.scope.idle.server_args(),
+        "--ServerApp.jpserver_extensions={'paved.spawner.busy_activity': True}",
+    ]
     assert "--ServerApp.shutdown_no_activity_timeout=1800" in args
 
 
@@ -352,12 +398,16 @@ def test_user_with_unusual_name_gets_valid_objects(projects_file):
 
 # --- a user cannot get another project's identity -----------------------------------------------------------
 
-@pytest.mark.parametrize("options", [
-    {"project": "leads"},  # bob's project
-    {"project": "leads", "environment": "prd"},
-    {"project": ALICE, "service_account": "leads-prd"},  # not an option at all
-    {"project": ALICE, "environment": "qa"},
-])
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"project": "leads"},  # bob's project
+        {"project": "leads", "environment": "prd"},
+        {"project": ALICE, "service_account": "leads-prd"},  # not an option at all
+        {"project": ALICE, "environment": "qa"},
+    ],
+)
 def test_another_projects_service_account_cannot_be_obtained(projects_file, options):
     async def scenario():
         spawner = new_spawner(projects_file)
@@ -377,6 +427,7 @@ def test_another_projects_service_account_cannot_be_obtained(projects_file, opti
 
 # --- ending: a vanished pod is preempted ----------------------------------------------------------------
 
+
 class FakeReflector:
     """KubeSpawner's pod reflector as poll() reads it: pods by "namespace/name"."""
 
@@ -388,8 +439,11 @@ class FakeReflector:
 
 def pod_status(phase="Running", exit_code=None, reason=None, disruption=False) -> dict:
     state = {"terminated": {"exitCode": exit_code}} if exit_code is not None else {"running": {}}
-    status = {"phase": phase, "podIP": "10.0.0.7",
-              "containerStatuses": [{"name": "notebook", "state": state, "ready": exit_code is None}]}
+    status = {
+        "phase": phase,
+        "podIP": "10.0.0.7",
+        "containerStatuses": [{"name": "notebook", "state": state, "ready": exit_code is None}],
+    }
     if reason:
         status["reason"] = reason
     if disruption:
@@ -454,7 +508,8 @@ def test_running_pod_keeps_its_span_open(projects_file, tmp_path):
         await spawner._run_apply_user_options({"project": ALICE})
         spawner.open_usage_span()
         KubeProjectSpawner.reflectors[("pods", NAMESPACE)] = FakeReflector(
-            {f"{NAMESPACE}/{spawner.pod_name}": pod_status()})
+            {f"{NAMESPACE}/{spawner.pod_name}": pod_status()}
+        )
         try:
             return spawner, await spawner.poll()
         finally:
@@ -468,6 +523,7 @@ def test_running_pod_keeps_its_span_open(projects_file, tmp_path):
 
 # --- progress: Paved's step, then the pod's Kubernetes events --------------------------------------------
 
+
 class FakeEventReflector(FakeReflector):
     def __init__(self, events: list):
         super().__init__({})
@@ -478,10 +534,19 @@ def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
     async def scenario():
         spawner = new_spawner(projects_file)
         await spawner._run_apply_user_options({"project": ALICE, "instance_type": "m5.xlarge", "lifecycle": "spot"})
-        events = [{"involvedObject": {"name": spawner.pod_name}, "metadata": {"uid": str(i)}, "type": "Normal",
-                   "lastTimestamp": f"2026-11-21T10:00:0{i}Z", "eventTime": None, "message": message}
-                  for i, message in enumerate(["Successfully assigned paved/pod to ip-10-0-0-7",
-                                               "Pulling image", "Started container notebook"])]
+        events = [
+            {
+                "involvedObject": {"name": spawner.pod_name},
+                "metadata": {"uid": str(i)},
+                "type": "Normal",
+                "lastTimestamp": f"2026-11-21T10:00:0{i}Z",
+                "eventTime": None,
+                "message": message,
+            }
+            for i, message in enumerate(
+                ["Successfully assigned paved/pod to ip-10-0-0-7", "Pulling image", "Started container notebook"]
+            )
+        ]
         events.insert(1, {**events[0], "involvedObject": {"name": "someone-elses-pod"}, "message": "not mine"})
         KubeProjectSpawner.reflectors[("events", NAMESPACE)] = FakeEventReflector(events)
         spawner._start_future = asyncio.get_running_loop().create_future()
@@ -494,13 +559,17 @@ def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
     messages = [e["message"] for e in run(scenario())]
     assert messages[0].startswith("Options checked: imbalance-price-forecast/dev, m5.xlarge (spot)")
     assert [m.split("] ", 1)[1] for m in messages[1:]] == [
-        "Successfully assigned paved/pod to ip-10-0-0-7", "Pulling image", "Started container notebook"]
+        "Successfully assigned paved/pod to ip-10-0-0-7",
+        "Pulling image",
+        "Started container notebook",
+    ]
 
 
 def test_notebook_pods_meet_pod_security_restricted(projects_file):
     """Pod Security Standards "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards)."""
-    _, pod, _ = manifests(projects_file, {"project": "fleet", "instance_type": "m5.large", "lifecycle": "spot"},
-                          user="carol")
+    _, pod, _ = manifests(
+        projects_file, {"project": "fleet", "instance_type": "m5.large", "lifecycle": "spot"}, user="carol"
+    )
     assert_valid(pod)
     for c in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
         sc = c.get("securityContext") or {}
@@ -509,6 +578,7 @@ def test_notebook_pods_meet_pod_security_restricted(projects_file):
         assert sc.get("capabilities") == {"drop": ["ALL"]}
         assert sc.get("runAsNonRoot") is True or pod["spec"].get("securityContext", {}).get("runAsNonRoot") is True
         assert (sc.get("seccompProfile") or pod["spec"].get("securityContext", {}).get("seccompProfile")) == {
-            "type": "RuntimeDefault"}
+            "type": "RuntimeDefault"
+        }
     assert not pod["spec"].get("hostNetwork") and not pod["spec"].get("hostPID")
     assert all("hostPath" not in v for v in pod["spec"].get("volumes", []))

@@ -7,7 +7,6 @@ reading alice's dataset."""
 from __future__ import annotations
 
 import pytest
-
 from browser import browser_page, login
 from conftest import paved_with_site, stop, wait_ready
 from test_catalog import bearer, ds_path, ol_client, run_event, wait_for
@@ -30,8 +29,10 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
     lake = hub.data_dir / "lake" / IPF / "dev"
     lake.mkdir(parents=True, exist_ok=True)
     target = lake / "contacts_export.parquet"
-    duckdb.sql(f"COPY (SELECT i AS id, 'person' || i || '@example.org' AS contact, 'x' AS note FROM range(50) t(i)) "
-               f"TO '{target}' (FORMAT parquet)")
+    duckdb.sql(
+        f"COPY (SELECT i AS id, 'person' || i || '@example.org' AS contact, 'x' AS note FROM range(50) t(i)) "
+        f"TO '{target}' (FORMAT parquet)"
+    )
     assert bearer(hub, "admin").post(hub.catalog + "api/catalog/v1/crawl").json()["registered"] >= 1
     alice = bearer(hub, "alice")
     url = hub.catalog + f"api/catalog/v1/datasets/{ds_path('file', str(target))}"
@@ -43,8 +44,9 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
     assert wait_for(suggested), "the service never suggested the contact column as personal data"
     assert alice.post(url + "/fields/contact/pii", json={"decision": "confirm"}).status_code == 200
     # alice's job writes it; bob's job reads it (alice sees that as a locked stub)
-    ol_client(hub, "alice").emit(run_event(f"{IPF}/dev", "export_contacts", inputs=["crm_contacts"],
-                                           outputs=[str(target)], ds_ns="file"))
+    ol_client(hub, "alice").emit(
+        run_event(f"{IPF}/dev", "export_contacts", inputs=["crm_contacts"], outputs=[str(target)], ds_ns="file")
+    )
     ol_client(hub, "bob").emit(run_event("leads/dev", "peek", inputs=[str(target)], outputs=["bob_out"], ds_ns="file"))
     detail = wait_for(lambda: (d := alice.get(url).json()).get("producing_job") and d)
     assert detail, "the producing job never showed up in the service"
@@ -80,9 +82,11 @@ def test_catalog_panel_with_the_real_catalog(hub, artifacts):
             page.screenshot(path=str(artifacts / "lab-catalog-real-dataset.png"))
             # Copy path: the service's location of the dataset
             panel.locator(".paved-copy-path").click()
-            page.wait_for_function("document.querySelector('.paved-dataset-panel .paved-status')"
-                                   f"&& document.querySelector('.paved-dataset-panel .paved-status').textContent"
-                                   f".includes({str(target)!r})")
+            page.wait_for_function(
+                "document.querySelector('.paved-dataset-panel .paved-status')"
+                f"&& document.querySelector('.paved-dataset-panel .paved-status').textContent"
+                f".includes({str(target)!r})"
+            )
             assert str(target) in page.evaluate("navigator.clipboard.readText()")
             # lineage: alice's job by name, bob's reader as a locked stub without its name
             panel.locator(".paved-open-lineage").click()

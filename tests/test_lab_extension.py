@@ -21,9 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 import tornado.web
-from tornado.httpserver import HTTPServer
-
 from conftest import ROOT, free_port, stop_process_group
+from tornado.httpserver import HTTPServer
 
 EXT = ROOT / "extensions" / "paved-lab"
 VENV_BIN = Path(sys.executable).parent
@@ -37,21 +36,59 @@ LAKE_NS = "file:///lake/imbalance-price-forecast/dev"
 
 
 def _dataset(name, project, env, platform, description, tags, owners, rows, ns=LAKE_NS):
-    return {"id": f"dataset:{ns}:{name}", "namespace": ns, "name": name, "project": project,
-            "environment": env, "platform": platform, "description": description, "tags": tags,
-            "owners": owners, "row_count": rows, "last_modified": "2026-11-20T08:30:00Z"}
+    return {
+        "id": f"dataset:{ns}:{name}",
+        "namespace": ns,
+        "name": name,
+        "project": project,
+        "environment": env,
+        "platform": platform,
+        "description": description,
+        "tags": tags,
+        "owners": owners,
+        "row_count": rows,
+        "last_modified": "2026-11-20T08:30:00Z",
+    }
 
 
 DATASETS = [
-    _dataset("prices_daily", "imbalance-price-forecast", "dev", "parquet",
-             "Daily imbalance prices per settlement period.", ["prices", "gold"], ["alice"], 1234),
-    _dataset("weather_hourly", "imbalance-price-forecast", "dev", "parquet",
-             "Hourly weather observations.", ["weather"], ["alice"], 8760),
-    _dataset("forecast_output", "imbalance-price-forecast", "dev", "parquet",
-             "Model output: next-day price forecast.", ["prices"], ["alice", "bob"], 48),
+    _dataset(
+        "prices_daily",
+        "imbalance-price-forecast",
+        "dev",
+        "parquet",
+        "Daily imbalance prices per settlement period.",
+        ["prices", "gold"],
+        ["alice"],
+        1234,
+    ),
+    _dataset(
+        "weather_hourly",
+        "imbalance-price-forecast",
+        "dev",
+        "parquet",
+        "Hourly weather observations.",
+        ["weather"],
+        ["alice"],
+        8760,
+    ),
+    _dataset(
+        "forecast_output",
+        "imbalance-price-forecast",
+        "dev",
+        "parquet",
+        "Model output: next-day price forecast.",
+        ["prices"],
+        ["alice", "bob"],
+        48,
+    ),
     # Like the crawler's datasets: namespace "file", the name a path, a short title for display.
-    dict(_dataset("/lake/leads/prd/lead_contacts.csv", "leads", "prd", "csv", "Sales leads.", ["crm"], ["bob"], 310,
-                  ns="file"), title="lead_contacts"),
+    dict(
+        _dataset(
+            "/lake/leads/prd/lead_contacts.csv", "leads", "prd", "csv", "Sales leads.", ["crm"], ["bob"], 310, ns="file"
+        ),
+        title="lead_contacts",
+    ),
 ]
 
 SNIPPET = 'import duckdb\nanswer = duckdb.sql("SELECT 42 AS answer").fetchone()[0]\nprint("answer", answer)'
@@ -59,27 +96,51 @@ SNIPPET = 'import duckdb\nanswer = duckdb.sql("SELECT 42 AS answer").fetchone()[
 
 def detail(ds: dict) -> dict:
     d = dict(ds)
-    d.update({
-        "fields": [
-            {"name": "settlement_date", "type": "DATE", "description": "Day of delivery", "tags": [], "pii": None},
-            {"name": "price_eur_mwh", "type": "DOUBLE", "description": "", "tags": ["measure"], "pii": None},
-            {"name": "trader_email", "type": "VARCHAR", "description": "", "tags": [],
-             "pii": {"suggested": "email", "status": "suggested"}},
-            {"name": "trader_phone", "type": "VARCHAR", "description": "", "tags": [],
-             "pii": {"suggested": "phone", "status": "confirmed"}},
-        ],
-        "size_bytes": 48213, "freshness": 7260, "location": f"/lake/{d['project']}/{d['environment']}/{d['name']}.parquet",
-        "producing_job": {"namespace": "paved", "name": "ingest_prices"},
-        "last_run": {"id": "r1", "state": "COMPLETE", "ended_at": "2026-11-20T08:30:00Z"},
-        "pii_alerts": ["Column trader_phone holds confirmed PII (phone) but project imbalance-price-forecast may not hold PII."],
-    })
+    d.update(
+        {
+            "fields": [
+                {"name": "settlement_date", "type": "DATE", "description": "Day of delivery", "tags": [], "pii": None},
+                {"name": "price_eur_mwh", "type": "DOUBLE", "description": "", "tags": ["measure"], "pii": None},
+                {
+                    "name": "trader_email",
+                    "type": "VARCHAR",
+                    "description": "",
+                    "tags": [],
+                    "pii": {"suggested": "email", "status": "suggested"},
+                },
+                {
+                    "name": "trader_phone",
+                    "type": "VARCHAR",
+                    "description": "",
+                    "tags": [],
+                    "pii": {"suggested": "phone", "status": "confirmed"},
+                },
+            ],
+            "size_bytes": 48213,
+            "freshness": 7260,
+            "location": f"/lake/{d['project']}/{d['environment']}/{d['name']}.parquet",
+            "producing_job": {"namespace": "paved", "name": "ingest_prices"},
+            "last_run": {"id": "r1", "state": "COMPLETE", "ended_at": "2026-11-20T08:30:00Z"},
+            "pii_alerts": [
+                "Column trader_phone holds confirmed PII (phone) but project imbalance-price-forecast may not hold PII."
+            ],
+        }
+    )
     return d
 
 
-PREVIEW = {"columns": [{"name": "settlement_date", "type": "DATE"}, {"name": "price_eur_mwh", "type": "DOUBLE"},
-                       {"name": "trader_email", "type": "VARCHAR"}],
-           "rows": [["2026-11-18", 81.5, "ann@example.com"], ["2026-11-19", 92.25, "bo@example.com"],
-                    ["2026-11-20", 77.0, None]]}
+PREVIEW = {
+    "columns": [
+        {"name": "settlement_date", "type": "DATE"},
+        {"name": "price_eur_mwh", "type": "DOUBLE"},
+        {"name": "trader_email", "type": "VARCHAR"},
+    ],
+    "rows": [
+        ["2026-11-18", 81.5, "ann@example.com"],
+        ["2026-11-19", 92.25, "bo@example.com"],
+        ["2026-11-20", 77.0, None],
+    ],
+}
 
 # The whole lineage graph the fake knows; answers are the part within depth/direction of the asked node.
 # raw_prices + a locked stub (another project's dataset) -> ingest_prices -> prices_daily
@@ -135,11 +196,15 @@ def lineage_graph(node_id: str, depth: int, direction: str) -> list[dict]:
             kind, rest = n.split(":", 1)
             ns, name = rest.rsplit(":", 1)
             ntype, data = kind.upper(), {"namespace": ns, "name": name}
-        graph.append({
-            "id": n, "type": ntype, "data": data,
-            "inEdges": [{"origin": a, "destination": b} for a, b in LINEAGE_EDGES if b == n and a in seen],
-            "outEdges": [{"origin": a, "destination": b} for a, b in LINEAGE_EDGES if a == n and b in seen],
-        })
+        graph.append(
+            {
+                "id": n,
+                "type": ntype,
+                "data": data,
+                "inEdges": [{"origin": a, "destination": b} for a, b in LINEAGE_EDGES if b == n and a in seen],
+                "outEdges": [{"origin": a, "destination": b} for a, b in LINEAGE_EDGES if a == n and b in seen],
+            }
+        )
     return graph
 
 
@@ -151,11 +216,16 @@ class _Handler(tornado.web.RequestHandler):
         self.fake = fake
 
     def _record(self):
-        self.fake.requests.append({
-            "method": self.request.method, "path": self.request.path, "query": self.request.query,
-            "args": {k: self.get_argument(k) for k in self.request.arguments},
-            "headers": dict(self.request.headers), "body": self.request.body,
-        })
+        self.fake.requests.append(
+            {
+                "method": self.request.method,
+                "path": self.request.path,
+                "query": self.request.query,
+                "args": {k: self.get_argument(k) for k in self.request.arguments},
+                "headers": dict(self.request.headers),
+                "body": self.request.body,
+            }
+        )
 
     def prepare(self):
         self._record()
@@ -177,13 +247,25 @@ class SearchHandler(_Handler):
                 hits = [d for d in hits if (want in d[key] if isinstance(d[key], list) else d[key] == want)]
         facets = {f: {} for f in ("platform", "environment", "project", "tag", "owner")}
         for d in hits:
-            for f, key in (("platform", "platform"), ("environment", "environment"), ("project", "project"),
-                           ("tag", "tags"), ("owner", "owners")):
-                for v in (d[key] if isinstance(d[key], list) else [d[key]]):
+            for f, key in (
+                ("platform", "platform"),
+                ("environment", "environment"),
+                ("project", "project"),
+                ("tag", "tags"),
+                ("owner", "owners"),
+            ):
+                for v in d[key] if isinstance(d[key], list) else [d[key]]:
                     facets[f][v] = facets[f].get(v, 0) + 1
         page, per_page = int(self.get_argument("page", "1")), int(self.get_argument("per_page", "20"))
-        self.answer({"total": len(hits), "page": page, "per_page": per_page,
-                     "results": hits[(page - 1) * per_page: page * per_page], "facets": facets})
+        self.answer(
+            {
+                "total": len(hits),
+                "page": page,
+                "per_page": per_page,
+                "results": hits[(page - 1) * per_page : page * per_page],
+                "facets": facets,
+            }
+        )
 
 
 class DatasetHandler(_Handler):
@@ -213,27 +295,69 @@ class LineageHandler(_Handler):
 def column_lineage_graph() -> list[dict]:
     """A column-lineage answer in Marquez's exact shape (``GET api/v1/column-lineage``): raw_prices.price ->
     prices_daily.price_eur_mwh -> forecast_output.forecast_price."""
+
     def fid(ds, field):
         return f"datasetField:{LAKE_NS}:{ds}:{field}"
 
     def node(ds, field, ftype, inputs, ins, outs):
-        return {"id": fid(ds, field), "type": "DATASET_FIELD",
-                "data": {"namespace": LAKE_NS, "dataset": ds, "datasetVersion": None, "field": field,
-                         "fieldType": ftype, "transformationDescription": None, "transformationType": None,
-                         "inputFields": inputs},
-                "inEdges": [{"origin": o, "destination": fid(ds, field)} for o in ins],
-                "outEdges": [{"origin": fid(ds, field), "destination": d} for d in outs]}
+        return {
+            "id": fid(ds, field),
+            "type": "DATASET_FIELD",
+            "data": {
+                "namespace": LAKE_NS,
+                "dataset": ds,
+                "datasetVersion": None,
+                "field": field,
+                "fieldType": ftype,
+                "transformationDescription": None,
+                "transformationType": None,
+                "inputFields": inputs,
+            },
+            "inEdges": [{"origin": o, "destination": fid(ds, field)} for o in ins],
+            "outEdges": [{"origin": fid(ds, field), "destination": d} for d in outs],
+        }
 
-    raw, daily, fc = fid("raw_prices", "price"), fid("prices_daily", "price_eur_mwh"), fid("forecast_output", "forecast_price")
+    raw, daily, fc = (
+        fid("raw_prices", "price"),
+        fid("prices_daily", "price_eur_mwh"),
+        fid("forecast_output", "forecast_price"),
+    )
     return [
         node("raw_prices", "price", "DOUBLE", [], [], [daily]),
-        node("prices_daily", "price_eur_mwh", "DOUBLE",
-             [{"namespace": LAKE_NS, "dataset": "raw_prices", "datasetVersion": None, "field": "price",
-               "transformationDescription": "identical", "transformationType": "IDENTITY"}], [raw], [fc]),
-        node("forecast_output", "forecast_price", "DOUBLE",
-             [{"namespace": LAKE_NS, "dataset": "prices_daily", "datasetVersion": None, "field": "price_eur_mwh",
-               "transformationDescription": "48h moving average", "transformationType": "TRANSFORMATION"}],
-             [daily], []),
+        node(
+            "prices_daily",
+            "price_eur_mwh",
+            "DOUBLE",
+            [
+                {
+                    "namespace": LAKE_NS,
+                    "dataset": "raw_prices",
+                    "datasetVersion": None,
+                    "field": "price",
+                    "transformationDescription": "identical",
+                    "transformationType": "IDENTITY",
+                }
+            ],
+            [raw],
+            [fc],
+        ),
+        node(
+            "forecast_output",
+            "forecast_price",
+            "DOUBLE",
+            [
+                {
+                    "namespace": LAKE_NS,
+                    "dataset": "prices_daily",
+                    "datasetVersion": None,
+                    "field": "price_eur_mwh",
+                    "transformationDescription": "48h moving average",
+                    "transformationType": "TRANSFORMATION",
+                }
+            ],
+            [daily],
+            [],
+        ),
     ]
 
 
@@ -268,13 +392,19 @@ class FakeCatalog:
         async def main():
             self._loop = asyncio.get_running_loop()
             p = self.prefix
-            app = tornado.web.Application([
-                (p + r"api/catalog/v1/search", SearchHandler, {"fake": self}),
-                (p + r"api/catalog/v1/datasets/([^/]+)/([^/]+)(/preview|/snippet)?", DatasetHandler, {"fake": self}),
-                (p + r"api/v1/lineage", LineageHandler, {"fake": self}),
-                (p + r"api/v1/column-lineage", ColumnLineageHandler, {"fake": self}),
-                (p + r"cookie", CookieHandler, {"fake": self}),
-            ])
+            app = tornado.web.Application(
+                [
+                    (p + r"api/catalog/v1/search", SearchHandler, {"fake": self}),
+                    (
+                        p + r"api/catalog/v1/datasets/([^/]+)/([^/]+)(/preview|/snippet)?",
+                        DatasetHandler,
+                        {"fake": self},
+                    ),
+                    (p + r"api/v1/lineage", LineageHandler, {"fake": self}),
+                    (p + r"api/v1/column-lineage", ColumnLineageHandler, {"fake": self}),
+                    (p + r"cookie", CookieHandler, {"fake": self}),
+                ]
+            )
             server = HTTPServer(app)
             server.listen(self.port, "127.0.0.1")
             self._stop = asyncio.Event()
@@ -315,12 +445,17 @@ def jupyter_env(tmp: Path, catalog_url: str | None) -> dict:
     env = dict(os.environ)
     for var in ("PAVED_CATALOG_URL", "PAVED_HUB_URL", "JUPYTERHUB_PUBLIC_HUB_URL"):
         env.pop(var, None)
-    env.update({
-        "JUPYTER_CONFIG_DIR": str(tmp / "config"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
-        "IPYTHONDIR": str(tmp / "ipython"), "JUPYTERHUB_API_TOKEN": HUB_TOKEN,
-        "PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}",
-    })
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(tmp / "config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
+            "IPYTHONDIR": str(tmp / "ipython"),
+            "JUPYTERHUB_API_TOKEN": HUB_TOKEN,
+            "PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}",
+        }
+    )
     if catalog_url is not None:
         env["PAVED_CATALOG_URL"] = catalog_url
     return env
@@ -333,11 +468,22 @@ def start_jupyter(app: str, tmp: Path, catalog_url: str | None, timeout: float =
     root.mkdir(parents=True, exist_ok=True)
     log = tmp / f"{app}.log"
     proc = subprocess.Popen(
-        [str(VENV_BIN / "jupyter"), app, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={JUPYTER_TOKEN}", f"--ServerApp.root_dir={root}",
-         "--ServerApp.port_retries=0", *(["--allow-root"] if os.geteuid() == 0 else [])],
-        stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        env=jupyter_env(tmp, catalog_url), cwd=root,
+        [
+            str(VENV_BIN / "jupyter"),
+            app,
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={JUPYTER_TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=jupyter_env(tmp, catalog_url),
+        cwd=root,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -345,8 +491,7 @@ def start_jupyter(app: str, tmp: Path, catalog_url: str | None, timeout: float =
         if proc.poll() is not None:
             break
         try:
-            if requests.get(f"{url}/api/status", headers={"Authorization": f"token {JUPYTER_TOKEN}"},
-                            timeout=2).ok:
+            if requests.get(f"{url}/api/status", headers={"Authorization": f"token {JUPYTER_TOKEN}"}, timeout=2).ok:
                 return proc, url, log
         except requests.ConnectionError:
             pass
@@ -388,27 +533,53 @@ NS_SEG = "file%3A%2F%2F%2Flake%2Fimbalance-price-forecast%2Fdev"
 
 FORWARD_CASES = [
     # (request path under /paved/catalog/, expected status, path the catalog must see (raw), check on JSON body)
-    ("api/catalog/v1/search?q=price&project=imbalance-price-forecast&page=1&per_page=20", 200,
-     "/services/catalog/api/catalog/v1/search",
-     lambda b: [d["name"] for d in b["results"]] == ["prices_daily", "forecast_output"]),
-    (f"api/catalog/v1/datasets/{NS_SEG}/prices_daily", 200,
-     f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily",
-     lambda b: b["fields"][2]["pii"] == {"suggested": "email", "status": "suggested"}),
-    (f"api/catalog/v1/datasets/{NS_SEG}/prices_daily/preview?limit=100", 200,
-     f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily/preview", lambda b: len(b["rows"]) == 3),
-    (f"api/catalog/v1/datasets/{NS_SEG}/prices_daily/snippet", 200,
-     f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily/snippet", lambda b: b["code"] == SNIPPET),
-    (f"api/v1/lineage?nodeId=dataset:{LAKE_NS}:prices_daily&depth=1&direction=upstream", 200,
-     "/services/catalog/api/v1/lineage",
-     lambda b: sorted(n["id"] for n in b["graph"]) == sorted([f"dataset:{LAKE_NS}:prices_daily", "job:paved:ingest_prices"])),
-    (f"api/catalog/v1/datasets/{NS_SEG}/no_such_dataset", 404,
-     f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/no_such_dataset",
-     lambda b: "no dataset" in b["message"]),
+    (
+        "api/catalog/v1/search?q=price&project=imbalance-price-forecast&page=1&per_page=20",
+        200,
+        "/services/catalog/api/catalog/v1/search",
+        lambda b: [d["name"] for d in b["results"]] == ["prices_daily", "forecast_output"],
+    ),
+    (
+        f"api/catalog/v1/datasets/{NS_SEG}/prices_daily",
+        200,
+        f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily",
+        lambda b: b["fields"][2]["pii"] == {"suggested": "email", "status": "suggested"},
+    ),
+    (
+        f"api/catalog/v1/datasets/{NS_SEG}/prices_daily/preview?limit=100",
+        200,
+        f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily/preview",
+        lambda b: len(b["rows"]) == 3,
+    ),
+    (
+        f"api/catalog/v1/datasets/{NS_SEG}/prices_daily/snippet",
+        200,
+        f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily/snippet",
+        lambda b: b["code"] == SNIPPET,
+    ),
+    (
+        f"api/v1/lineage?nodeId=dataset:{LAKE_NS}:prices_daily&depth=1&direction=upstream",
+        200,
+        "/services/catalog/api/v1/lineage",
+        lambda b: (
+            sorted(n["id"] for n in b["graph"])
+            == sorted([f"dataset:{LAKE_NS}:prices_daily", "job:paved:ingest_prices"])
+        ),
+    ),
+    (
+        f"api/catalog/v1/datasets/{NS_SEG}/no_such_dataset",
+        404,
+        f"/services/catalog/api/catalog/v1/datasets/{NS_SEG}/no_such_dataset",
+        lambda b: "no dataset" in b["message"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("path,status,upstream_path,check", FORWARD_CASES,
-                         ids=["search", "dataset", "preview", "snippet", "lineage", "missing-404"])
+@pytest.mark.parametrize(
+    "path,status,upstream_path,check",
+    FORWARD_CASES,
+    ids=["search", "dataset", "preview", "snippet", "lineage", "missing-404"],
+)
 def test_forwards_with_hub_token_and_nothing_from_the_browser(server, path, status, upstream_path, check):
     r = as_browser(server).get(f"{server['url']}/paved/catalog/{path}")
     assert r.status_code == status, r.text
@@ -426,8 +597,10 @@ def test_forwards_with_hub_token_and_nothing_from_the_browser(server, path, stat
 
 def test_body_and_content_type_are_forwarded_for_edits(server):
     s = as_browser(server)
-    r = s.patch(f"{server['url']}/paved/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily",
-                json={"description": "new words"})
+    r = s.patch(
+        f"{server['url']}/paved/catalog/api/catalog/v1/datasets/{NS_SEG}/prices_daily",
+        json={"description": "new words"},
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {"received": {"description": "new words"}}
     seen = server["fake"].last("/prices_daily")
@@ -446,8 +619,7 @@ def test_catalog_response_headers_are_not_passed_to_the_browser(server):
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "token wrong-token"}], ids=["anonymous", "bad-token"])
 def test_unauthenticated_callers_are_refused_before_anything_is_forwarded(server, headers):
     before = len(server["fake"].requests)
-    r = requests.get(f"{server['url']}/paved/catalog/api/catalog/v1/search?q=x", headers=headers,
-                     allow_redirects=False)
+    r = requests.get(f"{server['url']}/paved/catalog/api/catalog/v1/search?q=x", headers=headers, allow_redirects=False)
     assert r.status_code == 403
     assert_no_hub_token(r)
     assert len(server["fake"].requests) == before
@@ -481,15 +653,21 @@ def test_unreachable_catalog_gives_a_clear_502(tmp_path):
         stop_process_group(proc)
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({"PAVED_CATALOG_URL": "http://catalog:8080/services/catalog"}, "http://catalog:8080/services/catalog/"),
-    ({"PAVED_CATALOG_URL": "http://c/x/", "PAVED_HUB_URL": "http://hub"}, "http://c/x/"),
-    ({"PAVED_HUB_URL": "https://paved.example.com/"}, "https://paved.example.com/services/catalog/"),
-    ({"JUPYTERHUB_PUBLIC_HUB_URL": "https://paved.example.com/hub/"}, "https://paved.example.com/services/catalog/"),
-    ({"JUPYTERHUB_PUBLIC_HUB_URL": "https://x.org/base/hub/"}, "https://x.org/base/services/catalog/"),
-    ({"JUPYTERHUB_PUBLIC_HUB_URL": ""}, ""),
-    ({}, ""),
-])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"PAVED_CATALOG_URL": "http://catalog:8080/services/catalog"}, "http://catalog:8080/services/catalog/"),
+        ({"PAVED_CATALOG_URL": "http://c/x/", "PAVED_HUB_URL": "http://hub"}, "http://c/x/"),
+        ({"PAVED_HUB_URL": "https://paved.example.com/"}, "https://paved.example.com/services/catalog/"),
+        (
+            {"JUPYTERHUB_PUBLIC_HUB_URL": "https://paved.example.com/hub/"},
+            "https://paved.example.com/services/catalog/",
+        ),
+        ({"JUPYTERHUB_PUBLIC_HUB_URL": "https://x.org/base/hub/"}, "https://x.org/base/services/catalog/"),
+        ({"JUPYTERHUB_PUBLIC_HUB_URL": ""}, ""),
+        ({}, ""),
+    ],
+)
 def test_default_catalog_url_from_the_environment(env, expected):
     from paved_lab.proxy import default_catalog_url
 
@@ -501,19 +679,22 @@ def test_default_catalog_url_from_the_environment(env, expected):
 # ---------------------------------------------------------------------------------------------------------
 def test_labextension_and_server_extension_are_installed_and_enabled(tmp_path):
     env = jupyter_env(tmp_path, None)
-    out = subprocess.run([str(VENV_BIN / "jupyter"), "labextension", "list"], capture_output=True, text=True,
-                         env=env, timeout=120)
+    out = subprocess.run(
+        [str(VENV_BIN / "jupyter"), "labextension", "list"], capture_output=True, text=True, env=env, timeout=120
+    )
     text = out.stdout + out.stderr
     line = next((ln for ln in text.splitlines() if "paved-lab" in ln), "")
     assert "enabled" in line and "OK" in line, text
-    out = subprocess.run([str(VENV_BIN / "jupyter"), "server", "extension", "list"], capture_output=True,
-                         text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [str(VENV_BIN / "jupyter"), "server", "extension", "list"], capture_output=True, text=True, env=env, timeout=120
+    )
     text = out.stdout + out.stderr
     assert any("paved_lab" in ln and "enabled" in ln for ln in text.splitlines()), text
 
 
 def source_hash(root: Path) -> str:
     """Same hash as extensions/paved-lab/scripts/source-hash.js."""
+
     def files(rel: str):
         full = root / rel
         if full.is_dir():
@@ -534,7 +715,8 @@ def test_committed_build_matches_the_sources():
     stamp = EXT / "paved_lab" / "labextension" / "source-hash.txt"
     assert stamp.exists(), "paved_lab/labextension is missing: cd extensions/paved-lab && npm ci && npm run build"
     assert stamp.read_text().strip() == source_hash(EXT), (
-        "src/ or style/ changed since paved_lab/labextension was built: cd extensions/paved-lab && npm run build")
+        "src/ or style/ changed since paved_lab/labextension was built: cd extensions/paved-lab && npm run build"
+    )
     built = json.loads((EXT / "paved_lab" / "labextension" / "package.json").read_text())
     assert (EXT / "paved_lab" / "labextension" / built["jupyterlab"]["_build"]["load"]).exists()
 
@@ -547,4 +729,6 @@ def test_fake_lineage_follows_direction_and_depth():
     assert "stub:7f3a" in ids(lineage_graph(center, 2, "upstream"))
     assert f"dataset:{LAKE_NS}:forecast_output" not in ids(lineage_graph(center, 3, "upstream"))
     stub = next(n for n in lineage_graph(center, 2, "both") if n["id"] == "stub:7f3a")
-    assert stub["data"] == {"locked": True} and stub["outEdges"] == [{"origin": "stub:7f3a", "destination": "job:paved:ingest_prices"}]
+    assert stub["data"] == {"locked": True} and stub["outEdges"] == [
+        {"origin": "stub:7f3a", "destination": "job:paved:ingest_prices"}
+    ]

@@ -10,32 +10,51 @@ import json
 import re
 
 import pytest
-
 from conftest import stop_process_group
 from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, PREVIEW, SNIPPET, FakeCatalog, start_jupyter
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CENTER = f"dataset:{LAKE_NS}:prices_daily"
 
 
 def write_notebook(path):
-    path.write_text(json.dumps({
-        "cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {}, "outputs": [],
-                   "source": ""}],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "execution_count": None,
+                        "id": "c1",
+                        "metadata": {},
+                        "outputs": [],
+                        "source": "",
+                    }
+                ],
+                "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
 
 
 def quiet_lab_settings(settings_dir):
     """No news/update toasts over the page (they would cover buttons in screenshots)."""
     target = settings_dir / "@jupyterlab" / "apputils-extension"
     target.mkdir(parents=True, exist_ok=True)
-    (target / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (target / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
 
 
 @pytest.fixture
@@ -76,9 +95,13 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             panel = page.locator("#paved-catalog")
             expect(panel.locator(".paved-result")).to_have_count(4, timeout=20_000)
             expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip')).to_have_count(2)
-            expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip[data-value="leads"]')).to_contain_text("1")
+            expect(panel.locator('.paved-facet[data-facet="project"] .paved-chip[data-value="leads"]')).to_contain_text(
+                "1"
+            )
             # a dataset named by its path shows its title, the full name on hover
-            leads = panel.locator('.paved-result[data-id="dataset:file:/lake/leads/prd/lead_contacts.csv"] .paved-result-name')
+            leads = panel.locator(
+                '.paved-result[data-id="dataset:file:/lake/leads/prd/lead_contacts.csv"] .paved-result-name'
+            )
             expect(leads).to_have_text("lead_contacts")
             expect(leads).to_have_attribute("title", "/lake/leads/prd/lead_contacts.csv")
 
@@ -108,8 +131,10 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             expect(dataset.locator(".paved-dataset-description")).to_contain_text("Daily imbalance prices")
             expect(dataset.locator(".paved-alert")).to_contain_text("trader_phone")
             # namespace with slashes travelled as one encoded path segment
-            assert "/datasets/file%3A%2F%2F%2Flake%2Fimbalance-price-forecast%2Fdev/prices_daily" in \
-                fake.last("/prices_daily")["path"]
+            assert (
+                "/datasets/file%3A%2F%2F%2Flake%2Fimbalance-price-forecast%2Fdev/prices_daily"
+                in fake.last("/prices_daily")["path"]
+            )
             page.screenshot(path=str(artifacts / "lab-catalog-dataset.png"))
 
             # Preview: a grid with every column (wider than the sidebar ever was), sorted by a header click
@@ -137,15 +162,19 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
 
             # Copy path puts the dataset's location on the clipboard.
             dataset.locator(".paved-copy-path").click()
-            expect(dataset.locator(".paved-status")).to_contain_text("/lake/imbalance-price-forecast/dev/prices_daily.parquet")
-            assert page.evaluate("navigator.clipboard.readText()") == \
+            expect(dataset.locator(".paved-status")).to_contain_text(
                 "/lake/imbalance-price-forecast/dev/prices_daily.parquet"
+            )
+            assert (
+                page.evaluate("navigator.clipboard.readText()")
+                == "/lake/imbalance-price-forecast/dev/prices_daily.parquet"
+            )
 
             # --- Insert snippet into the notebook's active cell, then run it ----------------------------
             dataset.locator(".paved-insert-snippet").click()
             expect(dataset.locator(".paved-status")).to_contain_text("Snippet inserted into work.ipynb")
             cell = page.locator(".jp-NotebookPanel .jp-Cell").first
-            expect(cell.locator(".cm-content")).to_contain_text('SELECT 42 AS answer')
+            expect(cell.locator(".cm-content")).to_contain_text("SELECT 42 AS answer")
             cell.locator(".cm-content").click()
             page.keyboard.press("Shift+Enter")
             expect(cell.locator(".jp-OutputArea-output")).to_contain_text("answer 42", timeout=90_000)
@@ -162,8 +191,14 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", CENTER)
             expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-depth-input")).to_have_value("1")
             # upstream left of the centre, downstream right of it (layered layout)
-            x = {n: float(re.search(r"translate\(([-\d.]+)", graph.locator(f'g[data-id="{n}"]').get_attribute("transform")).group(1))
-                 for n in (CENTER, "job:paved:ingest_prices", "job:paved:forecast")}
+            x = {
+                n: float(
+                    re.search(
+                        r"translate\(([-\d.]+)", graph.locator(f'g[data-id="{n}"]').get_attribute("transform")
+                    ).group(1)
+                )
+                for n in (CENTER, "job:paved:ingest_prices", "job:paved:forecast")
+            }
             assert x["job:paved:ingest_prices"] < x[CENTER] < x["job:paved:forecast"]
 
             page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-depth-up").click()
@@ -196,8 +231,12 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             assert lineage_args(fake)["nodeId"] == "job:paved:forecast"
 
             # Direction toggle: upstream only.
-            page.locator('.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]').click()
-            expect(page.locator('.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]')).to_have_attribute("aria-pressed", "true")
+            page.locator(
+                '.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]'
+            ).click()
+            expect(
+                page.locator('.paved-dataset-panel .paved-lineage .paved-lineage-direction[data-direction="upstream"]')
+            ).to_have_attribute("aria-pressed", "true")
             expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:forecast_output"]')).to_have_count(0)
             assert lineage_args(fake) == {"nodeId": "job:paved:forecast", "depth": "2", "direction": "upstream"}
             expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:weather_hourly"]')).to_have_count(1)
@@ -252,8 +291,11 @@ def test_column_view_of_the_lineage_graph(lab, artifacts):
             expect(down.first).to_contain_text("forecast_output.forecast_price")
             expect(down.first).to_contain_text("48h moving average")
             args = fake.last("/api/v1/column-lineage")["args"]
-            assert args == {"nodeId": f"datasetField:{LAKE_NS}:prices_daily:price_eur_mwh", "depth": "1",
-                            "withDownstream": "true"}
+            assert args == {
+                "nodeId": f"datasetField:{LAKE_NS}:prices_daily:price_eur_mwh",
+                "depth": "1",
+                "withDownstream": "true",
+            }
             page.screenshot(path=str(artifacts / "lab-lineage-columns.png"))
         finally:
             browser.close()
@@ -281,7 +323,9 @@ def test_a_200_node_lineage_stays_readable(lab, artifacts):
             expect(nodes).to_have_count(39, timeout=20_000)
             folded = graph.locator("g.paved-lineage-node--collapsed")
             expect(folded).to_have_count(10)
-            expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-legend")).to_contain_text("39 of 209 nodes shown")
+            expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-legend")).to_contain_text(
+                "39 of 209 nodes shown"
+            )
             zoom = float(graph.get_attribute("data-zoom"))
             assert zoom < 1  # fitted to the view
             page.screenshot(path=str(artifacts / "lab-lineage-200-fitted.png"))

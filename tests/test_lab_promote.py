@@ -1,4 +1,4 @@
-""""Promote to pipeline" from JupyterLab, through the real hub: alice's notebook server (spawned through the
+""" "Promote to pipeline" from JupyterLab, through the real hub: alice's notebook server (spawned through the
 hub's REST API in project imbalance-price-forecast) runs paved_lab's server extension, which inspects the
 notebook with papermill, validates and deploys through the real pipelines service with the server's hub
 token, and writes the spec beside the notebook. The browser test drives the dialog in chromium.
@@ -14,14 +14,12 @@ import os
 import pytest
 import requests
 import yaml
-
 from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"
 SERVER = "promo"
-PARAMS_SRC = ("horizon = 24  # hours ahead\nrun_date = '2026-10-30'\nareas = ['NL', 'BE']\n"
-              "scale = 1.5\nverbose = False")
+PARAMS_SRC = "horizon = 24  # hours ahead\nrun_date = '2026-10-30'\nareas = ['NL', 'BE']\nscale = 1.5\nverbose = False"
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +31,12 @@ def lab(tmp_path_factory):
         assert r.status_code in (201, 202), r.text
         wait_ready(hub, "alice", SERVER)
         workspace = hub.data_dir / "workspaces" / "alice" / SERVER
-        yield {"hub": hub, "workspace": workspace, "server": f"{hub.url}/user/alice/{SERVER}",
-               "pipelines": f"{hub.url}/services/pipelines/"}
+        yield {
+            "hub": hub,
+            "workspace": workspace,
+            "server": f"{hub.url}/user/alice/{SERVER}",
+            "pipelines": f"{hub.url}/services/pipelines/",
+        }
         stop(hub, "alice", SERVER)
     finally:
         stop_process_group(hub.proc)
@@ -64,6 +66,7 @@ def pipelines(lab, user: str = "alice") -> list[dict]:
 
 # --- inspect ------------------------------------------------------------------------------------------------
 
+
 def test_inspect_prefills_the_dialog_from_the_notebook_and_the_server(lab):
     path = write(lab, "reports/Price Forecast.ipynb", make_notebook(PARAMS_SRC, "print(horizon)"))
     r = endpoint(lab, "inspect", {"path": path})
@@ -71,7 +74,10 @@ def test_inspect_prefills_the_dialog_from_the_notebook_and_the_server(lab):
     info = r.json()
     assert (info["name"], info["project"], info["environment"]) == ("price-forecast", PROJECT, "dev")
     assert (info["notebook"], info["spec_file"], info["spec_exists"]) == (
-        "reports/Price Forecast.ipynb", "reports/Price Forecast.pipeline.yaml", False)
+        "reports/Price Forecast.ipynb",
+        "reports/Price Forecast.pipeline.yaml",
+        False,
+    )
     assert (info["schedule"], info["timezone"]) == ("0 6 * * *", None)  # daily; the browser's zone
     assert info["environments"] == ["dev", "acc", "prd"]
     params = {p["name"]: (p["type"], p["default"], p["text"], p["help"]) for p in info["parameters"]}
@@ -84,13 +90,16 @@ def test_inspect_prefills_the_dialog_from_the_notebook_and_the_server(lab):
     }
 
 
-@pytest.mark.parametrize("path,status,says", [
-    ("untagged.ipynb", 400, "no cell tagged 'parameters'"),
-    ("../../alice/other/x.ipynb", 400, "outside the server's root"),
-    ("notes.txt", 400, "not a notebook"),
-    ("missing.ipynb", 404, "no notebook at"),
-    ("", 400, "path: required"),
-])
+@pytest.mark.parametrize(
+    "path,status,says",
+    [
+        ("untagged.ipynb", 400, "no cell tagged 'parameters'"),
+        ("../../alice/other/x.ipynb", 400, "outside the server's root"),
+        ("notes.txt", 400, "not a notebook"),
+        ("missing.ipynb", 404, "no notebook at"),
+        ("", 400, "path: required"),
+    ],
+)
 def test_inspect_refuses_with_a_clear_message(lab, path, status, says):
     write(lab, "untagged.ipynb", make_notebook("x = 1", tag=False))
     (lab["workspace"] / "notes.txt").write_text("hello")
@@ -128,8 +137,15 @@ BAD = [
 @pytest.mark.parametrize("change,status,field,says", BAD, ids=[b[2] + "-" + str(b[1]) for b in BAD])
 def test_deploy_refusals_name_the_field_and_change_nothing(lab, change, status, field, says):
     path = write(lab, "bad/Bad Inputs.ipynb", make_notebook(PARAMS_SRC, "print(horizon)"))
-    body = {"path": path, "name": "bad-inputs", "project": PROJECT, "environment": "dev",
-            "schedule": "0 6 * * *", "timezone": "UTC", **change}
+    body = {
+        "path": path,
+        "name": "bad-inputs",
+        "project": PROJECT,
+        "environment": "dev",
+        "schedule": "0 6 * * *",
+        "timezone": "UTC",
+        **change,
+    }
     r = endpoint(lab, "deploy", body)
     assert r.status_code == status, r.text
     problems = r.json()["problems"]
@@ -140,9 +156,15 @@ def test_deploy_refusals_name_the_field_and_change_nothing(lab, change, status, 
 
 def test_deploy_promotes_like_paved_promote_and_writes_the_spec(lab):
     path = write(lab, "Daily Prices.ipynb", make_notebook(PARAMS_SRC, "print(horizon, areas)"))
-    body = {"path": path, "name": "daily-prices", "project": PROJECT, "environment": "dev",
-            "schedule": "30 7 * * *", "timezone": "Europe/Amsterdam",
-            "parameters": {"horizon": "48", "areas": "NL, DE", "verbose": "true"}}
+    body = {
+        "path": path,
+        "name": "daily-prices",
+        "project": PROJECT,
+        "environment": "dev",
+        "schedule": "30 7 * * *",
+        "timezone": "Europe/Amsterdam",
+        "parameters": {"horizon": "48", "areas": "NL, DE", "verbose": "true"},
+    }
     r = endpoint(lab, "deploy", body)
     assert r.status_code == 200, r.text
     result = r.json()
@@ -195,6 +217,7 @@ def test_pipelines_api_is_forwarded_with_the_servers_token(lab):
 
 # --- the dialog in a browser ----------------------------------------------------------------------------------
 
+
 def run_from_palette(page, label: str, command: str, attempts: int = 4) -> None:
     """Run a command from the command palette, opened from the View menu (chromium keeps Ctrl+Shift+C for
     itself). The modal palette closes when it loses focus, which a loading Lab may cause: then try again."""
@@ -216,9 +239,8 @@ def run_from_palette(page, label: str, command: str, attempts: int = 4) -> None:
 
 @pytest.mark.browser
 def test_promote_dialog_in_the_lab(lab, artifacts):
-    from playwright.sync_api import expect
-
     from browser import browser_page, login
+    from playwright.sync_api import expect
 
     hub = lab["hub"]
     write(lab, "Browser Forecast.ipynb", make_notebook(PARAMS_SRC, "print(horizon, run_date)"))
@@ -291,8 +313,11 @@ def test_promote_dialog_in_the_lab(lab, artifacts):
 
 
 def test_deploy_runs_the_notebook_first_and_a_failure_deploys_nothing(lab):
-    path = write(lab, "broken/Broken.ipynb", make_notebook("horizon = 24", "x = horizon + 1",
-                                                          "raise RuntimeError('no prices for ' + str(horizon))"))
+    path = write(
+        lab,
+        "broken/Broken.ipynb",
+        make_notebook("horizon = 24", "x = horizon + 1", "raise RuntimeError('no prices for ' + str(horizon))"),
+    )
     body = {"path": path, "name": "broken", "project": PROJECT, "environment": "dev", "schedule": "manual"}
     r = endpoint(lab, "deploy", body)
     assert r.status_code == 400, r.text
@@ -310,6 +335,7 @@ def test_deploy_runs_the_notebook_first_and_a_failure_deploys_nothing(lab):
     assert run.status_code == 200 and run.json()["run_id"] > 0, run.text
     svc = lab["pipelines"]
     import time
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         status = lab["hub"].api("alice").get(f"{svc}api/runs/{run.json()['run_id']}").json()["status"]

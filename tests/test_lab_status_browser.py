@@ -8,7 +8,6 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-
 from browser import browser_page, login
 from conftest import paved_with_site, servers, usage_spans, wait_ready
 
@@ -32,9 +31,10 @@ def hub_last_activity(hub, name) -> datetime:
 
 def test_status_item_menu_and_idle_warning(hub, artifacts):
     name = "idle-stork"
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
-                              json={"project": PROJECT, "instance_type": "m5.large", "lifecycle": "spot",
-                                    "idle_minutes": 2})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/{name}",
+        json={"project": PROJECT, "instance_type": "m5.large", "lifecycle": "spot", "idle_minutes": 2},
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", name)
     with browser_page() as page:
@@ -42,8 +42,9 @@ def test_status_item_menu_and_idle_warning(hub, artifacts):
         page.goto(f"{hub.url}/user/alice/{name}/lab")
         item = page.locator("#paved-status")
         item.wait_for(timeout=120_000)
-        page.wait_for_function("document.getElementById('paved-status').textContent.includes('idle stop in')",
-                               timeout=60_000)
+        page.wait_for_function(
+            "document.getElementById('paved-status').textContent.includes('idle stop in')", timeout=60_000
+        )
         text = item.inner_text()
         for part in (PROJECT, "dev", "m5.large", "spot", "$"):
             assert part in text, text

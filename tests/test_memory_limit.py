@@ -15,7 +15,7 @@ import uuid
 from conftest import stop, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
-GIB = 1024 ** 3
+GIB = 1024**3
 # touch every page: bytearray(n) alone may be zero pages the kernel never backs
 GREEDY = """
 chunks = []
@@ -32,16 +32,38 @@ def _execute(hub, user: str, server: str, kernel_id: str, code: str, timeout: fl
 
     api = hub.api(user)
     base = f"{hub.url}/user/{user}/{server}"
-    ws = websocket.create_connection(base.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels",
-                                     header=[f"Authorization: {api.headers['Authorization']}"], timeout=timeout)
+    ws = websocket.create_connection(
+        base.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels",
+        header=[f"Authorization: {api.headers['Authorization']}"],
+        timeout=timeout,
+    )
     msg_id, out = uuid.uuid4().hex, []
     try:
-        ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex,
-                       "msg_type": "execute_request", "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}))
+        ws.send(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "username": user,
+                        "session": uuid.uuid4().hex,
+                        "msg_type": "execute_request",
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = json.loads(ws.recv())
@@ -69,8 +91,9 @@ def _kernel(hub, user: str, server: str) -> str:
 
 def test_a_kernel_past_its_instance_types_memory_is_stopped(fresh_hub):
     hub = fresh_hub()
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/greedy",
-                              json={"project": ALICE_PROJECT, "instance_type": "t3.medium"})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/greedy", json={"project": ALICE_PROJECT, "instance_type": "t3.medium"}
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", "greedy")
     try:

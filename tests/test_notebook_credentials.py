@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
+
 from paved.hub.demo import DEMO_PROJECTS_YAML
 
 NOTEBOOK = "cloudy-heron"
@@ -20,12 +20,16 @@ def aws_hub(moto_server, tmp_path_factory):  # noqa: F811
     tmp = tmp_path_factory.mktemp("aws")
     data = tmp / "data"
     data.mkdir()
-    (data / "projects.yaml").write_text(DEMO_PROJECTS_YAML.replace(
-        "dev: {lake: lake/imbalance-price-forecast/dev,",
-        f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,'))
+    (data / "projects.yaml").write_text(
+        DEMO_PROJECTS_YAML.replace(
+            "dev: {lake: lake/imbalance-price-forecast/dev,",
+            f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,',
+        )
+    )
     site = tmp / "site.py"
-    site.write_text(f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\n"
-                    f"c.PavedSpawner.aws_region = {moto_server.region!r}\n")
+    site.write_text(
+        f"c.PavedSpawner.aws_endpoint_url = {moto_server.url!r}\nc.PavedSpawner.aws_region = {moto_server.region!r}\n"
+    )
     # the hub's own (dummy) AWS identity, as a real hub would have from its instance role
     hub = start_paved(data, "--config", str(site), env=moto_server.env)
     try:
@@ -36,8 +40,10 @@ def aws_hub(moto_server, tmp_path_factory):  # noqa: F811
 
 def test_server_gets_assumed_role_credentials_that_leak_nowhere(aws_hub, moto_server):  # noqa: F811
     hub, arn = aws_hub
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{NOTEBOOK}",
-                              json={"project": "imbalance-price-forecast", "environment": "dev"})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/{NOTEBOOK}",
+        json={"project": "imbalance-price-forecast", "environment": "dev"},
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", NOTEBOOK)
     env = server_env(hub, "alice", NOTEBOOK)
@@ -47,7 +53,11 @@ def test_server_gets_assumed_role_credentials_that_leak_nowhere(aws_hub, moto_se
     # code in the server (same environment) acts as the project's role, session named after user+notebook
     who = subprocess.run(
         [sys.executable, "-c", "import boto3, json; print(json.dumps(boto3.client('sts').get_caller_identity()))"],
-        env=env, capture_output=True, text=True, timeout=60)
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert who.returncode == 0, who.stderr
     identity = json.loads(who.stdout)
     assert identity["Arn"].endswith(f"assumed-role/ipf-dev/paved-alice-{NOTEBOOK}")
@@ -91,19 +101,29 @@ def test_pipeline_runs_get_the_same_kind_of_credentials(moto_server, tmp_path, m
     from paved.promote.runner import base_env, credentials_dir, credentials_env, scope_env
 
     arn = moto_server.create_role("ipf-dev")
-    text = DEMO_PROJECTS_YAML.replace("dev: {lake: lake/imbalance-price-forecast/dev,",
-                                      f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,')
+    text = DEMO_PROJECTS_YAML.replace(
+        "dev: {lake: lake/imbalance-price-forecast/dev,",
+        f'dev: {{aws_role_arn: "{arn}", lake: lake/imbalance-price-forecast/dev,',
+    )
     projects = parse_projects(yaml.safe_load(text), base_dir=tmp_path)
     monkeypatch.setenv("PAVED_AWS_ENDPOINT_URL", moto_server.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "the-service-own-key")  # the pipelines service's own identity
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-service-own-secret")
     folder = credentials_dir(tmp_path, 7, 2)
-    env = {**base_env(), **scope_env(projects["imbalance-price-forecast"], "dev"),
-           **credentials_env(projects["imbalance-price-forecast"], "dev", "forecast", 7, 2, folder)}
+    env = {
+        **base_env(),
+        **scope_env(projects["imbalance-price-forecast"], "dev"),
+        **credentials_env(projects["imbalance-price-forecast"], "dev", "forecast", 7, 2, folder),
+    }
     assert env["PAVED_PROJECT"] == "imbalance-price-forecast"
     assert not {"the-service-own-key", "the-service-own-secret"} & set(env.values())
-    who = subprocess.run([sys.executable, "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    who = subprocess.run(
+        [sys.executable, "-c", "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert who.returncode == 0, who.stderr
     assert who.stdout.strip().endswith("assumed-role/ipf-dev/paved-pipeline-forecast-7-2")
     # a project environment without a role gets nothing

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import servers, server_env, start_paved, stop, stop_process_group, usage_spans, wait_ready
+from conftest import server_env, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
 
@@ -27,9 +26,17 @@ def hub(tmp_path_factory):
 
 
 def test_api_spawn_gets_the_projects_scope_and_only_that(hub):
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/scoped-otter",
-                              json={"project": ALICE_PROJECT, "environment": "dev", "instance_type": "m5.large",
-                                    "lifecycle": "on-demand", "idle_minutes": 30, "disk_gb": 20})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/scoped-otter",
+        json={
+            "project": ALICE_PROJECT,
+            "environment": "dev",
+            "instance_type": "m5.large",
+            "lifecycle": "on-demand",
+            "idle_minutes": 30,
+            "disk_gb": 20,
+        },
+    )
     assert r.status_code in (201, 202), r.text
     srv = wait_ready(hub, "alice", "scoped-otter")
     assert srv["user_options"]["instance_type"] == "m5.large"
@@ -46,7 +53,11 @@ def test_api_spawn_gets_the_projects_scope_and_only_that(hub):
     # the usage ledger has an open span with the server's options
     span = next(s for s in usage_spans(hub) if s["resource_id"] == "alice/scoped-otter")
     assert (span["project"], span["instance_type"], span["lifecycle"], span["end_ts"]) == (
-        ALICE_PROJECT, "m5.large", "on-demand", None)
+        ALICE_PROJECT,
+        "m5.large",
+        "on-demand",
+        None,
+    )
     stop(hub, "alice", "scoped-otter")
     span = next(s for s in usage_spans(hub) if s["resource_id"] == "alice/scoped-otter")
     assert span["end_reason"] == "user" and span["end_ts"] is not None
@@ -102,8 +113,10 @@ def test_bob_cannot_spawn_in_alices_project_by_api_or_form(hub):
     s = hub.login("bob")
     page = s.get(f"{hub.url}/hub/spawn/bob/sneaky2")
     assert page.status_code == 200 and ALICE_PROJECT not in page.text  # not even offered
-    r = s.post(f"{hub.url}/hub/spawn/bob/sneaky2", data={"project": ALICE_PROJECT, "idle_minutes": "30",
-                                                         "_xsrf": s.cookies.get("_xsrf")})
+    r = s.post(
+        f"{hub.url}/hub/spawn/bob/sneaky2",
+        data={"project": ALICE_PROJECT, "idle_minutes": "30", "_xsrf": s.cookies.get("_xsrf")},
+    )
     assert r.status_code == 400
     assert "You are not a member of a project named" in r.text and "Traceback" not in r.text
     # and alice cannot start a server for bob (no such permission), nor bob one for alice
@@ -124,16 +137,35 @@ def test_form_spawn_two_servers_at_once_and_home_page(hub):
     assert data["projects"][ALICE_PROJECT]["environments"]["dev"]["identity"].startswith("service account")
     assert data["instances"]["m5.large"]["price"]["spot"] < data["instances"]["m5.large"]["price"]["on-demand"]
     for name in ("form-one", "form-two"):
-        r = s.post(f"{hub.url}/hub/spawn/alice/{name}", data={
-            "_xsrf": s.cookies.get("_xsrf"), "notebook_name": name, "project": ALICE_PROJECT, "environment": "acc",
-            "python": data["pythons"][0], "instance_type": "t3.medium", "lifecycle": "spot", "idle_minutes": "45",
-            "disk_gb": "10", "interface": "lab"}, allow_redirects=False)
+        r = s.post(
+            f"{hub.url}/hub/spawn/alice/{name}",
+            data={
+                "_xsrf": s.cookies.get("_xsrf"),
+                "notebook_name": name,
+                "project": ALICE_PROJECT,
+                "environment": "acc",
+                "python": data["pythons"][0],
+                "instance_type": "t3.medium",
+                "lifecycle": "spot",
+                "idle_minutes": "45",
+                "disk_gb": "10",
+                "interface": "lab",
+            },
+            allow_redirects=False,
+        )
         assert r.status_code == 302, r.text[-2000:]
     for name in ("form-one", "form-two"):
         srv = wait_ready(hub, "alice", name)
-        assert srv["user_options"] == {"project": ALICE_PROJECT, "environment": "acc", "python": data["pythons"][0],
-                                       "instance_type": "t3.medium", "lifecycle": "spot", "idle_minutes": 45,
-                                       "disk_gb": 10, "interface": "lab"}
+        assert srv["user_options"] == {
+            "project": ALICE_PROJECT,
+            "environment": "acc",
+            "python": data["pythons"][0],
+            "instance_type": "t3.medium",
+            "lifecycle": "spot",
+            "idle_minutes": 45,
+            "disk_gb": 10,
+            "interface": "lab",
+        }
         assert server_env(hub, "alice", name)["PAVED_ENVIRONMENT"] == "acc"
     home = s.get(f"{hub.url}/hub/home").text
     for name in ("form-one", "form-two"):
@@ -172,8 +204,7 @@ def test_spawn_progress_shows_real_steps(hub):
 def test_hub_restart_keeps_usage_spans_right(fresh_hub):
     """A server running when the hub stops ends for 'hub-shutdown'; spans are neither lost nor duplicated."""
     hub = fresh_hub()
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/restart-raven",
-                              json={"project": ALICE_PROJECT})
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/restart-raven", json={"project": ALICE_PROJECT})
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", "restart-raven")
     stop_process_group(hub.proc)  # like Ctrl-C on `paved up`: the hub stops its servers
@@ -186,8 +217,9 @@ def test_over_budget_project_is_refused_while_another_spawns(fresh_hub, tmp_path
 
     data = tmp_path / "budget"
     data.mkdir()
-    (data / "projects.yaml").write_text(DEMO_PROJECTS_YAML.replace(
-        "    budget_monthly: 300\n", "    budget_monthly: 0\n    budget_enforced: true\n"))
+    (data / "projects.yaml").write_text(
+        DEMO_PROJECTS_YAML.replace("    budget_monthly: 300\n", "    budget_monthly: 0\n    budget_enforced: true\n")
+    )
     hub = fresh_hub()  # a hub of its own, then one on the over-budget file
     stop_process_group(hub.proc)
     hub = start_paved(data)
@@ -197,8 +229,7 @@ def test_over_budget_project_is_refused_while_another_spawns(fresh_hub, tmp_path
         message = r.json()["message"]
         assert "leads" in message and "budget" in message.lower()
         assert not servers(hub, "bob")
-        ok = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/funded-fox",
-                                   json={"project": ALICE_PROJECT})
+        ok = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/funded-fox", json={"project": ALICE_PROJECT})
         assert ok.status_code in (201, 202), ok.text
         wait_ready(hub, "alice", "funded-fox")
     finally:

@@ -19,9 +19,9 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+from conftest import free_port, start_paved, stop_process_group
 from traitlets.config import Config
 
-from conftest import free_port, start_paved, stop_process_group
 from paved.hub.oauth import OIDCConfigError, configure_oidc, groups_from, username_from
 
 OIDC_DIR = Path(__file__).parent / "oidc"
@@ -55,9 +55,25 @@ class Provider:
         self.set_accounts(ACCOUNTS)
         self.out = tmp / "provider.out"
         self.proc = subprocess.Popen(
-            ["node", "provider.js", "--port", str(self.port), "--redirect-uri", redirect_uri,
-             "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET, "--accounts", str(self.accounts_file)],
-            cwd=OIDC_DIR, stdout=open(self.out, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "node",
+                "provider.js",
+                "--port",
+                str(self.port),
+                "--redirect-uri",
+                redirect_uri,
+                "--client-id",
+                CLIENT_ID,
+                "--client-secret",
+                CLIENT_SECRET,
+                "--accounts",
+                str(self.accounts_file),
+            ],
+            cwd=OIDC_DIR,
+            stdout=open(self.out, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while "listening on" not in self.out.read_text(errors="replace"):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -73,8 +89,7 @@ class Provider:
 
 
 def site_config(path: Path, **oidc) -> Path:
-    path.write_text("c.Paved.authenticator = 'oidc'\n"
-                    f"c.Paved.oidc = {oidc!r}\n")
+    path.write_text(f"c.Paved.authenticator = 'oidc'\nc.Paved.oidc = {oidc!r}\n")
     return path
 
 
@@ -87,8 +102,14 @@ def idp_hub(tmp_path_factory):
     callback = f"http://127.0.0.1:{hub_port}/hub/oauth_callback"
     provider = Provider(tmp, callback)
     try:
-        config = site_config(tmp / "site_config.py", issuer=provider.issuer, client_id=CLIENT_ID,
-                             client_secret=CLIENT_SECRET, callback_url=callback, admin_groups=["paved-admins"])
+        config = site_config(
+            tmp / "site_config.py",
+            issuer=provider.issuer,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            callback_url=callback,
+            admin_groups=["paved-admins"],
+        )
         # A later --port wins over the one start_paved picks: the provider must know the callback URL first.
         hub = start_paved(tmp / "paved", "--config", str(config), "--port", str(hub_port))
         hub.url = f"http://127.0.0.1:{hub_port}"
@@ -138,11 +159,14 @@ def test_login_page_offers_the_identity_provider(idp_hub):
     assert 'name="password"' not in r.text  # no local password form
 
 
-@pytest.mark.parametrize("username, projects, admin", [
-    ("olivia", [PROJECT], False),                # in IdP group imbalance-price-forecast -> that project
-    ("nico", [], False),                         # in no project group -> the "not a member" page
-    ("ada", [PROJECT, "leads"], True),           # in admin_groups -> hub admin, sees every project
-])
+@pytest.mark.parametrize(
+    "username, projects, admin",
+    [
+        ("olivia", [PROJECT], False),  # in IdP group imbalance-price-forecast -> that project
+        ("nico", [], False),  # in no project group -> the "not a member" page
+        ("ada", [PROJECT, "leads"], True),  # in admin_groups -> hub admin, sees every project
+    ],
+)
 def test_idp_groups_decide_projects(idp_hub, username, projects, admin):
     _, hub = idp_hub
     s, home = oidc_login(hub.url, username, ACCOUNTS[username]["password"])
@@ -206,6 +230,7 @@ def test_broken_oidc_settings_stop_paved_up_with_a_clear_message(tmp_path):
 
 # configure_oidc in-process, against the same real provider.
 
+
 def configured(oidc: dict, tmp_path: Path, c: Config | None = None) -> Config:
     c = c or Config()
     configure_oidc(c, oidc, data_dir=tmp_path)
@@ -217,62 +242,104 @@ def test_configure_oidc_reads_endpoints_and_maps_groups(idp_hub, tmp_path, monke
     monkeypatch.delenv("JUPYTERHUB_CRYPT_KEY", raising=False)
     c = Config()
     c.GenericOAuthenticator.allow_all = False  # a site's own choice is left alone
-    c = configured({"issuer": provider.issuer + "/", "client_id": "x", "client_secret": "y",
-                    "groups_claim": "org.teams"}, tmp_path, c)
+    c = configured(
+        {"issuer": provider.issuer + "/", "client_id": "x", "client_secret": "y", "groups_claim": "org.teams"},
+        tmp_path,
+        c,
+    )
     g = c.GenericOAuthenticator
     assert (g.authorize_url, g.token_url, g.userdata_url) == (
-        f"{provider.issuer}/auth", f"{provider.issuer}/token", f"{provider.issuer}/me")
+        f"{provider.issuer}/auth",
+        f"{provider.issuer}/token",
+        f"{provider.issuer}/me",
+    )
     assert g.manage_groups is True and g.enable_auth_state is True and g.enable_pkce is True
     assert g.allow_all is False
     assert g.auth_state_groups_key({"oauth_user": {"org": {"teams": ["a", "b"]}}}) == ["a", "b"]
     key = (tmp_path / "jupyterhub_crypt_key").read_text()
     assert c.CryptKeeper["keys"] == [key] and len(bytes.fromhex(key)) == 32
-    assert configured({"issuer": provider.issuer, "client_id": "x", "client_secret": "y"},
-                      tmp_path).CryptKeeper["keys"] == [key]  # same key on every start
+    assert configured({"issuer": provider.issuer, "client_id": "x", "client_secret": "y"}, tmp_path).CryptKeeper[
+        "keys"
+    ] == [key]  # same key on every start
     monkeypatch.setenv("JUPYTERHUB_CRYPT_KEY", "ab" * 32)
-    assert "keys" not in configured({"issuer": provider.issuer, "client_id": "x", "client_secret": "y"},
-                                    tmp_path / "env").CryptKeeper
+    assert (
+        "keys"
+        not in configured(
+            {"issuer": provider.issuer, "client_id": "x", "client_secret": "y"}, tmp_path / "env"
+        ).CryptKeeper
+    )
 
 
-@pytest.mark.parametrize("oidc, message", [
-    ({}, "'issuer' is required; 'client_id' is required"),
-    ({"issuer": "ISSUER", "client_id": "x"}, "'client_secret' is required (or set $OAUTH_CLIENT_SECRET)"),
-    ({"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "grups_claim": "g"}, "unknown key(s) 'grups_claim'"),
-    ({"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "scope": "openid"}, "'scope' must be a list"),
-    ({"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "client_auth": "jwt"}, "'basic' or 'post'"),
-    ({"issuer": "ISSUER/realms/x", "client_id": "x", "client_secret": "SECRET-VALUE"}, "answered HTTP 404"),
-    ({"issuer": "http://localhost:PORT", "client_id": "x", "client_secret": "SECRET-VALUE"},
-     "the provider calls itself"),
-    ({"issuer": "http://127.0.0.1:NOPORT", "client_id": "x", "client_secret": "SECRET-VALUE", "discovery_timeout": 0},
-     "cannot read the discovery document"),
-])
+@pytest.mark.parametrize(
+    "oidc, message",
+    [
+        ({}, "'issuer' is required; 'client_id' is required"),
+        ({"issuer": "ISSUER", "client_id": "x"}, "'client_secret' is required (or set $OAUTH_CLIENT_SECRET)"),
+        (
+            {"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "grups_claim": "g"},
+            "unknown key(s) 'grups_claim'",
+        ),
+        (
+            {"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "scope": "openid"},
+            "'scope' must be a list",
+        ),
+        (
+            {"issuer": "ISSUER", "client_id": "x", "client_secret": "SECRET-VALUE", "client_auth": "jwt"},
+            "'basic' or 'post'",
+        ),
+        ({"issuer": "ISSUER/realms/x", "client_id": "x", "client_secret": "SECRET-VALUE"}, "answered HTTP 404"),
+        (
+            {"issuer": "http://localhost:PORT", "client_id": "x", "client_secret": "SECRET-VALUE"},
+            "the provider calls itself",
+        ),
+        (
+            {
+                "issuer": "http://127.0.0.1:NOPORT",
+                "client_id": "x",
+                "client_secret": "SECRET-VALUE",
+                "discovery_timeout": 0,
+            },
+            "cannot read the discovery document",
+        ),
+    ],
+)
 def test_configure_oidc_explains_bad_settings(idp_hub, tmp_path, monkeypatch, oidc, message):
     provider, _ = idp_hub
     monkeypatch.delenv("OAUTH_CLIENT_SECRET", raising=False)
-    oidc = {k: v.replace("ISSUER", provider.issuer).replace("NOPORT", str(free_port())).replace("PORT", str(provider.port)) if isinstance(v, str) else v
-            for k, v in oidc.items()}
+    oidc = {
+        k: v.replace("ISSUER", provider.issuer).replace("NOPORT", str(free_port())).replace("PORT", str(provider.port))
+        if isinstance(v, str)
+        else v
+        for k, v in oidc.items()
+    }
     with pytest.raises(OIDCConfigError) as e:
         configured(oidc, tmp_path)
     assert message in str(e.value)
     assert "SECRET-VALUE" not in str(e.value)
 
 
-@pytest.mark.parametrize("user_info, username", [
-    ({"preferred_username": "olivia", "sub": "u-1"}, "olivia"),
-    ({"sub": "u-1"}, "u-1"),
-    ({"preferred_username": "", "sub": "u-1"}, "u-1"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "user_info, username",
+    [
+        ({"preferred_username": "olivia", "sub": "u-1"}, "olivia"),
+        ({"sub": "u-1"}, "u-1"),
+        ({"preferred_username": "", "sub": "u-1"}, "u-1"),
+        ({}, None),
+    ],
+)
 def test_username_is_preferred_username_else_sub(user_info, username):
     assert username_from(["preferred_username", "sub"])(user_info) == username
 
 
-@pytest.mark.parametrize("claim, user_info, groups", [
-    ("groups", {"groups": ["a", "b"]}, ["a", "b"]),
-    ("groups", {}, []),                                    # no claim: no groups, no error
-    ("groups", {"groups": "a"}, ["a"]),                    # a single group as a string
-    ("realm_access.roles", {"realm_access": {"roles": ["x"]}}, ["x"]),
-    ("realm_access.roles", {"realm_access": "x"}, []),
-])
+@pytest.mark.parametrize(
+    "claim, user_info, groups",
+    [
+        ("groups", {"groups": ["a", "b"]}, ["a", "b"]),
+        ("groups", {}, []),  # no claim: no groups, no error
+        ("groups", {"groups": "a"}, ["a"]),  # a single group as a string
+        ("realm_access.roles", {"realm_access": {"roles": ["x"]}}, ["x"]),
+        ("realm_access.roles", {"realm_access": "x"}, []),
+    ],
+)
 def test_groups_claim(claim, user_info, groups):
     assert groups_from(claim)({"oauth_user": user_info}) == groups

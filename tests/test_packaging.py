@@ -9,14 +9,22 @@ from conftest import ROOT
 
 
 def test_wheel_has_only_the_paved_namespace_and_imports(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-                   check=True, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        cwd=tmp_path,
+    )
     wheel = next(tmp_path.glob("paved-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"paved", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
-    for expected in ("paved/hub/__init__.py", "paved/hub/templates/home.html", "paved/spawner/data/pricebook.json",
-                     "paved/promote/__init__.py", "paved/hub/jupyterhub_config.py"):
+    for expected in (
+        "paved/hub/__init__.py",
+        "paved/hub/templates/home.html",
+        "paved/spawner/data/pricebook.json",
+        "paved/promote/__init__.py",
+        "paved/hub/jupyterhub_config.py",
+    ):
         assert expected in names
     # every Python package folder of the repository is in the wheel (pyproject's `packages` list is explicit)
     for folder in ("hub", "spawner", "promote"):
@@ -27,15 +35,24 @@ def test_wheel_has_only_the_paved_namespace_and_imports(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    site = subprocess.check_output([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                   text=True).strip()
+    site = subprocess.check_output(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip()
     with open(f"{site}/zz_test_deps.pth", "w") as f:
         f.write(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
-    out = subprocess.run([py, "-c", "import paved.hub, paved.spawner, paved.promote, importlib.util as u;"
-                          "print(paved.hub.__file__);"
-                          "print([m for m in ('hub', 'spawner', 'promote') if u.find_spec(m)])"],
-                         capture_output=True, text=True, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            py,
+            "-c",
+            "import paved.hub, paved.spawner, paved.promote, importlib.util as u;"
+            "print(paved.hub.__file__);"
+            "print([m for m in ('hub', 'spawner', 'promote') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     hub_file, toplevel = out.stdout.splitlines()
     assert hub_file.startswith(site) and toplevel == "[]"

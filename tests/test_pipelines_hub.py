@@ -5,8 +5,8 @@ history shows the run and its output notebook; validation errors; another projec
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"
@@ -26,8 +25,9 @@ def paved(*args, token=None, cwd=None):
     env.pop("JUPYTERHUB_API_TOKEN", None)
     if token:
         env["JUPYTERHUB_API_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "paved.hub.cli", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def wait(fn, timeout=90, interval=0.5):
@@ -56,26 +56,51 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     token = hub.token("alice")
     alice, bob = hub.api("alice"), hub.api("bob")
     nb_path = tmp_path / "Price Forecast.ipynb"
-    nb_path.write_text(json.dumps(make_notebook(
-        "horizon = 24  # hours ahead\nrun_date = '2026-10-30'",
-        "import os\nprint('forecast', horizon, run_date, os.environ['PAVED_PROJECT'])")))
+    nb_path.write_text(
+        json.dumps(
+            make_notebook(
+                "horizon = 24  # hours ahead\nrun_date = '2026-10-30'",
+                "import os\nprint('forecast', horizon, run_date, os.environ['PAVED_PROJECT'])",
+            )
+        )
+    )
 
     # Promote on a one-minute cron; the spec is written beside the notebook with typed parameters.
-    r = paved("promote", str(nb_path), "--project", PROJECT, "--schedule", "* * * * *", "--timezone",
-              "Europe/Amsterdam", "--param", "horizon=48", "--hub-url", hub.url, token=token)
+    r = paved(
+        "promote",
+        str(nb_path),
+        "--project",
+        PROJECT,
+        "--schedule",
+        "* * * * *",
+        "--timezone",
+        "Europe/Amsterdam",
+        "--param",
+        "horizon=48",
+        "--hub-url",
+        hub.url,
+        token=token,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "test run succeeded" in r.stdout  # promote runs it first
     assert "deployed imbalance-price-forecast/price-forecast: version 1" in r.stdout
     assert "next run: " in r.stdout and "(Europe/Amsterdam)" in r.stdout
     spec = yaml.safe_load((tmp_path / "Price Forecast.pipeline.yaml").read_text())
-    assert spec["parameters"] == {"horizon": {"type": "int", "default": 48, "help": "hours ahead"},
-                                  "run_date": {"type": "date", "default": "{{ nominal_date }}"}}
+    assert spec["parameters"] == {
+        "horizon": {"type": "int", "default": 48, "help": "hours ahead"},
+        "run_date": {"type": "date", "default": "{{ nominal_date }}"},
+    }
     assert spec["schedule"] == {"cron": "* * * * *", "timezone": "Europe/Amsterdam"}
 
     # The scheduler runs it; history shows the run with its output notebook.
     runs = wait(lambda: [x for x in alice.get(f"{svc}api/runs").json()["runs"] if x["status"] == "succeeded"])
     run = runs[0]
-    assert (run["pipeline"], run["version"], run["environment"], run["trigger"]) == ("price-forecast", 1, "dev", "schedule")
+    assert (run["pipeline"], run["version"], run["environment"], run["trigger"]) == (
+        "price-forecast",
+        1,
+        "dev",
+        "schedule",
+    )
     page = hub.login("alice").get(svc)
     assert page.status_code == 200 and "price-forecast" in page.text and "succeeded" in page.text
     assert 'href="/services/pipelines/pipelines/imbalance-price-forecast/price-forecast"' in page.text
@@ -95,12 +120,15 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     assert bob.get(f"{svc}api/pipelines").json()["pipelines"] == []
     # Not a member and no such project look the same: 404 with the same sentence.
     for project in (PROJECT, "no-such-project"):
-        for method, path in (("get", f"api/pipelines/{project}/price-forecast"),
-                             ("post", f"api/pipelines/{project}/price-forecast/runs"),
-                             ("post", f"api/pipelines/{project}/price-forecast/pause"),
-                             ("post", f"api/pipelines/{project}/price-forecast/rerun-failed"),
-                             ("get", f"api/pipelines?project={project}"), ("get", f"api/runs?project={project}"),
-                             ("get", f"pipelines/{project}/price-forecast")):
+        for method, path in (
+            ("get", f"api/pipelines/{project}/price-forecast"),
+            ("post", f"api/pipelines/{project}/price-forecast/runs"),
+            ("post", f"api/pipelines/{project}/price-forecast/pause"),
+            ("post", f"api/pipelines/{project}/price-forecast/rerun-failed"),
+            ("get", f"api/pipelines?project={project}"),
+            ("get", f"api/runs?project={project}"),
+            ("get", f"pipelines/{project}/price-forecast"),
+        ):
             r = getattr(bob, method)(svc + path, json={} if method == "post" else None)
             assert r.status_code == 404, (path, r.status_code)
             if path.startswith("api/"):
@@ -109,8 +137,7 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
         assert bob.get(svc + path).status_code == 404
     assert bob.post(f"{svc}api/runs/{run['id']}/rerun").status_code == 404
     assert "price-forecast" not in hub.login("bob").get(svc).text
-    r = paved("pipelines", "run", "price-forecast", "--project", PROJECT, "--hub-url", hub.url,
-              token=hub.token("bob"))
+    r = paved("pipelines", "run", "price-forecast", "--project", PROJECT, "--hub-url", hub.url, token=hub.token("bob"))
     assert r.returncode == 1 and "No project named" in r.stdout
 
     # Wrong parameter types are refused with the field named.
@@ -127,38 +154,87 @@ def test_promote_schedule_history_and_isolation(hub, tmp_path):
     nb_path.write_text(json.dumps(nb))
     r = paved("promote", str(nb_path), "--schedule", "0 6 * * *", "--hub-url", hub.url, token=token)
     assert "version 2" in r.stdout, r.stdout + r.stderr
-    r = paved("pipelines", "backfill", "price-forecast", "--project", PROJECT, "--from", "2026-10-01",
-              "--to", "2026-10-02", "--hub-url", hub.url, token=token)
+    r = paved(
+        "pipelines",
+        "backfill",
+        "price-forecast",
+        "--project",
+        PROJECT,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-02",
+        "--hub-url",
+        hub.url,
+        token=token,
+    )
     assert "2 tick(s), 2 queued" in r.stdout, r.stdout
-    r = paved("pipelines", "backfill", "price-forecast", "--project", PROJECT, "--from", "2026-10-01",
-              "--to", "2026-10-02", "--hub-url", hub.url, token=token)
+    r = paved(
+        "pipelines",
+        "backfill",
+        "price-forecast",
+        "--project",
+        PROJECT,
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-02",
+        "--hub-url",
+        hub.url,
+        token=token,
+    )
     assert "0 queued, 2 already had a run" in r.stdout, r.stdout
-    wait(lambda: len([x for x in alice.get(f"{svc}api/runs", params={"status": "succeeded"}).json()["runs"]
-                      if x["trigger"] == "backfill"]) == 2, timeout=120)
-    day1 = next(x for x in alice.get(f"{svc}api/runs").json()["runs"]
-                if x["trigger"] == "backfill" and x["nominal_time"].startswith("2026-10-01"))
+    wait(
+        lambda: (
+            len(
+                [
+                    x
+                    for x in alice.get(f"{svc}api/runs", params={"status": "succeeded"}).json()["runs"]
+                    if x["trigger"] == "backfill"
+                ]
+            )
+            == 2
+        ),
+        timeout=120,
+    )
+    day1 = next(
+        x
+        for x in alice.get(f"{svc}api/runs").json()["runs"]
+        if x["trigger"] == "backfill" and x["nominal_time"].startswith("2026-10-01")
+    )
     assert day1["version"] == 2 and day1["nominal_time"] == "2026-10-01T04:00:00+00:00"  # 06:00 Amsterdam
     assert "forecast v2 48 2026-10-01" in alice.get(f"{svc}runs/{day1['id']}/notebook").text
     listing = paved("pipelines", "list", "--hub-url", hub.url, token=token).stdout
     assert "price-forecast" in listing and "paused" in listing and "0 6 * * *" in listing
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"schedule": {"cron": "61 * * * *", "timezone": "UTC"}}, "schedule.cron: not a valid cron expression"),
-    ({"schedule": {"cron": "* * * * *", "timezone": "Mars/Base"}}, "schedule.timezone: unknown time zone"),
-    ({"resources": {"instance_type": "p4d.24xlarge", "lifecycle": "spot"}}, "resources.instance_type: 'p4d.24xlarge'"),
-    ({"environment": "acc", "project": "leads"}, "No project named 'leads' among your projects"),
-    ({"parameters": {"horizon": {"type": "int", "default": "soon"}}}, "parameters.horizon.default: expected an int"),
-    ({"parameters": {"nope": {"type": "str", "default": "x"}}}, "parameters.nope: unknown parameter"),
-    ({"retries": {"count": -1}}, "retries.count: must be a whole number of at least 0"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"schedule": {"cron": "61 * * * *", "timezone": "UTC"}}, "schedule.cron: not a valid cron expression"),
+        ({"schedule": {"cron": "* * * * *", "timezone": "Mars/Base"}}, "schedule.timezone: unknown time zone"),
+        (
+            {"resources": {"instance_type": "p4d.24xlarge", "lifecycle": "spot"}},
+            "resources.instance_type: 'p4d.24xlarge'",
+        ),
+        ({"environment": "acc", "project": "leads"}, "No project named 'leads' among your projects"),
+        (
+            {"parameters": {"horizon": {"type": "int", "default": "soon"}}},
+            "parameters.horizon.default: expected an int",
+        ),
+        ({"parameters": {"nope": {"type": "str", "default": "x"}}}, "parameters.nope: unknown parameter"),
+        ({"retries": {"count": -1}}, "retries.count: must be a whole number of at least 0"),
+    ],
+)
 def test_bad_specs_are_refused_with_the_field_named(hub, change, field):
     nb = make_notebook("horizon = 24")
     spec = {"name": "bad", "project": PROJECT, "environment": "dev", **change}
     r = hub.api("alice").post(f"{hub.url}/services/pipelines/api/pipelines", json={"spec": spec, "notebook": nb})
     assert r.status_code in (400, 404) and field in r.json()["message"], r.text
-    assert all(p["name"] != "bad" for p in hub.api("alice").get(
-        f"{hub.url}/services/pipelines/api/pipelines").json()["pipelines"])
+    assert all(
+        p["name"] != "bad"
+        for p in hub.api("alice").get(f"{hub.url}/services/pipelines/api/pipelines").json()["pipelines"]
+    )
 
 
 def test_promote_without_parameters_cell_explains_how_to_tag(tmp_path):
@@ -170,9 +246,10 @@ def test_promote_without_parameters_cell_explains_how_to_tag(tmp_path):
 
 
 def _wait_run(api, svc, run_id, timeout=120):
-    return wait(lambda: (r := api.get(f"{svc}api/runs/{run_id}").json())["status"] in ("succeeded", "failed",
-                                                                                      "skipped") and r,
-                timeout=timeout)
+    return wait(
+        lambda: (r := api.get(f"{svc}api/runs/{run_id}").json())["status"] in ("succeeded", "failed", "skipped") and r,
+        timeout=timeout,
+    )
 
 
 def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
@@ -183,16 +260,37 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     token, alice = hub.token("alice"), hub.api("alice")
     lake = tmp_path / "lake"
     nb_path = tmp_path / "loop.ipynb"
-    good = make_notebook("horizon = 24", "from paved.hub.catalog import data\n"
-                         "data.write(f'SELECT {horizon} AS h', 'loop_out')\nprint('wrote', horizon)")
+    good = make_notebook(
+        "horizon = 24",
+        "from paved.hub.catalog import data\ndata.write(f'SELECT {horizon} AS h', 'loop_out')\nprint('wrote', horizon)",
+    )
     nb_path.write_text(json.dumps(good))
     env_cli = {"PAVED_LAKE": str(lake)}
 
     def promote(*extra):
         env = dict(os.environ, JUPYTERHUB_API_TOKEN=token, **env_cli)
-        return subprocess.run([sys.executable, "-m", "paved.hub.cli", "promote", str(nb_path), "--project", PROJECT,
-                               "--schedule", "0 6 * * *", "--timezone", "Europe/Amsterdam", "--hub-url", hub.url,
-                               *extra], capture_output=True, text=True, env=env, timeout=180)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "paved.hub.cli",
+                "promote",
+                str(nb_path),
+                "--project",
+                PROJECT,
+                "--schedule",
+                "0 6 * * *",
+                "--timezone",
+                "Europe/Amsterdam",
+                "--hub-url",
+                hub.url,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
 
     r = promote()
     assert r.returncode == 0 and "test run succeeded" in r.stdout and "version 1" in r.stdout, r.stdout + r.stderr
@@ -203,15 +301,30 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     log = alice.get(f"{svc}runs/{done['id']}/log").text
     assert "wrote 7" in log and "lineage not recorded" not in log  # the run's own hub token reached the catalog
     job = f"job:{PROJECT}/dev:loop"
-    graph = wait(lambda: (g := alice.get(f"{hub.url}/services/catalog/api/v1/lineage",
-                                         params={"nodeId": job, "depth": 2})).status_code == 200
-                 and any("loop_out" in n["id"] for n in g.json()["graph"]) and g.json()["graph"])
+    graph = wait(
+        lambda: (
+            (
+                g := alice.get(f"{hub.url}/services/catalog/api/v1/lineage", params={"nodeId": job, "depth": 2})
+            ).status_code
+            == 200
+            and any("loop_out" in n["id"] for n in g.json()["graph"])
+            and g.json()["graph"]
+        )
+    )
     assert any(n["id"] == job for n in graph)
 
     # Break it: the test run fails, nothing is deployed.
     broken = json.loads(json.dumps(good))
-    broken["cells"].append({"cell_type": "code", "execution_count": None, "id": "boom", "metadata": {},
-                            "outputs": [], "source": "raise ValueError('negative prices not handled')"})
+    broken["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "boom",
+            "metadata": {},
+            "outputs": [],
+            "source": "raise ValueError('negative prices not handled')",
+        }
+    )
     nb_path.write_text(json.dumps(broken))
     r = promote()
     assert r.returncode == 1 and "test run failed (notebook-error in cell 2)" in r.stdout, r.stdout
@@ -250,7 +363,9 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     # Fix, promote (test run passes), and rerun the failed runs with the new version.
     nb_path.write_text(json.dumps(good))
     r = promote()
-    assert r.returncode == 0 and "version 3" in r.stdout and "1 run(s) failed since the last success" in r.stdout, r.stdout
+    assert r.returncode == 0 and "version 3" in r.stdout and "1 run(s) failed since the last success" in r.stdout, (
+        r.stdout
+    )
     r = paved("pipelines", "rerun-failed", "loop", "--project", PROJECT, "--hub-url", hub.url, token=token)
     assert f"queued 1 failed run(s) again: {failed['id']}" in r.stdout, r.stdout
     fixed = _wait_run(alice, svc, failed["id"])
@@ -272,31 +387,47 @@ def manual(hub):
     svc = f"{hub.url}/services/pipelines/"
     nb = make_notebook("horizon = 24\nrate = 0.5\nlive = False")
     for name, schedule in (("bad-input", "manual"), ("bad-daily", {"cron": "0 6 * * *", "timezone": "UTC"})):
-        spec = {"name": name, "project": PROJECT, "environment": "dev", "schedule": schedule,
-                "parameters": {"horizon": {"type": "int", "default": 24}, "rate": {"type": "float", "default": 0.5},
-                               "live": {"type": "bool", "default": False}}}
+        spec = {
+            "name": name,
+            "project": PROJECT,
+            "environment": "dev",
+            "schedule": schedule,
+            "parameters": {
+                "horizon": {"type": "int", "default": 24},
+                "rate": {"type": "float", "default": 0.5},
+                "live": {"type": "bool", "default": False},
+            },
+        }
         r = hub.api("alice").post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb})
         assert r.status_code in (200, 201), r.text
     return svc
 
 
-@pytest.mark.parametrize("path, body, status, message", [
-    ("bad-input/runs", {"parameters": {"horizon": "many"}}, 400, "parameters.horizon: expected an int"),
-    ("bad-input/runs", {"parameters": {"rate": True}}, 400, "parameters.rate: expected a float"),
-    ("bad-input/runs", {"parameters": {"live": "perhaps"}}, 400, "parameters.live: expected a bool"),
-    ("bad-input/runs", {"parameters": {"nope": 1}}, 400, "parameters.nope: unknown parameter"),
-    ("bad-input/runs", {"parameters": [1]}, 400, "parameters: must be an object"),
-    ("bad-input/runs", {"nominal_time": "abc"}, 400, "nominal_time: expected epoch seconds or an ISO 8601 time"),
-    ("bad-input/runs", {"nominal_time": 1e308}, 400, "nominal_time: expected epoch seconds between"),
-    ("bad-input/runs", {"nominal_time": -5}, 400, "nominal_time: expected epoch seconds between"),
-    ("bad-daily/runs", {"from": "2026-10-07", "to": "2026-10-01"}, 400, "to: 2026-10-01 is before from (2026-10-07)"),
-    ("bad-daily/runs", {"from": "2025-01-01", "to": "2026-06-01"}, 400, "days is over the limit of 366"),
-    ("bad-daily/runs", {"from": "yesterday", "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
-    ("bad-daily/runs", {"from": 5, "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
-    ("bad-input/runs", {"from": "2026-10-01", "to": "2026-10-02"}, 400, "a manual pipeline has no ticks"),
-    ("no-such-pipeline/pause", None, 404, "No pipeline 'no-such-pipeline'"),
-    ("no-such-pipeline/runs", {}, 404, "No pipeline 'no-such-pipeline'"),
-])
+@pytest.mark.parametrize(
+    "path, body, status, message",
+    [
+        ("bad-input/runs", {"parameters": {"horizon": "many"}}, 400, "parameters.horizon: expected an int"),
+        ("bad-input/runs", {"parameters": {"rate": True}}, 400, "parameters.rate: expected a float"),
+        ("bad-input/runs", {"parameters": {"live": "perhaps"}}, 400, "parameters.live: expected a bool"),
+        ("bad-input/runs", {"parameters": {"nope": 1}}, 400, "parameters.nope: unknown parameter"),
+        ("bad-input/runs", {"parameters": [1]}, 400, "parameters: must be an object"),
+        ("bad-input/runs", {"nominal_time": "abc"}, 400, "nominal_time: expected epoch seconds or an ISO 8601 time"),
+        ("bad-input/runs", {"nominal_time": 1e308}, 400, "nominal_time: expected epoch seconds between"),
+        ("bad-input/runs", {"nominal_time": -5}, 400, "nominal_time: expected epoch seconds between"),
+        (
+            "bad-daily/runs",
+            {"from": "2026-10-07", "to": "2026-10-01"},
+            400,
+            "to: 2026-10-01 is before from (2026-10-07)",
+        ),
+        ("bad-daily/runs", {"from": "2025-01-01", "to": "2026-06-01"}, 400, "days is over the limit of 366"),
+        ("bad-daily/runs", {"from": "yesterday", "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
+        ("bad-daily/runs", {"from": 5, "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
+        ("bad-input/runs", {"from": "2026-10-01", "to": "2026-10-02"}, 400, "a manual pipeline has no ticks"),
+        ("no-such-pipeline/pause", None, 404, "No pipeline 'no-such-pipeline'"),
+        ("no-such-pipeline/runs", {}, 404, "No pipeline 'no-such-pipeline'"),
+    ],
+)
 def test_bad_input_gets_a_sentence_and_records_nothing(hub, manual, path, body, status, message):
     alice = hub.api("alice")
     before = len(alice.get(f"{manual}api/runs", params={"limit": 5000}).json()["runs"])
@@ -324,37 +455,84 @@ def test_a_member_cannot_report_an_attempts_result(hub, manual):
 
     run_id = wait(start, timeout=120)
     wait(lambda: alice.get(f"{manual}api/runs/{run_id}").json()["attempts"], timeout=60)
-    answers = {alice.post(f"{manual}api/attempts/{attempt_id}/result", json={"status": "succeeded"}).status_code
-               for attempt_id in range(1, 60)}
+    answers = {
+        alice.post(f"{manual}api/attempts/{attempt_id}/result", json={"status": "succeeded"}).status_code
+        for attempt_id in range(1, 60)
+    }
     assert answers <= {404, 409}, answers
 
 
 def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
     """Property-based (hypothesis): malformed bodies, query parameters and path parts on every endpoint of the
     pipelines API (openapi.yaml) give 4xx with a JSON sentence, never a 5xx."""
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     alice = hub.api("alice")
     spec_paths = yaml.safe_load((Path(__file__).parents[1] / "promote" / "openapi.yaml").read_text())["paths"]
-    scalars = (st.none() | st.booleans() | st.integers(min_value=-(2 ** 70), max_value=2 ** 70)
-               | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
-               | st.sampled_from(["Infinity", "1e308", "abc", "2026-10-01", "", "-1", "NaN", "0", "9" * 40]))
-    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids,
-                                                                                             max_size=4), max_leaves=12)
-    fields = st.sampled_from(["spec", "notebook", "pin", "parameters", "nominal_time", "from", "to", "claimant",
-                              "status", "category", "failing_cell", "error", "cells", "x"])
-    bodies = (st.dictionaries(fields, values, max_size=5) | values
-              | st.builds(lambda d: {"spec": {"name": "fz", "project": PROJECT, **d}, "notebook": {"cells": d.get("x")}},
-                          st.dictionaries(st.sampled_from(["schedule", "parameters", "retries", "timeouts", "catchup",
-                                                           "notify", "x", "resources", "inputs"]), values, max_size=3)))
-    raw = st.sampled_from(["[" * 100000 + "]" * 100000, '{"a":' * 50000 + "1" + "}" * 50000, "not json", "\x00",
-                          '{"parameters": {"horizon": 1e999}}'])
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**70), max_value=2**70)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=30)
+        | st.sampled_from(["Infinity", "1e308", "abc", "2026-10-01", "", "-1", "NaN", "0", "9" * 40])
+    )
+    values = st.recursive(
+        scalars,
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
+        max_leaves=12,
+    )
+    fields = st.sampled_from(
+        [
+            "spec",
+            "notebook",
+            "pin",
+            "parameters",
+            "nominal_time",
+            "from",
+            "to",
+            "claimant",
+            "status",
+            "category",
+            "failing_cell",
+            "error",
+            "cells",
+            "x",
+        ]
+    )
+    bodies = (
+        st.dictionaries(fields, values, max_size=5)
+        | values
+        | st.builds(
+            lambda d: {"spec": {"name": "fz", "project": PROJECT, **d}, "notebook": {"cells": d.get("x")}},
+            st.dictionaries(
+                st.sampled_from(
+                    ["schedule", "parameters", "retries", "timeouts", "catchup", "notify", "x", "resources", "inputs"]
+                ),
+                values,
+                max_size=3,
+            ),
+        )
+    )
+    raw = st.sampled_from(
+        [
+            "[" * 100000 + "]" * 100000,
+            '{"a":' * 50000 + "1" + "}" * 50000,
+            "not json",
+            "\x00",
+            '{"parameters": {"horizon": 1e999}}',
+        ]
+    )
     segment = st.sampled_from([PROJECT, "leads", "bad-input", "bad-daily", "x" * 300, "%00", "..", "ü"]) | st.text(
-        alphabet="abcdefghijklmnopqrstuvwxyz-_.0123456789", min_size=1, max_size=20)
-    number = st.integers(min_value=0, max_value=10 ** 30).map(str) | st.sampled_from(["0", "9" * 30, "00001"])
-    query = st.dictionaries(st.sampled_from(["limit", "attempt", "status", "project", "pipeline"]),
-                            st.text(max_size=12) | number | st.sampled_from(["-1", "0", "1e3", "failed", "99999999"]),
-                            max_size=3)
+        alphabet="abcdefghijklmnopqrstuvwxyz-_.0123456789", min_size=1, max_size=20
+    )
+    number = st.integers(min_value=0, max_value=10**30).map(str) | st.sampled_from(["0", "9" * 30, "00001"])
+    query = st.dictionaries(
+        st.sampled_from(["limit", "attempt", "status", "project", "pipeline"]),
+        st.text(max_size=12) | number | st.sampled_from(["-1", "0", "1e3", "failed", "99999999"]),
+        max_size=3,
+    )
     routes = []
     for path, ops in spec_paths.items():
         for method in ops:
@@ -384,7 +562,7 @@ def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
     def check(data):
         method, path = data.draw(st.sampled_from(routes))
         if path.endswith("/open"):  # would start servers for real ids: fuzz it with ids that do not exist
-            url = f"{manual}api/runs/{data.draw(st.integers(min_value=10 ** 9, max_value=10 ** 30))}/open"
+            url = f"{manual}api/runs/{data.draw(st.integers(min_value=10**9, max_value=10**30))}/open"
         else:
             url = manual + fill(path, data.draw)
         params = data.draw(query)
@@ -394,8 +572,13 @@ def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
             r = alice.post(url, params=params, data=data.draw(raw), timeout=60)
         else:
             # json.dumps writes NaN/Infinity tokens, which Python's (and the service's) parser accepts
-            r = alice.post(url, params=params, data=json.dumps(data.draw(bodies)), timeout=60,
-                           headers={"Content-Type": "application/json"})
+            r = alice.post(
+                url,
+                params=params,
+                data=json.dumps(data.draw(bodies)),
+                timeout=60,
+                headers={"Content-Type": "application/json"},
+            )
         if r.status_code >= 500:
             errors.append((method, url[:200], r.status_code, r.text[:300]))
 

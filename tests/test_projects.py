@@ -43,32 +43,46 @@ def test_demo_projects_file_is_valid(tmp_path):
     assert set(projects) == {"imbalance-price-forecast", "leads"}
 
 
-@pytest.mark.parametrize("user, groups, admin, expected", [
-    ("carol", [], False, ["churn"]),          # named member
-    ("dave", [], False, ["churn"]),           # project admin
-    ("erin", ["analysts"], False, ["churn"]),  # member through a listed group
-    ("frank", ["churn"], False, ["churn"]),    # member through the group named like the project
-    ("grace", ["other"], False, []),          # no membership
-    ("root", [], True, ["churn"]),            # hub admins see every project
-])
+@pytest.mark.parametrize(
+    "user, groups, admin, expected",
+    [
+        ("carol", [], False, ["churn"]),  # named member
+        ("dave", [], False, ["churn"]),  # project admin
+        ("erin", ["analysts"], False, ["churn"]),  # member through a listed group
+        ("frank", ["churn"], False, ["churn"]),  # member through the group named like the project
+        ("grace", ["other"], False, []),  # no membership
+        ("root", [], True, ["churn"]),  # hub admins see every project
+    ],
+)
 def test_membership(tmp_path, user, groups, admin, expected):
     projects = load_projects(write(tmp_path, GOOD))
     assert [p.name for p in projects_for(projects, user, groups, admin)] == expected
 
 
-@pytest.mark.parametrize("replace, expected", [
-    (("churn:", "Churn_Project:"), "project 'Churn_Project': name: must be a DNS label"),
-    (("description: Predict churn", "colour: blue"), "project 'churn': colour: unknown field"),
-    (("dev: {lake", "qa: {lake"), "project 'churn': environments.qa: unknown environment; use one of dev, acc, prd"),
-    (('"arn:aws:iam::123456789012:role/churn-dev"', "not-an-arn"),
-     "project 'churn': environments.dev.aws_role_arn: must look like arn:aws:iam::"),
-    (("[t3.medium]", "[t3.galactic]"), "project 'churn': instance_types: unknown instance type 't3.galactic'"),
-    (("[spot]", "[cheap]"), "project 'churn': lifecycles: unknown lifecycle 'cheap'"),
-    (("default: 30", "default: 90"), "project 'churn': idle_minutes: needs min <= default <= max"),
-    (("max: 20", "max: lots"), "project 'churn': disk_gb.max: must be a whole number"),
-    (("budget_monthly: 100", "budget_monthly: -5"), "project 'churn': budget_monthly: must be a non-negative amount"),
-    (("users: [carol]", "users: carol"), "project 'churn': members.users: must be a list of names"),
-])
+@pytest.mark.parametrize(
+    "replace, expected",
+    [
+        (("churn:", "Churn_Project:"), "project 'Churn_Project': name: must be a DNS label"),
+        (("description: Predict churn", "colour: blue"), "project 'churn': colour: unknown field"),
+        (
+            ("dev: {lake", "qa: {lake"),
+            "project 'churn': environments.qa: unknown environment; use one of dev, acc, prd",
+        ),
+        (
+            ('"arn:aws:iam::123456789012:role/churn-dev"', "not-an-arn"),
+            "project 'churn': environments.dev.aws_role_arn: must look like arn:aws:iam::",
+        ),
+        (("[t3.medium]", "[t3.galactic]"), "project 'churn': instance_types: unknown instance type 't3.galactic'"),
+        (("[spot]", "[cheap]"), "project 'churn': lifecycles: unknown lifecycle 'cheap'"),
+        (("default: 30", "default: 90"), "project 'churn': idle_minutes: needs min <= default <= max"),
+        (("max: 20", "max: lots"), "project 'churn': disk_gb.max: must be a whole number"),
+        (
+            ("budget_monthly: 100", "budget_monthly: -5"),
+            "project 'churn': budget_monthly: must be a non-negative amount",
+        ),
+        (("users: [carol]", "users: carol"), "project 'churn': members.users: must be a list of names"),
+    ],
+)
 def test_each_mistake_names_project_and_field(tmp_path, replace, expected):
     path = write(tmp_path, GOOD.replace(*replace))
     with pytest.raises(ProjectsFileError) as err:
@@ -84,11 +98,14 @@ def test_all_problems_reported_at_once(tmp_path):
     assert len(err.value.problems) == 2
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("projects: [a, b]", "top-level 'projects:' mapping"),
-    ("projects:\n  a: {\n", "not valid YAML at line"),
-    ("projects: {}\n", "no projects defined"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("projects: [a, b]", "top-level 'projects:' mapping"),
+        ("projects:\n  a: {\n", "not valid YAML at line"),
+        ("projects: {}\n", "no projects defined"),
+    ],
+)
 def test_unusable_files(tmp_path, text, expected):
     with pytest.raises(ProjectsFileError) as err:
         load_projects(write(tmp_path, text))

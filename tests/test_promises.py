@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import start_paved, stop_process_group
 
 IPF = "imbalance-price-forecast"
@@ -60,18 +59,33 @@ ANSWERS = [  # (label, method, URL under the hub, body); {p} is the project name
     ("catalog search filtered by project", "GET", "/services/catalog/api/catalog/v1/search?project={p}", None),
     ("catalog jobs of a project namespace", "GET", "/services/catalog/api/v1/namespaces/{p}%2Fdev/jobs", None),
     ("catalog lineage of a project job", "GET", "/services/catalog/api/v1/lineage?nodeId=job:{p}/dev:x", None),
-    ("catalog post for a project", "POST", "/services/catalog/api/v1/lineage", {
-        "eventType": "COMPLETE", "eventTime": "2026-11-20T10:00:00Z", "producer": "https://example.com/t",
-        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
-        "run": {"runId": "3f5e83fa-3480-44ff-99c5-ff943904e5e8"}, "job": {"namespace": "{p}/dev", "name": "x"}}),
+    (
+        "catalog post for a project",
+        "POST",
+        "/services/catalog/api/v1/lineage",
+        {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "https://example.com/t",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": "3f5e83fa-3480-44ff-99c5-ff943904e5e8"},
+            "job": {"namespace": "{p}/dev", "name": "x"},
+        },
+    ),
     ("spawn API", "POST", "/hub/api/users/bob/servers/probe", {"project": "{p}"}),
     ("pipelines of a project", "GET", "/services/pipelines/api/pipelines?project={p}", None),
     ("a pipeline of a project", "GET", "/services/pipelines/api/pipelines/{p}/x", None),
     ("runs of a project", "GET", "/services/pipelines/api/runs?project={p}", None),
     ("run a project's pipeline now", "POST", "/services/pipelines/api/pipelines/{p}/x/runs", {}),
-    ("deploy into a project", "POST", "/services/pipelines/api/pipelines", {
-        "spec": {"name": "x", "project": "{p}", "environment": "dev", "schedule": "manual"},
-        "notebook": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}),
+    (
+        "deploy into a project",
+        "POST",
+        "/services/pipelines/api/pipelines",
+        {
+            "spec": {"name": "x", "project": "{p}", "environment": "dev", "schedule": "manual"},
+            "notebook": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5},
+        },
+    ),
     ("catalog Marquez job read", "GET", "/services/catalog/api/v1/namespaces/{p}%2Fdev/jobs/x", None),
 ]
 
@@ -90,8 +104,7 @@ def test_another_project_and_a_missing_one_get_the_same_answer(hub, label, metho
     answers = []
     for project in (IPF, MISSING):
         r = bob.request(method, hub.url + _fill(path, project), json=_fill(body, project))
-        answers.append((r.status_code, r.headers.get("Content-Type", "").split(";")[0],
-                        r.text.replace(project, "<p>")))
+        answers.append((r.status_code, r.headers.get("Content-Type", "").split(";")[0], r.text.replace(project, "<p>")))
     assert answers[0] == answers[1], answers
     assert answers[0][0] in (200, 400, 404), answers  # refused or empty; never 403 for one and 404 for the other
 
@@ -106,11 +119,13 @@ def test_the_costs_page_answers_the_same_too(hub):
 
 # --- item 17: a hub admin is not a member of every project ------------------------------------------------
 
+
 def test_a_hub_admin_cannot_spawn_in_a_project_they_are_not_in(hub):
     admin = hub.api("admin")
     for user, project in (("admin", IPF), ("admin", "leads"), ("alice", "leads")):  # also not for someone else
-        r = admin.post(f"{hub.url}/hub/api/users/{user}/servers/not-mine",
-                       json={"project": project, "environment": "dev"})
+        r = admin.post(
+            f"{hub.url}/hub/api/users/{user}/servers/not-mine", json={"project": project, "environment": "dev"}
+        )
         assert r.status_code == 400, r.text
         assert f"You are not a member of a project named {project!r}" in r.json()["message"]
         servers = admin.get(f"{hub.url}/hub/api/users/{user}").json()["servers"]
@@ -148,10 +163,13 @@ def test_a_broken_projects_file_keeps_the_previous_projects_in_the_hub(hub):
             path.write_text(text)
             # the hub itself: its home page still lists alice's project, and its spawn check still knows it
             assert _home_projects(hub, "alice") == [IPF], label
-            r = alice.post(f"{hub.url}/hub/api/users/alice/servers/probe",
-                           json={"project": IPF, "instance_type": "no-such-type"})
-            assert r.status_code == 400 and f"an instance type allowed in project {IPF}" in r.json()["message"], \
-                (label, r.text)
+            r = alice.post(
+                f"{hub.url}/hub/api/users/alice/servers/probe", json={"project": IPF, "instance_type": "no-such-type"}
+            )
+            assert r.status_code == 400 and f"an instance type allowed in project {IPF}" in r.json()["message"], (
+                label,
+                r.text,
+            )
             # and it says why, in its log
             assert wait_until(lambda: hub.hub_log().count("Keeping the previous projects") > kept), label
             # its services too

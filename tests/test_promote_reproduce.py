@@ -10,8 +10,13 @@ RUN = {"id": 7, "project": "p", "pipeline": "loop", "version": 2, "nominal_time"
 
 
 def code(source: str, tags: list[str] | None = None) -> dict:
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": tags} if tags else {},
-            "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": tags} if tags else {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def run_cells(nb: dict) -> dict:
@@ -23,13 +28,22 @@ def run_cells(nb: dict) -> dict:
     return ns
 
 
-@pytest.mark.parametrize("cells, injected_at", [
-    # a tagged parameters cell first, second, and none: the run's values go right after it (papermill's place)
-    ([code("threshold = 100.0\nlabel = 'x'", ["parameters"]), code("seen = (threshold, label)")], 1),
-    ([code("import math"), code("threshold = 100.0\nlabel = 'x'", ["parameters"]), code("seen = (threshold, label)")],
-     2),
-    ([code("seen = (threshold, label)")], 0),
-])
+@pytest.mark.parametrize(
+    "cells, injected_at",
+    [
+        # a tagged parameters cell first, second, and none: the run's values go right after it (papermill's place)
+        ([code("threshold = 100.0\nlabel = 'x'", ["parameters"]), code("seen = (threshold, label)")], 1),
+        (
+            [
+                code("import math"),
+                code("threshold = 100.0\nlabel = 'x'", ["parameters"]),
+                code("seen = (threshold, label)"),
+            ],
+            2,
+        ),
+        ([code("seen = (threshold, label)")], 0),
+    ],
+)
 def test_the_runs_parameters_win_over_the_notebooks_defaults(cells, injected_at):
     nb = with_parameters({"cells": cells, "metadata": {}}, {"threshold": 12.0, "label": "override"}, RUN)
     assert nb["cells"][injected_at]["metadata"]["tags"] == ["injected-parameters"]

@@ -14,15 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import make_passable
+from promote_helpers import Receiver, drive, make_notebook
 
 from paved.hub.registry import registry
 from paved.promote.pin import content_hash
 from paved.promote.scheduler import Scheduler
 from paved.promote.spec import parse_spec
 from paved.promote.store import Store
-
-from conftest import make_passable
-from promote_helpers import Receiver, drive, make_notebook
 
 PROJECTS = """
 projects:
@@ -79,8 +78,13 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("PAVED_CATALOG_URL", receiver.url)
     monkeypatch.setenv("PAVED_USAGE_DB_URL", f"sqlite:///{tmp_path / 'usage.sqlite'}")
     store = Store(f"sqlite:///{tmp_path / 'pipelines.sqlite'}")
-    scheduler = Scheduler(store, tmp_path, projects=registry(tmp_path / "projects.yaml"), max_parallel=3,
-                          history_url="https://paved.example/services/pipelines/")
+    scheduler = Scheduler(
+        store,
+        tmp_path,
+        projects=registry(tmp_path / "projects.yaml"),
+        max_parallel=3,
+        history_url="https://paved.example/services/pipelines/",
+    )
     yield store, scheduler, receiver, tmp_path
     scheduler.stop()
     receiver.close()
@@ -96,18 +100,27 @@ def settled(store, *run_ids):
     def check():
         runs = [store.run(r) for r in run_ids]
         return runs if all(r["status"] in ("succeeded", "failed") for r in runs) else None
+
     return check
 
 
 def test_run_gets_typed_parameters_templates_and_scope_env(env):
     store, scheduler, receiver, tmp = env
-    nb = make_notebook("horizon = 1\nrun_date = '2000-01-01'\nfeatures = []",
-                       "import os, json\nprint(json.dumps({'h': horizon, 'd': run_date, 'f': features, "
-                       "'p': os.environ['PAVED_PROJECT'], 'e': os.environ['PAVED_ENVIRONMENT'], "
-                       "'lake': os.environ['PAVED_LAKE'], 'tok': [k for k in os.environ if 'TOKEN' in k]}))")
-    p = deploy(store, nb, parameters={"horizon": {"type": "int", "default": 24},
-                                      "run_date": {"type": "date", "default": "{{ nominal_date }}"},
-                                      "features": {"type": "list", "default": ["wind"]}})
+    nb = make_notebook(
+        "horizon = 1\nrun_date = '2000-01-01'\nfeatures = []",
+        "import os, json\nprint(json.dumps({'h': horizon, 'd': run_date, 'f': features, "
+        "'p': os.environ['PAVED_PROJECT'], 'e': os.environ['PAVED_ENVIRONMENT'], "
+        "'lake': os.environ['PAVED_LAKE'], 'tok': [k for k in os.environ if 'TOKEN' in k]}))",
+    )
+    p = deploy(
+        store,
+        nb,
+        parameters={
+            "horizon": {"type": "int", "default": 24},
+            "run_date": {"type": "date", "default": "{{ nominal_date }}"},
+            "features": {"type": "list", "default": ["wind"]},
+        },
+    )
     nominal = int(datetime(2026, 10, 30, 6, tzinfo=timezone.utc).timestamp())
     run_id = store.create_run(p["id"], nominal, "manual", {"horizon": 48})
     assert store.create_run(p["id"], nominal, "manual") is None  # one run per nominal time
@@ -117,10 +130,23 @@ def test_run_gets_typed_parameters_templates_and_scope_env(env):
     assert json.loads(attempt["parameters"]) == {"horizon": 48, "run_date": "2026-10-30", "features": ["wind"]}
     out = Path(attempt["output_dir"])
     assert out == tmp / "pipelines" / "forecast" / "p" / "runs" / str(run_id) / "attempt-1"
-    printed = json.loads(next("".join(o["text"]) for c in json.loads((out / "output.ipynb").read_text())["cells"]
-                              for o in c.get("outputs", []) if o.get("name") == "stdout"))
-    assert printed == {"h": 48, "d": "2026-10-30", "f": ["wind"], "p": "forecast", "e": "dev",
-                       "lake": str((tmp / "lake/forecast/dev").resolve()), "tok": []}
+    printed = json.loads(
+        next(
+            "".join(o["text"])
+            for c in json.loads((out / "output.ipynb").read_text())["cells"]
+            for o in c.get("outputs", [])
+            if o.get("name") == "stdout"
+        )
+    )
+    assert printed == {
+        "h": 48,
+        "d": "2026-10-30",
+        "f": ["wind"],
+        "p": "forecast",
+        "e": "dev",
+        "lake": str((tmp / "lake/forecast/dev").resolve()),
+        "tok": [],
+    }
     assert not os.stat(out / "output.ipynb").st_mode & stat.S_IWUSR  # outputs are immutable
     events = receiver.wait_for(lambda r: r["body"]["eventType"] == "COMPLETE")
     assert events[0]["body"]["job"] == {"namespace": "forecast/dev", "name": "p", "facets": {}}
@@ -130,8 +156,12 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
     store, scheduler, receiver, tmp = env
     scheduler.smtp_url = smtp.url
     nb = make_notebook("x = 1", "y = x + 1", "raise ValueError('bad input data')")
-    p = deploy(store, nb, retries={"count": 1, "backoff_seconds": 2, "backoff_factor": 2, "on": ["notebook-error"]},
-               notify={"webhook": f"{receiver.url}/alerts", "email": ["team@example.com"]})
+    p = deploy(
+        store,
+        nb,
+        retries={"count": 1, "backoff_seconds": 2, "backoff_factor": 2, "on": ["notebook-error"]},
+        notify={"webhook": f"{receiver.url}/alerts", "email": ["team@example.com"]},
+    )
     run_id = store.create_run(p["id"], 1_800_000_000, "manual")
     [run] = drive(scheduler, settled(store, run_id), timeout=90)
     assert run["status"] == "failed" and run["attempts"] == 2
@@ -145,10 +175,19 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
         assert "bad input data" in (Path(a["output_dir"]) / "run.log").read_text()
     [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts")
     assert alert["body"] | {"error": None} == {
-        "event": "pipeline_run_failed", "text": "Pipeline forecast/p failed (notebook-error) for 2027-01-15T08:00:00+00:00",
-        "project": "forecast", "pipeline": "p", "environment": "dev",
-        "run_id": run_id, "nominal_time": "2027-01-15T08:00:00+00:00", "attempts": 2,
-        "category": "notebook-error", "failing_cell": 2, "error": None, "url": f"https://paved.example/services/pipelines/runs/{run_id}"}
+        "event": "pipeline_run_failed",
+        "text": "Pipeline forecast/p failed (notebook-error) for 2027-01-15T08:00:00+00:00",
+        "project": "forecast",
+        "pipeline": "p",
+        "environment": "dev",
+        "run_id": run_id,
+        "nominal_time": "2027-01-15T08:00:00+00:00",
+        "attempts": 2,
+        "category": "notebook-error",
+        "failing_cell": 2,
+        "error": None,
+        "url": f"https://paved.example/services/pipelines/runs/{run_id}",
+    }
     [mail] = smtp.wait_for(1)
     assert mail["to"] == ["team@example.com"] and "Pipeline forecast/p failed (notebook-error)" in mail["data"]
     assert f"/services/pipelines/runs/{run_id}" in mail["data"]
@@ -156,15 +195,21 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
     assert "bad input data" in fails[0]["body"]["run"]["facets"]["errorMessage"]["message"]
     # Usage spans: one per attempt, closed as failed.
     from paved.hub.costs.ledger import Ledger
-    spans = [Ledger(os.environ["PAVED_USAGE_DB_URL"]).get_span(
-        f"pipeline:forecast/p/runs/{run_id}/attempt-{n}") for n in (1, 2)]
+
+    spans = [
+        Ledger(os.environ["PAVED_USAGE_DB_URL"]).get_span(f"pipeline:forecast/p/runs/{run_id}/attempt-{n}")
+        for n in (1, 2)
+    ]
     assert [(s["kind"], s["project"], s["end_reason"]) for s in spans] == [("pipeline", "forecast", "failed")] * 2
 
 
-@pytest.mark.parametrize("timeouts, expect", [
-    ({"cell_seconds": 2, "run_seconds": 120}, "cell timeout"),
-    ({"run_seconds": 12}, "whole-run timeout"),
-])
+@pytest.mark.parametrize(
+    "timeouts, expect",
+    [
+        ({"cell_seconds": 2, "run_seconds": 120}, "cell timeout"),
+        ({"run_seconds": 12}, "whole-run timeout"),
+    ],
+)
 def test_timeouts_stop_the_run_and_name_the_cell(env, timeouts, expect):
     store, scheduler, receiver, tmp = env
     nb = make_notebook("x = 1", "import time\ntime.sleep(120)")
@@ -191,8 +236,13 @@ def _no_executor_left(pid: int) -> bool:
 def test_forbid_records_ticks_during_a_run_as_skipped(env):
     store, scheduler, receiver, tmp = env
     nb = make_notebook("x = 1")
-    p = deploy(store, nb, schedule={"cron": "* * * * *", "timezone": "Europe/Amsterdam"}, concurrency="forbid",
-               catchup={"policy": "all", "max": 5})
+    p = deploy(
+        store,
+        nb,
+        schedule={"cron": "* * * * *", "timezone": "Europe/Amsterdam"},
+        concurrency="forbid",
+        catchup={"policy": "all", "max": 5},
+    )
     base = p["cursor"] - p["cursor"] % 60 + 60  # the next minute after promotion
     # A run is in progress (claimed and started, no executor needed for this check).
     first = store.create_run(p["id"], base - 3600, "manual")
@@ -219,10 +269,12 @@ def test_scheduler_lock_admits_one_scheduler(env):
 def test_notebook_error_fails_at_once_other_classes_are_retried(env):
     """Default retries.on: a cell's exception is not retried (same code, same data, same error); a kernel death is."""
     store, scheduler, receiver, tmp = env
-    bad = deploy(store, make_notebook("x = 1", "raise ValueError('bad input data')"),
-                 retries={"count": 2, "backoff_seconds": 0})
-    died = deploy(store, make_notebook("x = 1", "import os\nos._exit(1)"), name="died",
-                  retries={"count": 1, "backoff_seconds": 0})
+    bad = deploy(
+        store, make_notebook("x = 1", "raise ValueError('bad input data')"), retries={"count": 2, "backoff_seconds": 0}
+    )
+    died = deploy(
+        store, make_notebook("x = 1", "import os\nos._exit(1)"), name="died", retries={"count": 1, "backoff_seconds": 0}
+    )
     r1 = store.create_run(bad["id"], 1_800_000_000, "manual")
     r2 = store.create_run(died["id"], 1_800_000_000, "manual")
     run1, run2 = drive(scheduler, settled(store, r1, r2), timeout=120)
@@ -264,10 +316,13 @@ def test_data_helper_in_a_run_records_lineage_and_never_crashes_it(env):
     store, scheduler, receiver, tmp = env
     scheduler.token_issuer = FakeIssuer()
     scheduler.run_env = {"PAVED_HUB_URL": "https://paved.example"}
-    nb = make_notebook("n = 3", "from paved.hub.catalog import data\n"
-                       "data.write(f'SELECT range AS x FROM range({n})', 'scores')\n"
-                       "print('rows', data.read('scores').count('*').fetchone()[0])\n"
-                       "import os\nprint(os.environ['PAVED_HUB_URL'], os.environ['JUPYTERHUB_USER'])")
+    nb = make_notebook(
+        "n = 3",
+        "from paved.hub.catalog import data\n"
+        "data.write(f'SELECT range AS x FROM range({n})', 'scores')\n"
+        "print('rows', data.read('scores').count('*').fetchone()[0])\n"
+        "import os\nprint(os.environ['PAVED_HUB_URL'], os.environ['JUPYTERHUB_USER'])",
+    )
     p = deploy(store, nb)
     run_id = store.create_run(p["id"], 1_800_000_000, "manual")
     [run] = drive(scheduler, settled(store, run_id))
@@ -280,17 +335,23 @@ def test_data_helper_in_a_run_records_lineage_and_never_crashes_it(env):
     helper = receiver.wait_for(lambda r: r["body"]["producer"].endswith("/notebook") and r["body"]["outputs"])
     assert helper[0]["headers"]["Authorization"] == "Bearer run-token-1"
     assert helper[0]["body"]["job"]["name"] == "p" and helper[0]["body"]["job"]["namespace"] == "forecast/dev"
-    [complete] = receiver.wait_for(lambda r: r["body"]["eventType"] == "COMPLETE" and r["body"]["producer"].endswith("/promote"))
+    [complete] = receiver.wait_for(
+        lambda r: r["body"]["eventType"] == "COMPLETE" and r["body"]["producer"].endswith("/promote")
+    )
     assert {"namespace": "file", "name": str(lake / "scores.parquet")} in [
-        {k: d[k] for k in ("namespace", "name")} for d in complete["body"]["outputs"]]
+        {k: d[k] for k in ("namespace", "name")} for d in complete["body"]["outputs"]
+    ]
 
 
 def test_data_helper_without_a_token_warns_once_and_carries_on(env):
     store, scheduler, receiver, tmp = env
-    nb = make_notebook("n = 2", "import warnings\nwarnings.simplefilter('always')\n"
-                       "from paved.hub.catalog import data\n"
-                       "for i in range(3):\n    data.write(f'SELECT {i} AS x', f'part{i}')\n"
-                       "print('written')")
+    nb = make_notebook(
+        "n = 2",
+        "import warnings\nwarnings.simplefilter('always')\n"
+        "from paved.hub.catalog import data\n"
+        "for i in range(3):\n    data.write(f'SELECT {i} AS x', f'part{i}')\n"
+        "print('written')",
+    )
     p = deploy(store, nb)
     run_id = store.create_run(p["id"], 1_800_000_000, "manual")
     [run] = drive(scheduler, settled(store, run_id))
@@ -320,8 +381,12 @@ def test_run_due_over_budget_is_skipped_with_the_reason_and_an_alert(env):
 def test_recovery_and_running_longer_than_usual_alerts(env):
     store, scheduler, receiver, tmp = env
     nb = make_notebook("fail = False\nsleep = 0.0", "import time\ntime.sleep(sleep)\nassert not fail, 'asked to fail'")
-    p = deploy(store, nb, notify={"webhook": f"{receiver.url}/alerts"},
-               parameters={"fail": {"type": "bool", "default": False}, "sleep": {"type": "float", "default": 0.0}})
+    p = deploy(
+        store,
+        nb,
+        notify={"webhook": f"{receiver.url}/alerts"},
+        parameters={"fail": {"type": "bool", "default": False}, "sleep": {"type": "float", "default": 0.0}},
+    )
     # Three earlier successes of about 1 s each make the usual duration (median) 1 s.
     for i in range(3):
         rid = store.create_run(p["id"], 1_700_000_000 + i, "manual")
@@ -333,8 +398,9 @@ def test_recovery_and_running_longer_than_usual_alerts(env):
     slow = store.create_run(p["id"], 1_800_000_060, "manual", {"sleep": 6.0})
     [run] = drive(scheduler, settled(store, slow), timeout=90)
     assert run["status"] == "succeeded"
-    [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_run_slow"
-                                and r["body"]["run_id"] == slow)  # once, though the scheduler polled it many times
+    [alert] = receiver.wait_for(
+        lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_run_slow" and r["body"]["run_id"] == slow
+    )  # once, though the scheduler polled it many times
     assert alert["body"]["median_s"] == pytest.approx(1.0) and alert["body"]["running_s"] > 2.0
     [rec] = receiver.wait_for(lambda r: r["path"] == "/alerts" and r["body"]["event"] == "pipeline_recovered")
     assert rec["body"]["run_id"] == slow and "succeeded again" in rec["body"]["text"]
@@ -350,15 +416,26 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
     store, scheduler, receiver, tmp = env
     p = deploy(store, make_notebook("x = 1"))
     under = store.create_run(p["id"], 1_800_000_000, "manual")
-    (tmp / "projects.yaml").write_text(PROJECTS.replace(
-        "    instance_types: [t3.medium]\n",
-        "    instance_types: [t3.medium]\n    budget_monthly: 1\n    budget_enforced: true\n"))
+    (tmp / "projects.yaml").write_text(
+        PROJECTS.replace(
+            "    instance_types: [t3.medium]\n",
+            "    instance_types: [t3.medium]\n    budget_monthly: 1\n    budget_enforced: true\n",
+        )
+    )
     os.utime(tmp / "projects.yaml", (time.time() + 5, time.time() + 5))  # a new mtime however coarse the clock
     [run] = drive(scheduler, settled(store, under))
     assert run["status"] == "succeeded", (run["category"], run["error"])  # nothing spent yet
     Ledger(default_db_url(tmp)).open_span(
-        "burn", project="forecast", environment="dev", user="alice", kind="notebook", resource_id="alice/",
-        instance_type="m5.large", lifecycle="on-demand", start=datetime.now(timezone.utc) - timedelta(hours=30))
+        "burn",
+        project="forecast",
+        environment="dev",
+        user="alice",
+        kind="notebook",
+        resource_id="alice/",
+        instance_type="m5.large",
+        lifecycle="on-demand",
+        start=datetime.now(timezone.utc) - timedelta(hours=30),
+    )
     over = store.create_run(p["id"], 1_800_000_060, "manual")
     scheduler.step()
     run = store.run(over)

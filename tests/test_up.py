@@ -9,8 +9,8 @@ import time
 
 import pytest
 import requests
-
 from conftest import ROOT, start_paved, stop_process_group
+
 from paved.hub.processes import pid_alive, pids_with_env
 
 
@@ -25,11 +25,14 @@ def test_login_page_is_paved_and_wrong_password_is_refused(paved_hub):
     assert "Invalid username or password" in r.text
 
 
-@pytest.mark.parametrize("user, sees, hidden", [
-    ("alice", ["imbalance-price-forecast"], ["leads"]),
-    ("bob", ["leads"], ["imbalance-price-forecast"]),
-    ("admin", ["imbalance-price-forecast", "leads"], []),
-])
+@pytest.mark.parametrize(
+    "user, sees, hidden",
+    [
+        ("alice", ["imbalance-price-forecast"], ["leads"]),
+        ("bob", ["leads"], ["imbalance-price-forecast"]),
+        ("admin", ["imbalance-price-forecast", "leads"], []),
+    ],
+)
 def test_home_page_and_projects_api_show_only_own_projects(paved_hub, user, sees, hidden):
     s = paved_hub.login(user)
     home = s.get(f"{paved_hub.url}/hub/home")
@@ -111,8 +114,13 @@ def test_bad_projects_file_stops_start_with_clear_error(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "projects.yaml").write_text("projects:\n  Bad_Name: {environments: {dev: {lake: x}}}\n")
-    out = subprocess.run([sys.executable, "-m", "paved.hub.cli", "up", "--port", "1", "--data-dir", str(data)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", "up", "--port", "1", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "project 'Bad_Name': name: must be a DNS label" in out.stderr
     assert "Traceback" not in out.stderr

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, start_paved, stop_process_group, wait_ready
+
 from paved.spawner import vscode
 
 ALICE_PROJECT = "imbalance-price-forecast"
@@ -33,27 +33,37 @@ def need_code_server():
 
 # --- settings ------------------------------------------------------------------------------------------------
 
+
 def test_code_server_config_turns_off_trust_prompt_telemetry_and_update_checks(tmp_path):
     vscode.prepare(tmp_path / "run" / "code-server.yaml", tmp_path / "home")
     config = yaml.safe_load((tmp_path / "run" / "code-server.yaml").read_text())
-    assert config == {"auth": "none", "disable-telemetry": True, "disable-update-check": True,
-                      "disable-workspace-trust": True, "disable-getting-started-override": True}
+    assert config == {
+        "auth": "none",
+        "disable-telemetry": True,
+        "disable-update-check": True,
+        "disable-workspace-trust": True,
+        "disable-getting-started-override": True,
+    }
     settings = json.loads((tmp_path / "home/.local/share/code-server/User/settings.json").read_text())
     assert settings["security.workspace.trust.enabled"] is False
     assert settings["telemetry.telemetryLevel"] == "off" and settings["update.mode"] == "none"
     # images bake the same files with `python -m paved.spawner.vscode config|settings`
-    printed = subprocess.run([sys.executable, "-m", "paved.spawner.vscode", "config"], capture_output=True,
-                             text=True, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "paved.spawner.vscode", "config"], capture_output=True, text=True, check=True
+    ).stdout
     assert printed == (tmp_path / "run" / "code-server.yaml").read_text()
-    printed = subprocess.run([sys.executable, "-m", "paved.spawner.vscode", "settings"], capture_output=True,
-                             text=True, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "paved.spawner.vscode", "settings"], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(printed) == settings
 
 
 SETTINGS_CASES = [
     # (existing settings.json text, expected afterwards: dict, or None = file left exactly as it was)
-    ('{"telemetry.telemetryLevel": "error", "editor.fontSize": 15}',
-     {**vscode.USER_SETTINGS, "telemetry.telemetryLevel": "error", "editor.fontSize": 15}),
+    (
+        '{"telemetry.telemetryLevel": "error", "editor.fontSize": 15}',
+        {**vscode.USER_SETTINGS, "telemetry.telemetryLevel": "error", "editor.fontSize": 15},
+    ),
     ("", vscode.USER_SETTINGS),
     ('// my settings\n{"editor.fontSize": 15}', None),  # JSON with comments: the user's file, untouched
     ("[1, 2]", None),
@@ -75,8 +85,12 @@ def test_user_settings_keep_what_the_user_chose(tmp_path, existing, expected):
 
 def test_server_env_names_the_command_as_jupyter_vscode_proxy_needs():
     env = vscode.server_env("/opt/cs/bin/code-server", "/run/x/code-server.yaml", "/home/me/work")
-    assert env == {"CODE_EXECUTABLE": "code-server", "CODE_SERVER_CONFIG": "/run/x/code-server.yaml",
-                   "CODE_WORKINGDIR": "/home/me/work", "VSCODE_CLI": "1"}
+    assert env == {
+        "CODE_EXECUTABLE": "code-server",
+        "CODE_SERVER_CONFIG": "/run/x/code-server.yaml",
+        "CODE_WORKINGDIR": "/home/me/work",
+        "VSCODE_CLI": "1",
+    }
     with pytest.raises(ValueError, match="must be named one of code-server, openvscode-server"):
         vscode.server_env("/opt/cs/bin/vscode-4.100", "c.yaml", "/w")
     assert vscode.path_with("/opt/cs/bin/code-server", "/usr/bin:/opt/cs/bin:/bin") == "/opt/cs/bin:/usr/bin:/bin"
@@ -84,6 +98,7 @@ def test_server_env_names_the_command_as_jupyter_vscode_proxy_needs():
 
 
 # --- the installer -------------------------------------------------------------------------------------------
+
 
 def test_installer_rerun_is_a_no_op_and_keeps_the_command_linked():
     need_code_server()
@@ -104,6 +119,7 @@ def test_installer_refuses_unknown_arguments():
 
 
 # --- through the real hub ------------------------------------------------------------------------------------
+
 
 def process_env(pid: int) -> dict:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -134,8 +150,9 @@ def test_vscode_server_opens_on_its_workspace_with_the_scope_and_stops_clean(fre
     need_code_server()
     hub = fresh_hub()
     name = "code-heron"
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
-                              json={"project": ALICE_PROJECT, "interface": "vscode"})
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/{name}", json={"project": ALICE_PROJECT, "interface": "vscode"}
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", name)
     workspace = hub.data_dir / "workspaces" / "alice" / name
@@ -186,13 +203,16 @@ def test_without_code_server_the_form_hides_vscode_and_the_api_refuses_it(tmp_pa
         form = s.get(f"{hub.url}/hub/spawn/alice/no-code")
         data = json.loads(re.search(r'id="paved-form-data">(.*?)</script>', form.text, re.S).group(1))
         assert data["interfaces"] == {"lab": "JupyterLab"}
-        r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/no-code",
-                                  json={"project": ALICE_PROJECT, "interface": "vscode"})
+        r = hub.api("alice").post(
+            f"{hub.url}/hub/api/users/alice/servers/no-code", json={"project": ALICE_PROJECT, "interface": "vscode"}
+        )
         assert r.status_code == 400, r.text
         assert r.json()["message"] == "'vscode' is not an available interface; choose one of: lab."
         # a hand-written form post gets the same answer, and nothing was started or kept
-        r = s.post(f"{hub.url}/hub/spawn/alice/no-code", data={
-            "_xsrf": s.cookies.get("_xsrf"), "project": ALICE_PROJECT, "interface": "vscode"})
+        r = s.post(
+            f"{hub.url}/hub/spawn/alice/no-code",
+            data={"_xsrf": s.cookies.get("_xsrf"), "project": ALICE_PROJECT, "interface": "vscode"},
+        )
         assert r.status_code == 400 and "not an available interface" in r.text
         assert not (hub.data_dir / "workspaces" / "alice" / "no-code").exists()
         # a JupyterLab server there shows no VS Code tile that could not start

@@ -16,14 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ACCOUNT_PREFIX, start_paved, stop_process_group
 from test_vscode import ALICE_PROJECT, alive, need_code_server, wait_ready
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +115,16 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     page.keyboard.press("Control+Backquote")
     page.wait_for_selector(".terminal-wrapper .xterm-rows", timeout=60_000)
     page.click(".terminal-wrapper .xterm")
-    page.wait_for_function("document.querySelector('.xterm-rows').innerText.trim().length > 0", timeout=60_000)  # a prompt
-    page.keyboard.type('echo "project=$PAVED_PROJECT"; { echo "$PAVED_PROJECT"; echo "$PAVED_LAKE"; '
-                      'paved promote --help | head -1; } > scope.txt\n')
     page.wait_for_function(
-        f"document.querySelector('.xterm-rows').innerText.includes('project={ALICE_PROJECT}')", timeout=60_000)
+        "document.querySelector('.xterm-rows').innerText.trim().length > 0", timeout=60_000
+    )  # a prompt
+    page.keyboard.type(
+        'echo "project=$PAVED_PROJECT"; { echo "$PAVED_PROJECT"; echo "$PAVED_LAKE"; '
+        "paved promote --help | head -1; } > scope.txt\n"
+    )
+    page.wait_for_function(
+        f"document.querySelector('.xterm-rows').innerText.includes('project={ALICE_PROJECT}')", timeout=60_000
+    )
     out = workspace / "scope.txt"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(out.read_text().splitlines() if out.exists() else []) < 3:
@@ -142,11 +151,16 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
 def lsp_notebook():
     cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": []}
     return {
-        "cells": [{**cell, "id": "define", "source": "def paved_probe_function(x):\n    return x\n"},
-                  {**cell, "id": "use", "source": ""}],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "cells": [
+            {**cell, "id": "define", "source": "def paved_probe_function(x):\n    return x\n"},
+            {**cell, "id": "use", "source": ""},
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
 
 
@@ -154,10 +168,13 @@ def test_lab_has_the_vscode_tile_and_language_server_completion(hub, browser, ar
     name = "lab-plover"
     workspace = hub.data_dir / "workspaces" / "alice" / name
     write_json(workspace / "probe.ipynb", lsp_notebook())
-    write_json(workspace / ".jupyter/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings",
-               {"fetchNews": "false", "checkForUpdates": False})
-    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/{name}",
-                              json={"project": ALICE_PROJECT, "interface": "lab"})
+    write_json(
+        workspace / ".jupyter/lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings",
+        {"fetchNews": "false", "checkForUpdates": False},
+    )
+    r = hub.api("alice").post(
+        f"{hub.url}/hub/api/users/alice/servers/{name}", json={"project": ALICE_PROJECT, "interface": "lab"}
+    )
     assert r.status_code in (201, 202), r.text
     wait_ready(hub, "alice", name)
 
@@ -181,9 +198,11 @@ def test_lab_has_the_vscode_tile_and_language_server_completion(hub, browser, ar
     page.keyboard.type("paved_probe_f")
     # The language server starts with the notebook: ask again until it answers (the kernel alone cannot).
     # Tab shows the completer, or inserts the name at once when it is the only match.
-    completed = ("() => [...document.querySelectorAll('.jp-Completer-item')].some(e => "
-                 "e.innerText.includes('paved_probe_function')) || "
-                 "document.querySelectorAll('.jp-Notebook .jp-Cell')[1].innerText.includes('paved_probe_function')")
+    completed = (
+        "() => [...document.querySelectorAll('.jp-Completer-item')].some(e => "
+        "e.innerText.includes('paved_probe_function')) || "
+        "document.querySelectorAll('.jp-Notebook .jp-Cell')[1].innerText.includes('paved_probe_function')"
+    )
     found = False
     deadline = time.monotonic() + 90
     while not found and time.monotonic() < deadline:

@@ -17,7 +17,8 @@ def test_a_forked_server_keeps_lab_state_under_its_own_home(tmp_path):
         "from jupyterlab.labapp import LabApp\n"
         "app = LabApp()\n"
         "app.parse_command_line(warm.lab_dirs_from_home())\n"
-        "print(app.workspaces_dir); print(app.user_settings_dir)\n")
+        "print(app.workspaces_dir); print(app.user_settings_dir)\n"
+    )
     env = {"HOME": str(parent), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

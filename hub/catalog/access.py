@@ -43,8 +43,22 @@ DEFAULT_DAYS = 90
 REQUEST_FIELDS = {"namespace", "name", "project", "environment", "access", "days", "reason"}
 MAX_REASON = 2000
 # what a user who may only discover a dataset sees of it (no location, data source, runs or grants)
-DISCOVERABLE_KEYS = ("id", "namespace", "name", "title", "project", "environment", "platform", "description",
-                     "tags", "owners", "row_count", "size_bytes", "last_modified", "freshness")
+DISCOVERABLE_KEYS = (
+    "id",
+    "namespace",
+    "name",
+    "title",
+    "project",
+    "environment",
+    "platform",
+    "description",
+    "tags",
+    "owners",
+    "row_count",
+    "size_bytes",
+    "last_modified",
+    "freshness",
+)
 
 
 class Access:
@@ -70,8 +84,9 @@ class Access:
     def discover(self, row: dict, detail: dict) -> dict:
         """What a non-member sees of a dataset of a discoverable project: its description and schema only."""
         out = {k: detail.get(k) for k in DISCOVERABLE_KEYS}
-        out["fields"] = [{"name": f["name"], "type": f["type"], "description": f["description"]}
-                         for f in detail.get("fields", [])]
+        out["fields"] = [
+            {"name": f["name"], "type": f["type"], "description": f["description"]} for f in detail.get("fields", [])
+        ]
         out["access"] = "request"
         return out
 
@@ -80,8 +95,9 @@ class Access:
         """The validated request from ``body``; HTTPError 4xx with a sentence for every bad input."""
         unknown = set(body) - REQUEST_FIELDS
         if unknown:
-            raise web.HTTPError(400, f"Unknown field(s) {', '.join(sorted(unknown))}; a request has "
-                                f"{', '.join(sorted(REQUEST_FIELDS))}")
+            raise web.HTTPError(
+                400, f"Unknown field(s) {', '.join(sorted(unknown))}; a request has {', '.join(sorted(REQUEST_FIELDS))}"
+            )
         for key in ("namespace", "name", "project", "environment", "reason"):
             if not isinstance(body.get(key), str) or not body[key].strip():
                 raise web.HTTPError(400, f"{key} is required (a non-empty string)")
@@ -96,33 +112,62 @@ class Access:
         own = sorted(p.name for p in caller_projects if p.is_member(user["name"], groups))
         project = self.catalog.registry.get(project_name)
         if project is None or project_name not in own:
-            raise web.HTTPError(403, f"You are not a member of project {project_name!r}: request access for one "
-                                f"of your own projects ({', '.join(own) or 'you are in none'})")
+            raise web.HTTPError(
+                403,
+                f"You are not a member of project {project_name!r}: request access for one "
+                f"of your own projects ({', '.join(own) or 'you are in none'})",
+            )
         if env not in project.environments:
-            raise web.HTTPError(400, f"Project {project_name!r} has no environment {env!r}; use one of "
-                                f"{', '.join(sorted(project.environments))}")
+            raise web.HTTPError(
+                400,
+                f"Project {project_name!r} has no environment {env!r}; use one of "
+                f"{', '.join(sorted(project.environments))}",
+            )
         store = self.catalog.store
         did = store.ds_ids.get((ns, name))
         info = store.ds_info.get(did) if did is not None else None
         owner = self.catalog.registry.get(info.project) if info and info.project else None
-        if info is None or owner is None or not (
-                owner.discoverable or visible is None or info.project in (visible or ())
-                or self.access_of(info.project, await self._catalog_grants(did), visible) == "granted"):
+        if (
+            info is None
+            or owner is None
+            or not (
+                owner.discoverable
+                or visible is None
+                or info.project in (visible or ())
+                or self.access_of(info.project, await self._catalog_grants(did), visible) == "granted"
+            )
+        ):
             raise web.HTTPError(404, f"No dataset {ns}:{name}")
         if info.project == project_name:
-            raise web.HTTPError(400, f"Dataset {ns}:{name} already belongs to project {project_name!r}: "
-                                "request access for another project's dataset")
+            raise web.HTTPError(
+                400,
+                f"Dataset {ns}:{name} already belongs to project {project_name!r}: "
+                "request access for another project's dataset",
+            )
         days = body.get("days", min(DEFAULT_DAYS, owner.max_grant_days))
         if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 < days <= owner.max_grant_days:
-            raise web.HTTPError(400, f"days must be a number above 0 and at most {owner.max_grant_days} (project "
-                                f"{owner.name!r} grants access for at most that long), got {days!r}")
+            raise web.HTTPError(
+                400,
+                f"days must be a number above 0 and at most {owner.max_grant_days} (project "
+                f"{owner.name!r} grants access for at most that long), got {days!r}",
+            )
         for g in self.grants.active():
-            if (g["namespace"], g["name"], g["project"], g["environment"]) == (ns, name, project_name, env) \
-                    and (g["access"] == access or g["access"] == "write"):
-                raise web.HTTPError(409, f"{project_name}/{env} already has {g['access']} access to {ns}:{name} "
-                                    f"until {g['expires']}")
-        return dict(namespace=ns, name=name, owner_project=owner.name, project=project_name, environment=env,
-                    access=access, days=days, reason=reason)
+            if (g["namespace"], g["name"], g["project"], g["environment"]) == (ns, name, project_name, env) and (
+                g["access"] == access or g["access"] == "write"
+            ):
+                raise web.HTTPError(
+                    409, f"{project_name}/{env} already has {g['access']} access to {ns}:{name} until {g['expires']}"
+                )
+        return dict(
+            namespace=ns,
+            name=name,
+            owner_project=owner.name,
+            project=project_name,
+            environment=env,
+            access=access,
+            days=days,
+            reason=reason,
+        )
 
     async def _catalog_grants(self, did: int) -> list[str]:
         row = await self.catalog.read(queries.dataset_row, did)
@@ -141,17 +186,25 @@ class Access:
         return bool(user.get("admin")) or (project is not None and project.is_admin(user["name"]))
 
     def visible_request(self, user: dict, req: dict | None, caller_projects: list[str] | None) -> bool:
-        return req is not None and (caller_projects is None or req["requester"] == user["name"]
-                                    or req["project"] in caller_projects or self.may_decide(user, req["owner_project"]))
+        return req is not None and (
+            caller_projects is None
+            or req["requester"] == user["name"]
+            or req["project"] in caller_projects
+            or self.may_decide(user, req["owner_project"])
+        )
 
-    async def decide(self, user: dict, rid: str, approve: bool, comment: str,
-                     caller_projects: list[str] | None) -> dict:
+    async def decide(
+        self, user: dict, rid: str, approve: bool, comment: str, caller_projects: list[str] | None
+    ) -> dict:
         req = self.grants.request(rid)
         if not self.visible_request(user, req, caller_projects):
             raise web.HTTPError(404, f"No access request {rid}")
         if not self.may_decide(user, req["owner_project"]):
-            raise web.HTTPError(403, f"Only admins of project {req['owner_project']!r}, which owns "
-                                f"{req['namespace']}:{req['name']}, may approve or deny this request")
+            raise web.HTTPError(
+                403,
+                f"Only admins of project {req['owner_project']!r}, which owns "
+                f"{req['namespace']}:{req['name']}, may approve or deny this request",
+            )
         did = self.catalog.store.ds_ids.get((req["namespace"], req["name"]))
         info = self.catalog.store.ds_info.get(did) if did is not None else None
         try:
@@ -170,14 +223,17 @@ class Access:
 
     # --- grants -------------------------------------------------------------------------------------
     def list_grants(self, caller_projects: list[str] | None, active_only: bool) -> list[dict]:
-        return [g for g in self.grants.grants(active_only)
-                if caller_projects is None or g["project"] in caller_projects
-                or g["owner_project"] in caller_projects]
+        return [
+            g
+            for g in self.grants.grants(active_only)
+            if caller_projects is None or g["project"] in caller_projects or g["owner_project"] in caller_projects
+        ]
 
     async def revoke(self, user: dict, gid: str, caller_projects: list[str] | None) -> dict:
         g = self.grants.grant(gid)
-        if g is None or not (caller_projects is None or g["project"] in caller_projects
-                             or g["owner_project"] in caller_projects):
+        if g is None or not (
+            caller_projects is None or g["project"] in caller_projects or g["owner_project"] in caller_projects
+        ):
             raise web.HTTPError(404, f"No grant {gid}: list grants at api/catalog/v1/grants")
         if not self.may_decide(user, g["owner_project"]):
             raise web.HTTPError(403, f"Only admins of project {g['owner_project']!r} may revoke this grant")
@@ -238,11 +294,15 @@ class Access:
             return
         changes = {}
         for column, mark, wanted in (
-                ("grants", "", {g["project"] for g in grants if g["active"]}),
-                ("write_grants", "write:", {g["project"] for g in grants if g["active"] and g["access"] == "write"})):
+            ("grants", "", {g["project"] for g in grants if g["active"]}),
+            ("write_grants", "write:", {g["project"] for g in grants if g["active"] and g["access"] == "write"}),
+        ):
             current = list(row[column] or [])
-            added = {p[len(mark):] for p in self.grants.shown(*key) if p.startswith(mark) and
-                     (mark or not p.startswith("write:"))}
+            added = {
+                p[len(mark) :]
+                for p in self.grants.shown(*key)
+                if p.startswith(mark) and (mark or not p.startswith("write:"))
+            }
             want = [p for p in current if p in wanted or p not in added] + sorted(wanted - set(current))
             for p in sorted(wanted - set(current)):
                 self.grants.set_shown(*key, mark + p, True)
@@ -285,8 +345,9 @@ class Access:
 
         prefix = os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
         for g in self.grants.active():
-            if (g["namespace"], g["name"]) == skip or accounts.group_name(g["project"], g["environment"],
-                                                                            prefix) != group:
+            if (g["namespace"], g["name"]) == skip or accounts.group_name(
+                g["project"], g["environment"], prefix
+            ) != group:
                 continue
             did = self.catalog.store.ds_ids.get((g["namespace"], g["name"]))
             target = self.catalog.readable(did) if did is not None else None
@@ -301,13 +362,17 @@ class Access:
         project, env = item.job_owner
         if not project:
             return
-        via = "pipeline input" if item.posted_by == "pipelines" else (
-            "paved.data.read" if "notebook" in (item.event.producer or "") else "lineage input")
+        via = (
+            "pipeline input"
+            if item.posted_by == "pipelines"
+            else ("paved.data.read" if "notebook" in (item.event.producer or "") else "lineage input")
+        )
         for ref in item.event.inputs:
             owner = item.dataset_owners.get(ref.key, (None,))[0]
             if owner and owner != project:
-                self.grants.record_read(item.posted_by, project, env, ref.namespace, ref.name, owner, via,
-                                        run_id=item.event.run_id)
+                self.grants.record_read(
+                    item.posted_by, project, env, ref.namespace, ref.name, owner, via, run_id=item.event.run_id
+                )
 
     def audit(self, caller_projects: list[str] | None, ns: str | None, name: str | None) -> list[dict]:
         return self.grants.audit(ns, name, owner_projects=caller_projects)
@@ -317,15 +382,23 @@ class Access:
         if not self.webhook:
             return
         try:
-            resp = await AsyncHTTPClient().fetch(HTTPRequest(
-                self.webhook, method="POST", body=json.dumps({"type": kind, **payload}, default=str),
-                headers={"Content-Type": "application/json"}, request_timeout=10), raise_error=False)
+            resp = await AsyncHTTPClient().fetch(
+                HTTPRequest(
+                    self.webhook,
+                    method="POST",
+                    body=json.dumps({"type": kind, **payload}, default=str),
+                    headers={"Content-Type": "application/json"},
+                    request_timeout=10,
+                ),
+                raise_error=False,
+            )
             log.info("Access webhook %s: %s", kind, resp.code)
         except Exception as e:  # noqa: BLE001
             log.warning("Access webhook %s failed: %s", kind, type(e).__name__)
 
 
 # --- handlers ------------------------------------------------------------------------------------------------
+
 
 def _handler_base():
     from paved.hub.catalog.service import CatalogHandler
@@ -372,10 +445,17 @@ def handlers() -> list[tuple]:
         async def get(self):
             user = self.caller()
             groups = user.get("groups") or ()
-            self.write_json({"purposes": [
-                {"project": p.name, "environment": e, "admin": p.is_admin(user["name"])}
-                for p in self.caller_projects() if p.is_member(user["name"], groups) for e in sorted(p.environments)],
-                "admin_of": sorted(p.name for p in self.caller_projects() if p.is_admin(user["name"]))})
+            self.write_json(
+                {
+                    "purposes": [
+                        {"project": p.name, "environment": e, "admin": p.is_admin(user["name"])}
+                        for p in self.caller_projects()
+                        if p.is_member(user["name"], groups)
+                        for e in sorted(p.environments)
+                    ],
+                    "admin_of": sorted(p.name for p in self.caller_projects() if p.is_admin(user["name"])),
+                }
+            )
 
     class DecideHandler(_Mixin, Base):
         async def post(self, rid, verb):
@@ -413,8 +493,20 @@ def handlers() -> list[tuple]:
                 self.write_json({"audit": entries})
                 return
             out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=["at", "actor", "action", "project", "environment",
-                                                     "namespace", "name", "owner_project", "detail"])
+            writer = csv.DictWriter(
+                out,
+                fieldnames=[
+                    "at",
+                    "actor",
+                    "action",
+                    "project",
+                    "environment",
+                    "namespace",
+                    "name",
+                    "owner_project",
+                    "detail",
+                ],
+            )
             writer.writeheader()
             writer.writerows(entries)
             self.set_header("Content-Type", "text/csv; charset=utf-8")
@@ -429,4 +521,3 @@ def handlers() -> list[tuple]:
         (r"api/catalog/v1/grants/([^/]+)", GrantHandler),
         (r"api/catalog/v1/audit", AuditHandler),
     ]
-

@@ -20,10 +20,16 @@ from paved.hub.catalog.service import STATE_FILE
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     crawl = sub.add_parser("crawl", help="register the datasets in every project's lake location")
-    crawl.add_argument("--data-dir", default=os.environ.get("PAVED_DATA_DIR", ".paved"),
-                       help="Paved data folder (default: $PAVED_DATA_DIR, else ./.paved)")
-    crawl.add_argument("--projects-file", default=os.environ.get("PAVED_PROJECTS_FILE"),
-                       help="projects file (default: <data dir>/projects.yaml)")
+    crawl.add_argument(
+        "--data-dir",
+        default=os.environ.get("PAVED_DATA_DIR", ".paved"),
+        help="Paved data folder (default: $PAVED_DATA_DIR, else ./.paved)",
+    )
+    crawl.add_argument(
+        "--projects-file",
+        default=os.environ.get("PAVED_PROJECTS_FILE"),
+        help="projects file (default: <data dir>/projects.yaml)",
+    )
 
 
 def _via_service(data_dir: Path) -> dict | None:
@@ -32,8 +38,12 @@ def _via_service(data_dir: Path) -> dict | None:
         info = json.loads(state.read_text())
     except (OSError, ValueError):
         return None
-    req = urllib.request.Request(info["url"].rstrip("/") + "/api/catalog/v1/crawl", data=b"", method="POST",
-                                 headers={"Authorization": f"Bearer {info['token']}"})
+    req = urllib.request.Request(
+        info["url"].rstrip("/") + "/api/catalog/v1/crawl",
+        data=b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {info['token']}"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=600) as resp:
             return json.loads(resp.read())
@@ -59,15 +69,24 @@ def _in_process(data_dir: Path, projects_file: str) -> dict:
     try:
         while pending := store.pending():  # first derive what a stopped service had logged
             store.apply(pending)
-        known = {loc: (size, mod) for loc, size, mod in store.con.execute(
-            "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL").fetchall()}
+        known = {
+            loc: (size, mod)
+            for loc, size, mod in store.con.execute(
+                "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL"
+            ).fetchall()
+        }
         events, problems = crawler.crawl(projects, known)
         items = []
         for body in events:
             event = parse_event(body)
             facet = event.dataset.facet("paved")
-            items.append(Resolved(event, "paved-crawler", dataset_owners={
-                event.dataset.key: (facet["project"], facet["environment"], True)}))
+            items.append(
+                Resolved(
+                    event,
+                    "paved-crawler",
+                    dataset_owners={event.dataset.key: (facet["project"], facet["environment"], True)},
+                )
+            )
         if items:
             store.append(items)
             store.apply(items)

@@ -28,20 +28,33 @@ def _iso(t: datetime) -> str:
     return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def dataset_event(location: str, project: str, environment: str, info: dict, size: int | None,
-                  modified: datetime | None) -> dict:
+def dataset_event(
+    location: str, project: str, environment: str, info: dict, size: int | None, modified: datetime | None
+) -> dict:
     ns, name = dataset_names(location)
-    paved = {"_producer": PRODUCER, "_schemaURL": PAVED_FACET_SCHEMA, "project": project,
-             "environment": environment, "row_count": info["row_count"]}
+    paved = {
+        "_producer": PRODUCER,
+        "_schemaURL": PAVED_FACET_SCHEMA,
+        "project": project,
+        "environment": environment,
+        "row_count": info["row_count"],
+    }
     if size is not None:
         paved["size_bytes"] = size
     if modified is not None:
         paved["last_modified"] = _iso(modified)
     return {
-        "eventTime": _iso(datetime.now(timezone.utc)), "producer": PRODUCER, "schemaURL": DATASET_EVENT_SCHEMA,
-        "dataset": {"namespace": ns, "name": name, "facets": {
-            "schema": {"_producer": PRODUCER, "_schemaURL": FACET_SCHEMA, "fields": info["fields"]},
-            "paved": paved}},
+        "eventTime": _iso(datetime.now(timezone.utc)),
+        "producer": PRODUCER,
+        "schemaURL": DATASET_EVENT_SCHEMA,
+        "dataset": {
+            "namespace": ns,
+            "name": name,
+            "facets": {
+                "schema": {"_producer": PRODUCER, "_schemaURL": FACET_SCHEMA, "fields": info["fields"]},
+                "paved": paved,
+            },
+        },
     }
 
 
@@ -59,9 +72,13 @@ def _s3_files(lake: str, project: str, env):
     import boto3
 
     creds = reader.aws_credentials(project, env)
-    client = boto3.client("s3", aws_access_key_id=creds.get("key_id"), aws_secret_access_key=creds.get("secret"),
-                          aws_session_token=creds.get("session_token"))
-    bucket, _, prefix = lake[len("s3://"):].partition("/")
+    client = boto3.client(
+        "s3",
+        aws_access_key_id=creds.get("key_id"),
+        aws_secret_access_key=creds.get("secret"),
+        aws_session_token=creds.get("session_token"),
+    )
+    bucket, _, prefix = lake[len("s3://") :].partition("/")
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
         for obj in page.get("Contents", []):
             if obj["Key"].endswith(".parquet"):
@@ -79,8 +96,9 @@ def crawl(projects: dict[str, Project], known: dict[str, tuple]) -> tuple[list[d
             if not env.lake:
                 continue
             try:
-                files = list(_s3_files(env.lake, project.name, env) if env.lake.startswith("s3://")
-                             else _local_files(env.lake))
+                files = list(
+                    _s3_files(env.lake, project.name, env) if env.lake.startswith("s3://") else _local_files(env.lake)
+                )
             except Exception as e:  # noqa: BLE001 - one unreachable lake must not stop the crawl
                 problems.append(f"{project.name}/{env.name}: cannot list {env.lake}: {e}")
                 continue
@@ -91,12 +109,19 @@ def crawl(projects: dict[str, Project], known: dict[str, tuple]) -> tuple[list[d
                 for location, size, modified in files:
                     seen = known.get(location)
                     mod_naive = modified.astimezone(timezone.utc).replace(tzinfo=None)
-                    if seen and seen[0] == size and seen[1] is not None and \
-                            abs((seen[1] - mod_naive).total_seconds()) < 0.002:
+                    if (
+                        seen
+                        and seen[0] == size
+                        and seen[1] is not None
+                        and abs((seen[1] - mod_naive).total_seconds()) < 0.002
+                    ):
                         continue
                     if con is None:
-                        con = reader.connection(env.lake + "/", project.name, env) \
-                            if env.lake.startswith("s3://") else duck.connect(names=())
+                        con = (
+                            reader.connection(env.lake + "/", project.name, env)
+                            if env.lake.startswith("s3://")
+                            else duck.connect(names=())
+                        )
                     try:
                         info = reader.parquet_info(con, location)
                     except Exception as e:  # noqa: BLE001
@@ -106,6 +131,5 @@ def crawl(projects: dict[str, Project], known: dict[str, tuple]) -> tuple[list[d
             finally:
                 if con is not None:
                     con.close()
-    log.info("Crawl found %d new or changed datasets%s", len(events),
-             f"; problems: {problems}" if problems else "")
+    log.info("Crawl found %d new or changed datasets%s", len(events), f"; problems: {problems}" if problems else "")
     return events, problems

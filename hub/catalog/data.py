@@ -136,8 +136,9 @@ def resolve_lake(lake_dir: str, name: str) -> str:
 
 def _reader(location: str) -> str:
     suffix = Path(location).suffix.lower().lstrip(".")
-    fn = READERS.get({"pq": "parquet", "jsonl": "json", "ndjson": "json", "tsv": "csv"}.get(suffix, suffix),
-                     "read_parquet")
+    fn = READERS.get(
+        {"pq": "parquet", "jsonl": "json", "ndjson": "json", "tsv": "csv"}.get(suffix, suffix), "read_parquet"
+    )
     return f"{fn}('{sql_str(location)}')"
 
 
@@ -167,7 +168,8 @@ def sql(query: str) -> duckdb.DuckDBPyRelation:
         name = missing.group(1)
         raise duckdb.CatalogException(
             f'{name} is not read yet: call data.read("{name}") first (it registers the view {name} and records '
-            f"the read in lineage), then run data.sql again. DuckDB said: {error}") from error
+            f"the read in lineage), then run data.sql again. DuckDB said: {error}"
+        ) from error
 
 
 def write(data, target: str) -> str:
@@ -193,9 +195,11 @@ def write(data, target: str) -> str:
 
 
 def _schema(rel: duckdb.DuckDBPyRelation) -> dict:
-    return {"_producer": PRODUCER,
-            "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
-            "fields": [{"name": n, "type": str(t)} for n, t in zip(rel.columns, rel.types)]}
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet",
+        "fields": [{"name": n, "type": str(t)} for n, t in zip(rel.columns, rel.types)],
+    }
 
 
 class _Session:
@@ -228,23 +232,32 @@ class _Session:
     @staticmethod
     def _client():
         from openlineage.client import OpenLineageClient
-        from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, \
-            HttpTransport
+        from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
 
         token = _env("JUPYTERHUB_API_TOKEN")
         if not token:
             raise RuntimeError("no hub token (JUPYTERHUB_API_TOKEN) to send lineage with")
-        return OpenLineageClient(transport=HttpTransport(HttpConfig(
-            url=_env("PAVED_CATALOG_URL").rstrip("/") + "/", endpoint="api/v1/lineage", timeout=10,
-            compression=HttpCompression.GZIP, auth=ApiKeyTokenProvider({"apiKey": token}),
-            retry={"total": 2, "backoff_factor": 0.2})))
+        return OpenLineageClient(
+            transport=HttpTransport(
+                HttpConfig(
+                    url=_env("PAVED_CATALOG_URL").rstrip("/") + "/",
+                    endpoint="api/v1/lineage",
+                    timeout=10,
+                    compression=HttpCompression.GZIP,
+                    auth=ApiKeyTokenProvider({"apiKey": token}),
+                    retry={"total": 2, "backoff_factor": 0.2},
+                )
+            )
+        )
 
     def _warn(self, error: Exception) -> None:
         """One warning per session: a notebook that reads in a loop must not print it a thousand times."""
         if not self.warned:
             self.warned = True
-            warnings.warn(f"paved: lineage not recorded ({type(error).__name__}: {error}); reads and writes "
-                          "work as usual", stacklevel=4)
+            warnings.warn(
+                f"paved: lineage not recorded ({type(error).__name__}: {error}); reads and writes work as usual",
+                stacklevel=4,
+            )
 
     def _record(self, kind: str, location: str) -> None:
         """In a pipeline run: note the dataset for the run's own lineage events (see paved.promote.lineage)."""
@@ -259,26 +272,56 @@ class _Session:
     def _dataset(self, location: str, rel=None, rows: int | None = None) -> dict:
         ns, name = dataset_names(location)
         facets = {"schema": _schema(rel)} if rel is not None else {}
-        return {"namespace": ns, "name": name, "facets": facets,
-                **({"outputFacets": {"outputStatistics": {
-                    "_producer": PRODUCER, "rowCount": rows,
-                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json"
-                                  "#/$defs/OutputStatisticsOutputDatasetFacet"}}} if rows is not None else {})}
+        return {
+            "namespace": ns,
+            "name": name,
+            "facets": facets,
+            **(
+                {
+                    "outputFacets": {
+                        "outputStatistics": {
+                            "_producer": PRODUCER,
+                            "rowCount": rows,
+                            "_schemaURL": "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json"
+                            "#/$defs/OutputStatisticsOutputDatasetFacet",
+                        }
+                    }
+                }
+                if rows is not None
+                else {}
+            ),
+        }
 
     def _emit(self, event_type: str, outputs: list[dict] | None = None) -> None:
         if not self.enabled:
             return
         body = {
-            "eventType": event_type, "eventTime": datetime.now(timezone.utc).isoformat(),
-            "producer": PRODUCER, "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "eventType": event_type,
+            "eventTime": datetime.now(timezone.utc).isoformat(),
+            "producer": PRODUCER,
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
             "run": {"runId": self.run_id, "facets": {}},
-            "job": {"namespace": self.job_namespace, "name": self.job_name, "facets": {
-                "paved": {"_producer": PRODUCER, "_schemaURL": PRODUCER + "/PavedJobFacet.json",
-                          "project": self.project, "environment": self.environment},
-                "jobType": {"_producer": PRODUCER, "processingType": "BATCH", "integration": "PAVED",
-                            "jobType": "NOTEBOOK",
-                            "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json"}}},
-            "inputs": list(self.inputs.values()), "outputs": outputs if outputs is not None else [],
+            "job": {
+                "namespace": self.job_namespace,
+                "name": self.job_name,
+                "facets": {
+                    "paved": {
+                        "_producer": PRODUCER,
+                        "_schemaURL": PRODUCER + "/PavedJobFacet.json",
+                        "project": self.project,
+                        "environment": self.environment,
+                    },
+                    "jobType": {
+                        "_producer": PRODUCER,
+                        "processingType": "BATCH",
+                        "integration": "PAVED",
+                        "jobType": "NOTEBOOK",
+                        "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json",
+                    },
+                },
+            },
+            "inputs": list(self.inputs.values()),
+            "outputs": outputs if outputs is not None else [],
         }
         try:
             self.client.transport.emit(body)  # the client's HTTP transport serialises a dict as-is

@@ -27,8 +27,10 @@ def extension_path(name: str) -> str:
         found = sorted(Path(folder).glob(f"extensions/*/{name}.duckdb_extension"))
         if found:
             return str(found[-1])
-    raise RuntimeError(f"The {name} DuckDB extension file is missing from duckdb-extension-{name}; "
-                       f"install duckdb-extension-{name}=={duckdb.__version__}")
+    raise RuntimeError(
+        f"The {name} DuckDB extension file is missing from duckdb-extension-{name}; "
+        f"install duckdb-extension-{name}=={duckdb.__version__}"
+    )
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, names=EXTENSIONS) -> duckdb.DuckDBPyConnection:

@@ -57,7 +57,7 @@ class EventLog:
                 self._open(rows[0]["seq"])
             view = memoryview(data)
             while view:
-                view = view[os.write(self._fd, view):]
+                view = view[os.write(self._fd, view) :]
             os.fdatasync(self._fd)
             self._size += len(data)
             self._last[self._current] = rows[-1]["seq"]

@@ -63,17 +63,19 @@ class FacetArrays:
             arr = self.multi[name]
             if len(codes) > arr.shape[1]:
                 arr = self.multi[name] = np.concatenate(
-                    [arr, np.full((len(arr), len(codes) - arr.shape[1]), -1, dtype=np.int32)], axis=1)
+                    [arr, np.full((len(arr), len(codes) - arr.shape[1]), -1, dtype=np.int32)], axis=1
+                )
             arr[i] = -1
-            arr[i, :len(codes)] = codes
+            arr[i, : len(codes)] = codes
         if grants:
             self.grants[i] = frozenset(grants)
         else:
             self.grants.pop(i, None)
         self.present[i] = True
 
-    def mask(self, ids: np.ndarray, projects: list[str] | None, filters: dict,
-             discoverable: list[str] = ()) -> np.ndarray:
+    def mask(
+        self, ids: np.ndarray, projects: list[str] | None, filters: dict, discoverable: list[str] = ()
+    ) -> np.ndarray:
         """For each of ``ids``: is it a dataset with labels that the caller may see and that passes
         ``filters``? (``projects``: the caller's projects, None for all; ``discoverable``: projects whose
         datasets everyone finds, see :mod:`.access`.)"""

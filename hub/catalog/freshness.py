@@ -41,8 +41,7 @@ def parse_duration(value, where: str, problems: list[str]) -> float | None:
 def parse_target(raw, where: str, problems: list[str]) -> dict | None:
     """A freshness target as ``{"max_lag_seconds": s}`` or ``{"by": "HH:MM", "timezone": tz}`` (JSON-safe)."""
     if not isinstance(raw, dict) or not raw or set(raw) - TARGET_KEYS or ("max_lag" in raw) == ("by" in raw):
-        problems.append(f"{where}: must be {{max_lag: 2h}} or {{by: \"07:00\", timezone: Europe/Amsterdam}}, "
-                        f"got {raw!r}")
+        problems.append(f'{where}: must be {{max_lag: 2h}} or {{by: "07:00", timezone: Europe/Amsterdam}}, got {raw!r}')
         return None
     tz = raw.get("timezone", "UTC")
     try:
@@ -76,8 +75,12 @@ def parse_outputs(raw, problems: list[str]) -> tuple[list[str], dict[str, dict],
     for i, item in enumerate(raw):
         if isinstance(item, str) and item:
             names.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and \
-                not set(item) - {"name", "freshness", "replace"}:
+        elif (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and item["name"]
+            and not set(item) - {"name", "freshness", "replace"}
+        ):
             names.append(item["name"])
             if "freshness" in item:
                 target = parse_target(item["freshness"], f"outputs[{i}].freshness", problems)
@@ -122,7 +125,8 @@ def status(target: dict | None, last_update: float | None, now: float | None = N
 
 metadata = MetaData()
 episodes = Table(
-    "freshness_episodes", metadata,
+    "freshness_episodes",
+    metadata,
     Column("dataset", Text, primary_key=True),  # "<namespace>|<name>"
     Column("state", String(16), nullable=False),
     Column("late_since", Float),
@@ -143,15 +147,26 @@ class Episodes:
         with self.engine.begin() as conn:
             row = conn.execute(select(episodes).where(episodes.c.dataset == dataset)).mappings().first()
             if row is None:
-                conn.execute(insert(episodes).values(dataset=dataset, state=state,
-                                                     late_since=now if state == "late" else None,
-                                                     alerted_at=now if state == "late" else None))
+                conn.execute(
+                    insert(episodes).values(
+                        dataset=dataset,
+                        state=state,
+                        late_since=now if state == "late" else None,
+                        alerted_at=now if state == "late" else None,
+                    )
+                )
                 return state == "late"
             if row["state"] == state or state == "unknown":
                 return False
-            conn.execute(update(episodes).where(episodes.c.dataset == dataset).values(
-                state=state, late_since=now if state == "late" else None,
-                alerted_at=now if state == "late" else row["alerted_at"]))
+            conn.execute(
+                update(episodes)
+                .where(episodes.c.dataset == dataset)
+                .values(
+                    state=state,
+                    late_since=now if state == "late" else None,
+                    alerted_at=now if state == "late" else row["alerted_at"],
+                )
+            )
             return state == "late"
 
     def state(self, dataset: str) -> str | None:

@@ -194,8 +194,9 @@ class FrontApp:
             if scope["method"] == "POST" and path == self.path and "authorization" in headers:
                 status, body = await self.ingest(headers, b"".join(chunks)), b""
             else:  # reads, and posts that log in by cookie or URL token: the service's own checks apply
-                status, body, out = await self.pass_through(scope["method"], f"{path}?{query}" if query else path,
-                                                            headers, b"".join(chunks))
+                status, body, out = await self.pass_through(
+                    scope["method"], f"{path}?{query}" if query else path, headers, b"".join(chunks)
+                )
         except web.HTTPError as e:
             status, body = e.status_code, orjson.dumps({"status": e.status_code, "message": e.log_message or ""})
             out = json_type
@@ -203,8 +204,13 @@ class FrontApp:
             log.exception("Answering %s %s failed", scope["method"], path)
             status, body, out = 500, orjson.dumps({"status": 500, "message": "Internal error"}), json_type
         out.append(("Content-Length", str(len(body))))
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def ingest(self, headers: dict, body: bytes) -> int:
@@ -232,19 +238,31 @@ class FrontApp:
             entry = self.callers[key] = {"name": model["name"], "visible": visible}
         return entry
 
-    async def pass_through(self, method: str, uri: str, headers: dict, body: bytes
-                           ) -> tuple[int, bytes, list[tuple[str, str]]]:
+    async def pass_through(
+        self, method: str, uri: str, headers: dict, body: bytes
+    ) -> tuple[int, bytes, list[tuple[str, str]]]:
         """Anything else at this URL (lineage reads): answered by the service itself, with the caller's own
         credentials."""
         kept = ("authorization", "cookie", "accept", "content-type", "content-encoding")
-        resp = await AsyncHTTPClient().fetch(HTTPRequest(
-            f"{self.owner_url}{uri}", method=method, headers={k: v for k, v in headers.items() if k in kept},
-            body=body if method in ("POST", "PUT", "PATCH") else None, request_timeout=120,
-            follow_redirects=False, allow_nonstandard_methods=True), raise_error=False)
+        resp = await AsyncHTTPClient().fetch(
+            HTTPRequest(
+                f"{self.owner_url}{uri}",
+                method=method,
+                headers={k: v for k, v in headers.items() if k in kept},
+                body=body if method in ("POST", "PUT", "PATCH") else None,
+                request_timeout=120,
+                follow_redirects=False,
+                allow_nonstandard_methods=True,
+            ),
+            raise_error=False,
+        )
         if resp.code == 599:
             raise web.HTTPError(503, "The catalog is not answering")
-        out = [(name, value) for name in ("Content-Type", "Location", "Set-Cookie")
-               for value in resp.headers.get_list(name)]
+        out = [
+            (name, value)
+            for name in ("Content-Type", "Location", "Set-Cookie")
+            for value in resp.headers.get_list(name)
+        ]
         return resp.code, resp.body or b"", out
 
 
@@ -297,11 +315,15 @@ class FrontProcesses:
         self.procs: list[subprocess.Popen] = []
 
     def _spawn(self) -> subprocess.Popen:
-        env = dict(os.environ, PAVED_CATALOG_INGEST_HOST=self.host, PAVED_CATALOG_INGEST_PORT=str(self.port),
-                   PAVED_CATALOG_OWNER_URL=self.owner_url,
-                   PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port), PAVED_CATALOG_INGEST_SECRET=self.secret)
-        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env,
-                                preexec_fn=_die_with_parent)
+        env = dict(
+            os.environ,
+            PAVED_CATALOG_INGEST_HOST=self.host,
+            PAVED_CATALOG_INGEST_PORT=str(self.port),
+            PAVED_CATALOG_OWNER_URL=self.owner_url,
+            PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port),
+            PAVED_CATALOG_INGEST_SECRET=self.secret,
+        )
+        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env, preexec_fn=_die_with_parent)
 
     def start(self) -> None:
         stop_orphaned_fronts(self.port)
@@ -346,11 +368,24 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     port = int(os.environ["PAVED_CATALOG_INGEST_PORT"])
     forwarder = Forwarder(int(os.environ["PAVED_CATALOG_CHANNEL_PORT"]), os.environ["PAVED_CATALOG_INGEST_SECRET"])
-    app = FrontApp(forwarder, HubAuth(), CachedRegistry(registry(os.environ["PAVED_PROJECTS_FILE"])),
-                   os.environ["PAVED_CATALOG_OWNER_URL"], service_prefix())
+    app = FrontApp(
+        forwarder,
+        HubAuth(),
+        CachedRegistry(registry(os.environ["PAVED_PROJECTS_FILE"])),
+        os.environ["PAVED_CATALOG_OWNER_URL"],
+        service_prefix(),
+    )
     # keep-alive longer than the proxy's: it reuses idle connections, and one closed under it would fail
-    config = uvicorn.Config(app, http="httptools", lifespan="off", access_log=False, log_level="warning",
-                            timeout_keep_alive=3600, server_header=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=3600,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     # loopback in the embedded default; the hub pod's IP on Kubernetes, where the proxy is another pod
     sockets = bind_sockets(port, os.environ.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1", reuse_port=True)

@@ -51,10 +51,14 @@ CREATE TABLE IF NOT EXISTS shown (namespace TEXT, name TEXT, project TEXT, PRIMA
 CREATE INDEX IF NOT EXISTS audit_dataset ON audit (namespace, name);
 """
 
-REQUEST_COLS = ("id, status, namespace, name, owner_project, project, environment, access, days, reason, "
-                "requester, created, decided_by, decided, comment, grant_id")
-GRANT_COLS = ("id, request_id, namespace, name, owner_project, project, environment, access, created, expires, "
-              "granted_by, ended, end_reason, ended_by, location")
+REQUEST_COLS = (
+    "id, status, namespace, name, owner_project, project, environment, access, days, reason, "
+    "requester, created, decided_by, decided, comment, grant_id"
+)
+GRANT_COLS = (
+    "id, request_id, namespace, name, owner_project, project, environment, access, created, expires, "
+    "granted_by, ended, end_reason, ended_by, location"
+)
 AUDIT_COLS = "at, actor, action, project, environment, namespace, name, owner_project, detail"
 TIME_KEYS = {"created", "decided", "expires", "ended", "at"}
 
@@ -93,26 +97,63 @@ class GrantsStore:
     def _audit(self, actor: str, action: str, r: dict, detail: str = "", run_id: str | None = None) -> None:
         self.con.execute(
             f"INSERT OR IGNORE INTO audit ({AUDIT_COLS}, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [self.clock(), actor, action, r.get("project"), r.get("environment"), r["namespace"], r["name"],
-             r.get("owner_project"), detail, run_id])
+            [
+                self.clock(),
+                actor,
+                action,
+                r.get("project"),
+                r.get("environment"),
+                r["namespace"],
+                r["name"],
+                r.get("owner_project"),
+                detail,
+                run_id,
+            ],
+        )
 
     # --- requests ---------------------------------------------------------------------------------------
-    def add_request(self, requester: str, namespace: str, name: str, owner_project: str, project: str,
-                    environment: str, access: str, days: int, reason: str) -> dict:
+    def add_request(
+        self,
+        requester: str,
+        namespace: str,
+        name: str,
+        owner_project: str,
+        project: str,
+        environment: str,
+        access: str,
+        days: int,
+        reason: str,
+    ) -> dict:
         rid = "req-" + secrets.token_hex(8)
-        r = dict(namespace=namespace, name=name, owner_project=owner_project, project=project,
-                 environment=environment)
+        r = dict(namespace=namespace, name=name, owner_project=owner_project, project=project, environment=environment)
         self.con.execute("BEGIN IMMEDIATE")
         try:
             if self.con.execute(
-                    "SELECT 1 FROM requests WHERE status = 'pending' AND namespace = ? AND name = ? AND project = ? "
-                    "AND environment = ? AND access = ?", [namespace, name, project, environment, access]).fetchone():
-                raise Conflict(f"A {access} request for {namespace}:{name} by {project}/{environment} is already "
-                               "pending: wait for its decision")
-            self.con.execute(f"INSERT INTO requests ({REQUEST_COLS}) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "?, NULL, NULL, NULL, NULL)",
-                             [rid, namespace, name, owner_project, project, environment, access, days, reason,
-                              requester, self.clock()])
+                "SELECT 1 FROM requests WHERE status = 'pending' AND namespace = ? AND name = ? AND project = ? "
+                "AND environment = ? AND access = ?",
+                [namespace, name, project, environment, access],
+            ).fetchone():
+                raise Conflict(
+                    f"A {access} request for {namespace}:{name} by {project}/{environment} is already "
+                    "pending: wait for its decision"
+                )
+            self.con.execute(
+                f"INSERT INTO requests ({REQUEST_COLS}) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, NULL, NULL, NULL, NULL)",
+                [
+                    rid,
+                    namespace,
+                    name,
+                    owner_project,
+                    project,
+                    environment,
+                    access,
+                    days,
+                    reason,
+                    requester,
+                    self.clock(),
+                ],
+            )
             self._audit(requester, "requested", r, f"{access} for {days} days: {reason}")
             self.con.execute("COMMIT")
         except BaseException:
@@ -126,8 +167,9 @@ class GrantsStore:
 
     def requests(self, status: str | None = None) -> list[dict]:
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
-        return _rows(self.con.execute(f"SELECT {REQUEST_COLS} FROM requests {where} ORDER BY created DESC", params),
-                     REQUEST_COLS)
+        return _rows(
+            self.con.execute(f"SELECT {REQUEST_COLS} FROM requests {where} ORDER BY created DESC", params), REQUEST_COLS
+        )
 
     def decide(self, rid: str, approve: bool, actor: str, comment: str, location: str | None = None) -> dict:
         """Approve (returns the new grant) or deny (returns the request) pending request ``rid``;
@@ -142,14 +184,28 @@ class GrantsStore:
             cur = self.con.execute(
                 "UPDATE requests SET status = ?, decided_by = ?, decided = ?, comment = ?, grant_id = ? "
                 "WHERE id = ? AND status = 'pending'",
-                ["approved" if approve else "denied", actor, now, comment, gid, rid])
+                ["approved" if approve else "denied", actor, now, comment, gid, rid],
+            )
             if cur.rowcount != 1:
                 raise Conflict(f"Request {rid} was already {req['status']} by {req['decided_by']}: nothing changed")
             if approve:
                 self.con.execute(
                     f"INSERT INTO grants ({GRANT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)",
-                    [gid, rid, req["namespace"], req["name"], req["owner_project"], req["project"], req["environment"],
-                     req["access"], now, now + req["days"] * 86400.0, actor, location])
+                    [
+                        gid,
+                        rid,
+                        req["namespace"],
+                        req["name"],
+                        req["owner_project"],
+                        req["project"],
+                        req["environment"],
+                        req["access"],
+                        now,
+                        now + req["days"] * 86400.0,
+                        actor,
+                        location,
+                    ],
+                )
             self._audit(actor, "approved" if approve else "denied", req, comment)
             self.con.execute("COMMIT")
         except BaseException:
@@ -164,15 +220,21 @@ class GrantsStore:
 
     def _grants(self, where: str, params: list) -> list[dict]:
         now = self.clock()
-        rows = _rows(self.con.execute(f"SELECT {GRANT_COLS}, ended IS NULL AND expires > ? FROM grants {where} "
-                                      "ORDER BY created DESC", [now, *params]), GRANT_COLS + ", active")
+        rows = _rows(
+            self.con.execute(
+                f"SELECT {GRANT_COLS}, ended IS NULL AND expires > ? FROM grants {where} ORDER BY created DESC",
+                [now, *params],
+            ),
+            GRANT_COLS + ", active",
+        )
         for r in rows:
             r["active"] = bool(r["active"])
         return rows
 
     def grants(self, active_only: bool = False) -> list[dict]:
-        return self._grants("WHERE ended IS NULL AND expires > ?" if active_only else "",
-                            [self.clock()] if active_only else [])
+        return self._grants(
+            "WHERE ended IS NULL AND expires > ?" if active_only else "", [self.clock()] if active_only else []
+        )
 
     def active(self) -> list[dict]:
         return self.grants(active_only=True)
@@ -185,8 +247,10 @@ class GrantsStore:
             g = self.grant(gid)
             if g is None:
                 raise KeyError(gid)
-            cur = self.con.execute("UPDATE grants SET ended = ?, end_reason = ?, ended_by = ? "
-                                   "WHERE id = ? AND ended IS NULL", [self.clock(), reason, actor, gid])
+            cur = self.con.execute(
+                "UPDATE grants SET ended = ?, end_reason = ?, ended_by = ? WHERE id = ? AND ended IS NULL",
+                [self.clock(), reason, actor, gid],
+            )
             if cur.rowcount != 1:
                 raise Conflict(f"Grant {gid} already ended ({g['end_reason']}): nothing changed")
             self._audit(actor, reason, g, f"grant {gid}")
@@ -198,29 +262,57 @@ class GrantsStore:
 
     def due(self) -> list[str]:
         """Ids of grants past their expiry that are not yet marked ended."""
-        return [r[0] for r in self.con.execute("SELECT id FROM grants WHERE ended IS NULL AND expires <= ?",
-                                               [self.clock()]).fetchall()]
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT id FROM grants WHERE ended IS NULL AND expires <= ?", [self.clock()]
+            ).fetchall()
+        ]
 
     def shown(self, namespace: str, name: str) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT project FROM shown WHERE namespace = ? AND name = ?",
-                                               [namespace, name]).fetchall()}
+        return {
+            r[0]
+            for r in self.con.execute(
+                "SELECT project FROM shown WHERE namespace = ? AND name = ?", [namespace, name]
+            ).fetchall()
+        }
 
     def set_shown(self, namespace: str, name: str, project: str, on: bool) -> None:
         if on:
             self.con.execute("INSERT OR IGNORE INTO shown VALUES (?, ?, ?)", [namespace, name, project])
         else:
-            self.con.execute("DELETE FROM shown WHERE namespace = ? AND name = ? AND project = ?",
-                             [namespace, name, project])
+            self.con.execute(
+                "DELETE FROM shown WHERE namespace = ? AND name = ? AND project = ?", [namespace, name, project]
+            )
 
     # --- audit ------------------------------------------------------------------------------------------
-    def record_read(self, actor: str, project: str | None, environment: str | None, namespace: str, name: str,
-                    owner_project: str | None, via: str, run_id: str | None = None) -> None:
+    def record_read(
+        self,
+        actor: str,
+        project: str | None,
+        environment: str | None,
+        namespace: str,
+        name: str,
+        owner_project: str | None,
+        via: str,
+        run_id: str | None = None,
+    ) -> None:
         """A read of another project's dataset through Paved (``via``: preview, paved.data.read, pipeline)."""
-        self._audit(actor, "read", dict(project=project, environment=environment, namespace=namespace, name=name,
-                                        owner_project=owner_project), via, run_id)
+        self._audit(
+            actor,
+            "read",
+            dict(project=project, environment=environment, namespace=namespace, name=name, owner_project=owner_project),
+            via,
+            run_id,
+        )
 
-    def audit(self, namespace: str | None = None, name: str | None = None,
-              owner_projects: list[str] | None = None, limit: int = 10000) -> list[dict]:
+    def audit(
+        self,
+        namespace: str | None = None,
+        name: str | None = None,
+        owner_projects: list[str] | None = None,
+        limit: int = 10000,
+    ) -> list[dict]:
         """Audit entries, oldest first; of one dataset, and/or of datasets owned by ``owner_projects``
         (None: all), at most ``limit``."""
         where, params = [], []
@@ -231,5 +323,7 @@ class GrantsStore:
             where.append(f"owner_project IN ({', '.join('?' * len(owner_projects)) or 'NULL'})")
             params += owner_projects
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        return _rows(self.con.execute(f"SELECT {AUDIT_COLS} FROM audit {clause} ORDER BY seq LIMIT ?",
-                                      [*params, limit]), AUDIT_COLS)
+        return _rows(
+            self.con.execute(f"SELECT {AUDIT_COLS} FROM audit {clause} ORDER BY seq LIMIT ?", [*params, limit]),
+            AUDIT_COLS,
+        )

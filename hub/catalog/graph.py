@@ -39,8 +39,9 @@ class LineageGraph:
         """Nodes within ``max_distance`` edges of ``start`` following ``direction``; (nodes, truncated)."""
         seen = {start}
         truncated = False
-        for adjacency in ((self.inn,) if direction == UPSTREAM else (self.out,) if direction == DOWNSTREAM
-                          else (self.inn, self.out)):
+        for adjacency in (
+            (self.inn,) if direction == UPSTREAM else (self.out,) if direction == DOWNSTREAM else (self.inn, self.out)
+        ):
             frontier = [start]
             for _ in range(max_distance):
                 nxt = []

@@ -101,8 +101,9 @@ class DatasetRef:
             if not isinstance(spec, dict) or not isinstance(spec.get("inputFields"), list):
                 continue
             for src in spec["inputFields"]:
-                if not isinstance(src, dict) or not all(isinstance(src.get(k), str) and src[k]
-                                                        for k in ("namespace", "name", "field")):
+                if not isinstance(src, dict) or not all(
+                    isinstance(src.get(k), str) and src[k] for k in ("namespace", "name", "field")
+                ):
                     continue
                 steps = src.get("transformations")
                 step = steps[0] if isinstance(steps, list) and steps and isinstance(steps[0], dict) else {}
@@ -110,10 +111,16 @@ class DatasetRef:
                 kind = spec.get("transformationType", step.get("type"))
                 if isinstance(step.get("subtype"), str) and kind == step.get("type"):
                     kind = f"{kind}/{step['subtype']}"
-                rows.append({"dst_field": dst, "src_namespace": src["namespace"], "src_name": src["name"],
-                             "src_field": src["field"],
-                             "description": description if isinstance(description, str) else None,
-                             "type": kind if isinstance(kind, str) else None})
+                rows.append(
+                    {
+                        "dst_field": dst,
+                        "src_namespace": src["namespace"],
+                        "src_name": src["name"],
+                        "src_field": src["field"],
+                        "description": description if isinstance(description, str) else None,
+                        "type": kind if isinstance(kind, str) else None,
+                    }
+                )
         return rows
 
     @property
@@ -209,8 +216,13 @@ def flatten_fields(fields: list, prefix: str = "", depth: int = 0) -> list[dict]
         if not isinstance(f, dict) or not isinstance(f.get("name"), str):
             continue
         name = prefix + f["name"]
-        out.append({"name": name, "type": f.get("type") if isinstance(f.get("type"), str) else None,
-                    "description": f.get("description") if isinstance(f.get("description"), str) else None})
+        out.append(
+            {
+                "name": name,
+                "type": f.get("type") if isinstance(f.get("type"), str) else None,
+                "description": f.get("description") if isinstance(f.get("description"), str) else None,
+            }
+        )
         if isinstance(f.get("fields"), list):
             out.extend(flatten_fields(f["fields"], name + ".", depth + 1))
     return out
@@ -272,8 +284,15 @@ LENIENT = ("schemaURL",)
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number",
-            str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def parse_event(body: Any, logged: bool = False) -> Event:
@@ -314,8 +333,9 @@ def parse_event(body: Any, logged: bool = False) -> Event:
     else:
         problems.append("not a RunEvent (run and job), DatasetEvent (dataset) or JobEvent (job)")
         raise ValueError("; ".join(problems))
-    event = Event(kind=kind, event_time=event_time or datetime(1970, 1, 1), producer=producer or "", raw=body,
-                  missing=missing)
+    event = Event(
+        kind=kind, event_time=event_time or datetime(1970, 1, 1), producer=producer or "", raw=body, missing=missing
+    )
 
     if kind == "RunEvent":
         etype = body.get("eventType")
@@ -346,8 +366,10 @@ def parse_event(body: Any, logged: bool = False) -> Event:
                 event.job_namespace = _check_str(job, "namespace", "job", problems)
                 event.job_name = _check_str(job, "name", "job", problems)
                 event.job_facets = _facets(job, "facets", "job", problems)
-        for key, io_key, target in (("inputs", "inputFacets", event.inputs),
-                                    ("outputs", "outputFacets", event.outputs)):
+        for key, io_key, target in (
+            ("inputs", "inputFacets", event.inputs),
+            ("outputs", "outputFacets", event.outputs),
+        ):
             items = body.get(key)
             if items is None:
                 continue
@@ -384,7 +406,7 @@ def location_of(namespace: str, name: str) -> str | None:
     m = _SCHEME_RE.match(namespace)
     if m and m.group(1).lower() in ("s3", "s3a", "gs", "gcs", "az", "abfss", "http", "https"):
         scheme = "s3" if m.group(1).lower() == "s3a" else m.group(1).lower()
-        return f"{scheme}://{namespace[m.end():].rstrip('/')}/{name.lstrip('/')}"
+        return f"{scheme}://{namespace[m.end() :].rstrip('/')}/{name.lstrip('/')}"
     return None
 
 
@@ -393,12 +415,21 @@ def dataset_names(location: str) -> tuple[str, str]:
     m = _SCHEME_RE.match(location)
     if not m:
         return ("file", location)
-    bucket, _, key = location[m.end():].partition("/")
+    bucket, _, key = location[m.end() :].partition("/")
     return (f"{m.group(1).lower()}://{bucket}", key)
 
 
-_PLATFORM_EXT = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".json": "json",
-                 ".jsonl": "json", ".ndjson": "json", ".delta": "delta", ".xlsx": "excel"}
+_PLATFORM_EXT = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".delta": "delta",
+    ".xlsx": "excel",
+}
 
 
 def platform_of(namespace: str, name: str) -> str:

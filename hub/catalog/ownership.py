@@ -61,6 +61,7 @@ class Ownership:
     def job_owner(self, facet: dict, namespace: str | None, allowed: set[str] | None) -> Owner:
         """The project environment a job belongs to (rules above); ``allowed``: the poster's projects (None:
         all). Raises :class:`NotAssignable`."""
+
         def mine(project) -> bool:
             return isinstance(project, str) and project in self.projects and (allowed is None or project in allowed)
 
@@ -68,30 +69,41 @@ class Ownership:
         project = facet.get("project") if isinstance(facet, dict) else None
         if project is not None:
             if not mine(project):
-                raise NotAssignable(f"The 'paved' job facet names project {str(project)[:100]!r}, which is not "
-                                    "one of your projects")
+                raise NotAssignable(
+                    f"The 'paved' job facet names project {str(project)[:100]!r}, which is not one of your projects"
+                )
             env = facet.get("environment")
             if env is None and len(parts) == 2 and parts[0] == project:
                 env = parts[1]
             return Owner(project, self._environment(project, env, "The 'paved' job facet"))
         if parts and mine(parts[0]):
             if len(parts) > 2:
-                raise NotAssignable(f"Job namespace {namespace!r} has more than <project>/<environment>: use "
-                                    f"{parts[0]}/<environment> and put the rest in the job name")
-            return Owner(parts[0], self._environment(parts[0], parts[1] if len(parts) == 2 else None,
-                                                     f"Job namespace {namespace!r}"))
-        raise NotAssignable(f"Job namespace {str(namespace)[:200]!r} names no environment of a project of yours: "
-                            "use <project>/<environment> as the job namespace, or add a 'paved' job facet "
-                            '{"project": ..., "environment": ...}')
+                raise NotAssignable(
+                    f"Job namespace {namespace!r} has more than <project>/<environment>: use "
+                    f"{parts[0]}/<environment> and put the rest in the job name"
+                )
+            return Owner(
+                parts[0],
+                self._environment(parts[0], parts[1] if len(parts) == 2 else None, f"Job namespace {namespace!r}"),
+            )
+        raise NotAssignable(
+            f"Job namespace {str(namespace)[:200]!r} names no environment of a project of yours: "
+            "use <project>/<environment> as the job namespace, or add a 'paved' job facet "
+            '{"project": ..., "environment": ...}'
+        )
 
     def _environment(self, project: str, env, where: str) -> str:
         envs = list(self.projects[project].environments)
         if env is None:
             if len(envs) == 1:
                 return envs[0]
-            raise NotAssignable(f"{where} names project {project!r} but none of its environments "
-                                f"({', '.join(envs)}): use {project}/<environment>")
+            raise NotAssignable(
+                f"{where} names project {project!r} but none of its environments "
+                f"({', '.join(envs)}): use {project}/<environment>"
+            )
         if not isinstance(env, str) or env not in envs:
-            raise NotAssignable(f"{where} names environment {str(env)[:100]!r}, which project {project!r} does "
-                                f"not have (it has {', '.join(envs)})")
+            raise NotAssignable(
+                f"{where} names environment {str(env)[:100]!r}, which project {project!r} does "
+                f"not have (it has {', '.join(envs)})"
+            )
         return env

@@ -17,10 +17,20 @@ _NAME_PATTERNS = [
     ("email", re.compile(r"(^|_)(e_?mail|email_?address|mail)($|_)")),
     ("phone", re.compile(r"(^|_)(phone|telephone|tel|mobile|gsm|phone_?number)($|_)")),
     ("iban", re.compile(r"(^|_)(iban|bank_?account|account_?number)($|_)")),
-    ("national_id", re.compile(r"(^|_)(bsn|ssn|social_?security(_?number)?|national_?id|passport(_?number)?"
-                               r"|tax_?id)($|_)")),
-    ("name", re.compile(r"(^|_)(full_?name|first_?name|last_?name|surname|given_?name|family_?name|"
-                        r"person_?name|customer_?name|contact_?name)($|_)")),
+    (
+        "national_id",
+        re.compile(
+            r"(^|_)(bsn|ssn|social_?security(_?number)?|national_?id|passport(_?number)?"
+            r"|tax_?id)($|_)"
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"(^|_)(full_?name|first_?name|last_?name|surname|given_?name|family_?name|"
+            r"person_?name|customer_?name|contact_?name)($|_)"
+        ),
+    ),
 ]
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")

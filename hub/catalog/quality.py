@@ -18,14 +18,22 @@ DDL = """CREATE TABLE IF NOT EXISTS quality_assertions (
 
 def _assertions(dataset: dict) -> list[dict] | None:
     facets = dataset.get("facets") if isinstance(dataset, dict) else None
-    facet = (facets or {}).get("dataQualityAssertions") or \
-        ((dataset.get("inputFacets") or {}).get("dataQualityAssertions") if isinstance(dataset, dict) else None)
+    facet = (facets or {}).get("dataQualityAssertions") or (
+        (dataset.get("inputFacets") or {}).get("dataQualityAssertions") if isinstance(dataset, dict) else None
+    )
     items = facet.get("assertions") if isinstance(facet, dict) else None
     if not isinstance(items, list):
         return None
-    return [{"assertion": str(a.get("assertion")), "success": bool(a.get("success")),
-             **({"column": str(a["column"])} if a.get("column") else {}),
-             **({"severity": str(a["severity"])} if a.get("severity") else {})} for a in items if isinstance(a, dict)]
+    return [
+        {
+            "assertion": str(a.get("assertion")),
+            "success": bool(a.get("success")),
+            **({"column": str(a["column"])} if a.get("column") else {}),
+            **({"severity": str(a["severity"])} if a.get("severity") else {}),
+        }
+        for a in items
+        if isinstance(a, dict)
+    ]
 
 
 def carries(event) -> bool:
@@ -33,8 +41,10 @@ def carries(event) -> bool:
     if not isinstance(event, dict):
         return False
     datasets = [d for key in ("outputs", "inputs") if isinstance(event.get(key), list) for d in event[key]]
-    return any(isinstance(d, dict) and isinstance(d.get("facets"), dict) and "dataQualityAssertions" in d["facets"]
-               for d in datasets)
+    return any(
+        isinstance(d, dict) and isinstance(d.get("facets"), dict) and "dataQualityAssertions" in d["facets"]
+        for d in datasets
+    )
 
 
 def record_many(store, events: list[dict]) -> int:
@@ -51,9 +61,18 @@ def record(store, event: dict) -> int:
         found = _assertions(ds)
         if found is None or not ds.get("namespace") or not ds.get("name"):
             continue
-        rows.append([ds["namespace"], ds["name"], str((event.get("run") or {}).get("runId") or ""),
-                     f"{job.get('namespace')}/{job.get('name')}", str(event.get("eventType") or ""),
-                     str(event.get("eventTime") or ""), all(a["success"] for a in found), json.dumps(found)])
+        rows.append(
+            [
+                ds["namespace"],
+                ds["name"],
+                str((event.get("run") or {}).get("runId") or ""),
+                f"{job.get('namespace')}/{job.get('name')}",
+                str(event.get("eventType") or ""),
+                str(event.get("eventTime") or ""),
+                all(a["success"] for a in found),
+                json.dumps(found),
+            ]
+        )
     if rows:
         store.con.execute(DDL)
         store.con.executemany("INSERT INTO quality_assertions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -65,6 +84,17 @@ def history(store, namespace: str, name: str, limit: int = 50) -> list[dict]:
     store.con.execute(DDL)
     rows = store.con.execute(
         "SELECT run_id, job, event_type, event_time, success, assertions FROM quality_assertions "
-        "WHERE namespace = ? AND name = ? ORDER BY rowid DESC LIMIT ?", [namespace, name, limit]).fetchall()
-    return [{"run_id": r[0], "job": r[1], "event_type": r[2], "event_time": r[3], "success": r[4],
-             "assertions": json.loads(r[5])} for r in rows]
+        "WHERE namespace = ? AND name = ? ORDER BY rowid DESC LIMIT ?",
+        [namespace, name, limit],
+    ).fetchall()
+    return [
+        {
+            "run_id": r[0],
+            "job": r[1],
+            "event_type": r[2],
+            "event_time": r[3],
+            "success": r[4],
+            "assertions": json.loads(r[5]),
+        }
+        for r in rows
+    ]

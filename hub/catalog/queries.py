@@ -12,11 +12,11 @@ import hmac
 import numpy as np
 import orjson
 
-from paved.hub.catalog.store import (MARQUEZ_STATE, Store, dataset_node, field_node, iso, job_node, name_key,
-                                     utcnow)
+from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, field_node, iso, job_node, name_key, utcnow
 
-VISIBLE = ("($all OR list_contains($projects, {a}.project) "
-           "OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)")
+VISIBLE = (
+    "($all OR list_contains($projects, {a}.project) OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)"
+)
 
 
 def scope(projects: list[str] | None) -> dict:
@@ -29,8 +29,9 @@ def dataset_visible(row_project: str | None, grants, projects: list[str] | None)
 
 # The query's terms, tokenised and stemmed exactly as the fts index tokenised the datasets.
 TOKENS_SQL = "SELECT list(DISTINCT stem(t, 'porter')) FROM (SELECT unnest(fts_main_datasets.tokenize($q)) AS t)"
-PAGE_COLS = "id, namespace, name, title, project, environment, platform, description, tags, owners, row_count, " \
-            "last_modified"
+PAGE_COLS = (
+    "id, namespace, name, title, project, environment, platform, description, tags, owners, row_count, last_modified"
+)
 
 
 def _int_list(ids) -> str:
@@ -62,8 +63,9 @@ def _top(ids: np.ndarray, scores: np.ndarray, exact: np.ndarray, k: int) -> np.n
     return candidates[order[:k]]
 
 
-def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int,
-           discoverable: list[str] = ()) -> dict:
+def search(
+    cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int, discoverable: list[str] = ()
+) -> dict:
     """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
 
     With a query, the matching datasets and their BM25 scores come from the in-memory index
@@ -91,26 +93,44 @@ def search(cur, store: Store, q: str, filters: dict, projects, page: int, per_pa
     ids, scores, exact = ids[keep], scores[keep], exact[keep]
     facets = labels.counts(ids)
     if q:
-        page_ids = ids[_top(ids, scores, exact, page * per_page)][(page - 1) * per_page:].tolist()
+        page_ids = ids[_top(ids, scores, exact, page * per_page)][(page - 1) * per_page :].tolist()
     else:  # browsing: by id (ids are in order already)
-        page_ids = ids[(page - 1) * per_page:page * per_page].tolist()
+        page_ids = ids[(page - 1) * per_page : page * per_page].tolist()
     rows = {}
     if page_ids:
         for r in cur.execute(f"SELECT {PAGE_COLS} FROM datasets WHERE id IN ({_int_list(page_ids)})").fetchall():
             rows[r[0]] = dict(zip([c.strip() for c in PAGE_COLS.split(",")], r))
-    results = [{
-        "id": dataset_node(r["namespace"], r["name"]), "namespace": r["namespace"], "name": r["name"],
-        "title": r["title"], "project": r["project"], "environment": r["environment"], "platform": r["platform"],
-        "description": r["description"], "tags": r["tags"] or [], "owners": r["owners"] or [],
-        "row_count": r["row_count"], "last_modified": iso(r["last_modified"]),
-    } for r in (rows[i] for i in page_ids if i in rows)]
-    return {"total": int(len(ids)), "page": page, "per_page": per_page, "results": results,
-            "facets": {name: dict(sorted(f.items(), key=lambda kv: (-kv[1], kv[0]))) for name, f in facets.items()}}
+    results = [
+        {
+            "id": dataset_node(r["namespace"], r["name"]),
+            "namespace": r["namespace"],
+            "name": r["name"],
+            "title": r["title"],
+            "project": r["project"],
+            "environment": r["environment"],
+            "platform": r["platform"],
+            "description": r["description"],
+            "tags": r["tags"] or [],
+            "owners": r["owners"] or [],
+            "row_count": r["row_count"],
+            "last_modified": iso(r["last_modified"]),
+        }
+        for r in (rows[i] for i in page_ids if i in rows)
+    ]
+    return {
+        "total": int(len(ids)),
+        "page": page,
+        "per_page": per_page,
+        "results": results,
+        "facets": {name: dict(sorted(f.items(), key=lambda kv: (-kv[1], kv[0]))) for name, f in facets.items()},
+    }
 
 
-DATASET_COLS = ("id, namespace, name, title, project, environment, platform, location, description, tags, owners, "
-                "grants, row_count, size_bytes, last_modified, producing_job, last_run_id, created_at, updated_at, "
-                "data_source, write_grants")
+DATASET_COLS = (
+    "id, namespace, name, title, project, environment, platform, location, description, tags, owners, "
+    "grants, row_count, size_bytes, last_modified, producing_job, last_run_id, created_at, updated_at, "
+    "data_source, write_grants"
+)
 
 
 def dataset_row(cur, did: int) -> dict | None:
@@ -122,39 +142,75 @@ def dataset_row(cur, did: int) -> dict | None:
 
 def dataset_detail(cur, store: Store, d: dict) -> dict:
     did = d["id"]
-    fields = [{"name": name, "type": ftype, "description": desc, "tags": tags or [],
-               "pii": {"suggested": sug, "status": status} if sug or status else None}
-              for name, ftype, desc, tags, sug, status in cur.execute(
-                  "SELECT name, type, description, tags, pii_suggested, pii_status FROM fields "
-                  "WHERE dataset_id = ? ORDER BY position", [did]).fetchall()]
+    fields = [
+        {
+            "name": name,
+            "type": ftype,
+            "description": desc,
+            "tags": tags or [],
+            "pii": {"suggested": sug, "status": status} if sug or status else None,
+        }
+        for name, ftype, desc, tags, sug, status in cur.execute(
+            "SELECT name, type, description, tags, pii_suggested, pii_status FROM fields "
+            "WHERE dataset_id = ? ORDER BY position",
+            [did],
+        ).fetchall()
+    ]
     last_run = None
     if d["last_run_id"]:
-        r = cur.execute("SELECT run_id, state, started_at, ended_at, updated_at, error FROM runs WHERE run_id = ?",
-                        [d["last_run_id"]]).fetchone()
+        r = cur.execute(
+            "SELECT run_id, state, started_at, ended_at, updated_at, error FROM runs WHERE run_id = ?",
+            [d["last_run_id"]],
+        ).fetchone()
         if r:
-            last_run = {"id": r[0], "state": MARQUEZ_STATE.get(r[1], r[1]), "startedAt": iso(r[2]),
-                        "endedAt": iso(r[3]), "updatedAt": iso(r[4]), **run_error(r[5])}
+            last_run = {
+                "id": r[0],
+                "state": MARQUEZ_STATE.get(r[1], r[1]),
+                "startedAt": iso(r[2]),
+                "endedAt": iso(r[3]),
+                "updatedAt": iso(r[4]),
+                **run_error(r[5]),
+            }
     producing_job = d["producing_job"]
     if producing_job:
         try:
             store.find_node(producing_job)
         except (KeyError, ValueError):
             producing_job = None
-    alerts = [alert_json(a, store) for a in cur.execute(
-        "SELECT id, created_at, project, dataset_id, field, kind, message, webhook FROM alerts "
-        "WHERE dataset_id = ? ORDER BY id", [did]).fetchall()]
+    alerts = [
+        alert_json(a, store)
+        for a in cur.execute(
+            "SELECT id, created_at, project, dataset_id, field, kind, message, webhook FROM alerts "
+            "WHERE dataset_id = ? ORDER BY id",
+            [did],
+        ).fetchall()
+    ]
     freshness = (utcnow() - d["last_modified"]).total_seconds() if d["last_modified"] else None
     return {
-        "id": dataset_node(d["namespace"], d["name"]), "namespace": d["namespace"], "name": d["name"],
-        "title": d["title"], "project": d["project"], "environment": d["environment"], "platform": d["platform"],
-        "description": d["description"], "tags": d["tags"] or [], "owners": d["owners"] or [],
-        "grants": d["grants"] or [], "row_count": d["row_count"], "last_modified": iso(d["last_modified"]),
-        "size_bytes": d["size_bytes"], "freshness": round(freshness) if freshness is not None else None,
-        "location": d["location"], "producing_job": producing_job, "last_run": last_run,
+        "id": dataset_node(d["namespace"], d["name"]),
+        "namespace": d["namespace"],
+        "name": d["name"],
+        "title": d["title"],
+        "project": d["project"],
+        "environment": d["environment"],
+        "platform": d["platform"],
+        "description": d["description"],
+        "tags": d["tags"] or [],
+        "owners": d["owners"] or [],
+        "grants": d["grants"] or [],
+        "row_count": d["row_count"],
+        "last_modified": iso(d["last_modified"]),
+        "size_bytes": d["size_bytes"],
+        "freshness": round(freshness) if freshness is not None else None,
+        "location": d["location"],
+        "producing_job": producing_job,
+        "last_run": last_run,
         "dataSource": orjson.loads(d["data_source"]) if d["data_source"] else None,
         "write_grants": d["write_grants"] or [],
-        "fields": fields, "pii_alerts": alerts,
-        "created_at": iso(d["created_at"]), "updated_at": iso(d["updated_at"]),
+        "fields": fields,
+        "pii_alerts": alerts,
+        "created_at": iso(d["created_at"]),
+        "updated_at": iso(d["updated_at"]),
     }
 
 
@@ -170,27 +226,42 @@ def run_error(error: str | None) -> dict:
 def alert_json(row, store: Store) -> dict:
     aid, created, project, did, field, kind, message, webhook = row
     key = store.ds_keys.get(did)
-    return {"id": aid, "created_at": iso(created), "project": project,
-            "dataset": dataset_node(*key) if key else None, "field": field, "kind": kind,
-            "message": message, "webhook": webhook}
+    return {
+        "id": aid,
+        "created_at": iso(created),
+        "project": project,
+        "dataset": dataset_node(*key) if key else None,
+        "field": field,
+        "kind": kind,
+        "message": message,
+        "webhook": webhook,
+    }
 
 
 def alerts(cur, store: Store, projects) -> list[dict]:
-    return [alert_json(r, store) for r in cur.execute(
-        "SELECT a.id, a.created_at, a.project, a.dataset_id, a.field, a.kind, a.message, a.webhook "
-        f"FROM alerts a JOIN datasets d ON d.id = a.dataset_id WHERE {VISIBLE.format(a='d')} ORDER BY a.id DESC",
-        scope(projects)).fetchall()]
+    return [
+        alert_json(r, store)
+        for r in cur.execute(
+            "SELECT a.id, a.created_at, a.project, a.dataset_id, a.field, a.kind, a.message, a.webhook "
+            f"FROM alerts a JOIN datasets d ON d.id = a.dataset_id WHERE {VISIBLE.format(a='d')} ORDER BY a.id DESC",
+            scope(projects),
+        ).fetchall()
+    ]
 
 
 # --- lineage ---------------------------------------------------------------------------------------------
 
-def lineage(cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int,
-            discoverable: list[str] = ()) -> dict:
+
+def lineage(
+    cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int, discoverable: list[str] = ()
+) -> dict:
     """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs (datasets of
     ``discoverable`` projects: named, locked stubs)."""
     if node_id.startswith("datasetField:"):
-        raise ValueError("nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
-                         "column lineage is at api/v1/column-lineage")
+        raise ValueError(
+            "nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
+            "column lineage is at api/v1/column-lineage"
+        )
     kind, ns, name, start = store.find_node(node_id)
     max_distance = 2 * depth if kind == "dataset" else 2 * depth - 1
     nodes, truncated = store.graph.walk(start, max_distance, direction, max_nodes)
@@ -198,31 +269,71 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
     job_ids = [n for n in nodes if n in store.job_keys]
     data: dict[int, tuple[str, str, dict] | None] = {}
     if ds_ids:
-        for (i, dns, dname, title, project, env, platform, desc, tags, grants, loc, rows, modified
-             ) in cur.execute(
-                "SELECT id, namespace, name, title, project, environment, platform, description, tags, grants, "
-                f"location, row_count, last_modified FROM datasets WHERE id IN ({_int_list(ds_ids)})").fetchall():
+        for i, dns, dname, title, project, env, platform, desc, tags, grants, loc, rows, modified in cur.execute(
+            "SELECT id, namespace, name, title, project, environment, platform, description, tags, grants, "
+            f"location, row_count, last_modified FROM datasets WHERE id IN ({_int_list(ds_ids)})"
+        ).fetchall():
             if dataset_visible(project, grants, projects):
-                data[i] = (dataset_node(dns, dname), "DATASET", {
-                    "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
-                    "project": project, "environment": env, "platform": platform, "description": desc,
-                    "tags": tags or [], "location": loc, "row_count": rows, "lastModifiedAt": iso(modified)})
+                data[i] = (
+                    dataset_node(dns, dname),
+                    "DATASET",
+                    {
+                        "id": {"namespace": dns, "name": dname},
+                        "namespace": dns,
+                        "name": dname,
+                        "title": title,
+                        "project": project,
+                        "environment": env,
+                        "platform": platform,
+                        "description": desc,
+                        "tags": tags or [],
+                        "location": loc,
+                        "row_count": rows,
+                        "lastModifiedAt": iso(modified),
+                    },
+                )
             elif project in discoverable:
-                data[i] = (dataset_node(dns, dname), "DATASET", {
-                    "id": {"namespace": dns, "name": dname}, "namespace": dns, "name": dname, "title": title,
-                    "project": project, "locked": True, "access": "request"})
+                data[i] = (
+                    dataset_node(dns, dname),
+                    "DATASET",
+                    {
+                        "id": {"namespace": dns, "name": dname},
+                        "namespace": dns,
+                        "name": dname,
+                        "title": title,
+                        "project": project,
+                        "locked": True,
+                        "access": "request",
+                    },
+                )
     if job_ids:
         for i, jns, jname, project, env, desc, run_id, state, started, ended, error in cur.execute(
-                "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "
-                "r.started_at, r.ended_at, r.error FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
-                f"WHERE j.id IN ({_int_list(job_ids)})").fetchall():
+            "SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description, r.run_id, r.state, "
+            "r.started_at, r.ended_at, r.error FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id "
+            f"WHERE j.id IN ({_int_list(job_ids)})"
+        ).fetchall():
             if projects is None or project in projects:
-                data[i] = (job_node(jns, jname), "JOB", {
-                    "id": {"namespace": jns, "name": jname}, "namespace": jns, "name": jname,
-                    "project": project, "environment": env, "description": desc,
-                    "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state),
-                                  "startedAt": iso(started), "endedAt": iso(ended), **run_error(error)}
-                    if run_id else None})
+                data[i] = (
+                    job_node(jns, jname),
+                    "JOB",
+                    {
+                        "id": {"namespace": jns, "name": jname},
+                        "namespace": jns,
+                        "name": jname,
+                        "project": project,
+                        "environment": env,
+                        "description": desc,
+                        "latestRun": {
+                            "id": run_id,
+                            "state": MARQUEZ_STATE.get(state, state),
+                            "startedAt": iso(started),
+                            "endedAt": iso(ended),
+                            **run_error(error),
+                        }
+                        if run_id
+                        else None,
+                    },
+                )
     ids: dict[int, str] = {}
     for n in nodes:
         ids[n] = data[n][0] if n in data else store.stub_id(n)
@@ -246,15 +357,21 @@ def lineage(cur, store: Store, node_id: str, depth: int, direction: str, project
 
 # --- Marquez-shaped lists --------------------------------------------------------------------------------
 
+
 def namespaces(cur, projects) -> list[dict]:
-    rows = cur.execute(f"""
+    rows = cur.execute(
+        f"""
         SELECT namespace, min(created_at), max(updated_at) FROM (
-            SELECT namespace, created_at, updated_at FROM datasets d WHERE {VISIBLE.format(a='d')}
+            SELECT namespace, created_at, updated_at FROM datasets d WHERE {VISIBLE.format(a="d")}
             UNION ALL
             SELECT namespace, created_at, updated_at FROM jobs j WHERE ($all OR list_contains($projects, j.project)))
-        GROUP BY namespace ORDER BY namespace""", scope(projects)).fetchall()
-    return [{"name": ns, "createdAt": iso(c), "updatedAt": iso(u), "ownerName": None, "description": None}
-            for ns, c, u in rows]
+        GROUP BY namespace ORDER BY namespace""",
+        scope(projects),
+    ).fetchall()
+    return [
+        {"name": ns, "createdAt": iso(c), "updatedAt": iso(u), "ownerName": None, "description": None}
+        for ns, c, u in rows
+    ]
 
 
 def list_datasets(cur, ns: str, projects, limit: int, offset: int, name: str | None = None) -> dict:
@@ -262,18 +379,41 @@ def list_datasets(cur, ns: str, projects, limit: int, offset: int, name: str | N
     only = {} if name is None else {"name": name}
     params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset, **only}
     where = f"d.namespace = $ns AND {VISIBLE.format(a='d')}" + (" AND d.name = $name" if only else "")
-    total = cur.execute(f"SELECT count(*) FROM datasets d WHERE {where}",
-                        {**scope(projects), "ns": ns, **only}).fetchone()[0]
-    rows = cur.execute(f"""SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform,
+    total = cur.execute(
+        f"SELECT count(*) FROM datasets d WHERE {where}", {**scope(projects), "ns": ns, **only}
+    ).fetchone()[0]
+    rows = cur.execute(
+        f"""SELECT d.id, d.namespace, d.name, d.title, d.project, d.environment, d.platform,
         d.description, d.tags, d.created_at, d.updated_at, d.last_modified,
         (SELECT list({{'name': f.name, 'type': f.type, 'description': f.description, 'tags': f.tags}}
                      ORDER BY f.position) FROM fields f WHERE f.dataset_id = d.id)
-        FROM datasets d WHERE {where} ORDER BY d.name LIMIT $limit OFFSET $offset""", params).fetchall()
-    return {"totalCount": total, "datasets": [{
-        "id": {"namespace": r[1], "name": r[2]}, "type": "DB_TABLE", "name": r[2], "physicalName": r[2],
-        "namespace": r[1], "sourceName": r[1], "title": r[3], "project": r[4], "environment": r[5],
-        "platform": r[6], "description": r[7], "tags": r[8] or [], "createdAt": iso(r[9]),
-        "updatedAt": iso(r[10]), "lastModifiedAt": iso(r[11]), "fields": r[12] or []} for r in rows]}
+        FROM datasets d WHERE {where} ORDER BY d.name LIMIT $limit OFFSET $offset""",
+        params,
+    ).fetchall()
+    return {
+        "totalCount": total,
+        "datasets": [
+            {
+                "id": {"namespace": r[1], "name": r[2]},
+                "type": "DB_TABLE",
+                "name": r[2],
+                "physicalName": r[2],
+                "namespace": r[1],
+                "sourceName": r[1],
+                "title": r[3],
+                "project": r[4],
+                "environment": r[5],
+                "platform": r[6],
+                "description": r[7],
+                "tags": r[8] or [],
+                "createdAt": iso(r[9]),
+                "updatedAt": iso(r[10]),
+                "lastModifiedAt": iso(r[11]),
+                "fields": r[12] or [],
+            }
+            for r in rows
+        ],
+    }
 
 
 def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int, name: str | None = None) -> dict:
@@ -281,36 +421,73 @@ def list_jobs(cur, store: Store, ns: str, projects, limit: int, offset: int, nam
     only = {} if name is None else {"name": name}
     params = {**scope(projects), "ns": ns, "limit": limit, "offset": offset, **only}
     where = "j.namespace = $ns AND ($all OR list_contains($projects, j.project))" + (
-        " AND j.name = $name" if only else "")
-    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}",
-                        {**scope(projects), "ns": ns, **only}).fetchone()[0]
-    rows = cur.execute(f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
+        " AND j.name = $name" if only else ""
+    )
+    total = cur.execute(f"SELECT count(*) FROM jobs j WHERE {where}", {**scope(projects), "ns": ns, **only}).fetchone()[
+        0
+    ]
+    rows = cur.execute(
+        f"""SELECT j.id, j.namespace, j.name, j.project, j.environment, j.description,
         j.created_at, j.updated_at, r.run_id, r.state, r.started_at, r.ended_at, r.error
         FROM jobs j LEFT JOIN runs r ON r.run_id = j.latest_run_id WHERE {where}
-        ORDER BY j.name LIMIT $limit OFFSET $offset""", params).fetchall()
+        ORDER BY j.name LIMIT $limit OFFSET $offset""",
+        params,
+    ).fetchall()
     jobs = []
     for jid, jns, name, project, env, desc, created, updated, run_id, state, started, ended, error in rows:
         inputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.inn.get(jid, ())]
         outputs = [dict(zip(("namespace", "name"), store.ds_keys[d])) for d in store.graph.out.get(jid, ())]
-        jobs.append({"id": {"namespace": jns, "name": name}, "type": "BATCH", "name": name, "namespace": jns,
-                     "project": project, "environment": env, "description": desc, "createdAt": iso(created),
-                     "updatedAt": iso(updated), "inputs": inputs, "outputs": outputs,
-                     "latestRun": {"id": run_id, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
-                                   "endedAt": iso(ended), **run_error(error)} if run_id else None})
+        jobs.append(
+            {
+                "id": {"namespace": jns, "name": name},
+                "type": "BATCH",
+                "name": name,
+                "namespace": jns,
+                "project": project,
+                "environment": env,
+                "description": desc,
+                "createdAt": iso(created),
+                "updatedAt": iso(updated),
+                "inputs": inputs,
+                "outputs": outputs,
+                "latestRun": {
+                    "id": run_id,
+                    "state": MARQUEZ_STATE.get(state, state),
+                    "startedAt": iso(started),
+                    "endedAt": iso(ended),
+                    **run_error(error),
+                }
+                if run_id
+                else None,
+            }
+        )
     return {"totalCount": total, "jobs": jobs}
 
 
 def list_runs(cur, jid: int, limit: int, offset: int) -> dict:
     total = cur.execute("SELECT count(*) FROM runs WHERE job_id = ?", [jid]).fetchone()[0]
-    rows = cur.execute("""SELECT run_id, created_at, updated_at, nominal_start, nominal_end, state, started_at,
+    rows = cur.execute(
+        """SELECT run_id, created_at, updated_at, nominal_start, nominal_end, state, started_at,
         ended_at, error FROM runs WHERE job_id = ? ORDER BY created_at DESC LIMIT ? OFFSET ?""",
-                       [jid, limit, offset]).fetchall()
+        [jid, limit, offset],
+    ).fetchall()
     runs = []
     for rid, created, updated, nstart, nend, state, started, ended, error in rows:
         duration = int((ended - started).total_seconds() * 1000) if started and ended else None
-        runs.append({"id": rid, "createdAt": iso(created), "updatedAt": iso(updated), "nominalStartTime": nstart,
-                     "nominalEndTime": nend, "state": MARQUEZ_STATE.get(state, state), "startedAt": iso(started),
-                     "endedAt": iso(ended), "durationMs": duration, **run_error(error)})
+        runs.append(
+            {
+                "id": rid,
+                "createdAt": iso(created),
+                "updatedAt": iso(updated),
+                "nominalStartTime": nstart,
+                "nominalEndTime": nend,
+                "state": MARQUEZ_STATE.get(state, state),
+                "startedAt": iso(started),
+                "endedAt": iso(ended),
+                "durationMs": duration,
+                **run_error(error),
+            }
+        )
     return {"totalCount": total, "runs": runs}
 
 
@@ -325,11 +502,14 @@ def _column_rows(cur, keys: list[tuple[str, str, str]], side: str) -> list[tuple
         return []
     return cur.execute(
         "SELECT src_namespace, src_name, src_field, dst_namespace, dst_name, dst_field, description, type "
-        f"FROM column_lineage WHERE {_COL_KEY.format(p=side)}", [[list(k) for k in keys]]).fetchall()
+        f"FROM column_lineage WHERE {_COL_KEY.format(p=side)}",
+        [[list(k) for k in keys]],
+    ).fetchall()
 
 
-def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream: bool, projects,
-                   max_nodes: int) -> dict:
+def column_lineage(
+    cur, store: Store, node_id: str, depth: int, with_downstream: bool, projects, max_nodes: int
+) -> dict:
     """Marquez-shaped column lineage around ``node_id`` (``datasetField:<ns>:<name>:<field>``, or
     ``dataset:<ns>:<name>`` for all its columns): upstream ``depth`` steps, and downstream too when
     ``with_downstream``. Columns of datasets the caller may not see are locked stubs (no names), as in
@@ -340,17 +520,25 @@ def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream:
         raise ValueError("nodeId must be datasetField:<namespace>:<name>:<field> or dataset:<namespace>:<name>")
     if kind == "datasetField":
         starts = [(ns, name, rest[0])]
-        known = cur.execute("SELECT count(*) FROM fields WHERE dataset_id = ? AND name = ?",
-                            [rest[1], rest[0]]).fetchone()[0] or _column_rows(cur, starts, "dst") \
+        known = (
+            cur.execute("SELECT count(*) FROM fields WHERE dataset_id = ? AND name = ?", [rest[1], rest[0]]).fetchone()[
+                0
+            ]
+            or _column_rows(cur, starts, "dst")
             or _column_rows(cur, starts, "src")
+        )
         if not known:
             raise KeyError(node_id)
     else:
         did = rest[0]
-        names = [r[0] for r in cur.execute("SELECT name FROM fields WHERE dataset_id = ? ORDER BY position",
-                                           [did]).fetchall()]
-        for (f,) in cur.execute("SELECT DISTINCT dst_field FROM column_lineage WHERE dst_namespace = ? AND "
-                                "dst_name = ? ORDER BY 1", [ns, name]).fetchall():
+        names = [
+            r[0]
+            for r in cur.execute("SELECT name FROM fields WHERE dataset_id = ? ORDER BY position", [did]).fetchall()
+        ]
+        for (f,) in cur.execute(
+            "SELECT DISTINCT dst_field FROM column_lineage WHERE dst_namespace = ? AND dst_name = ? ORDER BY 1",
+            [ns, name],
+        ).fetchall():
             if f not in names:
                 names.append(f)
         starts = [(ns, name, f) for f in names]
@@ -360,7 +548,8 @@ def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream:
         ids = {store.ds_ids[k]: k for k in keys if k not in datasets and k in store.ds_ids}
         if ids:
             for i, project, grants in cur.execute(
-                    f"SELECT id, project, grants FROM datasets WHERE id IN ({_int_list(ids)})").fetchall():
+                f"SELECT id, project, grants FROM datasets WHERE id IN ({_int_list(ids)})"
+            ).fetchall():
                 datasets[ids[i]] = dataset_visible(project, grants, projects)
 
     registered([(ns, name)])
@@ -397,8 +586,9 @@ def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream:
     shown_ids = {store.ds_ids[k[:2]] for k, v in visible.items() if v and k[:2] in store.ds_ids}
     if shown_ids:
         for dns, dname, fname, ftype in cur.execute(
-                "SELECT d.namespace, d.name, f.name, f.type FROM fields f JOIN datasets d ON d.id = f.dataset_id "
-                f"WHERE d.id IN ({_int_list(shown_ids)})").fetchall():
+            "SELECT d.namespace, d.name, f.name, f.type FROM fields f JOIN datasets d ON d.id = f.dataset_id "
+            f"WHERE d.id IN ({_int_list(shown_ids)})"
+        ).fetchall():
             types[(dns, dname, fname)] = ftype
 
     def node_id_of(key) -> str:
@@ -413,16 +603,42 @@ def column_lineage(cur, store: Store, node_id: str, depth: int, with_downstream:
         in_edges = [{"origin": node_id_of(s), "destination": nid} for (s, d) in edges if d == key and s in visible]
         out_edges = [{"origin": nid, "destination": node_id_of(d)} for (s, d) in edges if s == key and d in visible]
         if not visible[key]:
-            graph.append({"id": nid, "type": "DATASET_FIELD", "data": {"locked": True},
-                          "inEdges": in_edges, "outEdges": out_edges})
+            graph.append(
+                {
+                    "id": nid,
+                    "type": "DATASET_FIELD",
+                    "data": {"locked": True},
+                    "inEdges": in_edges,
+                    "outEdges": out_edges,
+                }
+            )
             continue
         own = inputs.get(key, [])
         shown = [r for r in own if datasets.get((r[0], r[1]), True)]
-        graph.append({"id": nid, "type": "DATASET_FIELD", "data": {
-            "namespace": key[0], "dataset": key[1], "field": key[2], "fieldType": types.get(key),
-            "transformationDescription": own[0][6] if own else None,
-            "transformationType": own[0][7] if own else None,
-            "inputFields": [{"namespace": r[0], "dataset": r[1], "field": r[2], "transformationDescription": r[6],
-                             "transformationType": r[7]} for r in shown]},
-            "inEdges": in_edges, "outEdges": out_edges})
+        graph.append(
+            {
+                "id": nid,
+                "type": "DATASET_FIELD",
+                "data": {
+                    "namespace": key[0],
+                    "dataset": key[1],
+                    "field": key[2],
+                    "fieldType": types.get(key),
+                    "transformationDescription": own[0][6] if own else None,
+                    "transformationType": own[0][7] if own else None,
+                    "inputFields": [
+                        {
+                            "namespace": r[0],
+                            "dataset": r[1],
+                            "field": r[2],
+                            "transformationDescription": r[6],
+                            "transformationType": r[7],
+                        }
+                        for r in shown
+                    ],
+                },
+                "inEdges": in_edges,
+                "outEdges": out_edges,
+            }
+        )
     return {"graph": graph, "truncated": truncated}

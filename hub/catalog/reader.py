@@ -36,11 +36,16 @@ def aws_credentials(project: str, env: Environment | None) -> dict:
     if env is not None and env.aws_role_arn:
         sts = boto3.client("sts")
         creds = sts.assume_role(
-            RoleArn=env.aws_role_arn, RoleSessionName=f"paved-catalog-{project}"[:64], DurationSeconds=900,
+            RoleArn=env.aws_role_arn,
+            RoleSessionName=f"paved-catalog-{project}"[:64],
+            DurationSeconds=900,
             Tags=[{"Key": "project", "Value": project}, {"Key": "environment", "Value": env.name}],
         )["Credentials"]
-        return {"key_id": creds["AccessKeyId"], "secret": creds["SecretAccessKey"],
-                "session_token": creds["SessionToken"]}
+        return {
+            "key_id": creds["AccessKeyId"],
+            "secret": creds["SecretAccessKey"],
+            "session_token": creds["SessionToken"],
+        }
     frozen = boto3.Session().get_credentials()
     if frozen is None:
         return {}
@@ -62,8 +67,11 @@ def add_s3_secret(con, creds: dict, name: str = "paved_s3", scope: str | None = 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         u = urlparse(endpoint)
-        parts += [f"ENDPOINT '{sql_str(u.netloc)}'", "URL_STYLE 'path'",
-                  f"USE_SSL {'true' if u.scheme == 'https' else 'false'}"]
+        parts += [
+            f"ENDPOINT '{sql_str(u.netloc)}'",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if u.scheme == 'https' else 'false'}",
+        ]
     if scope:
         parts.append(f"SCOPE '{sql_str(scope)}'")
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {name} ({', '.join(parts)})")
@@ -106,8 +114,9 @@ def preview(location: str, platform: str, project: str, env: Environment | None,
     return {"columns": columns, "rows": rows}
 
 
-def sample_strings(location: str, platform: str, project: str, env: Environment | None,
-                   n: int = 200) -> dict[str, list]:
+def sample_strings(
+    location: str, platform: str, project: str, env: Environment | None, n: int = 200
+) -> dict[str, list]:
     """Up to ``n`` values of each text column (for PII classification)."""
     con = connection(location, project, env)
     try:
@@ -124,7 +133,9 @@ def sample_strings(location: str, platform: str, project: str, env: Environment 
 def parquet_info(con, location: str) -> dict:
     """Schema and row count of one parquet file from its metadata (no data pages read)."""
     loc = sql_str(location)
-    fields = [{"name": name, "type": str(ftype)} for name, ftype, *_ in
-              con.execute(f"DESCRIBE SELECT * FROM read_parquet('{loc}')").fetchall()]
+    fields = [
+        {"name": name, "type": str(ftype)}
+        for name, ftype, *_ in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{loc}')").fetchall()
+    ]
     rows = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{loc}')").fetchone()[0]
     return {"fields": fields, "row_count": int(rows or 0)}

@@ -34,7 +34,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import orjson
-
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.ioloop import IOLoop, PeriodicCallback
@@ -87,8 +86,9 @@ class Catalog:
     def __init__(self, settings: Settings, stub_secret: bytes):
         self.settings = settings
         self.registry = CachedRegistry(registry(settings.projects_file))
-        self.store = Store(settings.db, stub_secret, projects=lambda: self.registry.projects,
-                           threads=settings.duckdb_threads)
+        self.store = Store(
+            settings.db, stub_secret, projects=lambda: self.registry.projects, threads=settings.duckdb_threads
+        )
         self._queue: deque[tuple[list[Resolved], asyncio.Future]] = deque()  # groups of events waiting to be logged
         self._flushing = False
         self._derive_queue: list[Resolved] = []
@@ -120,8 +120,7 @@ class Catalog:
     async def read(self, fn, *args):
         await self.caught_up()
         store = self.store
-        return await asyncio.get_running_loop().run_in_executor(
-            store.readers, lambda: fn(store.cursor(), *args))
+        return await asyncio.get_running_loop().run_in_executor(store.readers, lambda: fn(store.cursor(), *args))
 
     # --- ingest: group commit to the log, derivation in large batches behind it -----------------------
     async def ingest(self, item: Resolved) -> None:
@@ -208,8 +207,7 @@ class Catalog:
                 try:
                     self.after_write(await self.write(self.store.apply, batch))
                 except Exception:  # noqa: BLE001
-                    log.exception("Deriving events %s..%s failed; retrying one by one", batch[0].seq,
-                                  batch[-1].seq)
+                    log.exception("Deriving events %s..%s failed; retrying one by one", batch[0].seq, batch[-1].seq)
                     for item in batch:  # isolate the event that fails; it stays in the raw log
                         try:
                             self.after_write(await self.write(self.store.apply, [item]))
@@ -284,7 +282,8 @@ class Catalog:
             location, platform, project, env = target
             try:
                 samples = await asyncio.get_running_loop().run_in_executor(
-                    self.store.readers, reader.sample_strings, location, platform, project, env)
+                    self.store.readers, reader.sample_strings, location, platform, project, env
+                )
                 await self.write(self.store.profile, did, samples)
             except Exception as e:  # noqa: BLE001
                 log.warning("Could not sample dataset %s for PII: %s", did, e)
@@ -308,9 +307,16 @@ class Catalog:
             return
         body = {k: (v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for k, v in alert.items()}
         try:
-            resp = await AsyncHTTPClient().fetch(HTTPRequest(
-                url, method="POST", body=json.dumps({"type": "paved.catalog.pii_alert", "alert": body}),
-                headers={"Content-Type": "application/json"}, request_timeout=10), raise_error=False)
+            resp = await AsyncHTTPClient().fetch(
+                HTTPRequest(
+                    url,
+                    method="POST",
+                    body=json.dumps({"type": "paved.catalog.pii_alert", "alert": body}),
+                    headers={"Content-Type": "application/json"},
+                    request_timeout=10,
+                ),
+                raise_error=False,
+            )
             status = f"sent ({resp.code})" if resp.code < 400 else f"failed ({resp.code})"
         except Exception as e:  # noqa: BLE001
             status = f"failed ({type(e).__name__})"
@@ -320,17 +326,25 @@ class Catalog:
     # --- crawl --------------------------------------------------------------------------------------
     async def crawl(self) -> dict:
         async with self._crawl_lock:
-            known = await self.read(lambda cur: {loc: (size, mod) for loc, size, mod in cur.execute(
-                "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL").fetchall()})
+            known = await self.read(
+                lambda cur: {
+                    loc: (size, mod)
+                    for loc, size, mod in cur.execute(
+                        "SELECT location, size_bytes, last_modified FROM datasets WHERE location IS NOT NULL"
+                    ).fetchall()
+                }
+            )
             events, problems = await asyncio.get_running_loop().run_in_executor(
-                self.store.readers, crawler.crawl, self.registry.projects, known)
+                self.store.readers, crawler.crawl, self.registry.projects, known
+            )
             stored = 0
             for body in events:
                 event = parse_event(body)
                 d = event.dataset
                 facet = d.facet("paved")
-                item = Resolved(event, "paved-crawler", dataset_owners={
-                    d.key: (facet["project"], facet["environment"], True)})
+                item = Resolved(
+                    event, "paved-crawler", dataset_owners={d.key: (facet["project"], facet["environment"], True)}
+                )
                 await self.ingest(item)
                 stored += 1
             return {"registered": stored, "problems": problems}
@@ -358,10 +372,16 @@ class Catalog:
             stored = self.store.job_project.get(jid) if jid is not None else None
             if stored and stored != job_owner.project:  # a job keeps the project it was first registered with
                 if allowed is not None and stored not in allowed:
-                    raise web.HTTPError(403, f"You may not post lineage for job {event.job_namespace}:"
-                                        f"{event.job_name}: it belongs to a project you are not in")
-                raise web.HTTPError(400, f"Job {event.job_namespace}:{event.job_name} belongs to project "
-                                    f"{stored!r}: name one of its environments")
+                    raise web.HTTPError(
+                        403,
+                        f"You may not post lineage for job {event.job_namespace}:"
+                        f"{event.job_name}: it belongs to a project you are not in",
+                    )
+                raise web.HTTPError(
+                    400,
+                    f"Job {event.job_namespace}:{event.job_name} belongs to project "
+                    f"{stored!r}: name one of its environments",
+                )
             item.job_owner = (job_owner.project, job_owner.environment)
         for ref in event.datasets:
             lake = own.lake_owner(location_of(ref.namespace, ref.name))
@@ -370,13 +390,20 @@ class Catalog:
             facet_owner = own.from_facet(ref.facet("paved"))
             if facet_owner and allowed is not None and facet_owner.project not in allowed:
                 facet_owner = None  # nobody files datasets under a project they are not in
-            owner = lake or (Owner(info.project, info.environment) if info and info.project else None) \
-                or facet_owner or job_owner
+            owner = (
+                lake
+                or (Owner(info.project, info.environment) if info and info.project else None)
+                or facet_owner
+                or job_owner
+            )
             if owner is None and allowed is not None and len(allowed) == 1:
                 owner = Owner(next(iter(allowed)), None)
             if owner is None:
-                raise web.HTTPError(400, f"Cannot tell which project dataset {ref.namespace}:{ref.name} belongs "
-                                    "to: add a 'paved' dataset facet with project and environment")
+                raise web.HTTPError(
+                    400,
+                    f"Cannot tell which project dataset {ref.namespace}:{ref.name} belongs "
+                    "to: add a 'paved' dataset facet with project and environment",
+                )
             env = owner.environment or (job_owner.environment if job_owner else None)
             item.dataset_owners[ref.key] = (owner.project, env, lake is not None)
             if event.kind == "DatasetEvent" and allowed is not None and owner.project not in allowed:
@@ -385,9 +412,12 @@ class Catalog:
             for ref in event.outputs:  # writing another project's dataset needs its write grant
                 project = item.dataset_owners[ref.key][0]
                 if project not in allowed and not self.may_write(ref.key, allowed):
-                    raise web.HTTPError(403, f"You may not write dataset {ref.namespace}:{ref.name}: it belongs to "
-                                        "another project, whose admins can grant your project write access "
-                                        "(write_grants)")
+                    raise web.HTTPError(
+                        403,
+                        f"You may not write dataset {ref.namespace}:{ref.name}: it belongs to "
+                        "another project, whose admins can grant your project write access "
+                        "(write_grants)",
+                    )
         return item
 
     def may_write(self, key: tuple[str, str], allowed: set[str]) -> bool:
@@ -397,6 +427,7 @@ class Catalog:
 
 
 # --- handlers --------------------------------------------------------------------------------------------
+
 
 class CatalogHandler(ServiceHandler):
     @property
@@ -479,8 +510,13 @@ async def ingest_batch(catalog: "Catalog", payload: bytes) -> bytes:
             results.append([e.status_code, e.log_message])
         except Exception:  # noqa: BLE001 - each event is judged alone: a fault with one never fails the batch
             log.exception("Checking an event from %s failed", caller["name"])
-            results.append([400, "Not a valid OpenLineage event: the catalog could not read it; check it "
-                                 "against the OpenLineage schema"])
+            results.append(
+                [
+                    400,
+                    "Not a valid OpenLineage event: the catalog could not read it; check it "
+                    "against the OpenLineage schema",
+                ]
+            )
     for i, failure in zip(positions, await catalog.ingest_many(items)):
         if failure is not None:  # logged by the appender; the poster must send it again
             results[i] = [503, "The event could not be stored; send it again"]
@@ -514,8 +550,10 @@ class LineageHandler(CatalogHandler):
             raise
         except Exception:  # noqa: BLE001 - as in ingest_batch: a bad event gets a 400, never a 5xx
             log.exception("Checking an event from %s failed", user["name"])
-            raise web.HTTPError(400, "Not a valid OpenLineage event: the catalog could not read it; check it "
-                                "against the OpenLineage schema") from None
+            raise web.HTTPError(
+                400,
+                "Not a valid OpenLineage event: the catalog could not read it; check it against the OpenLineage schema",
+            ) from None
         await self.catalog.ingest(item)
         self.set_status(201)
         self.finish()
@@ -527,9 +565,16 @@ class LineageHandler(CatalogHandler):
             raise web.HTTPError(400, "direction must be upstream, downstream or both")
         depth = self.int_arg("depth", 1, 1, 100)
         try:
-            result = await self.catalog.read(queries.lineage, self.catalog.store, node_id, depth, direction,
-                                             self.visible(), self.catalog.settings.max_nodes,
-                                             self.catalog.access.discoverable_projects())
+            result = await self.catalog.read(
+                queries.lineage,
+                self.catalog.store,
+                node_id,
+                depth,
+                direction,
+                self.visible(),
+                self.catalog.settings.max_nodes,
+                self.catalog.access.discoverable_projects(),
+            )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
         except KeyError:
@@ -550,8 +595,15 @@ class ColumnLineageHandler(CatalogHandler):
         if raw not in ("true", "false"):
             raise web.HTTPError(400, f"withDownstream must be true or false, got {raw!r}")
         try:
-            result = await self.catalog.read(queries.column_lineage, self.catalog.store, node_id, depth,
-                                             raw == "true", self.visible(), self.catalog.settings.max_nodes)
+            result = await self.catalog.read(
+                queries.column_lineage,
+                self.catalog.store,
+                node_id,
+                depth,
+                raw == "true",
+                self.visible(),
+                self.catalog.settings.max_nodes,
+            )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
         except KeyError:
@@ -573,13 +625,15 @@ class NamespaceDatasetsHandler(CatalogHandler):
 class NamespaceJobsHandler(CatalogHandler):
     async def get(self, ns):
         limit, offset = self.int_arg("limit", 100, 1, 1000), self.int_arg("offset", 0, 0, 10**9)
-        self.write_json(await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(),
-                                                limit, offset))
+        self.write_json(
+            await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(), limit, offset)
+        )
 
 
 class NamespaceDatasetHandler(CatalogHandler):
     """Marquez's ``GET api/v1/namespaces/<ns>/datasets/<name>``: one dataset of the list above, or a 404 that
     is the same for another project's dataset and a missing one."""
+
     async def get(self, ns, name):
         found = (await self.catalog.read(queries.list_datasets, ns, self.visible(), 1, 0, name))["datasets"]
         if not found:
@@ -589,9 +643,9 @@ class NamespaceDatasetHandler(CatalogHandler):
 
 class NamespaceJobHandler(CatalogHandler):
     """Marquez's ``GET api/v1/namespaces/<ns>/jobs/<name>``: one job, or the same 404 as the runs below."""
+
     async def get(self, ns, name):
-        found = (await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(), 1, 0,
-                                         name))["jobs"]
+        found = (await self.catalog.read(queries.list_jobs, self.catalog.store, ns, self.visible(), 1, 0, name))["jobs"]
         if not found:
             raise web.HTTPError(404, f"No job {ns}:{name}")
         self.write_json(found[0])
@@ -618,9 +672,16 @@ class SearchHandler(CatalogHandler):
         await self.catalog.caught_up()
         await self.catalog.fresh_text_index()
         access = self.catalog.access
-        result = await self.catalog.read(queries.search, self.catalog.store, self.get_argument("q", ""),
-                                         filters, visible, page, per_page,
-                                         access.discoverable_projects() if visible is not None else ())
+        result = await self.catalog.read(
+            queries.search,
+            self.catalog.store,
+            self.get_argument("q", ""),
+            filters,
+            visible,
+            page,
+            per_page,
+            access.discoverable_projects() if visible is not None else (),
+        )
         for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
             r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
@@ -654,8 +715,11 @@ class DatasetHandler(CatalogHandler):
         body = self.json_body()
         unknown = set(body) - {"description", "tags", "owners", "grants", "write_grants"}
         if unknown:
-            raise web.HTTPError(400, f"Unknown field(s) {', '.join(sorted(unknown))}; "
-                                "editable: description, tags, owners, grants, write_grants")
+            raise web.HTTPError(
+                400,
+                f"Unknown field(s) {', '.join(sorted(unknown))}; "
+                "editable: description, tags, owners, grants, write_grants",
+            )
         changes = {}
         if "description" in body:
             if not isinstance(body["description"], str):
@@ -680,12 +744,14 @@ class PreviewHandler(CatalogHandler):
         limit = self.int_arg("limit", self.catalog.settings.preview_rows, 1, self.catalog.settings.preview_rows)
         target = self.catalog.readable(row["id"], row["platform"])
         if target is None:
-            raise web.HTTPError(409, "This dataset has no location inside its project's lake, so it cannot be "
-                                "previewed")
+            raise web.HTTPError(
+                409, "This dataset has no location inside its project's lake, so it cannot be previewed"
+            )
         location, platform, project, env = target
         try:
             result = await asyncio.get_running_loop().run_in_executor(
-                self.catalog.store.readers, reader.preview, location, platform, project, env, limit)
+                self.catalog.store.readers, reader.preview, location, platform, project, env, limit
+            )
         except ValueError as e:
             raise web.HTTPError(409, str(e)) from None
         except Exception as e:  # noqa: BLE001 - a missing file or denied bucket is the data's problem
@@ -694,8 +760,9 @@ class PreviewHandler(CatalogHandler):
         visible = self.visible()
         if visible is not None and row["project"] not in visible:  # another project's data, through a grant
             purpose = sorted(set(row["grants"] or ()) & set(visible))
-            self.catalog.access.grants.record_read(self.caller()["name"], purpose[0] if purpose else None, None,
-                                                   ns, name, row["project"], "preview")
+            self.catalog.access.grants.record_read(
+                self.caller()["name"], purpose[0] if purpose else None, None, ns, name, row["project"], "preview"
+            )
         self.write_json(result)
 
 
@@ -713,16 +780,35 @@ class PiiHandler(CatalogHandler):
         if decision not in ("confirm", "reject"):
             raise web.HTTPError(400, "decision must be 'confirm' or 'reject'")
         try:
-            pii, alerts = await self.catalog.write(self.catalog.store.decide_pii, row["id"], field_name, decision,
-                                                  self.caller()["name"])
+            pii, alerts = await self.catalog.write(
+                self.catalog.store.decide_pii, row["id"], field_name, decision, self.caller()["name"]
+            )
         except KeyError:
             raise web.HTTPError(404, f"Dataset {ns}:{name} has no field {field_name!r}") from None
         for alert in alerts:
             asyncio.ensure_future(self.catalog.send_webhook(alert))
-        self.write_json({"field": field_name, "pii": pii,
-                         "alerts": [queries.alert_json((a["id"], a["created_at"], a["project"], a["dataset_id"],
-                                                         a["field"], a["kind"], a["message"], a["webhook"]),
-                                                        self.catalog.store) for a in alerts]})
+        self.write_json(
+            {
+                "field": field_name,
+                "pii": pii,
+                "alerts": [
+                    queries.alert_json(
+                        (
+                            a["id"],
+                            a["created_at"],
+                            a["project"],
+                            a["dataset_id"],
+                            a["field"],
+                            a["kind"],
+                            a["message"],
+                            a["webhook"],
+                        ),
+                        self.catalog.store,
+                    )
+                    for a in alerts
+                ],
+            }
+        )
 
 
 class AlertsHandler(CatalogHandler):
@@ -784,8 +870,8 @@ def log_request(handler: web.RequestHandler) -> None:
     status, took = handler.get_status(), 1000.0 * handler.request.request_time()
     if status >= 400 or took > 1000:
         logging.getLogger("tornado.access").log(
-            logging.WARNING if status < 500 else logging.ERROR, "%d %s %.1fms", status,
-            handler._request_summary(), took)
+            logging.WARNING if status < 500 else logging.ERROR, "%d %s %.1fms", status, handler._request_summary(), took
+        )
 
 
 def dataset_path(ns: str, name: str) -> str:
@@ -800,8 +886,9 @@ def open_channel(catalog: "Catalog", ingest_port: int):
     loop = IOLoop.current().asyncio_loop
     taken = []  # held open while picking again, so the kernel cannot hand out the same port twice
     while True:
-        channel = loop.run_until_complete(asyncio.start_server(lambda r, w: serve_fronts(catalog, r, w),
-                                                               "127.0.0.1", 0))
+        channel = loop.run_until_complete(
+            asyncio.start_server(lambda r, w: serve_fronts(catalog, r, w), "127.0.0.1", 0)
+        )
         if channel.sockets[0].getsockname()[1] != ingest_port:
             for other in taken:
                 other.close()
@@ -827,9 +914,14 @@ def main() -> None:
     fronts = None
     if settings.ingest_port and settings.ingest_fronts > 0:
         channel = open_channel(catalog, settings.ingest_port)
-        fronts = FrontProcesses(settings.ingest_fronts, settings.ingest_host, settings.ingest_port,
-                                f"http://{url.hostname}:{url.port}", channel.sockets[0].getsockname()[1],
-                                catalog.ingest_secret)
+        fronts = FrontProcesses(
+            settings.ingest_fronts,
+            settings.ingest_host,
+            settings.ingest_port,
+            f"http://{url.hostname}:{url.port}",
+            channel.sockets[0].getsockname()[1],
+            catalog.ingest_secret,
+        )
         fronts.start()
         fronts.wait_listening()
         PeriodicCallback(fronts.check, 5000).start()
@@ -837,10 +929,17 @@ def main() -> None:
     state = settings.data_dir / STATE_FILE
     fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": own_url, "token": catalog.crawl_token, "pid": os.getpid(),
-                   "ingest_url": f"http://{settings.ingest_host}:{settings.ingest_port}{service_prefix()}" if fronts
-                   else own_url
-                   }, f)
+        json.dump(
+            {
+                "url": own_url,
+                "token": catalog.crawl_token,
+                "pid": os.getpid(),
+                "ingest_url": f"http://{settings.ingest_host}:{settings.ingest_port}{service_prefix()}"
+                if fronts
+                else own_url,
+            },
+            f,
+        )
     loop = IOLoop.current()
 
     async def start():

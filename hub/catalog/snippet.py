@@ -28,12 +28,16 @@ def snippet(row: dict) -> str:
     var = variable_name(row.get("title") or "")
     location = row.get("location")
     if not location:
-        return (f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\n"
-                "from paved.hub.catalog import data\n")
-    return ("# Through paved.data: reads with your server's identity and records the read in lineage.\n"
-            "from paved.hub.catalog import data\n\n"
-            f"{var} = data.read({location!r})\n"
-            f"{var}.limit(10)\n")
+        return (
+            f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\n"
+            "from paved.hub.catalog import data\n"
+        )
+    return (
+        "# Through paved.data: reads with your server's identity and records the read in lineage.\n"
+        "from paved.hub.catalog import data\n\n"
+        f"{var} = data.read({location!r})\n"
+        f"{var}.limit(10)\n"
+    )
 
 
 def duckdb_snippet(row: dict) -> str:
@@ -42,9 +46,10 @@ def duckdb_snippet(row: dict) -> str:
     location = row.get("location")
     fn = READERS.get(row.get("platform") or "", "read_parquet")
     if not location:
-        return (f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\n"
-                "import duckdb\n")
-    return ("# Plain DuckDB: no lineage is recorded for this read.\n"
-            "import duckdb\n\n"
-            f"{var} = duckdb.sql(\"SELECT * FROM {fn}('{_literal(location)}')\")\n"
-            f"{var}.limit(10)\n")
+        return f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\nimport duckdb\n"
+    return (
+        "# Plain DuckDB: no lineage is recorded for this read.\n"
+        "import duckdb\n\n"
+        f"{var} = duckdb.sql(\"SELECT * FROM {fn}('{_literal(location)}')\")\n"
+        f"{var}.limit(10)\n"
+    )

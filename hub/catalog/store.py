@@ -33,8 +33,8 @@ from paved.hub.catalog import duck, pii
 from paved.hub.catalog.eventlog import EventLog
 from paved.hub.catalog.facets import FacetArrays
 from paved.hub.catalog.graph import LineageGraph
-from paved.hub.catalog.textindex import TextIndex
 from paved.hub.catalog.openlineage import FINAL_TYPES, Event, location_of, platform_of, title_of
+from paved.hub.catalog.textindex import TextIndex
 
 log = logging.getLogger("paved.catalog")
 
@@ -71,30 +71,98 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS error VARCHAR;
 """
 
 # JSON struct types for bulk inserts: column -> DuckDB type (order = table column order used below).
-T_EVENTS = {"seq": "BIGINT", "received_at": "TIMESTAMP", "kind": "VARCHAR", "event_type": "VARCHAR",
-            "event_time": "TIMESTAMP", "run_id": "VARCHAR", "job_namespace": "VARCHAR", "job_name": "VARCHAR",
-            "posted_by": "VARCHAR", "body": "VARCHAR", "resolution": "VARCHAR"}
-T_DATASETS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "title": "VARCHAR", "project": "VARCHAR",
-              "environment": "VARCHAR", "platform": "VARCHAR", "location": "VARCHAR", "description": "VARCHAR",
-              "tags": "VARCHAR[]", "owners": "VARCHAR[]", "row_count": "BIGINT", "size_bytes": "BIGINT",
-              "last_modified": "TIMESTAMP", "producing_job": "VARCHAR", "last_run_id": "VARCHAR",
-              "field_text": "VARCHAR", "keywords": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
-              "data_source": "VARCHAR"}
-T_FIELDS = {"dataset_id": "INTEGER", "position": "INTEGER", "name": "VARCHAR", "type": "VARCHAR",
-            "description": "VARCHAR", "tags": "VARCHAR[]", "pii_suggested": "VARCHAR", "pii_status": "VARCHAR"}
-T_JOBS = {"id": "INTEGER", "namespace": "VARCHAR", "name": "VARCHAR", "project": "VARCHAR", "environment": "VARCHAR",
-          "description": "VARCHAR", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "latest_run_id": "VARCHAR"}
-T_RUNS = {"run_id": "VARCHAR", "job_id": "INTEGER", "state": "VARCHAR", "state_time": "TIMESTAMP",
-          "started_at": "TIMESTAMP", "ended_at": "TIMESTAMP", "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
-          "nominal_start": "VARCHAR", "nominal_end": "VARCHAR", "error": "VARCHAR"}
+T_EVENTS = {
+    "seq": "BIGINT",
+    "received_at": "TIMESTAMP",
+    "kind": "VARCHAR",
+    "event_type": "VARCHAR",
+    "event_time": "TIMESTAMP",
+    "run_id": "VARCHAR",
+    "job_namespace": "VARCHAR",
+    "job_name": "VARCHAR",
+    "posted_by": "VARCHAR",
+    "body": "VARCHAR",
+    "resolution": "VARCHAR",
+}
+T_DATASETS = {
+    "id": "INTEGER",
+    "namespace": "VARCHAR",
+    "name": "VARCHAR",
+    "title": "VARCHAR",
+    "project": "VARCHAR",
+    "environment": "VARCHAR",
+    "platform": "VARCHAR",
+    "location": "VARCHAR",
+    "description": "VARCHAR",
+    "tags": "VARCHAR[]",
+    "owners": "VARCHAR[]",
+    "row_count": "BIGINT",
+    "size_bytes": "BIGINT",
+    "last_modified": "TIMESTAMP",
+    "producing_job": "VARCHAR",
+    "last_run_id": "VARCHAR",
+    "field_text": "VARCHAR",
+    "keywords": "VARCHAR",
+    "created_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "data_source": "VARCHAR",
+}
+T_FIELDS = {
+    "dataset_id": "INTEGER",
+    "position": "INTEGER",
+    "name": "VARCHAR",
+    "type": "VARCHAR",
+    "description": "VARCHAR",
+    "tags": "VARCHAR[]",
+    "pii_suggested": "VARCHAR",
+    "pii_status": "VARCHAR",
+}
+T_JOBS = {
+    "id": "INTEGER",
+    "namespace": "VARCHAR",
+    "name": "VARCHAR",
+    "project": "VARCHAR",
+    "environment": "VARCHAR",
+    "description": "VARCHAR",
+    "created_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "latest_run_id": "VARCHAR",
+}
+T_RUNS = {
+    "run_id": "VARCHAR",
+    "job_id": "INTEGER",
+    "state": "VARCHAR",
+    "state_time": "TIMESTAMP",
+    "started_at": "TIMESTAMP",
+    "ended_at": "TIMESTAMP",
+    "created_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "nominal_start": "VARCHAR",
+    "nominal_end": "VARCHAR",
+    "error": "VARCHAR",
+}
 T_RUN_IO = {"run_id": "VARCHAR", "dataset_id": "INTEGER", "direction": "VARCHAR"}
 T_EDGES = {"src": "INTEGER", "dst": "INTEGER", "first_seen": "TIMESTAMP"}
-T_COLUMN_LINEAGE = {"dst_namespace": "VARCHAR", "dst_name": "VARCHAR", "dst_field": "VARCHAR",
-                    "src_namespace": "VARCHAR", "src_name": "VARCHAR", "src_field": "VARCHAR",
-                    "description": "VARCHAR", "type": "VARCHAR"}
+T_COLUMN_LINEAGE = {
+    "dst_namespace": "VARCHAR",
+    "dst_name": "VARCHAR",
+    "dst_field": "VARCHAR",
+    "src_namespace": "VARCHAR",
+    "src_name": "VARCHAR",
+    "src_field": "VARCHAR",
+    "description": "VARCHAR",
+    "type": "VARCHAR",
+}
 
-MARQUEZ_STATE = {"START": "RUNNING", "RUNNING": "RUNNING", "COMPLETE": "COMPLETED", "FAIL": "FAILED",
-                 "ABORT": "ABORTED", "OTHER": "RUNNING", None: "NEW"}
+MARQUEZ_STATE = {
+    "START": "RUNNING",
+    "RUNNING": "RUNNING",
+    "COMPLETE": "COMPLETED",
+    "FAIL": "FAILED",
+    "ABORT": "ABORTED",
+    "OTHER": "RUNNING",
+    None: "NEW",
+}
 FTS_FIELDS = ("title", "name", "description", "field_text", "keywords")
 
 
@@ -119,7 +187,8 @@ def bulk_rows(con, table: str, types: dict[str, str], rows: list[dict], conflict
     con.execute(
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM "
         f"(SELECT unnest(from_json(?, '{struct}'), recursive := true)) {conflict}",
-        [orjson.dumps(rows).decode()])
+        [orjson.dumps(rows).decode()],
+    )
 
 
 def dataset_node(ns: str, name: str) -> str:
@@ -162,9 +231,9 @@ def split_node_id(node_id: str) -> tuple[str, list[tuple[str, ...]]]:
         raise ValueError(f"nodeId must look like {NODE_FORMS}")
     cuts = [i for i, ch in enumerate(rest) if ch == ":"]
     if parts == 2:
-        splits = [(rest[:i], rest[i + 1:]) for i in cuts]
+        splits = [(rest[:i], rest[i + 1 :]) for i in cuts]
     else:
-        splits = [(rest[:i], rest[i + 1:j], rest[j + 1:]) for n, i in enumerate(cuts) for j in cuts[n + 1:]]
+        splits = [(rest[:i], rest[i + 1 : j], rest[j + 1 :]) for n, i in enumerate(cuts) for j in cuts[n + 1 :]]
     splits = [s for s in splits if all(s)]
     if not splits:
         raise ValueError(f"nodeId must look like {NODE_FORMS}")
@@ -190,6 +259,7 @@ class Resolved:
     ``allowed`` is the poster's projects (None: all); the poster's dataset facets (schema, description, ...)
     apply only to datasets of those projects.
     """
+
     event: Event
     posted_by: str
     job_owner: tuple = (None, None)
@@ -206,8 +276,11 @@ class Resolved:
         return self.body_json
 
     def resolution_dict(self) -> dict:
-        out = {"job_owner": list(self.job_owner), "allowed": self.allowed,
-               "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()]}
+        out = {
+            "job_owner": list(self.job_owner),
+            "allowed": self.allowed,
+            "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()],
+        }
         if self.event.missing:  # spec-required fields the event came without (accepted as Marquez does)
             out["missing"] = self.event.missing
         return out
@@ -217,16 +290,30 @@ class Resolved:
 
     def log_row(self) -> dict:
         """The item as a line of the write-ahead log."""
-        return {"seq": self.seq, "received_at": self.received_at, "posted_by": self.posted_by,
-                "resolution": self.resolution_dict(), "body": orjson.Fragment(self.body())}
+        return {
+            "seq": self.seq,
+            "received_at": self.received_at,
+            "posted_by": self.posted_by,
+            "resolution": self.resolution_dict(),
+            "body": orjson.Fragment(self.body()),
+        }
 
     def event_row(self) -> dict:
         """The item as a row of the ``events`` table."""
         e = self.event
-        return {"seq": self.seq, "received_at": self.received_at, "kind": e.kind, "event_type": e.event_type,
-                "event_time": e.event_time, "run_id": e.run_id, "job_namespace": e.job_namespace,
-                "job_name": e.job_name, "posted_by": self.posted_by, "body": self.body().decode(),
-                "resolution": self.resolution()}
+        return {
+            "seq": self.seq,
+            "received_at": self.received_at,
+            "kind": e.kind,
+            "event_type": e.event_type,
+            "event_time": e.event_time,
+            "run_id": e.run_id,
+            "job_namespace": e.job_namespace,
+            "job_name": e.job_name,
+            "posted_by": self.posted_by,
+            "body": self.body().decode(),
+            "resolution": self.resolution(),
+        }
 
     @classmethod
     def from_log(cls, seq: int, body, resolution, posted_by: str, received_at=None) -> "Resolved":
@@ -237,9 +324,15 @@ class Resolved:
         body = orjson.loads(body) if isinstance(body, str) else body
         if isinstance(received_at, str):
             received_at = datetime.fromisoformat(received_at)
-        return cls(parse_event(body, logged=True), posted_by, tuple(r["job_owner"]),
-                   {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]}, r["allowed"], seq,
-                   received_at)
+        return cls(
+            parse_event(body, logged=True),
+            posted_by,
+            tuple(r["job_owner"]),
+            {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]},
+            r["allowed"],
+            seq,
+            received_at,
+        )
 
 
 @dataclass
@@ -290,15 +383,19 @@ class Store:
     def _load(self) -> None:
         t0 = time.monotonic()
         con = self.con
-        self.next_id = 1 + max(con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
-                               con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0])
-        self.next_seq = 1 + max(con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],
-                                self.log.last_seq)
+        self.next_id = 1 + max(
+            con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
+            con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0],
+        )
+        self.next_seq = 1 + max(
+            con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0], self.log.last_seq
+        )
         row = con.execute("SELECT value FROM state WHERE key = 'derived_seq'").fetchone()
         self.derived_seq = row[0] if row else 0
         self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
         for i, ns, name, project, env, loc, write_grants in con.execute(
-                "SELECT id, namespace, name, project, environment, location, write_grants FROM datasets").fetchall():
+            "SELECT id, namespace, name, project, environment, location, write_grants FROM datasets"
+        ).fetchall():
             self.ds_ids[(ns, name)] = i
             self.ds_keys[i] = (ns, name)
             self.ds_info[i] = DatasetInfo(project, env, loc, write_grants=write_grants)
@@ -316,8 +413,13 @@ class Store:
         self.pii_confirmed = dict(con.execute("SELECT column_name, kind FROM pii_confirmed").fetchall())
         self.alerted = {(d, f) for d, f in con.execute("SELECT dataset_id, field FROM alerts").fetchall()}
         self._refresh_labels(con, None)
-        log.info("Catalog loaded: %d datasets, %d jobs, %d edges in %.1fs", len(self.ds_ids), len(self.job_ids),
-                 self.graph.edges, time.monotonic() - t0)
+        log.info(
+            "Catalog loaded: %d datasets, %d jobs, %d edges in %.1fs",
+            len(self.ds_ids),
+            len(self.job_ids),
+            self.graph.edges,
+            time.monotonic() - t0,
+        )
 
     def close(self) -> None:
         self.appender.shutdown(wait=True)
@@ -366,12 +468,15 @@ class Store:
     def pending(self, after: int | None = None, limit: int = 5000) -> list[Resolved]:
         """Logged events not derived yet (after a restart), oldest first: the log is replayable."""
         after = self.derived_seq if after is None else after
-        items = {r["seq"]: Resolved.from_log(r["seq"], r["body"], r["resolution"], r["posted_by"], r["received_at"])
-                 for r in self.log.after(after, limit)}
+        items = {
+            r["seq"]: Resolved.from_log(r["seq"], r["body"], r["resolution"], r["posted_by"], r["received_at"])
+            for r in self.log.after(after, limit)
+        }
         # events tables written before the write-ahead log existed may hold some too
         for seq, body, resolution, posted_by, received_at in self.con.execute(
-                "SELECT seq, body, resolution, posted_by, received_at FROM events WHERE seq > ? ORDER BY seq "
-                "LIMIT ?", [after, limit]).fetchall():
+            "SELECT seq, body, resolution, posted_by, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            [after, limit],
+        ).fetchall():
             if seq not in items:
                 items[seq] = Resolved.from_log(seq, body, resolution, posted_by, received_at)
                 items[seq].in_events_table = True
@@ -400,10 +505,17 @@ class Store:
                     jid = new_jobs[e.job_key] = self._new_id()
                 j = jobs.get(jid)
                 if j is None:
-                    j = jobs[jid] = {"id": jid, "namespace": e.job_namespace, "name": e.job_name,
-                                     "project": it.job_owner[0], "environment": it.job_owner[1],
-                                     "description": None, "created_at": e.event_time, "updated_at": e.event_time,
-                                     "latest_run_id": None}
+                    j = jobs[jid] = {
+                        "id": jid,
+                        "namespace": e.job_namespace,
+                        "name": e.job_name,
+                        "project": it.job_owner[0],
+                        "environment": it.job_owner[1],
+                        "description": None,
+                        "created_at": e.event_time,
+                        "updated_at": e.event_time,
+                        "latest_run_id": None,
+                    }
                 doc = e.job_facets.get("documentation")
                 if isinstance(doc, dict) and isinstance(doc.get("description"), str):
                     j["description"] = doc["description"]
@@ -413,9 +525,18 @@ class Store:
             if e.run_id:
                 r = runs.get(e.run_id)
                 if r is None:
-                    r = runs[e.run_id] = {"run_id": e.run_id, "job_id": jid, "state": None, "state_time": None,
-                                          "started_at": None, "ended_at": None, "created_at": e.event_time,
-                                          "updated_at": e.event_time, "nominal_start": None, "nominal_end": None}
+                    r = runs[e.run_id] = {
+                        "run_id": e.run_id,
+                        "job_id": jid,
+                        "state": None,
+                        "state_time": None,
+                        "started_at": None,
+                        "ended_at": None,
+                        "created_at": e.event_time,
+                        "updated_at": e.event_time,
+                        "nominal_start": None,
+                        "nominal_end": None,
+                    }
                 if e.event_type and (r["state_time"] is None or e.event_time >= r["state_time"]):
                     r["state"], r["state_time"] = e.event_type, e.event_time
                 if e.event_type == "START":
@@ -429,8 +550,13 @@ class Store:
                     r["nominal_end"] = _str_or_none(nominal.get("nominalEndTime"))
                 error = e.run_facets.get("errorMessage")
                 if isinstance(error, dict) and isinstance(error.get("message"), str):
-                    r["error"] = orjson.dumps({k: error[k] for k in ("message", "programmingLanguage", "stackTrace")
-                                               if isinstance(error.get(k), str)}).decode()
+                    r["error"] = orjson.dumps(
+                        {
+                            k: error[k]
+                            for k in ("message", "programmingLanguage", "stackTrace")
+                            if isinstance(error.get(k), str)
+                        }
+                    ).decode()
             refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
             if e.dataset:
                 refs.append((e.dataset, None))
@@ -442,16 +568,28 @@ class Store:
                 d = dsets.get(did)
                 if not authoritative:  # a dataset keeps the project it has
                     known = d if d is not None else self.ds_info.get(did)
-                    owned = (known["project"], known["environment"]) if isinstance(known, dict) else \
-                        (known.project, known.environment) if known is not None else (None, None)
+                    owned = (
+                        (known["project"], known["environment"])
+                        if isinstance(known, dict)
+                        else (known.project, known.environment)
+                        if known is not None
+                        else (None, None)
+                    )
                     if owned[0]:
                         project, env = owned[0], owned[1] or env
                 if d is None:
-                    d = dsets[did] = {"id": did, "namespace": ref.namespace, "name": ref.name,
-                                      "title": title_of(ref.name), "project": project, "environment": env,
-                                      "platform": platform_of(ref.namespace, ref.name),
-                                      "location": location_of(ref.namespace, ref.name),
-                                      "created_at": e.event_time, "updated_at": e.event_time}
+                    d = dsets[did] = {
+                        "id": did,
+                        "namespace": ref.namespace,
+                        "name": ref.name,
+                        "title": title_of(ref.name),
+                        "project": project,
+                        "environment": env,
+                        "platform": platform_of(ref.namespace, ref.name),
+                        "location": location_of(ref.namespace, ref.name),
+                        "created_at": e.event_time,
+                        "updated_at": e.event_time,
+                    }
                 ds_owner[did] = (project, env)
                 d["project"], d["environment"] = project, env
                 d["updated_at"] = max(d["updated_at"], e.event_time)
@@ -482,8 +620,11 @@ class Store:
                         new_edges.add(edge)
                         edges.append({"src": edge[0], "dst": edge[1], "first_seen": e.event_time})
                     if e.run_id:
-                        run_io[(e.run_id, did, direction)] = {"run_id": e.run_id, "dataset_id": did,
-                                                             "direction": direction}
+                        run_io[(e.run_id, did, direction)] = {
+                            "run_id": e.run_id,
+                            "dataset_id": did,
+                            "direction": direction,
+                        }
         # Schemas that did not change are not rewritten (no churn, no re-profiling).
         changed_schemas = {}
         for did, schema in schemas.items():
@@ -496,18 +637,38 @@ class Store:
         created = set(new_ds.values())
         for did in created:
             d = dsets[did]
-            d["keywords"] = " ".join(v for v in (*(d.get("tags") or ()), *(d.get("owners") or ()), d["project"],
-                                                 d["environment"], d["platform"]) if v is not None)
+            d["keywords"] = " ".join(
+                v
+                for v in (
+                    *(d.get("tags") or ()),
+                    *(d.get("owners") or ()),
+                    d["project"],
+                    d["environment"],
+                    d["platform"],
+                )
+                if v is not None
+            )
         con = self.con
         con.execute("BEGIN")
         try:
-            bulk_rows(con, "jobs", T_JOBS, list(jobs.values()), """ON CONFLICT (id) DO UPDATE SET
+            bulk_rows(
+                con,
+                "jobs",
+                T_JOBS,
+                list(jobs.values()),
+                """ON CONFLICT (id) DO UPDATE SET
                 description = coalesce(excluded.description, jobs.description),
                 updated_at = greatest(excluded.updated_at, jobs.updated_at),
                 latest_run_id = coalesce(excluded.latest_run_id, jobs.latest_run_id),
                 project = coalesce(jobs.project, excluded.project),
-                environment = coalesce(jobs.environment, excluded.environment)""")
-            bulk_rows(con, "runs", T_RUNS, list(runs.values()), """ON CONFLICT (run_id) DO UPDATE SET
+                environment = coalesce(jobs.environment, excluded.environment)""",
+            )
+            bulk_rows(
+                con,
+                "runs",
+                T_RUNS,
+                list(runs.values()),
+                """ON CONFLICT (run_id) DO UPDATE SET
                 state = CASE WHEN runs.state_time IS NULL OR excluded.state_time >= runs.state_time
                              THEN coalesce(excluded.state, runs.state) ELSE runs.state END,
                 state_time = greatest(excluded.state_time, runs.state_time),
@@ -516,8 +677,14 @@ class Store:
                 updated_at = greatest(excluded.updated_at, runs.updated_at),
                 nominal_start = coalesce(excluded.nominal_start, runs.nominal_start),
                 nominal_end = coalesce(excluded.nominal_end, runs.nominal_end),
-                error = coalesce(excluded.error, runs.error)""")
-            bulk_rows(con, "datasets", T_DATASETS, list(dsets.values()), """ON CONFLICT (id) DO UPDATE SET
+                error = coalesce(excluded.error, runs.error)""",
+            )
+            bulk_rows(
+                con,
+                "datasets",
+                T_DATASETS,
+                list(dsets.values()),
+                """ON CONFLICT (id) DO UPDATE SET
                 project = excluded.project, environment = coalesce(excluded.environment, datasets.environment),
                 description = CASE WHEN list_contains(coalesce(datasets.curated, []), 'description')
                     THEN datasets.description ELSE coalesce(excluded.description, datasets.description) END,
@@ -532,25 +699,40 @@ class Store:
                 last_run_id = coalesce(excluded.last_run_id, datasets.last_run_id),
                 data_source = coalesce(excluded.data_source, datasets.data_source),
                 field_text = coalesce(excluded.field_text, datasets.field_text),
-                updated_at = greatest(excluded.updated_at, datasets.updated_at)""")
+                updated_at = greatest(excluded.updated_at, datasets.updated_at)""",
+            )
             existing = [i for i in dsets if i not in created]
             if existing:  # new datasets got theirs with the insert; curated tags/owners are only in the table
-                con.execute("""UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
+                con.execute(
+                    """UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
                     coalesce(owners, []), [project, environment, platform]), ' ')
-                    WHERE id IN (SELECT unnest(?::INTEGER[]))""", [existing])
+                    WHERE id IN (SELECT unnest(?::INTEGER[]))""",
+                    [existing],
+                )
             alerts = self._write_fields(con, changed_schemas, ds_owner, now)
             bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
             bulk_rows(con, "edges", T_EDGES, edges)
             if columns:
                 keys = [[ns, name] for ns, name in columns]
-                con.execute("DELETE FROM column_lineage WHERE [dst_namespace, dst_name] IN "
-                            "(SELECT unnest(?::VARCHAR[][]))", [keys])
-                bulk_rows(con, "column_lineage", T_COLUMN_LINEAGE,
-                          [{"dst_namespace": ns, "dst_name": name, **row}
-                           for (ns, name), rows in columns.items() for row in rows])
+                con.execute(
+                    "DELETE FROM column_lineage WHERE [dst_namespace, dst_name] IN (SELECT unnest(?::VARCHAR[][]))",
+                    [keys],
+                )
+                bulk_rows(
+                    con,
+                    "column_lineage",
+                    T_COLUMN_LINEAGE,
+                    [
+                        {"dst_namespace": ns, "dst_name": name, **row}
+                        for (ns, name), rows in columns.items()
+                        for row in rows
+                    ],
+                )
             bulk_rows(con, "events", T_EVENTS, [it.event_row() for it in items if not it.in_events_table])
-            con.execute("INSERT INTO state VALUES ('derived_seq', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
-                        [last_seq])
+            con.execute(
+                "INSERT INTO state VALUES ('derived_seq', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                [last_seq],
+            )
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -578,8 +760,17 @@ class Store:
             self.graph.add(e["src"], e["dst"])
         for did in created:  # what the insert wrote
             d = dsets[did]
-            self._set_labels(did, d["title"], d["name"], d["project"], d["environment"], d["platform"], None,
-                             d.get("tags"), d.get("owners"))
+            self._set_labels(
+                did,
+                d["title"],
+                d["name"],
+                d["project"],
+                d["environment"],
+                d["platform"],
+                None,
+                d.get("tags"),
+                d.get("owners"),
+            )
         if existing:
             self._refresh_labels(con, existing)
         if dsets:
@@ -601,8 +792,10 @@ class Store:
         ids = list(changed)
         old = {}
         for did, name, tags, sug, status, desc in con.execute(
-                "SELECT dataset_id, name, tags, pii_suggested, pii_status, description FROM fields "
-                "WHERE dataset_id IN (SELECT unnest(?::INTEGER[]))", [ids]).fetchall():
+            "SELECT dataset_id, name, tags, pii_suggested, pii_status, description FROM fields "
+            "WHERE dataset_id IN (SELECT unnest(?::INTEGER[]))",
+            [ids],
+        ).fetchall():
             old[(did, name)] = (tags, sug, status, desc)
         rows, alerts = [], []
         for did, (schema, _) in changed.items():
@@ -617,9 +810,18 @@ class Store:
                         sug = pii.from_name(f["name"])
                         status = "suggested" if sug else None
                 tags = _pii_tags(tags or [], sug, status)
-                rows.append({"dataset_id": did, "position": pos, "name": f["name"], "type": f["type"],
-                             "description": f["description"] or desc, "tags": tags, "pii_suggested": sug,
-                             "pii_status": status})
+                rows.append(
+                    {
+                        "dataset_id": did,
+                        "position": pos,
+                        "name": f["name"],
+                        "type": f["type"],
+                        "description": f["description"] or desc,
+                        "tags": tags,
+                        "pii_suggested": sug,
+                        "pii_status": status,
+                    }
+                )
                 if status == "confirmed" and not self._pii_allowed(project) and (did, f["name"]) not in self.alerted:
                     alerts.append(self._alert(did, project, f["name"], sug, now))
         con.execute("DELETE FROM fields WHERE dataset_id IN (SELECT unnest(?::INTEGER[]))", [ids])
@@ -630,17 +832,36 @@ class Store:
 
     def _alert(self, did: int, project: str | None, field_name: str, kind: str | None, now: datetime) -> dict:
         ns, name = self.ds_keys.get(did) or (None, None)
-        alert = {"id": self.next_alert, "created_at": now, "project": project, "dataset_id": did,
-                 "field": field_name, "kind": kind,
-                 "message": f"Column {field_name!r} holds confirmed personal data ({kind}) but project "
-                            f"{project!r} is not allowed to hold PII", "webhook": None}
+        alert = {
+            "id": self.next_alert,
+            "created_at": now,
+            "project": project,
+            "dataset_id": did,
+            "field": field_name,
+            "kind": kind,
+            "message": f"Column {field_name!r} holds confirmed personal data ({kind}) but project "
+            f"{project!r} is not allowed to hold PII",
+            "webhook": None,
+        }
         self.next_alert += 1
         return alert
 
     def _insert_alerts(self, con, alerts: list[dict]) -> None:
-        bulk_rows(con, "alerts", {"id": "INTEGER", "created_at": "TIMESTAMP", "project": "VARCHAR",
-                                  "dataset_id": "INTEGER", "field": "VARCHAR", "kind": "VARCHAR",
-                                  "message": "VARCHAR", "webhook": "VARCHAR"}, alerts)
+        bulk_rows(
+            con,
+            "alerts",
+            {
+                "id": "INTEGER",
+                "created_at": "TIMESTAMP",
+                "project": "VARCHAR",
+                "dataset_id": "INTEGER",
+                "field": "VARCHAR",
+                "kind": "VARCHAR",
+                "message": "VARCHAR",
+                "webhook": "VARCHAR",
+            },
+            alerts,
+        )
 
     def _record_alerts(self, alerts: list[dict]) -> None:
         for a in alerts:
@@ -651,7 +872,8 @@ class Store:
         """Apply value-based PII suggestions from sampled column values (writer thread)."""
         changed = []
         for name, sug, status in self.con.execute(
-                "SELECT name, pii_suggested, pii_status FROM fields WHERE dataset_id = ?", [did]).fetchall():
+            "SELECT name, pii_suggested, pii_status FROM fields WHERE dataset_id = ?", [did]
+        ).fetchall():
             if status in ("confirmed", "rejected") or name not in samples:
                 continue
             kind = pii.classify(name, samples[name])
@@ -662,11 +884,17 @@ class Store:
         self.con.execute("BEGIN")
         try:
             for name, kind in changed:
-                tags = self.con.execute("SELECT tags FROM fields WHERE dataset_id = ? AND name = ?",
-                                        [did, name]).fetchone()[0] or []
-                self.con.execute("UPDATE fields SET pii_suggested = ?, pii_status = 'suggested', tags = ? "
-                                 "WHERE dataset_id = ? AND name = ?",
-                                 [kind, _pii_tags(tags, kind, "suggested"), did, name])
+                tags = (
+                    self.con.execute(
+                        "SELECT tags FROM fields WHERE dataset_id = ? AND name = ?", [did, name]
+                    ).fetchone()[0]
+                    or []
+                )
+                self.con.execute(
+                    "UPDATE fields SET pii_suggested = ?, pii_status = 'suggested', tags = ? "
+                    "WHERE dataset_id = ? AND name = ?",
+                    [kind, _pii_tags(tags, kind, "suggested"), did, name],
+                )
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -677,8 +905,9 @@ class Store:
     def decide_pii(self, did: int, field_name: str, decision: str, user: str) -> tuple[dict, list[dict]]:
         """A project admin confirms or rejects a field's PII suggestion (writer thread)."""
         now = utcnow()
-        row = self.con.execute("SELECT pii_suggested, tags FROM fields WHERE dataset_id = ? AND name = ?",
-                               [did, field_name]).fetchone()
+        row = self.con.execute(
+            "SELECT pii_suggested, tags FROM fields WHERE dataset_id = ? AND name = ?", [did, field_name]
+        ).fetchone()
         if row is None:
             raise KeyError(field_name)
         kind, tags = row
@@ -689,13 +918,17 @@ class Store:
         info = self.ds_info[did]
         self.con.execute("BEGIN")
         try:
-            self.con.execute("UPDATE fields SET pii_status = ?, pii_suggested = ?, tags = ? "
-                             "WHERE dataset_id = ? AND name = ?",
-                             [status, kind, _pii_tags(tags or [], kind, status), did, field_name])
+            self.con.execute(
+                "UPDATE fields SET pii_status = ?, pii_suggested = ?, tags = ? WHERE dataset_id = ? AND name = ?",
+                [status, kind, _pii_tags(tags or [], kind, status), did, field_name],
+            )
             if status == "confirmed":
-                self.con.execute("INSERT INTO pii_confirmed VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
-                                 "kind = excluded.kind, decided_by = excluded.decided_by, "
-                                 "decided_at = excluded.decided_at", [field_name.lower(), kind, user, now])
+                self.con.execute(
+                    "INSERT INTO pii_confirmed VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "kind = excluded.kind, decided_by = excluded.decided_by, "
+                    "decided_at = excluded.decided_at",
+                    [field_name.lower(), kind, user, now],
+                )
                 if not self._pii_allowed(info.project) and (did, field_name) not in self.alerted:
                     alerts.append(self._alert(did, info.project, field_name, kind, now))
                     self._insert_alerts(self.con, alerts)
@@ -727,9 +960,13 @@ class Store:
             self.con.execute(
                 f"UPDATE datasets SET {', '.join(sets)}, updated_at = ?, "
                 f"curated = list_distinct(list_concat(coalesce(curated, []), ?::VARCHAR[])) WHERE id = ?",
-                [*params, utcnow(), curated, did])
-            self.con.execute("""UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
-                coalesce(owners, []), [project, environment, platform]), ' ') WHERE id = ?""", [did])
+                [*params, utcnow(), curated, did],
+            )
+            self.con.execute(
+                """UPDATE datasets SET keywords = array_to_string(list_concat(coalesce(tags, []),
+                coalesce(owners, []), [project, environment, platform]), ' ') WHERE id = ?""",
+                [did],
+            )
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
@@ -743,8 +980,9 @@ class Store:
         """Reload the in-memory search helpers (facet labels, exact names) for ``ids`` (None: all)."""
         where = "" if ids is None else "WHERE id IN (SELECT unnest(?::INTEGER[]))"
         for i, title, name, project, env, platform, grants, tags, owners in con.execute(
-                "SELECT id, title, name, project, environment, platform, grants, tags, owners "
-                f"FROM datasets {where}", [] if ids is None else [ids]).fetchall():
+            f"SELECT id, title, name, project, environment, platform, grants, tags, owners FROM datasets {where}",
+            [] if ids is None else [ids],
+        ).fetchall():
             self._set_labels(i, title, name, project, env, platform, grants, tags, owners)
         self.version += 1
 

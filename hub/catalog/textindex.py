@@ -18,8 +18,14 @@ import numpy as np
 class TextIndex:
     K1, B = 1.2, 0.75
 
-    def __init__(self, postings: dict[str, tuple[int, list[int], list[int]]], doc_ids: list[int], doc_len: list[int],
-                 avgdl: float, num_docs: int = 0):
+    def __init__(
+        self,
+        postings: dict[str, tuple[int, list[int], list[int]]],
+        doc_ids: list[int],
+        doc_len: list[int],
+        avgdl: float,
+        num_docs: int = 0,
+    ):
         """``postings``: term -> (df as the fts index counts it, docids, term frequencies); ``doc_ids``: docid ->
         dataset id; ``doc_len``: docid -> length in terms."""
         self.avgdl = avgdl or 1.0

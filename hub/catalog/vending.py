@@ -36,24 +36,38 @@ def session_policy(grants: Iterable[tuple[str, str]]) -> dict:
     for location, access in sorted(set(grants)):
         bucket, key = split_s3(location)
         actions = READ_ACTIONS + (WRITE_ACTIONS if access == "write" else [])
-        statements.append({"Effect": "Allow", "Action": actions,
-                           "Resource": [f"arn:aws:s3:::{bucket}/{key}", f"arn:aws:s3:::{bucket}/{key}/*"]})
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [f"arn:aws:s3:::{bucket}/{key}", f"arn:aws:s3:::{bucket}/{key}/*"],
+            }
+        )
         listing.setdefault(bucket, []).extend([key, f"{key}/*"])
     for bucket, prefixes in sorted(listing.items()):
-        statements.append({"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"],
-                           "Condition": {"StringLike": {"s3:prefix": prefixes}}})
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": prefixes}},
+            }
+        )
     if not statements:  # a session policy must allow something to be valid; this allows nothing useful
         statements.append({"Effect": "Deny", "Action": "s3:*", "Resource": "*"})
     policy = {"Version": "2012-10-17", "Statement": statements}
     packed = json.dumps(policy, separators=(",", ":"))
     if len(packed) > MAX_POLICY_CHARS:
-        raise ValueError(f"The session policy for {len(statements)} grants is {len(packed)} characters; AWS takes "
-                         f"at most {MAX_POLICY_CHARS}: grant a common prefix instead of many datasets")
+        raise ValueError(
+            f"The session policy for {len(statements)} grants is {len(packed)} characters; AWS takes "
+            f"at most {MAX_POLICY_CHARS}: grant a common prefix instead of many datasets"
+        )
     return policy
 
 
-def granted_locations(grants: list[dict], locations: dict[tuple[str, str], str], project: str,
-                      environment: str) -> list[tuple[str, str]]:
+def granted_locations(
+    grants: list[dict], locations: dict[tuple[str, str], str], project: str, environment: str
+) -> list[tuple[str, str]]:
     """The (s3 location, access) pairs of ``project``/``environment``'s active ``grants`` (grant dicts of
     :mod:`.grants_store`), with dataset locations from ``locations`` ((namespace, name) -> location)."""
     out = []
@@ -69,9 +83,11 @@ def granted_locations(grants: list[dict], locations: dict[tuple[str, str], str],
 def grants_for(store, project: str, environment: str) -> list[tuple[str, str]]:
     """The (s3 location, access) pairs granted to ``project``/``environment`` now, from a
     :class:`paved.hub.catalog.grants_store.GrantsStore` (each grant keeps its dataset's location)."""
-    return [(g["location"], g["access"]) for g in store.active()
-            if (g["project"], g["environment"]) == (project, environment)
-            and (g["location"] or "").startswith("s3://")]
+    return [
+        (g["location"], g["access"])
+        for g in store.active()
+        if (g["project"], g["environment"]) == (project, environment) and (g["location"] or "").startswith("s3://")
+    ]
 
 
 def vend(broker_role_arn: str, session_name: str, grants: list[tuple[str, str]], **assume_kwargs):

@@ -26,8 +26,9 @@ def versions_after(store, after: int, limit: int) -> dict:
     for it in items:
         raw = it.event.raw
         if isinstance(raw, dict) and raw.get("eventType") == "COMPLETE" and raw.get("outputs"):
-            events.append({**raw, "_seq": it.seq,
-                           "_received_at": it.received_at.isoformat() if it.received_at else None})
+            events.append(
+                {**raw, "_seq": it.seq, "_received_at": it.received_at.isoformat() if it.received_at else None}
+            )
     return {"events": events, "last": items[-1].seq if items else after}
 
 
@@ -45,7 +46,7 @@ def handler(base):
         async def get(self):
             if not may_read(self.caller()):
                 raise web.HTTPError(403, "Only the pipelines service and hub admins read the dataset version feed")
-            after = self.int_arg("after", 0, 0, 2 ** 62)
+            after = self.int_arg("after", 0, 0, 2**62)
             limit = self.int_arg("limit", 500, 1, MAX_LIMIT)
             self.write_json(await self.catalog.write(versions_after, self.catalog.store, after, limit))
 

@@ -42,21 +42,29 @@ def check_budget(project, ledger, pricebook, now=None) -> str | None:
     if spent < project.budget_monthly:
         return None
     cur = pricebook.currency
-    return (f"Project '{project.name}' has used its monthly budget of {money(project.budget_monthly, cur)}: "
-            f"{money(spent, cur)} spent in {month}. The budget is enforced, so new notebook servers and "
-            f"pipeline runs are refused until next month (running ones keep running). Ask a Paved admin to "
-            f"raise budget_monthly for '{project.name}' if more is needed.")
+    return (
+        f"Project '{project.name}' has used its monthly budget of {money(project.budget_monthly, cur)}: "
+        f"{money(spent, cur)} spent in {month}. The budget is enforced, so new notebook servers and "
+        f"pipeline runs are refused until next month (running ones keep running). Ask a Paved admin to "
+        f"raise budget_monthly for '{project.name}' if more is needed."
+    )
 
 
 def alert_text(alert: dict, currency: str) -> str:
-    return (f"Paved budget alert: project '{alert['project']}' reached {alert['threshold']}% of its monthly "
-            f"budget in {alert['month']}: {money(alert['cost'], currency)} of {money(alert['budget'], currency)}.")
+    return (
+        f"Paved budget alert: project '{alert['project']}' reached {alert['threshold']}% of its monthly "
+        f"budget in {alert['month']}: {money(alert['cost'], currency)} of {money(alert['budget'], currency)}."
+    )
 
 
 def post_webhook(url: str, payload: dict, timeout: float = 10) -> None:
     """POST ``payload`` as JSON (with a Slack/Teams-style ``text`` field); raises on a non-2xx answer."""
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", "User-Agent": "paved-costs"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "paved-costs"},
+    )
     with urllib.request.urlopen(req, timeout=timeout) as r:
         if not 200 <= r.status < 300:
             raise OSError(f"webhook answered {r.status}")
@@ -80,15 +88,25 @@ def check_alerts(projects, ledger, pricebook, webhook_url: str | None, now=None)
     if not webhook_url:
         return delivered
     for alert in ledger.unsent_alerts():
-        payload = {"text": alert_text(alert, pricebook.currency), "project": alert["project"],
-                   "month": alert["month"], "threshold_percent": alert["threshold"], "cost": round(alert["cost"], 2),
-                   "budget": alert["budget"], "currency": pricebook.currency}
+        payload = {
+            "text": alert_text(alert, pricebook.currency),
+            "project": alert["project"],
+            "month": alert["month"],
+            "threshold_percent": alert["threshold"],
+            "cost": round(alert["cost"], 2),
+            "budget": alert["budget"],
+            "currency": pricebook.currency,
+        }
         try:
             post_webhook(webhook_url, payload)
         except Exception as e:  # noqa: BLE001 - any failure: keep it unsent, retry next time
             # Never log the URL: webhook URLs carry their secret in the path.
-            log.warning("Budget alert for %s (%s%%) not delivered, will retry: %s",
-                        alert["project"], alert["threshold"], type(e).__name__)
+            log.warning(
+                "Budget alert for %s (%s%%) not delivered, will retry: %s",
+                alert["project"],
+                alert["threshold"],
+                type(e).__name__,
+            )
             ledger.mark_alert(alert["id"], error=type(e).__name__)
             continue
         ledger.mark_alert(alert["id"])

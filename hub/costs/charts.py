@@ -8,10 +8,18 @@ are sized by viewBox, so they scale with the page. Coordinates are SVG user unit
 
 from __future__ import annotations
 
-SERIES_CLASS = {"notebook/spot": "s-notebook-spot", "notebook/on-demand": "s-notebook-on-demand",
-                "pipeline/spot": "s-pipeline-spot", "pipeline/on-demand": "s-pipeline-on-demand"}
-LABELS = {"notebook/spot": "notebooks, spot", "notebook/on-demand": "notebooks, on-demand",
-          "pipeline/spot": "pipelines, spot", "pipeline/on-demand": "pipelines, on-demand"}
+SERIES_CLASS = {
+    "notebook/spot": "s-notebook-spot",
+    "notebook/on-demand": "s-notebook-on-demand",
+    "pipeline/spot": "s-pipeline-spot",
+    "pipeline/on-demand": "s-pipeline-on-demand",
+}
+LABELS = {
+    "notebook/spot": "notebooks, spot",
+    "notebook/on-demand": "notebooks, on-demand",
+    "pipeline/spot": "pipelines, spot",
+    "pipeline/on-demand": "pipelines, on-demand",
+}
 
 
 def _nice_max(v: float) -> float:
@@ -26,8 +34,9 @@ def _nice_max(v: float) -> float:
 
 
 def _axis(ymax: float, x0: int, y0: int, w: int, h: int) -> list[dict]:
-    return [{"x1": x0, "x2": x0 + w, "y": round(y0 + h - h * i / 4, 1), "label": f"{ymax * i / 4:,.2f}"}
-            for i in range(5)]
+    return [
+        {"x1": x0, "x2": x0 + w, "y": round(y0 + h - h * i / 4, 1), "label": f"{ymax * i / 4:,.2f}"} for i in range(5)
+    ]
 
 
 def _legend(items: list[tuple[str, str, str]], x: int, y: int) -> list[dict]:
@@ -58,18 +67,47 @@ def stacked_bars(periods: list[dict], currency: str, title: str, width: int = 90
                 continue
             bh = h * v / ymax
             y -= bh
-            bars.append({"x": round(x, 1), "y": round(y, 1), "w": round(bw, 1), "h": round(bh, 1), "cls": cls,
-                         "title": f"{p['period']} {LABELS[series]}: {v:,.2f} {currency}"})
+            bars.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "w": round(bw, 1),
+                    "h": round(bh, 1),
+                    "cls": cls,
+                    "title": f"{p['period']} {LABELS[series]}: {v:,.2f} {currency}",
+                }
+            )
         if i % every == 0:
-            labels.append({"x": round(x + bw / 2, 1), "y": y0 + h + 16,
-                           "text": p["period"][5:] if len(p["period"]) == 10 else p["period"]})
-    return {"width": width, "height": height, "title": title, "currency": currency, "x0": x0, "y0": y0,
-            "grid": _axis(ymax, x0, y0, w, h), "bars": bars, "labels": labels,
-            "legend": _legend([(LABELS[s], c, "bar") for s, c in SERIES_CLASS.items()], x0, height - 20)}
+            labels.append(
+                {
+                    "x": round(x + bw / 2, 1),
+                    "y": y0 + h + 16,
+                    "text": p["period"][5:] if len(p["period"]) == 10 else p["period"],
+                }
+            )
+    return {
+        "width": width,
+        "height": height,
+        "title": title,
+        "currency": currency,
+        "x0": x0,
+        "y0": y0,
+        "grid": _axis(ymax, x0, y0, w, h),
+        "bars": bars,
+        "labels": labels,
+        "legend": _legend([(LABELS[s], c, "bar") for s, c in SERIES_CLASS.items()], x0, height - 20),
+    }
 
 
-def burn_chart(burn: list[dict], budget: float | None, forecast: float, days_in_month: int, currency: str,
-               width: int = 900, height: int = 260) -> dict:
+def burn_chart(
+    burn: list[dict],
+    budget: float | None,
+    forecast: float,
+    days_in_month: int,
+    currency: str,
+    width: int = 900,
+    height: int = 260,
+) -> dict:
     """Cumulative cost through the month (``burn``: one ``{"cumulative": ...}`` per day so far), the budget
     line and a dashed forecast to the month's end."""
     x0, y0, w, h = 70, 30, width - 90, height - 80
@@ -79,17 +117,34 @@ def burn_chart(burn: list[dict], budget: float | None, forecast: float, days_in_
         return f"{x0 + w * day_index / days_in_month:.1f},{y0 + h - h * value / ymax:.1f}"
 
     legend = [("spent (cumulative)", "spent", "solid"), ("forecast", "forecast", "dashed")]
-    chart = {"width": width, "height": height, "currency": currency, "x0": x0, "y0": y0,
-             "grid": _axis(ymax, x0, y0, w, h), "budget": None, "spent": None, "forecast": None}
+    chart = {
+        "width": width,
+        "height": height,
+        "currency": currency,
+        "x0": x0,
+        "y0": y0,
+        "grid": _axis(ymax, x0, y0, w, h),
+        "budget": None,
+        "spent": None,
+        "forecast": None,
+    }
     if budget:
-        chart["budget"] = {"x1": x0, "x2": x0 + w, "y": round(y0 + h - h * budget / ymax, 1),
-                           "title": f"budget {budget:,.2f} {currency}"}
+        chart["budget"] = {
+            "x1": x0,
+            "x2": x0 + w,
+            "y": round(y0 + h - h * budget / ymax, 1),
+            "title": f"budget {budget:,.2f} {currency}",
+        }
         legend.append((f"budget {budget:,.0f}", "budget", "solid"))
     if burn:
         chart["spent"] = " ".join([xy(0, 0)] + [xy(i + 1, b["cumulative"]) for i, b in enumerate(burn)])
-        chart["forecast"] = {"points": f"{xy(len(burn), burn[-1]['cumulative'])} {xy(days_in_month, forecast)}",
-                             "title": f"forecast {forecast:,.2f} {currency} at month end"}
-    chart["labels"] = [{"x": round(x0 + w * (d - 0.5) / days_in_month, 1), "y": y0 + h + 16, "text": f"day {d}"}
-                       for d in (1, 8, 15, 22, days_in_month)]
+        chart["forecast"] = {
+            "points": f"{xy(len(burn), burn[-1]['cumulative'])} {xy(days_in_month, forecast)}",
+            "title": f"forecast {forecast:,.2f} {currency} at month end",
+        }
+    chart["labels"] = [
+        {"x": round(x0 + w * (d - 0.5) / days_in_month, 1), "y": y0 + h + 16, "text": f"day {d}"}
+        for d in (1, 8, 15, 22, days_in_month)
+    ]
     chart["legend"] = _legend(legend, x0, height - 16)
     return chart

@@ -30,8 +30,11 @@ def add_arguments(parser) -> None:
     r.add_argument("--project", help="one project's breakdown instead of the all-projects summary")
     r.add_argument("--period", choices=model.BUCKETS, default="day", help="with --project: rows per day/week/month")
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    r.add_argument("--data-dir", default=os.environ.get("PAVED_DATA_DIR") or ".paved",
-                   help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)")
+    r.add_argument(
+        "--data-dir",
+        default=os.environ.get("PAVED_DATA_DIR") or ".paved",
+        help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)",
+    )
     r.add_argument("--projects-file", help="projects YAML (default $PAVED_PROJECTS_FILE or <data dir>/projects.yaml)")
     r.add_argument("--db-url", help="ledger SQLAlchemy URL (default $PAVED_USAGE_DB_URL or <data dir>/usage.sqlite)")
 
@@ -43,9 +46,22 @@ def _projects(args, ledger: Ledger) -> list[Project]:
     # No projects file here: report the projects the ledger knows, without budgets.
     with ledger.engine.connect() as conn:
         names = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT project FROM usage_spans ORDER BY 1")]
-    return [Project(name=n, description="", member_users=frozenset(), member_groups=frozenset(), admins=frozenset(),
-                    environments={}, instance_types=(), lifecycles=(), idle_minutes=Bounds(1, 1, 1),
-                    disk_gb=Bounds(1, 1, 1), budget_monthly=None) for n in names]
+    return [
+        Project(
+            name=n,
+            description="",
+            member_users=frozenset(),
+            member_groups=frozenset(),
+            admins=frozenset(),
+            environments={},
+            instance_types=(),
+            lifecycles=(),
+            idle_minutes=Bounds(1, 1, 1),
+            disk_gb=Bounds(1, 1, 1),
+            budget_monthly=None,
+        )
+        for n in names
+    ]
 
 
 def _table(rows: list[dict], columns: list[str], out) -> None:
@@ -85,12 +101,17 @@ def run(args, out=None) -> int:
             print(f"paved costs report: no project named {args.project!r}", file=sys.stderr)
             return 2
         report = model.project_report(ledger, book, project, month, args.period)
-        rows = [{"period": p["period"], "notebooks": p["notebook/spot"] + p["notebook/on-demand"],
-                 "pipelines": p["pipeline/spot"] + p["pipeline/on-demand"],
-                 "spot": p["notebook/spot"] + p["pipeline/spot"],
-                 "on_demand": p["notebook/on-demand"] + p["pipeline/on-demand"],
-                 **{f: p[f] for f in ("disk", "total", "on_demand_equivalent", "savings", "hours")}}
-                for p in report["periods"]]
+        rows = [
+            {
+                "period": p["period"],
+                "notebooks": p["notebook/spot"] + p["notebook/on-demand"],
+                "pipelines": p["pipeline/spot"] + p["pipeline/on-demand"],
+                "spot": p["notebook/spot"] + p["pipeline/spot"],
+                "on_demand": p["notebook/on-demand"] + p["pipeline/on-demand"],
+                **{f: p[f] for f in ("disk", "total", "on_demand_equivalent", "savings", "hours")},
+            }
+            for p in report["periods"]
+        ]
         if args.format == "json":
             json.dump(report, out, indent=1, default=str)
             print(file=out)
@@ -108,12 +129,28 @@ def run(args, out=None) -> int:
         return 0
     title = f"{args.project} per {args.period}" if args.project else "per project"
     print(f"Costs {month}, {title} ({book.currency}; price book as of {book.as_of})", file=out)
-    columns = (list(rows[0]) if args.project and rows else
-               ["project", "total", "compute", "disk", "on_demand_equivalent", "savings", "hours", "budget",
-                "used_percent", "forecast"])
+    columns = (
+        list(rows[0])
+        if args.project and rows
+        else [
+            "project",
+            "total",
+            "compute",
+            "disk",
+            "on_demand_equivalent",
+            "savings",
+            "hours",
+            "budget",
+            "used_percent",
+            "forecast",
+        ]
+    )
     _table(rows, columns, out)
     if args.project:
         t = report["totals"]
-        print(f"month total {t['total']:,.2f}, savings vs on-demand {t['savings']:,.2f}, "
-              f"budget {report['budget']['monthly'] or '-'}, forecast {report['budget']['forecast']:,.2f}", file=out)
+        print(
+            f"month total {t['total']:,.2f}, savings vs on-demand {t['savings']:,.2f}, "
+            f"budget {report['budget']['monthly'] or '-'}, forecast {report['budget']['forecast']:,.2f}",
+            file=out,
+        )
     return 0

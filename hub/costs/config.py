@@ -26,7 +26,7 @@ class Costs(Configurable):
 
     alert_interval_seconds = Integer(
         help="How often the costs service checks budgets and sends due alerts, in seconds. "
-             "Default: $PAVED_COSTS_ALERT_INTERVAL, else 300.",
+        "Default: $PAVED_COSTS_ALERT_INTERVAL, else 300.",
     ).tag(config=True)
 
     @default("alert_interval_seconds")
@@ -49,6 +49,13 @@ def setup_costs(c, paved) -> Costs:
         env["PAVED_BUDGET_WEBHOOK_URL"] = costs.budget_webhook_url
     if os.environ.get("PAVED_PRICEBOOK"):
         env["PAVED_PRICEBOOK"] = os.environ["PAVED_PRICEBOOK"]
-    add_web_service(c, paved, "costs", "paved.hub.costs.service", env, display=True,
-                    info={"description": "Costs per project: notebooks and pipelines, spot savings, budgets"})
+    add_web_service(
+        c,
+        paved,
+        "costs",
+        "paved.hub.costs.service",
+        env,
+        display=True,
+        info={"description": "Costs per project: notebooks and pipelines, spot savings, budgets"},
+    )
     return costs

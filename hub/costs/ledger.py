@@ -19,8 +19,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, UniqueConstraint, create_engine,
-                        event, func, insert, select, update)
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 KINDS = ("notebook", "pipeline")
@@ -30,7 +44,8 @@ END_REASONS = ("user", "culled", "preempted", "failed", "completed", "hub-shutdo
 metadata = MetaData()
 
 spans = Table(
-    "usage_spans", metadata,
+    "usage_spans",
+    metadata,
     Column("span_id", String(255), primary_key=True),
     Column("project", String(63), nullable=False),
     Column("environment", String(16), nullable=False),
@@ -50,14 +65,24 @@ spans = Table(
     Index("ix_usage_spans_start", "start_ts"),
     # Covering index of the cost queries (model.py): per project, by start time, with every column a
     # report by project/kind/lifecycle/day reads, so a monthly report never touches the table rows.
-    Index("ix_usage_spans_project_cover", "project", "start_ts", "end_ts", "kind", "lifecycle", "instance_type",
-          "region", "disk_gb"),
+    Index(
+        "ix_usage_spans_project_cover",
+        "project",
+        "start_ts",
+        "end_ts",
+        "kind",
+        "lifecycle",
+        "instance_type",
+        "region",
+        "disk_gb",
+    ),
     Index("ix_usage_spans_end", "end_ts"),
     Index("ix_usage_spans_duration", "duration_s"),
 )
 
 budget_alerts = Table(
-    "budget_alerts", metadata,
+    "budget_alerts",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project", String(63), nullable=False),
     Column("month", String(7), nullable=False),  # YYYY-MM
@@ -113,30 +138,60 @@ class Ledger:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         self.engine = create_engine(self.db_url, **kwargs)
         if self.engine.dialect.name == "sqlite":
+
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _record):
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
+
         metadata.create_all(self.engine)
 
     # --- spans ------------------------------------------------------------------------------------------
 
-    def open_span(self, span_id: str, *, project: str, environment: str, user: str, kind: str,
-                  resource_id: str, instance_type: str, lifecycle: str, region: str | None = None,
-                  disk_gb: int | None = None, start: datetime | None = None) -> bool:
+    def open_span(
+        self,
+        span_id: str,
+        *,
+        project: str,
+        environment: str,
+        user: str,
+        kind: str,
+        resource_id: str,
+        instance_type: str,
+        lifecycle: str,
+        region: str | None = None,
+        disk_gb: int | None = None,
+        start: datetime | None = None,
+    ) -> bool:
         """Record that paid usage started. Idempotent: a second call with the same ``span_id`` changes
         nothing and returns False (True when the span was created)."""
         _check("kind", kind, KINDS)
         _check("lifecycle", lifecycle, LIFECYCLES)
-        for name, value in (("span_id", span_id), ("project", project), ("environment", environment),
-                            ("user", user), ("resource_id", resource_id), ("instance_type", instance_type)):
+        for name, value in (
+            ("span_id", span_id),
+            ("project", project),
+            ("environment", environment),
+            ("user", user),
+            ("resource_id", resource_id),
+            ("instance_type", instance_type),
+        ):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        row = dict(span_id=span_id, project=project, environment=environment, username=user, kind=kind,
-                   resource_id=resource_id, instance_type=instance_type, lifecycle=lifecycle, region=region,
-                   disk_gb=disk_gb, start_ts=to_epoch(start))
+        row = dict(
+            span_id=span_id,
+            project=project,
+            environment=environment,
+            username=user,
+            kind=kind,
+            resource_id=resource_id,
+            instance_type=instance_type,
+            lifecycle=lifecycle,
+            region=region,
+            disk_gb=disk_gb,
+            start_ts=to_epoch(start),
+        )
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(spans).values(**row))
@@ -155,8 +210,10 @@ class Ledger:
                 return False
             end_ts = max(end_ts, start_ts)
             result = conn.execute(
-                update(spans).where(spans.c.span_id == span_id, spans.c.end_ts.is_(None))
-                .values(end_ts=end_ts, end_reason=reason, duration_s=end_ts - start_ts))
+                update(spans)
+                .where(spans.c.span_id == span_id, spans.c.end_ts.is_(None))
+                .values(end_ts=end_ts, end_reason=reason, duration_s=end_ts - start_ts)
+            )
             return result.rowcount == 1
 
     def open_spans(self, kind: str | None = None) -> list[dict]:
@@ -204,16 +261,28 @@ class Ledger:
         """Claim the right to send this alert: True once per (project, month, threshold), ever."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(budget_alerts).values(project=project, month=month, threshold=threshold,
-                                                          cost=cost, budget=budget, claimed_ts=time.time()))
+                conn.execute(
+                    insert(budget_alerts).values(
+                        project=project,
+                        month=month,
+                        threshold=threshold,
+                        cost=cost,
+                        budget=budget,
+                        claimed_ts=time.time(),
+                    )
+                )
         except IntegrityError:
             return False
         return True
 
     def unsent_alerts(self) -> list[dict]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(
-                select(budget_alerts).where(budget_alerts.c.sent_ts.is_(None)).order_by(budget_alerts.c.id)).mappings()]
+            return [
+                dict(r)
+                for r in conn.execute(
+                    select(budget_alerts).where(budget_alerts.c.sent_ts.is_(None)).order_by(budget_alerts.c.id)
+                ).mappings()
+            ]
 
     def mark_alert(self, alert_id: int, error: str | None = None) -> None:
         values = {"last_error": error[:500]} if error else {"sent_ts": time.time(), "last_error": None}

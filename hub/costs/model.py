@@ -34,9 +34,15 @@ DAY_S = 86400.0
 
 # group name -> SQL expression over the spans subquery ``s`` (and pieces ``p`` for day)
 GROUPS = {
-    "project": "s.project", "environment": "s.environment", "user": "s.username", "kind": "s.kind",
-    "resource_id": "s.resource_id", "instance_type": "s.instance_type", "lifecycle": "s.lifecycle",
-    "region": "COALESCE(s.region, :default_region)", "day": "p.day",
+    "project": "s.project",
+    "environment": "s.environment",
+    "user": "s.username",
+    "kind": "s.kind",
+    "resource_id": "s.resource_id",
+    "instance_type": "s.instance_type",
+    "lifecycle": "s.lifecycle",
+    "region": "COALESCE(s.region, :default_region)",
+    "day": "p.day",
 }
 # The span columns a cost query by project/kind/lifecycle/day reads are all in the covering index
 # ix_usage_spans_project_cover; pass ``projects`` (reports always do) so the query seeks it per project and
@@ -45,11 +51,20 @@ FIGURES = ("hours", "compute", "disk", "total", "on_demand_equivalent", "savings
 
 _temp = MetaData()
 pieces_table = Table(
-    "cost_pieces", _temp,
-    Column("region", String(32)), Column("instance_type", String(64)), Column("lifecycle", String(16)),
-    Column("t0", Float), Column("t1", Float), Column("day", Float),
-    Column("hourly", Float), Column("od_hourly", Float), Column("disk_gb_hourly", Float),
-    Index("ix_cost_pieces", "region", "instance_type", "lifecycle", "t0", "t1", "hourly", "od_hourly", "disk_gb_hourly"),
+    "cost_pieces",
+    _temp,
+    Column("region", String(32)),
+    Column("instance_type", String(64)),
+    Column("lifecycle", String(16)),
+    Column("t0", Float),
+    Column("t1", Float),
+    Column("day", Float),
+    Column("hourly", Float),
+    Column("od_hourly", Float),
+    Column("disk_gb_hourly", Float),
+    Index(
+        "ix_cost_pieces", "region", "instance_type", "lifecycle", "t0", "t1", "hourly", "od_hourly", "disk_gb_hourly"
+    ),
     prefixes=["TEMPORARY"],
 )
 
@@ -102,9 +117,19 @@ def price_pieces(book, w0: float, w1: float) -> list[dict]:
                         d += DAY_S
                     cuts.append(b)
                     for c0, c1 in zip(cuts, cuts[1:]):
-                        out.append(dict(region=region, instance_type=itype, lifecycle=lifecycle, t0=c0, t1=c1,
-                                        day=(c0 // DAY_S) * DAY_S, hourly=float(price),
-                                        od_hourly=od, disk_gb_hourly=disk))
+                        out.append(
+                            dict(
+                                region=region,
+                                instance_type=itype,
+                                lifecycle=lifecycle,
+                                t0=c0,
+                                t1=c1,
+                                day=(c0 // DAY_S) * DAY_S,
+                                hourly=float(price),
+                                od_hourly=od,
+                                disk_gb_hourly=disk,
+                            )
+                        )
     return out
 
 
@@ -128,8 +153,9 @@ _CLOSED = "s.start_ts >= :lo AND s.start_ts < :w1 AND s.end_ts > :w0"
 _OPEN = "s.end_ts IS NULL AND s.start_ts < :w1 AND s.start_ts < :now"
 
 
-def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: list[str] | None = None,
-          now=None) -> list[dict]:
+def costs(
+    ledger: Ledger, book, start, end, *, group_by=("project",), projects: list[str] | None = None, now=None
+) -> list[dict]:
     """Cost figures for usage within [start, end), grouped by ``group_by`` (names from GROUPS).
 
     Each row: the group values plus hours, compute, disk, total (= compute + disk), on_demand_equivalent
@@ -143,8 +169,7 @@ def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: 
     if projects is not None and not projects:
         return []
     by_day = "day" in group_by
-    params = dict(w0=w0, w1=w1, now=now_ts, default_region=book.default_region,
-                  lo=w0 - ledger.max_closed_duration())
+    params = dict(w0=w0, w1=w1, now=now_ts, default_region=book.default_region, lo=w0 - ledger.max_closed_duration())
     where_project = ""
     if projects is not None:
         where_project = " AND s.project IN :projects"
@@ -155,8 +180,11 @@ def costs(ledger: Ledger, book, start, end, *, group_by=("project",), projects: 
     least, greatest = ("MIN", "MAX") if ledger.engine.dialect.name == "sqlite" else ("LEAST", "GREATEST")
     for where, end_col in ((_CLOSED, "s.end_ts"), (_OPEN, ":now")):
         ov = f"({least}({end_col}, p.t1) - {greatest}(s.start_ts, p.t0))"
-        stmt = text(_SQL.format(select=select_groups, ov=ov, end=end_col, where=where,
-                                where_project=where_project, group=group_expr))
+        stmt = text(
+            _SQL.format(
+                select=select_groups, ov=ov, end=end_col, where=where, where_project=where_project, group=group_expr
+            )
+        )
         if projects is not None:
             stmt = stmt.bindparams(bindparam("projects", expanding=True))
         statements.append(stmt)
@@ -199,7 +227,7 @@ def unpriced_hours(ledger: Ledger, book, start, end, projects: list[str] | None 
                          SUM((CASE WHEN COALESCE(end_ts, :now) < :w1 THEN COALESCE(end_ts, :now) ELSE :w1 END)
                              - (CASE WHEN start_ts > :w0 THEN start_ts ELSE :w0 END)) / 3600.0 AS hours
                   FROM usage_spans WHERE start_ts < :w1 AND (end_ts IS NULL OR end_ts > :w0)
-                  {'AND project IN :projects' if projects is not None else ''}
+                  {"AND project IN :projects" if projects is not None else ""}
                   GROUP BY COALESCE(region, :dr), instance_type""")
     params = dict(dr=book.default_region, now=now_ts, w0=w0, w1=w1)
     if projects is not None:
@@ -219,8 +247,15 @@ BUCKETS = ("day", "week", "month")
 
 
 def _zero() -> dict:
-    return {"compute": 0.0, "disk": 0.0, "total": 0.0, "on_demand_equivalent": 0.0, "savings": 0.0, "hours": 0.0,
-            **{s: 0.0 for s in SERIES}}
+    return {
+        "compute": 0.0,
+        "disk": 0.0,
+        "total": 0.0,
+        "on_demand_equivalent": 0.0,
+        "savings": 0.0,
+        "hours": 0.0,
+        **{s: 0.0 for s in SERIES},
+    }
 
 
 def bucket_of(day: str, bucket: str) -> str:
@@ -318,12 +353,21 @@ def project_report(ledger, book, project, month: str, bucket: str = "day", now=N
     budget = project.budget_monthly
     spent = totals["total"]
     return {
-        "project": project.name, "month": month, "period": bucket, "currency": book.currency,
-        "as_of": now.isoformat(timespec="seconds"), "pricebook_as_of": book.as_of,
-        "budget": {"monthly": budget, "enforced": project.budget_enforced, "spent": spent,
-                   "used_percent": (100.0 * spent / budget) if budget else None,
-                   "forecast": forecast(month, spent, now),
-                   "days_in_month": calendar.monthrange(m0.year, m0.month)[1], "burn": burn},
+        "project": project.name,
+        "month": month,
+        "period": bucket,
+        "currency": book.currency,
+        "as_of": now.isoformat(timespec="seconds"),
+        "pricebook_as_of": book.as_of,
+        "budget": {
+            "monthly": budget,
+            "enforced": project.budget_enforced,
+            "spent": spent,
+            "used_percent": (100.0 * spent / budget) if budget else None,
+            "forecast": forecast(month, spent, now),
+            "days_in_month": calendar.monthrange(m0.year, m0.month)[1],
+            "burn": burn,
+        },
         "totals": totals,
         "periods": breakdown(ledger, book, w0, w1, bucket, names, now=now),
         "top_notebooks": top_by("resource_id", "notebook"),
@@ -336,14 +380,22 @@ def project_report(ledger, book, project, month: str, bucket: str = "day", now=N
 def summary(ledger, book, month: str, projects: list, now=None) -> list[dict]:
     """One row per project (``Project`` objects) for the month: totals, budget, use and forecast."""
     m0, m1 = month_window(month)
-    rows = {r["project"]: r for r in costs(ledger, book, m0, m1, group_by=("project",),
-                                           projects=[p.name for p in projects], now=now)}
+    rows = {
+        r["project"]: r
+        for r in costs(ledger, book, m0, m1, group_by=("project",), projects=[p.name for p in projects], now=now)
+    }
     out = []
     for p in projects:
         r = rows.get(p.name) or {f: 0.0 for f in FIGURES}
         budget = p.budget_monthly
-        out.append({"project": p.name, **{f: r[f] for f in FIGURES}, "budget": budget,
-                    "budget_enforced": p.budget_enforced,
-                    "used_percent": (100.0 * r["total"] / budget) if budget else None,
-                    "forecast": forecast(month, r["total"], now)})
+        out.append(
+            {
+                "project": p.name,
+                **{f: r[f] for f in FIGURES},
+                "budget": budget,
+                "budget_enforced": p.budget_enforced,
+                "used_percent": (100.0 * r["total"] / budget) if budget else None,
+                "forecast": forecast(month, r["total"], now),
+            }
+        )
     return out

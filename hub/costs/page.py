@@ -21,20 +21,43 @@ def link(base: str, **params) -> str:
     return f"{base}?{urlencode({k: v for k, v in params.items() if v is not None})}"
 
 
-def context(*, admin: bool, base: str, month: str, period: str, summary: list[dict], report: dict | None,
-            alerts: list[dict], currency: str, pricebook_as_of: str) -> dict:
+def context(
+    *,
+    admin: bool,
+    base: str,
+    month: str,
+    period: str,
+    summary: list[dict],
+    report: dict | None,
+    alerts: list[dict],
+    currency: str,
+    pricebook_as_of: str,
+) -> dict:
     """What ``costs.html`` shows. ``base`` is the service prefix (``/services/costs/``); ``summary`` and
     ``report`` are :func:`model.summary` rows and a :func:`model.project_report`."""
-    ctx = {"admin": admin, "base": base, "month": month, "period": period, "summary": summary, "report": report,
-           "alerts": alerts, "currency": currency, "pricebook_as_of": pricebook_as_of, "series": SERIES,
-           "link": link, "period_labels": PERIOD_LABELS}
+    ctx = {
+        "admin": admin,
+        "base": base,
+        "month": month,
+        "period": period,
+        "summary": summary,
+        "report": report,
+        "alerts": alerts,
+        "currency": currency,
+        "pricebook_as_of": pricebook_as_of,
+        "series": SERIES,
+        "link": link,
+        "period_labels": PERIOD_LABELS,
+    }
     if report:
-        ctx["bars"] = charts.stacked_bars(report["periods"], report["currency"],
-                                          f"{report['project']}: cost {period} by kind and lifecycle")
+        ctx["bars"] = charts.stacked_bars(
+            report["periods"], report["currency"], f"{report['project']}: cost {period} by kind and lifecycle"
+        )
         b = report["budget"]
-        ctx["burn"] = charts.burn_chart(b["burn"], b["monthly"], b["forecast"], b["days_in_month"],
-                                        report["currency"])
-        ctx["tops"] = [("Top notebooks", "server", "resource_id", report["top_notebooks"]),
-                       ("Top pipelines", "run", "resource_id", report["top_pipelines"]),
-                       ("Top users", "user", "user", report["top_users"])]
+        ctx["burn"] = charts.burn_chart(b["burn"], b["monthly"], b["forecast"], b["days_in_month"], report["currency"])
+        ctx["tops"] = [
+            ("Top notebooks", "server", "resource_id", report["top_notebooks"]),
+            ("Top pipelines", "run", "resource_id", report["top_pipelines"]),
+            ("Top users", "user", "user", report["top_users"]),
+        ]
     return ctx

@@ -13,14 +13,27 @@ def add_arguments(parser) -> None:
     show = sub.add_parser("show", help="print the price book in use (hourly prices per type)")
     show.add_argument("--region", help="region (default: the book's default region)")
     r = sub.add_parser("refresh", help="update the price book from AWS (EC2 spot history, Price List API)")
-    r.add_argument("--region", action="append", dest="regions", metavar="REGION",
-                   help="region to refresh (repeatable; default: every region in the book)")
-    r.add_argument("--type", action="append", dest="types", metavar="INSTANCE_TYPE",
-                   help="instance type to refresh (repeatable; default: every type in the book)")
+    r.add_argument(
+        "--region",
+        action="append",
+        dest="regions",
+        metavar="REGION",
+        help="region to refresh (repeatable; default: every region in the book)",
+    )
+    r.add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        metavar="INSTANCE_TYPE",
+        help="instance type to refresh (repeatable; default: every type in the book)",
+    )
     r.add_argument("--days", type=int, default=30, help="days of spot price history to fetch (default 30)")
     r.add_argument("--output", help="file to write (default: $PAVED_PRICEBOOK, else <data dir>/pricebook.json)")
-    r.add_argument("--data-dir", default=os.environ.get("PAVED_DATA_DIR") or ".paved",
-                   help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)")
+    r.add_argument(
+        "--data-dir",
+        default=os.environ.get("PAVED_DATA_DIR") or ".paved",
+        help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)",
+    )
     r.add_argument("--dry-run", action="store_true", help="print the refreshed book instead of writing it")
 
 
@@ -34,8 +47,10 @@ def run(args) -> int:
         print(f"{'type':<14}{'spec':<30}{'on-demand':>10}{'spot':>10}")
         for name, spec in sorted(book.instance_types.items()):
             if name in book.prices.get(region, {}):
-                print(f"{name:<14}{spec.describe():<30}{book.hourly(name, 'on-demand', region):>10.4f}"
-                      f"{book.hourly(name, 'spot', region):>10.4f}")
+                print(
+                    f"{name:<14}{spec.describe():<30}{book.hourly(name, 'on-demand', region):>10.4f}"
+                    f"{book.hourly(name, 'spot', region):>10.4f}"
+                )
         return 0
     if args.action != "refresh":
         print("usage: paved prices {show,refresh} ...", file=sys.stderr)
@@ -50,9 +65,15 @@ def run(args) -> int:
     output = Path(args.output or os.environ.get("PAVED_PRICEBOOK") or Path(args.data_dir) / "pricebook.json")
     raw = json.loads(current.read_text())
     try:
-        book = refresh(raw, lambda region: boto3.client("ec2", region_name=region),
-                       boto3.client("pricing", region_name="us-east-1"), regions=args.regions, types=args.types,
-                       days=args.days, log=lambda s: print(s, file=sys.stderr))
+        book = refresh(
+            raw,
+            lambda region: boto3.client("ec2", region_name=region),
+            boto3.client("pricing", region_name="us-east-1"),
+            regions=args.regions,
+            types=args.types,
+            days=args.days,
+            log=lambda s: print(s, file=sys.stderr),
+        )
     except (BotoCoreError, ClientError) as e:
         print(f"paved prices refresh: AWS refused or failed: {e}", file=sys.stderr)
         return 1

@@ -27,8 +27,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-EC2_FILTERS = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
-               "capacitystatus": "Used", "licenseModel": "No License required"}
+EC2_FILTERS = {
+    "operatingSystem": "Linux",
+    "tenancy": "Shared",
+    "preInstalledSw": "NA",
+    "capacitystatus": "Used",
+    "licenseModel": "No License required",
+}
 
 
 def _iso(t: datetime) -> str:
@@ -37,15 +42,23 @@ def _iso(t: datetime) -> str:
 
 def spot_history(ec2, instance_type: str, start: datetime, end: datetime) -> dict[str, list[tuple[datetime, float]]]:
     """Zone -> [(time, price)] oldest first, for one instance type, one call series per availability zone."""
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones(
-        Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])["AvailabilityZones"]
-        if z.get("State", "available") == "available"]
+    zones = [
+        z["ZoneName"]
+        for z in ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])[
+            "AvailabilityZones"
+        ]
+        if z.get("State", "available") == "available"
+    ]
     out: dict[str, list[tuple[datetime, float]]] = {}
     for zone in zones:
         points = []
         for page in ec2.get_paginator("describe_spot_price_history").paginate(
-                InstanceTypes=[instance_type], ProductDescriptions=["Linux/UNIX"], AvailabilityZone=zone,
-                StartTime=start, EndTime=end):
+            InstanceTypes=[instance_type],
+            ProductDescriptions=["Linux/UNIX"],
+            AvailabilityZone=zone,
+            StartTime=start,
+            EndTime=end,
+        ):
             for item in page.get("SpotPriceHistory", []):
                 if item.get("InstanceType") != instance_type or item.get("AvailabilityZone") != zone:
                     continue
@@ -77,8 +90,10 @@ def regional_series(by_zone: dict[str, list[tuple[datetime, float]]], start: dat
 def _products(pricing, filters: dict[str, str]) -> list[dict]:
     products = []
     for page in pricing.get_paginator("get_products").paginate(
-            ServiceCode="AmazonEC2", FormatVersion="aws_v1",
-            Filters=[{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()]):
+        ServiceCode="AmazonEC2",
+        FormatVersion="aws_v1",
+        Filters=[{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()],
+    ):
         products.extend(json.loads(p) if isinstance(p, str) else p for p in page.get("PriceList", []))
     return products
 
@@ -117,9 +132,17 @@ def _memory_gib(text: str) -> float | None:
     return float(m.group(1).replace(",", "")) if m else None
 
 
-def refresh(raw: dict, ec2_for: Callable[[str], object], pricing, *, regions: list[str] | None = None,
-            types: list[str] | None = None, days: int = 30, now: datetime | None = None,
-            log: Callable[[str], None] = lambda s: None) -> dict:
+def refresh(
+    raw: dict,
+    ec2_for: Callable[[str], object],
+    pricing,
+    *,
+    regions: list[str] | None = None,
+    types: list[str] | None = None,
+    days: int = 30,
+    now: datetime | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> dict:
     """A refreshed copy of the price book ``raw`` (the JSON document); ``ec2_for(region)`` gives an EC2 client."""
     now = now or datetime.now(timezone.utc)
     start = now - timedelta(days=days)
@@ -146,8 +169,11 @@ def refresh(raw: dict, ec2_for: Callable[[str], object], pricing, *, regions: li
                 log(f"{region} {itype}: no on-demand price from the Price List API; kept {entry.get('on-demand')}")
             series = regional_series(spot_history(ec2, itype, start, now), start)
             if series:
-                old = [p for p in history.get(region, {}).get(itype, [])
-                       if datetime.fromisoformat(p[0].replace("Z", "+00:00")) < series[0][0]]
+                old = [
+                    p
+                    for p in history.get(region, {}).get(itype, [])
+                    if datetime.fromisoformat(p[0].replace("Z", "+00:00")) < series[0][0]
+                ]
                 history.setdefault(region, {})[itype] = old + [[_iso(t), p] for t, p in series]
                 entry["spot"] = series[-1][1]
             else:
@@ -159,8 +185,10 @@ def refresh(raw: dict, ec2_for: Callable[[str], object], pricing, *, regions: li
         if disk is not None:
             book.setdefault("disk_gb_month", {})[region] = disk
     book["as_of"] = now.date().isoformat()
-    book["source"] = (f"AWS EC2 spot price history ({days} days) and Price List API, refreshed {_iso(now)} "
-                      f"with `paved prices refresh`.")
+    book["source"] = (
+        f"AWS EC2 spot price history ({days} days) and Price List API, refreshed {_iso(now)} "
+        f"with `paved prices refresh`."
+    )
     return book
 
 

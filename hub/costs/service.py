@@ -24,8 +24,8 @@ from paved.hub.costs import model, page
 from paved.hub.costs.budget import check_alerts
 from paved.hub.costs.ledger import Ledger, default_db_url
 from paved.hub.pages import PageHandlerMixin
-from paved.hub.service import ServiceHandler, make_app, run, service_prefix
 from paved.hub.registry import registry
+from paved.hub.service import ServiceHandler, make_app, run, service_prefix
 from paved.spawner.pricebook import load_pricebook
 
 log = logging.getLogger("paved.costs")
@@ -74,8 +74,9 @@ class SummaryHandler(CostsHandler):
         book = load_pricebook()
         rows = model.summary(self.ledger, book, month, self.caller_projects())
         if self.wants_csv():
-            return self.write_csv([{"month": month, **r, "currency": book.currency} for r in rows],
-                                  f"paved-costs-{month}.csv")
+            return self.write_csv(
+                [{"month": month, **r, "currency": book.currency} for r in rows], f"paved-costs-{month}.csv"
+            )
         self.write_json({"month": month, "currency": book.currency, "pricebook_as_of": book.as_of, "projects": rows})
 
 
@@ -85,8 +86,10 @@ class ProjectHandler(CostsHandler):
         month, period = self.month(), self.period()
         report = model.project_report(self.ledger, load_pricebook(), project, month, period)
         if self.wants_csv():
-            return self.write_csv([{"project": name, **p, "currency": report["currency"]} for p in report["periods"]],
-                                  f"paved-costs-{name}-{month}-{period}.csv")
+            return self.write_csv(
+                [{"project": name, **p, "currency": report["currency"]} for p in report["periods"]],
+                f"paved-costs-{name}-{month}-{period}.csv",
+            )
         report["alerts"] = self.ledger.alerts(project=name, month=month)
         self.write_json(report)
 
@@ -104,18 +107,28 @@ class PageHandler(PageHandlerMixin, CostsHandler):
         project = self.require_project(name) if name else (mine[0] if mine else None)
         book = load_pricebook()
         report = model.project_report(self.ledger, book, project, month, period) if project else None
-        self.render_page("costs.html", **page.context(
-            admin=bool(user.get("admin")), base=service_prefix(), month=month, period=period,
-            summary=model.summary(self.ledger, book, month, mine), report=report,
-            alerts=self.ledger.alerts(project=project.name, month=month) if project else [],
-            currency=book.currency, pricebook_as_of=book.as_of))
+        self.render_page(
+            "costs.html",
+            **page.context(
+                admin=bool(user.get("admin")),
+                base=service_prefix(),
+                month=month,
+                period=period,
+                summary=model.summary(self.ledger, book, month, mine),
+                report=report,
+                alerts=self.ledger.alerts(project=project.name, month=month) if project else [],
+                currency=book.currency,
+                pricebook_as_of=book.as_of,
+            ),
+        )
 
 
 def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
     def check():
         try:
-            delivered = check_alerts(list(registry(projects_file).projects.values()), ledger, load_pricebook(),
-                                     webhook_url)
+            delivered = check_alerts(
+                list(registry(projects_file).projects.values()), ledger, load_pricebook(), webhook_url
+            )
             for a in delivered:
                 log.info("Budget alert sent: %s %s%% of %s", a["project"], a["threshold"], a["month"])
             # one line per check (every PAVED_COSTS_ALERT_INTERVAL, default 5 minutes): operators and tests see
@@ -123,16 +136,20 @@ def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
             log.info("Budget check done: %d alert(s) sent", len(delivered))
         except Exception:  # noqa: BLE001 - a failed check must not stop the service; next tick retries
             log.exception("Budget check failed")
+
     return check
 
 
 def main() -> None:
     ledger = Ledger(os.environ.get("PAVED_USAGE_DB_URL") or default_db_url())
-    app = make_app([
-        (r"", PageHandler),
-        (r"api/summary", SummaryHandler),
-        (r"api/projects/([^/]+)", ProjectHandler),
-    ], ledger=ledger)
+    app = make_app(
+        [
+            (r"", PageHandler),
+            (r"api/summary", SummaryHandler),
+            (r"api/projects/([^/]+)", ProjectHandler),
+        ],
+        ledger=ledger,
+    )
     check = alert_checker(ledger, os.environ["PAVED_PROJECTS_FILE"], os.environ.get("PAVED_BUDGET_WEBHOOK_URL"))
     interval = float(os.environ.get("PAVED_COSTS_ALERT_INTERVAL") or 300)
 

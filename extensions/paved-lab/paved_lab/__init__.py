@@ -28,8 +28,9 @@ def _load_jupyter_server_extension(server_app):
 
     paved = PavedLab(parent=server_app)
     base_url = server_app.web_app.settings["base_url"]
-    server_app.web_app.add_handlers(".*$", handlers(base_url, paved) + promote.handlers(base_url, paved)
-                                     + status.handlers(base_url))
+    server_app.web_app.add_handlers(
+        ".*$", handlers(base_url, paved) + promote.handlers(base_url, paved) + status.handlers(base_url)
+    )
     for service in SERVICES:
         where = paved.service_url(service) or f"(not configured: set PAVED_{service.upper()}_URL)"
         server_app.log.info("paved_lab: /paved/%s/ forwards to %s", service, where)

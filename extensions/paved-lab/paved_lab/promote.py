@@ -1,4 +1,4 @@
-""""Promote to pipeline" on the server side: ``POST /paved/promote/inspect`` and ``POST /paved/promote/deploy``.
+""" "Promote to pipeline" on the server side: ``POST /paved/promote/inspect`` and ``POST /paved/promote/deploy``.
 
 The lab extension's dialog is only a form. Everything ``paved promote`` does runs here, in the notebook
 server's Python, with the same functions the command line uses (``paved.promote.cli``: the spec document
@@ -52,8 +52,9 @@ def _promote_modules():
     try:
         from paved.promote import cli, client, notebook, pin, spec
     except ImportError as e:  # a server image without Paved's Python package
-        raise PromoteProblem(503, "Promote needs Paved's Python package (paved.promote) in this server's "
-                                  f"environment: {e}") from None
+        raise PromoteProblem(
+            503, f"Promote needs Paved's Python package (paved.promote) in this server's environment: {e}"
+        ) from None
     return SimpleNamespace(cli=cli, client=client, notebook=notebook, pin=pin, spec=spec)
 
 
@@ -80,7 +81,9 @@ def _existing_spec(spec_file: Path) -> dict | None:
     try:
         data = yaml.safe_load(spec_file.read_text()) or {}
     except yaml.YAMLError as e:
-        raise PromoteProblem(400, f"{spec_file.name}: not valid YAML: {e}", [f"spec: {spec_file.name} is not valid YAML"])
+        raise PromoteProblem(
+            400, f"{spec_file.name}: not valid YAML: {e}", [f"spec: {spec_file.name} is not valid YAML"]
+        )
     if not isinstance(data, dict):
         raise PromoteProblem(400, f"{spec_file.name}: must be a mapping", [f"spec: {spec_file.name} must be a mapping"])
     return data
@@ -136,8 +139,16 @@ def inspect(root_dir: str, path: Any, default_schedule: str) -> dict:
     for name, info in (raw.get("parameters") or {}).items():
         info = info if isinstance(info, dict) else {"default": info}
         ptype = info.get("type", "str")
-        params.append({"name": name, "type": ptype, "default": info.get("default"), "help": info.get("help", ""),
-                       "text": as_text(ptype, info.get("default")), "in_notebook": name in nb_params})
+        params.append(
+            {
+                "name": name,
+                "type": ptype,
+                "default": info.get("default"),
+                "help": info.get("help", ""),
+                "text": as_text(ptype, info.get("default")),
+                "in_notebook": name in nb_params,
+            }
+        )
     return {
         "notebook": _relative(root_dir, nb_path),
         "spec_file": _relative(root_dir, spec_file),
@@ -183,8 +194,10 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
     spec_file = m.cli.spec_path_for(nb_path)
     existing = _existing_spec(spec_file)
     params = [f"{k}={v if isinstance(v, str) else as_text('', v)}" for k, v in given.items()]
-    flags = _flags(**{k: (body.get(k) or "").strip() for k in ("name", "project", "environment", "schedule",
-                                                                 "timezone")}, param=params)
+    flags = _flags(
+        **{k: (body.get(k) or "").strip() for k in ("name", "project", "environment", "schedule", "timezone")},
+        param=params,
+    )
     spec, _, problems = m.cli.check_spec(nb_path, nb_params, existing, flags, spec_file.name)
     problems = [p.removeprefix("--param ") for p in problems]
     if problems:
@@ -199,11 +212,19 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
         failure = failure_of(str(out))
         if result.status != "succeeded":
             where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
-            raise PromoteProblem(400, f"The test run failed{where}: nothing was deployed",
-                                 [f"notebook: the test run failed{where} ({result.category}): {result.error}"],
-                                 test_run={"status": "failed", "category": result.category, "error": result.error,
-                                           "failing_cell": result.failing_cell, "failure": failure,
-                                           "output": str(out / "output.ipynb")})
+            raise PromoteProblem(
+                400,
+                f"The test run failed{where}: nothing was deployed",
+                [f"notebook: the test run failed{where} ({result.category}): {result.error}"],
+                test_run={
+                    "status": "failed",
+                    "category": result.category,
+                    "error": result.error,
+                    "failing_cell": result.failing_cell,
+                    "failure": failure,
+                    "output": str(out / "output.ipynb"),
+                },
+            )
         tested = {"status": "succeeded", "duration": result.duration}
     pinned = m.pin.pin(nb_path, nb)
     try:
@@ -275,11 +296,11 @@ class PromoteHandler(APIHandler):
         loop = asyncio.get_running_loop()
         try:
             if action == "inspect":
-                result = await loop.run_in_executor(None, inspect, root, body.get("path"),
-                                                    self.paved.promote_default_schedule)
+                result = await loop.run_in_executor(
+                    None, inspect, root, body.get("path"), self.paved.promote_default_schedule
+                )
             elif action in ("run", "rerun-failed"):
-                result = await loop.run_in_executor(None, pipeline_action, {**body, "action": action},
-                                                    self._client())
+                result = await loop.run_in_executor(None, pipeline_action, {**body, "action": action}, self._client())
             else:
                 result = await loop.run_in_executor(None, self._deploy, root, body)
         except PromoteProblem as e:
@@ -290,8 +311,9 @@ class PromoteHandler(APIHandler):
         m = _promote_modules()
         base = self.paved.pipelines_url
         if not base:
-            raise PromoteProblem(503, "The pipelines service is not configured: set PAVED_PIPELINES_URL "
-                                      "(or c.PavedLab.pipelines_url)")
+            raise PromoteProblem(
+                503, "The pipelines service is not configured: set PAVED_PIPELINES_URL (or c.PavedLab.pipelines_url)"
+            )
         return m.client.PipelinesClient(base, self.paved.api_token or None, timeout=self.paved.request_timeout)
 
     def _deploy(self, root: str, body: dict) -> dict:
@@ -307,4 +329,10 @@ class PromoteHandler(APIHandler):
 def handlers(base_url: str, paved: PavedLab) -> list:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base_url, "paved", "promote", r"(inspect|deploy|run|rerun-failed)"), PromoteHandler, {"paved": paved})]
+    return [
+        (
+            url_path_join(base_url, "paved", "promote", r"(inspect|deploy|run|rerun-failed)"),
+            PromoteHandler,
+            {"paved": paved},
+        )
+    ]

@@ -98,7 +98,7 @@ def upstream_path(raw_path: str, prefix: str, service: str = "catalog") -> str:
     service's URL space). Encoded slashes (``%2F`` inside a namespace) are kept as they are."""
     if not raw_path.startswith(prefix):
         raise web.HTTPError(404)
-    rest = raw_path[len(prefix):]
+    rest = raw_path[len(prefix) :]
     for segment in rest.split("/"):
         if segment.lower().replace("%2e", ".") in (".", ".."):
             raise web.HTTPError(400, f"dot segments are not allowed in {service} paths")
@@ -136,8 +136,11 @@ class ServiceProxyHandler(APIHandler):
         service = self.service
         base = self.paved.service_url(service)
         if not base:
-            raise web.HTTPError(503, f"The {service} service is not configured: set PAVED_{service.upper()}_URL "
-                                     f"(or c.PavedLab.{service}_url)")
+            raise web.HTTPError(
+                503,
+                f"The {service} service is not configured: set PAVED_{service.upper()}_URL "
+                f"(or c.PavedLab.{service}_url)",
+            )
         prefix = self.base_url.rstrip("/") + f"/paved/{service}/"
         rest = upstream_path(self.request.path, prefix, service)
         url = base.rstrip("/") + "/" + rest
@@ -149,8 +152,13 @@ class ServiceProxyHandler(APIHandler):
         method = self.request.method
         body = self.request.body if method in ("POST", "PUT", "PATCH") else None
         request = HTTPRequest(
-            url, method=method, headers=headers, body=body, follow_redirects=False,
-            request_timeout=self.paved.request_timeout, allow_nonstandard_methods=True,
+            url,
+            method=method,
+            headers=headers,
+            body=body,
+            follow_redirects=False,
+            request_timeout=self.paved.request_timeout,
+            allow_nonstandard_methods=True,
         )
         target = urlsplit(url)
         where = f"{target.scheme}://{target.netloc}"
@@ -176,5 +184,7 @@ class ServiceProxyHandler(APIHandler):
 def handlers(base_url: str, paved: PavedLab) -> list:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base_url, "paved", service, r"(.*)"), ServiceProxyHandler,
-             {"paved": paved, "service": service}) for service in SERVICES]
+    return [
+        (url_path_join(base_url, "paved", service, r"(.*)"), ServiceProxyHandler, {"paved": paved, "service": service})
+        for service in SERVICES
+    ]

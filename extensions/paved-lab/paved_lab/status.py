@@ -58,9 +58,12 @@ def links(env) -> dict:
         new = f"{base}hub/spawn/{user}/{memorable_name()}"
     except ImportError:
         pass
-    return {"home": f"{base}hub/home", "new_notebook": new,
-            "pipelines": f"{base}services/pipelines/?project={project}",
-            "costs": f"{base}services/costs/?project={project}"}
+    return {
+        "home": f"{base}hub/home",
+        "new_notebook": new,
+        "pipelines": f"{base}services/pipelines/?project={project}",
+        "costs": f"{base}services/costs/?project={project}",
+    }
 
 
 def status(settings: dict, last_activity: datetime, env=os.environ, now: datetime | None = None) -> dict:
@@ -76,21 +79,32 @@ def status(settings: dict, last_activity: datetime, env=os.environ, now: datetim
     price, currency = hourly_price(instance, lifecycle) if instance else (None, "")
     hours = max(0.0, (now - started).total_seconds() / 3600)
     out = {
-        "user": env.get("JUPYTERHUB_USER", ""), "notebook": env.get("PAVED_NOTEBOOK", ""),
-        "project": env.get("PAVED_PROJECT", ""), "environment": env.get("PAVED_ENVIRONMENT", ""),
-        "instance_type": instance, "lifecycle": lifecycle,
-        "started": started.isoformat(), "last_activity": last.isoformat(), "now": now.isoformat(),
-        "idle_minutes": idle_minutes, "idle_seconds_left": None, "stops_at": None, "warn_before": None,
-        "hourly_price": price, "currency": currency,
+        "user": env.get("JUPYTERHUB_USER", ""),
+        "notebook": env.get("PAVED_NOTEBOOK", ""),
+        "project": env.get("PAVED_PROJECT", ""),
+        "environment": env.get("PAVED_ENVIRONMENT", ""),
+        "instance_type": instance,
+        "lifecycle": lifecycle,
+        "started": started.isoformat(),
+        "last_activity": last.isoformat(),
+        "now": now.isoformat(),
+        "idle_minutes": idle_minutes,
+        "idle_seconds_left": None,
+        "stops_at": None,
+        "warn_before": None,
+        "hourly_price": price,
+        "currency": currency,
         "cost_so_far": None if price is None else round(price * hours, 4),
         "links": links(env),
     }
     if idle_minutes:
         limit = idle_minutes * 60
         stops_at = last.timestamp() + limit
-        out.update(idle_seconds_left=max(0, round(stops_at - now.timestamp())),
-                   stops_at=datetime.fromtimestamp(stops_at, timezone.utc).isoformat(),
-                   warn_before=warn_before(limit))
+        out.update(
+            idle_seconds_left=max(0, round(stops_at - now.timestamp())),
+            stops_at=datetime.fromtimestamp(stops_at, timezone.utc).isoformat(),
+            warn_before=warn_before(limit),
+        )
     return out
 
 
@@ -118,9 +132,16 @@ async def notify_hub(when: datetime, env=os.environ) -> None:
     stamp = when.isoformat().replace("+00:00", "Z")
     body = {"servers": {env.get("JUPYTERHUB_SERVER_NAME", ""): {"last_activity": stamp}}, "last_activity": stamp}
     try:
-        await AsyncHTTPClient().fetch(HTTPRequest(
-            url, method="POST", body=json.dumps(body), request_timeout=10,
-            headers={"Authorization": f"token {token}", "Content-Type": "application/json"}), raise_error=False)
+        await AsyncHTTPClient().fetch(
+            HTTPRequest(
+                url,
+                method="POST",
+                body=json.dumps(body),
+                request_timeout=10,
+                headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+            ),
+            raise_error=False,
+        )
     except OSError:
         pass
 
@@ -128,5 +149,7 @@ async def notify_hub(when: datetime, env=os.environ) -> None:
 def handlers(base_url: str) -> list:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base_url, "paved", "status"), StatusHandler),
-            (url_path_join(base_url, "paved", "activity"), ActivityHandler)]
+    return [
+        (url_path_join(base_url, "paved", "status"), StatusHandler),
+        (url_path_join(base_url, "paved", "activity"), ActivityHandler),
+    ]
