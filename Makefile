@@ -14,7 +14,7 @@ PORT ?= 8000
 DATA_DIR ?= .paved
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: up down test install install-test code-server
+.PHONY: up down test lint install install-test code-server
 PAVED_VSCODE ?= 1
 export PAVED_VSCODE
 
@@ -25,12 +25,18 @@ up: install
 down:
 	$(BIN)/paved down --data-dir $(DATA_DIR)
 
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Static checks of the Python: one style (ruff), the rooms' one-way imports (import-linter, ARCHITECTURE.md).
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl
 
-# Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.spawner.acl).
+# Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.scoping.acl).
 /usr/bin/setfacl:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl
 
@@ -53,8 +59,17 @@ $(BIN)/python: | /usr/share/doc/python3-venv
 /usr/share/doc/python3-venv:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+# A strict editable install: a tree of links (build/__editable__.*) that static tools (pyright, jedi, grimp for
+# import-linter) can follow, unlike an import hook. It links files one by one, so it is redone when a file is
+# added or removed under the rooms' folders (the stamp's name is a digest of the file list).
+EDITABLE := --config-settings editable_mode=strict
+SOURCE_LIST := $(shell find hub spawner promote -type f -not -path '*/__pycache__/*' 2>/dev/null | LC_ALL=C sort | md5sum | cut -c1-16)
+$(VENV)/.sources-$(SOURCE_LIST): | $(BIN)/python
+	rm -f $(VENV)/.sources-*
+	touch $@
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml $(VENV)/.sources-$(SOURCE_LIST)
+	$(BIN)/pip install -q -e . $(EDITABLE)
 	touch $@
 
 # The JupyterLab extension is its own package; its built assets are committed, so no Node build here.
@@ -64,7 +79,7 @@ $(VENV)/.installed-lab: $(VENV)/.installed $(LAB_EXTENSION_FILES)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test]" $(EDITABLE)
 	touch $@
 
 node_modules/.installed: package.json

@@ -99,8 +99,8 @@ def projects_yaml(n: int) -> str:
 
 def generate(db: Path, datasets: int, edges: int) -> dict:
     """Write a catalog of ``datasets`` datasets and about ``edges`` edges straight into the store's tables."""
-    from paved.hub.catalog import duck
-    from paved.hub.catalog.store import SCHEMA
+    from paved.catalog.store import SCHEMA
+    from paved.core import duck
 
     jobs = edges // 5
     comps = max(1, datasets // 100)
@@ -175,8 +175,8 @@ def timed(session: requests.Session, url: str, params: dict) -> float:
 def bench_in_process(data_dir: Path, n: int, rng: random.Random) -> dict:
     """Search straight on the store (no HTTP, one thread), before the service opens the file: what a search
     costs by itself, CPU and wall time."""
-    from paved.hub.catalog import queries
-    from paved.hub.catalog.store import Store
+    from paved.catalog import queries
+    from paved.catalog.store import Store
 
     store = Store(str(data_dir / "catalog.duckdb"))
     try:

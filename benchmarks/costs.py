@@ -26,10 +26,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paved.hub.costs import model
-from paved.hub.costs.ledger import Ledger
-from paved.hub.projects import Bounds, Project
-from paved.spawner.pricebook import SHIPPED, load_pricebook
+from paved.core import costmodel as model
+from paved.core.ledger import Ledger
+from paved.core.pricebook import SHIPPED, load_pricebook
+from paved.core.projects import Bounds, Project
 
 YEAR0 = datetime(2025, 12, 1, tzinfo=timezone.utc).timestamp()
 YEAR_S = 365 * 86400
@@ -56,7 +56,7 @@ def make_pricebook(path: Path) -> None:
 
 def fill(ledger: Ledger, n: int, book) -> None:
     """n spans, appended in start-time order as a real ledger is; indexes built after the load."""
-    from paved.hub.costs.ledger import spans
+    from paved.core.ledger import spans
 
     rng = random.Random(42)
     types = list(book.prices[book.default_region])

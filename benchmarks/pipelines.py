@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from promote_helpers import crash_cycles, make_notebook  # noqa: E402
 
-from paved.promote.pin import content_hash  # noqa: E402
-from paved.promote.runner import Result, RunRequest, run  # noqa: E402
-from paved.promote.scheduler import Clock, Scheduler  # noqa: E402
-from paved.promote.spec import parse_spec  # noqa: E402
-from paved.promote.store import Store  # noqa: E402
+from paved.pipelines.pin import content_hash  # noqa: E402
+from paved.pipelines.runner import Result, RunRequest, run  # noqa: E402
+from paved.pipelines.scheduler import Clock, Scheduler  # noqa: E402
+from paved.pipelines.spec import parse_spec  # noqa: E402
+from paved.pipelines.store import Store  # noqa: E402
 
 NOTEBOOK = make_notebook("n = 100000", "total = sum(i * i for i in range(n))", "print(total)")
 
@@ -130,7 +130,7 @@ def dispatch_lag(n: int, work: Path) -> dict:
         time.sleep(0.05)
     from sqlalchemy import func, select
 
-    from paved.promote.store import attempts
+    from paved.pipelines.store import attempts
 
     started = 0
     while started < n and time.time() < tick + 120:
@@ -294,7 +294,7 @@ def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
 
 
 def chain(n: int, work: Path) -> dict:
-    from paved.hub.registry import registry
+    from paved.core.registry import registry
 
     (work / "chain").mkdir(exist_ok=True)
     (work / "chain" / "projects.yaml").write_text(
@@ -306,7 +306,7 @@ def chain(n: int, work: Path) -> dict:
     for i in range(n):
         nb = make_notebook(
             "x = 1",
-            "from paved.hub.catalog import data\n"
+            "from paved import data\n"
             + (f"data.read('d{i - 1}')\n" if i else "")
             + f"data.write('SELECT range AS v FROM range(100)', 'd{i}')",
         )

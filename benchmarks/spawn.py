@@ -163,7 +163,7 @@ def burst(url: str, token: str, users: list[str], body: dict | None) -> tuple[fl
 
 
 def remove_accounts() -> None:
-    from paved.spawner.accounts import remove_accounts as remove
+    from paved.scoping.accounts import remove_accounts as remove
 
     for pw in pwd.getpwall():
         if pw.pw_name.startswith(PREFIX) and pw.pw_dir.startswith("/home/"):

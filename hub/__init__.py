@@ -1,4 +1,5 @@
-"""Paved's hub side: configuration entry point, projects, pages and hub-managed services."""
+"""Paved's hub room: the one entry point (``setup(c)``) that wires the rooms into a JupyterHub, login, the
+hub's own pages, and the ``paved`` command line (``paved up``, ``paved down``, ...)."""
 
 from paved.hub.config import Paved, setup
 

@@ -9,7 +9,8 @@ import os
 from jupyterhub.app import JupyterHub
 from tornado.ioloop import PeriodicCallback
 
-from paved.hub import supervise
+from paved.core import supervise
+from paved.core.ledger import Ledger
 
 
 class PavedHub(JupyterHub):
@@ -37,7 +38,6 @@ class PavedHub(JupyterHub):
         url = self.config.get("PavedSpawner", {}).get("usage_db_url")
         if not url:
             return
-        from paved.hub.costs.ledger import Ledger
 
         running = {
             f"{user.name}/{name}"

@@ -15,11 +15,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("paved.hub.up", "start the embedded Paved hub (JupyterHub, proxy, services) with a demo"),
     "down": ("paved.hub.down", "stop the Paved of a data dir: hub, proxy, services and notebook servers"),
     "projects": ("paved.hub.projects_cli", "check a projects file and list its projects"),
-    "catalog": ("paved.hub.catalog.crawl_cli", "catalog tools: 'paved catalog crawl' registers the lakes' datasets"),
-    "costs": ("paved.hub.costs.cli", "cost reports per project (notebooks, pipelines, spot savings, budgets)"),
-    "prices": ("paved.hub.costs.prices_cli", "show the instance price book or refresh it from AWS"),
-    "promote": ("paved.promote.cli", "turn a parameterized notebook into a scheduled pipeline (spec, pin, deploy)"),
-    "pipelines": ("paved.promote.pipelines_cli", "list, pause, resume, run and backfill pipelines; show runs"),
+    "catalog": ("paved.catalog.crawl_cli", "catalog tools: 'paved catalog crawl' registers the lakes' datasets"),
+    "costs": ("paved.costs.cli", "cost reports per project (notebooks, pipelines, spot savings, budgets)"),
+    "prices": ("paved.costs.prices_cli", "show the instance price book or refresh it from AWS"),
+    "promote": ("paved.pipelines.cli", "turn a parameterized notebook into a scheduled pipeline (spec, pin, deploy)"),
+    "pipelines": ("paved.pipelines.pipelines_cli", "list, pause, resume, run and backfill pipelines; show runs"),
     "k8s": ("paved.hub.k8s_cli", "Kubernetes objects for the projects: 'paved k8s render' (service accounts, RBAC)"),
 }
 

@@ -19,7 +19,8 @@ import sys
 
 import yaml
 
-from paved.hub.projects import Project, ProjectsFileError, load_projects
+from paved.core.projects import Project, ProjectsFileError, load_projects
+from paved.pipelines.k8s import token_secret_name
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 PIPELINES_ROLE = "paved-pipelines"
@@ -37,7 +38,6 @@ PIPELINES_RULES = [
 def token_secret_rules(projects) -> list[dict]:
     """The per-project pipeline token Secrets, created and rotated by the pipelines service: create (which
     RBAC cannot limit by name) and get/update/delete of exactly those names."""
-    from paved.promote.k8s import token_secret_name
 
     names = sorted(token_secret_name(p) for p in projects)
     return (

@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 from traitlets.config import Config
 
+from paved.core.settings import Paved, read_or_create_secret
+
 SECTION = "GenericOAuthenticator"
 REQUIRED = ("issuer", "client_id")
 DEFAULTS: dict[str, Any] = {
@@ -176,12 +178,10 @@ def groups_from(claim: str) -> Callable[[dict], list[str]]:
 
 def crypt_key(data_dir: Path) -> str:
     """The auth_state encryption key kept in ``<data_dir>/jupyterhub_crypt_key`` (0600), created on first use."""
-    from paved.hub.config import read_or_create_secret
 
     return read_or_create_secret(data_dir / "jupyterhub_crypt_key", lambda: secrets.token_hex(32))
 
 
 def _data_dir(c: Config) -> str:
-    from paved.hub.config import Paved
 
     return Paved(config=c).data_dir

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from paved.hub.projects import ProjectsFileError, load_projects
+from paved.core.projects import ProjectsFileError, load_projects
 
 
 def add_arguments(parser) -> None:

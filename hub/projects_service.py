@@ -9,7 +9,7 @@ Authenticated by the hub: a browser session, or ``Authorization: token <hub API 
 
 from __future__ import annotations
 
-from paved.hub.service import ServiceHandler, make_app, run
+from paved.core.service import ServiceHandler, make_app, run
 
 
 class ProjectsHandler(ServiceHandler):

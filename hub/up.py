@@ -5,7 +5,7 @@ servers. On Ctrl-C (or SIGTERM) we ask the hub to shut down cleanly (it stops se
 stop whatever is left: the hub's process group, the proxy (by its pid file) and every notebook server
 recorded under ``<data dir>/run/`` (each in its own process group).
 
-Paved's state is kept from notebook accounts (see paved.spawner.isolation): the hub and its services run with
+Paved's state is kept from notebook accounts (see paved.scoping.isolation): the hub and its services run with
 umask 077, so everything they write (hub database, cookie secret, crypt key, usage ledger, run store, catalog
 and its event log, pid files, logs) is readable by root only; the data dir itself is passable (0711) but not
 listable, for the workspaces, lakes and credential folders below it that servers reach.
@@ -23,11 +23,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
-from paved.hub.demo import create_demo
-from paved.hub.processes import default_signals, kill_group, pid_alive
-from paved.hub.projects import ProjectsFileError, load_projects
-from paved.hub.supervise import (
+from paved.core.ledger import Ledger
+from paved.core.processes import default_signals, kill_group, pid_alive
+from paved.core.projects import ProjectsFileError, load_projects
+from paved.core.supervise import (
     HUB_MARKER,
     is_hub,
     kill_now,
@@ -37,6 +36,10 @@ from paved.hub.supervise import (
     server_pid_files,
     stop_pids,
 )
+from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
+from paved.hub.demo import create_demo
+from paved.scoping.isolation import prepare_lakes
+from paved.scoping.limits import remove_all
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
 UP_PID_FILE = "paved-up.pid"
@@ -63,7 +66,7 @@ def add_arguments(parser) -> None:
 
 
 def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "") -> None:
-    """Stop what an earlier hub of ``data_dir`` left running (paved.hub.supervise): its hub, proxy and
+    """Stop what an earlier hub of ``data_dir`` left running (paved.core.supervise): its hub, proxy and
     services always; its notebook servers only when ``servers`` (Ctrl-C, ``paved down``). Without, servers
     that are still running stay for the next hub to take back (JupyterHub's model); the pid files and
     credential folders of servers that are gone are removed. Usage spans of servers stopped here end now."""
@@ -89,7 +92,6 @@ def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "")
             if f"{user_dir.name}--{server_dir.name}" not in running:
                 shutil.rmtree(server_dir, ignore_errors=True)
     shutil.rmtree(data_dir / "run" / "pipelines", ignore_errors=True)
-    from paved.spawner.limits import remove_all
 
     # cgroups of servers that are gone (a running server's is not empty: it stays)
     remove_all(data_dir, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
@@ -97,7 +99,6 @@ def stop_leftovers(data_dir: Path, servers: bool = True, usage_db_url: str = "")
 
 def end_usage(usage_db_url: str, resource_ids: list[str]) -> None:
     """Close the open usage spans of notebook servers ``paved`` stopped itself (``user/notebook`` ids)."""
-    from paved.hub.costs.ledger import Ledger
 
     ledger = Ledger(usage_db_url)
     for span in ledger.open_spans("notebook"):
@@ -163,8 +164,6 @@ def run(args) -> int:
         return 2
     spawner_cfg = (site or {}).get("LocalProjectSpawner", {})
     if paved.backend == "local" and os.geteuid() == 0 and spawner_cfg.get("isolate", True):
-        from paved.spawner.isolation import prepare_lakes
-
         prefix = spawner_cfg.get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
         prepare_lakes(projects, prefix, data_dir)
     # Node tools installed into the project (not globally) must be found by the hub.

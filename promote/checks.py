@@ -31,6 +31,8 @@ from pathlib import Path
 
 import duckdb
 
+from paved.core.freshness import parse_duration
+
 SEVERITIES = ("blocking", "warn")
 KINDS = ("row_count", "not_null", "unique", "accepted_values", "freshness_column", "schema", "sql")
 SCHEMA_MODES = ("unchanged", "compatible")
@@ -140,8 +142,6 @@ def _arg_problem(kind: str, arg, where: str, problems: list[str]):
         if not isinstance(arg, dict) or not arg or not all(isinstance(v, list) and v for v in arg.values()):
             return bad("must be {column: [allowed values]}")
     elif kind == "freshness_column":
-        from paved.hub.catalog.freshness import parse_duration
-
         if not isinstance(arg, dict) or set(arg) != {"column", "max_lag"} or not isinstance(arg["column"], str):
             return bad("must be {column: name, max_lag: 1d}")
         if parse_duration(arg["max_lag"], f"{where}.max_lag", problems) is None:
@@ -293,8 +293,6 @@ def _run(con, kind: str, arg, schema: list[dict], previous: list[dict] | None, n
             "message": "; ".join(messages) or None,
         }
     if kind == "freshness_column":
-        from paved.hub.catalog.freshness import parse_duration
-
         lag = parse_duration(arg["max_lag"], "max_lag", [])
         newest = con.execute(f"SELECT epoch(max({_quote(arg['column'])}::TIMESTAMPTZ)) FROM this").fetchone()[0]
         if newest is None:

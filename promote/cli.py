@@ -21,9 +21,18 @@ from pathlib import Path
 
 import yaml
 
-from paved.promote.notebook import NotebookError, infer_param, kernel_problem, notebook_parameters, read_notebook
-from paved.promote.pin import pin
-from paved.promote.spec import (
+from paved.core.projects import resolve_lake
+from paved.core.registry import registry
+from paved.pipelines import checks
+from paved.pipelines.client import ClientError, PipelinesClient, service_url
+from paved.pipelines.k8s import JobPlacement, render, to_yaml
+from paved.pipelines.notebook import NotebookError, infer_param, kernel_problem, notebook_parameters, read_notebook
+from paved.pipelines.pin import pin
+from paved.pipelines.products import staging_env
+from paved.pipelines.runner import RunRequest, scope_env
+from paved.pipelines.runner import run as run_attempt
+from paved.pipelines.scheduler import kernel_of
+from paved.pipelines.spec import (
     SpecError,
     check_against_project,
     check_parameters,
@@ -31,6 +40,7 @@ from paved.promote.spec import (
     parse_spec,
     resolve_parameters,
 )
+from paved.pipelines.views import failure_of
 
 
 def add_arguments(p) -> None:
@@ -149,7 +159,6 @@ def _projects():
     path = os.environ.get("PAVED_PROJECTS_FILE")
     if not path or not Path(path).exists():
         return None
-    from paved.hub.registry import registry
 
     return registry(path)
 
@@ -233,7 +242,7 @@ def run(args) -> int:
     return deploy_embedded(spec, nb, pinned, args)
 
 
-# What a notebook server's scope sets for AWS (paved.spawner.credentials): a profile file, never keys.
+# What a notebook server's scope sets for AWS (paved.scoping.credentials): a profile file, never keys.
 AWS_SCOPE = (
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
@@ -248,10 +257,6 @@ AWS_SCOPE = (
 def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
     token so the data helper and lineage work); returns ``(Result, output folder)``."""
-    from paved.promote.products import staging_env
-    from paved.promote.runner import RunRequest, scope_env
-    from paved.promote.runner import run as run_attempt
-    from paved.promote.scheduler import kernel_of
 
     registry = _projects()
     env = scope_env(registry.get(spec.project) if registry else None, spec.environment)
@@ -286,8 +291,6 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
 def check_staged(spec, result, out: Path, lake: str):
     """``result``, failed as ``check-failed``/``check-error`` when a blocking check of the spec fails on the
     outputs the test run staged in ``out/staged`` (the checks a pipeline run applies before publishing)."""
-    from paved.hub.catalog.data import resolve_lake
-    from paved.promote import checks
 
     found = []
     for name, items in spec.checks.items():
@@ -306,7 +309,6 @@ def check_staged(spec, result, out: Path, lake: str):
 
 def print_failure(result, out: Path) -> None:
     """The failing cell (its source and the error) first, then where the output notebook and log are."""
-    from paved.promote.views import failure_of
 
     failure = failure_of(str(out))
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
@@ -331,7 +333,6 @@ def dry_run(spec, nb: dict, values: dict) -> int:
 
 
 def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
-    from paved.promote.client import ClientError, PipelinesClient
 
     try:
         client = PipelinesClient.from_args(args.hub_url, args.token)
@@ -342,7 +343,7 @@ def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
     v = result["version"]
     what = f"version {v['number']}" if result["new_version"] else f"unchanged, still version {v['number']}"
     when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"
-    if spec.schedule.data_aware:  # paved.promote.triggers
+    if spec.schedule.data_aware:  # paved.pipelines.triggers
         when = f"runs on new versions of {spec.schedule.when} of its inputs ({', '.join(spec.inputs)})" + (
             f", at most after each {spec.schedule.cron} ({spec.schedule.timezone})" if spec.schedule.cron else ""
         )
@@ -368,10 +369,8 @@ def next_run_text(iso: str, tz: str) -> str:
 
 def deploy_kubernetes(spec, nb: dict, pinned: dict, args) -> int:
     """Register the version with the pipelines service, which creates its CronJob (or, for run now, Jobs)
-    through the Kubernetes API with the hub's service account (paved.promote.kube_client): a notebook pod needs
+    through the Kubernetes API with the hub's service account (paved.pipelines.kube_client): a notebook pod needs
     no kubectl and no cluster credentials. ``--output FILE`` also writes the objects, for review."""
-    from paved.promote.client import ClientError, PipelinesClient, service_url
-    from paved.promote.k8s import JobPlacement, render, to_yaml
 
     if args.apply:
         say(False, "--apply: the pipelines service creates the CronJob/Job in the cluster; drop --apply")

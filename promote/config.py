@@ -11,6 +11,8 @@ import os
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Configurable
 
+from paved.core.wiring import add_role_scopes, add_web_service, hub_aws_env
+
 # Passed through from the hub's environment to the service when set (catalog, ledger, test clock).
 PASSTHROUGH = (
     "PAVED_CATALOG_URL",
@@ -46,7 +48,6 @@ class Pipelines(Configurable):
 
 def setup_pipelines(c, paved) -> Pipelines:
     """Register the hub-managed pipelines service at /services/pipelines/."""
-    from paved.hub.config import add_role_scopes, add_web_service, hub_aws_env
 
     settings = Pipelines(config=c)
     if not paved.enable_services:
@@ -84,5 +85,5 @@ def setup_pipelines(c, paved) -> Pipelines:
         services=["pipelines"],
     )
     # runs assume their project's role with the hub's AWS identity (keys in a root-only file, not the hub DB)
-    add_web_service(c, paved, "pipelines", "paved.promote.service", env, secret_env=hub_aws_env(), display=True)
+    add_web_service(c, paved, "pipelines", "paved.pipelines.app", env, secret_env=hub_aws_env(), display=True)
     return settings

@@ -1,4 +1,4 @@
-"""The executor: one papermill execution in its own process (``python -m paved.promote.execute request.json``).
+"""The executor: one papermill execution in its own process (``python -m paved.pipelines.execute request.json``).
 
 The runner starts this in a new process group and supervises it (whole-run timeout, kill). Here papermill
 does the work: parameters injected after the ``parameters`` cell, per-cell timeout (``execution_timeout``),

@@ -1,6 +1,6 @@
 """The Kubernetes target: a pipeline as a CronJob (scheduled) or a Job (manual), running the same runner.
 
-The Job's pod runs ``python -m paved.promote.remote`` in the project image with the environment's service
+The Job's pod runs ``python -m paved.pipelines.remote`` in the project image with the environment's service
 account: it claims ``(pipeline, nominal_time)`` through the pipelines API (a duplicate Job gets 409 and exits
 0), runs the pinned notebook with papermill and reports the result. Kubernetes does the rest:
 
@@ -12,11 +12,11 @@ account: it claims ``(pipeline, nominal_time)`` through the pipelines API (a dup
   (catch-up ``none``: a minute; else the window of ``max`` ticks, Kubernetes then starts the newest missed
   one; use ``paved pipelines backfill`` for every missed tick) and ``suspend`` for a paused pipeline;
 - labels carry project, environment, pipeline, instance type and lifecycle for cost attribution;
-- the pod is placed like a notebook server (``paved.spawner.kube_placement``, :class:`JobPlacement`): the
+- the pod is placed like a notebook server (``paved.core.kube_placement``, :class:`JobPlacement`): the
   instance type's node selector, the *configured* capacity-type label (Karpenter's or EKS managed node
   groups') as a required (or, with spot fallback, preferred) node affinity, the spot toleration, GPU requests
   and toleration, requests from Karpenter's allocatable minus the declared daemonsets
-  (``paved.spawner.allocatable``) and ``karpenter.sh/do-not-disrupt`` so Karpenter does not evict a running
+  (``paved.core.allocatable``) and ``karpenter.sh/do-not-disrupt`` so Karpenter does not evict a running
   Job for consolidation, drift or expiry (a real spot interruption is a DisruptionTarget: ignored by the
   podFailurePolicy, the Job makes a new pod).
 - the pod passes Pod Security "restricted" like a notebook pod (same image, same security context) and
@@ -37,17 +37,17 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from paved.promote.execute import EXIT_CODES
-from paved.promote.spec import PipelineSpec
-from paved.spawner.allocatable import NodeOverhead, pod_resources
-from paved.spawner.kube_placement import (
+from paved.core.allocatable import NodeOverhead, pod_resources
+from paved.core.kube_placement import (
     DO_NOT_DISRUPT,
     RESTRICTED_SECURITY_CONTEXT,
     capacity_values,
     placement_for,
     pod_spec_fields,
 )
-from paved.spawner.pricebook import load_pricebook
+from paved.core.pricebook import load_pricebook
+from paved.pipelines.execute import EXIT_CODES
+from paved.pipelines.spec import PipelineSpec
 
 LABEL_PREFIX = "paved.io/"
 TOKEN_SECRET_KEY = "token"
@@ -140,7 +140,7 @@ def job_spec(
     container = {
         "name": "runner",
         "image": image,
-        "command": ["python", "-m", "paved.promote.remote"],
+        "command": ["python", "-m", "paved.pipelines.remote"],
         "args": [
             "--project",
             spec.project,

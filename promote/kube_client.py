@@ -6,7 +6,7 @@ On Kubernetes the pipelines service runs in the hub pod and uses the hub's servi
 client acts for them.
 
 - :meth:`KubePipelines.deploy` creates a pipeline version's CronJob, or replaces the existing one
-  (``paved.promote.k8s.render``); a paused pipeline's CronJob is deleted (:meth:`pause`), Jobs it already
+  (``paved.pipelines.k8s.render``); a paused pipeline's CronJob is deleted (:meth:`pause`), Jobs it already
   started run on (``propagationPolicy: Orphan``); :meth:`resume` creates it again.
 - :meth:`run_now` creates a one-off Job for a run (named after the run id, so a retried request is a 409, not
   a second Job).
@@ -37,10 +37,12 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 from kubernetes_asyncio.client.rest import ApiException
 
-from paved.promote.k8s import TOKEN_SECRET_KEY, JobPlacement, k8s_name, render, token_secret_name
-
 # the hub image has KubeSpawner: one rule for "the cluster took the pod away", for notebooks and Jobs
-from paved.spawner.kube import disrupted as pod_disrupted
+from paved.core.kube_placement import disrupted as pod_disrupted
+from paved.pipelines.k8s import TOKEN_SECRET_KEY, JobPlacement, k8s_name, render, token_secret_name
+from paved.pipelines.runner import Result
+from paved.pipelines.spec import parse_spec
+from paved.pipelines.store import runs
 
 log = logging.getLogger("paved.pipelines.kubernetes")
 MANAGED = "app.kubernetes.io/managed-by=paved"
@@ -304,7 +306,7 @@ async def _call(fn, *args):
 class JobRecorder:
     """Job and pod changes -> the run store (see the module docstring).
 
-    ``store`` is the pipelines run store (``paved.promote.store.Store``); ``finish(attempt, status, category,
+    ``store`` is the pipelines run store (``paved.pipelines.store.Store``); ``finish(attempt, status, category,
     failing_cell, error)`` ends an attempt (the service passes its scheduler's, so retries and notifications
     happen as for any attempt); ``read_output(attempt)`` returns the attempt's output notebook (JSON) from the
     shared store, or None.
@@ -386,7 +388,6 @@ class Reconciler:
 
     async def reconcile_once(self) -> list[str]:
         """One pass; returns what it did (``"apply <name> v<n>"`` / ``"delete <name>"``) for logs and tests."""
-        from paved.promote.spec import parse_spec
 
         done = []
         for p in self.store.list_pipelines():
@@ -421,9 +422,6 @@ class Reconciler:
         """Queued runs -> Jobs. The run is handed to its Job (``created_by = job:<name>``, what the claim API
         matches a Job's claim against), so the Job's runner claims this run instead of getting a 409."""
         from sqlalchemy import update
-
-        from paved.promote.spec import parse_spec
-        from paved.promote.store import runs
 
         done = []
         for run in self.store.queued_runs():
@@ -472,7 +470,6 @@ def start_if_configured(store, scheduler, projects=None, environ=None):
     env = os.environ if environ is None else environ
     if env.get("PAVED_PIPELINES_TARGET") != "kubernetes":
         return None
-    from paved.promote.runner import Result
 
     def finish(attempt, status, category, cell, error):
         scheduler._finish(

@@ -121,7 +121,7 @@ def _unique(datasets: list) -> list:
 
 def _output(name: str, lake: str | None, facets: dict | None):
     """An output dataset, with the facets Paved adds after checks and publishing (``dataQualityAssertions``,
-    ``version``; see paved.promote.products) given as plain dicts the client serialises as they are."""
+    ``version``; see paved.pipelines.products) given as plain dicts the client serialises as they are."""
     from openlineage.client.event_v2 import OutputDataset
 
     out = OutputDataset(*dataset(name, lake))

@@ -11,7 +11,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from paved.promote.spec import Param
+from paved.pipelines.spec import Param
 
 HOW_TO_TAG = (
     "Tag the cell that assigns the notebook's inputs with 'parameters': in JupyterLab open the "

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from tornado import web
 
-from paved.hub.pages import render
-from paved.hub.service import service_prefix
-from paved.promote.service import Base, _runs_filtered, run_json
-from paved.promote.store import RUN_STATES
+from paved.core.pages import render
+from paved.core.service import service_prefix
+from paved.pipelines.service import Base, _runs_filtered, run_json
+from paved.pipelines.store import RUN_STATES
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -66,7 +66,7 @@ def timeline(runs: list[dict]) -> list[dict]:
 
 class Page(Base):
     def render_page(self, template: str, **context) -> None:
-        """Render ``template`` as a Paved page (``paved.hub.pages``: the one layout, nav and stylesheet)."""
+        """Render ``template`` as a Paved page (``paved.core.pages``: the one layout, nav and stylesheet)."""
         self.set_header("Content-Type", "text/html; charset=utf-8")
         xsrf = self.xsrf_token
         user = self.current_user

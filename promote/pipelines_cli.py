@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
-from paved.promote.client import ClientError, PipelinesClient
-from paved.promote.spec import SpecError, coerce, parse_spec
+from paved.pipelines import products_cli
+from paved.pipelines.client import ClientError, PipelinesClient
+from paved.pipelines.spec import SpecError, coerce, parse_spec
 
 
 def add_arguments(p) -> None:
@@ -108,8 +109,6 @@ def _run(args) -> int:
         return 0
     _need(args, "name", "project")
     if args.action in ("outputs", "rollback"):
-        from paved.promote import products_cli
-
         return products_cli.run(client, args)
     if args.action == "rerun-failed":
         r = client.call("POST", f"api/pipelines/{args.project}/{args.name}/rerun-failed")

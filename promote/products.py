@@ -1,9 +1,9 @@
 """The scheduler's data-product side: staging, checks, publishing versions, triggers, freshness, schema news.
 
-:class:`DataProducts` is owned by the :class:`~paved.promote.scheduler.Scheduler` and called from four hooks:
+:class:`DataProducts` is owned by the :class:`~paved.pipelines.scheduler.Scheduler` and called from four hooks:
 
 - ``run_env``: a run's declared outputs are staged in its attempt folder (``PAVED_STAGING_DIR``), see
-  ``paved.hub.catalog.data``;
+  ``paved.data``;
 - ``after_success``: once the notebook succeeded, the quality checks run on the staged outputs
   (``checks.py``); blocking failures fail the run (``check-failed`` / ``check-error``) and nothing is published;
   otherwise the outputs are committed as one DuckLake version (``versions.py``), recorded as new dataset versions
@@ -23,11 +23,11 @@ from typing import Callable
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert, select
 
-from paved.hub.catalog import freshness
-from paved.promote import alerts, checks, lineage
-from paved.promote.runner import Result
-from paved.promote.triggers import Triggers
-from paved.promote.versions import Lake, VersionError, versionable
+from paved.core import freshness
+from paved.pipelines import alerts, checks, lineage
+from paved.pipelines.runner import Result
+from paved.pipelines.triggers import Triggers
+from paved.pipelines.versions import Lake, VersionError, versionable
 
 log = logging.getLogger("paved.pipelines.products")
 FEED = "catalog"
@@ -291,7 +291,7 @@ class DataProducts:
         return started
 
     def freshness(self, spec, lake: str | None, now: float | None = None) -> dict[str, dict]:
-        """``{output: status}`` of a pipeline's outputs (see ``paved.hub.catalog.freshness.status``)."""
+        """``{output: status}`` of a pipeline's outputs (see ``paved.core.freshness.status``)."""
         keys = {o: key_of(o, lake) for o in spec.outputs}
         latest = self.triggers.latest(list(keys.values()))
         return {

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from tornado import web
 
-from paved.promote import checks
-from paved.promote.products import key_of
-from paved.promote.spec import parse_spec
-from paved.promote.versions import VersionError
+from paved.pipelines import checks
+from paved.pipelines.products import key_of
+from paved.pipelines.spec import parse_spec
+from paved.pipelines.versions import VersionError
 
 
 def run_extras(scheduler, run: dict) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import quote
 
-from paved.promote.client import ClientError
+from paved.pipelines.client import ClientError
 
 
 def run(client, args) -> int:

@@ -1,6 +1,6 @@
 """The runner as a Kubernetes Job runs it: claim through the pipelines API, run, report.
 
-    python -m paved.promote.remote --project P --pipeline N --version V --nominal-time auto|<epoch>|<ISO>
+    python -m paved.pipelines.remote --project P --pipeline N --version V --nominal-time auto|<epoch>|<ISO>
 
 ``auto`` is the newest cron tick at or before now (the tick the CronJob fired for). A tick another Job
 already claimed answers 409: this Job exits 0 without running. The exit code of a failed run is the
@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from paved.promote import lineage
-from paved.promote.client import ClientError, PipelinesClient, service_url
-from paved.promote.execute import EXIT_CODES
-from paved.promote.runner import RunRequest, run
-from paved.promote.spec import parse_spec, resolve_parameters
+from paved.pipelines import lineage
+from paved.pipelines.client import ClientError, PipelinesClient, service_url
+from paved.pipelines.execute import EXIT_CODES
+from paved.pipelines.runner import RunRequest, run
+from paved.pipelines.spec import parse_spec, resolve_parameters
 
 
 def nominal_time(value: str, cron: str | None, tz: str) -> int:
@@ -39,7 +39,7 @@ def nominal_time(value: str, cron: str | None, tz: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m paved.promote.remote")
+    p = argparse.ArgumentParser(prog="python -m paved.pipelines.remote")
     p.add_argument("--project", required=True)
     p.add_argument("--pipeline", required=True)
     p.add_argument("--version", type=int, required=True)

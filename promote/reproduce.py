@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from paved.promote.cli import slug
+from paved.pipelines.cli import slug
 
 READY_TIMEOUT_S = 120
 OPEN_TOKEN_S = 300

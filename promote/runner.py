@@ -25,8 +25,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from paved.promote.execute import EXIT_CODES, last_started_cell
-from paved.spawner.scope import project_env, session_tags
+from paved.pipelines.execute import EXIT_CODES, last_started_cell
+from paved.scoping.credentials import assume_role, write_credential_files
+from paved.scoping.isolation import run_account
+from paved.scoping.scope import project_env, session_tags
 
 KILL_GRACE_S = 5
 # Never hand the service's own credentials to a notebook.
@@ -34,7 +36,7 @@ _SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "COOKIE")
 
 
 def scope_env(project, environment: str) -> dict:
-    """The scope a run works in: the same project variables as a notebook server (paved.spawner.scope)."""
+    """The scope a run works in: the same project variables as a notebook server (paved.scoping.scope)."""
     if project is None or environment not in project.environments:
         return {"PAVED_PROJECT": getattr(project, "name", "") or "", "PAVED_ENVIRONMENT": environment}
     return project_env(project, environment)
@@ -47,7 +49,6 @@ def credentials_env(project, environment: str, pipeline: str, run_id, attempt: i
     env = project.environments.get(environment) if project is not None else None
     if env is None or not env.aws_role_arn:
         return {}
-    from paved.spawner.credentials import assume_role, write_credential_files
 
     region = os.environ.get("PAVED_AWS_REGION") or "eu-west-1"
     endpoint = os.environ.get("PAVED_AWS_ENDPOINT_URL") or None
@@ -142,13 +143,12 @@ class Execution:
         self._term_sent_at: float | None = None
         preexec = _die_with_parent
         # as the project environment's run account with its group only, when the service can (root)
-        from paved.spawner.isolation import run_account
 
         account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""))
         if account is not None:
             env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "paved.promote.execute", str(out / "request.json")],
+            [sys.executable, "-m", "paved.pipelines.execute", str(out / "request.json")],
             cwd=out,
             env=env,
             stdout=self.log,

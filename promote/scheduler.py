@@ -17,7 +17,7 @@ One pass (:meth:`Scheduler.step`, every ``interval`` seconds in the pipelines se
    retries on (infrastructure, kernel death, timeout by default; a notebook error fails at once); alert on
    failure, on recovery and on runs taking over twice their usual time (``alerts.py``); emit lineage and usage.
 
-Before a run starts, its project's enforced budget is checked (``paved.hub.costs.budget``): a run due over
+Before a run starts, its project's enforced budget is checked (``paved.core.budget``): a run due over
 budget is ``skipped`` with the reason (and an alert); running ones finish. Each attempt gets the project's
 environment, its AWS credentials and a hub token of the deploying user (``tokens.py``), as a notebook server
 does, and runs on the notebook's own kernel (the default kernel when the notebook names none).
@@ -37,8 +37,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from paved.promote import alerts, cron, lineage
-from paved.promote.runner import (
+from paved.core.budget import check_budget
+from paved.core.ledger import Ledger, default_db_url
+from paved.core.pricebook import load_pricebook
+from paved.pipelines import alerts, cron, lineage
+from paved.pipelines.products import DataProducts
+from paved.pipelines.runner import (
     Execution,
     Result,
     RunRequest,
@@ -49,8 +53,8 @@ from paved.promote.runner import (
     scope_env,
     seal,
 )
-from paved.promote.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
-from paved.promote.store import Store, lock_holder, pid_alive_here
+from paved.pipelines.spec import PipelineSpec, SpecError, parse_spec, resolve_parameters
+from paved.pipelines.store import Store, lock_holder, pid_alive_here
 
 log = logging.getLogger("paved.pipelines.scheduler")
 LOCK_NAME = "scheduler"
@@ -155,7 +159,6 @@ class Scheduler:
 
         # Usage spans are bookkeeping: written in order, off the dispatch path.
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
-        from paved.promote.products import DataProducts
 
         # checks, versioned outputs, data-aware triggers, freshness (products.py); version_feed: triggers.CatalogFeed
         self.products = DataProducts(self, feed=version_feed)
@@ -515,8 +518,6 @@ class Scheduler:
     def _ledger(self):
         if not hasattr(self, "_ledger_obj"):
             try:
-                from paved.hub.costs.ledger import Ledger, default_db_url
-
                 self._ledger_obj = Ledger(default_db_url(self.data_dir))
             except ImportError:
                 self._ledger_obj = None
@@ -613,8 +614,6 @@ class Scheduler:
     def _ledger_budget(self, project) -> str | None:
         if not project.budget_enforced or self._ledger() is None:
             return None
-        from paved.hub.costs.budget import check_budget
-        from paved.spawner.pricebook import load_pricebook
 
         return check_budget(project, self._ledger(), load_pricebook())
 

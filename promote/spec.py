@@ -49,7 +49,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from croniter import croniter
 
-from paved.hub.projects import ENVIRONMENTS, NAME_RE
+from paved.core.freshness import parse_outputs
+from paved.core.projects import ENVIRONMENTS, NAME_RE
+from paved.pipelines.checks import parse_checks
 
 PARAM_TYPES = ("int", "float", "str", "bool", "date", "list")
 CONCURRENCY = ("forbid", "allow")
@@ -114,7 +116,7 @@ class Param:
 class Schedule:
     cron: str | None = None  # None: manual (run now / backfill only); with ``on``: the floor of a data trigger
     timezone: str = "UTC"
-    on: str | None = None  # "inputs": run when declared inputs have new versions (paved.promote.triggers)
+    on: str | None = None  # "inputs": run when declared inputs have new versions (paved.pipelines.triggers)
     when: str = "any"  # any | all (of the inputs new since the last triggered run)
     settle_seconds: float = 60  # debounce: no new input version for this long before the run starts
 
@@ -478,8 +480,6 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         if not isinstance(raw_schedule, dict):
             problems.append("schedule: must be 'manual' or a mapping with cron and timezone")
         elif "on" in raw_schedule:
-            from paved.promote.triggers import parse_schedule
-
             schedule = parse_schedule(raw_schedule, problems)
         else:
             for extra in sorted(map(str, set(raw_schedule) - {"cron", "timezone"})):
@@ -548,8 +548,6 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         days=_number(ret.get("days", 90), "retention.days", problems, integer=True, minimum=1) or 90,
     )
     inputs = _datasets(raw.get("inputs"), "inputs", problems)
-    from paved.hub.catalog.freshness import parse_outputs
-    from paved.promote.checks import parse_checks
 
     outputs, freshness, replace = parse_outputs(raw.get("outputs"), problems)
     checks = parse_checks(raw.get("checks"), outputs, problems)
@@ -580,7 +578,7 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
 
 
 def check_against_project(spec: PipelineSpec, project) -> list[str]:
-    """Problems with ``spec`` under ``project``'s bounds (a :class:`paved.hub.projects.Project`)."""
+    """Problems with ``spec`` under ``project``'s bounds (a :class:`paved.core.projects.Project`)."""
     problems = []
     if spec.environment not in project.environments:
         problems.append(
@@ -622,3 +620,36 @@ def load_spec(path: str | Path) -> PipelineSpec:
         where = f" at line {mark.line + 1}" if mark else ""
         raise SpecError([f"(file): not valid YAML{where}: {getattr(e, 'problem', e)}"], str(path)) from None
     return parse_spec(raw, str(path))
+
+
+# Data-aware schedules (``schedule: {on: inputs, ...}``; the trigger rule itself is paved.pipelines.triggers).
+WHEN = ("any", "all")
+SCHEDULE_KEYS = {"on", "when", "settle_seconds", "cron", "timezone"}
+DEFAULT_SETTLE = 60.0
+
+
+def parse_schedule(raw: dict, problems: list[str]):
+    """The :class:`~paved.pipelines.spec.Schedule` of a data-aware ``schedule`` mapping; problems name fields."""
+
+    for extra in sorted(set(raw) - SCHEDULE_KEYS):
+        problems.append(f"schedule.{extra}: unknown field; known fields are {', '.join(sorted(SCHEDULE_KEYS))}")
+    on, when = raw.get("on"), raw.get("when", "any")
+    if on != "inputs":
+        problems.append(f"schedule.on: must be 'inputs', got {on!r}")
+    if when not in WHEN:
+        problems.append(f"schedule.when: must be one of {', '.join(WHEN)}, got {when!r}")
+    settle = raw.get("settle_seconds", DEFAULT_SETTLE)
+    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 86400:
+        problems.append(f"schedule.settle_seconds: must be a number of seconds from 0 to 86400, got {settle!r}")
+        settle = DEFAULT_SETTLE
+    cron_expr = raw.get("cron")
+    if cron_expr is not None:
+        validate_cron(cron_expr, "schedule.cron", problems)
+    tz = raw.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.append(f"schedule.timezone: unknown time zone {tz!r} (use an IANA name like Europe/Amsterdam)")
+    return Schedule(
+        cron=cron_expr, timezone=tz, on="inputs", when=when if when in WHEN else "any", settle_seconds=float(settle)
+    )

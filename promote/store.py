@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from paved.hub.processes import pid_alive
+from paved.core.processes import pid_alive
 
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
 ATTEMPT_STATES = ("running", "succeeded", "failed", "lost")

@@ -30,15 +30,15 @@ import time
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from paved.pipelines import cron
+from paved.pipelines.spec import DEFAULT_SETTLE, SCHEDULE_KEYS, WHEN, Schedule, parse_schedule, validate_cron  # noqa: F401
+from paved.pipelines.store import runs
+
 log = logging.getLogger("paved.pipelines.triggers")
-WHEN = ("any", "all")
-SCHEDULE_KEYS = {"on", "when", "settle_seconds", "cron", "timezone"}
-DEFAULT_SETTLE = 60.0
 
 metadata = MetaData()
 
@@ -75,34 +75,6 @@ cursors = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Integer, nullable=False),
 )
-
-
-def parse_schedule(raw: dict, problems: list[str]):
-    """The :class:`~paved.promote.spec.Schedule` of a data-aware ``schedule`` mapping; problems name fields."""
-    from paved.promote.spec import Schedule, validate_cron
-
-    for extra in sorted(set(raw) - SCHEDULE_KEYS):
-        problems.append(f"schedule.{extra}: unknown field; known fields are {', '.join(sorted(SCHEDULE_KEYS))}")
-    on, when = raw.get("on"), raw.get("when", "any")
-    if on != "inputs":
-        problems.append(f"schedule.on: must be 'inputs', got {on!r}")
-    if when not in WHEN:
-        problems.append(f"schedule.when: must be one of {', '.join(WHEN)}, got {when!r}")
-    settle = raw.get("settle_seconds", DEFAULT_SETTLE)
-    if isinstance(settle, bool) or not isinstance(settle, (int, float)) or not 0 <= settle <= 86400:
-        problems.append(f"schedule.settle_seconds: must be a number of seconds from 0 to 86400, got {settle!r}")
-        settle = DEFAULT_SETTLE
-    cron_expr = raw.get("cron")
-    if cron_expr is not None:
-        validate_cron(cron_expr, "schedule.cron", problems)
-    tz = raw.get("timezone", "UTC")
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        problems.append(f"schedule.timezone: unknown time zone {tz!r} (use an IANA name like Europe/Amsterdam)")
-    return Schedule(
-        cron=cron_expr, timezone=tz, on="inputs", when=when if when in WHEN else "any", settle_seconds=float(settle)
-    )
 
 
 class Triggers:
@@ -251,7 +223,6 @@ class Triggers:
                 .where(run_inputs.c.pipeline_id == pipeline_id)
                 .group_by(run_inputs.c.namespace, run_inputs.c.name)
             ).all()
-            from paved.promote.store import runs
 
             last = conn.execute(
                 select(func.max(runs.c.nominal_time)).where(
@@ -270,8 +241,6 @@ class Triggers:
         if now - max(v["received_at"] for v in new) < spec.schedule.settle_seconds:
             return None  # still settling: more versions may follow
         if spec.schedule.cron:
-            from paved.promote import cron
-
             tick = next(cron.prev_ticks(spec.schedule.cron, spec.schedule.timezone, now))
             if last_nominal is not None and last_nominal >= tick:
                 return None  # already ran since the last floor tick
@@ -279,7 +248,6 @@ class Triggers:
 
     def start_run(self, pipeline_id: int, versions: list[dict], now: float) -> int | None:
         """Create the triggered run and its ``run_inputs`` in one transaction; its id (None: already taken)."""
-        from paved.promote.store import runs
 
         with self.engine.begin() as conn:
             last = conn.execute(select(func.max(runs.c.nominal_time)).where(runs.c.pipeline_id == pipeline_id)).scalar()

@@ -1,7 +1,7 @@
 """Immutable, versioned pipeline outputs in DuckLake, with a plain Parquet file beside each for every reader.
 
 A pipeline run writes its declared outputs to its attempt's staging folder (``data.write`` does this in a run,
-see ``paved.hub.catalog.data``); nobody else sees them there. After the notebook succeeded and the blocking
+see ``paved.data``); nobody else sees them there. After the notebook succeeded and the blocking
 quality checks passed, :meth:`Lake.publish` commits all of the run's outputs in **one DuckLake transaction**: a
 new snapshot, so a run's outputs become visible together or not at all, and every earlier snapshot stays
 readable (``AT (VERSION => n)``). Then each table's current version is exported to ``<lake>/<name>.parquet``
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from paved.hub.catalog.duck import connect, sql_str
+from paved.core.duck import connect, sql_str
 
 RETRIES = 8  # attempts at a locked commit (backoff 0.05 s doubling, jitter): ~6 s in all
 EXPORT_MODE = 0o660  # the plain Parquet export of a table: rw for the lake's (setgid) group, as servers write

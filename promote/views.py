@@ -11,8 +11,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paved.promote import cron
-from paved.promote.execute import INJECTED_TAGS
+from paved.pipelines import cron
+from paved.pipelines.execute import INJECTED_TAGS
 
 TEMPLATES = Path(__file__).parent / "templates"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -66,7 +66,7 @@ def pipeline_summary(p: dict, version: dict | None, last: dict | None, now: floa
 
 
 def data_schedule(version: dict | None) -> dict:
-    """A data-aware schedule in words (paved.promote.triggers): the list says when such a pipeline runs."""
+    """A data-aware schedule in words (paved.pipelines.triggers): the list says when such a pipeline runs."""
     schedule = ((version or {}).get("spec") or {}).get("schedule")
     if not isinstance(schedule, dict) or schedule.get("on") != "inputs":
         return {}

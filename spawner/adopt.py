@@ -9,9 +9,9 @@ after the restart instead of expiring an hour later.
 
 from __future__ import annotations
 
-from paved.hub.registry import registry
-from paved.spawner.options import OptionsError, validate_options
-from paved.spawner.scope import build_scope
+from paved.core.registry import registry
+from paved.scoping.options import OptionsError, validate_options
+from paved.scoping.scope import build_scope
 
 
 async def adopt(spawner) -> None:

@@ -1,8 +1,8 @@
 """PavedSpawner: what every Paved backend shares, on top of JupyterHub's Spawner extension points.
 
 - ``options_form`` renders the "Create a new notebook" form; ``options_from_form`` only reshapes it;
-- ``apply_user_options`` validates (form and REST API alike, paved.spawner.options), checks the budget,
-  builds the Scope (paved.spawner.scope) and hands it to the backend's :meth:`apply_scope`;
+- ``apply_user_options`` validates (form and REST API alike, paved.scoping.options), checks the budget,
+  builds the Scope (paved.scoping.scope) and hands it to the backend's :meth:`apply_scope`;
 - ``get_env`` adds the scope's variables and the credential-process settings (never the keys);
 - ``progress`` shows real steps; ``start``/``stop``/``poll`` record usage spans with the reason a server
   ended (user, culled, failed, preempted, hub-shutdown, membership-revoked);
@@ -24,12 +24,18 @@ from pathlib import Path
 
 from jupyterhub.spawner import Spawner
 from tornado import web
-from traitlets import Dict, Float, Unicode, default
+from traitlets import Dict, Float, List, Unicode, default
 
-from paved.hub.registry import registry
+from paved.core.budget import check_budget
+from paved.core.ledger import Ledger
+from paved.core.pricebook import load_pricebook
+from paved.core.registry import registry
+from paved.scoping import credentials
+from paved.scoping.options import OptionsError, options_from_form_data, validate_options
+from paved.scoping.scope import Scope, build_scope
+from paved.spawner.adopt import adopt
+from paved.spawner.form import render_form
 from paved.spawner.names import check_name
-from paved.spawner.options import OptionsError, options_from_form_data, validate_options
-from paved.spawner.scope import Scope, build_scope
 
 BUSY_ACTIVITY_EXTENSION = "paved.spawner.busy_activity"
 
@@ -46,7 +52,7 @@ def hub_is_restarting() -> bool:
 
 
 def hub_last_alive() -> datetime | None:
-    """When the previous hub was last seen alive (its heartbeat, paved.hub.supervise) while this one starts;
+    """When the previous hub was last seen alive (its heartbeat, paved.core.supervise) while this one starts;
     None otherwise (a server found gone later ended at about the time it is found)."""
     from jupyterhub.app import JupyterHub
 
@@ -69,7 +75,7 @@ class PavedSpawner(Spawner):
     ).tag(config=True)
 
     usage_db_url = Unicode(
-        help="SQLAlchemy URL of the usage ledger (paved.hub.costs.ledger); empty: do not record usage.",
+        help="SQLAlchemy URL of the usage ledger (paved.core.ledger); empty: do not record usage.",
     ).tag(config=True)
 
     aws_endpoint_url = Unicode(
@@ -79,6 +85,14 @@ class PavedSpawner(Spawner):
     aws_region = Unicode("eu-west-1", help="AWS region for STS and servers.").tag(config=True)
 
     credentials_duration = Float(3600, help="Lifetime in seconds of assumed-role credentials.").tag(config=True)
+
+    credential_providers = List(
+        help="""Further credentials a server gets beside its project role's: each item has ``async start(spawner)
+        -> dict`` (environment variables for the server) and ``async stop(spawner)``, called after the project
+        role is assumed and when the server stops. Default: none. ``paved.hub.setup(c)`` adds the catalog's
+        grant credentials (:mod:`paved.catalog.grant_credentials`: the S3 prefixes granted to the server's
+        project environment, issue 17), so the spawner needs no import of the catalog.""",
+    ).tag(config=True)
 
     scope: Scope | None = None
     paved_end_note = ""  # shown on the home page: why the server last ended, when not by its user
@@ -94,7 +108,6 @@ class PavedSpawner(Spawner):
 
     @default("options_form")
     def _default_options_form(self):
-        from paved.spawner.form import render_form
 
         return render_form
 
@@ -204,11 +217,6 @@ class PavedSpawner(Spawner):
         """A refusal message when the project is over an enforced budget, else None."""
         if not (project.budget_enforced and self.usage_db_url):
             return None
-        try:
-            from paved.hub.costs.budget import check_budget
-            from paved.spawner.pricebook import load_pricebook
-        except ImportError:
-            return None
         return check_budget(project, self.ledger(), load_pricebook())
 
     # --- environment --------------------------------------------------------------------------------------
@@ -281,7 +289,6 @@ class PavedSpawner(Spawner):
         self._credential_env = {}
         if not (self.scope and self.scope.aws_role_arn):
             return {}
-        from paved.spawner import credentials
 
         self.emit_progress(20, f"Getting short-lived credentials for {self.scope.aws_role_arn}")
         self._refresher = credentials.CredentialRefresher(
@@ -293,15 +300,13 @@ class PavedSpawner(Spawner):
             group=self.credentials_group(),
         )
         self._credential_env = await self._refresher.start()
-        from paved.spawner import grant_credentials  # S3 prefixes granted to this environment (issue 17)
-
-        self._credential_env.update(await grant_credentials.start(self))
+        for provider in self.credential_providers:
+            self._credential_env.update(await provider.start(self))
         return self._credential_env
 
     async def stop_credentials(self) -> None:
-        from paved.spawner import grant_credentials
-
-        await grant_credentials.stop(self)
+        for provider in self.credential_providers:
+            await provider.stop(self)
         refresher = getattr(self, "_refresher", None)
         if refresher:
             await refresher.stop()
@@ -310,7 +315,6 @@ class PavedSpawner(Spawner):
     # --- usage ---------------------------------------------------------------------------------------------
 
     def ledger(self):
-        from paved.hub.costs.ledger import Ledger
 
         if not hasattr(PavedSpawner, "_ledgers"):
             PavedSpawner._ledgers = {}
@@ -424,8 +428,6 @@ class PavedSpawner(Spawner):
             self.close_usage_span(reason, span_id, hub_last_alive())
             await self.stop_credentials()
         elif status is None and hub_is_restarting() and self.pending in (None, "check"):  # "check": at start
-            from paved.spawner.adopt import adopt
-
             await adopt(self)  # it outlived the previous hub: scope and credentials again
         return status
 

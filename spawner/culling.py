@@ -13,6 +13,8 @@ import os
 from datetime import timedelta
 from urllib.parse import unquote
 
+from paved.core.ledger import Ledger
+
 log = logging.getLogger("paved.culling")
 
 
@@ -36,10 +38,6 @@ def record_culled(server: dict) -> None:
     url = os.environ.get("PAVED_USAGE_DB_URL")
     rid = resource_id(server)
     if not (url and rid):
-        return
-    try:
-        from paved.hub.costs.ledger import Ledger
-    except ImportError:
         return
     ledger = Ledger(url)
     for span in ledger.open_spans(kind="notebook"):

@@ -2,16 +2,17 @@
 
 The form is a convenience over the REST API's options: it offers only what the user may choose (their
 projects, each project's environments, instance types and lifecycles, bounds) and shows identity and price,
-but every value is validated again on the server (paved.spawner.options). It prefills the user's last
+but every value is validated again on the server (paved.scoping.options). It prefills the user's last
 choices, taken from their most recently started notebook.
 """
 
 from __future__ import annotations
 
-from paved.hub.projects import ENVIRONMENTS
+from paved.core.pages import render_fragment
+from paved.core.pricebook import LIFECYCLES, load_pricebook
+from paved.core.projects import ENVIRONMENTS
+from paved.scoping.options import INTERFACES
 from paved.spawner.names import NAME_RE, NAME_RULE
-from paved.spawner.options import INTERFACES
-from paved.spawner.pricebook import LIFECYCLES, load_pricebook
 
 
 def last_choices(spawner) -> dict:
@@ -65,8 +66,7 @@ def _identity(env) -> str:
 
 
 def render_form(spawner) -> str:
-    """The form's HTML (``hub/templates/paved_form.html``, autoescaped; its script is ``hub/static/form.js``,
+    """The form's HTML (``hub/core/templates/paved_form.html``, autoescaped; its script is ``hub/core/static/form.js``,
     loaded by the spawn page), or a sentence when the user belongs to no project."""
-    from paved.hub.pages import render_fragment
 
     return render_fragment("paved_form.html", data=form_data(spawner))

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from paved.hub.config import Paved, _is_set, _set, add_role_scopes, add_service
+from paved.core.settings import Paved
+from paved.core.wiring import _is_set, _set, add_role_scopes, add_service
 
 CULLER_CONFIG = Path(__file__).parent / "culler_config.py"
 BACKENDS = {

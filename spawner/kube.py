@@ -5,9 +5,9 @@ only turns the scope into KubeSpawner's own traits, and KubeSpawner builds and w
 the spawn events as it always does. Per server:
 
 - **placement**: the instance type's node selector, spot/on-demand node affinity and tolerations
-  (``paved.spawner.kube_placement``; the capacity-type label and spot fallback are configurable);
+  (``paved.core.kube_placement``; the capacity-type label and spot fallback are configurable);
 - **resources**: CPU/memory/GPU requests and limits: Karpenter's allocatable for the instance type minus the
-  declared daemonsets (``paved.spawner.allocatable``, the same rule as pipeline Jobs), so the pod fits the
+  declared daemonsets (``paved.core.allocatable``, the same rule as pipeline Jobs), so the pod fits the
   node it asks for; ``karpenter.sh/do-not-disrupt`` keeps Karpenter from evicting a running server;
 - **identity**: the project environment's Kubernetes service account (created by the Helm chart or
   ``paved k8s render``, annotated for IRSA with the environment's role ARN); no cloud keys are put in the pod,
@@ -30,10 +30,16 @@ from kubespawner import KubeSpawner
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
-from paved.spawner.allocatable import NodeOverhead, pod_resources
+from paved.core.allocatable import NodeOverhead, pod_resources
+from paved.core.kube_placement import (
+    DO_NOT_DISRUPT,
+    RESTRICTED_SECURITY_CONTEXT,
+    capacity_values,
+    disrupted,
+    placement_for,
+)
+from paved.scoping.scope import LABEL_PREFIX, Scope
 from paved.spawner.base import PavedSpawner
-from paved.spawner.kube_placement import DO_NOT_DISRUPT, RESTRICTED_SECURITY_CONTEXT, capacity_values, placement_for
-from paved.spawner.scope import LABEL_PREFIX, Scope
 
 WORKSPACE_VOLUME = "paved-workspace"
 # Site-configured values of these traits are kept and Paved's per-server values are added on top, freshly
@@ -52,18 +58,6 @@ SITE_TRAITS = (
     "volumes",
     "volume_mounts",
 )
-# Pod status reasons meaning the node or the cluster took the pod away (not the user's code).
-DISRUPTION_REASONS = {
-    "Evicted",
-    "Preempting",
-    "NodeLost",
-    "NodeShutdown",
-    "Shutdown",
-    "Terminated",
-    "DeletionByTaintManager",
-    "TerminationByKubelet",
-    "EvictionByEvictionAPI",
-}
 
 
 def version_key(version: str) -> tuple:
@@ -87,18 +81,6 @@ def cost_annotations(scope: Scope) -> dict[str, str]:
     }
     # KubeSpawner expands {placeholders} in annotation values: escape braces a user name might contain
     return {f"{LABEL_PREFIX}{k}": v.replace("{", "{{").replace("}", "}}") for k, v in raw.items()}
-
-
-def disrupted(pod: dict | None) -> bool:
-    """True when ``pod`` (a reflector pod dict) was taken away by the cluster: gone, evicted, node shut down."""
-    if pod is None:
-        return True
-    status = pod.get("status") or {}
-    if status.get("reason") in DISRUPTION_REASONS:
-        return True
-    return any(
-        c.get("type") == "DisruptionTarget" and c.get("status") == "True" for c in status.get("conditions") or []
-    )
 
 
 class KubeProjectSpawner(PavedSpawner, KubeSpawner):
@@ -138,7 +120,7 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     ).tag(config=True)
 
     node_overhead = Dict(
-        help="""What nodes keep from pods besides Karpenter's kube-reserved (see paved.spawner.allocatable):
+        help="""What nodes keep from pods besides Karpenter's kube-reserved (see paved.core.allocatable):
         {"daemonsetOverhead": {"cpu": "200m", "memory": "300Mi"}} (the summed requests of the cluster's
         daemonsets), and optionally vmMemoryOverheadPercent (Karpenter's, default 0.075), evictionHard
         (default "100Mi"), systemReserved {cpu, memory}. The pipelines service must be given the same.""",

@@ -2,13 +2,13 @@
 
 It is JupyterHub's own local process spawner (with warm starts, paved.spawner.warm_pool) with Paved's scope
 applied: a workspace folder per notebook under the data dir, the scope's environment, the idle flags, the
-instance type's memory and vCPUs as a cgroup of the server where root can make one (paved.spawner.limits; else
+instance type's memory and vCPUs as a cgroup of the server where root can make one (paved.scoping.limits; else
 a per-process RLIMIT_DATA, which a server can still exceed in aggregate), and a pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
 
 When the hub runs as root (the embedded default on a VM, CI), every server runs as its user's own Unix
 account with its project environment's group as its only supplementary group, like JupyterHub's
 ``LocalProcessSpawner`` with ``LocalAuthenticator.create_system_users`` (accounts and groups are made on first
-spawn: paved.spawner.accounts; folders and the privilege drop: paved.spawner.isolation). A hub that is not
+spawn: paved.scoping.accounts; folders and the privilege drop: paved.scoping.isolation). A hub that is not
 root cannot do that: servers then run as the hub's user (``isolate`` is False) and are not isolated.
 """
 
@@ -28,10 +28,11 @@ from pathlib import Path
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
-from paved.hub.registry import registry
-from paved.spawner import accounts, isolation, limits, vscode
+from paved.core.registry import registry
+from paved.scoping import accounts, isolation, limits
+from paved.scoping.scope import Scope
+from paved.spawner import vscode
 from paved.spawner.base import PavedSpawner
-from paved.spawner.scope import Scope
 from paved.spawner.warm_pool import WarmStartSpawner, warm_up
 
 READY_POLL_S = 0.05
@@ -90,7 +91,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     system_user_prefix = Unicode(
         help="""Prefix of the Unix accounts and groups Paved creates: account <prefix><user>, group
-        <prefix><project>-<environment> (names made safe as in paved.spawner.accounts).
+        <prefix><project>-<environment> (names made safe as in paved.scoping.accounts).
         Default: $PAVED_SYSTEM_USER_PREFIX, else 'paved-'.""",
     ).tag(config=True)
 

@@ -13,7 +13,7 @@ environment at import time (jupyterhub.singleuser does, so a child imports it af
 stdin closes and the fork server exits (its servers keep running, as cold-started ones do).
 
 When the hub runs as root, the fork server runs as root (it holds nothing but imported modules) and the
-request names the server's identity (paved.spawner.isolation): the child joins the server's cgroups, sets its
+request names the server's identity (paved.scoping.isolation): the child joins the server's cgroups, sets its
 limits, then drops to the user's account and project group for good before anything of the server runs.
 
 Protocol: the hub writes one request per line on stdin,
@@ -34,6 +34,9 @@ import resource
 import signal
 import sys
 import traceback
+
+from paved.scoping.isolation import Identity
+from paved.scoping.limits import join
 
 # Heavy modules a Paved notebook server loads; missing ones are skipped (they are not installed).
 PRELOAD = (
@@ -81,8 +84,6 @@ def become_server(request: dict) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     if request.get("cgroups"):  # before dropping root: only root may move a process between cgroups
-        from paved.spawner.limits import join
-
         join(request["cgroups"])
     mem = int(request.get("mem") or 0)
     if mem:
@@ -91,8 +92,6 @@ def become_server(request: dict) -> int:
         except (ValueError, OSError):
             pass
     if request.get("identity"):
-        from paved.spawner.isolation import Identity
-
         Identity.from_request(request["identity"]).drop()
     os.chdir(request["cwd"])
     sys.argv = [*request["argv"], *lab_dirs_from_home()]

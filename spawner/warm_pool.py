@@ -22,7 +22,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool
 
-from paved.hub.processes import pid_alive
+from paved.core.processes import pid_alive
 
 HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports (a few seconds)
 
@@ -144,7 +144,7 @@ class WarmStartSpawner(SimpleLocalProcessSpawner):
         return None
 
     def warm_identity(self) -> dict | None:
-        """The identity a forked server drops to (paved.spawner.isolation.Identity.to_request), or None to
+        """The identity a forked server drops to (paved.scoping.isolation.Identity.to_request), or None to
         keep the hub's. What a cold start's ``preexec_fn`` does, for the warm path."""
         return None
 

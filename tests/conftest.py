@@ -27,7 +27,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "paved-test-password"
 # Unix accounts and groups the hubs of this test session create (tests run as root, so servers are isolated):
 # a prefix of this session's own (several test sessions may share the machine), so they are recognisable and
-# all removed after the session (paved.spawner.accounts); those of sessions that were killed go at the next.
+# all removed after the session (paved.scoping.accounts); those of sessions that were killed go at the next.
 ACCOUNT_PREFIX = f"pvt{os.getpid()}-"
 _SESSION_PREFIX = re.compile(r"^(pvt(\d+)-)")
 TEMP_ROOT_PREFIX = "paved-tests-"
@@ -62,14 +62,14 @@ def make_passable(path: Path) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def unix_accounts():
     """Remove the session's Unix accounts and groups afterwards (and any a crashed session left)."""
-    from paved.spawner.accounts import isolation_possible, remove_accounts
-    from paved.spawner.limits import remove_all
+    from paved.scoping.accounts import isolation_possible, remove_accounts
+    from paved.scoping.limits import remove_all
 
     if isolation_possible():
         import grp
         import pwd
 
-        from paved.hub.processes import pid_alive
+        from paved.core.processes import pid_alive
 
         names = [p.pw_name for p in pwd.getpwall()] + [g.gr_name for g in grp.getgrall()]
         for prefix, pid in {m.groups() for m in map(_SESSION_PREFIX.match, names) if m}:

@@ -83,7 +83,7 @@ projects:
 
 
 def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> dict:
-    """Environment for running ``python -m paved.promote.service`` without a hub (the scheduler needs none)."""
+    """Environment for running ``python -m paved.pipelines.app`` without a hub (the scheduler needs none)."""
     import os
     import sys
     from pathlib import Path
@@ -142,11 +142,11 @@ def crash_cycles(
 
     from croniter import croniter
 
-    from paved.hub.processes import pid_alive
-    from paved.promote.pin import content_hash
-    from paved.promote.scheduler import Clock
-    from paved.promote.spec import parse_spec
-    from paved.promote.store import Store
+    from paved.core.processes import pid_alive
+    from paved.pipelines.pin import content_hash
+    from paved.pipelines.scheduler import Clock
+    from paved.pipelines.spec import parse_spec
+    from paved.pipelines.store import Store
 
     rnd = random.Random(seed)  # only picks which event a cycle waits for
     data_dir = Path(data_dir)
@@ -178,7 +178,7 @@ def crash_cycles(
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         return subprocess.Popen(
-            [sys.executable, "-m", "paved.promote.service"],
+            [sys.executable, "-m", "paved.pipelines.app"],
             env=service_env(data_dir, port, speed, anchor),
             stdout=open(data_dir / "service.log", "ab"),
             stderr=subprocess.STDOUT,

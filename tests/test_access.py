@@ -206,7 +206,7 @@ READ = textwrap.dedent("""
     except Exception as e:
         out["open"] = type(e).__name__
     try:
-        from paved.hub.catalog import data
+        from paved import data
         out["paved.data"] = data.read({path!r}).aggregate("count(*)").fetchone()[0]
         data.finish()
     except Exception as e:
@@ -313,7 +313,7 @@ def test_request_approve_read_revoke_audit(hub, prices):
 
 
 def test_a_one_minute_grant_stops_at_the_next_sweep(hub, prices):
-    from paved.spawner import acl
+    from paved.scoping import acl
 
     r = hub.api("bob").post(
         f"{hub.catalog}/access-requests", json=request_body(prices, days=1 / 1440, reason="one minute")
@@ -402,7 +402,7 @@ def test_a_write_grant_lets_the_project_name_the_dataset_as_an_output(hub, price
     )
     gid = hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/approve", json={}).json()["grant"]["id"]
     assert hub.api("alice").get(ds_url(hub, prices)).json()["write_grants"] == ["leads"]
-    from paved.spawner import acl
+    from paved.scoping import acl
 
     assert [e for e in acl.entries(path) if "leads-dev" in e and e.startswith("group:")][0].split(":")[2] == "rw-"
     assert post().status_code == 201

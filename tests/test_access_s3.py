@@ -103,7 +103,7 @@ def test_notebook_credentials_name_only_the_granted_prefix(hub, moto_server):  #
                 textwrap.dedent(f"""
             import json, os
             from pathlib import Path
-            from paved.hub.catalog import data
+            from paved import data
             grants = Path(os.environ["PAVED_GRANTS_DIR"])
             key = json.loads((grants / "aws-credentials.json").read_text())["AccessKeyId"]
             rows = data.read({location!r}).aggregate("count(*)").fetchone()[0]

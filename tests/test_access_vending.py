@@ -9,8 +9,8 @@ import json
 import pytest
 from moto_server import moto_server  # noqa: F401 (fixture)
 
-from paved.hub.catalog import vending
-from paved.hub.catalog.grants_store import GrantsStore
+from paved.catalog import vending
+from paved.catalog.grants_store import GrantsStore
 
 GRANTED = "s3://lakes/imbalance-price-forecast/dev/imbalance_prices"
 
@@ -125,7 +125,7 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
 
 
 def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypatch):
-    """The spawner's grant credentials (paved.spawner.grant_credentials) against in-process moto: the session
+    """The spawner's grant credentials (paved.catalog.grant_credentials) against in-process moto: the session
     policy names the granted prefix, paved.data gives DuckDB a secret scoped to it, and after the grant ends the
     next refresh names nothing."""
     import asyncio
@@ -135,8 +135,10 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sts.models import sts_backends
 
-    from paved.hub.catalog import data, duck
-    from paved.spawner import credentials, grant_credentials
+    from paved import data
+    from paved.catalog import grant_credentials
+    from paved.core import duck
+    from paved.scoping import credentials
 
     db, runtime = tmp_path / "access.sqlite", tmp_path / "run" / "grants"
     store = GrantsStore(db)

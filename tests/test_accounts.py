@@ -1,11 +1,11 @@
-"""Unix account and group names (paved.spawner.accounts): the same hub name always gives the same name, names
+"""Unix account and group names (paved.scoping.accounts): the same hub name always gives the same name, names
 are valid for useradd/groupadd, and no two inputs share one."""
 
 import re
 
 import pytest
 
-from paved.spawner.accounts import account_name, group_name, slug
+from paved.scoping.accounts import account_name, group_name, slug
 
 VALID = re.compile(r"^[a-z][-a-z0-9]*$")
 

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 NAME = "catalog-lab"
-CODE = """from paved.hub.catalog import data
+CODE = """from paved import data
 data.read("imbalance_prices")  # a view on the helper's connection; the read is recorded
 daily = data.sql("SELECT date_trunc('day', delivery_start) AS day, avg(price_eur_mwh) AS price "
                  "FROM imbalance_prices GROUP BY ALL ORDER BY day")

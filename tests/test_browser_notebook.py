@@ -3,7 +3,7 @@
 import pytest
 from browser import browser_page, login
 
-from paved.hub.labstatic import lab_static_key
+from paved.core.labstatic import lab_static_key
 
 pytestmark = pytest.mark.browser
 

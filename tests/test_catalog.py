@@ -692,7 +692,7 @@ def test_s3_preview_with_the_project_credentials(env):
 def test_notebook_helper_reads_and_writes_with_lineage(env):
     lake = env.lake / IPF / "dev"
     code = (
-        "from paved.hub.catalog import data\n"
+        "from paved import data\n"
         "prices = data.read('imbalance_prices')\n"
         "daily = data.sql(\"SELECT date_trunc('day', delivery_start) AS day, avg(price_eur_mwh) AS price "
         'FROM imbalance_prices GROUP BY ALL ORDER BY day")\n'
@@ -804,7 +804,7 @@ def test_confirmed_pii_column_appearing_in_a_forbidden_project_alerts(env):
 
 def test_notebook_helper_on_an_s3_lake(env):
     code = (
-        "from paved.hub.catalog import data\n"
+        "from paved import data\n"
         "meters = data.read('meters')\n"
         "print(meters.count('*').fetchone()[0])\n"
         "print(data.write(data.sql('SELECT meter_id, kwh * 2 AS kwh2 FROM meters'), 'meters_doubled'))\n"

@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tornado import web
 
-from paved.hub.catalog import queries
-from paved.hub.catalog.openlineage import parse_event, parse_time
-from paved.hub.catalog.service import Catalog, Settings, ingest_batch
-from paved.hub.catalog.store import dataset_node, field_node, job_node, name_key, split_node_id
+from paved.catalog import queries
+from paved.catalog.ingest import ingest_batch
+from paved.catalog.openlineage import parse_event, parse_time
+from paved.catalog.service import Catalog, Settings
+from paved.catalog.store import dataset_node, field_node, job_node, name_key, split_node_id
 from paved.hub.demo import DEMO_PROJECTS_YAML
 
 IPF = "imbalance-price-forecast"
@@ -289,7 +290,7 @@ def test_an_event_time_that_is_not_a_string_says_so(value, said):
 def test_events_logged_under_looser_checks_are_still_replayed(tmp_path):
     """An event an older Paved accepted (date-only eventTime) and logged, but had not derived at a crash, is
     replayed after the upgrade, not refused: a refused replay would leave every read waiting."""
-    from paved.hub.catalog.store import Resolved, Store
+    from paved.catalog.store import Resolved, Store
 
     db = str(tmp_path / "c.duckdb")
     store = Store(db)

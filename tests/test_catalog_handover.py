@@ -19,7 +19,7 @@ import pytest
 import requests
 from conftest import start_paved, stop_process_group
 
-from paved.hub.processes import pid_alive, pids_with_env
+from paved.core.processes import pid_alive, pids_with_env
 
 POST_TIMEOUT_S = 10
 
@@ -41,7 +41,7 @@ def _fronts(data_dir, port: str) -> list[int]:
             cmd = open(f"/proc/{pid}/cmdline", "rb").read()
         except OSError:
             continue
-        if pid in mine and b"paved.hub.catalog.front" in cmd:
+        if pid in mine and b"paved.catalog.front" in cmd:
             fronts.append(pid)
     return fronts
 

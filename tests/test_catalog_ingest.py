@@ -12,12 +12,12 @@ import orjson
 import pytest
 from tornado import web
 
-from paved.hub.catalog import eventlog
-from paved.hub.catalog.eventlog import EventLog
-from paved.hub.catalog.facets import FacetArrays
-from paved.hub.catalog.front import batch_body, decode_event, gunzip
-from paved.hub.catalog.openlineage import parse_event
-from paved.hub.catalog.store import Resolved, Store
+from paved.catalog import eventlog
+from paved.catalog.eventlog import EventLog
+from paved.catalog.facets import FacetArrays
+from paved.catalog.front import batch_body, decode_event, gunzip
+from paved.catalog.openlineage import parse_event
+from paved.catalog.store import Resolved, Store
 
 
 def rows(first: int, last: int) -> list[dict]:
@@ -200,8 +200,8 @@ def test_facet_counts_and_relabelling(labels):
 def test_a_slow_full_text_rebuild_runs_behind_searches(tmp_path):
     import asyncio
 
-    from paved.hub.catalog.queries import query_terms
-    from paved.hub.catalog.service import Catalog, Settings
+    from paved.catalog.queries import query_terms
+    from paved.catalog.service import Catalog, Settings
 
     projects = tmp_path / "projects.yaml"
     projects.write_text(

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from paved.hub.catalog import duck, pii
-from paved.hub.catalog.openlineage import dataset_names, location_of, parse_event, platform_of, title_of
-from paved.hub.catalog.store import Resolved, Store, parse_node_id, split_node_id
+from paved.catalog import pii
+from paved.catalog.openlineage import dataset_names, location_of, parse_event, platform_of, title_of
+from paved.catalog.store import Resolved, Store, parse_node_id, split_node_id
+from paved.core import duck
 
 
 def test_extensions_load_from_the_wheels_without_network():
@@ -246,7 +247,7 @@ def test_data_sql_on_a_name_not_read_says_which_call_to_make():
     """data.sql on a dataset name that data.read has not registered names the call that fixes it."""
     import duckdb
 
-    from paved.hub.catalog import data
+    from paved import data
 
     with pytest.raises(duckdb.CatalogException) as raised:
         data.sql("SELECT * FROM never_read_prices")

@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from paved.hub.costs.budget import check_alerts, check_budget
-from paved.hub.costs.ledger import Ledger
-from paved.hub.projects import parse_projects
-from paved.spawner.pricebook import load_pricebook
+from paved.core.budget import check_alerts, check_budget
+from paved.core.ledger import Ledger
+from paved.core.pricebook import load_pricebook
+from paved.core.projects import parse_projects
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 BOOK = load_pricebook()

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 import pytest
 
+from paved.core.ledger import Ledger
+from paved.core.pricebook import load_pricebook
 from paved.hub.cli import main
-from paved.hub.costs.ledger import Ledger
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.spawner.pricebook import load_pricebook
 
 OD = load_pricebook().hourly("t3.large", "on-demand")
 SPOT = load_pricebook().hourly("t3.large", "spot")

@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from paved.hub.costs import model
-from paved.hub.costs.ledger import Ledger
-from paved.hub.projects import parse_projects
-from paved.spawner.pricebook import SHIPPED, load_pricebook
+from paved.core import costmodel as model
+from paved.core.ledger import Ledger
+from paved.core.pricebook import SHIPPED, load_pricebook
+from paved.core.projects import parse_projects
 
 
 def T(day, hour=0, month=11, minute=0):

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from paved.hub.costs import refresh as R
-from paved.hub.costs.prices_cli import add_arguments, run
-from paved.spawner.pricebook import SHIPPED, load_pricebook, parse_pricebook
+from paved.core.pricebook import SHIPPED, load_pricebook, parse_pricebook
+from paved.costs import refresh as R
+from paved.costs.prices_cli import add_arguments, run
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 CREDS = dict(aws_access_key_id="testing", aws_secret_access_key="testing")

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from paved.hub.costs import model
-from paved.hub.costs.ledger import Ledger
-from paved.spawner.pricebook import load_pricebook
+from paved.core import costmodel as model
+from paved.core.ledger import Ledger
+from paved.core.pricebook import load_pricebook
 
 IPF, LEADS = "imbalance-price-forecast", "leads"
 

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from moto_server import ACCOUNT, moto_server  # noqa: F401  (fixture)
 
+from paved.core.projects import parse_projects
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.hub.projects import parse_projects
-from paved.spawner import credentials as cr
-from paved.spawner.credentials import (
+from paved.scoping import credentials as cr
+from paved.scoping.credentials import (
     CredentialRefresher,
     Credentials,
     CredentialsError,
@@ -36,8 +36,8 @@ from paved.spawner.credentials import (
     write_credential_files,
     write_credentials,
 )
-from paved.spawner.options import validate_options
-from paved.spawner.scope import build_scope
+from paved.scoping.options import validate_options
+from paved.scoping.scope import build_scope
 
 PROJECT = "imbalance-price-forecast"
 ROLE = "ipf-dev"

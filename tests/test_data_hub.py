@@ -13,13 +13,13 @@ from test_pipelines_hub import PROJECT, paved, wait
 
 A_NB = make_notebook(
     "n = 4",
-    "from paved.hub.catalog import data\n"
+    "from paved import data\n"
     "data.write(f'SELECT range AS hour, (range * 10.0)::DOUBLE AS price FROM range({n})', "
     "'prices_clean')",
 )
 B_NB = make_notebook(
     "x = 0",
-    "from paved.hub.catalog import data\ndata.read('prices_clean')\n"
+    "from paved import data\ndata.read('prices_clean')\n"
     "data.write('SELECT avg(price) AS avg_price FROM prices_clean', 'daily_avg')",
 )
 

@@ -17,11 +17,11 @@ import pytest
 from conftest import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
-from paved.hub.registry import registry
-from paved.promote.pin import content_hash
-from paved.promote.scheduler import Scheduler
-from paved.promote.spec import parse_spec
-from paved.promote.store import Store
+from paved.core.registry import registry
+from paved.pipelines.pin import content_hash
+from paved.pipelines.scheduler import Scheduler
+from paved.pipelines.spec import parse_spec
+from paved.pipelines.store import Store
 
 PROJECTS = """
 projects:
@@ -34,7 +34,7 @@ projects:
 
 A_NOTEBOOK = make_notebook(
     "bad = False\nextra = False",
-    "from paved.hub.catalog import data\n"
+    "from paved import data\n"
     "cols = 'range AS hour, (range * 10.0)::DOUBLE AS price' + (', 1 AS area' if extra else '')\n"
     "q = f\"SELECT {cols} FROM range(4)\" if not bad else 'SELECT range AS hour, NULL::DOUBLE AS price FROM range(4)'\n"
     "data.write(q, 'prices_clean')\n"
@@ -42,7 +42,7 @@ A_NOTEBOOK = make_notebook(
 )
 B_NOTEBOOK = make_notebook(
     "x = 0",
-    "from paved.hub.catalog import data\n"
+    "from paved import data\n"
     "data.read('prices_clean')\n"
     "data.write('SELECT avg(price) AS avg_price, count(*) AS n FROM prices_clean', 'daily_avg')",
 )

@@ -9,13 +9,13 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from paved.hub.catalog import freshness
-from paved.promote import checks
-from paved.promote.pin import content_hash
-from paved.promote.spec import SpecError, parse_spec
-from paved.promote.store import Store
-from paved.promote.triggers import Triggers
-from paved.promote.versions import Lake, VersionError
+from paved.core import freshness
+from paved.pipelines import checks
+from paved.pipelines.pin import content_hash
+from paved.pipelines.spec import SpecError, parse_spec
+from paved.pipelines.store import Store
+from paved.pipelines.triggers import Triggers
+from paved.pipelines.versions import Lake, VersionError
 
 BASE = {"name": "b", "project": "market"}
 
@@ -74,7 +74,7 @@ def test_data_aware_spec_round_trips_and_keeps_cron_out_of_the_cron_scheduler(tm
 
 
 def test_check_columns_refuses_columns_the_current_version_lacks(tmp_path):
-    from paved.promote.products_api import promote_problems
+    from paved.pipelines.products_api import promote_problems
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -86,8 +86,8 @@ def test_check_columns_refuses_columns_the_current_version_lacks(tmp_path):
 
 
 def test_an_input_in_another_projects_lake_needs_a_read_grant(tmp_path):
-    from paved.hub.registry import registry
-    from paved.promote.products_api import promote_problems
+    from paved.core.registry import registry
+    from paved.pipelines.products_api import promote_problems
 
     (tmp_path / "projects.yaml").write_text("""
 projects:
@@ -281,7 +281,7 @@ def test_ducklake_versions_publish_together_roll_back_forward_and_plain_readers_
         lake.rollback("p", 99, author="bob")
     with pytest.raises(VersionError, match="plain name"):
         lake.publish({"../etc/x": stage(1)}, author="a", message="m")
-    from paved.promote.versions import versionable
+    from paved.pipelines.versions import versionable
 
     assert [versionable(n) for n in ("p", "p.parquet", "sub/p", "s3://b/p", "p.csv")] == [
         True,
@@ -322,7 +322,7 @@ def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path)
     staged = tmp_path / "s.parquet"
     duckdb.sql(f"COPY (SELECT range AS x FROM range(1000)) TO '{staged}'")
     code = (
-        "import sys\nfrom paved.promote.versions import Lake\n"
+        "import sys\nfrom paved.pipelines.versions import Lake\n"
         "L = Lake(sys.argv[1])\n"
         "for i in range(3):\n    L.publish({'p': sys.argv[2]}, author=sys.argv[3], message=str(i))\n"
     )
@@ -343,9 +343,9 @@ def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path)
 def test_catalog_feed_serves_complete_events_with_outputs_after_a_seq(tmp_path):
     import uuid
 
-    from paved.hub.catalog.openlineage import parse_event
-    from paved.hub.catalog.service import Catalog, Settings
-    from paved.hub.catalog.version_feed import may_read, versions_after
+    from paved.catalog.openlineage import parse_event
+    from paved.catalog.service import Catalog, Settings
+    from paved.catalog.version_feed import may_read, versions_after
     from paved.hub.demo import DEMO_PROJECTS_YAML
 
     (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
@@ -385,9 +385,9 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     import asyncio
     import uuid
 
-    from paved.hub.catalog import quality
-    from paved.hub.catalog.openlineage import parse_event
-    from paved.hub.catalog.service import Catalog, Settings
+    from paved.catalog import quality
+    from paved.catalog.openlineage import parse_event
+    from paved.catalog.service import Catalog, Settings
     from paved.hub.demo import DEMO_PROJECTS_YAML
 
     (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
@@ -427,10 +427,10 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
 
 
 def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
-    from paved.hub.pages import environment
-    from paved.promote.pages import HERE, local
+    from paved.core.pages import environment
+    from paved.pipelines.pages import HERE, local
 
-    _env = environment(str(HERE / "templates"))  # the pages' own Jinja environment (paved.hub.pages)
+    _env = environment(str(HERE / "templates"))  # the pages' own Jinja environment (paved.core.pages)
 
     r = {
         "input_versions": [
@@ -473,7 +473,7 @@ def test_catalog_feed_client_reads_pages_and_backs_off_when_the_catalog_is_down(
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from paved.promote.triggers import CatalogFeed
+    from paved.pipelines.triggers import CatalogFeed
 
     calls = []
 
@@ -524,7 +524,7 @@ def test_a_rerun_of_a_nominal_time_replaces_that_times_rows_only(tmp_path):
 
 
 def test_the_pipelines_list_says_when_a_data_aware_pipeline_runs():
-    from paved.promote.views import pipeline_summary
+    from paved.pipelines.views import pipeline_summary
 
     p = {
         "project": "market",
@@ -553,7 +553,7 @@ def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
     # A test run publishes nothing (the lake keeps its current version) and fails on a blocking check, as a run does.
     from promote_helpers import make_notebook
 
-    from paved.promote.cli import test_run
+    from paved.pipelines.cli import test_run
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -569,7 +569,7 @@ def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
         }
     )
     nb = make_notebook(
-        "n = 1", f"from paved.hub.catalog import data\ndata.write('SELECT {value}::INTEGER AS price', 'prices_clean')"
+        "n = 1", f"from paved import data\ndata.write('SELECT {value}::INTEGER AS price', 'prices_clean')"
     )
     result, out = test_run(spec, nb, {"n": 1})
     assert (result.status, result.category) == (status, category), result

@@ -26,8 +26,8 @@ from test_kube_allocatable import KARPENTER_TABLE
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from paved.core.projects import parse_projects
 from paved.hub.k8s_cli import render
-from paved.hub.projects import parse_projects
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "paved"
@@ -146,8 +146,8 @@ def test_plausible_operator_values_are_accepted(custom):
     ],
 )
 def test_the_schema_accepts_exactly_the_quantities_paved_reads(resource, quantity):
-    """A node overhead the schema lets through must not fail every spawn (paved.spawner.allocatable)."""
-    from paved.spawner.allocatable import NodeOverhead
+    """A node overhead the schema lets through must not fail every spawn (paved.core.allocatable)."""
+    from paved.core.allocatable import NodeOverhead
 
     settings = {"daemonsetOverhead": {resource: quantity}}
     values = values_of("default")
@@ -275,8 +275,8 @@ def test_no_privileged_containers_and_irsa_service_accounts(rendered, values):
 @pytest.mark.parametrize("values", sorted(VALUE_FILES))
 def test_pipeline_job_pods_reach_the_pipelines_api_but_not_the_instance_metadata_service(rendered, values):
     """Job pods run notebooks like servers: the singleuser egress, so no node IAM role through 169.254.169.254."""
-    from paved.promote.k8s import render as render_pipeline
-    from paved.promote.spec import parse_spec
+    from paved.pipelines.k8s import render as render_pipeline
+    from paved.pipelines.spec import parse_spec
 
     objects = rendered[values]
     policy = find(objects, "NetworkPolicy", "paved-pipeline-jobs")["spec"]
@@ -392,9 +392,9 @@ def test_an_operators_projects_are_the_only_projects_installed(chart_dir):
 
 @pytest.mark.parametrize("project", ["a" * 47, "a" * 48, "b" * 60, "c" * 37 + "-" * 20 + "d" * 6, "e" * 63])
 def test_the_role_names_the_token_secret_the_pipelines_service_writes(chart_dir, project):
-    """Long project names are shortened by paved.promote.k8s.token_secret_name; the Role must name the same Secret,
+    """Long project names are shortened by paved.pipelines.k8s.token_secret_name; the Role must name the same Secret,
     or rotating a long-named project's token is forbidden."""
-    from paved.promote.k8s import token_secret_name
+    from paved.pipelines.k8s import token_secret_name
 
     objects = helm_render(
         chart_dir, {"paved": {"projects": {project: {"environments": {"dev": {"lake": "s3://acme/x/dev"}}}}}}
@@ -568,8 +568,8 @@ def test_examples_validate():
             for version in K8S_VERSIONS:
                 kubernetes_validate.validate(obj, version, strict=True)
     # a warm placeholder asks what a notebook of its type asks, so it holds exactly one node
-    from paved.spawner.allocatable import NodeOverhead, pod_resources
-    from paved.spawner.pricebook import load_pricebook
+    from paved.core.allocatable import NodeOverhead, pod_resources
+    from paved.core.pricebook import load_pricebook
 
     overhead = NodeOverhead.from_settings(PRODUCTION["jupyterhub"]["custom"]["paved"]["kubernetes"])
     for obj in objects:

@@ -22,8 +22,8 @@ import requests
 from conftest import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
-from paved.hub import supervise
-from paved.hub.processes import pid_alive, pids_with_env
+from paved.core import supervise
+from paved.core.processes import pid_alive, pids_with_env
 from paved.hub.up import stop_leftovers
 
 ALICE_PROJECT = "imbalance-price-forecast"
@@ -231,7 +231,7 @@ def test_servers_and_kernels_survive_a_hub_crash_and_are_taken_back(tmp_path):
         services = _old_processes(data)
         cmdlines = [Path(f"/proc/{p}/cmdline").read_bytes() for p in services]
         assert any(b"jupyterhub_idle_culler" in c for c in cmdlines), "the culler is one of the hub's"
-        assert any(b"paved.hub.catalog.front" in c for c in cmdlines), "and the catalog's ingest fronts"
+        assert any(b"paved.catalog.front" in c for c in cmdlines), "and the catalog's ingest fronts"
         span_cat = _span(hub, "crash-cat")
 
         # 1. kill -9 the hub: `paved up` stops its proxy and services, the servers keep running

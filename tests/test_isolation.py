@@ -3,7 +3,7 @@ server started through the REST API): bob (project leads) attacks alice's worksp
 hub's state, processes and secrets; every attempt must end in a permission error. alice, in two projects,
 reaches from each notebook only the lake of the project it was started for.
 
-Tests run as root, so the hub isolates servers (paved.spawner.isolation); without root there is nothing to test.
+Tests run as root, so the hub isolates servers (paved.scoping.isolation); without root there is nothing to test.
 """
 
 import json
@@ -16,8 +16,8 @@ import pytest
 from conftest import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
+from paved.core.processes import pids_with_env
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.hub.processes import pids_with_env
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs a hub running as root")
 
@@ -319,8 +319,8 @@ def test_pipeline_run_gets_its_roles_credentials_and_only_its_lake(hub, tmp_path
 
 
 def test_server_runs_in_a_cgroup_with_its_instance_types_limits(hub):
-    from paved.spawner import limits
-    from paved.spawner.pricebook import load_pricebook
+    from paved.core.pricebook import load_pricebook
+    from paved.scoping import limits
 
     if "No writable cgroups" in hub.hub_log():
         pytest.skip("this machine has no writable cgroups (servers get RLIMIT_DATA)")

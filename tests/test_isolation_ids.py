@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import ACCOUNT_PREFIX, make_passable
 
-from paved.spawner import accounts
-from paved.spawner.isolation import prepare_lake, prepare_workspace
+from paved.scoping import accounts
+from paved.scoping.isolation import prepare_lake, prepare_workspace
 from paved.spawner.local import LocalProjectSpawner
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="accounts and groups need root")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from paved.spawner.allocatable import (
+from paved.core.allocatable import (
     NodeOverhead,
     allocatable,
     cpu_millicores,
@@ -19,7 +19,7 @@ from paved.spawner.allocatable import (
     memory_mib,
     pod_resources,
 )
-from paved.spawner.pricebook import load_pricebook
+from paved.core.pricebook import load_pricebook
 
 BOOK = load_pricebook()
 

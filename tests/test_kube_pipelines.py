@@ -13,10 +13,10 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.rest import ApiException
 from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 
-from paved.promote.k8s import JobPlacement, k8s_name, render, token_secret_name
-from paved.promote.kube_client import JobRecorder, KubePipelines, failing_cell
-from paved.promote.spec import parse_spec
-from paved.promote.store import Store
+from paved.pipelines.k8s import JobPlacement, k8s_name, render, token_secret_name
+from paved.pipelines.kube_client import JobRecorder, KubePipelines, failing_cell
+from paved.pipelines.spec import parse_spec
+from paved.pipelines.store import Store
 
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 NAMESPACE = "paved"
@@ -344,7 +344,7 @@ def test_pipelines_client_against_the_schema_checking_api_server(tmp_path):
 def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
     """start_if_configured builds its client from the environment the hub gave the service (placement, region),
     not from whatever its own process environment holds."""
-    from paved.promote.kube_client import start_if_configured
+    from paved.pipelines.kube_client import start_if_configured
 
     given = {}
 
@@ -414,7 +414,7 @@ def test_the_api_server_rejects_what_kubernetes_would():
 
 def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
     """Deploy, new version, pause and resume in the store become create, replace, delete, create."""
-    from paved.promote.kube_client import Reconciler
+    from paved.pipelines.kube_client import Reconciler
 
     store = Store(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -519,9 +519,9 @@ def test_a_projects_job_identity_acts_for_that_project_only(tmp_path, monkeypatc
 
     import yaml
 
+    from paved.core.registry import registry
+    from paved.core.service import projects_of
     from paved.hub.demo import DEMO_PROJECTS_YAML
-    from paved.hub.registry import registry
-    from paved.hub.service import projects_of
 
     path = tmp_path / "projects.yaml"
     path.write_text(DEMO_PROJECTS_YAML)

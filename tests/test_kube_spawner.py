@@ -24,12 +24,12 @@ from test_kube_allocatable import DAEMONSETS, KARPENTER_TABLE
 from tornado import web
 from traitlets.config import Config
 
-from paved.hub.costs.ledger import Ledger
+from paved.core.kube_placement import GPU_RESOURCE, INSTANCE_TYPE_LABEL
+from paved.core.ledger import Ledger
+from paved.core.pricebook import load_pricebook
+from paved.core.projects import parse_projects
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.hub.projects import parse_projects
 from paved.spawner.kube import KubeProjectSpawner
-from paved.spawner.kube_placement import GPU_RESOURCE, INSTANCE_TYPE_LABEL
-from paved.spawner.pricebook import load_pricebook
 
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 NAMESPACE = "paved"

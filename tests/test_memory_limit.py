@@ -1,7 +1,7 @@
 """The per-server memory limit is a limit a process hits (issue 14, item 15), not only an environment variable.
 
 A kernel of a t3.medium server (4 GiB) that keeps allocating and touching memory is stopped: OOM-killed in its
-server's cgroup where the machine lets root make one (paved.spawner.limits), else its allocation fails with
+server's cgroup where the machine lets root make one (paved.scoping.limits), else its allocation fails with
 MemoryError (RLIMIT_DATA). Either way the server keeps answering, a kernel under the limit is untouched, and the
 home page states the limit.
 """

@@ -94,11 +94,11 @@ def test_project_without_role_gets_no_aws_settings(aws_hub):
 
 
 def test_pipeline_runs_get_the_same_kind_of_credentials(moto_server, tmp_path, monkeypatch):  # noqa: F811
-    """A pipeline run assumes its project's role like a notebook server does (paved.promote.runner)."""
+    """A pipeline run assumes its project's role like a notebook server does (paved.pipelines.runner)."""
     import yaml
 
-    from paved.hub.projects import parse_projects
-    from paved.promote.runner import base_env, credentials_dir, credentials_env, scope_env
+    from paved.core.projects import parse_projects
+    from paved.pipelines.runner import base_env, credentials_dir, credentials_env, scope_env
 
     arn = moto_server.create_role("ipf-dev")
     text = DEMO_PROJECTS_YAML.replace(

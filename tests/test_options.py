@@ -4,10 +4,10 @@ import pytest
 import yaml
 from jupyterhub.slugs import is_valid_safe_slug
 
+from paved.core.projects import parse_projects
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.hub.projects import parse_projects
+from paved.scoping.options import OptionsError, options_from_form_data, validate_options
 from paved.spawner.names import NAME_RE, NAME_RULE, check_name, memorable_name
-from paved.spawner.options import OptionsError, options_from_form_data, validate_options
 
 PROJECTS = parse_projects(yaml.safe_load(DEMO_PROJECTS_YAML))
 ALICE = [PROJECTS["imbalance-price-forecast"]]

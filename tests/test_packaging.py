@@ -45,7 +45,7 @@ def test_wheel_has_only_the_paved_namespace_and_imports(tmp_path):
         [
             py,
             "-c",
-            "import paved.hub, paved.spawner, paved.promote, importlib.util as u;"
+            "import paved.hub, paved.spawner, paved.pipelines, importlib.util as u;"
             "print(paved.hub.__file__);"
             "print([m for m in ('hub', 'spawner', 'promote') if u.find_spec(m)])",
         ],

@@ -262,7 +262,7 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     nb_path = tmp_path / "loop.ipynb"
     good = make_notebook(
         "horizon = 24",
-        "from paved.hub.catalog import data\ndata.write(f'SELECT {horizon} AS h', 'loop_out')\nprint('wrote', horizon)",
+        "from paved import data\ndata.write(f'SELECT {horizon} AS h', 'loop_out')\nprint('wrote', horizon)",
     )
     nb_path.write_text(json.dumps(good))
     env_cli = {"PAVED_LAKE": str(lake)}

@@ -4,8 +4,8 @@ import textwrap
 
 import pytest
 
+from paved.core.projects import ProjectsFileError, load_projects, projects_for
 from paved.hub.demo import DEMO_PROJECTS_YAML
-from paved.hub.projects import ProjectsFileError, load_projects, projects_for
 
 GOOD = """
 projects:

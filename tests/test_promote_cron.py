@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from paved.promote import cron
-from paved.promote.scheduler import due_ticks
+from paved.pipelines import cron
+from paved.pipelines.scheduler import due_ticks
 
 
 def local(ts, tz):

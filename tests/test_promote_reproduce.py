@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paved.promote.reproduce import with_parameters
+from paved.pipelines.reproduce import with_parameters
 
 RUN = {"id": 7, "project": "p", "pipeline": "loop", "version": 2, "nominal_time": 1796019587}
 

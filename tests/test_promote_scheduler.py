@@ -17,11 +17,11 @@ import pytest
 from conftest import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
-from paved.hub.registry import registry
-from paved.promote.pin import content_hash
-from paved.promote.scheduler import Scheduler
-from paved.promote.spec import parse_spec
-from paved.promote.store import Store
+from paved.core.registry import registry
+from paved.pipelines.pin import content_hash
+from paved.pipelines.scheduler import Scheduler
+from paved.pipelines.spec import parse_spec
+from paved.pipelines.store import Store
 
 PROJECTS = """
 projects:
@@ -194,7 +194,7 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
     fails = receiver.wait_for(lambda r: r["path"] == "/api/v1/lineage" and r["body"]["eventType"] == "FAIL")
     assert "bad input data" in fails[0]["body"]["run"]["facets"]["errorMessage"]["message"]
     # Usage spans: one per attempt, closed as failed.
-    from paved.hub.costs.ledger import Ledger
+    from paved.core.ledger import Ledger
 
     spans = [
         Ledger(os.environ["PAVED_USAGE_DB_URL"]).get_span(f"pipeline:forecast/p/runs/{run_id}/attempt-{n}")
@@ -283,7 +283,7 @@ def test_notebook_error_fails_at_once_other_classes_are_retried(env):
 
 
 def test_notebook_without_kernelspec_runs_on_the_default_kernel(env):
-    from paved.promote.scheduler import kernel_of
+    from paved.pipelines.scheduler import kernel_of
 
     store, scheduler, receiver, tmp = env
     nb = make_notebook("x = 1", "import sys\nprint('python', sys.version_info[0])")
@@ -318,7 +318,7 @@ def test_data_helper_in_a_run_records_lineage_and_never_crashes_it(env):
     scheduler.run_env = {"PAVED_HUB_URL": "https://paved.example"}
     nb = make_notebook(
         "n = 3",
-        "from paved.hub.catalog import data\n"
+        "from paved import data\n"
         "data.write(f'SELECT range AS x FROM range({n})', 'scores')\n"
         "print('rows', data.read('scores').count('*').fetchone()[0])\n"
         "import os\nprint(os.environ['PAVED_HUB_URL'], os.environ['JUPYTERHUB_USER'])",
@@ -348,7 +348,7 @@ def test_data_helper_without_a_token_warns_once_and_carries_on(env):
     nb = make_notebook(
         "n = 2",
         "import warnings\nwarnings.simplefilter('always')\n"
-        "from paved.hub.catalog import data\n"
+        "from paved import data\n"
         "for i in range(3):\n    data.write(f'SELECT {i} AS x', f'part{i}')\n"
         "print('written')",
     )
@@ -411,7 +411,7 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
     enforced budget: a project that has burnt it gets its due run skipped; one under budget runs."""
     from datetime import timedelta
 
-    from paved.hub.costs.ledger import Ledger, default_db_url
+    from paved.core.ledger import Ledger, default_db_url
 
     store, scheduler, receiver, tmp = env
     p = deploy(store, make_notebook("x = 1"))
@@ -446,7 +446,7 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
 def test_a_data_dir_run_accounts_cannot_reach_fails_runs_with_the_fix(env):
     """As root, runs execute as the environment's account: a data dir it cannot pass through fails the run at
     start with the chmod that fixes it (not 'the executor stopped without a result')."""
-    from paved.spawner.accounts import isolation_possible
+    from paved.scoping.accounts import isolation_possible
 
     if not isolation_possible():
         pytest.skip("runs execute as the service's own user here")

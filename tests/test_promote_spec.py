@@ -13,12 +13,12 @@ import pytest
 import yaml
 from promote_helpers import make_notebook
 
-from paved.promote.k8s import render
-from paved.promote.notebook import NotebookError, infer_param, notebook_parameters
-from paved.promote.pin import content_hash
-from paved.promote.scheduler import due_ticks
-from paved.promote.spec import SpecError, coerce, parse_spec, resolve_parameters
-from paved.promote.store import Store
+from paved.pipelines.k8s import render
+from paved.pipelines.notebook import NotebookError, infer_param, notebook_parameters
+from paved.pipelines.pin import content_hash
+from paved.pipelines.scheduler import due_ticks
+from paved.pipelines.spec import SpecError, coerce, parse_spec, resolve_parameters
+from paved.pipelines.store import Store
 
 BASE = {"name": "daily", "project": "leads"}
 
@@ -269,7 +269,7 @@ def test_catch_up_all_keeps_the_newest_max_after_a_long_downtime():
 def test_claims_and_cursor_are_one_transaction(tmp_path):
     """The scheduler's own path (Scheduler.schedule -> Store.claim_many) compares-and-sets the cursor: a second
     scheduler working from a stale view of the pipeline claims nothing and never moves the cursor back."""
-    from paved.promote.scheduler import Scheduler
+    from paved.pipelines.scheduler import Scheduler
 
     store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
     nb = make_notebook("x = 1")

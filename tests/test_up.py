@@ -11,7 +11,7 @@ import pytest
 import requests
 from conftest import ROOT, start_paved, stop_process_group
 
-from paved.hub.processes import pid_alive, pids_with_env
+from paved.core.processes import pid_alive, pids_with_env
 
 
 def test_login_page_is_paved_and_wrong_password_is_refused(paved_hub):

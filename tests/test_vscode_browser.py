@@ -90,7 +90,7 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     write_json(settings, {"terminal.integrated.gpuAcceleration": "off"})
     # the server runs as alice's own Unix account (made here as her first spawn would): her files, as if she
     # had written them, so Paved's seeding (done as her) can add to them
-    from paved.spawner.accounts import account_name, ensure_account
+    from paved.scoping.accounts import account_name, ensure_account
 
     account = ensure_account(account_name("alice", ACCOUNT_PREFIX), comment="Paved user alice")
     for path in (workspace, *workspace.rglob("*")):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from paved.hub.processes import pid_alive
+from paved.core.processes import pid_alive
 from paved.spawner import warm_pool
 
 # A stand-in for the server's Python: `<it> -m paved.spawner.warm` runs warm.main with imports that take

@@ -1,5 +1,5 @@
-"""``python -m paved.hub.catalog``: run the catalog service (started by the hub)."""
+"""``python -m paved.catalog``: run the catalog service (started by the hub)."""
 
-from paved.hub.catalog.service import main
+from paved.catalog.app import main
 
 main()

@@ -13,7 +13,7 @@ audited.
     GET    api/catalog/v1/access-purposes                the caller's project environments (form choices)
 
 The purpose is the requesting project environment: storage access goes to its group ``paved-<project>-<env>``
-only (:mod:`paved.spawner.acl`), so the same user in another project still cannot read the data. In the
+only (:mod:`paved.scoping.acl`), so the same user in another project still cannot read the data. In the
 catalog a grant makes the dataset visible to the requesting project (its ``grants`` list), and a grant's end
 makes it a lineage stub again. Datasets of ``discoverable`` projects are found by everyone with name,
 description, owners, schema and freshness but no location, preview or snippet ("Request access").
@@ -34,8 +34,10 @@ import os
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from paved.hub.catalog import queries
-from paved.hub.catalog.grants_store import Conflict, GrantsStore
+from paved.catalog import queries
+from paved.catalog.grants_store import Conflict, GrantsStore
+from paved.catalog.handlers import CatalogHandler
+from paved.scoping import accounts, acl
 
 log = logging.getLogger("paved.catalog.access")
 
@@ -63,7 +65,7 @@ DISCOVERABLE_KEYS = (
 
 class Access:
     """Access requests, grants and their effects for one catalog service (``catalog``: its
-    :class:`paved.hub.catalog.service.Catalog`)."""
+    :class:`paved.catalog.service.Catalog`)."""
 
     def __init__(self, catalog, path, webhook: str = ""):
         self.catalog = catalog
@@ -314,7 +316,6 @@ class Access:
             await self.catalog.write(store.patch_dataset, did, changes)
 
     def _sync_storage(self, key, grants: list[dict]) -> None:
-        from paved.spawner import accounts, acl
 
         store = self.catalog.store
         did = store.ds_ids.get(key)
@@ -341,7 +342,6 @@ class Access:
 
     def _passes(self, group: str, lake: str, skip) -> bool:
         """Whether another active grant of ``group`` needs to pass through ``lake``."""
-        from paved.spawner import accounts
 
         prefix = os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
         for g in self.grants.active():
@@ -358,7 +358,7 @@ class Access:
     # --- audit --------------------------------------------------------------------------------------
     def record_reads(self, item) -> None:
         """Record reads of other projects' datasets named as inputs of a logged lineage event (``item``: a
-        :class:`paved.hub.catalog.store.Resolved`): notebooks' ``paved.data.read`` and pipeline inputs."""
+        :class:`paved.catalog.store.Resolved`): notebooks' ``paved.data.read`` and pipeline inputs."""
         project, env = item.job_owner
         if not project:
             return
@@ -401,7 +401,6 @@ class Access:
 
 
 def _handler_base():
-    from paved.hub.catalog.service import CatalogHandler
 
     return CatalogHandler
 

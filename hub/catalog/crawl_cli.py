@@ -14,7 +14,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from paved.hub.catalog.service import STATE_FILE
+from paved.catalog import crawler
+from paved.catalog.openlineage import parse_event
+from paved.catalog.service import STATE_FILE
+from paved.catalog.store import Resolved, Store
+from paved.core.projects import load_projects
 
 
 def add_arguments(parser) -> None:
@@ -55,11 +59,6 @@ def _via_service(data_dir: Path) -> dict | None:
 
 def _in_process(data_dir: Path, projects_file: str) -> dict:
     import duckdb
-
-    from paved.hub.catalog import crawler
-    from paved.hub.catalog.openlineage import parse_event
-    from paved.hub.catalog.store import Resolved, Store
-    from paved.hub.projects import load_projects
 
     projects = load_projects(projects_file)
     try:

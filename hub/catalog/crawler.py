@@ -12,9 +12,10 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paved.hub.catalog import duck, reader
-from paved.hub.catalog.openlineage import dataset_names
-from paved.hub.projects import Project
+from paved.catalog import reader
+from paved.catalog.openlineage import dataset_names
+from paved.core import duck
+from paved.core.projects import Project
 
 log = logging.getLogger("paved.catalog.crawler")
 

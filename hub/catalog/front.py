@@ -14,7 +14,7 @@ port (SO_REUSEPORT). A front
 
 ``GET api/v1/lineage`` (lineage reads share the URL) is passed to the service unchanged.
 
-    python -m paved.hub.catalog.front      (started by the catalog service, which also stops it)
+    python -m paved.catalog.front      (started by the catalog service, which also stops it)
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.netutil import bind_sockets
 
-from paved.hub.registry import CachedRegistry, registry
-from paved.hub.service import projects_of, service_prefix
+from paved.core.processes import pid_alive, pids_with_env
+from paved.core.registry import CachedRegistry, registry
+from paved.core.service import projects_of, service_prefix
 
 log = logging.getLogger("paved.catalog.front")
 
@@ -280,7 +281,6 @@ def _die_with_parent() -> None:
 def stop_orphaned_fronts(port: int) -> list[int]:
     """Stop fronts of an earlier service of this data dir still on ``port`` (a killed service's), so only
     the new fronts take connections on it; returns their pids."""
-    from paved.hub.processes import pid_alive, pids_with_env
 
     data_dir = os.environ.get("PAVED_DATA_DIR", "")
     mine = set(pids_with_env("PAVED_DATA_DIR", data_dir))
@@ -301,7 +301,7 @@ def stop_orphaned_fronts(port: int) -> list[int]:
 def _is_front(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"paved.hub.catalog.front" in f.read().split(b"\0")
+            return b"paved.catalog.front" in f.read().split(b"\0")
     except OSError:
         return False
 
@@ -323,7 +323,7 @@ class FrontProcesses:
             PAVED_CATALOG_CHANNEL_PORT=str(self.channel_port),
             PAVED_CATALOG_INGEST_SECRET=self.secret,
         )
-        return subprocess.Popen([sys.executable, "-m", "paved.hub.catalog.front"], env=env, preexec_fn=_die_with_parent)
+        return subprocess.Popen([sys.executable, "-m", "paved.catalog.front"], env=env, preexec_fn=_die_with_parent)
 
     def start(self) -> None:
         stop_orphaned_fronts(self.port)

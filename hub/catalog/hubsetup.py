@@ -5,6 +5,8 @@ from __future__ import annotations
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
+from paved.core.wiring import add_web_service, free_port, hub_aws_env
+
 
 class Catalog(Configurable):
     """Catalog service settings: ``c.Catalog.<name>`` in a site config."""
@@ -47,8 +49,6 @@ class Catalog(Configurable):
 def setup_catalog(c: Config, paved) -> None:
     from jupyterhub.utils import url_path_join
 
-    from paved.hub.config import add_web_service, free_port, hub_aws_env
-
     if not paved.enable_services:
         return
     settings = Catalog(config=c)
@@ -73,4 +73,4 @@ def setup_catalog(c: Config, paved) -> None:
         )
         route = url_path_join(c.JupyterHub.get("base_url", "/"), "services/catalog/api/v1/lineage/")
         c.Proxy.extra_routes = {**c.Proxy.get("extra_routes", {}), route: f"http://127.0.0.1:{port}"}
-    add_web_service(c, paved, "catalog", "paved.hub.catalog", env, secret_env=hub_aws_env())
+    add_web_service(c, paved, "catalog", "paved.catalog", env, secret_env=hub_aws_env())

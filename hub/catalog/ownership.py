@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paved.hub.projects import ENVIRONMENTS, Project
+from paved.core.projects import ENVIRONMENTS, Project
 
 
 class NotAssignable(ValueError):

@@ -1,7 +1,7 @@
 """Quality check history per dataset, from the OpenLineage ``dataQualityAssertions`` facet.
 
 Paved pipelines send their checks' results on the outputs of their COMPLETE and FAIL events (see
-``paved.promote.checks``); any other producer sending the standard facet is recorded the same way. The catalog
+``paved.pipelines.checks``); any other producer sending the standard facet is recorded the same way. The catalog
 keeps one row per (dataset, event) in ``quality_assertions`` and the dataset API answers the newest first
 (``quality``: ``[{run_id, job, event_type, event_time, success, assertions}]``), so the dataset page can show
 pass/fail per run.

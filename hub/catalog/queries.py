@@ -12,7 +12,7 @@ import hmac
 import numpy as np
 import orjson
 
-from paved.hub.catalog.store import MARQUEZ_STATE, Store, dataset_node, field_node, iso, job_node, name_key, utcnow
+from paved.catalog.store import MARQUEZ_STATE, Store, dataset_node, field_node, iso, job_node, name_key, utcnow
 
 VISIBLE = (
     "($all OR list_contains($projects, {a}.project) OR len(list_intersect(coalesce({a}.grants, []), $projects)) > 0)"

@@ -15,9 +15,9 @@ import math
 import os
 from urllib.parse import urlparse
 
-from paved.hub.catalog import duck
-from paved.hub.catalog.duck import sql_str
-from paved.hub.projects import Environment
+from paved.core import duck
+from paved.core.duck import sql_str
+from paved.core.projects import Environment
 
 READERS = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from paved.hub.catalog.reader import READERS
+from paved.catalog.reader import READERS
 
 
 def variable_name(title: str) -> str:
@@ -28,13 +28,10 @@ def snippet(row: dict) -> str:
     var = variable_name(row.get("title") or "")
     location = row.get("location")
     if not location:
-        return (
-            f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\n"
-            "from paved.hub.catalog import data\n"
-        )
+        return f"# {row['namespace']}:{row['name']} has no readable location in the catalog.\nfrom paved import data\n"
     return (
         "# Through paved.data: reads with your server's identity and records the read in lineage.\n"
-        "from paved.hub.catalog import data\n\n"
+        "from paved import data\n\n"
         f"{var} = data.read({location!r})\n"
         f"{var}.limit(10)\n"
     )

@@ -11,7 +11,7 @@ Layout:
 Writes happen on one thread (``Store.writer``) in batches, one transaction per batch, with bulk inserts
 (JSON arrays unnested by DuckDB, far faster than row-by-row). Reads use their own cursors on other threads.
 Ids of datasets and jobs (one id space) are assigned here, and the lineage graph is kept in memory
-(:mod:`paved.hub.catalog.graph`), loaded from ``edges`` at start.
+(:mod:`paved.catalog.graph`), loaded from ``edges`` at start.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ from datetime import datetime, timezone
 
 import orjson
 
-from paved.hub.catalog import duck, pii
-from paved.hub.catalog.eventlog import EventLog
-from paved.hub.catalog.facets import FacetArrays
-from paved.hub.catalog.graph import LineageGraph
-from paved.hub.catalog.openlineage import FINAL_TYPES, Event, location_of, platform_of, title_of
-from paved.hub.catalog.textindex import TextIndex
+from paved.catalog import pii
+from paved.catalog.eventlog import EventLog
+from paved.catalog.facets import FacetArrays
+from paved.catalog.graph import LineageGraph
+from paved.catalog.openlineage import FINAL_TYPES, Event, location_of, parse_event, platform_of, title_of
+from paved.catalog.textindex import TextIndex
+from paved.core import duck
 
 log = logging.getLogger("paved.catalog")
 
@@ -318,7 +319,6 @@ class Resolved:
     @classmethod
     def from_log(cls, seq: int, body, resolution, posted_by: str, received_at=None) -> "Resolved":
         """An item back from the log or the events table (``body``/``resolution`` as JSON text or decoded)."""
-        from paved.hub.catalog.openlineage import parse_event
 
         r = orjson.loads(resolution) if isinstance(resolution, str) else resolution
         body = orjson.loads(body) if isinstance(body, str) else body

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+from paved.scoping.credentials import assume_role
+
 MAX_POLICY_CHARS = 2048  # AWS limit on a packed inline session policy
 READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
 WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -82,7 +84,7 @@ def granted_locations(
 
 def grants_for(store, project: str, environment: str) -> list[tuple[str, str]]:
     """The (s3 location, access) pairs granted to ``project``/``environment`` now, from a
-    :class:`paved.hub.catalog.grants_store.GrantsStore` (each grant keeps its dataset's location)."""
+    :class:`paved.catalog.grants_store.GrantsStore` (each grant keeps its dataset's location)."""
     return [
         (g["location"], g["access"])
         for g in store.active()
@@ -92,7 +94,6 @@ def grants_for(store, project: str, environment: str) -> list[tuple[str, str]]:
 
 def vend(broker_role_arn: str, session_name: str, grants: list[tuple[str, str]], **assume_kwargs):
     """Credentials of the broker role limited to ``grants`` (see :func:`session_policy`);
-    :class:`paved.spawner.credentials.CredentialsError` when STS refuses."""
-    from paved.spawner.credentials import assume_role
+    :class:`paved.scoping.credentials.CredentialsError` when STS refuses."""
 
     return assume_role(broker_role_arn, session_name, policy=session_policy(grants), **assume_kwargs)

@@ -7,7 +7,7 @@ catalog already refused any output its poster may not write (no write grant), so
 legitimate new version. Only hub admins and Paved's trusted services (``$PAVED_TRUSTED_SERVICES``: the
 pipelines service) may read it: it names datasets of every project.
 
-Why a poll and not a push: see ``paved.promote.triggers``.
+Why a poll and not a push: see ``paved.pipelines.triggers``.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paved.hub.costs import model
-from paved.hub.costs.ledger import Ledger, default_db_url
-from paved.hub.projects import Bounds, Project, ProjectsFileError, load_projects
-from paved.spawner.pricebook import load_pricebook
+from paved.core import costmodel as model
+from paved.core.ledger import Ledger, default_db_url
+from paved.core.pricebook import load_pricebook
+from paved.core.projects import Bounds, Project, ProjectsFileError, load_projects
 
 
 def add_arguments(parser) -> None:

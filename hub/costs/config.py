@@ -10,6 +10,8 @@ import os
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
+from paved.core.wiring import add_web_service
+
 
 class Costs(Configurable):
     """Paved's cost tracking settings (``c.Costs.<name>``)."""
@@ -36,7 +38,6 @@ class Costs(Configurable):
 
 def setup_costs(c, paved) -> Costs:
     """Register the hub-managed costs service at /services/costs/."""
-    from paved.hub.config import add_web_service
 
     costs = Costs(config=c)
     if not paved.enable_services:
@@ -53,7 +54,7 @@ def setup_costs(c, paved) -> Costs:
         c,
         paved,
         "costs",
-        "paved.hub.costs.service",
+        "paved.costs.service",
         env,
         display=True,
         info={"description": "Costs per project: notebooks and pipelines, spot savings, budgets"},

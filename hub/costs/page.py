@@ -1,7 +1,7 @@
 """The costs page (HTML): a projects summary, then one project's charts, tables, tops, alerts and exports.
 
-Presentation only: the figures come from :mod:`paved.hub.costs.model`; ``templates/costs.html`` (a Paved page,
-extending the one layout) draws them, with the charts' geometry from :mod:`paved.hub.costs.charts`.
+Presentation only: the figures come from :mod:`paved.core.costmodel`; ``templates/costs.html`` (a Paved page,
+extending the one layout) draws them, with the charts' geometry from :mod:`paved.costs.charts`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlencode
 
-from paved.hub.costs import charts
-from paved.hub.costs.model import SERIES
+from paved.core.costmodel import SERIES
+from paved.costs import charts
 
 TEMPLATES = Path(__file__).parent / "templates"
 PERIOD_LABELS = {"day": "per day", "week": "per week (12 weeks)", "month": "per month (12 months)"}

@@ -1,4 +1,4 @@
-"""``paved prices``: show the price book, or refresh it from AWS (see :mod:`paved.hub.costs.refresh`)."""
+"""``paved prices``: show the price book, or refresh it from AWS (see :mod:`paved.costs.refresh`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import json
 import os
 import sys
 from pathlib import Path
+
+from paved.core.pricebook import load_pricebook, pricebook_path
+from paved.costs.refresh import refresh, write_atomically
 
 
 def add_arguments(parser) -> None:
@@ -38,7 +41,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from paved.spawner.pricebook import load_pricebook, pricebook_path
 
     if args.action == "show":
         book = load_pricebook()
@@ -57,8 +59,6 @@ def run(args) -> int:
         return 2
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from paved.hub.costs.refresh import refresh, write_atomically
 
     os.environ.setdefault("PAVED_DATA_DIR", str(Path(args.data_dir).resolve()))
     current = pricebook_path()

@@ -20,13 +20,14 @@ from datetime import datetime, timezone
 from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from paved.hub.costs import model, page
-from paved.hub.costs.budget import check_alerts
-from paved.hub.costs.ledger import Ledger, default_db_url
-from paved.hub.pages import PageHandlerMixin
-from paved.hub.registry import registry
-from paved.hub.service import ServiceHandler, make_app, run, service_prefix
-from paved.spawner.pricebook import load_pricebook
+from paved.core import costmodel as model
+from paved.core.budget import check_alerts
+from paved.core.ledger import Ledger, default_db_url
+from paved.core.pages import PageHandlerMixin
+from paved.core.pricebook import load_pricebook
+from paved.core.registry import registry
+from paved.core.service import ServiceHandler, make_app, run, service_prefix
+from paved.costs import page
 
 log = logging.getLogger("paved.costs")
 

@@ -1,9 +1,9 @@
 """ "Promote to pipeline" on the server side: ``POST /paved/promote/inspect`` and ``POST /paved/promote/deploy``.
 
 The lab extension's dialog is only a form. Everything ``paved promote`` does runs here, in the notebook
-server's Python, with the same functions the command line uses (``paved.promote.cli``: the spec document
-from the notebook, an existing spec and the flags; ``paved.promote.spec``: validation; ``paved.promote.pin``;
-``paved.promote.client.PipelinesClient``: deploy through the pipelines API with the server's hub token).
+server's Python, with the same functions the command line uses (``paved.pipelines.cli``: the spec document
+from the notebook, an existing spec and the flags; ``paved.pipelines.spec``: validation; ``paved.pipelines.pin``;
+``paved.pipelines.client.PipelinesClient``: deploy through the pipelines API with the server's hub token).
 The dialog's fields are the command's flags (``--name --project --environment --schedule --timezone
 --param K=V``), so a value typed in the dialog is read exactly as the same text on the command line.
 
@@ -50,10 +50,10 @@ class PromoteProblem(Exception):
 
 def _promote_modules():
     try:
-        from paved.promote import cli, client, notebook, pin, spec
+        from paved.pipelines import cli, client, notebook, pin, spec
     except ImportError as e:  # a server image without Paved's Python package
         raise PromoteProblem(
-            503, f"Promote needs Paved's Python package (paved.promote) in this server's environment: {e}"
+            503, f"Promote needs Paved's Python package (paved.pipelines) in this server's environment: {e}"
         ) from None
     return SimpleNamespace(cli=cli, client=client, notebook=notebook, pin=pin, spec=spec)
 
@@ -164,7 +164,7 @@ def inspect(root_dir: str, path: Any, default_schedule: str) -> dict:
 
 
 def _environments():
-    from paved.hub.projects import ENVIRONMENTS
+    from paved.core.projects import ENVIRONMENTS
 
     return ENVIRONMENTS
 
@@ -255,7 +255,7 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
 
 
 def failure_of(out: str):
-    from paved.promote.views import failure_of as failure
+    from paved.pipelines.views import failure_of as failure
 
     return failure(out)
 

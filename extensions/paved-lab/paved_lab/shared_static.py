@@ -1,5 +1,5 @@
 """Load JupyterLab's application files from the hub's shared, cacheable address (see
-:mod:`paved.hub.labstatic`) instead of this server's own prefix, when the hub serves this very build."""
+:mod:`paved.core.labstatic`) instead of this server's own prefix, when the hub serves this very build."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def use_shared_lab_static(server_app) -> str | None:
     if not api or os.environ.get("PAVED_SHARED_LAB_STATIC", "1") == "0":
         return None
     try:
-        from paved.hub.labstatic import shared_url
+        from paved.core.labstatic import shared_url
     except ImportError:
         return None
     hub_internal = api.rstrip("/").removesuffix("/api") + "/"

@@ -38,7 +38,7 @@ def warn_before(limit_seconds: int) -> int:
 def hourly_price(instance_type: str, lifecycle: str) -> tuple[float | None, str]:
     """(price per hour, currency) from Paved's price book, or (None, "") where Paved is not installed."""
     try:
-        from paved.spawner.pricebook import load_pricebook
+        from paved.core.pricebook import load_pricebook
 
         book = load_pricebook()
         return book.hourly(instance_type, lifecycle), book.currency

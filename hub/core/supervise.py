@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from paved.hub.processes import kill_group, pid_alive, pids_with_env
+from paved.core.processes import kill_group, pid_alive, pids_with_env
 
 HUB_MARKER = "PAVED_HUB_OF"
 SERVICE_MARKER = "PAVED_SERVICE_OF"

@@ -1,6 +1,6 @@
 """POSIX ACLs that let one project environment's group reach one dataset of another project's lake (issue 17).
 
-A local lake folder belongs to its own environment's group, mode 2770 (:func:`paved.spawner.isolation.
+A local lake folder belongs to its own environment's group, mode 2770 (:func:`paved.scoping.isolation.
 prepare_lake`): nobody else can enter it. An approved access grant adds, with Debian's ``setfacl`` (package
 ``acl``), for the requesting environment's group ``paved-<project>-<env>`` only:
 
@@ -10,7 +10,7 @@ prepare_lake`): nobody else can enter it. An approved access grant adds, with De
 
 Ending the grant removes exactly those entries (``setfacl -x``); the pass-through entries stay while another
 grant of the same group needs them. A file replaced by rename (a new inode) loses its ACL: the catalog service
-re-applies active grants every sweep (:mod:`paved.hub.catalog.access`).
+re-applies active grants every sweep (:mod:`paved.catalog.access`).
 
 The Linux ACL semantics (mask, default ACLs) are those of acl(5).
 """

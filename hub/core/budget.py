@@ -15,7 +15,7 @@ import logging
 import urllib.request
 from datetime import datetime, timezone
 
-from paved.hub.costs import model
+from paved.core import costmodel as model
 
 log = logging.getLogger("paved.costs.budget")
 THRESHOLDS = (50, 80, 100)

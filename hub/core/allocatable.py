@@ -4,7 +4,7 @@ One notebook server, or one pipeline Job pod, asks for one node of its instance 
 ``node.kubernetes.io/instance-type``). If it asks for more than the node's *allocatable* CPU or memory, the
 scheduler never places it and Karpenter never finds an instance type that fits: the pod stays Pending. So
 requests are computed here, once, for notebooks (``paved.spawner.kube``) and pipeline Jobs
-(``paved.promote.k8s``) alike, from the price book's capacities (vCPU, ``memory_mib``, ``max_pods``, GPUs).
+(``paved.pipelines.k8s``) alike, from the price book's capacities (vCPU, ``memory_mib``, ``max_pods``, GPUs).
 
 **The formula** is the one Karpenter's AWS provider uses to predict a node's allocatable before it launches
 it (``pkg/providers/instancetype/types.go`` of aws/karpenter-provider-aws: ``memory()``,
@@ -37,7 +37,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from paved.spawner.pricebook import InstanceType
+from paved.core.pricebook import InstanceType
 
 GPU_RESOURCE = "nvidia.com/gpu"
 MIB = 1024**2

@@ -38,7 +38,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from paved.spawner.pricebook import LIFECYCLES, load_pricebook
+from paved.core.pricebook import LIFECYCLES, load_pricebook
 
 ENVIRONMENTS = ("dev", "acc", "prd")
 # DNS-label safe: projects become Kubernetes labels, service account names, URL path parts.
@@ -340,3 +340,9 @@ def load_projects(path: str | Path) -> dict[str, Project]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ProjectsFileError(str(path), [f"not valid YAML{where}: {getattr(e, 'problem', e)}"]) from None
     return parse_projects(data, str(path), path.parent)
+
+
+def resolve_lake(lake_dir: str, name: str) -> str:
+    """The lake path of dataset ``name`` in the lake folder ``lake_dir``: ``<lake_dir>/<name>`` when the name
+    has a file suffix, else ``<lake_dir>/<name>.parquet`` (a bare name is a Parquet dataset)."""
+    return f"{lake_dir}/{name if Path(name).suffix else name + '.parquet'}"

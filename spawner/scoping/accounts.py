@@ -29,7 +29,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from paved.hub.projects import ENVIRONMENTS
+from paved.core.projects import ENVIRONMENTS
 
 MAX_NAME = 32  # useradd/groupadd on Debian (and utmp's ut_user) take at most 32 characters
 HASH_LENGTH = 8

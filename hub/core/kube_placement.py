@@ -13,7 +13,7 @@ tolerate the taint ``<label>=<spot value>:NoSchedule``, so admins may taint spot
 else off them; on-demand servers do not tolerate it.
 
 **Resources** are Karpenter's allocatable for the instance type minus the declared daemonsets
-(``paved.spawner.allocatable``, shared with pipeline Jobs). GPU servers also tolerate the usual
+(``paved.core.allocatable``, shared with pipeline Jobs). GPU servers also tolerate the usual
 ``nvidia.com/gpu`` NoSchedule taint of GPU node pools.
 
 **Disruption.** Running notebook and pipeline pods carry ``karpenter.sh/do-not-disrupt: "true"``
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paved.spawner.allocatable import GPU_RESOURCE
-from paved.spawner.pricebook import InstanceType
+from paved.core.allocatable import GPU_RESOURCE
+from paved.core.pricebook import InstanceType
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 # Karpenter's pod annotation that blocks voluntary disruption of the pod's node (karpenter.sh/v1).
@@ -151,3 +151,29 @@ def pod_spec_fields(place: Placement) -> dict:
     if place.tolerations:
         fields["tolerations"] = list(place.tolerations)
     return fields
+
+
+# Pod status reasons meaning the node or the cluster took the pod away (not the user's code).
+DISRUPTION_REASONS = {
+    "Evicted",
+    "Preempting",
+    "NodeLost",
+    "NodeShutdown",
+    "Shutdown",
+    "Terminated",
+    "DeletionByTaintManager",
+    "TerminationByKubelet",
+    "EvictionByEvictionAPI",
+}
+
+
+def disrupted(pod: dict | None) -> bool:
+    """True when ``pod`` (a reflector pod dict) was taken away by the cluster: gone, evicted, node shut down."""
+    if pod is None:
+        return True
+    status = pod.get("status") or {}
+    if status.get("reason") in DISRUPTION_REASONS:
+        return True
+    return any(
+        c.get("type") == "DisruptionTarget" and c.get("status") == "True" for c in status.get("conditions") or []
+    )

@@ -19,8 +19,8 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from paved.hub.projects import Project
-from paved.hub.registry import registry
+from paved.core.projects import Project
+from paved.core.registry import registry
 
 
 class ServiceHandler(HubOAuthenticated, web.RequestHandler):
@@ -84,7 +84,7 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
 def projects_of(user: dict, projects) -> list[Project]:
     """The projects a hub user or service (its hub model) may use, from the registry ``projects``."""
     if user.get("kind") == "service":
-        # A project's pipeline Jobs (Kubernetes) act for that project only (paved.spawner.kube_hub).
+        # A project's pipeline Jobs (Kubernetes) act for that project only (paved.hub.kube).
         scoped = json.loads(os.environ.get("PAVED_PROJECT_SERVICES") or "{}")
         if user["name"] in scoped:
             project = projects.get(scoped[user["name"]])

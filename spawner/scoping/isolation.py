@@ -2,7 +2,7 @@
 
 What the embedded backend gives a process it starts while the hub runs as root:
 
-- the user's account (paved.spawner.accounts) as uid and primary gid, and as its only supplementary group the
+- the user's account (paved.scoping.accounts) as uid and primary gid, and as its only supplementary group the
   group of the project environment it was started for, so alice's notebook for project A cannot read project
   B's lake even though alice belongs to both;
 - umask 007: files it writes in its lake are group read/write (the lake folder is setgid, so they keep the
@@ -24,7 +24,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from paved.spawner.accounts import Account
+from paved.scoping import accounts
+from paved.scoping.accounts import Account
 
 SERVER_UMASK = 0o007
 
@@ -184,7 +185,7 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
 @dataclass(frozen=True)
 class RunAccount:
     """Who a pipeline run executes as: its project environment's run account, named like the environment's
-    group (``paved-leads-dev``; no user account ends in an environment, see paved.spawner.accounts), with
+    group (``paved-leads-dev``; no user account ends in an environment, see paved.scoping.accounts), with
     that group as its only group.
 
     A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
@@ -238,7 +239,6 @@ class RunAccount:
 def run_account(project: str, environment: str) -> RunAccount | None:
     """The account a run in ``project``/``environment`` executes as; None when the caller is not root (it then
     runs as the caller, e.g. ``paved promote --dry-run`` inside a notebook server) or the scope is unknown."""
-    from paved.spawner import accounts
 
     if not accounts.isolation_possible() or not project or environment not in accounts.ENVIRONMENTS:
         return None
@@ -251,7 +251,6 @@ def run_account(project: str, environment: str) -> RunAccount | None:
 def prepare_lakes(projects, prefix: str, within: Path) -> None:
     """At hub start: give every local lake of every project environment to its group (see
     :func:`prepare_lake`), so none is readable by other accounts before its first server or run."""
-    from paved.spawner import accounts
 
     for project in projects.values():
         for env_name, env in project.environments.items():

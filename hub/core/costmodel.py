@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, bindparam, delete, insert, text
 
-from paved.hub.costs.ledger import Ledger, to_epoch
+from paved.core.ledger import Ledger, to_epoch
 
 HOURS_PER_MONTH = 730.0
 DAY_S = 86400.0

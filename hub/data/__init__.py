@@ -1,6 +1,6 @@
 """Read and write project datasets from a notebook, with lineage recorded for you.
 
-    from paved.hub.catalog import data
+    from paved import data
 
     prices = data.read("imbalance_prices")          # a DuckDB relation (lake dataset by name, a path, s3://...)
     daily = data.sql("SELECT date_trunc('day', delivery_start) AS day, avg(price_eur_mwh) AS price "
@@ -18,7 +18,7 @@ also appended to that file, so the run's own OpenLineage events name the dataset
 Versioned outputs: in a pipeline run the runner sets ``PAVED_STAGING_DIR`` and ``PAVED_STAGED_OUTPUTS`` (the
 pipeline's declared outputs). Writing one of those goes to the staging folder, not the lake, and reading it in
 the same run reads the staged file; the pipelines service publishes the run's outputs together as a new
-DuckLake version after its quality checks pass (``paved.promote.versions``). Lineage still names the lake
+DuckLake version after its quality checks pass (``paved.pipelines.versions``). Lineage still names the lake
 dataset. Interactive writes go to the lake's plain Parquet as before.
 """
 
@@ -35,9 +35,12 @@ from pathlib import Path
 
 import duckdb
 
-from paved.hub.catalog.duck import sql_str
-from paved.hub.catalog.openlineage import dataset_names
-from paved.hub.catalog.reader import READERS
+from paved.catalog.openlineage import dataset_names, location_of
+from paved.catalog.reader import READERS, add_s3_secret, aws_credentials
+from paved.catalog.store import parse_node_id
+from paved.core import duck
+from paved.core.duck import sql_str
+from paved.core.projects import resolve_lake
 
 PRODUCER = "https://github.com/paved/paved/notebook"
 
@@ -54,12 +57,8 @@ def connection() -> duckdb.DuckDBPyConnection:
     the Paved spawner sets to the project environment's role)."""
     global con
     if con is None:
-        from paved.hub.catalog import duck
-
         con = duck.connect(":memory:", names=("httpfs",))
         if (_env("PAVED_LAKE") or "").startswith("s3://"):
-            from paved.hub.catalog.reader import add_s3_secret, aws_credentials
-
             add_s3_secret(con, aws_credentials(_env("PAVED_PROJECT", ""), None))  # the server's own identity
         if _env("PAVED_GRANTS_DIR"):
             add_grant_secrets(con, Path(_env("PAVED_GRANTS_DIR")))
@@ -68,11 +67,9 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 def add_grant_secrets(c: duckdb.DuckDBPyConnection, grants_dir: Path) -> list[str]:
     """One S3 secret per prefix granted to this server's project environment (issue 17), from the broker
-    credentials the spawner keeps in ``grants_dir`` (:mod:`paved.spawner.grant_credentials`); returns the
+    credentials the spawner keeps in ``grants_dir`` (:mod:`paved.catalog.grant_credentials`); returns the
     prefixes. Nothing granted, or the files not there: none."""
     import json
-
-    from paved.hub.catalog.reader import add_s3_secret
 
     try:
         granted = json.loads((grants_dir / "prefixes.json").read_text())
@@ -95,9 +92,6 @@ def lake() -> str:
 def resolve(target: str) -> str:
     """A dataset name in the project's lake, a ``dataset:<ns>:<name>`` id, a path or a URL -> its location."""
     if target.startswith("dataset:"):
-        from paved.hub.catalog.openlineage import location_of
-        from paved.hub.catalog.store import parse_node_id
-
         try:  # the split whose namespace is a file system (file, s3://bucket, ...): ids may hold ':' twice
             _, ns, name = parse_node_id(target, known=lambda split: location_of(*split) is not None)
         except KeyError:
@@ -128,10 +122,6 @@ def _staged(target: str, location: str) -> str | None:
         if isinstance(name, str) and "://" not in name and location == resolve_lake(lake_dir, name):
             return str(Path(staging) / Path(location).name)
     return None
-
-
-def resolve_lake(lake_dir: str, name: str) -> str:
-    return f"{lake_dir}/{name if Path(name).suffix else name + '.parquet'}"
 
 
 def _reader(location: str) -> str:
@@ -260,7 +250,7 @@ class _Session:
             )
 
     def _record(self, kind: str, location: str) -> None:
-        """In a pipeline run: note the dataset for the run's own lineage events (see paved.promote.lineage)."""
+        """In a pipeline run: note the dataset for the run's own lineage events (see paved.pipelines.lineage)."""
         if not self.lineage_file:
             return
         try:

@@ -3,7 +3,7 @@
 Beside the project role's credentials (:mod:`.credentials`), a server whose hub has a lake broker role
 (``PAVED_LAKE_BROKER_ROLE_ARN``, a role that can read and write every lake) gets a second set: the broker role
 assumed with a session policy naming only the prefixes granted to its project environment now
-(:func:`paved.hub.catalog.vending.vend`). They live in ``<runtime dir>/grants/`` with the granted locations
+(:func:`paved.catalog.vending.vend`). They live in ``<runtime dir>/grants/`` with the granted locations
 (``prefixes.json``), are refreshed like the project credentials (every few minutes: STS sessions of 15
 minutes), and each refresh reads the grants again, so a revoked or expired grant drops out at the next refresh.
 ``paved.data`` in the notebook gives DuckDB one S3 secret per granted prefix from them (``PAVED_GRANTS_DIR``).
@@ -16,7 +16,9 @@ import logging
 import os
 from pathlib import Path
 
-from paved.spawner import credentials
+from paved.catalog import vending
+from paved.catalog.grants_store import GrantsStore
+from paved.scoping import credentials
 
 log = logging.getLogger("paved.spawner.grants")
 
@@ -37,11 +39,9 @@ def make_fetch(
     group: int | None = None,
     **assume_kwargs,
 ):
-    """A blocking fetch for :class:`paved.spawner.credentials.CredentialRefresher`: read the environment's
+    """A blocking fetch for :class:`paved.scoping.credentials.CredentialRefresher`: read the environment's
     active grants from ``grants_db`` (the catalog's ``access.sqlite``), write their locations to
     ``prefixes.json`` and return broker credentials limited to them."""
-    from paved.hub.catalog import vending
-    from paved.hub.catalog.grants_store import GrantsStore
 
     def fetch() -> credentials.Credentials:
         granted: list[tuple[str, str]] = []

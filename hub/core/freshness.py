@@ -65,7 +65,7 @@ REPLACE = ("table", "nominal_time")
 def parse_outputs(raw, problems: list[str]) -> tuple[list[str], dict[str, dict], dict[str, str]]:
     """(output names, name -> freshness target, name -> replace mode) of a spec's ``outputs``: names, or
     ``{name, freshness, replace}`` mappings. ``replace: nominal_time`` makes a run replace only its own nominal
-    time's rows of a versioned output (``paved.promote.versions``); the default ``table`` replaces the table."""
+    time's rows of a versioned output (``paved.pipelines.versions``); the default ``table`` replaces the table."""
     if raw is None:
         return [], {}, {}
     if not isinstance(raw, list):

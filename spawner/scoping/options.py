@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from paved.hub.projects import ENVIRONMENTS, Project
-from paved.spawner.pricebook import LIFECYCLES
+from paved.core.pricebook import LIFECYCLES
+from paved.core.projects import ENVIRONMENTS, Project
 
 INTERFACES = {"lab": "JupyterLab", "vscode": "VS Code"}
 FIELDS = ("project", "environment", "python", "instance_type", "lifecycle", "idle_minutes", "disk_gb", "interface")

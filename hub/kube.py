@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from urllib.parse import urlparse
 
+from paved.core.projects import load_projects
+from paved.core.wiring import add_role_scopes
+from paved.pipelines.k8s import JobPlacement
+
 FIRST_PORT = 10101
 LAST_PORT = 10110
 
@@ -72,10 +76,9 @@ def pipelines_on_kubernetes(c, settings: dict) -> dict[str, str]:
 
     ``settings``: the chart's ``custom.paved`` values. The service gets ``PAVED_PIPELINES_TARGET=kubernetes``,
     the placement settings notebooks use (capacity-type label and values, spot fallback, node overhead:
-    ``paved.promote.k8s.JobPlacement``), the Jobs' default image, the region and the URL Job pods reach the
+    ``paved.pipelines.k8s.JobPlacement``), the Jobs' default image, the region and the URL Job pods reach the
     pipelines API at. Returns the environment added.
     """
-    from paved.promote.k8s import JobPlacement
 
     images = {v: image for v, image in (settings.get("images") or {}).items() if image}  # null: dropped
     newest = max(images, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
@@ -120,9 +123,6 @@ def pipeline_job_identities(c) -> dict[str, str]:
     """
     import json
     import secrets
-
-    from paved.hub.config import add_role_scopes
-    from paved.hub.projects import load_projects
 
     projects = sorted(load_projects(c.Paved.projects_file)) if c.Paved.get("projects_file") else []
     tokens = {project: secrets.token_hex(32) for project in projects}

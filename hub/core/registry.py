@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from paved.hub.projects import Project, ProjectsFileError, load_projects, projects_for
+from paved.core.projects import Project, ProjectsFileError, load_projects, projects_for
 
 log = logging.getLogger("paved.projects")
 

@@ -6,7 +6,7 @@ server the result through the standard ``credential_process`` mechanism:
 
 - a private runtime folder (0700, outside the user's workspace) holds a 0600 JSON file in the
   ``credential_process`` output format, rewritten atomically (temp file + rename) on each refresh; when the
-  server runs as another Unix account (paved.spawner.isolation) the folder is 0750 and the files 0640, owned
+  server runs as another Unix account (paved.scoping.isolation) the folder is 0750 and the files 0640, owned
   by root with a ``group`` only that server holds, so it can read them but not change them;
 - a 0600 AWS config file there says ``credential_process = /bin/cat <that file>`` plus the region;
 - the server only gets environment variables pointing at the config file (:func:`server_env`), never keys.
@@ -182,7 +182,7 @@ def assume_role(
     """Assume ``role_arn`` as ``session_name`` with session ``tags`` (all transitive); return its credentials.
 
     ``policy``: an IAM session policy; the credentials may then do only what both the role and it allow
-    (data access grants name only their granted S3 prefixes this way, see :mod:`paved.hub.catalog.vending`).
+    (data access grants name only their granted S3 prefixes this way, see :mod:`paved.catalog.vending`).
 
     Uses the hub's own AWS identity (``session``, else the default credential chain). Tags are transitive so
     a role chained from inside the notebook keeps the project attribution and cannot drop it.
@@ -231,7 +231,7 @@ def assume_project_role(
     duration_s: int = DEFAULT_DURATION_S,
     session: boto3.session.Session | None = None,
 ) -> Credentials:
-    """Assume the AWS role of ``scope`` (a :class:`paved.spawner.scope.Scope`) for its user and notebook."""
+    """Assume the AWS role of ``scope`` (a :class:`paved.scoping.scope.Scope`) for its user and notebook."""
     if not scope.aws_role_arn:
         raise CredentialsError(
             f"Project {scope.project.name!r} environment {scope.options.environment!r} has no AWS role to assume."
@@ -388,7 +388,7 @@ def retry_delay(creds: Credentials, now: float, failures: int) -> float:
 class CredentialRefresher:
     """Keeps one server's credential files fresh: assume, write, sleep, re-assume, ... until stopped.
 
-    ``source`` is either a :class:`~paved.spawner.scope.Scope` (its role is assumed with
+    ``source`` is either a :class:`~paved.scoping.scope.Scope` (its role is assumed with
     :func:`assume_project_role` using ``endpoint_url``, ``region``, ``duration_s`` and ``session``) or a
     blocking callable returning :class:`Credentials`. Fetches run in a thread. ``session`` (the hub's
     identity) defaults to a fresh default-chain session per fetch; boto3 sessions are not thread-safe, so

@@ -1,13 +1,13 @@
 """One way to render a Paved page, for the hub and for Paved's services.
 
-Every Paved page extends ``paved_layout.html`` (in ``hub/templates``), which extends JupyterHub's
+Every Paved page extends ``paved_layout.html`` (in ``hub/core/templates``), which extends JupyterHub's
 ``page.html``. The hub renders its pages itself (``JupyterHub.template_paths``); the services (costs,
 pipelines, catalog, projects) are separate processes, so :func:`render` gives them the same Jinja setup:
-autoescaping on, ``hub/templates`` plus the service's own template folder, JupyterHub's templates under the
+autoescaping on, ``hub/core/templates`` plus the service's own template folder, JupyterHub's templates under the
 ``templates/`` prefix, and the context ``page.html`` and the navigation bar need (user, base_url,
 static_url, the user's projects, ...).
 
-Static files: Paved's own (``hub/static``: the stylesheet, page scripts, the logo) are served by the hub
+Static files: Paved's own (``hub/core/static``: the stylesheet, page scripts, the logo) are served by the hub
 under ``/hub/static/paved/`` beside JupyterHub's, by :class:`PavedStaticFiles`, so there is one cacheable
 address for them whichever process rendered the page.
 """
@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import jinja2
 from jupyterhub.handlers.static import CacheControlStaticFilesHandler
 
-from paved.hub import labstatic
+from paved.core import labstatic
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -41,8 +41,8 @@ def jupyterhub_templates() -> Path:
 
 class PavedStaticFiles(CacheControlStaticFilesHandler):
     """The hub's static file handler (``tornado_settings['static_handler_class']``): paths under ``paved/``
-    come from Paved's ``hub/static``, paths under ``paved-lab/<key>/`` from JupyterLab's build (one cacheable
-    address for every notebook server, see :mod:`paved.hub.labstatic`), all others from JupyterHub's static
+    come from Paved's ``hub/core/static``, paths under ``paved-lab/<key>/`` from JupyterLab's build (one cacheable
+    address for every notebook server, see :mod:`paved.core.labstatic`), all others from JupyterHub's static
     folder as before. ``static_url`` versions Paved's files the same way (``?v=<hash>``: cached for good,
     refetched when the file changes); JupyterLab's are immutable at their key."""
 
@@ -155,7 +155,7 @@ def render_fragment(template: str, *, folders: tuple[str, ...] = (), **context) 
 
 
 class PageHandlerMixin:
-    """For a service's HTML handlers (mixed into ``paved.hub.service.ServiceHandler``): render a Paved page
+    """For a service's HTML handlers (mixed into ``paved.core.service.ServiceHandler``): render a Paved page
     for the caller, and errors as a Paved error page (a sentence, never a stack trace)."""
 
     page_folders: tuple[str, ...] = ()

@@ -27,7 +27,7 @@ def _tag(data_dir: str | os.PathLike, prefix: str) -> str:
 
 def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str, prefix: str = "paved-") -> str:
     """``<prefix><8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine
-    (``prefix``: the accounts' prefix, paved.spawner.accounts)."""
+    (``prefix``: the accounts' prefix, paved.scoping.accounts)."""
     return _UNSAFE.sub("_", f"{_tag(data_dir, prefix)}-{user}--{notebook}")
 
 

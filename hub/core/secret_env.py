@@ -4,7 +4,7 @@ JupyterHub stores every managed service's ``environment`` in its database (``ser
 hub's AWS keys must not go there. ``paved.hub.config.add_web_service`` writes them to
 ``<data_dir>/secrets/<service>.json`` (0600, in a 0700 folder) when the hub starts, and starts the service as
 
-    python -m paved.hub.secret_env <that file> <module> [args ...]
+    python -m paved.core.secret_env <that file> <module> [args ...]
 
 which puts them into the environment and runs ``python -m <module>`` in the same process.
 """
@@ -32,7 +32,7 @@ def write(path: Path, env: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) < 2:
-        sys.exit("usage: python -m paved.hub.secret_env FILE MODULE [ARGS ...]")
+        sys.exit("usage: python -m paved.core.secret_env FILE MODULE [ARGS ...]")
     path, module, *rest = argv
     os.environ.update(json.loads(Path(path).read_text()))
     sys.argv = [module, *rest]

@@ -5,7 +5,7 @@ environment variables, labels for cost attribution, resources of the chosen inst
 with the matching single-user server flags, and the identity to assume. Backends (local processes,
 Kubernetes pods) only turn a Scope into their own objects; no backend decides anything about purpose.
 
-Credentials are not part of the Scope: they are fetched for it (paved.spawner.credentials) and never stored.
+Credentials are not part of the Scope: they are fetched for it (paved.scoping.credentials) and never stored.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from paved.hub.projects import Project
-from paved.spawner.options import NotebookOptions
-from paved.spawner.pricebook import InstanceType, load_pricebook
+from paved.core.pricebook import InstanceType, load_pricebook
+from paved.core.projects import Project
+from paved.scoping.options import NotebookOptions
 
 LABEL_PREFIX = "paved.io/"
 _LABEL_VALUE_BAD = re.compile(r"[^A-Za-z0-9_.-]")
