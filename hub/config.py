@@ -162,7 +162,9 @@ def setup(c: Config, **paved_settings) -> Paved:
 
     setup_notebooks(c, paved)
     if not _is_set(c, "PavedSpawner.credential_providers"):
-        c.PavedSpawner.credential_providers = [grant_credentials]  # S3 prefixes granted to the environment
+        c.PavedSpawner.credential_providers = [
+            grant_credentials.GrantCredentials
+        ]  # S3 prefixes granted to the environment
 
     setup_costs(c, paved)
 

@@ -87,7 +87,7 @@ class PavedSpawner(Spawner):
     credentials_duration = Float(3600, help="Lifetime in seconds of assumed-role credentials.").tag(config=True)
 
     credential_providers = List(
-        help="""Further credentials a server gets beside its project role's: each item has ``async start(spawner)
+        help="""Further credentials a server gets beside its project role's: each item (a class or other object traitlets can deep-copy) has ``async start(spawner)
         -> dict`` (environment variables for the server) and ``async stop(spawner)``, called after the project
         role is assumed and when the server stops. Default: none. ``paved.hub.setup(c)`` adds the catalog's
         grant credentials (:mod:`paved.catalog.grant_credentials`: the S3 prefixes granted to the server's

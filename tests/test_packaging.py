@@ -5,6 +5,11 @@ import sys
 import sysconfig
 import zipfile
 
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
 from conftest import ROOT
 
 
@@ -20,16 +25,23 @@ def test_wheel_has_only_the_paved_namespace_and_imports(tmp_path):
     assert tops == {"paved", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"}
     for expected in (
         "paved/hub/__init__.py",
-        "paved/hub/templates/home.html",
-        "paved/spawner/data/pricebook.json",
-        "paved/promote/__init__.py",
+        "paved/core/templates/home.html",
+        "paved/core/data/pricebook.json",
+        "paved/pipelines/__init__.py",
+        "paved/data/__init__.py",
+        "paved/hub/catalog/data.py",  # the notebook API's old path, kept for one release
         "paved/hub/jupyterhub_config.py",
     ):
         assert expected in names
+    assert not any(n.startswith("paved/__init__") for n in names), "paved is a namespace package"
     # every Python package folder of the repository is in the wheel (pyproject's `packages` list is explicit)
+    package_dir = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    folder_of = {folder: package for package, folder in package_dir.items()}
     for folder in ("hub", "spawner", "promote"):
         for init in (ROOT / folder).rglob("__init__.py"):
-            assert "paved/" + init.relative_to(ROOT).as_posix() in names, f"{init} missing from pyproject packages"
+            parent = init.parent.relative_to(ROOT).as_posix()
+            assert parent in folder_of, f"{parent} is not mapped in pyproject's package-dir"
+            assert folder_of[parent].replace(".", "/") + "/__init__.py" in names, f"{init} missing from the wheel"
 
     # A real `pip install` of the wheel into a clean venv; dependencies come from the test env's site-packages.
     venv = tmp_path / "venv"

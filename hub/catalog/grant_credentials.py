@@ -107,3 +107,11 @@ async def stop(spawner) -> None:
         await refresher.stop()
         (refresher.files.runtime_dir / PREFIXES_FILE).unlink(missing_ok=True)
         spawner._grant_refresher = None
+
+
+class GrantCredentials:
+    """This module as a credential provider for ``PavedSpawner.credential_providers`` (``paved.hub.setup(c)``
+    adds it). A class, not the module: traitlets deep-copies config values, and classes copy as themselves."""
+
+    start = staticmethod(start)
+    stop = staticmethod(stop)

@@ -1,0 +1,57 @@
+"""The rooms of issue 12: the notebook API's import paths, and ARCHITECTURE.md drawing the import contract."""
+
+import re
+import subprocess
+import sys
+import warnings
+
+from conftest import ROOT
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+
+def test_the_notebook_api_has_a_short_public_path_and_the_old_one_still_works_with_a_warning():
+    code = (
+        "import warnings; warnings.simplefilter('error', DeprecationWarning)\n"
+        "from paved import data\n"
+        "import paved.data\n"
+        "assert data is paved.data and callable(data.read) and callable(data.write)\n"
+        "try:\n"
+        "    from paved.hub.catalog import data as old\n"
+        "except DeprecationWarning as w:\n"
+        "    print('warned:', w)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "use `from paved import data`" in out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from paved import data
+        from paved.hub.catalog import data as old
+
+    assert old is data  # one module: state set through either name is shared
+
+
+def _layers() -> list[list[str]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in config["contracts"] if c["type"] == "layers"]
+    return [[room.strip() for room in layer.split("|")] for layer in contract["layers"]]
+
+
+def test_architecture_md_draws_the_import_contracts_layers_top_to_bottom():
+    picture = (ROOT / "ARCHITECTURE.md").read_text().split("```")[1]
+    rows = [line for line in picture.splitlines() if "paved." in line]
+    row_of = {}
+    for i, line in enumerate(rows):
+        for name in re.findall(r"paved\.[a-z]+", line):
+            row_of.setdefault(name, i)
+    layers = _layers()
+    drawn = [{row_of[room] for room in layer} for layer in layers]
+    assert all(len(rows) == 1 for rows in drawn), f"each layer's rooms are drawn side by side: {drawn}"
+    assert [min(r) for r in drawn] == sorted(min(r) for r in drawn), "layers drawn top to bottom in contract order"
+    installed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    rooms = {p for p in installed if p.count(".") == 1}
+    assert rooms == {room for layer in layers for room in layer}, "every room is in the contract, and only rooms"
