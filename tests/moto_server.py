@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import boto3
 import pytest
 import requests
-from conftest import free_port, stop_process_group
+from hubs import free_port, stop_process_group
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account

@@ -151,7 +151,7 @@ def crash_cycles(
     rnd = random.Random(seed)  # only picks which event a cycle waits for
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    from conftest import make_passable
+    from hubs import make_passable
 
     make_passable(data_dir / "pipelines")  # run accounts (one per project environment) reach the run folders
     (data_dir / "projects.yaml").write_text(CRASH_PROJECTS)

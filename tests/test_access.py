@@ -17,7 +17,7 @@ import time
 
 import pytest
 import yaml
-from conftest import run_code, start_paved, stop, stop_process_group, wait_ready
+from hubs import run_code, start_paved, stop, stop_process_group, wait_ready
 from test_catalog import Webhook
 
 from paved.hub.demo import DEMO_PROJECTS_YAML, create_demo

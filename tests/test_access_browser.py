@@ -6,7 +6,7 @@ import os
 
 import pytest
 from browser import browser_page, login
-from conftest import wait_ready
+from hubs import wait_ready
 from playwright.sync_api import expect
 from test_access import hub, prices  # noqa: F401 (fixtures: a hub with discoverable projects)
 

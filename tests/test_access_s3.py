@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import requests
 import yaml
-from conftest import run_code, start_paved, stop, stop_process_group, wait_ready
+from hubs import run_code, start_paved, stop, stop_process_group, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="isolated servers need a hub running as root")

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 from browser import browser_page, login
-from conftest import wait_ready
+from hubs import wait_ready
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from browser import browser_page, login
-from conftest import stop, wait_ready
+from hubs import stop, wait_ready
 
 PROJECT = "imbalance-price-forecast"
 

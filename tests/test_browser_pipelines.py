@@ -16,7 +16,7 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import start_paved, stop, stop_process_group, wait_ready
+from hubs import start_paved, stop, stop_process_group, wait_ready
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"

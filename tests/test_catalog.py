@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from conftest import free_port, start_paved, stop_process_group
+from hubs import free_port, start_paved, stop_process_group
 from moto_server import start_moto_server, stop_moto_server
 
 from paved.hub.demo import DEMO_PROJECTS_YAML

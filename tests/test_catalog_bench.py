@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from hubs import ROOT
 
 
 def test_benchmark_runs_small_and_loses_nothing():

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import start_paved, stop_process_group
+from hubs import start_paved, stop_process_group
 
 from paved.core.processes import pid_alive, pids_with_env
 

@@ -8,7 +8,7 @@ round is the proof that a busy kernel counts as activity."""
 import time
 
 import pytest
-from conftest import paved_with_site, servers, start_cell, usage_spans, wait_ready
+from hubs import paved_with_site, servers, start_cell, usage_spans, wait_ready
 
 PROJECT = "imbalance-price-forecast"
 LIMIT_MIN = 1

@@ -26,7 +26,7 @@ B_NB = make_notebook(
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    from conftest import start_paved, stop_process_group
+    from hubs import start_paved, stop_process_group
 
     hub = start_paved(tmp_path_factory.mktemp("data-hub"))
     try:

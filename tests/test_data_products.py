@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import make_passable
+from hubs import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
 from paved.core.registry import registry

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
+from hubs import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.core import supervise
@@ -314,7 +314,7 @@ def test_paved_down_after_a_crash_stops_the_servers(tmp_path):
 def test_credentials_are_refreshed_again_after_a_crash(moto_server, tmp_path):  # noqa: F811
     """A server that outlived its hub gets its project role's credentials rewritten by the next hub (same files,
     same group), instead of keeping ones that expire within the hour."""
-    from conftest import run_code
+    from hubs import run_code
 
     from paved.hub.demo import DEMO_PROJECTS_YAML
 

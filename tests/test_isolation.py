@@ -13,7 +13,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
+from hubs import ACCOUNT_PREFIX, run_code, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.core.processes import pids_with_env

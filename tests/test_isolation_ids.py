@@ -14,7 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import ACCOUNT_PREFIX, make_passable
+from hubs import ACCOUNT_PREFIX, make_passable
 
 from paved.scoping import accounts
 from paved.scoping.isolation import prepare_lake, prepare_workspace

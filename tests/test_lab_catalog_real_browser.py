@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from browser import browser_page, login
-from conftest import paved_with_site, stop, wait_ready
+from hubs import paved_with_site, stop, wait_ready
 from test_catalog import bearer, ds_path, ol_client, run_event, wait_for
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 import tornado.web
-from conftest import ROOT, free_port, stop_process_group
+from hubs import ROOT, free_port, stop_process_group
 from tornado.httpserver import HTTPServer
 
 EXT = ROOT / "extensions" / "paved-lab"

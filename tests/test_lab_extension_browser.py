@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from conftest import stop_process_group
+from hubs import stop_process_group
 from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, PREVIEW, SNIPPET, FakeCatalog, start_jupyter
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ import os
 import pytest
 import requests
 import yaml
-from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
+from hubs import server_env, start_paved, stop, stop_process_group, wait_ready
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"

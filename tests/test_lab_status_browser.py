@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 from browser import browser_page, login
-from conftest import paved_with_site, servers, usage_spans, wait_ready
+from hubs import paved_with_site, servers, usage_spans, wait_ready
 
 pytestmark = pytest.mark.browser
 

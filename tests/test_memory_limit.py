@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 
-from conftest import stop, wait_ready
+from hubs import stop, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
 GIB = 1024**3

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import server_env, start_paved, stop, stop_process_group, wait_ready
+from hubs import server_env, start_paved, stop, stop_process_group, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.hub.demo import DEMO_PROJECTS_YAML

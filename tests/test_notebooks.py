@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import server_env, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
+from hubs import server_env, servers, start_paved, stop, stop_process_group, usage_spans, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
 

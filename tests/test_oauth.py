@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
-from conftest import free_port, start_paved, stop_process_group
+from hubs import free_port, start_paved, stop_process_group
 from traitlets.config import Config
 
 from paved.hub.oauth import OIDCConfigError, configure_oidc, groups_from, username_from

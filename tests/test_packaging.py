@@ -10,7 +10,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from conftest import ROOT
+from hubs import ROOT
 
 
 def test_wheel_has_only_the_paved_namespace_and_imports(tmp_path):

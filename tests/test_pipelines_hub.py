@@ -42,7 +42,7 @@ def wait(fn, timeout=90, interval=0.5):
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    from conftest import start_paved, stop_process_group
+    from hubs import start_paved, stop_process_group
 
     hub = start_paved(tmp_path_factory.mktemp("pipelines-hub"), env={"PAVED_PIPELINES_CLOCK_SPEED": "15"})
     try:

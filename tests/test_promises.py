@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import start_paved, stop_process_group
+from hubs import start_paved, stop_process_group
 
 IPF = "imbalance-price-forecast"
 MISSING = "no-such-project"

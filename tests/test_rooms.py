@@ -5,7 +5,7 @@ import subprocess
 import sys
 import warnings
 
-from conftest import ROOT
+from hubs import ROOT
 
 try:
     import tomllib

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from conftest import ROOT, start_paved, stop_process_group
+from hubs import ROOT, start_paved, stop_process_group
 
 from paved.core.processes import pid_alive, pids_with_env
 

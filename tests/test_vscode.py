@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, start_paved, stop_process_group, wait_ready
+from hubs import ROOT, start_paved, stop_process_group, wait_ready
 
 from paved.spawner import vscode
 

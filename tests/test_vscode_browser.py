@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT_PREFIX, start_paved, stop_process_group
+from hubs import ACCOUNT_PREFIX, start_paved, stop_process_group
 from test_vscode import ALICE_PROJECT, alive, need_code_server, wait_ready
 
 pytestmark = pytest.mark.browser
