@@ -5,7 +5,8 @@ Layout:
 * ``events`` — every accepted OpenLineage event, raw JSON, append-only, numbered (``seq``): replayable. An
   event is durable (and acknowledged) once it is in the write-ahead log (:mod:`.eventlog`); it enters this
   table in the transaction that derives it.
-* ``datasets``, ``fields``, ``jobs``, ``runs``, ``run_io``, ``edges`` — derived from the events.
+* ``datasets``, ``fields``, ``jobs``, ``runs``, ``run_io``, ``edges`` — derived from the events by
+  :mod:`paved.catalog.derive` (pure); this module persists what it returns.
 * ``pii_confirmed``, ``alerts`` — sensitive-data decisions and the alerts they raise.
 
 Writes happen on one thread (``Store.writer``) in batches, one transaction per batch, with bulk inserts
