@@ -141,11 +141,14 @@ def derive(items: Iterable[Resolved], known: Known, new_id: Callable[[], int]) -
         for ref, direction in refs:
             did = id_of(ref.key, known.ds_ids, out.new_datasets)
             d = out.datasets.get(did)
-            held = d if d is not None else known.ds_info.get(did)
-            if isinstance(held, dict):
-                held = (held["project"], held["environment"])
-            elif held is not None:
-                held = (held.project, held.environment)
+            stored = known.ds_info.get(did) if d is None else None
+            held = (
+                (d["project"], d["environment"])  # an earlier event of this batch
+                if d is not None
+                else (stored.project, stored.environment)
+                if stored is not None
+                else None
+            )
             project, env = kept_owner(it.dataset_owners.get(ref.key, (None, None, False)), held)
             if d is None:
                 d = out.datasets[did] = {
