@@ -8,9 +8,13 @@ Rules, first match wins:
   (``leads/staging``, ``leads/dev/extra``, a tool's own namespace without the facet) is refused with a
   sentence saying what to send (:class:`NotAssignable`, a 400). A project the poster is not in gets the same
   answer as one that does not exist, so refusals do not tell which project names exist.
-* **Dataset**: the project whose lake location (any environment) contains the dataset's location; else
-  its ``paved`` dataset facet; else the project it already belongs to; else the project of the job that
-  wrote it (outputs) or first mentioned it (inputs).
+* **Dataset** (:meth:`Ownership.dataset_owner`): the project whose lake location (any environment) contains
+  the dataset's location (*authoritative*); else the project it already belongs to; else its ``paved``
+  dataset facet naming one of the poster's projects; else the project of the job of the event; else the
+  poster's only project. Its environment is the owner's, else the job's.
+* **Keeping** (:func:`kept_owner`, applied when events are derived, in order): a dataset keeps the project
+  it has unless the claim is authoritative (a lake location, or the crawler); a kept dataset without an
+  environment takes the claim's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paved.core.projects import ENVIRONMENTS, Project
+
+Claim = tuple[str | None, str | None, bool]  # (project, environment, authoritative) of a dataset
 
 
 class NotAssignable(ValueError):
@@ -92,6 +98,24 @@ class Ownership:
             '{"project": ..., "environment": ...}'
         )
 
+    def dataset_owner(
+        self, location: str | None, facet: dict, held: Owner | None, job: Owner | None, allowed: set[str] | None
+    ) -> Claim | None:
+        """The claim on a dataset at ``location`` with ``paved`` dataset ``facet``, which belongs to ``held``
+        (None: to no project yet), mentioned by an event of ``job`` (None: no job) posted by a member of
+        ``allowed`` (None: all projects): ``(project, environment, authoritative)`` by the rules above, None
+        when no rule names a project."""
+        lake = self.lake_owner(location)
+        facet_owner = self.from_facet(facet)
+        if facet_owner and allowed is not None and facet_owner.project not in allowed:
+            facet_owner = None  # nobody files datasets under a project they are not in
+        owner = lake or held or facet_owner or job
+        if owner is None and allowed is not None and len(allowed) == 1:
+            owner = Owner(next(iter(allowed)), None)
+        if owner is None:
+            return None
+        return owner.project, owner.environment or (job.environment if job else None), lake is not None
+
     def _environment(self, project: str, env, where: str) -> str:
         envs = list(self.projects[project].environments)
         if env is None:
@@ -107,3 +131,13 @@ class Ownership:
                 f"not have (it has {', '.join(envs)})"
             )
         return env
+
+
+def kept_owner(claim: Claim, held: tuple[str | None, str | None] | None) -> tuple[str | None, str | None]:
+    """The (project, environment) a dataset gets when an event's ``claim`` (see :meth:`Ownership.dataset_owner`)
+    meets what it ``held`` before (None: a new dataset): an authoritative claim always wins; otherwise a
+    dataset keeps the project it has (and its environment, else the claim's)."""
+    project, env, authoritative = claim
+    if not authoritative and held is not None and held[0]:
+        return held[0], held[1] or env
+    return project, env

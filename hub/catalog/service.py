@@ -375,30 +375,21 @@ class Catalog:
                 )
             item.job_owner = (job_owner.project, job_owner.environment)
         for ref in event.datasets:
-            lake = own.lake_owner(location_of(ref.namespace, ref.name))
             did = self.store.ds_ids.get(ref.key)
             info = self.store.ds_info.get(did) if did is not None else None
-            facet_owner = own.from_facet(ref.facet("paved"))
-            if facet_owner and allowed is not None and facet_owner.project not in allowed:
-                facet_owner = None  # nobody files datasets under a project they are not in
-            owner = (
-                lake
-                or (Owner(info.project, info.environment) if info and info.project else None)
-                or facet_owner
-                or job_owner
+            held = Owner(info.project, info.environment) if info and info.project else None
+            claim = own.dataset_owner(
+                location_of(ref.namespace, ref.name), ref.facet("paved"), held, job_owner, allowed
             )
-            if owner is None and allowed is not None and len(allowed) == 1:
-                owner = Owner(next(iter(allowed)), None)
-            if owner is None:
+            if claim is None:
                 raise web.HTTPError(
                     400,
                     f"Cannot tell which project dataset {ref.namespace}:{ref.name} belongs "
                     "to: add a 'paved' dataset facet with project and environment",
                 )
-            env = owner.environment or (job_owner.environment if job_owner else None)
-            item.dataset_owners[ref.key] = (owner.project, env, lake is not None)
-            if event.kind == "DatasetEvent" and allowed is not None and owner.project not in allowed:
-                raise web.HTTPError(403, f"You may not describe datasets of project {owner.project!r}")
+            item.dataset_owners[ref.key] = claim
+            if event.kind == "DatasetEvent" and allowed is not None and claim[0] not in allowed:
+                raise web.HTTPError(403, f"You may not describe datasets of project {claim[0]!r}")
         if allowed is not None:
             for ref in event.outputs:  # writing another project's dataset needs its write grant
                 project = item.dataset_owners[ref.key][0]

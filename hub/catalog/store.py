@@ -5,7 +5,8 @@ Layout:
 * ``events`` — every accepted OpenLineage event, raw JSON, append-only, numbered (``seq``): replayable. An
   event is durable (and acknowledged) once it is in the write-ahead log (:mod:`.eventlog`); it enters this
   table in the transaction that derives it.
-* ``datasets``, ``fields``, ``jobs``, ``runs``, ``run_io``, ``edges`` — derived from the events.
+* ``datasets``, ``fields``, ``jobs``, ``runs``, ``run_io``, ``edges`` — derived from the events by
+  :mod:`paved.catalog.derive` (pure); this module persists what it returns.
 * ``pii_confirmed``, ``alerts`` — sensitive-data decisions and the alerts they raise.
 
 Writes happen on one thread (``Store.writer``) in batches, one transaction per batch, with bulk inserts
@@ -30,10 +31,12 @@ from datetime import datetime, timezone
 import orjson
 
 from paved.catalog import pii
+from paved.catalog.derive import dataset_node, derive
+from paved.catalog.derive import job_node as job_node  # re-exported: node ids are read from here too
 from paved.catalog.eventlog import EventLog
 from paved.catalog.facets import FacetArrays
 from paved.catalog.graph import LineageGraph
-from paved.catalog.openlineage import FINAL_TYPES, Event, location_of, parse_event, platform_of, title_of
+from paved.catalog.openlineage import Event, parse_event
 from paved.catalog.textindex import TextIndex
 from paved.core import duck
 
@@ -190,14 +193,6 @@ def bulk_rows(con, table: str, types: dict[str, str], rows: list[dict], conflict
         f"(SELECT unnest(from_json(?, '{struct}'), recursive := true)) {conflict}",
         [orjson.dumps(rows).decode()],
     )
-
-
-def dataset_node(ns: str, name: str) -> str:
-    return f"dataset:{ns}:{name}"
-
-
-def job_node(ns: str, name: str) -> str:
-    return f"job:{ns}:{name}"
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -487,167 +482,13 @@ class Store:
         bulk_rows(self.con, "events", T_EVENTS, [it.event_row() for it in items if not it.in_events_table])
 
     def apply(self, items: list[Resolved]) -> dict:
-        """Derive datasets, fields, jobs, runs, edges from logged events, in one transaction (writer thread)."""
+        """Persist what the logged events derive (:func:`paved.catalog.derive.derive`: datasets, fields, jobs,
+        runs, edges) in one transaction, then update the in-memory view (writer thread)."""
         now = utcnow()
-        jobs, runs, dsets, schemas, run_io, edges = {}, {}, {}, {}, {}, []
-        columns: dict[tuple[str, str], list[dict]] = {}  # dataset -> its column lineage (replaces the old)
-        new_ds: dict[tuple, int] = {}
-        new_jobs: dict[tuple, int] = {}
-        new_edges: set[tuple[int, int]] = set()
-        ds_owner: dict[int, tuple] = {}
         last_seq = max(it.seq for it in items)
-        for it in items:
-            e = it.event
-            jid = None
-            if e.job_key:
-                jid = self.job_ids.get(e.job_key) or new_jobs.get(e.job_key)
-                if jid is None:
-                    jid = new_jobs[e.job_key] = self._new_id()
-                j = jobs.get(jid)
-                if j is None:
-                    j = jobs[jid] = {
-                        "id": jid,
-                        "namespace": e.job_namespace,
-                        "name": e.job_name,
-                        "project": it.job_owner[0],
-                        "environment": it.job_owner[1],
-                        "description": None,
-                        "created_at": e.event_time,
-                        "updated_at": e.event_time,
-                        "latest_run_id": None,
-                    }
-                doc = e.job_facets.get("documentation")
-                if isinstance(doc, dict) and isinstance(doc.get("description"), str):
-                    j["description"] = doc["description"]
-                j["updated_at"] = max(j["updated_at"], e.event_time)
-                if e.run_id:
-                    j["latest_run_id"] = e.run_id
-            if e.run_id:
-                r = runs.get(e.run_id)
-                if r is None:
-                    r = runs[e.run_id] = {
-                        "run_id": e.run_id,
-                        "job_id": jid,
-                        "state": None,
-                        "state_time": None,
-                        "started_at": None,
-                        "ended_at": None,
-                        "created_at": e.event_time,
-                        "updated_at": e.event_time,
-                        "nominal_start": None,
-                        "nominal_end": None,
-                    }
-                if e.event_type and (r["state_time"] is None or e.event_time >= r["state_time"]):
-                    r["state"], r["state_time"] = e.event_type, e.event_time
-                if e.event_type == "START":
-                    r["started_at"] = e.event_time
-                if e.event_type in FINAL_TYPES:
-                    r["ended_at"] = e.event_time
-                r["updated_at"] = max(r["updated_at"], e.event_time)
-                nominal = e.run_facets.get("nominalTime")
-                if isinstance(nominal, dict):
-                    r["nominal_start"] = _str_or_none(nominal.get("nominalStartTime"))
-                    r["nominal_end"] = _str_or_none(nominal.get("nominalEndTime"))
-                error = e.run_facets.get("errorMessage")
-                if isinstance(error, dict) and isinstance(error.get("message"), str):
-                    r["error"] = orjson.dumps(
-                        {
-                            k: error[k]
-                            for k in ("message", "programmingLanguage", "stackTrace")
-                            if isinstance(error.get(k), str)
-                        }
-                    ).decode()
-            refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
-            if e.dataset:
-                refs.append((e.dataset, None))
-            for ref, direction in refs:
-                did = self.ds_ids.get(ref.key) or new_ds.get(ref.key)
-                if did is None:
-                    did = new_ds[ref.key] = self._new_id()
-                project, env, authoritative = it.dataset_owners.get(ref.key, (None, None, False))
-                d = dsets.get(did)
-                if not authoritative:  # a dataset keeps the project it has
-                    known = d if d is not None else self.ds_info.get(did)
-                    owned = (
-                        (known["project"], known["environment"])
-                        if isinstance(known, dict)
-                        else (known.project, known.environment)
-                        if known is not None
-                        else (None, None)
-                    )
-                    if owned[0]:
-                        project, env = owned[0], owned[1] or env
-                if d is None:
-                    d = dsets[did] = {
-                        "id": did,
-                        "namespace": ref.namespace,
-                        "name": ref.name,
-                        "title": title_of(ref.name),
-                        "project": project,
-                        "environment": env,
-                        "platform": platform_of(ref.namespace, ref.name),
-                        "location": location_of(ref.namespace, ref.name),
-                        "created_at": e.event_time,
-                        "updated_at": e.event_time,
-                    }
-                ds_owner[did] = (project, env)
-                d["project"], d["environment"] = project, env
-                d["updated_at"] = max(d["updated_at"], e.event_time)
-                if it.allowed is None or project in it.allowed:
-                    if ref.description is not None:
-                        d["description"] = ref.description
-                    if ref.tags is not None:
-                        d["tags"] = ref.tags
-                    if ref.owners is not None:
-                        d["owners"] = ref.owners
-                    d.update(ref.stats)
-                    schema = ref.schema
-                    if schema is not None:
-                        schemas[did] = schema
-                        d["field_text"] = " ".join(f["name"].replace(".", " ") for f in schema)
-                    if ref.data_source is not None:
-                        d["data_source"] = orjson.dumps(ref.data_source).decode()
-                    if ref.column_lineage is not None:
-                        columns[ref.key] = ref.column_lineage
-                if direction == "out" and jid is not None:
-                    d["producing_job"] = job_node(e.job_namespace, e.job_name)
-                    d["last_run_id"] = e.run_id
-                    if e.event_type == "COMPLETE" and "last_modified" not in ref.stats:
-                        d["last_modified"] = e.event_time
-                if direction and jid is not None:
-                    edge = (did, jid) if direction == "in" else (jid, did)
-                    if edge not in new_edges and not self.graph.has(*edge):
-                        new_edges.add(edge)
-                        edges.append({"src": edge[0], "dst": edge[1], "first_seen": e.event_time})
-                    if e.run_id:
-                        run_io[(e.run_id, did, direction)] = {
-                            "run_id": e.run_id,
-                            "dataset_id": did,
-                            "direction": direction,
-                        }
-        # Schemas that did not change are not rewritten (no churn, no re-profiling).
-        changed_schemas = {}
-        for did, schema in schemas.items():
-            h = hashlib.sha1(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).hexdigest()
-            info = self.ds_info.get(did)
-            if info is None or info.schema_hash != h:
-                changed_schemas[did] = (schema, h)
-            else:
-                dsets[did].pop("field_text", None)
-        created = set(new_ds.values())
-        for did in created:
-            d = dsets[did]
-            d["keywords"] = " ".join(
-                v
-                for v in (
-                    *(d.get("tags") or ()),
-                    *(d.get("owners") or ()),
-                    d["project"],
-                    d["environment"],
-                    d["platform"],
-                )
-                if v is not None
-            )
+        derived = derive(items, self, self._new_id)
+        jobs, runs, dsets, edges = derived.jobs, derived.runs, derived.datasets, derived.edges
+        columns, changed_schemas, created = derived.column_lineage, derived.schemas, derived.created
         con = self.con
         con.execute("BEGIN")
         try:
@@ -709,8 +550,8 @@ class Store:
                     WHERE id IN (SELECT unnest(?::INTEGER[]))""",
                     [existing],
                 )
-            alerts = self._write_fields(con, changed_schemas, ds_owner, now)
-            bulk_rows(con, "run_io", T_RUN_IO, list(run_io.values()), "ON CONFLICT DO NOTHING")
+            alerts = self._write_fields(con, changed_schemas, derived.owners, now)
+            bulk_rows(con, "run_io", T_RUN_IO, derived.run_io, "ON CONFLICT DO NOTHING")
             bulk_rows(con, "edges", T_EDGES, edges)
             if columns:
                 keys = [[ns, name] for ns, name in columns]
@@ -740,10 +581,10 @@ class Store:
         # Committed: now make the in-memory view match.
         self.derived_seq = last_seq
         self.log.release(last_seq)
-        for key, i in new_ds.items():
+        for key, i in derived.new_datasets.items():
             self.ds_ids[key] = i
             self.ds_keys[i] = key
-        for key, i in new_jobs.items():
+        for key, i in derived.new_jobs.items():
             self.job_ids[key] = i
             self.job_keys[i] = key
         for jid, j in jobs.items():
@@ -1010,10 +851,6 @@ class Store:
     # --- reads ----------------------------------------------------------------------------------------
     def stub_id(self, node: int) -> str:
         return "stub:" + hmac.new(self.stub_secret, str(node).encode(), hashlib.sha256).hexdigest()[:20]
-
-
-def _str_or_none(value) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _pii_tags(tags: list[str], kind: str | None, status: str | None) -> list[str]:
