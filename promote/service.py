@@ -43,6 +43,7 @@ from paved.hub.service import run as run_app
 from paved.promote import cron, views
 from paved.promote.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.promote.pin import content_hash
+from paved.promote.promotion import Problem, problems_of
 from paved.promote.scheduler import Clock, Scheduler
 from paved.promote.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
 from paved.promote.store import CATEGORIES, RUN_STATES, Store, default_db_url
@@ -148,7 +149,29 @@ def parse_int_arg(handler, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+class Refusal(web.HTTPError):
+    """A 4xx naming each problem (``promotion.Problem``); the body's ``message`` still lists them as sentences."""
+
+    def __init__(self, status: int, message: str, problems: list[Problem]):
+        super().__init__(status, message)
+        self.problems = problems
+
+
 class Base(ServiceHandler):
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """``{status, message, problems: [{field, message}]}``: a 4xx names what to change field by field (one
+        problem stated by the message when the error has no list of its own)."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        problems = getattr(exc, "problems", None)
+        if problems is None:
+            problems = [Problem.from_text(message)] if 400 <= status_code < 500 else []
+        self.set_header("Content-Type", "application/json")
+        body = {"status": status_code, "message": message, "problems": [p.to_json() for p in problems]}
+        self.finish(json.dumps(body))
+
     def require_project(self, name: str):
         """The project if the caller belongs to it. Not a member and no such project get the same 404, so
         the pipelines API never tells anyone which project names exist."""
@@ -311,7 +334,7 @@ class PipelinesHandler(Base):
         try:
             spec = parse_spec(body["spec"])
         except SpecError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise Refusal(400, str(e), problems_of(e.problems)) from None
         project = self.require_project(spec.project)
         problems = check_against_project(spec, project)
         notebook = body["notebook"]
@@ -345,7 +368,8 @@ class PipelinesHandler(Base):
             catalog_grants(os.environ.get("PAVED_CATALOG_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")),
         )
         if problems:
-            raise web.HTTPError(400, str(SpecError(problems, f"pipeline {spec.project}/{spec.name}")))
+            message = str(SpecError(problems, f"pipeline {spec.project}/{spec.name}"))
+            raise Refusal(400, message, problems_of(problems, "notebook"))
         actual = content_hash(notebook)
         if pin.get("content_hash") and pin["content_hash"] != actual:
             raise web.HTTPError(
