@@ -85,7 +85,7 @@ tests/oidc/node_modules/.installed: tests/oidc/package.json
 
 # The JupyterLab extension's TypeScript (extensions/paved-lab): eslint and tsc on src/ and its tests, prettier
 # --check, and the component tests (vitest + Testing Library, jsdom). Its node_modules are installed again when
-# its package.json or lock changes.
+# its package.json or lock changes (npm install, not npm ci: see extensions/paved-lab/README.md, "Develop").
 LAB_DIR := extensions/paved-lab
 .PHONY: lint-ts
 test: lint-ts
@@ -93,5 +93,5 @@ lint-ts: $(LAB_DIR)/node_modules/.installed
 	cd $(LAB_DIR) && npm run --silent lint && npm run --silent format:check && npm test --silent
 
 $(LAB_DIR)/node_modules/.installed: $(LAB_DIR)/package.json $(LAB_DIR)/package-lock.json
-	cd $(LAB_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(LAB_DIR) && npm install --no-audit --no-fund --loglevel=error
 	touch $@
