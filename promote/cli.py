@@ -125,7 +125,7 @@ def run(args) -> int:
     )
     if isinstance(answer, promotion.Refused):
         return refused(answer, request)
-    if request.dry_run:
+    if request.dry_run and answer.test_run is not None:
         return dry_run(answer.test_run)
     if args.target == "kubernetes":
         return answer.deployed
@@ -134,8 +134,9 @@ def run(args) -> int:
 
 def refused(answer: promotion.Refused, request: PromotionRequest) -> int:
     """Print why nothing was deployed; the exit code: 1 a failed test run or deploy, 2 bad input."""
-    if answer.stage == "test-run":
-        print_failure(answer.test_run.result, answer.test_run.output, answer.test_run.failure)
+    tested = answer.test_run
+    if answer.stage == "test-run" and tested is not None:
+        print_failure(tested.result, tested.output, tested.failure)
         say(False, "nothing deployed: fix the notebook and promote again (or --no-test-run to deploy anyway)")
         return 1
     if answer.stage == "deploy":

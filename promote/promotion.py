@@ -313,7 +313,9 @@ def promote(
     if the test run fails) instead of once deployed (the dialog: a refused promotion changes nothing on disk);
     ``report(ok, text)`` is told each step as it happens."""
     if pin is None:
-        from paved.promote.pin import pin
+        from paved.promote.pin import pin as pin_notebook
+    else:
+        pin_notebook = pin
     read_answer = read(request)
     if isinstance(read_answer, Refused):
         return read_answer
@@ -329,7 +331,7 @@ def promote(
     if write_spec_first:
         spec_file.write_text(spec.to_yaml())
         report(True, f"{written} {spec_file} and validated it")
-    pinned = pin(path, nb)
+    pinned = pin_notebook(path, nb)
     git = (
         f", git {pinned['git_commit'][:12]}{' (uncommitted changes)' if pinned['git_dirty'] else ''}"
         if pinned.get("git_commit")
