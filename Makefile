@@ -97,3 +97,16 @@ tests/oidc/node_modules/.installed: tests/oidc/package.json
 # Browser tests drive Debian's chromium through playwright (never `playwright install`).
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+# The JupyterLab extension's TypeScript (extensions/paved-lab): eslint and tsc on src/ and its tests, prettier
+# --check, and the component tests (vitest + Testing Library, jsdom). Its node_modules are installed again when
+# its package.json or lock changes (npm install, not npm ci: see extensions/paved-lab/README.md, "Develop").
+LAB_DIR := extensions/paved-lab
+.PHONY: lint-ts
+test: lint-ts
+lint-ts: $(LAB_DIR)/node_modules/.installed
+	cd $(LAB_DIR) && npm run --silent lint && npm run --silent format:check && npm test --silent
+
+$(LAB_DIR)/node_modules/.installed: $(LAB_DIR)/package.json $(LAB_DIR)/package-lock.json
+	cd $(LAB_DIR) && npm install --no-audit --no-fund --loglevel=error
+	touch $@

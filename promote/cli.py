@@ -13,33 +13,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-import yaml
-
-from paved.core.projects import resolve_lake
 from paved.core.registry import registry
-from paved.pipelines import checks
+from paved.data import resolve_lake
+from paved.pipelines import checks, promotion
 from paved.pipelines.client import ClientError, PipelinesClient, service_url
 from paved.pipelines.k8s import JobPlacement, render, to_yaml
-from paved.pipelines.notebook import NotebookError, infer_param, kernel_problem, notebook_parameters, read_notebook
-from paved.pipelines.pin import pin
 from paved.pipelines.products import staging_env
+from paved.pipelines.promotion import Problem, PromotionRequest, slug, spec_path_for  # noqa: F401 (slug: reproduce.py)
 from paved.pipelines.runner import RunRequest, scope_env
 from paved.pipelines.runner import run as run_attempt
 from paved.pipelines.scheduler import kernel_of
-from paved.pipelines.spec import (
-    SpecError,
-    check_against_project,
-    check_parameters,
-    coerce,
-    parse_spec,
-    resolve_parameters,
-)
 from paved.pipelines.views import failure_of
 
 
@@ -81,80 +69,6 @@ def say(ok: bool, text: str) -> None:
     print(f"{'✓' if ok else '✗'} {text}", flush=True)
 
 
-def spec_path_for(notebook: Path) -> Path:
-    return notebook.with_name(f"{notebook.stem}.pipeline.yaml")
-
-
-def slug(text: str) -> str:
-    s = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
-    return (s or "pipeline")[:63].strip("-")
-
-
-def build_raw_spec(notebook: Path, nb_params: dict, existing: dict | None, args) -> tuple[dict, list[str]]:
-    """The spec document: the existing file (or defaults), new notebook parameters, then flags.
-
-    Returns (raw spec, problems from flags)."""
-    problems: list[str] = []
-    raw = dict(existing or {})
-    raw.setdefault("name", slug(notebook.stem))
-    raw.setdefault("project", os.environ.get("PAVED_PROJECT"))
-    raw.setdefault("environment", os.environ.get("PAVED_ENVIRONMENT") or "dev")
-    raw["notebook"] = notebook.name
-    params = dict(raw.get("parameters") or {})
-    for name, info in nb_params.items():
-        if name not in params:
-            param = infer_param(info)
-            params[name] = {
-                k: v
-                for k, v in (("type", param.type), ("default", param.default), ("help", param.help))
-                if v not in ("", None) or k == "default"
-            }
-    raw["parameters"] = params
-    raw.setdefault("schedule", "manual")
-    raw.setdefault("retries", {"count": 2, "backoff_seconds": 60, "backoff_factor": 2})
-    raw.setdefault("timeouts", {"run_seconds": 3600, "cell_seconds": 1800})
-    raw.setdefault("concurrency", "forbid")
-    raw.setdefault("catchup", {"policy": "latest", "max": 10})
-    raw.setdefault("resources", {"instance_type": "t3.medium", "lifecycle": "spot"})
-    raw.setdefault("notify", {})
-    raw.setdefault("retention", {"runs": 100, "days": 90})
-    raw.setdefault("inputs", [])
-    raw.setdefault("outputs", [])
-    for flag in ("name", "project", "environment"):
-        if getattr(args, flag):
-            raw[flag] = getattr(args, flag)
-    if args.schedule:
-        raw["schedule"] = (
-            "manual"
-            if args.schedule == "manual"
-            else {
-                "cron": args.schedule,
-                "timezone": args.timezone or (raw["schedule"] or {}).get("timezone", "UTC")
-                if isinstance(raw["schedule"], dict)
-                else args.timezone or "UTC",
-            }
-        )
-    elif args.timezone and isinstance(raw["schedule"], dict):
-        raw["schedule"] = {**raw["schedule"], "timezone": args.timezone}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep:
-            problems.append(f"--param {item!r}: use NAME=VALUE")
-            continue
-        if key not in params:
-            problems.append(f"parameters.{key}: unknown parameter; the notebook has {', '.join(sorted(params))}")
-            continue
-        ptype = params[key].get("type", "str")
-        if "{{" in value:
-            params[key] = {**params[key], "default": value}
-            continue
-        try:
-            params[key] = {**params[key], "default": coerce(ptype, value, from_text=True, where=f"parameters.{key}")}
-        except ValueError as e:
-            problems.append(f"--param {str(e)}")
-    return raw, problems
-
-
 def _projects():
     path = os.environ.get("PAVED_PROJECTS_FILE")
     if not path or not Path(path).exists():
@@ -163,83 +77,85 @@ def _projects():
     return registry(path)
 
 
-def check_spec(notebook: Path, nb_params: dict, existing: dict | None, flags, where: str):
-    """Build the spec from the notebook, the spec file already there and the flags, and check it all: the
-    spec itself, the notebook's parameters, the project's bounds, the parameter values.
-    Returns ``(spec or None, parameter values, problems)``; shared by the CLI and the JupyterLab dialog."""
-    raw, problems = build_raw_spec(notebook, nb_params, existing, flags)
-    spec, values = None, {}
-    try:
-        spec = parse_spec(raw, where)
-    except SpecError as e:
-        problems += e.problems
-    if spec is not None:
-        problems += check_parameters(spec, nb_params)
-        registry = _projects()
-        project = registry.get(spec.project) if registry else None
-        if registry and project is None:
-            problems.append(f"project: no project named {spec.project!r}")
-        elif project is not None:
-            problems += check_against_project(spec, project)
-        try:
-            values = resolve_parameters(spec, datetime.now(timezone.utc))
-        except SpecError as e:
-            problems += e.problems
-    return spec, values, problems
+def request_of(args) -> tuple[PromotionRequest, list[Problem]]:
+    """The promotion request of ``paved promote``'s arguments, and the ``--param`` items that are not NAME=VALUE."""
+    parameters, problems = {}, []
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if sep:
+            parameters[key] = value
+        else:
+            problems.append(Problem("parameters", f"--param {item!r}: use NAME=VALUE"))
+    request = PromotionRequest(
+        notebook=Path(args.notebook),
+        name=args.name,
+        project=args.project,
+        environment=args.environment,
+        schedule=args.schedule,
+        timezone=args.timezone,
+        parameters=parameters,
+        test_run=getattr(args, "test_run", True),
+        dry_run=bool(getattr(args, "dry_run", False)),
+    )
+    return request, problems
+
+
+def print_problems(title: str, problems: list[Problem]) -> None:
+    say(False, f"{title}: {len(problems)} problem(s):")
+    for p in problems:
+        print(f"    - {p}")
 
 
 def run(args) -> int:
-    notebook = Path(args.notebook)
-    try:
-        nb = read_notebook(notebook)
-        nb_params = notebook_parameters(notebook)
-    except NotebookError as e:
-        say(False, str(e))
-        return 2
-    say(True, f"inspected {notebook.name}: parameters {', '.join(nb_params) or '(none)'}")
-    spec_file = spec_path_for(notebook)
-    existing = None
-    if spec_file.exists():
-        try:
-            existing = yaml.safe_load(spec_file.read_text()) or {}
-        except yaml.YAMLError as e:
-            say(False, f"{spec_file}: not valid YAML: {e}")
-            return 2
-    spec, values, problems = check_spec(notebook, nb_params, existing, args, str(spec_file))
+    request, problems = request_of(args)
     if problems:
-        say(False, f"{spec_file.name}: {len(problems)} problem(s):")
-        for p in problems:
-            print(f"    - {p}")
+        print_problems(spec_path_for(request.notebook).name, problems)
         return 2
-    spec_file.write_text(spec.to_yaml())
-    say(True, f"{'updated' if existing is not None else 'wrote'} {spec_file} and validated it")
-    pinned = pin(notebook, nb)
-    git = (
-        f", git {pinned['git_commit'][:12]}{' (uncommitted changes)' if pinned['git_dirty'] else ''}"
-        if pinned["git_commit"]
-        else ""
+
+    def deploy(spec, nb, pinned):
+        if args.target == "kubernetes":
+            return deploy_kubernetes(spec, nb, pinned, args)  # the exit code: it reports its own errors
+        try:
+            client = PipelinesClient.from_args(args.hub_url, args.token)
+        except ClientError as e:
+            raise promotion.DeployRefused(502, str(e)) from None
+        return client, promotion.client_deploy(client)(spec, nb, pinned)
+
+    answer = promotion.promote(
+        request,
+        run_test=test_run,
+        deploy=deploy,
+        projects=_projects(),
+        failure_of=failure_of,
+        write_spec_first=True,  # the spec file is there to edit even when the test run or the deploy fails
+        report=say,
     )
-    say(
-        True,
-        f"pinned {pinned['content_hash'][:19]}…{git}, python {pinned['python']}"
-        + (f", image {pinned['image']}" if pinned["image"] else ""),
-    )
-    if args.dry_run:
-        return dry_run(spec, nb, values)
-    kernel = kernel_problem(nb)
-    if kernel:
-        say(False, kernel)
-        return 2
-    if getattr(args, "test_run", True):
-        result, out = test_run(spec, nb, values)
-        if result.status != "succeeded":
-            print_failure(result, out)
-            say(False, "nothing deployed: fix the notebook and promote again (or --no-test-run to deploy anyway)")
-            return 1
-        say(True, f"test run succeeded in {result.duration:.1f}s with the default parameters")
+    if isinstance(answer, promotion.Refused):
+        return refused(answer, request)
+    if request.dry_run and answer.test_run is not None:
+        return dry_run(answer.test_run)
     if args.target == "kubernetes":
-        return deploy_kubernetes(spec, nb, pinned, args)
-    return deploy_embedded(spec, nb, pinned, args)
+        return answer.deployed
+    return deployed_embedded(answer.plan.spec, *answer.deployed)
+
+
+def refused(answer: promotion.Refused, request: PromotionRequest) -> int:
+    """Print why nothing was deployed; the exit code: 1 a failed test run or deploy, 2 bad input."""
+    tested = answer.test_run
+    if answer.stage == "test-run" and tested is not None:
+        print_failure(tested.result, tested.output, tested.failure)
+        say(False, "nothing deployed: fix the notebook and promote again (or --no-test-run to deploy anyway)")
+        return 1
+    if answer.stage == "deploy":
+        say(False, f"deploy failed: {answer.message}")
+        for p in answer.problems if answer.status == 400 else []:
+            print(f"    - {p}")
+        return 1
+    if answer.stage == "plan":
+        print_problems(spec_path_for(request.notebook).name, answer.problems)
+    else:  # read: the notebook or spec file; kernel: the kernel's sentence
+        say(False, answer.message if answer.stage == "read" else answer.problems[0].message)
+    return 2
 
 
 # What a notebook server's scope sets for AWS (paved.scoping.credentials): a profile file, never keys.
@@ -307,10 +223,8 @@ def check_staged(spec, result, out: Path, lake: str):
     return result
 
 
-def print_failure(result, out: Path) -> None:
+def print_failure(result, out: Path, failure: dict | None) -> None:
     """The failing cell (its source and the error) first, then where the output notebook and log are."""
-
-    failure = failure_of(str(out))
     where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
     say(False, f"test run failed ({result.category}{where}): {result.error}")
     if failure:
@@ -321,8 +235,8 @@ def print_failure(result, out: Path) -> None:
     print(f"    output notebook {out / 'output.ipynb'}, log {out / 'run.log'}")
 
 
-def dry_run(spec, nb: dict, values: dict) -> int:
-    result, out = test_run(spec, nb, values, kind="dry-run")
+def dry_run(tested: promotion.TestRun) -> int:
+    result, out = tested.result, tested.output
     if result.status == "succeeded":
         say(True, f"dry run succeeded in {result.duration:.1f}s; output notebook {out / 'output.ipynb'}")
         return 0
@@ -332,14 +246,8 @@ def dry_run(spec, nb: dict, values: dict) -> int:
     return 1
 
 
-def deploy_embedded(spec, nb: dict, pinned: dict, args) -> int:
-
-    try:
-        client = PipelinesClient.from_args(args.hub_url, args.token)
-        result = client.deploy(spec.to_dict(), nb, pinned)
-    except ClientError as e:
-        say(False, f"deploy failed: {e}")
-        return 1
+def deployed_embedded(spec, client, result: dict) -> int:
+    """Say what the pipelines service did: the version, when it runs, failed runs to rerun, where it is."""
     v = result["version"]
     what = f"version {v['number']}" if result["new_version"] else f"unchanged, still version {v['number']}"
     when = f"schedule {spec.schedule.cron} ({spec.schedule.timezone})" if not spec.schedule.manual else "manual"

@@ -11,11 +11,27 @@ import os
 
 import requests
 
+from paved.pipelines.promotion import Problem
+
 
 class ClientError(RuntimeError):
-    def __init__(self, status: int, message: str):
+    """An error answer (or none): the HTTP status (0: no answer), its sentence and, when the service sent them,
+    its structured problems (``paved.pipelines.promotion.Problem``, from the body's ``problems``)."""
+
+    def __init__(self, status: int, message: str, problems: list | None = None):
         self.status = status
+        self.problems = list(problems or [])
         super().__init__(message)
+
+
+def _problems(data) -> list:
+
+    listed = data.get("problems") if isinstance(data, dict) else None
+    return [
+        Problem(str(p.get("field") or ""), str(p.get("message") or ""))
+        for p in (listed if isinstance(listed, list) else [])
+        if isinstance(p, dict)
+    ]
 
 
 def service_url(hub_url: str | None = None) -> str | None:
@@ -56,7 +72,7 @@ class PipelinesClient:
         except ValueError:
             data = {"message": r.text[:500]}
         if r.status_code >= 400:
-            raise ClientError(r.status_code, data.get("message") or f"HTTP {r.status_code}")
+            raise ClientError(r.status_code, data.get("message") or f"HTTP {r.status_code}", _problems(data))
         return data
 
     def deploy(self, spec: dict, notebook: dict, pin: dict) -> dict:

@@ -1,9 +1,10 @@
 """ "Promote to pipeline" on the server side: ``POST /paved/promote/inspect`` and ``POST /paved/promote/deploy``.
 
 The lab extension's dialog is only a form. Everything ``paved promote`` does runs here, in the notebook
-server's Python, with the same functions the command line uses (``paved.pipelines.cli``: the spec document
-from the notebook, an existing spec and the flags; ``paved.pipelines.spec``: validation; ``paved.pipelines.pin``;
-``paved.pipelines.client.PipelinesClient``: deploy through the pipelines API with the server's hub token).
+server's Python, through the use case the command line calls (``paved.pipelines.promotion.promote``: the spec
+document from the notebook, an existing spec and the request, validated, pinned, test-run, deployed through the
+pipelines API with the server's hub token). A refusal answers ``field_problems`` ``[{field, message}]``, which the
+dialog shows next to each field, and ``problems``, the same as ``field: message`` sentences.
 The dialog's fields are the command's flags (``--name --project --environment --schedule --timezone
 --param K=V``), so a value typed in the dialog is read exactly as the same text on the command line.
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -38,24 +38,34 @@ from .proxy import PavedLab
 
 
 class PromoteProblem(Exception):
-    """A promotion that cannot go ahead: an HTTP status, a message and the problems, each ``field: what``."""
+    """A promotion that cannot go ahead: an HTTP status, a message and the problems (``promotion.Problem``)."""
 
-    def __init__(self, status: int, message: str, problems: list[str] | None = None, **extra: Any):
+    def __init__(self, status: int, message: str, problems: list | None = None, **extra: Any):
         super().__init__(message)
         self.status = status
         self.message = message
         self.problems = list(problems or [])
         self.extra = extra
 
+    def body(self) -> dict:
+        """The 4xx/5xx answer: ``message``; ``field_problems`` ``[{field, message}]``, which the dialog shows next
+        to each field; ``problems``, the same as ``field: message`` sentences (as earlier versions answered)."""
+        return {
+            "message": self.message,
+            "problems": [str(p) for p in self.problems],
+            "field_problems": [p.to_json() for p in self.problems],
+            **self.extra,
+        }
 
-def _promote_modules():
+
+def _promotion():
     try:
-        from paved.pipelines import cli, client, notebook, pin, spec
+        from paved.pipelines import cli, client, promotion
     except ImportError as e:  # a server image without Paved's Python package
         raise PromoteProblem(
             503, f"Promote needs Paved's Python package (paved.pipelines) in this server's environment: {e}"
         ) from None
-    return SimpleNamespace(cli=cli, client=client, notebook=notebook, pin=pin, spec=spec)
+    return SimpleNamespace(cli=cli, client=client, promotion=promotion)
 
 
 def notebook_file(root_dir: str, path: Any) -> Path:
@@ -73,28 +83,13 @@ def notebook_file(root_dir: str, path: Any) -> Path:
     return target
 
 
-def _existing_spec(spec_file: Path) -> dict | None:
-    import yaml
-
-    if not spec_file.exists():
-        return None
-    try:
-        data = yaml.safe_load(spec_file.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise PromoteProblem(
-            400, f"{spec_file.name}: not valid YAML: {e}", [f"spec: {spec_file.name} is not valid YAML"]
-        )
-    if not isinstance(data, dict):
-        raise PromoteProblem(400, f"{spec_file.name}: must be a mapping", [f"spec: {spec_file.name} must be a mapping"])
-    return data
-
-
-def _parameters(m, nb_path: Path) -> dict:
-    try:
-        return m.notebook.notebook_parameters(nb_path)
-    except m.notebook.NotebookError as e:
-        message = str(e).replace(str(nb_path), nb_path.name)
-        raise PromoteProblem(400, message, [f"notebook: {message}"], how_to_tag=m.notebook.HOW_TO_TAG) from None
+def _refused(answer) -> PromoteProblem:
+    extra = {}
+    if answer.how_to_tag:
+        extra["how_to_tag"] = answer.how_to_tag
+    if answer.test_run is not None:
+        extra["test_run"] = answer.test_run.to_json()
+    return PromoteProblem(answer.status, answer.message, answer.problems, **extra)
 
 
 def as_text(ptype: str, value: Any) -> str:
@@ -110,24 +105,21 @@ def as_text(ptype: str, value: Any) -> str:
     return str(value)
 
 
-def _flags(**given: Any) -> SimpleNamespace:
-    """The argparse namespace ``paved promote`` would have for these dialog fields."""
-    values = {key: given.get(key) or None for key in ("name", "project", "environment", "schedule", "timezone")}
-    return SimpleNamespace(**values, param=list(given.get("param") or []))
-
-
 def _relative(root_dir: str, path: Path) -> str:
     return path.relative_to(Path(root_dir).resolve()).as_posix()
 
 
 def inspect(root_dir: str, path: Any, default_schedule: str) -> dict:
     """What the dialog shows: the spec ``paved promote`` would write now, as form fields."""
-    m = _promote_modules()
+    m = _promotion()
     nb_path = notebook_file(root_dir, path)
-    nb_params = _parameters(m, nb_path)
-    spec_file = m.cli.spec_path_for(nb_path)
-    existing = _existing_spec(spec_file)
-    raw, _ = m.cli.build_raw_spec(nb_path, nb_params, existing, _flags())
+    request = m.promotion.PromotionRequest(notebook=nb_path)
+    read = m.promotion.read_request(request)
+    if isinstance(read, m.promotion.Refused):
+        raise _refused(read)
+    _, nb_params, existing = read
+    raw, _ = m.promotion.build_raw_spec(request, nb_params, existing)
+    spec_file = m.promotion.spec_path_for(nb_path)
     schedule = raw.get("schedule")
     if existing is None or "schedule" not in existing:
         schedule_text, tz = default_schedule, None  # a first promotion: the dialog proposes a daily run
@@ -169,74 +161,46 @@ def _environments():
     return ENVIRONMENTS
 
 
-def service_problems(message: str) -> list[str]:
-    """The ``field: what`` lines of a pipelines-service validation message (``... problem(s):\\n  - a: b``)."""
-    lines = [ln.strip()[2:] for ln in message.splitlines() if ln.strip().startswith("- ")]
-    return lines or [message]
+def request_of(nb_path: Path, body: dict):
+    """The promotion request of the dialog's fields (``paved promote``'s options), or the fields' problems."""
+    m = _promotion()
+    problems = [
+        m.promotion.Problem(key, "must be text")
+        for key in ("name", "project", "environment", "schedule", "timezone")
+        if body.get(key) is not None and not isinstance(body[key], str)
+    ]
+    given = body.get("parameters") or {}
+    if not isinstance(given, dict):
+        problems.append(m.promotion.Problem("parameters", "must be an object of name -> value"))
+        given = {}
+    if problems:
+        raise PromoteProblem(400, f"{len(problems)} problem(s) with the request", problems)
+    text = {k: (body.get(k) or "").strip() or None for k in ("name", "project", "environment", "schedule", "timezone")}
+    return m.promotion.PromotionRequest(
+        notebook=nb_path,
+        **text,
+        parameters={k: v if isinstance(v, str) else as_text("", v) for k, v in given.items()},
+        test_run=body.get("test_run", True) is not False,
+    )
 
 
 def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
     """``paved promote NOTEBOOK --name .. --project .. --environment .. --schedule .. --timezone .. --param ..``
     with the dialog's fields, deployed to the embedded scheduler; the spec is written once the service accepted it."""
-    m = _promote_modules()
+    m = _promotion()
     nb_path = notebook_file(root_dir, body.get("path"))
-    for key in ("name", "project", "environment", "schedule", "timezone"):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            raise PromoteProblem(400, f"{key}: must be text", [f"{key}: must be text"])
-    given = body.get("parameters") or {}
-    if not isinstance(given, dict):
-        raise PromoteProblem(400, "parameters: must be an object of name -> value", ["parameters: must be an object"])
-    try:
-        nb = m.notebook.read_notebook(nb_path)
-    except m.notebook.NotebookError as e:
-        raise PromoteProblem(400, str(e), [f"notebook: {e}"]) from None
-    nb_params = _parameters(m, nb_path)
-    spec_file = m.cli.spec_path_for(nb_path)
-    existing = _existing_spec(spec_file)
-    params = [f"{k}={v if isinstance(v, str) else as_text('', v)}" for k, v in given.items()]
-    flags = _flags(
-        **{k: (body.get(k) or "").strip() for k in ("name", "project", "environment", "schedule", "timezone")},
-        param=params,
+    answer = m.promotion.promote(
+        request_of(nb_path, body),
+        run_test=m.cli.test_run,
+        deploy=m.promotion.client_deploy(client),
+        projects=m.cli._projects(),
+        failure_of=m.cli.failure_of,
     )
-    spec, _, problems = m.cli.check_spec(nb_path, nb_params, existing, flags, spec_file.name)
-    problems = [p.removeprefix("--param ") for p in problems]
-    if problems:
-        raise PromoteProblem(400, f"{spec_file.name}: {len(problems)} problem(s)", problems)
-    kernel = m.notebook.kernel_problem(nb)
-    if kernel:
-        raise PromoteProblem(400, "This notebook's kernel cannot run pipelines here", [kernel])
-    tested = None
-    if body.get("test_run", True) is not False:
-        values = m.spec.resolve_parameters(spec, datetime.now(timezone.utc))
-        result, out = m.cli.test_run(spec, nb, values)
-        failure = failure_of(str(out))
-        if result.status != "succeeded":
-            where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
-            raise PromoteProblem(
-                400,
-                f"The test run failed{where}: nothing was deployed",
-                [f"notebook: the test run failed{where} ({result.category}): {result.error}"],
-                test_run={
-                    "status": "failed",
-                    "category": result.category,
-                    "error": result.error,
-                    "failing_cell": result.failing_cell,
-                    "failure": failure,
-                    "output": str(out / "output.ipynb"),
-                },
-            )
-        tested = {"status": "succeeded", "duration": result.duration}
-    pinned = m.pin.pin(nb_path, nb)
-    try:
-        result = client.deploy(spec.to_dict(), nb, pinned)
-    except m.client.ClientError as e:
-        if e.status == 400:
-            raise PromoteProblem(400, "The pipelines service refused the spec", service_problems(str(e))) from None
-        if e.status in (403, 404):
-            raise PromoteProblem(e.status, str(e), [f"project: {e}"]) from None
-        raise PromoteProblem(502, str(e)) from None
-    spec_file.write_text(spec.to_yaml())
+    if isinstance(answer, m.promotion.Refused):
+        raise _refused(answer)
+    spec, result = answer.plan.spec, answer.deployed
     version = result["version"]
+    tested = answer.test_run
     return {
         "pipeline": {"project": spec.project, "name": spec.name, "environment": spec.environment},
         "version": version["number"],
@@ -244,25 +208,19 @@ def deploy(root_dir: str, body: dict, client, history_fallback: str) -> dict:
         "content_hash": version.get("content_hash"),
         "schedule": "manual" if spec.schedule.manual else spec.schedule.cron,
         "timezone": None if spec.schedule.manual else spec.schedule.timezone,
-        "spec_file": _relative(root_dir, spec_file),
-        "spec_written": "updated" if existing is not None else "wrote",
+        "spec_file": _relative(root_dir, answer.plan.spec_file),
+        "spec_written": answer.spec_written,
         "history_url": result.get("history_url") or history_fallback,
         "pipeline_url": result.get("pipeline_url"),
         "next_run": result.get("next_run"),
         "failed_runs": result.get("failed_runs") or [],
-        "test_run": tested,
+        "test_run": {"status": "succeeded", "duration": tested.result.duration} if tested else None,
     }
-
-
-def failure_of(out: str):
-    from paved.pipelines.views import failure_of as failure
-
-    return failure(out)
 
 
 def pipeline_action(body: dict, client) -> dict:
     """``run`` (a manual run now) or ``rerun-failed`` for the pipeline ``{project, name}`` the dialog deployed."""
-    m = _promote_modules()
+    m = _promotion()
     project, name, action = body.get("project"), body.get("name"), body.get("action")
     if not isinstance(project, str) or not isinstance(name, str) or not project or not name:
         raise PromoteProblem(400, "project and name: required (the pipeline just promoted)")
@@ -288,9 +246,9 @@ class PromoteHandler(APIHandler):
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError as e:
-            return self._answer(400, {"message": f"The request body is not valid JSON: {e}", "problems": []})
+            return self._answer(400, PromoteProblem(400, f"The request body is not valid JSON: {e}").body())
         if not isinstance(body, dict):
-            return self._answer(400, {"message": "The request body must be a JSON object", "problems": []})
+            return self._answer(400, PromoteProblem(400, "The request body must be a JSON object").body())
         root = self.settings.get("server_root_dir") or self.contents_manager.root_dir
         root = os.path.expanduser(root)
         loop = asyncio.get_running_loop()
@@ -304,11 +262,11 @@ class PromoteHandler(APIHandler):
             else:
                 result = await loop.run_in_executor(None, self._deploy, root, body)
         except PromoteProblem as e:
-            return self._answer(e.status, {"message": e.message, "problems": e.problems, **e.extra})
+            return self._answer(e.status, e.body())
         self._answer(200, result)
 
     def _client(self):
-        m = _promote_modules()
+        m = _promotion()
         base = self.paved.pipelines_url
         if not base:
             raise PromoteProblem(

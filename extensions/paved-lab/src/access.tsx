@@ -5,45 +5,13 @@
  */
 import * as React from 'react';
 
-import { PavedError, pavedRequest } from './api';
+import * as api from './api';
+import { AccessRequest, AuditEntry, Grant, Purpose } from './types';
 
-export interface Purpose {
-  project: string;
-  environment: string;
-  admin: boolean;
-}
-
-export interface AccessRequest {
-  id: string;
-  status: 'pending' | 'approved' | 'denied';
-  namespace: string;
-  name: string;
-  owner_project: string;
-  project: string;
-  environment: string;
-  access: 'read' | 'write';
-  days: number;
-  reason: string;
-  requester: string;
-  created: string;
-  decided_by: string | null;
-  comment: string | null;
-}
-
-function post<T>(path: string, body: unknown): Promise<T> {
-  return pavedRequest<T>(
-    `catalog/api/catalog/v1/${path}`,
-    { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } },
-    'The catalog'
-  );
-}
-
-function get<T>(path: string): Promise<T> {
-  return pavedRequest<T>(`catalog/api/catalog/v1/${path}`, { method: 'GET', cache: 'no-cache' }, 'The catalog');
-}
+export type { AccessRequest, Purpose } from './types';
 
 function message(error: unknown): string {
-  return error instanceof PavedError ? error.message : String(error);
+  return error instanceof api.PavedError ? error.message : String(error);
 }
 
 /** The "Request access" form of a dataset the caller may only discover. */
@@ -56,7 +24,8 @@ export function RequestAccess(props: { namespace: string; name: string }): JSX.E
   const [status, setStatus] = React.useState('');
   const [error, setError] = React.useState('');
   React.useEffect(() => {
-    get<{ purposes: Purpose[] }>('access-purposes')
+    api
+      .accessPurposes()
       .then(r => {
         setPurposes(r.purposes);
         if (r.purposes.length) {
@@ -70,8 +39,14 @@ export function RequestAccess(props: { namespace: string; name: string }): JSX.E
     setError('');
     const [project, environment] = purpose.split('/');
     try {
-      const created = await post<AccessRequest>('access-requests', {
-        namespace: props.namespace, name: props.name, project, environment, access, days, reason
+      const created = await api.requestAccess({
+        namespace: props.namespace,
+        name: props.name,
+        project,
+        environment,
+        access,
+        days,
+        reason
       });
       setStatus(`Requested (${created.id}): the owners of ${created.owner_project} decide.`);
     } catch (e) {
@@ -81,7 +56,7 @@ export function RequestAccess(props: { namespace: string; name: string }): JSX.E
   return (
     <form className="paved-request-access" onSubmit={e => void submit(e)}>
       <h4>Request access</h4>
-      <p className="paved-muted">You can see this dataset's description and schema; its data needs a grant.</p>
+      <p className="paved-muted">{"You can see this dataset's description and schema; its data needs a grant."}</p>
       <label>
         For
         <select className="paved-request-purpose" value={purpose} onChange={e => setPurpose(e.target.value)}>
@@ -94,21 +69,32 @@ export function RequestAccess(props: { namespace: string; name: string }): JSX.E
       </label>
       <label>
         Access
-        <select className="paved-request-kind" value={access} onChange={e => setAccess(e.target.value as 'read' | 'write')}>
+        <select
+          className="paved-request-kind"
+          value={access}
+          onChange={e => setAccess(e.target.value as 'read' | 'write')}
+        >
           <option value="read">read</option>
           <option value="write">read-write</option>
         </select>
       </label>
       <label>
         Days
-        <input className="paved-request-days" type="number" min={1} value={days}
-          onChange={e => setDays(Number(e.target.value))} />
+        <input
+          className="paved-request-days"
+          type="number"
+          min={1}
+          value={days}
+          onChange={e => setDays(Number(e.target.value))}
+        />
       </label>
       <label>
         Reason
         <textarea className="paved-request-reason" value={reason} onChange={e => setReason(e.target.value)} />
       </label>
-      <button className="paved-button paved-request-submit" type="submit">Request access</button>
+      <button className="paved-button paved-request-submit" type="submit">
+        Request access
+      </button>
       {status ? <div className="paved-status">{status}</div> : null}
       {error ? <div className="paved-error">{error}</div> : null}
     </form>
@@ -123,10 +109,7 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
   const [error, setError] = React.useState('');
   const load = async () => {
     try {
-      const [r, p] = await Promise.all([
-        get<{ requests: AccessRequest[] }>('access-requests'),
-        get<{ admin_of: string[] }>('access-purposes')
-      ]);
+      const [r, p] = await Promise.all([api.accessRequests(), api.accessPurposes()]);
       setRequests(r.requests);
       setAdminOf(p.admin_of);
     } catch (e) {
@@ -137,7 +120,7 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
   const decide = async (id: string, verb: 'approve' | 'deny') => {
     setError('');
     try {
-      await post(`access-requests/${encodeURIComponent(id)}/${verb}`, { comment: comments[id] ?? '' });
+      await api.decideAccess(id, verb, comments[id] ?? '');
     } catch (e) {
       setError(message(e));
     }
@@ -145,7 +128,9 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
   };
   return (
     <div className="paved-access-requests">
-      <button className="paved-button paved-back" onClick={props.onClose}>‹ Catalog</button>
+      <button className="paved-button paved-back" onClick={props.onClose}>
+        ‹ Catalog
+      </button>
       <h3>Access requests</h3>
       {error ? <div className="paved-error">{error}</div> : null}
       {requests === null ? <div className="paved-muted">Loading…</div> : null}
@@ -153,8 +138,8 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
       {(requests ?? []).map(r => (
         <div key={r.id} className={`paved-access-request paved-access-${r.status}`} data-request={r.id}>
           <div>
-            <strong>{r.name.split('/').pop()}</strong> of {r.owner_project} · {r.access} for {r.project}/
-            {r.environment} · {Math.round(r.days * 100) / 100} days · by {r.requester}
+            <strong>{r.name.split('/').pop()}</strong> of {r.owner_project} · {r.access} for {r.project}/{r.environment}{' '}
+            · {Math.round(r.days * 100) / 100} days · by {r.requester}
           </div>
           <div className="paved-muted">“{r.reason}”</div>
           <div className="paved-access-status">
@@ -164,10 +149,18 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
           </div>
           {r.status === 'pending' && adminOf.includes(r.owner_project) ? (
             <div className="paved-actions">
-              <input className="paved-access-comment" placeholder="Comment"
-                value={comments[r.id] ?? ''} onChange={e => setComments({ ...comments, [r.id]: e.target.value })} />
-              <button className="paved-button paved-approve" onClick={() => void decide(r.id, 'approve')}>Approve</button>
-              <button className="paved-button paved-deny" onClick={() => void decide(r.id, 'deny')}>Deny</button>
+              <input
+                className="paved-access-comment"
+                placeholder="Comment"
+                value={comments[r.id] ?? ''}
+                onChange={e => setComments({ ...comments, [r.id]: e.target.value })}
+              />
+              <button className="paved-button paved-approve" onClick={() => void decide(r.id, 'approve')}>
+                Approve
+              </button>
+              <button className="paved-button paved-deny" onClick={() => void decide(r.id, 'deny')}>
+                Deny
+              </button>
             </div>
           ) : null}
         </div>
@@ -176,34 +169,17 @@ export function AccessRequests(props: { onClose: () => void }): JSX.Element {
   );
 }
 
-interface AuditEntry {
-  at: string;
-  actor: string;
-  action: string;
-  project: string | null;
-  environment: string | null;
-  detail: string | null;
-}
-
-interface Grant {
-  id: string;
-  namespace: string;
-  name: string;
-  project: string;
-  environment: string;
-  access: string;
-  expires: string;
-  active: boolean;
-}
-
 /** "Who uses my data": a dataset's active grants and its audit trail, for members of the owning project. */
 export function DatasetUsage(props: { namespace: string; name: string }): JSX.Element | null {
   const [grants, setGrants] = React.useState<Grant[]>([]);
   const [audit, setAudit] = React.useState<AuditEntry[]>([]);
   React.useEffect(() => {
-    const query = new URLSearchParams({ namespace: props.namespace, name: props.name }).toString();
-    get<{ audit: AuditEntry[] }>(`audit?${query}`).then(r => setAudit(r.audit)).catch(() => setAudit([]));
-    get<{ grants: Grant[] }>('grants?active=true')
+    api
+      .datasetAudit(props.namespace, props.name)
+      .then(r => setAudit(r.audit))
+      .catch(() => setAudit([]));
+    api
+      .activeGrants()
       .then(r => setGrants(r.grants.filter(g => g.namespace === props.namespace && g.name === props.name)))
       .catch(() => setGrants([]));
   }, [props.namespace, props.name]);
@@ -220,13 +196,19 @@ export function DatasetUsage(props: { namespace: string; name: string }): JSX.El
       ))}
       <table className="paved-table paved-usage-audit">
         <tbody>
-          {audit.slice(-20).reverse().map((a, i) => (
-            <tr key={i}>
-              <td className="paved-muted">{new Date(a.at).toLocaleString()}</td>
-              <td>{a.action}</td>
-              <td>{a.actor}{a.project ? ` for ${a.project}${a.environment ? '/' + a.environment : ''}` : ''}</td>
-            </tr>
-          ))}
+          {audit
+            .slice(-20)
+            .reverse()
+            .map((a, i) => (
+              <tr key={i}>
+                <td className="paved-muted">{new Date(a.at).toLocaleString()}</td>
+                <td>{a.action}</td>
+                <td>
+                  {a.actor}
+                  {a.project ? ` for ${a.project}${a.environment ? '/' + a.environment : ''}` : ''}
+                </td>
+              </tr>
+            ))}
         </tbody>
       </table>
     </div>

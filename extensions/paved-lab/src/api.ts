@@ -7,13 +7,25 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
+  AccessRequest,
+  AuditEntry,
+  ColumnLineageResponse,
   DatasetDetail,
   Direction,
   FacetName,
+  Grant,
+  IPavedStatus,
   LineageResponse,
   PreviewResponse,
+  Problem,
+  PromoteInfo,
+  PromoteRefusal,
+  PromoteResult,
+  PromoteValues,
+  Purpose,
   SearchResponse,
-  SnippetResponse
+  SnippetResponse,
+  TestRunFailure
 } from './types';
 
 /** An error answer of a Paved route (the forwarded services or the promote endpoints), with its message
@@ -116,6 +128,117 @@ export function lineage(nodeId: string, depth: number, direction: Direction): Pr
   return catalogGet<LineageResponse>('api/v1/lineage', { nodeId, depth, direction });
 }
 
+export function columnLineage(nodeId: string, depth: number, withDownstream: boolean): Promise<ColumnLineageResponse> {
+  return catalogGet<ColumnLineageResponse>('api/v1/column-lineage', {
+    nodeId,
+    depth,
+    withDownstream: String(withDownstream)
+  });
+}
+
+// --- Data access: requests, decisions, grants and audit (catalog `api/catalog/v1/...`) ---------------------
+
+function catalogPost<T>(path: string, body: unknown): Promise<T> {
+  return pavedRequest<T>(
+    `catalog/api/catalog/v1/${path}`,
+    { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } },
+    'The catalog'
+  );
+}
+
+export function accessPurposes(): Promise<{ purposes: Purpose[]; admin_of: string[] }> {
+  return catalogGet('api/catalog/v1/access-purposes');
+}
+
+export function accessRequests(): Promise<{ requests: AccessRequest[] }> {
+  return catalogGet('api/catalog/v1/access-requests');
+}
+
+export interface AccessRequestBody {
+  namespace: string;
+  name: string;
+  project: string;
+  environment: string;
+  access: 'read' | 'write';
+  days: number;
+  reason: string;
+}
+
+export function requestAccess(body: AccessRequestBody): Promise<AccessRequest> {
+  return catalogPost<AccessRequest>('access-requests', body);
+}
+
+export function decideAccess(id: string, verb: 'approve' | 'deny', comment: string): Promise<unknown> {
+  return catalogPost(`access-requests/${encodeURIComponent(id)}/${verb}`, { comment });
+}
+
+export function datasetAudit(namespace: string, name: string): Promise<{ audit: AuditEntry[] }> {
+  return catalogGet('api/catalog/v1/audit', { namespace, name });
+}
+
+export function activeGrants(): Promise<{ grants: Grant[] }> {
+  return catalogGet('api/catalog/v1/grants', { active: 'true' });
+}
+
+// --- Promote to pipeline (paved_lab/promote.py runs `paved promote` in the server) ---------------------------
+
+export function inspectNotebook(path: string): Promise<PromoteInfo> {
+  return pavedRequest<PromoteInfo>('promote/inspect', { method: 'POST', body: JSON.stringify({ path }) }, 'Promote');
+}
+
+export function deployNotebook(path: string, values: PromoteValues): Promise<PromoteResult> {
+  return pavedRequest<PromoteResult>(
+    'promote/deploy',
+    { method: 'POST', body: JSON.stringify({ path, ...values }) },
+    'Promote'
+  );
+}
+
+/** Run now / rerun the failed runs of the pipeline just promoted, through the notebook server. */
+export function pipelineAction(
+  pipeline: { project: string; name: string },
+  action: 'run' | 'rerun-failed'
+): Promise<{ run_id?: number; run_ids?: number[] }> {
+  return pavedRequest(
+    `promote/${action}`,
+    { method: 'POST', body: JSON.stringify({ project: pipeline.project, name: pipeline.name }) },
+    'Promote'
+  );
+}
+
+/** What a refused promotion says, from the error's JSON body (its `field_problems` as sent, no text parsing). */
+export function promoteRefusal(error: unknown): PromoteRefusal {
+  if (!(error instanceof PavedError)) {
+    return {
+      message: 'Promote failed',
+      problems: [{ field: '', message: String(error) }],
+      failure: null,
+      howToTag: ''
+    };
+  }
+  const body = error.body ?? {};
+  const listed = Array.isArray(body.field_problems) ? (body.field_problems as Partial<Problem>[]) : [];
+  const problems = listed.map(p => ({ field: String(p.field ?? ''), message: String(p.message ?? '') }));
+  const testRun = body.test_run as { failure?: TestRunFailure | null } | undefined;
+  return {
+    message: error.message,
+    problems,
+    failure: testRun?.failure ?? null,
+    howToTag: typeof body.how_to_tag === 'string' ? body.how_to_tag : ''
+  };
+}
+
+// --- The server's status (paved_lab/status.py) -----------------------------------------------------------------
+
+export function serverStatus(): Promise<IPavedStatus> {
+  return pavedRequest<IPavedStatus>('status', { method: 'GET' }, 'Paved status');
+}
+
+/** Tell the server the user is active (it postpones the idle stop); answers the status. */
+export function reportActivity(): Promise<IPavedStatus> {
+  return pavedRequest<IPavedStatus>('activity', { method: 'POST' }, 'Paved activity');
+}
+
 /** What to show for a dataset or job: its title, else the last path segment of its name. */
 export function displayName(name: string, title?: unknown): string {
   if (typeof title === 'string' && title) {
@@ -126,9 +249,7 @@ export function displayName(name: string, title?: unknown): string {
 }
 
 /** Split a node id `dataset:<ns>:<name>` / `job:<ns>:<name>`; the namespace may itself hold colons. */
-export function parseNodeId(
-  id: string
-): { kind: string; namespace: string; name: string } | null {
+export function parseNodeId(id: string): { kind: string; namespace: string; name: string } | null {
   const first = id.indexOf(':');
   const last = id.lastIndexOf(':');
   if (first < 0 || last <= first) {

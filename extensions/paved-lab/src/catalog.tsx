@@ -8,14 +8,7 @@ import * as React from 'react';
 
 import { AccessRequests } from './access';
 import * as api from './api';
-import {
-  DatasetDetail,
-  DatasetField,
-  DatasetSummary,
-  FACET_NAMES,
-  FacetName,
-  SearchResponse
-} from './types';
+import { DatasetDetail, DatasetField, DatasetSummary, FACET_NAMES, FacetName, SearchResponse } from './types';
 
 const PER_PAGE = 20;
 const SEARCH_DELAY_MS = 250;
@@ -201,13 +194,26 @@ export class CatalogWidget extends ReactWidget {
       <div className="paved-catalog-body">
         <div className="paved-catalog-header">
           <h2>Catalog</h2>
-          <button className="paved-button paved-open-requests" onClick={() => { this._showRequests = true; this.update(); }}>
+          <button
+            className="paved-button paved-open-requests"
+            onClick={() => {
+              this._showRequests = true;
+              this.update();
+            }}
+          >
             Requests
           </button>
         </div>
         {this._showRequests ? (
-          <AccessRequests onClose={() => { this._showRequests = false; this.update(); }} />
-        ) : this.renderSearch()}
+          <AccessRequests
+            onClose={() => {
+              this._showRequests = false;
+              this.update();
+            }}
+          />
+        ) : (
+          this.renderSearch()
+        )}
       </div>
     );
   }
@@ -261,9 +267,7 @@ export class CatalogWidget extends ReactWidget {
         <div className="paved-results-summary paved-muted">
           {this._searching ? 'Searching…' : r ? `${formatCount(r.total)} dataset${r.total === 1 ? '' : 's'}` : ''}
         </div>
-        <ul className="paved-results">
-          {(r?.results ?? []).map(d => this.renderResult(d))}
-        </ul>
+        <ul className="paved-results">{(r?.results ?? []).map(d => this.renderResult(d))}</ul>
         {r && lastPage > 1 ? (
           <div className="paved-pager">
             <button

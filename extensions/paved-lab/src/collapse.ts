@@ -36,9 +36,7 @@ export function collapseFanOuts(
   }
   const groupOf = new Map<string, string>(); // folded node id -> its fan-out node id
   const groups = new Map<string, { parent: string; members: string[] }>();
-  const order = [...graph].sort((a, b) =>
-    a.id === centerId ? -1 : b.id === centerId ? 1 : a.id.localeCompare(b.id)
-  );
+  const order = [...graph].sort((a, b) => (a.id === centerId ? -1 : b.id === centerId ? 1 : a.id.localeCompare(b.id)));
   for (const node of order) {
     if (groupOf.has(node.id)) {
       continue;
@@ -68,12 +66,10 @@ export function collapseFanOuts(
     }
   }
   const byId = new Map(graph.map(n => [n.id, n]));
-  const kept: LineageNode[] = graph
-    .filter(n => !groupOf.has(n.id))
-    .map(n => ({ ...n, inEdges: [], outEdges: [] }));
+  const kept: LineageNode[] = graph.filter(n => !groupOf.has(n.id)).map(n => ({ ...n, inEdges: [], outEdges: [] }));
   for (const [key, group] of groups) {
     const types = new Set(group.members.map(m => byId.get(m)?.type));
-    const type = types.size === 1 ? [...types][0] ?? 'DATASET' : 'DATASET';
+    const type = types.size === 1 ? ([...types][0] ?? 'DATASET') : 'DATASET';
     const noun = type === 'JOB' ? 'jobs' : 'datasets';
     kept.push({
       id: key,

@@ -5,15 +5,11 @@
  */
 import * as React from 'react';
 
-import { PavedError, catalogGet, dataset, displayName } from './api';
-import { ColumnLineageNode, ColumnLineageResponse } from './types';
+import { PavedError, columnLineage, dataset, displayName } from './api';
+import { ColumnLineageNode } from './types';
 
 export function columnNodeId(namespace: string, name: string, field: string): string {
   return `datasetField:${namespace}:${name}:${field}`;
-}
-
-export function columnLineage(nodeId: string, depth: number, withDownstream: boolean): Promise<ColumnLineageResponse> {
-  return catalogGet<ColumnLineageResponse>('api/v1/column-lineage', { nodeId, depth, withDownstream: String(withDownstream) });
 }
 
 export interface ColumnHop {
@@ -42,7 +38,7 @@ export function columnNeighbours(
       const next: string[] = [];
       for (const id of frontier) {
         const node = byId.get(id);
-        const edges = node ? (direction === 'up' ? node.inEdges : node.outEdges) ?? [] : [];
+        const edges = node ? ((direction === 'up' ? node.inEdges : node.outEdges) ?? []) : [];
         for (const e of edges) {
           const other = direction === 'up' ? e.origin : e.destination;
           const otherNode = byId.get(other);
@@ -55,7 +51,10 @@ export function columnNeighbours(
           const output = direction === 'up' ? node : otherNode;
           const input = direction === 'up' ? otherNode : node;
           const inputField = output?.data?.inputFields?.find(
-            f => input?.data && f.namespace === input.data.namespace && f.dataset === input.data.dataset &&
+            f =>
+              input?.data &&
+              f.namespace === input.data.namespace &&
+              f.dataset === input.data.dataset &&
               f.field === input.data.field
           );
           hops.push({
@@ -138,11 +137,7 @@ export function ColumnLineageView(props: { namespace: string; name: string; dept
     <div className="paved-columns">
       <label className="paved-columns-label">
         Column{' '}
-        <select
-          className="paved-columns-pick"
-          value={picked}
-          onChange={e => setPicked(e.currentTarget.value)}
-        >
+        <select className="paved-columns-pick" value={picked} onChange={e => setPicked(e.currentTarget.value)}>
           <option value="">pick a column…</option>
           {fields.map(f => (
             <option key={f} value={f}>
@@ -157,7 +152,11 @@ export function ColumnLineageView(props: { namespace: string; name: string; dept
           <div className="paved-columns-upstream">
             <h4>Comes from</h4>
             {upstream.length ? (
-              <ol>{upstream.map(h => <Hop key={h.node.id} hop={h} />)}</ol>
+              <ol>
+                {upstream.map(h => (
+                  <Hop key={h.node.id} hop={h} />
+                ))}
+              </ol>
             ) : (
               <span className="paved-muted">no recorded inputs</span>
             )}
@@ -169,7 +168,11 @@ export function ColumnLineageView(props: { namespace: string; name: string; dept
           <div className="paved-columns-downstream">
             <h4>Goes to</h4>
             {downstream.length ? (
-              <ol>{downstream.map(h => <Hop key={h.node.id} hop={h} />)}</ol>
+              <ol>
+                {downstream.map(h => (
+                  <Hop key={h.node.id} hop={h} />
+                ))}
+              </ol>
             ) : (
               <span className="paved-muted">no recorded outputs</span>
             )}

@@ -86,7 +86,7 @@ class Header extends ModelView {
     try {
       const snippet = await api.snippet(m.namespace, m.name);
       // `code` goes through paved.data (the read is recorded in lineage); `duckdb` reads the files directly
-      const code = variant === 'duckdb' ? snippet.duckdb ?? snippet.code : snippet.code;
+      const code = variant === 'duckdb' ? (snippet.duckdb ?? snippet.code) : snippet.code;
       m.status = await this._actions.insertSnippet(code);
     } catch (error) {
       m.status = `Could not get the snippet: ${error instanceof Error ? error.message : error}`;
@@ -170,7 +170,7 @@ class Header extends ModelView {
               <div className="paved-alerts">
                 {alerts.map((a, i) => (
                   <div key={i} className="paved-alert">
-                    ⚠ {typeof a === 'string' ? a : a.message ?? JSON.stringify(a)}
+                    ⚠ {typeof a === 'string' ? a : (a.message ?? JSON.stringify(a))}
                   </div>
                 ))}
               </div>
@@ -202,7 +202,11 @@ class SchemaView extends ModelView {
       <div className="paved-dataset-schema">
         <table className="paved-table paved-schema">
           <thead>
-            <tr><th>Column</th><th>Type</th><th>Notes</th></tr>
+            <tr>
+              <th>Column</th>
+              <th>Type</th>
+              <th>Notes</th>
+            </tr>
           </thead>
           <tbody>
             {(d.fields ?? []).map(f => (
@@ -220,11 +224,26 @@ class SchemaView extends ModelView {
         </table>
         <table className="paved-table paved-facts">
           <tbody>
-            <tr><th>Platform</th><td>{d.platform ?? '—'}</td></tr>
-            <tr><th>Rows</th><td className="paved-row-count">{formatCount(d.row_count)}</td></tr>
-            <tr><th>Size</th><td>{formatBytes(d.size_bytes)}</td></tr>
-            <tr><th>Modified</th><td>{formatTime(d.last_modified)}</td></tr>
-            <tr><th>Location</th><td className="paved-location">{d.location ?? '—'}</td></tr>
+            <tr>
+              <th>Platform</th>
+              <td>{d.platform ?? '—'}</td>
+            </tr>
+            <tr>
+              <th>Rows</th>
+              <td className="paved-row-count">{formatCount(d.row_count)}</td>
+            </tr>
+            <tr>
+              <th>Size</th>
+              <td>{formatBytes(d.size_bytes)}</td>
+            </tr>
+            <tr>
+              <th>Modified</th>
+              <td>{formatTime(d.last_modified)}</td>
+            </tr>
+            <tr>
+              <th>Location</th>
+              <td className="paved-location">{d.location ?? '—'}</td>
+            </tr>
             <tr>
               <th>Produced by</th>
               <td>
@@ -232,7 +251,9 @@ class SchemaView extends ModelView {
                   <button className="paved-link" onClick={() => this._openLineage(job.id)}>
                     {job.label}
                   </button>
-                ) : '—'}
+                ) : (
+                  '—'
+                )}
                 {d.last_run?.state ? ` · last run ${d.last_run.state}` : ''}
               </td>
             </tr>
@@ -268,10 +289,15 @@ class PreviewView extends ModelView {
 
   private sortBy(column: number): void {
     const s = this._sort;
-    this._sort = s && s.column === column ? (s.descending ? null : { column, descending: true }) : {
-      column,
-      descending: false
-    };
+    this._sort =
+      s && s.column === column
+        ? s.descending
+          ? null
+          : { column, descending: true }
+        : {
+            column,
+            descending: false
+          };
     this.update();
   }
 
@@ -317,7 +343,8 @@ class PreviewView extends ModelView {
           </tbody>
         </table>
         <div className="paved-muted paved-grid-count">
-          {formatCount(p.rows.length)} rows shown{this.model.detail?.row_count ? ` of ${formatCount(this.model.detail.row_count)}` : ''}
+          {formatCount(p.rows.length)} rows shown
+          {this.model.detail?.row_count ? ` of ${formatCount(this.model.detail.row_count)}` : ''}
         </div>
       </div>
     );
@@ -378,12 +405,18 @@ class AccessView extends ModelView {
     return (
       <table className={`paved-table ${className}`}>
         <thead>
-          <tr>{columns.map(([, label]) => <th key={label}>{label}</th>)}</tr>
+          <tr>
+            {columns.map(([, label]) => (
+              <th key={label}>{label}</th>
+            ))}
+          </tr>
         </thead>
         <tbody>
           {rows.map((r, i) => (
             <tr key={String(r.id ?? i)}>
-              {columns.map(([key]) => <td key={key}>{r[key] === undefined || r[key] === null ? '—' : String(r[key])}</td>)}
+              {columns.map(([key]) => (
+                <td key={key}>{r[key] === undefined || r[key] === null ? '—' : String(r[key])}</td>
+              ))}
             </tr>
           ))}
         </tbody>
@@ -398,7 +431,7 @@ class AccessView extends ModelView {
     if (this._requests === null && this._grants === null) {
       return (
         <div className="paved-access paved-muted paved-access-unavailable">
-          This catalog has no access requests yet: who may read this dataset is its project's members.
+          {"This catalog has no access requests yet: who may read this dataset is its project's members."}
         </div>
       );
     }
@@ -406,21 +439,29 @@ class AccessView extends ModelView {
       <div className="paved-access">
         {this._note ? <div className="paved-error">{this._note}</div> : null}
         <h4>Requests</h4>
-        {this.table(this._requests ?? [], [
-          ['requester', 'Requested by'],
-          ['project', 'For project'],
-          ['environment', 'Environment'],
-          ['access', 'Access'],
-          ['status', 'Status'],
-          ['reason', 'Reason']
-        ], 'paved-access-requests')}
+        {this.table(
+          this._requests ?? [],
+          [
+            ['requester', 'Requested by'],
+            ['project', 'For project'],
+            ['environment', 'Environment'],
+            ['access', 'Access'],
+            ['status', 'Status'],
+            ['reason', 'Reason']
+          ],
+          'paved-access-requests'
+        )}
         <h4>Grants</h4>
-        {this.table(this._grants ?? [], [
-          ['project', 'Project'],
-          ['environment', 'Environment'],
-          ['access', 'Access'],
-          ['expires_at', 'Until']
-        ], 'paved-access-grants')}
+        {this.table(
+          this._grants ?? [],
+          [
+            ['project', 'Project'],
+            ['environment', 'Environment'],
+            ['access', 'Access'],
+            ['expires_at', 'Until']
+          ],
+          'paved-access-grants'
+        )}
       </div>
     );
   }

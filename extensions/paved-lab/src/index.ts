@@ -1,11 +1,7 @@
 /**
  * paved-lab: adds the Catalog sidebar, the Lineage view and "Promote to pipeline" to JupyterLab.
  */
-import {
-  ILabShell,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
@@ -44,11 +40,7 @@ export namespace CommandIDs {
 }
 
 /** Insert code into the active cell of the current notebook (into an empty cell, at the cursor otherwise). */
-function insertIntoNotebook(
-  app: JupyterFrontEnd,
-  tracker: INotebookTracker,
-  code: string
-): string {
+function insertIntoNotebook(app: JupyterFrontEnd, tracker: INotebookTracker, code: string): string {
   const panel = tracker.currentWidget;
   if (!panel) {
     return 'Open a notebook first: the snippet goes into its active cell.';
@@ -80,12 +72,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [ILabShell, INotebookTracker],
   optional: [ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    shell: ILabShell,
-    tracker: INotebookTracker,
-    palette: ICommandPalette | null
-  ) => {
+  activate: (app: JupyterFrontEnd, shell: ILabShell, tracker: INotebookTracker, palette: ICommandPalette | null) => {
     let lineage: MainAreaWidget<LineageWidget> | null = null;
 
     const openDataset = (namespace: string, name: string): void => {

@@ -93,11 +93,13 @@ const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 3;
 
 /** The drawn graph with pan (drag the background), zoom (wheel, buttons) and fit-to-view. */
-export function LineageGraph(props: {
-  layout: GraphLayout;
-  selected: string;
-  centerId: string;
-} & NodeActions): JSX.Element {
+export function LineageGraph(
+  props: {
+    layout: GraphLayout;
+    selected: string;
+    centerId: string;
+  } & NodeActions
+): JSX.Element {
   const { layout, selected, centerId } = props;
   const box = React.useRef<HTMLDivElement>(null);
   const [view, setView] = React.useState({ k: 1, x: 0, y: 0 });
@@ -123,7 +125,8 @@ export function LineageGraph(props: {
     });
   };
   const path = React.useMemo(
-    () => (selected ? tracePath(layout.edges, centerId, selected) : { nodes: new Set<string>(), edges: new Set<string>() }),
+    () =>
+      selected ? tracePath(layout.edges, centerId, selected) : { nodes: new Set<string>(), edges: new Set<string>() },
     [layout, selected, centerId]
   );
   return (
@@ -295,19 +298,15 @@ export class LineageWidget extends ReactWidget {
     const layout = layoutGraph(shown, this._center);
     const centerNode = this._graph.find(n => n.id === this._center);
     const parsed = parseNodeId(this._center);
-    const centerName =
-      (typeof centerNode?.data?.name === 'string' ? centerNode.data.name : parsed?.name) ?? '';
+    const centerName = (typeof centerNode?.data?.name === 'string' ? centerNode.data.name : parsed?.name) ?? '';
     const centerNs =
-      (typeof centerNode?.data?.namespace === 'string'
-        ? centerNode.data.namespace
-        : parsed?.namespace) ?? '';
+      (typeof centerNode?.data?.namespace === 'string' ? centerNode.data.namespace : parsed?.namespace) ?? '';
     const isDataset = this._center.startsWith('dataset:');
     return (
       <div className="paved-lineage-body">
         <div className="paved-lineage-toolbar">
           <span className="paved-lineage-title" title={this._center}>
-            {isDataset ? 'Dataset' : 'Job'}{' '}
-            <strong>{displayName(centerName, centerNode?.data?.title)}</strong>
+            {isDataset ? 'Dataset' : 'Job'} <strong>{displayName(centerName, centerNode?.data?.title)}</strong>
           </span>
           <span className="paved-lineage-directions" role="group" aria-label="Direction">
             {DIRECTIONS.map(d => (
@@ -392,8 +391,8 @@ export class LineageWidget extends ReactWidget {
           <span className="paved-legend paved-legend--locked">restricted (another project)</span>
           <span className="paved-legend paved-legend--collapsed">folded fan-out (click to expand)</span>
           <span className="paved-muted">
-            {shown.length} of {this._graph.length} nodes shown · click: path to the centre · double-click: centre
-            here · drag to pan, wheel to zoom
+            {shown.length} of {this._graph.length} nodes shown · click: path to the centre · double-click: centre here ·
+            drag to pan, wheel to zoom
           </span>
         </div>
       </div>

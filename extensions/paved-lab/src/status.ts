@@ -13,28 +13,10 @@ import { IMainMenu } from '@jupyterlab/mainmenu';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { Menu, Widget } from '@lumino/widgets';
 
-import { pavedRequest } from './api';
+import { reportActivity as postActivity, serverStatus } from './api';
+import { IPavedStatus } from './types';
 
-/** `GET paved/status` (paved_lab/status.py). */
-export interface IPavedStatus {
-  user: string;
-  notebook: string;
-  project: string;
-  environment: string;
-  instance_type: string;
-  lifecycle: string;
-  started: string;
-  last_activity: string;
-  now: string;
-  idle_minutes: number | null;
-  idle_seconds_left: number | null;
-  stops_at: string | null;
-  warn_before: number | null;
-  hourly_price: number | null;
-  currency: string;
-  cost_so_far: number | null;
-  links: { home: string; new_notebook: string; pipelines: string; costs: string };
-}
+export type { IPavedStatus } from './types';
 
 const POLL_MS = 15_000;
 const ACTIVITY_EVERY_MS = 30_000;
@@ -231,7 +213,7 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
 
     const poll = async () => {
       try {
-        accept(await pavedRequest<IPavedStatus>('status', { method: 'GET' }, 'Paved status'));
+        accept(await serverStatus());
       } catch {
         // the server may be stopping; the next poll tries again
       }
@@ -244,7 +226,7 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
       }
       lastReport = now;
       try {
-        accept(await pavedRequest<IPavedStatus>('activity', { method: 'POST' }, 'Paved activity'));
+        accept(await postActivity());
       } catch {
         lastReport = 0;
       }
@@ -300,8 +282,13 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
       }
       mainMenu.addMenu(menu, true, { rank: 1000 });
     }
-    for (const command of [StatusCommandIDs.home, StatusCommandIDs.newNotebook, StatusCommandIDs.pipelines,
-      StatusCommandIDs.costs, StatusCommandIDs.keepRunning]) {
+    for (const command of [
+      StatusCommandIDs.home,
+      StatusCommandIDs.newNotebook,
+      StatusCommandIDs.pipelines,
+      StatusCommandIDs.costs,
+      StatusCommandIDs.keepRunning
+    ]) {
       palette?.addItem({ command, category: 'Paved' });
     }
 

@@ -5,13 +5,7 @@
 
 export type FacetName = 'platform' | 'environment' | 'project' | 'tag' | 'owner';
 
-export const FACET_NAMES: FacetName[] = [
-  'project',
-  'environment',
-  'platform',
-  'tag',
-  'owner'
-];
+export const FACET_NAMES: FacetName[] = ['project', 'environment', 'platform', 'tag', 'owner'];
 
 export interface DatasetSummary {
   id: string;
@@ -130,4 +124,151 @@ export interface ColumnLineageNode {
 
 export interface ColumnLineageResponse {
   graph: ColumnLineageNode[];
+}
+
+// --- Promote to pipeline (`/paved/promote/...`, paved_lab/promote.py) -----------------------------------------
+
+/** One thing to change before a promotion can go ahead (`paved.pipelines.promotion.Problem`): `field` is the spec's
+ * dotted path (`name`, `schedule.cron`, `schedule.timezone`, `parameters.horizon`), or `notebook`, `spec`,
+ * `project`, or '' for the request as a whole. */
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+/** One notebook parameter as the server sees it: spec type and default, and its `--param` text form. */
+export interface PromoteParameter {
+  name: string;
+  type: 'int' | 'float' | 'str' | 'bool' | 'date' | 'list';
+  default: unknown;
+  help: string;
+  text: string;
+  in_notebook: boolean;
+}
+
+/** The answer of `POST /paved/promote/inspect`: the spec `paved promote` would write, as form fields. */
+export interface PromoteInfo {
+  notebook: string;
+  spec_file: string;
+  spec_exists: boolean;
+  name: string;
+  project: string;
+  environment: string;
+  environments: string[];
+  schedule: string;
+  timezone: string | null;
+  parameters: PromoteParameter[];
+}
+
+/** What the dialog sends: `paved promote`'s options (`parameters` holds only the values the user changed). */
+export interface PromoteValues {
+  name: string;
+  project: string;
+  environment: string;
+  schedule: string;
+  timezone: string;
+  parameters: Record<string, string>;
+  /** Run the notebook once with its defaults before deploying (a failure deploys nothing). */
+  test_run: boolean;
+}
+
+/** The failing cell of a test run, as the server read it from the output notebook. */
+export interface TestRunFailure {
+  cell: number;
+  source: string;
+  ename: string;
+  evalue: string;
+  traceback: string;
+}
+
+/** The answer of `POST /paved/promote/deploy`. */
+export interface PromoteResult {
+  pipeline: { project: string; name: string; environment: string };
+  version: number;
+  new_version: boolean;
+  schedule: string;
+  timezone: string | null;
+  spec_file: string;
+  spec_written: string;
+  history_url: string;
+  pipeline_url?: string | null;
+  next_run?: string | null;
+  failed_runs?: number[];
+  test_run?: { status: string; duration: number } | null;
+}
+
+/** A refused promotion (the 4xx body of `/paved/promote/...`): one sentence, the problems field by field, the
+ * failed test run's failing cell, and how to tag a parameters cell when the notebook has none. */
+export interface PromoteRefusal {
+  message: string;
+  problems: Problem[];
+  failure: TestRunFailure | null;
+  howToTag: string;
+}
+
+// --- Data access (catalog `api/catalog/v1/access-*`, `grants`, `audit`) --------------------------------------
+
+export interface Purpose {
+  project: string;
+  environment: string;
+  admin: boolean;
+}
+
+export interface AccessRequest {
+  id: string;
+  status: 'pending' | 'approved' | 'denied';
+  namespace: string;
+  name: string;
+  owner_project: string;
+  project: string;
+  environment: string;
+  access: 'read' | 'write';
+  days: number;
+  reason: string;
+  requester: string;
+  created: string;
+  decided_by: string | null;
+  comment: string | null;
+}
+
+export interface AuditEntry {
+  at: string;
+  actor: string;
+  action: string;
+  project: string | null;
+  environment: string | null;
+  detail: string | null;
+}
+
+export interface Grant {
+  id: string;
+  namespace: string;
+  name: string;
+  project: string;
+  environment: string;
+  access: string;
+  expires: string;
+  active: boolean;
+}
+
+// --- The server's status (`GET paved/status`, paved_lab/status.py) --------------------------------------------
+
+export interface IPavedStatus {
+  user: string;
+  notebook: string;
+  project: string;
+  environment: string;
+  instance_type: string;
+  lifecycle: string;
+  started: string;
+  last_activity: string;
+  now: string;
+  idle_minutes: number | null;
+  idle_seconds_left: number | null;
+  stops_at: string | null;
+  warn_before: number | null;
+  hourly_price: number | null;
+  currency: string;
+  cost_so_far: number | null;
+  links: { home: string; new_notebook: string; pipelines: string; costs: string };
 }
