@@ -18,8 +18,8 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
+from paved.core.projects import resolve_lake
 from paved.core.registry import registry
-from paved.data import resolve_lake
 from paved.pipelines import checks, promotion
 from paved.pipelines.client import ClientError, PipelinesClient, service_url
 from paved.pipelines.k8s import JobPlacement, render, to_yaml

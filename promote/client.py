@@ -11,7 +11,7 @@ import os
 
 import requests
 
-from paved.pipelines.promotion import Problem
+from paved.pipelines.problems import Problem
 
 
 class ClientError(RuntimeError):

@@ -27,31 +27,25 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import tempfile
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tornado import web
-from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
-from paved.core.registry import registry
-from paved.core.service import ServiceHandler, make_app, service_prefix
-from paved.core.service import run as run_app
-from paved.pipelines import cron, pages, products_api, reproduce, views
+from paved.core.service import ServiceHandler, service_prefix
+from paved.pipelines import cron, reproduce, views
 from paved.pipelines.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.pipelines.pin import content_hash
 from paved.pipelines.products_api import catalog_grants, promote_problems, run_extras
 from paved.pipelines.promotion import Problem, problems_of
 from paved.pipelines.runner import Result
-from paved.pipelines.scheduler import Clock, Scheduler
+from paved.pipelines.scheduler import Scheduler
 from paved.pipelines.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
 from paved.pipelines.store import CATEGORIES, RUN_STATES, Store, default_db_url
-from paved.pipelines.tokens import HubTokenIssuer
-from paved.pipelines.triggers import CatalogFeed
 
 log = logging.getLogger("paved.pipelines")
 MAX_BACKFILL = 1000
@@ -667,119 +661,3 @@ class RunFileHandler(Base):
             "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:",
         )
         self.finish(html)
-
-
-def build_app(store: Store, scheduler: Scheduler):
-
-    return make_app(
-        [
-            *pages.routes(),
-            (r"api/pipelines", PipelinesHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)", PipelineHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)/(pause|resume)", PauseHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)/runs", RunsOfPipelineHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)/rerun-failed", RerunFailedHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)/claims", ClaimHandler),
-            (r"api/pipelines/([^/]+)/([^/]+)/versions/(\d{1,9})/notebook", VersionNotebookHandler),
-            (r"api/runs", RunsHandler),
-            (r"api/runs/(\d{1,30})", RunHandler),
-            (r"api/runs/(\d{1,30})/rerun", RerunHandler),
-            (r"api/runs/(\d{1,30})/open", OpenNotebookHandler),
-            (r"api/attempts/(\d{1,30})/result", AttemptResultHandler),
-            (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
-            (r"openapi.json", OpenAPIHandler),
-            *products_api.handlers(Base),  # outputs: versions, checks, freshness, rollback
-        ],
-        store=store,
-        scheduler=scheduler,
-    )
-
-
-class OpenAPIHandler(web.RequestHandler):
-    """The API's OpenAPI 3 description (``openapi.yaml`` beside this module), for clients and the fuzz test."""
-
-    def get(self):
-        import yaml
-
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text())))
-
-
-def main() -> None:
-
-    settings = PipelinesSettings()
-    store = Store(settings.db_url)
-    projects = registry(os.environ["PAVED_PROJECTS_FILE"]) if os.environ.get("PAVED_PROJECTS_FILE") else None
-    public = os.environ.get("PAVED_PUBLIC_URL", "").rstrip("/")
-    api_url, own_token = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-    issuer = None
-    if api_url and own_token and os.environ.get("PAVED_PIPELINES_RUN_TOKENS", "1") == "1":
-        issuer = HubTokenIssuer(api_url, own_token)
-    scheduler = Scheduler(
-        store,
-        settings.data_dir,
-        projects=projects,
-        clock=Clock.from_env(),
-        max_parallel=settings.max_parallel,
-        lock_ttl=settings.lock_ttl,
-        missed_grace=settings.missed_grace,
-        kernel_name=settings.kernel_name,
-        history_url=f"{public}{service_prefix()}" if public else service_prefix(),
-        token_issuer=issuer,
-        run_env=run_env(public, api_url),
-        smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
-        version_feed=catalog_feed(own_token),
-    )
-    app = build_app(store, scheduler)
-
-    def step():
-        try:
-            scheduler.step()
-        except Exception:
-            log.exception("Scheduler pass failed")
-
-    if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
-        from paved.pipelines.kube_client import start_if_configured
-
-        IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
-    else:
-        PeriodicCallback(step, settings.interval * 1000).start()
-        IOLoop.current().add_callback(step)
-
-    def stop(signum, frame):
-        IOLoop.current().add_callback_from_signal(_shutdown, scheduler)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    run_app(app)
-
-
-def run_env(public: str, api_url: str | None) -> dict:
-    """What every run gets besides its project scope, so ``paved`` and the data helper find Paved from a run as
-    from a notebook server: the hub's URL and API, and each service's URL (``PAVED_<NAME>_URL``)."""
-    env = {}
-    if public:
-        env["PAVED_HUB_URL"] = public
-        for name in ("catalog", "pipelines", "costs", "projects"):
-            env[f"PAVED_{name.upper()}_URL"] = f"{public}/services/{name}/"
-    if api_url:
-        env["JUPYTERHUB_API_URL"] = api_url
-    return env
-
-
-def catalog_feed(token: str | None):
-    """The catalog's dataset-version feed for data-aware triggers (None without a catalog to read)."""
-    url = os.environ.get("PAVED_CATALOG_SERVICE_URL") or os.environ.get("PAVED_CATALOG_URL")
-    if not url or not token:
-        return None
-
-    return CatalogFeed(url, token)
-
-
-def _shutdown(scheduler: Scheduler) -> None:
-    scheduler.stop()
-    IOLoop.current().stop()
-
-
-if __name__ == "__main__":
-    main()
