@@ -439,3 +439,44 @@ def test_fuzzed_request_bodies_are_4xx_and_record_nothing(hub, prices):
 
     post()
     assert counts(hub) == before
+
+
+def test_requests_page_lists_both_sides_and_decides_with_clear_4xx(hub, prices):
+    """The catalog service's Requests page (HTML) with token auth: the owner sees the request to decide, the
+    requester sees it among theirs, every bad decision is a 4xx page with a sentence and changes nothing, and a
+    decision redirects back to the page."""
+    page = f"{hub.url}/services/catalog/requests"
+    body = request_body(prices, environment="prd", reason="<script>alert('page')</script> regions")
+    r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    alice, bob = hub.api("alice"), hub.api("bob")
+    html = alice.get(page).text
+    assert 'id="paved-requests-incoming"' in html and f'data-request="{rid}"' in html and "leads/prd" in html
+    assert f'action="/services/catalog/requests/{rid}"' in html and 'name="_xsrf"' in html
+    assert "&lt;script&gt;alert" in html and "<script>alert" not in html  # autoescaped
+    assert 'id="paved-nav-requests"' in html and 'meta name="paved-layout"' in html  # the one layout
+    mine = bob.get(page).text
+    assert f'data-request="{rid}"' in mine.split('id="paved-requests-outgoing"')[1]
+    assert f"requests/{rid}" not in mine  # no decision form for the requester
+    before = counts(hub)
+    bad = [
+        (alice, rid, {"decision": "maybe"}, 400, "decision must be approve or deny"),
+        (alice, rid, {"decision": "approve", "comment": "x" * 2001}, 400, "at most 2000 characters"),
+        (bob, rid, {"decision": "approve"}, 403, "Only admins of project"),
+        (alice, "req-nope", {"decision": "approve"}, 404, "No access request"),
+    ]
+    for who, target, form, status, sentence in bad:
+        r = who.post(f"{page}/{target}", data=form, allow_redirects=False)
+        assert r.status_code == status and sentence in r.text, (form, r.status_code, r.text[-500:])
+        assert r.headers["Content-Type"].startswith("text/html") and "Traceback" not in r.text
+    r = alice.post(page, data={"decision": "approve"})
+    assert r.status_code == 405 and "requests/&lt;id&gt;" in r.text
+    assert counts(hub) == before
+    r = alice.post(f"{page}/{rid}", data={"decision": "deny", "comment": "not for prd"}, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"requests?decided={rid}")
+    assert "Denied: leads/prd" in alice.get(f"{page}?decided={rid}").text
+    r = alice.post(f"{page}/{rid}", data={"decision": "approve"}, allow_redirects=False)
+    assert r.status_code == 409, r.text
+    (req,) = [q for q in bob.get(f"{hub.catalog}/access-requests").json()["requests"] if q["id"] == rid]
+    assert (req["status"], req["comment"]) == ("denied", "not for prd")
