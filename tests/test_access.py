@@ -112,10 +112,19 @@ def counts(hub):
     )
 
 
+ALIAS = ("paved-discoverable", f"{IPF}/dev/imbalance_prices.parquet")
+
+
 def test_discoverable_not_readable(hub, prices):
     found = find(hub, "bob", "imbalance_prices")
     assert found and found[0]["access"] == "request" and found[0]["project"] == IPF
-    detail = hub.api("bob").get(ds_url(hub, prices)).json()
+    # found under an alias that says whose and what, not where: the storage path stays with the readers
+    assert (found[0]["namespace"], found[0]["name"]) == ALIAS and found[0]["id"] == "dataset:{}:{}".format(*ALIAS)
+    assert prices["name"].startswith("/") and prices["name"] not in json.dumps(found)
+    detail = hub.api("bob").get(ds_url(hub, found[0])).json()
+    assert (detail["namespace"], detail["name"]) == ALIAS and prices["name"] not in json.dumps(detail)
+    assert hub.api("bob").get(ds_url(hub, prices)).json() == detail  # by the real name (if known): the same
+    assert hub.api("bob").get(ds_url(hub, {"namespace": ALIAS[0], "name": "leads/dev/x.parquet"})).status_code == 404
     assert detail["access"] == "request" and detail["fields"] and "location" not in detail
     assert "price_eur_mwh" in {f["name"] for f in detail["fields"]}
     for tail in ("/preview", "/snippet"):
@@ -243,11 +252,17 @@ def test_request_approve_read_revoke_audit(hub, prices):
     spawn(hub, "bob", "scoringdev", "scoring")
     try:
         assert read_from(hub, "bob", "leadsdev", path) == DENIED
-        r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices))
+        (found,) = find(hub, "bob", "imbalance_prices")  # bob asks for what search showed him: the alias
+        r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(found))
         assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+        assert (r.json()["namespace"], r.json()["name"]) == ALIAS and path not in r.text
         rid = r.json()["id"]
         pending = hub.api("alice").get(f"{hub.catalog}/access-requests", params={"status": "pending"}).json()
-        assert rid in [q["id"] for q in pending["requests"]]
+        assert [(q["namespace"], q["name"]) for q in pending["requests"] if q["id"] == rid] == [
+            (prices["namespace"], prices["name"])  # the owner sees the real name
+        ]
+        mine = hub.api("bob").get(f"{hub.catalog}/access-requests").json()["requests"]
+        assert path not in json.dumps(mine)
         # bob cannot approve his own request; alice can, once
         r = hub.api("bob").post(f"{hub.catalog}/access-requests/{rid}/approve", json={"comment": "me"})
         assert r.status_code == 403 and "Only admins" in r.json()["message"]
@@ -365,7 +380,8 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
     )
     assert "vault_secrets" not in json.dumps(graph)  # not discoverable: an opaque stub
     assert sum(n["id"].startswith("stub:") for n in graph) == 1
-    (named,) = lineage_node(hub, "bob", start, node)
+    assert path not in json.dumps(graph)  # discoverable: named by its alias, not by where it lies
+    (named,) = lineage_node(hub, "bob", start, "dataset:{}:{}".format(*ALIAS))
     assert named["data"]["locked"] and "location" not in named["data"]
     rid = (
         hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="lineage")).json()["id"]
@@ -374,7 +390,7 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
     (granted,) = lineage_node(hub, "bob", start, node)
     assert "locked" not in granted["data"] and granted["data"]["location"] == path
     assert hub.api("alice").delete(f"{hub.catalog}/grants/{gid}").status_code == 200
-    (again,) = lineage_node(hub, "bob", start, node)
+    (again,) = lineage_node(hub, "bob", start, "dataset:{}:{}".format(*ALIAS))
     assert again["data"]["locked"]
     # bob's read of alice's data is in her audit, as a lineage input of his job
     audit = hub.api("alice").get(f"{hub.catalog}/audit", params={"namespace": "file", "name": path}).json()["audit"]

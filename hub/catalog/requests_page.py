@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tornado import web
 
+from paved.catalog import aliases
 from paved.catalog.access import MAX_REASON, Access
 from paved.catalog.grants_store import iso
 from paved.catalog.handlers import CatalogHandler
@@ -46,6 +47,7 @@ def requests_view(access: Access, user: dict, visible: list[str] | None, now: fl
     grants = {g["id"]: g for g in access.list_grants(visible, False)}
     incoming, outgoing = [], []
     for r in access.list_requests(user, visible, None):
+        r = aliases.masked(access.catalog, r, visible)  # a dataset the caller may not read: its alias
         row = dict(r, grant=grants.get(r["grant_id"]), label=dataset_label(r["name"]))
         if r["status"] == "pending":
             row["expires_if_approved"] = iso(now + r["days"] * 86400)
@@ -82,7 +84,7 @@ class RequestsPage(PageHandlerMixin, CatalogHandler):
             row = next((r for r in view["incoming"] if r["id"] == decided), None)
             if row is not None and row["status"] != "pending":
                 notice = f"{row['status'].capitalize()}: {row['project']}/{row['environment']} → {row['label']}" + (
-                    f", access until {row['grant']['expires']}" if row["grant"] else ""
+                    f", access until {when(row['grant']['expires'])}" if row["grant"] else ""
                 )
         xsrf = self.xsrf_token
         self.render_page(
