@@ -84,8 +84,20 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
     projects_file,  # noqa: F811
     aws,
     caplog,
+    monkeypatch,
 ):
     caplog.set_level(logging.DEBUG)
+    monkeypatch.setattr(data, "con", None)  # the notebook's paved.data connection, fresh for this test
+
+    def kernel_scopes() -> list:  # what a running kernel's paved.data gives DuckDB at its next read
+        con = data.connection()
+        return [
+            s
+            for (s,) in con.sql(
+                "SELECT scope FROM duckdb_secrets() WHERE name LIKE 'paved_grant_%' ORDER BY name"
+            ).fetchall()
+        ]
+
     store = GrantsStore(aws / "hub-data" / "access.sqlite")
     granted = grant(store, GRANTED)
     # a 1-minute grant that is 59 seconds old: it expires in a second, and the next refresh leaves it out
@@ -137,6 +149,8 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             kubelet_writes(files, mount_root / "grants")
             con = duck.connect(":memory:", names=("httpfs",))
             assert data.add_grant_secrets(con, mount_root / "grants") == [GRANTED, OTHER]
+            monkeypatch.setenv("PAVED_GRANTS_DIR", mount)
+            assert kernel_scopes() == [[GRANTED], [OTHER]]
             (process,) = [ln for ln in files["aws-config"].splitlines() if ln.startswith("credential_process")]
             printed = subprocess.run(shlex.split(process.split("=", 1)[1]), capture_output=True, text=True, check=True)
             assert json.loads(printed.stdout) == creds
@@ -149,6 +163,9 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             assert server.objects["secrets"][secret_name]["metadata"]["resourceVersion"] != version
             assert json.loads(files["prefixes.json"]) == [{"location": GRANTED, "access": "read"}]
             assert "other_prices" not in json.dumps(policies(session)[-1])
+            assert kernel_scopes() == [[GRANTED], [OTHER]]  # the kubelet has not updated the volume yet
+            kubelet_writes(files, mount_root / "grants")
+            assert kernel_scopes() == [[GRANTED]]  # the running kernel follows at its next read
             store.end(granted["id"], "revoked", "alice")
             await spawner._grant_refresher.refresh()
             files = secret_files(server, secret_name)
@@ -156,6 +173,7 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             assert policies(session)[-1]["Statement"] == [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]
             kubelet_writes(files, mount_root / "grants")
             assert data.add_grant_secrets(duck.connect(":memory:", names=("httpfs",)), mount_root / "grants") == []
+            assert kernel_scopes() == []
             last = json.loads(files["aws-credentials.json"])
 
             # the server stops: the Secret goes, and nothing went wrong on the API's side
