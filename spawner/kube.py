@@ -11,7 +11,8 @@ the spawn events as it always does. Per server:
   node it asks for; ``karpenter.sh/do-not-disrupt`` keeps Karpenter from evicting a running server;
 - **identity**: the project environment's Kubernetes service account (created by the Helm chart or
   ``paved k8s render``, annotated for IRSA with the environment's role ARN); the project role's keys are never
-  put in the pod, and the service account's Kubernetes API token is not mounted (the IRSA webhook projects its own token);
+  put in the pod, and the service account's Kubernetes API token is not mounted (the IRSA webhook projects
+  its own token);
 - **further credentials** (``credential_providers``, e.g. the grant credentials of issue 17): the hub keeps
   them fresh in its private runtime folder as for embedded servers and copies each write into a Secret
   ``<pod name>-<name>`` (created, then replaced at each refresh; deleted when the server stops) mounted

@@ -110,6 +110,7 @@ async def start(spawner) -> dict[str, str]:
     except credentials.CredentialsError as e:
         log.warning("Credentials for granted data of %s did not reach the server: %s", scope.session_name, e)
         await refresher.stop()
+        (runtime / PREFIXES_FILE).unlink(missing_ok=True)
         return {}
     spawner._grant_refresher = refresher
     return {"PAVED_GRANTS_DIR": where}
