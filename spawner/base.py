@@ -279,6 +279,17 @@ class PavedSpawner(Spawner):
         ``<data_dir>/run/servers/<user>/<notebook>``."""
         return self.data_dir() / "run" / "servers" / self.user.name / self.name
 
+    async def publish_credentials(self, name: str, folder: Path) -> str:
+        """Make the credential files in ``folder`` (a private runtime folder of this server on the hub, kept
+        fresh by a :class:`paved.scoping.credentials.CredentialRefresher`) reach the server, after each
+        (re)write; return that folder's path as the server sees it. ``name`` (e.g. ``grants``) tells one set of
+        credentials from another. Here: the server runs on the hub's host and reads the folder itself; the
+        Kubernetes backend copies the files into a Secret mounted in the pod."""
+        return str(folder)
+
+    async def unpublish_credentials(self, name: str) -> None:
+        """Remove what :meth:`publish_credentials` made for ``name`` (the credentials stopped)."""
+
     def credentials_group(self) -> int | None:
         """The gid that may read this server's credential files when it runs as another account (else None:
         only the hub's user may)."""

@@ -10,8 +10,14 @@ the spawn events as it always does. Per server:
   declared daemonsets (``paved.core.allocatable``, the same rule as pipeline Jobs), so the pod fits the
   node it asks for; ``karpenter.sh/do-not-disrupt`` keeps Karpenter from evicting a running server;
 - **identity**: the project environment's Kubernetes service account (created by the Helm chart or
-  ``paved k8s render``, annotated for IRSA with the environment's role ARN); no cloud keys are put in the pod,
-  and the service account's Kubernetes API token is not mounted (the IRSA webhook projects its own token);
+  ``paved k8s render``, annotated for IRSA with the environment's role ARN); the project role's keys are never
+  put in the pod, and the service account's Kubernetes API token is not mounted (the IRSA webhook projects
+  its own token);
+- **further credentials** (``credential_providers``, e.g. the grant credentials of issue 17): the hub keeps
+  them fresh in its private runtime folder as for embedded servers and copies each write into a Secret
+  ``<pod name>-<name>`` (created, then replaced at each refresh; deleted when the server stops) mounted
+  read-only at ``<credentials_mount_root>/<name>``: the pod spec names the Secret, never a value, and the
+  kubelet brings a replaced Secret into the running pod (not with ``subPath``, which it never updates);
 - **storage**: a PVC per named server (``claim-<user>--<server>``) of the chosen ``disk_gb``, mounted as the
   home folder;
 - **image** per Python version (``images``), **labels and annotations** for cost attribution (project,
@@ -25,7 +31,9 @@ the spawn events as it always does. Per server:
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
+from kubernetes_asyncio.client.rest import ApiException
 from kubespawner import KubeSpawner
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
@@ -38,6 +46,7 @@ from paved.core.kube_placement import (
     disrupted,
     placement_for,
 )
+from paved.scoping import credentials
 from paved.scoping.scope import LABEL_PREFIX, Scope
 from paved.spawner.base import PavedSpawner
 
@@ -129,6 +138,12 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
     workspace_mount_path = Unicode(
         "/home/jovyan",
         help="Where the server's PVC is mounted (the notebook image's home folder).",
+    ).tag(config=True)
+
+    credentials_mount_root = Unicode(
+        "/var/run/paved",
+        help="""Where a pod finds the credential Secrets of credential_providers: <root>/<name> (e.g.
+        /var/run/paved/grants for the grant credentials, given to the server as PAVED_GRANTS_DIR).""",
     ).tag(config=True)
 
     @default("storage_pvc_ensure")
@@ -237,9 +252,74 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
         """Paved's validated options were applied in ``apply_user_options``; KubeSpawner profiles are unused."""
 
     async def start_credentials(self) -> dict[str, str]:
-        """No credentials from the hub: the pod's service account carries the project role (IRSA)."""
-        self._credential_env = {}
-        return {}
+        """The project role comes with the pod's service account (IRSA), not from the hub; further credentials
+        (``credential_providers``) reach the pod through Secrets (:meth:`publish_credentials`)."""
+        self._credential_env, self._published = {}, {}
+        for provider in self.credential_providers:
+            self._credential_env.update(await provider.start(self))
+        for name, secret in sorted(self._published.items()):  # in the pod spec by reference only
+            volume = f"paved-credentials-{name}"
+            self.volumes = [v for v in self._sorted_dict_values(self.volumes) if v.get("name") != volume] + [
+                {"name": volume, "secret": {"secretName": secret, "defaultMode": 0o444}}
+            ]
+            mount = {"name": volume, "mountPath": self.credentials_mount_path(name), "readOnly": True}
+            self.volume_mounts = [
+                m for m in self._sorted_dict_values(self.volume_mounts) if m.get("name") != volume
+            ] + [mount]
+        return self._credential_env
+
+    def credentials_secret_name(self, name: str) -> str:
+        return f"{self.pod_name}-{name}"  # pod names are at most 63 characters, Secret names 253
+
+    def credentials_mount_path(self, name: str) -> str:
+        return f"{self.credentials_mount_root.rstrip('/')}/{name}"
+
+    async def publish_credentials(self, name: str, folder: Path) -> str:
+        """Create or replace the Secret ``<pod name>-<name>`` with the files of ``folder`` (the AWS config's
+        ``credential_process`` pointed at the mounted copy); return the mount path. Errors name the Secret
+        and the API's status only (an API error body is never logged)."""
+        mount = self.credentials_mount_path(name)
+        files = {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+        if credentials.CONFIG_FILE in files:
+            files[credentials.CONFIG_FILE] = credentials.config_text(
+                f"{mount}/{credentials.CREDENTIALS_FILE}",
+                region=self.aws_region,
+                endpoint_url=self.aws_endpoint_url or None,
+            )
+        secret = self.credentials_secret_name(name)
+        labels = {**(self.scope.labels if self.scope else {}), "app.kubernetes.io/managed-by": "paved"}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": secret, "namespace": self.namespace, "labels": labels},
+            "stringData": files,
+        }
+        try:
+            try:
+                await self.api.create_namespaced_secret(self.namespace, body)
+            except ApiException as e:
+                if e.status != 409:
+                    raise
+                await self.api.replace_namespaced_secret(secret, self.namespace, body)
+        except ApiException as e:
+            raise credentials.CredentialsError(
+                f"Could not write Secret {self.namespace}/{secret}: {e.status} {e.reason}"
+            ) from None
+        if not hasattr(self, "_published"):
+            self._published = {}
+        self._published[name] = secret
+        return mount
+
+    async def unpublish_credentials(self, name: str) -> None:
+        secret = getattr(self, "_published", {}).pop(name, None) or self.credentials_secret_name(name)
+        try:
+            await self.api.delete_namespaced_secret(secret, self.namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise credentials.CredentialsError(
+                    f"Could not delete Secret {self.namespace}/{secret}: {e.status} {e.reason}"
+                ) from None
 
     # --- progress: Paved's first steps, then KubeSpawner's Kubernetes events ---------------------------
 

@@ -112,10 +112,19 @@ def counts(hub):
     )
 
 
+ALIAS = ("paved-discoverable", f"{IPF}/dev/imbalance_prices.parquet")
+
+
 def test_discoverable_not_readable(hub, prices):
     found = find(hub, "bob", "imbalance_prices")
     assert found and found[0]["access"] == "request" and found[0]["project"] == IPF
-    detail = hub.api("bob").get(ds_url(hub, prices)).json()
+    # found under an alias that says whose and what, not where: the storage path stays with the readers
+    assert (found[0]["namespace"], found[0]["name"]) == ALIAS and found[0]["id"] == "dataset:{}:{}".format(*ALIAS)
+    assert prices["name"].startswith("/") and prices["name"] not in json.dumps(found)
+    detail = hub.api("bob").get(ds_url(hub, found[0])).json()
+    assert (detail["namespace"], detail["name"]) == ALIAS and prices["name"] not in json.dumps(detail)
+    assert hub.api("bob").get(ds_url(hub, prices)).json() == detail  # by the real name (if known): the same
+    assert hub.api("bob").get(ds_url(hub, {"namespace": ALIAS[0], "name": "leads/dev/x.parquet"})).status_code == 404
     assert detail["access"] == "request" and detail["fields"] and "location" not in detail
     assert "price_eur_mwh" in {f["name"] for f in detail["fields"]}
     for tail in ("/preview", "/snippet"):
@@ -243,11 +252,17 @@ def test_request_approve_read_revoke_audit(hub, prices):
     spawn(hub, "bob", "scoringdev", "scoring")
     try:
         assert read_from(hub, "bob", "leadsdev", path) == DENIED
-        r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices))
+        (found,) = find(hub, "bob", "imbalance_prices")  # bob asks for what search showed him: the alias
+        r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(found))
         assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+        assert (r.json()["namespace"], r.json()["name"]) == ALIAS and path not in r.text
         rid = r.json()["id"]
         pending = hub.api("alice").get(f"{hub.catalog}/access-requests", params={"status": "pending"}).json()
-        assert rid in [q["id"] for q in pending["requests"]]
+        assert [(q["namespace"], q["name"]) for q in pending["requests"] if q["id"] == rid] == [
+            (prices["namespace"], prices["name"])  # the owner sees the real name
+        ]
+        mine = hub.api("bob").get(f"{hub.catalog}/access-requests").json()["requests"]
+        assert path not in json.dumps(mine)
         # bob cannot approve his own request; alice can, once
         r = hub.api("bob").post(f"{hub.catalog}/access-requests/{rid}/approve", json={"comment": "me"})
         assert r.status_code == 403 and "Only admins" in r.json()["message"]
@@ -365,7 +380,8 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
     )
     assert "vault_secrets" not in json.dumps(graph)  # not discoverable: an opaque stub
     assert sum(n["id"].startswith("stub:") for n in graph) == 1
-    (named,) = lineage_node(hub, "bob", start, node)
+    assert path not in json.dumps(graph)  # discoverable: named by its alias, not by where it lies
+    (named,) = lineage_node(hub, "bob", start, "dataset:{}:{}".format(*ALIAS))
     assert named["data"]["locked"] and "location" not in named["data"]
     rid = (
         hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="lineage")).json()["id"]
@@ -374,7 +390,7 @@ def test_lineage_names_discoverable_datasets_and_shows_granted_ones(hub, prices)
     (granted,) = lineage_node(hub, "bob", start, node)
     assert "locked" not in granted["data"] and granted["data"]["location"] == path
     assert hub.api("alice").delete(f"{hub.catalog}/grants/{gid}").status_code == 200
-    (again,) = lineage_node(hub, "bob", start, node)
+    (again,) = lineage_node(hub, "bob", start, "dataset:{}:{}".format(*ALIAS))
     assert again["data"]["locked"]
     # bob's read of alice's data is in her audit, as a lineage input of his job
     audit = hub.api("alice").get(f"{hub.catalog}/audit", params={"namespace": "file", "name": path}).json()["audit"]
@@ -439,3 +455,44 @@ def test_fuzzed_request_bodies_are_4xx_and_record_nothing(hub, prices):
 
     post()
     assert counts(hub) == before
+
+
+def test_requests_page_lists_both_sides_and_decides_with_clear_4xx(hub, prices):
+    """The catalog service's Requests page (HTML) with token auth: the owner sees the request to decide, the
+    requester sees it among theirs, every bad decision is a 4xx page with a sentence and changes nothing, and a
+    decision redirects back to the page."""
+    page = f"{hub.url}/services/catalog/requests"
+    body = request_body(prices, environment="prd", reason="<script>alert('page')</script> regions")
+    r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    alice, bob = hub.api("alice"), hub.api("bob")
+    html = alice.get(page).text
+    assert 'id="paved-requests-incoming"' in html and f'data-request="{rid}"' in html and "leads/prd" in html
+    assert f'action="/services/catalog/requests/{rid}"' in html and 'name="_xsrf"' in html
+    assert "&lt;script&gt;alert" in html and "<script>alert" not in html  # autoescaped
+    assert 'id="paved-nav-requests"' in html and 'meta name="paved-layout"' in html  # the one layout
+    mine = bob.get(page).text
+    assert f'data-request="{rid}"' in mine.split('id="paved-requests-outgoing"')[1]
+    assert f"requests/{rid}" not in mine  # no decision form for the requester
+    before = counts(hub)
+    bad = [
+        (alice, rid, {"decision": "maybe"}, 400, "decision must be approve or deny"),
+        (alice, rid, {"decision": "approve", "comment": "x" * 2001}, 400, "at most 2000 characters"),
+        (bob, rid, {"decision": "approve"}, 403, "Only admins of project"),
+        (alice, "req-nope", {"decision": "approve"}, 404, "No access request"),
+    ]
+    for who, target, form, status, sentence in bad:
+        r = who.post(f"{page}/{target}", data=form, allow_redirects=False)
+        assert r.status_code == status and sentence in r.text, (form, r.status_code, r.text[-500:])
+        assert r.headers["Content-Type"].startswith("text/html") and "Traceback" not in r.text
+    r = alice.post(page, data={"decision": "approve"})
+    assert r.status_code == 405 and "requests/&lt;id&gt;" in r.text
+    assert counts(hub) == before
+    r = alice.post(f"{page}/{rid}", data={"decision": "deny", "comment": "not for prd"}, allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"requests?decided={rid}")
+    assert "Denied: leads/prd" in alice.get(f"{page}?decided={rid}").text
+    r = alice.post(f"{page}/{rid}", data={"decision": "approve"}, allow_redirects=False)
+    assert r.status_code == 409, r.text
+    (req,) = [q for q in bob.get(f"{hub.catalog}/access-requests").json()["requests"] if q["id"] == rid]
+    assert (req["status"], req["comment"]) == ("denied", "not for prd")

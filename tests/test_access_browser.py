@@ -83,3 +83,51 @@ def test_request_from_the_panel_and_approve_from_requests_view(hub, prices, arti
     mine = [g for g in grants if g["request_id"] == rid]
     assert len(mine) == 1 and mine[0]["project"] == "leads" and mine[0]["environment"] == "dev"
     assert hub.api("alice").delete(f"{hub.catalog}/grants/{mine[0]['id']}").status_code == 200
+
+
+def test_approve_from_the_requests_page(hub, prices, artifacts):  # noqa: F811
+    """The catalog service's server-rendered Requests page: alice finds it in the navigation, sees bob's
+    request with its purpose, reason and the expiry it would get, approves it with a comment; bob sees the
+    decision on his own Requests page."""
+    body = {
+        "namespace": prices["namespace"],
+        "name": prices["name"],
+        "project": "leads",
+        "environment": "prd",
+        "access": "read",
+        "days": 10,
+        "reason": "price regions in production scoring",
+    }
+    r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    with browser_page(viewport=(1440, 900)) as page:
+        login(page, hub, "alice")
+        page.click("#paved-nav-requests")
+        page.wait_for_url("**/services/catalog/requests")
+        expect(page.locator("#paved-nav-requests")).to_have_class("nav-link active")
+        row = page.locator(f'#paved-requests-incoming tr[data-request="{rid}"]')
+        expect(row).to_contain_text("leads/prd")
+        expect(row).to_contain_text("price regions in production scoring")
+        expect(row).to_contain_text("if approved now")
+        row.locator('input[name="comment"]').fill("fine for prd <b>scoring</b>")
+        page.screenshot(path=str(artifacts / "access-requests-page.png"))
+        row.locator('button[value="approve"]').click()
+        page.wait_for_url("**/services/catalog/requests?decided=*")
+        expect(page.locator("#paved-requests-notice")).to_contain_text("Approved: leads/prd")
+        expect(page.locator("#paved-requests-notice")).to_contain_text("access until")
+        row = page.locator(f'#paved-requests-incoming tr[data-request="{rid}"]')
+        expect(row).to_have_attribute("data-status", "approved")
+        expect(row.locator(".paved-comment")).to_have_text("“fine for prd <b>scoring</b>”")  # escaped, not markup
+        page.screenshot(path=str(artifacts / "access-requests-page-approved.png"))
+    with browser_page(viewport=(1440, 900)) as page:
+        login(page, hub, "bob")
+        page.goto(f"{hub.url}/services/catalog/requests")
+        row = page.locator(f'#paved-requests-outgoing tr[data-request="{rid}"]')
+        expect(row).to_contain_text("approved by alice")
+        expect(page.locator("#paved-requests-incoming tr")).to_have_count(0)  # bob decides nothing of alice's
+        page.screenshot(path=str(artifacts / "access-requests-page-requester.png"))
+    grants = hub.api("bob").get(f"{hub.catalog}/grants", params={"active": "true"}).json()["grants"]
+    (granted,) = [g for g in grants if g["request_id"] == rid]
+    assert (granted["project"], granted["environment"], granted["granted_by"]) == ("leads", "prd", "alice")
+    assert hub.api("alice").delete(f"{hub.catalog}/grants/{granted['id']}").status_code == 200

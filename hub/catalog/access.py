@@ -34,7 +34,7 @@ import os
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from paved.catalog import queries
+from paved.catalog import aliases, queries
 from paved.catalog.grants_store import Conflict, GrantsStore
 from paved.catalog.handlers import CatalogHandler
 from paved.scoping import accounts, acl
@@ -103,7 +103,8 @@ class Access:
         for key in ("namespace", "name", "project", "environment", "reason"):
             if not isinstance(body.get(key), str) or not body[key].strip():
                 raise web.HTTPError(400, f"{key} is required (a non-empty string)")
-        ns, name, project_name, env = body["namespace"], body["name"], body["project"], body["environment"]
+        ns, name = aliases.resolve(self.catalog, body["namespace"], body["name"])  # as the caller was shown it
+        project_name, env = body["project"], body["environment"]
         reason = body["reason"].strip()
         if len(reason) > MAX_REASON:
             raise web.HTTPError(400, f"reason is too long: at most {MAX_REASON} characters")
@@ -429,14 +430,17 @@ def handlers() -> list[tuple]:
             status = self.get_argument("status", "") or None
             if status not in (None, "pending", "approved", "denied"):
                 raise web.HTTPError(400, f"status must be pending, approved or denied, got {status!r}")
-            self.write_json({"requests": self.access.list_requests(self.caller(), self.visible(), status)})
+            visible = self.visible()
+            requests = self.access.list_requests(self.caller(), visible, status)
+            self.write_json({"requests": [aliases.masked(self.catalog, r, visible) for r in requests]})
 
         async def post(self):
             user = self.caller()
             body = self.json_body()
             await self.catalog.caught_up()
             request = await self.access.check_request(user, self.caller_projects(), self.visible(), body)
-            self.write_json(self.access.create(user, request), status=201)
+            created = self.access.create(user, request)
+            self.write_json(aliases.masked(self.catalog, created, self.visible()), status=201)
 
     class PurposesHandler(_Mixin, Base):
         """The project environments the caller may request access for (the form's choices)."""
@@ -467,14 +471,16 @@ def handlers() -> list[tuple]:
             raw = self.get_argument("active", "false").lower()
             if raw not in ("true", "false"):
                 raise web.HTTPError(400, f"active must be true or false, got {raw!r}")
-            self.write_json({"grants": self.access.list_grants(self.visible(), raw == "true")})
+            visible = self.visible()
+            grants = self.access.list_grants(visible, raw == "true")
+            self.write_json({"grants": [aliases.masked(self.catalog, g, visible) for g in grants]})
 
     class GrantHandler(_Mixin, Base):
         async def get(self, gid):
             grants = [g for g in self.access.list_grants(self.visible(), False) if g["id"] == gid]
             if not grants:
                 raise web.HTTPError(404, f"No grant {gid}: list grants at api/catalog/v1/grants")
-            self.write_json(grants[0])
+            self.write_json(aliases.masked(self.catalog, grants[0], self.visible()))
 
         async def delete(self, gid):
             self.write_json({"grant": await self.access.revoke(self.caller(), gid, self.visible())})

@@ -38,6 +38,7 @@ from paved.catalog.handlers import (
     SnippetHandler,
 )
 from paved.catalog.ingest import serve_fronts
+from paved.catalog.requests_page import page_routes
 from paved.catalog.service import STATE_FILE, Catalog, Settings
 from paved.core.service import make_app, service_prefix
 from paved.core.settings import read_or_create_secret
@@ -66,6 +67,7 @@ def routes() -> list[tuple]:
         (ds + "/snippet", SnippetHandler),
         (ds + rf"/fields/{seg}/pii", PiiHandler),
         *access_handlers(),
+        *page_routes(),  # the Requests page (HTML)
         (r"api/v1/dataset-versions", version_feed.handler(CatalogHandler)),  # data-aware triggers read it
     ]
 

@@ -7,6 +7,11 @@ assumed with a session policy naming only the prefixes granted to its project en
 (``prefixes.json``), are refreshed like the project credentials (every few minutes: STS sessions of 15
 minutes), and each refresh reads the grants again, so a revoked or expired grant drops out at the next refresh.
 ``paved.data`` in the notebook gives DuckDB one S3 secret per granted prefix from them (``PAVED_GRANTS_DIR``).
+
+The spawner's :meth:`~paved.spawner.base.PavedSpawner.publish_credentials` carries the folder to the server
+after each write: an embedded server reads it in place; a Kubernetes pod gets it as a Secret volume that the
+hub replaces at each refresh (the kubelet updates mounted Secrets within about a minute), so pods get the
+same short-lived credentials without any change to their IRSA role.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ log = logging.getLogger("paved.spawner.grants")
 
 GRANT_SESSION_SECONDS = 900  # STS minimum: a grant's end reaches running servers within 15 minutes
 PREFIXES_FILE = "prefixes.json"
+PUBLISHED_NAME = "grants"  # the folder's name where the server reads them (Kubernetes: <mount root>/grants)
 
 
 def broker_role_arn() -> str:
@@ -91,14 +97,23 @@ async def start(spawner) -> dict[str, str]:
         duration_s=GRANT_SESSION_SECONDS,
         group=group,
         name=f"{scope.session_name}-grants",
+        # each refresh reaches the server too (Kubernetes: the pod's Secret is replaced)
+        on_write=lambda: spawner.publish_credentials(PUBLISHED_NAME, runtime),
     )
     try:
         await refresher.start()
     except credentials.CredentialsError as e:  # the server still starts, with its project's own access
         log.warning("No credentials for granted data of %s: %s", scope.session_name, e)
         return {}
+    try:
+        where = await spawner.publish_credentials(PUBLISHED_NAME, runtime)
+    except credentials.CredentialsError as e:
+        log.warning("Credentials for granted data of %s did not reach the server: %s", scope.session_name, e)
+        await refresher.stop()
+        (runtime / PREFIXES_FILE).unlink(missing_ok=True)
+        return {}
     spawner._grant_refresher = refresher
-    return {"PAVED_GRANTS_DIR": str(runtime)}
+    return {"PAVED_GRANTS_DIR": where}
 
 
 async def stop(spawner) -> None:
@@ -107,6 +122,10 @@ async def stop(spawner) -> None:
         await refresher.stop()
         (refresher.files.runtime_dir / PREFIXES_FILE).unlink(missing_ok=True)
         spawner._grant_refresher = None
+        try:
+            await spawner.unpublish_credentials(PUBLISHED_NAME)
+        except credentials.CredentialsError as e:  # expired credentials: useless, but say so
+            log.warning("Could not remove the grant credentials of %s from its server: %s", spawner.name, e)
 
 
 class GrantCredentials:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tornado import web
 
-from paved.catalog import quality, queries, reader
+from paved.catalog import aliases, quality, queries, reader
 from paved.catalog.front import decode_event
 from paved.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.catalog.ingest import parse
@@ -119,6 +119,7 @@ class LineageHandler(CatalogHandler):
                 self.visible(),
                 self.catalog.settings.max_nodes,
                 self.catalog.access.discoverable_projects(),
+                lambda did: aliases.alias(self.catalog, did),
             )
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
@@ -230,6 +231,8 @@ class SearchHandler(CatalogHandler):
         for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
             r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
+        # found, not readable: named by an alias, not by where it lies
+        result["results"] = [aliases.masked(self.catalog, r, visible) for r in result["results"]]
         self.write_json(result)
 
 
@@ -242,12 +245,15 @@ def _str_list(body: dict, key: str) -> list[str]:
 
 class DatasetHandler(CatalogHandler):
     async def get(self, ns, name):
+        await self.catalog.caught_up()
+        ns, name = aliases.resolve(self.catalog, ns, name)  # what a discovering caller was shown
         try:
             row = await self.dataset(ns, name)
         except web.HTTPError:
             row = await self.discoverable(ns, name)  # a 404 unless its project is discoverable
             detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
-            self.write_json(self.catalog.access.discover(row, detail))
+            shown = self.catalog.access.discover(row, detail)
+            self.write_json(aliases.masked(self.catalog, shown, self.visible()))
             return
         detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
         detail["access"] = self.catalog.access.access_of(row["project"], row["grants"], self.visible())

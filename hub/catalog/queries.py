@@ -253,10 +253,19 @@ def alerts(cur, store: Store, projects) -> list[dict]:
 
 
 def lineage(
-    cur, store: Store, node_id: str, depth: int, direction: str, projects, max_nodes: int, discoverable: list[str] = ()
+    cur,
+    store: Store,
+    node_id: str,
+    depth: int,
+    direction: str,
+    projects,
+    max_nodes: int,
+    discoverable: list[str] = (),
+    alias=None,
 ) -> dict:
     """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs (datasets of
-    ``discoverable`` projects: named, locked stubs)."""
+    ``discoverable`` projects: named, locked stubs, under ``alias(dataset id) -> (namespace, name)`` when
+    given: :mod:`paved.catalog.aliases`, so a stub does not tell where the data lies)."""
     if node_id.startswith("datasetField:"):
         raise ValueError(
             "nodeId must look like dataset:<namespace>:<name> or job:<namespace>:<name>; "
@@ -293,13 +302,14 @@ def lineage(
                     },
                 )
             elif project in discoverable:
+                ans, aname = alias(i) if alias else (dns, dname)
                 data[i] = (
-                    dataset_node(dns, dname),
+                    dataset_node(ans, aname),
                     "DATASET",
                     {
-                        "id": {"namespace": dns, "name": dname},
-                        "namespace": dns,
-                        "name": dname,
+                        "id": {"namespace": ans, "name": aname},
+                        "namespace": ans,
+                        "name": aname,
                         "title": title,
                         "project": project,
                         "locked": True,

@@ -25,6 +25,7 @@ dataset. Interactive writes go to the lake's plain Parquet as before.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import re
@@ -55,14 +56,38 @@ def _env(name: str, default: str | None = None) -> str | None:
 def connection() -> duckdb.DuckDBPyConnection:
     """The helper's DuckDB connection (httpfs loaded from the wheel; S3 with the server's AWS identity, which
     the Paved spawner sets to the project environment's role)."""
-    global con
+    global con, _grant_files_seen
     if con is None:
         con = duck.connect(":memory:", names=("httpfs",))
+        _grant_files_seen = None  # a new connection has no grant secrets yet
         if (_env("PAVED_LAKE") or "").startswith("s3://"):
             add_s3_secret(con, aws_credentials(_env("PAVED_PROJECT", ""), None))  # the server's own identity
-        if _env("PAVED_GRANTS_DIR"):
-            add_grant_secrets(con, Path(_env("PAVED_GRANTS_DIR")))
+    if _env("PAVED_GRANTS_DIR"):
+        refresh_grant_secrets(con, Path(_env("PAVED_GRANTS_DIR")))
     return con
+
+
+_grant_files_seen: bytes | None = None
+
+
+def refresh_grant_secrets(c: duckdb.DuckDBPyConnection, grants_dir: Path) -> None:
+    """Give ``c`` the grant secrets anew whenever the spawner has rewritten the grant credentials (every
+    few minutes; on Kubernetes the kubelet updates the mounted Secret): fresh keys before the old ones expire,
+    prefixes granted since, and none for grants that ended. Cheap when nothing changed (two small files)."""
+    global _grant_files_seen
+    seen = b""
+    for name in ("aws-credentials.json", "prefixes.json"):
+        try:
+            seen += (grants_dir / name).read_bytes() + b"\0"
+        except OSError:
+            seen += b"-\0"
+    seen = hashlib.sha256(seen).digest()  # what was read, without keeping the keys around
+    if seen == _grant_files_seen:
+        return
+    for (secret,) in c.sql("SELECT name FROM duckdb_secrets() WHERE name LIKE 'paved_grant_%'").fetchall():
+        c.execute(f"DROP TEMPORARY SECRET IF EXISTS {secret}")
+    add_grant_secrets(c, grants_dir)
+    _grant_files_seen = seen
 
 
 def add_grant_secrets(c: duckdb.DuckDBPyConnection, grants_dir: Path) -> list[str]:

@@ -394,6 +394,8 @@ class CredentialRefresher:
     identity) defaults to a fresh default-chain session per fetch; boto3 sessions are not thread-safe, so
     never share one between refreshers. ``clock`` and ``sleep`` are injectable so tests can run a day of
     refreshes in a moment. ``group``: the gid that may read the files (see :func:`write_credential_files`).
+    ``on_write``: awaited after each refresh has rewritten the files, e.g. to copy them where the server reads
+    them (a Kubernetes Secret); when it fails the refresh counts as failed and is retried.
     """
 
     def __init__(
@@ -409,8 +411,10 @@ class CredentialRefresher:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable] = asyncio.sleep,
         group: int | None = None,
+        on_write: Callable[[], Awaitable] | None = None,
     ):
         self.group = group
+        self.on_write = on_write
         self.region = region or (session or boto3.session.Session()).region_name or DEFAULT_REGION
         if callable(source):
             self.fetch: Callable[[], Credentials] = source
@@ -466,6 +470,8 @@ class CredentialRefresher:
         self.issued_at = self.clock()
         write_credentials(self.files.runtime_dir, creds, self.group)
         self.credentials = creds
+        if self.on_write is not None:
+            await self.on_write()
         self.refreshes += 1
         log.info("Refreshed AWS credentials for %s, expire %s", self.name, creds.expiration_iso)
         return creds
