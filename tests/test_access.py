@@ -496,3 +496,22 @@ def test_requests_page_lists_both_sides_and_decides_with_clear_4xx(hub, prices):
     assert r.status_code == 409, r.text
     (req,) = [q for q in bob.get(f"{hub.catalog}/access-requests").json()["requests"] if q["id"] == rid]
     assert (req["status"], req["comment"]) == ("denied", "not for prd")
+
+
+def test_a_cookie_post_without_the_xsrf_token_is_refused(hub, prices):
+    """Cross-site request forgery: a page elsewhere can make alice's browser post to the catalog with her cookie
+    (a `text/plain` form body can carry JSON), but not with JupyterHub's xsrf token, so the post is not hers."""
+    r = hub.api("bob").post(f"{hub.catalog}/access-requests", json=request_body(prices, reason="forgery check"))
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    browser = hub.login("alice")
+    assert browser.get(f"{hub.url}/services/catalog/requests").status_code == 200  # the service's login cookie
+    before = counts(hub)
+    forged = browser.post(
+        f"{hub.catalog}/access-requests/{rid}/approve",
+        data='{"comment": "forged"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert forged.status_code == 403, forged.text
+    assert counts(hub) == before
+    assert hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/deny", json={}).status_code == 200

@@ -37,9 +37,6 @@ class CatalogHandler(ServiceHandler):
     def projects(self):
         return self.catalog.registry
 
-    def check_xsrf_cookie(self):  # token-authenticated API; the hub's auth checks cookie requests itself
-        return None
-
     def visible(self) -> list[str] | None:
         """The caller's project names, or None for hub admins (who see everything)."""
         user = self.caller()
