@@ -36,6 +36,7 @@ from tornado import web
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
+from paved.core.paths import paths
 from paved.core.service import ServiceHandler, service_prefix
 from paved.pipelines import cron, reproduce, views
 from paved.pipelines.notebook import NotebookError, kernel_problem, notebook_parameters
@@ -57,7 +58,7 @@ class PipelinesSettings(Configurable):
 
     @default("data_dir")
     def _data_dir(self):
-        return os.environ.get("PAVED_DATA_DIR") or str(Path(".paved").resolve())
+        return str(paths().data_dir)
 
     db_url = Unicode(help="Run store SQLAlchemy URL. Default $PAVED_PIPELINES_DB_URL, else SQLite in data_dir.").tag(
         config=True

@@ -28,7 +28,6 @@ import logging
 import os
 import secrets
 from collections import deque
-from pathlib import Path
 
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -38,6 +37,7 @@ from paved.catalog.access import Access
 from paved.catalog.openlineage import location_of, parse_event, platform_of
 from paved.catalog.ownership import NotAssignable, Owner, Ownership
 from paved.catalog.store import Resolved, Store
+from paved.core.paths import Paths
 from paved.core.registry import CachedRegistry, registry
 
 log = logging.getLogger("paved.catalog")
@@ -55,7 +55,7 @@ class Settings:
     """The service's settings, from the environment the hub gives it (see hubsetup.Catalog)."""
 
     def __init__(self, env=os.environ):
-        self.data_dir = Path(env["PAVED_DATA_DIR"])
+        self.data_dir = Paths.from_env(env).data_dir
         self.projects_file = env["PAVED_PROJECTS_FILE"]
         self.db = env.get("PAVED_CATALOG_DB") or str(self.data_dir / "catalog.duckdb")
         self.crawl_minutes = float(env.get("PAVED_CATALOG_CRAWL_MINUTES", "10"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from pathlib import Path
 
 from traitlets.config import Config
 
@@ -73,7 +72,7 @@ def add_web_service(
     (display, info, ...)."""
     command = [sys.executable, "-m", module]
     if secret_env:
-        path = Path(paved.data_dir) / "secrets" / f"{name}.json"
+        path = paved.paths.secrets_dir / f"{name}.json"
         secrets_file.write(path, secret_env)
         command = [sys.executable, "-m", "paved.core.secret_env", str(path), module]
     add_service(
@@ -83,7 +82,7 @@ def add_web_service(
             "url": f"http://127.0.0.1:{free_port()}",
             "command": command,
             "environment": {
-                "PAVED_DATA_DIR": paved.data_dir,
+                **paved.paths.environment(),
                 "PAVED_PROJECTS_FILE": paved.projects_file,
                 **_account_prefix(c),
                 **(env or {}),
