@@ -4,13 +4,12 @@ A server that ends because the hub stops (or that the hub finds gone when it sta
 "hub-shutdown", not because its user stopped it or it failed; usage records need that difference.
 """
 
-import os
-
 from jupyterhub.app import JupyterHub
 from tornado.ioloop import PeriodicCallback
 
 from paved.core import supervise
 from paved.core.ledger import Ledger
+from paved.core.paths import given_data_dir
 
 
 class PavedHub(JupyterHub):
@@ -20,7 +19,7 @@ class PavedHub(JupyterHub):
 
     async def init_spawners(self):
         self.paved_starting = True
-        data_dir = os.environ.get("PAVED_DATA_DIR")
+        data_dir = given_data_dir()  # run by `paved up` (which watches the heartbeat); not by Kubernetes
         if data_dir:
             self.paved_last_alive = supervise.last_beat(data_dir)
             supervise.beat(data_dir)

@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from traitlets.config import Config
 
-from paved.catalog import grant_credentials
+from paved.catalog.grant_credentials import GrantCredentials
 from paved.catalog.hubsetup import setup_catalog
+from paved.core import paths
 from paved.core.pages import STATIC, TEMPLATES, PavedStaticFiles
 from paved.core.registry import registry
 from paved.core.settings import Paved, find_chp, read_or_create_secret  # noqa: F401 (re-exported)
@@ -130,6 +131,7 @@ def setup(c: Config, **paved_settings) -> Paved:
         setattr(c.Paved, name, value)
     paved = Paved(config=c)
     Path(paved.data_dir).mkdir(parents=True, exist_ok=True)
+    paths.use(paved.data_dir)  # the hub's own look-ups (form prices, budget checks) read this data dir's files
     registry(paved.projects_file).projects  # validate now
     for dotted, derive in HUB_SETTINGS.items():
         if not _is_set(c, dotted):
@@ -155,16 +157,14 @@ def setup(c: Config, **paved_settings) -> Paved:
         )
     if not _is_set(c, "LocalProjectSpawner.allow_unisolated_multiuser"):
         c.LocalProjectSpawner.allow_unisolated_multiuser = paved.allow_unisolated_multiuser
-    env = {"PAVED_DATA_DIR": paved.data_dir, "PAVED_PROJECTS_FILE": paved.projects_file}
+    env = {**paved.paths.environment(), "PAVED_PROJECTS_FILE": paved.projects_file}
     c.Spawner.environment = {**env, **c.Spawner.get("environment", {})}
     if paved.enable_services:
         add_web_service(c, paved, "projects", "paved.hub.projects_service")
 
     setup_notebooks(c, paved)
     if not _is_set(c, "PavedSpawner.credential_providers"):
-        c.PavedSpawner.credential_providers = [
-            grant_credentials.GrantCredentials
-        ]  # S3 prefixes granted to the environment
+        c.PavedSpawner.credential_providers = [GrantCredentials]  # S3 prefixes granted to the environment
 
     setup_costs(c, paved)
 

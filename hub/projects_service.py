@@ -9,7 +9,7 @@ Authenticated by the hub: a browser session, or ``Authorization: token <hub API 
 
 from __future__ import annotations
 
-from paved.core.service import ServiceHandler, make_app, run
+from paved.core.service import ServiceApp, ServiceHandler, make_app, run
 
 
 class ProjectsHandler(ServiceHandler):
@@ -23,15 +23,24 @@ class ProjectHandler(ServiceHandler):
         self.write_json(self.require_project(name).public())
 
 
-def main() -> None:
-    run(
-        make_app(
-            [
-                (r"api/projects", ProjectsHandler),
-                (r"api/projects/([^/]+)", ProjectHandler),
-            ]
+class ProjectsApp(ServiceApp):
+    """The projects service. It has no settings of its own: the projects file is the one every service gets."""
+
+    name = "paved-projects"
+    description = "Paved's projects read API at /services/projects/."
+
+    def start(self) -> None:
+        run(
+            make_app(
+                [
+                    (r"api/projects", ProjectsHandler),
+                    (r"api/projects/([^/]+)", ProjectHandler),
+                ]
+            )
         )
-    )
+
+
+main = ProjectsApp.launch_instance
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from paved.core.ledger import Ledger
+from paved.core.paths import Paths
 from paved.core.processes import default_signals, kill_group, pid_alive
 from paved.core.projects import ProjectsFileError, load_projects
 from paved.core.supervise import (
@@ -145,12 +146,12 @@ def run(args) -> int:
         print(f"Created the demo projects and lake in {data_dir}", flush=True)
     secure_state(data_dir)
 
-    env = dict(os.environ, PAVED_DATA_DIR=str(data_dir), PAVED_PORT=str(args.port), PAVED_IP=args.ip)
+    env = dict(os.environ, **Paths(data_dir).environment(), PAVED_PORT=str(args.port), PAVED_IP=args.ip)
     env[HUB_MARKER] = str(data_dir)  # how the next `paved up` finds this hub and its proxy after a crash
     if args.config:
         env["PAVED_SITE_CONFIG"] = str(Path(args.config).resolve())
     # Resolve settings as the hub will, to check the projects file and print how to log in.
-    os.environ.update({"PAVED_DATA_DIR": str(data_dir)})
+    os.environ.update(Paths(data_dir).environment())
     site = None
     if args.config:
         from traitlets.config.loader import PyFileConfigLoader
@@ -249,7 +250,7 @@ def down(args) -> int:
         deadline = time.monotonic() + SHUTDOWN_GRACE_S + 30
         while pid_alive(up) and time.monotonic() < deadline:
             time.sleep(0.2)
-    os.environ["PAVED_DATA_DIR"] = str(data_dir)
+    os.environ.update(Paths(data_dir).environment())
     stop_leftovers(data_dir, servers=True, usage_db_url=Paved().usage_db_url)
     (data_dir / UP_PID_FILE).unlink(missing_ok=True)
     print(f"Stopped the Paved of {data_dir}.", flush=True)

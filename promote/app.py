@@ -1,5 +1,5 @@
-"""``python -m paved.pipelines.app``: the pipelines service process the hub starts. It builds the run store, the
-scheduler (or, on Kubernetes, the CronJob/Job reconciler) and the Tornado app of the API handlers
+"""``python -m paved.pipelines.app --config <file>``: the pipelines service process the hub starts
+(:class:`PipelinesApp`, a traitlets Application). It builds the run store, the scheduler (or, on Kubernetes, the CronJob/Job reconciler) and the Tornado app of the API handlers
 (:mod:`.service`), the pages (:mod:`.pages`) and the outputs API (:mod:`.products_api`)."""
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from paved.core.registry import registry
-from paved.core.service import make_app, service_prefix
+from paved.core.service import ServiceApp, make_app, service_prefix
 from paved.core.service import run as run_app
+from paved.core.settings import Paved
 from paved.pipelines import pages, products_api
+from paved.pipelines.config import Pipelines
 from paved.pipelines.scheduler import Clock, Scheduler
 from paved.pipelines.service import (
     AttemptResultHandler,
@@ -27,7 +29,6 @@ from paved.pipelines.service import (
     PauseHandler,
     PipelineHandler,
     PipelinesHandler,
-    PipelinesSettings,
     RerunFailedHandler,
     RerunHandler,
     RunFileHandler,
@@ -36,14 +37,15 @@ from paved.pipelines.service import (
     RunsOfPipelineHandler,
     VersionNotebookHandler,
 )
-from paved.pipelines.store import Store
+from paved.pipelines.store import Store, default_db_url
 from paved.pipelines.tokens import HubTokenIssuer
 from paved.pipelines.triggers import CatalogFeed
 
 log = logging.getLogger("paved.pipelines")
 
 
-def build_app(store: Store, scheduler: Scheduler):
+def build_app(store: Store, scheduler: Scheduler, public_url: str = ""):
+    """The service's Tornado app. ``public_url``: where users reach Paved (links to servers opened for a run)."""
 
     return make_app(
         [
@@ -66,6 +68,7 @@ def build_app(store: Store, scheduler: Scheduler):
         ],
         store=store,
         scheduler=scheduler,
+        public_url=public_url,
     )
 
 
@@ -77,53 +80,66 @@ class OpenAPIHandler(web.RequestHandler):
         self.finish(json.dumps(yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text())))
 
 
-def main() -> None:
+class PipelinesApp(ServiceApp):
+    """The pipelines service: settings are :class:`paved.pipelines.config.Pipelines` and
+    :class:`paved.core.settings.Paved` (data dir, projects file, public URL, usage ledger), from the config file
+    the hub writes (``--config``)."""
 
-    settings = PipelinesSettings()
-    store = Store(settings.db_url)
-    projects = registry(os.environ["PAVED_PROJECTS_FILE"]) if os.environ.get("PAVED_PROJECTS_FILE") else None
-    public = os.environ.get("PAVED_PUBLIC_URL", "").rstrip("/")
-    api_url, own_token = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-    issuer = None
-    if api_url and own_token and os.environ.get("PAVED_PIPELINES_RUN_TOKENS", "1") == "1":
-        issuer = HubTokenIssuer(api_url, own_token)
-    scheduler = Scheduler(
-        store,
-        settings.data_dir,
-        projects=projects,
-        clock=Clock.from_env(),
-        max_parallel=settings.max_parallel,
-        lock_ttl=settings.lock_ttl,
-        missed_grace=settings.missed_grace,
-        kernel_name=settings.kernel_name,
-        history_url=f"{public}{service_prefix()}" if public else service_prefix(),
-        token_issuer=issuer,
-        run_env=run_env(public, api_url),
-        smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
-        version_feed=catalog_feed(own_token),
-    )
-    app = build_app(store, scheduler)
+    name = "paved-pipelines"
+    description = "Paved's pipelines service: run store, scheduler, API and pages at /services/pipelines/."
+    classes = [Paved, Pipelines]
 
-    def step():
-        try:
-            scheduler.step()
-        except Exception:
-            log.exception("Scheduler pass failed")
+    def start(self) -> None:
+        paved = Paved(config=self.config)
+        settings = Pipelines(config=self.config)
+        store = Store(settings.db_url or default_db_url(paved.data_dir))
+        projects = registry(paved.projects_file) if paved.projects_file else None
+        public = paved.public_url.rstrip("/") if "public_url" in self.config.get("Paved", {}) else ""
+        api_url, own_token = os.environ.get("JUPYTERHUB_API_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
+        issuer = None
+        if api_url and own_token and settings.run_tokens:
+            issuer = HubTokenIssuer(api_url, own_token)
+        scheduler = Scheduler(
+            store,
+            paved.data_dir,
+            projects=projects,
+            clock=Clock.from_env(),
+            max_parallel=settings.max_parallel,
+            lock_ttl=settings.lock_ttl,
+            missed_grace=settings.missed_grace,
+            kernel_name=settings.kernel_name,
+            history_url=f"{public}{service_prefix()}" if public else service_prefix(),
+            token_issuer=issuer,
+            run_env=run_env(public, api_url),
+            smtp_url=settings.smtp_url,
+            version_feed=catalog_feed(own_token),
+            usage_db_url=paved.usage_db_url,
+        )
+        app = build_app(store, scheduler, public_url=public)
 
-    if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
-        from paved.pipelines.kube_client import start_if_configured
+        def step():
+            try:
+                scheduler.step()
+            except Exception:
+                log.exception("Scheduler pass failed")
 
-        IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
-    else:
-        PeriodicCallback(step, settings.interval * 1000).start()
-        IOLoop.current().add_callback(step)
+        if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
+            from paved.pipelines.kube_client import start_if_configured
 
-    def stop(signum, frame):
-        IOLoop.current().add_callback_from_signal(_shutdown, scheduler)
+            IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
+        else:
+            PeriodicCallback(step, settings.interval * 1000).start()
+            IOLoop.current().add_callback(step)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    run_app(app)
+        def stop(signum, frame):
+            IOLoop.current().add_callback_from_signal(_shutdown, scheduler)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        run_app(app)
+
+
+main = PipelinesApp.launch_instance
 
 
 def run_env(public: str, api_url: str | None) -> dict:

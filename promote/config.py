@@ -1,27 +1,25 @@
 """Wiring the pipelines service into the hub: ``setup_pipelines(c, paved)`` (called from ``paved.hub.config.setup``).
 
-Settings are traitlets on :class:`Pipelines` (``c.Pipelines.max_parallel = 8``); the service process gets
-them as environment variables.
+Settings are traitlets on :class:`Pipelines` (``c.Pipelines.max_parallel = 8``), declared once: the hub writes
+them to the service's config file, which the service (:class:`paved.pipelines.app.PipelinesApp`) loads.
 """
 
 from __future__ import annotations
 
 import os
 
-from traitlets import Float, Integer, Unicode
+from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
-from paved.core.wiring import add_role_scopes, add_web_service, hub_aws_env
+from paved.core.wiring import add_role_scopes, add_web_service, hub_aws_env, paved_section, settings_section
 
-# Passed through from the hub's environment to the service when set (catalog, ledger, test clock).
+# Passed through from the hub's environment to the service when set: the catalog's address and token (runs and
+# their lineage read them as notebooks do) and the test clock (paved.pipelines.scheduler.Clock).
 PASSTHROUGH = (
     "PAVED_CATALOG_URL",
     "PAVED_CATALOG_TOKEN",
-    "PAVED_USAGE_DB_URL",
-    "PAVED_PUBLIC_URL",
     "PAVED_PIPELINES_CLOCK_SPEED",
     "PAVED_PIPELINES_CLOCK_ANCHOR",
-    "PAVED_PIPELINES_KERNEL",
 )
 
 
@@ -32,12 +30,29 @@ class Pipelines(Configurable):
         help="""SQLAlchemy URL of the run store. Default: $PAVED_PIPELINES_DB_URL, else SQLite at
         <data_dir>/pipelines.sqlite. Use PostgreSQL at scale.""",
     ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
+        return os.environ.get("PAVED_PIPELINES_DB_URL", "")
+
     max_parallel = Integer(4, help="How many pipeline runs the embedded scheduler executes at once.").tag(config=True)
     interval = Float(1.0, help="Seconds between scheduler passes.").tag(config=True)
     kernel_name = Unicode(
-        "python3",
         help="""Jupyter kernel for notebooks that name none; a notebook naming
-        its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.""",
+        its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.
+        Default: $PAVED_PIPELINES_KERNEL, else python3.""",
+    ).tag(config=True)
+
+    @default("kernel_name")
+    def _default_kernel_name(self):
+        return os.environ.get("PAVED_PIPELINES_KERNEL") or "python3"
+
+    lock_ttl = Float(30, help="Seconds a scheduler's lock lease lasts without renewal.").tag(config=True)
+    missed_grace = Float(60, help="catch-up 'none': a tick this many seconds late still runs.").tag(config=True)
+    run_tokens = Bool(
+        True,
+        help="""Give each run attempt a hub token of the user who deployed the pipeline (False: runs get none,
+        for a service started without a hub).""",
     ).tag(config=True)
     smtp_url = Unicode(
         "",
@@ -52,22 +67,10 @@ def setup_pipelines(c, paved) -> Pipelines:
     settings = Pipelines(config=c)
     if not paved.enable_services:
         return settings
-    env = {
-        "PAVED_PIPELINES_MAX_PARALLEL": str(settings.max_parallel),
-        "PAVED_PIPELINES_INTERVAL": str(settings.interval),
-        "PAVED_PIPELINES_KERNEL": settings.kernel_name,
-    }
-    if settings.smtp_url:
-        env["PAVED_PIPELINES_SMTP_URL"] = settings.smtp_url
-    db_url = settings.db_url or os.environ.get("PAVED_PIPELINES_DB_URL")
-    if db_url:
-        env["PAVED_PIPELINES_DB_URL"] = db_url
-    if getattr(paved, "public_url", ""):
-        env["PAVED_PUBLIC_URL"] = paved.public_url
-    # runs record usage in the same ledger as notebook servers, assume roles like them, and post their lineage
-    # to the catalog (through the proxy, with the service's own token: see PAVED_TRUSTED_SERVICES)
-    env["PAVED_USAGE_DB_URL"] = paved.usage_db_url
-    env["PAVED_CATALOG_URL"] = f"{paved.public_url.rstrip('/')}/services/catalog/"
+    # runs record usage in the same ledger as notebook servers (Paved.usage_db_url, in the config file), assume
+    # roles like them, and post their lineage to the catalog (through the proxy, with the service's own token:
+    # see PAVED_TRUSTED_SERVICES)
+    env = {"PAVED_CATALOG_URL": f"{paved.public_url.rstrip('/')}/services/catalog/"}
     spawner_cfg = c.get("PavedSpawner", {})
     if spawner_cfg.get("aws_endpoint_url"):
         env["PAVED_AWS_ENDPOINT_URL"] = spawner_cfg["aws_endpoint_url"]
@@ -85,5 +88,8 @@ def setup_pipelines(c, paved) -> Pipelines:
         services=["pipelines"],
     )
     # runs assume their project's role with the hub's AWS identity (keys in a root-only file, not the hub DB)
-    add_web_service(c, paved, "pipelines", "paved.pipelines.app", env, secret_env=hub_aws_env(), display=True)
+    config = {"Paved": paved_section(paved), "Pipelines": settings_section(settings)}
+    add_web_service(
+        c, paved, "pipelines", "paved.pipelines.app", env, secret_env=hub_aws_env(), config=config, display=True
+    )
     return settings

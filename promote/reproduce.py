@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import os
 import time
 from datetime import datetime, timezone
 
@@ -85,8 +84,8 @@ def _server_for(hub, user: str, project: str, environment: str) -> tuple[str, di
     return None
 
 
-def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict) -> dict:
-    public = os.environ.get("PAVED_PUBLIC_URL", "").rstrip("/")
+def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict, public_url: str = "") -> dict:
+    public = public_url.rstrip("/")
     found = _server_for(hub, user, run["project"], run["environment"])
     reused = found is not None
     if found is None:
@@ -135,10 +134,11 @@ def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict) -
     return {"server": name, "reused": reused, "path": path, "url": f"{base}lab/tree/{path}"}
 
 
-async def open_in_notebook(hub, user: str, run: dict, version: dict, params: dict) -> dict:
-    """Do the above off the event loop; ``hub`` is the service's :class:`tokens.HubTokenIssuer`."""
+async def open_in_notebook(hub, user: str, run: dict, version: dict, params: dict, public_url: str = "") -> dict:
+    """Do the above off the event loop; ``hub`` is the service's :class:`tokens.HubTokenIssuer`, ``public_url``
+    where users reach Paved (``Paved.public_url``; empty: links relative to the hub's host)."""
     if hub is None:
         raise ReproduceError(503, "Open in a notebook needs the hub (this pipelines service runs without one)")
     return await asyncio.get_running_loop().run_in_executor(
-        None, _open, hub, user, run, version["spec"], version["notebook"], params
+        None, _open, hub, user, run, version["spec"], version["notebook"], params, public_url
     )

@@ -132,6 +132,7 @@ class Scheduler:
         budget_check: Callable | None = None,
         smtp_url: str = "",
         version_feed: Callable | None = None,
+        usage_db_url: str = "",
     ):
         self.store = store
         self.data_dir = Path(data_dir)
@@ -149,6 +150,7 @@ class Scheduler:
         # budget_check(project) -> refusal sentence or None; default: the usage ledger against the project's budget
         self.budget_check = budget_check or self._ledger_budget
         self.smtp_url = smtp_url
+        self.usage_db_url = usage_db_url  # the usage ledger (default: the data dir's, paved.core.ledger)
         self._tokens: dict[int, tuple[str, str]] = {}  # attempt id -> (user, token id), revoked at the end
         self._slow_alerted: set[int] = set()
         self.holder = lock_holder()
@@ -518,7 +520,7 @@ class Scheduler:
     def _ledger(self):
         if not hasattr(self, "_ledger_obj"):
             try:
-                self._ledger_obj = Ledger(default_db_url(self.data_dir))
+                self._ledger_obj = Ledger(self.usage_db_url or default_db_url(self.data_dir))
             except ImportError:
                 self._ledger_obj = None
             except Exception as e:

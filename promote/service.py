@@ -33,8 +33,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tornado import web
-from traitlets import Float, Integer, Unicode, default
-from traitlets.config import Configurable
 
 from paved.core.service import ServiceHandler, service_prefix
 from paved.pipelines import cron, reproduce, views
@@ -45,48 +43,10 @@ from paved.pipelines.promotion import Problem, problems_of
 from paved.pipelines.runner import Result
 from paved.pipelines.scheduler import Scheduler
 from paved.pipelines.spec import SpecError, check_against_project, check_parameters, parse_spec, resolve_parameters
-from paved.pipelines.store import CATEGORIES, RUN_STATES, Store, default_db_url
+from paved.pipelines.store import CATEGORIES, RUN_STATES, Store
 
 log = logging.getLogger("paved.pipelines")
 MAX_BACKFILL = 1000
-
-
-class PipelinesSettings(Configurable):
-    """Settings of the pipelines service (environment variables, since the hub starts it as a process)."""
-
-    data_dir = Unicode(help="Paved's data folder; run outputs go to <data_dir>/pipelines/.").tag(config=True)
-
-    @default("data_dir")
-    def _data_dir(self):
-        return os.environ.get("PAVED_DATA_DIR") or str(Path(".paved").resolve())
-
-    db_url = Unicode(help="Run store SQLAlchemy URL. Default $PAVED_PIPELINES_DB_URL, else SQLite in data_dir.").tag(
-        config=True
-    )
-
-    @default("db_url")
-    def _db_url(self):
-        return default_db_url(self.data_dir)
-
-    max_parallel = Integer(help="Runs executing at once (default $PAVED_PIPELINES_MAX_PARALLEL or 4).").tag(config=True)
-
-    @default("max_parallel")
-    def _max_parallel(self):
-        return int(os.environ.get("PAVED_PIPELINES_MAX_PARALLEL") or 4)
-
-    interval = Float(help="Seconds between scheduler passes (default $PAVED_PIPELINES_INTERVAL or 1).").tag(config=True)
-
-    @default("interval")
-    def _interval(self):
-        return float(os.environ.get("PAVED_PIPELINES_INTERVAL") or 1)
-
-    lock_ttl = Float(30, help="Seconds a scheduler's lock lease lasts without renewal.").tag(config=True)
-    missed_grace = Float(60, help="catch-up 'none': a tick this many seconds late still runs.").tag(config=True)
-    kernel_name = Unicode(help="Kernel runs use (default $PAVED_PIPELINES_KERNEL or python3).").tag(config=True)
-
-    @default("kernel_name")
-    def _kernel(self):
-        return os.environ.get("PAVED_PIPELINES_KERNEL") or "python3"
 
 
 def run_json(r: dict) -> dict:
@@ -623,7 +583,12 @@ class OpenNotebookHandler(Base):
         params = json.loads(attempts[-1]["parameters"] or "{}")
         try:
             result = await reproduce.open_in_notebook(
-                self.scheduler.token_issuer, self.caller()["name"], r, version, params
+                self.scheduler.token_issuer,
+                self.caller()["name"],
+                r,
+                version,
+                params,
+                public_url=self.settings.get("public_url", ""),
             )
         except reproduce.ReproduceError as e:
             raise web.HTTPError(e.status, str(e)) from None

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from paved.core.paths import Paths, paths
 from paved.core.processes import pid_alive
 
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
@@ -146,9 +147,9 @@ locks = Table(
 def default_db_url(data_dir: str | Path | None = None) -> str:
     if os.environ.get("PAVED_PIPELINES_DB_URL"):
         return os.environ["PAVED_PIPELINES_DB_URL"]
-    data_dir = Path(data_dir or os.environ.get("PAVED_DATA_DIR") or ".paved").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'pipelines.sqlite'}"
+    where = Paths.of(data_dir) if data_dir else paths()
+    where.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{where.pipelines_db}"
 
 
 class Store:

@@ -24,10 +24,11 @@ from pathlib import Path
 
 from jupyterhub.spawner import Spawner
 from tornado import web
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Dict, Float, List, Unicode, default, import_item
 
 from paved.core.budget import check_budget
 from paved.core.ledger import Ledger
+from paved.core.paths import paths
 from paved.core.pricebook import load_pricebook
 from paved.core.registry import registry
 from paved.scoping import credentials
@@ -87,10 +88,12 @@ class PavedSpawner(Spawner):
     credentials_duration = Float(3600, help="Lifetime in seconds of assumed-role credentials.").tag(config=True)
 
     credential_providers = List(
-        help="""Further credentials a server gets beside its project role's: each item (a class or other object traitlets can deep-copy) has ``async start(spawner)
-        -> dict`` (environment variables for the server) and ``async stop(spawner)``, called after the project
-        role is assumed and when the server stops. Default: none. ``paved.hub.setup(c)`` adds the catalog's
-        grant credentials (:mod:`paved.catalog.grant_credentials`: the S3 prefixes granted to the server's
+        help="""Further credentials a server gets beside its project role's. Each item has ``async
+        start(spawner) -> dict`` (environment variables for the server) and ``async stop(spawner)``, called after
+        the project role is assumed and when the server stops. An item is an object traitlets can deep-copy (a
+        class, say: config values are deep-copied, and modules cannot be) or the dotted name of one (e.g. from a
+        YAML config). Default: none. ``paved.hub.setup(c)`` adds the catalog's grant credentials
+        (:class:`paved.catalog.grant_credentials.GrantCredentials`: the S3 prefixes granted to the server's
         project environment, issue 17), so the spawner needs no import of the catalog.""",
     ).tag(config=True)
 
@@ -272,7 +275,7 @@ class PavedSpawner(Spawner):
     # --- credentials -----------------------------------------------------------------------------------
 
     def data_dir(self) -> Path:
-        return Path(os.environ.get("PAVED_DATA_DIR", ".")).resolve()
+        return paths().data_dir
 
     def runtime_dir(self) -> Path:
         """A private folder for this server's runtime files (credentials), outside the user's workspace:
@@ -311,12 +314,15 @@ class PavedSpawner(Spawner):
             group=self.credentials_group(),
         )
         self._credential_env = await self._refresher.start()
-        for provider in self.credential_providers:
+        for provider in self._credential_providers():
             self._credential_env.update(await provider.start(self))
         return self._credential_env
 
+    def _credential_providers(self) -> list:
+        return [import_item(p) if isinstance(p, str) else p for p in self.credential_providers]
+
     async def stop_credentials(self) -> None:
-        for provider in self.credential_providers:
+        for provider in self._credential_providers():
             await provider.stop(self)
         refresher = getattr(self, "_refresher", None)
         if refresher:

@@ -28,6 +28,7 @@ from pathlib import Path
 from tornado import web
 from traitlets import Bool, Dict, Unicode, default
 
+from paved.core.paths import ENV, paths
 from paved.core.registry import registry
 from paved.scoping import accounts, isolation, limits
 from paved.scoping.scope import Scope
@@ -74,7 +75,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     @default("workspaces_dir")
     def _default_workspaces(self):
-        return str(Path(os.environ.get("PAVED_DATA_DIR", ".")).resolve() / "workspaces")
+        return str(paths().workspaces)
 
     @default("home_dir")
     def _default_home_dir(self):
@@ -169,7 +170,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def get_env(self):
         env = super().get_env()
         if self.isolate:  # where Paved's state is: nothing a server needs (and none of it readable to it)
-            for key in ("PAVED_DATA_DIR", "PAVED_PROJECTS_FILE"):
+            for key in (ENV, "PAVED_PROJECTS_FILE"):
                 env.pop(key, None)
         return env
 

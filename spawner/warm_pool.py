@@ -22,6 +22,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool
 
+from paved.core import paths
 from paved.core.processes import pid_alive
 
 HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports (a few seconds)
@@ -30,7 +31,8 @@ HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports
 def _minimal_env() -> dict[str, str]:
     """What a fork server starts with: enough to run, nothing of the hub's (no secrets)."""
     keep = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
-    return {**keep, "HOME": os.environ.get("PAVED_DATA_DIR", "/tmp"), "PYTHONUNBUFFERED": "1"}
+    home = paths.given()
+    return {**keep, "HOME": str(home.data_dir) if home else "/tmp", "PYTHONUNBUFFERED": "1"}
 
 
 class ForkServer:

@@ -82,26 +82,40 @@ projects:
 """
 
 
+def service_command(data_dir) -> list[str]:
+    """``python -m paved.pipelines.app --config <file>`` without a hub (the scheduler needs none): the config file
+    (as the hub writes it, paved.core.wiring) passes quick scheduler passes and no run tokens (no hub to issue
+    them)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    config = Path(data_dir) / "pipelines-config.json"
+    config.write_text(json.dumps({"Pipelines": {"interval": 0.2, "run_tokens": False}}))
+    return [sys.executable, "-m", "paved.pipelines.app", "--config", str(config)]
+
+
 def service_env(data_dir, port: int, speed: float, anchor: float, **extra) -> dict:
-    """Environment for running ``python -m paved.pipelines.app`` without a hub (the scheduler needs none)."""
+    """Environment for running :func:`service_command` without a hub: the data dir, JupyterHub's service
+    variables and the test clock."""
     import os
     import sys
     from pathlib import Path
 
+    from paved.core.paths import Paths
+
     env = dict(os.environ)
     env.update(
         {
-            "PAVED_DATA_DIR": str(data_dir),
+            **Paths.of(data_dir).environment(),
             "PAVED_PROJECTS_FILE": str(Path(data_dir) / "projects.yaml"),
             "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
             "JUPYTERHUB_SERVICE_PREFIX": "/services/pipelines/",
             "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api",
             "JUPYTERHUB_API_TOKEN": "not-used",
             "JUPYTERHUB_CLIENT_ID": "service-pipelines",
-            "PAVED_PIPELINES_INTERVAL": "0.2",
             "PAVED_PIPELINES_CLOCK_SPEED": str(speed),
             "PAVED_PIPELINES_CLOCK_ANCHOR": str(anchor),
-            "PAVED_PIPELINES_RUN_TOKENS": "0",  # no hub here to issue run tokens
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         }
     )
@@ -136,7 +150,6 @@ def crash_cycles(
     import random
     import signal
     import subprocess
-    import sys
     from collections import Counter
     from pathlib import Path
 
@@ -178,7 +191,7 @@ def crash_cycles(
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         return subprocess.Popen(
-            [sys.executable, "-m", "paved.pipelines.app"],
+            service_command(data_dir),
             env=service_env(data_dir, port, speed, anchor),
             stdout=open(data_dir / "service.log", "ab"),
             stderr=subprocess.STDOUT,

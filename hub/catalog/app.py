@@ -1,6 +1,6 @@
-"""``python -m paved.catalog``: the catalog service process the hub starts. It opens the catalog
-(:mod:`.service`), its ingest fronts (:mod:`.front`) and the routes of the handlers (:mod:`.handlers`,
-:mod:`.access`, :mod:`.version_feed`)."""
+"""``python -m paved.catalog --config <file>``: the catalog service process the hub starts (:class:`CatalogApp`,
+a traitlets Application). It opens the catalog (:mod:`.service`), its ingest fronts (:mod:`.front`) and the
+routes of the handlers (:mod:`.handlers`, :mod:`.access`, :mod:`.version_feed`)."""
 
 from __future__ import annotations
 
@@ -37,10 +37,11 @@ from paved.catalog.handlers import (
     SearchHandler,
     SnippetHandler,
 )
+from paved.catalog.hubsetup import Catalog as CatalogSettings
 from paved.catalog.ingest import serve_fronts
 from paved.catalog.requests_page import page_routes
 from paved.catalog.service import STATE_FILE, Catalog, Settings
-from paved.core.service import make_app, service_prefix
+from paved.core.service import ServiceApp, make_app, service_prefix
 from paved.core.settings import read_or_create_secret
 
 log = logging.getLogger("paved.catalog")
@@ -108,13 +109,25 @@ def open_channel(catalog: "Catalog", ingest_port: int):
         taken.append(channel)
 
 
-def main() -> None:
+class CatalogApp(ServiceApp):
+    """The catalog service: settings are ``c.Catalog`` (:class:`paved.catalog.hubsetup.Catalog`), from the config
+    file the hub writes (``--config``), resolved by :class:`paved.catalog.service.Settings`."""
+
+    name = "paved-catalog"
+    description = "Paved's catalog service: datasets, lineage, search and data access at /services/catalog/."
+    classes = [CatalogSettings]
+
+    def start(self) -> None:
+        serve(Settings(config=self.config))
+
+
+def serve(settings: Settings) -> None:
+    """Run the catalog service with ``settings`` until SIGTERM/SIGINT."""
     from urllib.parse import urlparse
 
     from tornado.httpserver import HTTPServer
 
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
-    settings = Settings()
     secret = read_or_create_secret(settings.data_dir / "catalog-stub-secret", lambda: secrets.token_hex(32))
     catalog = Catalog(settings, secret.encode())
     app = make_app(routes(), catalog=catalog, log_function=log_request)
@@ -177,3 +190,6 @@ def main() -> None:
         state.unlink(missing_ok=True)
         catalog.store.close()
         catalog.access.grants.close()
+
+
+main = CatalogApp.launch_instance

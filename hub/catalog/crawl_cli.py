@@ -18,6 +18,7 @@ from paved.catalog import crawler
 from paved.catalog.openlineage import parse_event
 from paved.catalog.service import STATE_FILE
 from paved.catalog.store import Resolved, Store
+from paved.core.paths import ENV, paths
 from paved.core.projects import load_projects
 
 
@@ -26,8 +27,8 @@ def add_arguments(parser) -> None:
     crawl = sub.add_parser("crawl", help="register the datasets in every project's lake location")
     crawl.add_argument(
         "--data-dir",
-        default=os.environ.get("PAVED_DATA_DIR", ".paved"),
-        help="Paved data folder (default: $PAVED_DATA_DIR, else ./.paved)",
+        default=str(paths().data_dir),
+        help=f"Paved data folder (default: ${ENV}, else ./.paved)",
     )
     crawl.add_argument(
         "--projects-file",

@@ -36,6 +36,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.netutil import bind_sockets
 
+from paved.core import paths
 from paved.core.processes import pid_alive, pids_with_env
 from paved.core.registry import CachedRegistry, registry
 from paved.core.service import projects_of, service_prefix
@@ -282,8 +283,7 @@ def stop_orphaned_fronts(port: int) -> list[int]:
     """Stop fronts of an earlier service of this data dir still on ``port`` (a killed service's), so only
     the new fronts take connections on it; returns their pids."""
 
-    data_dir = os.environ.get("PAVED_DATA_DIR", "")
-    mine = set(pids_with_env("PAVED_DATA_DIR", data_dir))
+    mine = set(pids_with_env(paths.ENV, str(paths.paths().data_dir)))
     old = [pid for pid in pids_with_env("PAVED_CATALOG_INGEST_PORT", str(port)) if pid in mine and _is_front(pid)]
     for pid in old:
         try:

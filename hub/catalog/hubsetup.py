@@ -1,11 +1,14 @@
-"""Register the catalog service with the hub: ``setup_catalog(c, paved)``, called from ``paved.hub.setup``."""
+"""Register the catalog service with the hub: ``setup_catalog(c, paved)``, called from ``paved.hub.setup``.
+
+Settings are traitlets on :class:`Catalog` (``c.Catalog.<name>``), declared once: the hub writes them to the
+service's config file, which the service (:class:`paved.catalog.app.CatalogApp`) loads."""
 
 from __future__ import annotations
 
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
-from paved.core.wiring import add_web_service, free_port, hub_aws_env
+from paved.core.wiring import add_web_service, free_port, hub_aws_env, settings_section
 
 
 class Catalog(Configurable):
@@ -53,24 +56,14 @@ def setup_catalog(c: Config, paved) -> None:
         return
     settings = Catalog(config=c)
     env = {
-        "PAVED_CATALOG_CRAWL_MINUTES": str(settings.crawl_interval_minutes),
-        "PAVED_CATALOG_PII_WEBHOOK": settings.pii_webhook_url,
-        "PAVED_CATALOG_LINEAGE_MAX_NODES": str(settings.lineage_max_nodes),
-        "PAVED_CATALOG_PREVIEW_ROWS": str(settings.preview_rows),
-        "PAVED_CATALOG_DUCKDB_THREADS": str(settings.duckdb_threads),
-        "PAVED_CATALOG_ACCESS_WEBHOOK": settings.access_webhook_url,
-        "PAVED_CATALOG_ACCESS_SWEEP_SECONDS": str(settings.access_sweep_seconds),
-        **({"PAVED_CATALOG_DB": settings.db_path} if settings.db_path else {}),
         # the pipelines service posts its runs' lineage for the projects whose pipelines it runs
         "PAVED_TRUSTED_SERVICES": "pipelines",
     }
     if settings.ingest_fronts > 0:
+        # where the fronts listen: picked at each start (and moved on Kubernetes: paved.hub.kube), not a setting
         port = free_port()
-        env.update(
-            PAVED_CATALOG_INGEST_HOST="127.0.0.1",
-            PAVED_CATALOG_INGEST_PORT=str(port),
-            PAVED_CATALOG_INGEST_FRONTS=str(settings.ingest_fronts),
-        )
+        env.update(PAVED_CATALOG_INGEST_HOST="127.0.0.1", PAVED_CATALOG_INGEST_PORT=str(port))
         route = url_path_join(c.JupyterHub.get("base_url", "/"), "services/catalog/api/v1/lineage/")
         c.Proxy.extra_routes = {**c.Proxy.get("extra_routes", {}), route: f"http://127.0.0.1:{port}"}
-    add_web_service(c, paved, "catalog", "paved.catalog", env, secret_env=hub_aws_env())
+    config = {"Catalog": settings_section(settings)}
+    add_web_service(c, paved, "catalog", "paved.catalog", env, secret_env=hub_aws_env(), config=config)

@@ -28,16 +28,19 @@ import logging
 import os
 import secrets
 from collections import deque
-from pathlib import Path
+from typing import Mapping
 
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from traitlets.config import Config
 
 from paved.catalog import crawler, quality, reader
 from paved.catalog.access import Access
+from paved.catalog.hubsetup import Catalog as CatalogSettings
 from paved.catalog.openlineage import location_of, parse_event, platform_of
 from paved.catalog.ownership import NotAssignable, Owner, Ownership
 from paved.catalog.store import Resolved, Store
+from paved.core.paths import Paths
 from paved.core.registry import CachedRegistry, registry
 
 log = logging.getLogger("paved.catalog")
@@ -52,24 +55,29 @@ STATE_FILE = "catalog-service.json"
 
 
 class Settings:
-    """The service's settings, from the environment the hub gives it (see hubsetup.Catalog)."""
+    """The service's settings, resolved: ``c.Catalog`` (:class:`paved.catalog.hubsetup.Catalog`, declared there
+    once) from ``config`` (the config file the hub writes, loaded by :class:`paved.catalog.app.CatalogApp`; None:
+    the defaults), and from ``env`` what the hub decides per start: the data dir and projects file every service
+    gets, and the address of the ingest fronts (chosen when the hub starts, moved on Kubernetes by
+    paved.hub.kube, and the fronts' marker for finding them after a crash)."""
 
-    def __init__(self, env=os.environ):
-        self.data_dir = Path(env["PAVED_DATA_DIR"])
+    def __init__(self, env: Mapping[str, str] = os.environ, config: Config | None = None):
+        catalog = CatalogSettings(config=config)
+        self.data_dir = Paths.from_env(env).data_dir
         self.projects_file = env["PAVED_PROJECTS_FILE"]
-        self.db = env.get("PAVED_CATALOG_DB") or str(self.data_dir / "catalog.duckdb")
-        self.crawl_minutes = float(env.get("PAVED_CATALOG_CRAWL_MINUTES", "10"))
-        self.webhook = env.get("PAVED_CATALOG_PII_WEBHOOK", "")
-        self.max_nodes = int(env.get("PAVED_CATALOG_LINEAGE_MAX_NODES", "5000"))
-        self.preview_rows = int(env.get("PAVED_CATALOG_PREVIEW_ROWS", "100"))
-        self.duckdb_threads = int(env.get("PAVED_CATALOG_DUCKDB_THREADS", "1"))
+        self.db = catalog.db_path or str(self.data_dir / "catalog.duckdb")
+        self.crawl_minutes = catalog.crawl_interval_minutes
+        self.webhook = catalog.pii_webhook_url
+        self.max_nodes = catalog.lineage_max_nodes
+        self.preview_rows = catalog.preview_rows
+        self.duckdb_threads = catalog.duckdb_threads
         # where the hub routes OpenLineage posts (its ingest fronts listen there); unset: posts come here
         self.ingest_host = env.get("PAVED_CATALOG_INGEST_HOST") or "127.0.0.1"
         self.ingest_port = int(env.get("PAVED_CATALOG_INGEST_PORT") or 0)
-        self.ingest_fronts = int(env.get("PAVED_CATALOG_INGEST_FRONTS", "2"))
+        self.ingest_fronts = catalog.ingest_fronts
         # data access (issue 17, :mod:`.access`): decisions' webhook, and how often grants are swept
-        self.access_webhook = env.get("PAVED_CATALOG_ACCESS_WEBHOOK", "") or self.webhook
-        self.access_sweep_seconds = float(env.get("PAVED_CATALOG_ACCESS_SWEEP_SECONDS", "60"))
+        self.access_webhook = catalog.access_webhook_url or self.webhook
+        self.access_sweep_seconds = catalog.access_sweep_seconds
 
 
 class Catalog:

@@ -37,6 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from paved.core.paths import Paths, paths
+
 KINDS = ("notebook", "pipeline")
 LIFECYCLES = ("spot", "on-demand")
 END_REASONS = ("user", "culled", "preempted", "failed", "completed", "hub-shutdown", "membership-revoked")
@@ -97,11 +99,10 @@ budget_alerts = Table(
 
 
 def default_db_url(data_dir: str | Path | None = None) -> str:
-    """``$PAVED_USAGE_DB_URL``, else SQLite at ``<data_dir>/usage.sqlite`` (data_dir: ``$PAVED_DATA_DIR`` or ./.paved)."""
+    """``$PAVED_USAGE_DB_URL``, else SQLite at ``<data_dir>/usage.sqlite`` (data_dir: this process's, paved.core.paths)."""
     if os.environ.get("PAVED_USAGE_DB_URL"):
         return os.environ["PAVED_USAGE_DB_URL"]
-    data_dir = Path(data_dir or os.environ.get("PAVED_DATA_DIR") or ".paved").resolve()
-    return f"sqlite:///{data_dir / 'usage.sqlite'}"
+    return f"sqlite:///{(Paths.of(data_dir) if data_dir else paths()).usage_db}"
 
 
 def to_epoch(t: datetime | float | None) -> float:

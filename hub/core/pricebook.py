@@ -3,7 +3,7 @@
 One file feeds the notebook form (estimated price per hour), the project validation (which instance types
 exist), the Kubernetes backend (requests and limits) and the costs service. The shipped copy lives beside
 this module; a refreshed copy (``paved prices refresh``) is used when pointed to with ``PAVED_PRICEBOOK`` or
-when it sits at ``$PAVED_DATA_DIR/pricebook.json`` (where the refresh writes by default).
+when it sits in the data dir (``Paths.pricebook``, where the refresh writes by default).
 
 Spot prices move. Besides the current price per type (``prices``), a book may carry a dated spot history per
 region and type (``spot_history``: ``[[ISO time, hourly], ...]``, oldest first): each price holds from its
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+
+from paved.core import paths
 
 SHIPPED = Path(__file__).parent / "data" / "pricebook.json"
 LIFECYCLES = ("spot", "on-demand")
@@ -75,13 +77,13 @@ class PriceBook:
 
 
 def pricebook_path() -> Path:
-    """``$PAVED_PRICEBOOK``, else a refreshed ``$PAVED_DATA_DIR/pricebook.json`` if present, else the shipped book."""
+    """``$PAVED_PRICEBOOK``, else a refreshed book in the data dir this process was given (paved.core.paths:
+    the same for the hub and its services) if present, else the shipped book."""
     if os.environ.get("PAVED_PRICEBOOK"):
         return Path(os.environ["PAVED_PRICEBOOK"])
-    if os.environ.get("PAVED_DATA_DIR"):
-        refreshed = Path(os.environ["PAVED_DATA_DIR"]) / "pricebook.json"
-        if refreshed.is_file():
-            return refreshed
+    given = paths.given()
+    if given and given.pricebook.is_file():
+        return given.pricebook
     return SHIPPED
 
 

@@ -27,7 +27,8 @@ def pid_alive(pid: int) -> bool:
 def pids_with_env(key: str, value: str) -> list[int]:
     """Processes of this machine started with ``key=value`` in their environment (Linux /proc; else none).
 
-    Paved gives every service it starts ``PAVED_DATA_DIR``, so this finds what one Paved left behind."""
+    Paved gives every process it starts its data dir (``paved.core.paths.ENV``), so this finds what one Paved
+    left behind."""
     needle = f"{key}={value}".encode()
     found = []
     for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():

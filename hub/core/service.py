@@ -18,6 +18,8 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
+from traitlets import Unicode
+from traitlets.config import Application
 
 from paved.core.projects import Project
 from paved.core.registry import registry
@@ -106,6 +108,28 @@ def make_app(handlers: list[tuple], **settings) -> web.Application:
     routes = [(url_path_join(prefix, path), handler, *rest) for path, handler, *rest in handlers]
     routes.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))
     return web.Application(routes, cookie_secret=os.urandom(32), **settings)
+
+
+class ServiceApp(Application):
+    """Base of Paved's hub-managed services, each a traitlets ``Application`` (as jupyterhub-idle-culler's
+    ``IdleCuller`` is). Its settings are the traits of the room's ``Configurable`` (``Pipelines``, ``Costs``, ...)
+    and of :class:`paved.core.settings.Paved`, declared once: the hub writes the sections it set
+    (:func:`paved.core.wiring.add_web_service`) to a JSON file and starts the service with ``--config <file>``.
+    JupyterHub's own service environment (``JUPYTERHUB_*``) stays where JupyterHub puts it."""
+
+    config_file = Unicode(
+        "",
+        help="""Config file (JSON or Python) with the service's settings, e.g. {"Pipelines": {"max_parallel": 8}}.
+        The hub writes one per service into <data_dir>/run/ (owner-only) and passes it here.""",
+    ).tag(config=True)
+
+    aliases = {**Application.aliases, "config": "ServiceApp.config_file"}
+
+    def initialize(self, argv=None) -> None:
+        """Read the command line, then the config file it names (the command line wins)."""
+        super().initialize(argv)
+        if self.config_file:
+            self.load_config_file(self.config_file)
 
 
 def run(app: web.Application) -> None:

@@ -15,6 +15,8 @@ from typing import Callable
 from traitlets import Bool, CaselessStrEnum, Dict, Int, Unicode, default
 from traitlets.config import Configurable
 
+from paved.core.paths import ENV, Paths
+
 #: the repository root of a source checkout (``hub/core/settings.py`` → ``.``), where ``make`` installs Node tools
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -22,14 +24,19 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 class Paved(Configurable):
     """Paved's own settings. Set them as ``c.Paved.<name>`` before calling ``setup(c)``."""
 
+    @property
+    def paths(self) -> Paths:
+        """The layout of :attr:`data_dir` (paved.core.paths)."""
+        return Paths.of(self.data_dir)
+
     data_dir = Unicode(
-        help="""Folder for all embedded state: hub database, secrets, stores, lake, workspaces.
-        Default: $PAVED_DATA_DIR, else ./.paved""",
+        help=f"""Folder for all embedded state: hub database, secrets, stores, lake, workspaces.
+        Default: ${ENV}, else ./.paved (paved.core.paths)""",
     ).tag(config=True)
 
     @default("data_dir")
     def _default_data_dir(self):
-        return str(Path(os.environ.get("PAVED_DATA_DIR") or ".paved").resolve())
+        return str(Paths.from_env().data_dir)
 
     projects_file = Unicode(
         help="Projects YAML file (see paved.core.projects). Default: $PAVED_PROJECTS_FILE, else <data_dir>/projects.yaml",
@@ -37,7 +44,7 @@ class Paved(Configurable):
 
     @default("projects_file")
     def _default_projects_file(self):
-        return os.environ.get("PAVED_PROJECTS_FILE") or str(Path(self.data_dir) / "projects.yaml")
+        return os.environ.get("PAVED_PROJECTS_FILE") or str(self.paths.projects_file)
 
     authenticator = CaselessStrEnum(
         ["demo", "oidc"],
@@ -95,7 +102,7 @@ class Paved(Configurable):
 
     @default("usage_db_url")
     def _default_usage_db_url(self):
-        return os.environ.get("PAVED_USAGE_DB_URL") or f"sqlite:///{Path(self.data_dir) / 'usage.sqlite'}"
+        return os.environ.get("PAVED_USAGE_DB_URL") or f"sqlite:///{self.paths.usage_db}"
 
     allow_unisolated_multiuser = Bool(
         help="""Let several hub users start servers when the embedded hub cannot isolate them (it does not run

@@ -3,12 +3,13 @@ service, its roles and scopes, AWS settings handed over through a root-only file
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
 from pathlib import Path
 
-from traitlets.config import Config
+from traitlets.config import Config, Configurable
 
 from paved.core import secret_env as secrets_file
 from paved.core.settings import Paved
@@ -63,19 +64,54 @@ def hub_aws_env() -> dict[str, str]:
     return {k: os.environ[k] for k in AWS_ENV if k in os.environ}
 
 
+def settings_section(settings: Configurable) -> dict:
+    """The resolved values of ``settings``' configurable traits: one section of a service's config file."""
+    return {name: getattr(settings, name) for name in sorted(settings.trait_names(config=True))}
+
+
+def paved_section(paved: Paved) -> dict:
+    """The :class:`Paved` settings services read (never its secrets: demo password, OIDC client secret)."""
+    names = ("data_dir", "projects_file", "public_url", "usage_db_url")
+    return {name: getattr(paved, name) for name in names}
+
+
+def write_service_config(paved: Paved, name: str, sections: dict[str, dict]) -> Path:
+    """Write a service's config file (``{"Section": {trait: value}}``, JSON that traitlets loads) to
+    ``<data_dir>/run/<name>-config.json``, readable by its owner only (it may hold URLs with passwords,
+    e.g. an SMTP URL); returns its path."""
+    path = paved.paths.run_dir / f"{name}-config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(sections, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return path
+
+
 def add_web_service(
-    c: Config, paved: "Paved", name: str, module: str, env: dict | None = None, secret_env: dict | None = None, **extra
+    c: Config,
+    paved: "Paved",
+    name: str,
+    module: str,
+    env: dict | None = None,
+    secret_env: dict | None = None,
+    config: dict[str, dict] | None = None,
+    **extra,
 ) -> None:
     """Add one of Paved's own HTTP services: ``python -m <module>`` on a free loopback port at
     /services/<name>/, hub OAuth without a confirmation page, and the data dir and projects file in its
-    environment (plus ``env``). ``secret_env`` (e.g. :func:`hub_aws_env`) reaches the service through a
+    environment (plus ``env``). ``config`` (``{"Section": {trait: value}}``, e.g. from :func:`settings_section`)
+    is written to the service's config file (:func:`write_service_config`) and passed as ``--config <file>``
+    (paved.core.service.ServiceApp). ``secret_env`` (e.g. :func:`hub_aws_env`) reaches the service through a
     root-only file (paved.core.secret_env), never the hub database. ``extra`` are further service keys
     (display, info, ...)."""
-    command = [sys.executable, "-m", module]
+    args = ["--config", str(write_service_config(paved, name, config))] if config is not None else []
+    command = [sys.executable, "-m", module, *args]
     if secret_env:
-        path = Path(paved.data_dir) / "secrets" / f"{name}.json"
+        path = paved.paths.secrets_dir / f"{name}.json"
         secrets_file.write(path, secret_env)
-        command = [sys.executable, "-m", "paved.core.secret_env", str(path), module]
+        command = [sys.executable, "-m", "paved.core.secret_env", str(path), module, *args]
     add_service(
         c,
         {
@@ -83,7 +119,7 @@ def add_web_service(
             "url": f"http://127.0.0.1:{free_port()}",
             "command": command,
             "environment": {
-                "PAVED_DATA_DIR": paved.data_dir,
+                **paved.paths.environment(),
                 "PAVED_PROJECTS_FILE": paved.projects_file,
                 **_account_prefix(c),
                 **(env or {}),

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from paved.core import costmodel as model
 from paved.core.ledger import Ledger, default_db_url
+from paved.core.paths import ENV, paths
 from paved.core.pricebook import load_pricebook
 from paved.core.projects import Bounds, Project, ProjectsFileError, load_projects
 
@@ -32,8 +33,8 @@ def add_arguments(parser) -> None:
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
     r.add_argument(
         "--data-dir",
-        default=os.environ.get("PAVED_DATA_DIR") or ".paved",
-        help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)",
+        default=str(paths().data_dir),
+        help=f"Paved data dir (default ${ENV} or ./.paved)",
     )
     r.add_argument("--projects-file", help="projects YAML (default $PAVED_PROJECTS_FILE or <data dir>/projects.yaml)")
     r.add_argument("--db-url", help="ledger SQLAlchemy URL (default $PAVED_USAGE_DB_URL or <data dir>/usage.sqlite)")

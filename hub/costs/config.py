@@ -1,6 +1,8 @@
 """Wiring the costs service into the hub: ``setup_costs(c, paved)`` (called from ``paved.hub.config.setup``).
 
-Settings are traitlets on :class:`Costs` (``c.Costs.budget_webhook_url = "https://hooks.example/..."``).
+Settings are traitlets on :class:`Costs` (``c.Costs.budget_webhook_url = "https://hooks.example/..."``), declared
+once: the hub writes them to the service's config file, which the service (:class:`paved.costs.service.CostsApp`)
+loads.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 from traitlets import Integer, Unicode, default
 from traitlets.config import Configurable
 
-from paved.core.wiring import add_web_service
+from paved.core.wiring import add_web_service, paved_section, settings_section
 
 
 class Costs(Configurable):
@@ -42,13 +44,10 @@ def setup_costs(c, paved) -> Costs:
     costs = Costs(config=c)
     if not paved.enable_services:
         return costs
-    env = {
-        "PAVED_USAGE_DB_URL": paved.usage_db_url,  # one ledger for servers, runs and costs
-        "PAVED_COSTS_ALERT_INTERVAL": str(costs.alert_interval_seconds),
-    }
-    if costs.budget_webhook_url:
-        env["PAVED_BUDGET_WEBHOOK_URL"] = costs.budget_webhook_url
-    if os.environ.get("PAVED_PRICEBOOK"):
+    # Paved.usage_db_url in the config file: one ledger for servers, runs and costs
+    config = {"Paved": paved_section(paved), "Costs": settings_section(costs)}
+    env = {}
+    if os.environ.get("PAVED_PRICEBOOK"):  # the price book every process reads (paved.core.pricebook)
         env["PAVED_PRICEBOOK"] = os.environ["PAVED_PRICEBOOK"]
     add_web_service(
         c,
@@ -56,6 +55,7 @@ def setup_costs(c, paved) -> Costs:
         "costs",
         "paved.costs.service",
         env,
+        config=config,
         display=True,
         info={"description": "Costs per project: notebooks and pipelines, spot savings, budgets"},
     )

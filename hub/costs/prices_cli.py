@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from paved.core import paths
 from paved.core.pricebook import load_pricebook, pricebook_path
 from paved.costs.refresh import refresh, write_atomically
 
@@ -34,8 +35,8 @@ def add_arguments(parser) -> None:
     r.add_argument("--output", help="file to write (default: $PAVED_PRICEBOOK, else <data dir>/pricebook.json)")
     r.add_argument(
         "--data-dir",
-        default=os.environ.get("PAVED_DATA_DIR") or ".paved",
-        help="Paved data dir (default $PAVED_DATA_DIR or ./.paved)",
+        default=str(paths.paths().data_dir),
+        help=f"Paved data dir (default ${paths.ENV} or ./.paved)",
     )
     r.add_argument("--dry-run", action="store_true", help="print the refreshed book instead of writing it")
 
@@ -60,7 +61,8 @@ def run(args) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    os.environ.setdefault("PAVED_DATA_DIR", str(Path(args.data_dir).resolve()))
+    if not paths.given():  # the data dir this process was given wins; else the refresh reads --data-dir's book
+        paths.use(args.data_dir)
     current = pricebook_path()
     output = Path(args.output or os.environ.get("PAVED_PRICEBOOK") or Path(args.data_dir) / "pricebook.json")
     raw = json.loads(current.read_text())

@@ -13,7 +13,7 @@
 
 The refreshed book starts from the current one (so unknown types and regions keep their values), keeps spot
 history older than the fetched window, sets ``as_of`` and is written atomically. It is used by every part of
-Paved when written to ``$PAVED_DATA_DIR/pricebook.json`` (the default output) or pointed to by
+Paved when written to ``<data dir>/pricebook.json`` (the default output, ``Paths.pricebook``) or pointed to by
 ``$PAVED_PRICEBOOK``. The shipped book stays the default when no refresh was done.
 """
 

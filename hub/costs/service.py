@@ -6,7 +6,9 @@
 
 Callers see the projects they belong to; hub admins see all; another project's costs answer 404, exactly as a
 project that does not exist (page and API), so no answer tells which project names exist. Authenticated by the hub (browser login through OAuth, or ``Authorization: token <hub token>``).
-Every ``PAVED_COSTS_ALERT_INTERVAL`` seconds the service checks budgets and sends due alerts.
+Every ``Costs.alert_interval_seconds`` the service checks budgets and sends due alerts. ``python -m
+paved.costs.service --config <file>`` (:class:`CostsApp`, a traitlets Application) reads its settings from the
+config file the hub writes.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 from datetime import datetime, timezone
 
 from tornado import web
@@ -26,8 +27,10 @@ from paved.core.ledger import Ledger, default_db_url
 from paved.core.pages import PageHandlerMixin
 from paved.core.pricebook import load_pricebook
 from paved.core.registry import registry
-from paved.core.service import ServiceHandler, make_app, run, service_prefix
+from paved.core.service import ServiceApp, ServiceHandler, make_app, run, service_prefix
+from paved.core.settings import Paved
 from paved.costs import page
+from paved.costs.config import Costs
 
 log = logging.getLogger("paved.costs")
 
@@ -132,7 +135,7 @@ def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
             )
             for a in delivered:
                 log.info("Budget alert sent: %s %s%% of %s", a["project"], a["threshold"], a["month"])
-            # one line per check (every PAVED_COSTS_ALERT_INTERVAL, default 5 minutes): operators and tests see
+            # one line per check (every Costs.alert_interval_seconds, default 5 minutes): operators and tests see
             # that checks run, and a test waits for checks rather than for time
             log.info("Budget check done: %d alert(s) sent", len(delivered))
         except Exception:  # noqa: BLE001 - a failed check must not stop the service; next tick retries
@@ -141,26 +144,37 @@ def alert_checker(ledger: Ledger, projects_file: str, webhook_url: str | None):
     return check
 
 
-def main() -> None:
-    ledger = Ledger(os.environ.get("PAVED_USAGE_DB_URL") or default_db_url())
-    app = make_app(
-        [
-            (r"", PageHandler),
-            (r"api/summary", SummaryHandler),
-            (r"api/projects/([^/]+)", ProjectHandler),
-        ],
-        ledger=ledger,
-    )
-    check = alert_checker(ledger, os.environ["PAVED_PROJECTS_FILE"], os.environ.get("PAVED_BUDGET_WEBHOOK_URL"))
-    interval = float(os.environ.get("PAVED_COSTS_ALERT_INTERVAL") or 300)
+class CostsApp(ServiceApp):
+    """The costs service: settings are :class:`paved.costs.config.Costs` and :class:`paved.core.settings.Paved`
+    (projects file, usage ledger), from the config file the hub writes (``--config``)."""
 
-    def tick():
-        IOLoop.current().run_in_executor(None, check)
+    name = "paved-costs"
+    description = "Paved's costs service: costs per project, budgets and alerts at /services/costs/."
+    classes = [Paved, Costs]
 
-    PeriodicCallback(tick, interval * 1000).start()
-    IOLoop.current().add_callback(tick)
-    run(app)
+    def start(self) -> None:
+        paved = Paved(config=self.config)
+        settings = Costs(config=self.config)
+        ledger = Ledger(paved.usage_db_url or default_db_url())
+        app = make_app(
+            [
+                (r"", PageHandler),
+                (r"api/summary", SummaryHandler),
+                (r"api/projects/([^/]+)", ProjectHandler),
+            ],
+            ledger=ledger,
+        )
+        check = alert_checker(ledger, paved.projects_file, settings.budget_webhook_url or None)
 
+        def tick():
+            IOLoop.current().run_in_executor(None, check)
+
+        PeriodicCallback(tick, settings.alert_interval_seconds * 1000).start()
+        IOLoop.current().add_callback(tick)
+        run(app)
+
+
+main = CostsApp.launch_instance
 
 if __name__ == "__main__":
     main()

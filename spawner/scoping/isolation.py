@@ -24,6 +24,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from paved.core import paths
 from paved.scoping import accounts
 from paved.scoping.accounts import Account
 
@@ -200,7 +201,8 @@ class RunAccount:
         """Give the run its folders and return its environment: its lake becomes its group's (as for servers),
         the attempt folder (its HOME) becomes the
         account's; the credential folder named by ``AWS_CONFIG_FILE`` becomes readable by its group only."""
-        within = Path(os.environ.get("PAVED_DATA_DIR") or output_dir.parent).resolve()
+        given = paths.given()
+        within = given.data_dir if given else output_dir.parent.resolve()
         problem = reachable_problem(within)  # else the run dies reading its request, with no sentence saying why
         if problem:
             raise PermissionError(problem.replace("notebook accounts", "pipeline run accounts", 1))
