@@ -229,7 +229,8 @@ class SearchHandler(CatalogHandler):
         )
         for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
-            r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
+            grants = self.catalog.store.facets.grants.get(did) if did is not None else None
+            r["access"] = access.access_of(r["project"], grants, visible)
         self.write_json(result)
 
 

@@ -33,7 +33,7 @@ from paved.catalog import pii
 from paved.catalog.eventlog import EventLog
 from paved.catalog.facets import FacetArrays
 from paved.catalog.graph import LineageGraph
-from paved.catalog.openlineage import FINAL_TYPES, Event, location_of, parse_event, platform_of, title_of
+from paved.catalog.openlineage import FINAL_TYPES, DatasetRef, Event, location_of, parse_event, platform_of, title_of
 from paved.catalog.textindex import TextIndex
 from paved.core import duck
 
@@ -196,7 +196,7 @@ def dataset_node(ns: str, name: str) -> str:
     return f"dataset:{ns}:{name}"
 
 
-def job_node(ns: str, name: str) -> str:
+def job_node(ns: str | None, name: str | None) -> str:
     return f"job:{ns}:{name}"
 
 
@@ -383,16 +383,18 @@ class Store:
     def _load(self) -> None:
         t0 = time.monotonic()
         con = self.con
+        # An aggregate without GROUP BY always returns one row; DuckDB's fetchone() is typed for any query.
         self.next_id = 1 + max(
-            con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
-            con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0],
+            con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+            con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
         )
         self.next_seq = 1 + max(
-            con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0], self.log.last_seq
+            con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+            self.log.last_seq,
         )
         row = con.execute("SELECT value FROM state WHERE key = 'derived_seq'").fetchone()
-        self.derived_seq = row[0] if row else 0
-        self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
+        self.derived_seq: int = row[0] if row else 0
+        self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]  # pyright: ignore[reportOptionalSubscript]
         for i, ns, name, project, env, loc, write_grants in con.execute(
             "SELECT id, namespace, name, project, environment, location, write_grants FROM datasets"
         ).fetchall():
@@ -441,7 +443,7 @@ class Store:
         kind, splits = split_node_id(node_id)
         table = self.job_ids if kind == "job" else self.ds_ids
         for split in splits:
-            i = table.get(split[:2])
+            i = table.get((split[0], split[1]))
             if i is not None:
                 return (kind, *split, i)
         raise KeyError(node_id)
@@ -557,7 +559,8 @@ class Store:
                             if isinstance(error.get(k), str)
                         }
                     ).decode()
-            refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
+            refs: list[tuple[DatasetRef, str | None]] = [(d, "in") for d in e.inputs]
+            refs += [(d, "out") for d in e.outputs]
             if e.dataset:
                 refs.append((e.dataset, None))
             for ref, direction in refs:
@@ -884,10 +887,11 @@ class Store:
         self.con.execute("BEGIN")
         try:
             for name, kind in changed:
+                # `changed` holds fields this writer thread read just above
                 tags = (
                     self.con.execute(
                         "SELECT tags FROM fields WHERE dataset_id = ? AND name = ?", [did, name]
-                    ).fetchone()[0]
+                    ).fetchone()[0]  # pyright: ignore[reportOptionalSubscript]
                     or []
                 )
                 self.con.execute(
