@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from traitlets.config import Config
@@ -162,7 +163,11 @@ def setup(c: Config, **paved_settings) -> Paved:
 
     setup_notebooks(c, paved)
     if not _is_set(c, "PavedSpawner.credential_providers"):
-        c.PavedSpawner.credential_providers = [grant_credentials]  # S3 prefixes granted to the environment
+        # S3 prefixes granted to the environment; as a namespace, since traitlets deep-copies config values and a
+        # module cannot be copied (every spawner failed with "cannot pickle 'module' object")
+        c.PavedSpawner.credential_providers = [
+            SimpleNamespace(start=grant_credentials.start, stop=grant_credentials.stop)
+        ]
 
     setup_costs(c, paved)
 
