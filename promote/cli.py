@@ -211,6 +211,7 @@ def run(args) -> int:
         for p in problems:
             print(f"    - {p}")
         return 2
+    assert spec is not None  # check_spec returns None only with problems
     spec_file.write_text(spec.to_yaml())
     say(True, f"{'updated' if existing is not None else 'wrote'} {spec_file} and validated it")
     pinned = pin(notebook, nb)
