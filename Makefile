@@ -28,11 +28,13 @@ down:
 test: install-test lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Static checks of the Python: one style (ruff), the rooms' one-way imports (import-linter, ARCHITECTURE.md).
+# Static checks of the Python: one style (ruff), the rooms' one-way imports (import-linter, ARCHITECTURE.md),
+# types (pyright, basic mode; [tool.pyright] in pyproject.toml says what it reads).
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(CURDIR)/node_modules/.bin/pyright
 
 install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl
 

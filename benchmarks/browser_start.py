@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser import ARGS, CHROMIUM  # noqa: E402
-from conftest import PASSWORD, start_paved, stop_process_group  # noqa: E402
+from hubs import PASSWORD, start_paved, stop_process_group  # noqa: E402
 from spawn import BENCH_SERVICE, start_vanilla  # noqa: E402
 
 

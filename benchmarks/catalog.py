@@ -149,10 +149,11 @@ def generate(db: Path, datasets: int, edges: int) -> dict:
         FROM jobgen, range(4) r(k) WHERE 1 + comp * 100 + t <= {datasets}
         UNION ALL
         SELECT id, 1 + comp * 100 + t, now()::TIMESTAMP FROM jobgen WHERE 1 + comp * 100 + t <= {datasets}""")
+    # (an aggregate always returns one row; DuckDB's fetchone() is typed for any query)
     counts = {
-        "datasets": con.execute("SELECT count(*) FROM datasets").fetchone()[0],
-        "jobs": con.execute("SELECT count(*) FROM jobs").fetchone()[0],
-        "edges": con.execute("SELECT count(*) FROM edges").fetchone()[0],
+        "datasets": con.execute("SELECT count(*) FROM datasets").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+        "jobs": con.execute("SELECT count(*) FROM jobs").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+        "edges": con.execute("SELECT count(*) FROM edges").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
         "seconds": round(time.monotonic() - t0, 1),
     }
     con.close()
@@ -301,7 +302,7 @@ def bench_ingest(hub, token: str, catalog: str, n: int, workers: int, offset: in
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--datasets", type=int, default=100_000)
     parser.add_argument("--edges", type=int, default=1_000_000)
     parser.add_argument("--searches", type=int, default=200)
@@ -310,7 +311,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=64, help="ingest requests in flight")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     args = parser.parse_args(argv)
-    from conftest import start_paved, stop_process_group
+    from hubs import start_paved, stop_process_group
 
     tmp = Path(tempfile.mkdtemp(prefix="paved-bench-catalog-"))
     data_dir = tmp / "paved"

@@ -25,6 +25,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from paved.core import costmodel as model
 from paved.core.ledger import Ledger
@@ -141,7 +142,7 @@ def naive_monthly(ledger: Ledger, book, month: str, now: float) -> dict[str, flo
     return out
 
 
-def best_of(fn, repeat=3):
+def best_of(fn, repeat=3) -> tuple[float, float, Any]:
     """(best wall seconds, CPU seconds of that run, result): the machine may be shared, so show both."""
     best, result = None, None
     for _ in range(repeat):
@@ -149,6 +150,7 @@ def best_of(fn, repeat=3):
         result = fn()
         run = (time.perf_counter() - t, time.process_time() - c)
         best = run if best is None or run[0] < best[0] else best
+    assert best is not None  # repeat >= 1
     return best[0], best[1], result
 
 

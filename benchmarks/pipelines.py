@@ -122,7 +122,8 @@ def dispatch_lag(n: int, work: Path) -> dict:
     for i in range(n):
         store.deploy({**spec.to_dict(), "name": f"p{i:04d}"}, nb, pin, "bench", now=tick - 30)
     deploy_s = time.perf_counter() - t
-    scheduler = Scheduler(store, work, clock=clock, max_parallel=n, launcher=StubExecution)
+    # StubExecution stands in for Execution by its shape (poll, terminate), not by subclassing it
+    scheduler = Scheduler(store, work, clock=clock, max_parallel=n, launcher=StubExecution)  # pyright: ignore[reportArgumentType]
     print(
         f"  deployed {n} pipelines in {deploy_s:.1f}s; waiting {tick - time.time():.0f}s for the tick ...", flush=True
     )
@@ -144,7 +145,7 @@ def dispatch_lag(n: int, work: Path) -> dict:
 
 
 def promote_to_first_success(reps: int, work: Path) -> dict:
-    from conftest import start_paved, stop_process_group
+    from hubs import start_paved, stop_process_group
 
     hub = start_paved(work / "paved")
     try:
@@ -224,7 +225,7 @@ def trigger_latency(n: int, work: Path, interval: float = 1.0) -> dict:
     store = Store(f"sqlite:///{work / 'trigger.sqlite'}")
     events: list[dict] = []
     feed = lambda after: ([e for e in events[after:]], len(events))  # noqa: E731 - the catalog's feed
-    scheduler = Scheduler(store, work / "trigger", launcher=LatencyExecution, max_parallel=50, version_feed=feed)
+    scheduler = Scheduler(store, work / "trigger", launcher=LatencyExecution, max_parallel=50, version_feed=feed)  # pyright: ignore[reportArgumentType] (a stand-in, as above)
     nb = make_notebook("x = 1")
     pin = {"content_hash": content_hash(nb)}
     store.deploy(

@@ -34,7 +34,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import free_port, make_passable, start_paved, stop_process_group  # noqa: E402
+from hubs import free_port, make_passable, start_paved, stop_process_group  # noqa: E402
 
 PREFIX = "pvb-"
 os.environ["PAVED_SYSTEM_USER_PREFIX"] = PREFIX  # Paved's accounts: pvb-<user>

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import start_paved, stop_process_group  # noqa: E402
+from hubs import start_paved, stop_process_group  # noqa: E402
 
 PROJECT = "imbalance-price-forecast"
 IDE_DISTS = [
@@ -66,7 +66,7 @@ def dist_size(name: str) -> int:
         return 0
     total = 0
     for f in dist.files or []:
-        p = Path(dist.locate_file(f))
+        p = Path(str(dist.locate_file(f)))
         if p.is_file():
             total += p.stat().st_size
     return total
@@ -188,7 +188,7 @@ def measure_install() -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--install", action="store_true", help="also time a fresh install (minutes)")
     args = parser.parse_args()
     prefix = ROOT / "node_modules" / ".code-server"

@@ -5,10 +5,10 @@ import os
 
 from paved.hub import setup
 
-c = get_config()  # noqa: F821 (provided by JupyterHub)
+c = get_config()  # noqa: F821 # pyright: ignore[reportUndefinedVariable] (provided by JupyterHub)
 site_config = os.environ.get("PAVED_SITE_CONFIG")
 if site_config:
-    load_subconfig(site_config)  # noqa: F821
+    load_subconfig(site_config)  # noqa: F821 # pyright: ignore[reportUndefinedVariable]
 c.JupyterHub.ip = os.environ.get("PAVED_IP", "127.0.0.1")
 c.JupyterHub.port = int(os.environ.get("PAVED_PORT", "8000"))
 setup(c)

@@ -60,7 +60,8 @@ def sql_problem(sql: str) -> str | None:
     if not isinstance(sql, str) or not sql.strip():
         return "must be a SELECT statement returning the failing rows"
     try:
-        parsed = json.loads(duckdb.sql("SELECT json_serialize_sql(?)", params=[sql]).fetchone()[0])
+        # one row always (a SELECT without FROM); DuckDB's fetchone() is typed for any query
+        parsed = json.loads(duckdb.sql("SELECT json_serialize_sql(?)", params=[sql]).fetchone()[0])  # pyright: ignore[reportOptionalSubscript]
     except duckdb.Error as e:
         return str(e)
     if parsed.get("error"):
@@ -294,6 +295,7 @@ def _run(con, kind: str, arg, schema: list[dict], previous: list[dict] | None, n
         }
     if kind == "freshness_column":
         lag = parse_duration(arg["max_lag"], "max_lag", [])
+        assert lag is not None  # the spec's checks were validated when it was deployed
         newest = con.execute(f"SELECT epoch(max({_quote(arg['column'])}::TIMESTAMPTZ)) FROM this").fetchone()[0]
         if newest is None:
             return {"success": False, "column": arg["column"], "message": "no values"}

@@ -8,6 +8,7 @@ notebook server), else ``$PAVED_TOKEN``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import requests
 
@@ -58,7 +59,7 @@ class PipelinesClient:
             raise ClientError(0, "Where is Paved? Pass --hub-url https://paved.example (or set PAVED_HUB_URL)")
         return cls(url, token)
 
-    def call(self, method: str, path: str, **kwargs):
+    def call(self, method: str, path: str, **kwargs) -> Any:
         try:
             r = self.session.request(method, self.base + path, timeout=self.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as e:

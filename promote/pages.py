@@ -143,6 +143,7 @@ class RerunForm(Page):
     def post(self, run_id):
         r = self.run_or_404(run_id)
         pipeline = self.store.pipeline(r["pipeline_id"])
+        assert pipeline is not None  # a run's pipeline exists
         self.store.requeue(r["id"], pipeline["current_version"])
         self.redirect(f"{service_prefix()}runs/{r['id']}")
 

@@ -26,6 +26,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, in
 from paved.core import freshness
 from paved.pipelines import alerts, checks, lineage
 from paved.pipelines.runner import Result
+from paved.pipelines.spec import PipelineSpec
 from paved.pipelines.triggers import Triggers
 from paved.pipelines.versions import Lake, VersionError, versionable
 
@@ -100,7 +101,7 @@ class DataProducts:
             self._lakes[path] = Lake(path)
         return self._lakes[path]
 
-    def _specs(self) -> list[tuple[dict, object]]:
+    def _specs(self) -> list[tuple[dict, PipelineSpec]]:
         out = []
         for p in self.store.list_pipelines():
             spec = self.scheduler._spec_of(p["current_version"]) if p["current_version"] else None
@@ -140,7 +141,7 @@ class DataProducts:
             all_results += res
             facets[name] = {"dataQualityAssertions": checks.assertions_facet(res)}
             cat, _ = checks.verdict(res)
-            status = {"check-error": "error", "check-failed": "failed"}.get(cat) or (
+            status = {"check-error": "error", "check-failed": "failed"}.get(cat or "") or (
                 "warned" if any(not r["success"] for r in res) else "passed"
             )
             with self.store.engine.begin() as conn:

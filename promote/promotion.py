@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -154,7 +154,7 @@ SPEC_DEFAULTS = {
 
 
 def build_raw_spec(
-    request: PromotionRequest, nb_params: dict, existing: dict | None, env: dict | None = None
+    request: PromotionRequest, nb_params: dict, existing: dict | None, env: Mapping[str, str] | None = None
 ) -> tuple[dict, list[Problem]]:
     """The spec document: the existing file (or defaults), the notebook's new parameters, then the request.
 
@@ -212,7 +212,7 @@ def plan(
     existing: dict | None,
     projects=None,
     now: datetime | None = None,
-    env: dict | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Plan | list[Problem]:
     """Build the spec (:func:`build_raw_spec`) and check it all: the spec, the notebook's parameters, the project's
     bounds (``projects``: a ``paved.core.registry`` registry, when at hand) and the parameter values at ``now``.

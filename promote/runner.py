@@ -47,7 +47,7 @@ def credentials_env(project, environment: str, pipeline: str, run_id, attempt: i
     notebook server gets them (a credential_process profile in a private folder, never keys in env).
     Empty when the environment has no role. Raises CredentialsError when STS refuses."""
     env = project.environments.get(environment) if project is not None else None
-    if env is None or not env.aws_role_arn:
+    if project is None or env is None or not env.aws_role_arn:
         return {}
 
     region = os.environ.get("PAVED_AWS_REGION") or "eu-west-1"

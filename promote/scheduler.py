@@ -391,7 +391,7 @@ class Scheduler:
         status = status or result.status
         shutil.rmtree(credentials_dir(self.data_dir, attempt["run_id"], attempt["number"]), ignore_errors=True)
         token = self._tokens.pop(attempt["id"], None)
-        if token is not None:
+        if token is not None and self.token_issuer is not None:  # (a token was issued by it)
             self._side.submit(self.token_issuer.revoke, *token)
         self._slow_alerted.discard(attempt["run_id"])
         run = self.store.run(attempt["run_id"])
@@ -586,6 +586,7 @@ class Scheduler:
 
     def _alert(self, event: str, run: dict, **extra) -> None:
         pipeline = self.store.pipeline(run["pipeline_id"])
+        assert pipeline is not None  # a run's pipeline exists
         spec = self._spec_of(run["version_id"] or pipeline["current_version"])
         if spec is None:
             return

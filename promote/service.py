@@ -260,7 +260,7 @@ def check_pin(raw) -> tuple[dict, list[str]]:
         value = raw.get(key)
         if value is None:
             continue
-        if not isinstance(value, kind) or (size and len(value) > size):
+        if not isinstance(value, kind) or (size and isinstance(value, str) and len(value) > size):
             problems.append(f"pin.{key}: must be {'text of at most %d characters' % size if size else 'true or false'}")
         else:
             pin[key] = value
@@ -377,7 +377,9 @@ class RunsOfPipelineHandler(Base):
         p = self.pipeline_or_404(project, name)
         body = self.json_body()
         user = self.caller()["name"]
-        spec = parse_spec(self.store.version(p["current_version"])["spec"])
+        version = self.store.version(p["current_version"])
+        assert version is not None  # a pipeline's current version exists
+        spec = parse_spec(version["spec"])
         if "from" in body or "to" in body:
             start, end = _parse_day(body.get("from"), "from"), _parse_day(body.get("to"), "to")
             if end < start:
@@ -451,6 +453,7 @@ class ClaimHandler(Base):
         if not isinstance(params, dict):
             raise web.HTTPError(400, "parameters: must be an object of name -> value")
         version = self.store.version(p["current_version"])
+        assert version is not None  # a pipeline's current version exists
         try:
             params = resolve_parameters(
                 parse_spec(version["spec"]), datetime.fromtimestamp(nominal, timezone.utc), params
@@ -515,7 +518,9 @@ class AttemptResultHandler(Base):
             raise web.HTTPError(400, "error: must be text")
 
         self.scheduler._finish(attempt, Result(status, category, cell, error[:4000] if error else None), None)
-        self.write_json(run_json(self.store.run(attempt["run_id"])))
+        run = self.store.run(attempt["run_id"])
+        assert run is not None  # the attempt's run exists
+        self.write_json(run_json(run))
 
 
 class VersionNotebookHandler(Base):
@@ -523,7 +528,9 @@ class VersionNotebookHandler(Base):
         p = self.pipeline_or_404(project, name)
         for v in self.store.versions(p["id"]):
             if v["number"] == int(number):
-                self.write_json(self.store.version(v["id"], with_notebook=True)["notebook"])
+                version = self.store.version(v["id"], with_notebook=True)
+                assert version is not None  # listed just above
+                self.write_json(version["notebook"])
                 return
         raise web.HTTPError(404, f"No version {number[:30]} of {name}")
 
@@ -559,6 +566,7 @@ class RerunHandler(Base):
     def post(self, run_id):
         r = self.run_or_404(run_id)
         pipeline = self.store.pipeline(r["pipeline_id"])
+        assert pipeline is not None  # a run's pipeline exists
         if not self.store.requeue(r["id"], pipeline["current_version"]):
             raise web.HTTPError(
                 409,

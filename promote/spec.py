@@ -399,11 +399,12 @@ def _mapping(raw, key, problems, known: set[str]) -> dict:
     return value
 
 
-def _number(value, where, problems, *, integer=False, minimum=0, allow_none=False):
+def _number(value, where, problems, *, integer=False, minimum=0, allow_none=False) -> Any:
+    """``value`` when it is a number (a whole one if ``integer``) of at least ``minimum``, else None."""
     if value is None and allow_none:
         return None
     ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-    if not ok or value < minimum:
+    if not ok or value is None or value < minimum:
         kind = "a whole number" if integer else "a number"
         problems.append(f"{where}: must be {kind} of at least {minimum}, got {value!r}")
         return None
@@ -426,7 +427,7 @@ def _datasets(value, where, problems) -> list[str]:
     return value
 
 
-def validate_cron(cron: str, where: str, problems: list[str]) -> None:
+def validate_cron(cron: object, where: str, problems: list[str]) -> None:
     if not isinstance(cron, str) or not croniter.is_valid(cron):
         problems.append(f"{where}: not a valid cron expression: {cron!r} (five fields: minute hour day month weekday)")
 
@@ -555,6 +556,8 @@ def parse_spec(raw: Any, source: str = "pipeline spec") -> PipelineSpec:
         problems.append("schedule.on: 'inputs' needs declared inputs; add inputs: [dataset, ...]")
     if problems:
         raise SpecError(problems, source)
+    # (each is set when there are no problems)
+    assert isinstance(name, str) and isinstance(project, str) and environment is not None and concurrency is not None
     return PipelineSpec(
         name=name,
         project=project,

@@ -184,7 +184,7 @@ class Store:
         schedule = spec.get("schedule")
         # a data-aware schedule's cron is only a floor (triggers.py), never ticks of its own
         cron = None if schedule in (None, "manual") or "on" in schedule else schedule["cron"]
-        tz = "UTC" if cron is None else schedule.get("timezone", "UTC")
+        tz = "UTC" if cron is None or not isinstance(schedule, dict) else schedule.get("timezone", "UTC")
         with self.engine.begin() as conn:
             row = (
                 conn.execute(
@@ -193,6 +193,7 @@ class Store:
                 .mappings()
                 .first()
             )
+            # SQLAlchemy types inserted_primary_key as optional; a one-row INSERT always has it
             if row is None:
                 pid = conn.execute(
                     insert(pipelines).values(
@@ -207,7 +208,7 @@ class Store:
                         created_at=now,
                         updated_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # pyright: ignore[reportOptionalSubscript]
                 latest = None
             else:
                 pid = row["id"]
@@ -239,7 +240,7 @@ class Store:
                         created_by=user,
                         created_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # pyright: ignore[reportOptionalSubscript]
                 new = True
             conn.execute(
                 update(pipelines)
@@ -526,7 +527,7 @@ class Store:
                     error=None,
                     ended_at=None,
                 )
-                row["id"] = conn.execute(insert(attempts).values(**row)).inserted_primary_key[0]
+                row["id"] = conn.execute(insert(attempts).values(**row)).inserted_primary_key[0]  # pyright: ignore[reportOptionalSubscript] (one row)
                 out.append(row)
         return out
 

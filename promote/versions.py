@@ -119,6 +119,7 @@ class Lake:
                     raise
                 time.sleep(delay * (1 + random.random()))
                 delay *= 2
+        raise AssertionError("unreachable: the last attempt returned or raised")
 
     def close(self) -> None:
         if self._con is not None:

@@ -68,7 +68,7 @@ def pipeline_summary(p: dict, version: dict | None, last: dict | None, now: floa
 def data_schedule(version: dict | None) -> dict:
     """A data-aware schedule in words (paved.pipelines.triggers): the list says when such a pipeline runs."""
     schedule = ((version or {}).get("spec") or {}).get("schedule")
-    if not isinstance(schedule, dict) or schedule.get("on") != "inputs":
+    if version is None or not isinstance(schedule, dict) or schedule.get("on") != "inputs":
         return {}
     inputs = ", ".join(version["spec"].get("inputs") or [])
     words = f"When {'all' if schedule.get('when') == 'all' else 'any'} of its inputs ({inputs}) has a new version"
@@ -144,6 +144,8 @@ def failure_of(output_dir: str | None) -> dict | None:
 
 def injected_parameters(output_dir: str | None) -> dict:
     """The parameters an attempt actually got (from its request), for "Open in a notebook"."""
+    if output_dir is None:
+        return {}
     try:
         return json.loads((Path(output_dir) / "request.json").read_text()).get("parameters") or {}
     except (OSError, ValueError, TypeError):

@@ -28,6 +28,7 @@ async def adopt(spawner) -> None:
             interfaces=spawner.available_interfaces(),
         )
         project = registry(spawner.projects_file).get(options.project)
+        assert project is not None  # validate_options accepts only the user's projects
         spawner.scope = build_scope(
             options, project, user=spawner.user.name, notebook=spawner.name, service_urls=spawner.service_urls
         )

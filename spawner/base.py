@@ -195,6 +195,7 @@ class PavedSpawner(Spawner):
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
         project = registry(spawner.projects_file).get(options.project)
+        assert project is not None  # validate_options accepts only the user's projects
         refusal = spawner.check_budget(project)
         if refusal:
             raise web.HTTPError(403, refusal)

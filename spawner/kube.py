@@ -333,6 +333,7 @@ class KubeProjectSpawner(PavedSpawner, KubeSpawner):
 
     async def poll(self):
         await self._start_watching_pods()
+        assert self.pod_reflector is not None  # started just above
         self._pod_at_poll = self.pod_reflector.pods.get(f"{self.namespace}/{self.pod_name}")
         self._in_poll = True
         try:

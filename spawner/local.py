@@ -136,7 +136,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
                 **vscode.server_env(self.code_server_command, self.code_server_config_file(), self.home_dir),
             }
         else:
-            self.environment = {**self.environment, **vscode.UNAVAILABLE_ENV}
+            # traitlets types the Dict trait's value as the trait itself here, not the dict it holds
+            self.environment = {**self.environment, **vscode.UNAVAILABLE_ENV}  # pyright: ignore[reportGeneralTypeIssues]
 
     def interface_url(self, interface: str) -> str:
         # VS Code opens on the notebook's workspace folder
@@ -202,6 +203,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def _prepare_isolation(self) -> None:
         """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
         scope = self.scope
+        assert scope is not None  # start() applied the scope first
         python = self.python_executables[scope.options.python]
         for path, what in (
             (Path(python), "the server's Python"),
@@ -312,6 +314,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         # The settings live in the workspace, where the user may have put symlinks to anywhere: root following
         # them would create and chown files outside it, so the account seeds them itself.
         identity = self.identity
+        assert self.scope is not None  # start() applied the scope first
         result = subprocess.run(
             [self.python_executables[self.scope.options.python], "-m", "paved.spawner.vscode", "seed", self.home_dir],
             cwd=self.home_dir,

@@ -64,6 +64,7 @@ class ForkServer:
         return self.proc.poll() is None
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None  # Popen(stdout=PIPE)
         for line in self.proc.stdout:
             kind, _, rest = line.decode().strip().partition(" ")
             if kind == "started":
@@ -96,6 +97,7 @@ class ForkServer:
             self._waiting[request_id] = waiter
         try:
             with self._write:
+                assert self.proc.stdin is not None  # Popen(stdin=PIPE)
                 self.proc.stdin.write(json.dumps({**request, "id": request_id}).encode() + b"\n")
                 self.proc.stdin.flush()
             return waiter.get(timeout=HANDOVER_TIMEOUT_S)

@@ -131,7 +131,8 @@ class Access:
         info = store.ds_info.get(did) if did is not None else None
         owner = self.catalog.registry.get(info.project) if info and info.project else None
         if (
-            info is None
+            did is None
+            or info is None
             or owner is None
             or not (
                 owner.discoverable
@@ -200,7 +201,7 @@ class Access:
         self, user: dict, rid: str, approve: bool, comment: str, caller_projects: list[str] | None
     ) -> dict:
         req = self.grants.request(rid)
-        if not self.visible_request(user, req, caller_projects):
+        if req is None or not self.visible_request(user, req, caller_projects):
             raise web.HTTPError(404, f"No access request {rid}")
         if not self.may_decide(user, req["owner_project"]):
             raise web.HTTPError(
@@ -284,7 +285,7 @@ class Access:
             self._sync_storage(key, mine)
             self._settled.update(g["id"] for g in mine if not g["active"])
 
-    async def _sync_catalog(self, key, grants: list[dict]) -> None:
+    async def _sync_catalog(self, key: tuple[str, str], grants: list[dict]) -> None:
         """The dataset's catalog ``grants`` list holds the projects of active grants, its ``write_grants`` those
         of active write grants (so their jobs may name it as an output); projects whose grants all ended leave
         them (unless an admin listed them by hand: they stay, see ``shown``)."""
@@ -406,10 +407,12 @@ def _handler_base():
     return CatalogHandler
 
 
-class _Mixin:
+class _Mixin(CatalogHandler):
     @property
     def access(self) -> Access:
-        return self.catalog.access
+        # pyright checks this file as hub.catalog.access, while self.catalog's Access comes through the editable
+        # install's links as paved.catalog.access: the same class under two names
+        return self.catalog.access  # pyright: ignore[reportReturnType]
 
     def comment(self) -> str:
         body = self.json_body()

@@ -66,7 +66,7 @@ def masked(catalog, row: dict, visible: list[str] | None) -> dict:
     if did is None or not hidden(catalog, did, owner, visible):
         return row
     ns, name = alias(catalog, did)
-    out = dict(row, namespace=ns, name=name)
+    out: dict[str, object] = dict(row, namespace=ns, name=name)
     if "id" in out and str(out["id"]).startswith("dataset:"):
         out["id"] = dataset_node(ns, name)
     if "location" in out:

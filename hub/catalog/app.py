@@ -96,7 +96,8 @@ def open_channel(catalog: "Catalog", ingest_port: int):
     """The loopback server the fronts pass batches to, on a port the kernel picks. The hub chose the fronts'
     port earlier and left it free until they bind it, so the kernel may hand that very port to the channel
     (the fronts then failed with "address in use" while the channel answered the proxy's HTTP): pick again."""
-    loop = IOLoop.current().asyncio_loop
+    # tornado's IOLoop is an AsyncIOLoop (which has asyncio_loop) since tornado 5; its stubs type the base class
+    loop = IOLoop.current().asyncio_loop  # pyright: ignore[reportAttributeAccessIssue]
     taken = []  # held open while picking again, so the kernel cannot hand out the same port twice
     while True:
         channel = loop.run_until_complete(

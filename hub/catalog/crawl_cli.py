@@ -79,6 +79,7 @@ def _in_process(data_dir: Path, projects_file: str) -> dict:
         items = []
         for body in events:
             event = parse_event(body)
+            assert event.dataset is not None  # the crawler makes DatasetEvents only
             facet = event.dataset.facet("paved")
             items.append(
                 Resolved(

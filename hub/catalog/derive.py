@@ -29,15 +29,13 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import orjson
 
-from paved.catalog.openlineage import FINAL_TYPES, location_of, platform_of, title_of
+from paved.catalog.openlineage import FINAL_TYPES, DatasetRef, location_of, platform_of, title_of
 from paved.catalog.ownership import kept_owner
-
-if TYPE_CHECKING:
-    from paved.catalog.store import Resolved
+from paved.catalog.resolved import Resolved
 
 Key = tuple[str, str]  # (namespace, name) of a dataset or job
 
@@ -47,7 +45,7 @@ def dataset_node(ns: str, name: str) -> str:
     return f"dataset:{ns}:{name}"
 
 
-def job_node(ns: str, name: str) -> str:
+def job_node(ns: str | None, name: str | None) -> str:
     """Marquez's id of a job (lineage graph node)."""
     return f"job:{ns}:{name}"
 
@@ -67,10 +65,15 @@ class Edges(Protocol):
 class Known(Protocol):
     """The catalog's state derivation reads (the :class:`paved.catalog.store.Store` is one)."""
 
-    ds_ids: Mapping[Key, int]
-    job_ids: Mapping[Key, int]
-    ds_info: Mapping[int, StoredDataset]
-    graph: Edges
+    # read-only properties, so a store's plain dicts satisfy them (a mutable protocol attribute is invariant)
+    @property
+    def ds_ids(self) -> Mapping[Key, int]: ...
+    @property
+    def job_ids(self) -> Mapping[Key, int]: ...
+    @property
+    def ds_info(self) -> Mapping[int, StoredDataset]: ...
+    @property
+    def graph(self) -> Edges: ...
 
 
 @dataclass
@@ -135,7 +138,8 @@ def derive(items: Iterable[Resolved], known: Known, new_id: Callable[[], int]) -
             _job(out.jobs, jid, it)
         if e.run_id:
             _run(out.runs, jid, e)
-        refs = [(d, "in") for d in e.inputs] + [(d, "out") for d in e.outputs]
+        refs: list[tuple[DatasetRef, str | None]] = [(d, "in") for d in e.inputs]
+        refs += [(d, "out") for d in e.outputs]
         if e.dataset:
             refs.append((e.dataset, None))
         for ref, direction in refs:

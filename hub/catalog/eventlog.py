@@ -55,12 +55,14 @@ class EventLog:
         with self._lock:
             if self._fd is None or self._size > SEGMENT_BYTES:
                 self._open(rows[0]["seq"])
+            fd, current = self._fd, self._current
+            assert fd is not None and current is not None  # _open set them
             view = memoryview(data)
             while view:
-                view = view[os.write(self._fd, view) :]
-            os.fdatasync(self._fd)
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
             self._size += len(data)
-            self._last[self._current] = rows[-1]["seq"]
+            self._last[current] = rows[-1]["seq"]
 
     def _open(self, first_seq: int) -> None:
         if self._fd is not None:
@@ -95,7 +97,8 @@ class EventLog:
                 if path == self._current:
                     if self._size < RELEASE_CURRENT_BYTES:
                         continue
-                    os.close(self._fd)
+                    if self._fd is not None:
+                        os.close(self._fd)
                     self._fd, self._current, self._size = None, None, 0
                 path.unlink(missing_ok=True)
                 self._last.pop(path, None)

@@ -9,6 +9,8 @@ updated in place as datasets change (writer thread) and grown by doubling.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 SINGLE = ("platform", "environment", "project")  # one value per dataset
@@ -74,7 +76,7 @@ class FacetArrays:
         self.present[i] = True
 
     def mask(
-        self, ids: np.ndarray, projects: list[str] | None, filters: dict, discoverable: list[str] = ()
+        self, ids: np.ndarray, projects: list[str] | None, filters: dict, discoverable: Sequence[str] = ()
     ) -> np.ndarray:
         """For each of ``ids``: is it a dataset with labels that the caller may see and that passes
         ``filters``? (``projects``: the caller's projects, None for all; ``discoverable``: projects whose

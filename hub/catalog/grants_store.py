@@ -28,6 +28,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -159,7 +160,7 @@ class GrantsStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return self.request(rid)
+        return cast(dict, self.request(rid))  # just written
 
     def request(self, rid: str) -> dict | None:
         rows = _rows(self.con.execute(f"SELECT {REQUEST_COLS} FROM requests WHERE id = ?", [rid]), REQUEST_COLS)
@@ -211,7 +212,7 @@ class GrantsStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return self.grant(gid) if approve else self.request(rid)
+        return cast(dict, self.grant(gid) if gid is not None else self.request(rid))  # just written (gid: approved)
 
     # --- grants -----------------------------------------------------------------------------------------
     def grant(self, gid: str) -> dict | None:
@@ -258,7 +259,7 @@ class GrantsStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return self.grant(gid)
+        return cast(dict, self.grant(gid))  # just written
 
     def due(self) -> list[str]:
         """Ids of grants past their expiry that are not yet marked ended."""

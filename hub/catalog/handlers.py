@@ -227,7 +227,8 @@ class SearchHandler(CatalogHandler):
         )
         for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
-            r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
+            grants = self.catalog.store.facets.grants.get(did) if did is not None else None
+            r["access"] = access.access_of(r["project"], grants, visible)
         # found, not readable: named by an alias, not by where it lies
         result["results"] = [aliases.masked(self.catalog, r, visible) for r in result["results"]]
         self.write_json(result)

@@ -18,7 +18,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 EVENT_TYPES = {"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"}
 FINAL_TYPES = {"COMPLETE", "ABORT", "FAIL"}
@@ -127,7 +127,8 @@ class DatasetRef:
     def stats(self) -> dict:
         """row_count, size_bytes, last_modified from outputStatistics and the paved facet."""
         out: dict[str, Any] = {}
-        st = self.io_facets.get("outputStatistics") if isinstance(self.io_facets.get("outputStatistics"), dict) else {}
+        st = self.io_facets.get("outputStatistics")
+        st = st if isinstance(st, dict) else {}
         if isinstance(st.get("rowCount"), int):
             out["row_count"] = st["rowCount"]
         if isinstance(st.get("size"), int):
@@ -163,7 +164,8 @@ class Event:
 
     @property
     def job_key(self) -> tuple[str, str] | None:
-        return (self.job_namespace, self.job_name) if self.job_name is not None else None
+        # parse_event refuses a job name without a namespace (a replayed event of the log is read as it is)
+        return cast(tuple[str, str], (self.job_namespace, self.job_name)) if self.job_name is not None else None
 
     @property
     def datasets(self) -> list[DatasetRef]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 import numpy as np
 import orjson
@@ -64,7 +65,7 @@ def _top(ids: np.ndarray, scores: np.ndarray, exact: np.ndarray, k: int) -> np.n
 
 
 def search(
-    cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int, discoverable: list[str] = ()
+    cur, store: Store, q: str, filters: dict, projects, page: int, per_page: int, discoverable: Sequence[str] = ()
 ) -> dict:
     """Exact title/name matches first, then BM25 full text; facets over all hits; one page of results.
 
@@ -260,7 +261,7 @@ def lineage(
     direction: str,
     projects,
     max_nodes: int,
-    discoverable: list[str] = (),
+    discoverable: Sequence[str] = (),
     alias=None,
 ) -> dict:
     """Marquez-shaped lineage around ``node_id``; nodes the caller may not see are stubs (datasets of
@@ -276,7 +277,7 @@ def lineage(
     nodes, truncated = store.graph.walk(start, max_distance, direction, max_nodes)
     ds_ids = [n for n in nodes if n in store.ds_keys]
     job_ids = [n for n in nodes if n in store.job_keys]
-    data: dict[int, tuple[str, str, dict] | None] = {}
+    data: dict[int, tuple[str, str, dict]] = {}
     if ds_ids:
         for i, dns, dname, title, project, env, platform, desc, tags, grants, loc, rows, modified in cur.execute(
             "SELECT id, namespace, name, title, project, environment, platform, description, tags, grants, "

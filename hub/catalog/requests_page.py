@@ -65,11 +65,6 @@ class RequestsPage(PageHandlerMixin, CatalogHandler):
     page_folders = (str(TEMPLATES),)
     nav_active = "requests"
 
-    def check_xsrf_cookie(self):
-        # the decision form is cookie-authenticated: JupyterHub's xsrf check applies (the JSON API that
-        # CatalogHandler serves is called with tokens and skips it)
-        return self.hub_auth.check_xsrf_cookie(self)
-
     @web.authenticated  # a browser without a session goes through the hub's login
     async def get(self, rid=None):
         if rid is not None:  # a request's address is where its form posts; reading it shows the page

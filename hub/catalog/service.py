@@ -296,7 +296,7 @@ class Catalog:
         if owner is None or owner.project != info.project:
             return None
         project = self.registry.get(owner.project)
-        env = project.environments.get(owner.environment) if project else None
+        env = project.environments.get(owner.environment) if project and owner.environment is not None else None
         ns, name = self.store.ds_keys[did]
         return info.location, platform or platform_of(ns, name), owner.project, env
 
@@ -340,6 +340,7 @@ class Catalog:
             for body in events:
                 event = parse_event(body)
                 d = event.dataset
+                assert d is not None  # the crawler makes DatasetEvents only
                 facet = d.facet("paved")
                 item = Resolved(
                     event, "paved-crawler", dataset_owners={d.key: (facet["project"], facet["environment"], True)}

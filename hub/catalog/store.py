@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import orjson
@@ -36,7 +36,7 @@ from paved.catalog.derive import job_node as job_node  # re-exported: node ids a
 from paved.catalog.eventlog import EventLog
 from paved.catalog.facets import FacetArrays
 from paved.catalog.graph import LineageGraph
-from paved.catalog.openlineage import Event, parse_event
+from paved.catalog.resolved import Resolved  # noqa: F401 (where the ingest and tests import it from)
 from paved.catalog.textindex import TextIndex
 from paved.core import duck
 
@@ -247,90 +247,6 @@ def parse_node_id(node_id: str, known) -> tuple[str, ...]:
 
 
 @dataclass
-class Resolved:
-    """An event checked and assigned to projects, ready to log and derive.
-
-    ``dataset_owners`` maps (ns, name) -> (project, environment, authoritative): authoritative owners come
-    from lake locations (or the crawler) and always apply; others only for datasets not owned yet.
-    ``allowed`` is the poster's projects (None: all); the poster's dataset facets (schema, description, ...)
-    apply only to datasets of those projects.
-    """
-
-    event: Event
-    posted_by: str
-    job_owner: tuple = (None, None)
-    dataset_owners: dict = field(default_factory=dict)
-    allowed: list | None = None
-    seq: int = 0  # position in the events log, once appended
-    received_at: datetime | None = None
-    in_events_table: bool = False  # replayed from an events table written before the write-ahead log
-    body_json: bytes | None = None  # the event as JSON, made once for the log and the events table
-
-    def body(self) -> bytes:
-        if self.body_json is None:
-            self.body_json = orjson.dumps(self.event.raw)
-        return self.body_json
-
-    def resolution_dict(self) -> dict:
-        out = {
-            "job_owner": list(self.job_owner),
-            "allowed": self.allowed,
-            "datasets": [[ns, name, *owner] for (ns, name), owner in self.dataset_owners.items()],
-        }
-        if self.event.missing:  # spec-required fields the event came without (accepted as Marquez does)
-            out["missing"] = self.event.missing
-        return out
-
-    def resolution(self) -> str:
-        return orjson.dumps(self.resolution_dict()).decode()
-
-    def log_row(self) -> dict:
-        """The item as a line of the write-ahead log."""
-        return {
-            "seq": self.seq,
-            "received_at": self.received_at,
-            "posted_by": self.posted_by,
-            "resolution": self.resolution_dict(),
-            "body": orjson.Fragment(self.body()),
-        }
-
-    def event_row(self) -> dict:
-        """The item as a row of the ``events`` table."""
-        e = self.event
-        return {
-            "seq": self.seq,
-            "received_at": self.received_at,
-            "kind": e.kind,
-            "event_type": e.event_type,
-            "event_time": e.event_time,
-            "run_id": e.run_id,
-            "job_namespace": e.job_namespace,
-            "job_name": e.job_name,
-            "posted_by": self.posted_by,
-            "body": self.body().decode(),
-            "resolution": self.resolution(),
-        }
-
-    @classmethod
-    def from_log(cls, seq: int, body, resolution, posted_by: str, received_at=None) -> "Resolved":
-        """An item back from the log or the events table (``body``/``resolution`` as JSON text or decoded)."""
-
-        r = orjson.loads(resolution) if isinstance(resolution, str) else resolution
-        body = orjson.loads(body) if isinstance(body, str) else body
-        if isinstance(received_at, str):
-            received_at = datetime.fromisoformat(received_at)
-        return cls(
-            parse_event(body, logged=True),
-            posted_by,
-            tuple(r["job_owner"]),
-            {(ns, name): (p, e, auth) for ns, name, p, e, auth in r["datasets"]},
-            r["allowed"],
-            seq,
-            received_at,
-        )
-
-
-@dataclass
 class DatasetInfo:
     project: str | None
     environment: str | None
@@ -378,16 +294,18 @@ class Store:
     def _load(self) -> None:
         t0 = time.monotonic()
         con = self.con
+        # An aggregate without GROUP BY always returns one row; DuckDB's fetchone() is typed for any query.
         self.next_id = 1 + max(
-            con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],
-            con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0],
+            con.execute("SELECT coalesce(max(id), 0) FROM datasets").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+            con.execute("SELECT coalesce(max(id), 0) FROM jobs").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
         )
         self.next_seq = 1 + max(
-            con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0], self.log.last_seq
+            con.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0],  # pyright: ignore[reportOptionalSubscript]
+            self.log.last_seq,
         )
         row = con.execute("SELECT value FROM state WHERE key = 'derived_seq'").fetchone()
-        self.derived_seq = row[0] if row else 0
-        self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]
+        self.derived_seq: int = row[0] if row else 0
+        self.next_alert = 1 + con.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0]  # pyright: ignore[reportOptionalSubscript]
         for i, ns, name, project, env, loc, write_grants in con.execute(
             "SELECT id, namespace, name, project, environment, location, write_grants FROM datasets"
         ).fetchall():
@@ -436,7 +354,7 @@ class Store:
         kind, splits = split_node_id(node_id)
         table = self.job_ids if kind == "job" else self.ds_ids
         for split in splits:
-            i = table.get(split[:2])
+            i = table.get((split[0], split[1]))
             if i is not None:
                 return (kind, *split, i)
         raise KeyError(node_id)
@@ -725,10 +643,11 @@ class Store:
         self.con.execute("BEGIN")
         try:
             for name, kind in changed:
+                # `changed` holds fields this writer thread read just above
                 tags = (
                     self.con.execute(
                         "SELECT tags FROM fields WHERE dataset_id = ? AND name = ?", [did, name]
-                    ).fetchone()[0]
+                    ).fetchone()[0]  # pyright: ignore[reportOptionalSubscript]
                     or []
                 )
                 self.con.execute(

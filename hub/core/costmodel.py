@@ -24,6 +24,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import Column, Float, Index, MetaData, String, Table, bindparam, delete, insert, text
 
@@ -169,7 +170,9 @@ def costs(
     if projects is not None and not projects:
         return []
     by_day = "day" in group_by
-    params = dict(w0=w0, w1=w1, now=now_ts, default_region=book.default_region, lo=w0 - ledger.max_closed_duration())
+    params: dict[str, Any] = dict(
+        w0=w0, w1=w1, now=now_ts, default_region=book.default_region, lo=w0 - ledger.max_closed_duration()
+    )
     where_project = ""
     if projects is not None:
         where_project = " AND s.project IN :projects"
@@ -190,27 +193,27 @@ def costs(
         statements.append(stmt)
     pieces = price_pieces(book, w0, w1)
     params["longest_piece"] = max((pc["t1"] - pc["t0"] for pc in pieces), default=0.0) + 1.0
-    merged: dict[tuple, dict] = {}
+    merged: dict[tuple, dict[str, Any]] = {}
     with ledger.engine.begin() as conn:
         pieces_table.create(conn, checkfirst=True)
         conn.execute(delete(pieces_table))
         if pieces:
             conn.execute(insert(pieces_table), pieces)
         for stmt in statements:
-            for r in conn.execute(stmt, params).mappings():
-                if r["hours"] is None:  # an aggregate over nothing
+            for row in conn.execute(stmt, params).mappings():
+                if row["hours"] is None:  # an aggregate over nothing
                     continue
-                key = tuple(r[g] for g in group_by)
+                key = tuple(row[g] for g in group_by)
                 if key in merged:
                     for f in ("hours", "compute", "on_demand_equivalent", "disk"):
-                        merged[key][f] += r[f]
+                        merged[key][f] += row[f]
                 else:
-                    merged[key] = dict(r)
+                    merged[key] = dict(row)
         conn.execute(delete(pieces_table))
     rows = list(merged.values())
     out = []
     for r in rows:
-        r = {k: (float(v) if k in FIGURES and v is not None else v) for k, v in r.items()}
+        r: dict[str, Any] = {k: (float(v) if k in FIGURES and v is not None else v) for k, v in r.items()}
         r["total"] = r["compute"] + r["disk"]
         r["savings"] = r["on_demand_equivalent"] - r["compute"]
         if by_day:
@@ -229,7 +232,7 @@ def unpriced_hours(ledger: Ledger, book, start, end, projects: list[str] | None 
                   FROM usage_spans WHERE start_ts < :w1 AND (end_ts IS NULL OR end_ts > :w0)
                   {"AND project IN :projects" if projects is not None else ""}
                   GROUP BY COALESCE(region, :dr), instance_type""")
-    params = dict(dr=book.default_region, now=now_ts, w0=w0, w1=w1)
+    params: dict[str, Any] = dict(dr=book.default_region, now=now_ts, w0=w0, w1=w1)
     if projects is not None:
         if not projects:
             return 0.0

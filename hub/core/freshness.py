@@ -108,6 +108,7 @@ def status(target: dict | None, last_update: float | None, now: float | None = N
         return {"state": "unknown", "late_minutes": None, "age_seconds": age}
     if "max_lag" in target or "max_lag_seconds" in target:
         lag = target.get("max_lag_seconds") or parse_duration(target["max_lag"], "max_lag", [])
+        assert age is not None and lag is not None  # last_update is set; stored targets passed parse_target
         over = age - lag
     else:
         tz = ZoneInfo(target.get("timezone") or "UTC")

@@ -24,6 +24,7 @@ record such an eviction as a spot preemption. A real spot interruption still end
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from paved.core.allocatable import GPU_RESOURCE
@@ -104,9 +105,9 @@ def placement_for(
     label: str,
     values: dict[str, str],
     spot_fallback: bool,
-    base_required: list[dict] = (),
-    base_preferred: list[dict] = (),
-    base_tolerations: list[dict] = (),
+    base_required: Sequence[dict] = (),
+    base_preferred: Sequence[dict] = (),
+    base_tolerations: Sequence[dict] = (),
     base_node_selector: dict[str, str] | None = None,
     preferred_weight: int = 100,
 ) -> Placement:

@@ -25,6 +25,7 @@ import jinja2
 from jupyterhub.handlers.static import CacheControlStaticFilesHandler
 
 from paved.core import labstatic
+from paved.core.service import ServiceHandler
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -154,7 +155,7 @@ def render_fragment(template: str, *, folders: tuple[str, ...] = (), **context) 
     return env.get_template(template).render(context)
 
 
-class PageHandlerMixin:
+class PageHandlerMixin(ServiceHandler):
     """For a service's HTML handlers (mixed into ``paved.core.service.ServiceHandler``): render a Paved page
     for the caller, and errors as a Paved error page (a sentence, never a stack trace)."""
 

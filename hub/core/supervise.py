@@ -24,6 +24,7 @@ import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeGuard
 
 from paved.core.processes import kill_group, pid_alive, pids_with_env
 
@@ -58,7 +59,7 @@ def _cmdline_has(pid: int, word: bytes) -> bool:
         return False
 
 
-def server_alive(pid: int | None) -> bool:
+def server_alive(pid: int | None) -> TypeGuard[int]:
     """Whether ``pid`` (from a server's pid file) is still a notebook server: started cold
     (``-m jupyterhub.singleuser``) or forked by the warm fork server (``-m paved.spawner.warm``), not a
     process that got the pid of one that ended."""

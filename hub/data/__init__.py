@@ -33,6 +33,7 @@ import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import overload
 
 import duckdb
 
@@ -49,6 +50,10 @@ con: duckdb.DuckDBPyConnection | None = None
 _session: "_Session | None" = None
 
 
+@overload
+def _env(name: str, default: str) -> str: ...
+@overload
+def _env(name: str, default: None = None) -> str | None: ...
 def _env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name) or default
 
@@ -62,8 +67,8 @@ def connection() -> duckdb.DuckDBPyConnection:
         _grant_files_seen = None  # a new connection has no grant secrets yet
         if (_env("PAVED_LAKE") or "").startswith("s3://"):
             add_s3_secret(con, aws_credentials(_env("PAVED_PROJECT", ""), None))  # the server's own identity
-    if _env("PAVED_GRANTS_DIR"):
-        refresh_grant_secrets(con, Path(_env("PAVED_GRANTS_DIR")))
+    if grants_dir := _env("PAVED_GRANTS_DIR"):
+        refresh_grant_secrets(con, Path(grants_dir))
     return con
 
 
@@ -204,7 +209,8 @@ def write(data, target: str) -> str:
         Path(target_file).parent.mkdir(parents=True, exist_ok=True)
     rel.write_parquet(target_file)
     written = c.sql(f"SELECT * FROM read_parquet('{sql_str(target_file)}')")
-    rows = c.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{sql_str(target_file)}')").fetchone()[0]
+    # an aggregate always returns one row (DuckDB's fetchone() is typed for any query)
+    rows = c.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{sql_str(target_file)}')").fetchone()[0]  # pyright: ignore[reportOptionalSubscript]
     session().wrote(location, written, int(rows or 0), staged=target_file != location)
     return location
 
@@ -249,13 +255,15 @@ class _Session:
         from openlineage.client import OpenLineageClient
         from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
 
-        token = _env("JUPYTERHUB_API_TOKEN")
+        token, url = _env("JUPYTERHUB_API_TOKEN"), _env("PAVED_CATALOG_URL")
         if not token:
             raise RuntimeError("no hub token (JUPYTERHUB_API_TOKEN) to send lineage with")
+        if not url:
+            raise RuntimeError("no catalog (PAVED_CATALOG_URL) to send lineage to")
         return OpenLineageClient(
             transport=HttpTransport(
                 HttpConfig(
-                    url=_env("PAVED_CATALOG_URL").rstrip("/") + "/",
+                    url=url.rstrip("/") + "/",
                     endpoint="api/v1/lineage",
                     timeout=10,
                     compression=HttpCompression.GZIP,
@@ -308,7 +316,7 @@ class _Session:
         }
 
     def _emit(self, event_type: str, outputs: list[dict] | None = None) -> None:
-        if not self.enabled:
+        if not self.enabled or self.client is None:  # (enabled: the client was made)
             return
         body = {
             "eventType": event_type,
@@ -339,7 +347,8 @@ class _Session:
             "outputs": outputs if outputs is not None else [],
         }
         try:
-            self.client.transport.emit(body)  # the client's HTTP transport serialises a dict as-is
+            # the client's HTTP transport serialises a dict as-is (its stubs name only the Event classes)
+            self.client.transport.emit(body)  # pyright: ignore[reportArgumentType]
         except Exception as e:  # noqa: BLE001 - lineage must never break the notebook
             self._warn(e)
 

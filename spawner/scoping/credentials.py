@@ -35,11 +35,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 import boto3
+import boto3.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from paved.scoping.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +404,7 @@ class CredentialRefresher:
 
     def __init__(
         self,
-        source,
+        source: Scope | Callable[[], Credentials],
         runtime_dir: str | os.PathLike,
         *,
         region: str | None = None,
