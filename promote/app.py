@@ -101,6 +101,7 @@ def main() -> None:
         run_env=run_env(public, api_url),
         smtp_url=os.environ.get("PAVED_PIPELINES_SMTP_URL", ""),
         version_feed=catalog_feed(own_token),
+        ducklake_catalog_url=os.environ.get("PAVED_DUCKLAKE_CATALOG_URL", ""),
     )
     app = build_app(store, scheduler)
 

@@ -39,6 +39,14 @@ class Pipelines(Configurable):
         help="""Jupyter kernel for notebooks that name none; a notebook naming
         its kernel (R, Julia...) runs on that one, and is refused at promote time if it is not installed.""",
     ).tag(config=True)
+    ducklake_catalog_url = Unicode(
+        "",
+        help="""PostgreSQL database for the DuckLake catalogs of versioned pipeline outputs, when several
+        pipelines-service processes write (postgresql://user:password@host:5432/db or a libpq string; each
+        project environment gets a schema of its own, data files stay in its lake). Empty: a SQLite catalog file
+        per project environment (<lake>/.ducklake/catalog.sqlite), one writer. Passed to the service through its
+        root-only secrets file, never the hub database.""",
+    ).tag(config=True)
     smtp_url = Unicode(
         "",
         help="""SMTP server for email alerts (notify.email in a spec):
@@ -85,5 +93,8 @@ def setup_pipelines(c, paved) -> Pipelines:
         services=["pipelines"],
     )
     # runs assume their project's role with the hub's AWS identity (keys in a root-only file, not the hub DB)
-    add_web_service(c, paved, "pipelines", "paved.pipelines.app", env, secret_env=hub_aws_env(), display=True)
+    secrets = hub_aws_env()
+    if settings.ducklake_catalog_url:  # may carry a password: a secret like the AWS keys
+        secrets["PAVED_DUCKLAKE_CATALOG_URL"] = settings.ducklake_catalog_url
+    add_web_service(c, paved, "pipelines", "paved.pipelines.app", env, secret_env=secrets, display=True)
     return settings

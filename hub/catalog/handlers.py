@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tornado import web
 
-from paved.catalog import quality, queries, reader
+from paved.catalog import promises, quality, queries, reader
 from paved.catalog.front import decode_event
 from paved.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.catalog.ingest import parse
@@ -126,6 +126,16 @@ class LineageHandler(CatalogHandler):
             raise web.HTTPError(404, f"No node {node_id}") from None
         if not any(n["id"] == node_id for n in result["graph"]):
             raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
+        # Freshness and the latest checks on the datasets the caller may see (never on locked stubs): the graph
+        # colours its nodes by them.
+        shown = [n["data"] for n in result["graph"] if n["type"] == "DATASET" and not n["data"].get("locked")]
+        states = await self.catalog.write(
+            promises.status_of,
+            self.catalog.store,
+            [(d["namespace"], d["name"], d.get("lastModifiedAt")) for d in shown],
+        )
+        for d in shown:
+            d.update(states[(d["namespace"], d["name"])])
         self.write_json(result)
 
 
@@ -230,6 +240,15 @@ class SearchHandler(CatalogHandler):
         for r in result["results"]:  # "own", "granted" or "request" (found, not readable)
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
             r["access"] = access.access_of(r["project"], self.catalog.store.facets.grants.get(did), visible)
+        states = await self.catalog.write(
+            promises.status_of,
+            self.catalog.store,
+            [(r["namespace"], r["name"], r.get("last_modified")) for r in result["results"]],
+        )
+        for r in result["results"]:  # freshness is public to discoverers (access.py); check results are not
+            state = states[(r["namespace"], r["name"])]
+            r["freshness_state"] = state["freshness"]
+            r["checks"] = state["checks"] if r["access"] != "request" else None
         self.write_json(result)
 
 
@@ -252,6 +271,9 @@ class DatasetHandler(CatalogHandler):
         detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
         detail["access"] = self.catalog.access.access_of(row["project"], row["grants"], self.visible())
         detail["quality"] = await self.catalog.write(quality.history, self.catalog.store, ns, name)
+        state = await self.catalog.write(promises.status_of, self.catalog.store, [(ns, name, row["last_modified"])])
+        detail["freshness_state"] = state[(ns, name)]["freshness"]
+        detail["checks"] = state[(ns, name)]["checks"]
         self.write_json(detail)
 
     async def patch(self, ns, name):

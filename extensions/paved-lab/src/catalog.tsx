@@ -9,11 +9,13 @@ import * as React from 'react';
 import { AccessRequests } from './access';
 import * as api from './api';
 import {
+  CheckStatus,
   DatasetDetail,
   DatasetField,
   DatasetSummary,
   FACET_NAMES,
   FacetName,
+  FreshnessState,
   SearchResponse
 } from './types';
 
@@ -102,6 +104,69 @@ export function PiiBadge(props: { field: DatasetField }): JSX.Element | null {
     >
       PII: {pii.suggested}
       {status === 'suggested' ? '?' : status === 'rejected' ? ' ✕' : ''}
+    </span>
+  );
+}
+
+/** The promise of a freshness target in words ("within 2h", "by 07:00 Europe/Amsterdam"). */
+export function describeTarget(target: FreshnessState['target']): string {
+  if (!target) {
+    return 'no freshness target';
+  }
+  return target.by ? `by ${target.by} ${target.timezone ?? 'UTC'}` : `within ${target.max_lag}`;
+}
+
+/** Short text of a freshness state: "fresh", "late 12 min", or the age when nothing was promised. */
+export function freshnessText(f: FreshnessState): string {
+  if (f.state === 'fresh') {
+    return 'fresh';
+  }
+  if (f.state === 'late') {
+    return `late ${f.late_minutes ?? 0} min`;
+  }
+  return f.age_seconds === null || f.age_seconds === undefined ? 'no version yet' : formatAge(f.age_seconds);
+}
+
+/** A coloured badge of a dataset's freshness (green fresh, red late, grey unknown with its age). */
+export function FreshnessBadge(props: { freshness?: FreshnessState | null }): JSX.Element | null {
+  const f = props.freshness;
+  if (!f) {
+    return null;
+  }
+  const title =
+    f.state === 'late'
+      ? `Late by ${f.late_minutes ?? 0} minutes: promised ${describeTarget(f.target)}`
+      : f.state === 'fresh'
+        ? `Fresh: promised ${describeTarget(f.target)}`
+        : f.target
+          ? `Unknown: no version yet (promised ${describeTarget(f.target)})`
+          : `No freshness target; last changed ${formatAge(f.age_seconds ?? null)}`;
+  return (
+    <span className={`paved-fresh paved-fresh--${f.state}`} data-state={f.state} title={title}>
+      <span className="paved-fresh-dot" aria-hidden="true" />
+      {freshnessText(f)}
+    </span>
+  );
+}
+
+/** A coloured badge of a dataset's latest quality checks (✓ passed, ! warned, ✕ failed with their names). */
+export function ChecksBadge(props: { checks?: CheckStatus | null }): JSX.Element | null {
+  const c = props.checks;
+  if (!c) {
+    return null;
+  }
+  const failed = c.failed ?? [];
+  const mark = c.status === 'passed' ? '✓' : c.status === 'warned' ? '!' : '✕';
+  return (
+    <span
+      className={`paved-checks paved-checks--${c.status}`}
+      data-status={c.status}
+      title={`Latest checks ${c.status}${failed.length ? `: ${failed.join(', ')}` : ''}${
+        c.event_time ? ` (${formatTime(c.event_time)})` : ''
+      }`}
+    >
+      {mark} checks {c.status}
+      {c.status !== 'passed' && failed.length ? `: ${failed.join(', ')}` : ''}
     </span>
   );
 }
@@ -300,6 +365,12 @@ export class CatalogWidget extends ReactWidget {
             {[d.project, d.environment, d.platform].filter(Boolean).join(' · ')}
             {typeof d.row_count === 'number' ? ` · ${formatCount(d.row_count)} rows` : ''}
           </span>
+          {d.freshness_state || d.checks ? (
+            <span className="paved-result-status">
+              <FreshnessBadge freshness={d.freshness_state} />
+              <ChecksBadge checks={d.checks} />
+            </span>
+          ) : null}
           {d.description ? <span className="paved-result-description">{d.description}</span> : null}
           <Tags tags={d.tags} />
         </button>

@@ -172,7 +172,7 @@
 .paved-grid-type { font-weight: normal; font-size: var(--jp-ui-font-size0); }
 .paved-grid-count { padding: 4px; }
 .paved-dataset-tabs .paved-lineage { height: 100%; }
-`,""]),o.d(a,{},{A:i})},842(e,a,o){var r=o(601),t=o.n(r),p=o(314),i=(o.n(p))()(t());i.push([e.id,`/* Paved status bar item and its panel (src/status.ts). Paved green as on the hub pages (hub/static/paved.css). */
+`,""]),o.d(a,{},{A:i})},842(e,a,o){var r=o(601),t=o.n(r),p=o(314),i=(o.n(p))()(t());i.push([e.id,`/* Paved status bar item and its panel (src/status.ts). Paved green as on the hub pages (hub/core/static/paved.css). */
 .paved-StatusItem {
   border: none; background: transparent; color: var(--jp-ui-font-color1); font: inherit;
   font-size: var(--jp-ui-font-size1); padding: 0 6px; cursor: pointer; white-space: nowrap;
