@@ -34,6 +34,7 @@ import os
 import random
 import re
 import time
+import urllib.parse
 from pathlib import Path
 
 import duckdb
@@ -85,7 +86,22 @@ def share(root: Path) -> None:
 
 def _locked(e: Exception) -> bool:
     text = str(e).lower()
-    return "locked" in text or "busy" in text or "conflict" in text
+    # SQLite: "database is locked"/"busy"; DuckLake: "conflict" between snapshots; PostgreSQL: two writers creating
+    # a lake's catalog schema at once (the loser finds it made on the next try: "already exists"/"duplicate key")
+    return any(w in text for w in ("locked", "busy", "conflict", "already exists", "duplicate key"))
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` without the connection string ``url`` or its password (a URI's, or a libpq ``password=``)."""
+    secrets = [url]
+    try:
+        secrets.append(urllib.parse.urlsplit(url).password or "")
+    except ValueError:
+        pass
+    secrets += re.findall(r"password\s*=\s*'?([^'\s]+)", url)
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def schema_name(key: str) -> str:
@@ -135,10 +151,10 @@ class Lake:
             )
         except duckdb.Error as e:
             con.close()
-            if self.catalog_url:  # libpq's messages may echo the connection string: say what failed, not how
-                raise duckdb.IOException(
-                    f"Could not attach the DuckLake catalog of {self.lake} in PostgreSQL ({type(e).__name__}); "
-                    "check c.Pipelines.ducklake_catalog_url and that the server is up"
+            if self.catalog_url:  # the postgres extension's messages echo the connection string: redact it
+                raise type(e)(
+                    f"Could not attach the DuckLake catalog of {self.lake} in PostgreSQL: {redact(str(e), self.catalog_url)}"
+                    " (check c.Pipelines.ducklake_catalog_url and that the server is up)"
                 ) from None
             raise
         return con
