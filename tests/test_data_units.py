@@ -689,3 +689,62 @@ def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
     assert (result.status, result.category) == (status, category), result
     assert (out / "staged/prices_clean.parquet").exists()
     assert duckdb.sql(f"SELECT price FROM '{lake}/prices_clean.parquet'").fetchall() == [(7,)]  # untouched
+
+
+# --- the catalog's view of promises (freshness facet, latest checks) --------------------------------------------
+
+
+def test_the_catalog_works_out_freshness_and_latest_checks_from_the_runs_facets():
+    from types import SimpleNamespace
+
+    from paved.catalog import promises, quality
+    from paved.pipelines.products import freshness_facet
+
+    store = SimpleNamespace(con=duckdb.connect())
+    key = ("file", "/lake/prices_clean.parquet")
+
+    def event(target, assertions=None, event_type="COMPLETE"):
+        facets = {"pavedFreshness": freshness_facet(target)}
+        if assertions is not None:
+            facets["dataQualityAssertions"] = {"assertions": assertions}
+        return {
+            "eventType": event_type,
+            "run": {"runId": "r"},
+            "job": {"namespace": "market/dev", "name": "a"},
+            "outputs": [{"namespace": key[0], "name": key[1], "facets": facets}],
+        }
+
+    ok = [{"assertion": "not_null", "column": "price", "success": True, "severity": "error"}]
+    bad = [{"assertion": "not_null", "column": "price", "success": False, "severity": "error"}]
+    warned = [{"assertion": "no_spikes", "success": False, "severity": "warn"}]
+    first = event({"max_lag": "1m", "timezone": "UTC"}, ok)
+    assert promises.carries(first) and not promises.carries({"outputs": [{"namespace": "a", "name": "b"}]})
+    promises.record_many(store, [first])
+    quality.record_many(store, [first])
+    modified = datetime.fromtimestamp(NOW - 30, timezone.utc).replace(tzinfo=None)  # as the catalog stores it
+    [fresh] = promises.status_of(store, [(*key, modified)], now=NOW).values()
+    assert fresh["freshness"]["state"] == "fresh" and fresh["freshness"]["target"]["max_lag"] == "1m"
+    assert fresh["checks"]["status"] == "passed" and fresh["checks"]["failed"] == []
+    # three minutes on, no new version: late by 2 min (the same rule as the pipelines' alert)
+    [late] = promises.status_of(store, [(*key, modified)], now=NOW + 150).values()
+    assert (late["freshness"]["state"], late["freshness"]["late_minutes"]) == ("late", 2)
+    # a failed blocking check (a FAIL event) is the latest result; a warn-only failure reads "warned"
+    quality.record_many(store, [event({"max_lag": "1m"}, bad, "FAIL")])
+    [failed] = promises.status_of(store, [(*key, modified)], now=NOW).values()
+    assert failed["checks"]["status"] == "failed" and failed["checks"]["failed"] == ["not_null(price)"]
+    quality.record_many(store, [event({"max_lag": "1m"}, warned)])
+    assert promises.status_of(store, [(*key, None)], now=NOW)[key]["checks"]["status"] == "warned"
+    # a target the rule cannot evaluate is ignored; none (null) clears the promise: unknown, with the age
+    promises.record_many(store, [event({"max_lag": "soon"})])
+    assert promises.status_of(store, [(*key, modified)], now=NOW)[key]["freshness"]["target"]["max_lag"] == "1m"
+    promises.record_many(store, [event(None)])
+    gone = promises.status_of(store, [(*key, modified)], now=NOW)[key]["freshness"]
+    assert gone["state"] == "unknown" and gone["target"] is None and round(gone["age_seconds"]) == 30
+
+
+def test_assertion_labels_name_the_column_once():
+    from paved.catalog.promises import label
+
+    assert label({"assertion": "not_null", "column": "price"}) == "not_null(price)"  # OpenLineage's usual shape
+    assert label({"assertion": "not_null(price)", "column": "price"}) == "not_null(price)"  # Paved's checks
+    assert label({"assertion": "row_count"}) == "row_count"

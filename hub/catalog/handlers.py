@@ -128,7 +128,11 @@ class LineageHandler(CatalogHandler):
             raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
         # Freshness and the latest checks on the datasets the caller may see (never on locked stubs): the graph
         # colours its nodes by them.
-        shown = [n["data"] for n in result["graph"] if n["type"] == "DATASET" and not n["data"].get("locked")]
+        shown = [
+            n["data"]
+            for n in result["graph"]
+            if n["type"] == "DATASET" and isinstance(n.get("data"), dict) and not n["data"].get("locked")
+        ]
         states = await self.catalog.write(
             promises.status_of,
             self.catalog.store,

@@ -86,6 +86,12 @@ def _epoch(value) -> float | None:
     return value.timestamp()
 
 
+def label(assertion: dict) -> str:
+    """``not_null(price)``: an assertion with its column, unless its name already says it (Paved's checks do)."""
+    name, column = assertion["assertion"], assertion.get("column")
+    return f"{name}({column})" if column and f"({column}" not in name else name
+
+
 def check_status(assertions: list[dict]) -> str:
     """``passed``, ``warned`` (only ``warn`` checks failed) or ``failed`` of one run's assertions."""
     failed = [a for a in assertions if not a.get("success")]
@@ -124,9 +130,7 @@ def status_of(store, datasets: list[tuple[str, str, object]], now: float | None 
             "run_id": run_id,
             "event_type": event_type,
             "event_time": event_time,
-            "failed": [
-                a["assertion"] + (f"({a['column']})" if a.get("column") else "") for a in found if not a["success"]
-            ],
+            "failed": [label(a) for a in found if not a["success"]],
         }
     out = {}
     for ns, name, modified in datasets:

@@ -452,9 +452,10 @@ const QUALITY_RUNS = 30; // the newest runs drawn; older ones stay in the catalo
 const CELL = 18;
 const LABEL_WIDTH = 220;
 
-/** "not_null(price)": an assertion with its column, as the run page and the badges name it. */
+/** "not_null(price)": an assertion with its column (unless its name says it already, as Paved's checks do),
+ * as the run page and the badges name it. */
 function assertionLabel(a: QualityRun['assertions'][number]): string {
-  return a.column ? `${a.assertion}(${a.column})` : a.assertion;
+  return a.column && !a.assertion.includes(`(${a.column}`) ? `${a.assertion}(${a.column})` : a.assertion;
 }
 
 /**
