@@ -36,7 +36,7 @@ export function nodeStatuses(graph: LineageNode[]): Map<string, NodeStatus> {
 
 const CHECK_MARK: Record<string, string> = { passed: '✓', warned: '!', failed: '✕' };
 
-/** The freshness pill and the checks mark drawn at the bottom right of a dataset node. */
+/** The freshness pill and the checks mark drawn at the top right of a dataset node (clear of its label). */
 function StatusBadge(props: { status: NodeStatus }): JSX.Element {
   const { freshness, checks } = props.status;
   const text = freshness ? freshnessText(freshness) : '';
@@ -48,7 +48,7 @@ function StatusBadge(props: { status: NodeStatus }): JSX.Element {
         <g
           className={`paved-lineage-fresh paved-lineage-fresh--${freshness.state}`}
           data-state={freshness.state}
-          transform={`translate(${right - pill - (checks ? 20 : 0)} ${NODE_HEIGHT - 17})`}
+          transform={`translate(${right - pill - (checks ? 20 : 0)} 5)`}
         >
           <rect width={pill} height={13} rx={6.5} />
           <text x={pill / 2} y={10}>
@@ -60,7 +60,7 @@ function StatusBadge(props: { status: NodeStatus }): JSX.Element {
         <g
           className={`paved-lineage-checks paved-lineage-checks--${checks.status}`}
           data-status={checks.status}
-          transform={`translate(${right - 16} ${NODE_HEIGHT - 17})`}
+          transform={`translate(${right - 16} 5)`}
         >
           <circle cx={8} cy={6.5} r={7} />
           <text x={8} y={10}>
