@@ -139,7 +139,8 @@ class LineageHandler(CatalogHandler):
             [(d["namespace"], d["name"], d.get("lastModifiedAt")) for d in shown],
         )
         for d in shown:
-            d.update(states[(d["namespace"], d["name"])])
+            state = states[(d["namespace"], d["name"])]
+            d.update(freshness=promises.without_age(state["freshness"]), checks=state["checks"])
         self.write_json(result)
 
 
@@ -251,7 +252,7 @@ class SearchHandler(CatalogHandler):
         )
         for r in result["results"]:  # freshness is public to discoverers (access.py); check results are not
             state = states[(r["namespace"], r["name"])]
-            r["freshness_state"] = state["freshness"]
+            r["freshness_state"] = promises.without_age(state["freshness"])
             r["checks"] = state["checks"] if r["access"] != "request" else None
         self.write_json(result)
 

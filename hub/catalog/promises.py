@@ -92,6 +92,12 @@ def label(assertion: dict) -> str:
     return f"{name}({column})" if column and f"({column}" not in name else name
 
 
+def without_age(state: dict) -> dict:
+    """A freshness state without ``age_seconds``, for lists (search results, lineage nodes): the same question
+    asked twice gets the same answer (paging relies on it), and the age follows from ``last_modified`` there."""
+    return {k: v for k, v in state.items() if k != "age_seconds"}
+
+
 def check_status(assertions: list[dict]) -> str:
     """``passed``, ``warned`` (only ``warn`` checks failed) or ``failed`` of one run's assertions."""
     failed = [a for a in assertions if not a.get("success")]

@@ -116,19 +116,32 @@ export function describeTarget(target: FreshnessState['target']): string {
   return target.by ? `by ${target.by} ${target.timezone ?? 'UTC'}` : `within ${target.max_lag}`;
 }
 
+/** Seconds since `lastModified` (ISO time), or null: lists leave the age out of the state (catalog: without_age). */
+export function ageOf(f: FreshnessState, lastModified?: string | null): number | null {
+  if (typeof f.age_seconds === 'number') {
+    return f.age_seconds;
+  }
+  const at = lastModified ? Date.parse(lastModified) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, (Date.now() - at) / 1000);
+}
+
 /** Short text of a freshness state: "fresh", "late 12 min", or the age when nothing was promised. */
-export function freshnessText(f: FreshnessState): string {
+export function freshnessText(f: FreshnessState, lastModified?: string | null): string {
   if (f.state === 'fresh') {
     return 'fresh';
   }
   if (f.state === 'late') {
     return `late ${f.late_minutes ?? 0} min`;
   }
-  return f.age_seconds === null || f.age_seconds === undefined ? 'no version yet' : formatAge(f.age_seconds);
+  const age = ageOf(f, lastModified);
+  return age === null ? 'no version yet' : formatAge(age);
 }
 
 /** A coloured badge of a dataset's freshness (green fresh, red late, grey unknown with its age). */
-export function FreshnessBadge(props: { freshness?: FreshnessState | null }): JSX.Element | null {
+export function FreshnessBadge(props: {
+  freshness?: FreshnessState | null;
+  lastModified?: string | null;
+}): JSX.Element | null {
   const f = props.freshness;
   if (!f) {
     return null;
@@ -140,11 +153,11 @@ export function FreshnessBadge(props: { freshness?: FreshnessState | null }): JS
         ? `Fresh: promised ${describeTarget(f.target)}`
         : f.target
           ? `Unknown: no version yet (promised ${describeTarget(f.target)})`
-          : `No freshness target; last changed ${formatAge(f.age_seconds ?? null)}`;
+          : `No freshness target; last changed ${formatAge(ageOf(f, props.lastModified))}`;
   return (
     <span className={`paved-fresh paved-fresh--${f.state}`} data-state={f.state} title={title}>
       <span className="paved-fresh-dot" aria-hidden="true" />
-      {freshnessText(f)}
+      {freshnessText(f, props.lastModified)}
     </span>
   );
 }
@@ -367,7 +380,7 @@ export class CatalogWidget extends ReactWidget {
           </span>
           {d.freshness_state || d.checks ? (
             <span className="paved-result-status">
-              <FreshnessBadge freshness={d.freshness_state} />
+              <FreshnessBadge freshness={d.freshness_state} lastModified={d.last_modified} />
               <ChecksBadge checks={d.checks} />
             </span>
           ) : null}

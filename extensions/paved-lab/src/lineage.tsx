@@ -20,6 +20,7 @@ import { CheckStatus, Direction, FreshnessState, LineageNode } from './types';
 export interface NodeStatus {
   freshness?: FreshnessState | null;
   checks?: CheckStatus | null;
+  lastModifiedAt?: string | null;
 }
 
 /** Node id -> its freshness and latest checks, from the catalog's lineage answer. */
@@ -28,7 +29,11 @@ export function nodeStatuses(graph: LineageNode[]): Map<string, NodeStatus> {
   for (const n of graph) {
     const data = n.data as (NodeStatus & { locked?: boolean }) | null;
     if (n.type === 'DATASET' && data && !data.locked && (data.freshness || data.checks)) {
-      out.set(n.id, { freshness: data.freshness ?? null, checks: data.checks ?? null });
+      out.set(n.id, {
+        freshness: data.freshness ?? null,
+        checks: data.checks ?? null,
+        lastModifiedAt: data.lastModifiedAt ?? null
+      });
     }
   }
   return out;
@@ -38,8 +43,8 @@ const CHECK_MARK: Record<string, string> = { passed: '✓', warned: '!', failed:
 
 /** The freshness pill and the checks mark drawn at the top right of a dataset node (clear of its label). */
 function StatusBadge(props: { status: NodeStatus }): JSX.Element {
-  const { freshness, checks } = props.status;
-  const text = freshness ? freshnessText(freshness) : '';
+  const { freshness, checks, lastModifiedAt } = props.status;
+  const text = freshness ? freshnessText(freshness, lastModifiedAt) : '';
   const pill = Math.max(34, text.length * 6 + 16);
   const right = NODE_WIDTH - 6;
   return (
@@ -116,7 +121,7 @@ function NodeShape(props: { node: PlacedNode; onPath: boolean; status?: NodeStat
     : node.collapsed
       ? `${node.label}, folded: click to show them`
       : `${kind}: ${node.namespace}:${node.fullName}${
-          status?.freshness ? ` · ${freshnessText(status.freshness)}` : ''
+          status?.freshness ? ` · ${freshnessText(status.freshness, status.lastModifiedAt)}` : ''
         }${status?.checks ? ` · checks ${status.checks.status}` : ''} (click: path to the centre; double-click: centre here)`;
   const click = () => {
     if (node.collapsed) {
