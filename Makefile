@@ -42,7 +42,14 @@ install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if 
 /usr/bin/setfacl:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl
 
-install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium
+install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium postgresql
+
+# Debian's PostgreSQL: DuckLake's catalog for many writers (c.Pipelines.ducklake_catalog_url); the tests start a
+# throwaway cluster of their own (tests/test_ducklake_postgres.py). Its binaries' path names the major version.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+.PHONY: postgresql
 
 # A venv made from another interpreter (e.g. an older checkout's pyenv one) is rebuilt from $(PYTHON).
 VENV_BASE := $(shell test -x $(BIN)/python && $(BIN)/python -c 'import sys; print(sys.base_prefix)' 2>/dev/null)

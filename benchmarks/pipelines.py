@@ -361,6 +361,7 @@ def main() -> None:
         args.reps = args.pipelines = args.crash_cycles = args.promote_reps = 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        os.chmod(work, 0o711)  # runs execute as their environment's account, which must pass through (mkdtemp: 0700)
         if args.reps:
             print("1. runner overhead vs bare papermill (median of", args.reps, "runs each)", flush=True)
             r = runner_overhead(args.reps, work)

@@ -114,6 +114,7 @@ class PipelinesApp(ServiceApp):
             smtp_url=settings.smtp_url,
             version_feed=catalog_feed(own_token),
             usage_db_url=paved.usage_db_url,
+            ducklake_catalog_url=settings.ducklake_catalog_url,
         )
         app = build_app(store, scheduler, public_url=public)
 

@@ -54,6 +54,14 @@ class Pipelines(Configurable):
         help="""Give each run attempt a hub token of the user who deployed the pipeline (False: runs get none,
         for a service started without a hub).""",
     ).tag(config=True)
+    ducklake_catalog_url = Unicode(
+        "",
+        help="""PostgreSQL database for the DuckLake catalogs of versioned pipeline outputs, when several
+        pipelines-service processes write (postgresql://user:password@host:5432/db or a libpq string; each
+        project environment gets a schema of its own, data files stay in its lake). Empty: a SQLite catalog file
+        per project environment (<lake>/.ducklake/catalog.sqlite), one writer. Reaches the service in its
+        config file (readable by the service's owner only), never the hub database.""",
+    ).tag(config=True)
     smtp_url = Unicode(
         "",
         help="""SMTP server for email alerts (notify.email in a spec):

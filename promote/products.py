@@ -32,6 +32,8 @@ from paved.pipelines.versions import Lake, VersionError, versionable
 
 log = logging.getLogger("paved.pipelines.products")
 FEED = "catalog"
+# A custom facet (OpenLineage's naming rule: a producer prefix); its shape is documented in paved.catalog.promises.
+FRESHNESS_FACET_SCHEMA = "https://github.com/paved/paved/spec/facets/1-0-0/PavedFreshnessDatasetFacet.json"
 
 metadata = MetaData()
 check_results = Table(
@@ -62,6 +64,12 @@ def key_of(name: str, lake: str | None) -> tuple[str, str]:
     return lineage.dataset(name, lake)
 
 
+def freshness_facet(target: dict | None) -> dict:
+    """The ``pavedFreshness`` dataset facet of an output's target (None: no promise), which the catalog reads to
+    draw the dataset's freshness (``paved.catalog.promises``)."""
+    return {"_producer": lineage.PRODUCER, "_schemaURL": FRESHNESS_FACET_SCHEMA, "target": target}
+
+
 def staging_env(spec, output_dir: str | Path) -> dict:
     """The environment that makes ``data.write`` of ``spec``'s versionable outputs land in ``<output_dir>/staged``
     (nobody reads them there) instead of the lake: pipeline runs and promote's test run alike. Empty when the
@@ -74,7 +82,11 @@ def staging_env(spec, output_dir: str | Path) -> dict:
 
 class DataProducts:
     def __init__(
-        self, scheduler, feed: Callable[[int], tuple[list[dict], int]] | None = None, freshness_interval: float = 5.0
+        self,
+        scheduler,
+        feed: Callable[[int], tuple[list[dict], int]] | None = None,
+        freshness_interval: float = 5.0,
+        catalog_url: str = "",
     ):
         self.scheduler = scheduler
         self.store = scheduler.store
@@ -85,6 +97,8 @@ class DataProducts:
         self.freshness_interval = freshness_interval
         self._fresh_at = 0.0
         self._lakes: dict[str, Lake] = {}
+        # DuckLake's catalog: empty for a SQLite file per lake, or PostgreSQL for many writers (versions.Lake)
+        self.catalog_url = catalog_url
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
@@ -96,9 +110,9 @@ class DataProducts:
             return None
         return str(env.lake or "") or None
 
-    def _lake(self, path: str) -> Lake:
+    def _lake(self, path: str, project: str, environment: str) -> Lake:
         if path not in self._lakes:
-            self._lakes[path] = Lake(path)
+            self._lakes[path] = Lake(path, self.catalog_url, f"{project}_{environment}")
         return self._lakes[path]
 
     def _specs(self) -> list[tuple[dict, PipelineSpec]]:
@@ -129,6 +143,8 @@ class DataProducts:
             if path.exists():
                 staged[name] = str(path)
         all_results, facets = [], {}
+        for name in spec.outputs:  # the promise goes with every run's event, so the catalog draws the current one
+            facets[name] = {"pavedFreshness": freshness_facet(spec.freshness.get(name))}
         for name in spec.checks:
             ns, ds = key_of(name, lake)
             # a staged output, or one the notebook wrote into the lake itself (then checked, not versioned)
@@ -139,7 +155,7 @@ class DataProducts:
             previous = (self.triggers.versions(ns, ds, limit=1) or [{}])[0].get("schema")
             res = checks.evaluate(name, path, items, previous)
             all_results += res
-            facets[name] = {"dataQualityAssertions": checks.assertions_facet(res)}
+            facets.setdefault(name, {})["dataQualityAssertions"] = checks.assertions_facet(res)
             cat, _ = checks.verdict(res)
             status = {"check-error": "error", "check-failed": "failed"}.get(cat or "") or (
                 "warned" if any(not r["success"] for r in res) else "passed"
@@ -157,7 +173,7 @@ class DataProducts:
         if not staged or not lake or "://" in lake:
             return result
         try:
-            published = self._lake(lake).publish(
+            published = self._lake(lake, spec.project, spec.environment).publish(
                 staged,
                 author=ctx["version"].get("created_by") or "pipelines",
                 message=f"{spec.project}/{spec.name} run {run['id']} attempt {attempt['number']}",
@@ -329,7 +345,7 @@ class DataProducts:
         lake = self.lake_of(project, environment)
         if not lake or "://" in lake:
             raise VersionError(f"project {project!r} environment {environment!r} has no local lake to version")
-        published = self._lake(lake).rollback(output, version, author=user)
+        published = self._lake(lake, project, environment).rollback(output, version, author=user)
         ns, ds = key_of(output, lake)
         snapshot = str(published["snapshot"])
         parquet = next(iter(published["tables"].values()))
@@ -350,7 +366,7 @@ class DataProducts:
         lake = self.lake_of(project, environment)
         if not lake or "://" in lake:
             return []
-        out = self._lake(lake).versions(output)
+        out = self._lake(lake, project, environment).versions(output)
         by_run = {}
         for c in self.checks_of(key=key_of(output, lake)):
             by_run.setdefault(c["run_id"], c)

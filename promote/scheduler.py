@@ -133,6 +133,7 @@ class Scheduler:
         smtp_url: str = "",
         version_feed: Callable | None = None,
         usage_db_url: str = "",
+        ducklake_catalog_url: str = "",
     ):
         self.store = store
         self.data_dir = Path(data_dir)
@@ -163,7 +164,7 @@ class Scheduler:
         self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage")
 
         # checks, versioned outputs, data-aware triggers, freshness (products.py); version_feed: triggers.CatalogFeed
-        self.products = DataProducts(self, feed=version_feed)
+        self.products = DataProducts(self, feed=version_feed, catalog_url=ducklake_catalog_url)
 
     # --- one pass -----------------------------------------------------------------------------------------
 

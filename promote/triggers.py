@@ -9,8 +9,11 @@ tool posting OpenLineage to the catalog (Airflow, dbt, Spark integrations; read 
 ``dataset_versions`` table, one row per (dataset, producing run): the same run reported twice (the scheduler's
 own record and its lineage event coming back through the catalog) is one version.
 
-Rule per pass (:meth:`Triggers.evaluate`): an input is *new* when its newest version is newer than the newest
-version of it any earlier triggered run of the pipeline consumed. ``when: any`` fires when one input is new,
+Rule per pass (:meth:`Triggers.due`): an input is *new* when its newest version is newer than the newest
+version of it any earlier triggered run of the pipeline consumed, and arrived after the pipeline's last
+successful run started (the issue's "a new version since this pipeline's last successful run"; a run that ran
+by cron or by hand read the data too). A pipeline that never succeeded counts from its creation: versions that
+existed before it was promoted are history, not news, so a new pipeline waits for its inputs' next version. ``when: any`` fires when one input is new,
 ``all`` when every input is. The run starts once no input changed for ``settle_seconds`` (a burst of writes
 gives one run), and with a ``cron`` floor only after a cron tick that no earlier triggered run followed ("at
 06:00, and only if the inputs changed"). The run's ``run_inputs`` rows say which versions caused it; its
@@ -36,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paved.pipelines import cron
 from paved.pipelines.spec import DEFAULT_SETTLE, SCHEDULE_KEYS, WHEN, Schedule, parse_schedule, validate_cron  # noqa: F401
-from paved.pipelines.store import runs
+from paved.pipelines.store import pipelines, runs
 
 log = logging.getLogger("paved.pipelines.triggers")
 
@@ -223,7 +226,6 @@ class Triggers:
                 .where(run_inputs.c.pipeline_id == pipeline_id)
                 .group_by(run_inputs.c.namespace, run_inputs.c.name)
             ).all()
-
             last = conn.execute(
                 select(func.max(runs.c.nominal_time)).where(
                     runs.c.pipeline_id == pipeline_id, runs.c.trigger == "inputs"
@@ -231,11 +233,28 @@ class Triggers:
             ).scalar()
         return {(r[0], r[1]): r[2] for r in rows}, last
 
+    def since(self, pipeline_id: int) -> float:
+        """Epoch seconds after which a version counts as news for the pipeline: its last successful run's start,
+        or its creation when it never succeeded."""
+        with self.engine.connect() as conn:
+            last_ok = conn.execute(
+                select(func.max(runs.c.started_at)).where(
+                    runs.c.pipeline_id == pipeline_id, runs.c.status == "succeeded"
+                )
+            ).scalar()
+            created = conn.execute(select(pipelines.c.created_at).where(pipelines.c.id == pipeline_id)).scalar()
+        return max(last_ok or 0.0, created or 0.0)
+
     def due(self, pipeline: dict, spec, keys: list[tuple[str, str]], now: float) -> list[dict] | None:
         """The input versions that should start a run of ``pipeline`` now, or None (see the module rule)."""
         latest = self.latest(keys)
         consumed, last_nominal = self.consumed(pipeline["id"])
-        new = [latest[k] for k in keys if k in latest and latest[k]["seq"] > consumed.get(k, 0)]
+        since = self.since(pipeline["id"])
+        new = [
+            latest[k]
+            for k in keys
+            if k in latest and latest[k]["seq"] > consumed.get(k, 0) and latest[k]["received_at"] > since
+        ]
         if not new or (spec.schedule.when == "all" and len(new) < len(set(keys))):
             return None
         if now - max(v["received_at"] for v in new) < spec.schedule.settle_seconds:

@@ -11,7 +11,10 @@ crawler and plain DuckDB keep reading one complete file.
 Layout per project environment lake: ``<lake>/.ducklake/catalog.sqlite`` (the DuckLake catalog; one per project
 environment, so projects never share a lock) and ``<lake>/.ducklake/data/`` (its Parquet data files, one folder
 per table, so the lake's group permissions and ACLs apply to them). Data inlining is off: every version is
-Parquet.
+Parquet. After each commit the writer makes the DuckLake readable, not writable, by the lake's group
+(folders 2750, files 0640; :func:`share`): notebooks and runs of the project environment may attach it
+``READ_ONLY`` and read any version (``AT (VERSION => n)``), while only the pipelines service commits, so a
+version is never changed behind its checks.
 
 Embedded writers: DuckLake's SQLite catalog takes a write lock at commit; a second process committing at the
 same moment gets "database is locked". Paved keeps transactions short (the data is copied from staged Parquet
@@ -31,12 +34,15 @@ import os
 import random
 import re
 import time
+import urllib.parse
 from pathlib import Path
 
 import duckdb
 
 from paved.core.duck import connect, sql_str
 
+DIR_MODE = 0o2750  # DuckLake folders: the lake's group reads; setgid keeps new files in that group
+FILE_MODE = 0o640  # DuckLake catalog and data files: the writer writes, the lake's group reads
 RETRIES = 8  # attempts at a locked commit (backoff 0.05 s doubling, jitter): ~6 s in all
 EXPORT_MODE = 0o660  # the plain Parquet export of a table: rw for the lake's (setgid) group, as servers write
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -65,17 +71,59 @@ def versionable(dataset: str) -> bool:
     return "://" not in dataset
 
 
+def share(root: Path) -> None:
+    """Give the lake's group read access to a DuckLake folder tree (``DIR_MODE``/``FILE_MODE``), whatever the
+    writer's umask (the pipelines service's is 077). Only modes that differ are changed; files that vanish
+    meanwhile (DuckDB's temporary files) are skipped."""
+    for folder, dirs, files in os.walk(root):
+        for path, mode in [(folder, DIR_MODE), *((os.path.join(folder, f), FILE_MODE) for f in files)]:
+            try:
+                if os.stat(path).st_mode & 0o7777 != mode:
+                    os.chmod(path, mode)
+            except FileNotFoundError:
+                pass
+
+
 def _locked(e: Exception) -> bool:
     text = str(e).lower()
-    return "locked" in text or "busy" in text or "conflict" in text
+    # SQLite: "database is locked"/"busy"; DuckLake: "conflict" between snapshots; PostgreSQL: two writers creating
+    # a lake's catalog schema at once (the loser finds it made on the next try: "already exists"/"duplicate key")
+    return any(w in text for w in ("locked", "busy", "conflict", "already exists", "duplicate key"))
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` without the connection string ``url`` or its password (a URI's, or a libpq ``password=``)."""
+    secrets = [url]
+    try:
+        secrets.append(urllib.parse.urlsplit(url).password or "")
+    except ValueError:
+        pass
+    secrets += re.findall(r"password\s*=\s*'?([^'\s]+)", url)
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def schema_name(key: str) -> str:
+    """The PostgreSQL schema holding one lake's DuckLake catalog: ``key`` (``<project>_<environment>``) made a
+    safe lower-case identifier, so every project environment keeps a catalog of its own in one database."""
+    return "ducklake_" + (re.sub(r"[^a-z0-9_]+", "_", key.lower()).strip("_") or "lake")[:50]
 
 
 class Lake:
-    """The DuckLake of one project environment's lake folder (``lake``: a local path)."""
+    """The DuckLake of one project environment's lake folder (``lake``: a local path).
 
-    def __init__(self, lake: str | Path):
+    ``catalog_url``: a PostgreSQL connection URI or libpq string (``postgresql://user@host:5432/db``) for
+    DuckLake's catalog when several writer processes commit at once (its row locks take the place of SQLite's
+    one file lock); then ``schema`` (:func:`schema_name`) keeps this lake's catalog apart from the others in that
+    database. Empty: the SQLite file ``<lake>/.ducklake/catalog.sqlite``. The data files stay in the lake either
+    way. The URL may carry a password: it is never logged or put in an error message."""
+
+    def __init__(self, lake: str | Path, catalog_url: str = "", schema: str = "ducklake"):
         self.lake = Path(lake)
         self.root = self.lake / ".ducklake"
+        self.catalog_url = catalog_url
+        self.schema = schema_name(schema) if catalog_url else "main"
         self._con: duckdb.DuckDBPyConnection | None = None  # kept: loading the extension costs ~1 s
 
     @property
@@ -83,20 +131,31 @@ class Lake:
         return self.root / "catalog.sqlite"
 
     def exists(self) -> bool:
-        return self.catalog.exists()
+        return bool(self.catalog_url) or self.catalog.exists()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
-        con = connect(":memory:", names=("sqlite_scanner", "ducklake"))
+        if self.catalog_url:
+            con = connect(":memory:", names=("postgres_scanner", "ducklake"))
+            target = f"ducklake:postgres:{self.catalog_url}"
+            options = f", METADATA_SCHEMA '{self.schema}'"
+        else:
+            con = connect(":memory:", names=("sqlite_scanner", "ducklake"))
+            target, options = f"ducklake:sqlite:{self.catalog}", ""
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(
-                f"ATTACH 'ducklake:sqlite:{sql_str(str(self.catalog))}' AS lake "
-                f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0)"
+                f"ATTACH '{sql_str(target)}' AS lake "
+                f"(DATA_PATH '{sql_str(str(self.root / 'data'))}/', DATA_INLINING_ROW_LIMIT 0{options})"
             )
-        except duckdb.Error:
+        except duckdb.Error as e:
             con.close()
+            if self.catalog_url:  # the postgres extension's messages echo the connection string: redact it
+                raise type(e)(
+                    f"Could not attach the DuckLake catalog of {self.lake} in PostgreSQL: {redact(str(e), self.catalog_url)}"
+                    " (check c.Pipelines.ducklake_catalog_url and that the server is up)"
+                ) from None
             raise
         return con
 
@@ -170,6 +229,7 @@ class Lake:
             return snap, self._export(con, tables, snap)
 
         snap, out = self._retry(commit)
+        share(self.root)
         return {"snapshot": snap, "tables": out}
 
     def _export(self, con, tables, snapshot: int) -> dict:
@@ -201,7 +261,8 @@ class Lake:
             ids = {
                 str(r[0])
                 for r in con.execute(
-                    "SELECT table_id FROM __ducklake_metadata_lake.ducklake_table WHERE table_name = ?", [table]
+                    f"SELECT table_id FROM __ducklake_metadata_lake.{self.schema}.ducklake_table WHERE table_name = ?",
+                    [table],
                 ).fetchall()
             }
             rows = con.execute(
@@ -262,4 +323,5 @@ class Lake:
             return snap, self._export(con, {table: None}, snap)
 
         snap, out = self._retry(commit)
+        share(self.root)
         return {"snapshot": snap, "tables": out}

@@ -6,16 +6,17 @@ isolation (another project's user gets 404; the feed is for the pipelines servic
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 import pytest
 from promote_helpers import make_notebook
 from test_pipelines_hub import PROJECT, paved, wait
 
 A_NB = make_notebook(
-    "n = 4",
+    "n = 4\nbad = False",
     "from paved import data\n"
-    "data.write(f'SELECT range AS hour, (range * 10.0)::DOUBLE AS price FROM range({n})', "
-    "'prices_clean')",
+    "price = 'NULL' if bad else '(range * 10.0)'\n"
+    "data.write(f'SELECT range AS hour, {price}::DOUBLE AS price FROM range({n})', 'prices_clean')",
 )
 B_NB = make_notebook(
     "x = 0",
@@ -53,7 +54,8 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
         A_NB,
         {
             "name": "prices-a",
-            "outputs": ["prices_clean"],
+            "parameters": {"n": {"type": "int", "default": 4}, "bad": {"type": "bool", "default": False}},
+            "outputs": [{"name": "prices_clean", "freshness": {"max_lag": "1h"}}],
             "checks": {"prices_clean": [{"not_null": ["price"]}, {"row_count": {"min": 1}}]},
         },
     )
@@ -89,7 +91,7 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
     # The output's versions and checks; another project's user gets the same 404 as for nothing
     out = alice.get(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean").json()
     [v1] = out["versions"]
-    assert [c["success"] for c in v1["checks"]] == [True, True] and out["freshness"]["state"] == "unknown"
+    assert [c["success"] for c in v1["checks"]] == [True, True] and out["freshness"]["state"] == "fresh"
     assert bob.get(f"{svc}api/pipelines/{PROJECT}/prices-a/outputs/prices_clean").status_code == 404
     assert (
         bob.post(
@@ -151,7 +153,7 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
         hub.url,
         token=token,
     )
-    assert r.returncode == 0 and "prices_clean: unknown" in r.stdout and "not_null(price) pass" in r.stdout, r.stdout
+    assert r.returncode == 0 and "prices_clean: fresh" in r.stdout and "not_null(price) pass" in r.stdout, r.stdout
     r = paved(
         "pipelines",
         "rollback",
@@ -170,3 +172,37 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
     wait(lambda: len(b_runs()) == 3, timeout=30, interval=0.2)
     newest = max(b_runs(), key=lambda r: r["id"])
     assert [v["source"] for v in alice.get(f"{svc}api/runs/{newest['id']}").json()["input_versions"]] == ["rollback"]
+    wait(lambda: all(r["status"] in ("succeeded", "failed") for r in b_runs()), timeout=180)
+
+    # The catalog draws A's promise and checks (from its runs' OpenLineage events): dataset API, search, lineage
+    cat = f"{hub.url}/services/catalog/"
+    ns, name = out["namespace"], out["name"]
+    path = "/".join(urllib.parse.quote(p, safe="") for p in (ns, name))
+
+    def detail():
+        return alice.get(f"{cat}api/catalog/v1/datasets/{path}").json()
+
+    first = wait(lambda: (d := detail()).get("checks") and d, timeout=30)
+    assert first["freshness_state"]["state"] == "fresh" and first["freshness_state"]["target"]["max_lag"] == "1h"
+    assert first["checks"]["status"] == "passed" and first["checks"]["failed"] == []
+    # a bad batch: A's blocking not_null check fails; B does not run; the catalog shows the failed check
+    run_bad = alice.post(f"{svc}api/pipelines/{PROJECT}/prices-a/runs", json={"parameters": {"bad": True}}).json()
+    bad = wait(lambda: (r := alice.get(f"{svc}api/runs/{run_bad['run_id']}").json())["status"] == "failed" and r, 180)
+    assert bad["category"] == "check-failed", bad
+    shown = wait(lambda: (d := detail())["checks"]["status"] == "failed" and d, timeout=30)
+    assert shown["checks"]["failed"] == ["not_null(price)"], shown["checks"]
+    assert [q["success"] for q in shown["quality"][:2]] == [False, True]  # the history, newest first
+    assert shown["freshness_state"]["state"] == "fresh"  # the failed run published nothing: the version stands
+    hits = alice.get(f"{cat}api/catalog/v1/search", params={"q": "prices_clean"}).json()["results"]
+    [hit] = [h for h in hits if h["name"] == name]
+    assert hit["freshness_state"]["state"] == "fresh" and hit["checks"]["status"] == "failed"
+    graph = alice.get(f"{cat}api/v1/lineage", params={"nodeId": f"dataset:{ns}:{name}"}).json()["graph"]
+    [node] = [n for n in graph if n["id"] == f"dataset:{ns}:{name}"]
+    assert node["data"]["freshness"]["state"] == "fresh" and node["data"]["checks"]["status"] == "failed"
+    # bob (another project) may discover the dataset but sees no check results of it
+    seen_by_bob = bob.get(f"{cat}api/catalog/v1/datasets/{path}").json()
+    assert seen_by_bob["access"] == "request" and "checks" not in seen_by_bob and "quality" not in seen_by_bob
+    bob_hits = bob.get(f"{cat}api/catalog/v1/search", params={"q": "prices_clean"}).json()["results"]
+    assert all(h["checks"] is None for h in bob_hits if h["name"] == name)
+    time.sleep(3)
+    assert len(b_runs()) == 3  # a failed blocking check fires no downstream trigger

@@ -105,9 +105,19 @@ projects:
 # --- the trigger rule ---------------------------------------------------------------------------------------
 
 
-def _pipeline(store, **schedule):
+def _pipeline(store, promoted_at: float | None = 0.0, **schedule):
+    """A data-triggered pipeline on inputs x and y; ``promoted_at`` backdates its creation (the rule counts
+    versions from then), so the tests below can record versions at times of their choosing."""
+    from sqlalchemy import update
+
+    from paved.pipelines.store import pipelines
+
     spec = parse_spec({**BASE, "schedule": {"on": "inputs", **schedule}, "inputs": ["x", "y"]})
-    return store.deploy(spec.to_dict(), {"cells": []}, {"content_hash": content_hash({})}, "a")["pipeline"], spec
+    p = store.deploy(spec.to_dict(), {"cells": []}, {"content_hash": content_hash({})}, "a")["pipeline"]
+    if promoted_at is not None:
+        with store.engine.begin() as conn:
+            conn.execute(update(pipelines).where(pipelines.c.id == p["id"]).values(created_at=promoted_at))
+    return p, spec
 
 
 @pytest.mark.parametrize(
@@ -152,6 +162,32 @@ def test_the_same_run_reported_twice_is_one_version_and_a_cron_floor_waits_for_i
     t.record_version("file", "/l/x.parquet", "r2", source="external", now=day + 60)
     assert t.due(p, spec, keys, day + 120) is None  # new, but not 06:00 yet
     assert t.due(p, spec, keys, day + 3600 + 5) is not None  # 06:00 passed
+
+
+def test_a_new_pipeline_waits_for_the_next_input_version_and_a_successful_run_counts_as_consumed(tmp_path):
+    """Issue 18: "run when any declared input has a new version since this pipeline's last successful run":
+    versions that existed before the pipeline was promoted are not news, nor are those a successful cron or
+    manual run already read."""
+    from sqlalchemy import update
+
+    from paved.pipelines.store import runs
+
+    store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    t = Triggers(store)
+    keys = [("file", "/lake/x.parquet")]
+    t.record_version("file", "/lake/x.parquet", "before", source="external", now=time.time() - 5)
+    p, spec = _pipeline(store, promoted_at=None, settle_seconds=0)
+    assert t.due(p, spec, keys, time.time()) is None  # an old version: no run at promote time
+    t.record_version("file", "/lake/x.parquet", "after", source="external", now=time.time() + 1)
+    [due] = t.due(p, spec, keys, time.time() + 2)
+    assert due["run_uuid"] == "after"
+    # a manual run that succeeded after that version read it: nothing new until the next version
+    run = store.create_run(p["id"], int(time.time()), "manual")
+    with store.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run).values(status="succeeded", started_at=time.time() + 3))
+    assert t.due(p, spec, keys, time.time() + 4) is None
+    t.record_version("file", "/lake/x.parquet", "next", source="external", now=time.time() + 5)
+    assert t.due(p, spec, keys, time.time() + 6)[0]["run_uuid"] == "next"
 
 
 # --- freshness ----------------------------------------------------------------------------------------------
@@ -311,6 +347,84 @@ def test_the_plain_parquet_export_is_readable_by_the_lakes_group_under_the_servi
         lake.close()
     mode = stat.S_IMODE((tmp_path / "lake/p.parquet").stat().st_mode)
     assert mode & 0o060 == 0o060 and not mode & 0o007, oct(mode)
+
+
+READER = """
+import sys
+from paved.core.duck import connect
+con = connect(":memory:", names=("sqlite_scanner", "ducklake"))
+con.execute(f"ATTACH 'ducklake:sqlite:{sys.argv[1]}/.ducklake/catalog.sqlite' AS lake (READ_ONLY)")
+print(con.execute(f"SELECT count(*) FROM lake.p AT (VERSION => {sys.argv[2]})").fetchone()[0])
+try:  # without READ_ONLY too: the files are read-only for the group, so no commit gets through
+    rw = connect(":memory:", names=("sqlite_scanner", "ducklake"))
+    rw.execute(f"ATTACH 'ducklake:sqlite:{sys.argv[1]}/.ducklake/catalog.sqlite' AS lake")
+    rw.execute("INSERT INTO lake.p VALUES (42)")
+    print("wrote")
+except Exception as e:
+    print("refused", type(e).__name__)
+"""
+
+
+def test_the_lakes_group_reads_every_ducklake_version_and_cannot_commit_one(tmp_path):
+    """Notebooks and runs of a project environment (its group) time-travel its DuckLake directly; only the
+    pipelines service (umask 077) commits; accounts outside the group read nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ACCOUNT_PREFIX, make_passable
+
+    from paved.scoping.accounts import ensure_account, ensure_group, isolation_possible
+
+    if not isolation_possible():
+        pytest.skip("needs root to create the lake's group and a reader account")
+    gid = ensure_group(f"{ACCOUNT_PREFIX}lk-dev")
+    member, outsider = ensure_account(f"{ACCOUNT_PREFIX}lkreader"), ensure_account(f"{ACCOUNT_PREFIX}lkother")
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    os.chown(folder, 0, gid)
+    os.chmod(folder, 0o2770)  # as the registry makes a lake: the group's, setgid
+    make_passable(folder)
+    staged = tmp_path / "p.parquet"
+    lake = Lake(folder)
+    old = os.umask(0o077)
+    try:
+        duckdb.sql(f"COPY (SELECT range AS x FROM range(3)) TO '{staged}'")
+        first = lake.publish({"p": str(staged)}, author="pipelines", message="run 1")["snapshot"]
+        duckdb.sql(f"COPY (SELECT range AS x FROM range(7)) TO '{staged}'")
+        lake.publish({"p": str(staged)}, author="pipelines", message="run 2")
+    finally:
+        os.umask(old)
+        lake.close()
+    modes = {p: p.stat().st_mode & 0o7777 for p in [folder / ".ducklake", *folder.joinpath(".ducklake").rglob("*")]}
+    assert all(m in (0o2750, 0o640) for m in modes.values()), {str(p): oct(m) for p, m in modes.items()}
+
+    def read_as(account, groups):
+        return subprocess.run(
+            [
+                "setpriv",
+                f"--reuid={account.uid}",
+                f"--regid={account.gid}",
+                f"--groups={groups}",
+                "--",
+                sys.executable,
+                "-c",
+                READER,
+                str(folder),
+                str(first),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+        )
+
+    ok = read_as(member, str(gid))
+    # version 1 (3 rows) though 7 are current; a commit is refused (the catalog and data files are read-only)
+    assert ok.returncode == 0 and ok.stdout.split()[:2] == ["3", "refused"], ok.stdout + ok.stderr
+    assert Lake(folder).versions("p")[0]["rows"] == 7  # the member's INSERT changed nothing
+    denied = read_as(outsider, str(outsider.gid))
+    assert denied.returncode != 0 and "3" not in denied.stdout.split(), denied.stdout
 
 
 def test_a_second_writer_process_waits_for_the_lock_instead_of_failing(tmp_path):
@@ -575,3 +689,62 @@ def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
     assert (result.status, result.category) == (status, category), result
     assert (out / "staged/prices_clean.parquet").exists()
     assert duckdb.sql(f"SELECT price FROM '{lake}/prices_clean.parquet'").fetchall() == [(7,)]  # untouched
+
+
+# --- the catalog's view of promises (freshness facet, latest checks) --------------------------------------------
+
+
+def test_the_catalog_works_out_freshness_and_latest_checks_from_the_runs_facets():
+    from types import SimpleNamespace
+
+    from paved.catalog import promises, quality
+    from paved.pipelines.products import freshness_facet
+
+    store = SimpleNamespace(con=duckdb.connect())
+    key = ("file", "/lake/prices_clean.parquet")
+
+    def event(target, assertions=None, event_type="COMPLETE"):
+        facets = {"pavedFreshness": freshness_facet(target)}
+        if assertions is not None:
+            facets["dataQualityAssertions"] = {"assertions": assertions}
+        return {
+            "eventType": event_type,
+            "run": {"runId": "r"},
+            "job": {"namespace": "market/dev", "name": "a"},
+            "outputs": [{"namespace": key[0], "name": key[1], "facets": facets}],
+        }
+
+    ok = [{"assertion": "not_null", "column": "price", "success": True, "severity": "error"}]
+    bad = [{"assertion": "not_null", "column": "price", "success": False, "severity": "error"}]
+    warned = [{"assertion": "no_spikes", "success": False, "severity": "warn"}]
+    first = event({"max_lag": "1m", "timezone": "UTC"}, ok)
+    assert promises.carries(first) and not promises.carries({"outputs": [{"namespace": "a", "name": "b"}]})
+    promises.record_many(store, [first])
+    quality.record_many(store, [first])
+    modified = datetime.fromtimestamp(NOW - 30, timezone.utc).replace(tzinfo=None)  # as the catalog stores it
+    [fresh] = promises.status_of(store, [(*key, modified)], now=NOW).values()
+    assert fresh["freshness"]["state"] == "fresh" and fresh["freshness"]["target"]["max_lag"] == "1m"
+    assert fresh["checks"]["status"] == "passed" and fresh["checks"]["failed"] == []
+    # three minutes on, no new version: late by 2 min (the same rule as the pipelines' alert)
+    [late] = promises.status_of(store, [(*key, modified)], now=NOW + 150).values()
+    assert (late["freshness"]["state"], late["freshness"]["late_minutes"]) == ("late", 2)
+    # a failed blocking check (a FAIL event) is the latest result; a warn-only failure reads "warned"
+    quality.record_many(store, [event({"max_lag": "1m"}, bad, "FAIL")])
+    [failed] = promises.status_of(store, [(*key, modified)], now=NOW).values()
+    assert failed["checks"]["status"] == "failed" and failed["checks"]["failed"] == ["not_null(price)"]
+    quality.record_many(store, [event({"max_lag": "1m"}, warned)])
+    assert promises.status_of(store, [(*key, None)], now=NOW)[key]["checks"]["status"] == "warned"
+    # a target the rule cannot evaluate is ignored; none (null) clears the promise: unknown, with the age
+    promises.record_many(store, [event({"max_lag": "soon"})])
+    assert promises.status_of(store, [(*key, modified)], now=NOW)[key]["freshness"]["target"]["max_lag"] == "1m"
+    promises.record_many(store, [event(None)])
+    gone = promises.status_of(store, [(*key, modified)], now=NOW)[key]["freshness"]
+    assert gone["state"] == "unknown" and gone["target"] is None and round(gone["age_seconds"]) == 30
+
+
+def test_assertion_labels_name_the_column_once():
+    from paved.catalog.promises import label
+
+    assert label({"assertion": "not_null", "column": "price"}) == "not_null(price)"  # OpenLineage's usual shape
+    assert label({"assertion": "not_null(price)", "column": "price"}) == "not_null(price)"  # Paved's checks
+    assert label({"assertion": "row_count"}) == "row_count"

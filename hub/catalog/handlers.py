@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tornado import web
 
-from paved.catalog import aliases, quality, queries, reader
+from paved.catalog import aliases, promises, quality, queries, reader
 from paved.catalog.front import decode_event
 from paved.catalog.graph import BOTH, DOWNSTREAM, UPSTREAM
 from paved.catalog.ingest import parse
@@ -124,6 +124,21 @@ class LineageHandler(CatalogHandler):
             raise web.HTTPError(404, f"No node {node_id}") from None
         if not any(n["id"] == node_id for n in result["graph"]):
             raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
+        # Freshness and the latest checks on the datasets the caller may see (never on locked stubs): the graph
+        # colours its nodes by them.
+        shown = [
+            n["data"]
+            for n in result["graph"]
+            if n["type"] == "DATASET" and isinstance(n.get("data"), dict) and not n["data"].get("locked")
+        ]
+        states = await self.catalog.write(
+            promises.status_of,
+            self.catalog.store,
+            [(d["namespace"], d["name"], d.get("lastModifiedAt")) for d in shown],
+        )
+        for d in shown:
+            state = states[(d["namespace"], d["name"])]
+            d.update(freshness=promises.without_age(state["freshness"]), checks=state["checks"])
         self.write_json(result)
 
 
@@ -229,7 +244,16 @@ class SearchHandler(CatalogHandler):
             did = self.catalog.store.ds_ids.get((r["namespace"], r["name"]))
             grants = self.catalog.store.facets.grants.get(did) if did is not None else None
             r["access"] = access.access_of(r["project"], grants, visible)
-        # found, not readable: named by an alias, not by where it lies
+        states = await self.catalog.write(
+            promises.status_of,
+            self.catalog.store,
+            [(r["namespace"], r["name"], r.get("last_modified")) for r in result["results"]],
+        )
+        for r in result["results"]:  # freshness is public to discoverers (access.py); check results are not
+            state = states[(r["namespace"], r["name"])]
+            r["freshness_state"] = promises.without_age(state["freshness"])
+            r["checks"] = state["checks"] if r["access"] != "request" else None
+        # found, not readable: named by an alias, not by where it lies (after the look-ups by real name above)
         result["results"] = [aliases.masked(self.catalog, r, visible) for r in result["results"]]
         self.write_json(result)
 
@@ -256,6 +280,9 @@ class DatasetHandler(CatalogHandler):
         detail = await self.catalog.read(queries.dataset_detail, self.catalog.store, row)
         detail["access"] = self.catalog.access.access_of(row["project"], row["grants"], self.visible())
         detail["quality"] = await self.catalog.write(quality.history, self.catalog.store, ns, name)
+        state = await self.catalog.write(promises.status_of, self.catalog.store, [(ns, name, row["last_modified"])])
+        detail["freshness_state"] = state[(ns, name)]["freshness"]
+        detail["checks"] = state[(ns, name)]["checks"]
         self.write_json(detail)
 
     async def patch(self, ns, name):

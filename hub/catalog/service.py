@@ -34,7 +34,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets.config import Config
 
-from paved.catalog import crawler, quality, reader
+from paved.catalog import crawler, promises, quality, reader
 from paved.catalog.access import Access
 from paved.catalog.hubsetup import Catalog as CatalogSettings
 from paved.catalog.openlineage import location_of, parse_event, platform_of
@@ -157,6 +157,12 @@ class Catalog:
                 await self.write(quality.record_many, self.store, checked)
             except Exception:  # noqa: BLE001 - the event itself is logged; only the history row is missing
                 log.exception("Recording quality assertions failed")
+        promised = [it.event.raw for it in items if promises.carries(it.event.raw)]
+        if promised:  # freshness targets a pipeline declares on its outputs (pavedFreshness)
+            try:
+                await self.write(promises.record_many, self.store, promised)
+            except Exception:  # noqa: BLE001 - as above: the event is logged, only the target row is missing
+                log.exception("Recording freshness targets failed")
         return [None] * len(items)
 
     async def _flush(self) -> None:

@@ -8,7 +8,16 @@ import * as React from 'react';
 
 import { AccessRequests } from './access';
 import * as api from './api';
-import { DatasetDetail, DatasetField, DatasetSummary, FACET_NAMES, FacetName, SearchResponse } from './types';
+import {
+  CheckStatus,
+  DatasetDetail,
+  DatasetField,
+  DatasetSummary,
+  FACET_NAMES,
+  FacetName,
+  FreshnessState,
+  SearchResponse
+} from './types';
 
 const PER_PAGE = 20;
 const SEARCH_DELAY_MS = 250;
@@ -95,6 +104,82 @@ export function PiiBadge(props: { field: DatasetField }): JSX.Element | null {
     >
       PII: {pii.suggested}
       {status === 'suggested' ? '?' : status === 'rejected' ? ' ✕' : ''}
+    </span>
+  );
+}
+
+/** The promise of a freshness target in words ("within 2h", "by 07:00 Europe/Amsterdam"). */
+export function describeTarget(target: FreshnessState['target']): string {
+  if (!target) {
+    return 'no freshness target';
+  }
+  return target.by ? `by ${target.by} ${target.timezone ?? 'UTC'}` : `within ${target.max_lag}`;
+}
+
+/** Seconds since `lastModified` (ISO time), or null: lists leave the age out of the state (catalog: without_age). */
+export function ageOf(f: FreshnessState, lastModified?: string | null): number | null {
+  if (typeof f.age_seconds === 'number') {
+    return f.age_seconds;
+  }
+  const at = lastModified ? Date.parse(lastModified) : NaN;
+  return Number.isNaN(at) ? null : Math.max(0, (Date.now() - at) / 1000);
+}
+
+/** Short text of a freshness state: "fresh", "late 12 min", or the age when nothing was promised. */
+export function freshnessText(f: FreshnessState, lastModified?: string | null): string {
+  if (f.state === 'fresh') {
+    return 'fresh';
+  }
+  if (f.state === 'late') {
+    return `late ${f.late_minutes ?? 0} min`;
+  }
+  const age = ageOf(f, lastModified);
+  return age === null ? 'no version yet' : formatAge(age);
+}
+
+/** A coloured badge of a dataset's freshness (green fresh, red late, grey unknown with its age). */
+export function FreshnessBadge(props: {
+  freshness?: FreshnessState | null;
+  lastModified?: string | null;
+}): JSX.Element | null {
+  const f = props.freshness;
+  if (!f) {
+    return null;
+  }
+  const title =
+    f.state === 'late'
+      ? `Late by ${f.late_minutes ?? 0} minutes: promised ${describeTarget(f.target)}`
+      : f.state === 'fresh'
+        ? `Fresh: promised ${describeTarget(f.target)}`
+        : f.target
+          ? `Unknown: no version yet (promised ${describeTarget(f.target)})`
+          : `No freshness target; last changed ${formatAge(ageOf(f, props.lastModified))}`;
+  return (
+    <span className={`paved-fresh paved-fresh--${f.state}`} data-state={f.state} title={title}>
+      <span className="paved-fresh-dot" aria-hidden="true" />
+      {freshnessText(f, props.lastModified)}
+    </span>
+  );
+}
+
+/** A coloured badge of a dataset's latest quality checks (✓ passed, ! warned, ✕ failed with their names). */
+export function ChecksBadge(props: { checks?: CheckStatus | null }): JSX.Element | null {
+  const c = props.checks;
+  if (!c) {
+    return null;
+  }
+  const failed = c.failed ?? [];
+  const mark = c.status === 'passed' ? '✓' : c.status === 'warned' ? '!' : '✕';
+  return (
+    <span
+      className={`paved-checks paved-checks--${c.status}`}
+      data-status={c.status}
+      title={`Latest checks ${c.status}${failed.length ? `: ${failed.join(', ')}` : ''}${
+        c.event_time ? ` (${formatTime(c.event_time)})` : ''
+      }`}
+    >
+      {mark} checks {c.status}
+      {c.status !== 'passed' && failed.length ? `: ${failed.join(', ')}` : ''}
     </span>
   );
 }
@@ -304,6 +389,12 @@ export class CatalogWidget extends ReactWidget {
             {[d.project, d.environment, d.platform].filter(Boolean).join(' · ')}
             {typeof d.row_count === 'number' ? ` · ${formatCount(d.row_count)} rows` : ''}
           </span>
+          {d.freshness_state || d.checks ? (
+            <span className="paved-result-status">
+              <FreshnessBadge freshness={d.freshness_state} lastModified={d.last_modified} />
+              <ChecksBadge checks={d.checks} />
+            </span>
+          ) : null}
           {d.description ? <span className="paved-result-description">{d.description}</span> : null}
           <Tags tags={d.tags} />
         </button>

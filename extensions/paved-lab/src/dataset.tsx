@@ -1,7 +1,8 @@
 /**
  * One dataset in the main area (opened from the Catalog sidebar's results or the lineage graph): a header
  * (name, project, environment, owners, tags, freshness; Insert snippet through `paved.data`, the plain-DuckDB
- * variant, Copy path) over four tabs: Schema, Preview (a sortable grid with every column, scrolling both ways),
+ * variant, Copy path; coloured badges of its freshness and latest checks) over five tabs: Schema, Preview (a
+ * sortable grid with every column, scrolling both ways), Quality (each run's checks drawn as a pass/fail grid),
  * Lineage (the full-size graph) and Access (requests and grants of the catalog's access service; a catalog
  * without it answers 404 and the tab says so).
  */
@@ -11,9 +12,20 @@ import * as React from 'react';
 
 import { DatasetUsage, RequestAccess } from './access';
 import * as api from './api';
-import { formatAge, formatBytes, formatCount, formatTime, jobId, PiiBadge, Tags } from './catalog';
+import {
+  ChecksBadge,
+  describeTarget,
+  formatAge,
+  formatBytes,
+  formatCount,
+  formatTime,
+  FreshnessBadge,
+  jobId,
+  PiiBadge,
+  Tags
+} from './catalog';
 import { LineageWidget } from './lineage';
-import { DatasetDetail, PreviewResponse } from './types';
+import { DatasetDetail, PreviewResponse, QualityRun } from './types';
 
 export interface DatasetActions {
   /** Put code into the active notebook cell; resolves to a message for the user. */
@@ -136,8 +148,18 @@ class Header extends ModelView {
               </span>
               <span>
                 <span className="paved-muted">Fresh </span>
-                <span className="paved-freshness">{formatAge(d.freshness)}</span>
+                {d.freshness_state ? (
+                  <FreshnessBadge freshness={d.freshness_state} />
+                ) : (
+                  <span className="paved-freshness">{formatAge(d.freshness)}</span>
+                )}
               </span>
+              {d.checks ? (
+                <span>
+                  <span className="paved-muted">Quality </span>
+                  <ChecksBadge checks={d.checks} />
+                </span>
+              ) : null}
               <Tags tags={d.tags} />
             </div>
             {d.description ? <p className="paved-dataset-description">{d.description}</p> : null}
@@ -467,6 +489,109 @@ class AccessView extends ModelView {
   }
 }
 
+const QUALITY_RUNS = 30; // the newest runs drawn; older ones stay in the catalog's answer
+const CELL = 18;
+const LABEL_WIDTH = 220;
+
+/** "not_null(price)": an assertion with its column (unless its name says it already, as Paved's checks do),
+ * as the run page and the badges name it. */
+function assertionLabel(a: QualityRun['assertions'][number]): string {
+  return a.column && !a.assertion.includes(`(${a.column}`) ? `${a.assertion}(${a.column})` : a.assertion;
+}
+
+/**
+ * The dataset's check history drawn as a grid: one column per run (oldest left), one row per check; green
+ * passed, red failed, amber a failed `warn` check, blank not run. Above it the freshness promise.
+ */
+class QualityView extends ModelView {
+  constructor(model: DatasetModel) {
+    super(model);
+    this.addClass('paved-dataset-tab');
+    this.addClass('paved-quality');
+    this.title.label = 'Quality';
+  }
+
+  protected render(): JSX.Element {
+    const d = this.model.detail;
+    if (!d) {
+      return <div className="paved-muted">{this.model.detailError || 'Loading…'}</div>;
+    }
+    const runs = (d.quality ?? []).slice(0, QUALITY_RUNS).reverse();
+    const rows: string[] = [];
+    for (const run of runs) {
+      for (const a of run.assertions) {
+        if (!rows.includes(assertionLabel(a))) {
+          rows.push(assertionLabel(a));
+        }
+      }
+    }
+    const f = d.freshness_state;
+    const width = LABEL_WIDTH + runs.length * CELL + 8;
+    const height = 28 + rows.length * CELL + 8;
+    return (
+      <div className="paved-quality-body">
+        <div className="paved-quality-freshness">
+          <span className="paved-muted">Freshness </span>
+          <FreshnessBadge freshness={f} />
+          <span className="paved-muted"> {f ? describeTarget(f.target) : ''}</span>
+        </div>
+        {runs.length === 0 ? (
+          <div className="paved-muted">No quality checks were reported for this dataset.</div>
+        ) : (
+          <svg
+            className="paved-quality-grid"
+            width={width}
+            height={height}
+            role="img"
+            aria-label={`Quality checks of the last ${runs.length} runs`}
+          >
+            {runs.map((run, i) => (
+              <rect
+                key={`run-${i}`}
+                className={`paved-quality-run paved-quality-run--${run.success ? 'passed' : 'failed'}`}
+                x={LABEL_WIDTH + i * CELL + 1}
+                y={4}
+                width={CELL - 2}
+                height={16}
+                rx={3}
+              >
+                <title>
+                  {`${formatTime(run.event_time)} · ${run.event_type ?? ''} · ${run.success ? 'passed' : 'failed'}`}
+                </title>
+              </rect>
+            ))}
+            {rows.map((label, r) => (
+              <g key={label} className="paved-quality-row" data-check={label}>
+                <text className="paved-quality-label" x={LABEL_WIDTH - 8} y={28 + r * CELL + 13}>
+                  {label}
+                </text>
+                {runs.map((run, i) => {
+                  const a = run.assertions.find(x => assertionLabel(x) === label);
+                  const state = !a ? 'none' : a.success ? 'passed' : a.severity === 'warn' ? 'warned' : 'failed';
+                  return (
+                    <rect
+                      key={i}
+                      className={`paved-quality-cell paved-quality-cell--${state}`}
+                      data-state={state}
+                      x={LABEL_WIDTH + i * CELL + 1}
+                      y={28 + r * CELL + 1}
+                      width={CELL - 2}
+                      height={CELL - 2}
+                      rx={2}
+                    >
+                      <title>{`${label}: ${state} (${formatTime(run.event_time)})`}</title>
+                    </rect>
+                  );
+                })}
+              </g>
+            ))}
+          </svg>
+        )}
+      </div>
+    );
+  }
+}
+
 let opened = 0;
 
 /**
@@ -499,7 +624,14 @@ export class DatasetPanel extends Panel {
       this.tabs.currentWidget = this._lineage;
       this._lineage.focusOn(nodeId);
     });
-    for (const w of [schema, new PreviewView(this.model), this._lineage, new AccessView(this.model)] as Widget[]) {
+    const views = [
+      schema,
+      new PreviewView(this.model),
+      new QualityView(this.model),
+      this._lineage,
+      new AccessView(this.model)
+    ];
+    for (const w of views as Widget[]) {
       this.tabs.addWidget(w);
     }
     this.tabs.currentChanged.connect((_, change) => {
@@ -516,7 +648,7 @@ export class DatasetPanel extends Panel {
     void this.model.load();
   }
 
-  /** Show one of the tabs by its label (Schema, Preview, Lineage, Access; the graph's reads "Lineage: <centre>"). */
+  /** Show one of the tabs by its label (Schema, Preview, Quality, Lineage, Access; the graph's reads "Lineage: <centre>"). */
   showTab(label: string): void {
     const w = this.tabs.widgets.find(t => t.title.label.startsWith(label));
     if (w) {

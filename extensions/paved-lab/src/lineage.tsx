@@ -3,6 +3,8 @@
  * upstream / both / downstream toggle and a depth control starting at 1; pan (drag), zoom (wheel or
  * buttons) and fit-to-view. Clicking a node traces its path to the centre; double-clicking makes it the
  * centre; a folded fan-out ("30 datasets") expands on click. Nodes the user may not see are locked stubs.
+ * Each dataset the user may see is coloured by its freshness (green fresh, red late, grey unknown) and carries
+ * a badge of its latest checks (✓ / ! / ✕), from what the catalog answers on the node.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
@@ -11,7 +13,69 @@ import { PavedError, displayName, lineage, parseNodeId } from './api';
 import { collapseFanOuts, tracePath } from './collapse';
 import { ColumnLineageView } from './columns';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
-import { Direction, LineageNode } from './types';
+import { freshnessText } from './catalog';
+import { CheckStatus, Direction, FreshnessState, LineageNode } from './types';
+
+/** What the catalog says about a dataset node's promises (absent on jobs and locked stubs). */
+export interface NodeStatus {
+  freshness?: FreshnessState | null;
+  checks?: CheckStatus | null;
+  lastModifiedAt?: string | null;
+}
+
+/** Node id -> its freshness and latest checks, from the catalog's lineage answer. */
+export function nodeStatuses(graph: LineageNode[]): Map<string, NodeStatus> {
+  const out = new Map<string, NodeStatus>();
+  for (const n of graph) {
+    const data = n.data as (NodeStatus & { locked?: boolean }) | null;
+    if (n.type === 'DATASET' && data && !data.locked && (data.freshness || data.checks)) {
+      out.set(n.id, {
+        freshness: data.freshness ?? null,
+        checks: data.checks ?? null,
+        lastModifiedAt: data.lastModifiedAt ?? null
+      });
+    }
+  }
+  return out;
+}
+
+const CHECK_MARK: Record<string, string> = { passed: '✓', warned: '!', failed: '✕' };
+
+/** The freshness pill and the checks mark drawn at the top right of a dataset node (clear of its label). */
+function StatusBadge(props: { status: NodeStatus }): JSX.Element {
+  const { freshness, checks, lastModifiedAt } = props.status;
+  const text = freshness ? freshnessText(freshness, lastModifiedAt) : '';
+  const pill = Math.max(34, text.length * 6 + 16);
+  const right = NODE_WIDTH - 6;
+  return (
+    <g className="paved-lineage-status">
+      {freshness ? (
+        <g
+          className={`paved-lineage-fresh paved-lineage-fresh--${freshness.state}`}
+          data-state={freshness.state}
+          transform={`translate(${right - pill - (checks ? 20 : 0)} 5)`}
+        >
+          <rect width={pill} height={13} rx={6.5} />
+          <text x={pill / 2} y={10}>
+            {text}
+          </text>
+        </g>
+      ) : null}
+      {checks ? (
+        <g
+          className={`paved-lineage-checks paved-lineage-checks--${checks.status}`}
+          data-status={checks.status}
+          transform={`translate(${right - 16} 5)`}
+        >
+          <circle cx={8} cy={6.5} r={7} />
+          <text x={8} y={10}>
+            {CHECK_MARK[checks.status] ?? '?'}
+          </text>
+        </g>
+      ) : null}
+    </g>
+  );
+}
 
 export const MAX_DEPTH = 20;
 const DIRECTIONS: Direction[] = ['upstream', 'both', 'downstream'];
@@ -36,8 +100,9 @@ interface NodeActions {
   onExpand: (id: string) => void;
 }
 
-function NodeShape(props: { node: PlacedNode; onPath: boolean } & NodeActions): JSX.Element {
-  const { node, onOpen, onSelect, onExpand, onPath } = props;
+function NodeShape(props: { node: PlacedNode; onPath: boolean; status?: NodeStatus } & NodeActions): JSX.Element {
+  const { node, onOpen, onSelect, onExpand, onPath, status } = props;
+  const fresh = status?.freshness?.state;
   const kind = node.type === 'JOB' ? 'job' : 'dataset';
   const classes = [
     'paved-lineage-node',
@@ -45,7 +110,9 @@ function NodeShape(props: { node: PlacedNode; onPath: boolean } & NodeActions): 
     node.locked ? 'paved-lineage-node--locked' : '',
     node.center ? 'paved-lineage-node--center' : '',
     node.collapsed ? 'paved-lineage-node--collapsed' : '',
-    onPath ? 'paved-lineage-node--path' : ''
+    onPath ? 'paved-lineage-node--path' : '',
+    fresh ? `paved-lineage-node--${fresh}` : '',
+    status?.checks?.status === 'failed' ? 'paved-lineage-node--check-failed' : ''
   ]
     .filter(Boolean)
     .join(' ');
@@ -53,7 +120,9 @@ function NodeShape(props: { node: PlacedNode; onPath: boolean } & NodeActions): 
     ? 'Restricted: belongs to a project you are not a member of'
     : node.collapsed
       ? `${node.label}, folded: click to show them`
-      : `${kind}: ${node.namespace}:${node.fullName} (click: path to the centre; double-click: centre here)`;
+      : `${kind}: ${node.namespace}:${node.fullName}${
+          status?.freshness ? ` · ${freshnessText(status.freshness, status.lastModifiedAt)}` : ''
+        }${status?.checks ? ` · checks ${status.checks.status}` : ''} (click: path to the centre; double-click: centre here)`;
   const click = () => {
     if (node.collapsed) {
       onExpand(node.id);
@@ -85,6 +154,7 @@ function NodeShape(props: { node: PlacedNode; onPath: boolean } & NodeActions): 
         {truncate(node.label, 26)}
       </text>
       {node.locked ? <Lock x={NODE_WIDTH - 24} y={14} /> : null}
+      {status && !node.locked ? <StatusBadge status={status} /> : null}
     </g>
   );
 }
@@ -98,6 +168,8 @@ export function LineageGraph(
     layout: GraphLayout;
     selected: string;
     centerId: string;
+    /** Freshness and checks per dataset node id (see nodeStatuses). */
+    statuses?: Map<string, NodeStatus>;
   } & NodeActions
 ): JSX.Element {
   const { layout, selected, centerId } = props;
@@ -199,6 +271,7 @@ export function LineageGraph(
                 key={n.id}
                 node={n}
                 onPath={path.nodes.has(n.id)}
+                status={props.statuses?.get(n.id)}
                 onOpen={props.onOpen}
                 onSelect={props.onSelect}
                 onExpand={props.onExpand}
@@ -368,6 +441,7 @@ export class LineageWidget extends ReactWidget {
               layout={layout}
               centerId={this._center}
               selected={this._selected}
+              statuses={nodeStatuses(this._graph)}
               onOpen={id => this.setCenter(id)}
               onSelect={id => {
                 this._selected = id;
@@ -390,6 +464,9 @@ export class LineageWidget extends ReactWidget {
           <span className="paved-legend paved-legend--job">job</span>
           <span className="paved-legend paved-legend--locked">restricted (another project)</span>
           <span className="paved-legend paved-legend--collapsed">folded fan-out (click to expand)</span>
+          <span className="paved-legend paved-legend--fresh">fresh</span>
+          <span className="paved-legend paved-legend--late">late</span>
+          <span className="paved-legend paved-legend--check-failed">checks failed</span>
           <span className="paved-muted">
             {shown.length} of {this._graph.length} nodes shown · click: path to the centre · double-click: centre here ·
             drag to pan, wheel to zoom

@@ -7,6 +7,35 @@ export type FacetName = 'platform' | 'environment' | 'project' | 'tag' | 'owner'
 
 export const FACET_NAMES: FacetName[] = ['project', 'environment', 'platform', 'tag', 'owner'];
 
+/** A dataset's freshness as the catalog works it out from its owner's promise (`paved.core.freshness`):
+ * fresh, late by `late_minutes`, or unknown (no version yet, or no target: then its age is what counts). */
+export interface FreshnessState {
+  state: 'fresh' | 'late' | 'unknown' | string;
+  late_minutes?: number | null;
+  age_seconds?: number | null;
+  target?: { max_lag?: string | number; by?: string; timezone?: string } | null;
+}
+
+/** The latest run's quality checks on a dataset (`dataQualityAssertions`): passed, warned (only `warn`
+ * checks failed) or failed, with the failing assertions' names. */
+export interface CheckStatus {
+  status: 'passed' | 'warned' | 'failed' | string;
+  run_id?: string | null;
+  event_type?: string | null;
+  event_time?: string | null;
+  failed?: string[];
+}
+
+/** One run's check results in a dataset's quality history (newest first in `DatasetDetail.quality`). */
+export interface QualityRun {
+  run_id: string;
+  job?: string | null;
+  event_type?: string | null;
+  event_time?: string | null;
+  success: boolean;
+  assertions: { assertion: string; success: boolean; column?: string; severity?: string }[];
+}
+
 export interface DatasetSummary {
   id: string;
   namespace: string;
@@ -21,6 +50,8 @@ export interface DatasetSummary {
   owners?: string[];
   row_count?: number | null;
   last_modified?: string | null;
+  freshness_state?: FreshnessState | null;
+  checks?: CheckStatus | null;
 }
 
 export interface SearchResponse {
@@ -59,6 +90,7 @@ export interface DatasetDetail extends DatasetSummary {
   producing_job?: string | { namespace?: string; name?: string } | null;
   last_run?: { id?: string; state?: string; ended_at?: string; [key: string]: unknown } | null;
   pii_alerts?: (PiiAlert | string)[];
+  quality?: QualityRun[];
 }
 
 export interface PreviewResponse {

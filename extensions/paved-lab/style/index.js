@@ -1,3 +1,4 @@
 import './base.css';
 import './status.css';
 import './dataset.css';
+import './promises.css';
