@@ -80,3 +80,16 @@ print("\\n".join(failures))
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     count, *failures = out.stdout.splitlines()
     assert int(count) > 100 and not [f for f in failures if f], failures
+
+
+def test_test_modules_import_helpers_from_hubs_never_from_conftest():
+    """conftest.py is pytest's (fixtures and hooks); a module importing it as a library gets a second copy of it
+    under another name. Helpers live in tests/hubs.py."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("tests", "benchmarks")
+        for path in sorted((ROOT / folder).glob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.match(r"\s*(from conftest import|import conftest)", line)
+    ]
+    assert offenders == []
