@@ -30,6 +30,9 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PREFIX = "paved/"
+# Where STATIC's files really are: STATIC itself, or (in the strict editable install, whose tree links files one
+# by one) the source folder. Tornado 6.6 refuses to follow a symlink out of the static root unless it is told.
+STATIC_TARGETS = sorted({str(STATIC.resolve())} | {os.path.dirname(os.path.realpath(f)) for f in STATIC.iterdir()})
 
 
 def jupyterhub_templates() -> Path:
@@ -58,6 +61,7 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
 
     def validate_absolute_path(self, root: str, absolute_path: str):
         if absolute_path.startswith(str(STATIC.resolve()) + os.sep):
+            self.allowed_symlink_directory = STATIC_TARGETS
             return super().validate_absolute_path(str(STATIC.resolve()), absolute_path)
         lab = labstatic.lab_static_dir()
         if lab is not None and absolute_path.startswith(str(lab.resolve()) + os.sep):
