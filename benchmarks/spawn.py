@@ -34,7 +34,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import free_port, make_passable, start_paved, stop_process_group  # noqa: E402
+from hubs import free_port, make_passable, start_paved, stop_process_group  # noqa: E402
 
 PREFIX = "pvb-"
 os.environ["PAVED_SYSTEM_USER_PREFIX"] = PREFIX  # Paved's accounts: pvb-<user>
@@ -82,12 +82,13 @@ projects:
 """
 
 
-def start_vanilla(data: Path, token: str):
+def start_vanilla(data: Path, token: str, config: str = VANILLA):
+    """A vanilla JupyterHub from ``config`` (a template with VANILLA's fields); returns (URL, process)."""
     port = free_port()
     chp = str(ROOT / "node_modules/.bin/configurable-http-proxy")
     cfg = data / "jupyterhub_config.py"
     cfg.write_text(
-        VANILLA.format(
+        config.format(
             port=port,
             hub_port=free_port(),
             api_port=free_port(),
