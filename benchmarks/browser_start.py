@@ -29,7 +29,30 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser import ARGS, CHROMIUM  # noqa: E402
 from hubs import PASSWORD, start_paved, stop_process_group  # noqa: E402
-from spawn import BENCH_SERVICE, start_vanilla  # noqa: E402
+from spawn import BENCH_SERVICE, TIMEOUT_S, start_vanilla  # noqa: E402
+
+# The vanilla hub a person would try first: every server a process of the hub's own user, a login that takes any
+# password (spawn.py's vanilla creates system users with PAM, which a browser cannot log in to without passwords).
+VANILLA_BROWSER = (
+    """
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.JupyterHub.db_url = "sqlite:///{data}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{data}/cookie_secret"
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.home_dir_template = "{data}/home/{{username}}"
+c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
+c.Spawner.args = ["--ServerApp.allow_root=True"]
+c.Spawner.default_url = "/lab"
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {{"alice"}}
+"""
+    + BENCH_SERVICE
+)
 
 
 def login(page, url: str, password: str) -> None:
@@ -96,10 +119,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         site = tmp / "site.py"
-        site.write_text(BENCH_SERVICE.format(token=token))
-        (tmp / "vanilla").mkdir()
+        site.write_text(BENCH_SERVICE.format(token=token, timeout=TIMEOUT_S))
+        (tmp / "vanilla" / "home" / "alice").mkdir(parents=True)
         paved = start_paved(tmp / "paved", "--config", str(site))
-        vanilla_url, vanilla_proc = start_vanilla(tmp / "vanilla", token)
+        vanilla_url, vanilla_proc = start_vanilla(tmp / "vanilla", token, VANILLA_BROWSER)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)

@@ -82,12 +82,13 @@ projects:
 """
 
 
-def start_vanilla(data: Path, token: str):
+def start_vanilla(data: Path, token: str, config: str = VANILLA):
+    """A vanilla JupyterHub from ``config`` (a template with VANILLA's fields); returns (URL, process)."""
     port = free_port()
     chp = str(ROOT / "node_modules/.bin/configurable-http-proxy")
     cfg = data / "jupyterhub_config.py"
     cfg.write_text(
-        VANILLA.format(
+        config.format(
             port=port,
             hub_port=free_port(),
             api_port=free_port(),

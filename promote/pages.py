@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tornado import web
 
-from paved.core.pages import render
+from paved.core.pages import LinkedStaticFiles, render
 from paved.core.service import service_prefix
 from paved.pipelines.service import Base, _runs_filtered, run_json
 from paved.pipelines.store import RUN_STATES
@@ -154,5 +154,5 @@ def routes() -> list[tuple]:
         (r"pipelines/([^/]+)/([^/]+)", PipelinePage),
         (r"runs/(\d{1,30})", RunPage),
         (r"runs/(\d{1,30})/rerun", RerunForm),
-        (r"static/(.*)", web.StaticFileHandler, {"path": str(STATIC)}),
+        (r"static/(.*)", LinkedStaticFiles, {"path": str(STATIC)}),
     ]

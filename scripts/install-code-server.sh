@@ -2,13 +2,15 @@
 # Install code-server (VS Code in the browser) for Paved's "VS Code" interface, without a global install and
 # without downloads outside the npm registry and Debian.
 #
-#   scripts/install-code-server.sh [--prefix DIR] [--link PATH] [--no-apt] [--force]
+#   scripts/install-code-server.sh [--prefix DIR] [--link PATH] [--paved-extension DIR] [--no-apt] [--force]
 #
 #   --prefix DIR  where code-server is installed (default: <repo>/node_modules/.code-server; npm leaves
 #                 dot-folders in node_modules alone, so the project's own `npm install` never prunes it)
 #   --link PATH   a symlink made to the `code-server` command (default: <repo>/node_modules/.bin/code-server,
 #                 which is where Paved's spawner and `paved up` look; in an image e.g. /usr/local/bin/code-server;
 #                 an empty PATH makes no link)
+#   --paved-extension DIR  Paved's own VS Code extension (default: <repo>/extensions/paved-vscode), copied
+#                 into code-server's built-in extensions on every run (so an edit is picked up by `make`)
 #   --no-apt      never apt-get the Debian build dependencies (fail with a message instead)
 #   --force       reinstall even when the stamp says this version is installed
 #
@@ -28,6 +30,7 @@ VERSION="${CODE_SERVER_VERSION:-4.100.3}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="$ROOT/node_modules/.code-server"
 LINK="$ROOT/node_modules/.bin/code-server"
+PAVED_EXTENSION="$ROOT/extensions/paved-vscode"
 APT=1
 FORCE=0
 while [ $# -gt 0 ]; do
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
     --link) LINK="$2"; shift 2 ;;
     --no-apt) APT=0; shift ;;
     --force) FORCE=1; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --paved-extension) PAVED_EXTENSION="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "install-code-server: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,12 +55,27 @@ link_command() {
   ln -sfn "$PREFIX/node_modules/.bin/code-server" "$LINK"
 }
 
+# Paved's extension (status bar entry and hub links) as a built-in extension: code-server scans that folder at
+# every start, for every user, with nothing to install per user and nothing downloaded. A copy, not a link: the
+# files must stay readable by every server's account and outlive the source (an image build's /tmp).
+install_paved_extension() {
+  [ -f "$PAVED_EXTENSION/package.json" ] || { say "no Paved extension at $PAVED_EXTENSION (skipped)"; return 0; }
+  local target="$PKG/lib/vscode/extensions/paved-vscode"
+  rm -rf "$target.tmp"
+  cp -R "$PAVED_EXTENSION" "$target.tmp"
+  chmod -R a+rX "$target.tmp"
+  rm -rf "$target"
+  mv "$target.tmp" "$target"
+}
+
+say() { echo "install-code-server: $*"; }
+
 if [ "$FORCE" = 0 ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$VERSION" ] && [ -e "$PKG/out/node/entry.js" ]; then
+  install_paved_extension
   link_command
   exit 0
 fi
 
-say() { echo "install-code-server: $*"; }
 start=$(date +%s)
 
 # --- prerequisites: Node 20, a C++ toolchain, Debian's ripgrep, Kerberos headers (VS Code's kerberos module) ---
@@ -100,5 +119,6 @@ ln -sfn browser-linux.sh bin/helpers/browser.sh
 
 "$PKG/out/node/entry.js" --version >/dev/null
 echo "$VERSION" > "$STAMP"
+install_paved_extension
 link_command
 say "done in $(( $(date +%s) - start ))s; $(du -sh "$PREFIX" | cut -f1) in $PREFIX; command: ${LINK:-$PREFIX/node_modules/.bin/code-server}"

@@ -33,6 +33,9 @@ def form_data(spawner) -> dict:
             "environments": {
                 e: {"identity": _identity(p.environments[e])} for e in ENVIRONMENTS if e in p.environments
             },
+            # the order to offer them in (dev first): Jinja's ``tojson`` sorts an object's keys, so the
+            # environments object alone would arrive as acc, dev, prd and preselect acc
+            "environment_order": [e for e in ENVIRONMENTS if e in p.environments],
             "instance_types": list(p.instance_types),
             "lifecycles": [lc for lc in LIFECYCLES if lc in p.lifecycles],
             "idle_minutes": vars(p.idle_minutes),

@@ -34,6 +34,7 @@ import resource
 import signal
 import sys
 import traceback
+from importlib.metadata import entry_points
 
 from paved.scoping.isolation import Identity
 from paved.scoping.limits import join
@@ -54,7 +55,14 @@ PRELOAD = (
     "nbdime",
     "paved_lab",
     "paved.spawner.busy_activity",
+    # JupyterLab asks every new server for its export formats (GET /api/nbconvert) as a notebook opens; the
+    # handler imports nbconvert on the server's event loop, then each exporter: measured 4 s of CPU competing
+    # with the first kernel's start on a loaded machine. Imported once here, the forks have them for free.
+    "nbconvert.exporters",
 )
+
+# Entry point group of nbconvert's exporters (nbconvert.exporters.base.get_exporter loads them by name).
+EXPORTERS_GROUP = "nbconvert.exporters"
 
 
 def preload() -> None:
@@ -62,6 +70,12 @@ def preload() -> None:
         try:
             importlib.import_module(name)
         except Exception:  # an optional extension that is absent or broken: the server reports it itself
+            pass
+    # the exporters' modules (classes only: nothing is instantiated, no configuration or environment is read)
+    for entry_point in entry_points(group=EXPORTERS_GROUP):
+        try:
+            entry_point.load()
+        except Exception:  # an exporter whose extra is not installed: nbconvert skips it as well
             pass
 
 

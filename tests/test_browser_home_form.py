@@ -4,6 +4,7 @@ the earlier pages had."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from browser import browser_page, login
@@ -92,3 +93,31 @@ def test_admin_page_start_server_shows_paveds_reason(paved_hub, artifacts):
         reason.wait_for(state="visible", timeout=30_000)
         assert "Paved notebooks have names" in reason.inner_text()
         page.screenshot(path=str(artifacts / "admin-start-refused.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_form_preselects_dev_when_no_choice_is_remembered(paved_hub, artifacts):
+    # With no earlier notebook to take the last choices from, the form preselected the first environment in
+    # alphabetical order (acc: Jinja's tojson sorts the keys), not dev. admin has never started a notebook;
+    # made a member of alice's project (dev, acc, prd) for this test only (the hub rereads the file on change).
+    projects = paved_hub.data_dir / "projects.yaml"
+    before = projects.read_text()
+    assert "members: {users: [alice]}" in before
+    projects.write_text(before.replace("members: {users: [alice]}", "members: {users: [alice, admin]}", 1))
+    try:
+        s = paved_hub.login("admin")
+        deadline = time.monotonic() + 30
+        while 'id="paved-form-data"' not in s.get(f"{paved_hub.url}/hub/spawn/admin/first-one").text:
+            assert time.monotonic() < deadline, "the hub did not pick up the projects file change"
+            time.sleep(0.5)
+        with browser_page() as page:
+            login(page, paved_hub, "admin")
+            page.goto(f"{paved_hub.url}/hub/spawn/admin/first-one")
+            page.wait_for_function("document.querySelectorAll('#paved-environment option').length > 0")  # form.js ran
+            assert page.input_value("#paved-project") == PROJECT
+            options = page.eval_on_selector_all("#paved-environment option", "os => os.map(o => o.value)")
+            assert options == ["dev", "acc", "prd"]
+            assert page.input_value("#paved-environment") == "dev"
+            page.screenshot(path=str(artifacts / "form-first-notebook.png"), full_page=True)
+    finally:
+        projects.write_text(before)

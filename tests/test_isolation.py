@@ -332,6 +332,14 @@ def test_server_runs_in_a_cgroup_with_its_instance_types_limits(hub):
     v2 = limits.CGROUP_ROOT / name / "memory.max"
     limit_file = v2 if v2.exists() else limits.CGROUP_ROOT / "memory" / name / "memory.limit_in_bytes"
     assert abs(int(limit_file.read_text()) - memory) < 4096  # the kernel rounds to pages
+    # CPU weighs as many busy processes as the instance type has vCPUs (not as one process, the default)
+    vcpus = load_pricebook().instance_types[instance].vcpu
+    weight = limits.CGROUP_ROOT / name / "cpu.weight"
+    if weight.exists():
+        assert int(weight.read_text()) == limits.cpu_weight(vcpus) == round(vcpus * 100)
+    else:
+        shares = limits.CGROUP_ROOT / "cpu" / name / "cpu.shares"
+        assert int(shares.read_text()) == limits.cpu_shares(vcpus) == round(vcpus * 1024)
 
 
 def test_no_secret_in_the_hub_database_or_any_file_paved_writes(hub):

@@ -113,6 +113,62 @@ def test_installer_rerun_is_a_no_op_and_keeps_the_command_linked():
     assert version.startswith(stamp.read_text().strip())
 
 
+def test_installer_builds_paveds_extension_into_code_server():
+    # a re-run (the stamp says installed) still refreshes Paved's own extension among the built-in ones
+    need_code_server()
+    builtin = ROOT / "node_modules/.code-server/node_modules/code-server/lib/vscode/extensions/paved-vscode"
+    (builtin / "package.json").unlink()
+    r = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    source = ROOT / "extensions" / "paved-vscode"
+    for name in ("package.json", "extension.js", "scope.js"):
+        assert (builtin / name).read_bytes() == (source / name).read_bytes()
+        assert (builtin / name).stat().st_mode & 0o004  # readable by every server's account
+    manifest = json.loads((builtin / "package.json").read_text())
+    assert manifest["main"] == "./extension.js" and not manifest.get("dependencies")  # nothing to download
+
+
+SCOPE_JS = ROOT / "extensions" / "paved-vscode" / "scope.js"
+
+
+def node_scope(env: dict) -> dict:
+    """scope.js's label and links for a server environment ``env``, run by Node as code-server would."""
+    script = f"const s = require({str(SCOPE_JS)!r}); console.log(JSON.stringify({{label: s.label(process.env), links: s.links(process.env)}}))"
+    out = subprocess.run(
+        ["node", "-e", script], env={"PATH": os.environ["PATH"], **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_vscode_extension_scope_and_links_come_from_the_server_environment():
+    base = "https://paved.example/base/"
+    env = {
+        "PAVED_PROJECT": ALICE_PROJECT,
+        "PAVED_ENVIRONMENT": "acc",
+        "PAVED_INSTANCE_TYPE": "m5.large",
+        "PAVED_LIFECYCLE": "on-demand",
+        **{f"PAVED_{s.upper()}_URL": f"{base}services/{s}/" for s in ("catalog", "pipelines", "costs", "projects")},
+    }
+    got = node_scope(env)
+    assert got["label"] == f"{ALICE_PROJECT} · acc · m5.large · on-demand"
+    assert {link["id"]: link["url"] for link in got["links"]} == {
+        "home": f"{base}hub/home",
+        "newNotebook": f"{base}hub/home#paved-new-notebook",
+        "pipelines": f"{base}services/pipelines/?project={ALICE_PROJECT}",
+        "costs": f"{base}services/costs/?project={ALICE_PROJECT}",
+        "catalog": f"{base}services/catalog/",
+    }
+    # only the hub's public URL known: the services are under it
+    got = node_scope({"PAVED_PROJECT": "a b", "JUPYTERHUB_PUBLIC_HUB_URL": "http://h:8000/hub/"})
+    assert [link["url"] for link in got["links"]][2:4] == [
+        "http://h:8000/services/pipelines/?project=a%20b",
+        "http://h:8000/services/costs/?project=a%20b",
+    ]
+    # no address at all (not a Paved server): no links, no label, rather than relative URLs that cannot open
+    assert node_scope({}) == {"label": "", "links": []}
+
+
 def test_installer_refuses_unknown_arguments():
     r = subprocess.run(["bash", str(INSTALLER), "--bogus"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "unknown argument --bogus" in r.stderr

@@ -111,6 +111,7 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     settings_now = json.loads(settings.read_text())
     assert settings_now["terminal.integrated.gpuAcceleration"] == "off"
     assert settings_now["security.workspace.trust.enabled"] is False
+    check_paved_extension(hub, page, artifacts)
 
     page.keyboard.press("Control+Backquote")
     page.wait_for_selector(".terminal-wrapper .xterm-rows", timeout=60_000)
@@ -146,6 +147,37 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
         time.sleep(0.5)
     assert not [(p, Path(f"/proc/{p}/cmdline").read_text()[:120]) for p in processes if alive(p)]
     page.close()
+
+
+def check_paved_extension(hub, page, artifacts):
+    """Paved's VS Code extension (extensions/paved-vscode, built into code-server by the installer): the status
+    bar shows the server's scope; clicking it lists the hub's links, and picking one opens that page."""
+    entry = page.locator(".statusbar-item", has_text=ALICE_PROJECT).first
+    entry.wait_for(timeout=60_000)
+    parts = entry.inner_text().strip().split(" · ")  # project · environment · instance type · lifecycle
+    assert parts[0].endswith(ALICE_PROJECT) and parts[1] == "dev" and len(parts) == 4, parts
+    assert parts[3] in ("spot", "on-demand"), parts
+    entry.click()
+    rows = page.locator(".quick-input-widget .monaco-list-row")
+    rows.first.wait_for(timeout=30_000)
+    texts = rows.all_inner_texts()
+    labels = ["Hub home", "New notebook", "Pipelines", "Costs", "Catalog"]  # each row: label, URL, detail
+    assert len(texts) == len(labels) and all(t.startswith(label) for t, label in zip(texts, labels)), texts
+    assert f"{hub.url}/services/costs/?project={ALICE_PROJECT}" in texts[3]
+    assert f"{hub.url}/hub/home" in texts[0]
+    page.screenshot(path=str(artifacts / "vscode-paved-links.png"))
+    with page.context.expect_page(timeout=30_000) as opened:
+        rows.nth(3).click()
+        # VS Code asks before opening a site it does not know yet; the hub is such a site the first time
+        ask = page.get_by_role("button", name="Open", exact=True)
+        try:
+            ask.click(timeout=5_000)
+        except Exception:
+            pass
+    costs = opened.value
+    costs.wait_for_load_state()
+    assert costs.url.startswith(f"{hub.url}/services/costs/") and f"project={ALICE_PROJECT}" in costs.url
+    costs.close()
 
 
 def lsp_notebook():

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import jinja2
 from jupyterhub.handlers.static import CacheControlStaticFilesHandler
+from tornado import web
 
 from paved.core import labstatic
 from paved.core.service import ServiceHandler
@@ -31,6 +32,23 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PREFIX = "paved/"
+
+
+@lru_cache(maxsize=None)
+def symlink_targets(folder: str | os.PathLike) -> list[str]:
+    """Where a static folder's files really are: the folder itself, or (in the strict editable install, whose tree
+    links files one by one) the source folder. Tornado >= 6.5.9 refuses to follow a symlink out of the static root
+    unless told (``allowed_symlink_directory``)."""
+    folder = Path(folder)
+    return sorted({str(folder.resolve())} | {os.path.dirname(os.path.realpath(f)) for f in folder.iterdir()})
+
+
+class LinkedStaticFiles(web.StaticFileHandler):
+    """tornado's static file handler for a package folder whose files may be links (see :func:`symlink_targets`)."""
+
+    def initialize(self, path: str, default_filename: str | None = None) -> None:
+        super().initialize(path, default_filename)
+        self.allowed_symlink_directory = symlink_targets(path)
 
 
 def jupyterhub_templates() -> Path:
@@ -59,6 +77,7 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
 
     def validate_absolute_path(self, root: str, absolute_path: str):
         if absolute_path.startswith(str(STATIC.resolve()) + os.sep):
+            self.allowed_symlink_directory = symlink_targets(STATIC)
             return super().validate_absolute_path(str(STATIC.resolve()), absolute_path)
         lab = labstatic.lab_static_dir()
         if lab is not None and absolute_path.startswith(str(lab.resolve()) + os.sep):

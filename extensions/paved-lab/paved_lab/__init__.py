@@ -38,3 +38,7 @@ def _load_jupyter_server_extension(server_app):
 
     shared = use_shared_lab_static(server_app)
     server_app.log.info("paved_lab: JupyterLab's files from %s", shared or "this server (no shared copy)")
+    from .page_config import DEFERRED, use_paved_page_config
+
+    if use_paved_page_config(server_app):
+        server_app.log.info("paved_lab: activated after the page is restored: %s", ", ".join(DEFERRED))

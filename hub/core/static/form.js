@@ -44,7 +44,7 @@
   function onProject(first) {
     const p = data.projects[$("paved-project").value];
     $("paved-project-help").textContent = p.description || "";
-    const envs = Object.keys(p.environments);
+    const envs = p.environment_order || Object.keys(p.environments);  // dev first (keys arrive sorted)
     fill($("paved-environment"), envs, null, first ? last.environment : undefined);
     fill($("paved-instance"), p.instance_types,
          (t) => t + " — " + data.instances[t].describe, first ? last.instance_type : undefined);
