@@ -140,12 +140,14 @@ def test_what_the_dockerfiles_copy_of_paved_builds_a_complete_wheel(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
         "paved/spawner/kube.py",
-        "paved/spawner/kube_placement.py",
+        "paved/core/kube_placement.py",
         "paved/spawner/busy_activity.py",
-        "paved/promote/remote.py",
-        "paved/hub/templates/home.html",
-        "paved/spawner/data/pricebook.json",
+        "paved/pipelines/remote.py",
+        "paved/core/templates/home.html",
+        "paved/core/data/pricebook.json",
         "paved/hub/k8s_cli.py",
+        "paved/data/__init__.py",
+        "paved/scoping/credentials.py",
     ):
         assert needed in names
     assert (ROOT / "extensions/paved-lab/paved_lab/labextension/package.json").exists()  # prebuilt: no node needed
