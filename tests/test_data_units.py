@@ -276,6 +276,27 @@ def test_checks_that_cannot_run_are_check_errors_and_warnings_do_not_block(parqu
     ]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_text('{secret}') WHERE replace(content, chr(10), ' ')::INT > 0",
+        "SELECT * FROM read_csv('{secret}', header = false) WHERE column0::INT > 0",
+        "SELECT * FROM prices WHERE (SELECT count(*) FROM glob('{folder}/*')) > 0",
+    ],
+)
+def test_a_custom_sql_check_reads_its_output_and_no_other_file(parquet, tmp_path, sql):
+    # checks run in the pipelines service (root): a member's SQL must not read the machine's files, and what it
+    # tried must not come back through DuckDB's error message (the run page, the catalog)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 is the password\n")
+    [result] = checks.evaluate("prices", parquet, _check({"sql": sql.format(secret=secret, folder=tmp_path)}))
+    assert result["error"] and "hunter2" not in result["error"], result
+    assert "disabled by configuration" in result["error"]
+    assert checks.verdict([result])[0] == "check-error"
+    [allowed] = checks.evaluate("prices", parquet, _check({"sql": f"SELECT * FROM read_parquet('{parquet}')"}))
+    assert allowed["error"] is None and allowed["failing_rows"] == 3
+
+
 def test_schema_checks_against_the_previous_version(parquet):
     previous = [
         {"name": "id", "type": "INTEGER"},
