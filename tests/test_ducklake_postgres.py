@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import free_port, make_passable
+from hubs import free_port, make_passable
 
 from paved.pipelines.versions import Lake, schema_name
 
