@@ -393,7 +393,7 @@ def test_the_lakes_group_reads_every_ducklake_version_and_cannot_commit_one(tmp_
     import subprocess
     import sys
 
-    from conftest import ACCOUNT_PREFIX, make_passable
+    from hubs import ACCOUNT_PREFIX, make_passable
 
     from paved.scoping.accounts import ensure_account, ensure_group, isolation_possible
 
