@@ -219,6 +219,24 @@ def sandbox(location: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def not_evaluated(checks: list[dict], error: str) -> list[dict]:
+    """One ``check-error`` result per check (the shape :func:`evaluate` returns) when none could run: the
+    output cannot be read, or the run did not write it."""
+    return [
+        {
+            "name": c["name"],
+            "kind": c["kind"],
+            "severity": c["severity"],
+            "column": None,
+            "success": False,
+            "failing_rows": None,
+            "message": None,
+            "error": error,
+        }
+        for c in checks
+    ]
+
+
 def evaluate(
     dataset: str, location: str, checks: list[dict], previous_schema: list[dict] | None = None, now: float | None = None
 ) -> list[dict]:
@@ -234,19 +252,7 @@ def evaluate(
             con.execute(f"CREATE VIEW {_quote(view)} AS SELECT * FROM this")
         schema = [{"name": r[0], "type": r[1]} for r in con.execute("DESCRIBE this").fetchall()]
     except duckdb.Error as e:
-        return [
-            {
-                "name": c["name"],
-                "kind": c["kind"],
-                "severity": c["severity"],
-                "column": None,
-                "success": False,
-                "failing_rows": None,
-                "message": None,
-                "error": f"cannot read {dataset}: {e}",
-            }
-            for c in checks
-        ]
+        return not_evaluated(checks, f"cannot read {dataset}: {e}")
     for check in checks:
         result = {
             "name": check["name"],

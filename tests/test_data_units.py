@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from paved.core import freshness
+from paved.core.registry import registry
 from paved.pipelines import checks
 from paved.pipelines.pin import content_hash
+from paved.pipelines.runner import Result
+from paved.pipelines.scheduler import Scheduler
 from paved.pipelines.spec import SpecError, parse_spec
 from paved.pipelines.store import Store
 from paved.pipelines.triggers import Triggers
@@ -769,3 +773,36 @@ def test_assertion_labels_name_the_column_once():
     assert label({"assertion": "not_null", "column": "price"}) == "not_null(price)"  # OpenLineage's usual shape
     assert label({"assertion": "not_null(price)", "column": "price"}) == "not_null(price)"  # Paved's checks
     assert label({"assertion": "row_count"}) == "row_count"
+
+
+def test_a_run_that_did_not_write_its_checked_output_is_a_check_error_not_a_pass_on_old_data(tmp_path):
+    # the previous version is in the lake: checking that instead would pass this run on the last run's rows
+    (tmp_path / "projects.yaml").write_text(
+        "projects:\n  market:\n    members: {users: [alice]}\n    environments:\n      dev: {lake: lake}\n"
+    )
+    scheduler = Scheduler(
+        Store(f"sqlite:///{tmp_path / 'p.sqlite'}"), tmp_path, projects=registry(tmp_path / "projects.yaml")
+    )
+    try:
+        lake = scheduler.products.lake_of("market", "dev")
+        Path(lake).mkdir(parents=True)
+        duckdb.sql(f"COPY (SELECT 1 AS price) TO '{lake}/prices_clean.parquet'")
+        spec = parse_spec(
+            {**BASE, "outputs": ["prices_clean"], "checks": {"prices_clean": [{"row_count": {"min": 1}}]}}
+        )
+        attempt = tmp_path / "attempt"
+        attempt.mkdir()
+        ctx = {
+            "spec": spec,
+            "run": {"id": 7, "nominal_time": 0},
+            "attempt": {"output_dir": str(attempt), "number": 1},
+            "lake": lake,
+            "version": {"created_by": "alice"},
+        }
+        result = scheduler.products.after_success(ctx, Result("succeeded", output_dir=str(attempt)))
+        assert (result.status, result.category) == ("failed", "check-error"), result
+        assert "did not write prices_clean" in (result.error or "")
+        [recorded] = scheduler.products.checks_of(run_id=7)
+        assert recorded["status"] == "error"
+    finally:
+        scheduler.stop()
