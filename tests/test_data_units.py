@@ -565,6 +565,58 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     assert not quality.carries({"outputs": "x"}) and not quality.carries([])
 
 
+def test_only_a_datasets_writers_record_check_results_on_it(tmp_path):
+    # bob (project leads) names alice's dataset as an input with failing assertions: her badge must not turn red
+    import asyncio
+    import uuid
+
+    from paved.catalog import promises, quality
+    from paved.catalog.openlineage import parse_event
+    from paved.catalog.service import Catalog, Settings
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+
+    (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
+    cat = Catalog(
+        Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}), b"s"
+    )
+    facet = checks.assertions_facet(
+        [{"name": "not_null(price)", "success": False, "column": "price", "severity": "blocking"}]
+    )
+
+    def event(job_ns, inputs, outputs):
+        return {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "https://example.com/t",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": job_ns, "name": "j"},
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+
+    checked = {"namespace": "s3://b", "name": "prices", "facets": {"dataQualityAssertions": facet}}
+    plain = {"namespace": "s3://b", "name": "prices"}
+    alice, bob = ["imbalance-price-forecast"], ["leads"]
+
+    async def go():
+        await cat.ingest(cat.resolve(parse_event(event("imbalance-price-forecast/dev", [], [plain])), "alice", alice))
+        await cat.caught_up()  # the dataset is alice's project's
+        await cat.ingest(cat.resolve(parse_event(event("leads/dev", [checked], [])), "bob", bob))
+        forged = await cat.write(quality.history, cat.store, "s3://b", "prices")
+        state = await cat.write(promises.status_of, cat.store, [("s3://b", "prices", None)])
+        await cat.ingest(cat.resolve(parse_event(event("imbalance-price-forecast/dev", [checked], [])), "alice", alice))
+        own = await cat.write(quality.history, cat.store, "s3://b", "prices")
+        return forged, state, own
+
+    try:
+        forged, state, own = asyncio.run(go())
+    finally:
+        cat.store.close()
+    assert forged == [] and state[("s3://b", "prices")]["checks"] is None
+    assert [h["success"] for h in own] == [False]  # its owners validating it as an input still count
+
+
 def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
     from paved.core.pages import environment
     from paved.pipelines.pages import HERE, local
