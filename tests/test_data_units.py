@@ -168,6 +168,18 @@ def test_the_same_run_reported_twice_is_one_version_and_a_cron_floor_waits_for_i
     assert t.due(p, spec, keys, day + 3600 + 5) is not None  # 06:00 passed
 
 
+def test_a_cron_floor_holds_a_new_pipelines_first_triggered_run_until_its_next_tick(tmp_path):
+    # "at 06:00, and only if the inputs changed": promoted at 03:00, a new version at 04:00 waits for 06:00
+    store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    t = Triggers(store)
+    day = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc).timestamp()
+    p, spec = _pipeline(store, promoted_at=day - 3 * 3600, settle_seconds=0, cron="0 6 * * *")
+    keys = [("file", "/lake/x.parquet")]
+    t.record_version("file", "/lake/x.parquet", "r1", source="external", now=day - 2 * 3600)
+    assert t.due(p, spec, keys, day - 3600) is None  # 05:00: the floor's next tick has not come
+    assert t.due(p, spec, keys, day + 5) is not None  # 06:00 passed
+
+
 def test_a_new_pipeline_waits_for_the_next_input_version_and_a_successful_run_counts_as_consumed(tmp_path):
     """Issue 18: "run when any declared input has a new version since this pipeline's last successful run":
     versions that existed before the pipeline was promoted are not news, nor are those a successful cron or
