@@ -97,13 +97,16 @@ def test_an_input_in_another_projects_lake_needs_a_read_grant(tmp_path):
 projects:
   market: {members: {users: [alice]}, environments: {dev: {lake: lake/market}}}
   grid: {members: {users: [bob]}, environments: {dev: {lake: lake/grid}}}
+  meters: {members: {users: [carol]}, environments: {dev: {lake: "s3://meters-lake/dev"}}}
 """)
     reg = registry(tmp_path / "projects.yaml")
     other = f"{reg.get('grid').environments['dev'].lake}/loads.parquet"
-    spec = parse_spec({**BASE, "inputs": ["own", other]})
-    [problem] = promote_problems(spec, reg, str(reg.get("market").environments["dev"].lake))
-    assert problem.startswith("inputs[1]:") and "has not granted 'market' read access" in problem
-    assert promote_problems(spec, reg, None, granted=lambda project, owner, name: owner == "grid") == []
+    in_bucket = "s3://meters-lake/dev/readings.parquet"  # a lake in S3: its schema news and versions are its own
+    spec = parse_spec({**BASE, "inputs": ["own", other, in_bucket]})
+    problems = promote_problems(spec, reg, str(reg.get("market").environments["dev"].lake))
+    assert [p.split(":")[0] for p in problems] == ["inputs[1]", "inputs[2]"], problems
+    assert "has not granted 'market' read access" in problems[1]
+    assert promote_problems(spec, reg, None, granted=lambda project, owner, name: owner in ("grid", "meters")) == []
 
 
 # --- the trigger rule ---------------------------------------------------------------------------------------
