@@ -199,34 +199,60 @@ def schema_of_parquet(location: str) -> list[dict] | None:
         return None
 
 
+def sandbox(location: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that may read the one file ``location`` and nothing else on the machine.
+
+    Why: checks run in the pipelines service, which runs as root, and a spec's custom ``sql`` is any SELECT a
+    project member wrote: ``read_text('/etc/shadow')`` or another project's lake would otherwise be read, and
+    leak through DuckDB's error message into the run page and the catalog. DuckDB's ``allowed_paths`` with
+    ``enable_external_access = false`` (then ``lock_configuration``, so the SQL cannot turn it back on) is the
+    engine's own sandbox (https://duckdb.org/docs/stable/operations_manual/securing_duckdb/overview).
+    Raises duckdb.Error when DuckDB refuses the settings."""
+    con = duckdb.connect()
+    try:
+        con.execute("SET allowed_paths = ?", [[location]])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except duckdb.Error:
+        con.close()
+        raise
+    return con
+
+
+def not_evaluated(checks: list[dict], error: str) -> list[dict]:
+    """One ``check-error`` result per check (the shape :func:`evaluate` returns) when none could run: the
+    output cannot be read, or the run did not write it."""
+    return [
+        {
+            "name": c["name"],
+            "kind": c["kind"],
+            "severity": c["severity"],
+            "column": None,
+            "success": False,
+            "failing_rows": None,
+            "message": None,
+            "error": error,
+        }
+        for c in checks
+    ]
+
+
 def evaluate(
     dataset: str, location: str, checks: list[dict], previous_schema: list[dict] | None = None, now: float | None = None
 ) -> list[dict]:
     """Run ``checks`` on the Parquet file at ``location``; one result per check:
     ``{name, kind, severity, column, success, failing_rows, message, error}`` (``error``: it could not run)."""
     now = time.time() if now is None else now
-    con = duckdb.connect()
     results = []
     try:
+        con = sandbox(location)
         con.execute(f"CREATE VIEW this AS SELECT * FROM read_parquet('{location.replace(chr(39), chr(39) * 2)}')")
         view = view_name(dataset)
         if view != "this":
             con.execute(f"CREATE VIEW {_quote(view)} AS SELECT * FROM this")
         schema = [{"name": r[0], "type": r[1]} for r in con.execute("DESCRIBE this").fetchall()]
     except duckdb.Error as e:
-        return [
-            {
-                "name": c["name"],
-                "kind": c["kind"],
-                "severity": c["severity"],
-                "column": None,
-                "success": False,
-                "failing_rows": None,
-                "message": None,
-                "error": f"cannot read {dataset}: {e}",
-            }
-            for c in checks
-        ]
+        return not_evaluated(checks, f"cannot read {dataset}: {e}")
     for check in checks:
         result = {
             "name": check["name"],

@@ -145,15 +145,21 @@ class DataProducts:
         all_results, facets = [], {}
         for name in spec.outputs:  # the promise goes with every run's event, so the catalog draws the current one
             facets[name] = {"pavedFreshness": freshness_facet(spec.freshness.get(name))}
+        versioned = bool(lake) and "://" not in (lake or "")
         for name in spec.checks:
             ns, ds = key_of(name, lake)
-            # a staged output, or one the notebook wrote into the lake itself (then checked, not versioned)
-            path = staged.get(name) or (ds if ns == "file" and Path(ds).exists() else None)
             items = spec.checks.get(name) or []
-            if not items or path is None:
-                continue
+            if not items or ns != "file":
+                continue  # an s3:// output is not checked here
+            # this run's staged output, or one the notebook wrote into the lake itself (checked, not versioned).
+            # A versioned output the run did not stage is missing, whatever an earlier version left in the lake:
+            # checking that would pass this run on the previous run's data.
+            path = staged.get(name) or (ds if not (versioned and versionable(name)) and Path(ds).exists() else None)
             previous = (self.triggers.versions(ns, ds, limit=1) or [{}])[0].get("schema")
-            res = checks.evaluate(name, path, items, previous)
+            if path is None:
+                res = checks.not_evaluated(items, f"the run did not write {name}")
+            else:
+                res = checks.evaluate(name, path, items, previous)
             all_results += res
             facets.setdefault(name, {})["dataQualityAssertions"] = checks.assertions_facet(res)
             cat, _ = checks.verdict(res)

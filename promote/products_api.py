@@ -50,14 +50,14 @@ def promote_problems(spec, projects, lake: str | None, granted=None) -> list[str
     if projects is not None:
         for i, item in enumerate(spec.inputs):
             ns, name = key_of(item, lake)
-            if ns != "file":
-                continue
+            # where it lies: a path, or an s3:// URL (another project's bucket needs a grant as much as its folder)
+            where = name if ns == "file" else f"{ns}/{name}"
             for other in projects.projects.values():
                 if other.name == spec.project:
                     continue
                 for env in other.environments.values():
                     root = str(env.lake).rstrip("/") + "/"
-                    if name.startswith(root) and not (granted and granted(spec.project, other.name, item)):
+                    if where.startswith(root) and not (granted and granted(spec.project, other.name, item)):
                         problems.append(
                             f"inputs[{i}]: {item!r} belongs to another project, which has not "
                             f"granted {spec.project!r} read access; ask its admins for a grant"

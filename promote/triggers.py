@@ -15,8 +15,8 @@ successful run started (the issue's "a new version since this pipeline's last su
 by cron or by hand read the data too). A pipeline that never succeeded counts from its creation: versions that
 existed before it was promoted are history, not news, so a new pipeline waits for its inputs' next version. ``when: any`` fires when one input is new,
 ``all`` when every input is. The run starts once no input changed for ``settle_seconds`` (a burst of writes
-gives one run), and with a ``cron`` floor only after a cron tick that no earlier triggered run followed ("at
-06:00, and only if the inputs changed"). The run's ``run_inputs`` rows say which versions caused it; its
+gives one run), and with a ``cron`` floor only after a cron tick that no earlier triggered run (nor, for the first, the promotion)
+followed ("at 06:00, and only if the inputs changed"). The run's ``run_inputs`` rows say which versions caused it; its
 trigger is ``inputs``.
 
 Why the pipelines service polls the catalog instead of being pushed to: the poll is one indexed query per
@@ -261,8 +261,13 @@ class Triggers:
             return None  # still settling: more versions may follow
         if spec.schedule.cron:
             tick = next(cron.prev_ticks(spec.schedule.cron, spec.schedule.timezone, now))
+            if last_nominal is None:  # never triggered: the floor counts from the promotion, not from ever
+                with self.engine.connect() as conn:
+                    last_nominal = conn.execute(
+                        select(pipelines.c.created_at).where(pipelines.c.id == pipeline["id"])
+                    ).scalar()
             if last_nominal is not None and last_nominal >= tick:
-                return None  # already ran since the last floor tick
+                return None  # already ran (or was promoted) since the last floor tick
         return [latest[k] for k in keys if k in latest]
 
     def start_run(self, pipeline_id: int, versions: list[dict], now: float) -> int | None:

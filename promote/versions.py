@@ -29,6 +29,7 @@ rewritten and downstream triggers see a new version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -106,8 +107,16 @@ def redact(text: str, url: str) -> str:
 
 def schema_name(key: str) -> str:
     """The PostgreSQL schema holding one lake's DuckLake catalog: ``key`` (``<project>_<environment>``) made a
-    safe lower-case identifier, so every project environment keeps a catalog of its own in one database."""
-    return "ducklake_" + (re.sub(r"[^a-z0-9_]+", "_", key.lower()).strip("_") or "lake")[:50]
+    safe lower-case identifier, so every project environment keeps a catalog of its own in one database.
+
+    PostgreSQL cuts identifiers at 63 bytes; a key too long for that (project names reach 63 characters) keeps
+    a prefix and gets a hash of the whole key, since two long project names with a common prefix, or one
+    project's dev and prod, must not share a schema (DuckLake would refuse the second lake's data path and
+    that lake could never publish)."""
+    safe = re.sub(r"[^a-z0-9_]+", "_", key.lower()).strip("_") or "lake"
+    if len(safe) > 50:
+        safe = f"{safe[:41]}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    return "ducklake_" + safe
 
 
 class Lake:

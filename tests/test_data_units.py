@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from paved.core import freshness
+from paved.core.registry import registry
 from paved.pipelines import checks
 from paved.pipelines.pin import content_hash
+from paved.pipelines.runner import Result
+from paved.pipelines.scheduler import Scheduler
 from paved.pipelines.spec import SpecError, parse_spec
 from paved.pipelines.store import Store
 from paved.pipelines.triggers import Triggers
@@ -93,13 +97,16 @@ def test_an_input_in_another_projects_lake_needs_a_read_grant(tmp_path):
 projects:
   market: {members: {users: [alice]}, environments: {dev: {lake: lake/market}}}
   grid: {members: {users: [bob]}, environments: {dev: {lake: lake/grid}}}
+  meters: {members: {users: [carol]}, environments: {dev: {lake: "s3://meters-lake/dev"}}}
 """)
     reg = registry(tmp_path / "projects.yaml")
     other = f"{reg.get('grid').environments['dev'].lake}/loads.parquet"
-    spec = parse_spec({**BASE, "inputs": ["own", other]})
-    [problem] = promote_problems(spec, reg, str(reg.get("market").environments["dev"].lake))
-    assert problem.startswith("inputs[1]:") and "has not granted 'market' read access" in problem
-    assert promote_problems(spec, reg, None, granted=lambda project, owner, name: owner == "grid") == []
+    in_bucket = "s3://meters-lake/dev/readings.parquet"  # a lake in S3: its schema news and versions are its own
+    spec = parse_spec({**BASE, "inputs": ["own", other, in_bucket]})
+    problems = promote_problems(spec, reg, str(reg.get("market").environments["dev"].lake))
+    assert [p.split(":")[0] for p in problems] == ["inputs[1]", "inputs[2]"], problems
+    assert "has not granted 'market' read access" in problems[1]
+    assert promote_problems(spec, reg, None, granted=lambda project, owner, name: owner in ("grid", "meters")) == []
 
 
 # --- the trigger rule ---------------------------------------------------------------------------------------
@@ -162,6 +169,18 @@ def test_the_same_run_reported_twice_is_one_version_and_a_cron_floor_waits_for_i
     t.record_version("file", "/l/x.parquet", "r2", source="external", now=day + 60)
     assert t.due(p, spec, keys, day + 120) is None  # new, but not 06:00 yet
     assert t.due(p, spec, keys, day + 3600 + 5) is not None  # 06:00 passed
+
+
+def test_a_cron_floor_holds_a_new_pipelines_first_triggered_run_until_its_next_tick(tmp_path):
+    # "at 06:00, and only if the inputs changed": promoted at 03:00, a new version at 04:00 waits for 06:00
+    store = Store(f"sqlite:///{tmp_path / 'p.sqlite'}")
+    t = Triggers(store)
+    day = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc).timestamp()
+    p, spec = _pipeline(store, promoted_at=day - 3 * 3600, settle_seconds=0, cron="0 6 * * *")
+    keys = [("file", "/lake/x.parquet")]
+    t.record_version("file", "/lake/x.parquet", "r1", source="external", now=day - 2 * 3600)
+    assert t.due(p, spec, keys, day - 3600) is None  # 05:00: the floor's next tick has not come
+    assert t.due(p, spec, keys, day + 5) is not None  # 06:00 passed
 
 
 def test_a_new_pipeline_waits_for_the_next_input_version_and_a_successful_run_counts_as_consumed(tmp_path):
@@ -274,6 +293,27 @@ def test_checks_that_cannot_run_are_check_errors_and_warnings_do_not_block(parqu
         ("unique(id)", False, "error"),
         ("unique(id)", False, "warn"),
     ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_text('{secret}') WHERE replace(content, chr(10), ' ')::INT > 0",
+        "SELECT * FROM read_csv('{secret}', header = false) WHERE column0::INT > 0",
+        "SELECT * FROM prices WHERE (SELECT count(*) FROM glob('{folder}/*')) > 0",
+    ],
+)
+def test_a_custom_sql_check_reads_its_output_and_no_other_file(parquet, tmp_path, sql):
+    # checks run in the pipelines service (root): a member's SQL must not read the machine's files, and what it
+    # tried must not come back through DuckDB's error message (the run page, the catalog)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2 is the password\n")
+    [result] = checks.evaluate("prices", parquet, _check({"sql": sql.format(secret=secret, folder=tmp_path)}))
+    assert result["error"] and "hunter2" not in result["error"], result
+    assert "disabled by configuration" in result["error"]
+    assert checks.verdict([result])[0] == "check-error"
+    [allowed] = checks.evaluate("prices", parquet, _check({"sql": f"SELECT * FROM read_parquet('{parquet}')"}))
+    assert allowed["error"] is None and allowed["failing_rows"] == 3
 
 
 def test_schema_checks_against_the_previous_version(parquet):
@@ -540,6 +580,58 @@ def test_the_catalog_keeps_each_datasets_quality_history_from_the_facet(tmp_path
     assert not quality.carries({"outputs": "x"}) and not quality.carries([])
 
 
+def test_only_a_datasets_writers_record_check_results_on_it(tmp_path):
+    # bob (project leads) names alice's dataset as an input with failing assertions: her badge must not turn red
+    import asyncio
+    import uuid
+
+    from paved.catalog import promises, quality
+    from paved.catalog.openlineage import parse_event
+    from paved.catalog.service import Catalog, Settings
+    from paved.hub.demo import DEMO_PROJECTS_YAML
+
+    (tmp_path / "projects.yaml").write_text(DEMO_PROJECTS_YAML)
+    cat = Catalog(
+        Settings({"PAVED_DATA_DIR": str(tmp_path), "PAVED_PROJECTS_FILE": str(tmp_path / "projects.yaml")}), b"s"
+    )
+    facet = checks.assertions_facet(
+        [{"name": "not_null(price)", "success": False, "column": "price", "severity": "blocking"}]
+    )
+
+    def event(job_ns, inputs, outputs):
+        return {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-11-20T10:00:00Z",
+            "producer": "https://example.com/t",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": str(uuid.uuid4())},
+            "job": {"namespace": job_ns, "name": "j"},
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+
+    checked = {"namespace": "s3://b", "name": "prices", "facets": {"dataQualityAssertions": facet}}
+    plain = {"namespace": "s3://b", "name": "prices"}
+    alice, bob = ["imbalance-price-forecast"], ["leads"]
+
+    async def go():
+        await cat.ingest(cat.resolve(parse_event(event("imbalance-price-forecast/dev", [], [plain])), "alice", alice))
+        await cat.caught_up()  # the dataset is alice's project's
+        await cat.ingest(cat.resolve(parse_event(event("leads/dev", [checked], [])), "bob", bob))
+        forged = await cat.write(quality.history, cat.store, "s3://b", "prices")
+        state = await cat.write(promises.status_of, cat.store, [("s3://b", "prices", None)])
+        await cat.ingest(cat.resolve(parse_event(event("imbalance-price-forecast/dev", [checked], [])), "alice", alice))
+        own = await cat.write(quality.history, cat.store, "s3://b", "prices")
+        return forged, state, own
+
+    try:
+        forged, state, own = asyncio.run(go())
+    finally:
+        cat.store.close()
+    assert forged == [] and state[("s3://b", "prices")]["checks"] is None
+    assert [h["success"] for h in own] == [False]  # its owners validating it as an input still count
+
+
 def test_run_page_lists_the_causing_input_versions_and_the_checks_escaped():
     from paved.core.pages import environment
     from paved.pipelines.pages import HERE, local
@@ -748,3 +840,36 @@ def test_assertion_labels_name_the_column_once():
     assert label({"assertion": "not_null", "column": "price"}) == "not_null(price)"  # OpenLineage's usual shape
     assert label({"assertion": "not_null(price)", "column": "price"}) == "not_null(price)"  # Paved's checks
     assert label({"assertion": "row_count"}) == "row_count"
+
+
+def test_a_run_that_did_not_write_its_checked_output_is_a_check_error_not_a_pass_on_old_data(tmp_path):
+    # the previous version is in the lake: checking that instead would pass this run on the last run's rows
+    (tmp_path / "projects.yaml").write_text(
+        "projects:\n  market:\n    members: {users: [alice]}\n    environments:\n      dev: {lake: lake}\n"
+    )
+    scheduler = Scheduler(
+        Store(f"sqlite:///{tmp_path / 'p.sqlite'}"), tmp_path, projects=registry(tmp_path / "projects.yaml")
+    )
+    try:
+        lake = scheduler.products.lake_of("market", "dev")
+        Path(lake).mkdir(parents=True)
+        duckdb.sql(f"COPY (SELECT 1 AS price) TO '{lake}/prices_clean.parquet'")
+        spec = parse_spec(
+            {**BASE, "outputs": ["prices_clean"], "checks": {"prices_clean": [{"row_count": {"min": 1}}]}}
+        )
+        attempt = tmp_path / "attempt"
+        attempt.mkdir()
+        ctx = {
+            "spec": spec,
+            "run": {"id": 7, "nominal_time": 0},
+            "attempt": {"output_dir": str(attempt), "number": 1},
+            "lake": lake,
+            "version": {"created_by": "alice"},
+        }
+        result = scheduler.products.after_success(ctx, Result("succeeded", output_dir=str(attempt)))
+        assert (result.status, result.category) == ("failed", "check-error"), result
+        assert "did not write prices_clean" in (result.error or "")
+        [recorded] = scheduler.products.checks_of(run_id=7)
+        assert recorded["status"] == "error"
+    finally:
+        scheduler.stop()

@@ -117,3 +117,22 @@ def test_a_catalog_that_cannot_be_reached_is_a_clear_error_without_the_password(
     with pytest.raises(duckdb.Error) as e:
         lake.versions("p")
     assert "Could not attach the DuckLake catalog" in str(e.value) and "s3cret-pw" not in str(e.value)
+
+
+def test_long_project_names_keep_a_catalog_schema_each(postgres, tmp_path):
+    # project names reach 63 characters: two with a common prefix, and one project's dev and prod, each publish
+    # into a catalog of their own (a shared schema made DuckLake refuse the second lake's data path)
+    staged = tmp_path / "s.parquet"
+    duckdb.sql(f"COPY (SELECT 'of one' AS x) TO '{staged}'")
+    stem = "imbalance-price-forecast-north-west-europe-team"
+    keys = [f"{stem}-one_dev", f"{stem}-two_dev", f"{stem}-one_prod"]
+    names = [schema_name(k) for k in keys]
+    assert len(set(names)) == 3 and all(len(n) <= 63 for n in names), names
+    assert schema_name("market_dev") == "ducklake_market_dev"  # short keys keep their readable name
+    for i, key in enumerate(keys):
+        lake = Lake(tmp_path / f"lake{i}", postgres, key)
+        try:
+            published = lake.publish({"p": str(staged)}, author="a", message=key)
+            assert [v["version"] for v in lake.versions("p")] == [published["snapshot"]]
+        finally:
+            lake.close()

@@ -47,6 +47,23 @@ def carries(event) -> bool:
     )
 
 
+def from_writers(event: dict, may_write) -> dict:
+    """``event`` with the assertions its poster may not make left out: those on an input dataset that
+    ``may_write(namespace, name)`` refuses. Outputs pass as they are (the catalog already refused an output its
+    poster may not write). Why: a dataset's check badge and history are its producers' word; a project that only
+    reads a dataset (or names it without reading it at all) must not turn its owners' badge red, or green. An
+    owner validating its own dataset as an input (Great Expectations' way) is still recorded."""
+    inputs = event.get("inputs")
+    if not isinstance(inputs, list):
+        return event
+    kept = [
+        d
+        for d in inputs
+        if _assertions(d) is None or (isinstance(d, dict) and may_write(d.get("namespace"), d.get("name")))
+    ]
+    return event if len(kept) == len(inputs) else {**event, "inputs": kept}
+
+
 def record_many(store, events: list[dict]) -> int:
     return sum(record(store, e) for e in events)
 

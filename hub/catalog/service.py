@@ -151,7 +151,9 @@ class Catalog:
                 self.access.record_reads(item)
             except Exception:  # noqa: BLE001 - the event is logged; a failed audit entry is logged too
                 log.exception("Recording reads of event %s failed", item.seq)
-        checked = [it.event.raw for it in items if quality.carries(it.event.raw)]
+        checked = [
+            quality.from_writers(it.event.raw, self._writer_of(it)) for it in items if quality.carries(it.event.raw)
+        ]
         if checked:  # check results (dataQualityAssertions): the datasets' quality history
             try:
                 await self.write(quality.record_many, self.store, checked)
@@ -416,6 +418,19 @@ class Catalog:
                         "(write_grants)",
                     )
         return item
+
+    def _writer_of(self, item: Resolved):
+        """``may_write(namespace, name)`` for the poster of ``item``: a member of the dataset's project, a holder
+        of its write grant, or a caller with every project (admins, Paved's services)."""
+        if item.allowed is None:
+            return lambda ns, name: True
+        allowed = set(item.allowed)
+
+        def may(ns, name) -> bool:
+            owner = item.dataset_owners.get((ns, name))
+            return (owner is not None and owner[0] in allowed) or self.may_write((ns, name), allowed)
+
+        return may
 
     def may_write(self, key: tuple[str, str], allowed: set[str]) -> bool:
         did = self.store.ds_ids.get(key)

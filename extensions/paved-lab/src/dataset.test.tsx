@@ -2,7 +2,7 @@ import { fireEvent, screen } from '@testing-library/react';
 import { Widget } from '@lumino/widgets';
 import { describe, expect, it, vi } from 'vitest';
 
-import { compareCells, DatasetActions, DatasetPanel } from './dataset';
+import { compareCells, DatasetActions, DatasetPanel, runState } from './dataset';
 import { mockFetch } from './testing/fetch';
 
 const DETAIL = {
@@ -73,5 +73,26 @@ describe('compareCells', () => {
     [null, 1, 1]
   ])('compares %j with %j', (a, b, sign) => {
     expect(Math.sign(compareCells(a, b))).toBe(sign);
+  });
+});
+
+describe('runState', () => {
+  const run = (assertions: { assertion: string; success: boolean; severity?: string }[]) => ({
+    run_id: 'r',
+    success: assertions.every(a => a.success),
+    assertions
+  });
+
+  it('heads a run whose only failures are warn checks as warned, not failed', () => {
+    expect(runState(run([{ assertion: 'not_null(price)', success: true, severity: 'error' }]))).toBe('passed');
+    expect(runState(run([{ assertion: 'unique(id)', success: false, severity: 'warn' }]))).toBe('warned');
+    expect(
+      runState(
+        run([
+          { assertion: 'unique(id)', success: false, severity: 'warn' },
+          { assertion: 'not_null(price)', success: false, severity: 'error' }
+        ])
+      )
+    ).toBe('failed');
   });
 });

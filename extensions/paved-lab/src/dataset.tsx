@@ -499,6 +499,15 @@ function assertionLabel(a: QualityRun['assertions'][number]): string {
   return a.column && !a.assertion.includes(`(${a.column}`) ? `${a.assertion}(${a.column})` : a.assertion;
 }
 
+/** A run's column head: `passed`, `warned` (only `warn` checks failed: the run went on, as the catalog's badge
+ * says) or `failed`. */
+export function runState(run: QualityRun): 'passed' | 'warned' | 'failed' {
+  if (run.success) {
+    return 'passed';
+  }
+  return run.assertions.every(a => a.success || a.severity === 'warn') ? 'warned' : 'failed';
+}
+
 /**
  * The dataset's check history drawn as a grid: one column per run (oldest left), one row per check; green
  * passed, red failed, amber a failed `warn` check, blank not run. Above it the freshness promise.
@@ -548,16 +557,14 @@ class QualityView extends ModelView {
             {runs.map((run, i) => (
               <rect
                 key={`run-${i}`}
-                className={`paved-quality-run paved-quality-run--${run.success ? 'passed' : 'failed'}`}
+                className={`paved-quality-run paved-quality-run--${runState(run)}`}
                 x={LABEL_WIDTH + i * CELL + 1}
                 y={4}
                 width={CELL - 2}
                 height={16}
                 rx={3}
               >
-                <title>
-                  {`${formatTime(run.event_time)} · ${run.event_type ?? ''} · ${run.success ? 'passed' : 'failed'}`}
-                </title>
+                <title>{`${formatTime(run.event_time)} · ${run.event_type ?? ''} · ${runState(run)}`}</title>
               </rect>
             ))}
             {rows.map((label, r) => (

@@ -191,7 +191,7 @@
 .paved-quality-label { text-anchor: end; font-size: 11px; fill: var(--jp-ui-font-color1); font-family: var(--jp-code-font-family); }
 .paved-quality-run--passed, .paved-quality-cell--passed { fill: #43a047; }
 .paved-quality-run--failed, .paved-quality-cell--failed { fill: #d32f2f; }
-.paved-quality-cell--warned { fill: #f2a541; }
+.paved-quality-run--warned, .paved-quality-cell--warned { fill: #f2a541; }
 .paved-quality-cell--none { fill: var(--jp-layout-color2); stroke: var(--jp-border-color2); }
 
 .paved-lineage-node.paved-lineage-node--fresh > rect { stroke: #2e7d32; }
