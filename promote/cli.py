@@ -40,7 +40,7 @@ from paved.pipelines.spec import (
     parse_spec,
     resolve_parameters,
 )
-from paved.pipelines.views import failure_of
+from paved.pipelines.views import cell_words, failing_cell_number, failure_of
 
 
 def add_arguments(p) -> None:
@@ -307,14 +307,19 @@ def check_staged(spec, result, out: Path, lake: str):
     return result
 
 
+def failed_cell(result, failure: dict | None) -> str:
+    """The failing cell as people see it (``cell 3 (In [4])``), from the output notebook when it has the error."""
+    return failure["label"] if failure else cell_words(failing_cell_number(result.failing_cell))
+
+
 def print_failure(result, out: Path) -> None:
     """The failing cell (its source and the error) first, then where the output notebook and log are."""
 
     failure = failure_of(str(out))
-    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    where = f" in {failed_cell(result, failure)}" if result.failing_cell is not None else ""
     say(False, f"test run failed ({result.category}{where}): {result.error}")
     if failure:
-        print(f"    cell {failure['cell']}:")
+        print(f"    {failure['label']}:")
         for line in failure["source"].splitlines()[:20]:
             print(f"    | {line}")
         print(f"    {failure['ename']}: {failure['evalue']}")
@@ -326,7 +331,7 @@ def dry_run(spec, nb: dict, values: dict) -> int:
     if result.status == "succeeded":
         say(True, f"dry run succeeded in {result.duration:.1f}s; output notebook {out / 'output.ipynb'}")
         return 0
-    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    where = f" in {failed_cell(result, failure_of(str(out)))}" if result.failing_cell is not None else ""
     say(False, f"dry run failed ({result.category}{where}): {result.error}")
     print(f"    output notebook {out / 'output.ipynb'}, log {out / 'run.log'}")
     return 1

@@ -160,7 +160,9 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         app.click('#run-now button[type="submit"]')
         app.click("#run-now .result a", timeout=30_000)
         expect(app.locator("#run-status")).to_have_text("failed", timeout=120_000)
-        expect(app.locator("#failure")).to_contain_text("Cell 2 failed")
+        # the cell as the user sees it: third in the notebook, In [4] in the output shown below (after the
+        # injected parameters)
+        expect(app.locator("#failure")).to_contain_text("Cell 3 (In [4]) failed")
         expect(app.locator("#failure pre.cell")).to_contain_text("raise ValueError('negative prices not handled')")
         failed_run = int(app.url.rstrip("/").rsplit("/", 1)[-1])
         shot(app, "7-run-failed")

@@ -327,7 +327,8 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     )
     nb_path.write_text(json.dumps(broken))
     r = promote()
-    assert r.returncode == 1 and "test run failed (notebook-error in cell 2)" in r.stdout, r.stdout
+    # named as the user sees it: the third cell of the notebook, In [4] of the output (parameters injected)
+    assert r.returncode == 1 and "test run failed (notebook-error in cell 3 (In [4]))" in r.stdout, r.stdout
     assert "| raise ValueError('negative prices not handled')" in r.stdout and "nothing deployed" in r.stdout
     assert [v["number"] for v in alice.get(f"{svc}api/pipelines/{PROJECT}/loop").json()["versions"]] == [1]
 
@@ -337,9 +338,13 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     failed = _wait_run(alice, svc, alice.post(f"{svc}api/pipelines/{PROJECT}/loop/runs", json={}).json()["run_id"])
     assert (failed["status"], failed["category"], len(failed["attempts"])) == ("failed", "notebook-error", 1)
     assert failed["failure"]["cell"] == 2 and "raise ValueError" in failed["failure"]["source"]
+    # the API names it as the run page and alerts do: counted from 1, with its In [n] in the output notebook
+    assert (failed["failing_cell"], failed["failing_cell_number"]) == (2, 3)
+    assert (failed["failure"]["number"], failed["failure"]["execution_count"]) == (3, 4)
     assert "negative prices not handled" in failed["failure"]["traceback"]
     page = hub.login("alice").get(f"{svc}runs/{failed['id']}")
     assert page.status_code == 200 and 'id="failure"' in page.text and "negative prices not handled" in page.text
+    assert "Cell 3 (In [4]) failed" in page.text
     html = alice.get(f"{svc}runs/{failed['id']}/notebook")
     assert html.status_code == 200 and "sandbox" in html.headers["Content-Security-Policy"]
     assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html.text)  # nothing from outside Paved
@@ -443,6 +448,34 @@ def test_another_projects_run_cannot_be_rerun_or_opened(hub, manual):
         r = bob.post(f"{manual}api/runs/{run_id}/{action}")
         assert r.status_code == 404 and r.json()["message"] == f"No run {run_id}"
     assert len(alice.get(f"{manual}api/runs/{run_id}").json()["attempts"]) in (0, 1)
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("paused please", "The request body is not valid JSON"),
+        ("[true]", "The request body must be a JSON object"),
+        ('{"paused": true}', "pause takes no fields in its request body (got 'paused')"),
+    ],
+)
+def test_pause_refuses_a_malformed_body_and_changes_nothing(hub, manual, body, message):
+    alice = hub.api("alice")
+    url = f"{manual}api/pipelines/{PROJECT}/bad-input"
+    r = alice.post(f"{url}/pause", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["message"].startswith(message), r.text
+    assert alice.get(url).json()["paused"] is False
+    # the actions without input (rerun, rerun-failed) refuse it the same way
+    r = alice.post(f"{url}/rerun-failed", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["message"].startswith(message.replace("pause", "rerun-failed")), r.text
+
+
+def test_pause_and_resume_take_an_empty_body_or_an_empty_object(hub, manual):
+    alice = hub.api("alice")
+    url = f"{manual}api/pipelines/{PROJECT}/bad-daily"
+    assert alice.post(f"{url}/pause").json()["paused"] is True  # no body (the CLI and the pages)
+    assert alice.get(url).json()["paused"] is True
+    assert alice.post(f"{url}/resume", json={}).json()["paused"] is False
+    assert alice.get(url).json()["paused"] is False
 
 
 def test_a_member_cannot_report_an_attempts_result(hub, manual):
