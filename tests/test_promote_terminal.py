@@ -103,6 +103,7 @@ def test_a_live_jupyterlab_terminal_has_paved_and_the_project_scope(paved_hub):
         lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).strip() for line in screen.splitlines()]
         assert f"scope=[{project}]" in lines, screen
         paved = [line for line in lines if line.startswith("/") and line.endswith("/paved")]
-        assert paved and os.access(paved[0], os.X_OK), screen
+        # the server's own `paved` (its Python's), which /etc/profile would have dropped from PATH
+        assert paved == [str(Path(sys.executable).parent / "paved")], screen
     finally:
         stop(hub, user, name)
