@@ -70,15 +70,22 @@ def last_started_cell(output_path: Path) -> tuple[int | None, str]:
 # Modules the executor never needs that papermill would import anyway, set to None in ``sys.modules`` (so their
 # import raises ImportError and the importer goes without them) before papermill is imported. rfc3987_syntax
 # comes in with ``jsonschema[format-nongpl]`` (a dependency of jupyter-events, so of every Jupyter server) and
-# builds its Lark grammar at import: 2-3 s on an idle core, 8 s under load, in each run (measured, see
-# benchmarks/pipelines.py). jsonschema imports it only to check the "iri" string format, which nbformat's
-# notebook schema does not use, so validation of the notebooks is unchanged.
+# compiles 38 Lark grammars at import: 4.5-5 s of `python -c "import rfc3987_syntax"` on this shared 2-core
+# machine (load 9), paid by every run and every `paved promote` (see benchmarks/pipelines.py, item 4).
+# jsonschema imports it only to check the "iri" string format, which nbformat's notebook schema does not use,
+# so validation of the notebooks is unchanged.
 UNNEEDED_MODULES = ("rfc3987_syntax",)
 
 
-def main(request_path: str) -> int:
+def skip_unneeded_modules() -> None:
+    """Keep :data:`UNNEEDED_MODULES` out of this process (call before importing papermill; no effect on a module
+    already imported). Used by the executor and by ``paved promote`` (which reads parameters with papermill)."""
     for name in UNNEEDED_MODULES:
         sys.modules.setdefault(name, None)
+
+
+def main(request_path: str) -> int:
+    skip_unneeded_modules()
     import logging
 
     from jupyter_client.manager import AsyncKernelManager
