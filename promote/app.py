@@ -114,9 +114,9 @@ def main() -> None:
     def reap():
         # A finished attempt is recorded as soon as its executor exits, not at the next pass: polling a few
         # child processes is cheap, and a run's status (and the runs waiting on it under `concurrency: forbid`)
-        # should not wait up to a pass interval.
+        # should not wait up to a pass interval. Only while this process holds the scheduler lock, as in a pass.
         try:
-            if scheduler.executions and scheduler.reap():
+            if scheduler.leader and scheduler.executions and scheduler.reap():
                 step()
         except Exception:
             log.exception("Reaping finished attempts failed")

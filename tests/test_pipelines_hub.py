@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from conftest import paved_with_site
 from promote_helpers import make_notebook
 
 PROJECT = "imbalance-price-forecast"
@@ -618,3 +619,25 @@ def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
 
     check()
     assert not errors, errors[:10]
+
+
+def test_run_now_and_rerun_start_at_once_not_at_the_next_scheduler_pass(tmp_path):
+    """With an hour between scheduler passes, a Run now still starts and is recorded as soon as it is asked for
+    (the request wakes the scheduler; a finished attempt is reaped within a fraction of a second), and so does a
+    rerun of a failed run."""
+    with paved_with_site(tmp_path, "c.Pipelines.interval = 3600\n") as hub:
+        svc, alice = f"{hub.url}/services/pipelines/", hub.api("alice")
+        spec = {"name": "at-once", "project": PROJECT, "environment": "dev"}
+        nb = make_notebook("fail = True", "assert not fail, 'asked to fail'")
+        spec["parameters"] = {"fail": {"type": "bool", "default": True}}
+        r = alice.post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb})
+        assert r.status_code == 201, r.text
+        failed = _wait_run(
+            alice, svc, alice.post(f"{svc}api/pipelines/{PROJECT}/at-once/runs", json={}).json()["run_id"]
+        )
+        assert (failed["status"], failed["category"]) == ("failed", "notebook-error"), failed
+        spec["parameters"]["fail"]["default"] = False
+        assert alice.post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb}).status_code == 201
+        assert alice.post(f"{svc}api/runs/{failed['id']}/rerun").status_code == 200
+        rerun = _wait_run(alice, svc, failed["id"])
+        assert (rerun["status"], rerun["version"], len(rerun["attempts"])) == ("succeeded", 2, 2), rerun
