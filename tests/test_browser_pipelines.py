@@ -103,6 +103,13 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         expect(row).to_contain_text("At 06:00 AM")
         expect(row).to_contain_text("v1")
         shot(app, "3-list")
+        # The list refreshes by itself: a run started elsewhere (through the API, as the CLI does) shows up in
+        # the row without a reload.
+        expect(row).to_contain_text("no runs yet")
+        started = hub.api("alice").post(f"{svc}api/pipelines/{PROJECT}/loop-forecast/runs", json={})
+        assert started.status_code == 201, started.text
+        expect(row).to_contain_text("succeeded", timeout=120_000)
+        expect(app.locator("#refreshed")).to_contain_text("updated")
         row.locator("a").first.click()
         expect(app.locator("h1")).to_contain_text("loop-forecast")
         app.click("#run-now summary")

@@ -480,6 +480,24 @@ def test_pause_and_resume_take_an_empty_body_or_an_empty_object(hub, manual):
     assert alice.get(url).json()["paused"] is False
 
 
+def test_the_list_page_filters_by_status_and_project(hub, manual):
+    page = hub.login("alice")
+
+    def rows(**query) -> set[str]:
+        return set(re.findall(r'data-pipeline="([^"]+)"', page.get(manual, params=query).text))
+
+    mine = {f"{PROJECT}/bad-input", f"{PROJECT}/bad-daily"}
+    assert mine <= rows() and mine <= rows(status="active")
+    assert hub.api("alice").post(f"{manual}api/pipelines/{PROJECT}/bad-daily/pause").status_code == 200
+    try:
+        paused, active = rows(status="paused"), rows(status="active")
+        assert f"{PROJECT}/bad-daily" in paused and f"{PROJECT}/bad-input" not in paused
+        assert f"{PROJECT}/bad-input" in active and f"{PROJECT}/bad-daily" not in active
+    finally:
+        hub.api("alice").post(f"{manual}api/pipelines/{PROJECT}/bad-daily/resume")
+    assert mine <= rows(project=PROJECT) and all(r.startswith(f"{PROJECT}/") for r in rows(project=PROJECT))
+
+
 def test_a_member_cannot_report_an_attempts_result(hub, manual):
     # Results are reported by the Kubernetes Job that claimed its attempt, never by a user: alice must not be able
     # to mark her own run succeeded while it runs (or after it failed).
