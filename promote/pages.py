@@ -18,7 +18,9 @@ from paved.pipelines.service import Base, run_json
 from paved.pipelines.store import RUN_STATES
 
 HERE = Path(__file__).parent
-STATIC = HERE / "static"
+# From this module's real path: under a strict editable install the installed files are symlinks into the source
+# tree, and Tornado's StaticFileHandler refuses (403) a file whose real path is outside its root.
+STATIC = Path(__file__).resolve().parent / "static"
 TIMELINE_W, TIMELINE_H = 720, 80
 STATUS_COLOURS = {
     "succeeded": "#2f9e44",

@@ -487,6 +487,10 @@ def test_the_list_page_filters_by_status_and_project(hub, manual):
         return set(re.findall(r'data-pipeline="([^"]+)"', page.get(manual, params=query).text))
 
     mine = {f"{PROJECT}/bad-input", f"{PROJECT}/bad-daily"}
+    # the pages' own script and style (a strict editable install links them into the source tree; a 403 here
+    # left the pages unstyled and their buttons dead)
+    for asset in ("pipelines.js", "pipelines.css"):
+        assert page.get(f"{manual}static/{asset}").status_code == 200, asset
     assert mine <= rows() and mine <= rows(status="active")
     assert hub.api("alice").post(f"{manual}api/pipelines/{PROJECT}/bad-daily/pause").status_code == 200
     try:
