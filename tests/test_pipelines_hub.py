@@ -345,7 +345,7 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     assert "negative prices not handled" in failed["failure"]["traceback"]
     page = hub.login("alice").get(f"{svc}runs/{failed['id']}")
     assert page.status_code == 200 and 'id="failure"' in page.text and "negative prices not handled" in page.text
-    assert "Cell 3 (In [4]) failed" in page.text
+    assert "Cell 3 (In [4]) failed" in page.text and "notebook-error · cell 3 (In [4])" in page.text
     html = alice.get(f"{svc}runs/{failed['id']}/notebook")
     assert html.status_code == 200 and "sandbox" in html.headers["Content-Security-Policy"]
     assert not re.findall(r"""(?:src|href)=["']?(?:https?:)?//""", html.text)  # nothing from outside Paved
