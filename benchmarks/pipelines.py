@@ -159,7 +159,7 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
             nb.write_text(json.dumps(NOTEBOOK))
             t = time.perf_counter()
             for k in range(2):
-                subprocess.run(
+                bare_run = subprocess.run(
                     [
                         sys.executable,
                         "-m",
@@ -170,9 +170,10 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
                         "python3",
                         "--no-progress-bar",
                     ],
-                    check=True,
                     capture_output=True,
+                    text=True,
                 )
+                assert bare_run.returncode == 0, f"bare papermill failed: {bare_run.stderr[-2000:]}"
             bare.append(time.perf_counter() - t)
             env = dict(os.environ, JUPYTERHUB_API_TOKEN=token, PAVED_LAKE=str(work / "lake"))
             t = time.perf_counter()
