@@ -7,6 +7,10 @@ Payload (webhook JSON; the email's subject is ``text`` and its body the fields, 
     {"event": "pipeline_run_failed" | "pipeline_recovered" | "pipeline_run_slow" | "pipeline_run_skipped",
      "text": "a sentence", "project", "pipeline", "environment", "run_id", "nominal_time", "url", ...}
 
+A failure also carries ``failing_cell`` (0-based index), ``failing_cell_number`` (counted from 1, as JupyterLab
+counts cells) and ``cell`` (``"cell 3 (In [4])"``: that number and the ``In [n]`` of the output notebook), which
+the sentence ends with.
+
 "Longer than usual" is over :data:`SLOW_FACTOR` times the median duration of the last :data:`SLOW_WINDOW`
 successful runs (at least :data:`SLOW_MIN_RUNS` of them), the rule the issue tracker's DataOps practice asks for.
 Sending happens on a background thread and never fails a run.
@@ -30,7 +34,7 @@ SLOW_WINDOW = 10
 SLOW_MIN_RUNS = 3
 
 TEXTS = {
-    "pipeline_run_failed": "Pipeline {project}/{pipeline} failed ({category}) for {nominal_time}",
+    "pipeline_run_failed": "Pipeline {project}/{pipeline} failed ({category}) for {nominal_time}{in_cell}",
     "pipeline_recovered": "Pipeline {project}/{pipeline} succeeded again for {nominal_time} after failed runs",
     "pipeline_run_slow": "Pipeline {project}/{pipeline} has been running {running_s:.0f}s for {nominal_time}, "
     "over {factor:g}x its usual {median_s:.0f}s",
@@ -48,8 +52,10 @@ def slow_threshold(durations: list[float]) -> float | None:
 
 def payload(event: str, **fields) -> dict:
     fields.setdefault("factor", SLOW_FACTOR)
+    # the failing cell as people see it (``cell`` is views.cell_words: "cell 3 (In [4])"), in the sentence only
+    in_cell = f" in {fields['cell']}" if fields.get("cell") else ""
     try:
-        text = TEXTS[event].format(**fields)
+        text = TEXTS[event].format(**fields, in_cell=in_cell)
     except (KeyError, ValueError):
         text = f"Pipeline {fields.get('project')}/{fields.get('pipeline')}: {event}"
     return {"event": event, "text": text, **{k: v for k, v in fields.items() if k != "factor"}}

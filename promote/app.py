@@ -42,6 +42,7 @@ from paved.pipelines.tokens import HubTokenIssuer
 from paved.pipelines.triggers import CatalogFeed
 
 log = logging.getLogger("paved.pipelines")
+REAP_INTERVAL_S = 0.1  # how often running attempts' executors are polled for their exit (see main)
 
 
 def build_app(store: Store, scheduler: Scheduler, public_url: str = ""):
@@ -124,13 +125,27 @@ class PipelinesApp(ServiceApp):
             except Exception:
                 log.exception("Scheduler pass failed")
 
+        def reap():
+            # A finished attempt is recorded as soon as its executor exits, not at the next pass: polling a few
+            # child processes is cheap, and a run's status (and the runs waiting on it under `concurrency:
+            # forbid`) should not wait up to a pass interval. Only while this process holds the scheduler lock.
+            try:
+                if scheduler.leader and scheduler.executions and scheduler.reap():
+                    step()
+            except Exception:
+                log.exception("Reaping finished attempts failed")
+
         if os.environ.get("PAVED_PIPELINES_TARGET") == "kubernetes":  # CronJobs and Jobs through the Kubernetes API
             from paved.pipelines.kube_client import start_if_configured
 
             IOLoop.current().add_callback(start_if_configured, store, scheduler, projects)
         else:
             PeriodicCallback(step, settings.interval * 1000).start()
+            PeriodicCallback(reap, REAP_INTERVAL_S * 1000).start()
             IOLoop.current().add_callback(step)
+            # Run now, rerun, backfill: queued runs start in this pass, right after the request, not at the next
+            # tick.
+            app.settings["wake"] = lambda: IOLoop.current().add_callback(step)
 
         def stop(signum, frame):
             IOLoop.current().add_callback_from_signal(_shutdown, scheduler)

@@ -28,7 +28,7 @@ from paved.pipelines.promotion import Problem, PromotionRequest, slug, spec_path
 from paved.pipelines.runner import RunRequest, scope_env
 from paved.pipelines.runner import run as run_attempt
 from paved.pipelines.scheduler import kernel_of
-from paved.pipelines.views import failure_of
+from paved.pipelines.views import cell_words, failing_cell_number, failure_of
 
 
 def add_arguments(p) -> None:
@@ -223,12 +223,17 @@ def check_staged(spec, result, out: Path, lake: str):
     return result
 
 
+def failed_cell(result, failure: dict | None) -> str:
+    """The failing cell as people see it (``cell 3 (In [4])``), from the output notebook when it has the error."""
+    return failure["label"] if failure else cell_words(failing_cell_number(result.failing_cell))
+
+
 def print_failure(result, out: Path, failure: dict | None) -> None:
     """The failing cell (its source and the error) first, then where the output notebook and log are."""
-    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    where = f" in {failed_cell(result, failure)}" if result.failing_cell is not None else ""
     say(False, f"test run failed ({result.category}{where}): {result.error}")
     if failure:
-        print(f"    cell {failure['cell']}:")
+        print(f"    {failure['label']}:")
         for line in failure["source"].splitlines()[:20]:
             print(f"    | {line}")
         print(f"    {failure['ename']}: {failure['evalue']}")
@@ -240,7 +245,7 @@ def dry_run(tested: promotion.TestRun) -> int:
     if result.status == "succeeded":
         say(True, f"dry run succeeded in {result.duration:.1f}s; output notebook {out / 'output.ipynb'}")
         return 0
-    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    where = f" in {failed_cell(result, failure_of(str(out)))}" if result.failing_cell is not None else ""
     say(False, f"dry run failed ({result.category}{where}): {result.error}")
     print(f"    output notebook {out / 'output.ipynb'}, log {out / 'run.log'}")
     return 1

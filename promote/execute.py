@@ -67,12 +67,29 @@ def last_started_cell(output_path: Path) -> tuple[int | None, str]:
     return source_cell_index(nb, found), (src.strip().splitlines() or [""])[0][:200]
 
 
+# Modules the executor never needs that papermill would import anyway, set to None in ``sys.modules`` (so their
+# import raises ImportError and the importer goes without them) before papermill is imported. rfc3987_syntax
+# comes in with ``jsonschema[format-nongpl]`` (a dependency of jupyter-events, so of every Jupyter server) and
+# compiles 38 Lark grammars at import: 4.5-5 s of `python -c "import rfc3987_syntax"` on this shared 2-core
+# machine (load 9), paid by every run and every `paved promote` (see benchmarks/pipelines.py, item 4).
+# jsonschema imports it only to check the "iri" string format, which nbformat's notebook schema does not use,
+# so validation of the notebooks is unchanged.
+UNNEEDED_MODULES = ("rfc3987_syntax",)
+
+
+def skip_unneeded_modules() -> None:
+    """Keep :data:`UNNEEDED_MODULES` out of this process (call before importing papermill; no effect on a module
+    already imported). Used by the executor and by ``paved promote`` (which reads parameters with papermill)."""
+    for name in UNNEEDED_MODULES:
+        sys.modules.setdefault(name, None)
+
+
 def main(request_path: str) -> int:
+    skip_unneeded_modules()
     import logging
 
-    import papermill
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     request = json.loads(Path(request_path).read_text())
@@ -84,8 +101,34 @@ def main(request_path: str) -> int:
         raise SystemExit(EXIT_CODES["timeout"])
 
     signal.signal(signal.SIGTERM, stop)
+
+    # The kernel is launched before papermill is imported, so its start-up (its own process importing IPython)
+    # overlaps this process's imports instead of following them. papermill gets the started kernel (``km``);
+    # nbclient waits for it to be ready as it would for one it started, and it is shut down below.
+    class Kernel(AsyncKernelManager):
+        """Remembers the clients nbclient makes of it: with a kernel it did not start, nbclient leaves their
+        channels open, and they are closed here with the kernel (not at exit, with a warning in the run log)."""
+
+        def client(self, **kwargs):
+            made = super().client(**kwargs)
+            clients.append(made)
+            return made
+
+    clients: list = []
+    km, boot_error = Kernel(kernel_name=request.get("kernel_name") or "python3"), None
+    try:
+        run_sync(km.start_kernel)(cwd=str(out_dir))
+    except Exception as e:  # no such kernel, a kernel that cannot start: reported below, as papermill would
+        km, boot_error = None, e
+
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
     category, failing, error = None, None, None
     try:
+        if boot_error is not None:
+            raise boot_error
         papermill.execute_notebook(
             str(out_dir / "input.ipynb"),
             str(output),
@@ -96,6 +139,7 @@ def main(request_path: str) -> int:
             progress_bar=False,
             cwd=str(out_dir),
             report_mode=False,
+            km=km,
         )
     except PapermillExecutionError as e:
         category, error = "notebook-error", f"{e.ename}: {e.evalue}"
@@ -110,12 +154,19 @@ def main(request_path: str) -> int:
     except BaseException as e:  # no kernel, unreadable notebook, disk full...
         category, error = "infra", f"{type(e).__name__}: {e}"[:2000]
         traceback.print_exc()
+    if km is not None:
+        try:
+            for client in clients:
+                client.stop_channels()
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # already gone (it died, or the run timed out): the runner stops the group anyway
+            pass
     if category and category != "notebook-error":
         failing, line = last_started_cell(output)
         if line:
             error = f"{error} (in: {line})"
     if category:
-        where = f" in cell {failing}" if failing is not None else ""
+        where = f" in cell {failing + 1}" if failing is not None else ""  # counted from 1, as people see it
         print(f"paved: the run failed ({category}{where}): {error}", flush=True)
     write_json_atomic(result_path, {"category": category, "failing_cell": failing, "error": error})
     sys.stdout.flush()

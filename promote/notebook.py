@@ -11,6 +11,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from paved.pipelines.execute import skip_unneeded_modules
 from paved.pipelines.spec import Param
 
 HOW_TO_TAG = (
@@ -47,6 +48,7 @@ def read_notebook(path: str | Path) -> dict:
 
 def notebook_parameters(path: str | Path) -> dict[str, dict]:
     """``{name: {name, inferred_type_name, default, help}}`` from papermill; NotebookError without the cell."""
+    skip_unneeded_modules()  # seconds of papermill's import that reading parameters never uses (execute.py)
     import papermill
 
     path = Path(path)

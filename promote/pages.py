@@ -14,11 +14,13 @@ from tornado import web
 
 from paved.core.pages import LinkedStaticFiles, render
 from paved.core.service import service_prefix
-from paved.pipelines.service import Base, _runs_filtered, run_json
+from paved.pipelines.service import Base, run_json
 from paved.pipelines.store import RUN_STATES
 
 HERE = Path(__file__).parent
-STATIC = HERE / "static"
+# From this module's real path: under a strict editable install the installed files are symlinks into the source
+# tree, and Tornado's StaticFileHandler refuses (403) a file whose real path is outside its root.
+STATIC = Path(__file__).resolve().parent / "static"
 TIMELINE_W, TIMELINE_H = 720, 80
 STATUS_COLOURS = {
     "succeeded": "#2f9e44",
@@ -101,14 +103,18 @@ class PipelinesPage(Page):
     def get(self):
         names = self.project_names()
         project, status = self.get_argument("project", ""), self.get_argument("status", "")
-        rows = self.summaries(self.store.list_pipelines([project] if project and project in names else names))
+        shown = [project] if project and project in names else names
+        rows = self.summaries(self.store.list_pipelines(shown))
         if status:
             rows = [
                 r
                 for r in rows
                 if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
             ]
-        runs = [run_json(r) for r in _runs_filtered(self)][:50]
+        # "active" and "paused" are states of pipelines, not of runs: the recent runs are filtered by run states
+        # only (the runs API answers 400 to other values, which made this page fail for those two filters)
+        runs = self.store.list_runs(shown, status=status if status in RUN_STATES else None, limit=50)
+        runs = [run_json(r) for r in runs]
         self.render_page(
             "pipelines.html", pipelines=rows, runs=runs, project_names=names, project=project, status=status
         )

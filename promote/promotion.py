@@ -47,6 +47,7 @@ from paved.pipelines.spec import (
     parse_spec,
     resolve_parameters,
 )
+from paved.pipelines.views import cell_words, failing_cell_number
 
 
 @dataclass
@@ -325,7 +326,9 @@ def promote(
         result, out = run_test(spec, nb, planned.values)
         tested = TestRun(result, out, failure_of(str(out)))
         if result.status != "succeeded":
-            where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+            # the cell as people see it (``cell 3 (In [4])``): the output notebook's label, else the 1-based number
+            label = (tested.failure or {}).get("label") or cell_words(failing_cell_number(result.failing_cell))
+            where = f" in {label}" if label else ""
             return Refused(
                 f"The test run failed{where}: nothing was deployed",
                 [Problem("notebook", f"the test run failed{where} ({result.category}): {result.error}")],

@@ -40,7 +40,7 @@ from typing import Callable
 from paved.core.budget import check_budget
 from paved.core.ledger import Ledger, default_db_url
 from paved.core.pricebook import load_pricebook
-from paved.pipelines import alerts, cron, lineage
+from paved.pipelines import alerts, cron, lineage, views
 from paved.pipelines.products import DataProducts
 from paved.pipelines.runner import (
     Execution,
@@ -360,14 +360,18 @@ class Scheduler:
         self._side.submit(self._usage_open, ctx)
         return execution
 
-    def reap(self) -> None:
+    def reap(self) -> int:
+        """Record the attempts whose executor has ended; returns how many."""
+        done = 0
         for attempt_id, (execution, ctx) in list(self.executions.items()):
             result = execution.poll()
             if result is not None:
                 del self.executions[attempt_id]
                 self._finish(ctx["attempt"], result, ctx)
+                done += 1
             else:
                 self._check_slow(ctx)
+        return done
 
     def _check_slow(self, ctx: dict) -> None:
         """Alert once per run when it has been running over twice its usual time (alerts.slow_threshold)."""
@@ -576,12 +580,19 @@ class Scheduler:
     def _notify(self, run: dict) -> None:
         """Alert a failed run once (the run store's ``notified_at`` claims it)."""
         if self.store.mark_notified(run["id"], self.clock.now()):
+            attempts = self.store.attempts_of(run["id"])
+            failure = views.failure_of(attempts[-1]["output_dir"]) if attempts else None
+            number = views.failing_cell_number(run["failing_cell"])
             self._alert(
                 "pipeline_run_failed",
                 run,
                 attempts=run["attempts"],
                 category=run["category"],
                 failing_cell=run["failing_cell"],
+                failing_cell_number=number,
+                cell=failure["label"]
+                if failure and failure["cell"] == run["failing_cell"]
+                else views.cell_words(number),
                 error=run["error"],
             )
 

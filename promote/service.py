@@ -68,6 +68,7 @@ def run_json(r: dict) -> dict:
             "ended_at",
         )
     }
+    out["failing_cell_number"] = views.failing_cell_number(r["failing_cell"])  # counted from 1, as people see it
     out["nominal_time"] = datetime.fromtimestamp(r["nominal_time"], timezone.utc).isoformat()
     out["duration_s"] = round(r["ended_at"] - r["started_at"], 3) if r["started_at"] and r["ended_at"] else None
     return out
@@ -145,6 +146,26 @@ class Base(ServiceHandler):
         except RecursionError:  # JSON nested deeper than Python's parser goes
             raise web.HTTPError(400, "The request body is nested too deeply") from None
 
+    def no_body(self, action: str) -> None:
+        """For actions that take no input (pause, resume, rerun, rerun-failed, open): an empty body or ``{}``.
+        Anything else is refused with a 400 rather than ignored, so a client that meant to send something (a
+        wrong endpoint, a typo'd field) learns it was not read, and nothing is done."""
+        if not (self.request.body or b"").strip():
+            return
+        body = self.json_body()  # 400 for text that is not JSON or not an object
+        if body:
+            raise web.HTTPError(
+                400,
+                f"{action} takes no fields in its request body (got {', '.join(sorted(map(repr, body))[:5])[:200]});"
+                " send an empty body or {}",
+            )
+
+    def wake(self) -> None:
+        """Start queued runs now (a scheduler pass right after this request) rather than at the next pass."""
+        wake = self.settings.get("wake")
+        if wake is not None:
+            wake()
+
     @property
     def store(self) -> Store:
         return self.settings["store"]
@@ -210,6 +231,7 @@ class Base(ServiceHandler):
             attempts.append(
                 {k: a[k] for k in ("number", "status", "category", "failing_cell", "error")}
                 | {
+                    "failing_cell_number": views.failing_cell_number(a["failing_cell"]),
                     "started_at": views.iso(a["started_at"]),
                     "ended_at": views.iso(ended),
                     "duration_s": round((ended or self.now()) - a["started_at"], 3),
@@ -358,6 +380,7 @@ class PipelineHandler(Base):
 class PauseHandler(Base):
     def post(self, project, name, action):
         p = self.pipeline_or_404(project, name)
+        self.no_body(action)
         self.store.set_paused(p["id"], action == "pause", now=self.now())
         self.write_json({"project": project, "name": name, "paused": action == "pause"})
 
@@ -399,6 +422,7 @@ class RunsOfPipelineHandler(Base):
             if len(ticks) > MAX_BACKFILL:
                 raise web.HTTPError(400, f"from/to: the range has more than {MAX_BACKFILL} ticks; split it")
             created = self.store.create_runs(p["id"], ticks, "backfill", user, now=self.now())
+            self.wake()
             self.write_json(
                 {
                     "ticks": len(ticks),
@@ -424,6 +448,7 @@ class RunsOfPipelineHandler(Base):
         run_id = self.store.create_run(p["id"], nominal, "manual", params, user, now=self.now())
         if run_id is None:
             raise web.HTTPError(409, f"{name} already has a run for {views.iso(nominal)}; rerun that one instead")
+        self.wake()
         self.write_json(
             {"run_id": run_id, "nominal_time": nominal, "url": f"{service_prefix()}runs/{run_id}"}, status=201
         )
@@ -433,11 +458,13 @@ class RerunFailedHandler(Base):
     def post(self, project, name):
         """Queue the pipeline's failed runs since its last success again, with the current version."""
         p = self.pipeline_or_404(project, name)
+        self.no_body("rerun-failed")
         ids = [
             r["id"]
             for r in self.store.failed_since_success(p["id"])
             if self.store.requeue(r["id"], p["current_version"])
         ]
+        self.wake()
         self.write_json({"run_ids": ids, "version_id": p["current_version"]})
 
 
@@ -565,6 +592,7 @@ class RunHandler(Base):
 class RerunHandler(Base):
     def post(self, run_id):
         r = self.run_or_404(run_id)
+        self.no_body("rerun")
         pipeline = self.store.pipeline(r["pipeline_id"])
         assert pipeline is not None  # a run's pipeline exists
         if not self.store.requeue(r["id"], pipeline["current_version"]):
@@ -573,6 +601,7 @@ class RerunHandler(Base):
                 f"Run {run_id} is {r['status']}; only failed or skipped runs can be rerun "
                 "(a scheduled time has at most one successful run)",
             )
+        self.wake()
         self.write_json({"run_id": r["id"], "status": "queued"})
 
 
@@ -582,6 +611,7 @@ class OpenNotebookHandler(Base):
         parameters cell, in a server of the run's project environment started (or reused) as the caller (see ``reproduce.py``)."""
 
         r = self.run_or_404(run_id)
+        self.no_body("open")
         if self.caller().get("kind") == "service":
             raise web.HTTPError(400, "Open in a notebook is for users, not services")
         attempts = self.store.attempts_of(r["id"])

@@ -117,9 +117,28 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
+def cell_words(number: int | None, execution_count: int | None = None) -> str:
+    """How a failing cell is named to people: ``cell 3 (In [4])``.
+
+    ``number`` is the cell's 1-based position in the user's notebook (JupyterLab counts cells from 1; the
+    injected-parameters cell is not counted) and ``execution_count`` the ``In [n]`` it shows in the output
+    notebook, the one a run page renders. Machine fields (``failing_cell``, ``failure.cell``) stay 0-based
+    indexes; only what people read uses these numbers. Empty when the cell is unknown."""
+    if number is None:
+        return ""
+    return f"cell {number}" + (f" (In [{execution_count}])" if execution_count else "")
+
+
+def failing_cell_number(index: int | None) -> int | None:
+    """The 1-based cell number people see for a 0-based ``failing_cell`` index (None stays None)."""
+    return index + 1 if isinstance(index, int) else None
+
+
 def failure_of(output_dir: str | None) -> dict | None:
-    """``{cell, source, ename, evalue, traceback}`` of the first cell with an error in an attempt's output notebook
-    (``cell`` counted in the user's notebook, injected parameters skipped); None when there is none."""
+    """``{cell, number, execution_count, label, source, ename, evalue, traceback}`` of the first cell with an
+    error in an attempt's output notebook; None when there is none. ``cell`` is the 0-based index in the user's
+    notebook (injected parameters skipped), ``number`` the same cell counted from 1, ``execution_count`` its
+    ``In [n]`` in the output notebook and ``label`` both in words (:func:`cell_words`)."""
     if not output_dir or output_dir.startswith("external:"):
         return None
     try:
@@ -132,8 +151,12 @@ def failure_of(output_dir: str | None) -> dict | None:
             n += 1
         for o in cell.get("outputs", []) or []:
             if o.get("output_type") == "error":
+                count = cell.get("execution_count") if isinstance(cell.get("execution_count"), int) else None
                 return {
                     "cell": n,
+                    "number": n + 1,
+                    "execution_count": count,
+                    "label": cell_words(n + 1, count),
                     "source": _source(cell),
                     "ename": o.get("ename"),
                     "evalue": o.get("evalue"),

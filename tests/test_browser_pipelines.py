@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from urllib.parse import urlsplit
@@ -103,6 +104,13 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         expect(row).to_contain_text("At 06:00 AM")
         expect(row).to_contain_text("v1")
         shot(app, "3-list")
+        # The list refreshes by itself: a run started elsewhere (through the API, as the CLI does) shows up in
+        # the row without a reload.
+        expect(row).to_contain_text("no runs yet")
+        started = hub.api("alice").post(f"{svc}api/pipelines/{PROJECT}/loop-forecast/runs", json={})
+        assert started.status_code == 201, started.text
+        expect(row).to_contain_text("succeeded", timeout=120_000)
+        expect(app.locator("#refreshed")).to_contain_text("updated")
         row.locator("a").first.click()
         expect(app.locator("h1")).to_contain_text("loop-forecast")
         app.click("#run-now summary")
@@ -128,7 +136,10 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         expect(page.locator(".jp-Dialog .paved-promote")).to_be_visible(timeout=30_000)
         page.click(".jp-Dialog button.jp-mod-accept")
         failure = page.locator(".jp-Dialog .paved-promote-failure")
-        expect(failure).to_contain_text("cell 2 failed with ValueError: negative prices not handled", timeout=120_000)
+        # the cell as the notebook shows it: the third, with its In [n] in the output notebook
+        expect(failure).to_contain_text(
+            re.compile(r"cell 3 \(In \[\d+\]\) failed with ValueError: negative prices not handled"), timeout=120_000
+        )
         shot(page, "6-promote-test-run-failed")
         page.click(".jp-Dialog button.jp-mod-reject")
         detail = hub.api("alice").get(f"{svc}api/pipelines/{PROJECT}/loop-forecast").json()
@@ -160,7 +171,9 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         app.click('#run-now button[type="submit"]')
         app.click("#run-now .result a", timeout=30_000)
         expect(app.locator("#run-status")).to_have_text("failed", timeout=120_000)
-        expect(app.locator("#failure")).to_contain_text("Cell 2 failed")
+        # the cell as the user sees it: third in the notebook, In [4] in the output shown below (after the
+        # injected parameters)
+        expect(app.locator("#failure")).to_contain_text("Cell 3 (In [4]) failed")
         expect(app.locator("#failure pre.cell")).to_contain_text("raise ValueError('negative prices not handled')")
         failed_run = int(app.url.rstrip("/").rsplit("/", 1)[-1])
         shot(app, "7-run-failed")

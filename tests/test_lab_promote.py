@@ -322,7 +322,11 @@ def test_deploy_runs_the_notebook_first_and_a_failure_deploys_nothing(lab):
     r = endpoint(lab, "deploy", body)
     assert r.status_code == 400, r.text
     answer = r.json()
-    assert answer["message"] == "The test run failed in cell 2: nothing was deployed"
+    # the cell as the notebook shows it: the third cell, In [3] in the output notebook (parameters injected first)
+    assert (
+        answer["message"].startswith("The test run failed in cell 3 (In [")
+        and "nothing was deployed" in answer["message"]
+    )
     failure = answer["test_run"]["failure"]
     assert (failure["cell"], failure["ename"], failure["evalue"]) == (2, "RuntimeError", "no prices for 24")
     assert "raise RuntimeError" in failure["source"]

@@ -176,7 +176,8 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
     [alert] = receiver.wait_for(lambda r: r["path"] == "/alerts")
     assert alert["body"] | {"error": None} == {
         "event": "pipeline_run_failed",
-        "text": "Pipeline forecast/p failed (notebook-error) for 2027-01-15T08:00:00+00:00",
+        # the failing cell as the user sees it: the third cell, In [3] in the output (no parameters to inject)
+        "text": "Pipeline forecast/p failed (notebook-error) for 2027-01-15T08:00:00+00:00 in cell 3 (In [3])",
         "project": "forecast",
         "pipeline": "p",
         "environment": "dev",
@@ -185,6 +186,8 @@ def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smt
         "attempts": 2,
         "category": "notebook-error",
         "failing_cell": 2,
+        "failing_cell_number": 3,
+        "cell": "cell 3 (In [3])",
         "error": None,
         "url": f"https://paved.example/services/pipelines/runs/{run_id}",
     }

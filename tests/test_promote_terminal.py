@@ -4,10 +4,16 @@ Paved's rc file, so the server's PATH (with `paved`) and PAVED_* survive /etc/pr
 from __future__ import annotations
 
 import ast
+import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import websocket
+from conftest import stop, wait_ready
 
 from paved.spawner.base import TERMINAL_RC, terminal_shell_arg
 
@@ -62,3 +68,42 @@ def test_servers_start_terminals_with_the_rc_file():
     assert key == "--ServerApp.terminado_settings"
     assert ast.literal_eval(value) == {"shell_command": ["/bin/bash", "--rcfile", str(TERMINAL_RC), "-i"]}
     assert os.access(TERMINAL_RC, os.R_OK)
+
+
+def test_a_live_jupyterlab_terminal_has_paved_and_the_project_scope(paved_hub):
+    """Through a real server the hub spawned: JupyterLab's terminals REST API opens a terminal, its websocket
+    (terminado's protocol: ``["stdin", text]`` in, ``["stdout", text]`` out) types the command, and the shell
+    the user gets answers with the server's ``paved`` and its project."""
+    hub, user, name, project = paved_hub, "alice", "terminal", "imbalance-price-forecast"
+    api = hub.api(user)
+    r = api.post(f"{hub.url}/hub/api/users/{user}/servers/{name}", json={"project": project})
+    assert r.status_code in (201, 202), r.text
+    try:
+        wait_ready(hub, user, name)
+        base = f"{hub.url}/user/{user}/{name}"
+        r = api.post(f"{base}/api/terminals")
+        assert r.status_code == 200, r.text
+        terminal = r.json()["name"]
+        ws = websocket.create_connection(
+            base.replace("http", "ws", 1) + f"/terminals/websocket/{terminal}",
+            header=[f"Authorization: {api.headers['Authorization']}"],
+            timeout=60,
+        )
+        try:
+            # A marker around the answers, so the echo of the typed command itself is never mistaken for them.
+            ws.send(json.dumps(["stdin", 'command -v paved; echo "scope=[$PAVED_PROJECT]"; echo done-$((6*7))\r']))
+            screen, deadline = "", time.monotonic() + 60
+            while "done-42" not in screen and time.monotonic() < deadline:
+                message = json.loads(ws.recv())
+                if message[0] == "stdout":
+                    screen += message[1]
+        finally:
+            ws.close()
+            api.delete(f"{base}/api/terminals/{terminal}")
+        lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).strip() for line in screen.splitlines()]
+        assert f"scope=[{project}]" in lines, screen
+        paved = [line for line in lines if line.startswith("/") and line.endswith("/paved")]
+        # the server's own `paved` (its Python's), which /etc/profile would have dropped from PATH
+        assert paved == [str(Path(sys.executable).parent / "paved")], screen
+    finally:
+        stop(hub, user, name)

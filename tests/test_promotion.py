@@ -254,8 +254,11 @@ def test_a_failed_test_run_carries_the_failing_cell(monkeypatch):
         deploy=deploy_ok,
         pin=lambda path, nb: PIN,
         read=lambda req: (NOTEBOOK, NB_PARAMS, None),
-        failure_of=lambda out: {"cell": 2, "ename": "ValueError"},
+        failure_of=lambda out: {"cell": 2, "label": "cell 3 (In [4])", "ename": "ValueError"},
     )
-    assert answer.message == "The test run failed in cell 2: nothing was deployed"
-    assert answer.test_run.to_json()["failure"] == {"cell": 2, "ename": "ValueError"}
-    assert str(answer.problems[0]) == "notebook: the test run failed in cell 2 (notebook-error): ValueError: no prices"
+    # people read the cell as the notebook shows it: counted from 1, and its In [n] in the output notebook
+    assert answer.message == "The test run failed in cell 3 (In [4]): nothing was deployed"
+    assert answer.test_run.to_json()["failure"] == {"cell": 2, "label": "cell 3 (In [4])", "ename": "ValueError"}
+    assert str(answer.problems[0]) == (
+        "notebook: the test run failed in cell 3 (In [4]) (notebook-error): ValueError: no prices"
+    )

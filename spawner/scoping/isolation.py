@@ -227,13 +227,15 @@ class RunAccount:
         return {**env, "HOME": str(output_dir), "USER": self.account.name, "LOGNAME": self.account.name}
 
     def preexec(self, then=None):
-        """A ``preexec_fn``: ``then()`` (e.g. die with the parent), then become the run account."""
+        """A ``preexec_fn``: become the run account, then ``then()`` (e.g. die with the parent). In that order:
+        Linux clears a process's parent-death signal when its user changes, so set before the drop it was lost and
+        an executor outlived a killed pipelines service."""
         identity = self.identity
 
         def preexec():
+            identity.drop()
             if then:
                 then()
-            identity.drop()
 
         return preexec
 

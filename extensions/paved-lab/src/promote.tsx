@@ -182,7 +182,7 @@ export function PromoteForm(props: PromoteFormProps): JSX.Element {
     <div className="paved-promote">
       {failure ? (
         <div className="paved-promote-failure" role="alert">
-          <strong>{`Test run: cell ${failure.cell} failed with ${failure.ename}: ${failure.evalue}`}</strong>
+          <strong>{`Test run: ${failure.label ?? `cell ${failure.cell + 1}`} failed with ${failure.ename}: ${failure.evalue}`}</strong>
           <pre className="paved-promote-failure-source">{failure.source}</pre>
           <pre className="paved-promote-failure-traceback">{failure.traceback}</pre>
         </div>

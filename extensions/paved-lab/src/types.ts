@@ -206,7 +206,10 @@ export interface PromoteValues {
 
 /** The failing cell of a test run, as the server read it from the output notebook. */
 export interface TestRunFailure {
+  /** 0-based index in the notebook (machine field). */
   cell: number;
+  /** How people name the cell: `cell 3 (In [4])`, counted from 1 with its In [n] in the output notebook. */
+  label?: string;
   source: string;
   ename: string;
   evalue: string;
