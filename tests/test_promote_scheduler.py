@@ -12,6 +12,7 @@ import stat
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from hubs import make_passable
@@ -41,6 +42,9 @@ def smtp():
     from aiosmtpd.controller import Controller
 
     class Handler:
+        url: str  # where the controller listens, and
+        wait_for: Callable[..., list[dict]]  # the messages once n arrived: set below for the tests
+
         def __init__(self):
             self.messages = []
 

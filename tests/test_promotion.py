@@ -137,6 +137,7 @@ def test_a_bad_request_is_refused_naming_the_field(change, field, says):
 def test_every_problem_is_reported_at_once():
     change = {"name": "Bad!", "schedule": "0 6 * * *", "timezone": "Mars/Base", "parameters": {"horizon": "x"}}
     answer = plan(request(**change), NB_PARAMS, None, None, NOW, ENV)
+    assert isinstance(answer, list)
     assert sorted(p.field for p in answer) == ["name", "parameters.horizon", "schedule.timezone"]
 
 
@@ -256,6 +257,7 @@ def test_a_failed_test_run_carries_the_failing_cell(monkeypatch):
         read=lambda req: (NOTEBOOK, NB_PARAMS, None),
         failure_of=lambda out: {"cell": 2, "ename": "ValueError"},
     )
+    assert isinstance(answer, Refused)
     assert answer.message == "The test run failed in cell 2: nothing was deployed"
     assert answer.test_run.to_json()["failure"] == {"cell": 2, "ename": "ValueError"}
     assert str(answer.problems[0]) == "notebook: the test run failed in cell 2 (notebook-error): ValueError: no prices"
