@@ -42,8 +42,9 @@ def smtp():
     from aiosmtpd.controller import Controller
 
     class Handler:
-        url: str  # where the controller listens, and
-        wait_for: Callable[..., list[dict]]  # the messages once n arrived: set below for the tests
+        # set below for the tests: where the controller listens, and a wait for the first n messages
+        url: str
+        wait_for: Callable[..., list[dict]]
 
         def __init__(self):
             self.messages = []
