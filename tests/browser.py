@@ -1,6 +1,7 @@
 """Playwright on Debian's chromium (never a downloaded browser), with the flags this machine needs."""
 
 from contextlib import contextmanager
+from typing import Literal
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -16,7 +17,7 @@ ARGS = [
 
 
 @contextmanager
-def browser_page(viewport=(1280, 900), color_scheme="light"):
+def browser_page(viewport=(1280, 900), color_scheme: Literal["light", "dark", "no-preference"] = "light"):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -26,6 +27,13 @@ def browser_page(viewport=(1280, 900), color_scheme="light"):
             yield page
         finally:
             browser.close()
+
+
+def attribute(locator, name: str) -> str:
+    """The element's attribute ``name``; fails the test when the element has none (playwright answers None)."""
+    value = locator.get_attribute(name)
+    assert value is not None, f"no {name} attribute"
+    return value
 
 
 def login(page, hub, user):

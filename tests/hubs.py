@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -73,6 +74,12 @@ class PavedHub:
     log: Path
     password: str = PASSWORD
     sessions: dict = field(default_factory=dict)
+    # What some modules' hub fixtures attach for their tests: the catalog service's base URL, the test's webhook
+    # receiver, the moto server the hub talks to, the lake folder. Declared so the fixtures' hubs stay one type.
+    catalog: str = ""
+    webhook: Any = None
+    moto: Any = None
+    lake: Path | None = None
 
     def login(self, username: str, password: str | None = None) -> requests.Session:
         """Log in through the real login form; returns a session holding the hub cookies."""
@@ -85,7 +92,7 @@ class PavedHub:
             data={"username": username, "password": password or self.password, "_xsrf": xsrf},
         )
         r.raise_for_status()
-        s.headers["X-XSRFToken"] = s.cookies.get("_xsrf", xsrf)
+        s.headers["X-XSRFToken"] = s.cookies.get("_xsrf") or xsrf
         return s
 
     def token(self, username: str) -> str:

@@ -24,6 +24,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -104,7 +105,7 @@ class KubeApiServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
@@ -218,7 +219,7 @@ class KubeApiServer:
         unknown = set(request.query) - QUERY.get((verb, scope), set())
         if unknown:
             return self._reject(400, "BadRequest", f"{where}: unknown query parameter(s) {sorted(unknown)}")
-        body = None
+        body: Any = None  # whatever JSON the client sent: _validate checks its shape before it is used
         if request.can_read_body:
             raw = await request.read()
             if raw:

@@ -47,11 +47,9 @@ class MotoServer:
     region: str = REGION
     env: dict[str, str] = field(default_factory=dict)
 
-    def session(self) -> boto3.session.Session:
+    def session(self) -> boto3.Session:
         """A boto3 session with moto's dummy credentials (the "hub's own" identity in tests)."""
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
-        )
+        return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region)
 
     def client(self, service: str):
         return self.session().client(service, endpoint_url=self.url)

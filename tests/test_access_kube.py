@@ -20,7 +20,7 @@ import pytest
 from kube_api_server import KubeApiServer
 from kubernetes_asyncio import client as k8s
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sts.models import sts_backends
 from test_kube_spawner import NAMESPACE, assert_valid, container, env_of, new_spawner, projects_file  # noqa: F401
 
@@ -158,7 +158,7 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             # the 1-minute grant expires; the owner revokes the other: each refresh replaces the Secret
             time.sleep(1.2)
             version = secret["metadata"]["resourceVersion"]
-            await spawner._grant_refresher.refresh()
+            await spawner._grant_refresher.refresh()  # pyright: ignore[reportAttributeAccessIssue]  # set by grant_credentials
             files = secret_files(server, secret_name)
             assert server.objects["secrets"][secret_name]["metadata"]["resourceVersion"] != version
             assert json.loads(files["prefixes.json"]) == [{"location": GRANTED, "access": "read"}]
@@ -167,7 +167,7 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             kubelet_writes(files, mount_root / "grants")
             assert kernel_scopes() == [[GRANTED]]  # the running kernel follows at its next read
             store.end(granted["id"], "revoked", "alice")
-            await spawner._grant_refresher.refresh()
+            await spawner._grant_refresher.refresh()  # pyright: ignore[reportAttributeAccessIssue]  # set by grant_credentials
             files = secret_files(server, secret_name)
             assert json.loads(files["prefixes.json"]) == []
             assert policies(session)[-1]["Statement"] == [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]
@@ -182,7 +182,8 @@ def test_grant_credentials_reach_the_pod_through_a_secret_and_follow_the_grants(
             assert server.errors == []
             return [creds, last]
         finally:
-            await spawner.api.api_client.close()
+            # kubernetes_asyncio's stubs (core_v1_api.pyi) leave out the api_client its __init__ sets
+            await spawner.api.api_client.close()  # pyright: ignore[reportAttributeAccessIssue]
             await server.stop()
 
     issued = asyncio.run(scenario())
@@ -215,7 +216,8 @@ def test_a_secret_the_api_refuses_leaves_the_pod_without_grants(projects_file, a
             assert "PAVED_GRANTS_DIR" not in env_of(pod)
             assert not list((aws / "hub-data").rglob("aws-credentials.json"))  # nothing left on the hub either
         finally:
-            await spawner.api.api_client.close()
+            # kubernetes_asyncio's stubs (core_v1_api.pyi) leave out the api_client its __init__ sets
+            await spawner.api.api_client.close()  # pyright: ignore[reportAttributeAccessIssue]
             await server.stop()
 
     asyncio.run(scenario())

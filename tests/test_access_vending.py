@@ -86,7 +86,7 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
     """In-process moto, so the session policy STS received can be read back from moto's STS backend."""
     import boto3
     from moto import mock_aws
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.sts.models import sts_backends
 
     store = GrantsStore(tmp_path / "access.sqlite")
@@ -101,9 +101,7 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
     store.end(store.decide(ended["id"], True, "alice", "ok", "s3://lakes/ipf/dev/old")["id"], "revoked", "alice")
     assert vending.grants_for(store, "leads", "dev") == [("s3://lakes/ipf/dev/imbalance_prices", "read")]
     with mock_aws():
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
-        )
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1")
         iam = session.client("iam")
         broker = iam.create_role(
             RoleName="paved-lake-broker",
@@ -132,7 +130,7 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
 
     import boto3
     from moto import mock_aws
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.sts.models import sts_backends
 
     from paved import data
@@ -170,9 +168,7 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
         assert not (runtime / "aws-credentials.json").exists()
 
     with mock_aws():
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
-        )
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1")
         broker = session.client("iam").create_role(
             RoleName="paved-lake-broker",
             AssumeRolePolicyDocument=json.dumps(

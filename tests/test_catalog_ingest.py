@@ -87,7 +87,9 @@ def test_acknowledged_events_reach_the_events_table_when_derived(tmp_path):
         store.append([_item(i) for i in range(3)])
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 0  # durable in the log only
         store.apply(store.pending())
-        body, resolution = store.con.execute("SELECT body, resolution FROM events WHERE seq = 2").fetchone()
+        row = store.con.execute("SELECT body, resolution FROM events WHERE seq = 2").fetchone()
+        assert row is not None
+        body, resolution = row
         assert '"out1"' in body and '"leads"' in resolution
         assert store.con.execute("SELECT count(*) FROM events").fetchone()[0] == 3
     finally:
@@ -135,7 +137,7 @@ def test_bodies_that_are_not_json_are_refused():
     assert decode_event(gzip.compress(b'{"ok": true}'), "gzip") == {"ok": True}
     with pytest.raises(web.HTTPError) as e:
         decode_event(b"{nope")
-    assert e.value.status_code == 400 and "not valid JSON" in e.value.log_message
+    assert e.value.status_code == 400 and "not valid JSON" in (e.value.log_message or "")
 
 
 def test_a_batch_names_each_caller_once():
@@ -224,6 +226,7 @@ def test_a_slow_full_text_rebuild_runs_behind_searches(tmp_path):
         before = store.text
         await catalog.fresh_text_index()  # returns at once; searches keep the previous index meanwhile
         assert store.text is before and found("narwhal") == []
+        assert catalog._fts_build is not None
         await catalog._fts_build
         assert found("narwhal") == [store.ds_ids[("w", "narwhal_prices")]]
 

@@ -146,7 +146,7 @@ def stub_ec2(ec2, itype, zones: dict[str, list[list[dict]]]):
             }
             if i:
                 expected["NextToken"] = f"page{i}"
-            response = {"SpotPriceHistory": page}
+            response: dict[str, object] = {"SpotPriceHistory": page}
             if i + 1 < len(pages):
                 response["NextToken"] = f"page{i + 1}"
             else:

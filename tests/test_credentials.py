@@ -45,7 +45,7 @@ ROLE = "ipf-dev"
 # A server-side probe: one STS call per line on stdin; prints who it is and which key it used.
 PROBE = """
 import json, sys, boto3
-session = boto3.session.Session()
+session = boto3.Session()
 sts = session.client("sts")
 for _ in sys.stdin:
     arn = sts.get_caller_identity()["Arn"]
@@ -148,7 +148,7 @@ def test_assume_project_role_uses_scope_identity_and_hides_secrets(moto_server, 
     # botocore's signing logs of the session token are captured too).
     import boto3
 
-    as_role = boto3.session.Session(
+    as_role = boto3.Session(
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
         aws_session_token=creds.session_token,

@@ -82,8 +82,8 @@ def test_chain_external_event_outputs_api_rollback_and_isolation(hub):
     wait(lambda: alice.get(f"{svc}api/runs/{run_a}").json()["status"] == "succeeded", timeout=180)
     [b] = wait(b_runs, timeout=60, interval=0.2)
     assert b["trigger"] == "inputs"
-    detail = alice.get(f"{svc}api/runs/{b['id']}").json()
-    assert [v["source"] for v in detail["input_versions"]] == ["pipeline"]
+    run_b = alice.get(f"{svc}api/runs/{b['id']}").json()
+    assert [v["source"] for v in run_b["input_versions"]] == ["pipeline"]
     page = hub.login("alice").get(f"{svc}runs/{b['id']}")
     assert page.status_code == 200 and "Caused by new input versions" in page.text
     wait(lambda: all(r["status"] in ("succeeded", "failed") for r in b_runs()), timeout=180)

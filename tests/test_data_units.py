@@ -149,6 +149,7 @@ def test_trigger_rule(tmp_path, when, versions, settle, expected):
     assert bool(due) is expected
     if due:
         run_id = t.start_run(p["id"], due, now)
+        assert run_id is not None
         assert {v["name"] for v in t.inputs_of(run_id)} == {f"/lake/{n}.parquet" for n in versions}
         assert t.due(p, spec, keys, now + 100) is None  # consumed: nothing new
         t.record_version("file", "/lake/x.parquet", "run-x2", source="external", now=now + 100)
@@ -198,7 +199,9 @@ def test_a_new_pipeline_waits_for_the_next_input_version_and_a_successful_run_co
     p, spec = _pipeline(store, promoted_at=None, settle_seconds=0)
     assert t.due(p, spec, keys, time.time()) is None  # an old version: no run at promote time
     t.record_version("file", "/lake/x.parquet", "after", source="external", now=time.time() + 1)
-    [due] = t.due(p, spec, keys, time.time() + 2)
+    due = t.due(p, spec, keys, time.time() + 2)
+    assert due is not None
+    [due] = due
     assert due["run_uuid"] == "after"
     # a manual run that succeeded after that version read it: nothing new until the next version
     run = store.create_run(p["id"], int(time.time()), "manual")

@@ -99,6 +99,7 @@ def test_the_pipelines_service_publishes_and_rolls_back_through_the_postgresql_c
     try:
         products = scheduler.products
         lake = products.lake_of("market", "dev")
+        assert lake is not None
         staged = tmp_path / "s.parquet"
         duckdb.sql(f"COPY (SELECT 1 AS x) TO '{staged}'")
         first = products._lake(lake, "market", "dev").publish({"p": str(staged)}, author="a", message="run 1")

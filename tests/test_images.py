@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 from packaging.requirements import Requirement
@@ -294,7 +294,7 @@ def resolutions(tmp_path_factory):
 def test_notebook_package_set_resolves(resolutions, python):
     returncode, stderr, report = resolutions[python]
     assert returncode == 0, stderr[-3000:]
-    resolved = {
+    resolved: dict[str, str] = {
         canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
         for i in json.loads(report.read_text())["install"]
     }

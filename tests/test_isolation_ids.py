@@ -12,12 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from hubs import ACCOUNT_PREFIX, make_passable
 
 from paved.scoping import accounts
 from paved.scoping.isolation import prepare_lake, prepare_workspace
+from paved.scoping.scope import Scope
 from paved.spawner.local import LocalProjectSpawner
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="accounts and groups need root")
@@ -39,10 +41,14 @@ def spawner_for(user, project, data):
         workspaces_dir=str(data / "workspaces"),
         python_executables={"3": sys.executable},
     )
-    spawner.scope = SimpleNamespace(
-        options=SimpleNamespace(python="3", environment="dev"),
-        project=SimpleNamespace(name=project),
-        env={"PAVED_LAKE": str(data / "lake" / project / "dev")},
+    # a stand-in Scope holding only what the spawner reads of one
+    spawner.scope = cast(
+        Scope,
+        SimpleNamespace(
+            options=SimpleNamespace(python="3", environment="dev"),
+            project=SimpleNamespace(name=project),
+            env={"PAVED_LAKE": str(data / "lake" / project / "dev")},
+        ),
     )
     return spawner
 

@@ -169,7 +169,10 @@ def test_failing_cell_is_read_from_papermills_marks():
 def claimed_attempt(store: Store, pipeline_id: int, version_id: int, nominal: int, job_name: str) -> dict:
     """What the pipelines API records when a Job's runner claims its run (ClaimHandler)."""
     run_id = store.create_run(pipeline_id, nominal, "external", None, f"job:{job_name}")
-    return store.start_attempt(run_id, version_id, {}, lambda n: f"external:{job_name}/attempt-{n}", host="external")
+    assert run_id is not None
+    attempt = store.start_attempt(run_id, version_id, {}, lambda n: f"external:{job_name}/attempt-{n}", host="external")
+    assert attempt is not None
+    return attempt
 
 
 async def until(predicate, timeout: float = 10):
@@ -364,7 +367,9 @@ def test_the_service_hook_gives_the_client_the_hubs_settings(monkeypatch):
 
     async def scenario():
         with pytest.raises(RuntimeError, match="no cluster"):
-            await start_if_configured(store=None, scheduler=None, environ=env)
+            task = start_if_configured(store=None, scheduler=None, environ=env)
+            assert task is not None
+            await task
 
     asyncio.run(scenario())
     assert given["placement"] == EKS and given["aws_region"] == "eu-central-1"
@@ -382,12 +387,13 @@ def test_the_api_server_rejects_what_kubernetes_would():
         [cron] = render(spec_of(), version=1, image="i:1", service_url="http://p/", namespace=NAMESPACE)
         bad_cron = {**cron, "spec": {**cron["spec"], "schedulle": "oops"}}
         statuses = []
+        # kubernetes_asyncio's stubs want V1 model objects as bodies; its client sends plain dicts as they are
         calls = (
-            lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),
-            lambda: batch.create_namespaced_cron_job("other", cron),
-            lambda: batch.create_namespaced_job(NAMESPACE, cron),
+            lambda: batch.create_namespaced_cron_job(NAMESPACE, bad_cron),  # pyright: ignore[reportArgumentType]
+            lambda: batch.create_namespaced_cron_job("other", cron),  # pyright: ignore[reportArgumentType]
+            lambda: batch.create_namespaced_job(NAMESPACE, cron),  # pyright: ignore[reportArgumentType]
             lambda: k8s.CoreV1Api(api).delete_namespaced_pod("x", NAMESPACE),
-            lambda: batch.delete_namespaced_cron_job("x", NAMESPACE, body={"propagationPolicy": "Sometimes", "x": 1}),
+            lambda: batch.delete_namespaced_cron_job("x", NAMESPACE, body={"propagationPolicy": "Sometimes", "x": 1}),  # pyright: ignore[reportArgumentType]
             # a path of no API (CronJobs left batch/v1beta1 in 1.25), a query parameter of none
             lambda: api.call_api(f"/apis/batch/v1beta1/namespaces/{NAMESPACE}/cronjobs", "GET"),
             lambda: api.call_api(
@@ -437,6 +443,7 @@ def test_reconciler_keeps_cronjobs_equal_to_the_run_store(tmp_path):
             steps = [await r.reconcile_once()]
             # run now: the queued run becomes a Job at its nominal time, handed to that Job (its claim matches)
             run_id = store.create_run(p["id"], 1_700_000_000, "manual", {}, "alice")
+            assert run_id is not None
             steps.append(await r.reconcile_once())
             job_name = k8s_name("leads", "daily", f"run-{run_id}", limit=63)
             job = server.objects["jobs"][job_name]

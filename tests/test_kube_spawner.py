@@ -218,7 +218,7 @@ def test_custom_capacity_label_needs_its_values(projects_file):
     assert required_exprs(pod) == [[{"key": "example.com/spot", "operator": "In", "values": ["true"]}]]
     with pytest.raises(web.HTTPError) as e:  # misconfigured: the spawn fails rather than landing anywhere
         manifests(projects_file, {"project": ALICE}, capacity_type_label="example.com/spot")
-    assert e.value.status_code == 500 and "capacity_type_values" in e.value.log_message
+    assert e.value.status_code == 500 and "capacity_type_values" in (e.value.log_message or "")
 
 
 def test_site_scheduling_rules_are_kept_and_tightened_not_accumulated(projects_file):
@@ -308,7 +308,7 @@ def test_image_per_python_version(projects_file, python):
 def test_python_without_an_image_is_refused(projects_file):
     with pytest.raises(web.HTTPError) as e:
         manifests(projects_file, {"project": ALICE, "python": "3.9"}, images=IMAGES)
-    assert e.value.status_code == 400 and "3.9" in e.value.log_message
+    assert e.value.status_code == 400 and "3.9" in (e.value.log_message or "")
 
 
 @pytest.mark.parametrize("disk_gb", [5, 10, 77, 200])
@@ -478,7 +478,7 @@ def test_server_ending_is_recorded_with_its_reason(projects_file, tmp_path, pod,
             reflector.pods.pop(key, None)
             return True
 
-        spawner._make_delete_pod_request = delete_pod
+        spawner._make_delete_pod_request = delete_pod  # pyright: ignore[reportAttributeAccessIssue]  # a method, replaced
         KubeProjectSpawner.reflectors[("pods", NAMESPACE)] = reflector
         try:
             status = await spawner.poll()
@@ -490,6 +490,7 @@ def test_server_ending_is_recorded_with_its_reason(projects_file, tmp_path, pod,
     assert status is not None
     if pod is None:
         assert status == 1  # KubeSpawner: the pod is gone
+    assert spawner._span_id is not None
     span = Ledger(db_url).get_span(spawner._span_id)
     assert span["end_reason"] == reason  # not "user", although KubeSpawner.poll stopped an exited pod itself
     assert span["lifecycle"] == "spot" and span["instance_type"] == "m5.large" and span["project"] == ALICE
@@ -517,6 +518,7 @@ def test_running_pod_keeps_its_span_open(projects_file, tmp_path):
 
     spawner, status = run(scenario())
     assert status is None
+    assert spawner._span_id is not None
     assert Ledger(db_url).get_span(spawner._span_id)["end_ts"] is None
     assert spawner.paved_end_note == ""
 
@@ -549,7 +551,8 @@ def test_progress_shows_paveds_step_then_kubernetes_events(projects_file):
         ]
         events.insert(1, {**events[0], "involvedObject": {"name": "someone-elses-pod"}, "message": "not mine"})
         KubeProjectSpawner.reflectors[("events", NAMESPACE)] = FakeEventReflector(events)
-        spawner._start_future = asyncio.get_running_loop().create_future()
+        # KubeSpawner declares _start_future only by `= None` in __init__, so its type reads as None
+        spawner._start_future = asyncio.get_running_loop().create_future()  # pyright: ignore[reportAttributeAccessIssue]
         spawner._start_future.set_result(None)  # the spawn finished: progress reports what happened and ends
         try:
             return [e async for e in spawner.progress()]

@@ -379,6 +379,7 @@ class FakeCatalog:
     """The catalog service's HTTP contract on a free loopback port, served from a background thread."""
 
     prefix = "/services/catalog/"
+    _stop: asyncio.Event  # made in the server's own event loop (_run)
 
     def __init__(self):
         self.port = free_port()

@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from browser import attribute
 from hubs import stop_process_group
 from test_lab_extension import HUB_TOKEN, JUPYTER_TOKEN, LAKE_NS, PREVIEW, SNIPPET, FakeCatalog, start_jupyter
 
@@ -194,7 +195,7 @@ def test_catalog_panel_snippet_and_lineage_graph(lab, artifacts):
             x = {
                 n: float(
                     re.search(
-                        r"translate\(([-\d.]+)", graph.locator(f'g[data-id="{n}"]').get_attribute("transform")
+                        r"translate\(([-\d.]+)", attribute(graph.locator(f'g[data-id="{n}"]'), "transform")
                     ).group(1)
                 )
                 for n in (CENTER, "job:paved:ingest_prices", "job:paved:forecast")
@@ -326,12 +327,12 @@ def test_a_200_node_lineage_stays_readable(lab, artifacts):
             expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-legend")).to_contain_text(
                 "39 of 209 nodes shown"
             )
-            zoom = float(graph.get_attribute("data-zoom"))
+            zoom = float(attribute(graph, "data-zoom"))
             assert zoom < 1  # fitted to the view
             page.screenshot(path=str(artifacts / "lab-lineage-200-fitted.png"))
             page.click(".paved-dataset-panel .paved-lineage .paved-lineage-zoom-in")
             expect(graph).not_to_have_attribute("data-zoom", f"{zoom:.3f}")
-            assert float(graph.get_attribute("data-zoom")) > zoom
+            assert float(attribute(graph, "data-zoom")) > zoom
             page.screenshot(path=str(artifacts / "lab-lineage-200-zoomed.png"))
             page.click(".paved-dataset-panel .paved-lineage .paved-lineage-fit")
             expect(graph).to_have_attribute("data-zoom", f"{zoom:.3f}")

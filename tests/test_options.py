@@ -91,7 +91,7 @@ def test_notebook_names(name, ok):
     assert (check_name(name) is None) == is_valid_safe_slug(name)
     assert bool(NAME_RE.match(name)) == ok
     if not ok:
-        assert NAME_RULE in check_name(name)
+        assert NAME_RULE in (check_name(name) or "")
 
 
 def test_memorable_names_avoid_taken_ones():

@@ -5,9 +5,9 @@ import sys
 import sysconfig
 import zipfile
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 from hubs import ROOT

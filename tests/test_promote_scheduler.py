@@ -12,6 +12,7 @@ import stat
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from hubs import make_passable
@@ -41,6 +42,10 @@ def smtp():
     from aiosmtpd.controller import Controller
 
     class Handler:
+        # set below for the tests: where the controller listens, and a wait for the first n messages
+        url: str
+        wait_for: Callable[..., list[dict]]
+
         def __init__(self):
             self.messages = []
 

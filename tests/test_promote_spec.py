@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timezone
+from typing import cast
 
 import kubernetes_validate
 import pytest
@@ -279,9 +280,12 @@ def test_claims_and_cursor_are_one_transaction(tmp_path):
     first, second = Scheduler(store, tmp_path), Scheduler(store, tmp_path)
     assert first.schedule(now=1090) == 2  # ticks 1020 and 1080
     assert store.pipeline(p["id"])["cursor"] == 1080
-    second.store = type(
-        "Stale", (), {"__getattr__": lambda self, n: getattr(store, n), "scheduled_pipelines": lambda self: stale}
-    )()
+    second.store = cast(  # a Store whose scheduled_pipelines is the stale read
+        Store,
+        type(
+            "Stale", (), {"__getattr__": lambda self, n: getattr(store, n), "scheduled_pipelines": lambda self: stale}
+        )(),
+    )
     assert second.schedule(now=1030) == 0  # it would claim 1020 and set the cursor back to 1020
     assert store.pipeline(p["id"])["cursor"] == 1080
     assert sorted(r["nominal_time"] for r in store.list_runs(["leads"])) == [1020, 1080]

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import websocket
-from conftest import stop, wait_ready
+from hubs import stop, wait_ready
 
 from paved.spawner.base import TERMINAL_RC, terminal_shell_arg
 

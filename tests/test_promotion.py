@@ -137,6 +137,7 @@ def test_a_bad_request_is_refused_naming_the_field(change, field, says):
 def test_every_problem_is_reported_at_once():
     change = {"name": "Bad!", "schedule": "0 6 * * *", "timezone": "Mars/Base", "parameters": {"horizon": "x"}}
     answer = plan(request(**change), NB_PARAMS, None, None, NOW, ENV)
+    assert isinstance(answer, list)
     assert sorted(p.field for p in answer) == ["name", "parameters.horizon", "schedule.timezone"]
 
 
@@ -256,6 +257,7 @@ def test_a_failed_test_run_carries_the_failing_cell(monkeypatch):
         read=lambda req: (NOTEBOOK, NB_PARAMS, None),
         failure_of=lambda out: {"cell": 2, "label": "cell 3 (In [4])", "ename": "ValueError"},
     )
+    assert isinstance(answer, Refused)
     # people read the cell as the notebook shows it: counted from 1, and its In [n] in the output notebook
     assert answer.message == "The test run failed in cell 3 (In [4]): nothing was deployed"
     assert answer.test_run.to_json()["failure"] == {"cell": 2, "label": "cell 3 (In [4])", "ename": "ValueError"}

@@ -7,9 +7,9 @@ import warnings
 
 from hubs import ROOT
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python 3.10
+else:  # Python 3.10
     import tomli as tomllib
 
 

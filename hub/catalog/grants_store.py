@@ -122,7 +122,7 @@ class GrantsStore:
         project: str,
         environment: str,
         access: str,
-        days: int,
+        days: float,
         reason: str,
     ) -> dict:
         rid = "req-" + secrets.token_hex(8)
