@@ -205,7 +205,9 @@ def promote_to_first_success(reps: int, work: Path) -> dict:
             assert run["status"] == "succeeded"
             # Where the time went: the test run as the runner timed it, the rest of `paved promote` (start-up,
             # checks, pin, deploy), the run's attempt, and the run's wait (queue, hub token, reaping, polling).
-            test_run = float(re.search(r"test run succeeded in ([0-9.]+)s", r.stdout).group(1))
+            timed = re.search(r"test run succeeded in ([0-9.]+)s", r.stdout)
+            assert timed, r.stdout
+            test_run = float(timed.group(1))
             attempt = run["attempts"][-1]["duration_s"]
             parts.append(
                 {

@@ -2,6 +2,10 @@
 hub's own pages, and the ``paved`` command line (``paved up``, ``paved down``, ...)."""
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for static tools: the names __getattr__ gives
+    from paved.hub.config import Paved, setup
 
 __all__ = ["Paved", "setup"]
 

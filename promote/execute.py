@@ -81,7 +81,8 @@ def skip_unneeded_modules() -> None:
     """Keep :data:`UNNEEDED_MODULES` out of this process (call before importing papermill; no effect on a module
     already imported). Used by the executor and by ``paved promote`` (which reads parameters with papermill)."""
     for name in UNNEEDED_MODULES:
-        sys.modules.setdefault(name, None)
+        # None in sys.modules makes `import name` raise ImportError, which jsonschema handles (no such format)
+        sys.modules.setdefault(name, None)  # pyright: ignore[reportArgumentType]
 
 
 def main(request_path: str) -> int:

@@ -855,6 +855,7 @@ def test_a_run_that_did_not_write_its_checked_output_is_a_check_error_not_a_pass
     )
     try:
         lake = scheduler.products.lake_of("market", "dev")
+        assert lake is not None
         Path(lake).mkdir(parents=True)
         duckdb.sql(f"COPY (SELECT 1 AS price) TO '{lake}/prices_clean.parquet'")
         spec = parse_spec(

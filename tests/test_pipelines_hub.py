@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -650,7 +651,7 @@ def test_run_now_and_rerun_start_at_once_not_at_the_next_scheduler_pass(tmp_path
     rerun of a failed run."""
     with paved_with_site(tmp_path, "c.Pipelines.interval = 3600\n") as hub:
         svc, alice = f"{hub.url}/services/pipelines/", hub.api("alice")
-        spec = {"name": "at-once", "project": PROJECT, "environment": "dev"}
+        spec: dict[str, Any] = {"name": "at-once", "project": PROJECT, "environment": "dev"}
         nb = make_notebook("fail = True", "assert not fail, 'asked to fail'")
         spec["parameters"] = {"fail": {"type": "bool", "default": True}}
         r = alice.post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb})
