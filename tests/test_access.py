@@ -577,3 +577,21 @@ def test_a_grant_of_a_dataset_named_like_its_lake_does_not_open_the_lake(hub, pr
             hub.api("alice").delete(f"{hub.catalog}/grants/{gid}")
     else:
         assert 400 <= r.status_code < 500, r.text
+
+
+def test_refusals_to_a_discoverer_name_the_dataset_by_its_alias(hub, prices):
+    """A discoverer never learns where the dataset lies: not from a 409 for a second pending request, nor
+    from the 403 when approving their own request."""
+    (found,) = find(hub, "bob", "imbalance_prices")
+    body = request_body(found, environment="prd", reason="alias in refusals")
+    first = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+    assert first.status_code == 201, first.text
+    try:
+        again = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+        assert again.status_code == 409 and "already pending" in again.json()["message"], again.text
+        own = hub.api("bob").post(f"{hub.catalog}/access-requests/{first.json()['id']}/approve", json={})
+        assert own.status_code == 403 and "Only admins" in own.json()["message"], own.text
+        for r in (again, own):
+            assert prices["name"] not in r.text and ALIAS[1] in r.json()["message"], r.text
+    finally:
+        hub.api("alice").post(f"{hub.catalog}/access-requests/{first.json()['id']}/deny", json={})
