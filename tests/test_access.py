@@ -569,6 +569,7 @@ def test_a_grant_of_a_dataset_named_like_its_lake_does_not_open_the_lake(hub, pr
     if r.status_code == 201:
         approved = hub.api("alice").post(f"{hub.catalog}/access-requests/{r.json()['id']}/approve", json={})
         assert approved.status_code == 200, approved.text
+        assert approved.json()["grant"]["location"] is None  # nothing in storage to reach (nor to vend)
         gid = approved.json()["grant"]["id"]
         try:
             assert not [e for e in acl.entries(path) if "leads-dev" in e], acl.entries(path)

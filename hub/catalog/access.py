@@ -220,9 +220,11 @@ class Access:
                 f"{self.shown_name(req['namespace'], req['name'], caller_projects)}, may approve or deny this request",
             )
         did = self.catalog.store.ds_ids.get((req["namespace"], req["name"]))
-        info = self.catalog.store.ds_info.get(did) if did is not None else None
+        # where the grant reaches: only a location inside the owner's lake (never the lake itself, see
+        # Catalog.readable), else the grant shows the dataset in the catalog but opens no storage
+        target = self.catalog.readable(did) if did is not None else None
         try:
-            result = self.grants.decide(rid, approve, user["name"], comment, info.location if info else None)
+            result = self.grants.decide(rid, approve, user["name"], comment, target[0] if target else None)
         except Conflict as e:
             raise web.HTTPError(409, str(e)) from None
         answer = {"request": self.grants.request(rid)}

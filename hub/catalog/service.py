@@ -308,6 +308,10 @@ class Catalog:
         env = project.environments.get(owner.environment) if project and owner.environment is not None else None
         if "://" not in info.location and (env is None or not acl.contains(env.lake, info.location)):
             return None
+        if "://" in info.location and (
+            env is None or not info.location.rstrip("/").startswith(env.lake.rstrip("/") + "/")
+        ):
+            return None  # the lake prefix itself (``<lake>/``) is not one dataset of it
         ns, name = self.store.ds_keys[did]
         return info.location, platform or platform_of(ns, name), owner.project, env
 
