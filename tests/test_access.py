@@ -516,3 +516,84 @@ def test_a_cookie_post_without_the_xsrf_token_is_refused(hub, prices):
     assert forged.status_code == 403, forged.text
     assert counts(hub) == before
     assert hub.api("alice").post(f"{hub.catalog}/access-requests/{rid}/deny", json={}).status_code == 200
+
+
+def lineage_inputs(hub, user, job, names, run):
+    """Post a COMPLETE event of ``job`` (``leads/dev``) reading the ``file`` datasets ``names``."""
+    event = {
+        "eventType": "COMPLETE",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "producer": "https://example.com/t",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": f"0b9f1c1e-0000-4000-8000-{run:012d}"},
+        "job": {"namespace": "leads/dev", "name": job},
+        "inputs": [{"namespace": "file", "name": n} for n in names],
+        "outputs": [],
+    }
+    return hub.api(user).post(f"{hub.url}/services/catalog/api/v1/lineage", json=event)
+
+
+def test_a_name_leading_out_of_the_own_lake_is_not_read_with_the_catalogs_rights(hub, prices):
+    """A dataset's location is text its poster chooses: ``<own lake>/../../vault/...`` or a symlink the
+    project's notebooks put into their own lake must not let the catalog service (root) preview another
+    project's file for them."""
+    lakes = os.path.dirname(os.path.dirname(os.path.dirname(prices_path(hub, prices))))
+    secret = f"{lakes}/vault/dev/vault_secrets.parquet"
+    dotted = f"{lakes}/leads/dev/../../vault/dev/vault_secrets.parquet"
+    link = f"{lakes}/leads/dev/peek.parquet"
+    os.symlink(secret, link)  # as bob's leads/dev notebook can (his lake is his group's)
+    try:
+        assert lineage_inputs(hub, "bob", "peek", [dotted, link], 0xD07).status_code == 201
+        for name in (dotted, link):
+            r = hub.api("bob").get(ds_url(hub, {"namespace": "file", "name": name}, "/preview"))
+            assert r.status_code in (404, 409), (name, r.status_code, r.text)
+            assert "secret" not in r.text, r.text
+    finally:
+        os.unlink(link)
+
+
+def prices_path(hub, prices):
+    return hub.api("alice").get(ds_url(hub, prices)).json()["location"]
+
+
+def test_a_grant_of_a_dataset_named_like_its_lake_does_not_open_the_lake(hub, prices):
+    """``<lake>/x/..`` is the lake itself: a grant of that 'dataset' must not give the group the whole lake."""
+    from paved.scoping import acl
+
+    path = prices_path(hub, prices)
+    lake = os.path.dirname(path)
+    assert lineage_inputs(hub, "bob", "whole_lake", [f"{lake}/x/.."], 0xD08).status_code == 201
+    r = hub.api("bob").post(
+        f"{hub.catalog}/access-requests",
+        json=request_body({"namespace": "file", "name": f"{lake}/x/.."}, reason="the whole lake"),
+    )
+    if r.status_code == 201:
+        approved = hub.api("alice").post(f"{hub.catalog}/access-requests/{r.json()['id']}/approve", json={})
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["grant"]["location"] is None  # nothing in storage to reach (nor to vend)
+        gid = approved.json()["grant"]["id"]
+        try:
+            assert not [e for e in acl.entries(path) if "leads-dev" in e], acl.entries(path)
+            assert not [e for e in acl.entries(lake) if "leads-dev" in e and not e.endswith("--x")]
+        finally:
+            hub.api("alice").delete(f"{hub.catalog}/grants/{gid}")
+    else:
+        assert 400 <= r.status_code < 500, r.text
+
+
+def test_refusals_to_a_discoverer_name_the_dataset_by_its_alias(hub, prices):
+    """A discoverer never learns where the dataset lies: not from a 409 for a second pending request, nor
+    from the 403 when approving their own request."""
+    (found,) = find(hub, "bob", "imbalance_prices")
+    body = request_body(found, environment="prd", reason="alias in refusals")
+    first = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+    assert first.status_code == 201, first.text
+    try:
+        again = hub.api("bob").post(f"{hub.catalog}/access-requests", json=body)
+        assert again.status_code == 409 and "already pending" in again.json()["message"], again.text
+        own = hub.api("bob").post(f"{hub.catalog}/access-requests/{first.json()['id']}/approve", json={})
+        assert own.status_code == 403 and "Only admins" in own.json()["message"], own.text
+        for r in (again, own):
+            assert prices["name"] not in r.text and ALIAS[1] in r.json()["message"], r.text
+    finally:
+        hub.api("alice").post(f"{hub.catalog}/access-requests/{first.json()['id']}/deny", json={})

@@ -180,3 +180,16 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
         )["Role"]["Arn"]
         monkeypatch.setenv("PAVED_LAKE_BROKER_ROLE_ARN", broker)
         asyncio.run(scenario(session))
+
+
+@pytest.mark.parametrize("pattern", ["ipf/dev/*", "ipf/dev/prices-?", "ipf/dev/${aws:username}"])
+def test_a_location_iam_would_expand_is_never_vended(tmp_path, pattern):
+    """IAM expands ``*``, ``?`` and ``${...}`` in a Resource: a dataset named ``ipf/dev/*`` would be vended as
+    the whole lake, so its grant reaches no credentials (and the policy refuses it)."""
+    store = GrantsStore(tmp_path / "access.sqlite")
+    for name in (pattern, "ipf/dev/prices"):
+        req = store.add_request("bob", "s3://lakes", name, "ipf", "leads", "dev", "read", 7, "why")
+        store.decide(req["id"], True, "alice", "ok", f"s3://lakes/{name}")
+    assert vending.grants_for(store, "leads", "dev") == [("s3://lakes/ipf/dev/prices", "read")]
+    with pytest.raises(ValueError, match="no \\* \\? \\$"):
+        vending.session_policy([(f"s3://lakes/{pattern}", "read")])

@@ -177,11 +177,21 @@ class Access:
         row = await self.catalog.read(queries.dataset_row, did)
         return list(row["grants"] or []) if row else []
 
-    def create(self, user: dict, request: dict) -> dict:
+    def shown_name(self, namespace: str, name: str, visible: list[str] | None) -> str:
+        """``namespace:name`` as the caller (``visible``: their project names, None for hub admins) may see it:
+        the alias when they may only discover the dataset (a refusal must not tell where it lies either)."""
+        shown = aliases.masked(self.catalog, {"namespace": namespace, "name": name}, visible)
+        return f"{shown['namespace']}:{shown['name']}"
+
+    def create(self, user: dict, request: dict, visible: list[str] | None = None) -> dict:
         try:
             created = self.grants.add_request(user["name"], **request)
-        except Conflict as e:
-            raise web.HTTPError(409, str(e)) from None
+        except Conflict:
+            raise web.HTTPError(
+                409,
+                f"A {request['access']} request for {self.shown_name(request['namespace'], request['name'], visible)}"
+                f" by {request['project']}/{request['environment']} is already pending: wait for its decision",
+            ) from None
         asyncio.ensure_future(self.notify("paved.catalog.access_requested", {"request": created}))
         return created
 
@@ -207,12 +217,14 @@ class Access:
             raise web.HTTPError(
                 403,
                 f"Only admins of project {req['owner_project']!r}, which owns "
-                f"{req['namespace']}:{req['name']}, may approve or deny this request",
+                f"{self.shown_name(req['namespace'], req['name'], caller_projects)}, may approve or deny this request",
             )
         did = self.catalog.store.ds_ids.get((req["namespace"], req["name"]))
-        info = self.catalog.store.ds_info.get(did) if did is not None else None
+        # where the grant reaches: only a location inside the owner's lake (never the lake itself, see
+        # Catalog.readable), else the grant shows the dataset in the catalog but opens no storage
+        target = self.catalog.readable(did) if did is not None else None
         try:
-            result = self.grants.decide(rid, approve, user["name"], comment, info.location if info else None)
+            result = self.grants.decide(rid, approve, user["name"], comment, target[0] if target else None)
         except Conflict as e:
             raise web.HTTPError(409, str(e)) from None
         answer = {"request": self.grants.request(rid)}
@@ -442,7 +454,7 @@ def handlers() -> list[tuple]:
             body = self.json_body()
             await self.catalog.caught_up()
             request = await self.access.check_request(user, self.caller_projects(), self.visible(), body)
-            created = self.access.create(user, request)
+            created = self.access.create(user, request, self.visible())
             self.write_json(aliases.masked(self.catalog, created, self.visible()), status=201)
 
     class PurposesHandler(_Mixin, Base):

@@ -16,6 +16,7 @@ from paved.catalog import reader
 from paved.catalog.openlineage import dataset_names
 from paved.core import duck
 from paved.core.projects import Project
+from paved.scoping import acl
 
 log = logging.getLogger("paved.catalog.crawler")
 
@@ -64,7 +65,9 @@ def _local_files(lake: str):
     if not root.is_dir():
         return
     for path in sorted(root.rglob("*.parquet")):
-        if path.is_file():
+        # a symlink out of the lake (a notebook may make one) is not this project's data: read as root, its
+        # schema and row count would reach this project's catalog
+        if path.is_file() and acl.contains(root, path):
             st = path.stat()
             yield str(path), st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc)
 

@@ -42,6 +42,7 @@ from paved.catalog.ownership import NotAssignable, Owner, Ownership
 from paved.catalog.store import Resolved, Store
 from paved.core.paths import Paths
 from paved.core.registry import CachedRegistry, registry
+from paved.scoping import acl
 
 log = logging.getLogger("paved.catalog")
 
@@ -296,7 +297,9 @@ class Catalog:
                 log.warning("Could not sample dataset %s for PII: %s", did, e)
 
     def readable(self, did: int, platform: str | None = None):
-        """(location, platform, project, environment) when the dataset lies in its own project's lake."""
+        """(location, platform, project, environment) when the dataset lies in its own project's lake. A local
+        location must lie in that lake also after symlinks and ``..`` are resolved (:func:`paved.scoping.acl.
+        contains`): the service reads local files with its own rights, and a poster chooses the text."""
         info = self.store.ds_info.get(did)
         if info is None or not info.location or not info.project:
             return None
@@ -305,6 +308,12 @@ class Catalog:
             return None
         project = self.registry.get(owner.project)
         env = project.environments.get(owner.environment) if project and owner.environment is not None else None
+        if "://" not in info.location and (env is None or not acl.contains(env.lake, info.location)):
+            return None
+        if "://" in info.location and (
+            env is None or not info.location.rstrip("/").startswith(env.lake.rstrip("/") + "/")
+        ):
+            return None  # the lake prefix itself (``<lake>/``) is not one dataset of it
         ns, name = self.store.ds_keys[did]
         return info.location, platform or platform_of(ns, name), owner.project, env
 

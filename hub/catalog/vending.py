@@ -22,11 +22,23 @@ READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
 WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 
 
+# IAM expands these in a policy's Resource (wildcards, ${policy variables}): a dataset named with them would
+# be vended as many prefixes (``ipf/dev/*`` is the whole lake). IAM ARN matching:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html
+IAM_PATTERN_CHARACTERS = frozenset("*?$")
+
+
+def vendable(location: str | None) -> bool:
+    """Whether ``location`` names one s3:// prefix that a session policy can name literally."""
+    return bool(location) and location.startswith("s3://") and not IAM_PATTERN_CHARACTERS & set(location)
+
+
 def split_s3(location: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``); ValueError for anything else."""
+    """``s3://bucket/some/prefix`` -> (``bucket``, ``some/prefix``); ValueError for anything else (also a
+    location holding IAM wildcards or policy variables, see :func:`vendable`)."""
     bucket, _, key = location[5:].partition("/")
-    if not location.startswith("s3://") or not bucket or not key.strip("/"):
-        raise ValueError(f"Not an s3:// dataset location (s3://bucket/prefix): {location!r}")
+    if not vendable(location) or not bucket or not key.strip("/"):
+        raise ValueError(f"Not an s3:// dataset location (s3://bucket/prefix, no * ? $): {location!r}")
     return bucket, key.strip("/")
 
 
@@ -77,7 +89,7 @@ def granted_locations(
         if not g["active"] or (g["project"], g["environment"]) != (project, environment):
             continue
         loc = locations.get((g["namespace"], g["name"]))
-        if loc and loc.startswith("s3://"):
+        if vendable(loc):
             out.append((loc, g["access"]))
     return out
 
@@ -88,7 +100,7 @@ def grants_for(store, project: str, environment: str) -> list[tuple[str, str]]:
     return [
         (g["location"], g["access"])
         for g in store.active()
-        if (g["project"], g["environment"]) == (project, environment) and (g["location"] or "").startswith("s3://")
+        if (g["project"], g["environment"]) == (project, environment) and vendable(g["location"])
     ]
 
 

@@ -38,6 +38,22 @@ def _setfacl(args: list[str]) -> None:
         raise AclError(f"setfacl {' '.join(args)} failed: {proc.stderr.strip()}")
 
 
+# characters DuckDB (and the shell) expand in a path: a name holding them stands for files nobody checked
+GLOB_CHARACTERS = frozenset("*?[{")
+
+
+def contains(lake: str | Path, location: str | Path) -> bool:
+    """Whether local ``location`` lies strictly inside folder ``lake`` once symlinks and ``.``/``..`` are
+    resolved, and names one path (no glob characters). A dataset's location is text its poster chose
+    (``<lake>/../../other/x.parquet``) or a symlink a notebook put into its own lake: whoever reads or opens
+    it with more rights than the poster (the catalog service, a grant's ACL) checks it here first. The lake
+    itself is not inside it: a grant or a read is of one dataset, never of a whole lake."""
+    if GLOB_CHARACTERS & set(str(location)):
+        return False
+    root, target = Path(lake).resolve(), Path(location).resolve()
+    return root in target.parents
+
+
 def _between(lake: Path, target: Path) -> list[Path]:
     """The lake folder and the folders below it down to ``target``'s parent."""
     rel = target.relative_to(lake)
@@ -46,10 +62,11 @@ def _between(lake: Path, target: Path) -> list[Path]:
 
 def grant(lake: str | Path, dataset: str | Path, group: str, write: bool = False) -> None:
     """Let ``group`` read (or write) ``dataset`` (a file or folder inside ``lake``); ValueError when it is not
-    inside the lake, :class:`AclError` when setfacl fails."""
+    one dataset inside the lake (:func:`contains`: not the lake itself, no glob), :class:`AclError` when setfacl
+    fails."""
+    if not contains(lake, dataset):
+        raise ValueError(f"{dataset} is not one dataset inside the lake {lake}")
     lake, target = Path(lake).resolve(), Path(dataset).resolve()
-    if lake != target and lake not in target.parents:
-        raise ValueError(f"{target} is not inside the lake {lake}")
     for folder in _between(lake, target):
         if folder != target:
             _setfacl(["-m", f"g:{group}:--x", str(folder)])
@@ -66,6 +83,7 @@ def revoke(lake: str | Path, dataset: str | Path, group: str, keep_passage: bool
     """Remove ``group``'s entries from ``dataset`` (recursively, default ACLs too) and, unless
     ``keep_passage`` (another grant of the group in this lake), from the folders leading to it."""
     lake, target = Path(lake).resolve(), Path(dataset).resolve()
+    # the lake itself is allowed here: a whole-lake entry left by an older Paved is removed, not kept
     if lake != target and lake not in target.parents:
         raise ValueError(f"{target} is not inside the lake {lake}")
     if target.is_dir():
