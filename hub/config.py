@@ -9,6 +9,7 @@ the site config already set explicitly is left alone, so a site can override any
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -145,8 +146,6 @@ def setup(c: Config, **paved_settings) -> Paved:
         configure_oidc(c, paved.oidc)
 
     if paved.backend == "local" and os.geteuid() != 0:
-        import logging
-
         logging.getLogger("paved").warning(
             "Single-user mode: Paved does not run as root, so notebook servers run as %s and are not isolated "
             "from each other.%s",

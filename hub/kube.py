@@ -10,7 +10,9 @@ through the in-cluster proxy Service instead of the public URL.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 from urllib.parse import urlparse
 
 from paved.core.projects import load_projects
@@ -121,9 +123,6 @@ def pipeline_job_identities(c) -> dict[str, str]:
     the pipelines service's environment: ``PAVED_PIPELINE_TOKENS`` (project -> token; in the hub pod's
     process environment only) and ``PAVED_PROJECT_SERVICES`` (service -> project).
     """
-    import json
-    import secrets
-
     projects = sorted(load_projects(c.Paved.projects_file)) if c.Paved.get("projects_file") else []
     tokens = {project: secrets.token_hex(32) for project in projects}
     names = {f"{JOB_SERVICE_PREFIX}{project}": project for project in projects}

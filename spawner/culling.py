@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from paved.core.ledger import Ledger
 
-log = logging.getLogger("paved.culling")
+log = logging.getLogger("paved.spawner.culling")
 
 
 def server_limit_seconds(server: dict, default_seconds: float) -> float:

@@ -93,3 +93,16 @@ def test_test_modules_import_helpers_from_hubs_never_from_conftest():
         if re.match(r"\s*(from conftest import|import conftest)", line)
     ]
     assert offenders == []
+
+
+def test_each_modules_logger_is_named_inside_its_own_room():
+    """A module moved into another room keeps no logger of its old room (``paved.spawner.grants`` logged from the
+    catalog's grant credentials): log filters by room (``paved.catalog``) would miss it."""
+    package_dir = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    wrong = []
+    for package, folder in package_dir.items():
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for name in re.findall(r'getLogger\("(paved[\w.]*)"\)', path.read_text()):
+                if name != "paved" and name != package and not name.startswith(package + "."):
+                    wrong.append(f"{path.relative_to(ROOT)}: {name} (room {package})")
+    assert wrong == []

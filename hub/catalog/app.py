@@ -10,9 +10,10 @@ import logging
 import os
 import secrets
 import signal
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from tornado import web
+from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from paved.catalog import version_feed
@@ -124,10 +125,6 @@ class CatalogApp(ServiceApp):
 
 def serve(settings: Settings) -> None:
     """Run the catalog service with ``settings`` until SIGTERM/SIGINT."""
-    from urllib.parse import urlparse
-
-    from tornado.httpserver import HTTPServer
-
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     secret = read_or_create_secret(settings.data_dir / "catalog-stub-secret", lambda: secrets.token_hex(32))
     catalog = Catalog(settings, secret.encode())

@@ -25,7 +25,7 @@ from paved.catalog import vending
 from paved.catalog.grants_store import GrantsStore
 from paved.scoping import credentials
 
-log = logging.getLogger("paved.spawner.grants")
+log = logging.getLogger("paved.catalog.grants")
 
 GRANT_SESSION_SECONDS = 900  # STS minimum: a grant's end reaches running servers within 15 minutes
 PREFIXES_FILE = "prefixes.json"

@@ -5,6 +5,7 @@ service's config file, which the service (:class:`paved.catalog.app.CatalogApp`)
 
 from __future__ import annotations
 
+from jupyterhub.utils import url_path_join
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
@@ -50,8 +51,6 @@ class Catalog(Configurable):
 
 
 def setup_catalog(c: Config, paved) -> None:
-    from jupyterhub.utils import url_path_join
-
     if not paved.enable_services:
         return
     settings = Catalog(config=c)

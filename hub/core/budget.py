@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from paved.core import costmodel as model
 
-log = logging.getLogger("paved.costs.budget")
+log = logging.getLogger("paved.core.budget")
 THRESHOLDS = (50, 80, 100)
 
 

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from paved.core.projects import Project, ProjectsFileError, load_projects, projects_for
 
-log = logging.getLogger("paved.projects")
+log = logging.getLogger("paved.core.registry")
 
 
 class ProjectRegistry:
