@@ -14,6 +14,7 @@ The clock includes waiting for the kernel to be idle before typing (what a perso
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import statistics
 import sys
@@ -48,11 +49,36 @@ c.SimpleLocalProcessSpawner.home_dir_template = "{data}/home/{{username}}"
 c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = ["--ServerApp.allow_root=True"]
 c.Spawner.default_url = "/lab"
+c.Spawner.environment = {{"JUPYTER_CONFIG_PATH": "{data}/stock-jupyter"}}
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"alice"}}
 """
     + BENCH_SERVICE
 )
+
+
+# Paved's install carries add-ons a stock JupyterLab does not have (Paved's own extension, Git, nbdime, the language
+# server, server-proxy); a Paved server defers some of them, the baseline loaded them all at once and so was slower
+# than the stock JupyterLab the goal is measured against. The vanilla servers get a config folder switching them off.
+ADDONS_SERVER = ("paved_lab", "jupyterlab_git", "nbdime", "jupyter_lsp", "jupyter_server_proxy")
+ADDONS_LAB = (
+    "paved-lab",
+    "@jupyterlab/git",
+    "nbdime-jupyterlab",
+    "@jupyter-lsp/jupyterlab-lsp",
+    "@jupyterhub/jupyter-server-proxy",
+)
+
+
+def stock_jupyter_config(folder: Path) -> Path:
+    """Write a Jupyter config folder (for JUPYTER_CONFIG_PATH) that turns Paved's and the add-ons' server and lab
+    extensions off, leaving a stock JupyterLab; returns ``folder``."""
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    server = {"ServerApp": {"jpserver_extensions": dict.fromkeys(ADDONS_SERVER, False)}}
+    (folder / "jupyter_server_config.json").write_text(json.dumps(server))
+    lab = {"disabledExtensions": dict.fromkeys(ADDONS_LAB, True)}
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(lab))
+    return folder
 
 
 def login(page, url: str, password: str) -> None:
@@ -121,6 +147,7 @@ def main() -> None:
         site = tmp / "site.py"
         site.write_text(BENCH_SERVICE.format(token=token, timeout=TIMEOUT_S))
         (tmp / "vanilla" / "home" / "alice").mkdir(parents=True)
+        stock_jupyter_config(tmp / "vanilla" / "stock-jupyter")
         paved = start_paved(tmp / "paved", "--config", str(site))
         vanilla_url, vanilla_proc = start_vanilla(tmp / "vanilla", token, VANILLA_BROWSER)
         try:

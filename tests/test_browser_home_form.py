@@ -41,6 +41,13 @@ def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts)
             login(page, paved_hub, "alice")
             row = page.locator('tr[data-server-name="stop-me"]')
             assert row.locator(".paved-state").inner_text() == "running"
+            # the row fits the window: its notes wrap, its actions are in view (the memory-limit note on one line
+            # made the table scroll sideways and clipped Delete)
+            overflow = page.evaluate(
+                "(() => { const t = document.getElementById('paved-notebooks');"
+                " return t.scrollWidth - t.parentElement.clientWidth; })()"
+            )
+            assert overflow <= 0, f"the notebooks table is {overflow}px wider than its box"
             page.click("#stop-stop-me")
             # without a reload: Start and Delete come back, Stop and Open go, the state says stopped
             page.locator("#start-stop-me").wait_for(state="visible", timeout=60_000)

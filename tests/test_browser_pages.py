@@ -24,6 +24,7 @@ def pages_of(user: str) -> list[tuple[str, str, int]]:
         ("token", "/hub/token", 200),
         ("costs", "/services/costs/", 200),
         ("pipelines", "/services/pipelines/", 200),
+        ("requests", "/services/catalog/requests", 200),  # in the navigation bar like the others
         ("not-found", "/hub/no-such-page", 404),
         ("costs-bad-month", "/services/costs/?month=2026-13", 400),
     ]
@@ -79,6 +80,20 @@ def visit(page, hub, path: str) -> dict:
     return seen
 
 
+# Visible <th> whose text has a WCAG contrast ratio under 3 against the first opaque background behind it.
+ILLEGIBLE_HEADERS = """(() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bgOf = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length === 3 || c[3] > 0.5) return c.slice(0, 3); } return [255, 255, 255]; };
+  return [...document.querySelectorAll('th')].filter(th => th.getBoundingClientRect().width > 0 && th.textContent.trim())
+    .map(th => { const a = lum(rgb(getComputedStyle(th).color)), b = lum(bgOf(th));
+      return [th.textContent.trim(), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]; })
+    .filter(([, ratio]) => ratio < 3).map(([text, ratio]) => `${text} ${ratio.toFixed(1)}`);
+})()"""
+
+
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("user", ["alice", "bob", "admin"])
 def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts, user, theme):
@@ -111,6 +126,19 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
                 problems.append(f"{where}: no Paved navigation bar")
             elif user != "admin" and page.locator("#paved-nav-admin").count():
                 problems.append(f"{where}: Admin offered to a non-admin")
+            # one navigation bar: the current item is marked the same way on every page (the pipelines page's
+            # status colours drew it as a filled pill)
+            active_bg = page.evaluate(
+                "(() => { const a = document.querySelector('#paved-nav .nav-link.active');"
+                " return a ? getComputedStyle(a).backgroundColor : null; })()"
+            )
+            if active_bg not in (None, "rgba(0, 0, 0, 0)"):
+                problems.append(f"{where}: the navigation bar's current item has a background ({active_bg})")
+            # legible in both themes: table headers' text stands out from their own background (the pipelines
+            # tables' light header kept the dark theme's near-white text)
+            dim = page.evaluate(ILLEGIBLE_HEADERS)
+            if dim:
+                problems.append(f"{where}: table headers hard to read (contrast < 3): {dim}")
             if page.evaluate("document.documentElement.getAttribute('data-bs-theme')") != theme:
                 problems.append(f"{where}: not in the {theme} theme")
             for kind in ("console", "failed", "foreign"):

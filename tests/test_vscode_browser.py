@@ -14,6 +14,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hubs import ACCOUNT_PREFIX, start_paved, stop_process_group
@@ -97,6 +98,17 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
         os.chown(path, account.uid, account.gid)
 
     page = login(browser, hub)
+    # nothing from outside the Paved host (issue 16, item 7): VS Code's workbench, webviews and extensions too
+    hub_host = urlsplit(hub.url).netloc
+    foreign = []
+    page.context.on(
+        "request",
+        lambda req: (
+            foreign.append(req.url)
+            if urlsplit(req.url).scheme in ("http", "https", "ws", "wss") and urlsplit(req.url).netloc != hub_host
+            else None
+        ),
+    )
     page.goto(f"{hub.url}/hub/spawn/alice/{name}")
     page.select_option("#paved-project", ALICE_PROJECT)
     page.select_option("#paved-environment", "dev")
@@ -135,6 +147,7 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     assert lake == str(hub.data_dir / "lake" / ALICE_PROJECT / "dev")
     assert promote_usage.startswith("usage: paved promote")
     page.screenshot(path=str(artifacts / "vscode-terminal.png"))
+    assert not foreign, f"VS Code loaded from outside the Paved host: {sorted(set(foreign))}"
 
     # stopping the server (browser still connected) leaves none of VS Code's processes behind
     server_pid = int((hub.data_dir / "run" / f"server-alice--{name}.pid").read_text())
