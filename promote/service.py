@@ -244,7 +244,7 @@ class Base(ServiceHandler):
         return {
             **run_json(r),
             "attempts": attempts,
-            "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None),
+            "failure": views.run_failure(r["status"], attempts),
             **run_extras(self.scheduler, r),
         }  # input versions that caused it, quality checks
 

@@ -665,3 +665,7 @@ def test_run_now_and_rerun_start_at_once_not_at_the_next_scheduler_pass(tmp_path
         assert alice.post(f"{svc}api/runs/{failed['id']}/rerun").status_code == 200
         rerun = _wait_run(alice, svc, failed["id"])
         assert (rerun["status"], rerun["version"], len(rerun["attempts"])) == ("succeeded", 2, 2), rerun
+        # green now: the first attempt's failing cell stays in its row, not on top of the run (page and API)
+        assert rerun["failure"] is None and rerun["attempts"][0]["failure"]["label"].startswith("cell 2"), rerun
+        page = hub.login("alice").get(f"{svc}runs/{failed['id']}")
+        assert page.status_code == 200 and 'id="failure"' not in page.text
