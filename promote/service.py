@@ -160,6 +160,18 @@ class Base(ServiceHandler):
                 " send an empty body or {}",
             )
 
+    def require_job(self, what: str) -> None:
+        """Claims and attempt results come from a project's Kubernetes Jobs (their ``pipeline-jobs-<project>``
+        service token, ``paved.hub.kube``), never from a user: a member who claimed a tick could report it
+        succeeded without running it (the tick then never runs: one success per scheduled time) or leave it
+        "running" for ever, holding a ``concurrency: forbid`` pipeline's Run now and schedule. 403, nothing done."""
+        if self.caller().get("kind") != "service":
+            raise web.HTTPError(
+                403,
+                f"{what} are made by the pipeline's Kubernetes Jobs, not by users; to run it use Run now "
+                "(POST api/pipelines/<project>/<name>/runs) or paved pipelines run",
+            )
+
     def wake(self) -> None:
         """Start queued runs now (a scheduler pass right after this request) rather than at the next pass."""
         wake = self.settings.get("wake")
@@ -244,7 +256,7 @@ class Base(ServiceHandler):
         return {
             **run_json(r),
             "attempts": attempts,
-            "failure": next((a["failure"] for a in reversed(attempts) if a["failure"]), None),
+            "failure": views.run_failure(r["status"], attempts),
             **run_extras(self.scheduler, r),
         }  # input versions that caused it, quality checks
 
@@ -472,6 +484,7 @@ class ClaimHandler(Base):
     def post(self, project, name):
         """An external runner (a Kubernetes Job) claims ``(pipeline, nominal_time)``; a duplicate gets 409."""
         p = self.pipeline_or_404(project, name)
+        self.require_job("Claims")
         body = self.json_body()
         if "nominal_time" not in body:
             raise web.HTTPError(400, "nominal_time: required (epoch seconds)")
@@ -532,6 +545,7 @@ class AttemptResultHandler(Base):
             raise web.HTTPError(
                 409, f"Attempt {attempt_id} already ended ({attempt.get('status')}); its result cannot change"
             )
+        self.require_job("Attempt results")
         body = self.json_body()
         status = body.get("status")
         if status not in ("succeeded", "failed"):

@@ -134,6 +134,18 @@ def failing_cell_number(index: int | None) -> int | None:
     return index + 1 if isinstance(index, int) else None
 
 
+def run_failure(status: str, attempts: list[dict]) -> dict | None:
+    """The failure a run page and ``GET api/runs/<id>`` show at the top: that of the run's latest ended attempt
+    (``attempts`` in order, each with ``status`` and ``failure`` as :func:`failure_of` gives it), None when the run
+    succeeded. A failed run rerun with a fixed version and now green must not head its page with the old
+    attempt's "cell 3 failed" (that stays in its attempt row); while a retry or rerun is under way, the failure
+    being retried stays on top."""
+    if status == "succeeded":
+        return None
+    ended = [a for a in attempts if a.get("status") != "running"]
+    return ended[-1].get("failure") if ended else None
+
+
 def failure_of(output_dir: str | None) -> dict | None:
     """``{cell, number, execution_count, label, source, ename, evalue, traceback}`` of the first cell with an
     error in an attempt's output notebook; None when there is none. ``cell`` is the 0-based index in the user's

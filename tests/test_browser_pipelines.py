@@ -206,6 +206,7 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         app.goto(f"{svc}runs/{failed_run}")
         expect(app.locator("#run-status")).to_have_text("succeeded", timeout=120_000)
         expect(app.locator(".facts")).to_contain_text("v3")
+        expect(app.locator("#failure")).to_have_count(0)  # green: the old failing cell stays in its attempt row
         shot(app, "10-rerun-succeeded")
         app.goto(svc)
         expect(app.locator('tr[data-pipeline="imbalance-price-forecast/loop-forecast"]')).to_contain_text("succeeded")

@@ -520,6 +520,19 @@ def test_a_member_cannot_report_an_attempts_result(hub, manual):
     assert answers <= {404, 409}, answers
 
 
+def test_a_member_cannot_claim_a_tick_as_if_she_were_a_job(hub, manual):
+    # Claims are the Kubernetes Jobs' (their project's pipeline-jobs service). A member's claim was an external
+    # attempt no Job would ever end: it could be reported succeeded without running (that tick never runs) or left
+    # running for ever, and under concurrency: forbid her pipeline's Run now then waited for ever.
+    alice = hub.api("alice")
+    url = f"{manual}api/pipelines/{PROJECT}/bad-daily"
+    nominal = 1_000_000_000 + 6 * 3600  # a tick of "0 6 * * *" long ago, which nobody ran
+    r = alice.post(f"{url}/claims", json={"nominal_time": nominal, "claimant": "me"})
+    assert r.status_code == 403 and "Kubernetes Jobs" in r.json()["message"], r.text
+    runs = alice.get(f"{manual}api/runs", params={"pipeline": "bad-daily", "limit": 5000}).json()["runs"]
+    assert all(run["trigger"] != "external" for run in runs), runs  # nothing recorded
+
+
 def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
     """Property-based (hypothesis): malformed bodies, query parameters and path parts on every endpoint of the
     pipelines API (openapi.yaml) give 4xx with a JSON sentence, never a 5xx."""
@@ -665,3 +678,7 @@ def test_run_now_and_rerun_start_at_once_not_at_the_next_scheduler_pass(tmp_path
         assert alice.post(f"{svc}api/runs/{failed['id']}/rerun").status_code == 200
         rerun = _wait_run(alice, svc, failed["id"])
         assert (rerun["status"], rerun["version"], len(rerun["attempts"])) == ("succeeded", 2, 2), rerun
+        # green now: the first attempt's failing cell stays in its row, not on top of the run (page and API)
+        assert rerun["failure"] is None and rerun["attempts"][0]["failure"]["label"].startswith("cell 2"), rerun
+        page = hub.login("alice").get(f"{svc}runs/{failed['id']}")
+        assert page.status_code == 200 and 'id="failure"' not in page.text
