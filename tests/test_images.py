@@ -212,7 +212,17 @@ IMPORT_DIST = {
     "kubespawner": "jupyterhub-kubespawner",
     "kubernetes_asyncio": "kubernetes-asyncio",
 }
-TRANSITIVE = {"traitlets", "tornado", "jinja2", "requests", "botocore", "nbclient", "sqlalchemy", "jupyter_client"}
+TRANSITIVE = {
+    "traitlets",
+    "tornado",
+    "jinja2",
+    "requests",
+    "botocore",
+    "nbclient",
+    "sqlalchemy",
+    "jupyter_client",
+    "jupyter_core",  # nbformat, papermill and jupyter_client depend on it
+}
 
 
 def test_hub_image_has_the_hubs_stack_and_not_the_notebook_stack():
