@@ -19,6 +19,8 @@ from hubs import (
     stop_process_group,
 )
 
+from paved.core import paths
+
 
 def pytest_configure(config):
     """Temp folders in a root of this session's own: pytest's shared /tmp/pytest-of-<user> is 0700 and made so
@@ -94,3 +96,10 @@ def artifacts() -> Path:
     """Folder for screenshots and other files a test keeps for people to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def data_dir_of_this_test_only(monkeypatch):
+    """``setup(c)`` makes its data dir this process's (``paths.use``): a test that calls it in-process must not
+    hand that data dir to the tests after it (the pipelines runner then checked run accounts against it)."""
+    monkeypatch.setattr(paths, "_current", paths._current)
