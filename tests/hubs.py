@@ -191,6 +191,31 @@ def wait_gone(hub, user, name, timeout=60):
     raise AssertionError(f"{user}/{name} still running")
 
 
+def execute_request(msg_id: str, user: str, code: str) -> str:
+    """A Jupyter messaging ``execute_request`` for ``code`` (protocol 5.3, shell channel), as JSON text to send on
+    a kernel's websocket; replies carry ``msg_id`` as their parent's."""
+    import json
+    import uuid
+
+    header = {
+        "msg_id": msg_id,
+        "username": user,
+        "session": uuid.uuid4().hex,
+        "msg_type": "execute_request",
+        "version": "5.3",
+        "date": "",
+    }
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
+    return json.dumps({"header": header, "parent_header": {}, "metadata": {}, "channel": "shell", "content": content})
+
+
 def start_cell(hub, user, server, code):
     """Start a kernel on the server and send ``code`` to it; returns (websocket, msg_id) once the kernel is
     busy with it (the caller reads the rest, or just keeps it running)."""
@@ -206,31 +231,7 @@ def start_cell(hub, user, server, code):
     ws_url = base.replace("http", "ws", 1) + f"/api/kernels/{r.json()['id']}/channels"
     ws = websocket.create_connection(ws_url, header=[f"Authorization: {api.headers['Authorization']}"], timeout=60)
     msg_id = uuid.uuid4().hex
-    ws.send(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": msg_id,
-                    "username": user,
-                    "session": uuid.uuid4().hex,
-                    "msg_type": "execute_request",
-                    "version": "5.3",
-                    "date": "",
-                },
-                "parent_header": {},
-                "metadata": {},
-                "channel": "shell",
-                "content": {
-                    "code": code,
-                    "silent": False,
-                    "store_history": True,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-            }
-        )
-    )
+    ws.send(execute_request(msg_id, user, code))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         msg = json.loads(ws.recv())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hubs import ROOT, start_paved, stop_process_group, usage_spans, wait_ready
+from hubs import ROOT, execute_request, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.core import supervise
@@ -138,31 +138,7 @@ class Kernel:
         ws = websocket.create_connection(ws_url, header=[f"Authorization: {self.token}"], timeout=timeout)
         msg_id = uuid.uuid4().hex
         try:
-            ws.send(
-                json.dumps(
-                    {
-                        "header": {
-                            "msg_id": msg_id,
-                            "username": self.user,
-                            "session": uuid.uuid4().hex,
-                            "msg_type": "execute_request",
-                            "version": "5.3",
-                            "date": "",
-                        },
-                        "parent_header": {},
-                        "metadata": {},
-                        "channel": "shell",
-                        "content": {
-                            "code": code,
-                            "silent": False,
-                            "store_history": True,
-                            "user_expressions": {},
-                            "allow_stdin": False,
-                            "stop_on_error": True,
-                        },
-                    }
-                )
-            )
+            ws.send(execute_request(msg_id, self.user, code))
             out = []
             while True:
                 msg = json.loads(ws.recv())

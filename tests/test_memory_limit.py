@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 
-from hubs import stop, wait_ready
+from hubs import execute_request, stop, wait_ready
 
 ALICE_PROJECT = "imbalance-price-forecast"
 GIB = 1024**3
@@ -39,31 +39,7 @@ def _execute(hub, user: str, server: str, kernel_id: str, code: str, timeout: fl
     )
     msg_id, out = uuid.uuid4().hex, []
     try:
-        ws.send(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "username": user,
-                        "session": uuid.uuid4().hex,
-                        "msg_type": "execute_request",
-                        "version": "5.3",
-                        "date": "",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "channel": "shell",
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": True,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                }
-            )
-        )
+        ws.send(execute_request(msg_id, user, code))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = json.loads(ws.recv())
