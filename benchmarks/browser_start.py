@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser import ARGS, CHROMIUM  # noqa: E402
 from hubs import PASSWORD, start_paved, stop_process_group  # noqa: E402
-from spawn import BENCH_SERVICE, TIMEOUT_S, start_vanilla  # noqa: E402
+from spawn import BENCH_SERVICE, TIMEOUT_S, start_vanilla, use_bench_accounts  # noqa: E402
 
 # The vanilla hub a person would try first: every server a process of the hub's own user, a login that takes any
 # password (spawn.py's vanilla creates system users with PAM, which a browser cannot log in to without passwords).
@@ -140,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    use_bench_accounts()
     token = secrets.token_hex(16)
     times: dict[str, list[float]] = {"paved": [], "vanilla": []}
     with tempfile.TemporaryDirectory() as tmp:

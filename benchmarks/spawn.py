@@ -37,7 +37,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 from hubs import free_port, make_passable, start_paved, stop_process_group  # noqa: E402
 
 PREFIX = "pvb-"
-os.environ["PAVED_SYSTEM_USER_PREFIX"] = PREFIX  # Paved's accounts: pvb-<user>
+
+
+def use_bench_accounts() -> None:
+    """Paved's accounts made by a benchmark are pvb-<user>. Set by a benchmark's main(), never at import: a test
+    importing a benchmark's helpers would otherwise hand the prefix to every hub the suite starts after it."""
+    os.environ["PAVED_SYSTEM_USER_PREFIX"] = PREFIX
+
+
 TIMEOUT_S = 300  # start and HTTP timeouts of both hubs
 
 BENCH_SERVICE = """
@@ -187,6 +194,7 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmarks/spawn.py compares isolated spawns: run it as root")
+    use_bench_accounts()
     token = secrets.token_hex(16)
     paved_users = [f"u{i:02d}" for i in range(args.users)]
     vanilla_users = [f"{PREFIX}v{i:02d}" for i in range(args.users)]

@@ -136,15 +136,24 @@ def wait_until(predicate, timeout: float, interval: float = 0.02, what: str = "t
 
 
 def crash_cycles(
-    data_dir, cycles: int, *, speed: float = 30, drain_timeout: float = 180, seed: int = 5, log=print
+    data_dir,
+    cycles: int,
+    *,
+    speed: float = 30,
+    drain_timeout: float = 180,
+    seed: int = 5,
+    min_ticks: int = 0,
+    log=print,
 ) -> dict:
     """Kill -9 the pipelines service ``cycles`` times during runs, restart, drain; check the invariants.
 
     A pipeline on a one-minute cron (clock ``speed`` times faster), catch-up ``all``, concurrency allow. Each
     kill waits for an event, not for time: a new attempt recorded ``running`` by this service process (odd
     cycles), or the same attempt's output notebook being written, i.e. the kernel executing (even cycles). So
-    every kill lands during a run however loaded the machine is. Returns counts; raises AssertionError when
-    a tick was lost or a nominal time succeeded twice.
+    every kill lands during a run however loaded the machine is. On a fast machine ``cycles`` kills can pass
+    in fewer cron ticks than a check wants: it goes on killing until ``min_ticks`` ticks have passed too.
+    Returns counts (``cycles`` is the kills made); raises AssertionError when a tick was lost or a nominal
+    time succeeded twice.
     """
     import os
     import random
@@ -200,7 +209,13 @@ def crash_cycles(
 
     kills_during_runs = 0
     seen: set[int] = set()
-    for i in range(cycles):
+    done = 0
+
+    def ticks_passed() -> int:
+        return int(clock.now() - start_cursor) // 60
+
+    while done < cycles or ticks_passed() < min_ticks:
+        done += 1
         proc = start()
 
         def new_attempt():
@@ -260,7 +275,7 @@ def crash_cycles(
     assert all(successes[r["id"]] == 1 for r in runs), "a nominal time with two successful attempts"
     assert all(on_disk[r["id"]] <= 1 for r in runs), "a nominal time executed successfully twice"
     return {
-        "cycles": cycles,
+        "cycles": done,
         "ticks": len(expected),
         "runs": len(runs),
         "attempts": len(attempts),

@@ -30,3 +30,11 @@ def test_vanilla_jupyterlab_has_none_of_paveds_addons(tmp_path):
     for name in installed:  # ... and the baseline switches every one off
         line = next(line for line in listing.splitlines() if f" {name} v" in line)
         assert "disabled" in line, line
+
+
+def test_importing_the_benchmarks_helpers_leaves_the_suites_account_prefix_alone():
+    """The suite's hubs make accounts with the tests' prefix; the benchmark's pvb- prefix is its main()'s business
+    (imported at module level, it once sent every later hub's accounts and cgroups to pvb-)."""
+    import hubs
+
+    assert os.environ["PAVED_SYSTEM_USER_PREFIX"] == hubs.ACCOUNT_PREFIX
