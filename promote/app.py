@@ -20,6 +20,7 @@ from paved.core.service import run as run_app
 from paved.core.settings import Paved
 from paved.pipelines import pages, products_api
 from paved.pipelines.config import Pipelines
+from paved.pipelines.membership import HubGroups, Membership
 from paved.pipelines.scheduler import Clock, Scheduler
 from paved.pipelines.service import (
     AttemptResultHandler,
@@ -116,6 +117,10 @@ class PipelinesApp(ServiceApp):
             version_feed=catalog_feed(own_token),
             usage_db_url=paved.usage_db_url,
             ducklake_catalog_url=settings.ducklake_catalog_url,
+            # a deployer who left the project holds the pipeline; identity-provider groups come from the hub
+            membership=Membership(
+                projects, HubGroups(api_url, own_token) if api_url and own_token else None, settings.membership_ttl
+            ),
         )
         app = build_app(store, scheduler, public_url=public)
 

@@ -48,6 +48,12 @@ class Pipelines(Configurable):
         return os.environ.get("PAVED_PIPELINES_KERNEL") or "python3"
 
     lock_ttl = Float(30, help="Seconds a scheduler's lock lease lasts without renewal.").tag(config=True)
+    membership_ttl = Float(
+        30,
+        help="""Seconds a deploying user's hub groups (the identity provider's, from their last login) are trusted
+        before the hub is asked again whether they still belong to the pipeline's project (paved.pipelines.membership;
+        the hub polls servers for the same change every 30 s).""",
+    ).tag(config=True)
     missed_grace = Float(60, help="catch-up 'none': a tick this many seconds late still runs.").tag(config=True)
     run_tokens = Bool(
         True,

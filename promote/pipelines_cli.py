@@ -84,6 +84,8 @@ def _run(args) -> int:
                 f"{'paused' if p['paused'] else 'active':<7} v{p.get('version') or '-':<4} last {last:<10} "
                 f"next {_ts(p.get('next_run'))}"
             )
+            if p.get("blocked"):  # its deployer left the project (paved.pipelines.membership)
+                print(f"    held: {p['blocked']}")
         if not rows:
             print("No pipelines.")
         return 0

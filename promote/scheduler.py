@@ -41,6 +41,8 @@ from paved.core.budget import check_budget
 from paved.core.ledger import Ledger, default_db_url
 from paved.core.pricebook import load_pricebook
 from paved.pipelines import alerts, cron, lineage, views
+from paved.pipelines.membership import CATEGORY as MEMBERSHIP
+from paved.pipelines.membership import Membership
 from paved.pipelines.products import DataProducts
 from paved.pipelines.runner import (
     Execution,
@@ -134,6 +136,7 @@ class Scheduler:
         version_feed: Callable | None = None,
         usage_db_url: str = "",
         ducklake_catalog_url: str = "",
+        membership: Membership | None = None,
     ):
         self.store = store
         self.data_dir = Path(data_dir)
@@ -151,6 +154,10 @@ class Scheduler:
         # budget_check(project) -> refusal sentence or None; default: the usage ledger against the project's budget
         self.budget_check = budget_check or self._ledger_budget
         self.smtp_url = smtp_url
+        # whether a run's deploying user still belongs to its project (membership.py); the service passes one
+        # that asks the hub for identity-provider groups
+        self.membership = membership or Membership(projects)
+        self._held: set[int] = set()  # attempts whose credentials were taken because their deployer left
         self.usage_db_url = usage_db_url  # the usage ledger (default: the data dir's, paved.core.ledger)
         self._tokens: dict[int, tuple[str, str]] = {}  # attempt id -> (user, token id), revoked at the end
         self._slow_alerted: set[int] = set()
@@ -237,6 +244,10 @@ class Scheduler:
             if budgets[pipeline["project"]]:
                 self._skip(run, pipeline, spec, budgets[pipeline["project"]])
                 continue
+            held = self.membership.blocked(pipeline["project"], self._acts_for(version, pipeline))
+            if held:  # its deployer left the project: no run acts for them any more
+                self._skip(run, pipeline, spec, held, category=MEMBERSHIP)
+                continue
             overrides = json.loads(run["parameters"]) if run["parameters"] else None
             try:
                 params, error = (
@@ -300,7 +311,7 @@ class Scheduler:
         )  # the data helper's lineage job is the pipeline
         ctx["lake"] = env.get("PAVED_LAKE")
         env.update(self.products.run_env(spec, attempt["output_dir"]))
-        user = version.get("created_by") or pipeline.get("created_by")
+        user = self._acts_for(version, pipeline)
         if self.token_issuer is not None and user:
             try:
                 token, token_id = self.token_issuer.issue(
@@ -367,11 +378,45 @@ class Scheduler:
             result = execution.poll()
             if result is not None:
                 del self.executions[attempt_id]
+                self._held.discard(attempt_id)
                 self._finish(ctx["attempt"], result, ctx)
                 done += 1
             else:
                 self._check_slow(ctx)
+                self._hold_if_left(attempt_id, ctx)
         return done
+
+    @staticmethod
+    def _acts_for(version: dict | None, pipeline: dict) -> str | None:
+        """The user a run of ``version`` acts as: whoever deployed that version."""
+        return (version or {}).get("created_by") or pipeline.get("created_by")
+
+    def _hold_if_left(self, attempt_id: int, ctx: dict) -> None:
+        """A running attempt whose deployer left its project loses its credentials: the AWS credential files
+        go (the SDK's next ``credential_process`` refresh fails) and its hub token is revoked. It is not killed:
+        what it already holds in memory expires with the STS session, as for a server being stopped."""
+        if attempt_id in self._held:
+            return
+        pipeline, run = ctx["pipeline"], ctx["run"]
+        reason = self.membership.blocked(pipeline["project"], self._acts_for(ctx["version"], pipeline))
+        if not reason:
+            return
+        self._held.add(attempt_id)
+        log.warning(
+            "Run %s of %s/%s: %s; its credentials are withdrawn",
+            run["id"],
+            pipeline["project"],
+            pipeline["name"],
+            reason,
+        )
+        shutil.rmtree(credentials_dir(self.data_dir, run["id"], ctx["attempt"]["number"]), ignore_errors=True)
+        token = self._tokens.pop(attempt_id, None)
+        if token is not None and self.token_issuer is not None:
+            self._side.submit(self.token_issuer.revoke, *token)
+
+    def blocked(self, pipeline: dict, version: dict | None) -> str | None:
+        """Why a pipeline's runs are held (its live version's deployer left the project), or None."""
+        return self.membership.blocked(pipeline["project"], self._acts_for(version, pipeline))
 
     def _check_slow(self, ctx: dict) -> None:
         """Alert once per run when it has been running over twice its usual time (alerts.slow_threshold)."""
@@ -632,12 +677,13 @@ class Scheduler:
 
         return check_budget(project, self._ledger(), load_pricebook())
 
-    def _skip(self, run: dict, pipeline: dict, spec, reason: str) -> None:
-        """A run due while its project is over an enforced budget: skipped with the reason, and an alert."""
-        if self.store.skip_run(run["id"], "budget", reason, now=self.clock.now()):
-            log.info("Run %s of %s/%s skipped: over budget", run["id"], pipeline["project"], pipeline["name"])
+    def _skip(self, run: dict, pipeline: dict, spec, reason: str, category: str = "budget") -> None:
+        """A run that comes due but may not start (its project is over an enforced budget, or its deployer left
+        the project): skipped with the reason, and an alert."""
+        if self.store.skip_run(run["id"], category, reason, now=self.clock.now()):
+            log.info("Run %s of %s/%s skipped: %s", run["id"], pipeline["project"], pipeline["name"], reason)
             self._alert(
-                "pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason, category="budget"
+                "pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason, category=category
             )
 
 

@@ -172,6 +172,13 @@ class Base(ServiceHandler):
                 "(POST api/pipelines/<project>/<name>/runs) or paved pipelines run",
             )
 
+    def refuse_if_held(self, p: dict) -> None:
+        """409 when the pipeline's live version was deployed by someone who has left its project (membership.py):
+        a run would act for them. The sentence says who and that a member must re-promote it. Nothing is queued."""
+        reason = self.scheduler.blocked(p, self.store.version(p["current_version"]) if p["current_version"] else None)
+        if reason:
+            raise web.HTTPError(409, f"{p['project']}/{p['name']} does not run: {reason}")
+
     def wake(self) -> None:
         """Start queued runs now (a scheduler pass right after this request) rather than at the next pass."""
         wake = self.settings.get("wake")
@@ -216,7 +223,14 @@ class Base(ServiceHandler):
         )
         last = self.store.last_runs([p["id"] for p in rows])
         now = self.now()
-        return [views.pipeline_summary(p, versions.get(p["current_version"]), last.get(p["id"]), now) for p in rows]
+        return [
+            {
+                **views.pipeline_summary(p, versions.get(p["current_version"]), last.get(p["id"]), now),
+                # why its runs are held (its deployer left the project; membership.py), else None
+                "blocked": self.scheduler.blocked(p, versions.get(p["current_version"])),
+            }
+            for p in rows
+        ]
 
     def detail(self, p: dict) -> dict:
         """One pipeline: summary, parameters, inputs/outputs, versions with what changed, recent runs."""
@@ -414,6 +428,7 @@ class RunsOfPipelineHandler(Base):
         user = self.caller()["name"]
         version = self.store.version(p["current_version"])
         assert version is not None  # a pipeline's current version exists
+        self.refuse_if_held(p)
         spec = parse_spec(version["spec"])
         if "from" in body or "to" in body:
             start, end = _parse_day(body.get("from"), "from"), _parse_day(body.get("to"), "to")
@@ -471,6 +486,7 @@ class RerunFailedHandler(Base):
         """Queue the pipeline's failed runs since its last success again, with the current version."""
         p = self.pipeline_or_404(project, name)
         self.no_body("rerun-failed")
+        self.refuse_if_held(p)
         ids = [
             r["id"]
             for r in self.store.failed_since_success(p["id"])
@@ -485,6 +501,7 @@ class ClaimHandler(Base):
         """An external runner (a Kubernetes Job) claims ``(pipeline, nominal_time)``; a duplicate gets 409."""
         p = self.pipeline_or_404(project, name)
         self.require_job("Claims")
+        self.refuse_if_held(p)
         body = self.json_body()
         if "nominal_time" not in body:
             raise web.HTTPError(400, "nominal_time: required (epoch seconds)")
@@ -609,6 +626,7 @@ class RerunHandler(Base):
         self.no_body("rerun")
         pipeline = self.store.pipeline(r["pipeline_id"])
         assert pipeline is not None  # a run's pipeline exists
+        self.refuse_if_held(pipeline)
         if not self.store.requeue(r["id"], pipeline["current_version"]):
             raise web.HTTPError(
                 409,

@@ -49,7 +49,16 @@ from paved.core.processes import pid_alive
 
 RUN_STATES = ("queued", "running", "retrying", "succeeded", "failed", "skipped")
 ATTEMPT_STATES = ("running", "succeeded", "failed", "lost")
-CATEGORIES = ("notebook-error", "kernel-died", "timeout", "infra", "budget", "check-failed", "check-error")
+CATEGORIES = (
+    "notebook-error",
+    "kernel-died",
+    "timeout",
+    "infra",
+    "budget",
+    "membership",  # skipped: the deploying user left the project (membership.py)
+    "check-failed",
+    "check-error",
+)
 
 metadata = MetaData()
 
