@@ -36,11 +36,16 @@ lint: install-test
 	$(BIN)/lint-imports
 	$(CURDIR)/node_modules/.bin/pyright
 
-install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl
+install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl /usr/bin/bwrap
 
 # Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.scoping.acl).
 /usr/bin/setfacl:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q acl
+
+# Debian's bubblewrap: the optional filesystem sandbox of notebook servers (c.LocalProjectSpawner.sandbox = "bwrap",
+# paved.scoping.sandbox).
+/usr/bin/bwrap:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap
 
 install-test: install $(VENV)/.installed-test tests/oidc/node_modules/.installed /usr/bin/chromium postgresql
 

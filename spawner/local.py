@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 from tornado import web
-from traitlets import Bool, Dict, Unicode, default
+from traitlets import Bool, Dict, Enum, Unicode, default
 
 from paved.core.paths import ENV, paths
 from paved.core.registry import registry
-from paved.scoping import accounts, isolation, limits
+from paved.scoping import accounts, isolation, limits, sandbox
 from paved.scoping.scope import Scope
 from paved.spawner import vscode
 from paved.spawner.base import PavedSpawner
@@ -100,6 +100,16 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     def _default_prefix(self):
         return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
 
+    sandbox = Enum(
+        sandbox.SANDBOXES,
+        default_value="",
+        help="""Filesystem sandbox of each server. "" (default): none, the server sees the whole machine where
+        permissions allow. "bwrap": Debian's bubblewrap shows it only its workspace, its project environment's
+        lake, the Python install and Paved's code, its credential folder, a /tmp of its own and a minimal /dev
+        and /proc (paved.scoping.sandbox). Needs bubblewrap and user namespaces; a spawn fails with a sentence
+        saying so when this machine forbids them. Sandboxed servers start cold (no warm fork server).""",
+    ).tag(config=True)
+
     allow_unisolated_multiuser = Bool(
         False,
         help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
@@ -125,7 +135,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     def apply_scope(self, scope: Scope) -> None:
         python = self.python_executables[scope.options.python]
-        self.cmd = [python, "-m", "jupyterhub.singleuser"]
+        self.cmd = [python, "-m", "jupyterhub.singleuser"]  # start() puts it in the sandbox, if any
         self.mem_limit = scope.mem_limit_bytes
         self.cpu_limit = scope.cpu_limit
         if os.geteuid() == 0 and not self.isolate:
@@ -287,6 +297,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             Path(self.home_dir).mkdir(parents=True, exist_ok=True)
         if self.code_server_command:
             await asyncio.to_thread(self._prepare_vscode)
+        if self.sandbox:
+            await asyncio.to_thread(self._enter_sandbox)
         self.emit_progress(30, f"Workspace ready: {self.home_dir}")
         self.emit_progress(
             50,
@@ -302,6 +314,30 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         await self._wait_listening(ip, port)
         self.emit_progress(90, "Server is up")
         return ip, port
+
+    def _enter_sandbox(self) -> None:
+        """Blocking (run in a thread): check that bwrap works for the server's account (SandboxError with a
+        sentence if not) and wrap the server's command in it (paved.scoping.sandbox)."""
+        scope = self.scope
+        assert scope is not None  # start() applied the scope first
+        identity = self.identity
+        if identity:
+            sandbox.check(identity.uid, identity.gid, identity.groups)
+        else:
+            sandbox.check(os.getuid(), os.getgid())
+        python = self.python_executables[scope.options.python]
+        read_only = sandbox.code_folders(python)
+        if self.code_server_command:  # code-server's package and its node_modules
+            real = Path(os.path.realpath(self.code_server_command))
+            read_only += [p for p in real.parents if p.name == "node_modules"][-1:] or [real.parent]
+        self.cmd = sandbox.wrap(
+            [python, "-m", "jupyterhub.singleuser"],
+            workspace=self.home_dir,
+            lake=scope.env.get("PAVED_LAKE"),
+            runtime_dir=self.runtime_dir(),
+            read_only=read_only,
+        )
+        self.emit_progress(28, "Sandboxed: sees only its workspace, its lake and its Python (bubblewrap)")
 
     def _prepare_vscode(self) -> None:
         if not self.identity:
