@@ -158,6 +158,7 @@ class Scheduler:
         # that asks the hub for identity-provider groups
         self.membership = membership or Membership(projects)
         self._held: set[int] = set()  # attempts whose credentials were taken because their deployer left
+        self._held_alerted: set[int] = set()  # held pipelines already alerted about (one alert, not one a tick)
         self.usage_db_url = usage_db_url  # the usage ledger (default: the data dir's, paved.core.ledger)
         self._tokens: dict[int, tuple[str, str]] = {}  # attempt id -> (user, token id), revoked at the end
         self._slow_alerted: set[int] = set()
@@ -257,6 +258,7 @@ class Scheduler:
             except SpecError as e:
                 params, error = {}, str(e)
             picked.append((run, pipeline, version, spec, params, error))
+            self._held_alerted.discard(pipeline["id"])  # it runs again: a later hold is news
             running += 1
             busy.add(run["pipeline_id"])
         if not picked:
@@ -682,6 +684,10 @@ class Scheduler:
         the project): skipped with the reason, and an alert."""
         if self.store.skip_run(run["id"], category, reason, now=self.clock.now()):
             log.info("Run %s of %s/%s skipped: %s", run["id"], pipeline["project"], pipeline["name"], reason)
+            if category == MEMBERSHIP:  # held until a member re-promotes: say so once, not at every tick
+                if pipeline["id"] in self._held_alerted:
+                    return
+                self._held_alerted.add(pipeline["id"])
             self._alert(
                 "pipeline_run_skipped", {**run, "version_id": run["version_id"]}, error=reason, category=category
             )

@@ -26,7 +26,7 @@ import pytest
 import requests
 from hubs import free_port, make_passable
 from moto_server import moto_server  # noqa: F401 (fixture)
-from promote_helpers import make_notebook, service_env, wait_until
+from promote_helpers import Receiver, make_notebook, service_env, wait_until
 
 from paved.pipelines.membership import blocked_sentence
 from paved.pipelines.pin import content_hash
@@ -139,6 +139,7 @@ def service(tmp_path, moto_server):  # noqa: F811
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/services/pipelines/"
+    alerts = Receiver()
     try:
         wait_until(lambda: _up(url), 60, interval=0.2, what="the pipelines service to answer")
         yield {
@@ -148,6 +149,7 @@ def service(tmp_path, moto_server):  # noqa: F811
             "hub": hub,
             "store": Store(f"sqlite:///{data / 'pipelines.sqlite'}"),
             "clock": Clock(speed=SPEED, anchor=anchor),
+            "alerts": alerts,
         }
     finally:
         try:
@@ -157,6 +159,7 @@ def service(tmp_path, moto_server):  # noqa: F811
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         hub.close()
+        alerts.close()
         print((data / "service.log").read_text()[-3000:])
 
 
@@ -170,7 +173,13 @@ def _up(url: str) -> bool:
 
 def _deploy(s, user: str, hold: int) -> dict:
     spec = parse_spec(
-        {"name": "scores", "project": "leads", "environment": "dev", "schedule": {"cron": "* * * * *"}}
+        {
+            "name": "scores",
+            "project": "leads",
+            "environment": "dev",
+            "schedule": {"cron": "* * * * *"},
+            "notify": {"webhook": s["alerts"].url},
+        }
     ).to_dict()
     nb = json.loads(json.dumps(NOTEBOOK).replace('"hold = 0"', f'"hold = {hold}"'))
     return s["store"].deploy(spec, nb, {"content_hash": content_hash(nb)}, user, now=s["clock"].now())
@@ -215,6 +224,11 @@ def test_a_deployer_who_left_holds_the_pipeline_until_a_member_re_promotes(servi
         "a tick skipped for membership",
     )
     assert skipped[0]["error"] == reason
+    wait_until(lambda: len([r for r in _runs(s) if r["category"] == "membership"]) >= 3, 60, 0.2, "more held ticks")
+    s["alerts"].wait_for(lambda a: a["body"]["event"] == "pipeline_run_skipped")
+    time.sleep(1)  # a second alert would be on its way by now
+    held_alerts = [a["body"] for a in s["alerts"].received if a["body"]["event"] == "pipeline_run_skipped"]
+    assert len(held_alerts) == 1 and reason in held_alerts[0]["text"], held_alerts  # said once, not every tick
     assert not s["store"].attempts_of(skipped[0]["id"])  # nothing ran, nothing got credentials
     assert not [r for r in _runs(s) if r["nominal_time"] > left_at and r["status"] in ("running", "succeeded")]
 
