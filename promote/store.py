@@ -183,7 +183,9 @@ class Store:
     # --- pipelines and versions -----------------------------------------------------------------------
 
     def deploy(self, spec: dict, notebook: dict, pin: dict, user: str, now: float | None = None) -> dict:
-        """Create or update the pipeline of ``spec``; a new version when the notebook or spec changed.
+        """Create or update the pipeline of ``spec``; a new version when the notebook or spec changed, or when
+        another user deploys it (runs act as the deployer of their version: a member re-promoting a pipeline
+        whose deployer left the project takes it over, membership.py).
 
         Returns ``{pipeline, version, new_version}``. The cursor of a new pipeline starts now, so promoting
         never runs ticks from before the promotion.
@@ -231,7 +233,12 @@ class Store:
                     .mappings()
                     .first()
                 )
-            if latest and latest["content_hash"] == pin["content_hash"] and latest["spec"] == spec_json:
+            if (
+                latest
+                and latest["content_hash"] == pin["content_hash"]
+                and latest["spec"] == spec_json
+                and latest["created_by"] == user
+            ):
                 version_id, new = latest["id"], False
             else:
                 number = (latest["number"] + 1) if latest else 1

@@ -7,7 +7,7 @@ gets credentials for the environment's role; while it runs, the identity provide
 hub's answer changes, as after her next login): the running attempt loses its credentials (the SDK's next
 ``credential_process`` call finds no file) and the next ticks are skipped with a sentence naming her, on the API
 and the pages; Run now is refused with the same sentence. bob re-promotes it: it runs again, with credentials.
-Then bob is removed from ``projects.yaml``: his version is held in turn.
+Then bob is removed from ``projects.yaml``: his version is held in turn, until carol promotes the same notebook.
 """
 
 from __future__ import annotations
@@ -263,3 +263,16 @@ def test_a_deployer_who_left_holds_the_pipeline_until_a_member_re_promotes(servi
         "a tick skipped because bob left",
     )
     assert bob_left[0]["error"] == blocked_sentence("bob", "leads")
+
+    # carol promotes the very same notebook and spec: a new version of hers (its runs act as her), and it runs
+    taken = _deploy(s, "carol", hold=0)
+    assert taken["new_version"] and taken["version"]["number"] == version["number"] + 1
+    as_carol = {"Authorization": "token user-carol"}
+    wait_until(
+        lambda: any(r["status"] == "succeeded" and r["version"] == taken["version"]["number"] for r in _runs(s)),
+        90,
+        0.2,
+        "a run of carol's version",
+    )
+    listed = requests.get(s["url"] + "api/pipelines", headers=as_carol, timeout=10).json()["pipelines"]
+    assert listed[0]["blocked"] is None and listed[0]["deployed_by"] == "carol"

@@ -301,6 +301,9 @@ def test_claims_and_cursor_are_one_transaction(tmp_path):
     assert store.deploy(spec.to_dict(), nb, {"content_hash": content_hash(nb)}, "bob")["new_version"] is False
     nb2 = make_notebook("x = 2")
     assert store.deploy(spec.to_dict(), nb2, {"content_hash": content_hash(nb2)}, "bob")["version"]["number"] == 2
+    # The same notebook and spec deployed by someone else: a version of theirs (its runs act as them)
+    again = store.deploy(spec.to_dict(), nb2, {"content_hash": content_hash(nb2)}, "carol")["version"]
+    assert (again["number"], again["created_by"]) == (3, "carol")
 
 
 K8S_VERSIONS = ["1.30.0", "1.31.0", "1.37.0"]
