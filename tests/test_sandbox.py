@@ -151,3 +151,44 @@ def test_the_spawn_says_why_when_bwrap_cannot_work(tmp_path, script, expected):
 def test_missing_bubblewrap_is_named():
     message = sandbox.problem(65534, 65534, bwrap="/nonexistent/bwrap")
     assert message and "could not be run" in message
+
+
+def test_the_command_line_mounts_only_what_the_server_needs(tmp_path):
+    code = [tmp_path / "venv", tmp_path / "checkout" / "hub", Path("/usr"), Path("/usr/lib/python3")]
+    for folder in code[:2]:  # /usr's are there already (and shown once, as /usr)
+        folder.mkdir(parents=True)
+    runtime = tmp_path / "data" / "run" / "servers" / "bob" / "b"
+    runtime.mkdir(parents=True)
+    cmd = sandbox.wrap(
+        ["python", "-m", "jupyterhub.singleuser"],
+        workspace=tmp_path / "data" / "workspaces" / "bob" / "b",
+        lake=str(tmp_path / "data" / "lake" / "leads" / "dev"),
+        runtime_dir=runtime,
+        read_only=code,
+    )
+    mounts = [tuple(cmd[i : i + 3]) for i, a in enumerate(cmd) if a in ("--bind", "--ro-bind")]
+    assert mounts == [
+        ("--ro-bind", "/usr", "/usr"),
+        ("--ro-bind", "/etc", "/etc"),
+        ("--ro-bind", str(tmp_path / "checkout" / "hub"), str(tmp_path / "checkout" / "hub")),
+        ("--ro-bind", str(tmp_path / "venv"), str(tmp_path / "venv")),
+        (
+            "--bind",
+            str(tmp_path / "data" / "lake" / "leads" / "dev"),
+            str(tmp_path / "data" / "lake" / "leads" / "dev"),
+        ),
+        (
+            "--bind",
+            str(tmp_path / "data" / "workspaces" / "bob" / "b"),
+            str(tmp_path / "data" / "workspaces" / "bob" / "b"),
+        ),
+        ("--ro-bind", str(runtime), str(runtime)),
+    ]
+    assert cmd.index("/tmp") < cmd.index(str(tmp_path / "venv"))  # its /tmp first, the binds on top of it
+    assert "--unshare-net" not in cmd and "--unshare-pid" in cmd and "--die-with-parent" in cmd
+    assert cmd[-4:] == ["--", "python", "-m", "jupyterhub.singleuser"]
+    # an s3:// lake is no folder to show
+    assert "s3://bucket/leads" not in sandbox.wrap(["x"], workspace="/w", lake="s3://bucket/leads", runtime_dir="/r")
+    # a code folder holding the data dir would show it all: refused with a sentence
+    with pytest.raises(sandbox.SandboxError, match="keep the data dir outside the Python install and the checkout"):
+        sandbox.wrap(["x"], workspace=tmp_path / "data" / "w", lake=None, runtime_dir="/r", read_only=[tmp_path])

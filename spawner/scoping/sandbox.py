@@ -129,6 +129,10 @@ def _link_targets(tree: Path) -> set[Path]:
     return targets
 
 
+def _under(path: Path, *folders: Path) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
 def _outermost(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """``paths`` without those inside another one, sorted; ``/`` and missing folders left out."""
     kept: list[Path] = []
@@ -161,7 +165,14 @@ def wrap(
             args += ["--ro-bind", str(path), str(path)]
     args += ["--ro-bind", "/etc", "/etc", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
     args += ["--tmpfs", "/tmp"]  # before the binds: a data dir under /tmp is then mounted on top of it
-    for path in _outermost(p for p in read_only if not str(p).startswith(("/usr/", "/etc/"))):
+    private = [Path(workspace), *([Path(lake)] if lake and "://" not in lake else []), Path(runtime_dir)]
+    for path in _outermost(p for p in read_only if not _under(Path(p), Path("/usr"), Path("/etc"))):
+        inside = [str(q) for q in private if _under(q, path)]
+        if inside:  # showing it would show the data dir (other workspaces, lakes, Paved's state) read-only
+            raise SandboxError(
+                f"The sandbox would show {path} (the server's Python or Paved's code), which holds {inside[0]}: "
+                "keep the data dir outside the Python install and the checkout"
+            )
         args += ["--ro-bind", str(path), str(path)]
     if lake and "://" not in lake:
         args += ["--bind", str(lake), str(lake)]
