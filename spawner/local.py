@@ -110,6 +110,10 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         saying so when this machine forbids them. Sandboxed servers start cold (no warm fork server).""",
     ).tag(config=True)
 
+    bwrap_command = Unicode(
+        help="""The bubblewrap program for sandbox = "bwrap". Default: Debian's (``bwrap`` on /usr/bin:/bin).""",
+    ).tag(config=True)
+
     allow_unisolated_multiuser = Bool(
         False,
         help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
@@ -321,10 +325,11 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         scope = self.scope
         assert scope is not None  # start() applied the scope first
         identity = self.identity
+        bwrap = self.bwrap_command or None
         if identity:
-            sandbox.check(identity.uid, identity.gid, identity.groups)
+            sandbox.check(identity.uid, identity.gid, identity.groups, bwrap)
         else:
-            sandbox.check(os.getuid(), os.getgid())
+            sandbox.check(os.getuid(), os.getgid(), bwrap=bwrap)
         python = self.python_executables[scope.options.python]
         read_only = sandbox.code_folders(python)
         if self.code_server_command:  # code-server's package and its node_modules
@@ -336,6 +341,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             lake=scope.env.get("PAVED_LAKE"),
             runtime_dir=self.runtime_dir(),
             read_only=read_only,
+            bwrap=bwrap,
         )
         self.emit_progress(28, "Sandboxed: sees only its workspace, its lake and its Python (bubblewrap)")
 

@@ -120,12 +120,17 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
+NO_USERNS = (
+    "echo 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
+    "non-privileged user namespaces.' >&2; exit 1"
+)
+
+
 @pytest.mark.parametrize(
     "script, expected",
     [
         (
-            "echo 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
-            "non-privileged user namespaces.' >&2; exit 1",
+            NO_USERNS,
             "bubblewrap cannot create namespaces here (bwrap: No permissions to creating new namespace",
         ),
         ("exit 0", None),
@@ -146,6 +151,36 @@ def test_the_spawn_says_why_when_bwrap_cannot_work(tmp_path, script, expected):
     assert expected in message
     assert 'set c.LocalProjectSpawner.sandbox = "" (no sandbox)' in message
     assert "user namespaces" in message
+
+
+def test_a_spawn_fails_with_the_sentence_when_bwrap_cannot_work(tmp_path):
+    """A hub whose bwrap cannot make namespaces (a stand-in that fails as Debian's does on such a kernel): the
+    spawn fails with the sentence, and no server process runs unsandboxed."""
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\n{NO_USERNS}\n")
+    fake.chmod(0o755)
+    make_passable(fake)
+    site = f'c.LocalProjectSpawner.sandbox = "bwrap"\nc.LocalProjectSpawner.bwrap_command = "{fake}"\n'
+    with paved_with_site(tmp_path, site) as hub:
+        api = hub.api("bob")
+        r = api.post(f"{hub.url}/hub/api/users/bob/servers/boxed", json={"project": "leads"})
+        assert r.status_code in (201, 202, 500), r.text
+        events = []
+        with api.get(f"{hub.url}/hub/api/users/bob/servers/boxed/progress", stream=True, timeout=60) as resp:
+            for line in resp.iter_lines():
+                if line.startswith(b"data:"):
+                    events.append(json.loads(line[5:]))
+                    if events[-1].get("failed") or events[-1].get("ready"):
+                        break
+        last = events[-1] if events else {}
+        assert last.get("failed") is True, events
+        assert (
+            'c.LocalProjectSpawner.sandbox = "bwrap" cannot work on this machine: bubblewrap cannot create '
+            in (last["message"])
+        )
+        assert "user namespaces" in last["message"]
+        assert not (hub.data_dir / "run" / "server-bob--boxed.pid").exists()
 
 
 def test_missing_bubblewrap_is_named():

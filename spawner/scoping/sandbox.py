@@ -149,13 +149,15 @@ def wrap(
     lake: str | None,
     runtime_dir: str | os.PathLike,
     read_only: Iterable[Path] = (),
+    bwrap: str | None = None,
 ) -> list[str]:
     """``cmd`` run inside a bwrap sandbox that shows only what the module doc lists.
 
     ``workspace``: the server's folder (read-write, its working directory); ``lake``: its local lake folder
     (read-write; an ``s3://`` lake or None adds nothing); ``runtime_dir``: its credential folder (read-only,
-    bound only when it exists); ``read_only``: code folders (:func:`code_folders`) and the like."""
-    bwrap = bwrap_path() or "bwrap"
+    bound only when it exists); ``read_only``: code folders (:func:`code_folders`) and the like; ``bwrap``:
+    the program (default: Debian's). SandboxError when a code folder holds one of the server's own folders."""
+    bwrap = bwrap or bwrap_path() or "bwrap"
     args = [bwrap, "--die-with-parent", "--new-session", *UNSHARE, "--ro-bind", "/usr", "/usr"]
     for name in ROOT_LINKS:
         path = Path("/") / name
