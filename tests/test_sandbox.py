@@ -225,5 +225,7 @@ def test_the_command_line_mounts_only_what_the_server_needs(tmp_path):
     # an s3:// lake is no folder to show
     assert "s3://bucket/leads" not in sandbox.wrap(["x"], workspace="/w", lake="s3://bucket/leads", runtime_dir="/r")
     # a code folder holding the data dir would show it all: refused with a sentence
-    with pytest.raises(sandbox.SandboxError, match="keep the data dir outside the Python install and the checkout"):
+    with pytest.raises(
+        sandbox.SandboxError, match="keep the data dir outside the Python install and Paved's source folders"
+    ):
         sandbox.wrap(["x"], workspace=tmp_path / "data" / "w", lake=None, runtime_dir="/r", read_only=[tmp_path])

@@ -173,7 +173,7 @@ def wrap(
         if inside:  # showing it would show the data dir (other workspaces, lakes, Paved's state) read-only
             raise SandboxError(
                 f"The sandbox would show {path} (the server's Python or Paved's code), which holds {inside[0]}: "
-                "keep the data dir outside the Python install and the checkout"
+                "keep the data dir outside the Python install and Paved's source folders"
             )
         args += ["--ro-bind", str(path), str(path)]
     if lake and "://" not in lake:
