@@ -12,9 +12,10 @@ work, so it is held, not deleted: re-promoting resumes it.
 
 Membership is :meth:`paved.core.projects.Project.is_member`: a named member or admin of the project, or a member
 of one of its groups. A user's groups come from the hub (``GET /hub/api/users/<name>``, the service's
-``read:users:groups`` scope), cached for ``ttl`` seconds; when the hub cannot be asked (no hub, hub down) the last
-answer is kept, and a user never seen counts with no groups: a deployer who is a member by group only is then
-held until the hub answers (a stop on doubt, unlike a server's poll, because a run acts unattended).
+``read:users:groups`` scope), cached for ``ttl`` seconds. When the hub cannot be asked for a while (restarting)
+the last answer is kept; a user not asked yet is not held on that doubt (a skipped tick is never run again, and
+the run needs a hub token, which a hub that is down does not give: it fails as ``infra`` and is retried). Without
+a hub at all (``groups_of`` None) only ``projects.yaml`` counts.
 """
 
 from __future__ import annotations
@@ -80,13 +81,16 @@ class Membership:
         self.clock = clock
         self._groups: dict[str, tuple[float, list[str]]] = {}  # user -> (when asked, groups)
 
-    def _groups_of(self, user: str) -> list[str]:
+    def _groups_of(self, user: str) -> list[str] | None:
+        """The user's groups; None when they cannot be known now (the hub did not answer and never has)."""
+        if self.groups_of is None:
+            return []
         known = self._groups.get(user)
         if known and self.clock() - known[0] < self.ttl:
             return known[1]
-        fresh = self.groups_of(user) if self.groups_of is not None else None
-        if fresh is None:  # the hub cannot be asked: keep the last answer, else no groups
-            return known[1] if known else []
+        fresh = self.groups_of(user)
+        if fresh is None:  # the hub cannot be asked: keep the last answer
+            return known[1] if known else None
         self._groups[user] = (self.clock(), fresh)
         return fresh
 
@@ -104,6 +108,7 @@ class Membership:
             return None
         if user in project.member_users or user in project.admins:
             return None
-        if project.is_member(user, self._groups_of(user)):
+        groups = self._groups_of(user)
+        if groups is None or project.is_member(user, groups):
             return None
         return blocked_sentence(user, project_name)

@@ -30,7 +30,8 @@ from traitlets import Bool, Dict, Enum, Unicode, default
 
 from paved.core.paths import ENV, paths
 from paved.core.registry import registry
-from paved.scoping import accounts, isolation, limits, sandbox
+from paved.scoping import accounts, isolation, limits
+from paved.scoping import sandbox as fs_sandbox
 from paved.scoping.scope import Scope
 from paved.spawner import vscode
 from paved.spawner.base import PavedSpawner
@@ -101,7 +102,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
 
     sandbox = Enum(
-        sandbox.SANDBOXES,
+        fs_sandbox.SANDBOXES,
         default_value="",
         help="""Filesystem sandbox of each server. "" (default): none, the server sees the whole machine where
         permissions allow. "bwrap": Debian's bubblewrap shows it only its workspace, its project environment's
@@ -327,15 +328,15 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         identity = self.identity
         bwrap = self.bwrap_command or None
         if identity:
-            sandbox.check(identity.uid, identity.gid, identity.groups, bwrap)
+            fs_sandbox.check(identity.uid, identity.gid, identity.groups, bwrap)
         else:
-            sandbox.check(os.getuid(), os.getgid(), bwrap=bwrap)
+            fs_sandbox.check(os.getuid(), os.getgid(), bwrap=bwrap)
         python = self.python_executables[scope.options.python]
-        read_only = sandbox.code_folders(python)
+        read_only = fs_sandbox.code_folders(python)
         if self.code_server_command:  # code-server's package and its node_modules
             real = Path(os.path.realpath(self.code_server_command))
             read_only += [p for p in real.parents if p.name == "node_modules"][-1:] or [real.parent]
-        self.cmd = sandbox.wrap(
+        self.cmd = fs_sandbox.wrap(
             [python, "-m", "jupyterhub.singleuser"],
             workspace=self.home_dir,
             lake=scope.env.get("PAVED_LAKE"),

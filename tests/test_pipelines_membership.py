@@ -276,3 +276,51 @@ def test_a_deployer_who_left_holds_the_pipeline_until_a_member_re_promotes(servi
     )
     listed = requests.get(s["url"] + "api/pipelines", headers=as_carol, timeout=10).json()["pipelines"]
     assert listed[0]["blocked"] is None and listed[0]["deployed_by"] == "carol"
+
+
+RULES_PROJECTS = """
+projects:
+  leads:
+    members: {users: [bob], groups: [leads-team]}
+    admins: [dana]
+    environments:
+      dev: {lake: lake/leads/dev}
+"""
+HUB_DOWN = object()
+
+
+@pytest.mark.parametrize(
+    "user, answers, held",
+    [
+        ("bob", [], False),  # a named member; the hub is not even asked
+        ("dana", [], False),  # a project admin
+        ("alice", [["leads-team"]], False),  # a member through her identity provider's group
+        ("alice", [[]], True),  # she left the group
+        ("alice", [HUB_DOWN], False),  # never answered: not held on doubt (the run needs the hub anyway)
+        ("alice", [[], HUB_DOWN], True),  # the hub went down after saying she left: the last answer holds
+        ("alice", [["leads-team"], []], True),  # she left after the cache expired
+        ("alice", None, True),  # no hub at all: projects.yaml only
+        (None, None, False),  # no deployer recorded
+    ],
+)
+def test_who_holds_a_pipeline(tmp_path, user, answers, held):
+    from paved.core.registry import registry
+    from paved.pipelines.membership import Membership
+
+    (tmp_path / "projects.yaml").write_text(RULES_PROJECTS)
+    now = [0.0]
+    replies = list(answers or [])
+
+    def groups_of(name):
+        reply = replies.pop(0) if len(replies) > 1 else (replies[0] if replies else HUB_DOWN)
+        return None if reply is HUB_DOWN else reply
+
+    membership = Membership(
+        registry(tmp_path / "projects.yaml"), groups_of if answers is not None else None, 30, lambda: now[0]
+    )
+    result = None
+    for _ in range(max(1, len(answers or []))):
+        result = membership.blocked("leads", user)
+        now[0] += 31  # past the cache
+    assert result == (blocked_sentence(user, "leads") if held else None)
+    assert membership.blocked("other-project", user) is None  # not in projects.yaml: nothing to hold
