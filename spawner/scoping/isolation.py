@@ -193,8 +193,10 @@ def prepare_workspace(
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise IsolationError(f"{path} should be a folder but is not; move it away and start again.")
-    if (st.st_uid, st.st_gid) != (account.uid, account.gid):
+    if st.st_uid != account.uid:  # made now, or another account's files: all of them become this account's
         _hand_over(path, account)
+    elif st.st_gid != account.gid:  # the user gave the folder to another of their groups: only it goes back
+        os.chown(path, account.uid, account.gid, follow_symlinks=False)
     if stat.S_IMODE(st.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
@@ -204,8 +206,9 @@ def disown_workspaces(workspaces_dir: Path, account: Account | None = None) -> N
     """Take back every workspace folder whose owner is not the account recorded for it (a uid or gid reused by
     ``useradd``/``groupadd`` after an account was deleted, or a workspace of a Paved that gave each user one
     account): it becomes root's, 0700, until its own account's next server takes it again. The users' folders
-    above become root's, 0711 (the notebooks' own folders keep them apart). With ``account`` (just created): only folders with its uid or gid, the only ones
-    a new account can have been handed; without (at ``paved up``): all."""
+    above become root's, 0711 (the notebooks' own folders keep them apart). With ``account`` (just created):
+    only folders with its uid or gid, the only ones a new account can have been handed; without (at ``paved
+    up``): all."""
     owners = {pw.pw_name: (pw.pw_uid, pw.pw_gid) for pw in pwd.getpwall()}
 
     def ours(st) -> bool:
