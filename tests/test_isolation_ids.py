@@ -176,6 +176,15 @@ def test_a_workspace_from_one_account_per_user_goes_to_its_first_account(tmp_pat
     disown_workspaces(data / "workspaces")  # recorded and owned alike: left alone
     assert os.stat(workspace).st_uid == spawner.identity.uid
 
+    # alice gives her workspace and a file to the project group (hers to give): the next start takes back the
+    # folder's group only, without walking what is inside
+    project_gid = spawner.identity.groups[0]
+    for path in (workspace, workspace / "sub" / "data.csv"):
+        os.chown(path, -1, project_gid)
+    spawner._prepare_isolation()
+    assert os.stat(workspace).st_gid == spawner.identity.gid
+    assert os.stat(workspace / "sub" / "data.csv").st_gid == project_gid
+
 
 def test_vscode_settings_are_seeded_by_the_account_not_root(tmp_path, monkeypatch):
     """bob's workspace is his: a folder of the VS Code settings path replaced by a symlink must not make the
