@@ -40,7 +40,7 @@ PREFIX = "pvb-"
 
 
 def use_bench_accounts() -> None:
-    """Paved's accounts made by a benchmark are pvb-<user>. Set by a benchmark's main(), never at import: a test
+    """Paved's accounts made by a benchmark start with pvb-. Set by a benchmark's main(), never at import: a test
     importing a benchmark's helpers would otherwise hand the prefix to every hub the suite starts after it."""
     os.environ["PAVED_SYSTEM_USER_PREFIX"] = PREFIX
 

@@ -39,7 +39,7 @@ from paved.core.supervise import (
 )
 from paved.hub.config import DEMO_ADMIN, DEMO_USERS, Paved
 from paved.hub.demo import create_demo
-from paved.scoping.isolation import prepare_lakes
+from paved.scoping.isolation import disown_workspaces, prepare_lakes
 from paved.scoping.limits import remove_all
 
 HUB_CONFIG = Path(__file__).parent / "jupyterhub_config.py"
@@ -167,6 +167,8 @@ def run(args) -> int:
     if paved.backend == "local" and os.geteuid() == 0 and spawner_cfg.get("isolate", True):
         prefix = spawner_cfg.get("system_user_prefix") or os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
         prepare_lakes(projects, prefix, data_dir)
+        # no workspace stays with an account it is not recorded for (a uid reused after an account was deleted)
+        disown_workspaces(Path(spawner_cfg.get("workspaces_dir") or Paths(data_dir).workspaces))
     # Node tools installed into the project (not globally) must be found by the hub.
     local_bin = Path.cwd() / "node_modules" / ".bin"
     if local_bin.is_dir():

@@ -5,8 +5,9 @@ applied: a workspace folder per notebook under the data dir, the scope's environ
 instance type's memory and vCPUs as a cgroup of the server where root can make one (paved.scoping.limits; else
 a per-process RLIMIT_DATA, which a server can still exceed in aggregate), and a pid file under ``<data_dir>/run`` so ``paved up`` can stop servers a killed hub left behind.
 
-When the hub runs as root (the embedded default on a VM, CI), every server runs as its user's own Unix
-account with its project environment's group as its only supplementary group, like JupyterHub's
+When the hub runs as root (the embedded default on a VM, CI), every server runs as the Unix account of its
+user in its project environment (one per user × project × environment) with that environment's group as its
+only supplementary group, like JupyterHub's
 ``LocalProcessSpawner`` with ``LocalAuthenticator.create_system_users`` (accounts and groups are made on first
 spawn: paved.scoping.accounts; folders and the privilege drop: paved.scoping.isolation). A hub that is not
 root cannot do that: servers then run as the hub's user (``isolate`` is False) and are not isolated.
@@ -83,8 +84,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return str(Path(self.workspaces_dir) / self.user.name / self.name)
 
     isolate = Bool(
-        help="""Run each server as its user's Unix account (created on first spawn) with only its project
-        environment's group. Needs a hub running as root. Default: on when the hub runs as root.""",
+        help="""Run each server as the Unix account of its user in its project environment (created on first
+        spawn) with only that environment's group. Needs a hub running as root. Default: on when the hub runs
+        as root.""",
     ).tag(config=True)
 
     @default("isolate")
@@ -92,8 +94,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return accounts.isolation_possible()
 
     system_user_prefix = Unicode(
-        help="""Prefix of the Unix accounts and groups Paved creates: account <prefix><user>, group
-        <prefix><project>-<environment> (names made safe as in paved.scoping.accounts).
+        help="""Prefix of the Unix accounts and groups Paved creates: account
+        <prefix><user>--<project>-<environment>, group <prefix><project>-<environment> (names made safe as in
+        paved.scoping.accounts).
         Default: $PAVED_SYSTEM_USER_PREFIX, else 'paved-'.""",
     ).tag(config=True)
 
@@ -139,6 +142,12 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         return ["lab", "vscode"] if self.code_server_command else ["lab"]
 
     def apply_scope(self, scope: Scope) -> None:
+        if self.isolate:  # a workspace stays with the project environment it was made for
+            refusal = isolation.check_workspace(
+                Path(self.workspaces_dir), self.user.name, self.name, scope.project.name, scope.options.environment
+            )
+            if refusal:
+                raise web.HTTPError(409, refusal)
         python = self.python_executables[scope.options.python]
         self.cmd = [python, "-m", "jupyterhub.singleuser"]  # start() puts it in the sandbox, if any
         self.mem_limit = scope.mem_limit_bytes
@@ -210,10 +219,15 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
     # --- isolation ------------------------------------------------------------------------------------
 
     def account_name(self) -> str:
-        return accounts.account_name(self.user.name, self.system_user_prefix)
+        """The Unix account of this server: its user's in the project environment it is started for."""
+        assert self.scope is not None  # validate_and_apply set it
+        return accounts.account_name(
+            self.user.name, self.scope.project.name, self.scope.options.environment, self.system_user_prefix
+        )
 
     def credentials_group(self) -> int | None:
-        return self.identity.groups[0] if self.identity else None
+        # the account's private group: its credential files are this user's in this project environment only
+        return self.identity.gid if self.identity else None
 
     def _prepare_isolation(self) -> None:
         """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
@@ -228,19 +242,22 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             problem = isolation.reachable_problem(path)
             if problem:
                 raise isolation.IsolationError(f"Cannot isolate {what}: {problem}.")
-        account = accounts.ensure_account(self.account_name(), comment=f"Paved user {self.user.name}")
-        group = accounts.ensure_group(
-            accounts.group_name(scope.project.name, scope.options.environment, self.system_user_prefix)
+        project, environment = scope.project.name, scope.options.environment
+        known = accounts.account_exists(self.account_name())
+        account = accounts.ensure_account(
+            self.account_name(), comment=f"Paved user {self.user.name} in {project}/{environment}"
         )
+        group = accounts.ensure_group(accounts.group_name(project, environment, self.system_user_prefix))
         # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
         # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
-        # So before a server gets its ids, every lake is its own group's again and no other user's workspace is
-        # this account's (cheap when all is well: a stat per lake and workspace).
+        # So before a server gets its ids, every lake is its own group's again (a stat per lake) and, when its
+        # account was just made, no workspace but its own is that account's (`paved up` checks them all).
         isolation.prepare_lakes(registry(self.projects_file).projects, self.system_user_prefix, self.data_dir())
-        isolation.disown_workspaces(Path(self.workspaces_dir), self.user.name, account)
-        isolation.prepare_workspace(Path(self.workspaces_dir), self.user.name, self.name, account)
+        if not known:
+            isolation.disown_workspaces(Path(self.workspaces_dir), account)
+        isolation.prepare_workspace(Path(self.workspaces_dir), self.user.name, self.name, account, project, environment)
         isolation.prepare_lake(scope.env["PAVED_LAKE"], group, within=self.data_dir())
-        isolation.prepare_runtime(self.runtime_dir().parent.parent, self.user.name, self.name, account, group)
+        isolation.prepare_runtime(self.runtime_dir().parent.parent, self.user.name, self.name, account)
         self._account = account
         self.identity = isolation.Identity.of(account, group)
 
@@ -350,9 +367,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         if not self.identity:
             vscode.prepare(self.code_server_config_file(), self.home_dir)
             return
-        # the config is read by the server (root's, its project group)
+        # the config is read by the server (root's, its account's private group)
         vscode.write_config(self.code_server_config_file())
-        os.chown(self.code_server_config_file(), 0, self.identity.groups[0])
+        os.chown(self.code_server_config_file(), 0, self.identity.gid)
         os.chmod(self.code_server_config_file(), 0o640)
         # The settings live in the workspace, where the user may have put symlinks to anywhere: root following
         # them would create and chown files outside it, so the account seeds them itself.

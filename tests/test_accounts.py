@@ -1,6 +1,8 @@
-"""Unix account and group names (paved.scoping.accounts): the same hub name always gives the same name, names
-are valid for useradd/groupadd, and no two inputs share one."""
+"""Unix account and group names (paved.scoping.accounts), table-driven like kubespawner's test_slugs.py: one account
+per hub user × project × environment, the same inputs always give the same name, names are valid for
+useradd/groupadd (at most 32 characters), and no two inputs share one, nor an account a group."""
 
+import hashlib
 import re
 
 import pytest
@@ -8,6 +10,12 @@ import pytest
 from paved.scoping.accounts import account_name, group_name, slug
 
 VALID = re.compile(r"^[a-z][-a-z0-9]*$")
+
+
+def h(*names: str) -> str:
+    """The hash of a hashed account name: 8 hex digits of the SHA-256 of the names joined by b'\\xff'
+    (kubespawner's multi_slug)."""
+    return hashlib.sha256(b"\xff".join(n.encode() for n in names)).hexdigest()[:8]
 
 
 @pytest.mark.parametrize(
@@ -33,17 +41,54 @@ def test_slug(name, max_length, expected):
 
 
 @pytest.mark.parametrize(
-    "user, expected",
+    "user, project, env, expected",
     [
-        ("alice", "paved-alice"),
-        ("admin", "paved-admin"),
-        ("leads-dev", "paved-leads-dev---358b5f1a"),  # never ends like a group of project 'leads' env 'dev'
-        ("someone-with-a-very-long-name", "paved-someone-with-a---712a24f5"),
+        ("alice", "leads", "dev", "paved-alice--leads-dev"),
+        ("alice", "leads", "prd", "paved-alice--leads-prd"),  # one account per environment too
+        ("bob", "leads", "dev", "paved-bob--leads-dev"),
+        ("alice", "qa", "acc", "paved-alice--qa-acc"),
+        ("leads-dev", "leads", "dev", "paved-leads-dev--leads-dev"),  # '--' once: never a group's name
+        ("alice", "a" * 15, "dev", "paved-alice--" + "a" * 15 + "-dev"),  # exactly 32
+        # too long, not safe, or '--' in a name: stripped parts, environment kept, hash of the three names
+        ("alice", "a" * 16, "dev", "paved-alice--aaaa-dev---" + h("alice", "a" * 16, "dev")),
+        (
+            "alice",
+            "imbalance-price-forecast",
+            "dev",
+            "paved-alice--imba-dev---" + h("alice", "imbalance-price-forecast", "dev"),
+        ),
+        (
+            "Alice",
+            "leads",
+            "dev",
+            "paved-alice--lead-dev---" + h("Alice", "leads", "dev"),
+        ),  # upper case is not kept as is
+        (
+            "alice.smith@example.com",
+            "leads",
+            "dev",
+            "paved-alice--lead-dev---" + h("alice.smith@example.com", "leads", "dev"),
+        ),
+        ("bob--x", "leads", "dev", "paved-bob-x--lead-dev---" + h("bob--x", "leads", "dev")),  # '--' is the separator
+        (
+            "al",
+            "imbalance-price-forecast",
+            "prd",
+            "paved-al--imbalan-prd---" + h("al", "imbalance-price-forecast", "prd"),
+        ),  # a short user leaves room
+        (
+            "1password",
+            "leads",
+            "dev",
+            "paved-x-1pa--lead-dev---" + h("1password", "leads", "dev"),
+        ),  # must start with a letter
+        ("é", "é", "dev", "paved-x--x-dev---" + h("é", "é", "dev")),  # nothing safe left
     ],
 )
-def test_account_name(user, expected):
-    got = account_name(user)
+def test_account_name(user, project, env, expected):
+    got = account_name(user, project, env)
     assert got == expected and len(got) <= 32 and VALID.match(got)
+    assert account_name(user, project, env) == got  # the same inputs always give the same name
 
 
 @pytest.mark.parametrize(
@@ -58,13 +103,50 @@ def test_group_name(project, env, expected):
     assert got == expected and len(got) <= 32 and VALID.match(got)
 
 
-def test_names_are_stable_and_distinct():
-    names = ["alice", "Alice", "ALICE", "alice-", "alice--", "a.lice", "alice" * 10, "alice" * 11, "leads-dev"]
-    accounts = [account_name(n) for n in names]
-    assert accounts == [account_name(n) for n in names]
-    assert len(set(accounts)) == len(names)
-    groups = {group_name(p, e) for p in ("leads", "leads-dev", "x" * 40, "x" * 41) for e in ("dev", "acc", "prd")}
-    assert len(groups) == 12 and not groups & set(accounts)
+def test_names_are_distinct_from_each_other_and_from_groups():
+    users = ["alice", "Alice", "ALICE", "alice-", "alice--", "a.lice", "alice" * 10, "alice" * 11, "leads-dev", "al"]
+    projects = ["leads", "leads-dev", "Leads", "x" * 40, "x" * 41, "imbalance-price-forecast", "ab"]
+    names = [account_name(u, p, e) for u in users for p in projects for e in ("dev", "acc", "prd")]
+    assert len(set(names)) == len(names) == len(users) * len(projects) * 3
+    groups = {group_name(p, e) for p in projects for e in ("dev", "acc", "prd")}
+    # an account's private group is never a project environment's group (nor a run account, named alike)
+    assert len(groups) == len(projects) * 3 and not groups & set(names)
+    # where the readable parts agree, the hash tells them apart, also across the names' boundary
+    same_readable = [
+        ("Alice" + "x" * 30, "leads"),
+        ("Alice" + "y" * 30, "leads"),
+        ("Alice-", "leads"),
+        ("Alice", "-leads"),
+    ]
+    hashed = [account_name(u, p, "dev") for u, p in same_readable]
+    assert {n.split("---")[0] for n in hashed} == {"paved-alice--lead-dev"} and len(set(hashed)) == 4
+
+
+@pytest.mark.parametrize(
+    "user, project, env, prefix, expected",
+    [
+        pytest.param("alice", "leads", "dev", "pvt1234567-", "pvt1234567-alice--leads-dev", id="test-prefix"),
+        pytest.param("a" * 8, "b" * 8, "dev", "t-", "t-" + "a" * 8 + "--" + "b" * 8 + "-dev", id="short-prefix"),
+        pytest.param(
+            "alice",
+            "imbalance-price-forecast",
+            "dev",
+            "pvt1234567-",
+            "pvt1234567-al--im-dev---" + h("alice", "imbalance-price-forecast", "dev"),
+            id="hashed",
+        ),
+    ],
+)
+def test_account_name_with_prefix(user, project, env, prefix, expected):
+    got = account_name(user, project, env, prefix)
+    assert got == expected and len(got) <= 32 and VALID.match(got)
+
+
+def test_account_name_refuses_what_it_cannot_name():
+    with pytest.raises(ValueError, match="unknown environment"):
+        account_name("alice", "leads", "qa")
+    with pytest.raises(ValueError, match="no room for an account name"):
+        account_name("alice", "imbalance-price-forecast", "dev", "p" * 16)
 
 
 def test_group_needs_a_known_environment():

@@ -1,7 +1,8 @@
 """Isolation on the embedded default, tried from inside real notebook servers (code run in a real kernel of a
 server started through the REST API): bob (project leads) attacks alice's workspace, her project's lake, the
 hub's state, processes and secrets; every attempt must end in a permission error. alice, in two projects,
-reaches from each notebook only the lake of the project it was started for.
+reaches from each notebook only the lake of the project it was started for, and none of her servers of the other
+project (each project environment is an account of its own).
 
 Tests run as root, so the hub isolates servers (paved.scoping.isolation); without root there is nothing to test.
 """
@@ -99,6 +100,38 @@ def lake_probe(lakes: dict[str, str]) -> str:
             except PermissionError:
                 out[name] = "denied"
         print(json.dumps(out))
+    """)
+
+
+def cross_probe(targets: dict, signal: str) -> str:
+    """Code for one of alice's kernels trying her server ``targets`` (pids and paths): each attempt answers
+    "allowed", "denied" (PermissionError) or what else happened; ``signal``: the one it sends the server."""
+    return textwrap.dedent(f"""
+        import json, os, signal
+        T = {targets!r}
+        results = {{}}
+
+        def attempt(name, fn):
+            try:
+                fn()
+                results[name] = "allowed"
+            except PermissionError:
+                results[name] = "denied"
+            except Exception as e:
+                results[name] = f"other: {{type(e).__name__}}: {{e}}"[:120]
+
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read(64)
+
+        attempt("server environ", lambda: read(f"/proc/{{T['server_pid']}}/environ"))
+        attempt("kernel environ", lambda: read(f"/proc/{{T['kernel_pid']}}/environ"))
+        attempt("credential file", lambda: read(T["credentials"]))
+        attempt("workspace", lambda: os.listdir(T["workspace"]))
+        attempt("workspace file", lambda: read(T["file"]))
+        attempt("signal server", lambda: os.kill(T["server_pid"], {"signal." + signal if signal != "0" else 0}))
+        results["uid"] = os.getuid()
+        print(json.dumps(results))
     """)
 
 
@@ -224,10 +257,49 @@ def test_alice_reaches_only_the_lake_of_the_notebooks_project(hub):
     seen_from_leads = json.loads(run_code(hub, "alice", "charlie", lake_probe(lakes)))
     assert seen_from_ipf["leads"] == "denied" and "prices.parquet" in seen_from_ipf["ipf"]
     assert seen_from_leads["ipf"] == "denied" and "prices.parquet" in seen_from_leads["leads"]
-    # both run as alice's one account
+    # each runs as alice's account of its own project environment
     uids = {run_code(hub, "alice", n, "import os; print(os.getuid())").strip() for n in ("alpha", "charlie")}
-    assert len(uids) == 1 and uids != {"0"}
+    assert len(uids) == 2 and "0" not in uids
     stop(hub, "alice", "charlie")
+
+
+def test_alice_in_one_project_reaches_none_of_her_servers_in_another(hub):
+    """From her leads kernel (echo), alice's ipf server (alpha) is another account's: its environment (hub
+    token, AWS profile), credential file and workspace are unreadable and it cannot be signalled. From alpha
+    itself, and from her second ipf notebook (foxtrot, the same account), the same reads succeed."""
+    spawn(hub, "alice", "echo", "leads")
+    spawn(hub, "alice", "foxtrot", IPF)
+    data = hub.data_dir
+    run_code(hub, "alice", "alpha", "open('alpha-notes.txt', 'w').write('ipf only')")
+    alpha_kernel = int(run_code(hub, "alice", "alpha", "import os; print(os.getpid())"))
+    targets = {
+        "server_pid": int((data / "run" / "server-alice--alpha.pid").read_text()),
+        "kernel_pid": alpha_kernel,
+        "credentials": str(data / "run" / "servers" / "alice" / "alpha" / "aws-credentials.json"),
+        "workspace": str(data / "workspaces" / "alice" / "alpha"),
+        "file": str(data / "workspaces" / "alice" / "alpha" / "alpha-notes.txt"),
+    }
+    assert "JUPYTERHUB_API_TOKEN=" in open(f"/proc/{alpha_kernel}/environ").read()  # what there is to take
+    seen = {
+        name: json.loads(run_code(hub, "alice", name, cross_probe(targets, signal=signal)).strip().splitlines()[-1])
+        for name, signal in (("echo", "SIGTERM"), ("alpha", "0"), ("foxtrot", "0"))
+    }
+    attempts = ["kernel environ", "credential file", "workspace", "workspace file", "signal server"]
+    assert {k: seen["echo"][k] for k in [*attempts, "server environ"]} == dict.fromkeys(
+        [*attempts, "server environ"], "denied"
+    ), seen["echo"]
+    for own in ("alpha", "foxtrot"):  # the same project environment: the same account, sharing its files
+        assert {k: seen[own][k] for k in attempts} == dict.fromkeys(attempts, "allowed"), (own, seen[own])
+    assert seen["alpha"]["uid"] == seen["foxtrot"]["uid"] != seen["echo"]["uid"]
+    assert "0" not in {seen[n]["uid"] for n in seen}
+    assert "alpha" in servers(hub, "alice")  # the SIGTERM from echo did not reach it
+    stop(hub, "alice", "foxtrot")
+
+    # a workspace stays with its project environment: echo (leads) cannot be started again for ipf
+    stop(hub, "alice", "echo")
+    r = hub.api("alice").post(f"{hub.url}/hub/api/users/alice/servers/echo", json={"project": IPF})
+    assert r.status_code == 409 and "holds files of project leads (dev)" in r.json()["message"], r.text
+    assert "echo" not in servers(hub, "alice")
 
 
 def test_files_written_in_the_lake_stay_with_the_project(hub):

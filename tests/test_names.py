@@ -1,5 +1,5 @@
 """Name rules not covered by test_accounts.py (Unix account/group slugs) and test_options.py (notebook names):
-reserved suffixes, custom prefixes, no room for a name, non-text notebook names, memorable names once every
+group names with custom prefixes, no room for a name, non-text notebook names, memorable names once every
 adjective-animal pair is taken. Pure: no accounts are created."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from paved.scoping.accounts import MAX_NAME, account_name, group_name, slug
+from paved.scoping.accounts import MAX_NAME, group_name, slug
 from paved.spawner.names import ADJECTIVES, ANIMALS, NAME_RULE, check_name, memorable_name
 
 VALID = re.compile(r"^[a-z][-a-z0-9]*$")
@@ -18,25 +18,6 @@ VALID = re.compile(r"^[a-z][-a-z0-9]*$")
 def h(name: str) -> str:
     """The hash part of a hashed slug: the first 8 hex digits of the name's SHA-256 (kubespawner's rule)."""
     return hashlib.sha256(name.encode()).hexdigest()[:8]
-
-
-HASHED = re.compile(r"^[a-z][-a-z0-9]*[a-z0-9]---[0-9a-f]{8}$|^x---[0-9a-f]{8}$")
-
-
-@pytest.mark.parametrize(
-    "name, reserved, hashed",
-    [
-        pytest.param("leads-dev", ("-dev",), True, id="ends-in-reserved"),
-        pytest.param("leads-dev", ("-acc", "-prd"), False, id="other-suffix-reserved"),
-        pytest.param("leads-development", ("-dev",), False, id="reserved-must-be-the-end"),
-        pytest.param("dev", ("-dev",), False, id="suffix-needs-its-hyphen"),
-        pytest.param("leads-dev", (), False, id="nothing-reserved"),
-    ],
-)
-def test_slug_reserved_suffixes(name, reserved, hashed):
-    got = slug(name, 26, reserved_suffixes=reserved)
-    assert (got != name) == hashed
-    assert bool(HASHED.match(got)) == hashed and not got.endswith(reserved)
 
 
 @pytest.mark.parametrize(
@@ -59,21 +40,6 @@ def test_slug_at_the_smallest_lengths(max_length, expected):
     # "Alice" has upper case, so it is always hashed; what is kept of it shrinks to the room left
     got = slug("Alice", max_length)
     assert got == expected and len(got) <= max_length
-
-
-@pytest.mark.parametrize(
-    "user, prefix, expected",
-    [
-        pytest.param("alice", "t-", "t-alice", id="short-prefix"),
-        pytest.param("alice-prd", "t-", "t-alice-prd---" + h("alice-prd"), id="env-suffix-reserved-with-any-prefix"),
-        pytest.param("alice-acc", "paved-", "paved-alice-acc---" + h("alice-acc"), id="acc-reserved"),
-        pytest.param("a" * 30, "t-", "t-" + "a" * 30, id="exactly-32"),
-        pytest.param("a" * 31, "t-", "t-" + "a" * 19 + "---" + h("a" * 31), id="33-is-hashed"),
-    ],
-)
-def test_account_name_with_prefix(user, prefix, expected):
-    got = account_name(user, prefix)
-    assert got == expected and len(got) <= MAX_NAME and VALID.match(got)
 
 
 @pytest.mark.parametrize(

@@ -89,11 +89,11 @@ def test_vscode_from_the_form_terminal_sees_the_project_scope(hub, browser, arti
     # (Also shows that a user's own VS Code settings are kept when Paved seeds its own.)
     settings = workspace / ".local/share/code-server/User/settings.json"
     write_json(settings, {"terminal.integrated.gpuAcceleration": "off"})
-    # the server runs as alice's own Unix account (made here as her first spawn would): her files, as if she
-    # had written them, so Paved's seeding (done as her) can add to them
+    # the server runs as alice's Unix account for the project environment (made here as her first spawn would):
+    # her files, as if she had written them, so Paved's seeding (done as her) can add to them
     from paved.scoping.accounts import account_name, ensure_account
 
-    account = ensure_account(account_name("alice", ACCOUNT_PREFIX), comment="Paved user alice")
+    account = ensure_account(account_name("alice", ALICE_PROJECT, "dev", ACCOUNT_PREFIX), comment="Paved user alice")
     for path in (workspace, *workspace.rglob("*")):
         os.chown(path, account.uid, account.gid)
 

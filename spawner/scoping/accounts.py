@@ -1,14 +1,25 @@
-"""Unix accounts and groups for the embedded backend: one account per hub user, one group per project environment.
+"""Unix accounts and groups for the embedded backend: one account per hub user and project environment, one
+group per project environment.
 
-Names follow the rules of kubespawner's ``slugs.py`` (the same hub name always gives the same name; a name
-that is not already safe is stripped and suffixed with a hash of the original, so two names never collide),
-within what Debian's ``useradd``/``groupadd`` accept (``^[a-z][-a-z0-9_]*$``, at most 32 characters):
+Names follow the rules of kubespawner's ``slugs.py`` (the same inputs always give the same name; a name that is
+not already safe is stripped and suffixed with a hash of the original, so two inputs never share a name), within
+what Debian's ``useradd``/``groupadd`` accept (``^[a-z][-a-z0-9_]*$``, at most 32 characters):
 
-- account: ``<prefix><user>``, e.g. ``paved-alice``; with a user-private primary group of the same name;
-- group:   ``<prefix><project>-<environment>``, e.g. ``paved-leads-dev``.
+- account: ``<prefix><user>--<project>-<environment>``, e.g. ``paved-alice--leads-dev``, with a private primary
+  group of the same name. When the user or project name is not safe or the whole is too long, kubespawner's
+  ``multi_slug`` form: ``<prefix><user part>--<project part>-<environment>---<8 hex>``, the hash taken over the
+  three names joined by ``\\xff`` (a byte UTF-8 never holds, so no two triples hash alike by their boundaries);
+- group:   ``<prefix><project>-<environment>``, e.g. ``paved-leads-dev`` (also the name of the environment's
+  pipeline run account, paved.scoping.isolation.run_account).
 
-Account names never end in ``-dev``/``-acc``/``-prd`` (such user names are hashed), so an account's private
-group can never be a project environment's group.
+Why the three kinds never share a name (after the common prefix): a plain account holds ``--`` exactly once and
+ends in ``-<environment>``; a hashed account ends in 8 hex digits, which ``-dev``/``-acc``/``-prd`` are not; a
+group either holds no ``--`` (a plain project) or holds ``---`` and ends in ``-<environment>`` (a hashed one).
+So an account's private group is never a project environment's group, and no account is a run account.
+
+One account per project environment, not per user, because processes of one uid can read each other's
+``/proc/<pid>/environ``, ptrace and signal each other: with one account per user, alice's project-A notebook
+could take her project-B server's hub token and credentials. Separate accounts make that a permission error.
 
 Groups have no members in ``/etc/group``: a server gets its project environment's group only as the one
 supplementary group the hub gives it at start (``setgroups``), so membership is decided by the projects file
@@ -37,7 +48,6 @@ SHELL = "/bin/bash"
 HOME = "/nonexistent"  # Debian's convention for accounts without a home; HOME is set per server
 _SAFE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-_ENV_SUFFIXES = tuple(f"-{e}" for e in ENVIRONMENTS)
 
 # useradd/groupadd lock /etc/passwd and /etc/group and fail ("cannot lock") when run concurrently
 _lock = threading.Lock()
@@ -47,31 +57,60 @@ class AccountError(RuntimeError):
     """An account or group could not be created; the message says which and why."""
 
 
+def _safe_part(name: str, max_length: int) -> str:
+    """What is kept of ``name`` in a hashed slug: lowercase letters, digits and single '-', starting with a letter,
+    at most ``max_length`` long, never empty (kubespawner's ``_extract_safe_name``)."""
+    safe = _NOT_ALNUM.sub("-", name.lower()).strip("-")
+    if safe and not safe[0].isalpha():
+        safe = "x-" + safe
+    return safe[:max_length].rstrip("-") or "x"
+
+
+def _hash(*names: str) -> str:
+    """8 hex digits of the SHA-256 of ``names`` joined by b'\\xff' (kubespawner's ``multi_slug`` delimiter)."""
+    return hashlib.sha256(b"\xff".join(n.encode("utf8") for n in names)).hexdigest()[:HASH_LENGTH]
+
+
 def _strip_and_hash(name: str, max_length: int) -> str:
     """``<safe part>---<8 hex of sha256(name)>`` within ``max_length`` (kubespawner's ``strip_and_hash``)."""
     keep = max_length - HASH_LENGTH - 3
     if keep < 1:
         raise ValueError(f"no room for a name in {max_length} characters")
-    digest = hashlib.sha256(name.encode("utf8")).hexdigest()[:HASH_LENGTH]
-    safe = _NOT_ALNUM.sub("-", name.lower()).strip("-")
-    if safe and not safe[0].isalpha():
-        safe = "x-" + safe
-    safe = safe[:keep].rstrip("-") or "x"
-    # stripping '-' above means the separator is always exactly '---', which a safe name never contains
-    return f"{safe}---{digest}"
+    # stripping '-' at the ends means the separator is always exactly '---', which a safe name never contains
+    return f"{_safe_part(name, keep)}---{_hash(name)}"
 
 
-def slug(name: str, max_length: int, *, reserved_suffixes: tuple[str, ...] = ()) -> str:
-    """``name`` itself when it is safe (lowercase letters, digits, single '-', starts with a letter), short
-    enough and does not end in one of ``reserved_suffixes``; else its stripped form with a hash suffix."""
-    if _SAFE.match(name) and "--" not in name and len(name) <= max_length and not name.endswith(reserved_suffixes):
+def _is_safe(name: str) -> bool:
+    """Lowercase letters, digits and single '-', starting with a letter, ending with a letter or digit."""
+    return bool(_SAFE.match(name)) and "--" not in name
+
+
+def slug(name: str, max_length: int) -> str:
+    """``name`` itself when it is safe (lowercase letters, digits, single '-', starts with a letter) and short
+    enough; else its stripped form with a hash suffix."""
+    if _is_safe(name) and len(name) <= max_length:
         return name
     return _strip_and_hash(name, max_length)
 
 
-def account_name(user: str, prefix: str = "paved-") -> str:
-    """The Unix account of hub user ``user``: ``<prefix><slug>``, at most 32 characters."""
-    return prefix + slug(user, MAX_NAME - len(prefix), reserved_suffixes=_ENV_SUFFIXES)
+def account_name(user: str, project: str, environment: str, prefix: str = "paved-") -> str:
+    """The Unix account of hub user ``user``'s servers in ``project``/``environment``, at most 32 characters:
+    ``<prefix><user>--<project>-<environment>`` when both names are safe and it fits, else
+    ``<prefix><user part>--<project part>-<environment>---<8 hex>`` (see the module doc). Raises ValueError for
+    an unknown environment or a prefix that leaves no room."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {environment!r}")
+    room = MAX_NAME - len(prefix)
+    plain = f"{user}--{project}-{environment}"
+    if _is_safe(user) and _is_safe(project) and len(plain) <= room:
+        return prefix + plain
+    # what is left for the two names after '--', '-<environment>' and '---<hash>'
+    names = room - 2 - len(environment) - 1 - 3 - HASH_LENGTH
+    if names < 2:
+        raise ValueError(f"no room for an account name after the prefix {prefix!r}")
+    user_part = _safe_part(user, max(1, names - min(len(project), names // 2)))
+    project_part = _safe_part(project, names - len(user_part))
+    return f"{prefix}{user_part}--{project_part}-{environment}---{_hash(user, project, environment)}"
 
 
 def group_name(project: str, environment: str, prefix: str = "paved-") -> str:
@@ -94,6 +133,15 @@ def _run(cmd: list[str]) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     if result.returncode != 0:
         raise AccountError(f"{' '.join(cmd[:1])} failed for {cmd[-1]!r}: {result.stderr.strip() or result.returncode}")
+
+
+def account_exists(name: str) -> bool:
+    """Whether the Unix account ``name`` exists."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def ensure_account(name: str, comment: str = "", group: str | None = None) -> Account:

@@ -1,17 +1,25 @@
-"""Running a notebook server (or pipeline run) as its user's Unix account, with its project environment's group.
+"""Running a notebook server (or pipeline run) as its own Unix account, with its project environment's group.
 
 What the embedded backend gives a process it starts while the hub runs as root:
 
-- the user's account (paved.scoping.accounts) as uid and primary gid, and as its only supplementary group the
-  group of the project environment it was started for, so alice's notebook for project A cannot read project
-  B's lake even though alice belongs to both;
+- the account of its user in its project environment (paved.scoping.accounts: one per user × project ×
+  environment) as uid and primary gid, and as its only supplementary group the group of that project
+  environment, so alice's notebook for project A can neither read project B's lake nor reach her project-B
+  servers (their environment, credential files, workspaces; signals), even though alice belongs to both;
 - umask 007: files it writes in its lake are group read/write (the lake folder is setgid, so they keep the
   environment's group), nothing it writes is readable by other accounts;
 - folders made for it (:func:`make_dir`): the workspace ``<workspaces>/<user>/<notebook>`` owned by the account
-  (0700: a user's notebooks share their files, nobody else's); the lake folder owned by root and the group
-  (2770); the credential folder ``<run>/servers/<user>/<notebook>`` reached only through
-  ``<run>/servers/<user>`` (root, the account's private group, 0710) and readable only with the project group
-  (root, 0750): only this user's servers for this project environment hold both.
+  (0700) below ``<workspaces>/<user>`` (root, 0711: passable, not listable), so a user's notebooks of one project
+  environment may share their files, and nobody else's (not even her notebooks of other project environments)
+  can read them; the lake folder owned by root and the group (2770); the credential folder
+  ``<run>/servers/<user>/<notebook>`` (root, the account's private group, 0750): only this user's servers for
+  this project environment can read it.
+
+A notebook's workspace keeps the project environment it was first started for: a root-only record beside it
+(``<workspaces>/<user>/.<notebook>.account``; notebook names never start with a dot) names its account, and
+starting the notebook for another project environment is refused (:func:`check_workspace`), since that
+account would get the files the first one wrote. A workspace without a record (made by a Paved that gave each
+user one account) goes to the first account that starts it.
 
 :meth:`Identity.drop` is what the child does before it runs the server: in a ``preexec_fn`` for a cold start,
 in the pre-warmed interpreter (paved.spawner.warm) for a warm one.
@@ -19,7 +27,9 @@ in the pre-warmed interpreter (paved.spawner.warm) for a warm one.
 
 from __future__ import annotations
 
+import json
 import os
+import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,30 +118,121 @@ def reachable_problem(path: Path) -> str | None:
     return None
 
 
-def prepare_workspace(workspaces_dir: Path, user: str, notebook: str, account: Account) -> Path:
-    """``<workspaces>/<user>/<notebook>``: the top folder root's and passable (0711), the user's two levels
-    the account's (0700)."""
+def _record_path(workspaces_dir: Path, user: str, notebook: str) -> Path:
+    return Path(workspaces_dir) / user / f".{notebook}.account"
+
+
+def workspace_record(workspaces_dir: Path, user: str, notebook: str) -> dict | None:
+    """Whose a notebook's workspace is: ``{"account", "project", "environment"}`` as recorded when it was first
+    prepared, or None (a new notebook, or a workspace from before per-environment accounts)."""
+    try:
+        record = json.loads(_record_path(workspaces_dir, user, notebook).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("account"), str) else None
+
+
+def check_workspace(workspaces_dir: Path, user: str, notebook: str, project: str, environment: str) -> str | None:
+    """A sentence refusing to start ``notebook`` for ``project``/``environment`` when its workspace holds files of
+    another project environment, else None."""
+    record = workspace_record(workspaces_dir, user, notebook)
+    if record is None or (record.get("project"), record.get("environment")) == (project, environment):
+        return None
+    return (
+        f"Notebook {notebook!r} holds files of project {record.get('project')} ({record.get('environment')}), "
+        f"which notebooks of {project} ({environment}) may not read: start it for "
+        f"{record.get('project')}/{record.get('environment')} again, or start a new notebook for "
+        f"{project}/{environment}."
+    )
+
+
+def _write_record(path: Path, record: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)  # O_NOFOLLOW refuses a symlink left there; the folder is root's from now on
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+    os.replace(tmp, path)
+
+
+def _hand_over(path: Path, account: Account) -> None:
+    """Give a workspace and everything in it to ``account`` (a workspace made before per-environment accounts,
+    or one whose account was deleted and made again with a new uid). ``os.fwalk`` with directory descriptors
+    and no symlink following: root never changes what a symlink in the workspace points to."""
+    os.chown(path, account.uid, account.gid, follow_symlinks=False)
+    for _, dirs, files, fd in os.fwalk(path, follow_symlinks=False):
+        for name in (*dirs, *files):
+            os.chown(name, account.uid, account.gid, dir_fd=fd, follow_symlinks=False)
+
+
+def prepare_workspace(
+    workspaces_dir: Path, user: str, notebook: str, account: Account, project: str, environment: str
+) -> Path:
+    """``<workspaces>/<user>/<notebook>``: the top two folders root's and passable (0711), the notebook's the
+    account's (0700), recorded as the account's (see the module doc). Raises IsolationError when the workspace
+    belongs to another project environment (:func:`check_workspace`)."""
     workspaces_dir = Path(workspaces_dir)
     workspaces_dir.parent.mkdir(parents=True, exist_ok=True)
     make_dir(workspaces_dir, 0, 0, 0o711)
-    make_dir(workspaces_dir / user, account.uid, account.gid, 0o700)
-    return make_dir(workspaces_dir / user / notebook, account.uid, account.gid, 0o700)
-
-
-def disown_workspaces(workspaces_dir: Path, user: str, account: Account) -> None:
-    """Take from ``account`` any other user's workspace folder it owns (a uid reused after an account was
-    deleted): such a folder becomes root's, 0700, until its own user's next server makes it theirs again."""
+    make_dir(workspaces_dir / user, 0, 0, 0o711)
+    refusal = check_workspace(workspaces_dir, user, notebook, project, environment)
+    if refusal:
+        raise IsolationError(refusal)
+    record = workspace_record(workspaces_dir, user, notebook)
+    if record is None or record["account"] != account.name:
+        # recorded before the folder is the account's, so a concurrent disown_workspaces never takes it back
+        _write_record(
+            _record_path(workspaces_dir, user, notebook),
+            {"account": account.name, "project": project, "environment": environment},
+        )
+    path = workspaces_dir / user / notebook
     try:
-        entries = list(os.scandir(workspaces_dir))
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise IsolationError(f"{path} should be a folder but is not; move it away and start again.")
+    if st.st_uid != account.uid:  # made now, or another account's files: all of them become this account's
+        _hand_over(path, account)
+    elif st.st_gid != account.gid:  # the user gave the folder to another of their groups: only it goes back
+        os.chown(path, account.uid, account.gid, follow_symlinks=False)
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def disown_workspaces(workspaces_dir: Path, account: Account | None = None) -> None:
+    """Take back every workspace folder whose owner is not the account recorded for it (a uid or gid reused by
+    ``useradd``/``groupadd`` after an account was deleted, or a workspace of a Paved that gave each user one
+    account): it becomes root's, 0700, until its own account's next server takes it again. The users' folders
+    above become root's, 0711 (the notebooks' own folders keep them apart). With ``account`` (just created):
+    only folders with its uid or gid, the only ones a new account can have been handed; without (at ``paved
+    up``): all."""
+    owners = {pw.pw_name: (pw.pw_uid, pw.pw_gid) for pw in pwd.getpwall()}
+
+    def ours(st) -> bool:
+        return account is None or st.st_uid == account.uid or st.st_gid == account.gid
+
+    try:
+        users = [e for e in os.scandir(workspaces_dir) if e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return
-    for entry in entries:
-        if entry.name == user or entry.is_symlink():
-            continue
-        st = entry.stat(follow_symlinks=False)
-        if st.st_uid == account.uid or st.st_gid == account.gid:
-            os.chown(entry.path, 0, 0, follow_symlinks=False)
-            os.chmod(entry.path, 0o700)
+    for user_dir in users:
+        st = user_dir.stat(follow_symlinks=False)
+        if (st.st_uid, st.st_gid) != (0, 0) and ours(st):
+            os.chown(user_dir.path, 0, 0, follow_symlinks=False)
+            os.chmod(user_dir.path, 0o711)
+        for entry in os.scandir(user_dir.path):
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            if (st.st_uid, st.st_gid) == (0, 0) or not ours(st):
+                continue
+            record = workspace_record(Path(workspaces_dir), user_dir.name, entry.name)
+            if record is None or owners.get(record["account"]) != (st.st_uid, st.st_gid):
+                os.chown(entry.path, 0, 0, follow_symlinks=False)
+                os.chmod(entry.path, 0o700)
 
 
 def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
@@ -169,15 +270,15 @@ def prepare_lake(lake: str, gid: int, within: Path | None = None) -> None:
     os.chmod(path, 0o2770)
 
 
-def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Account, project_gid: int) -> Path:
-    """The credential folder of one server (see the module doc): root's, readable only with both the
-    account's private group (to pass its user's folder) and the project group (to read inside)."""
+def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Account) -> Path:
+    """The credential folder of one server (see the module doc): root's, readable only with the account's
+    private group, which only this user's servers in this project environment hold."""
     servers_dir = Path(servers_dir)
     servers_dir.parent.mkdir(parents=True, exist_ok=True)
     make_dir(servers_dir.parent, 0, 0, 0o711)
     make_dir(servers_dir, 0, 0, 0o711)
-    make_dir(servers_dir / user, 0, account.gid, 0o710)
-    return make_dir(servers_dir / user / notebook, 0, project_gid, 0o750)
+    make_dir(servers_dir / user, 0, 0, 0o711)
+    return make_dir(servers_dir / user / notebook, 0, account.gid, 0o750)
 
 
 # --- pipeline runs -------------------------------------------------------------------------------------------
@@ -186,7 +287,7 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
 @dataclass(frozen=True)
 class RunAccount:
     """Who a pipeline run executes as: its project environment's run account, named like the environment's
-    group (``paved-leads-dev``; no user account ends in an environment, see paved.scoping.accounts), with
+    group (``paved-leads-dev``; never the name of a notebook account, see paved.scoping.accounts), with
     that group as its only group.
 
     A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
