@@ -42,3 +42,7 @@ def _load_jupyter_server_extension(server_app):
 
     if use_paved_page_config(server_app):
         server_app.log.info("paved_lab: activated after the page is restored: %s", ", ".join(DEFERRED))
+    from .warm_kernel import use_warm_kernels
+
+    if use_warm_kernels(server_app):
+        server_app.log.info("paved_lab: a spare kernel waits for the first notebook (paved_lab.warm_kernel)")
