@@ -30,18 +30,22 @@ def warm(tmp_path, monkeypatch):
 
 
 async def run(km: AsyncKernelManager, code: str) -> str:
+    """``code`` run in the kernel of ``km``; what it printed."""
+    outputs: list[dict] = []
     client = km.client()
     client.start_channels()
     try:
         await client.wait_for_ready(timeout=60)
-        reply = await client.execute_interactive(code, timeout=60, output_hook=lambda msg: outputs.append(msg))
+        reply = await client.execute_interactive(code, timeout=60, output_hook=outputs.append)
         assert reply["content"]["status"] == "ok"
         return "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
     finally:
         client.stop_channels()
 
 
-outputs: list[dict] = []
+def pid(km: AsyncKernelManager) -> int | None:
+    assert isinstance(km.provisioner, warm_kernel.WarmProvisioner)
+    return km.provisioner.pid
 
 
 def test_the_first_kernel_is_the_spare_and_runs_code(warm, tmp_path):
@@ -52,14 +56,14 @@ def test_the_first_kernel_is_the_spare_and_runs_code(warm, tmp_path):
         km = AsyncKernelManager(kernel_name="python3")
         await km.start_kernel(cwd=str(tmp_path), env={**os.environ, "JPY_SESSION_NAME": str(tmp_path / "a.ipynb")})
         try:
-            assert km.provisioner.pid == spare.process.pid  # handed over, not launched
+            assert pid(km) == spare.process.pid  # handed over, not launched
             assert (await run(km, "import os; print(os.getcwd(), 1 + 1)")).split() == [str(tmp_path), "2"]
             assert warm == [1]  # the next spare is on its way
             # the spare is used once: the next kernel is launched as usual, and works
             other = AsyncKernelManager(kernel_name="python3")
             await other.start_kernel(cwd=str(tmp_path))
             try:
-                assert other.provisioner.pid != spare.process.pid
+                assert pid(other) != spare.process.pid
                 assert "2" in await run(other, "print(1 + 1)")
             finally:
                 await other.shutdown_kernel(now=True)

@@ -36,6 +36,7 @@ from jupyter_client.localinterfaces import localhost
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_core.paths import jupyter_runtime_dir
+from tornado.ioloop import IOLoop
 
 #: the entry point name (``jupyter_client.kernel_provisioners`` in pyproject.toml)
 NAME = "paved-warm-provisioner"
@@ -173,7 +174,6 @@ def use_warm_kernels(server_app, env=os.environ) -> bool:
     hand-over). Returns whether it did."""
     if not env.get("PAVED_PROJECT"):
         return False
-    from tornado.ioloop import IOLoop
 
     kernel_name = server_app.kernel_manager.default_kernel_name
     root = os.path.abspath(os.path.expanduser(server_app.root_dir))
