@@ -61,19 +61,21 @@ def shared_url(hub_internal: str, public_base: str, timeout: float = 2.0) -> str
     e.g. ``http://127.0.0.1:8081/hub/``); ``public_base`` is the browser's base URL (``JUPYTERHUB_BASE_URL``).
     Returns e.g. ``/hub/static/paved-lab/0123456789abcdef`` (no trailing slash, as JupyterLab expects), or
     None when there is no build here or the hub does not answer 200 for it within ``timeout`` seconds."""
-    import urllib.request
-
     key = lab_static_key()
-    if key is None:
-        return None
-    probe = f"{hub_internal.rstrip('/')}/static/{URL_PREFIX}{key}/index.html"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(probe, method="HEAD"), timeout=timeout) as answer:
-            if answer.status != 200:
-                return None
-    except OSError:
+    if key is None or not _hub_has(f"{hub_internal.rstrip('/')}/static/{URL_PREFIX}{key}/index.html", timeout):
         return None
     return f"{public_base.rstrip('/')}/hub/static/{URL_PREFIX}{key}"
+
+
+def _hub_has(url: str, timeout: float) -> bool:
+    """Whether the hub answers 200 to a HEAD of ``url`` within ``timeout`` seconds."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
 
 
 # --- JupyterLab's federated (prebuilt) extensions: the same, one address for every notebook server -------------
@@ -148,18 +150,11 @@ def shared_ext_url(hub_internal: str, public_base: str, timeout: float = 2.0) ->
     """For a notebook server: the hub's address of this install's federated extensions (e.g.
     ``/hub/static/paved-labext/0123456789abcdef``, for ``fullLabextensionsUrl``), or None when the hub does not
     answer 200 for its key (see :func:`shared_url` for the arguments)."""
-    import urllib.request
-
     extensions = federated_extensions()
     key = labext_key(extensions)
     if key is None:
         return None
-    name = sorted(extensions)[0]
-    probe = f"{hub_internal.rstrip('/')}/static/{EXT_PREFIX}{key}/{name}/package.json"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(probe, method="HEAD"), timeout=timeout) as answer:
-            if answer.status != 200:
-                return None
-    except OSError:
+    probe = f"{hub_internal.rstrip('/')}/static/{EXT_PREFIX}{key}/{sorted(extensions)[0]}/package.json"
+    if not _hub_has(probe, timeout):
         return None
     return f"{public_base.rstrip('/')}/hub/static/{EXT_PREFIX}{key}"
