@@ -14,11 +14,12 @@ import yaml
 from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
+from paved.core.pages import LinkedStaticFiles
 from paved.core.registry import registry
 from paved.core.service import ServiceApp, make_app, service_prefix
 from paved.core.service import run as run_app
 from paved.core.settings import Paved
-from paved.pipelines import pages, products_api
+from paved.pipelines import mathjax, pages, products_api
 from paved.pipelines.config import Pipelines
 from paved.pipelines.membership import HubGroups, Membership
 from paved.pipelines.scheduler import Clock, Scheduler
@@ -46,9 +47,13 @@ log = logging.getLogger("paved.pipelines")
 REAP_INTERVAL_S = 0.1  # how often running attempts' executors are polled for their exit (see main)
 
 
-def build_app(store: Store, scheduler: Scheduler, public_url: str = ""):
-    """The service's Tornado app. ``public_url``: where users reach Paved (links to servers opened for a run)."""
+def build_app(store: Store, scheduler: Scheduler, public_url: str = "", mathjax_dir: str | None = None):
+    """The service's Tornado app. ``public_url``: where users reach Paved (links to servers opened for a run);
+    ``mathjax_dir``: MathJax 3's es5 folder, served at ``mathjax/`` for the run output page (None: found as
+    :func:`paved.pipelines.mathjax.find_dir` does; "": no MathJax)."""
 
+    mathjax_dir = mathjax.find_dir() if mathjax_dir is None else mathjax_dir
+    served = [(rf"{mathjax.ROUTE}/(.*)", LinkedStaticFiles, {"path": mathjax_dir})] if mathjax_dir else []
     return make_app(
         [
             *pages.routes(),
@@ -67,8 +72,10 @@ def build_app(store: Store, scheduler: Scheduler, public_url: str = ""):
             (r"runs/(\d{1,30})/(notebook|log)", RunFileHandler),
             (r"openapi.json", OpenAPIHandler),
             *products_api.handlers(Base),  # outputs: versions, checks, freshness, rollback
+            *served,
         ],
         store=store,
+        mathjax=bool(mathjax_dir),
         scheduler=scheduler,
         public_url=public_url,
     )
@@ -122,7 +129,7 @@ class PipelinesApp(ServiceApp):
                 projects, HubGroups(api_url, own_token) if api_url and own_token else None, settings.membership_ttl
             ),
         )
-        app = build_app(store, scheduler, public_url=public)
+        app = build_app(store, scheduler, public_url=public, mathjax_dir=settings.mathjax_dir)
 
         def step():
             try:

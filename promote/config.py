@@ -12,6 +12,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 from traitlets.config import Configurable
 
 from paved.core.wiring import add_role_scopes, add_web_service, hub_aws_env, paved_section, settings_section
+from paved.pipelines import mathjax
 
 # Passed through from the hub's environment to the service when set: the catalog's address and token (runs and
 # their lineage read them as notebooks do) and the test clock (paved.pipelines.scheduler.Clock).
@@ -68,6 +69,16 @@ class Pipelines(Configurable):
         per project environment (<lake>/.ducklake/catalog.sqlite), one writer. Reaches the service in its
         config file (readable by the service's owner only), never the hub database.""",
     ).tag(config=True)
+    mathjax_dir = Unicode(
+        help="""MathJax 3's es5 folder (the npm package mathjax), served to the run output page so it typesets
+        a notebook's math from the Paved host. Default: node_modules/mathjax/es5 of the working directory or of
+        the checkout; empty when neither has it (math then shows as its TeX source).""",
+    ).tag(config=True)
+
+    @default("mathjax_dir")
+    def _default_mathjax_dir(self) -> str:
+        return mathjax.find_dir()
+
     smtp_url = Unicode(
         "",
         help="""SMTP server for email alerts (notify.email in a spec):

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from tornado import web
 
 from paved.core.service import ServiceHandler, service_prefix
-from paved.pipelines import cron, reproduce, views
+from paved.pipelines import cron, mathjax, reproduce, views
 from paved.pipelines.notebook import NotebookError, kernel_problem, notebook_parameters
 from paved.pipelines.pin import content_hash
 from paved.pipelines.products_api import catalog_grants, promote_problems, run_extras
@@ -684,15 +684,17 @@ class RunFileHandler(Base):
         if not path.exists():
             raise web.HTTPError(404, f"Run {run_id} attempt {number} has no output notebook (yet)")
         try:
-            html = views.render_notebook(path)
+            with_mathjax = bool(self.settings.get("mathjax"))
+            html = views.render_notebook(path, mathjax.scripts(service_prefix()) if with_mathjax else None)
         except Exception as e:  # a half-written notebook of a running attempt
             raise web.HTTPError(
                 409, f"Run {run_id} attempt {number}: the output notebook cannot be shown yet ({type(e).__name__})"
             ) from None
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        # The output is the user's code's HTML: shown in a sandbox (its own origin) that may load nothing at all.
+        # The output is the user's code's HTML: shown in a sandbox (its own origin) that may load nothing but
+        # Paved's MathJax from this host.
         self.set_header(
             "Content-Security-Policy",
-            "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:",
+            mathjax.content_security_policy(self.request.host, service_prefix(), with_mathjax),
         )
         self.finish(html)

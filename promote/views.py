@@ -187,14 +187,15 @@ def injected_parameters(output_dir: str | None) -> dict:
         return {}
 
 
-def render_notebook(path: Path) -> str:
+def render_notebook(path: Path, scripts: list[str] | None = None) -> str:
     """The output notebook as HTML (nbconvert's lab look) without require.js, MathJax or widget scripts from a
-    CDN: Paved's template (``templates/nbconvert/paved_output.html.j2``) drops those blocks, so the page makes no
-    third-party request."""
+    CDN: Paved's template (``templates/nbconvert/paved_output/index.html.j2``) drops those blocks, so the page
+    makes no third-party request. ``scripts``: URLs on the Paved host the page loads instead, in order (MathJax,
+    see :mod:`paved.pipelines.mathjax`)."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
         template_name="paved_output", extra_template_basedirs=[str(TEMPLATES / "nbconvert")], embed_images=True
     )
-    html, _ = exporter.from_filename(str(path))
+    html, _ = exporter.from_filename(str(path), resources={"paved_scripts": scripts or []})
     return html

@@ -41,6 +41,7 @@ def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts)
             login(page, paved_hub, "alice")
             row = page.locator('tr[data-server-name="stop-me"]')
             assert row.locator(".paved-state").inner_text() == "running"
+            assert row.locator(".paved-mem-limit").is_visible()  # a running server's memory limit is shown ...
             # the row fits the window: its notes wrap, its actions are in view (the memory-limit note on one line
             # made the table scroll sideways and clipped Delete)
             overflow = page.evaluate(
@@ -57,6 +58,9 @@ def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts)
             page.wait_for_function(
                 "document.querySelector('tr[data-server-name=\"stop-me\"] .paved-state').textContent === 'stopped'"
             )
+            # ... and goes with it: the note about a stopped server's memory stayed until a reload
+            assert not row.locator(".paved-mem-limit").is_visible()
+            assert row.locator(".time-col").first.inner_text() == "—"  # nor does it say when it started
             page.screenshot(path=str(artifacts / "home-after-stop.png"), full_page=True)
     finally:
         stop(paved_hub, "alice", "stop-me", remove=True)

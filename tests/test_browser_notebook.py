@@ -3,7 +3,7 @@
 import pytest
 from browser import browser_page, login
 
-from paved.core.labstatic import lab_static_key
+from paved.core.labstatic import lab_static_key, labext_key
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +41,12 @@ def test_login_form_spawn_and_lab_loads(paved_hub, artifacts):
         assert any("/main." in r.url for r in lab_files), [r.url for r in responses]
         assert all(r.status == 200 and "immutable" in r.headers.get("cache-control", "") for r in lab_files)
         assert not [r.url for r in responses if "/user/alice/browser-test/static/lab/" in r.url]
+        # ... and so do its extensions (Paved's, Git, LSP, ...), hashed files cacheable for good
+        extensions = [r for r in responses if f"/hub/static/paved-labext/{labext_key()}/" in r.url]
+        assert any("/paved-lab/static/remoteEntry." in r.url for r in extensions), [r.url for r in responses]
+        assert all(r.status == 200 for r in extensions)
+        assert all("immutable" in r.headers.get("cache-control", "") for r in extensions if "remoteEntry" in r.url)
+        assert not [r.url for r in responses if "/user/alice/browser-test/lab/extensions/" in r.url]
     srv = paved_hub.api("admin").get(f"{paved_hub.url}/hub/api/users/alice").json()["servers"]["browser-test"]
     assert srv["user_options"]["idle_minutes"] == 30 and srv["user_options"]["lifecycle"] == "on-demand"
     paved_hub.api("alice").delete(f"{paved_hub.url}/hub/api/users/alice/servers/browser-test")
@@ -58,6 +64,10 @@ def test_shared_lab_files_only_for_this_build(paved_hub):
         requests.head(f"{paved_hub.url}/hub/static/paved-lab/0000000000000000/index.html", timeout=10).status_code
         == 404
     )
+    ext = f"{paved_hub.url}/hub/static/paved-labext"
+    assert requests.head(f"{ext}/{labext_key()}/paved-lab/package.json", timeout=10).status_code == 200
+    assert requests.head(f"{ext}/0000000000000000/paved-lab/package.json", timeout=10).status_code == 404
+    assert requests.get(f"{ext}/{labext_key()}/paved-lab/../../../../../etc/passwd", timeout=10).status_code == 404
     assert requests.get(
         f"{paved_hub.url}/hub/static/paved-lab/{key}/../../../jupyterhub.sqlite", timeout=10
     ).status_code in (403, 404)

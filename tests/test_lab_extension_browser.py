@@ -302,8 +302,28 @@ def test_column_view_of_the_lineage_graph(lab, artifacts):
             browser.close()
 
 
+def label_px(page, node_id: str) -> float:
+    """On-screen size (px) of a lineage node's label: its font size times the zoom the screen shows it at."""
+    return page.evaluate(
+        """id => { const t = document.querySelector(`.paved-dataset-panel g[data-id="${id}"] .paved-lineage-label`);
+        return parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a; }""",
+        node_id,
+    )
+
+
+def in_view(page, node_id: str) -> bool:
+    """Whether a lineage node lies wholly inside the graph's visible box."""
+    return page.evaluate(
+        """id => { const n = document.querySelector(`.paved-dataset-panel g[data-id="${id}"]`).getBoundingClientRect();
+        const v = document.querySelector('.paved-dataset-panel .paved-lineage-viewport').getBoundingClientRect();
+        return n.left >= v.left && n.right <= v.right && n.top >= v.top && n.bottom <= v.bottom; }""",
+        node_id,
+    )
+
+
 def test_a_200_node_lineage_stays_readable(lab, artifacts):
-    """Depth 20, ~200 nodes: laid out by dagre, big fan-outs folded into expandable nodes, zoom and fit."""
+    """Depth 20, ~200 nodes: laid out by dagre, big fan-outs folded into expandable nodes, opening readable (not
+    fitted to microscopic labels), zoom and "Fit all"."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -327,20 +347,32 @@ def test_a_200_node_lineage_stays_readable(lab, artifacts):
             expect(page.locator(".paved-dataset-panel .paved-lineage .paved-lineage-legend")).to_contain_text(
                 "39 of 209 nodes shown"
             )
+            # First paint: the whole graph fitted would shrink labels to a few pixels; the view opens on the
+            # centre at the smallest readable zoom instead (labels >= 10 px), the rest a pan or "Fit all" away.
+            expect(graph).to_have_attribute("data-fitted", "false")
             zoom = float(attribute(graph, "data-zoom"))
-            assert zoom < 1  # fitted to the view
+            assert label_px(page, CENTER) >= 9.9, f"the centre's label is {label_px(page, CENTER):.1f} px"
+            assert in_view(page, CENTER), "the centre node is not in view"
+            page.screenshot(path=str(artifacts / "lab-lineage-200-first-view.png"))
+            page.click(".paved-dataset-panel .paved-lineage .paved-lineage-fit")  # "Fit all"
+            expect(graph).to_have_attribute("data-fitted", "true")
+            fitted = float(attribute(graph, "data-zoom"))
+            assert fitted < zoom  # all of it in view, smaller
             page.screenshot(path=str(artifacts / "lab-lineage-200-fitted.png"))
             page.click(".paved-dataset-panel .paved-lineage .paved-lineage-zoom-in")
-            expect(graph).not_to_have_attribute("data-zoom", f"{zoom:.3f}")
-            assert float(attribute(graph, "data-zoom")) > zoom
+            expect(graph).not_to_have_attribute("data-zoom", f"{fitted:.3f}")
+            assert float(attribute(graph, "data-zoom")) > fitted
             page.screenshot(path=str(artifacts / "lab-lineage-200-zoomed.png"))
             page.click(".paved-dataset-panel .paved-lineage .paved-lineage-fit")
-            expect(graph).to_have_attribute("data-zoom", f"{zoom:.3f}")
-            # expanding one fan-out shows its 18 partitions
+            expect(graph).to_have_attribute("data-zoom", f"{fitted:.3f}")
+            # expanding one fan-out shows its 18 partitions, the view opening readable on the job that wrote them
             graph.locator('g[data-id="fanout:out:job:paved:fan_0"]').click()
             expect(nodes).to_have_count(39 - 1 + 18, timeout=10_000)
             expect(folded).to_have_count(9)
             expect(graph.locator(f'g[data-id="dataset:{LAKE_NS}:part_0_17"]')).to_have_count(1)
+            expect(graph).to_have_attribute("data-fitted", "false")
+            assert label_px(page, "job:paved:fan_0") >= 9.9 and in_view(page, "job:paved:fan_0")
+            page.click(".paved-dataset-panel .paved-lineage .paved-lineage-fit")
             # the centre is highlighted; clicking a partition traces its path to the centre
             expect(graph.locator("g.paved-lineage-node--center")).to_have_attribute("data-id", CENTER)
             graph.locator(f'g[data-id="dataset:{LAKE_NS}:part_0_17"]').click()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,8 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 STATIC_PREFIX = "paved/"
+# a built file named by its content (webpack/rspack's `<id>.<hash>.js`, `remoteEntry.<hash>.js`)
+HASHED = re.compile(r"\.[0-9a-f]{16,}\.(?:js|css|woff2?|ttf|svg|png)$")
 
 
 @lru_cache(maxsize=None)
@@ -60,8 +63,9 @@ def jupyterhub_templates() -> Path:
 
 class PavedStaticFiles(CacheControlStaticFilesHandler):
     """The hub's static file handler (``tornado_settings['static_handler_class']``): paths under ``paved/``
-    come from Paved's ``hub/core/static``, paths under ``paved-lab/<key>/`` from JupyterLab's build (one cacheable
-    address for every notebook server, see :mod:`paved.core.labstatic`), all others from JupyterHub's static
+    come from Paved's ``hub/core/static``, paths under ``paved-lab/<key>/`` from JupyterLab's build and under
+    ``paved-labext/<key>/`` from its federated extensions (one cacheable address for every notebook server, see
+    :mod:`paved.core.labstatic`), all others from JupyterHub's static
     folder as before. ``static_url`` versions Paved's files the same way (``?v=<hash>``: cached for good,
     refetched when the file changes); JupyterLab's are immutable at their key."""
 
@@ -73,6 +77,9 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
             file = labstatic.shared_path(path)
             # another build's key (or no JupyterLab here): a path that is never a file, so a 404
             return str(file) if file else os.path.join(root, "paved-lab-not-here", "-")
+        if path.startswith(labstatic.EXT_PREFIX):
+            file = labstatic.shared_ext_path(path)
+            return str(file) if file else os.path.join(root, "paved-lab-not-here", "-")
         return super().get_absolute_path(root, path)
 
     def validate_absolute_path(self, root: str, absolute_path: str):
@@ -82,10 +89,16 @@ class PavedStaticFiles(CacheControlStaticFilesHandler):
         lab = labstatic.lab_static_dir()
         if lab is not None and absolute_path.startswith(str(lab.resolve()) + os.sep):
             return super().validate_absolute_path(str(lab.resolve()), absolute_path)
+        extension = labstatic.shared_ext_root(absolute_path)
+        if extension is not None:
+            return super().validate_absolute_path(str(extension), absolute_path)
         return super().validate_absolute_path(root, absolute_path)
 
     def set_extra_headers(self, path: str) -> None:
-        if path.startswith(labstatic.URL_PREFIX):
+        if path.startswith(labstatic.URL_PREFIX) or (
+            # an extension's content-hashed files never change at one address (style.js, package.json may)
+            path.startswith(labstatic.EXT_PREFIX) and HASHED.search(path)
+        ):
             self.set_header("Cache-Control", labstatic.CACHE_CONTROL)
             return
         super().set_extra_headers(path)

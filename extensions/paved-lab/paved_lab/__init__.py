@@ -34,11 +34,17 @@ def _load_jupyter_server_extension(server_app):
     for service in SERVICES:
         where = paved.service_url(service) or f"(not configured: set PAVED_{service.upper()}_URL)"
         server_app.log.info("paved_lab: /paved/%s/ forwards to %s", service, where)
-    from .shared_static import use_shared_lab_static
+    from .shared_static import use_shared_lab_static, use_shared_labextensions
 
     shared = use_shared_lab_static(server_app)
     server_app.log.info("paved_lab: JupyterLab's files from %s", shared or "this server (no shared copy)")
+    shared = use_shared_labextensions(server_app)
+    server_app.log.info("paved_lab: lab extensions from %s", shared or "this server (no shared copy)")
     from .page_config import DEFERRED, use_paved_page_config
 
     if use_paved_page_config(server_app):
         server_app.log.info("paved_lab: activated after the page is restored: %s", ", ".join(DEFERRED))
+    from .warm_kernel import use_warm_kernels
+
+    if use_warm_kernels(server_app):
+        server_app.log.info("paved_lab: a spare kernel waits for the first notebook (paved_lab.warm_kernel)")

@@ -12,6 +12,12 @@ export function fanOutId(parent: string, side: 'in' | 'out'): string {
   return `fanout:${side}:${parent}`;
 }
 
+/** The parent node of folded node `id` (the inverse of fanOutId); `id` itself when it is not a folded node. */
+export function fanOutParent(id: string): string {
+  const m = /^fanout:(?:in|out):(.*)$/s.exec(id);
+  return m ? m[1] : id;
+}
+
 /** `graph` with every fan-out over `limit` folded into one node, except those whose id is in `expanded`. */
 export function collapseFanOuts(
   graph: LineageNode[],

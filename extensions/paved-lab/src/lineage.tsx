@@ -10,9 +10,10 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { PavedError, displayName, lineage, parseNodeId } from './api';
-import { collapseFanOuts, tracePath } from './collapse';
+import { collapseFanOuts, fanOutParent, tracePath } from './collapse';
 import { ColumnLineageView } from './columns';
 import { GraphLayout, layoutGraph, NODE_HEIGHT, NODE_WIDTH, PlacedNode } from './layout';
+import { fitView, initialView } from './viewport';
 import { freshnessText } from './catalog';
 import { CheckStatus, Direction, FreshnessState, LineageNode } from './types';
 
@@ -162,29 +163,38 @@ function NodeShape(props: { node: PlacedNode; onPath: boolean; status?: NodeStat
 const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 3;
 
-/** The drawn graph with pan (drag the background), zoom (wheel, buttons) and fit-to-view. */
+/**
+ * The drawn graph with pan (drag the background), zoom (wheel, buttons) and "Fit all". It opens fitted when
+ * its labels stay readable, else on `focusId` at the smallest readable zoom (see viewport.ts).
+ */
 export function LineageGraph(
   props: {
     layout: GraphLayout;
     selected: string;
     centerId: string;
+    /** The node the first view is centred on when the whole graph is too big to read (default: the centre). */
+    focusId?: string;
     /** Freshness and checks per dataset node id (see nodeStatuses). */
     statuses?: Map<string, NodeStatus>;
   } & NodeActions
 ): JSX.Element {
   const { layout, selected, centerId } = props;
   const box = React.useRef<HTMLDivElement>(null);
-  const [view, setView] = React.useState({ k: 1, x: 0, y: 0 });
+  const [view, setView] = React.useState({ k: 1, x: 0, y: 0, fitted: true });
   const drag = React.useRef<{ x: number; y: number; vx: number; vy: number } | null>(null);
-
-  const fit = React.useCallback(() => {
-    const el = box.current;
-    const w = el?.clientWidth || 800;
-    const h = el?.clientHeight || 500;
-    const k = Math.min(1, Math.max(MIN_ZOOM, Math.min(w / layout.width, h / layout.height)));
-    setView({ k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 });
-  }, [layout.width, layout.height]);
-  React.useEffect(fit, [fit]);
+  const size = () => ({ w: box.current?.clientWidth || 800, h: box.current?.clientHeight || 500 });
+  const fit = () => {
+    const { w, h } = size();
+    setView({ ...fitView(layout, w, h, MIN_ZOOM), fitted: true });
+  };
+  const focusId = props.focusId || centerId;
+  // A new graph (another centre, depth, direction, or a fan-out expanded) gets a new first view; selecting a
+  // node re-renders with an equal layout and keeps the user's pan and zoom.
+  const shape = `${layout.nodes.length}:${layout.width}x${layout.height}:${focusId}`;
+  React.useLayoutEffect(() => {
+    const { w, h } = size();
+    setView(initialView(layout, w, h, focusId));
+  }, [shape]); // eslint-disable-line react-hooks/exhaustive-deps
 
   const zoomBy = (factor: number, cx?: number, cy?: number) => {
     setView(v => {
@@ -193,7 +203,7 @@ export function LineageGraph(
       const py = cy ?? (el?.clientHeight ?? 0) / 2;
       const k = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, v.k * factor));
       // keep the point under the cursor where it is
-      return { k, x: px - ((px - v.x) * k) / v.k, y: py - ((py - v.y) * k) / v.k };
+      return { k, x: px - ((px - v.x) * k) / v.k, y: py - ((py - v.y) * k) / v.k, fitted: false };
     });
   };
   const path = React.useMemo(
@@ -210,13 +220,18 @@ export function LineageGraph(
         <button className="paved-button paved-lineage-zoom-out" aria-label="Zoom out" onClick={() => zoomBy(0.8)}>
           {'\u2212'}
         </button>
-        <button className="paved-button paved-lineage-fit" onClick={fit}>
-          Fit
+        <button
+          className="paved-button paved-lineage-fit"
+          onClick={fit}
+          title="Fit the whole graph in view (labels may get small)"
+        >
+          Fit all
         </button>
       </div>
       <svg
         className="paved-lineage-svg"
         data-zoom={view.k.toFixed(3)}
+        data-fitted={view.fitted ? 'true' : 'false'}
         onWheel={e => {
           const r = e.currentTarget.getBoundingClientRect();
           zoomBy(e.deltaY < 0 ? 1.1 : 1 / 1.1, e.clientX - r.left, e.clientY - r.top);
@@ -295,6 +310,8 @@ export class LineageWidget extends ReactWidget {
   private _request = 0;
   private _expanded = new Set<string>();
   private _selected = '';
+  /** The parent of the fan-out expanded last: the first view after an expansion is centred on it. */
+  private _focus = '';
 
   constructor(private readonly _openDataset: (namespace: string, name: string) => void) {
     super();
@@ -339,6 +356,7 @@ export class LineageWidget extends ReactWidget {
     }
     this._expanded = new Set();
     this._selected = '';
+    this._focus = '';
     const request = ++this._request;
     this._loading = true;
     this._error = '';
@@ -441,6 +459,7 @@ export class LineageWidget extends ReactWidget {
               layout={layout}
               centerId={this._center}
               selected={this._selected}
+              focusId={this._focus || this._center}
               statuses={nodeStatuses(this._graph)}
               onOpen={id => this.setCenter(id)}
               onSelect={id => {
@@ -449,6 +468,7 @@ export class LineageWidget extends ReactWidget {
               }}
               onExpand={id => {
                 this._expanded.add(id);
+                this._focus = fanOutParent(id);
                 this.update();
               }}
             />
