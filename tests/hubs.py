@@ -160,7 +160,17 @@ def start_paved(
             break
         time.sleep(0.2)
     stop_process_group(proc)
-    raise RuntimeError(f"paved up did not start:\n{out.read_text(errors='replace')}\n{hub.hub_log()[-4000:]}")
+    # the hub's own lines: a hub that exits leaves the proxy logging a connection error every 0.2 s, which
+    # would push the reason out of the tail
+    own, in_proxy_block = [], False
+    for line in hub.hub_log().splitlines():
+        if "[ConfigProxy]" in line:
+            in_proxy_block = True
+        elif not in_proxy_block or not line[:1].isspace() and line[:1] not in "{}":
+            in_proxy_block = False
+            own.append(line)
+    own = "\n".join(own)
+    raise RuntimeError(f"paved up did not start:\n{out.read_text(errors='replace')}\n{own[-4000:]}")
 
 
 # --- helpers for tests that drive notebook servers through the hub's REST API ------------------------------

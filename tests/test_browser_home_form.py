@@ -44,10 +44,16 @@ def test_stop_leaves_start_and_delete_with_a_stopped_state(paved_hub, artifacts)
             assert row.locator(".paved-mem-limit").is_visible()  # a running server's memory limit is shown ...
             # the row fits the window: its notes wrap, its actions are in view (the memory-limit note on one line
             # made the table scroll sideways and clipped Delete)
+            # measured once JupyterHub's home.js has turned the ISO times into "a few seconds ago" (before that the
+            # raw timestamps are wider, and the measure depended on how fast the script ran)
+            page.wait_for_function(
+                "[...document.querySelectorAll('#paved-notebooks .time-col')].every(c => !/\\d{4}-\\d\\d-/.test(c.textContent))"
+            )
             overflow = page.evaluate(
                 "(() => { const t = document.getElementById('paved-notebooks');"
                 " return t.scrollWidth - t.parentElement.clientWidth; })()"
             )
+            page.screenshot(path=str(artifacts / "home-before-stop.png"), full_page=True)
             assert overflow <= 0, f"the notebooks table is {overflow}px wider than its box"
             page.click("#stop-stop-me")
             # without a reload: Start and Delete come back, Stop and Open go, the state says stopped
