@@ -257,12 +257,15 @@ def burst(url: str, token: str, users: list[str], body: dict | None) -> tuple[fl
 
 
 def remove_accounts() -> None:
+    """Remove the benchmark's accounts and groups, vanilla's home folders and Paved's (empty) cgroups."""
     from paved.scoping.accounts import remove_accounts as remove
+    from paved.scoping.limits import remove_all
 
     for pw in pwd.getpwall():
         if pw.pw_name.startswith(PREFIX) and pw.pw_dir.startswith("/home/"):
             shutil.rmtree(pw.pw_dir, ignore_errors=True)  # vanilla's adduser made a home
     remove(PREFIX)
+    remove_all(None, PREFIX)  # the servers' parent cgroup stays after they stop
 
 
 def summary(times: list[float | None]) -> str:

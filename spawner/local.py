@@ -122,8 +122,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     concurrent_starts = Integer(
         0,
-        help="""How many servers may boot at once (from the hand-over to the fork server until the server
-        accepts connections); later spawns queue in arrival order and their progress says so. Booting is CPU
+        help="""How many servers may boot at once (from their start, credentials and hand-over to the fork server,
+        until they accept connections); later spawns queue in arrival order and their progress says so. Booting is CPU
         work: fifty booted together share the CPU and all finish at the end, booted a few at a time the first
         users get theirs early and the last no later (paved.spawner.start_slots). JupyterHub's
         ``concurrent_spawn_limit`` refuses spawns beyond its limit instead; this one only orders them.

@@ -5,8 +5,9 @@ interpreter until it listens) is CPU work. Fifty boots started together share th
 together at the end of the burst: every user waits as long as the last one (measured with benchmarks/spawn.py,
 issue 13: p50 = wall). Booting a few at a time, in the order the spawns came, takes the same CPU in all, but the
 first users get their server after a fraction of it: the median user waits about half the burst, the wall stays.
-A slot is held from the hand-over to the fork server until the server accepts connections, not while the hub
-prepares the account, folders and credentials before it, nor while the hub reports it ready after.
+A slot is held from the server's start (its AWS credentials, the hand-over to the fork server or a cold start)
+until it accepts connections, not while the hub prepares its account, folders and cgroup before, nor while the
+hub reports it ready after.
 """
 
 from __future__ import annotations
