@@ -4,7 +4,8 @@ Booting a server (jupyter_server's configuration, extensions and JupyterLab's se
 interpreter until it listens) is CPU work. Fifty boots started together share the CPU evenly, so all fifty finish
 together at the end of the burst: every user waits as long as the last one (measured with benchmarks/spawn.py,
 issue 13: p50 = wall). Booting a few at a time, in the order the spawns came, takes the same CPU in all, but the
-first users get their server after a fraction of it: the median user waits about half the burst, the wall stays.
+first users get their server after a fraction of it: the median user waits about half the burst, and the last
+no longer than before for the same CPU.
 A slot is held from the server's start (its AWS credentials, the hand-over to the fork server or a cold start)
 until it accepts connections, not while the hub prepares its account, folders and cgroup before, nor while the
 hub reports it ready after.
