@@ -243,8 +243,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         # the account's private group: its credential files are this user's in this project environment only
         return self.identity.gid if self.identity else None
 
-    def _prepare_isolation(self) -> None:
-        """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
+    def _check_reachable(self) -> None:
+        """Blocking: IsolationError with a sentence when the server's account could not reach its Python or
+        the workspaces (a folder on the way that others cannot pass)."""
         scope = self.scope
         assert scope is not None  # start() applied the scope first
         python = self.python_executables[scope.options.python]
@@ -256,12 +257,26 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             problem = isolation.reachable_problem(path)
             if problem:
                 raise isolation.IsolationError(f"Cannot isolate {what}: {problem}.")
+
+    def _account_comment(self) -> str:
+        assert self.scope is not None  # start() applied the scope first
+        return f"Paved user {self.user.name} in {self.scope.project.name}/{self.scope.options.environment}"
+
+    def _group_name(self) -> str:
+        assert self.scope is not None  # start() applied the scope first
+        return accounts.group_name(self.scope.project.name, self.scope.options.environment, self.system_user_prefix)
+
+    def _prepare_isolation(self, known: bool | None = None) -> None:
+        """Blocking (run in a thread): account, project group, workspace, lake and credential folders. ``known``:
+        whether the account existed before this spawn (None: it is looked up here, before it is made)."""
+        scope = self.scope
+        assert scope is not None  # start() applied the scope first
+        self._check_reachable()
         project, environment = scope.project.name, scope.options.environment
-        known = accounts.account_exists(self.account_name())
-        account = accounts.ensure_account(
-            self.account_name(), comment=f"Paved user {self.user.name} in {project}/{environment}"
-        )
-        group = accounts.ensure_group(accounts.group_name(project, environment, self.system_user_prefix))
+        if known is None:
+            known = accounts.account_exists(self.account_name())
+        account = accounts.ensure_account(self.account_name(), comment=self._account_comment())
+        group = accounts.ensure_group(self._group_name())
         # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
         # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
         # So before a server gets its ids, every lake is its own group's again (a stat per lake) and, when its
@@ -326,7 +341,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
                 "administrator to run Paved as root or allow shared use.",
             )
         if self.isolate:
-            await asyncio.to_thread(self._prepare_isolation)
+            await asyncio.to_thread(self._check_reachable)  # before any account is made for it
+            known = await accounts.ensure_identity(self.account_name(), self._group_name(), self._account_comment())
+            await asyncio.to_thread(self._prepare_isolation, known)
             await asyncio.to_thread(self._make_cgroups)
             self.emit_progress(25, f"Runs as Unix account {self.account_name()}")
         else:
