@@ -381,7 +381,8 @@ class PavedSpawner(Spawner):
         except BaseException:
             await self.stop_credentials()
             raise
-        self.open_usage_span()
+        # a SQLite write that may wait on the ledger's lock (timeout 30 s): never on the hub's event loop
+        await asyncio.to_thread(self.open_usage_span)
         return result
 
     # The backends' stop() and poll() clear the spawner's state when the server is gone, so the open span
@@ -399,7 +400,7 @@ class PavedSpawner(Spawner):
         finally:
             self._stopping = False
             await self.stop_credentials()
-            self.close_usage_span(reason, span_id)
+            await asyncio.to_thread(self.close_usage_span, reason, span_id)
 
     def still_a_member(self) -> bool:
         """Whether the server's user still belongs to the project it was started for (True when unknown)."""
@@ -443,7 +444,7 @@ class PavedSpawner(Spawner):
             reason = "hub-shutdown" if hub_is_restarting() else self.end_reason(status)
             self.paved_end_note = self.END_NOTES.get(reason, "")
             # found gone at start: it ended while no hub watched, last seen when the old hub last beat
-            self.close_usage_span(reason, span_id, hub_last_alive())
+            await asyncio.to_thread(self.close_usage_span, reason, span_id, hub_last_alive())
             await self.stop_credentials()
         elif status is None and hub_is_restarting() and self.pending in (None, "check"):  # "check": at start
             await adopt(self)  # it outlived the previous hub: scope and credentials again

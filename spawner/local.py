@@ -24,10 +24,11 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 from tornado import web
-from traitlets import Bool, Dict, Enum, Unicode, default
+from traitlets import Bool, Dict, Enum, Integer, Unicode, default
 
 from paved.core.paths import ENV, paths
 from paved.core.registry import registry
@@ -36,6 +37,7 @@ from paved.scoping import sandbox as fs_sandbox
 from paved.scoping.scope import Scope
 from paved.spawner import vscode
 from paved.spawner.base import PavedSpawner
+from paved.spawner.start_slots import StartSlots
 from paved.spawner.warm_pool import WarmStartSpawner, warm_up
 
 READY_POLL_S = 0.05
@@ -118,6 +120,16 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         help="""The bubblewrap program for sandbox = "bwrap". Default: Debian's (``bwrap`` on /usr/bin:/bin).""",
     ).tag(config=True)
 
+    concurrent_starts = Integer(
+        0,
+        help="""How many servers may boot at once (from their start, credentials and hand-over to the fork server,
+        until they accept connections); later spawns queue in arrival order and their progress says so. Booting is CPU
+        work: fifty booted together share the CPU and all finish at the end, booted a few at a time the first
+        users get theirs early and the last no later (paved.spawner.start_slots). JupyterHub's
+        ``concurrent_spawn_limit`` refuses spawns beyond its limit instead; this one only orders them.
+        Default (0): twice the machine's CPUs.""",
+    ).tag(config=True)
+
     allow_unisolated_multiuser = Bool(
         False,
         help="When not isolating (the hub is not root): let hub users other than the hub's own OS user "
@@ -126,6 +138,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
 
     identity: isolation.Identity | None = None
     _cgroups: list[str] = []
+    # the hub's event loop -> its start slots (one loop in a hub; tests may run several one after another)
+    _start_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StartSlots] = weakref.WeakKeyDictionary()
     _limits_warned = False
 
     def __init__(self, **kwargs):
@@ -229,8 +243,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         # the account's private group: its credential files are this user's in this project environment only
         return self.identity.gid if self.identity else None
 
-    def _prepare_isolation(self) -> None:
-        """Blocking (run in a thread): account, project group, workspace, lake and credential folders."""
+    def _check_reachable(self) -> None:
+        """Blocking: IsolationError with a sentence when the server's account could not reach its Python or
+        the workspaces (a folder on the way that others cannot pass)."""
         scope = self.scope
         assert scope is not None  # start() applied the scope first
         python = self.python_executables[scope.options.python]
@@ -242,12 +257,26 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             problem = isolation.reachable_problem(path)
             if problem:
                 raise isolation.IsolationError(f"Cannot isolate {what}: {problem}.")
+
+    def _account_comment(self) -> str:
+        assert self.scope is not None  # start() applied the scope first
+        return f"Paved user {self.user.name} in {self.scope.project.name}/{self.scope.options.environment}"
+
+    def _group_name(self) -> str:
+        assert self.scope is not None  # start() applied the scope first
+        return accounts.group_name(self.scope.project.name, self.scope.options.environment, self.system_user_prefix)
+
+    def _prepare_isolation(self, known: bool | None = None) -> None:
+        """Blocking (run in a thread): account, project group, workspace, lake and credential folders. ``known``:
+        whether the account existed before this spawn (None: it is looked up here, before it is made)."""
+        scope = self.scope
+        assert scope is not None  # start() applied the scope first
+        self._check_reachable()
         project, environment = scope.project.name, scope.options.environment
-        known = accounts.account_exists(self.account_name())
-        account = accounts.ensure_account(
-            self.account_name(), comment=f"Paved user {self.user.name} in {project}/{environment}"
-        )
-        group = accounts.ensure_group(accounts.group_name(project, environment, self.system_user_prefix))
+        if known is None:
+            known = accounts.account_exists(self.account_name())
+        account = accounts.ensure_account(self.account_name(), comment=self._account_comment())
+        group = accounts.ensure_group(self._group_name())
         # A uid or gid freed by deleting an account or group (by an admin, a test's cleanup) is handed out again
         # by useradd/groupadd: folders still owned by the old number would belong to the new account or group.
         # So before a server gets its ids, every lake is its own group's again (a stat per lake) and, when its
@@ -312,7 +341,9 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
                 "administrator to run Paved as root or allow shared use.",
             )
         if self.isolate:
-            await asyncio.to_thread(self._prepare_isolation)
+            await asyncio.to_thread(self._check_reachable)  # before any account is made for it
+            known = await accounts.ensure_identity(self.account_name(), self._group_name(), self._account_comment())
+            await asyncio.to_thread(self._prepare_isolation, known)
             await asyncio.to_thread(self._make_cgroups)
             self.emit_progress(25, f"Runs as Unix account {self.account_name()}")
         else:
@@ -322,20 +353,33 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         if self.sandbox:
             await asyncio.to_thread(self._enter_sandbox)
         self.emit_progress(30, f"Workspace ready: {self.home_dir}")
-        self.emit_progress(
-            50,
-            "Starting JupyterLab"
-            if self.scope and self.scope.options.interface == "lab"
-            else "Starting the server for VS Code",
-        )
-        ip, port = await super().start()
-        pid_file = self.pid_file()
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
-        pid_file.write_text(str(self.pid))
-        self.emit_progress(70, "Waiting for the server to answer")
-        await self._wait_listening(ip, port)
+        async with self.start_slots().slot(on_wait=self._queued):
+            self.emit_progress(
+                50,
+                "Starting JupyterLab"
+                if self.scope and self.scope.options.interface == "lab"
+                else "Starting the server for VS Code",
+            )
+            ip, port = await super().start()
+            pid_file = self.pid_file()
+            pid_file.parent.mkdir(parents=True, exist_ok=True)
+            pid_file.write_text(str(self.pid))
+            self.emit_progress(70, "Waiting for the server to answer")
+            await self._wait_listening(ip, port)
         self.emit_progress(90, "Server is up")
         return ip, port
+
+    def start_slots(self) -> StartSlots:
+        """The start slots of this hub (``concurrent_starts``), shared by all its spawners."""
+        loop = asyncio.get_running_loop()
+        slots = LocalProjectSpawner._start_slots.get(loop)
+        if slots is None:
+            limit = self.concurrent_starts or 2 * limits.machine_cpus()
+            slots = LocalProjectSpawner._start_slots[loop] = StartSlots(limit)
+        return slots
+
+    def _queued(self, ahead: int) -> None:
+        self.emit_progress(40, f"Queued: {ahead} servers are starting before this one")
 
     def _enter_sandbox(self) -> None:
         """Blocking (run in a thread): check that bwrap works for the server's account (SandboxError with a

@@ -31,6 +31,7 @@ login shell is ``/bin/bash`` because terminals start it. Creating accounts needs
 
 from __future__ import annotations
 
+import asyncio
 import grp
 import hashlib
 import os
@@ -38,6 +39,7 @@ import pwd
 import re
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from paved.core.projects import ENVIRONMENTS
@@ -51,6 +53,10 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 # useradd/groupadd lock /etc/passwd and /etc/group and fail ("cannot lock") when run concurrently
 _lock = threading.Lock()
+# So a hub makes its servers' accounts one at a time anyway; it does so in one thread of its own, so that a burst
+# of spawns making fifty accounts queues there, never on the event loop nor in the pool of threads that the
+# spawns' other blocking steps (folders, cgroups, the hand-over to the fork server) need (issue 13).
+_maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paved-accounts")
 
 
 class AccountError(RuntimeError):
@@ -191,6 +197,31 @@ def ensure_group(name: str) -> int:
         except KeyError:
             _run(["groupadd", name])
             return grp.getgrnam(name).gr_gid
+
+
+def _make(account: str, comment: str, group: str) -> None:
+    ensure_account(account, comment=comment)
+    ensure_group(group)
+
+
+async def ensure_identity(account: str, group: str, comment: str = "") -> bool:
+    """Make the Unix account ``account`` (as :func:`ensure_account`) and the group ``group`` unless they exist,
+    off the event loop: existing ones are only looked up in a worker thread; missing ones are made in the one
+    account-making thread, in request order. Returns whether the account existed when this call began (False
+    also when a concurrent call made it meanwhile: its caller treats the account as new, which is the safe side
+    for a reused uid). Raises AccountError."""
+    known, group_known = await asyncio.to_thread(lambda: (account_exists(account), _group_exists(group)))
+    if not (known and group_known):
+        await asyncio.get_running_loop().run_in_executor(_maker, _make, account, comment, group)
+    return known
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def remove_accounts(prefix: str) -> list[str]:

@@ -11,6 +11,14 @@ shared machine, and its JupyterLab started seconds slower than an unconfined ser
 item 8). The server's process joins it before dropping root, and its
 kernels and terminals inherit it. Where none is writable, :func:`create` returns no cgroups and the spawner
 keeps the per-process RLIMIT_DATA (with a warning).
+
+The servers' cgroups live in one parent per Paved (``<prefix><8 hex of the data dir>``) whose CPU weight is the
+machine's CPUs, as the kubelet puts every pod under ``kubepods`` weighted by the node's allocatable CPUs. Side by
+side at the top, fifty starting servers weighed as a hundred busy processes (two vCPUs each) against the hub,
+its fork server and proxy, which weigh one each: during a burst of spawns the hub got about 1% of the CPU, its
+event loop stalled for seconds, servers waited on its API and were reported ready in one batch at the end
+(issue 13; 1024 shares against 50 x 2048 on cgroup v1). Within the parent, servers still share by their
+vCPUs; one server alone weighs as before unless it has more vCPUs than the machine.
 """
 
 from __future__ import annotations
@@ -30,9 +38,10 @@ def _tag(data_dir: str | os.PathLike, prefix: str) -> str:
 
 
 def cgroup_name(data_dir: str | os.PathLike, user: str, notebook: str, prefix: str = "paved-") -> str:
-    """``<prefix><8 hex of the data dir>-<user>--<notebook>``: one per server, per Paved on the machine
-    (``prefix``: the accounts' prefix, paved.scoping.accounts)."""
-    return _UNSAFE.sub("_", f"{_tag(data_dir, prefix)}-{user}--{notebook}")
+    """``<prefix><8 hex of the data dir>/<user>--<notebook>``: one per server, inside its Paved's parent cgroup
+    (one per Paved on the machine; ``prefix``: the accounts' prefix, paved.scoping.accounts). A path relative to
+    a hierarchy's root, as /proc/<pid>/cgroup shows it."""
+    return f"{_UNSAFE.sub('_', _tag(data_dir, prefix))}/{_UNSAFE.sub('_', f'{user}--{notebook}')}"
 
 
 def _folders(name: str) -> list[tuple[str, Path]]:
@@ -53,12 +62,34 @@ def cpu_weight(cpus: float) -> int:
     return min(10_000, max(1, round(cpus * 100)))
 
 
+def machine_cpus() -> int:
+    """CPUs this process may run on (the parent cgroup's weight: all servers together weigh as the machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _prepare_parent(kind: str, parent: Path) -> None:
+    """The Paved's parent cgroup, weighted as the machine's CPUs; on v2 it hands the memory and cpu controllers
+    to its children (a cgroup with children holds no processes itself: the kernel's no-internal-process rule)."""
+    parent.mkdir(exist_ok=True)
+    cpus = machine_cpus()
+    if kind == "v2":
+        (parent / "cgroup.subtree_control").write_text("+memory +cpu")
+        (parent / "cpu.weight").write_text(str(cpu_weight(cpus)))
+    elif kind == "cpu":
+        (parent / "cpu.shares").write_text(str(cpu_shares(cpus)))
+
+
 def create(name: str, memory_bytes: int, cpus: float) -> list[str]:
-    """Make the server's cgroup(s) with these limits; the ``cgroup.procs`` files to join, or [] if the
-    machine does not let us (no cgroup fs, not root, controllers not delegated)."""
+    """Make the server's cgroup(s) ``name`` (from :func:`cgroup_name`, inside its Paved's parent) with these
+    limits; the ``cgroup.procs`` files to join, or [] if the machine does not let us (no cgroup fs, not root,
+    controllers not delegated)."""
     made: list[Path] = []
     try:
         for kind, folder in _folders(name):
+            _prepare_parent(kind, folder.parent)
             folder.mkdir(exist_ok=True)
             made.append(folder)
             quota = max(1000, int(cpus * CPU_PERIOD_US))
@@ -87,16 +118,21 @@ def join(procs_files: list[str], pid: int | None = None) -> None:
 
 
 def remove(name: str) -> bool:
-    """Remove the server's cgroups; False while the kernel refuses (processes still leaving them)."""
+    """Remove the server's cgroups; False while the kernel refuses (processes still leaving them). The parent
+    stays (another server may be joining it); :func:`remove_all` removes it when its Paved starts again."""
     return all(_rmdir(folder) for _, folder in _folders(name))
 
 
 def remove_all(data_dir: str | os.PathLike | None, prefix: str = "paved-") -> None:
-    """Remove the (empty) cgroups a Paved with this data dir left behind (``paved up`` at start); with
-    ``data_dir`` None, all with this prefix (tests' cleanup)."""
+    """Remove the (empty) cgroups a Paved with this data dir left behind, its servers' and their parent
+    (``paved up`` at start); with ``data_dir`` None, all with this prefix (tests' cleanup)."""
     tag = _tag(data_dir, prefix) if data_dir is not None else prefix
     for _, folder in _folders(tag):
         for leftover in folder.parent.glob(f"{tag}*"):
+            if leftover.is_dir():
+                for child in leftover.iterdir():
+                    if child.is_dir():
+                        _rmdir(child)
             _rmdir(leftover)
 
 
