@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import urllib.request
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,8 +70,6 @@ def shared_url(hub_internal: str, public_base: str, timeout: float = 2.0) -> str
 
 def _hub_has(url: str, timeout: float) -> bool:
     """Whether the hub answers 200 to a HEAD of ``url`` within ``timeout`` seconds."""
-    import urllib.request
-
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as answer:
             return answer.status == 200
@@ -91,6 +90,7 @@ EXT_PREFIX = "paved-labext/"
 
 @lru_cache(maxsize=4)
 def _federated(paths: tuple[str, ...], stamps: tuple[float, ...]) -> dict[str, Path]:
+    # imported here: the Kubernetes hub image has no JupyterLab (ImportError -> no shared extension files)
     from jupyterlab_server.config import get_federated_extensions
 
     return {name: Path(ext["ext_path"]) for name, ext in get_federated_extensions(list(paths)).items()}

@@ -126,6 +126,10 @@ def add_web_service(
             },
             "display": False,
             "oauth_no_confirm": True,
+            # JupyterHub (6.0+) gives a managed service 30 s to answer and then exits: on a loaded machine the
+            # catalog took 42 s to import and open its store, and the whole hub went down with it. A service
+            # that crashes is still noticed at once (JupyterHub watches the process while it waits).
+            "timeout": 180,
             **extra,
         },
     )
