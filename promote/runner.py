@@ -90,6 +90,7 @@ class RunRequest:
     cell_timeout: float | None = None
     run_timeout: float = 3600
     env: dict = field(default_factory=dict)
+    acts_for: str = ""  # the hub user the run acts as (its version's deployer): it runs as her account
 
 
 @dataclass
@@ -142,9 +143,8 @@ class Execution:
         self.timed_out = False
         self._term_sent_at: float | None = None
         preexec = _die_with_parent
-        # as the project environment's run account with its group only, when the service can (root)
-
-        account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""))
+        # as its deployer's account of the project environment with its group only, when the service can (root)
+        account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""), request.acts_for)
         if account is not None:
             env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
         self.proc = subprocess.Popen(

@@ -314,6 +314,93 @@ def test_files_written_in_the_lake_stay_with_the_project(hub):
     assert grp.getgrgid(int(gid)).gr_name.endswith("-dev")
 
 
+def _paved(hub, user, *args):
+    """``paved`` run from outside a notebook server with a hub token of ``user``; its output."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
+    env["JUPYTERHUB_API_TOKEN"] = hub.token(user)
+    r = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", *args, "--hub-url", hub.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def _wait_run(hub, user, pipeline, statuses, timeout=120):
+    svc = f"{hub.url}/services/pipelines/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in hub.api(user).get(f"{svc}api/runs").json()["runs"] if r["pipeline"] == pipeline]
+        if runs and runs[0]["status"] in statuses:
+            return runs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no run of {pipeline} reached {statuses} in {timeout} s")
+
+
+def test_a_run_reaches_nothing_of_another_deployers_run_in_its_project(hub, tmp_path):
+    """Runs act as their deployer (her hub token): bob's pipeline in leads, running beside alice's pipeline in
+    leads, cannot read her run's environment (her token reaches her other project), nor plant code in its
+    folder (its HOME, where IPython reads startup files), nor signal it."""
+    from promote_helpers import make_notebook
+
+    holder = tmp_path / "holder.ipynb"
+    holder.write_text(json.dumps(make_notebook("x = 1", "import time\ntime.sleep(45)")))
+    thief = tmp_path / "thief.ipynb"
+    thief.write_text(
+        json.dumps(
+            make_notebook(
+                "target = ''",
+                textwrap.dedent("""
+        import json, os, signal
+        seen = {"tokens": [], "plant": "", "signal": ""}
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                env = open(f'/proc/{pid}/environ', 'rb').read()
+            except OSError:
+                continue
+            if b'JUPYTERHUB_USER=alice' in env.split(b'\\0'):
+                seen["tokens"].append(pid)
+                try:
+                    os.kill(int(pid), signal.SIGSTOP)
+                    seen["signal"] = "allowed"
+                except PermissionError:
+                    seen["signal"] = "denied"
+        try:
+            open(os.path.join(target, 'planted.py'), 'w').write('x')
+            seen["plant"] = "allowed"
+        except PermissionError:
+            seen["plant"] = "denied"
+        print('SEEN', json.dumps(seen))
+    """),
+            )
+        )
+    )
+    _paved(hub, "alice", "promote", str(holder), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "promote", str(thief), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "alice", "pipelines", "run", "holder", "--project", "leads")
+    held = _wait_run(hub, "alice", "holder", ("running",))
+    target = hub.data_dir / "pipelines" / "leads" / "holder" / "runs" / str(held["id"]) / "attempt-1"
+    deadline = time.monotonic() + 60
+    while not list(target.glob("*ipython*")) and not (target / "output.ipynb").exists():
+        assert time.monotonic() < deadline, "alice's run never started its kernel"
+        time.sleep(0.5)
+    kernels = [p for p in pids_with_env("JUPYTERHUB_USER", "alice") if str(target) in open(f"/proc/{p}/environ").read()]
+    assert kernels, "alice's run holds no process with her token to steal"
+    _paved(hub, "bob", "pipelines", "run", "thief", "--project", "leads", "--param", f"target={target}")
+    run = _wait_run(hub, "bob", "thief", ("succeeded", "failed"))
+    log = hub.api("bob").get(f"{hub.url}/services/pipelines/runs/{run['id']}/log").text
+    assert run["status"] == "succeeded", log
+    seen = json.loads(log.split("SEEN ", 1)[1].splitlines()[0])
+    assert seen == {"tokens": [], "plant": "denied", "signal": ""}, seen
+    assert not (target / "planted.py").exists()
+
+
 def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
     spawn(hub, "alice", "delta", "leads")
     projects = hub.data_dir / "projects.yaml"

@@ -286,13 +286,17 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
 
 @dataclass(frozen=True)
 class RunAccount:
-    """Who a pipeline run executes as: its project environment's run account, named like the environment's
-    group (``paved-leads-dev``; never the name of a notebook account, see paved.scoping.accounts), with
-    that group as its only group.
+    """Who a pipeline run executes as: the account of the user it acts for (the deployer of its version) in its
+    project environment, the one her notebooks there run as, with that environment's group as its only
+    supplementary group (:func:`run_account`); without a deployer, the environment's run account, named like
+    the environment's group (``paved-leads-dev``; never the name of a notebook account, see
+    paved.scoping.accounts), with that group as its only group.
 
-    A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
-    person's session, so it reads and writes exactly the environment's lake, never a deployer's workspaces
-    or their other projects' lakes, and it keeps working when the deployer moves on.
+    Not one account per environment for all deployers: a run carries its deployer's hub token, which reaches
+    all her projects' services, and processes of one uid read each other's ``/proc/<pid>/environ`` and write
+    each other's folders (a run's HOME holds IPython's startup files), so bob's run in leads took alice's token
+    from her run beside it. Either way it reads and writes exactly the environment's lake, never another
+    project's.
     """
 
     account: Account
@@ -307,8 +311,8 @@ class RunAccount:
         problem = reachable_problem(within)  # else the run dies reading its request, with no sentence saying why
         if problem:
             raise PermissionError(problem.replace("notebook accounts", "pipeline run accounts", 1))
-        if env.get("PAVED_LAKE"):
-            prepare_lake(env["PAVED_LAKE"], self.identity.gid, within=within)
+        if env.get("PAVED_LAKE"):  # the environment's group: a deployer's account has a private primary group
+            prepare_lake(env["PAVED_LAKE"], self.identity.groups[0], within=within)
         for parent in output_dir.resolve().parents:
             if parent == within or within not in parent.parents:
                 break
@@ -341,14 +345,23 @@ class RunAccount:
         return preexec
 
 
-def run_account(project: str, environment: str) -> RunAccount | None:
-    """The account a run in ``project``/``environment`` executes as; None when the caller is not root (it then
-    runs as the caller, e.g. ``paved promote --dry-run`` inside a notebook server) or the scope is unknown."""
+def run_account(project: str, environment: str, user: str = "") -> RunAccount | None:
+    """The account a run in ``project``/``environment`` acting for hub user ``user`` (its deployer) executes
+    as: ``user``'s account there (see :class:`RunAccount`), or the environment's run account when ``user`` is
+    empty. None when the caller is not root (it then runs as the caller, e.g. ``paved promote --dry-run``
+    inside a notebook server) or the scope is unknown."""
 
     if not accounts.isolation_possible() or not project or environment not in accounts.ENVIRONMENTS:
         return None
-    name = accounts.group_name(project, environment, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
+    prefix = os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+    name = accounts.group_name(project, environment, prefix)
     gid = accounts.ensure_group(name)
+    if user:
+        account = accounts.ensure_account(
+            accounts.account_name(user, project, environment, prefix),
+            comment=f"Paved user {user} in {project}/{environment}",
+        )
+        return RunAccount(account=account, identity=Identity.of(account, gid))
     account = accounts.ensure_account(name, comment=f"Paved runs of {project}/{environment}", group=name)
     return RunAccount(account=account, identity=Identity(uid=account.uid, gid=gid, groups=(gid,)))
 
