@@ -401,6 +401,25 @@ def test_a_run_reaches_nothing_of_another_deployers_run_in_its_project(hub, tmp_
     assert not (target / "planted.py").exists()
 
 
+def test_what_a_server_started_goes_with_it(hub):
+    """A process bob's kernel detached from his server (its own session, so not in the server's process group)
+    ends when the server stops: else it kept his project's group, and with it the lake, after the server was
+    stopped (also when he leaves the project: membership-revoked)."""
+    spawn(hub, "bob", "golf", "leads")
+    code = (
+        "import subprocess; p = subprocess.Popen(['sleep', '600'], start_new_session=True, "
+        "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)"
+    )
+    daemon = int(run_code(hub, "bob", "golf", code))
+    assert os.path.exists(f"/proc/{daemon}")
+    stop(hub, "bob", "golf")
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    assert not alive, "a process bob's server started outlived the server"
+
+
 def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
     spawn(hub, "alice", "delta", "leads")
     projects = hub.data_dir / "projects.yaml"

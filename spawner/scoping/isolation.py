@@ -281,6 +281,22 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
     return make_dir(servers_dir / user / notebook, 0, account.gid, 0o750)
 
 
+def kill_processes_of(uid: int) -> None:
+    """SIGKILL every process of account ``uid`` (a server stopping where it has no cgroup, when no other server
+    of its account runs): what it left in other sessions would keep its project group after it stopped."""
+    if uid == 0:
+        raise ValueError("refusing to kill root's processes")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(entry.path).st_uid != uid:
+                continue
+            os.kill(int(entry.name), 9)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+
+
 # --- pipeline runs -------------------------------------------------------------------------------------------
 
 

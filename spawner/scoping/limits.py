@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -84,6 +85,26 @@ def join(procs_files: list[str], pid: int | None = None) -> None:
     for procs in procs_files:
         with open(procs, "w") as f:
             f.write(str(pid or os.getpid()))
+
+
+def kill_members(name: str) -> bool:
+    """SIGKILL every process in the server's cgroups: what it started in another session or process group
+    (``setsid``) too, which stopping the server's process group misses and which would keep the server's
+    project group (its lake) after the server stopped. An account cannot move a process out of a cgroup (that
+    needs root), so nothing escapes. False when the server has no cgroup here."""
+    found = False
+    for _, folder in _folders(name):
+        try:
+            pids = (folder / "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        found = True
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return found
 
 
 def remove(name: str) -> bool:
