@@ -221,13 +221,26 @@ def read_result(out: Path, rc: int | None, timed_out: bool = False) -> Result:
 
 
 def seal(out: Path) -> None:
-    """Make a finished attempt's files read-only: a run's outputs are immutable."""
-    for path in out.rglob("*"):
-        if path.is_file():
+    """Make a finished attempt's files read-only: a run's outputs are immutable. Its folders become root's
+    (when the service is root), so nothing the run account still runs can swap a file for a symlink after this.
+    Symlinks are never followed: the run made them, and root changing their targets' modes made bob's run
+    in leads turn the ipf lake's dataset read-only."""
+    root = os.geteuid() == 0
+    for folder, _, files in os.walk(out):
+        if root:
+            os.chown(folder, 0, -1, follow_symlinks=False)
+        for name in files:
             try:
-                path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+                fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:  # a symlink (ELOOP), or gone
+                continue
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.fchmod(fd, os.fstat(fd).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
             except OSError:
                 pass
+            finally:
+                os.close(fd)
 
 
 def run(request: RunRequest, poll_interval: float = 0.1) -> Result:

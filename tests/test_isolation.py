@@ -401,6 +401,30 @@ def test_a_run_reaches_nothing_of_another_deployers_run_in_its_project(hub, tmp_
     assert not (target / "planted.py").exists()
 
 
+def test_a_run_cannot_turn_the_services_rights_on_another_projects_files(hub, tmp_path):
+    """The pipelines service (root) makes a finished attempt's files read-only and publishes its staged outputs:
+    bob's run in leads leaves symlinks to the ipf lake's dataset there (its folder is its own); root must
+    neither change that dataset's mode through them nor read it as the run's output."""
+    from promote_helpers import make_notebook
+
+    dataset = hub.data_dir / "lake" / IPF / "dev" / "prices.parquet"
+    before = os.stat(dataset).st_mode
+    nb = tmp_path / "linker.ipynb"
+    nb.write_text(
+        json.dumps(
+            make_notebook(
+                "target = ''",
+                "import os\nos.symlink(target, os.path.join(os.environ['PAVED_OUTPUT_DIR'], 'mine.parquet'))",
+            )
+        )
+    )
+    _paved(hub, "bob", "promote", str(nb), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "pipelines", "run", "linker", "--project", "leads", "--param", f"target={dataset}")
+    run = _wait_run(hub, "bob", "linker", ("succeeded", "failed"))
+    assert run["status"] == "succeeded", run
+    assert os.stat(dataset).st_mode == before, f"{oct(before)} became {oct(os.stat(dataset).st_mode)}"
+
+
 def test_what_a_server_started_goes_with_it(hub):
     """A process bob's kernel detached from his server (its own session, so not in the server's process group)
     ends when the server stops: else it kept his project's group, and with it the lake, after the server was
