@@ -281,19 +281,42 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
     return make_dir(servers_dir / user / notebook, 0, account.gid, 0o750)
 
 
+def _status(pid: int) -> tuple[int, int]:
+    """``(parent pid, real uid)`` of process ``pid`` from /proc; OSError when it is gone."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return int(fields["PPid"]), int(fields["Uid"].split()[0])
+
+
+def _held_by_root(pid: int) -> bool:
+    """Whether a root process other than init is among ``pid``'s ancestors: a pipeline run (the pipelines
+    service's child) or a server (the hub's or the fork server's), not something that detached itself."""
+    for _ in range(64):
+        try:
+            parent = _status(pid)[0]
+            if parent <= 1:
+                return False
+            if _status(parent)[1] == 0:
+                return True
+        except (OSError, KeyError, ValueError):
+            return False
+        pid = parent
+    return False
+
+
 def kill_processes_of(uid: int) -> None:
-    """SIGKILL every process of account ``uid`` (a server stopping where it has no cgroup, when no other server
-    of its account runs): what it left in other sessions would keep its project group after it stopped."""
+    """SIGKILL every detached process of account ``uid`` (a server stopping where it has no cgroup, when no
+    other server of its account runs): what it left in sessions of its own would keep its project group after
+    it stopped. Its account's pipeline runs (children of the pipelines service) are spared."""
     if uid == 0:
         raise ValueError("refusing to kill root's processes")
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            if os.stat(entry.path).st_uid != uid:
+            if os.stat(entry.path).st_uid != uid or _held_by_root(int(entry.name)):
                 continue
             os.kill(int(entry.name), 9)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
+        except (OSError, ProcessLookupError):
             pass
 
 
