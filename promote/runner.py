@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from paved.pipelines.execute import EXIT_CODES, last_started_cell
+from paved.scoping import limits
 from paved.scoping.credentials import assume_role, write_credential_files
 from paved.scoping.isolation import run_account
 from paved.scoping.scope import project_env, session_tags
@@ -106,6 +107,21 @@ class Result:
         return asdict(self)
 
 
+def env_prefix() -> str:
+    """The accounts' prefix (paved.scoping.accounts), which also names Paved's cgroups."""
+    return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+
+
+def _joining(procs: list[str], then):
+    """A ``preexec_fn`` that joins the cgroups (root only), then runs ``then`` (which drops root)."""
+
+    def preexec():
+        limits.join(procs)
+        then()
+
+    return preexec
+
+
 def _die_with_parent() -> None:
     """preexec_fn: SIGKILL this child when the process that started it dies (Linux prctl)."""
     try:
@@ -145,8 +161,15 @@ class Execution:
         preexec = _die_with_parent
         # as its deployer's account of the project environment with its group only, when the service can (root)
         account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""), request.acts_for)
+        self.cgroup = ""
         if account is not None:
             env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
+            # a cgroup of the attempt's own: what the run detaches from its process group (setsid) still ends
+            # with it, instead of keeping the project's group after the run (limits.kill_members)
+            self.cgroup = limits.cgroup_name(out.parent, "run", out.name, env_prefix())
+            procs = limits.create_group(self.cgroup)
+            if procs:
+                preexec = _joining(procs, preexec)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "paved.pipelines.execute", str(out / "request.json")],
             cwd=out,
@@ -177,6 +200,7 @@ class Execution:
                 self._signal(signal.SIGKILL)
             return None
         self._signal(signal.SIGKILL)  # anything the executor left in its group
+        self._end_cgroup()
         self.log.close()
         return self._result(rc)
 
@@ -186,6 +210,17 @@ class Execution:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             pass
+        self._end_cgroup()
+
+    def _end_cgroup(self) -> None:
+        """SIGKILL what is left in the attempt's cgroup, then remove it (killed processes take a moment)."""
+        if not self.cgroup:
+            return
+        for _ in range(20):
+            limits.kill_members(self.cgroup)
+            if limits.remove(self.cgroup):
+                return
+            time.sleep(0.05)
 
     def _result(self, rc: int) -> Result:
         out = Path(self.request.output_dir)

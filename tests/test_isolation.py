@@ -425,6 +425,34 @@ def test_a_run_cannot_turn_the_services_rights_on_another_projects_files(hub, tm
     assert os.stat(dataset).st_mode == before, f"{oct(before)} became {oct(os.stat(dataset).st_mode)}"
 
 
+def test_what_a_run_started_goes_with_it(hub, tmp_path):
+    """A process a pipeline run detached (its own session) ends with the run: else it kept the run account's
+    project group (the lake) after the run, also once its deployer left the project."""
+    from promote_helpers import make_notebook
+
+    nb = tmp_path / "detacher.ipynb"
+    nb.write_text(
+        json.dumps(
+            make_notebook(
+                "x = 1",
+                "import subprocess\np = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+                "print('DAEMON', p.pid)",
+            )
+        )
+    )
+    _paved(hub, "bob", "promote", str(nb), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "pipelines", "run", "detacher", "--project", "leads")
+    run = _wait_run(hub, "bob", "detacher", ("succeeded", "failed"))
+    log = hub.api("bob").get(f"{hub.url}/services/pipelines/runs/{run['id']}/log").text
+    assert run["status"] == "succeeded", log
+    daemon = int(log.split("DAEMON ", 1)[1].split()[0])
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    assert not alive, "a process bob's run started outlived the run"
+
+
 def test_what_a_server_started_goes_with_it(hub):
     """A process bob's kernel detached from his server (its own session, so not in the server's process group)
     ends when the server stops: else it kept his project's group, and with it the lake, after the server was

@@ -80,6 +80,21 @@ def create(name: str, memory_bytes: int, cpus: float) -> list[str]:
     return [str(folder / "cgroup.procs") for folder in made]
 
 
+def create_group(name: str) -> list[str]:
+    """A cgroup without limits, to find every process of one pipeline run attempt when it ends (processes
+    cannot leave it); the ``cgroup.procs`` files to join, or [] where none can be made."""
+    made = []
+    try:
+        for _, folder in _folders(name):
+            folder.mkdir(exist_ok=True)
+            made.append(folder)
+    except OSError:
+        for folder in made:
+            _rmdir(folder)
+        return []
+    return [str(folder / "cgroup.procs") for folder in made]
+
+
 def join(procs_files: list[str], pid: int | None = None) -> None:
     """Move ``pid`` (default: this process) into the cgroups (needs root; before dropping it)."""
     for procs in procs_files:
