@@ -425,6 +425,38 @@ def test_a_run_cannot_turn_the_services_rights_on_another_projects_files(hub, tm
     assert os.stat(dataset).st_mode == before, f"{oct(before)} became {oct(os.stat(dataset).st_mode)}"
 
 
+def test_a_setgid_copy_lends_no_project_group(hub, tmp_path):
+    """bob, in leads, can make a file of leads's group setgid (he owns it, it is in his group) and leave a copy
+    of Python so marked where anyone can run it: from alice's ipf notebook (or bob's, after he left leads) it
+    ran with leads's group and read its lake. Servers run with no_new_privs: exec never grants a group."""
+    from hubs import make_passable
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(drop, 0o1777)
+    make_passable(drop)
+    tool, probe = drop / "tool", drop / "probe.py"
+    probe.write_text(
+        "import os, sys\ntry:\n    os.listdir(sys.argv[1]); print('listed', os.getegid())\n"
+        "except PermissionError:\n    print('denied', os.getegid())\n"
+    )
+    probe.chmod(0o644)
+    spawn(hub, "bob", "hotel", "leads")
+    spawn(hub, "alice", "india", IPF)
+    code = (
+        "import os, shutil; p = os.path.join(os.environ['PAVED_LAKE'], 'tool'); shutil.copy('/usr/bin/python3', p); "
+        f"os.chmod(p, 0o2755); shutil.copy(p, {str(tool)!r}); os.chown({str(tool)!r}, -1, os.stat(p).st_gid); "
+        f"os.chmod({str(tool)!r}, 0o2755); print(os.stat({str(tool)!r}).st_gid)"
+    )
+    leads_gid = int(run_code(hub, "bob", "hotel", code))
+    assert os.stat(tool).st_mode & 0o2000 and os.stat(tool).st_gid == leads_gid  # what there is to abuse
+    run = f"import subprocess; print(subprocess.run([{str(tool)!r}, {str(probe)!r}, {str(hub.data_dir / 'lake' / 'leads' / 'dev')!r}], capture_output=True, text=True).stdout)"
+    seen, egid = run_code(hub, "alice", "india", run).split()
+    assert seen == "denied" and int(egid) != leads_gid, (seen, egid)
+    stop(hub, "bob", "hotel")
+    stop(hub, "alice", "india")
+
+
 def test_what_a_run_started_goes_with_it(hub, tmp_path):
     """A process a pipeline run detached (its own session) ends with the run: else it kept the run account's
     project group (the lake) after the run, also once its deployer left the project."""

@@ -27,6 +27,7 @@ in the pre-warmed interpreter (paved.spawner.warm) for a warm one.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pwd
@@ -39,6 +40,8 @@ from paved.scoping import accounts
 from paved.scoping.accounts import Account
 
 SERVER_UMASK = 0o007
+PR_SET_NO_NEW_PRIVS = 38  # linux/prctl.h
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class IsolationError(RuntimeError):
@@ -79,6 +82,11 @@ class Identity:
         os.setgid(self.gid)
         os.setuid(self.uid)
         os.umask(self.umask)
+        # no_new_privs: no exec grants it a group or user again. A member may mark a copy of Python setgid to
+        # the project's group (the file is hers, in her group) and leave it where anyone can run it; without
+        # this, another project's notebook, or hers after she left the project, ran it with the lake's group.
+        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise PermissionError("could not set no_new_privs for the server")
         try:
             os.setuid(0)
         except PermissionError:
