@@ -311,9 +311,9 @@ def test_who_holds_a_pipeline(tmp_path, user, answers, held):
     now = [0.0]
     replies = list(answers or [])
 
-    def groups_of(name):
+    def groups_of(name: str) -> list[str] | None:
         reply = replies.pop(0) if len(replies) > 1 else (replies[0] if replies else HUB_DOWN)
-        return None if reply is HUB_DOWN else reply
+        return None if reply is HUB_DOWN else reply  # pyright: ignore[reportReturnType]
 
     membership = Membership(
         registry(tmp_path / "projects.yaml"), groups_of if answers is not None else None, 30, lambda: now[0]
