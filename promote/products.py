@@ -140,7 +140,8 @@ class DataProducts:
             if not versionable(name):
                 continue
             path = staging / Path(key_of(name, lake)[1]).name
-            if path.exists():
+            # the run made these: a symlink would have root publish what it points to (another project's data)
+            if path.is_file() and not path.is_symlink() and not staging.is_symlink():
                 staged[name] = str(path)
         all_results, facets = [], {}
         for name in spec.outputs:  # the promise goes with every run's event, so the catalog draws the current one

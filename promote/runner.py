@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from paved.pipelines.execute import EXIT_CODES, last_started_cell
+from paved.scoping import limits
 from paved.scoping.credentials import assume_role, write_credential_files
 from paved.scoping.isolation import run_account
 from paved.scoping.scope import project_env, session_tags
@@ -90,6 +91,7 @@ class RunRequest:
     cell_timeout: float | None = None
     run_timeout: float = 3600
     env: dict = field(default_factory=dict)
+    acts_for: str = ""  # the hub user the run acts as (its version's deployer): it runs as her account
 
 
 @dataclass
@@ -103,6 +105,21 @@ class Result:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def env_prefix() -> str:
+    """The accounts' prefix (paved.scoping.accounts), which also names Paved's cgroups."""
+    return os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+
+
+def _joining(procs: list[str], then):
+    """A ``preexec_fn`` that joins the cgroups (root only), then runs ``then`` (which drops root)."""
+
+    def preexec():
+        limits.join(procs)
+        then()
+
+    return preexec
 
 
 def _die_with_parent() -> None:
@@ -142,11 +159,17 @@ class Execution:
         self.timed_out = False
         self._term_sent_at: float | None = None
         preexec = _die_with_parent
-        # as the project environment's run account with its group only, when the service can (root)
-
-        account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""))
+        # as its deployer's account of the project environment with its group only, when the service can (root)
+        account = run_account(env.get("PAVED_PROJECT", ""), env.get("PAVED_ENVIRONMENT", ""), request.acts_for)
+        self.cgroup = ""
         if account is not None:
             env, preexec = account.hand_over(env, out), account.preexec(_die_with_parent)
+            # a cgroup of the attempt's own: what the run detaches from its process group (setsid) still ends
+            # with it, instead of keeping the project's group after the run (limits.kill_members)
+            self.cgroup = limits.cgroup_name(out.parent, "run", out.name, env_prefix())
+            procs = limits.create_group(self.cgroup)
+            if procs:
+                preexec = _joining(procs, preexec)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "paved.pipelines.execute", str(out / "request.json")],
             cwd=out,
@@ -177,6 +200,7 @@ class Execution:
                 self._signal(signal.SIGKILL)
             return None
         self._signal(signal.SIGKILL)  # anything the executor left in its group
+        self._end_cgroup()
         self.log.close()
         return self._result(rc)
 
@@ -186,6 +210,17 @@ class Execution:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             pass
+        self._end_cgroup()
+
+    def _end_cgroup(self) -> None:
+        """SIGKILL what is left in the attempt's cgroup, then remove it (killed processes take a moment)."""
+        if not self.cgroup:
+            return
+        for _ in range(20):
+            limits.kill_members(self.cgroup)
+            if limits.remove(self.cgroup):
+                return
+            time.sleep(0.05)
 
     def _result(self, rc: int) -> Result:
         out = Path(self.request.output_dir)
@@ -221,13 +256,26 @@ def read_result(out: Path, rc: int | None, timed_out: bool = False) -> Result:
 
 
 def seal(out: Path) -> None:
-    """Make a finished attempt's files read-only: a run's outputs are immutable."""
-    for path in out.rglob("*"):
-        if path.is_file():
+    """Make a finished attempt's files read-only: a run's outputs are immutable. Its folders become root's
+    (when the service is root), so nothing the run account still runs can swap a file for a symlink after this.
+    Symlinks are never followed: the run made them, and root changing their targets' modes made bob's run
+    in leads turn the ipf lake's dataset read-only."""
+    root = os.geteuid() == 0
+    for folder, _, files in os.walk(out):
+        if root:
+            os.chown(folder, 0, -1, follow_symlinks=False)
+        for name in files:
             try:
-                path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+                fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:  # a symlink (ELOOP), or gone
+                continue
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.fchmod(fd, os.fstat(fd).st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
             except OSError:
                 pass
+            finally:
+                os.close(fd)
 
 
 def run(request: RunRequest, poll_interval: float = 0.1) -> Result:

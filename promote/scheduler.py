@@ -359,6 +359,7 @@ class Scheduler:
             cell_timeout=spec.timeouts.cell_seconds,
             run_timeout=spec.timeouts.run_seconds,
             env=env,
+            acts_for=user or "",
         )
         try:
             execution = self.launcher(request)

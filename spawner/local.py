@@ -461,7 +461,20 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
             except (ProcessLookupError, PermissionError):
                 pass
         if self.isolate:
+            # what the server started in other sessions goes too (issue 13 review): by its cgroup, else by its uid
+            # when no other server of its account runs
+            if not limits.kill_members(self.cgroup_name()) and self.identity and not self._account_still_used():
+                await asyncio.to_thread(isolation.kill_processes_of, self.identity.uid)
             for _ in range(50):  # killed processes take a moment to leave their cgroup
+                limits.kill_members(self.cgroup_name())
                 if limits.remove(self.cgroup_name()):
                     break
                 await asyncio.sleep(0.1)
+
+    def _account_still_used(self) -> bool:
+        """Whether another server of this user runs (or starts) as the same account."""
+        uid = self.identity.uid if self.identity else None
+        return any(
+            s is not self and s.active and getattr(s, "identity", None) and s.identity.uid == uid
+            for s in self.user.spawners.values()
+        )

@@ -32,6 +32,10 @@ OWN = Ownership(PROJECTS)
         pytest.param("s3://lake/leads/dev-x/t.csv", Owner("leadsx", "dev"), id="longest-prefix-whole-part"),
         pytest.param("/lake/ops/x.csv", Owner("ops", "dev"), id="local-lake"),
         pytest.param("/lake/opsy/x.csv", None, id="prefix-of-a-name-is-not-inside"),
+        # a path spelled otherwise names the same file: bob's event for "/lake//ops/x.csv" was his project's
+        pytest.param("/lake//ops/x.csv", Owner("ops", "dev"), id="double-slash"),
+        pytest.param("/lake/opsy/../ops/x.csv", Owner("ops", "dev"), id="dot-dot-into-a-lake"),
+        pytest.param("/lake/ops/../opsy/x.csv", None, id="dot-dot-out-of-a-lake"),
         pytest.param("s3://lake/leads/dev", None, id="the-lake-root-itself"),
         pytest.param("s3://other/leads/dev/x", None, id="elsewhere"),
         pytest.param(None, None, id="no-location"),

@@ -314,6 +314,196 @@ def test_files_written_in_the_lake_stay_with_the_project(hub):
     assert grp.getgrgid(int(gid)).gr_name.endswith("-dev")
 
 
+def _paved(hub, user, *args):
+    """``paved`` run from outside a notebook server with a hub token of ``user``; its output."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_API_TOKEN"}
+    env["JUPYTERHUB_API_TOKEN"] = hub.token(user)
+    r = subprocess.run(
+        [sys.executable, "-m", "paved.hub.cli", *args, "--hub-url", hub.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def _wait_run(hub, user, pipeline, statuses, timeout=120):
+    svc = f"{hub.url}/services/pipelines/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in hub.api(user).get(f"{svc}api/runs").json()["runs"] if r["pipeline"] == pipeline]
+        if runs and runs[0]["status"] in statuses:
+            return runs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no run of {pipeline} reached {statuses} in {timeout} s")
+
+
+def test_a_run_reaches_nothing_of_another_deployers_run_in_its_project(hub, tmp_path):
+    """Runs act as their deployer (her hub token): bob's pipeline in leads, running beside alice's pipeline in
+    leads, cannot read her run's environment (her token reaches her other project), nor plant code in its
+    folder (its HOME, where IPython reads startup files), nor signal it."""
+    from promote_helpers import make_notebook
+
+    holder = tmp_path / "holder.ipynb"
+    holder.write_text(json.dumps(make_notebook("x = 1", "import time\ntime.sleep(45)")))
+    thief = tmp_path / "thief.ipynb"
+    thief.write_text(
+        json.dumps(
+            make_notebook(
+                "target = ''",
+                textwrap.dedent("""
+        import json, os, signal
+        seen = {"tokens": [], "plant": "", "signal": ""}
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                env = open(f'/proc/{pid}/environ', 'rb').read()
+            except OSError:
+                continue
+            if b'JUPYTERHUB_USER=alice' in env.split(b'\\0'):
+                seen["tokens"].append(pid)
+                try:
+                    os.kill(int(pid), signal.SIGSTOP)
+                    seen["signal"] = "allowed"
+                except PermissionError:
+                    seen["signal"] = "denied"
+        try:
+            open(os.path.join(target, 'planted.py'), 'w').write('x')
+            seen["plant"] = "allowed"
+        except PermissionError:
+            seen["plant"] = "denied"
+        print('SEEN', json.dumps(seen))
+    """),
+            )
+        )
+    )
+    _paved(hub, "alice", "promote", str(holder), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "promote", str(thief), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "alice", "pipelines", "run", "holder", "--project", "leads")
+    held = _wait_run(hub, "alice", "holder", ("running",))
+    target = hub.data_dir / "pipelines" / "leads" / "holder" / "runs" / str(held["id"]) / "attempt-1"
+    deadline = time.monotonic() + 60
+    while not list(target.glob("*ipython*")) and not (target / "output.ipynb").exists():
+        assert time.monotonic() < deadline, "alice's run never started its kernel"
+        time.sleep(0.5)
+    kernels = [p for p in pids_with_env("JUPYTERHUB_USER", "alice") if str(target) in open(f"/proc/{p}/environ").read()]
+    assert kernels, "alice's run holds no process with her token to steal"
+    _paved(hub, "bob", "pipelines", "run", "thief", "--project", "leads", "--param", f"target={target}")
+    run = _wait_run(hub, "bob", "thief", ("succeeded", "failed"))
+    log = hub.api("bob").get(f"{hub.url}/services/pipelines/runs/{run['id']}/log").text
+    assert run["status"] == "succeeded", log
+    seen = json.loads(log.split("SEEN ", 1)[1].splitlines()[0])
+    assert seen == {"tokens": [], "plant": "denied", "signal": ""}, seen
+    assert not (target / "planted.py").exists()
+
+
+def test_a_run_cannot_turn_the_services_rights_on_another_projects_files(hub, tmp_path):
+    """The pipelines service (root) makes a finished attempt's files read-only and publishes its staged outputs:
+    bob's run in leads leaves symlinks to the ipf lake's dataset there (its folder is its own); root must
+    neither change that dataset's mode through them nor read it as the run's output."""
+    from promote_helpers import make_notebook
+
+    dataset = hub.data_dir / "lake" / IPF / "dev" / "prices.parquet"
+    before = os.stat(dataset).st_mode
+    nb = tmp_path / "linker.ipynb"
+    nb.write_text(
+        json.dumps(
+            make_notebook(
+                "target = ''",
+                "import os\nos.symlink(target, os.path.join(os.environ['PAVED_OUTPUT_DIR'], 'mine.parquet'))",
+            )
+        )
+    )
+    _paved(hub, "bob", "promote", str(nb), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "pipelines", "run", "linker", "--project", "leads", "--param", f"target={dataset}")
+    run = _wait_run(hub, "bob", "linker", ("succeeded", "failed"))
+    assert run["status"] == "succeeded", run
+    assert os.stat(dataset).st_mode == before, f"{oct(before)} became {oct(os.stat(dataset).st_mode)}"
+
+
+def test_a_setgid_copy_lends_no_project_group(hub, tmp_path):
+    """bob, in leads, can make a file of leads's group setgid (he owns it, it is in his group) and leave a copy
+    of Python so marked where anyone can run it: from alice's ipf notebook (or bob's, after he left leads) it
+    ran with leads's group and read its lake. Servers run with no_new_privs: exec never grants a group."""
+    from hubs import make_passable
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    os.chmod(drop, 0o1777)
+    make_passable(drop)
+    tool, probe = drop / "tool", drop / "probe.py"
+    probe.write_text(
+        "import os, sys\ntry:\n    os.listdir(sys.argv[1]); print('listed', os.getegid())\n"
+        "except PermissionError:\n    print('denied', os.getegid())\n"
+    )
+    probe.chmod(0o644)
+    spawn(hub, "bob", "hotel", "leads")
+    spawn(hub, "alice", "india", IPF)
+    code = (
+        "import os, shutil; p = os.path.join(os.environ['PAVED_LAKE'], 'tool'); shutil.copy('/usr/bin/python3', p); "
+        f"os.chmod(p, 0o2755); shutil.copy(p, {str(tool)!r}); os.chown({str(tool)!r}, -1, os.stat(p).st_gid); "
+        f"os.chmod({str(tool)!r}, 0o2755); print(os.stat({str(tool)!r}).st_gid)"
+    )
+    leads_gid = int(run_code(hub, "bob", "hotel", code))
+    assert os.stat(tool).st_mode & 0o2000 and os.stat(tool).st_gid == leads_gid  # what there is to abuse
+    run = f"import subprocess; print(subprocess.run([{str(tool)!r}, {str(probe)!r}, {str(hub.data_dir / 'lake' / 'leads' / 'dev')!r}], capture_output=True, text=True).stdout)"
+    seen, egid = run_code(hub, "alice", "india", run).split()
+    assert seen == "denied" and int(egid) != leads_gid, (seen, egid)
+    stop(hub, "bob", "hotel")
+    stop(hub, "alice", "india")
+
+
+def test_what_a_run_started_goes_with_it(hub, tmp_path):
+    """A process a pipeline run detached (its own session) ends with the run: else it kept the run account's
+    project group (the lake) after the run, also once its deployer left the project."""
+    from promote_helpers import make_notebook
+
+    nb = tmp_path / "detacher.ipynb"
+    nb.write_text(
+        json.dumps(
+            make_notebook(
+                "x = 1",
+                "import subprocess\np = subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
+                "print('DAEMON', p.pid)",
+            )
+        )
+    )
+    _paved(hub, "bob", "promote", str(nb), "--project", "leads", "--schedule", "manual", "--no-test-run")
+    _paved(hub, "bob", "pipelines", "run", "detacher", "--project", "leads")
+    run = _wait_run(hub, "bob", "detacher", ("succeeded", "failed"))
+    log = hub.api("bob").get(f"{hub.url}/services/pipelines/runs/{run['id']}/log").text
+    assert run["status"] == "succeeded", log
+    daemon = int(log.split("DAEMON ", 1)[1].split()[0])
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    assert not alive, "a process bob's run started outlived the run"
+
+
+def test_what_a_server_started_goes_with_it(hub):
+    """A process bob's kernel detached from his server (its own session, so not in the server's process group)
+    ends when the server stops: else it kept his project's group, and with it the lake, after the server was
+    stopped (also when he leaves the project: membership-revoked)."""
+    spawn(hub, "bob", "golf", "leads")
+    code = (
+        "import subprocess; p = subprocess.Popen(['sleep', '600'], start_new_session=True, "
+        "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)"
+    )
+    daemon = int(run_code(hub, "bob", "golf", code))
+    assert os.path.exists(f"/proc/{daemon}")
+    stop(hub, "bob", "golf")
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    assert not alive, "a process bob's server started outlived the server"
+
+
 def test_leaving_a_project_stops_its_servers_within_a_minute(hub):
     spawn(hub, "alice", "delta", "leads")
     projects = hub.data_dir / "projects.yaml"

@@ -19,6 +19,7 @@ Rules, first match wins:
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from paved.core.projects import ENVIRONMENTS, Project
@@ -49,6 +50,8 @@ class Ownership:
     def lake_owner(self, location: str | None) -> Owner | None:
         if not location:
             return None
+        if location.startswith("/"):  # "/lake//ops/x" and "/lake/opsy/../ops/x" name /lake/ops/x: its lake's
+            location = posixpath.normpath(location)
         for prefix, owner in self.lakes:
             if location.startswith(prefix):
                 return owner

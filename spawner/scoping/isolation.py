@@ -27,6 +27,7 @@ in the pre-warmed interpreter (paved.spawner.warm) for a warm one.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pwd
@@ -39,6 +40,8 @@ from paved.scoping import accounts
 from paved.scoping.accounts import Account
 
 SERVER_UMASK = 0o007
+PR_SET_NO_NEW_PRIVS = 38  # linux/prctl.h
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class IsolationError(RuntimeError):
@@ -79,6 +82,11 @@ class Identity:
         os.setgid(self.gid)
         os.setuid(self.uid)
         os.umask(self.umask)
+        # no_new_privs: no exec grants it a group or user again. A member may mark a copy of Python setgid to
+        # the project's group (the file is hers, in her group) and leave it where anyone can run it; without
+        # this, another project's notebook, or hers after she left the project, ran it with the lake's group.
+        if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise PermissionError("could not set no_new_privs for the server")
         try:
             os.setuid(0)
         except PermissionError:
@@ -281,18 +289,61 @@ def prepare_runtime(servers_dir: Path, user: str, notebook: str, account: Accoun
     return make_dir(servers_dir / user / notebook, 0, account.gid, 0o750)
 
 
+def _status(pid: int) -> tuple[int, int]:
+    """``(parent pid, real uid)`` of process ``pid`` from /proc; OSError when it is gone."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return int(fields["PPid"]), int(fields["Uid"].split()[0])
+
+
+def _held_by_root(pid: int) -> bool:
+    """Whether a root process other than init is among ``pid``'s ancestors: a pipeline run (the pipelines
+    service's child) or a server (the hub's or the fork server's), not something that detached itself."""
+    for _ in range(64):
+        try:
+            parent = _status(pid)[0]
+            if parent <= 1:
+                return False
+            if _status(parent)[1] == 0:
+                return True
+        except (OSError, KeyError, ValueError):
+            return False
+        pid = parent
+    return False
+
+
+def kill_processes_of(uid: int) -> None:
+    """SIGKILL every detached process of account ``uid`` (a server stopping where it has no cgroup, when no
+    other server of its account runs): what it left in sessions of its own would keep its project group after
+    it stopped. Its account's pipeline runs (children of the pipelines service) are spared."""
+    if uid == 0:
+        raise ValueError("refusing to kill root's processes")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(entry.path).st_uid != uid or _held_by_root(int(entry.name)):
+                continue
+            os.kill(int(entry.name), 9)
+        except (OSError, ProcessLookupError):
+            pass
+
+
 # --- pipeline runs -------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RunAccount:
-    """Who a pipeline run executes as: its project environment's run account, named like the environment's
-    group (``paved-leads-dev``; never the name of a notebook account, see paved.scoping.accounts), with
-    that group as its only group.
+    """Who a pipeline run executes as: the account of the user it acts for (the deployer of its version) in its
+    project environment, the one her notebooks there run as, with that environment's group as its only
+    supplementary group (:func:`run_account`); without a deployer, the environment's run account, named like
+    the environment's group (``paved-leads-dev``; never the name of a notebook account, see
+    paved.scoping.accounts), with that group as its only group.
 
-    A per-environment account rather than the deployer's: a run is the project's scheduled work, not a
-    person's session, so it reads and writes exactly the environment's lake, never a deployer's workspaces
-    or their other projects' lakes, and it keeps working when the deployer moves on.
+    Not one account per environment for all deployers: a run carries its deployer's hub token, which reaches
+    all her projects' services, and processes of one uid read each other's ``/proc/<pid>/environ`` and write
+    each other's folders (a run's HOME holds IPython's startup files), so bob's run in leads took alice's token
+    from her run beside it. Either way it reads and writes exactly the environment's lake, never another
+    project's.
     """
 
     account: Account
@@ -307,8 +358,8 @@ class RunAccount:
         problem = reachable_problem(within)  # else the run dies reading its request, with no sentence saying why
         if problem:
             raise PermissionError(problem.replace("notebook accounts", "pipeline run accounts", 1))
-        if env.get("PAVED_LAKE"):
-            prepare_lake(env["PAVED_LAKE"], self.identity.gid, within=within)
+        if env.get("PAVED_LAKE"):  # the environment's group: a deployer's account has a private primary group
+            prepare_lake(env["PAVED_LAKE"], self.identity.groups[0], within=within)
         for parent in output_dir.resolve().parents:
             if parent == within or within not in parent.parents:
                 break
@@ -341,14 +392,23 @@ class RunAccount:
         return preexec
 
 
-def run_account(project: str, environment: str) -> RunAccount | None:
-    """The account a run in ``project``/``environment`` executes as; None when the caller is not root (it then
-    runs as the caller, e.g. ``paved promote --dry-run`` inside a notebook server) or the scope is unknown."""
+def run_account(project: str, environment: str, user: str = "") -> RunAccount | None:
+    """The account a run in ``project``/``environment`` acting for hub user ``user`` (its deployer) executes
+    as: ``user``'s account there (see :class:`RunAccount`), or the environment's run account when ``user`` is
+    empty. None when the caller is not root (it then runs as the caller, e.g. ``paved promote --dry-run``
+    inside a notebook server) or the scope is unknown."""
 
     if not accounts.isolation_possible() or not project or environment not in accounts.ENVIRONMENTS:
         return None
-    name = accounts.group_name(project, environment, os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-")
+    prefix = os.environ.get("PAVED_SYSTEM_USER_PREFIX") or "paved-"
+    name = accounts.group_name(project, environment, prefix)
     gid = accounts.ensure_group(name)
+    if user:
+        account = accounts.ensure_account(
+            accounts.account_name(user, project, environment, prefix),
+            comment=f"Paved user {user} in {project}/{environment}",
+        )
+        return RunAccount(account=account, identity=Identity.of(account, gid))
     account = accounts.ensure_account(name, comment=f"Paved runs of {project}/{environment}", group=name)
     return RunAccount(account=account, identity=Identity(uid=account.uid, gid=gid, groups=(gid,)))
 

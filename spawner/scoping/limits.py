@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -110,11 +111,46 @@ def create(name: str, memory_bytes: int, cpus: float) -> list[str]:
     return [str(folder / "cgroup.procs") for folder in made]
 
 
+def create_group(name: str) -> list[str]:
+    """A cgroup without limits, to find every process of one pipeline run attempt when it ends (processes
+    cannot leave it); the ``cgroup.procs`` files to join, or [] where none can be made."""
+    made = []
+    try:
+        for _, folder in _folders(name):
+            folder.mkdir(exist_ok=True)
+            made.append(folder)
+    except OSError:
+        for folder in made:
+            _rmdir(folder)
+        return []
+    return [str(folder / "cgroup.procs") for folder in made]
+
+
 def join(procs_files: list[str], pid: int | None = None) -> None:
     """Move ``pid`` (default: this process) into the cgroups (needs root; before dropping it)."""
     for procs in procs_files:
         with open(procs, "w") as f:
             f.write(str(pid or os.getpid()))
+
+
+def kill_members(name: str) -> bool:
+    """SIGKILL every process in the server's cgroups: what it started in another session or process group
+    (``setsid``) too, which stopping the server's process group misses and which would keep the server's
+    project group (its lake) after the server stopped. An account cannot move a process out of a cgroup (that
+    needs root), so nothing escapes. False when the server has no cgroup here."""
+    found = False
+    for _, folder in _folders(name):
+        try:
+            pids = (folder / "cgroup.procs").read_text().split()
+        except OSError:
+            continue
+        found = True
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    return found
 
 
 def remove(name: str) -> bool:
