@@ -98,3 +98,15 @@ def test_stopping_a_server_keeps_the_parent_and_the_next_start_cleans_up(cgroup_
     limits.remove_all("/data", "pvx-")  # `paved up` at start: what its last run left, parent included
     assert not list(top.glob("pvx-*"))
     assert not list((root / "memory").glob("pvx-*")) if version == "v1" else True
+
+
+def test_a_pipeline_runs_cgroup_is_made_when_no_server_made_the_parent_yet(cgroup_fs):
+    """A run attempt's cgroup (paved.pipelines.runner) sits in the same parent; the first run of a Paved may come
+    before its first server, so making it makes the parent too (it was [] then: the run's detached processes
+    outlived it)."""
+    version, root = cgroup_fs
+    name = limits.cgroup_name("/data", "run", "attempt-1")
+    procs = limits.create_group(name)
+    expected = [root / name] if version == "v2" else [root / "memory" / name, root / "cpu" / name]
+    assert procs == [str(folder / "cgroup.procs") for folder in expected]
+    assert all(folder.is_dir() for folder in expected)

@@ -116,7 +116,8 @@ def create_group(name: str) -> list[str]:
     cannot leave it); the ``cgroup.procs`` files to join, or [] where none can be made."""
     made = []
     try:
-        for _, folder in _folders(name):
+        for kind, folder in _folders(name):
+            _prepare_parent(kind, folder.parent)  # the Paved's parent: a run may come before any server made it
             folder.mkdir(exist_ok=True)
             made.append(folder)
     except OSError:
