@@ -547,7 +547,9 @@ def test_a_name_leading_out_of_the_own_lake_is_not_read_with_the_catalogs_rights
         for name in (dotted, link):
             r = hub.api("bob").get(ds_url(hub, {"namespace": "file", "name": name}, "/preview"))
             assert r.status_code in (404, 409), (name, r.status_code, r.text)
-            assert "secret" not in r.text, r.text
+            # the file's column ("secret") is not shown; the answer may name what was asked for (the name says
+            # vault_secrets itself), now that the catalog normalises paths and answers "No dataset <name>"
+            assert "secret" not in r.text.replace(name, ""), r.text
     finally:
         os.unlink(link)
 
