@@ -30,21 +30,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser import ARGS, CHROMIUM  # noqa: E402
 from hubs import PASSWORD, start_paved, stop_process_group  # noqa: E402
-from spawn import BENCH_SERVICE, TIMEOUT_S, start_vanilla, use_bench_accounts  # noqa: E402
+from spawn import BENCH_SERVICE, TIMEOUT_S, VANILLA_HUB, start_vanilla, use_bench_accounts  # noqa: E402
 
 # The vanilla hub a person would try first: every server a process of the hub's own user, a login that takes any
 # password (spawn.py's vanilla creates system users with PAM, which a browser cannot log in to without passwords).
 VANILLA_BROWSER = (
-    """
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
-c.ConfigurableHTTPProxy.command = [{chp!r}]
-c.JupyterHub.db_url = "sqlite:///{data}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{data}/cookie_secret"
-c.JupyterHub.allow_named_servers = True
-c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+    VANILLA_HUB
+    + """c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
 c.SimpleLocalProcessSpawner.home_dir_template = "{data}/home/{{username}}"
 c.Spawner.cmd = [{python!r}, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = ["--ServerApp.allow_root=True"]

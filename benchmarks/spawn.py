@@ -102,8 +102,9 @@ if _loop is not None and not getattr(_loop, "bench_probe", None):
 """
 LAG_LOG_S = 0.25
 
-VANILLA = (
-    """
+# What every vanilla hub of the benchmarks has (loopback ports, its own database and cookie secret, named
+# servers); a template with start_vanilla's fields, completed by each benchmark's spawner and authenticator.
+VANILLA_HUB = """
 c.JupyterHub.ip = "127.0.0.1"
 c.JupyterHub.port = {port}
 c.JupyterHub.hub_port = {hub_port}
@@ -112,7 +113,11 @@ c.ConfigurableHTTPProxy.command = [{chp!r}]
 c.JupyterHub.db_url = "sqlite:///{data}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "{data}/cookie_secret"
 c.JupyterHub.allow_named_servers = True
-c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+"""
+
+VANILLA = (
+    VANILLA_HUB
+    + """c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
 c.JupyterHub.authenticator_class = "jupyterhub.auth.PAMAuthenticator"
 c.LocalAuthenticator.create_system_users = True
 c.Authenticator.allow_all = True
