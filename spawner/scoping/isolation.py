@@ -94,8 +94,9 @@ class Identity:
         raise PermissionError("dropping privileges failed: setuid(0) still succeeds")
 
 
-def make_dir(path: Path, uid: int, gid: int, mode: int) -> Path:
-    """``path`` as a real directory (never a symlink) with this owner, group and mode; parents must exist."""
+def _real_folder(path: Path) -> os.stat_result:
+    """Make ``path`` (0700, parents must exist) unless it exists; its lstat. IsolationError with a sentence when it
+    is not a real directory (a file, or a symlink someone planted for root to follow)."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -103,6 +104,12 @@ def make_dir(path: Path, uid: int, gid: int, mode: int) -> Path:
     st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise IsolationError(f"{path} should be a folder but is not; move it away and start again.")
+    return st
+
+
+def make_dir(path: Path, uid: int, gid: int, mode: int) -> Path:
+    """``path`` as a real directory (never a symlink) with this owner, group and mode; parents must exist."""
+    st = _real_folder(path)
     if (st.st_uid, st.st_gid) != (uid, gid):
         os.chown(path, uid, gid, follow_symlinks=False)
     if stat.S_IMODE(st.st_mode) != mode:
@@ -194,13 +201,7 @@ def prepare_workspace(
             {"account": account.name, "project": project, "environment": environment},
         )
     path = workspaces_dir / user / notebook
-    try:
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        raise IsolationError(f"{path} should be a folder but is not; move it away and start again.")
+    st = _real_folder(path)
     if st.st_uid != account.uid:  # made now, or another account's files: all of them become this account's
         _hand_over(path, account)
     elif st.st_gid != account.gid:  # the user gave the folder to another of their groups: only it goes back
