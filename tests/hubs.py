@@ -254,25 +254,37 @@ def start_cell(hub, user, server, code):
     raise AssertionError("kernel never became busy")
 
 
-def run_code(hub, user, server, code) -> str:
-    """Run ``code`` in a new kernel on the server; its printed output."""
+def cell_output(ws, msg_id: str) -> tuple[str, dict | None]:
+    """Read a kernel's channels websocket ``ws`` until the cell of execute request ``msg_id`` is done (the kernel
+    idle again): what it printed, and the content of its error reply (``ename``, ``evalue``, ``traceback``) when
+    the cell raised, else None. Messages of other requests are skipped."""
     import json
 
+    out: list[str] = []
+    error = None
+    while True:
+        msg = json.loads(ws.recv())
+        if msg.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            error = msg["content"]
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return "".join(out), error
+
+
+def run_code(hub, user, server, code) -> str:
+    """Run ``code`` in a new kernel on the server; its printed output (AssertionError with the traceback when
+    the cell raised)."""
     ws, msg_id = start_cell(hub, user, server, code)
-    out = []
     try:
-        while True:
-            msg = json.loads(ws.recv())
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            elif msg["msg_type"] == "error":
-                raise AssertionError("\n".join(msg["content"]["traceback"]))
-            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                return "".join(out)
+        out, error = cell_output(ws, msg_id)
     finally:
         ws.close()
+    if error is not None:
+        raise AssertionError("\n".join(error["traceback"]))
+    return out
 
 
 def server_env(hub, user, name) -> dict:

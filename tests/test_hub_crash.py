@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hubs import ROOT, execute_request, start_paved, stop_process_group, usage_spans, wait_ready
+from hubs import ROOT, cell_output, execute_request, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
 from paved.core import supervise
@@ -139,19 +139,10 @@ class Kernel:
         msg_id = uuid.uuid4().hex
         try:
             ws.send(execute_request(msg_id, self.user, code))
-            out = []
-            while True:
-                msg = json.loads(ws.recv())
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                if msg["msg_type"] == "stream":
-                    out.append(msg["content"]["text"])
-                elif msg["msg_type"] == "error":
-                    return "\n".join([msg["content"]["ename"], msg["content"]["evalue"]])
-                elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-                    return "".join(out)
+            out, error = cell_output(ws, msg_id)
         finally:
             ws.close()
+        return out if error is None else "\n".join([error["ename"], error["evalue"]])
 
 
 def _paved(*args: str) -> subprocess.CompletedProcess:
