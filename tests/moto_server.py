@@ -67,6 +67,16 @@ class MotoServer:
         requests.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
 
 
+def create_broker_role(iam) -> str:
+    """Create the lake broker role (``paved-lake-broker``, trusting any principal, as the grant tests need) with
+    the IAM client ``iam`` of an in-process ``mock_aws``; return its ARN."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    return iam.create_role(RoleName="paved-lake-broker", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
 def start_moto_server(timeout: float = 30) -> MotoServer:
     port = free_port()
     proc = subprocess.Popen(

@@ -22,6 +22,7 @@ from kubernetes_asyncio import client as k8s
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.sts.models import sts_backends
+from moto_server import create_broker_role
 from test_kube_spawner import NAMESPACE, assert_valid, container, env_of, new_spawner, projects_file  # noqa: F401
 
 from paved import data
@@ -67,15 +68,7 @@ def aws(tmp_path, monkeypatch):
     monkeypatch.setenv("PAVED_DATA_DIR", str(tmp_path / "hub-data"))
     with mock_aws():
         iam = boto3.client("iam", region_name="eu-west-1")
-        broker = iam.create_role(
-            RoleName="paved-lake-broker",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-                }
-            ),
-        )["Role"]["Arn"]
+        broker = create_broker_role(iam)
         monkeypatch.setenv("PAVED_LAKE_BROKER_ROLE_ARN", broker)
         yield tmp_path
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto_server import moto_server  # noqa: F401 (fixture)
+from moto_server import create_broker_role, moto_server  # noqa: F401 (fixture)
 
 from paved.catalog import vending
 from paved.catalog.grants_store import GrantsStore
@@ -103,15 +103,7 @@ def test_the_vended_session_policy_names_only_the_granted_prefix(tmp_path):
     with mock_aws():
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1")
         iam = session.client("iam")
-        broker = iam.create_role(
-            RoleName="paved-lake-broker",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-                }
-            ),
-        )["Role"]["Arn"]
+        broker = create_broker_role(iam)
         vending.vend(broker, "bob-leads-dev", vending.grants_for(store, "leads", "dev"), session=session)
         (assumed,) = [
             r for r in sts_backends[DEFAULT_ACCOUNT_ID]["global"].assumed_roles if r.session_name == "bob-leads-dev"
@@ -169,15 +161,7 @@ def test_grant_credentials_follow_the_grants_and_reach_duckdb(tmp_path, monkeypa
 
     with mock_aws():
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1")
-        broker = session.client("iam").create_role(
-            RoleName="paved-lake-broker",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
-                }
-            ),
-        )["Role"]["Arn"]
+        broker = create_broker_role(session.client("iam"))
         monkeypatch.setenv("PAVED_LAKE_BROKER_ROLE_ARN", broker)
         asyncio.run(scenario(session))
 
