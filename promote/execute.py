@@ -135,6 +135,9 @@ def main(request_path: str) -> int:
             str(output),
             parameters=request.get("parameters") or {},
             kernel_name=request.get("kernel_name") or "python3",
+            # the running kernel's language: papermill writes the parameters cell in it and otherwise takes it
+            # from the notebook, which fails ("No language found") for one saved without kernelspec or language_info
+            language=km.kernel_spec.language if km is not None and km.kernel_spec is not None else None,
             execution_timeout=request.get("cell_timeout"),
             log_output=True,
             progress_bar=False,

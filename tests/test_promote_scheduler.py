@@ -304,6 +304,20 @@ def test_notebook_without_kernelspec_runs_on_the_default_kernel(env):
     assert run["status"] == "succeeded", run
 
 
+def test_notebook_with_no_language_at_all_runs_with_its_parameters(env):
+    """Saved outside Jupyter: no kernelspec and no language_info. papermill takes the parameters cell's language
+    from the notebook and failed ("No language found"), classed as infrastructure and retried."""
+    store, scheduler, receiver, tmp = env
+    nb = make_notebook("x = 1", "print('x is', x)")
+    nb["metadata"] = {}
+    p = deploy(store, nb, parameters={"x": {"type": "int", "default": 7}})
+    run_id = store.create_run(p["id"], 1_800_000_000, "manual")
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded", run
+    [attempt] = store.attempts_of(run_id)
+    assert "x is 7" in (Path(attempt["output_dir"]) / "output.ipynb").read_text()
+
+
 class FakeIssuer:
     """Stands in for the hub's token API (tests/test_pipelines_hub.py uses the real one)."""
 
