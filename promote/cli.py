@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from datetime import datetime
@@ -201,6 +202,10 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     )
     if result.status == "succeeded":
         result = check_staged(spec, result, out, env.get("PAVED_LAKE") or os.environ.get("PAVED_LAKE", ""))
+    if kind == "test-run" and result.status == "succeeded":
+        # nothing to look at: only a failed test run's folder (its output notebook and log) or a dry run's is
+        # shown to the user; the others would pile up in /tmp, one per promotion
+        shutil.rmtree(out.parent, ignore_errors=True)
     return result, out
 
 

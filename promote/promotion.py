@@ -24,8 +24,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
 
 from paved.pipelines.client import ClientError
 from paved.pipelines.notebook import (
@@ -130,7 +130,12 @@ class DeployRefused(Exception):
         self.status, self.message, self.problems = status, message, list(problems or [])
 
 
-def spec_path_for(notebook: Path) -> Path:
+PathT = TypeVar("PathT", bound=PurePath)
+
+
+def spec_path_for(notebook: PathT) -> PathT:
+    """The spec file beside ``notebook`` (``loop.ipynb`` → ``loop.pipeline.yaml``), read and written by promotion
+    and written by "Open in a notebook" (``reproduce.py``), so a re-promotion deploys the same pipeline."""
     return notebook.with_name(f"{notebook.stem}.pipeline.yaml")
 
 

@@ -7,7 +7,10 @@ For a run of project P, environment E, opened by user U (a member of P, checked 
    exactly as if U had used the form) and wait until it is ready;
 2. write the run's exact notebook version into that server (its contents API, with a short-lived token of U
    scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters in a cell
-   tagged ``injected-parameters`` where papermill put them (after the ``parameters`` cell, so they win);
+   tagged ``injected-parameters`` where papermill put them (after the ``parameters`` cell, so they win), and
+   the version's spec beside it as ``<pipeline>-run-<id>.pipeline.yaml``, so that ``paved promote`` (CLI or the
+   JupyterLab dialog) on the fixed notebook deploys a new version of the same pipeline, not a new pipeline named
+   after the file (promotion reads the spec file beside a notebook: ``promotion.spec_path_for``);
 3. answer the JupyterLab URL of the file.
 
 The pipelines service's hub role needs ``read:users``, ``read:servers``, ``servers`` and ``tokens``.
@@ -19,10 +22,14 @@ import asyncio
 import copy
 import time
 from datetime import datetime, timezone
+from pathlib import PurePosixPath
+from typing import Any
 
 import requests
 
 from paved.pipelines.cli import slug
+from paved.pipelines.promotion import spec_path_for
+from paved.pipelines.spec import parse_spec
 
 READY_TIMEOUT_S = 120
 OPEN_TOKEN_S = 300
@@ -66,6 +73,21 @@ def with_parameters(notebook: dict, params: dict, run: dict) -> dict:
         "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
     )
     return nb
+
+
+def files_for(run: dict, spec: dict, notebook: dict, params: dict) -> dict[str, tuple[str, Any]]:
+    """What "Open in a notebook" writes into the server: ``{path: (contents-API format, content)}``.
+
+    ``pipeline-runs/<pipeline>-run-<id>.ipynb`` is the run's notebook version with its parameters
+    (:func:`with_parameters`); ``pipeline-runs/<pipeline>-run-<id>.pipeline.yaml`` beside it is that version's spec (``spec``: the stored dict,
+    the inverse of :func:`parse_spec`) naming the pipeline, project and environment, with the notebook field
+    pointing at the file beside it."""
+    notebook_path = PurePosixPath(f"pipeline-runs/{run['pipeline']}-run-{run['id']}.ipynb")
+    version_spec = parse_spec({**spec, "notebook": notebook_path.name}, f"version {run.get('version')}")
+    return {
+        str(notebook_path): ("json", with_parameters(notebook, params, run)),
+        str(spec_path_for(notebook_path)): ("text", version_spec.to_yaml()),
+    }
 
 
 def _server_for(hub, user: str, project: str, environment: str) -> tuple[str, dict] | None:
@@ -116,19 +138,22 @@ def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict, p
     token, token_id = hub.issue(
         user, f"open run {run['id']} in a notebook", OPEN_TOKEN_S, scopes=[f"access:servers!server={user}/{name}"]
     )
-    path = f"pipeline-runs/{run['pipeline']}-run-{run['id']}.ipynb"
+    files = files_for(run, spec, notebook, params)
+    path = next(iter(files))
     base = f"{public}{server['url']}"
     try:
         auth = {"Authorization": f"token {token}"}
         requests.put(f"{base}api/contents/pipeline-runs", json={"type": "directory"}, headers=auth, timeout=30)
-        r = requests.put(
-            f"{base}api/contents/{path}",
-            headers=auth,
-            timeout=30,
-            json={"type": "notebook", "format": "json", "content": with_parameters(notebook, params, run)},
-        )
-        if r.status_code >= 300:
-            raise ReproduceError(502, f"could not write the notebook into {name} ({r.status_code})")
+        for file_path, (fmt, content) in files.items():
+            kind = "notebook" if fmt == "json" else "file"
+            r = requests.put(
+                f"{base}api/contents/{file_path}",
+                headers=auth,
+                timeout=30,
+                json={"type": kind, "format": fmt, "content": content},
+            )
+            if r.status_code >= 300:
+                raise ReproduceError(502, f"could not write {file_path} into {name} ({r.status_code})")
     finally:
         hub.revoke(user, token_id)
     return {"server": name, "reused": reused, "path": path, "url": f"{base}lab/tree/{path}"}

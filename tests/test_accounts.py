@@ -3,11 +3,24 @@ per hub user × project × environment, the same inputs always give the same nam
 useradd/groupadd (at most 32 characters), and no two inputs share one, nor an account a group."""
 
 import hashlib
+import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
+from hubs import ACCOUNT_PREFIX
 
-from paved.scoping.accounts import account_name, group_name, slug
+from paved.scoping.accounts import (
+    account_exists,
+    account_name,
+    ensure_account,
+    group_name,
+    isolation_possible,
+    remove_accounts,
+    slug,
+)
 
 VALID = re.compile(r"^[a-z][-a-z0-9]*$")
 
@@ -152,3 +165,24 @@ def test_account_name_refuses_what_it_cannot_name():
 def test_group_needs_a_known_environment():
     with pytest.raises(ValueError, match="unknown environment"):
         group_name("leads", "qa")
+
+
+@pytest.mark.skipif(not isolation_possible(), reason="creating Unix accounts needs root")
+def test_removed_accounts_leave_nothing_in_tmp_for_the_next_owner_of_their_uid(tmp_path):
+    """useradd hands a freed uid out again, so what a removed account left in /tmp (a failed test run's folder)
+    goes with it; other accounts' entries stay."""
+    prefix = f"{ACCOUNT_PREFIX}lv-"  # the session's prefix: a crashed session's cleanup finds it too
+    account = ensure_account(f"{prefix}leaver")
+    left = Path(tempfile.mkdtemp(prefix="paved-test-run-x-"))
+    kept = Path(tempfile.mkdtemp(prefix="paved-test-run-y-"))
+    try:
+        (left / "attempt-1").mkdir()
+        for path in (left, left / "attempt-1"):
+            os.chown(path, account.uid, account.gid)
+        assert remove_accounts(prefix) == [f"{prefix}leaver"] * 2  # the account and its private group
+        assert not left.exists() and kept.exists()
+        assert not account_exists(f"{prefix}leaver")
+    finally:
+        remove_accounts(prefix)
+        shutil.rmtree(left, ignore_errors=True)
+        shutil.rmtree(kept, ignore_errors=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 import shutil
 import sys
@@ -32,7 +33,14 @@ from paved.hub.k8s_cli import render
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "paved"
 EXAMPLES = ROOT / "helm" / "examples"
-Z2JH = ROOT.parent / "shared" / "charts" / "jupyterhub-4.3.3.tgz"
+# The chart package is not in the repository: the brief keeps it beside the project (../shared/charts). A
+# checkout elsewhere names it with PAVED_Z2JH_CHART; without it these tests are skipped, except in CI.
+Z2JH = Path(os.environ.get("PAVED_Z2JH_CHART") or ROOT.parent / "shared" / "charts" / "jupyterhub-4.3.3.tgz")
+if not Z2JH.exists() and not os.environ.get("CI"):
+    pytest.skip(
+        f"the Zero to JupyterHub chart package is not at {Z2JH}: set PAVED_Z2JH_CHART to jupyterhub-4.3.3.tgz",
+        allow_module_level=True,
+    )
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 PRODUCTION = yaml.safe_load((EXAMPLES / "production-values.yaml").read_text())
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())

@@ -361,6 +361,10 @@ def test_the_team_leads_loop_through_cli_and_api(hub, tmp_path):
     at = tags.index(["injected-parameters"])  # right after the notebook's parameters cell: the run's values win
     assert "parameters" in tags[at - 1] and "horizon = 24" in content["cells"][at]["source"]
     assert "negative prices" in "".join(c["source"] for c in content["cells"])
+    # the version's spec beside it, so that promoting the fixed file deploys a new version of "loop"
+    spec_path = o["path"].removesuffix(".ipynb") + ".pipeline.yaml"
+    spec = alice.get(f"{hub.url}/user/alice/{o['server']}/api/contents/{spec_path}").json()["content"]
+    assert "name: loop\n" in spec and f"project: {PROJECT}\n" in spec, spec
     again = alice.post(f"{svc}api/runs/{failed['id']}/open").json()
     assert again["server"] == o["server"] and again["reused"]
     r = paved("pipelines", "open", str(failed["id"]), "--hub-url", hub.url, token=token)

@@ -89,8 +89,10 @@ def test_a_sandboxed_server_sees_only_its_workspace_lake_and_python(hub):
     # the data dir holds only the way to its workspace, lake and credential folder
     assert out["data dir"] == ["lake", "run", "workspaces"]
     assert "scores.csv" in out["lake"] and "leads.parquet" in out["lake"]  # its lake, with the demo data
-    # a /tmp of its own: only the way to the data dir (the tests' is under /tmp); what it writes there stays there
-    assert out["tmp"] == sorted({data.parts[2]} if data.parts[1] == "tmp" else set()) + ["sandbox-probe"]
+    # a /tmp of its own: only the way to the data dir (the tests' is under /tmp) and to Paved's code (a checkout
+    # cloned into /tmp); what it writes there stays there
+    ways = {p.parts[2] for p in (data, Path(__file__).resolve().parent.parent) if p.parts[1] == "tmp"}
+    assert out["tmp"] == sorted(ways) + ["sandbox-probe"]
     assert not Path("/tmp/sandbox-probe").exists()
     assert max(out["pids"]) < 100  # its own PID namespace: the host's processes are not there
     assert out["pandas"] == 6 and out["uid"] != 0

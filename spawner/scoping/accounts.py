@@ -32,12 +32,15 @@ login shell is ``/bin/bash`` because terminals start it. Creating accounts needs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import grp
 import hashlib
 import os
 import pwd
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -225,20 +228,43 @@ def _group_exists(name: str) -> bool:
 
 
 def remove_accounts(prefix: str) -> list[str]:
-    """Delete every account and group whose name starts with ``prefix`` (tests' cleanup); returns their names."""
+    """Delete every account and group whose name starts with ``prefix`` (tests' cleanup); returns their names.
+
+    Their entries in the temp folder (``/tmp``: test runs, sockets) go first: useradd hands a freed uid to the
+    next account, which would then own what the removed one left there."""
     if len(prefix) < 2:
         raise ValueError("refusing to remove accounts by a prefix this short")
     removed = []
     with _lock:
-        for pw in pwd.getpwall():
-            if pw.pw_name.startswith(prefix) and pw.pw_uid != 0:
-                subprocess.run(["userdel", pw.pw_name], capture_output=True)
-                removed.append(pw.pw_name)
-        for gr in grp.getgrall():
-            if gr.gr_name.startswith(prefix) and gr.gr_gid != 0:
-                subprocess.run(["groupdel", gr.gr_name], capture_output=True)
-                removed.append(gr.gr_name)
+        users = {pw.pw_uid: pw.pw_name for pw in pwd.getpwall() if pw.pw_name.startswith(prefix) and pw.pw_uid}
+        groups = {gr.gr_gid: gr.gr_name for gr in grp.getgrall() if gr.gr_name.startswith(prefix) and gr.gr_gid}
+        _remove_temp_entries_of(set(users), set(groups))
+        for name in users.values():
+            subprocess.run(["userdel", name], capture_output=True)
+            removed.append(name)
+        for name in groups.values():
+            subprocess.run(["groupdel", name], capture_output=True)
+            removed.append(name)
     return removed
+
+
+def _remove_temp_entries_of(uids: set[int], gids: set[int]) -> None:
+    """Remove the temp folder's top-level entries owned by ``uids`` or ``gids``."""
+    if not uids and not gids:
+        return
+    with os.scandir(tempfile.gettempdir()) as entries:
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid not in uids and st.st_gid not in gids:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def isolation_possible() -> bool:
