@@ -6,6 +6,7 @@ that only records which request it was forked for, so no notebook server starts.
 
 import os
 import stat
+import subprocess
 import sys
 import textwrap
 import time
@@ -75,3 +76,15 @@ def test_a_late_answer_never_goes_to_the_next_request(fork_server, tmp_path):
         assert int(alice.read_text()) != bob_pid
         assert not pid_alive(int(alice.read_text())), "the abandoned warm server still runs beside its cold start"
     os.kill(bob_pid, 9)
+
+
+def test_preload_leaves_the_singleuser_app_choice_to_each_server():
+    """The fork server imports what ``jupyterhub.singleuser`` needs (the hub's handlers and ORM: 0.34 s per start),
+    not ``jupyterhub.singleuser`` itself, whose import reads JUPYTERHUB_SINGLEUSER_APP: a server started with it
+    set must get the app it names, not the one of the fork server's environment."""
+    probe = (
+        "import sys, paved.spawner.warm as w; w.preload(); "
+        "print('jupyterhub.handlers.pages' in sys.modules, 'jupyterhub.singleuser' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr

@@ -21,6 +21,14 @@ def _jupyter_server_extension_points():
     return [{"module": "paved_lab"}]
 
 
+def _link_jupyter_server_extension(server_app):
+    """Before any extension loads: settings other extensions read when they load (jupyter_lsp's node roots)."""
+    from .lsp import use_paved_node_roots
+
+    if use_paved_node_roots(server_app):
+        server_app.log.info("paved_lab: language servers looked up without running npm (paved_lab.lsp)")
+
+
 def _load_jupyter_server_extension(server_app):
     """Register the service forwarders and the promote endpoints on the Jupyter server."""
     from . import promote, status
