@@ -25,7 +25,7 @@ from pathlib import Path
 
 from paved.core.ledger import Ledger
 from paved.core.paths import Paths
-from paved.core.processes import default_signals, kill_group, pid_alive
+from paved.core.processes import control_plane_priority, default_signals, kill_group, pid_alive
 from paved.core.projects import ProjectsFileError, load_projects
 from paved.core.supervise import (
     HUB_MARKER,
@@ -122,6 +122,12 @@ def secure_state(data_dir: Path) -> None:
         os.chmod(pid_file, 0o600)
 
 
+def _hub_preexec() -> None:
+    """The hub's ``preexec_fn``: default signals, and the control plane's CPU priority (``processes``)."""
+    default_signals()
+    control_plane_priority()
+
+
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -181,7 +187,7 @@ def run(args) -> int:
         cwd=data_dir,
         env=env,
         start_new_session=True,
-        preexec_fn=default_signals,
+        preexec_fn=_hub_preexec,
         stdout=sys.stdout if os.environ.get("PAVED_HUB_LOG_TO_STDOUT") else open(log_path, "ab"),
         stderr=subprocess.STDOUT,
     )

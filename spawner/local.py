@@ -31,6 +31,7 @@ from tornado import web
 from traitlets import Bool, Dict, Enum, Integer, Unicode, default
 
 from paved.core.paths import ENV, paths
+from paved.core.processes import user_priority
 from paved.core.registry import registry
 from paved.scoping import accounts, isolation, limits
 from paved.scoping import sandbox as fs_sandbox
@@ -191,6 +192,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         identity, home, cgroups = self.identity, self.home_dir, list(self._cgroups)
 
         def preexec():
+            user_priority()  # a server runs user code: not at the hub's CPU priority (paved.core.processes)
             if prepare:
                 prepare()
             if cgroups:

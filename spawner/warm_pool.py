@@ -23,7 +23,7 @@ from jupyterhub.utils import random_port
 from traitlets import Bool
 
 from paved.core import paths
-from paved.core.processes import pid_alive
+from paved.core.processes import pid_alive, user_priority
 
 HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports (a few seconds)
 
@@ -50,8 +50,9 @@ class ForkServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=_minimal_env(),
-            start_new_session=True,
-        )  # no signals from the hub's terminal
+            start_new_session=True,  # no signals from the hub's terminal
+            preexec_fn=user_priority,  # its servers run user code: not at the hub's CPU priority
+        )
         self.exited: dict[int, int] = {}
         self._waiting: dict[str, queue.Queue] = {}  # request id -> where its pid goes
         self._ended = False

@@ -485,6 +485,17 @@ def test_what_a_run_started_goes_with_it(hub, tmp_path):
     assert not alive, "a process bob's run started outlived the run"
 
 
+def test_notebooks_run_below_the_hubs_cpu_priority(hub):
+    """The hub (control plane) runs at nice -5, so a burst of starting servers cannot starve its event loop; a
+    kernel, its server and the server's other processes run at nice 0 (paved.core.processes)."""
+    hub_pid = int((hub.data_dir / "jupyterhub.pid").read_text())
+    assert os.getpriority(os.PRIO_PROCESS, hub_pid) == -5
+    code = "import os; print(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, os.getppid()))"
+    spawn(hub, "bob", "juliet", "leads")
+    assert run_code(hub, "bob", "juliet", code).split() == ["0", "0"]  # the kernel and its server
+    stop(hub, "bob", "juliet")
+
+
 def test_what_a_server_started_goes_with_it(hub):
     """A process bob's kernel detached from his server (its own session, so not in the server's process group)
     ends when the server stops: else it kept his project's group, and with it the lake, after the server was

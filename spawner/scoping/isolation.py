@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paved.core import paths
+from paved.core.processes import user_priority
 from paved.scoping import accounts
 from paved.scoping.accounts import Account
 
@@ -78,6 +79,7 @@ class Identity:
         """Become this identity for good (needs root; groups first, uid last). Raises if root stays reachable."""
         if self.uid == 0 or self.gid == 0 or 0 in self.groups:
             raise PermissionError("refusing to run a server with root's uid or a root group")
+        user_priority()  # not the hub's (control plane) CPU priority, which the server or run inherited
         os.setgroups(list(self.groups))
         os.setgid(self.gid)
         os.setuid(self.uid)
