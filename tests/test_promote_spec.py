@@ -4,6 +4,7 @@ Kubernetes rendering (validated strictly against the official schemas for 1.30 a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -434,4 +435,7 @@ def test_a_test_run_sees_the_hubs_api_as_the_notebook_and_its_scheduled_runs_do(
     spec = parse_spec({"name": "hubapi", "project": "p", "notebook": "hubapi.ipynb"})
     nb = make_notebook("x = 1", "import os\nprint(os.environ['JUPYTERHUB_API_URL'], os.environ['JUPYTERHUB_USER'])")
     result, out = cli.test_run(spec, nb, {"x": 1})
-    assert result.status == "succeeded", (result.error, (out / "run.log").read_text() if out.exists() else "")
+    try:
+        assert result.status == "succeeded", (result.error, (out / "run.log").read_text() if out.exists() else "")
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)  # a failed test run keeps its folder for the user
