@@ -171,6 +171,10 @@ AWS_SCOPE = (
 )
 
 
+# What a notebook's hub scope is in a test run: the same names a scheduled run gets.
+HUB_SCOPE = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL", "JUPYTERHUB_USER")
+
+
 def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     """Run the notebook once now, here, as a pipeline run would (same runner, project scope, this server's hub
     token so the data helper and lineage work); returns ``(Result, output folder)``."""
@@ -178,8 +182,9 @@ def test_run(spec, nb: dict, values: dict, kind: str = "test-run"):
     registry = _projects()
     env = scope_env(registry.get(spec.project) if registry else None, spec.environment)
     env["PAVED_NOTEBOOK"] = spec.name
-    if os.environ.get("JUPYTERHUB_API_TOKEN"):  # the user's own server token, in the user's own server
-        env["JUPYTERHUB_API_TOKEN"] = os.environ["JUPYTERHUB_API_TOKEN"]
+    # the user's own server token, in the user's own server; with the hub's API address and the user's name, as a
+    # scheduled run gets them (app.run_env and the run's token): the runner drops JUPYTERHUB_* (base_env)
+    env.update({k: os.environ[k] for k in HUB_SCOPE if os.environ.get(k)})
     # The runner drops AWS_* (a service's identity must never reach a run). Here the run is the caller's own
     # process in the caller's own server, so it keeps that server's credential_process profile: the test run
     # acts as the project's role, as the scheduled runs will.

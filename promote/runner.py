@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from paved.core.processes import user_path
 from paved.pipelines.execute import EXIT_CODES, last_started_cell
 from paved.scoping import limits
 from paved.scoping.credentials import assume_role, write_credential_files
@@ -70,12 +71,15 @@ def credentials_dir(data_dir: str | Path, run_id, attempt: int) -> Path:
 
 def base_env() -> dict:
     """The service's environment without hub/service credentials. AWS settings are left out too: a run gets
-    its project's own (credentials_env), never the service's identity."""
-    return {
+    its project's own (credentials_env), never the service's identity. PATH is a notebook server's
+    (:func:`paved.core.processes.user_path`: ``paved`` and this install's Python first), not the service's."""
+    env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("JUPYTERHUB_", "AWS_")) and not any(m in k.upper() for m in _SECRET_MARKERS)
     }
+    env["PATH"] = user_path(sys.executable)
+    return env
 
 
 def attempt_dir(data_dir: str | Path, project: str, pipeline: str, run_id: int, attempt: int) -> Path:

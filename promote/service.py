@@ -411,13 +411,32 @@ class PauseHandler(Base):
         self.write_json({"project": project, "name": name, "paused": action == "pause"})
 
 
+# the days a backfill may name: those of the nominal times parse_epoch accepts (0 .. MAX_EPOCH); Python's own
+# ends (0001-01-01, 9999-12-31) overflowed the tick search (a 500)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def _parse_day(value, where: str) -> date:
     if not isinstance(value, str):
         raise web.HTTPError(400, f"{where}: expected a date YYYY-MM-DD, got {str(value)[:40]!r}")
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise web.HTTPError(400, f"{where}: expected a date YYYY-MM-DD, got {value[:40]!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise web.HTTPError(400, f"{where}: expected a date between {FIRST_DAY} and {LAST_DAY}, got {value[:40]!r}")
+    return day
+
+
+def _parameters_of(body: dict) -> dict:
+    """A body's ``parameters`` (absent or null: none); anything but an object is refused (``[]`` or ``false``
+    too: they are no overrides to take as "none")."""
+    params = body.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise web.HTTPError(400, "parameters: must be an object of name -> value")
+    return params
 
 
 class RunsOfPipelineHandler(Base):
@@ -445,7 +464,9 @@ class RunsOfPipelineHandler(Base):
             zone = ZoneInfo(p["timezone"])
             lo = datetime.combine(start, datetime.min.time(), zone).timestamp()
             hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone).timestamp()
-            ticks = cron.ticks_between(p["cron"], p["timezone"], lo, hi, MAX_BACKFILL)
+            ticks = [
+                t for t in cron.ticks_between(p["cron"], p["timezone"], lo, hi, MAX_BACKFILL) if 0 <= t <= MAX_EPOCH
+            ]
             if len(ticks) > MAX_BACKFILL:
                 raise web.HTTPError(400, f"from/to: the range has more than {MAX_BACKFILL} ticks; split it")
             created = self.store.create_runs(p["id"], ticks, "backfill", user, now=self.now())
@@ -460,9 +481,7 @@ class RunsOfPipelineHandler(Base):
                 status=201,
             )
             return
-        params = body.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise web.HTTPError(400, "parameters: must be an object of name -> value")
+        params = _parameters_of(body)
         nominal = (
             parse_epoch(body["nominal_time"], "nominal_time")
             if body.get("nominal_time") is not None
@@ -506,9 +525,7 @@ class ClaimHandler(Base):
         if "nominal_time" not in body:
             raise web.HTTPError(400, "nominal_time: required (epoch seconds)")
         nominal = parse_epoch(body["nominal_time"], "nominal_time")
-        params = body.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise web.HTTPError(400, "parameters: must be an object of name -> value")
+        params = _parameters_of(body)
         version = self.store.version(p["current_version"])
         assert version is not None  # a pipeline's current version exists
         try:

@@ -31,7 +31,7 @@ from tornado import web
 from traitlets import Bool, Dict, Enum, Integer, Unicode, default
 
 from paved.core.paths import ENV, paths
-from paved.core.processes import user_priority
+from paved.core.processes import SYSTEM_PATH, user_path, user_priority
 from paved.core.registry import registry
 from paved.scoping import accounts, isolation, limits
 from paved.scoping import sandbox as fs_sandbox
@@ -42,8 +42,6 @@ from paved.spawner.start_slots import StartSlots
 from paved.spawner.warm_pool import WarmStartSpawner, warm_up
 
 READY_POLL_S = 0.05
-# What a server's PATH holds besides its Python's folder (and code-server's): nothing of the hub's own PATH.
-SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
@@ -225,7 +223,7 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         env = super().user_env(env)
         # the server's Python first on PATH: `paved`, `jupyter` and the kernels of this install
         python = self.python_executables.get(self.scope.options.python) if self.scope else sys.executable
-        env["PATH"] = f"{Path(python or sys.executable).parent}{os.pathsep}{SYSTEM_PATH}"
+        env["PATH"] = user_path(python or sys.executable)
         if self.code_server_command:  # jupyter-vscode-proxy finds code-server on PATH
             env["PATH"] = vscode.path_with(self.code_server_command, env["PATH"])
         if self.identity:

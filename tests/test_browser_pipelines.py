@@ -185,23 +185,27 @@ def test_the_team_leads_loop_in_a_browser(lab, artifacts):
         fix.wait_for_selector('.jp-NotebookPanel .cm-content:has-text("Parameters of run")', timeout=120_000)
         expect(fix.locator(".jp-NotebookPanel .jp-Cell").nth(3)).to_contain_text("negative prices")
         shot(fix, "8-open-in-notebook")
-        fix.close()
 
-        # 7. Fix (delete the failing cell), re-promote, and rerun the failed runs with the new version.
-        open_lab()
-        page.click(f"{current} .jp-Cell >> nth=2")
-        page.keyboard.press("Escape")
-        page.keyboard.press("d")
-        page.keyboard.press("d")
-        page.click(f"{current} .paved-promote-button")
-        expect(page.locator(".jp-Dialog .paved-promote")).to_be_visible(timeout=30_000)
-        page.click(".jp-Dialog button.jp-mod-accept")
-        success = page.locator(".jp-Dialog .paved-promote-result")
+        # 7. Fix the opened notebook (delete the failing cell) and promote it from there: a new version of the
+        # same pipeline (the spec written beside it names loop-forecast), then rerun the failed runs with it.
+        fix.click(f"{current} .jp-Cell >> nth=3")
+        fix.keyboard.press("Escape")
+        fix.keyboard.press("d")
+        fix.keyboard.press("d")
+        expect(fix.locator(f"{current} .jp-Cell")).to_have_count(3)
+        fix.click(f"{current} .paved-promote-button")
+        expect(fix.locator(".jp-Dialog .paved-promote")).to_be_visible(timeout=30_000)
+        expect(fix.locator("#paved-promote-name")).to_have_value("loop-forecast")
+        fix.click(".jp-Dialog button.jp-mod-accept")
+        success = fix.locator(".jp-Dialog .paved-promote-result")
         expect(success).to_contain_text("Version 3 is deployed", timeout=120_000)
-        page.click(".paved-promote-rerun-failed")
-        expect(page.locator(".paved-promote-action-result")).to_contain_text(f"#{failed_run}", timeout=30_000)
-        shot(page, "9-promoted-fix-rerun")
-        page.click(".jp-Dialog button.jp-mod-accept")
+        fix.click(".paved-promote-rerun-failed")
+        expect(fix.locator(".paved-promote-action-result")).to_contain_text(f"#{failed_run}", timeout=30_000)
+        shot(fix, "9-promoted-fix-rerun")
+        fix.click(".jp-Dialog button.jp-mod-accept")
+        fix.close()
+        listed = hub.api("alice").get(f"{svc}api/pipelines", params={"project": PROJECT}).json()["pipelines"]
+        assert [p["name"] for p in listed] == ["loop-forecast"], listed
 
         app.goto(f"{svc}runs/{failed_run}")
         expect(app.locator("#run-status")).to_have_text("succeeded", timeout=120_000)

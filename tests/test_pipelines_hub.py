@@ -422,6 +422,10 @@ def manual(hub):
         ("bad-input/runs", {"parameters": {"live": "perhaps"}}, 400, "parameters.live: expected a bool"),
         ("bad-input/runs", {"parameters": {"nope": 1}}, 400, "parameters.nope: unknown parameter"),
         ("bad-input/runs", {"parameters": [1]}, 400, "parameters: must be an object"),
+        # an empty list, false or "" are no object either (they were taken as "no overrides" and queued a run)
+        ("bad-input/runs", {"parameters": []}, 400, "parameters: must be an object"),
+        ("bad-input/runs", {"parameters": False}, 400, "parameters: must be an object"),
+        ("bad-input/runs", {"parameters": ""}, 400, "parameters: must be an object"),
         ("bad-input/runs", {"nominal_time": "abc"}, 400, "nominal_time: expected epoch seconds or an ISO 8601 time"),
         ("bad-input/runs", {"nominal_time": 1e308}, 400, "nominal_time: expected epoch seconds between"),
         ("bad-input/runs", {"nominal_time": -5}, 400, "nominal_time: expected epoch seconds between"),
@@ -434,6 +438,9 @@ def manual(hub):
         ("bad-daily/runs", {"from": "2025-01-01", "to": "2026-06-01"}, 400, "days is over the limit of 366"),
         ("bad-daily/runs", {"from": "yesterday", "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
         ("bad-daily/runs", {"from": 5, "to": "2026-06-01"}, 400, "from: expected a date YYYY-MM-DD"),
+        # the ends of Python's dates: the day after 9999-12-31 and a tick search before 0001-01-01 overflowed (500)
+        ("bad-daily/runs", {"from": "2999-12-31", "to": "9999-12-31"}, 400, "to: expected a date between 1970-01-01"),
+        ("bad-daily/runs", {"from": "0001-01-01", "to": "0001-01-02"}, 400, "from: expected a date between 1970-01-01"),
         ("bad-input/runs", {"from": "2026-10-01", "to": "2026-10-02"}, 400, "a manual pipeline has no ticks"),
         ("no-such-pipeline/pause", None, 404, "No pipeline 'no-such-pipeline'"),
         ("no-such-pipeline/runs", {}, 404, "No pipeline 'no-such-pipeline'"),
@@ -551,7 +558,9 @@ def test_fuzz_every_endpoint_never_answers_a_server_error(hub, manual):
         | st.integers(min_value=-(2**70), max_value=2**70)
         | st.floats(allow_nan=True, allow_infinity=True)
         | st.text(max_size=30)
-        | st.sampled_from(["Infinity", "1e308", "abc", "2026-10-01", "", "-1", "NaN", "0", "9" * 40])
+        | st.sampled_from(
+            ["Infinity", "1e308", "abc", "2026-10-01", "0001-01-01", "9999-12-31", "", "-1", "NaN", "0", "9" * 40]
+        )
     )
     values = st.recursive(
         scalars,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,6 +156,33 @@ def test_run_gets_typed_parameters_templates_and_scope_env(env):
     assert not os.stat(out / "output.ipynb").st_mode & stat.S_IWUSR  # outputs are immutable
     events = receiver.wait_for(lambda r: r["body"]["eventType"] == "COMPLETE")
     assert events[0]["body"]["job"] == {"namespace": "forecast/dev", "name": "p", "facets": {}}
+
+
+def test_a_run_has_paved_on_path_as_a_notebook_server_does(env, monkeypatch):
+    """A run's PATH is a notebook server's: this install's Python first (``paved``, its ``python`` and
+    ``jupyter``), then the system's; never the service's own PATH. Found by the issue 15 review: a service
+    started with root's PATH (``/root/.cargo/bin``, no venv) gave runs no ``paved``, and
+    ``subprocess.run(["paved", ...])`` raised PermissionError on root's folders."""
+    store, scheduler, receiver, tmp = env
+    monkeypatch.setenv("PATH", "/root/.cargo/bin:/usr/sbin:/usr/bin:/bin")  # the service's, without the venv
+    nb = make_notebook(
+        "x = 1",
+        "import json, os, shutil\nprint(json.dumps({'path': os.environ['PATH'], 'paved': shutil.which('paved')}))",
+    )
+    run_id = store.create_run(deploy(store, nb, name="path")["id"], 1796000000, "manual")
+    [run] = drive(scheduler, settled(store, run_id))
+    assert run["status"] == "succeeded", run
+    out = Path(store.attempts_of(run_id)[0]["output_dir"])
+    printed = json.loads(
+        next(
+            "".join(o["text"])
+            for c in json.loads((out / "output.ipynb").read_text())["cells"]
+            for o in c.get("outputs", [])
+            if o.get("name") == "stdout"
+        )
+    )
+    python_bin = Path(sys.executable).parent
+    assert printed == {"path": f"{python_bin}:/usr/local/bin:/usr/bin:/bin", "paved": str(python_bin / "paved")}
 
 
 def test_failing_notebook_records_cell_retries_with_backoff_then_alerts(env, smtp):

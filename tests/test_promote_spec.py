@@ -4,6 +4,7 @@ Kubernetes rendering (validated strictly against the official schemas for 1.30 a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -419,3 +420,22 @@ def test_non_text_keys_are_named_not_crashed_on():
     assert {"schedule.1: unknown field", "schedule.None: unknown field", "retries.2: unknown field"} <= {
         p.split(";")[0] for p in e.value.problems
     }, e.value.problems
+
+
+def test_a_test_run_sees_the_hubs_api_as_the_notebook_and_its_scheduled_runs_do(monkeypatch):
+    """``paved promote``'s test run (CLI and dialog) gets JupyterHub's ``JUPYTERHUB_API_URL`` and
+    ``JUPYTERHUB_USER``, which the notebook has in its server and scheduled runs get too (app.run_env, the run's
+    token's user). Found by the issue 15 review: a notebook calling the hub API ran interactively and in runs,
+    but its test run failed with KeyError, so promote deployed nothing."""
+    from paved.pipelines import cli
+
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "a-servers-token")
+    spec = parse_spec({"name": "hubapi", "project": "p", "notebook": "hubapi.ipynb"})
+    nb = make_notebook("x = 1", "import os\nprint(os.environ['JUPYTERHUB_API_URL'], os.environ['JUPYTERHUB_USER'])")
+    result, out = cli.test_run(spec, nb, {"x": 1})
+    try:
+        assert result.status == "succeeded", (result.error, (out / "run.log").read_text() if out.exists() else "")
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)  # a failed test run keeps its folder for the user

@@ -1,5 +1,5 @@
-"""Process helpers shared by `paved up` and the pipelines service: is a pid alive, stop a process group, the
-CPU priority of the control plane and of user code.
+"""Process helpers shared by `paved up`, the spawner and the pipelines service: is a pid alive, stop a process
+group, the PATH of a user's process, the CPU priority of the control plane and of user code.
 
 A zombie (exited, not yet reaped by its parent) still answers ``kill(pid, 0)``; for deciding whether a server
 or run is still working it is dead, so /proc is consulted where it exists.
@@ -9,6 +9,18 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
+
+# The system part of the PATH of what Paved starts for a user (notebook servers, pipeline runs), behind the
+# Python install's own bin folder; never the PATH Paved itself was started with (root's ~/.pyenv, ~/.cargo).
+SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def user_path(python: str) -> str:
+    """The PATH of a user's process of the Python at ``python`` (an interpreter's path): its bin folder first
+    (``paved``, ``jupyter`` and that ``python``), then :data:`SYSTEM_PATH`. Notebook servers and pipeline runs
+    get the same, so a notebook finds the same programs in a run as interactively."""
+    return f"{Path(python).parent}{os.pathsep}{SYSTEM_PATH}"
 
 # The control plane (the hub, its proxy and services) runs at a higher CPU priority than what runs user code
 # (notebook servers with their kernels and terminals, pipeline runs), as Kubernetes keeps CPU for the kubelet
