@@ -22,6 +22,7 @@ def user_path(python: str) -> str:
     get the same, so a notebook finds the same programs in a run as interactively."""
     return f"{Path(python).parent}{os.pathsep}{SYSTEM_PATH}"
 
+
 # The control plane (the hub, its proxy and services) runs at a higher CPU priority than what runs user code
 # (notebook servers with their kernels and terminals, pipeline runs), as Kubernetes keeps CPU for the kubelet
 # and system daemons apart from pods (kube-reserved). Without it, during a burst of 50 spawns on 2 CPUs the
