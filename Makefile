@@ -40,7 +40,12 @@ lint: install-test
 	$(BIN)/lint-imports
 	$(CURDIR)/node_modules/.bin/pyright
 
-install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl /usr/bin/bwrap
+install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if $(filter 0,$(PAVED_VSCODE)),,code-server) /usr/bin/setfacl /usr/bin/bwrap /etc/profile.d/paved.sh
+
+# A login shell inside a notebook server (bash -l, tmux) runs /etc/profile, which resets PATH: this file puts the
+# server's Python, with `paved`, back in front (issue 15, item 2; spawner/data/profile.sh says how).
+/etc/profile.d/paved.sh: spawner/data/profile.sh
+	install -m 0644 $< $@
 
 # Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.scoping.acl).
 /usr/bin/setfacl:

@@ -224,6 +224,8 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         # the server's Python first on PATH: `paved`, `jupyter` and the kernels of this install
         python = self.python_executables.get(self.scope.options.python) if self.scope else sys.executable
         env["PATH"] = user_path(python or sys.executable)
+        # what /etc/profile.d/paved.sh puts back in front of PATH in a login shell (bash -l, tmux) in this server
+        env["PAVED_BIN"] = str(Path(python or sys.executable).parent)
         if self.code_server_command:  # jupyter-vscode-proxy finds code-server on PATH
             env["PATH"] = vscode.path_with(self.code_server_command, env["PATH"])
         if self.identity:

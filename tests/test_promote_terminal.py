@@ -12,17 +12,22 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import websocket
 from hubs import stop, wait_ready
 
 from paved.spawner.base import TERMINAL_RC, terminal_shell_arg
 
+PROFILE_SOURCE = Path(__file__).resolve().parent.parent / "spawner" / "data" / "profile.sh"
 
-def _shell(args, home: Path) -> dict:
+
+def _shell(args, home: Path, shell: str = "/bin/bash", paved_bin: bool = True) -> dict:
     server_path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     env = {"PATH": server_path, "HOME": str(home), "PAVED_PROJECT": "leads", "PAVED_ENVIRONMENT": "dev", "TERM": "dumb"}
+    if paved_bin:  # as the spawner sets it (LocalProjectSpawner.user_env)
+        env["PAVED_BIN"] = str(Path(sys.executable).parent)
     out = subprocess.run(
-        ["/bin/bash", *args, "-c", "echo PATH=$PATH; echo P=$PAVED_PROJECT/$PAVED_ENVIRONMENT; command -v paved"],
+        [shell, *args, "-c", "echo PATH=$PATH; echo P=$PAVED_PROJECT/$PAVED_ENVIRONMENT; command -v paved"],
         env=env,
         capture_output=True,
         text=True,
@@ -38,14 +43,29 @@ def _shell(args, home: Path) -> dict:
     }
 
 
-def test_a_login_shell_loses_paved_but_the_terminal_rc_keeps_it(tmp_path):
-    login = _shell(["-l"], tmp_path)  # what a default JupyterLab terminal is
-    if Path("/etc/profile").exists() and "PATH=" in Path("/etc/profile").read_text():
-        assert not login["path"].startswith(login["server_path"])  # the fault: /etc/profile reset PATH
+PROFILE_D = Path("/etc/profile.d/paved.sh")
+RESETS_PATH = Path("/etc/profile").exists() and "PATH=" in Path("/etc/profile").read_text()
+
+
+def test_the_terminal_rc_keeps_paved(tmp_path):
     terminal = _shell(["--rcfile", str(TERMINAL_RC), "-i"], tmp_path)
     assert terminal["path"].startswith(terminal["server_path"])
     assert terminal["scope"] == "leads/dev"
     assert terminal["paved"] == str(Path(sys.executable).parent / "paved")
+
+
+@pytest.mark.skipif(not RESETS_PATH, reason="this machine's /etc/profile leaves PATH alone")
+@pytest.mark.parametrize("shell", ["/bin/bash", "/bin/sh"])
+def test_a_login_shell_in_a_server_keeps_paved(tmp_path, shell):
+    """`bash -l`, `sh -l` and tmux run /etc/profile, which resets PATH; /etc/profile.d/paved.sh (make install)
+    puts the server's Python back in front, and only in a Paved server (PAVED_BIN set)."""
+    assert PROFILE_D.read_text() == PROFILE_SOURCE.read_text(), "run `make install`: /etc/profile.d/paved.sh is stale"
+    login = _shell(["-l"], tmp_path, shell)
+    assert login["path"].startswith(f"{Path(sys.executable).parent}:"), login
+    assert login["paved"] == str(Path(sys.executable).parent / "paved")
+    assert login["scope"] == "leads/dev"
+    elsewhere = _shell(["-l"], tmp_path, shell, paved_bin=False)
+    assert not elsewhere["path"].startswith(f"{Path(sys.executable).parent}:")  # /etc/profile's PATH, untouched
 
 
 def test_the_user_login_files_still_run(tmp_path):
@@ -91,7 +111,9 @@ def test_a_live_jupyterlab_terminal_has_paved_and_the_project_scope(paved_hub):
         )
         try:
             # A marker around the answers, so the echo of the typed command itself is never mistaken for them.
-            ws.send(json.dumps(["stdin", 'command -v paved; echo "scope=[$PAVED_PROJECT]"; echo done-$((6*7))\r']))
+            # ... and a login shell started in it (bash -l, as tmux starts one) keeps them too
+            typed = 'command -v paved; echo "scope=[$PAVED_PROJECT]"; bash -lc "command -v paved"; echo done-$((6*7))'
+            ws.send(json.dumps(["stdin", typed + "\r"]))
             screen, deadline = "", time.monotonic() + 60
             while "done-42" not in screen and time.monotonic() < deadline:
                 message = json.loads(ws.recv())
@@ -103,7 +125,7 @@ def test_a_live_jupyterlab_terminal_has_paved_and_the_project_scope(paved_hub):
         lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).strip() for line in screen.splitlines()]
         assert f"scope=[{project}]" in lines, screen
         paved = [line for line in lines if line.startswith("/") and line.endswith("/paved")]
-        # the server's own `paved` (its Python's), which /etc/profile would have dropped from PATH
-        assert paved == [str(Path(sys.executable).parent / "paved")], screen
+        # the server's own `paved` (its Python's), which /etc/profile would have dropped from PATH, twice
+        assert paved == [str(Path(sys.executable).parent / "paved")] * 2, screen
     finally:
         stop(hub, user, name)
