@@ -65,10 +65,67 @@ def notebook_parameters(path: str | Path) -> dict[str, dict]:
         with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
             json.dump(nb, f)
         try:
-            return papermill.inspect_notebook(f.name)
+            found = papermill.inspect_notebook(f.name)
         finally:
             Path(f.name).unlink(missing_ok=True)
-    return papermill.inspect_notebook(str(path))
+    else:
+        found = papermill.inspect_notebook(str(path))
+    return with_python_assignments(found, nb)
+
+
+def _language(nb: dict) -> str:
+    meta = nb.get("metadata") or {}
+    kernelspec, info = meta.get("kernelspec") or {}, meta.get("language_info") or {}
+    return str(kernelspec.get("language") or info.get("name") or "python").lower()
+
+
+def with_python_assignments(found: dict[str, dict], nb: dict) -> dict[str, dict]:
+    """papermill's parameters (``found``) plus the assignments it skipped, in the cell's order.
+
+    papermill reads a parameters cell line by line and skips every line with more than one ``=`` ("Unable to
+    parse line", a warning only; papermill/translators.py ``PythonTranslator.inspect``), so a SQL or Jinja
+    default such as ``query = "SELECT * FROM t WHERE d = '{{ ds }}'"`` vanished from the pipeline's parameters
+    and could not be overridden. For a Python notebook the cell is also read with :mod:`ast`: each top-level
+    ``name = value`` or ``name: type = value`` papermill missed is added, its default the value's source text and
+    its help the comment after it, as papermill gives them. Other languages, and a cell that is not valid
+    Python, keep papermill's answer as it is."""
+    if _language(nb) != "python":
+        return found
+    cell = next(
+        c
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata", {}).get("tags") or [])
+    )
+    source = cell.get("source") or ""
+    source = "".join(source) if isinstance(source, list) else source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return found
+    lines = source.splitlines()
+    merged: dict[str, dict] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, annotation = node.targets[0].id, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, annotation = node.target.id, ast.get_source_segment(source, node.annotation)
+        else:
+            continue
+        if name in found:
+            merged[name] = found[name]
+            continue
+        value = node.value
+        if value is None or value.end_lineno is None or value.end_col_offset is None:
+            continue
+        rest = lines[value.end_lineno - 1][value.end_col_offset :].strip()  # after the value: its help comment
+        merged[name] = {
+            "name": name,
+            "inferred_type_name": str(annotation),
+            "default": ast.get_source_segment(source, value) or "",
+            "help": rest[1:].strip() if rest.startswith("#") else "",
+        }
+    merged.update((name, info) for name, info in found.items() if name not in merged)
+    return merged
 
 
 _ANNOTATIONS = {

@@ -234,6 +234,31 @@ def test_notebook_parameters_are_inferred_with_types(tmp_path):
         notebook_parameters(path)
 
 
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        # papermill skips any line with two '=' ("Unable to parse line"): SQL and comparisons are read with ast
+        (
+            "query = \"SELECT * FROM t WHERE d = '{{ ds }}'\"  # the day's rows\nlimit = 10",
+            {"query": ("str", "SELECT * FROM t WHERE d = '{{ ds }}'", "the day's rows"), "limit": ("int", 10, "")},
+        ),
+        ("keep: bool = a == b\nn = 1", {"keep": ("bool", None, ""), "n": ("int", 1, "")}),
+        (
+            "a = 1\nsql = 'x = 1 AND y = 2'\nb = 2",
+            {"a": ("int", 1, ""), "sql": ("str", "x = 1 AND y = 2", ""), "b": ("int", 2, "")},
+        ),
+        # not Python: papermill's answer as it is
+        ("a = 1\nsql = 'x = 1' +", {"a": ("int", 1, "")}),
+    ],
+)
+def test_parameters_papermill_cannot_parse_are_still_found(tmp_path, cell, expected):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(make_notebook(cell)))
+    found = {k: infer_param(v) for k, v in notebook_parameters(path).items()}
+    assert list(found) == list(expected)  # in the cell's order
+    assert {k: (p.type, p.default, p.help) for k, p in found.items()} == expected
+
+
 def test_content_hash_ignores_outputs_but_not_code():
     nb = make_notebook("x = 1", "print(x)")
     ran = json.loads(json.dumps(nb))
