@@ -8,7 +8,7 @@ For a run of project P, environment E, opened by user U (a member of P, checked 
 2. write the run's exact notebook version into that server (its contents API, with a short-lived token of U
    scoped to that one server) as ``pipeline-runs/<pipeline>-run-<id>.ipynb``, with the run's parameters in a cell
    tagged ``injected-parameters`` where papermill put them (after the ``parameters`` cell, so they win), and
-   the version's spec beside it as ``<pipeline>-run-<id>.pipeline.yaml``, so that ``paved promote`` (CLI or the
+   the pipeline's current spec beside it as ``<pipeline>-run-<id>.pipeline.yaml``, so that ``paved promote`` (CLI or the
    JupyterLab dialog) on the fixed notebook deploys a new version of the same pipeline, not a new pipeline named
    after the file (promotion reads the spec file beside a notebook: ``promotion.spec_path_for``);
 3. answer the JupyterLab URL of the file.
@@ -54,7 +54,8 @@ def with_parameters(notebook: dict, params: dict, run: dict) -> dict:
         nominal = datetime.fromtimestamp(nominal, timezone.utc).isoformat()
     lines = [
         f"# Parameters of run {run['id']} of {run['project']}/{run['pipeline']} "
-        f"(version {run.get('version')}, scheduled for {nominal})"
+        f"(version {run.get('version')}, scheduled for {nominal}).",
+        "# Runs and test runs replace this cell with their own values: change defaults in the parameters cell.",
     ]
     lines += [f"{k} = {v!r}" for k, v in params.items()]
     cell = {
@@ -79,9 +80,9 @@ def files_for(run: dict, spec: dict, notebook: dict, params: dict) -> dict[str, 
     """What "Open in a notebook" writes into the server: ``{path: (contents-API format, content)}``.
 
     ``pipeline-runs/<pipeline>-run-<id>.ipynb`` is the run's notebook version with its parameters
-    (:func:`with_parameters`); ``pipeline-runs/<pipeline>-run-<id>.pipeline.yaml`` beside it is that version's spec (``spec``: the stored dict,
-    the inverse of :func:`parse_spec`) naming the pipeline, project and environment, with the notebook field
-    pointing at the file beside it."""
+    (:func:`with_parameters`); ``pipeline-runs/<pipeline>-run-<id>.pipeline.yaml`` beside it is the pipeline's
+    spec (``spec``: a stored version's dict, the inverse of :func:`parse_spec`) naming the pipeline, project and
+    environment, with the notebook field pointing at the file beside it."""
     notebook_path = PurePosixPath(f"pipeline-runs/{run['pipeline']}-run-{run['id']}.ipynb")
     version_spec = parse_spec({**spec, "notebook": notebook_path.name}, f"version {run.get('version')}")
     return {
@@ -159,11 +160,14 @@ def _open(hub, user: str, run: dict, spec: dict, notebook: dict, params: dict, p
     return {"server": name, "reused": reused, "path": path, "url": f"{base}lab/tree/{path}"}
 
 
-async def open_in_notebook(hub, user: str, run: dict, version: dict, params: dict, public_url: str = "") -> dict:
+async def open_in_notebook(
+    hub, user: str, run: dict, version: dict, params: dict, public_url: str = "", spec: dict | None = None
+) -> dict:
     """Do the above off the event loop; ``hub`` is the service's :class:`tokens.HubTokenIssuer`, ``public_url``
-    where users reach Paved (``Paved.public_url``; empty: links relative to the hub's host)."""
+    where users reach Paved (``Paved.public_url``; empty: links relative to the hub's host), ``spec`` the spec
+    to write beside the notebook (the pipeline's current one; default: the run's version's)."""
     if hub is None:
         raise ReproduceError(503, "Open in a notebook needs the hub (this pipelines service runs without one)")
     return await asyncio.get_running_loop().run_in_executor(
-        None, _open, hub, user, run, version["spec"], version["notebook"], params, public_url
+        None, _open, hub, user, run, spec or version["spec"], version["notebook"], params, public_url
     )

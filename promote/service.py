@@ -668,6 +668,10 @@ class OpenNotebookHandler(Base):
         if not attempts or version is None:
             raise web.HTTPError(409, f"Run {run_id} has not started yet: nothing to reproduce")
         params = json.loads(attempts[-1]["parameters"] or "{}")
+        # the spec written beside it is the pipeline's current one: promoting the fix must not bring back the
+        # schedule, retries or parameters of the (older) version the run used
+        pipeline = self.store.pipeline(r["pipeline_id"])
+        current = self.store.version(pipeline["current_version"]) if pipeline else None
         try:
             result = await reproduce.open_in_notebook(
                 self.scheduler.token_issuer,
@@ -676,6 +680,7 @@ class OpenNotebookHandler(Base):
                 version,
                 params,
                 public_url=self.settings.get("public_url", ""),
+                spec=(current or version)["spec"],
             )
         except reproduce.ReproduceError as e:
             raise web.HTTPError(e.status, str(e)) from None
