@@ -103,7 +103,7 @@ def test_labels_are_short_and_an_unnamed_stub_says_locked():
     nodes[-1]["data"]["name"] = "lake/" + "x" * 80 + ".parquet"
     labels = {n["id"]: n["label"] for n in layout(nodes, "j:job")["nodes"]}
     assert labels["d:secret"] == "locked" and labels["j:job"] == "job"
-    assert labels["d:out"].endswith("…") and len(labels["d:out"]) <= 26 and "lake/" not in labels["d:out"]
+    assert labels["d:out"].endswith("…") and len(labels["d:out"]) <= 24 and "lake/" not in labels["d:out"]
 
 
 def test_a_centre_that_is_not_in_the_graph_is_a_key_error():

@@ -25,7 +25,11 @@ MAX_NODE_ID = 2000  # characters; longer ids name no node a person would link to
 MAX_DEPTH = 2  # the page draws the neighbourhood; deeper graphs are for the API
 # Drawing units (SVG user units, ~px): a node is a NODE_W x NODE_H box, columns COL_GAP apart, rows ROW_GAP apart.
 NODE_W, NODE_H, COL_GAP, ROW_GAP, MARGIN = 200, 44, 80, 18, 10
-LABEL_CHARS = 26  # a label longer than this is cut with "…" (the full id is the node's tooltip)
+NOT_FOUND = (
+    "The catalog has no dataset or job with this id that you may see. Check the id, or open the dataset from the"
+    " catalog panel of a notebook; another project's data is shown to its members only."
+)
+LABEL_CHARS = 24  # a label longer than this is cut with "…" (the full id is the node's tooltip)
 
 
 def node_label(node: dict) -> str:
@@ -150,14 +154,15 @@ class LineagePage(PageHandlerMixin, CatalogHandler):
         except ValueError as e:
             raise web.HTTPError(400, str(e)) from None
         except KeyError:
-            raise web.HTTPError(404, "The catalog has no dataset or job with this id that you may see") from None
+            raise web.HTTPError(404, NOT_FOUND) from None
         centre = next((n for n in result["graph"] if n["id"] == node_id), None)
         if centre is None:  # the node exists but is another project's: the same 404 as an unknown one
-            raise web.HTTPError(404, "The catalog has no dataset or job with this id that you may see")
+            raise web.HTTPError(404, NOT_FOUND)
         self.render_page(
             "lineage.html",
             prefix=service_prefix(),
             node=centre,
+            label=dataset_label(centre["data"]["name"]) if centre["type"] == "DATASET" else centre["data"]["name"],
             depth=depth,
             max_depth=MAX_DEPTH,
             drawing=layout(result["graph"], node_id),
