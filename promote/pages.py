@@ -14,6 +14,7 @@ from tornado import web
 
 from paved.core.pages import LinkedStaticFiles, render
 from paved.core.service import service_prefix
+from paved.pipelines.lineage import dataset as dataset_key
 from paved.pipelines.service import Base, run_json
 from paved.pipelines.store import RUN_STATES
 
@@ -64,6 +65,31 @@ def timeline(runs: list[dict]) -> list[dict]:
             }
         )
     return bars
+
+
+def data_links(declared: list, lake: str | None) -> list[dict]:
+    """The declared ``inputs:``/``outputs:`` of a spec (names, or ``{name: ..., freshness: ...}`` for outputs)
+    as ``{name, node_id}``: the OpenLineage id the catalog gives the dataset, ``dataset:<namespace>:<name>``, named
+    the way this pipeline's runs name it in their events (:func:`paved.pipelines.lineage.dataset`: a plain name is
+    ``<name>.parquet`` in the environment's ``lake``, a URL names itself). ``node_id`` is None for a plain name
+    when the environment has no lake (no run of it can write one)."""
+    links = []
+    for d in declared:
+        name = d.get("name") if isinstance(d, dict) else d
+        if not isinstance(name, str) or not name:
+            continue
+        node_id = None
+        if "://" in name or lake:
+            ns, key = dataset_key(name, lake)
+            node_id = f"dataset:{ns}:{key}"
+        links.append({"name": name, "node_id": node_id})
+    return links
+
+
+def job_node_id(project: str, environment: str, pipeline: str) -> str:
+    """The catalog's id of a pipeline's OpenLineage job: namespace ``<project>/<environment>``, name the
+    pipeline's (as :func:`paved.pipelines.lineage.build_event` names it)."""
+    return f"job:{project}/{environment}:{pipeline}"
 
 
 class Page(Base):
@@ -124,9 +150,13 @@ class PipelinePage(Page):
     @web.authenticated
     def get(self, project, name):
         p = self.detail(self.pipeline_or_404(project, name))
+        lake = self.scheduler.products.lake_of(p["project"], p["environment"])
         self.render_page(
             "pipeline.html",
             p=p,
+            inputs=data_links(p["inputs"], lake),
+            outputs=data_links(p["outputs"], lake),
+            job_node=job_node_id(p["project"], p["environment"], p["name"]),
             bars=timeline(p["runs"]),
             width=TIMELINE_W,
             height=TIMELINE_H,

@@ -5,7 +5,8 @@ loads nothing from outside the Paved host. Screenshots land in test-artifacts/pa
 from __future__ import annotations
 
 import re
-from urllib.parse import urlparse
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
 
 import pytest
 from browser import browser_page, login
@@ -16,8 +17,14 @@ OWN = {"alice": "imbalance-price-forecast", "bob": "leads", "admin": None}
 OTHER = {"alice": "leads", "bob": "imbalance-price-forecast"}
 
 
-def pages_of(user: str) -> list[tuple[str, str, int]]:
-    """(page name, path, expected status of the page itself) for ``user``."""
+def lineage_path(data_dir: Path) -> str:
+    """The catalog's Lineage page of the demo's (crawled) imbalance prices dataset, alice's project's."""
+    lake = Path(data_dir).resolve() / "lake" / OWN["alice"] / "dev"
+    return "/services/catalog/lineage?" + urlencode({"nodeId": f"dataset:file:{lake}/imbalance_prices.parquet"})
+
+
+def pages_of(user: str, data_dir: Path) -> list[tuple[str, str, int]]:
+    """(page name, path, expected status of the page itself) for ``user`` of the hub in ``data_dir``."""
     pages = [
         ("home", "/hub/home", 200),
         ("new-notebook", f"/hub/spawn/{user}/page-tour", 200),
@@ -25,6 +32,9 @@ def pages_of(user: str) -> list[tuple[str, str, int]]:
         ("costs", "/services/costs/", 200),
         ("pipelines", "/services/pipelines/", 200),
         ("requests", "/services/catalog/requests", 200),  # in the navigation bar like the others
+        # alice's project's dataset: drawn for her and the admin, a 404 page for bob
+        ("lineage", lineage_path(data_dir), 404 if user == "bob" else 200),
+        ("lineage-bad-node", "/services/catalog/lineage?nodeId=nonsense", 400),
         ("not-found", "/hub/no-such-page", 404),
         ("costs-bad-month", "/services/costs/?month=2026-13", 400),
     ]
@@ -102,7 +112,7 @@ def test_every_page_has_the_one_layout_and_nothing_foreign(paved_hub, artifacts,
     problems = []
     with browser_page(color_scheme=theme) as page:
         login(page, paved_hub, user)
-        for name, path, status in pages_of(user):
+        for name, path, status in pages_of(user, paved_hub.data_dir):
             seen = visit(page, paved_hub, path)
             page.screenshot(path=str(shots / f"{name}-{user}-{theme}.png"), full_page=True)
             where = f"{name} ({path}) as {user}, {theme}"

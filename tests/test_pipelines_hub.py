@@ -4,6 +4,7 @@ history shows the run and its output notebook; validation errors; another projec
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from hubs import paved_with_site
 from promote_helpers import make_notebook
@@ -512,6 +514,68 @@ def test_the_list_page_filters_by_status_and_project(hub, manual):
     finally:
         hub.api("alice").post(f"{manual}api/pipelines/{PROJECT}/bad-daily/resume")
     assert mine <= rows(project=PROJECT) and all(r.startswith(f"{PROJECT}/") for r in rows(project=PROJECT))
+
+
+def test_the_pipeline_page_links_its_data_and_job_to_their_lineage_drawn(hub):
+    """Issue 15 item 7: the pipeline page's inputs, outputs and "Lineage of this pipeline" open the catalog's
+    Lineage page in the browser (hub login, no token), which draws the job between its data; another project's
+    user learns no name of it; bad input is a 4xx page with a sentence."""
+    svc, alice = f"{hub.url}/services/pipelines/", hub.api("alice")
+    nb = make_notebook("n = 1", "from paved import data\ndata.write(f'SELECT {n} AS n', 'drawn_out')")
+    spec = {"name": "drawn", "project": PROJECT, "environment": "dev", "outputs": ["drawn_out"]}
+    r = alice.post(f"{svc}api/pipelines", json={"spec": spec, "notebook": nb})
+    assert r.status_code in (200, 201), r.text
+    run = alice.post(f"{svc}api/pipelines/{PROJECT}/drawn/runs", json={})
+    assert run.status_code == 201, run.text
+    assert _wait_run(alice, svc, run.json()["run_id"])["status"] == "succeeded"
+
+    browser = hub.login("alice")
+    page = browser.get(f"{svc}pipelines/{PROJECT}/drawn")
+    assert page.status_code == 200, page.text
+    job_link = html.unescape(re.search(r'<a href="([^"]+)" id="lineage-link"', page.text).group(1))
+    out_link = html.unescape(re.search(r'<p id="outputs">Outputs: <a href="([^"]+)"', page.text).group(1))
+    job = f"job:{PROJECT}/dev:drawn"
+    assert urllib.parse.parse_qs(urllib.parse.urlparse(job_link).query)["nodeId"] == [job]
+    out_node = urllib.parse.parse_qs(urllib.parse.urlparse(out_link).query)["nodeId"][0]
+    assert out_node.startswith("dataset:file:/") and out_node.endswith("/drawn_out.parquet")
+
+    # The job's page (once the run's COMPLETE event is in the catalog): an SVG with the job in the middle and the
+    # declared output, under the id the pipeline page linked, to its right and linked to its own page.
+    def drawn(link, *needles):
+        r = browser.get(hub.url + link)
+        return r.status_code == 200 and all(n in r.text for n in needles) and r
+
+    page = wait(lambda: drawn(job_link, f'data-node="{html.escape(out_node)}"'))
+    svg = page.text[page.text.index("<svg") : page.text.index("</svg>")]
+    assert f'class="paved-lineage-node centre" data-node="{job}"' in svg
+    assert f'data-origin="{job}" data-destination="{html.escape(out_node)}"' in svg
+    assert f'href="/services/catalog/lineage?nodeId={urllib.parse.quote(out_node, safe="/")}"' in svg
+    assert "drawn_out.parquet" in svg and 'id="paved-nav"' in page.text
+    # the output's page has the job on its left
+    page = wait(lambda: drawn(out_link, f'data-node="{job}"'))
+    assert 'class="paved-lineage-node centre" data-node="' + html.escape(out_node) in page.text
+
+    # bob is in another project: the same links are a 404 page that names nothing of alice's
+    bob = hub.login("bob")
+    for link in (job_link, out_link):
+        r = bob.get(hub.url + link)
+        assert r.status_code == 404 and 'id="paved-error-message"' in r.text, r.text[:500]
+        assert "drawn_out" not in r.text and "<svg id" not in r.text
+
+    # bad input: a 4xx page with a sentence, never a trace; without a session: the hub's login
+    for query, status, sentence in (
+        ({"nodeId": "no-kind"}, 400, "nodeId must look like"),
+        ({}, 400, "Name the node to draw"),
+        ({"nodeId": "job:x" * 500}, 400, "nodeId is too long"),
+        ({"nodeId": job, "depth": "9"}, 400, "depth must be between 1 and 2"),
+        ({"nodeId": job, "depth": "two"}, 400, "depth must be a whole number"),
+        ({"nodeId": "datasetField:a:b:c"}, 400, "column lineage is at"),
+        ({"nodeId": f"job:{PROJECT}/dev:no-such-pipeline"}, 404, "The catalog has no dataset or job"),
+    ):
+        r = browser.get(f"{hub.url}/services/catalog/lineage", params=query)
+        assert r.status_code == status and sentence in r.text and "Traceback" not in r.text, (query, r.text[:500])
+    r = requests.get(hub.url + job_link, allow_redirects=False)
+    assert r.status_code == 302 and "/hub/" in r.headers["Location"]
 
 
 def test_a_member_cannot_report_an_attempts_result(hub, manual):

@@ -1,6 +1,7 @@
 """``python -m paved.catalog --config <file>``: the catalog service process the hub starts (:class:`CatalogApp`,
 a traitlets Application). It opens the catalog (:mod:`.service`), its ingest fronts (:mod:`.front`) and the
-routes of the handlers (:mod:`.handlers`, :mod:`.access`, :mod:`.version_feed`)."""
+routes of the handlers (:mod:`.handlers`, :mod:`.access`, :mod:`.version_feed`) and pages (:mod:`.requests_page`,
+:mod:`.lineage_page`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from paved.catalog.handlers import (
 )
 from paved.catalog.hubsetup import Catalog as CatalogSettings
 from paved.catalog.ingest import serve_fronts
+from paved.catalog.lineage_page import page_routes as lineage_pages
 from paved.catalog.requests_page import page_routes
 from paved.catalog.service import STATE_FILE, Catalog, Settings
 from paved.core.service import ServiceApp, make_app, service_prefix
@@ -70,6 +72,7 @@ def routes() -> list[tuple]:
         (ds + rf"/fields/{seg}/pii", PiiHandler),
         *access_handlers(),
         *page_routes(),  # the Requests page (HTML)
+        *lineage_pages(),  # the Lineage page (HTML)
         (r"api/v1/dataset-versions", version_feed.handler(CatalogHandler)),  # data-aware triggers read it
     ]
 
