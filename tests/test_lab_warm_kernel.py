@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from types import SimpleNamespace
 
 import pytest
 from jupyter_client.manager import AsyncKernelManager
@@ -89,3 +90,32 @@ def test_another_working_dir_or_environment_gets_its_own_kernel(warm, tmp_path):
 
 def test_only_in_a_paved_server():
     assert warm_kernel.use_warm_kernels(object(), env={}) is False
+
+
+def test_the_spare_starts_when_jupyterlab_is_first_opened(tmp_path, monkeypatch):
+    """Not at the server's start (a REST-only, VS Code or burst-started server never needs one): on the first
+    JupyterLab page, off the request, once."""
+    monkeypatch.setattr(warm_kernel, "_settings", {})
+    monkeypatch.setattr(KernelProvisionerFactory, "instance", classmethod(lambda cls, **kw: SimpleNamespace()))
+    started: list[tuple[str, str]] = []
+    monkeypatch.setattr(warm_kernel, "start_spare", lambda name, cwd: started.append((name, cwd)))
+    app = SimpleNamespace(
+        kernel_manager=SimpleNamespace(default_kernel_name="python3"),
+        root_dir=str(tmp_path),
+        web_app=SimpleNamespace(settings={}),
+    )
+
+    async def serve_pages():
+        assert warm_kernel.use_warm_kernels(app, env={"PAVED_PROJECT": "p"}) is True
+        await asyncio.sleep(0.05)
+        assert started == []
+        hook = app.web_app.settings["page_config_hook"]
+        assert hook(None, {"appName": "JupyterLab"}) == {"appName": "JupyterLab"}  # the page config unchanged
+        assert started == []  # not during the request
+        await asyncio.sleep(0.05)
+        assert started == [("python3", str(tmp_path))]
+        hook(None, {})
+        await asyncio.sleep(0.05)
+        assert len(started) == 1
+
+    asyncio.run(serve_pages())

@@ -55,4 +55,4 @@ def _load_jupyter_server_extension(server_app):
     from .warm_kernel import use_warm_kernels
 
     if use_warm_kernels(server_app):
-        server_app.log.info("paved_lab: a spare kernel waits for the first notebook (paved_lab.warm_kernel)")
+        server_app.log.info("paved_lab: a spare kernel starts once JupyterLab is opened (paved_lab.warm_kernel)")

@@ -34,11 +34,17 @@ def use_paved_page_config(server_app, env=os.environ) -> bool:
     returns whether it did."""
     if not env.get("PAVED_PROJECT"):
         return False
+    add_page_config_hook(server_app, paved_page_config)
+    return True
+
+
+def add_page_config_hook(server_app, hook) -> None:
+    """Run ``hook(handler, page_config) -> page_config`` on every JupyterLab page the server renders, after the
+    ``page_config_hook`` set before (jupyterlab_server's LabHandler calls the one in the web app's settings)."""
     settings = server_app.web_app.settings
     earlier = settings.get("page_config_hook")
 
-    def hook(handler, page_config):
-        return paved_page_config(handler, earlier(handler, page_config) if earlier else page_config)
+    def chained(handler, page_config):
+        return hook(handler, earlier(handler, page_config) if earlier else page_config)
 
-    settings["page_config_hook"] = hook
-    return True
+    settings["page_config_hook"] = chained

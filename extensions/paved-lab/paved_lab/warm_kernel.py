@@ -2,11 +2,14 @@
 
 From clicking Start to a first cell's output, a person waits about 1-1.5 s for the Python kernel's process to
 start and import ipykernel (measured with benchmarks/browser_start.py, issue 16 item 8). A Paved server starts one
-kernel of its default kernel spec when it starts, and :class:`WarmProvisioner` (a jupyter_client kernel
+kernel of its default kernel spec when JupyterLab's page is first served (a person opened it: their first notebook
+follows a few seconds later, once the page has loaded), and :class:`WarmProvisioner` (a jupyter_client kernel
 provisioner, the library's own extension point for how kernels are launched) hands that process to the first
 kernel started with the same spec, working directory and environment; any other start launches a kernel as
 jupyter_client's ``LocalProvisioner`` does. A spare is started again a little later, so a restart or a second
-notebook is quick too.
+notebook is quick too. Not at the server's start: a server started through the REST API, for VS Code, or in a
+burst of fifty spawns would start a kernel nobody opens, and its second of CPU slowed the servers starting
+beside it (benchmarks/spawn.py, issue 13).
 
 The spare is an ordinary kernel process of the server's own Unix account, started the way ``LocalProvisioner``
 starts one (``jupyter_client.launcher.launch_kernel``), with its own connection file; the kernel manager takes
@@ -37,6 +40,8 @@ from jupyter_client.provisioning import LocalProvisioner
 from jupyter_client.provisioning.factory import KernelProvisionerFactory
 from jupyter_core.paths import jupyter_runtime_dir
 from tornado.ioloop import IOLoop
+
+from paved_lab.page_config import add_page_config_hook
 
 #: the entry point name (``jupyter_client.kernel_provisioners`` in pyproject.toml)
 NAME = "paved-warm-provisioner"
@@ -170,8 +175,9 @@ class WarmProvisioner(LocalProvisioner):
 
 def use_warm_kernels(server_app, env=os.environ) -> bool:
     """On a Paved-started server: make :class:`WarmProvisioner` the default provisioner and start the spare
-    kernel of the default kernel spec in the server's root dir (again :data:`REFILL_DELAY_S` after each
-    hand-over). Returns whether it did."""
+    kernel of the default kernel spec in the server's root dir once JupyterLab's page is first served (off the
+    request, on the server's event loop), and again :data:`REFILL_DELAY_S` after each hand-over. Returns whether
+    it did."""
     if not env.get("PAVED_PROJECT"):
         return False
 
@@ -182,7 +188,13 @@ def use_warm_kernels(server_app, env=os.environ) -> bool:
     def refill():
         IOLoop.current().call_later(REFILL_DELAY_S, start_spare, kernel_name, root)
 
+    def on_lab_page(handler, page_config):
+        if not _settings.get("page_served"):
+            _settings["page_served"] = True
+            IOLoop.current().add_callback(start_spare, kernel_name, root)
+        return page_config
+
     _settings["refill"] = refill
-    start_spare(kernel_name, root)
+    add_page_config_hook(server_app, on_lab_page)
     atexit.register(stop_spare)
     return True
