@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
+import re
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -49,12 +51,51 @@ def read_notebook(path: str | Path) -> dict:
 def notebook_parameters(path: str | Path) -> dict[str, dict]:
     """``{name: {name, inferred_type_name, default, help}}`` from papermill; NotebookError without the cell."""
     skip_unneeded_modules()  # seconds of papermill's import that reading parameters never uses (execute.py)
-    import papermill
-
     path = Path(path)
     nb = read_notebook(path)
     if not _has_parameters_cell(nb):
         raise NotebookError(f"{path}: the notebook has no cell tagged 'parameters'. {HOW_TO_TAG}")
+    held = _HeldWarnings()
+    _PAPERMILL_LOG.addFilter(held)
+    try:
+        found = _papermill_parameters(path, nb)
+    finally:
+        _PAPERMILL_LOG.removeFilter(held)
+    merged = with_python_assignments(found, nb)
+    held.replay(merged)
+    return merged
+
+
+# papermill logs "Unable to parse line N '<line>'." for each parameters-cell line with two '='
+# (papermill/translators.py); with no handler configured it reaches stderr through logging's last resort, so
+# `paved promote` printed it above "inspected ...: parameters ..., query, ..." for the very line it then found.
+_PAPERMILL_LOG = logging.getLogger("papermill.translators")
+_UNPARSED = re.compile(r"^Unable to parse line \d+ '\s*([A-Za-z_]\w*)\s*[:=]")
+
+
+class _HeldWarnings(logging.Filter):
+    """Holds papermill's warnings while it inspects a notebook; :meth:`replay` logs those about lines whose
+    assignment was not found after all (other languages, a cell that is not valid Python)."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.records.append(record)
+        return False
+
+    def replay(self, found: dict) -> None:
+        for record in self.records:
+            m = _UNPARSED.match(record.getMessage())
+            if not (m and m.group(1) in found):
+                _PAPERMILL_LOG.handle(record)
+
+
+def _papermill_parameters(path: Path, nb: dict) -> dict[str, dict]:
+    """papermill's ``inspect_notebook`` of the notebook at ``path`` (read as ``nb``)."""
+    import papermill
+
     if not nb.get("metadata", {}).get("kernelspec", {}).get("name"):
         # papermill needs a kernel name to pick the language; notebooks saved outside Jupyter may lack one.
         nb.setdefault("metadata", {})["kernelspec"] = {
@@ -65,12 +106,10 @@ def notebook_parameters(path: str | Path) -> dict[str, dict]:
         with tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False) as f:
             json.dump(nb, f)
         try:
-            found = papermill.inspect_notebook(f.name)
+            return papermill.inspect_notebook(f.name)
         finally:
             Path(f.name).unlink(missing_ok=True)
-    else:
-        found = papermill.inspect_notebook(str(path))
-    return with_python_assignments(found, nb)
+    return papermill.inspect_notebook(str(path))
 
 
 def _language(nb: dict) -> str:

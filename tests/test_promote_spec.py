@@ -4,6 +4,7 @@ Kubernetes rendering (validated strictly against the official schemas for 1.30 a
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -257,6 +258,24 @@ def test_parameters_papermill_cannot_parse_are_still_found(tmp_path, cell, expec
     found = {k: infer_param(v) for k, v in notebook_parameters(path).items()}
     assert list(found) == list(expected)  # in the cell's order
     assert {k: (p.type, p.default, p.help) for k, p in found.items()} == expected
+
+
+@pytest.mark.parametrize(
+    "cell, warned",
+    [
+        # papermill warns "Unable to parse line" for lines Paved then reads with ast: nothing to say
+        ("query = \"SELECT * FROM t WHERE d = '{{ ds }}'\"\nlimit = 10", []),
+        ("keep: bool = a == b\nn = 1", []),
+        # a cell that is not valid Python: papermill's warning is the only word on the line it skipped
+        ("a = 1\nsql = 'x = 1' +", ["Unable to parse line 2 'sql = 'x = 1' +'."]),
+    ],
+)
+def test_papermill_warns_only_about_lines_it_did_not_find(tmp_path, caplog, cell, warned):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(make_notebook(cell)))
+    with caplog.at_level(logging.WARNING):
+        notebook_parameters(path)
+    assert [r.getMessage() for r in caplog.records if r.name == "papermill.translators"] == warned
 
 
 def test_content_hash_ignores_outputs_but_not_code():
