@@ -25,13 +25,17 @@ version of the output does not have. Each problem names its field (``checks.pric
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import time
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from paved.core.freshness import parse_duration
+from paved.core.processes import USER_NICE
 
 SEVERITIES = ("blocking", "warn")
 KINDS = ("row_count", "not_null", "unique", "accepted_values", "freshness_column", "schema", "sql")
@@ -199,6 +203,12 @@ def schema_of_parquet(location: str) -> list[dict] | None:
         return None
 
 
+# A check runs inside the pipelines service (as root, on its event loop, which serves every project): a custom
+# SQL check that never ends would hold the service for all of them. Each check gets at most this long, on one
+# DuckDB thread, and is then interrupted (DuckDB's ``interrupt``) and reported as a ``check-error`` saying so.
+CHECK_TIMEOUT_S = 60.0
+
+
 def sandbox(location: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection that may read the one file ``location`` and nothing else on the machine.
 
@@ -211,6 +221,7 @@ def sandbox(location: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     try:
         con.execute("SET allowed_paths = ?", [[location]])
+        con.execute("SET threads = 1")  # one core at most, whatever the SQL asks of it
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except duckdb.Error:
@@ -238,10 +249,37 @@ def not_evaluated(checks: list[dict], error: str) -> list[dict]:
 
 
 def evaluate(
-    dataset: str, location: str, checks: list[dict], previous_schema: list[dict] | None = None, now: float | None = None
+    dataset: str,
+    location: str,
+    checks: list[dict],
+    previous_schema: list[dict] | None = None,
+    now: float | None = None,
+    timeout: float = CHECK_TIMEOUT_S,
 ) -> list[dict]:
     """Run ``checks`` on the Parquet file at ``location``; one result per check:
-    ``{name, kind, severity, column, success, failing_rows, message, error}`` (``error``: it could not run)."""
+    ``{name, kind, severity, column, success, failing_rows, message, error}`` (``error``: it could not run,
+    or ran longer than ``timeout`` seconds and was stopped). While they run, this thread has a notebook's CPU
+    priority, not the control plane's (``paved.core.processes``)."""
+    with user_priority_of_this_thread():
+        return _evaluate(dataset, location, checks, previous_schema, now, timeout)
+
+
+@contextmanager
+def user_priority_of_this_thread():
+    """Run the block at :data:`~paved.core.processes.USER_NICE` (Linux: a thread's own niceness), then restore."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)  # 0: the calling thread on Linux
+    lowered = before < USER_NICE
+    if lowered:
+        os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
+    try:
+        yield
+    finally:
+        if lowered:
+            with suppress(PermissionError):  # only root may raise it back
+                os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+def _evaluate(dataset, location, checks, previous_schema, now, timeout) -> list[dict]:
     now = time.time() if now is None else now
     results = []
     try:
@@ -263,10 +301,20 @@ def evaluate(
             "message": None,
             "error": None,
         }
+        timer = threading.Timer(timeout, con.interrupt)
+        timer.start()
         try:
             result.update(_run(con, check["kind"], check["arg"], schema, previous_schema, now))
         except (duckdb.Error, CheckError) as e:
-            result.update(success=False, error=str(e).splitlines()[0][:500])
+            error = str(e).splitlines()[0][:500]
+            if isinstance(e, duckdb.InterruptException):
+                error = (
+                    f"the check ran longer than {timeout:g} s and was stopped: make it cheaper "
+                    "(checks run in the pipelines service, one at a time)"
+                )
+            result.update(success=False, error=error)
+        finally:
+            timer.cancel()
         results.append(result)
     con.close()
     return results

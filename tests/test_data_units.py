@@ -3,6 +3,8 @@ episodes, quality checks on real Parquet with DuckDB, DuckLake versions, the cat
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -317,6 +319,37 @@ def test_a_custom_sql_check_reads_its_output_and_no_other_file(parquet, tmp_path
     assert checks.verdict([result])[0] == "check-error"
     [allowed] = checks.evaluate("prices", parquet, _check({"sql": f"SELECT * FROM read_parquet('{parquet}')"}))
     assert allowed["error"] is None and allowed["failing_rows"] == 3
+
+
+def test_a_check_that_runs_too_long_is_stopped_and_says_so(parquet):
+    """Checks run in the pipelines service, which serves every project: a custom SQL check that never ends is
+    interrupted at its time limit and reported as a check-error that says why."""
+    endless = "SELECT * FROM (SELECT sum(hash(range)) AS s FROM range(3000000000000)) WHERE s IS NULL"
+    started = time.monotonic()
+    [result] = checks.evaluate("prices", parquet, _check({"sql": endless}), timeout=0.5)
+    assert time.monotonic() - started < 15
+    assert result["success"] is False
+    assert result["error"].startswith("the check ran longer than 0.5 s and was stopped")
+    assert checks.verdict([result])[0] == "check-error"
+    [quick] = checks.evaluate("prices", parquet, _check({"row_count": {"min": 1}}), timeout=0.5)
+    assert quick["success"] and quick["error"] is None  # the interrupt never reaches a check that ended
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs above a notebook's CPU priority")
+def test_checks_run_at_a_notebooks_cpu_priority_not_the_services(parquet, monkeypatch):
+    seen = []
+    real = checks._evaluate
+    monkeypatch.setattr(checks, "_evaluate", lambda *a: seen.append(os.getpriority(os.PRIO_PROCESS, 0)) or real(*a))
+
+    def in_the_service():  # a thread of the pipelines service, which runs at the control plane's -5
+        os.setpriority(os.PRIO_PROCESS, 0, -5)
+        checks.evaluate("prices", parquet, _check({"row_count": {"min": 1}}))
+        seen.append(os.getpriority(os.PRIO_PROCESS, 0))
+
+    thread = threading.Thread(target=in_the_service)
+    thread.start()
+    thread.join()
+    assert seen == [0, -5]  # user priority while checking, the service's again afterwards
 
 
 def test_schema_checks_against_the_previous_version(parquet):
@@ -782,7 +815,10 @@ def test_promotes_test_run_stages_declared_outputs_and_applies_blocking_checks(
     )
     result, out = test_run(spec, nb, {"n": 1})
     assert (result.status, result.category) == (status, category), result
-    assert (out / "staged/prices_clean.parquet").exists()
+    if status == "failed":  # the check read the staged output (a NULL price), kept with the run to look at
+        assert (out / "staged/prices_clean.parquet").exists()
+    else:  # a successful test run leaves nothing behind in /tmp
+        assert not out.parent.exists()
     assert duckdb.sql(f"SELECT price FROM '{lake}/prices_clean.parquet'").fetchall() == [(7,)]  # untouched
 
 
