@@ -30,7 +30,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from browser import ARGS, CHROMIUM  # noqa: E402
 from hubs import PASSWORD, start_paved, stop_process_group  # noqa: E402
-from spawn import BENCH_SERVICE, TIMEOUT_S, VANILLA_HUB, start_vanilla, use_bench_accounts  # noqa: E402
+from spawn import (  # noqa: E402
+    BENCH_SERVICE,
+    TIMEOUT_S,
+    VANILLA_HUB,
+    remove_accounts,
+    start_vanilla,
+    use_bench_accounts,
+)
 
 # The vanilla hub a person would try first: every server a process of the hub's own user, a login that takes any
 # password (spawn.py's vanilla creates system users with PAM, which a browser cannot log in to without passwords).
@@ -163,6 +170,7 @@ def main() -> None:
         finally:
             stop_process_group(paved.proc)
             stop_process_group(vanilla_proc)
+            remove_accounts()  # alice's account and the demo projects' groups Paved made (pvb-)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\nclick Start -> first cell's output, median of {args.rounds}, real chromium:")
     print(f"  vanilla JupyterHub + JupyterLab: {med['vanilla']:.2f} s")
