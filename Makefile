@@ -45,7 +45,7 @@ install: $(VENV)/.installed $(VENV)/.installed-lab node_modules/.installed $(if 
 # A login shell inside a notebook server (bash -l, tmux) runs /etc/profile, which resets PATH: this file puts the
 # server's Python, with `paved`, back in front (issue 15, item 2; spawner/data/profile.sh says how).
 /etc/profile.d/paved.sh: spawner/data/profile.sh
-	install -m 0644 $< $@
+	install -D -m 0644 $< $@
 
 # Debian's acl: data access grants reach local lakes as POSIX ACLs (paved.scoping.acl).
 /usr/bin/setfacl:
