@@ -457,6 +457,14 @@ def test_a_setgid_copy_lends_no_project_group(hub, tmp_path):
     stop(hub, "alice", "india")
 
 
+def still_running_after(pid: int, seconds: float) -> bool:
+    """Whether ``pid`` is still a live process (not a zombie) after waiting up to ``seconds`` for it to end."""
+    deadline = time.monotonic() + seconds
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+
+
 def test_what_a_run_started_goes_with_it(hub, tmp_path):
     """A process a pipeline run detached (its own session) ends with the run: else it kept the run account's
     project group (the lake) after the run, also once its deployer left the project."""
@@ -478,10 +486,7 @@ def test_what_a_run_started_goes_with_it(hub, tmp_path):
     log = hub.api("bob").get(f"{hub.url}/services/pipelines/runs/{run['id']}/log").text
     assert run["status"] == "succeeded", log
     daemon = int(log.split("DAEMON ", 1)[1].split()[0])
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    alive = still_running_after(daemon, 10)
     assert not alive, "a process bob's run started outlived the run"
 
 
@@ -508,10 +513,7 @@ def test_what_a_server_started_goes_with_it(hub):
     daemon = int(run_code(hub, "bob", "golf", code))
     assert os.path.exists(f"/proc/{daemon}")
     stop(hub, "bob", "golf")
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{daemon}") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    alive = os.path.exists(f"/proc/{daemon}") and "Z" not in open(f"/proc/{daemon}/stat").read().split()[2]
+    alive = still_running_after(daemon, 10)
     assert not alive, "a process bob's server started outlived the server"
 
 

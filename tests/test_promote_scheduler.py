@@ -110,6 +110,18 @@ def settled(store, *run_ids):
     return check
 
 
+def printed_json(out: Path):
+    """The JSON the run's notebook printed: its first stdout output in ``out``/output.ipynb."""
+    return json.loads(
+        next(
+            "".join(o["text"])
+            for c in json.loads((out / "output.ipynb").read_text())["cells"]
+            for o in c.get("outputs", [])
+            if o.get("name") == "stdout"
+        )
+    )
+
+
 def test_run_gets_typed_parameters_templates_and_scope_env(env):
     store, scheduler, receiver, tmp = env
     nb = make_notebook(
@@ -136,14 +148,7 @@ def test_run_gets_typed_parameters_templates_and_scope_env(env):
     assert json.loads(attempt["parameters"]) == {"horizon": 48, "run_date": "2026-10-30", "features": ["wind"]}
     out = Path(attempt["output_dir"])
     assert out == tmp / "pipelines" / "forecast" / "p" / "runs" / str(run_id) / "attempt-1"
-    printed = json.loads(
-        next(
-            "".join(o["text"])
-            for c in json.loads((out / "output.ipynb").read_text())["cells"]
-            for o in c.get("outputs", [])
-            if o.get("name") == "stdout"
-        )
-    )
+    printed = printed_json(out)
     assert printed == {
         "h": 48,
         "d": "2026-10-30",
@@ -173,14 +178,7 @@ def test_a_run_has_paved_on_path_as_a_notebook_server_does(env, monkeypatch):
     [run] = drive(scheduler, settled(store, run_id))
     assert run["status"] == "succeeded", run
     out = Path(store.attempts_of(run_id)[0]["output_dir"])
-    printed = json.loads(
-        next(
-            "".join(o["text"])
-            for c in json.loads((out / "output.ipynb").read_text())["cells"]
-            for o in c.get("outputs", [])
-            if o.get("name") == "stdout"
-        )
-    )
+    printed = printed_json(out)
     python_bin = Path(sys.executable).parent
     assert printed == {"path": f"{python_bin}:/usr/local/bin:/usr/bin:/bin", "paved": str(python_bin / "paved")}
 

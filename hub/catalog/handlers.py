@@ -73,6 +73,30 @@ class CatalogHandler(ServiceHandler):
             raise web.HTTPError(404, f"No dataset {ns}:{name}")
         return row
 
+    async def visible_lineage(self, node_id: str, depth: int, direction: str, not_found: str) -> dict:
+        """:func:`queries.lineage` around ``node_id`` (``depth`` edges, ``direction`` upstream|downstream|both) as
+        the caller may see it: nodes of other projects are locked stubs. 400 for an id the query refuses, 404
+        with ``not_found`` for a node that does not exist or that the caller may not see (the same answer)."""
+        try:
+            result = await self.catalog.read(
+                queries.lineage,
+                self.catalog.store,
+                node_id,
+                depth,
+                direction,
+                self.visible(),
+                self.catalog.settings.max_nodes,
+                self.catalog.access.discoverable_projects(),
+                lambda did: aliases.alias(self.catalog, did),
+            )
+        except ValueError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except KeyError:
+            raise web.HTTPError(404, not_found) from None
+        if not any(n["id"] == node_id for n in result["graph"]):
+            raise web.HTTPError(404, not_found)  # the start node itself is not visible
+        return result
+
     def require_dataset_admin(self, row: dict) -> None:
         user = self.caller()
         if user.get("admin"):
@@ -106,24 +130,7 @@ class LineageHandler(CatalogHandler):
         if direction not in (UPSTREAM, DOWNSTREAM, BOTH):
             raise web.HTTPError(400, "direction must be upstream, downstream or both")
         depth = self.int_arg("depth", 1, 1, 100)
-        try:
-            result = await self.catalog.read(
-                queries.lineage,
-                self.catalog.store,
-                node_id,
-                depth,
-                direction,
-                self.visible(),
-                self.catalog.settings.max_nodes,
-                self.catalog.access.discoverable_projects(),
-                lambda did: aliases.alias(self.catalog, did),
-            )
-        except ValueError as e:
-            raise web.HTTPError(400, str(e)) from None
-        except KeyError:
-            raise web.HTTPError(404, f"No node {node_id}") from None
-        if not any(n["id"] == node_id for n in result["graph"]):
-            raise web.HTTPError(404, f"No node {node_id}")  # the start node itself is not visible
+        result = await self.visible_lineage(node_id, depth, direction, f"No node {node_id}")
         # Freshness and the latest checks on the datasets the caller may see (never on locked stubs): the graph
         # colours its nodes by them.
         shown = [

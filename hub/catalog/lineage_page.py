@@ -14,7 +14,6 @@ from pathlib import Path
 
 from tornado import web
 
-from paved.catalog import aliases, queries
 from paved.catalog.handlers import CatalogHandler
 from paved.catalog.requests_page import dataset_label
 from paved.core.pages import PageHandlerMixin
@@ -139,25 +138,9 @@ class LineagePage(PageHandlerMixin, CatalogHandler):
         if len(node_id) > MAX_NODE_ID:
             raise web.HTTPError(400, f"nodeId is too long: at most {MAX_NODE_ID} characters")
         depth = self.int_arg("depth", MAX_DEPTH, 1, MAX_DEPTH)
-        try:
-            result = await self.catalog.read(
-                queries.lineage,
-                self.catalog.store,
-                node_id,
-                depth,
-                "both",
-                self.visible(),  # the caller's projects, as the API uses them: never more
-                self.catalog.settings.max_nodes,
-                self.catalog.access.discoverable_projects(),
-                lambda did: aliases.alias(self.catalog, did),
-            )
-        except ValueError as e:
-            raise web.HTTPError(400, str(e)) from None
-        except KeyError:
-            raise web.HTTPError(404, NOT_FOUND) from None
-        centre = next((n for n in result["graph"] if n["id"] == node_id), None)
-        if centre is None:  # the node exists but is another project's: the same 404 as an unknown one
-            raise web.HTTPError(404, NOT_FOUND)
+        # the API's own query, scoped to the caller's projects; an unknown node and another project's get the same 404
+        result = await self.visible_lineage(node_id, depth, "both", NOT_FOUND)
+        centre = next(n for n in result["graph"] if n["id"] == node_id)
         self.render_page(
             "lineage.html",
             prefix=service_prefix(),
