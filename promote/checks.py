@@ -25,17 +25,15 @@ version of the output does not have. Each problem names its field (``checks.pric
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
 
 from paved.core.freshness import parse_duration
-from paved.core.processes import USER_NICE
+from paved.core.processes import user_priority_of_this_thread
 
 SEVERITIES = ("blocking", "warn")
 KINDS = ("row_count", "not_null", "unique", "accepted_values", "freshness_column", "schema", "sql")
@@ -262,21 +260,6 @@ def evaluate(
     priority, not the control plane's (``paved.core.processes``)."""
     with user_priority_of_this_thread():
         return _evaluate(dataset, location, checks, previous_schema, now, timeout)
-
-
-@contextmanager
-def user_priority_of_this_thread():
-    """Run the block at :data:`~paved.core.processes.USER_NICE` (Linux: a thread's own niceness), then restore."""
-    before = os.getpriority(os.PRIO_PROCESS, 0)  # 0: the calling thread on Linux
-    lowered = before < USER_NICE
-    if lowered:
-        os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
-    try:
-        yield
-    finally:
-        if lowered:
-            with suppress(PermissionError):  # only root may raise it back
-                os.setpriority(os.PRIO_PROCESS, 0, before)
 
 
 def _evaluate(dataset, location, checks, previous_schema, now, timeout) -> list[dict]:

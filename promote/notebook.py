@@ -27,11 +27,15 @@ class NotebookError(ValueError):
     """The notebook cannot become a pipeline (unreadable, or no parameters cell)."""
 
 
-def _has_parameters_cell(nb: dict) -> bool:
-    return any(
-        "parameters" in (c.get("metadata", {}).get("tags") or [])
-        for c in nb.get("cells", [])
-        if c.get("cell_type") == "code"
+def parameters_cell(nb: dict) -> dict | None:
+    """The first code cell tagged ``parameters`` (papermill's rule), or None."""
+    return next(
+        (
+            c
+            for c in nb.get("cells", [])
+            if c.get("cell_type") == "code" and "parameters" in (c.get("metadata", {}).get("tags") or [])
+        ),
+        None,
     )
 
 
@@ -53,7 +57,7 @@ def notebook_parameters(path: str | Path) -> dict[str, dict]:
     skip_unneeded_modules()  # seconds of papermill's import that reading parameters never uses (execute.py)
     path = Path(path)
     nb = read_notebook(path)
-    if not _has_parameters_cell(nb):
+    if parameters_cell(nb) is None:
         raise NotebookError(f"{path}: the notebook has no cell tagged 'parameters'. {HOW_TO_TAG}")
     held = _HeldWarnings()
     _PAPERMILL_LOG.addFilter(held)
@@ -130,12 +134,8 @@ def with_python_assignments(found: dict[str, dict], nb: dict) -> dict[str, dict]
     Python, keep papermill's answer as it is."""
     if _language(nb) != "python":
         return found
-    cell = next(
-        c
-        for c in nb.get("cells", [])
-        if c.get("cell_type") == "code" and "parameters" in (c.get("metadata", {}).get("tags") or [])
-    )
-    source = cell.get("source") or ""
+    cell = parameters_cell(nb)
+    source = (cell or {}).get("source") or ""
     source = "".join(source) if isinstance(source, list) else source
     try:
         tree = ast.parse(source)

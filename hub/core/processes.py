@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 # The system part of the PATH of what Paved starts for a user (notebook servers, pipeline runs), behind the
@@ -46,6 +47,21 @@ def user_priority() -> None:
     run the hub started); a process may always lower its own priority, so this works after dropping root too."""
     if os.getpriority(os.PRIO_PROCESS, 0) < USER_NICE:
         os.setpriority(os.PRIO_PROCESS, 0, USER_NICE)
+
+
+@contextmanager
+def user_priority_of_this_thread():
+    """Run the block at :data:`USER_NICE` when this thread runs above it (the control plane running user-written
+    work in its own process, e.g. a pipeline's quality checks), then restore its priority. Linux keeps a
+    niceness per thread, so the service's other threads keep theirs."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)  # 0: the calling thread on Linux
+    user_priority()
+    try:
+        yield
+    finally:
+        if before < USER_NICE:
+            with suppress(PermissionError):  # only root may raise it back
+                os.setpriority(os.PRIO_PROCESS, 0, before)
 
 
 def pid_alive(pid: int) -> bool:
