@@ -85,6 +85,48 @@ def skip_unneeded_modules() -> None:
         sys.modules.setdefault(name, None)  # pyright: ignore[reportArgumentType]
 
 
+# How many kernels a run starts before it fails as ``infra`` when each dies before answering ``kernel_info``.
+# Why more than one: jupyter_client picks a kernel's five loopback ports free (bind to port 0, close), and the
+# kernel binds them a moment later; on a busy machine another process can take one in between and the kernel
+# exits ("Address already in use"), failing a run that never ran a line (seen in CI: "Kernel died before
+# replying to kernel_info" with the pipelines service's runs starting side by side).
+KERNEL_START_TRIES = 3
+
+# Seconds a started kernel has to answer ``kernel_info``: nbclient's default ``startup_timeout``.
+KERNEL_READY_TIMEOUT_S = 60
+
+
+def ready_kernel(km, start, tries: int, clients: list):
+    """Wait for the started kernel ``km`` to answer ``kernel_info``; when it dies first, start another with
+    ``start()`` (new ports), up to ``tries`` kernels in all, saying so in the run log.
+
+    Safe to repeat because no cell has been sent to a kernel that never answered. Returns the ready kernel
+    manager; raises the last kernel's ``RuntimeError`` ("Kernel died before replying to kernel_info") after
+    ``tries`` deaths, and ``TimeoutError`` when a live kernel does not answer in
+    :data:`KERNEL_READY_TIMEOUT_S` (a kernel that hangs is not restarted: a second would likely hang too).
+    """
+    from jupyter_core.utils import run_sync
+
+    for n in range(1, tries + 1):
+        kc = km.client()  # kept in ``clients``: closed with the kernel at the end of the run
+        kc.start_channels()
+        try:
+            run_sync(kc.wait_for_ready)(timeout=KERNEL_READY_TIMEOUT_S)
+            return km
+        except RuntimeError as e:
+            if n == tries or run_sync(km.is_alive)():
+                raise
+            print(f"paved: the kernel died while starting ({e}); starting another ({n + 1} of {tries})", flush=True)
+        finally:
+            kc.stop_channels()
+        try:
+            run_sync(km.shutdown_kernel)(now=True)  # removes its connection file
+        except Exception:
+            pass
+        km = start()
+    return km
+
+
 def main(request_path: str) -> int:
     skip_unneeded_modules()
     import logging
@@ -116,11 +158,18 @@ def main(request_path: str) -> int:
             return made
 
     clients: list = []
-    km, boot_error = Kernel(kernel_name=request.get("kernel_name") or "python3"), None
-    try:
+    kernel_name = request.get("kernel_name") or "python3"
+
+    def start() -> AsyncKernelManager:
+        km = Kernel(kernel_name=kernel_name)
         run_sync(km.start_kernel)(cwd=str(out_dir))
+        return km
+
+    km, boot_error = None, None
+    try:
+        km = start()
     except Exception as e:  # no such kernel, a kernel that cannot start: reported below, as papermill would
-        km, boot_error = None, e
+        boot_error = e
 
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -130,6 +179,8 @@ def main(request_path: str) -> int:
     try:
         if boot_error is not None:
             raise boot_error
+        assert km is not None
+        km = ready_kernel(km, start, KERNEL_START_TRIES, clients)
         papermill.execute_notebook(
             str(out_dir / "input.ipynb"),
             str(output),
