@@ -56,3 +56,7 @@ def _load_jupyter_server_extension(server_app):
 
     if use_warm_kernels(server_app):
         server_app.log.info("paved_lab: a spare kernel starts once JupyterLab is opened (paved_lab.warm_kernel)")
+    from .export_formats import use_export_formats_ahead
+
+    if use_export_formats_ahead(server_app):
+        server_app.log.info("paved_lab: export formats computed once JupyterLab is opened (paved_lab.export_formats)")
