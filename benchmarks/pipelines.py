@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from promote_helpers import crash_cycles, make_notebook  # noqa: E402
+from spawn import remove_accounts, use_bench_accounts  # noqa: E402
 
 from paved.pipelines.pin import content_hash  # noqa: E402
 from paved.pipelines.runner import Result, RunRequest, run  # noqa: E402
@@ -378,6 +379,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.only == "data":
         args.reps = args.pipelines = args.crash_cycles = args.promote_reps = 0
+    use_bench_accounts()  # the run accounts it makes start with pvb-, removed at the end
+    try:
+        measure(args)
+    finally:
+        remove_accounts()
+
+
+def measure(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         os.chmod(work, 0o711)  # runs execute as their environment's account, which must pass through (mkdtemp: 0700)
