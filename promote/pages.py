@@ -15,7 +15,7 @@ from tornado import web
 from paved.core.pages import LinkedStaticFiles, render
 from paved.core.service import service_prefix
 from paved.pipelines.lineage import dataset as dataset_key
-from paved.pipelines.service import Base, run_json
+from paved.pipelines.service import Base, run_json, with_status
 from paved.pipelines.store import RUN_STATES
 
 HERE = Path(__file__).parent
@@ -130,13 +130,7 @@ class PipelinesPage(Page):
         names = self.project_names()
         project, status = self.get_argument("project", ""), self.get_argument("status", "")
         shown = [project] if project and project in names else names
-        rows = self.summaries(self.store.list_pipelines(shown))
-        if status:
-            rows = [
-                r
-                for r in rows
-                if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
-            ]
+        rows = with_status(self.summaries(self.store.list_pipelines(shown)), status)
         # "active" and "paused" are states of pipelines, not of runs: the recent runs are filtered by run states
         # only (the runs API answers 400 to other values, which made this page fail for those two filters)
         runs = self.store.list_runs(shown, status=status if status in RUN_STATES else None, limit=50)

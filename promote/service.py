@@ -322,15 +322,8 @@ class PipelinesHandler(Base):
         if project:
             self.require_project(project)
             names = [project]
-        status = self.get_argument("status", None)
-        rows = self.summaries(self.store.list_pipelines(names))
-        if status:
-            rows = [
-                r
-                for r in rows
-                if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
-            ]
-        self.write_json({"pipelines": rows})
+        status = self.get_argument("status", "")
+        self.write_json({"pipelines": with_status(self.summaries(self.store.list_pipelines(names)), status)})
 
     def post(self):
         body = self.json_body()
@@ -608,6 +601,25 @@ class VersionNotebookHandler(Base):
                 self.write_json(version["notebook"])
                 return
         raise web.HTTPError(404, f"No version {number[:30]} of {name}")
+
+
+#: what ``?status=`` lists pipelines by: their own state, or the state of their last run
+PIPELINE_STATUSES = ("active", "paused", *RUN_STATES)
+
+
+def with_status(rows: list[dict], status: str) -> list[dict]:
+    """The pipeline summaries among ``rows`` that are ``status``: their own state (``active``, ``paused``) or their
+    last run's (one of ``RUN_STATES``); all of them when ``status`` is empty. Raises ``HTTPError`` 400 naming the
+    accepted values for any other status (the API and the Pipelines page filter alike)."""
+    if not status:
+        return rows
+    if status not in PIPELINE_STATUSES:
+        raise web.HTTPError(400, f"status: must be one of {', '.join(PIPELINE_STATUSES)}")
+    return [
+        r
+        for r in rows
+        if status == ("paused" if r["paused"] else "active") or (r["last_run"] or {}).get("status") == status
+    ]
 
 
 def _runs_filtered(handler: Base) -> list[dict]:

@@ -514,6 +514,12 @@ def test_the_list_page_filters_by_status_and_project(hub, manual):
     finally:
         hub.api("alice").post(f"{manual}api/pipelines/{PROJECT}/bad-daily/resume")
     assert mine <= rows(project=PROJECT) and all(r.startswith(f"{PROJECT}/") for r in rows(project=PROJECT))
+    # a status that is none of a pipeline's or a run's: a sentence naming them, from the API and the page alike
+    # (the API listed nothing with 200, while its runs list answered 400)
+    api = hub.api("alice").get(f"{manual}api/pipelines", params={"status": "zzz"})
+    assert api.status_code == 400 and "status: must be one of active, paused, queued" in api.json()["message"]
+    shown = page.get(manual, params={"status": "zzz"})
+    assert shown.status_code == 400 and "status: must be one of active, paused, queued" in shown.text
 
 
 def test_the_pipeline_page_links_its_data_and_job_to_their_lineage_drawn(hub):
