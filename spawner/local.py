@@ -226,6 +226,10 @@ class LocalProjectSpawner(PavedSpawner, WarmStartSpawner):
         env["PATH"] = user_path(python or sys.executable)
         # what /etc/profile.d/paved.sh puts back in front of PATH in a login shell (bash -l, tmux) in this server
         env["PAVED_BIN"] = str(Path(python or sys.executable).parent)
+        # git stops looking for a repository at the workspace: the data dir may lie inside another checkout (make
+        # up keeps it in the clone), whose repository the server's account may not read and git then refuses
+        # ("dubious ownership"), which made jupyterlab-git's first call answer 500 on every JupyterLab page
+        env["GIT_CEILING_DIRECTORIES"] = str(Path(self.workspaces_dir) / self.user.name)
         if self.code_server_command:  # jupyter-vscode-proxy finds code-server on PATH
             env["PATH"] = vscode.path_with(self.code_server_command, env["PATH"])
         if self.identity:
