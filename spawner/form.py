@@ -54,6 +54,9 @@ def form_data(spawner) -> dict:
         "last": last_choices(spawner),
         "taken": sorted(s for s in spawner.user.orm_user.orm_spawners if s),
         "name": spawner.name,
+        # where the form posts, the typed name appended: the page's own address may lack the user or the name
+        # (/hub/spawn, /hub/spawn/<user>), so it cannot be rewritten in place
+        "spawn_url": f"{spawner.hub.base_url}spawn/{spawner.user.escaped_name}/",
         "name_pattern": NAME_RE.pattern,
         "name_rule": NAME_RULE,
     }

@@ -138,3 +138,20 @@ def test_form_preselects_dev_when_no_choice_is_remembered(paved_hub, artifacts):
             page.screenshot(path=str(artifacts / "form-first-notebook.png"), full_page=True)
     finally:
         projects.write_text(before)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/hub/spawn", "/hub/spawn/alice"])
+def test_the_form_without_a_name_in_its_address_starts_the_typed_name(paved_hub, path):
+    # /hub/spawn (and /hub/spawn/<user>, the admin page's "Spawn Page" of a user's default server) open the form
+    # with an empty name. form.js rewrote the form's action by replacing the address's last segment with the typed
+    # name, which is only right for /hub/spawn/<user>/<name>: /hub/spawn posted to /hub/<name> (404 "None") and
+    # /hub/spawn/alice to /hub/spawn/<name>, i.e. the default server of a user called <name> (issue 16 review).
+    with browser_page() as page:
+        login(page, paved_hub, "alice")
+        page.goto(paved_hub.url + path)
+        page.wait_for_selector("#paved-form")
+        page.fill("#paved-name", "typed-here")
+        page.click("#spawn_form [type=submit]")
+        page.wait_for_url("**/user/alice/typed-here/**", timeout=60_000)
+    stop(paved_hub, "alice", "typed-here", remove=True)

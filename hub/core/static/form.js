@@ -76,7 +76,11 @@
     else if (v !== data.name && data.taken.includes(v)) msg = "You already have a notebook named " + v + ".";
     name.setCustomValidity(msg);
     $("paved-name-help").textContent = msg || "Part of the notebook's address: /user/…/" + v + "/";
-    if (!msg && form) form.action = form.action.replace(/\/[^\/?]*(\?|$)/, "/" + encodeURIComponent(v) + "$1");
+    if (!msg && form) {
+      const action = new URL(form.action, location.href); // keeps JupyterHub's ?_xsrf=
+      action.pathname = data.spawn_url + encodeURIComponent(v);
+      form.action = action.href;
+    }
   }
   name.addEventListener("input", checkName);
   fill($("paved-project"), Object.keys(data.projects), null, last.project);
