@@ -28,7 +28,7 @@ from paved.costs.config import setup_costs
 from paved.hub.oauth import configure_oidc
 from paved.pipelines.config import setup_pipelines
 from paved.spawner.hubsetup import setup_notebooks
-from paved.spawner.names import memorable_name
+from paved.spawner.names import NAME_RULE, memorable_name
 
 DEMO_USERS = {"alice": "imbalance-price-forecast", "bob": "leads"}
 DEMO_ADMIN = "admin"
@@ -100,6 +100,7 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
         "paved_new_name": _new_notebook_name,
         "paved_all_notebooks": _all_notebooks,
         "paved_brand": "Paved",
+        "paved_name_rule": NAME_RULE,
         "paved_unisolated": p.backend == "local" and os.geteuid() != 0,
     },
     "JupyterHub.logo_file": lambda p: str(STATIC / "paved-logo.svg"),

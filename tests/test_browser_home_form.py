@@ -155,3 +155,15 @@ def test_the_form_without_a_name_in_its_address_starts_the_typed_name(paved_hub,
         page.click("#spawn_form [type=submit]")
         page.wait_for_url("**/user/alice/typed-here/**", timeout=60_000)
     stop(paved_hub, "alice", "typed-here", remove=True)
+
+
+def test_a_name_jupyterhub_refuses_in_the_spawn_address_gets_the_naming_rule(paved_hub):
+    # JupyterHub checks a new server's name before Paved's spawner sees it, and its error page said only
+    # "Invalid server_name: 'Bad_Name'" (issue 16 item 6: a server-name error states the naming rule)
+    for name in ("Bad_Name", "a" * 31, "a--b"):
+        page = paved_hub.login("alice").get(f"{paved_hub.url}/hub/spawn/alice/{name}")
+        assert page.status_code == 400
+        assert 'id="paved-name-rule"' in page.text and "lowercase letters" in page.text, name
+    # other errors keep their own message only
+    page = paved_hub.login("alice").get(f"{paved_hub.url}/hub/spawn/nobody-here/x")
+    assert page.status_code >= 400 and 'id="paved-name-rule"' not in page.text
