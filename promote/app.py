@@ -14,7 +14,7 @@ import yaml
 from tornado import web
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-from paved.core.pages import LinkedStaticFiles
+from paved.core.pages import LinkedStaticFiles, NotFoundPage
 from paved.core.registry import registry
 from paved.core.service import ServiceApp, make_app, service_prefix
 from paved.core.service import run as run_app
@@ -78,6 +78,7 @@ def build_app(store: Store, scheduler: Scheduler, public_url: str = "", mathjax_
         mathjax=bool(mathjax_dir),
         scheduler=scheduler,
         public_url=public_url,
+        default_handler_class=NotFoundPage,
     )
 
 

@@ -44,6 +44,7 @@ from paved.catalog.ingest import serve_fronts
 from paved.catalog.lineage_page import page_routes as lineage_pages
 from paved.catalog.requests_page import page_routes
 from paved.catalog.service import STATE_FILE, Catalog, Settings
+from paved.core.pages import NotFoundPage
 from paved.core.service import ServiceApp, make_app, service_prefix
 from paved.core.settings import read_or_create_secret
 
@@ -131,7 +132,7 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     secret = read_or_create_secret(settings.data_dir / "catalog-stub-secret", lambda: secrets.token_hex(32))
     catalog = Catalog(settings, secret.encode())
-    app = make_app(routes(), catalog=catalog, log_function=log_request)
+    app = make_app(routes(), catalog=catalog, log_function=log_request, default_handler_class=NotFoundPage)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     server = HTTPServer(app, xheaders=True, max_body_size=MAX_BODY)
     own_url = f"http://{url.hostname}:{url.port}{service_prefix()}"

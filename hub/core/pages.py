@@ -27,7 +27,7 @@ from jupyterhub.handlers.static import CacheControlStaticFilesHandler
 from tornado import web
 
 from paved.core import labstatic
-from paved.core.service import ServiceHandler
+from paved.core.service import NOT_FOUND, ServiceHandler
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -225,3 +225,17 @@ class PageHandlerMixin(ServiceHandler):
                 message=message,
             )
         )
+
+
+class NotFoundPage(PageHandlerMixin):
+    """A path none of a service's handlers matches (its app's ``default_handler_class``): a 404 with a sentence,
+    as a Paved error page, or as JSON under ``api/`` (Tornado's default is a bare "404: Not Found" page)."""
+
+    async def prepare(self):
+        await super().prepare()
+        raise web.HTTPError(404, NOT_FOUND)
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        if "/api/" in self.request.path:
+            return ServiceHandler.write_error(self, status_code, **kwargs)
+        return super().write_error(status_code, **kwargs)

@@ -102,11 +102,25 @@ def service_prefix() -> str:
     return os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/")
 
 
+NOT_FOUND = "Nothing here: check the address (this service has no such page or API)"
+
+
+class NotFound(ServiceHandler):
+    """A path none of the service's handlers matches: a 404 with a sentence, in JSON (Tornado's default is a bare
+    "404: Not Found" page). Services with pages use :class:`paved.core.pages.NotFoundPage` instead."""
+
+    async def prepare(self):
+        await super().prepare()
+        raise web.HTTPError(404, NOT_FOUND)
+
+
 def make_app(handlers: list[tuple], **settings) -> web.Application:
-    """A Tornado app with the service's handlers under its prefix, plus the OAuth callback."""
+    """A Tornado app with the service's handlers under its prefix, plus the OAuth callback; any other path is
+    answered by ``settings["default_handler_class"]`` (default :class:`NotFound`)."""
     prefix = service_prefix()
     routes = [(url_path_join(prefix, path), handler, *rest) for path, handler, *rest in handlers]
     routes.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))
+    settings.setdefault("default_handler_class", NotFound)
     return web.Application(routes, cookie_secret=os.urandom(32), **settings)
 
 

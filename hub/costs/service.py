@@ -24,7 +24,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from paved.core import costmodel as model
 from paved.core.budget import check_alerts
 from paved.core.ledger import Ledger, default_db_url
-from paved.core.pages import PageHandlerMixin
+from paved.core.pages import NotFoundPage, PageHandlerMixin
 from paved.core.pricebook import load_pricebook
 from paved.core.registry import registry
 from paved.core.service import ServiceApp, ServiceHandler, make_app, run, service_prefix
@@ -163,6 +163,7 @@ class CostsApp(ServiceApp):
                 (r"api/projects/([^/]+)", ProjectHandler),
             ],
             ledger=ledger,
+            default_handler_class=NotFoundPage,
         )
         check = alert_checker(ledger, paved.projects_file, settings.budget_webhook_url or None)
 
