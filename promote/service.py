@@ -432,6 +432,10 @@ def _parameters_of(body: dict) -> dict:
     return params
 
 
+#: the fields of ``POST api/pipelines/<project>/<name>/runs``, by kind of request
+RUN_FIELDS = {"run now": ("parameters", "nominal_time"), "backfill": ("from", "to")}
+
+
 class RunsOfPipelineHandler(Base):
     def post(self, project, name):
         """Run now (``{parameters, nominal_time?}``) or backfill (``{from, to}``: every cron tick in [from, to])."""
@@ -442,6 +446,15 @@ class RunsOfPipelineHandler(Base):
         assert version is not None  # a pipeline's current version exists
         self.refuse_if_held(p)
         spec = parse_spec(version["spec"])
+        # a field that is not read is refused, not ignored: {"params": ...} (a typo) ran on the defaults
+        fields = RUN_FIELDS["backfill" if "from" in body or "to" in body else "run now"]
+        unknown = sorted(set(body) - set(fields))
+        if unknown:
+            raise web.HTTPError(
+                400,
+                f"{', '.join(map(repr, unknown))[:200]}: not a field of a run request; "
+                f"run now takes {', '.join(RUN_FIELDS['run now'])}, a backfill {', '.join(RUN_FIELDS['backfill'])}",
+            )
         if "from" in body or "to" in body:
             start, end = _parse_day(body.get("from"), "from"), _parse_day(body.get("to"), "to")
             if end < start:

@@ -444,6 +444,9 @@ def manual(hub):
         ("bad-daily/runs", {"from": "2999-12-31", "to": "9999-12-31"}, 400, "to: expected a date between 1970-01-01"),
         ("bad-daily/runs", {"from": "0001-01-01", "to": "0001-01-02"}, 400, "from: expected a date between 1970-01-01"),
         ("bad-input/runs", {"from": "2026-10-01", "to": "2026-10-02"}, 400, "a manual pipeline has no ticks"),
+        # a field that is not read is refused: a typo'd {"params": ...} ran on the defaults (issue 16 review)
+        ("bad-input/runs", {"params": {"horizon": 3}}, 400, "'params': not a field of a run request"),
+        ("bad-daily/runs", {"from": "2026-10-01", "to": "2026-10-02", "parameters": {}}, 400, "'parameters': not a"),
         ("no-such-pipeline/pause", None, 404, "No pipeline 'no-such-pipeline'"),
         ("no-such-pipeline/runs", {}, 404, "No pipeline 'no-such-pipeline'"),
     ],
