@@ -25,6 +25,7 @@ from paved.core.settings import Paved, find_chp, read_or_create_secret  # noqa: 
 from paved.core.supervise import mark_services, stable_port
 from paved.core.wiring import _is_set, _set, add_role_scopes, add_web_service, free_port  # noqa: F401
 from paved.costs.config import setup_costs
+from paved.hub.name_errors import NamingRuleTransform
 from paved.hub.oauth import configure_oidc
 from paved.pipelines.config import setup_pipelines
 from paved.spawner.hubsetup import setup_notebooks
@@ -175,6 +176,8 @@ def setup(c: Config, **paved_settings) -> Paved:
     settings = dict(c.JupyterHub.get("tornado_settings", {}))
 
     settings.setdefault("static_handler_class", PavedStaticFiles)
+    # Tornado's output transforms (none by default; gzip adds its own only with compress_response)
+    settings.setdefault("transforms", [NamingRuleTransform])
     c.JupyterHub.tornado_settings = settings
     # Users may reach Paved's services (the services check project membership themselves).
     add_role_scopes(c, "user", ["self", "access:services"])

@@ -10,6 +10,8 @@ import pytest
 from browser import browser_page, login
 from hubs import stop, wait_ready
 
+from paved.spawner.names import NAME_RULE
+
 PROJECT = "imbalance-price-forecast"
 
 
@@ -167,3 +169,11 @@ def test_a_name_jupyterhub_refuses_in_the_spawn_address_gets_the_naming_rule(pav
     # other errors keep their own message only
     page = paved_hub.login("alice").get(f"{paved_hub.url}/hub/spawn/nobody-here/x")
     assert page.status_code >= 400 and 'id="paved-name-rule"' not in page.text
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "a" * 31, "a--b", "9abc"])
+def test_a_name_jupyterhub_refuses_through_the_api_gets_the_naming_rule(paved_hub, name):
+    r = paved_hub.api("alice").post(f"{paved_hub.url}/hub/api/users/alice/servers/{name}", json={"project": PROJECT})
+    assert r.status_code == 400
+    message = r.json()["message"]
+    assert message.startswith("Invalid server_name") and NAME_RULE in message, message
