@@ -4,6 +4,7 @@ The fork server here is the real protocol loop of paved.spawner.warm (``main``) 
 that only records which request it was forked for, so no notebook server starts.
 """
 
+import json
 import os
 import stat
 import subprocess
@@ -88,3 +89,16 @@ def test_preload_leaves_the_singleuser_app_choice_to_each_server():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
+
+
+def test_preload_computes_the_export_formats_the_forked_servers_answer_from():
+    """After the fork server's preload, paved_lab's export formats are computed (a forked server answers
+    GET /api/nbconvert from them, spending nothing on it), equal to a fresh computation, and a server opening
+    JupyterLab starts no second computation."""
+    probe = (
+        "import json, paved.spawner.warm as w; w.preload(); "
+        "from paved_lab import export_formats as e; f = e._formats; "
+        "print(json.dumps([f is not None and f.done(), e.start_computing() is f, f.result() == e.export_formats()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, True], out.stdout + out.stderr

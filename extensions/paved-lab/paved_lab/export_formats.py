@@ -9,10 +9,12 @@ the same server answers the notebook's own calls (its contents, checkpoints and 
 ready (issue 16 item 8).
 
 The answer cannot change while a server runs (it depends on the installed exporters and on the configuration
-nbconvert reads once, when ``nbconvert.exporters.base`` is imported: the default of ``get_export_names``), so a Paved server computes it once, in a thread, when JupyterLab's page is first served (a
-notebook follows a few seconds later), and :class:`ExportFormatsHandler` answers every request from it. The
-computation is jupyter_server's own (its handler's ``get`` with the response kept), so the answer is exactly what
-it would be; if it failed, the request is answered by jupyter_server's handler as before.
+nbconvert reads once, when ``nbconvert.exporters.base`` is imported: the default of ``get_export_names``), so it
+is computed once and :class:`ExportFormatsHandler` answers every request from it: by the fork server that warm
+servers are forked from (:func:`compute_ahead`, so they have it from their start), else in a thread when
+JupyterLab's page is first served (a notebook follows a few seconds later). The computation makes the same
+nbconvert calls as jupyter_server's handler, so the answer is the same; if it failed, the request is answered by
+jupyter_server's handler as before.
 
 Only in a server Paved started (``PAVED_PROJECT`` in its environment).
 """
@@ -56,6 +58,21 @@ def start_computing() -> Future:
         _formats = pool.submit(export_formats)
         pool.shutdown(wait=False)  # its thread ends with the computation
     return _formats
+
+
+def compute_ahead() -> None:
+    """Compute the export formats now, in this thread, once per process. Paved's fork server
+    (``paved.spawner.warm``) calls it after its imports: the servers it forks start with the answer and spend
+    nothing on it (nbconvert's configuration, the one input besides the installed exporters, is the one read when
+    the fork server imported ``nbconvert.exporters``, as in a forked server computing it itself)."""
+    global _formats
+    if _formats is None:
+        done: Future = Future()
+        try:
+            done.set_result(export_formats())
+        except Exception as e:  # answered by jupyter_server's handler instead (see ExportFormatsHandler)
+            done.set_exception(e)
+        _formats = done
 
 
 class ExportFormatsHandler(NbconvertRootHandler):
