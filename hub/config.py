@@ -25,7 +25,7 @@ from paved.core.settings import Paved, find_chp, read_or_create_secret  # noqa: 
 from paved.core.supervise import mark_services, stable_port
 from paved.core.wiring import _is_set, _set, add_role_scopes, add_web_service, free_port  # noqa: F401
 from paved.costs.config import setup_costs
-from paved.hub.name_errors import NamingRuleTransform
+from paved.hub.name_errors import REFUSED, NamingRuleTransform
 from paved.hub.oauth import configure_oidc
 from paved.pipelines.config import setup_pipelines
 from paved.spawner.hubsetup import setup_notebooks
@@ -102,6 +102,7 @@ HUB_SETTINGS: dict[str, Callable[[Paved], Any]] = {
         "paved_all_notebooks": _all_notebooks,
         "paved_brand": "Paved",
         "paved_name_rule": NAME_RULE,
+        "paved_name_refused": REFUSED,
         "paved_unisolated": p.backend == "local" and os.geteuid() != 0,
     },
     "JupyterHub.logo_file": lambda p: str(STATIC / "paved-logo.svg"),

@@ -96,7 +96,7 @@ KERNEL_START_TRIES = 3
 KERNEL_READY_TIMEOUT_S = 60
 
 
-def ready_kernel(km, start, tries: int, clients: list):
+def ready_kernel(km, start, tries: int):
     """Wait for the started kernel ``km`` to answer ``kernel_info``; when it dies first, start another with
     ``start()`` (new ports), up to ``tries`` kernels in all, saying so in the run log.
 
@@ -108,7 +108,7 @@ def ready_kernel(km, start, tries: int, clients: list):
     from jupyter_core.utils import run_sync
 
     for n in range(1, tries + 1):
-        kc = km.client()  # kept in ``clients``: closed with the kernel at the end of the run
+        kc = km.client()
         kc.start_channels()
         try:
             run_sync(kc.wait_for_ready)(timeout=KERNEL_READY_TIMEOUT_S)
@@ -180,7 +180,7 @@ def main(request_path: str) -> int:
         if boot_error is not None:
             raise boot_error
         assert km is not None
-        km = ready_kernel(km, start, KERNEL_START_TRIES, clients)
+        km = ready_kernel(km, start, KERNEL_START_TRIES)
         papermill.execute_notebook(
             str(out_dir / "input.ipynb"),
             str(output),

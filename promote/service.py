@@ -447,7 +447,8 @@ class RunsOfPipelineHandler(Base):
         self.refuse_if_held(p)
         spec = parse_spec(version["spec"])
         # a field that is not read is refused, not ignored: {"params": ...} (a typo) ran on the defaults
-        fields = RUN_FIELDS["backfill" if "from" in body or "to" in body else "run now"]
+        backfill = "from" in body or "to" in body
+        fields = RUN_FIELDS["backfill" if backfill else "run now"]
         unknown = sorted(set(body) - set(fields))
         if unknown:
             raise web.HTTPError(
@@ -455,7 +456,7 @@ class RunsOfPipelineHandler(Base):
                 f"{', '.join(map(repr, unknown))[:200]}: not a field of a run request; "
                 f"run now takes {', '.join(RUN_FIELDS['run now'])}, a backfill {', '.join(RUN_FIELDS['backfill'])}",
             )
-        if "from" in body or "to" in body:
+        if backfill:
             start, end = _parse_day(body.get("from"), "from"), _parse_day(body.get("to"), "to")
             if end < start:
                 raise web.HTTPError(400, f"to: {end} is before from ({start}); swap them")

@@ -27,7 +27,7 @@ from jupyterhub.handlers.static import CacheControlStaticFilesHandler
 from tornado import web
 
 from paved.core import labstatic
-from paved.core.service import NOT_FOUND, ServiceHandler
+from paved.core.service import NotFound, ServiceHandler
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -227,13 +227,9 @@ class PageHandlerMixin(ServiceHandler):
         )
 
 
-class NotFoundPage(PageHandlerMixin):
-    """A path none of a service's handlers matches (its app's ``default_handler_class``): a 404 with a sentence,
+class NotFoundPage(PageHandlerMixin, NotFound):
+    """A path none of a service's handlers matches (its app's ``default_handler_class``): :class:`NotFound`'s 404,
     as a Paved error page, or as JSON under ``api/`` (Tornado's default is a bare "404: Not Found" page)."""
-
-    async def prepare(self):
-        await super().prepare()
-        raise web.HTTPError(404, NOT_FOUND)
 
     def write_error(self, status_code: int, **kwargs) -> None:
         if "/api/" in self.request.path:
