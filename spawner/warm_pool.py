@@ -19,10 +19,10 @@ import uuid
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
-from jupyterhub.utils import random_port
 from traitlets import Bool
 
 from paved.core import paths
+from paved.core.ports import free_port
 from paved.core.processes import pid_alive, user_priority
 
 HANDOVER_TIMEOUT_S = 60  # the first request waits for the fork server's imports (a few seconds)
@@ -165,11 +165,13 @@ class WarmStartSpawner(SimpleLocalProcessSpawner):
         return not self.pid or (server is not None and self.pid in server.exited) or not pid_alive(self.pid)
 
     async def start(self):
+        if self.port == 0:
+            # outside the ephemeral range, where no client connection can take it before the server binds it
+            # (paved.core.ports); JupyterHub's cold start keeps a port already set
+            self.port = free_port()
         python = self.warm_python()
         if python is None:
             return await super().start()
-        if self.port == 0:
-            self.port = random_port()
         request = {
             "argv": ["jupyterhub-singleuser", *self.get_args()],
             "env": self.get_env(),

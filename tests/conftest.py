@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import lanes
 import pytest
 from hubs import (
     _SESSION_PREFIX,
@@ -20,6 +21,20 @@ from hubs import (
 )
 
 from paved.core import paths
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: a worker per CPU and one for the files that wait for the clock (lanes.py)."""
+    return lanes.auto_workers()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the waiting lane (lanes.py); other ``--dist`` modes as pytest-xdist has them."""
+    if config.getvalue("dist") == "loadfile":
+        return lanes.LaneScheduling(config, log)
+    return None
 
 
 def pytest_configure(config):

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from paved.core import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -43,9 +44,9 @@ def make_passable(path: Path) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port for a test's server, picked as Paved picks its own (outside the ephemeral range, so no
+    client connection of a parallel test takes it before the server binds it)."""
+    return ports.free_port()
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float = 20) -> None:

@@ -68,6 +68,21 @@ def test_demo_lake_has_parquet_datasets(paved_hub):
     assert rows == 500
 
 
+def test_the_services_start_side_by_side(paved_hub):
+    """JupyterHub starts a managed service only once the one before it answers; Paved's hub starts them all at
+    once (PavedHub.start_service): every "Starting managed service" line of the hub log comes before the first
+    answer of a service to the hub's readiness probe (a GET of its prefix)."""
+    log = paved_hub.hub_log().splitlines()
+    starts = {
+        line.split("Starting managed service ")[1].split()[0]: i
+        for i, line in enumerate(log)
+        if "Starting managed service" in line
+    }
+    assert {"projects", "costs", "pipelines", "catalog"} <= set(starts), starts
+    first_answer = next(i for i, line in enumerate(log) if "GET /services/" in line)
+    assert max(starts.values()) < first_answer, "\n".join(log[: max(starts.values()) + 1])
+
+
 def test_password_generated_once_per_data_dir(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PAVED_DEMO_PASSWORD"}
     code = "from paved.hub.config import Paved; print(Paved().demo_password)"

@@ -9,7 +9,8 @@ from jupyterhub.utils import url_path_join
 from traitlets import Float, Integer, Unicode
 from traitlets.config import Config, Configurable
 
-from paved.core.wiring import add_web_service, free_port, hub_aws_env, settings_section
+from paved.core.ports import free_port
+from paved.core.wiring import add_web_service, hub_aws_env, settings_section
 
 
 class Catalog(Configurable):

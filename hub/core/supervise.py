@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeGuard
 
+from paved.core.ports import free_port, is_free
 from paved.core.processes import kill_group, pid_alive, pids_with_env
 
 HUB_MARKER = "PAVED_HUB_OF"
@@ -154,20 +154,8 @@ def stable_port(data_dir: str | os.PathLike, name: str) -> int:
     kept). Servers that outlive a hub reach the next one at its API URL, which they were given at spawn."""
     path = Path(data_dir) / name
     port = read_pid(path)  # the same one-integer file format
-    if port and _free(port):
+    if port and is_free(port):
         return port
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     path.write_text(str(port))
     return port
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
 from traitlets.config import Config, Configurable
 
 from paved.core import secret_env as secrets_file
+from paved.core.ports import free_port
 from paved.core.settings import Paved
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _is_set(c: Config, dotted: str) -> bool:

@@ -1,0 +1,73 @@
+"""Loopback ports for what Paved starts (hub API, proxy API, services, catalog ingest fronts, notebook servers).
+
+Why not "bind to port 0, read the number, close": the kernel hands port-0 binds, and the local side of every
+outgoing connection, out of one ephemeral range (``/proc/sys/net/ipv4/ip_local_port_range``, 32768–60999 on
+Linux by default). Between our pick and the moment the service binds it (a second or more while its Python
+imports), any client on the machine can be given that same port for a connection, and the service then fails
+with EADDRINUSE. JupyterHub stops when a managed service exits at start, so one unlucky connection used to take
+the whole hub down.
+
+So ports are picked at random *below* the ephemeral range, where the kernel never assigns one by itself: only
+another explicit picker can take it, and a random choice out of ~20 000 makes that unlikely. A port is checked
+free (bind with ``SO_REUSEADDR``) before it is returned.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 20000  # above the registered ports most often in use on a workstation (1024–19999: databases, dev servers)
+DEFAULT_EPHEMERAL_START = 32768  # Linux's default, when the range cannot be read
+TRIES = 50
+
+_random = random.SystemRandom()
+
+
+def ephemeral_start(text: str | None = None) -> int:
+    """The first port of the kernel's ephemeral range, read from ``text`` (the range file's contents, "low high")
+    or from :data:`EPHEMERAL_RANGE_FILE`; :data:`DEFAULT_EPHEMERAL_START` when neither can be read."""
+    if text is None:
+        try:
+            text = EPHEMERAL_RANGE_FILE.read_text()
+        except OSError:
+            return DEFAULT_EPHEMERAL_START
+    try:
+        return int(text.split()[0])
+    except (IndexError, ValueError):
+        return DEFAULT_EPHEMERAL_START
+
+
+def pick_range(start: int) -> range:
+    """The ports :func:`free_port` picks from when the ephemeral range starts at ``start``: ``LOWEST`` up to it,
+    or, when the ephemeral range starts lower than that leaves room for (under 1 000 ports), above its usual
+    end (61000–65535)."""
+    if start - LOWEST >= 1000:
+        return range(LOWEST, start)
+    return range(61000, 65536)
+
+
+def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``host:port`` can be bound now (as a listening server with ``SO_REUSEADDR`` would)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` now, outside the kernel's ephemeral range (see the module's docstring); falls back
+    to a kernel-assigned one only if :data:`TRIES` random picks are all taken."""
+    ports = pick_range(ephemeral_start())
+    for _ in range(TRIES):
+        port = _random.choice(ports)
+        if is_free(port, host):
+            return port
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

@@ -1,0 +1,73 @@
+"""How `make test` shares the test files among its pytest-xdist workers: ``--dist loadfile`` (a file's tests stay
+on one worker, so its module-scoped hub starts once), plus a *waiting lane*.
+
+A few files spend minutes waiting for real time to pass (an idle limit of one or two minutes, culler rounds) and
+use next to no CPU meanwhile. On a worker of their own they sleep beside the CPU-bound files instead of holding up
+one of the workers the machine's CPUs keep busy. So ``-n auto`` starts one worker more than there are CPUs
+(:func:`auto_workers`), and :class:`LaneScheduling` gives the last worker :data:`WAITING_FILES` first (in that order), and the
+others everything else first. Once its waiting files are handed out, the lane takes other files like any worker
+(the CPUs have room left beside sleeping tests); a waiting file still queued when the others run out of work goes
+to whichever worker asks first.
+
+A file belongs in :data:`WAITING_FILES` when most of its time is a wait for the clock (not for a process to
+start or a page to load, which is CPU on this machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+from xdist.scheduler import LoadFileScheduling
+
+# longest first: the lane starts them in this order
+WAITING_FILES = (
+    "tests/test_lab_status_browser.py",  # the idle warning and stop of a server with idle_minutes: 2 (200 s)
+    "tests/test_access.py",  # a one-minute grant until the next sweep (60 s of its 90 s)
+    "tests/test_culling.py",  # a one-minute idle limit and the culler's rounds (70 s)
+    "tests/test_unstarted_servers.py",  # a form's server record kept for its time to live, twice (25 s)
+)
+
+
+def auto_workers(cpus: int | None = None) -> int:
+    """The number of workers ``-n auto`` starts: one per CPU (``cpus``, else the machine's), plus the waiting
+    lane. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (pytest-xdist's own variable) still overrides it."""
+    given = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if given:
+        return int(given)
+    return (cpus or os.cpu_count() or 1) + 1
+
+
+class LaneScheduling(LoadFileScheduling):
+    """pytest-xdist's ``loadfile`` scheduling with a waiting lane (see the module's docstring).
+
+    It only chooses *which* queued file a worker gets next and when a worker has nothing left it may take; the
+    queue, its order (most tests first) and the hand-over of work units are ``LoadFileScheduling``'s own."""
+
+    waiting = WAITING_FILES
+    _lane = None  # the worker kept for the waiting files; chosen when the work is first handed out
+
+    def schedule(self) -> None:
+        if self.collection is None and len(self.nodes) > 1:
+            # the highest-numbered worker (gw0, gw1, …): the others keep the first ids, as without a lane
+            self._lane = max(self.nodes, key=lambda node: int(node.gateway.id.lstrip("gw") or 0))
+        super().schedule()
+
+    def _next_scope(self, node) -> str | None:
+        """The queued file ``node`` takes next: the lane a waiting file first, the other workers any other file
+        first; then whatever file is first in the queue."""
+        if node is self._lane:
+            return next((scope for scope in self.waiting if scope in self.workqueue), next(iter(self.workqueue), None))
+        return next((scope for scope in self.workqueue if scope not in self.waiting), next(iter(self.workqueue), None))
+
+    def _assign_work_unit(self, node) -> None:
+        scope = self._next_scope(node)
+        if scope is None:
+            return
+        self.workqueue.move_to_end(scope, last=False)  # LoadFileScheduling hands out the queue's first file
+        super()._assign_work_unit(node)
+
+    def _reschedule(self, node) -> None:
+        if not node.shutting_down and self.workqueue and self._next_scope(node) is None:
+            node.shutdown()  # nothing left it may take; it finishes what it has first
+            return
+        super()._reschedule(node)
