@@ -26,7 +26,7 @@ from paved.core import paths
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: a worker per CPU and one for the files that wait for the clock (lanes.py)."""
-    return lanes.auto_workers()
+    return lanes.auto_workers(config)
 
 
 @pytest.hookimpl(optionalhook=True)

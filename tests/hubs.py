@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from paved.core import ports
 
@@ -41,6 +43,16 @@ def make_passable(path: Path) -> None:
         st = parent.stat()
         if st.st_uid == os.geteuid() and not st.st_mode & 0o001:
             os.chmod(parent, (st.st_mode & 0o7777) | 0o011)
+
+
+def session() -> requests.Session:
+    """A requests session that sends an idempotent request (GET, PUT, DELETE, ...) again when the connection it
+    reused was closed under it: the proxy (node) closes a keep-alive connection idle for 5 s, and a test that
+    sleeps about that long can send its next request just as the proxy closes it (ConnectionResetError)."""
+    s = requests.Session()
+    retry = Retry(total=2, connect=2, read=2, status=0, other=0, backoff_factor=0.1)
+    s.mount("http://", HTTPAdapter(max_retries=retry))
+    return s
 
 
 def free_port() -> int:
@@ -84,7 +96,7 @@ class PavedHub:
 
     def login(self, username: str, password: str | None = None) -> requests.Session:
         """Log in through the real login form; returns a session holding the hub cookies."""
-        s = requests.Session()
+        s = session()
         r = s.get(f"{self.url}/hub/login")
         r.raise_for_status()
         xsrf = re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
@@ -106,7 +118,7 @@ class PavedHub:
     def api(self, username: str) -> requests.Session:
         """A requests session that calls the hub/services with ``username``'s API token."""
         if username not in self.sessions:
-            s = requests.Session()
+            s = session()
             s.headers["Authorization"] = f"token {self.token(username)}"
             self.sessions[username] = s
         return self.sessions[username]

@@ -4,19 +4,20 @@ on one worker, so its module-scoped hub starts once), plus a *waiting lane*.
 A few files spend minutes waiting for real time to pass (an idle limit of one or two minutes, culler rounds) and
 use next to no CPU meanwhile. On a worker of their own they sleep beside the CPU-bound files instead of holding up
 one of the workers the machine's CPUs keep busy. So ``-n auto`` starts one worker more than there are CPUs
-(:func:`auto_workers`), and :class:`LaneScheduling` gives the last worker :data:`WAITING_FILES` first (in that order), and the
-others everything else first. Once its waiting files are handed out, the lane takes other files like any worker
-(the CPUs have room left beside sleeping tests); a waiting file still queued when the others run out of work goes
-to whichever worker asks first.
+(:func:`auto_workers`), and :class:`LaneScheduling` keeps the last worker for :data:`WAITING_FILES` (in that
+order), and the others for everything else first. The lane stops when its files are done: given CPU-bound files as
+well, it would slow every other worker down, and load-sensitive tests with them. A waiting file still queued when
+the other workers run out of work goes to whichever worker asks first.
 
-A file belongs in :data:`WAITING_FILES` when most of its time is a wait for the clock (not for a process to
-start or a page to load, which is CPU on this machine).
+A file belongs in :data:`WAITING_FILES` when a large part of its time is a wait for the clock (not for a process
+to start or a page to load, which is CPU on this machine), and the lane stays shorter than the others' share.
 """
 
 from __future__ import annotations
 
 import os
 
+from xdist.plugin import pytest_xdist_auto_num_workers as xdist_auto_num_workers
 from xdist.scheduler import LoadFileScheduling
 
 # longest first: the lane starts them in this order
@@ -24,17 +25,16 @@ WAITING_FILES = (
     "tests/test_lab_status_browser.py",  # the idle warning and stop of a server with idle_minutes: 2 (200 s)
     "tests/test_access.py",  # a one-minute grant until the next sweep (60 s of its 90 s)
     "tests/test_culling.py",  # a one-minute idle limit and the culler's rounds (70 s)
+    "tests/test_isolation.py",  # a removed member's servers stop within a minute (its poll; 30 s of its 90 s)
     "tests/test_unstarted_servers.py",  # a form's server record kept for its time to live, twice (25 s)
 )
 
 
-def auto_workers(cpus: int | None = None) -> int:
-    """The number of workers ``-n auto`` starts: one per CPU (``cpus``, else the machine's), plus the waiting
-    lane. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (pytest-xdist's own variable) still overrides it."""
-    given = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
-    if given:
-        return int(given)
-    return (cpus or os.cpu_count() or 1) + 1
+def auto_workers(config) -> int:
+    """The number of workers ``-n auto`` starts: pytest-xdist's own count (a worker per CPU) plus the waiting lane;
+    just xdist's count when ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (its own variable) sets it."""
+    counted = xdist_auto_num_workers(config)
+    return counted if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else counted + 1
 
 
 class LaneScheduling(LoadFileScheduling):
@@ -53,10 +53,10 @@ class LaneScheduling(LoadFileScheduling):
         super().schedule()
 
     def _next_scope(self, node) -> str | None:
-        """The queued file ``node`` takes next: the lane a waiting file first, the other workers any other file
-        first; then whatever file is first in the queue."""
+        """The queued file ``node`` takes next: the lane only a waiting file; the other workers any other file
+        first, then a waiting file the lane has not started."""
         if node is self._lane:
-            return next((scope for scope in self.waiting if scope in self.workqueue), next(iter(self.workqueue), None))
+            return next((scope for scope in self.waiting if scope in self.workqueue), None)
         return next((scope for scope in self.workqueue if scope not in self.waiting), next(iter(self.workqueue), None))
 
     def _assign_work_unit(self, node) -> None:
