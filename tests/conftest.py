@@ -118,14 +118,3 @@ def data_dir_of_this_test_only(monkeypatch):
     """``setup(c)`` makes its data dir this process's (``paths.use``): a test that calls it in-process must not
     hand that data dir to the tests after it (the pipelines runner then checked run accounts against it)."""
     monkeypatch.setattr(paths, "_current", paths._current)
-
-
-# Files whose tests mostly wait for minutes (an idle limit running out, a grant's sweep, a hub crash and its
-# recovery): collected first, so that under pytest-xdist (`make test`) the other worker runs the rest meanwhile,
-# instead of the suite ending on one worker waiting alone (the idle-warning test alone takes over 3 minutes).
-SLOW_FIRST = ("test_lab_status_browser.py", "test_culling.py", "test_access.py", "test_hub_crash.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
