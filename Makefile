@@ -25,10 +25,11 @@ up: install
 down:
 	$(BIN)/paved down --data-dir $(DATA_DIR)
 
-# Test files run on one pytest-xdist worker per CPU (a file's tests stay together with their module's hub):
-# most of the suite waits on hubs, kernels, culling and schedules rather than computing, so two workers on two
-# cores took 26 min where one took 38 (same machine, same load). Each worker has its own temp root and account
-# prefix (tests/hubs.py). PYTEST_ARGS="-n 0" runs them in one process.
+# Test files run on one pytest-xdist worker per CPU (a file's tests stay together with their module's hub), plus
+# one worker kept for the files that mostly wait for the clock (tests/lanes.py): most of the suite waits on hubs,
+# kernels, culling and schedules rather than computing, so two workers on two cores took 26 min where one took 38
+# (same machine, same load). Each worker has its own temp root and account prefix (tests/hubs.py).
+# PYTEST_ARGS="-n 0" runs them in one process.
 test: install-test lint
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 

@@ -7,7 +7,8 @@ one of the workers the machine's CPUs keep busy. So ``-n auto`` starts one worke
 (:func:`auto_workers`), and :class:`LaneScheduling` keeps the last worker for :data:`WAITING_FILES` (in that
 order), and the others for everything else first. The lane stops when its files are done: given CPU-bound files as
 well, it would slow every other worker down, and load-sensitive tests with them. A waiting file still queued when
-the other workers run out of work goes to whichever worker asks first.
+the other workers run out of work goes to whichever worker asks first. An explicit ``-n N`` has no lane: its N
+workers share every file, as plain ``loadfile`` does.
 
 A file belongs in :data:`WAITING_FILES` when a large part of its time is a wait for the clock (not for a process
 to start or a page to load, which is CPU on this machine), and the lane stays shorter than the others' share.

@@ -22,7 +22,7 @@ import requests
 from hubs import ROOT, cell_output, execute_request, start_paved, stop_process_group, usage_spans, wait_ready
 from moto_server import moto_server  # noqa: F401 (fixture)
 
-from paved.core import supervise
+from paved.core import ports, supervise
 from paved.core.processes import pid_alive, pids_with_env
 from paved.hub.up import stop_leftovers
 
@@ -109,6 +109,15 @@ def test_hub_port_is_kept_across_restarts(tmp_path):
         s.listen()
         second = supervise.stable_port(tmp_path, "hub-port")
     assert second != first and supervise.stable_port(tmp_path, "hub-port") == second
+
+
+def test_a_hub_port_an_older_paved_took_from_the_ephemeral_range_is_replaced_once_no_server_needs_it(tmp_path):
+    first, last = ports.ephemeral_range()
+    old = next(p for p in range(first + 100, last) if ports.is_free(p))
+    (tmp_path / "hub-port").write_text(str(old))
+    new = supervise.stable_port(tmp_path, "hub-port")  # no server's pid file: nobody was given the old one
+    assert new != old and not first <= new <= last
+    assert supervise.stable_port(tmp_path, "hub-port") == new
 
 
 # --- the crash test -------------------------------------------------------------------------------------

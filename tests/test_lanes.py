@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import lanes
+import pytest
 from xdist.plugin import pytest_xdist_auto_num_workers as xdist_auto_num_workers
 
 HERE = Path(__file__).resolve().parent
@@ -83,7 +84,14 @@ def test_with_one_worker_it_runs_everything(tmp_path):
     assert set(ran) == {"gw0"}
 
 
+def test_the_waiting_files_exist():
+    root = HERE.parent
+    assert [name for name in lanes.WAITING_FILES if not (root / name).is_file()] == []
+
+
 def test_auto_is_a_worker_per_cpu_and_the_lane(monkeypatch, pytestconfig):
+    if not pytestconfig.pluginmanager.hasplugin("xdist"):
+        pytest.skip("pytest-xdist is not loaded (-p no:xdist): there is no -n to count for")
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
     assert lanes.auto_workers(pytestconfig) == xdist_auto_num_workers(pytestconfig) + 1
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "4")  # xdist's own override stays exact

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeGuard
 
-from paved.core.ports import free_port, is_free
+from paved.core.ports import ephemeral_range, free_port, is_free
 from paved.core.processes import kill_group, pid_alive, pids_with_env
 
 HUB_MARKER = "PAVED_HUB_OF"
@@ -154,8 +154,15 @@ def stable_port(data_dir: str | os.PathLike, name: str) -> int:
     kept). Servers that outlive a hub reach the next one at its API URL, which they were given at spawn."""
     path = Path(data_dir) / name
     port = read_pid(path)  # the same one-integer file format
-    if port and is_free(port):
+    first, last = ephemeral_range()
+    # a port an older Paved picked in the ephemeral range (paved.core.ports says why that is a risk) is kept only
+    # while servers that were given it may still call it
+    if port and is_free(port) and (not first <= port <= last or _servers_running(Path(data_dir))):
         return port
     port = free_port()
     path.write_text(str(port))
     return port
+
+
+def _servers_running(data_dir: Path) -> bool:
+    return any(server_alive(read_pid(path)) for path in server_pid_files(data_dir))
