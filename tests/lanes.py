@@ -51,6 +51,8 @@ class LaneScheduling(LoadFileScheduling):
         if self.collection is None and len(self.nodes) > 1:
             # the highest-numbered worker (gw0, gw1, …): the others keep the first ids, as without a lane
             self._lane = max(self.nodes, key=lambda node: int(node.gateway.id.lstrip("gw") or 0))
+            # served first when the work is handed out, so that no other worker takes a waiting file before it
+            self.assigned_work = {self._lane: self.assigned_work.pop(self._lane), **self.assigned_work}
         super().schedule()
 
     def _next_scope(self, node) -> str | None:

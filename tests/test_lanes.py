@@ -46,13 +46,14 @@ def test_{i}():
 FILES = {"test_busy_a": 3, "test_busy_b": 3, "test_busy_c": 3, "test_busy_d": 3, "test_wait_a": 1, "test_wait_b": 1}
 
 
-def run_suite(tmp_path: Path, workers: int) -> dict[str, list[tuple[float, str]]]:
-    """Run :data:`FILES` on ``workers`` workers; returns worker -> [(when, file)] of the tests it ran, in order."""
+def run_suite(tmp_path: Path, workers: int, files: dict[str, int] = FILES) -> dict[str, list[tuple[float, str]]]:
+    """Run ``files`` (name -> number of tests) on ``workers`` workers; returns worker -> [(when, file)] of the
+    tests each ran, in order."""
     suite, out = tmp_path / "suite", tmp_path / "out"
     suite.mkdir()
     out.mkdir()
     (suite / "conftest.py").write_text(CONFTEST)
-    for name, tests in FILES.items():
+    for name, tests in files.items():
         (suite / f"{name}.py").write_text("".join(TEST.format(i=i, out=str(out), name=name) for i in range(tests)))
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--dist", "loadfile"],
@@ -66,7 +67,7 @@ def run_suite(tmp_path: Path, workers: int) -> dict[str, list[tuple[float, str]]
     for path in out.iterdir():
         name, worker, when = json.loads(path.read_text())
         ran.setdefault(worker, []).append((when, name))
-    assert sum(len(tests) for tests in ran.values()) == sum(FILES.values()), ran  # every test ran once
+    assert sum(len(tests) for tests in ran.values()) == sum(files.values()), ran  # every test ran once
     return {worker: sorted(tests) for worker, tests in ran.items()}
 
 
@@ -77,6 +78,11 @@ def test_the_last_worker_runs_the_waiting_files_and_only_them(tmp_path):
     assert where["test_wait_a"] == where["test_wait_b"] == {"gw2"}, where
     lane = [name for _, name in ran["gw2"]]
     assert lane == ["test_wait_a", "test_wait_b"], f"the lane ran {lane}, not just its waiting files"
+
+
+def test_with_fewer_files_than_workers_the_waiting_file_still_gets_the_lane(tmp_path):
+    ran = run_suite(tmp_path, workers=3, files={"test_busy_a": 2, "test_wait_a": 1})
+    assert [name for _, name in ran["gw2"]] == ["test_wait_a"], ran
 
 
 def test_with_one_worker_it_runs_everything(tmp_path):
