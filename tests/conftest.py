@@ -26,14 +26,13 @@ from paved.core import paths
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: a worker per CPU and one for the files that wait for the clock (lanes.py)."""
-    config._paved_lane = True  # only a count we chose has the lane's worker in it (an explicit -n N keeps all N)
     return lanes.auto_workers(config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``-n auto --dist loadfile`` with the waiting lane (lanes.py); anything else as pytest-xdist has it."""
-    if config.getvalue("dist") == "loadfile" and getattr(config, "_paved_lane", False):
+    if config.getvalue("dist") == "loadfile" and lanes.has_lane(config):
         return lanes.LaneScheduling(config, log)
     return None
 

@@ -7,8 +7,8 @@ one of the workers the machine's CPUs keep busy. So ``-n auto`` starts one worke
 (:func:`auto_workers`), and :class:`LaneScheduling` keeps the last worker for :data:`WAITING_FILES` (in that
 order), and the others for everything else first. The lane stops when its files are done: given CPU-bound files as
 well, it would slow every other worker down, and load-sensitive tests with them. A waiting file still queued when
-the other workers run out of work goes to whichever worker asks first. An explicit ``-n N`` has no lane: its N
-workers share every file, as plain ``loadfile`` does.
+the other workers run out of work goes to whichever worker asks first. An explicit ``-n N`` (or
+``PYTEST_XDIST_AUTO_NUM_WORKERS``) has no lane: its N workers share every file, as plain ``loadfile`` does.
 
 A file belongs in :data:`WAITING_FILES` when a large part of its time is a wait for the clock (not for a process
 to start or a page to load, which is CPU on this machine), and the lane stays shorter than the others' share.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from xdist.plugin import pytest_xdist_auto_num_workers as xdist_auto_num_workers
 from xdist.scheduler import LoadFileScheduling
 
@@ -31,11 +32,24 @@ WAITING_FILES = (
 )
 
 
-def auto_workers(config) -> int:
-    """The number of workers ``-n auto`` starts: pytest-xdist's own count (a worker per CPU) plus the waiting lane;
-    just xdist's count when ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (its own variable) sets it."""
+LANE = pytest.StashKey[bool]()  # in the config's stash: the worker count has the lane's worker in it
+
+
+def auto_workers(config: pytest.Config) -> int:
+    """The number of workers ``-n auto`` starts: pytest-xdist's own count (a worker per CPU) plus the waiting lane,
+    noted in ``config.stash[LANE]``; just xdist's count, with no lane, when ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (its
+    own variable) sets it."""
     counted = xdist_auto_num_workers(config)
-    return counted if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") else counted + 1
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return counted
+    config.stash[LANE] = True
+    return counted + 1
+
+
+def has_lane(config: pytest.Config) -> bool:
+    """Whether this session's worker count has the lane's worker in it (``-n auto``, see :func:`auto_workers`);
+    an explicit ``-n N`` keeps all N for every file."""
+    return config.stash.get(LANE, False)
 
 
 class LaneScheduling(LoadFileScheduling):

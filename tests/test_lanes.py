@@ -98,7 +98,9 @@ def test_the_waiting_files_exist():
 def test_auto_is_a_worker_per_cpu_and_the_lane(monkeypatch, pytestconfig):
     if not pytestconfig.pluginmanager.hasplugin("xdist"):
         pytest.skip("pytest-xdist is not loaded (-p no:xdist): there is no -n to count for")
-    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "4")  # xdist's own override stays exact, with no lane
+    monkeypatch.setitem(pytestconfig.stash, lanes.LANE, False)  # the session's own stash, as it was afterwards
+    assert lanes.auto_workers(pytestconfig) == 4 and not lanes.has_lane(pytestconfig)
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS")
     assert lanes.auto_workers(pytestconfig) == xdist_auto_num_workers(pytestconfig) + 1
-    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "4")  # xdist's own override stays exact
-    assert lanes.auto_workers(pytestconfig) == 4
+    assert lanes.has_lane(pytestconfig)
