@@ -78,12 +78,11 @@ def test_a_reused_gid_or_uid_gives_bob_nothing_of_alice(tmp_path, monkeypatch):
     stale_gid = os.stat(alpha_lake).st_gid
 
     # an admin (or a test's cleanup) deletes alpha's group and alice's account; bob's come next with their
-    # numbers: groupadd and (made by the spawner itself) useradd hand them out again
-    subprocess.run(["groupdel", alpha_group], check=True)
+    # numbers: groupadd and (made by the spawner itself) useradd hand them out again. The group's part is done
+    # as one rename (the same gid under beta's name), since a parallel test's groupadd may take a gid freed by
+    # groupdel before a groupadd -g here could
+    subprocess.run(["groupmod", "-n", accounts.group_name("idsbeta", "dev", ACCOUNT_PREFIX), alpha_group], check=True)
     subprocess.run(["userdel", alice.name], check=True)
-    subprocess.run(
-        ["groupadd", "-g", str(stale_gid), accounts.group_name("idsbeta", "dev", ACCOUNT_PREFIX)], check=True
-    )
     bob_name = accounts.account_name("idsbob", "idsbeta", "dev", ACCOUNT_PREFIX)
     run = accounts._run
     monkeypatch.setattr(

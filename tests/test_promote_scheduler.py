@@ -19,6 +19,7 @@ import pytest
 from hubs import make_passable
 from promote_helpers import Receiver, drive, make_notebook
 
+from paved.core import budget
 from paved.core.registry import registry
 from paved.pipelines.pin import content_hash
 from paved.pipelines.scheduler import Scheduler
@@ -454,7 +455,7 @@ def test_recovery_and_running_longer_than_usual_alerts(env):
     assert rec["body"]["run_id"] == slow and "succeeded again" in rec["body"]["text"]
 
 
-def test_the_real_budget_check_reads_the_usage_ledger(env):
+def test_the_real_budget_check_reads_the_usage_ledger(env, monkeypatch):
     """Without an injected check the scheduler reads the usage ledger (PAVED_USAGE_DB_URL) against the project's
     enforced budget: a project that has burnt it gets its due run skipped; one under budget runs."""
     from datetime import timedelta
@@ -462,6 +463,16 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
     from paved.core.ledger import Ledger, default_db_url
 
     store, scheduler, receiver, tmp = env
+    # the budget is monthly: in the first hours of a month the span below would lie mostly in the month before,
+    # so the check sees mid-month (the 15th, noon UTC) whatever today is
+    mid_month = datetime.now(timezone.utc).replace(day=15, hour=12, minute=0, second=0, microsecond=0)
+
+    class MidMonth(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return mid_month
+
+    monkeypatch.setattr(budget, "datetime", MidMonth)
     p = deploy(store, make_notebook("x = 1"))
     under = store.create_run(p["id"], 1_800_000_000, "manual")
     (tmp / "projects.yaml").write_text(
@@ -482,7 +493,7 @@ def test_the_real_budget_check_reads_the_usage_ledger(env):
         resource_id="alice/",
         instance_type="m5.large",
         lifecycle="on-demand",
-        start=datetime.now(timezone.utc) - timedelta(hours=30),
+        start=mid_month - timedelta(hours=30),
     )
     over = store.create_run(p["id"], 1_800_000_060, "manual")
     scheduler.step()
