@@ -24,7 +24,7 @@ from paved.core.ports import free_port
 from paved.core.registry import registry
 from paved.core.settings import Paved, find_chp, read_or_create_secret  # noqa: F401 (re-exported)
 from paved.core.supervise import mark_services, stable_port
-from paved.core.wiring import _is_set, _set, add_role_scopes, add_web_service  # noqa: F401
+from paved.core.wiring import _is_set, _set, add_role_scopes, add_web_service
 from paved.costs.config import setup_costs
 from paved.hub.name_errors import REFUSED, NamingRuleTransform
 from paved.hub.oauth import configure_oidc

@@ -23,7 +23,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from paved.core import ports
+# tests pick their servers' ports as Paved picks its own (outside the ephemeral range: no client connection of a
+# parallel test takes one before its server binds it)
+from paved.core.ports import free_port  # noqa: F401 (tests import it from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -53,12 +55,6 @@ def session() -> requests.Session:
     retry = Retry(total=2, connect=2, read=2, status=0, other=0, backoff_factor=0.1)
     s.mount("http://", HTTPAdapter(max_retries=retry))
     return s
-
-
-def free_port() -> int:
-    """A loopback port for a test's server, picked as Paved picks its own (outside the ephemeral range, so no
-    client connection of a parallel test takes it before the server binds it)."""
-    return ports.free_port()
 
 
 def stop_process_group(proc: subprocess.Popen, grace: float = 20) -> None:
